@@ -1,0 +1,53 @@
+"""The application factory: ``create_app(config=None)``, as in Flask's tutorial."""
+
+from __future__ import annotations
+
+import logging
+from pathlib import Path
+from typing import Any, Mapping
+
+from flask import Flask
+
+from . import broker, store, web
+from .actions import ACTIONS
+from .channels.ussd import PageLimits
+from .config import Config
+from .conversation import Conversations
+from .flows import load_book
+from .prompts import Catalog
+from .ussd import UssdService
+from .ussd_sessions import UssdSessions
+
+
+def load_config(config: Config | Mapping[str, Any] | None = None) -> Config:
+    """A Config from the environment (and ``.env``), with ``config`` overriding it."""
+    if isinstance(config, Config):
+        return config.checked().with_secret()
+    if Path(".env").exists():
+        from dotenv import load_dotenv
+
+        load_dotenv(".env", override=False)
+    return Config.from_env(**dict(config or {})).with_secret()
+
+
+def create_app(config: Config | Mapping[str, Any] | None = None) -> Flask:
+    settings = load_config(config)
+    settings.instance_path.mkdir(parents=True, exist_ok=True)
+    app = Flask("gateway", instance_path=str(settings.instance_path.resolve()))
+    app.config["GATEWAY"] = settings
+    app.config["SECRET_KEY"] = settings.secret_key
+    logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
+
+    database = store.init_app(app)
+    redis = broker.init_app(app)
+    book = load_book(settings.flows_dir)
+    catalog = Catalog.load(settings.prompts_dir, settings.timezone)
+    conversations = Conversations(book, database, ACTIONS, settings.default_language)
+    app.extensions.update(book=book, catalog=catalog, conversations=conversations)
+    app.extensions["ussd"] = UssdService(
+        book, catalog, conversations,
+        UssdSessions(redis, settings.ussd_session_ttl, settings.ussd_resume_ttl),
+        PageLimits(settings.ussd_page_gsm7, settings.ussd_page_ucs2),
+        settings.secret_key, settings.default_language, settings.ussd_rate_limit)
+    web.init_app(app)
+    return app

@@ -1,0 +1,55 @@
+"""``outreach flows check`` and ``outreach flows graph``."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import click
+
+from . import cli, fail
+
+
+@cli.group()
+def flows() -> None:
+    """Check and draw the YAML menu flows."""
+
+
+def _settings():
+    from ..app import load_config
+
+    return load_config()
+
+
+@flows.command("check")
+@click.option("--flows-dir", type=click.Path(file_okay=False, path_type=Path), default=None)
+@click.option("--prompts-dir", type=click.Path(file_okay=False, path_type=Path), default=None)
+def check_command(flows_dir: Path | None, prompts_dir: Path | None) -> None:
+    """Report every problem in the flows, with file and line; exit 1 if any."""
+    from ..actions import ACTIONS
+    from ..channels.ussd import PageLimits
+    from ..flowcheck import check
+    from ..prompts import Catalog
+
+    config = _settings()
+    catalog = Catalog.load(prompts_dir or config.prompts_dir, config.timezone)
+    problems = check(flows_dir or config.flows_dir, catalog, ACTIONS.names(),
+                     PageLimits(config.ussd_page_gsm7, config.ussd_page_ucs2))
+    for problem in problems:
+        click.secho(str(problem), fg="red" if problem.severity == "error" else "yellow")
+    errors = [p for p in problems if p.severity == "error"]
+    if errors:
+        fail(f"{len(errors)} problem(s) in the flows")
+    click.secho(f"flows OK ({', '.join(catalog.languages)})", fg="green")
+
+
+@flows.command("graph")
+@click.argument("name")
+def graph_command(name: str) -> None:
+    """Print flow NAME as a Mermaid diagram."""
+    from ..flowgraph import mermaid
+    from ..flows import load_book
+
+    book = load_book(_settings().flows_dir)
+    if name not in book.flows:
+        fail(f"no flow named {name!r}; flows: {', '.join(sorted(book.flows))}")
+    click.echo(mermaid(book, name))

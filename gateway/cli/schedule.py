@@ -1,0 +1,102 @@
+"""``outreach sessions add|import|list``."""
+
+from __future__ import annotations
+
+import csv
+from pathlib import Path
+from zoneinfo import ZoneInfo
+
+import click
+
+from ..errors import ImportRowError
+from . import cli, fail, open_app
+from .members import vocabulary
+
+
+@cli.group()
+def sessions() -> None:
+    """Schedule hangouts, trainings and community-of-practice meetings."""
+
+
+@sessions.command("add")
+@click.option("--title-lo", default="", help="Title in Lao.")
+@click.option("--title-en", default="", help="Title in English.")
+@click.option("--kind", default="hangout", show_default=True,
+              help="hangout, training or community_of_practice.")
+@click.option("--topic", required=True, help="Topic group key, e.g. nutrition.")
+@click.option("--language", required=True, help="lo or en.")
+@click.option("--starts", "starts_at", required=True,
+              help="Local start time, e.g. '2026-11-27 14:00' (TIMEZONE).")
+@click.option("--duration", "duration_minutes", default="60", show_default=True,
+              help="Minutes.")
+@click.option("--place", default="")
+@click.option("--link", "join_link", default="")
+@click.option("--dial-in", "dial_in", default="")
+@click.option("--capacity", default="")
+def add_command(**values) -> None:
+    """Add one session."""
+    from ..store import schedule
+
+    app = open_app()
+    config = app.config["GATEWAY"]
+    try:
+        fields = schedule.session_fields(values, vocabulary(app), config.timezone)
+    except ValueError as exc:
+        fail(f"session not added: {exc}")
+    with app.extensions["db"].session() as db:
+        row = schedule.add(db, fields)
+    click.echo(f"session {row.id} added for "
+               f"{row.starts_at.astimezone(ZoneInfo(config.timezone)):%a %d %b %Y %H:%M}")
+
+
+@sessions.command("import")
+@click.argument("file", type=click.Path(exists=True, dir_okay=False, path_type=Path))
+def import_command(file: Path) -> None:
+    """Add sessions from FILE.csv.
+
+    Columns: title_lo,title_en,kind,topic,language,starts_at,duration_minutes,
+    place,join_link,dial_in,capacity. starts_at is local time (2026-11-27 14:00).
+    """
+    from ..csvfile import read_rows
+    from ..store import schedule
+
+    app = open_app()
+    config = app.config["GATEWAY"]
+    try:
+        with app.extensions["db"].session() as db:
+            report = schedule.import_rows(
+                db, read_rows(file, ("topic", "language", "starts_at")), vocabulary(app),
+                config.timezone)
+    except ImportRowError as exc:
+        fail(f"{file}: {exc}; nothing was imported")
+    except (UnicodeDecodeError, csv.Error) as exc:
+        fail(f"{file}: cannot read it as a UTF-8 CSV file ({exc}); nothing was imported")
+    for problem in report.rejected:
+        click.secho(f"{file}:{problem.line}: {problem.reason}", fg="yellow", err=True)
+    click.echo(f"{len(report.created)} session(s) added, {len(report.rejected)} rejected")
+    if report.rejected:
+        fail(f"{len(report.rejected)} row(s) were not imported; fix them and import again")
+
+
+@sessions.command("list")
+@click.option("--all", "include_past", is_flag=True, help="Include past sessions.")
+def list_command(include_past: bool) -> None:
+    """List upcoming sessions in local time."""
+    from ..store import schedule
+
+    app = open_app()
+    zone = ZoneInfo(app.config["GATEWAY"].timezone)
+    with app.extensions["db"].session() as db:
+        rows = schedule.upcoming(db, include_past=include_past)
+        if not rows:
+            click.echo("no upcoming sessions; add one with `outreach sessions add`")
+            return
+        click.echo(f"{'id':>4}  {'starts (local)':<17} {'kind':<10} {'topic':<15} lang  "
+                   f"enrolled  title")
+        for row in rows:
+            seats = f"{schedule.enrolled_count(db, row.id)}/{row.capacity or '-'}"
+            title = row.titles.get("en") or next(iter(row.titles.values()))
+            status = " (cancelled)" if row.cancelled_at else ""
+            click.echo(f"{row.id:>4}  {row.starts_at.astimezone(zone):%Y-%m-%d %H:%M} "
+                       f"{row.kind[:10]:<10} {row.topic:<15} {row.language:<5} {seats:<9} "
+                       f"{title}{status}")

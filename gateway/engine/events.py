@@ -1,0 +1,186 @@
+"""The data the engine speaks: events in, a Step out.
+
+Everything here is plain data. A Step says what to show and what the caller must
+do (``call``: run a named action and feed its result back; ``effects``: writes to
+carry out). The engine never does either itself.
+
+Values placed in prompt variables stay JSON-friendly so that a state can be
+stored in Redis as it is. Besides str/int, a variable may hold one of these
+shapes, which the channel renderer resolves in the member's language:
+
+- ``{"text": "prompt.key"}``: another prompt;
+- ``{"list": [value, ...]}``: values joined with commas;
+- ``{"i18n": {"lo": "...", "en": "..."}}``: a text given per language;
+- ``{"datetime": "2026-11-27T07:00:00+00:00"}``: a moment, shown in local time.
+"""
+
+from __future__ import annotations
+
+from dataclasses import asdict, dataclass, field
+from typing import Any, Mapping
+
+
+def prompt_ref(key: str) -> dict:
+    return {"text": key}
+
+
+def localized(texts: Mapping[str, str]) -> dict:
+    return {"i18n": dict(texts)}
+
+
+def moment(when) -> dict:
+    """A timezone-aware datetime as a prompt variable."""
+    return {"datetime": when.isoformat()}
+
+
+@dataclass(frozen=True)
+class Text:
+    """A prompt key plus the variables its template may use."""
+
+    key: str
+    vars: Mapping[str, Any] = field(default_factory=dict)
+
+
+@dataclass(frozen=True)
+class Option:
+    """One numbered choice on a screen. ``selected`` marks toggled multi-select items."""
+
+    key: str
+    label: Text
+    selected: bool = False
+
+
+@dataclass(frozen=True)
+class Screen:
+    """What the member sees next, before any channel has turned it into text.
+
+    ``expects`` tells channels what kind of answer is wanted: ``choice`` (a number
+    from ``options``), ``text`` (free text), ``any`` (any key continues) or ``none``
+    (``final`` screens).
+    """
+
+    prompt: Text
+    options: tuple[Option, ...] = ()
+    notice: Text | None = None
+    header: Text | None = None
+    final: bool = False
+    expects: str = "choice"
+    input_kind: str | None = None
+
+
+# ----------------------------------------------------------------- events in
+
+
+@dataclass(frozen=True)
+class Start:
+    """A member begins a conversation at ``flow``'s start node.
+
+    ``member`` is a snapshot of what the store knows (``registered``, ``name``,
+    ``language``, ``topics`` ...); ``conversation_id`` is chosen by the caller so the
+    engine needs no randomness.
+    """
+
+    member: Mapping[str, Any]
+    language: str
+    conversation_id: str
+    flow: str = "main"
+
+
+@dataclass(frozen=True)
+class Input:
+    """What the member typed (already stripped of channel navigation)."""
+
+    text: str
+
+
+@dataclass(frozen=True)
+class ActionResult:
+    """The outcome of an ``ActionCall``, fed back by the caller.
+
+    ``vars`` are merged into the conversation's variables; ``member`` replaces the
+    member snapshot when the action changed it (e.g. after ``save_member``).
+    """
+
+    outcome: str = "ok"
+    vars: Mapping[str, Any] = field(default_factory=dict)
+    member: Mapping[str, Any] | None = None
+
+
+# ---------------------------------------------------------------- effects out
+
+
+@dataclass(frozen=True)
+class ActionCall:
+    """Run the registered action ``name`` and answer with an ``ActionResult``."""
+
+    name: str
+    params: Mapping[str, Any]
+    vars: Mapping[str, Any]
+    language: str
+
+
+@dataclass(frozen=True)
+class RecordAnswer:
+    """A quiz answer to store. ``attempt`` is unique per quiz run."""
+
+    quiz: str
+    attempt: str
+    question: str
+    choice: str
+    correct: bool
+
+
+@dataclass(frozen=True)
+class FinishQuiz:
+    quiz: str
+    attempt: str
+    score: int
+    total: int
+
+
+Effect = RecordAnswer | FinishQuiz
+
+
+# ------------------------------------------------------------------- state
+
+
+@dataclass
+class State:
+    """Where one conversation stands. Stored as JSON between hops."""
+
+    flow: str
+    node: str
+    language: str
+    conversation_id: str
+    member: dict = field(default_factory=dict)
+    vars: dict = field(default_factory=dict)
+    choices: dict = field(default_factory=dict)  # var name -> option list it came from
+    waiting: str = "input"  # input | action | done
+    phase: str = ""  # node-private sub-step, e.g. quiz "feedback"
+    tries: int = 0
+    quiz: dict | None = None  # {"name", "attempt", "answers": {question: correct}}
+    quiz_runs: int = 0
+
+    def to_dict(self) -> dict:
+        return asdict(self)
+
+    @classmethod
+    def from_dict(cls, data: Mapping[str, Any]) -> "State":
+        return cls(**data)
+
+
+@dataclass(frozen=True)
+class Step:
+    """The engine's answer: the new state and what the caller must do next.
+
+    Exactly one of ``screen`` and ``call`` is set.
+    """
+
+    state: State
+    screen: Screen | None = None
+    call: ActionCall | None = None
+    effects: tuple[Effect, ...] = ()
+
+    @property
+    def final(self) -> bool:
+        return self.screen is not None and self.screen.final

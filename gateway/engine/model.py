@@ -1,0 +1,255 @@
+"""The shape of a flow once loaded: a book of flows, each a graph of typed nodes.
+
+Targets (``next``) name a node in the same flow (``ask_name``), a node in another
+flow (``register:ask_name``) or another flow's start (``register:``).
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import Any, Callable, Mapping
+
+from ..errors import FlowError
+from .conditions import Condition
+
+
+@dataclass(frozen=True)
+class Node:
+    id: str
+    flow: str
+    line: int = 0
+
+    kind = "node"
+
+    def targets(self) -> list[str]:
+        """Every target this node can move to (for checks and graphs)."""
+        return []
+
+    def prompt_keys(self) -> list[str]:
+        return []
+
+
+@dataclass(frozen=True)
+class MenuOption:
+    label: str
+    next: str | None = None
+    value: Any = None
+
+
+@dataclass(frozen=True)
+class MenuNode(Node):
+    """Numbered choices. Options are listed in YAML or drawn from a named list."""
+
+    prompt: str = ""
+    options: tuple[MenuOption, ...] = ()
+    options_from: str | None = None
+    save_as: str | None = None
+    next: str | None = None
+    sets_language: bool = False
+    max_tries: int = 5
+    on_fail: str | None = None
+
+    kind = "menu"
+
+    def targets(self):
+        found = [o.next for o in self.options if o.next]
+        return found + [t for t in (self.next, self.on_fail) if t]
+
+    def prompt_keys(self):
+        return [self.prompt] + [o.label for o in self.options]
+
+
+@dataclass(frozen=True)
+class MultiSelectNode(Node):
+    """Toggle several items of a named list, then choose "Done"."""
+
+    prompt: str = ""
+    options_from: str = ""
+    save_as: str = ""
+    next: str = ""
+    min: int = 1
+    done_label: str = "common.done"
+    max_tries: int = 5
+    on_fail: str | None = None
+
+    kind = "multiselect"
+
+    def targets(self):
+        return [t for t in (self.next, self.on_fail) if t]
+
+    def prompt_keys(self):
+        return [self.prompt, self.done_label, "validate.choose_at_least"]
+
+
+@dataclass(frozen=True)
+class InputNode(Node):
+    """Free text, checked by a validator. ``skip`` is what a member types to leave it empty."""
+
+    prompt: str = ""
+    save_as: str = ""
+    validator: Callable[[str], Any] | None = None
+    retry: str | None = None
+    max_tries: int = 3
+    on_fail: str | None = None
+    next: str = ""
+    skip: str | None = None
+    voice: str = "record"  # what a voice channel does for this input: record | digits
+
+    kind = "input"
+
+    def targets(self):
+        return [t for t in (self.next, self.on_fail) if t]
+
+    def prompt_keys(self):
+        return [self.prompt] + ([self.retry] if self.retry else [])
+
+
+@dataclass(frozen=True)
+class ConditionNode(Node):
+    branches: tuple[tuple[Condition, str], ...] = ()
+    otherwise: str = ""
+
+    kind = "condition"
+
+    def targets(self):
+        return [target for _, target in self.branches] + [self.otherwise]
+
+
+@dataclass(frozen=True)
+class ActionNode(Node):
+    """Ask the caller to run a registered action; branch on its outcome."""
+
+    action: str = ""
+    params: Mapping[str, Any] = field(default_factory=dict)
+    outcomes: Mapping[str, str] = field(default_factory=dict)
+    next: str | None = None
+
+    kind = "action"
+
+    def targets(self):
+        return list(self.outcomes.values()) + ([self.next] if self.next else [])
+
+
+@dataclass(frozen=True)
+class QuizQuestionNode(Node):
+    """A question with numbered options, one of them correct, then feedback."""
+
+    quiz: str = ""
+    question: str = ""
+    prompt: str = ""
+    options: tuple[str, ...] = ()
+    answer: int = 1
+    explain: str = ""
+    next: str = ""
+
+    kind = "quiz_question"
+
+    def targets(self):
+        return [self.next]
+
+    def prompt_keys(self):
+        return [self.prompt, self.explain, *self.options, "quiz.correct", "quiz.wrong",
+                "quiz.progress", "common.continue"]
+
+
+@dataclass(frozen=True)
+class QuizScoreNode(Node):
+    quiz: str = ""
+    prompt: str = "quiz.score"
+    next: str | None = None
+
+    kind = "quiz_score"
+
+    def targets(self):
+        return [self.next] if self.next else []
+
+    def prompt_keys(self):
+        return [self.prompt] + (["common.continue"] if self.next else [])
+
+
+@dataclass(frozen=True)
+class MessageNode(Node):
+    """Shows a text; any key continues to ``next``."""
+
+    prompt: str = ""
+    next: str = ""
+
+    kind = "message"
+
+    def targets(self):
+        return [self.next]
+
+    def prompt_keys(self):
+        return [self.prompt, "common.continue"]
+
+
+@dataclass(frozen=True)
+class EndNode(Node):
+    prompt: str = ""
+
+    kind = "end"
+
+    def prompt_keys(self):
+        return [self.prompt]
+
+
+NODE_TYPES: dict[str, type[Node]] = {
+    cls.kind: cls
+    for cls in (MenuNode, MultiSelectNode, InputNode, ConditionNode, ActionNode,
+                QuizQuestionNode, QuizScoreNode, MessageNode, EndNode)
+}
+
+
+@dataclass(frozen=True)
+class OptionList:
+    """A named list of choices (provinces, topics, languages) shared by flows.
+
+    Item ``x`` is labelled by the prompt key ``<label>.<x>``.
+    """
+
+    name: str
+    label: str
+    items: tuple[str, ...]
+
+    def label_key(self, item: str) -> str:
+        return f"{self.label}.{item}"
+
+
+@dataclass(frozen=True)
+class Flow:
+    name: str
+    start: str
+    nodes: Mapping[str, Node]
+    file: str = ""
+
+
+@dataclass(frozen=True)
+class FlowBook:
+    """All flows plus the shared option lists. The engine's whole world."""
+
+    flows: Mapping[str, Flow]
+    lists: Mapping[str, OptionList] = field(default_factory=dict)
+
+    def resolve(self, current_flow: str, target: str) -> tuple[str, str]:
+        """Turn a target into (flow, node), raising FlowError when it names nothing."""
+        if ":" in target:
+            flow_name, _, node_id = target.partition(":")
+        else:
+            flow_name, node_id = current_flow, target
+        flow = self.flows.get(flow_name)
+        if flow is None:
+            raise FlowError(f"unknown flow {flow_name!r} in target {target!r}")
+        node_id = node_id or flow.start
+        if node_id not in flow.nodes:
+            raise FlowError(f"unknown node {node_id!r} in flow {flow_name!r}")
+        return flow_name, node_id
+
+    def node(self, flow: str, node_id: str) -> Node:
+        try:
+            return self.flows[flow].nodes[node_id]
+        except KeyError:
+            raise FlowError(f"unknown node {flow}:{node_id}") from None
+
+    def quiz_questions(self, quiz: str) -> list[QuizQuestionNode]:
+        return [n for f in self.flows.values() for n in f.nodes.values()
+                if isinstance(n, QuizQuestionNode) and n.quiz == quiz]

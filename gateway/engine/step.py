@@ -1,0 +1,258 @@
+"""``step(book, state, event) -> Step``: the whole engine, free of I/O.
+
+The engine moves through non-interactive nodes (conditions) by itself and stops
+at the first node that needs the outside world: a screen for the member, or an
+action for the caller. The caller acts and answers with the next event.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from ..digits import fold_digits
+from ..errors import FlowError, StateError
+from .events import (ActionCall, ActionResult, FinishQuiz, Input, Option,
+                     RecordAnswer, Screen, Start, State, Step, Text, prompt_ref)
+from .model import (ActionNode, ConditionNode, EndNode, FlowBook, InputNode,
+                    MenuNode, MessageNode, MultiSelectNode, Node, QuizQuestionNode,
+                    QuizScoreNode)
+from .validators import Invalid
+
+# Conditions chain without showing anything; a chain this long is a loop in the YAML.
+MAX_TRANSITIONS = 64
+
+CONTINUE = Option("1", Text("common.continue"))
+
+
+def step(book: FlowBook, state: State | None, event) -> Step:
+    """Apply ``event`` to ``state`` and return what happens next."""
+    if isinstance(event, Start):
+        fresh = State(flow=event.flow, node="", language=event.language,
+                      conversation_id=event.conversation_id, member=dict(event.member))
+        return _advance(book, fresh, f"{event.flow}:", [])
+    if state is None:
+        raise StateError("no conversation state to continue")
+    state = State.from_dict(state.to_dict())  # never mutate the caller's copy
+    node = book.node(state.flow, state.node)
+    if isinstance(event, ActionResult):
+        if state.waiting != "action" or not isinstance(node, ActionNode):
+            raise StateError(f"{state.flow}:{state.node} is not waiting for an action")
+        state.vars.update(event.vars)
+        if event.member is not None:
+            state.member = dict(event.member)
+        target = node.outcomes.get(event.outcome, node.next)
+        if target is None:
+            raise FlowError(f"action {node.action!r} returned {event.outcome!r}, which "
+                            f"{state.flow}:{state.node} does not handle")
+        return _advance(book, state, target, [])
+    if isinstance(event, Input):
+        if state.waiting != "input":
+            raise StateError(f"{state.flow}:{state.node} is not waiting for input")
+        return _answer(book, state, node, event.text)
+    raise TypeError(f"unknown event {event!r}")
+
+
+def current_screen(book: FlowBook, state: State, notice: Text | None = None) -> Screen:
+    """The screen for the node ``state`` waits at; used to resume a conversation."""
+    node = book.node(state.flow, state.node)
+    shown = display_vars(book, state)
+    if isinstance(node, MenuNode):
+        options = tuple(Option(str(n), Text(label)) for n, (_, label, _) in
+                        enumerate(_menu_choices(book, node), start=1))
+        return Screen(Text(node.prompt, shown), options, notice)
+    if isinstance(node, MultiSelectNode):
+        chosen = set(state.vars.get(node.save_as) or ())
+        items = book.lists[node.options_from]
+        options = [Option(str(n), Text(items.label_key(item)), item in chosen)
+                   for n, item in enumerate(items.items, start=1)]
+        options.append(Option(str(len(options) + 1), Text(node.done_label)))
+        return Screen(Text(node.prompt, shown), tuple(options), notice)
+    if isinstance(node, InputNode):
+        kind = getattr(node.validator, "kind", "text")
+        return Screen(Text(node.prompt, shown), (), notice, expects="text", input_kind=kind)
+    if isinstance(node, QuizQuestionNode):
+        return _question_screen(book, state, node, notice)
+    if isinstance(node, QuizScoreNode):
+        score, total = _score(book, state, node)
+        prompt = Text(node.prompt, {**shown, "score": score, "total": total})
+        if node.next:
+            return Screen(prompt, (CONTINUE,), notice, expects="any")
+        return Screen(prompt, final=True, expects="none")
+    if isinstance(node, MessageNode):
+        return Screen(Text(node.prompt, shown), (CONTINUE,), notice, expects="any")
+    if isinstance(node, EndNode):
+        return Screen(Text(node.prompt, shown), final=True, expects="none")
+    raise FlowError(f"{state.flow}:{state.node} ({node.kind}) has no screen")
+
+
+def display_vars(book: FlowBook, state: State) -> dict[str, Any]:
+    """Variables a prompt may use: member fields, then conversation variables.
+
+    Values chosen from a named list are shown by their label, not their key.
+    """
+    shown: dict[str, Any] = {k: v for k, v in state.member.items() if v is not None}
+    shown.update(state.vars)
+    for var, list_name in state.choices.items():
+        value, items = state.vars.get(var), book.lists.get(list_name)
+        if items is None or value is None:
+            continue
+        if isinstance(value, list):
+            shown[var] = {"list": [prompt_ref(items.label_key(v)) for v in value]}
+        else:
+            shown[var] = prompt_ref(items.label_key(value))
+    return shown
+
+
+# ---------------------------------------------------------------- moving on
+
+
+def _advance(book: FlowBook, state: State, target: str, effects: list,
+             notice: Text | None = None) -> Step:
+    for _ in range(MAX_TRANSITIONS):
+        state.flow, state.node = book.resolve(state.flow, target)
+        state.phase, state.tries = "", 0
+        node = book.node(state.flow, state.node)
+        if isinstance(node, ConditionNode):
+            target = next((to for cond, to in node.branches if cond.holds(state)),
+                          node.otherwise)
+            continue
+        if isinstance(node, ActionNode):
+            state.waiting = "action"
+            call = ActionCall(node.action, dict(node.params), dict(state.vars), state.language)
+            return Step(state, call=call, effects=tuple(effects))
+        if isinstance(node, QuizQuestionNode):
+            _ensure_attempt(state, node.quiz)
+        if isinstance(node, QuizScoreNode):
+            _finish_quiz(book, state, node, effects)
+        state.waiting = "done" if isinstance(node, EndNode) or (
+            isinstance(node, QuizScoreNode) and not node.next) else "input"
+        return Step(state, screen=current_screen(book, state, notice), effects=tuple(effects))
+    raise FlowError(f"more than {MAX_TRANSITIONS} moves without a screen near "
+                    f"{state.flow}:{state.node}; is there a loop of conditions?")
+
+
+def _answer(book: FlowBook, state: State, node: Node, text: str) -> Step:
+    if isinstance(node, MenuNode):
+        choices = _menu_choices(book, node)
+        picked = _pick(text, len(choices))
+        if picked is None:
+            return _retry(book, state, node, Text("validate.menu", {"max": len(choices)}))
+        value, _, target = choices[picked - 1]
+        if node.save_as:
+            state.vars[node.save_as] = value
+            if node.options_from:
+                state.choices[node.save_as] = node.options_from
+        if node.sets_language:
+            state.language = value
+        return _advance(book, state, target or node.next, [])
+
+    if isinstance(node, MultiSelectNode):
+        items = book.lists[node.options_from].items
+        picked = _pick(text, len(items) + 1)
+        if picked is None:
+            return _retry(book, state, node, Text("validate.menu", {"max": len(items) + 1}))
+        chosen = list(state.vars.get(node.save_as) or [])
+        state.choices[node.save_as] = node.options_from
+        if picked <= len(items):
+            item = items[picked - 1]
+            chosen = [c for c in chosen if c != item] if item in chosen else chosen + [item]
+            state.vars[node.save_as] = [i for i in items if i in chosen]  # keep list order
+            return Step(state, screen=current_screen(book, state))
+        if len(chosen) < node.min:
+            return _retry(book, state, node, Text("validate.choose_at_least", {"min": node.min}))
+        return _advance(book, state, node.next, [])
+
+    if isinstance(node, InputNode):
+        if node.skip is not None and fold_digits(text).strip() == node.skip:
+            state.vars[node.save_as] = None
+            return _advance(book, state, node.next, [])
+        result = node.validator(text)
+        if isinstance(result, Invalid):
+            return _retry(book, state, node, Text(node.retry or result.key, result.vars))
+        state.vars[node.save_as] = result.value
+        return _advance(book, state, node.next, [])
+
+    if isinstance(node, QuizQuestionNode):
+        if state.phase == "feedback":
+            return _advance(book, state, node.next, [])
+        picked = _pick(text, len(node.options))
+        if picked is None:
+            return _retry(book, state, node, Text("validate.menu", {"max": len(node.options)}))
+        correct = picked == node.answer
+        _ensure_attempt(state, node.quiz)
+        state.quiz["answers"][node.question] = correct
+        effect = RecordAnswer(node.quiz, state.quiz["attempt"], node.question, str(picked), correct)
+        state.phase, state.tries = "feedback", 0
+        return Step(state, screen=current_screen(book, state), effects=(effect,))
+
+    if isinstance(node, (MessageNode, QuizScoreNode)):
+        return _advance(book, state, node.next, [])
+
+    raise StateError(f"{state.flow}:{state.node} ({node.kind}) does not take input")
+
+
+def _retry(book: FlowBook, state: State, node: Node, notice: Text) -> Step:
+    """Show the same screen with a notice, or give up after ``max_tries``."""
+    state.tries += 1
+    if state.tries >= getattr(node, "max_tries", 3):
+        if getattr(node, "on_fail", None):
+            return _advance(book, state, node.on_fail, [])
+        state.waiting = "done"
+        return Step(state, screen=Screen(Text("common.too_many_tries"), final=True, expects="none"))
+    return Step(state, screen=current_screen(book, state, notice))
+
+
+def _pick(text: str, count: int) -> int | None:
+    """The option number typed, if it is one of 1..count."""
+    typed = fold_digits(text).strip().rstrip(".)")
+    if typed.isascii() and typed.isdigit() and len(typed) <= 3 and 1 <= int(typed) <= count:
+        return int(typed)
+    return None
+
+
+def _menu_choices(book: FlowBook, node: MenuNode) -> list[tuple[Any, str, str | None]]:
+    """(value, label key, target) for each numbered option of a menu."""
+    if node.options_from:
+        items = book.lists[node.options_from]
+        return [(item, items.label_key(item), None) for item in items.items]
+    return [(o.value, o.label, o.next) for o in node.options]
+
+
+# --------------------------------------------------------------------- quiz
+
+
+def _ensure_attempt(state: State, quiz: str) -> None:
+    current = state.quiz
+    if current is None or current["name"] != quiz or current.get("finished"):
+        state.quiz_runs += 1
+        state.quiz = {"name": quiz, "attempt": f"{state.conversation_id}.{state.quiz_runs}",
+                      "answers": {}, "finished": False}
+
+
+def _score(book: FlowBook, state: State, node: QuizScoreNode) -> tuple[int, int]:
+    total = len(book.quiz_questions(node.quiz))
+    quiz = state.quiz if state.quiz and state.quiz["name"] == node.quiz else None
+    score = sum(1 for ok in (quiz or {}).get("answers", {}).values() if ok)
+    return score, total
+
+
+def _finish_quiz(book: FlowBook, state: State, node: QuizScoreNode, effects: list) -> None:
+    quiz = state.quiz
+    if quiz is None or quiz["name"] != node.quiz or quiz.get("finished"):
+        return
+    score, total = _score(book, state, node)
+    quiz["finished"] = True
+    effects.append(FinishQuiz(node.quiz, quiz["attempt"], score, total))
+
+
+def _question_screen(book: FlowBook, state: State, node: QuizQuestionNode,
+                     notice: Text | None) -> Screen:
+    questions = book.quiz_questions(node.quiz)
+    number = next(i for i, q in enumerate(questions, start=1) if q is node)
+    if state.phase == "feedback":
+        correct = (state.quiz or {}).get("answers", {}).get(node.question)
+        verdict = Text("quiz.correct") if correct else Text("quiz.wrong", {"answer": node.answer})
+        return Screen(Text(node.explain), (CONTINUE,), verdict, expects="any")
+    options = tuple(Option(str(n), Text(label)) for n, label in enumerate(node.options, start=1))
+    header = Text("quiz.progress", {"number": number, "total": len(questions)})
+    return Screen(Text(node.prompt), options, notice, header=header)

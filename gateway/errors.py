@@ -1,0 +1,84 @@
+"""Every exception Outreach Gateway raises on purpose, in one place.
+
+The hierarchy::
+
+    GatewayError                  base of everything below
+    ├── ConfigError               a setting is missing or malformed; names the variable
+    ├── FlowError                 a flow is invalid or misbehaved at run time
+    │   └── FlowDefinitionError   found while loading/checking YAML; carries file and line
+    ├── PromptError               a prompt catalog is unreadable or a template is malformed
+    ├── StateError                stored conversation state cannot be used (stale, corrupt)
+    ├── ActionError               a registered action was asked for but does not exist
+    ├── ImportRowError            one CSV row is unusable; carries the line and the reason
+    └── ProviderError             talking to an SMS/voice provider failed
+        ├── TransientProviderError    worth retrying (5xx, timeout, 429)
+        └── PermanentProviderError    never retried (invalid number, opted out ...)
+
+Rules that keep member data safe: no message built here may contain a full phone
+number. Callers pass masked numbers (``gateway.phone.mask``) when they need one.
+
+Webhooks never let any of these escape as an HTTP 500: the web layer turns them
+into a reply the channel can show (``END Sorry, please try again later.``).
+"""
+
+from __future__ import annotations
+
+
+class GatewayError(Exception):
+    """Base class for errors raised deliberately by the gateway."""
+
+
+class ConfigError(GatewayError):
+    """A configuration variable is missing or malformed.
+
+    The message always starts with the variable's name, so an organiser can fix it.
+    """
+
+    def __init__(self, variable: str, problem: str):
+        self.variable = variable
+        super().__init__(f"{variable}: {problem}")
+
+
+class FlowError(GatewayError):
+    """A flow could not be run (unknown node, a loop without a screen ...)."""
+
+
+class FlowDefinitionError(FlowError):
+    """A flow file is invalid. ``location`` is ``file:line`` when known."""
+
+    def __init__(self, message: str, location: str | None = None):
+        self.location = location
+        super().__init__(f"{location}: {message}" if location else message)
+
+
+class PromptError(GatewayError):
+    """A prompt catalog is unreadable, or a template references a bad placeholder."""
+
+
+class StateError(GatewayError):
+    """Stored conversation state is unusable: the flow changed under it, or it is corrupt."""
+
+
+class ActionError(GatewayError):
+    """A flow asked for an action that is not registered."""
+
+
+class ImportRowError(GatewayError):
+    """One row of an imported CSV file is unusable."""
+
+    def __init__(self, line: int, reason: str):
+        self.line = line
+        self.reason = reason
+        super().__init__(f"line {line}: {reason}")
+
+
+class ProviderError(GatewayError):
+    """A provider call failed."""
+
+
+class TransientProviderError(ProviderError):
+    """The provider may accept the same request later: retry with backoff."""
+
+
+class PermanentProviderError(ProviderError):
+    """The provider will never accept this request: fail once, do not retry."""

@@ -1,0 +1,47 @@
+"""Phone numbers: parse to E.164, mask for logs, and key for Redis.
+
+A phone number linked to an advocacy network must not leak. Logs and messages use
+``mask`` (all but the last three digits hidden); Redis keys use ``phone_key``, a
+keyed hash that cannot be reversed without the instance secret.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import hmac
+
+import phonenumbers
+
+DEFAULT_REGION = "LA"
+
+
+def to_e164(raw: str, region: str = DEFAULT_REGION) -> str | None:
+    """The number in E.164 (``+8562055512345``), or None when it is not a valid number."""
+    if not raw or len(raw) > 32:
+        return None
+    try:
+        number = phonenumbers.parse(raw, region)
+    except phonenumbers.NumberParseException:
+        return None
+    if not phonenumbers.is_possible_number(number):
+        return None
+    return phonenumbers.format_number(number, phonenumbers.PhoneNumberFormat.E164)
+
+
+def is_valid(raw: str, region: str = DEFAULT_REGION) -> bool:
+    try:
+        return phonenumbers.is_valid_number(phonenumbers.parse(raw, region))
+    except phonenumbers.NumberParseException:
+        return False
+
+
+def mask(phone: str | None) -> str:
+    """``+8562055512345`` -> ``**********345``: safe for logs."""
+    if not phone:
+        return "(none)"
+    return "*" * max(len(phone) - 3, 0) + phone[-3:]
+
+
+def phone_key(phone: str, secret: str) -> str:
+    """A stable, irreversible key for per-number state in Redis."""
+    return hmac.new(secret.encode(), phone.encode(), hashlib.sha256).hexdigest()[:32]

@@ -1,0 +1,74 @@
+"""Connection to the database, and its schema migrations (Alembic)."""
+
+from __future__ import annotations
+
+from contextlib import contextmanager
+from pathlib import Path
+from typing import Iterator
+
+from sqlalchemy import create_engine, event, text
+from sqlalchemy.engine import Engine
+from sqlalchemy.orm import Session, sessionmaker
+
+MIGRATIONS = Path(__file__).resolve().parent / "migrations"
+
+
+def _sqlite_pragmas(dbapi_connection, _record) -> None:
+    # WAL lets the web workers read while one writes; foreign keys are off by default.
+    cursor = dbapi_connection.cursor()
+    cursor.execute("PRAGMA journal_mode=WAL")
+    cursor.execute("PRAGMA synchronous=NORMAL")
+    cursor.execute("PRAGMA foreign_keys=ON")
+    cursor.execute("PRAGMA busy_timeout=5000")
+    cursor.close()
+
+
+class Database:
+    def __init__(self, url: str):
+        self.url = url
+        if url.startswith("postgresql://"):  # use psycopg 3, the driver we depend on
+            url = "postgresql+psycopg://" + url[len("postgresql://"):]
+        # hide_parameters: SQL errors would otherwise quote phone numbers into logs.
+        options = {"pool_pre_ping": True, "hide_parameters": True}
+        if url.startswith("sqlite"):
+            path = url.split("///", 1)[-1]
+            if path and path != ":memory:":
+                Path(path).parent.mkdir(parents=True, exist_ok=True)
+        self.engine: Engine = create_engine(url, **options)
+        if self.engine.dialect.name == "sqlite":
+            event.listen(self.engine, "connect", _sqlite_pragmas)
+        self.sessions = sessionmaker(self.engine, expire_on_commit=False)
+
+    @contextmanager
+    def session(self) -> Iterator[Session]:
+        """A session in one transaction: committed on success, rolled back on error."""
+        with self.sessions() as session, session.begin():
+            yield session
+
+    def ping(self) -> bool:
+        with self.engine.connect() as connection:
+            connection.execute(text("SELECT 1"))
+        return True
+
+    def alembic_config(self):
+        from alembic.config import Config as AlembicConfig
+
+        config = AlembicConfig()
+        config.set_main_option("script_location", str(MIGRATIONS))
+        config.attributes["engine"] = self.engine
+        return config
+
+    def upgrade(self) -> None:
+        """Apply every pending migration (``outreach up`` does this at start)."""
+        from alembic import command
+
+        command.upgrade(self.alembic_config(), "head")
+
+    def dispose(self) -> None:
+        self.engine.dispose()
+
+
+def init_app(app) -> Database:
+    database = Database(app.config["GATEWAY"].sqlalchemy_url)
+    app.extensions["db"] = database
+    return database

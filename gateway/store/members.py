@@ -1,0 +1,179 @@
+"""Members: lookups for flows, saving registrations, CSV import and export."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from datetime import datetime
+from typing import Any, Iterable, Iterator
+
+from sqlalchemy import select
+from sqlalchemy.orm import Session
+
+from ..csvfile import split_list
+from ..errors import ImportRowError
+from ..phone import is_valid, to_e164
+from ..vocabulary import Vocabulary
+from .models import Member, MemberTopic, utcnow
+
+CSV_COLUMNS = ("phone", "name", "organisation", "province", "language", "topics")
+_CONSENT_WORDS = {"yes", "y", "true", "1", "ແມ່ນ", "ຍິນຍອມ"}
+
+
+def by_phone(session: Session, phone: str) -> Member | None:
+    return session.scalar(select(Member).where(Member.phone == phone))
+
+
+def snapshot(member: Member | None) -> dict[str, Any]:
+    """What flows may know of a member (conditions and prompts). No phone number."""
+    if member is None:
+        return {"registered": False}
+    return {
+        "registered": member.registered,
+        "name": member.name,
+        "organisation": member.organisation,
+        "province": member.province,
+        "language": member.language,
+        "topics": member.topics,
+        "opted_out": member.opted_out_at is not None,
+    }
+
+
+def set_topics(member: Member, topics: Iterable[str]) -> None:
+    wanted = list(dict.fromkeys(topics))
+    member.topic_rows = [row for row in member.topic_rows if row.topic in wanted]
+    have = {row.topic for row in member.topic_rows}
+    member.topic_rows.extend(MemberTopic(topic=t) for t in wanted if t not in have)
+
+
+def save_registration(session: Session, phone: str, answers: dict[str, Any],
+                      now: datetime | None = None) -> Member:
+    """Create or update the member from a completed registration flow."""
+    now = now or utcnow()
+    member = by_phone(session, phone) or Member(phone=phone, source="ussd")
+    session.add(member)
+    member.name = answers.get("name") or member.name
+    member.organisation = answers.get("organisation")
+    member.province = answers.get("province") or member.province
+    member.language = answers.get("language") or member.language
+    if answers.get("topics"):
+        set_topics(member, answers["topics"])
+    if answers.get("consent") == "yes":
+        member.consent_at = now
+        member.erased_at = None
+    session.flush()
+    return member
+
+
+def set_language(session: Session, phone: str, language: str) -> Member | None:
+    member = by_phone(session, phone)
+    if member is not None:
+        member.language = language
+        session.flush()
+    return member
+
+
+@dataclass
+class ImportReport:
+    created: int = 0
+    updated: int = 0
+    rejected: list[ImportRowError] = field(default_factory=list)
+
+
+def import_rows(session: Session, rows: Iterable[tuple[int, dict[str, str]]],
+                vocabulary: Vocabulary, default_language: str) -> ImportReport:
+    """Upsert members by phone. Bad rows are reported and skipped; good rows are kept.
+
+    The caller commits once at the end, so an interrupted import writes nothing.
+    A ``consent`` column (yes, or a date) is honoured when present: import consent
+    only if you collected it, because members without it are never messaged.
+    """
+    report = ImportReport()
+    seen: dict[str, int] = {}
+    for line, row in rows:
+        try:
+            fields = _member_fields(row, vocabulary, default_language)
+        except ValueError as exc:
+            report.rejected.append(ImportRowError(line, str(exc)))
+            continue
+        phone = fields.pop("phone")
+        if phone in seen:
+            report.rejected.append(ImportRowError(line, f"same phone as line {seen[phone]}"))
+            continue
+        seen[phone] = line
+        member = by_phone(session, phone)
+        if member is None:
+            member = Member(phone=phone, source="import")
+            session.add(member)
+            report.created += 1
+        else:
+            report.updated += 1
+        topics = fields.pop("topics")
+        for key, value in fields.items():
+            if value is not None:
+                setattr(member, key, value)
+        if topics:
+            set_topics(member, topics)
+    session.flush()
+    return report
+
+
+def _member_fields(row: dict[str, str], vocabulary: Vocabulary, default_language: str) -> dict:
+    phone = to_e164(row.get("phone", ""))
+    if phone is None or not is_valid(phone):
+        raise ValueError(f"phone {row.get('phone', '')!r} is not a valid number "
+                         "(use +856 20 xxxx xxxx or 020 xxxx xxxx)")
+    name = row.get("name", "")
+    if len(name) > 80:
+        raise ValueError("name is longer than 80 characters")
+    organisation = row.get("organisation", "")
+    if len(organisation) > 120:
+        raise ValueError("organisation is longer than 120 characters")
+    province = None
+    if row.get("province"):
+        province = vocabulary.province(row["province"])
+        if province is None:
+            raise ValueError(f"unknown province {row['province']!r}")
+    language = default_language
+    if row.get("language"):
+        language = vocabulary.language(row["language"])
+        if language is None:
+            raise ValueError(f"unknown language {row['language']!r} (use lo or en)")
+    topics = []
+    for word in split_list(row.get("topics", "")):
+        topic = vocabulary.topic(word)
+        if topic is None:
+            raise ValueError(f"unknown topic {word!r}")
+        topics.append(topic)
+    fields: dict[str, Any] = {"phone": phone, "name": name or None,
+                              "organisation": organisation or None, "province": province,
+                              "language": language, "topics": topics}
+    consent = row.get("consent", "")
+    if consent:
+        fields["consent_at"] = _consent_time(consent)
+    return fields
+
+
+def _consent_time(text: str) -> datetime:
+    if text.casefold() in _CONSENT_WORDS:
+        return utcnow()
+    try:
+        when = datetime.fromisoformat(text)
+    except ValueError:
+        raise ValueError(f"consent {text!r} is neither yes nor a date like 2026-05-01") from None
+    return when if when.tzinfo else when.replace(tzinfo=utcnow().tzinfo)
+
+
+def export_rows(session: Session) -> Iterator[dict[str, str]]:
+    """Every member not erased, as CSV-ready rows (same columns as import, plus status)."""
+    query = select(Member).where(Member.erased_at.is_(None)).order_by(Member.id)
+    for member in session.scalars(query).yield_per(500):
+        yield {
+            "phone": member.phone or "",
+            "name": member.name or "",
+            "organisation": member.organisation or "",
+            "province": member.province or "",
+            "language": member.language,
+            "topics": ";".join(member.topics),
+            "consent_at": member.consent_at.isoformat() if member.consent_at else "",
+            "opted_out_at": member.opted_out_at.isoformat() if member.opted_out_at else "",
+        }

@@ -1,0 +1,140 @@
+"""SQLAlchemy 2 models. The same schema runs on SQLite and PostgreSQL.
+
+Times are stored as UTC and always come back timezone-aware (``UTCDateTime``),
+so nothing downstream has to guess which zone a naive datetime was in.
+"""
+
+from __future__ import annotations
+
+from datetime import datetime, timezone
+
+from sqlalchemy import (JSON, Boolean, DateTime, ForeignKey, Integer, String,
+                        UniqueConstraint)
+from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column, relationship
+from sqlalchemy.types import TypeDecorator
+
+
+def utcnow() -> datetime:
+    return datetime.now(timezone.utc)
+
+
+class UTCDateTime(TypeDecorator):
+    """Aware datetimes in, aware UTC datetimes out; naive UTC in the column."""
+
+    impl = DateTime
+    cache_ok = True
+
+    def process_bind_param(self, value, dialect):
+        if value is None:
+            return None
+        if value.tzinfo is None:
+            raise ValueError("refusing a naive datetime; give it a time zone")
+        return value.astimezone(timezone.utc).replace(tzinfo=None)
+
+    def process_result_value(self, value, dialect):
+        return None if value is None else value.replace(tzinfo=timezone.utc)
+
+
+class Base(DeclarativeBase):
+    pass
+
+
+class Member(Base):
+    __tablename__ = "members"
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    # Null once the member is erased; the row stays so aggregate counts survive.
+    phone: Mapped[str | None] = mapped_column(String(20), unique=True)
+    name: Mapped[str | None] = mapped_column(String(80))
+    organisation: Mapped[str | None] = mapped_column(String(120))
+    province: Mapped[str | None] = mapped_column(String(40), index=True)
+    language: Mapped[str] = mapped_column(String(8), default="lo")
+    source: Mapped[str] = mapped_column(String(16), default="ussd")
+    consent_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    opted_out_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    erased_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+    updated_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow, onupdate=utcnow)
+
+    topic_rows: Mapped[list["MemberTopic"]] = relationship(
+        cascade="all, delete-orphan", lazy="selectin", order_by="MemberTopic.topic")
+
+    @property
+    def topics(self) -> list[str]:
+        return [row.topic for row in self.topic_rows]
+
+    @property
+    def registered(self) -> bool:
+        return self.consent_at is not None and self.erased_at is None
+
+
+class MemberTopic(Base):
+    """One topic group a member follows; a table so broadcasts can filter in SQL."""
+
+    __tablename__ = "member_topics"
+
+    member_id: Mapped[int] = mapped_column(ForeignKey("members.id", ondelete="CASCADE"),
+                                           primary_key=True)
+    topic: Mapped[str] = mapped_column(String(40), primary_key=True, index=True)
+
+
+class TrainingSession(Base):
+    """A hangout, training or community-of-practice meeting."""
+
+    __tablename__ = "training_sessions"
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    kind: Mapped[str] = mapped_column(String(32), default="hangout")
+    topic: Mapped[str] = mapped_column(String(40), index=True)
+    language: Mapped[str] = mapped_column(String(8))
+    titles: Mapped[dict] = mapped_column(JSON)  # {"lo": "...", "en": "..."}
+    starts_at: Mapped[datetime] = mapped_column(UTCDateTime, index=True)
+    duration_minutes: Mapped[int] = mapped_column(Integer, default=60)
+    place: Mapped[str | None] = mapped_column(String(200))
+    join_link: Mapped[str | None] = mapped_column(String(300))
+    dial_in: Mapped[str | None] = mapped_column(String(60))
+    capacity: Mapped[int | None] = mapped_column(Integer)
+    cancelled_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+
+
+class Enrolment(Base):
+    __tablename__ = "enrolments"
+    __table_args__ = (UniqueConstraint("member_id", "session_id", name="uq_enrolment"),)
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    member_id: Mapped[int] = mapped_column(ForeignKey("members.id", ondelete="CASCADE"), index=True)
+    session_id: Mapped[int] = mapped_column(
+        ForeignKey("training_sessions.id", ondelete="CASCADE"), index=True)
+    channel: Mapped[str] = mapped_column(String(16), default="ussd")
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+
+
+class QuizAttempt(Base):
+    __tablename__ = "quiz_attempts"
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    ref: Mapped[str] = mapped_column(String(80), unique=True)  # engine's attempt id
+    member_id: Mapped[int | None] = mapped_column(
+        ForeignKey("members.id", ondelete="SET NULL"), index=True)
+    quiz: Mapped[str] = mapped_column(String(40), index=True)
+    channel: Mapped[str] = mapped_column(String(16), default="ussd")
+    started_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+    finished_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    score: Mapped[int | None] = mapped_column(Integer)
+    total: Mapped[int | None] = mapped_column(Integer)
+
+    answers: Mapped[list["QuizAnswer"]] = relationship(
+        cascade="all, delete-orphan", order_by="QuizAnswer.id")
+
+
+class QuizAnswer(Base):
+    __tablename__ = "quiz_answers"
+    __table_args__ = (UniqueConstraint("attempt_id", "question", name="uq_quiz_answer"),)
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    attempt_id: Mapped[int] = mapped_column(ForeignKey("quiz_attempts.id", ondelete="CASCADE"))
+    question: Mapped[str] = mapped_column(String(60))
+    choice: Mapped[str] = mapped_column(String(8))
+    correct: Mapped[bool] = mapped_column(Boolean)
+    answered_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)

@@ -1,0 +1,146 @@
+"""Sessions members can join (hangouts, trainings, community-of-practice meetings)."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from datetime import datetime
+from typing import Any, Iterable
+from zoneinfo import ZoneInfo
+
+from sqlalchemy import func, select
+from sqlalchemy.exc import IntegrityError
+from sqlalchemy.orm import Session
+
+from ..errors import ImportRowError
+from ..vocabulary import Vocabulary
+from .models import Enrolment, Member, TrainingSession, utcnow
+
+KINDS = ("hangout", "training", "community_of_practice")
+CSV_COLUMNS = ("title_lo", "title_en", "kind", "topic", "language", "starts_at",
+               "duration_minutes", "place", "join_link", "dial_in", "capacity")
+
+
+def parse_local_time(text: str, timezone: str) -> datetime:
+    """``2026-11-27 14:00`` in the gateway's time zone, or any ISO time with an offset."""
+    try:
+        when = datetime.fromisoformat(text.strip().replace("T", " "))
+    except ValueError:
+        raise ValueError(f"time {text!r} is not like 2026-11-27 14:00") from None
+    return when if when.tzinfo else when.replace(tzinfo=ZoneInfo(timezone))
+
+
+def session_fields(values: dict[str, Any], vocabulary: Vocabulary, timezone: str) -> dict:
+    """Check and convert one session's fields, raising ValueError with the reason."""
+    titles = {lang: values.get(f"title_{lang}", "").strip() for lang in ("lo", "en")}
+    titles = {lang: title for lang, title in titles.items() if title}
+    if not titles:
+        raise ValueError("a session needs a title (title_lo and/or title_en)")
+    if any(len(title) > 120 for title in titles.values()):
+        raise ValueError("titles must be 120 characters or fewer")
+    kind = (values.get("kind") or "hangout").strip()
+    if kind not in KINDS:
+        raise ValueError(f"kind {kind!r} is not one of {', '.join(KINDS)}")
+    topic = vocabulary.topic(values.get("topic") or "")
+    if topic is None:
+        raise ValueError(f"unknown topic {values.get('topic')!r}")
+    language = vocabulary.language(values.get("language") or "")
+    if language is None:
+        raise ValueError(f"unknown language {values.get('language')!r} (use lo or en)")
+    starts_at = parse_local_time(str(values.get("starts_at") or ""), timezone)
+    duration = _whole(values.get("duration_minutes"), "duration_minutes", default=60)
+    capacity = _whole(values.get("capacity"), "capacity", default=None)
+    place, link, dial_in = (str(values.get(k) or "").strip() or None
+                            for k in ("place", "join_link", "dial_in"))
+    if not (place or link or dial_in):
+        raise ValueError("say where or how to join: place, join_link or dial_in")
+    return {"titles": titles, "kind": kind, "topic": topic, "language": language,
+            "starts_at": starts_at, "duration_minutes": duration, "capacity": capacity,
+            "place": place, "join_link": link, "dial_in": dial_in}
+
+
+def _whole(raw: Any, name: str, default: int | None) -> int | None:
+    if raw in (None, ""):
+        return default
+    try:
+        value = int(str(raw).strip())
+    except ValueError:
+        raise ValueError(f"{name} {raw!r} is not a whole number") from None
+    if value <= 0:
+        raise ValueError(f"{name} must be more than 0")
+    return value
+
+
+def add(session: Session, fields: dict[str, Any]) -> TrainingSession:
+    row = TrainingSession(**fields)
+    session.add(row)
+    session.flush()
+    return row
+
+
+@dataclass
+class SessionImportReport:
+    created: list[int] = field(default_factory=list)
+    rejected: list[ImportRowError] = field(default_factory=list)
+
+
+def import_rows(session: Session, rows: Iterable[tuple[int, dict[str, str]]],
+                vocabulary: Vocabulary, timezone: str) -> SessionImportReport:
+    report = SessionImportReport()
+    for line, row in rows:
+        try:
+            fields = session_fields(row, vocabulary, timezone)
+        except ValueError as exc:
+            report.rejected.append(ImportRowError(line, str(exc)))
+            continue
+        report.created.append(add(session, fields).id)
+    return report
+
+
+def upcoming(session: Session, now: datetime | None = None, include_past: bool = False):
+    query = select(TrainingSession).order_by(TrainingSession.starts_at)
+    if not include_past:
+        query = query.where(TrainingSession.starts_at >= (now or utcnow()))
+    return list(session.scalars(query))
+
+
+def next_for(session: Session, member: Member, now: datetime | None = None):
+    """The next session, not cancelled, on one of the member's topics, in their language."""
+    topics = member.topics
+    if not topics:
+        return None
+    query = (select(TrainingSession)
+             .where(TrainingSession.starts_at > (now or utcnow()),
+                    TrainingSession.cancelled_at.is_(None),
+                    TrainingSession.topic.in_(topics),
+                    TrainingSession.language == member.language)
+             .order_by(TrainingSession.starts_at, TrainingSession.id).limit(1))
+    return session.scalar(query)
+
+
+def enrolled_count(session: Session, session_id: int) -> int:
+    return session.scalar(select(func.count()).select_from(Enrolment)
+                          .where(Enrolment.session_id == session_id)) or 0
+
+
+def enrol(session: Session, member: Member, session_id: int, channel: str) -> str:
+    """Enrol once: ``enrolled``, ``already`` or ``full`` (``missing`` if cancelled/gone)."""
+    target = session.get(TrainingSession, session_id)
+    if target is None or target.cancelled_at is not None:
+        return "missing"
+    exists = session.scalar(select(Enrolment.id).where(
+        Enrolment.member_id == member.id, Enrolment.session_id == session_id))
+    if exists:
+        return "already"
+    if target.capacity is not None and enrolled_count(session, session_id) >= target.capacity:
+        return "full"
+    try:
+        with session.begin_nested():  # a concurrent duplicate hits the unique constraint
+            session.add(Enrolment(member_id=member.id, session_id=session_id, channel=channel))
+    except IntegrityError:
+        return "already"
+    return "enrolled"
+
+
+def where_to_join(row: TrainingSession) -> str:
+    return " / ".join(part for part in (row.place, row.join_link, row.dial_in) if part)
+

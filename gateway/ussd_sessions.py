@@ -1,0 +1,103 @@
+"""USSD session records in Redis: one per telco session, plus a resume slot per phone.
+
+A record holds the full ``text`` of the last hop and the reply sent, so a
+retransmitted hop gets the same reply without running anything again. Keys hold
+no phone numbers: per-phone keys use ``gateway.phone.phone_key``.
+
+Each hop costs two round trips: one pipeline to lock the session, count the hop
+for rate limiting and read the record; one to write the record and unlock.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import time
+import uuid
+from dataclasses import asdict, dataclass, field
+from typing import Any
+
+from redis import Redis
+
+_RELEASE = """
+if redis.call('get', KEYS[1]) == ARGV[1] then return redis.call('del', KEYS[1]) end
+return 0
+"""
+
+LOCK_MS = 5000
+
+
+@dataclass
+class UssdRecord:
+    last_text: str = ""
+    reply: str = ""
+    mode: str = "flow"  # flow | resume_offer
+    language: str = "lo"
+    state: dict | None = None
+    pages: list[str] = field(default_factory=list)
+    page: int = 0
+    final: bool = False
+    offered: dict | None = None  # the saved state a resume offer would restore
+
+    def dumps(self) -> str:
+        return json.dumps(asdict(self), ensure_ascii=False, separators=(",", ":"))
+
+    @classmethod
+    def loads(cls, raw: bytes | str) -> "UssdRecord":
+        return cls(**json.loads(raw))
+
+
+@dataclass
+class Opened:
+    record: UssdRecord | None
+    locked: bool
+    token: str
+    hops_this_minute: int
+
+
+class UssdSessions:
+    def __init__(self, redis: Redis, session_ttl: int, resume_ttl: int):
+        self.redis = redis
+        self.session_ttl = session_ttl
+        self.resume_ttl = resume_ttl
+        self._release = redis.register_script(_RELEASE)
+
+    @staticmethod
+    def session_key(session_id: str) -> str:
+        # Hashed: the id comes from outside and may be long or odd.
+        return "ussd:s:" + hashlib.sha1(session_id.encode("utf-8", "replace")).hexdigest()
+
+    def open(self, session_id: str, phone_key: str) -> Opened:
+        """Try to lock the session, count the hop, and read the record, in one trip."""
+        key, token = self.session_key(session_id), uuid.uuid4().hex
+        rate_key = f"ussd:rate:{phone_key}:{int(time.time() // 60)}"
+        pipe = self.redis.pipeline(transaction=False)
+        pipe.set(key + ":lock", token, nx=True, px=LOCK_MS)
+        pipe.get(key)
+        pipe.incr(rate_key)
+        pipe.expire(rate_key, 120)
+        locked, raw, hops, _ = pipe.execute()
+        record = UssdRecord.loads(raw) if raw else None
+        return Opened(record, bool(locked), token, int(hops))
+
+    def save(self, session_id: str, record: UssdRecord, token: str,
+             phone_key: str | None = None, resume: dict[str, Any] | None = None,
+             forget_resume: bool = False) -> None:
+        """Write the record (and the phone's resume slot), then unlock, in one trip."""
+        key = self.session_key(session_id)
+        pipe = self.redis.pipeline(transaction=False)
+        pipe.set(key, record.dumps(), ex=self.session_ttl)
+        if phone_key and resume is not None:
+            pipe.set(f"ussd:resume:{phone_key}", json.dumps(resume, ensure_ascii=False),
+                     ex=self.resume_ttl)
+        elif phone_key and forget_resume:
+            pipe.delete(f"ussd:resume:{phone_key}")
+        self._release(keys=[key + ":lock"], args=[token], client=pipe)
+        pipe.execute()
+
+    def unlock(self, session_id: str, token: str) -> None:
+        self._release(keys=[self.session_key(session_id) + ":lock"], args=[token])
+
+    def resume_slot(self, phone_key: str) -> dict | None:
+        raw = self.redis.get(f"ussd:resume:{phone_key}")
+        return json.loads(raw) if raw else None
