@@ -9,7 +9,8 @@ from typing import Iterator
 from .errors import ImportRowError
 
 
-def read_rows(path: Path | str, required: tuple[str, ...]) -> Iterator[tuple[int, dict[str, str]]]:
+def read_rows(path: Path | str, required: tuple[str, ...],
+              columns: tuple[str, ...] = ()) -> Iterator[tuple[int, dict[str, str]]]:
     """Yield (line number, row) with headers lower-cased and values stripped.
 
     Raises ``ImportRowError`` for line 1 when a required column is missing, before
@@ -21,7 +22,7 @@ def read_rows(path: Path | str, required: tuple[str, ...]) -> Iterator[tuple[int
         missing = [name for name in required if name not in headers]
         if missing:
             raise ImportRowError(1, f"missing column(s) {', '.join(missing)}; "
-                                    f"expected {','.join(required)}")
+                                    f"the header should be {','.join(columns or required)}")
         reader.fieldnames = headers
         for row in reader:
             if all(not (v or "").strip() for k, v in row.items() if k is not None):

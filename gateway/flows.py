@@ -23,9 +23,10 @@ LISTS_FILE = "lists.yaml"
 
 
 class LineDict(dict):
-    """A YAML mapping that remembers the line it started on."""
+    """A YAML mapping that remembers the line it started on, and each key's line."""
 
     line = 0
+    key_lines: dict = {}
 
 
 class _LineLoader(yaml.SafeLoader):
@@ -35,6 +36,8 @@ class _LineLoader(yaml.SafeLoader):
 def _construct_mapping(loader, node):
     mapping = LineDict(loader.construct_mapping(node, deep=True))
     mapping.line = node.start_mark.line + 1
+    mapping.key_lines = {key.value: key.start_mark.line + 1 for key, _ in node.value
+                         if hasattr(key, "value")}
     return mapping
 
 
@@ -113,8 +116,10 @@ def _load_flow(path: Path, problems: list[Problem]) -> Flow | None:
         return None
     name = str(data.get("flow") or path.stem)
     nodes = {}
+    key_lines = getattr(data["nodes"], "key_lines", {})
     for node_id, spec in data["nodes"].items():
-        node = _build_node(name, str(node_id), spec, path, problems)
+        line = key_lines.get(str(node_id), getattr(spec, "line", 1))
+        node = _build_node(name, str(node_id), spec, path, problems, line)
         if node is not None:
             nodes[str(node_id)] = node
     start = str(data.get("start", ""))
@@ -123,8 +128,8 @@ def _load_flow(path: Path, problems: list[Problem]) -> Flow | None:
     return Flow(name, start, nodes, str(path))
 
 
-def _build_node(flow: str, node_id: str, spec: Any, path: Path, problems: list[Problem]):
-    line = getattr(spec, "line", 1)
+def _build_node(flow: str, node_id: str, spec: Any, path: Path, problems: list[Problem],
+                line: int):
     where = f"{path}:{line}"
     if not isinstance(spec, dict):
         problems.append(Problem(where, f"node {node_id!r} must be a mapping"))

@@ -119,7 +119,7 @@ class UssdService:
             state = State.from_dict(record.state)
             shown = self._show(self.conversations.answer(phone, CHANNEL, state, typed))
             after = shown[0].state
-            if (after["flow"], after["node"]) == (state.flow, state.node):
+            if (after["flow"], after["node"], after["phase"]) == (state.flow, state.node, state.phase):
                 self._stay_near(shown[0], fold_digits(typed).strip())
             return shown
         except (StateError, FlowError, TypeError) as exc:

@@ -108,3 +108,9 @@ def handset(phone_factory) -> Phone:
 
 
 ROOT = Path(__file__).resolve().parent.parent
+
+
+def pytest_addoption(parser):
+    parser.addoption("--update-goldens", action="store_true",
+                     help="Rewrite tests/cases/*.yaml from what the gateway now replies. "
+                          "Read every changed screen before committing.")

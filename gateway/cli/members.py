@@ -40,7 +40,7 @@ def import_command(file: Path) -> None:
     config = app.config["GATEWAY"]
     try:
         with app.extensions["db"].session() as db:
-            report = store.import_rows(db, read_rows(file, store.CSV_COLUMNS[:1]),
+            report = store.import_rows(db, read_rows(file, ("phone",), store.CSV_COLUMNS),
                                        vocabulary(app), config.default_language)
     except ImportRowError as exc:
         fail(f"{file}: {exc}; nothing was imported")

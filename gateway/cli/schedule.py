@@ -65,7 +65,7 @@ def import_command(file: Path) -> None:
     try:
         with app.extensions["db"].session() as db:
             report = schedule.import_rows(
-                db, read_rows(file, ("topic", "language", "starts_at")), vocabulary(app),
+                db, read_rows(file, ("topic", "language", "starts_at"), schedule.CSV_COLUMNS), vocabulary(app),
                 config.timezone)
     except ImportRowError as exc:
         fail(f"{file}: {exc}; nothing was imported")

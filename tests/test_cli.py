@@ -1,0 +1,87 @@
+"""The ``outreach`` command on the real database and Redis, through click."""
+
+import csv
+import io
+
+import pytest
+from click.testing import CliRunner
+
+import gateway.cli.flows  # noqa: F401  (commands register on import)
+import gateway.cli.members  # noqa: F401
+import gateway.cli.schedule  # noqa: F401
+import gateway.cli.simulate  # noqa: F401
+from gateway.cli import cli
+
+
+@pytest.fixture
+def run(app, config, monkeypatch):
+    monkeypatch.setenv("DATABASE_URL", config.database_url)
+    monkeypatch.setenv("REDIS_URL", config.redis_url)
+    monkeypatch.setenv("INSTANCE_PATH", str(config.instance_path))
+    monkeypatch.setenv("SECRET_KEY", config.secret_key)
+    runner = CliRunner()
+    return lambda *args: runner.invoke(cli, list(args), catch_exceptions=False)
+
+
+def test_members_import_then_export_round_trip(run, tmp_path):
+    path = tmp_path / "members.csv"
+    path.write_text("phone,name,organisation,province,language,topics\n"
+                    "020 5551 2345,Noy,LWU,Bokeo,lo,nutrition\n"
+                    "nonsense,Bad,,,lo,\n", encoding="utf-8")
+    result = run("members", "import", str(path))
+    assert result.exit_code == 1
+    assert "members.csv:3: phone 'nonsense' is not a valid number" in result.output
+    assert "1 created, 0 updated, 1 rejected" in result.output
+    exported = run("members", "export")
+    assert exported.exit_code == 0
+    rows = list(csv.DictReader(io.StringIO(exported.output)))
+    assert [(r["phone"], r["name"], r["province"], r["topics"]) for r in rows] == [
+        ("+8562055512345", "Noy", "bokeo", "nutrition")]
+    again = run("members", "import", str(path))
+    assert "0 created, 1 updated, 1 rejected" in again.output
+
+
+def test_members_import_of_a_missing_or_wrong_file(run, tmp_path):
+    assert run("members", "import", str(tmp_path / "nope.csv")).exit_code == 2
+    wrong = tmp_path / "wrong.csv"
+    wrong.write_text("name\nNoy\n")
+    result = run("members", "import", str(wrong))
+    assert result.exit_code == 1 and "missing column(s) phone; the header should be phone,name," in result.output
+    assert "nothing was imported" in result.output
+    binary = tmp_path / "binary.csv"
+    binary.write_bytes(b"phone\n\xff\xfe\x00bad")
+    result = run("members", "import", str(binary))
+    assert result.exit_code == 1 and "cannot read it as a UTF-8 CSV" in result.output
+
+
+def test_sessions_add_list_and_import(run, tmp_path):
+    added = run("sessions", "add", "--title-lo", "ໂພຊະນາການ", "--title-en", "Nutrition hangout",
+                "--topic", "nutrition", "--language", "lo", "--starts", "2030-01-11 14:00",
+                "--link", "meet.jit.si/x", "--capacity", "25")
+    assert added.exit_code == 0 and "Fri 11 Jan 2030 14:00" in added.output
+    bad = run("sessions", "add", "--topic", "nutrition", "--language", "lo",
+              "--starts", "next friday", "--title-en", "x", "--place", "here")
+    assert bad.exit_code == 1 and "not like 2026-11-27 14:00" in bad.output
+    path = tmp_path / "sessions.csv"
+    path.write_text("title_lo,title_en,kind,topic,language,starts_at,duration_minutes,place,join_link,dial_in,capacity\n"
+                    ",Water CoP,community_of_practice,wash,en,2030-02-01 09:30,90,,https://meet.example/wash,,\n"
+                    ",Broken,training,wash,en,someday,60,Pakse,,,\n", encoding="utf-8")
+    imported = run("sessions", "import", str(path))
+    assert imported.exit_code == 1
+    assert "sessions.csv:3: time 'someday'" in imported.output
+    listed = run("sessions", "list")
+    assert listed.exit_code == 0
+    assert "2030-01-11 14:00" in listed.output and "0/25" in listed.output
+    assert "Water CoP" in listed.output
+
+
+def test_simulate_prints_each_screen(run):
+    result = run("simulate", "--phone", "+8562055510077", "--input", "2", "--input", "Noy")
+    assert result.exit_code == 0
+    assert "── screen 1 (CON" in result.output and "Please type your name:" in result.output
+    assert "Your organisation?" in result.output
+
+
+def test_simulate_rejects_a_bad_phone(run):
+    result = run("simulate", "--phone", "hello")
+    assert result.exit_code == 1 and "not a phone number" in result.output

@@ -1,0 +1,36 @@
+"""SMS encodings and segment counts, checked against hand-counted examples."""
+
+import pytest
+
+from gateway.digits import fold_digits
+from gateway.encoding import GSM7, UCS2, length_in, sms_size
+
+
+@pytest.mark.parametrize("text,encoding,length,segments", [
+    ("Hello", GSM7, 5, 1),
+    ("a" * 160, GSM7, 160, 1),
+    ("a" * 161, GSM7, 161, 2),          # 153 + 8
+    ("a" * 306, GSM7, 306, 2),
+    ("a" * 307, GSM7, 307, 3),
+    ("€" * 80, GSM7, 160, 1),           # extension characters take two septets
+    ("[x]", GSM7, 5, 1),
+    ("ສະບາຍດີ", UCS2, 7, 1),
+    ("ກ" * 70, UCS2, 70, 1),
+    ("ກ" * 71, UCS2, 71, 2),            # 67 + 4
+    ("ກ" * 150, UCS2, 150, 3),          # a 150-character Lao reminder is 3 segments
+    ("Hi 👋", UCS2, 5, 1),               # the emoji is a surrogate pair: 2 units
+    ("", GSM7, 0, 0),
+])
+def test_sms_size(text, encoding, length, segments):
+    size = sms_size(text)
+    assert (size.encoding, size.length, size.segments) == (encoding, length, segments)
+
+
+def test_a_single_lao_character_forces_ucs2_for_the_whole_text():
+    assert sms_size("Reminder: hangout ມື້ອື່ນ").encoding == UCS2
+    assert length_in("abc", UCS2) == 3
+
+
+def test_regional_digits_fold_to_ascii():
+    assert fold_digits("໐໑໒໓໔໕໖໗໘໙ ๐๑๒ ០១២ ၀၁၂ ０１") == "0123456789 012 012 012 01"
+    assert fold_digits("ກ1") == "ກ1"

@@ -1,0 +1,40 @@
+"""Every shipped screen, in every language, fits a USSD page once paginated.
+Lao is UCS-2, so every Lao page must be 80 characters or fewer."""
+
+from pathlib import Path
+
+import pytest
+import yaml
+
+from gateway.actions import ACTIONS
+from gateway.config import PROJECT_ROOT
+from gateway.flowcheck import check, page_report
+from gateway.flows import load_book
+from gateway.prompts import Catalog
+
+CATALOG = Catalog.load(PROJECT_ROOT / "prompts")
+BOOK = load_book(PROJECT_ROOT / "flows")
+
+
+def test_shipped_flows_pass_the_checker():
+    assert check(PROJECT_ROOT / "flows", CATALOG, ACTIONS.names()) == []
+
+
+@pytest.mark.parametrize("where,lang,pages", list(page_report(BOOK, CATALOG)),
+                         ids=lambda value: value if isinstance(value, str) else "")
+def test_every_page_fits(where, lang, pages):
+    limit = 80 if lang == "lo" else 182
+    for page in pages:
+        assert len(page) <= limit, f"{where} [{lang}]: {len(page)} chars\n{page}"
+
+
+def test_every_golden_lao_reply_fits_80_characters():
+    for path in sorted((Path(__file__).parent / "cases").glob("*.yaml")):
+        for hop in yaml.safe_load(path.read_text(encoding="utf-8"))["steps"]:
+            page = hop["reply"][4:]
+            if any("\u0e80" <= ch <= "\u0eff" for ch in page):
+                assert len(page) <= 80, f"{path.name}: {page}"
+
+
+def test_lao_and_english_catalogs_have_the_same_keys():
+    assert set(CATALOG.texts["lo"]) == set(CATALOG.texts["en"])

@@ -1,0 +1,121 @@
+"""The store on the real database: schema, times, CSV import and export."""
+
+from datetime import datetime, timedelta, timezone
+
+import pytest
+from alembic.autogenerate import compare_metadata
+from alembic.migration import MigrationContext
+
+from gateway.csvfile import read_rows
+from gateway.errors import ImportRowError
+from gateway.store import members, schedule
+from gateway.store.models import Base, Member, TrainingSession
+from gateway.vocabulary import Vocabulary
+
+from .helpers import add_member, add_session
+
+
+def test_migrations_match_the_models(app):
+    with app.extensions["db"].engine.connect() as connection:
+        diff = compare_metadata(MigrationContext.configure(connection), Base.metadata)
+    assert diff == []
+
+
+def test_times_come_back_aware_utc_and_naive_ones_are_refused(db):
+    row = add_session(db, starts="2030-01-11 14:00")
+    db.expire_all()
+    loaded = db.get(TrainingSession, row.id)
+    assert loaded.starts_at == datetime(2030, 1, 11, 7, 0, tzinfo=timezone.utc)
+    member = Member(phone="+8562055599999", consent_at=datetime(2026, 1, 1))
+    db.add(member)
+    with pytest.raises(Exception, match="naive datetime"):
+        db.flush()
+
+
+def write(tmp_path, text):
+    path = tmp_path / "people.csv"
+    path.write_text(text, encoding="utf-8")
+    return path
+
+
+@pytest.fixture
+def vocabulary(app):
+    return Vocabulary.build(app.extensions["book"], app.extensions["catalog"])
+
+
+def test_member_import_reports_bad_rows_and_reimport_updates(db, tmp_path, vocabulary):
+    path = write(tmp_path, "\ufeffphone,name,organisation,province,language,topics\n"
+                 "020 5551 2345,Noy,LWU,Luang Prabang,lo,nutrition;wash\n"
+                 "+856 20 5551 2346,Kham,,ຈຳປາສັກ,English,Digital safety\n"
+                 "12345,Bad Number,,,lo,\n"
+                 "020 5551 2347,Somphone,,Atlantis,lo,\n"
+                 "020 5551 2348,Vong,,,lo,knitting\n"
+                 "020-5551-2345,Noy again,,,lo,\n"
+                 "\n")
+    report = members.import_rows(db, read_rows(path, ("phone",)), vocabulary, "lo")
+    assert (report.created, report.updated) == (2, 0)
+    assert [(e.line, e.reason.split(" ")[0]) for e in report.rejected] == [
+        (4, "phone"), (5, "unknown"), (6, "unknown"), (7, "same")]
+    noy = members.by_phone(db, "+8562055512345")
+    assert (noy.province, noy.topics, noy.registered) == ("luang_prabang", ["nutrition", "wash"], False)
+    kham = members.by_phone(db, "+8562055512346")
+    assert (kham.province, kham.language, kham.topics) == ("champasak", "en", ["digital_safety"])
+
+    again = write(tmp_path, "phone,name,topics,consent\n020 5551 2345,Noy P,gender,yes\n")
+    report = members.import_rows(db, read_rows(again, ("phone",)), vocabulary, "lo")
+    assert (report.created, report.updated, report.rejected) == (0, 1, [])
+    db.expire_all()
+    noy = members.by_phone(db, "+8562055512345")
+    assert (noy.name, noy.topics, noy.province, noy.registered) == ("Noy P", ["gender"], "luang_prabang", True)
+    assert db.query(Member).count() == 2
+
+
+def test_a_file_without_a_phone_column_is_rejected_whole(tmp_path):
+    path = write(tmp_path, "name,province\nNoy,Bokeo\n")
+    with pytest.raises(ImportRowError, match="missing column"):
+        list(read_rows(path, ("phone",)))
+
+
+def test_export_leaves_out_erased_members(db):
+    add_member(db, "+8562055510001", name="Noy")
+    gone = add_member(db, "+8562055510002", name="Gone")
+    gone.erased_at, gone.phone, gone.name = datetime.now(timezone.utc), None, None
+    db.flush()
+    rows = list(members.export_rows(db))
+    assert [r["name"] for r in rows] == ["Noy"]
+    assert rows[0]["topics"] == "nutrition"
+
+
+def test_next_session_matches_topic_language_and_skips_cancelled_and_past(db):
+    member = add_member(db, "+8562055510001", topics=["nutrition", "wash"], language="lo")
+    add_session(db, topic="wash", starts="2030-02-01 09:00")
+    add_session(db, topic="nutrition", starts="2030-01-20 09:00", cancelled=True)
+    add_session(db, topic="nutrition", language="en", starts="2030-01-10 09:00")
+    add_session(db, topic="nutrition", starts="2020-01-10 09:00")
+    expected = add_session(db, topic="nutrition", starts="2030-01-25 09:00")
+    assert schedule.next_for(db, member).id == expected.id
+
+
+def test_enrolment_is_once_and_respects_capacity(db):
+    first = add_member(db, "+8562055510001")
+    second = add_member(db, "+8562055510002")
+    row = add_session(db, capacity=1)
+    assert schedule.enrol(db, first, row.id, "ussd") == "enrolled"
+    assert schedule.enrol(db, first, row.id, "ussd") == "already"
+    assert schedule.enrol(db, second, row.id, "ussd") == "full"
+    assert schedule.enrol(db, second, 99999, "ussd") == "missing"
+
+
+def test_session_fields_explain_what_is_wrong(vocabulary):
+    base = {"title_en": "Hangout", "topic": "nutrition", "language": "lo",
+            "starts_at": "2030-01-11 14:00", "place": "Vientiane"}
+    fields = schedule.session_fields(base, vocabulary, "Asia/Vientiane")
+    assert fields["starts_at"].utcoffset() == timedelta(hours=7)
+    for change, reason in [({"topic": "cooking"}, "unknown topic"),
+                           ({"starts_at": "Friday"}, "not like 2026-11-27 14:00"),
+                           ({"place": ""}, "say where or how to join"),
+                           ({"capacity": "-2"}, "capacity must be more than 0"),
+                           ({"kind": "party"}, "kind 'party'"),
+                           ({"title_en": ""}, "needs a title")]:
+        with pytest.raises(ValueError, match=reason):
+            schedule.session_fields({**base, **change}, vocabulary, "Asia/Vientiane")

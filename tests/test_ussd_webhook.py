@@ -1,0 +1,185 @@
+"""POST /ussd/africastalking with real Africa's Talking payload shapes."""
+
+import json
+import threading
+
+import pytest
+from sqlalchemy import func, select
+
+from gateway.store import members
+from gateway.store.models import Enrolment, Member
+from gateway.ussd import new_input
+
+from .helpers import add_member, add_session, body, walk
+
+AT_FORM = {"sessionId": "ATUid_5e1a6c0c0d4f", "serviceCode": "*384*1#",
+           "phoneNumber": "+8562055510001", "networkCode": "45701", "text": ""}
+
+
+def post(client, token=None, **fields):
+    url = "/ussd/africastalking" + (f"?token={token}" if token is not None else "")
+    return client.post(url, data={**AT_FORM, **fields})
+
+
+def test_first_hop_is_plain_text_con(client):
+    response = post(client)
+    assert response.status_code == 200
+    assert response.mimetype == "text/plain"
+    assert response.get_data(as_text=True).startswith("CON ຍິນດີຕ້ອນຮັບ!")
+
+
+def test_new_input_comes_from_history_not_a_blind_split():
+    assert new_input("", "1") == "1"
+    assert new_input("1", "1*No*y") == "No*y"       # a name with a star survives
+    assert new_input("1*No*y", "1*No*y*0") == "0"
+    assert new_input("9*9", "1*2") == "2"           # diverged history: best guess
+
+
+def test_an_input_containing_a_star_is_kept_whole(app, handset):
+    walk(handset, "2", "No*y", "0", "1", "1", "7", "1", "1")
+    with app.extensions["db"].session() as db:
+        assert members.by_phone(db, "+8562055510001").name == "No*y"
+
+
+def test_retransmitted_hop_gets_same_reply_and_applies_nothing_twice(app, client, handset):
+    with app.extensions["db"].session() as db:
+        add_member(db, "+8562055510001")
+        add_session(db, capacity=5)
+    walk(handset, "1")
+    enrol_reply = handset.press("1")
+    assert "ລົງຊື່ສຳເລັດ" in enrol_reply
+    for _ in range(3):  # the telco resends the same hop
+        again = post(client, sessionId=handset.session_id, phoneNumber=handset.phone,
+                     text=handset.text)
+        assert again.get_data(as_text=True) == enrol_reply
+    with app.extensions["db"].session() as db:
+        assert db.scalar(select(func.count()).select_from(Enrolment)) == 1
+
+
+def test_concurrent_duplicate_hops_apply_once(app, handset):
+    with app.extensions["db"].session() as db:
+        add_member(db, "+8562055510001")
+        add_session(db)
+    walk(handset, "1")
+    text = f"{handset.text}*1"
+    replies = []
+
+    def send():
+        with app.test_client() as c:
+            replies.append(post(c, sessionId=handset.session_id, phoneNumber=handset.phone,
+                                text=text).get_data(as_text=True))
+
+    threads = [threading.Thread(target=send) for _ in range(6)]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join()
+    assert len(set(replies)) == 1 and "ລົງຊື່ສຳເລັດ" in replies[0]
+    with app.extensions["db"].session() as db:
+        assert db.scalar(select(func.count()).select_from(Enrolment)) == 1
+
+
+def test_token_is_required_when_configured_and_403_changes_nothing(make_app):
+    app = make_app(at_webhook_token="s3cret-token")
+    client = app.test_client()
+    redis = app.extensions["redis"]
+    before = set(redis.keys("*"))
+    for token in (None, "", "wrong", "s3cret-toke"):
+        response = post(client, token=token)
+        assert response.status_code == 403
+        assert response.get_data(as_text=True).startswith("END ")
+    assert set(redis.keys("*")) == before
+    assert post(client, token="s3cret-token").status_code == 200
+
+
+def test_each_phone_is_rate_limited(make_app):
+    app = make_app(ussd_rate_limit=5)
+    client = app.test_client()
+    replies = [post(client, sessionId=f"s{n}").get_data(as_text=True) for n in range(7)]
+    assert all(r.startswith("CON") for r in replies[:5])
+    assert replies[5].startswith("END") and "ລໍຖ້າ 1 ນາທີ" in replies[5]
+    other = post(client, sessionId="other", phoneNumber="+8562055519999")
+    assert other.get_data(as_text=True).startswith("CON")  # other numbers are not affected
+
+
+def test_sessions_expire_in_redis(app, handset):
+    handset.dial()
+    redis = app.extensions["redis"]
+    keys = [k for k in redis.keys("ussd:s:*") if not k.endswith(b":lock")]
+    assert keys and all(0 < redis.ttl(k) <= 180 for k in keys)
+
+
+def test_cut_off_member_can_resume_where_she_left_off(phone_factory):
+    phone = phone_factory()
+    walk(phone, "1", "ນ້ອຍ", "0")          # cut off at the province question
+    offer = phone.dial()                     # dials again: a new session id
+    assert "ສືບຕໍ່ຈາກບ່ອນທີ່ຄ້າງໄວ້" in offer
+    resumed = phone.press("1")
+    assert "ທ່ານຢູ່ແຂວງໃດ?" in resumed
+    assert "ເລືອກຫົວຂໍ້" in phone.press("2")  # and the flow carries on from there
+
+
+def test_resume_offer_can_start_over(phone_factory):
+    phone = phone_factory()
+    walk(phone, "2", "Noy")
+    assert "Continue where you left off?" in phone.dial()
+    assert "Choose language" in phone.press("2")
+
+
+def test_no_resume_offer_after_finishing(app, phone_factory):
+    with app.extensions["db"].session() as db:
+        add_member(db, "+8562055510001")
+    phone = phone_factory()
+    walk(phone, "4")
+    assert phone.dial().startswith("CON ສະບາຍດີ!")  # main menu: nothing to resume
+
+
+def test_regional_digits_work_as_menu_keys(handset):
+    handset.dial()
+    assert handset.press("໒") == "CON Please type your name:"
+
+
+def test_unknown_session_with_text_starts_cleanly(client):
+    reply = post(client, sessionId="never-seen", text="1*2*3").get_data(as_text=True)
+    assert reply.startswith("CON ຍິນດີຕ້ອນຮັບ!")
+
+
+def test_corrupt_stored_state_starts_over_rather_than_failing(app, client, handset):
+    handset.dial()
+    redis = app.extensions["redis"]
+    key = [k for k in redis.keys("ussd:s:*") if not k.endswith(b":lock")][0]
+    record = json.loads(redis.get(key))
+    record["state"]["node"] = "a-node-that-was-deleted"
+    redis.set(key, json.dumps(record))
+    reply = handset.press("1")
+    assert reply.startswith("CON ຍິນດີຕ້ອນຮັບ!")
+
+
+@pytest.mark.parametrize("text", ["x" * 5000, "😀🔥" * 50, "*#*#*", "#", "1' OR '1'='1; DROP TABLE members;--",
+                                  "\x00\x01\x1b[2J", "ສ" * 3000, "98*98*98*0*0*0"])
+def test_hostile_input_gets_a_valid_reply(app, client, text):
+    first = post(client, sessionId="hostile")
+    assert first.status_code == 200
+    response = post(client, sessionId="hostile", text=text)
+    assert response.status_code == 200
+    assert response.get_data(as_text=True)[:4] in ("CON ", "END ")
+    with app.extensions["db"].session() as db:
+        assert db.scalar(select(func.count()).select_from(Member)) == 0
+
+
+@pytest.mark.parametrize("form", [{}, {"sessionId": ""}, {"phoneNumber": "not-a-number"},
+                                  {"phoneNumber": "+" + "9" * 40}])
+def test_missing_or_broken_fields_get_an_end_reply(client, form):
+    response = client.post("/ussd/africastalking", data={**AT_FORM, **form} if form else {})
+    assert response.status_code == 200
+    assert response.get_data(as_text=True).startswith("END ")
+
+
+def test_an_internal_failure_becomes_an_end_reply_not_a_500(app, client, monkeypatch):
+    def explode(*args, **kwargs):
+        raise RuntimeError("database on fire")
+
+    monkeypatch.setattr(app.extensions["conversations"], "start", explode)
+    response = post(client, sessionId="boom")
+    assert response.status_code == 200
+    assert body(response.get_data(as_text=True)) == "ຂໍອະໄພ, ລະບົບມີບັນຫາ. ກະລຸນາລອງໃໝ່ພາຍຫຼັງ."
