@@ -58,7 +58,8 @@ class Config:
     ussd_session_ttl: int = 180
     ussd_resume_ttl: int = 600
     ussd_rate_limit: int = 30  # hops per phone number per minute
-    web_workers: int = 4
+    # Sync workers are CPU-bound here; one more than the cores measured best (docs/benchmarks.md).
+    web_workers: int = field(default_factory=lambda: (os.cpu_count() or 1) + 1)
     job_result_ttl: int = 3600  # Redis keeps finished/failed jobs hours, not RQ's year
     job_failure_ttl: int = 6 * 3600
 

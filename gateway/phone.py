@@ -9,12 +9,14 @@ from __future__ import annotations
 
 import hashlib
 import hmac
+from functools import lru_cache
 
 import phonenumbers
 
 DEFAULT_REGION = "LA"
 
 
+@lru_cache(maxsize=8192)  # every hop of a session parses the same number again
 def to_e164(raw: str, region: str = DEFAULT_REGION) -> str | None:
     """The number in E.164 (``+8562055512345``), or None when it is not a valid number."""
     if not raw or len(raw) > 32:
@@ -42,6 +44,7 @@ def mask(phone: str | None) -> str:
     return "*" * max(len(phone) - 3, 0) + phone[-3:]
 
 
+@lru_cache(maxsize=8192)
 def phone_key(phone: str, secret: str) -> str:
     """A stable, irreversible key for per-number state in Redis."""
     return hmac.new(secret.encode(), phone.encode(), hashlib.sha256).hexdigest()[:32]

@@ -14,10 +14,11 @@ import hashlib
 import json
 import time
 import uuid
-from dataclasses import asdict, dataclass, field
+from dataclasses import dataclass, field
 from typing import Any
 
 from redis import Redis
+from redis.exceptions import NoScriptError
 
 _RELEASE = """
 if redis.call('get', KEYS[1]) == ARGV[1] then return redis.call('del', KEYS[1]) end
@@ -40,7 +41,7 @@ class UssdRecord:
     offered: dict | None = None  # the saved state a resume offer would restore
 
     def dumps(self) -> str:
-        return json.dumps(asdict(self), ensure_ascii=False, separators=(",", ":"))
+        return json.dumps(vars(self), ensure_ascii=False, separators=(",", ":"))
 
     @classmethod
     def loads(cls, raw: bytes | str) -> "UssdRecord":
@@ -60,7 +61,10 @@ class UssdSessions:
         self.redis = redis
         self.session_ttl = session_ttl
         self.resume_ttl = resume_ttl
-        self._release = redis.register_script(_RELEASE)
+        # Called by SHA inside pipelines: a registered Script would make redis-py send
+        # SCRIPT EXISTS first, one more round trip on every hop. Loaded on first use,
+        # so the app starts (and /healthz can say so) while Redis is down.
+        self._release_sha: str | None = None
 
     @staticmethod
     def session_key(session_id: str) -> str:
@@ -75,8 +79,9 @@ class UssdSessions:
         pipe.set(key + ":lock", token, nx=True, px=LOCK_MS)
         pipe.get(key)
         pipe.incr(rate_key)
-        pipe.expire(rate_key, 120)
-        locked, raw, hops, _ = pipe.execute()
+        locked, raw, hops = pipe.execute()
+        if hops == 1:  # first hop this minute: the counter must not outlive it
+            self.redis.expire(rate_key, 120)
         record = UssdRecord.loads(raw) if raw else None
         return Opened(record, bool(locked), token, int(hops))
 
@@ -92,11 +97,25 @@ class UssdSessions:
                      ex=self.resume_ttl)
         elif phone_key and forget_resume:
             pipe.delete(f"ussd:resume:{phone_key}")
-        self._release(keys=[key + ":lock"], args=[token], client=pipe)
-        pipe.execute()
+        pipe.evalsha(self._release_script(), 1, key + ":lock", token)
+        try:
+            pipe.execute()
+        except NoScriptError:  # Redis restarted and forgot the script: load it, unlock
+            self._release_sha = self.redis.script_load(_RELEASE)
+            self.unlock(session_id, token)
+
+    def _release_script(self) -> str:
+        if self._release_sha is None:
+            self._release_sha = self.redis.script_load(_RELEASE)
+        return self._release_sha
 
     def unlock(self, session_id: str, token: str) -> None:
-        self._release(keys=[self.session_key(session_id) + ":lock"], args=[token])
+        lock = self.session_key(session_id) + ":lock"
+        try:
+            self.redis.evalsha(self._release_script(), 1, lock, token)
+        except NoScriptError:
+            self._release_sha = self.redis.script_load(_RELEASE)
+            self.redis.evalsha(self._release_sha, 1, lock, token)
 
     def resume_slot(self, phone_key: str) -> dict | None:
         raw = self.redis.get(f"ussd:resume:{phone_key}")

@@ -10,6 +10,7 @@ import gateway.cli.flows  # noqa: F401  (commands register on import)
 import gateway.cli.members  # noqa: F401
 import gateway.cli.schedule  # noqa: F401
 import gateway.cli.simulate  # noqa: F401
+import gateway.cli.up  # noqa: F401
 from gateway.cli import cli
 
 
@@ -85,3 +86,8 @@ def test_simulate_prints_each_screen(run):
 def test_simulate_rejects_a_bad_phone(run):
     result = run("simulate", "--phone", "hello")
     assert result.exit_code == 1 and "not a phone number" in result.output
+
+
+def test_migrate_is_idempotent(run):
+    result = run("migrate")
+    assert result.exit_code == 0 and "database is up to date" in result.output

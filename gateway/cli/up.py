@@ -46,7 +46,10 @@ def up(host: str, port: int | None, workers: int | None) -> None:
             if child.poll() is None:
                 child.send_signal(signal.SIGTERM)
 
+    # SIGTERM (systemd, docker) and SIGHUP (terminal closed) stop everything cleanly,
+    # so the embedded Redis server is shut down rather than orphaned.
     signal.signal(signal.SIGTERM, stop)
+    signal.signal(signal.SIGHUP, stop)
     try:
         while all(child.poll() is None for child in children):
             time.sleep(0.5)
@@ -89,3 +92,14 @@ def worker(burst: bool) -> None:
     from ..worker import run
 
     run(burst=burst)
+
+
+@cli.command()
+def migrate() -> None:
+    """Apply pending database migrations (``outreach up`` does this itself)."""
+    from ..app import load_config
+    from ..store.database import Database
+
+    config = load_config()
+    Database(config.sqlalchemy_url).upgrade()
+    click.echo(f"database is up to date: {config.sqlalchemy_url.split('@')[-1]}")

@@ -1,0 +1,154 @@
+"""USSD throughput benchmark: concurrent members registering, production-style.
+
+Starts the gateway the way production runs it (gunicorn with several sync workers,
+a real Redis server, a migrated database), then drives concurrent sessions through
+the whole registration flow (10 hops each) from an asyncio load generator on the
+same machine. Prints hops/s with p50/p90/p99 latency. Not a test: run it by hand.
+
+    python bench/ussd.py                       # SQLite + embedded Redis, 20 s
+    python bench/ussd.py --workers 4 --concurrency 24 --seconds 30
+    python bench/ussd.py --database-url postgresql+psycopg://postgres@127.0.0.1/bench \\
+                         --redis-url redis://127.0.0.1:6379/14
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import os
+import random
+import socket
+import statistics
+import subprocess
+import sys
+import tempfile
+import time
+import urllib.parse
+import urllib.request
+from pathlib import Path
+
+REGISTRATION = ["1", "Noy", "0", "1", "1", "7", "1", "1", "1"]  # after the first DIAL
+
+
+def free_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return sock.getsockname()[1]
+
+
+class Load:
+    def __init__(self, port: int, concurrency: int, seconds: float):
+        self.port, self.concurrency, self.seconds = port, concurrency, seconds
+        self.latencies: list[float] = []
+        self.errors = 0
+        self.bad = 0
+        self.phones = iter(range(random.randrange(10**7), 10**9))
+        self.sessions = 0
+
+    async def hop(self, session: str, phone: str, text: str) -> str:
+        body = urllib.parse.urlencode({"sessionId": session, "serviceCode": "*384#",
+                                       "phoneNumber": phone, "networkCode": "45701",
+                                       "text": text}).encode()
+        request = (f"POST /ussd/africastalking HTTP/1.1\r\nHost: 127.0.0.1\r\n"
+                   f"Content-Type: application/x-www-form-urlencoded\r\n"
+                   f"Content-Length: {len(body)}\r\nConnection: close\r\n\r\n").encode() + body
+        started = time.perf_counter()
+        reader, writer = await asyncio.open_connection("127.0.0.1", self.port)
+        writer.write(request)
+        response = await reader.read()
+        writer.close()
+        self.latencies.append(time.perf_counter() - started)
+        head, _, reply = response.partition(b"\r\n\r\n")
+        if not head.startswith(b"HTTP/1.1 200"):
+            self.errors += 1
+        return reply.decode("utf-8", "replace")
+
+    async def member(self, deadline: float) -> None:
+        while time.perf_counter() < deadline:
+            self.sessions += 1
+            session, phone = f"bench-{self.sessions}-{random.random()}", f"+85620{next(self.phones) % 10**8:08d}"
+            text = ""
+            reply = await self.hop(session, phone, text)
+            for typed in REGISTRATION:
+                if time.perf_counter() >= deadline:
+                    return
+                text = typed if not text else f"{text}*{typed}"
+                reply = await self.hop(session, phone, text)
+            if not reply.startswith("CON "):
+                self.bad += 1
+
+    async def run(self) -> float:
+        deadline = time.perf_counter() + self.seconds
+        started = time.perf_counter()
+        await asyncio.gather(*(self.member(deadline) for _ in range(self.concurrency)))
+        return time.perf_counter() - started
+
+
+def percentile(values: list[float], q: float) -> float:
+    ordered = sorted(values)
+    return ordered[min(len(ordered) - 1, int(q * len(ordered)))]
+
+
+def main() -> int:
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--workers", type=int, default=(os.cpu_count() or 1) + 1,
+                        help="gunicorn sync workers (default: cores + 1, as outreach up)")
+    parser.add_argument("--concurrency", type=int, default=16, help="members dialling at once")
+    parser.add_argument("--seconds", type=float, default=20)
+    parser.add_argument("--runs", type=int, default=3, help="report the median run")
+    parser.add_argument("--database-url", default="")
+    parser.add_argument("--redis-url", default="")
+    args = parser.parse_args()
+
+    root = Path(__file__).resolve().parent.parent
+    sys.path.insert(0, str(root))
+    from gateway import broker
+    from gateway.store.database import Database
+
+    instance = Path(tempfile.mkdtemp(prefix="bench-ussd-"))
+    database_url = args.database_url or f"sqlite:///{instance / 'bench.db'}"
+    Database(database_url).upgrade()
+    redis_url = args.redis_url or broker.embedded_redis_url(instance)
+    port = free_port()
+    env = dict(os.environ, DATABASE_URL=database_url, REDIS_URL=redis_url,
+               INSTANCE_PATH=str(instance), SECRET_KEY="bench", USSD_RATE_LIMIT="1000")
+    server = subprocess.Popen(
+        [sys.executable, "-m", "gunicorn", "--workers", str(args.workers), "--bind",
+         f"127.0.0.1:{port}", "--log-level", "warning", "--backlog", "2048",
+         "gateway.app:create_app()"], env=env, cwd=root)
+    try:
+        for _ in range(100):
+            try:
+                urllib.request.urlopen(f"http://127.0.0.1:{port}/healthz", timeout=1)
+                break
+            except OSError:
+                time.sleep(0.2)
+        asyncio.run(Load(port, args.concurrency, 3).run())  # warm-up
+        results = []
+        for run in range(args.runs):
+            load = Load(port, args.concurrency, args.seconds)
+            cpu_before = time.process_time()
+            elapsed = asyncio.run(load.run())
+            generator_cpu = (time.process_time() - cpu_before) / elapsed
+            hops = len(load.latencies)
+            results.append((hops / elapsed, statistics.median(load.latencies) * 1000,
+                            percentile(load.latencies, 0.90) * 1000,
+                            percentile(load.latencies, 0.99) * 1000, load.errors, load.bad))
+            print(f"run {run + 1}: {hops} hops in {elapsed:.1f}s = {hops / elapsed:,.0f} hops/s; "
+                  f"p50 {results[-1][1]:.1f} ms, p90 {results[-1][2]:.1f} ms, "
+                  f"p99 {results[-1][3]:.1f} ms; errors {load.errors}, unfinished {load.bad}; "
+                  f"load generator used {generator_cpu:.0%} of a core",
+                  flush=True)
+        median = sorted(results)[len(results) // 2]
+        print(f"\nmedian of {args.runs}: {median[0]:,.0f} hops/s, p50 {median[1]:.1f} ms, "
+              f"p99 {median[3]:.1f} ms  (workers={args.workers}, concurrency={args.concurrency}, "
+              f"db={database_url.split(':')[0]}, redis={'embedded' if not args.redis_url else 'server'}, "
+              f"cpus={os.cpu_count()})")
+        return 0 if median[4] == 0 else 1
+    finally:
+        server.terminate()
+        server.wait(timeout=20)
+
+
+if __name__ == "__main__":
+    sys.exit(main())
