@@ -46,15 +46,14 @@ def up(host: str, port: int | None, workers: int | None) -> None:
             if child.poll() is None:
                 child.send_signal(signal.SIGTERM)
 
-    # SIGTERM (systemd, docker) and SIGHUP (terminal closed) stop everything cleanly,
-    # so the embedded Redis server is shut down rather than orphaned.
-    signal.signal(signal.SIGTERM, stop)
-    signal.signal(signal.SIGHUP, stop)
+    # Ctrl-C, SIGTERM (systemd) and SIGHUP (terminal closed) all stop everything
+    # cleanly, so the embedded Redis server is shut down rather than orphaned.
+    # Set explicitly: a process started in the background inherits SIGINT as ignored.
+    for signum in (signal.SIGTERM, signal.SIGHUP, signal.SIGINT):
+        signal.signal(signum, stop)
     try:
         while all(child.poll() is None for child in children):
             time.sleep(0.5)
-    except KeyboardInterrupt:
-        pass
     finally:
         stop()
         for child in children:
@@ -62,7 +61,7 @@ def up(host: str, port: int | None, workers: int | None) -> None:
                 child.wait(timeout=20)
             except subprocess.TimeoutExpired:
                 child.kill()
-    failed = [c for c in children if c.returncode not in (0, -signal.SIGTERM, None)]
+    failed = [c for c in children if c.returncode not in (0, -signal.SIGTERM, -signal.SIGINT, None)]
     if failed:
         raise click.ClickException("a gateway process stopped unexpectedly; see the log above")
 
