@@ -4,9 +4,11 @@ from __future__ import annotations
 
 import csv
 from pathlib import Path
-from typing import Iterator
+from typing import Callable, Iterable, Iterator, TypeVar
 
 from .errors import ImportRowError
+
+T = TypeVar("T")
 
 
 def read_rows(path: Path | str, required: tuple[str, ...],
@@ -38,3 +40,14 @@ def split_list(text: str) -> list[str]:
         if sep in text:
             return [part.strip() for part in text.split(sep) if part.strip()]
     return [text.strip()] if text.strip() else []
+
+
+def checked_rows(rows: Iterable[tuple[int, dict[str, str]]], convert: Callable[[dict], T],
+                 rejected: list[ImportRowError]) -> Iterator[tuple[int, T]]:
+    """Yield (line, converted row); a row whose ``convert`` raises ValueError is
+    recorded in ``rejected`` with its line and reason, and skipped."""
+    for line, row in rows:
+        try:
+            yield line, convert(row)
+        except ValueError as exc:
+            rejected.append(ImportRowError(line, str(exc)))

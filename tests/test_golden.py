@@ -60,6 +60,6 @@ def test_golden_case(path, app, phone_factory, request):
         path.write_text(yaml.safe_dump(case, allow_unicode=True, sort_keys=False, width=200),
                         encoding="utf-8")
         return
-    for number, (want, got) in enumerate(zip(case["steps"], walked), start=1):
+    for number, (want, got) in enumerate(zip(case["steps"], walked, strict=True), start=1):
         assert got["reply"] == want["reply"], f"{path.name} step {number} (press {got['press']})"
     assert summary == case["expect"]

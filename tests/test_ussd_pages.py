@@ -50,11 +50,15 @@ def test_a_final_screen_does_not_offer_back_on_its_last_page():
     assert "ກັບຄືນ" not in pages[-1]
 
 
-# Lines as people write them: starting with a letter, marks and spaces anywhere after.
-words = st.builds(
-    str.__add__, st.sampled_from("ກຂຄງຈສຊຍດຕຖທນບປຜຝພຟມຢຣລວຫອຮabc"),
-    st.text(alphabet=st.sampled_from("ກຂຄງຈສຊຍດຕຖທນບປຜຝພຟມຢຣລວຫອຮະາິີຶືຸູເແໂໃໄ່້ abc"),
-            max_size=120))
+# Lines as Lao is written: syllables of a consonant with optional vowel and tone
+# marks, words of syllables, spaces between phrases (marks never follow a space).
+syllables = st.builds(lambda c, v, t: c + v + t,
+                      st.sampled_from("ກຂຄງຈສຊຍດຕຖທນບປຜຝພຟມຢຣລວຫອຮ"),
+                      st.sampled_from(["", "ະ", "າ", "ິ", "ີ", "ຶ", "ື", "ຸ", "ູ"]),
+                      st.sampled_from(["", "່", "້"]))
+lao_words = st.lists(syllables, min_size=1, max_size=8).map("".join)
+words = st.lists(st.one_of(lao_words, st.sampled_from(["SMS", "Noy", "2030", "meet.jit.si/x"])),
+                 min_size=1, max_size=20).map(" ".join)
 
 
 @settings(max_examples=200, deadline=None)

@@ -42,3 +42,25 @@ def open_app():
 def fail(message: str) -> None:
     click.secho(message, fg="red", err=True)
     sys.exit(1)
+
+
+def run_import(file, do_import, summary) -> None:
+    """Run ``do_import()`` in one transaction; list rejected rows; exit 1 if any.
+
+    A file that cannot be read at all (wrong header, not UTF-8) imports nothing.
+    """
+    import csv
+
+    from ..errors import ImportRowError
+
+    try:
+        report = do_import()
+    except ImportRowError as exc:
+        fail(f"{file}: {exc}; nothing was imported")
+    except (UnicodeDecodeError, csv.Error) as exc:
+        fail(f"{file}: cannot read it as a UTF-8 CSV file ({exc}); nothing was imported")
+    for problem in report.rejected:
+        click.secho(f"{file}:{problem.line}: {problem.reason}", fg="yellow", err=True)
+    click.echo(summary(report))
+    if report.rejected:
+        fail(f"{len(report.rejected)} row(s) were not imported; fix them and import again")

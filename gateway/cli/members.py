@@ -8,8 +8,7 @@ from pathlib import Path
 
 import click
 
-from ..errors import ImportRowError
-from . import cli, fail, open_app
+from . import cli, open_app, run_import
 
 
 @cli.group()
@@ -38,20 +37,14 @@ def import_command(file: Path) -> None:
 
     app = open_app()
     config = app.config["GATEWAY"]
-    try:
+
+    def do_import():
         with app.extensions["db"].session() as db:
-            report = store.import_rows(db, read_rows(file, ("phone",), store.CSV_COLUMNS),
-                                       vocabulary(app), config.default_language)
-    except ImportRowError as exc:
-        fail(f"{file}: {exc}; nothing was imported")
-    except (UnicodeDecodeError, csv.Error) as exc:
-        fail(f"{file}: cannot read it as a UTF-8 CSV file ({exc}); nothing was imported")
-    for problem in report.rejected:
-        click.secho(f"{file}:{problem.line}: {problem.reason}", fg="yellow", err=True)
-    click.echo(f"{report.created} created, {report.updated} updated, "
-               f"{len(report.rejected)} rejected")
-    if report.rejected:
-        fail(f"{len(report.rejected)} row(s) were not imported; fix them and import again")
+            return store.import_rows(db, read_rows(file, ("phone",), store.CSV_COLUMNS),
+                                     vocabulary(app), config.default_language)
+
+    run_import(file, do_import, lambda report: f"{report.created} created, "
+               f"{report.updated} updated, {len(report.rejected)} rejected")
 
 
 @members.command("export")

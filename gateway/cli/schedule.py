@@ -2,14 +2,12 @@
 
 from __future__ import annotations
 
-import csv
 from pathlib import Path
 from zoneinfo import ZoneInfo
 
 import click
 
-from ..errors import ImportRowError
-from . import cli, fail, open_app
+from . import cli, fail, open_app, run_import
 from .members import vocabulary
 
 
@@ -62,20 +60,15 @@ def import_command(file: Path) -> None:
 
     app = open_app()
     config = app.config["GATEWAY"]
-    try:
+
+    def do_import():
         with app.extensions["db"].session() as db:
-            report = schedule.import_rows(
-                db, read_rows(file, ("topic", "language", "starts_at"), schedule.CSV_COLUMNS), vocabulary(app),
-                config.timezone)
-    except ImportRowError as exc:
-        fail(f"{file}: {exc}; nothing was imported")
-    except (UnicodeDecodeError, csv.Error) as exc:
-        fail(f"{file}: cannot read it as a UTF-8 CSV file ({exc}); nothing was imported")
-    for problem in report.rejected:
-        click.secho(f"{file}:{problem.line}: {problem.reason}", fg="yellow", err=True)
-    click.echo(f"{len(report.created)} session(s) added, {len(report.rejected)} rejected")
-    if report.rejected:
-        fail(f"{len(report.rejected)} row(s) were not imported; fix them and import again")
+            return schedule.import_rows(
+                db, read_rows(file, ("topic", "language", "starts_at"), schedule.CSV_COLUMNS),
+                vocabulary(app), config.timezone)
+
+    run_import(file, do_import, lambda report: f"{len(report.created)} session(s) added, "
+               f"{len(report.rejected)} rejected")
 
 
 @sessions.command("list")

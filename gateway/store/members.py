@@ -9,7 +9,7 @@ from typing import Any, Iterable, Iterator
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
-from ..csvfile import split_list
+from ..csvfile import checked_rows, split_list
 from ..errors import ImportRowError
 from ..phone import is_valid, to_e164
 from ..vocabulary import Vocabulary
@@ -89,12 +89,8 @@ def import_rows(session: Session, rows: Iterable[tuple[int, dict[str, str]]],
     """
     report = ImportReport()
     seen: dict[str, int] = {}
-    for line, row in rows:
-        try:
-            fields = _member_fields(row, vocabulary, default_language)
-        except ValueError as exc:
-            report.rejected.append(ImportRowError(line, str(exc)))
-            continue
+    convert = lambda row: _member_fields(row, vocabulary, default_language)  # noqa: E731
+    for line, fields in checked_rows(rows, convert, report.rejected):
         phone = fields.pop("phone")
         if phone in seen:
             report.rejected.append(ImportRowError(line, f"same phone as line {seen[phone]}"))

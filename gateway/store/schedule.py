@@ -11,6 +11,7 @@ from sqlalchemy import func, select
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
+from ..csvfile import checked_rows
 from ..errors import ImportRowError
 from ..vocabulary import Vocabulary
 from .models import Enrolment, Member, TrainingSession, utcnow
@@ -86,12 +87,8 @@ class SessionImportReport:
 def import_rows(session: Session, rows: Iterable[tuple[int, dict[str, str]]],
                 vocabulary: Vocabulary, timezone: str) -> SessionImportReport:
     report = SessionImportReport()
-    for line, row in rows:
-        try:
-            fields = session_fields(row, vocabulary, timezone)
-        except ValueError as exc:
-            report.rejected.append(ImportRowError(line, str(exc)))
-            continue
+    convert = lambda row: session_fields(row, vocabulary, timezone)  # noqa: E731
+    for _, fields in checked_rows(rows, convert, report.rejected):
         report.created.append(add(session, fields).id)
     return report
 
