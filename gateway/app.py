@@ -15,6 +15,8 @@ from .config import Config
 from .conversation import Conversations
 from .flows import load_book
 from .prompts import Catalog
+from .providers import get_provider
+from .sms import SmsService
 from .ussd import UssdService
 from .ussd_sessions import UssdSessions
 
@@ -49,5 +51,13 @@ def create_app(config: Config | Mapping[str, Any] | None = None) -> Flask:
         UssdSessions(redis, settings.ussd_session_ttl, settings.ussd_resume_ttl),
         PageLimits(settings.ussd_page_gsm7, settings.ussd_page_ucs2),
         settings.secret_key, settings.default_language, settings.ussd_rate_limit)
+    app.extensions["provider"] = get_provider(settings.sms_provider, settings)
+    # Inbound webhooks are provider-specific whatever provider sends our replies.
+    app.extensions["parsers"] = {name: get_provider(name, settings)
+                                 for name in ("africastalking", "twilio")}
+    app.extensions["sms"] = SmsService(
+        catalog, conversations, database, redis, app.extensions["queues"], settings.secret_key,
+        settings.default_language, settings.sms_session_ttl,
+        (settings.job_result_ttl, settings.job_failure_ttl))
     web.init_app(app)
     return app

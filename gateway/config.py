@@ -59,6 +59,8 @@ class Config:
     ussd_resume_ttl: int = 600
     ussd_rate_limit: int = 30  # hops per phone number per minute
     # Sync workers are CPU-bound here; one more than the cores measured best (docs/benchmarks.md).
+    sms_session_ttl: int = 86400  # an SMS conversation stays open a day
+    provider_timeout_ms: int = 10000  # per provider HTTP call; AT's own default is ~9 s
     web_workers: int = field(default_factory=lambda: (os.cpu_count() or 1) + 1)
     job_result_ttl: int = 3600  # Redis keeps finished/failed jobs hours, not RQ's year
     job_failure_ttl: int = 6 * 3600

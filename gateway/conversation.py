@@ -8,6 +8,7 @@ database writes of one hop commit together, or not at all.
 from __future__ import annotations
 
 import uuid
+from contextlib import contextmanager
 
 from .actions import ActionContext, ActionRegistry
 from .engine import ActionResult, Input, Start, State, Step, step
@@ -29,18 +30,27 @@ class Conversations:
         self.actions = actions
         self.default_language = default_language
 
-    def start(self, phone: str, channel: str, flow: str = "main") -> Step:
-        with self.database.session() as db:
-            context = ActionContext(db, phone, channel, utcnow())
+    def start(self, phone: str, channel: str, flow: str = "main", db=None) -> Step:
+        """Begin ``flow``. With ``db`` given, run inside that open transaction."""
+        with self._transaction(db) as session:
+            context = ActionContext(session, phone, channel, utcnow())
             member = context.member()
             language = member.language if member and member.language else self.default_language
             event = Start(members.snapshot(member), language, uuid.uuid4().hex[:16], flow)
             return self._drive(context, step(self.book, None, event))
 
-    def answer(self, phone: str, channel: str, state: State, text: str) -> Step:
-        with self.database.session() as db:
-            context = ActionContext(db, phone, channel, utcnow())
+    def answer(self, phone: str, channel: str, state: State, text: str, db=None) -> Step:
+        with self._transaction(db) as session:
+            context = ActionContext(session, phone, channel, utcnow())
             return self._drive(context, step(self.book, state, Input(text)))
+
+    @contextmanager
+    def _transaction(self, db):
+        if db is not None:
+            yield db
+        else:
+            with self.database.session() as session:
+                yield session
 
     def _drive(self, context: ActionContext, result: Step) -> Step:
         for _ in range(MAX_CALLS_PER_HOP):

@@ -91,3 +91,13 @@ def test_simulate_rejects_a_bad_phone(run):
 def test_migrate_is_idempotent(run):
     result = run("migrate")
     assert result.exit_code == 0 and "database is up to date" in result.output
+
+
+def test_simulate_over_sms_shows_the_replies(run):
+    result = run("simulate", "--channel", "sms", "--phone", "+8562055510078",
+                 "--input", "ຕໍ່ໄປ", "--input", "JOIN", "--input", "STOP", "--input", "HELP")
+    assert result.exit_code == 0, result.output
+    assert "ກະລຸນາລົງທະບຽນກ່ອນ: ສົ່ງ ສະໝັກ." in result.output
+    assert "Choose language" in result.output
+    assert "ທ່ານຈະບໍ່ໄດ້ຮັບຂໍ້ຄວາມຈາກພວກເຮົາອີກ" in result.output
+    assert result.output.rstrip().endswith("(no reply)")  # opted out: nothing more

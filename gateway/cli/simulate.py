@@ -34,6 +34,54 @@ class Phone:
         return response.get_data(as_text=True)
 
 
+class Texter:
+    """Texts the SMS webhook as Africa's Talking would, then runs the queued replies
+    through the configured provider (console by default) and returns what arrived."""
+
+    def __init__(self, app, phone: str, token: str):
+        from .. import tasks
+
+        tasks.bind(app)
+        self.app, self.client, self.phone = app, app.test_client(), phone
+        self.url = "/sms/africastalking" + (f"?token={token}" if token else "")
+
+    def send(self, text: str) -> list[str]:
+        from rq import SimpleWorker
+        from sqlalchemy import select
+
+        from ..broker import QUEUES
+        from ..store import members
+        from ..store.models import OutboundMessage
+
+        with self.app.extensions["db"].session() as db:
+            member = members.by_phone(db, self.phone)
+            last = db.scalar(select(OutboundMessage.id).order_by(OutboundMessage.id.desc())
+                             .limit(1)) or 0
+        self.client.post(self.url, data={"from": self.phone, "to": "20880", "text": text,
+                                         "id": f"SIM{uuid.uuid4().hex}", "date": "", "linkId": ""})
+        queues = [self.app.extensions["queues"][name] for name in QUEUES]
+        SimpleWorker(queues, connection=self.app.extensions["redis"]).work(burst=True)
+        with self.app.extensions["db"].session() as db:
+            member = members.by_phone(db, self.phone)
+            if member is None:
+                return []
+            return list(db.scalars(select(OutboundMessage.body).where(
+                OutboundMessage.member_id == member.id, OutboundMessage.id > last)
+                .order_by(OutboundMessage.id)))
+
+
+def show_sms(bodies: list[str]) -> None:
+    from ..encoding import sms_size
+
+    if not bodies:
+        click.secho("(no reply)", fg="yellow")
+    for body in bodies:
+        size = sms_size(body)
+        click.secho(f"── SMS to you ({size.encoding}, {size.segments} segment"
+                    f"{'s' if size.segments != 1 else ''}) " + "─" * 16, fg="cyan")
+        click.echo(body)
+
+
 def show(reply: str, number: int) -> None:
     kind, _, body = reply.partition(" ")
     click.secho(f"── screen {number} ({kind}, {len(body)} chars) " + "─" * 20, fg="cyan")
@@ -47,8 +95,11 @@ def show(reply: str, number: int) -> None:
 @click.option("--input", "inputs", multiple=True,
               help="Scripted key presses, in order (repeat the option). Prints every screen.")
 @click.option("--service-code", default="*384*1#", show_default=True)
-def simulate(phone: str, lang: str | None, inputs: tuple[str, ...], service_code: str) -> None:
-    """Walk the USSD menus as a member would."""
+@click.option("--channel", type=click.Choice(["ussd", "sms"]), default="ussd", show_default=True,
+              help="sms: each input is a text message (try JOIN, NEXT, ຕໍ່ໄປ, STOP).")
+def simulate(phone: str, lang: str | None, inputs: tuple[str, ...], service_code: str,
+             channel: str) -> None:
+    """Walk the menus as a member would, over USSD or SMS."""
     from ..phone import to_e164
 
     if to_e164(phone) is None:
@@ -57,6 +108,19 @@ def simulate(phone: str, lang: str | None, inputs: tuple[str, ...], service_code
     if lang:
         app.extensions["conversations"].default_language = lang
         app.extensions["ussd"].default_language = lang
+    if channel == "sms":
+        texter = Texter(app, to_e164(phone), app.config["GATEWAY"].at_webhook_token)
+        for typed in inputs:
+            click.secho(f"> {typed}", fg="green")
+            show_sms(texter.send(typed))
+        while not inputs:
+            try:
+                typed = click.prompt("SMS>", default="", show_default=False)
+            except (click.Abort, EOFError):
+                click.echo()
+                return
+            show_sms(texter.send(typed))
+        return
     handset = Phone(app.test_client(), phone, service_code,
                     app.config["GATEWAY"].at_webhook_token)
     reply, screen = handset.dial(), 1

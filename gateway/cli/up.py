@@ -70,7 +70,10 @@ def _announce(config, host: str, port: int, redis_url: str) -> None:
     base = f"http://{'127.0.0.1' if host in ('0.0.0.0', '::') else host}:{port}"
     click.secho("\nOutreach Gateway is starting", bold=True)
     click.echo(f"  health:        {base}/healthz")
-    click.echo(f"  USSD webhook:  {base}/ussd/africastalking")
+    for label, path in (("USSD webhook", "/ussd/africastalking"),
+                        ("SMS webhooks", "/sms/africastalking  /sms/twilio"),
+                        ("delivery", "/status/africastalking  /status/twilio")):
+        click.echo(f"  {label + ':':<14} " + "  ".join(f"{base}{p}" for p in path.split()))
     click.echo(f"  database:      {config.sqlalchemy_url.split('@')[-1]}")
     click.echo(f"  redis:         {'embedded ' if not config.redis_url else ''}{redis_url.split('@')[-1]}")
     click.echo(f"  SMS provider:  {config.sms_provider}")

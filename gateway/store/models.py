@@ -138,3 +138,47 @@ class QuizAnswer(Base):
     choice: Mapped[str] = mapped_column(String(8))
     correct: Mapped[bool] = mapped_column(Boolean)
     answered_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+
+
+class OutboundMessage(Base):
+    """The outbox: one row per message we mean to send, the database's promise.
+
+    A row is claimed (``queued`` -> ``sending``) atomically before the provider is
+    called, and the provider's id is recorded after, so a retried job never sends
+    twice. ``broadcast_id`` is null for conversational replies.
+    """
+
+    __tablename__ = "outbound_messages"
+    __table_args__ = (UniqueConstraint("broadcast_id", "member_id", name="uq_outbound_broadcast_member"),)
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    member_id: Mapped[int] = mapped_column(ForeignKey("members.id", ondelete="CASCADE"), index=True)
+    broadcast_id: Mapped[int | None] = mapped_column(Integer, index=True)
+    kind: Mapped[str] = mapped_column(String(16), default="reply")  # reply | bulk
+    channel: Mapped[str] = mapped_column(String(8), default="sms")
+    body: Mapped[str] = mapped_column(String(1600))
+    encoding: Mapped[str] = mapped_column(String(8))
+    segments: Mapped[int] = mapped_column(Integer)
+    # queued -> sending -> sent -> delivered | failed | unknown (settled after a crash)
+    status: Mapped[str] = mapped_column(String(12), default="queued", index=True)
+    provider: Mapped[str | None] = mapped_column(String(20))
+    provider_message_id: Mapped[str | None] = mapped_column(String(64), index=True)
+    error: Mapped[str | None] = mapped_column(String(200))
+    attempts: Mapped[int] = mapped_column(Integer, default=0)
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+    updated_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow, onupdate=utcnow)
+
+
+class InboundMessage(Base):
+    """Each inbound SMS once: the unique key is how replays and concurrent
+    duplicates of the same provider message are recognised."""
+
+    __tablename__ = "inbound_messages"
+    __table_args__ = (UniqueConstraint("provider", "provider_message_id", name="uq_inbound_provider_id"),)
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    provider: Mapped[str] = mapped_column(String(20))
+    provider_message_id: Mapped[str] = mapped_column(String(64))
+    member_id: Mapped[int | None] = mapped_column(ForeignKey("members.id", ondelete="SET NULL"), index=True)
+    keyword: Mapped[str | None] = mapped_column(String(12))
+    received_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)

@@ -6,7 +6,7 @@ from flask import Flask
 
 
 def init_app(app: Flask) -> None:
-    from . import health, ussd
+    from . import health, sms, status, ussd
 
-    app.register_blueprint(health.bp)
-    app.register_blueprint(ussd.bp)
+    for blueprint in (health.bp, ussd.bp, sms.bp, status.bp):
+        app.register_blueprint(blueprint)

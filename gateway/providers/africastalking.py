@@ -1,0 +1,84 @@
+"""Africa's Talking SMS, through the official ``africastalking`` SDK.
+
+``AT_API_URL`` replaces the SDK's base URL, so tests point the real SDK code at a
+local fake that speaks the same wire format.
+
+Send reply: ``{"SMSMessageData": {"Recipients": [{"number", "statusCode",
+"messageId", "status", "cost"}]}}``. Status codes: 100-102 accepted; 401 RiskHold,
+402 InvalidSenderId, 403 InvalidPhoneNumber, 404 UnsupportedNumberType,
+405 InsufficientBalance, 406 UserInBlacklist, 407 CouldNotRoute are permanent
+(406 means the member opted out); 500-502 are gateway errors worth retrying.
+"""
+
+from __future__ import annotations
+
+import json
+from typing import Mapping, Sequence
+
+import requests
+from africastalking.Service import AfricasTalkingException
+from africastalking.SMS import SMSService
+
+from ..errors import PermanentProviderError, TransientProviderError
+from .base import DeliveryReport, Inbound, OptOutNotice, SendOutcome
+
+ACCEPTED = {100, 101, 102}
+TRANSIENT = {500, 501, 502}
+OPTED_OUT = 406
+# Delivery report statuses -> ours. Sent/Submitted/Buffered are on the way.
+REPORT_STATUS = {"Success": "delivered", "Failed": "failed", "Rejected": "failed",
+                 "Expired": "failed", "Sent": None, "Submitted": None, "Buffered": None}
+
+
+class AfricasTalkingProvider:
+    name = "africastalking"
+
+    def __init__(self, config):
+        self.sender_id = config.at_sender_id or None
+        self.timeout = config.provider_timeout_ms / 1000
+        self.sms = SMSService(config.at_username or "sandbox", config.at_api_key or "")
+        self.sms._baseUrl = config.at_api_url.rstrip("/") + "/version1"  # the SDK has no setter
+
+    def send(self, text: str, phones: Sequence[str]) -> list[SendOutcome]:
+        try:
+            reply = self.sms.send(text, list(phones), sender_id=self.sender_id,
+                                  timeout=(self.timeout, self.timeout))
+        except (requests.Timeout, requests.ConnectionError) as exc:
+            raise TransientProviderError(f"africastalking unreachable: {type(exc).__name__}") from None
+        except AfricasTalkingException as exc:
+            body = str(exc)[:120]
+            if "authentication" in body.lower() or "invalid" in body.lower():
+                raise PermanentProviderError(f"africastalking refused the request: {body}") from None
+            raise TransientProviderError(f"africastalking error: {body}") from None
+        if isinstance(reply, str):  # the SDK only decodes an exact application/json type
+            try:
+                reply = json.loads(reply)
+            except ValueError:
+                reply = None
+        if not isinstance(reply, dict) or "SMSMessageData" not in reply:
+            raise TransientProviderError("africastalking sent an unreadable reply")
+        outcomes = {}
+        for recipient in reply["SMSMessageData"].get("Recipients", []):
+            code = int(recipient.get("statusCode", 0))
+            outcomes[recipient.get("number")] = SendOutcome(
+                recipient.get("number"), code in ACCEPTED, recipient.get("messageId") or None,
+                None if code in ACCEPTED else f"{code} {recipient.get('status', '')}".strip(),
+                transient=code in TRANSIENT, opted_out=code == OPTED_OUT)
+        # A recipient the reply does not mention was not sent; try it again later.
+        return [outcomes.get(p) or SendOutcome(p, False, error="not in reply", transient=True)
+                for p in phones]
+
+    def parse_inbound(self, form: Mapping[str, str]) -> Inbound | None:
+        if not form.get("id") or not form.get("from"):
+            return None
+        return Inbound(self.name, form["id"][:64], form["from"], form.get("text", ""))
+
+    def parse_report(self, form: Mapping[str, str]) -> DeliveryReport | OptOutNotice | None:
+        if form.get("id"):
+            status = form.get("status", "")
+            return DeliveryReport(self.name, form["id"][:64], REPORT_STATUS.get(status),
+                                  form.get("failureReason") or None,
+                                  opted_out=form.get("failureReason") == "UserInBlacklist")
+        if form.get("phoneNumber") and "senderId" in form:  # bulk SMS opt-out notification
+            return OptOutNotice(self.name, form["phoneNumber"])
+        return None

@@ -1,0 +1,66 @@
+"""Twilio SMS, through the official ``twilio`` SDK.
+
+``TWILIO_API_URL`` replaces the SDK's API base URL, so tests run the real SDK
+against a local fake. Error 21610 means the recipient replied STOP to Twilio:
+mark the member opted out and never retry. 429 and 5xx are worth retrying;
+other 4xx are permanent.
+"""
+
+from __future__ import annotations
+
+from typing import Mapping, Sequence
+
+import requests
+from twilio.base.exceptions import TwilioRestException
+from twilio.http.http_client import TwilioHttpClient
+from twilio.rest import Client
+
+from .base import DeliveryReport, Inbound, SendOutcome
+
+OPTED_OUT_CODES = {21610}
+REPORT_STATUS = {"delivered": "delivered", "undelivered": "failed", "failed": "failed",
+                 "sent": "sent", "queued": None, "accepted": None, "sending": None}
+
+
+class TwilioProvider:
+    name = "twilio"
+
+    def __init__(self, config):
+        self.client = Client(config.twilio_account_sid or "AC" + "0" * 32,
+                             config.twilio_auth_token or "unset",
+                             http_client=TwilioHttpClient(timeout=config.provider_timeout_ms / 1000))
+        self.client.api.base_url = config.twilio_api_url.rstrip("/")
+        self.sender = ({"messaging_service_sid": config.twilio_messaging_service_sid}
+                       if config.twilio_messaging_service_sid else {"from_": config.twilio_from})
+        base = config.public_base_url.rstrip("/")
+        self.status_callback = f"{base}/status/twilio" if base else None
+
+    def send(self, text: str, phones: Sequence[str]) -> list[SendOutcome]:
+        return [self._send_one(text, phone) for phone in phones]
+
+    def _send_one(self, text: str, phone: str) -> SendOutcome:
+        extra = {"status_callback": self.status_callback} if self.status_callback else {}
+        try:
+            message = self.client.messages.create(to=phone, body=text, **self.sender, **extra)
+        except (requests.Timeout, requests.ConnectionError) as exc:
+            return SendOutcome(phone, False, error=f"twilio unreachable: {type(exc).__name__}",
+                               transient=True)
+        except TwilioRestException as exc:
+            transient = exc.status == 429 or exc.status >= 500
+            return SendOutcome(phone, False, error=f"{exc.code or exc.status}",
+                               transient=transient, opted_out=exc.code in OPTED_OUT_CODES)
+        return SendOutcome(phone, True, message.sid)
+
+    def parse_inbound(self, form: Mapping[str, str]) -> Inbound | None:
+        if not form.get("MessageSid") or not form.get("From"):
+            return None
+        return Inbound(self.name, form["MessageSid"][:64], form["From"], form.get("Body", ""))
+
+    def parse_report(self, form: Mapping[str, str]) -> DeliveryReport | None:
+        sid = form.get("MessageSid") or form.get("SmsSid")
+        if not sid:
+            return None
+        code = form.get("ErrorCode") or None
+        opted_out = bool(code and code.isdigit() and int(code) in OPTED_OUT_CODES)
+        return DeliveryReport(self.name, sid[:64], REPORT_STATUS.get(form.get("MessageStatus", "")),
+                              code, opted_out=opted_out)

@@ -1,0 +1,156 @@
+"""One inbound SMS, from provider record to queued reply.
+
+A keyword starts a flow (JOIN, NEXT, QUIZ, LANG), answers at once (HELP) or
+changes consent (STOP, START). Anything else answers the member's open SMS
+conversation: the same YAML flows as USSD, one screen per SMS, state kept in
+Redis for a day. With no conversation open, the member gets the help text, at
+most once a day, so two automated senders cannot loop on each other.
+
+The inbound row (unique per provider message id), the flow's writes and the
+outbox rows commit in one transaction; replies are queued for the worker after.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+from dataclasses import dataclass, field
+
+from sqlalchemy.exc import IntegrityError
+
+from . import keywords, outbox
+from .channels.sms import render
+from .conversation import Conversations
+from .engine import State, Step, Text
+from .errors import FlowError, StateError
+from .phone import mask, phone_key, to_e164
+from .prompts import Catalog
+from .providers.base import Inbound
+from .store import members
+from .store.database import Database
+from .store.models import InboundMessage, Member, utcnow
+from .tasks import enqueue_send
+
+log = logging.getLogger(__name__)
+CHANNEL = "sms"
+FLOW_FOR = {"join": "register", "next": "next_session", "quiz": "safety_quiz", "lang": "language"}
+NEEDS_REGISTRATION = {"next", "quiz"}
+
+
+@dataclass
+class Handled:
+    """What became of an inbound SMS (for logs and tests)."""
+
+    outcome: str  # replied | duplicate | ignored | opted_out
+    keyword: str | None = None
+    replies: list[int] = field(default_factory=list)  # outbox ids queued
+
+
+class SmsService:
+    def __init__(self, catalog: Catalog, conversations: Conversations, database: Database,
+                 redis, queues, secret: str, default_language: str, session_ttl: int,
+                 job_ttls: tuple[int, int]):
+        self.catalog, self.conversations, self.database = catalog, conversations, database
+        self.redis, self.queues, self.secret = redis, queues, secret
+        self.default_language, self.session_ttl, self.job_ttls = default_language, session_ttl, job_ttls
+
+    def receive(self, inbound: Inbound) -> Handled:
+        phone = to_e164(inbound.phone)
+        if phone is None:
+            return Handled("ignored")
+        key = phone_key(phone, self.secret)
+        keyword = keywords.match(inbound.text)
+        with self.database.session() as db:
+            received = self._first_delivery(db, inbound, keyword)
+            if received is None:
+                return Handled("duplicate", keyword)
+            member = members.by_phone(db, phone)
+            if member is not None and member.opted_out_at is not None and keyword != "start":
+                return Handled("opted_out", keyword)  # she asked to hear nothing more
+            member = member or self._new_contact(db, phone)
+            db.flush()
+            received.member_id = member.id
+            handled, state = self._respond(db, member, keyword, inbound.text, key)
+        self._keep_state(key, state)
+        for message_id in handled.replies:
+            enqueue_send(self.queues, message_id, result_ttl=self.job_ttls[0],
+                         failure_ttl=self.job_ttls[1])
+        return handled
+
+    # --------------------------------------------------------------- replies
+
+    def _respond(self, db, member: Member, keyword: str | None, text: str, key: str):
+        """Return (Handled, state to keep: a State, None to keep as is, or False to forget)."""
+        state = self._open_conversation(key)
+        # Mid-registration, the language she just chose is not stored yet: use it.
+        lang = state.language if state is not None else (member.language or self.default_language)
+        if keyword == "stop":
+            member.opted_out_at = utcnow()
+            log.info("member %s opted out by SMS", mask(member.phone))
+            return self._reply(db, member, Text("sms.stopped"), lang, keyword), False
+        if keyword == "start":
+            member.opted_out_at = None
+            return self._reply(db, member, Text("sms.started"), lang, keyword), None
+        if keyword == "help":
+            return self._reply(db, member, Text("sms.help"), lang, keyword), None
+        if keyword in FLOW_FOR:
+            if keyword in NEEDS_REGISTRATION and not member.registered:
+                return self._reply(db, member, Text("sms.register_first"), lang, keyword), None
+            return self._show(db, member, self.conversations.start(
+                member.phone, CHANNEL, FLOW_FOR[keyword], db=db), keyword)
+        if state is not None:
+            try:
+                return self._show(db, member, self.conversations.answer(
+                    member.phone, CHANNEL, state, text, db=db), None)
+            except (StateError, FlowError) as exc:
+                log.warning("sms conversation unusable for %s (%s)", mask(member.phone), exc)
+        if self.redis.set(f"sms:helped:{key}", 1, nx=True, ex=86400):
+            return self._reply(db, member, Text("sms.help"), lang, None), False
+        return Handled("ignored"), False
+
+    def _show(self, db, member: Member, result: Step, keyword: str | None):
+        body = render(result.screen, self.catalog, result.state.language)
+        handled = Handled("replied", keyword, [outbox.add(db, member, body).id])
+        return handled, (False if result.final else result.state)
+
+    def _reply(self, db, member: Member, text: Text, lang: str, keyword: str | None) -> Handled:
+        body = self.catalog.render(text, lang)
+        return Handled("replied", keyword, [outbox.add(db, member, body).id])
+
+    # --------------------------------------------------------------- storage
+
+    @staticmethod
+    def _first_delivery(db, inbound: Inbound, keyword: str | None) -> InboundMessage | None:
+        row = InboundMessage(provider=inbound.provider, keyword=keyword,
+                             provider_message_id=inbound.provider_message_id)
+        try:
+            with db.begin_nested():  # the unique key catches replays, even concurrent ones
+                db.add(row)
+        except IntegrityError:
+            return None
+        return row
+
+    def _new_contact(self, db, phone: str) -> Member:
+        """Someone not yet a member texted us: keep only the number, so we can reply
+        and so a STOP is remembered. They are not registered until they consent."""
+        member = Member(phone=phone, language=self.default_language, source="sms")
+        db.add(member)
+        return member
+
+    def _open_conversation(self, key: str) -> State | None:
+        raw = self.redis.get(f"sms:conv:{key}")
+        if not raw:
+            return None
+        try:
+            return State.from_dict(json.loads(raw))
+        except (TypeError, ValueError):
+            return None
+
+    def _keep_state(self, key: str, state) -> None:
+        if state is None:
+            return
+        if state is False:
+            self.redis.delete(f"sms:conv:{key}")
+        else:
+            self.redis.set(f"sms:conv:{key}", json.dumps(state.to_dict(), ensure_ascii=False),
+                           ex=self.session_ttl)

@@ -1,0 +1,75 @@
+"""RQ jobs. Arguments are row ids, never phone numbers (they would sit in Redis).
+
+Jobs build the app once per worker process; the worker forks per job, so the
+parent's app is inherited and nothing is reconnected per message.
+"""
+
+from __future__ import annotations
+
+import logging
+
+from rq import Retry
+
+from .errors import PermanentProviderError, TransientProviderError
+from .phone import mask
+from .providers.base import SendOutcome
+
+log = logging.getLogger(__name__)
+
+_app = None
+# Transient failures retry with backoff: 10 s, 1 min, 5 min, 15 min, 1 h.
+SEND_RETRY = Retry(max=5, interval=[10, 60, 300, 900, 3600])
+
+
+def bind(application) -> None:
+    """Run jobs in this process against ``application`` (tests, the simulator)."""
+    global _app
+    _app = application
+
+
+def app():
+    global _app
+    if _app is None:
+        from . import create_app
+
+        _app = create_app()
+    return _app
+
+
+def enqueue_send(queues, message_id: int, *, bulk: bool = False, result_ttl: int = 3600,
+                 failure_ttl: int = 6 * 3600) -> None:
+    queue = queues["bulk" if bulk else "replies"]
+    queue.enqueue(send_message, message_id, retry=SEND_RETRY, result_ttl=result_ttl,
+                  failure_ttl=failure_ttl)
+
+
+def send_message(message_id: int) -> str:
+    """Claim one outbox row, send it, record the outcome."""
+    from . import outbox
+    from .store.models import Member
+
+    gateway = app()
+    database, provider = gateway.extensions["db"], gateway.extensions["provider"]
+    with database.session() as db:
+        row = outbox.claim(db, message_id)
+        if row is None:
+            return "not claimed (already sent, sending or cancelled)"
+        member = db.get(Member, row.member_id)
+        if member is None or member.phone is None:
+            row.status, row.error = "failed", "member erased"
+            return "failed"
+        if row.kind == "bulk" and member.opted_out_at is not None:
+            row.status, row.error = "failed", "opted out"
+            return "failed"
+        phone, body = member.phone, row.body
+    try:
+        [outcome] = provider.send(body, [phone])
+    except (TransientProviderError, PermanentProviderError) as exc:
+        transient = isinstance(exc, TransientProviderError)
+        outcome = SendOutcome(phone, False, error=str(exc), transient=transient)
+    with database.session() as db:
+        status = outbox.record(db, message_id, provider.name, outcome)
+    log.info("message %s to %s: %s", message_id, mask(phone), status)
+    if status == "queued":  # transient: let RQ retry with backoff
+        raise TransientProviderError(f"message {message_id}: {outcome.error}")
+    return status

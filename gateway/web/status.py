@@ -1,0 +1,55 @@
+"""Delivery reports: ``POST /status/africastalking`` and ``POST /status/twilio``.
+
+A report moves its outbox row forward (a final state never moves back). An unknown
+id gets 200 and changes nothing. Africa's Talking's bulk opt-out notification
+(``senderId``, ``phoneNumber``) may be pointed at the same URL.
+"""
+
+from __future__ import annotations
+
+import logging
+
+from flask import Blueprint, Response, current_app, request
+
+from .. import outbox
+from ..phone import mask, to_e164
+from ..providers.base import OptOutNotice
+from ..store import members
+from ..store.models import utcnow
+from .auth import africastalking_ok, twilio_ok
+
+bp = Blueprint("status", __name__)
+log = logging.getLogger(__name__)
+
+
+def _apply(provider: str) -> None:
+    try:
+        report = current_app.extensions["parsers"][provider].parse_report(request.form)
+        if report is None:
+            return
+        with current_app.extensions["db"].session() as db:
+            if isinstance(report, OptOutNotice):
+                member = members.by_phone(db, to_e164(report.phone) or "")
+                if member is not None and member.opted_out_at is None:
+                    member.opted_out_at = utcnow()
+                    log.info("member %s opted out at %s", mask(member.phone), provider)
+            else:
+                outbox.apply_report(db, report)
+    except Exception:
+        log.exception("delivery report via %s failed", provider)
+
+
+@bp.post("/status/africastalking")
+def africastalking():
+    if not africastalking_ok():
+        return Response("Forbidden", 403, mimetype="text/plain")
+    _apply("africastalking")
+    return Response("", 200, mimetype="text/plain")
+
+
+@bp.post("/status/twilio")
+def twilio():
+    if not twilio_ok():
+        return Response("", 403, mimetype="text/plain")
+    _apply("twilio")
+    return Response("", 200, mimetype="text/plain")

@@ -1,0 +1,111 @@
+"""Local fake providers that speak the real wire formats, so the official SDKs'
+own request code runs in tests. Each fake follows a script of behaviours."""
+
+from __future__ import annotations
+
+import itertools
+import json
+import time
+from urllib.parse import parse_qs
+
+import pytest
+from pytest_httpserver import HTTPServer
+from werkzeug.wrappers import Response
+
+from gateway import tasks
+from gateway.broker import QUEUES
+
+
+@pytest.fixture
+def provider_server():
+    """A threaded local HTTP server: like a real API, a slow request does not hold
+    up the next one (a retry after a timeout must not queue behind the timeout)."""
+    server = HTTPServer(threaded=True)
+    server.start()
+    yield server
+    server.clear()
+    if server.is_running():
+        server.stop()
+
+
+class FakeAfricasTalking:
+    """``POST /version1/messaging`` as Africa's Talking answers it."""
+
+    def __init__(self, httpserver):
+        self.server = httpserver
+        self.requests: list[dict] = []
+        self.script: list[str] = []  # per request: ok | 500 | timeout | 406 | 403
+        self.ids = itertools.count(1)
+        httpserver.expect_request("/version1/messaging", method="POST").respond_with_handler(self.handle)
+
+    @property
+    def url(self) -> str:
+        return self.server.url_for("/").rstrip("/")
+
+    def handle(self, request):
+        form = {k: v[0] for k, v in parse_qs(request.get_data(as_text=True)).items()}
+        behaviour = self.script.pop(0) if self.script else "ok"
+        if behaviour == "timeout":
+            time.sleep(1.0)
+        if behaviour in ("500", "timeout"):
+            return Response("Internal Server Error", 500)
+        self.requests.append(form)
+        code, status = {"ok": (101, "Success"), "406": (406, "UserInBlacklist"),
+                        "403": (403, "InvalidPhoneNumber")}[behaviour]
+        recipients = [{"statusCode": code, "number": number, "status": status,
+                       "cost": "USD 0.0200" if code == 101 else "0",
+                       "messageId": f"ATXid_{next(self.ids)}" if code == 101 else "None"}
+                      for number in form["to"].split(",")]
+        body = {"SMSMessageData": {"Message": f"Sent to {len(recipients)}/{len(recipients)}",
+                                   "Recipients": recipients}}
+        return Response(json.dumps(body), 201, content_type="application/json")
+
+
+class FakeTwilio:
+    """``POST /2010-04-01/Accounts/{sid}/Messages.json`` as Twilio answers it."""
+
+    SID = "AC" + "1" * 32
+
+    def __init__(self, httpserver):
+        self.server = httpserver
+        self.requests: list[dict] = []
+        self.script: list[str] = []  # ok | 500 | timeout | 21610 | 21211
+        self.ids = itertools.count(1)
+        httpserver.expect_request(f"/2010-04-01/Accounts/{self.SID}/Messages.json",
+                                  method="POST").respond_with_handler(self.handle)
+
+    @property
+    def url(self) -> str:
+        return self.server.url_for("/").rstrip("/")
+
+    def handle(self, request):
+        form = {k: v[0] for k, v in parse_qs(request.get_data(as_text=True)).items()}
+        behaviour = self.script.pop(0) if self.script else "ok"
+        if behaviour == "timeout":
+            time.sleep(1.0)
+        if behaviour in ("500", "timeout"):
+            return Response(json.dumps({"code": 20500, "message": "Internal Server Error",
+                                        "status": 500}), 500, content_type="application/json")
+        self.requests.append(form)
+        if behaviour in ("21610", "21211"):
+            message = {"21610": "Attempt to send to unsubscribed recipient",
+                       "21211": "Invalid 'To' Phone Number"}[behaviour]
+            return Response(json.dumps({"code": int(behaviour), "message": message,
+                                        "more_info": f"https://www.twilio.com/docs/errors/{behaviour}",
+                                        "status": 400}), 400, content_type="application/json")
+        sid = f"SM{next(self.ids):032d}"
+        return Response(json.dumps({"sid": sid, "status": "queued", "to": form["To"],
+                                    "body": form["Body"], "account_sid": self.SID,
+                                    "num_segments": "1", "direction": "outbound-api"}),
+                        201, content_type="application/json")
+
+
+def drain(app) -> int:
+    """Run every queued job in this process with a real RQ worker; return how many ran."""
+    from rq import SimpleWorker
+
+    tasks.bind(app)
+    queues = [app.extensions["queues"][name] for name in QUEUES]
+    before = sum(q.count for q in queues)
+    SimpleWorker(queues, connection=app.extensions["redis"]).work(burst=True)
+    return before

@@ -1,0 +1,356 @@
+"""SMS over both providers: keywords, conversations, STOP/START, dedupe, signatures,
+delivery reports and provider failures, with the official SDKs talking to local fakes."""
+
+import itertools
+import threading
+
+import pytest
+from rq import Retry
+from sqlalchemy import func, select
+from twilio.request_validator import RequestValidator
+
+from gateway import keywords, tasks
+from gateway.store import members
+from gateway.store.models import InboundMessage, Member, OutboundMessage
+
+from .fakes import FakeAfricasTalking, FakeTwilio, drain, provider_server  # noqa: F401
+from .helpers import add_member, add_session
+
+PHONE = "+8562055520001"
+ids = itertools.count(1)
+
+
+@pytest.fixture
+def fake_at(provider_server):
+    return FakeAfricasTalking(provider_server)
+
+
+@pytest.fixture
+def fake_twilio(provider_server):
+    return FakeTwilio(provider_server)
+
+
+@pytest.fixture
+def at_app(make_app, fake_at, monkeypatch):
+    monkeypatch.setattr(tasks, "SEND_RETRY", Retry(max=3, interval=0))  # retry at once in tests
+    return make_app(sms_provider="africastalking", at_api_url=fake_at.url, at_username="outreach",
+                    at_api_key="key", at_sender_id="OUTREACH", provider_timeout_ms=400)
+
+
+@pytest.fixture
+def tw_app(make_app, fake_twilio, monkeypatch):
+    monkeypatch.setattr(tasks, "SEND_RETRY", Retry(max=3, interval=0))
+    return make_app(sms_provider="twilio", twilio_api_url=fake_twilio.url,
+                    twilio_account_sid=FakeTwilio.SID, twilio_auth_token="tw-secret",
+                    twilio_from="+15005550006", public_base_url="https://gw.example.org",
+                    provider_timeout_ms=400)
+
+
+def at_text(client, text, phone=PHONE, message_id=None, token=None):
+    url = "/sms/africastalking" + (f"?token={token}" if token else "")
+    return client.post(url, data={"from": phone, "to": "20880", "text": text,
+                                  "date": "2026-11-21 10:00:00", "id": message_id or f"at-{next(ids)}",
+                                  "linkId": "link-1"})
+
+
+def twilio_post(client, path, form, token="tw-secret", base="https://gw.example.org", sign=True):
+    headers = {}
+    if sign:
+        headers["X-Twilio-Signature"] = RequestValidator(token).compute_signature(base + path, form)
+    return client.post(path, data=form, headers=headers)
+
+
+def tw_text(client, text, phone=PHONE, sid=None):
+    form = {"From": phone, "To": "+15005550006", "Body": text, "MessageSid": sid or f"SMin{next(ids)}",
+            "NumSegments": "1", "AccountSid": FakeTwilio.SID}
+    return twilio_post(client, "/sms/twilio", form)
+
+
+def sent_bodies(app, phone=PHONE):
+    with app.extensions["db"].session() as db:
+        member = members.by_phone(db, phone)
+        return [m.body for m in db.scalars(select(OutboundMessage).where(
+            OutboundMessage.member_id == member.id).order_by(OutboundMessage.id))] if member else []
+
+
+def outbox(app):
+    with app.extensions["db"].session() as db:
+        return db.scalars(select(OutboundMessage).order_by(OutboundMessage.id)).all()
+
+
+# ------------------------------------------------------------------ keywords
+
+@pytest.mark.parametrize("typed,keyword", [
+    ("JOIN", "join"), ("register", "join"), (" ສະໝັກ ", "join"), ("ລົງທະບຽນ", "join"),
+    ("next", "next"), ("ຕໍ່ໄປ", "next"), ("Quiz", "quiz"), ("ທົດສອບ", "quiz"),
+    ("HELP", "help"), ("ຊ່ວຍເຫຼືອ", "help"), ("lang", "lang"), ("ພາສາ", "lang"),
+    ("STOP", "stop"), ("s t o p", "stop"), ("Stop.", "stop"), ("ຢຸດ", "stop"),
+    ("START", "start"), ("ເລີ່ມ", "start"), ("please stop", None), ("1", None), ("", None)])
+def test_keywords_in_english_and_lao(typed, keyword):
+    assert keywords.match(typed) == keyword
+
+
+# ------------------------------------------------------------ conversations
+
+def test_join_walks_registration_one_sms_at_a_time_over_africastalking(at_app, fake_at):
+    client = at_app.test_client()
+    for text in ["ສະໝັກ", "1", "ນ້ອຍ", "0", "13", "1", "7", "1", "1"]:
+        assert at_text(client, text).status_code == 200
+    bodies = sent_bodies(at_app)
+    assert bodies[0].startswith("ຍິນດີຕ້ອນຮັບ! ກະລຸນາເລືອກພາສາ")
+    assert "ທ່ານຢູ່ແຂວງໃດ?" in bodies[3] and "18. ໄຊສົມບູນ" in bodies[3]  # one SMS, no paging
+    assert bodies[-1] == "ຂອບໃຈ ນ້ອຍ! ທ່ານລົງທະບຽນສຳເລັດແລ້ວ.\n1. ສືບຕໍ່"
+    with at_app.extensions["db"].session() as db:
+        member = members.by_phone(db, PHONE)
+        assert (member.registered, member.province, member.topics) == (True, "savannakhet", ["nutrition"])
+    assert drain(at_app) == len(bodies)
+    assert [r["message"] for r in fake_at.requests] == bodies
+    assert {r["to"] for r in fake_at.requests} == {PHONE}
+    assert fake_at.requests[0]["bulkSMSMode"] == "1" and fake_at.requests[0]["from"] == "OUTREACH"
+    rows = outbox(at_app)
+    assert {r.status for r in rows} == {"sent"} and all(r.provider_message_id.startswith("ATXid_") for r in rows)
+    assert rows[0].encoding == "UCS-2" and rows[0].segments == 1
+
+
+def test_next_needs_registration_then_shows_the_session(at_app):
+    client = at_app.test_client()
+    at_text(client, "NEXT")
+    assert sent_bodies(at_app) == ["ກະລຸນາລົງທະບຽນກ່ອນ: ສົ່ງ ສະໝັກ."]
+    with at_app.extensions["db"].session() as db:
+        add_member(db, "+8562055520002", language="en")
+        add_session(db, language="en", title_en="Feeding babies well")
+    at_text(client, "next", phone="+8562055520002")
+    [body] = sent_bodies(at_app, "+8562055520002")
+    assert body.startswith("Hangout: Feeding babies well\nFri 11 Jan, 14:00") and "1. Sign me up" in body
+
+
+def test_unknown_text_gets_help_once_a_day(at_app):
+    client = at_app.test_client()
+    at_text(client, "hello?")
+    at_text(client, "anyone there?")
+    assert sent_bodies(at_app) == [
+        "ສົ່ງ ສະໝັກ ເພື່ອລົງທະບຽນ, ຕໍ່ໄປ ເພື່ອເບິ່ງກິດຈະກຳຄັ້ງຕໍ່ໄປ, ທົດສອບ ເພື່ອທົດສອບຄວາມປອດໄພ, "
+        "ພາສາ ເພື່ອປ່ຽນພາສາ, ຢຸດ ເພື່ອຢຸດຮັບຂໍ້ຄວາມທັງໝົດ."]
+
+
+def test_stop_silences_every_message_until_start(at_app, fake_at):
+    client = at_app.test_client()
+    with at_app.extensions["db"].session() as db:
+        add_member(db, PHONE, language="en")
+    at_text(client, "stop")
+    at_text(client, "NEXT")
+    at_text(client, "HELP")
+    assert sent_bodies(at_app) == ["You will get no more messages from us. Text START to receive them again."]
+    with at_app.extensions["db"].session() as db:
+        assert members.by_phone(db, PHONE).opted_out_at is not None
+    at_text(client, "START")
+    with at_app.extensions["db"].session() as db:
+        assert members.by_phone(db, PHONE).opted_out_at is None
+    assert sent_bodies(at_app)[-1].startswith("Welcome back!")
+    drain(at_app)
+    assert len(fake_at.requests) == 2  # the STOP confirmation and the START reply only
+
+
+def test_lao_stop_from_a_stranger_is_remembered(at_app):
+    at_text(at_app.test_client(), "ຢຸດ", phone="+8562055520003")
+    with at_app.extensions["db"].session() as db:
+        member = members.by_phone(db, "+8562055520003")
+        assert member.opted_out_at is not None and not member.registered
+
+
+# --------------------------------------------------------------------- dedupe
+
+def test_the_same_message_delivered_again_is_processed_once(at_app):
+    client = at_app.test_client()
+    for _ in range(3):
+        assert at_text(client, "HELP", message_id="ATXid_same").status_code == 200
+    assert len(sent_bodies(at_app)) == 1
+
+
+def test_concurrent_copies_are_processed_once(at_app):
+    def send():
+        with at_app.test_client() as client:
+            at_text(client, "HELP", message_id="ATXid_concurrent")
+
+    threads = [threading.Thread(target=send) for _ in range(6)]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join()
+    with at_app.extensions["db"].session() as db:
+        assert db.scalar(select(func.count()).select_from(InboundMessage)) == 1
+    assert len(sent_bodies(at_app)) == 1
+
+
+# --------------------------------------------------------------- authenticity
+
+def test_africastalking_token_guards_sms_and_status(make_app):
+    app = make_app(at_webhook_token="tok")
+    client = app.test_client()
+    assert at_text(client, "HELP").status_code == 403
+    assert at_text(client, "HELP", token="nope").status_code == 403
+    assert client.post("/status/africastalking", data={"id": "x", "status": "Success"}).status_code == 403
+    with app.extensions["db"].session() as db:
+        assert db.scalar(select(func.count()).select_from(InboundMessage)) == 0
+        assert db.scalar(select(func.count()).select_from(Member)) == 0
+    assert at_text(client, "HELP", token="tok").status_code == 200
+
+
+def test_twilio_signatures_valid_tampered_missing_and_behind_a_proxy(tw_app):
+    client = tw_app.test_client()
+    form = {"From": PHONE, "To": "+15005550006", "Body": "HELP", "MessageSid": "SMsig1"}
+    assert twilio_post(client, "/sms/twilio", form).status_code == 200  # signed over the public URL
+    tampered = dict(form, Body="STOP")
+    signature = RequestValidator("tw-secret").compute_signature("https://gw.example.org/sms/twilio", form)
+    response = client.post("/sms/twilio", data=tampered, headers={"X-Twilio-Signature": signature})
+    assert response.status_code == 403 and b"<Response/>" in response.data
+    assert twilio_post(client, "/sms/twilio", dict(form, MessageSid="SMsig2"), sign=False).status_code == 403
+    # Signed over the internal address the proxy forwarded to: not what Twilio called.
+    local = twilio_post(client, "/sms/twilio", dict(form, MessageSid="SMsig3"), base="http://localhost")
+    assert local.status_code == 403
+    assert twilio_post(client, "/sms/twilio", form, token="wrong-token").status_code == 403
+    assert len(sent_bodies(tw_app)) == 1
+
+
+def test_twilio_conversation_and_send(tw_app, fake_twilio):
+    client = tw_app.test_client()
+    assert tw_text(client, "JOIN").status_code == 200
+    assert tw_text(client, "2").data.endswith(b"<Response/>")
+    drain(tw_app)
+    assert [r["Body"] for r in fake_twilio.requests][1] == "Please type your name:"
+    assert fake_twilio.requests[0]["StatusCallback"] == "https://gw.example.org/status/twilio"
+    assert all(r.status == "sent" and r.provider_message_id.startswith("SM") for r in outbox(tw_app))
+
+
+# ------------------------------------------------------------ delivery reports
+
+def test_africastalking_delivery_reports_move_rows_forward_only(at_app):
+    client = at_app.test_client()
+    at_text(client, "HELP")
+    drain(at_app)
+    [row] = outbox(at_app)
+    report = {"id": row.provider_message_id, "phoneNumber": PHONE, "networkCode": "45701"}
+    assert client.post("/status/africastalking", data=dict(report, status="Buffered")).status_code == 200
+    assert outbox(at_app)[0].status == "sent"
+    client.post("/status/africastalking", data=dict(report, status="Success"))
+    assert outbox(at_app)[0].status == "delivered"
+    client.post("/status/africastalking", data=dict(report, status="Failed", failureReason="DeliveryFailure"))
+    assert outbox(at_app)[0].status == "delivered"  # a final state never moves back
+    unknown = client.post("/status/africastalking", data={"id": "ATXid_nobody", "status": "Success"})
+    assert unknown.status_code == 200
+
+
+def test_twilio_status_callback_and_21610_opt_out(tw_app):
+    client = tw_app.test_client()
+    tw_text(client, "HELP")
+    drain(tw_app)
+    [row] = outbox(tw_app)
+    callback = {"MessageSid": row.provider_message_id, "MessageStatus": "undelivered",
+                "ErrorCode": "21610", "AccountSid": FakeTwilio.SID}
+    assert twilio_post(client, "/status/twilio", callback).status_code == 200
+    assert outbox(tw_app)[0].status == "failed"
+    with tw_app.extensions["db"].session() as db:
+        assert members.by_phone(db, PHONE).opted_out_at is not None
+    assert twilio_post(client, "/status/twilio", callback, sign=False).status_code == 403
+
+
+def test_africastalking_bulk_opt_out_notification(at_app):
+    with at_app.extensions["db"].session() as db:
+        add_member(db, PHONE)
+    at_app.test_client().post("/status/africastalking", data={"senderId": "OUTREACH", "phoneNumber": PHONE})
+    with at_app.extensions["db"].session() as db:
+        assert members.by_phone(db, PHONE).opted_out_at is not None
+
+
+# ------------------------------------------------------------ provider failures
+
+def test_africastalking_500s_and_timeouts_are_retried_until_sent(at_app, fake_at):
+    fake_at.script = ["500", "timeout"]
+    at_text(at_app.test_client(), "HELP")
+    drain(at_app)
+    [row] = outbox(at_app)
+    assert (row.status, row.attempts) == ("sent", 3)
+    assert len(fake_at.requests) == 1  # failed attempts never reached "accepted"
+
+
+def test_twilio_500s_and_timeouts_are_retried_until_sent(tw_app, fake_twilio):
+    fake_twilio.script = ["timeout", "500"]
+    tw_text(tw_app.test_client(), "HELP")
+    drain(tw_app)
+    [row] = outbox(tw_app)
+    assert (row.status, row.attempts) == ("sent", 3)
+
+
+def test_africastalking_blacklist_fails_once_and_opts_out(at_app, fake_at):
+    fake_at.script = ["406"]
+    at_text(at_app.test_client(), "HELP")
+    drain(at_app)
+    [row] = outbox(at_app)
+    assert (row.status, row.attempts, row.error) == ("failed", 1, "406 UserInBlacklist")
+    assert len(fake_at.requests) == 1
+    with at_app.extensions["db"].session() as db:
+        assert members.by_phone(db, PHONE).opted_out_at is not None
+
+
+def test_twilio_permanent_errors_are_not_retried(tw_app, fake_twilio):
+    fake_twilio.script = ["21610"]
+    tw_text(tw_app.test_client(), "HELP")
+    tw_text(tw_app.test_client(), "QUIZ", phone="+8562055520009")
+    fake_twilio.script = ["21610", "21211"]
+    drain(tw_app)
+    rows = outbox(tw_app)
+    assert [(r.status, r.attempts, r.error) for r in rows] == [("failed", 1, "21610"), ("failed", 1, "21211")]
+    with tw_app.extensions["db"].session() as db:
+        assert members.by_phone(db, PHONE).opted_out_at is not None
+        assert members.by_phone(db, "+8562055520009").opted_out_at is None
+
+
+def test_a_claimed_row_is_never_sent_twice(at_app, fake_at):
+    at_text(at_app.test_client(), "HELP")
+    [row] = outbox(at_app)
+    tasks.bind(at_app)
+    assert tasks.send_message(row.id) == "sent"
+    assert tasks.send_message(row.id).startswith("not claimed")  # a duplicate job
+    assert len(fake_at.requests) == 1
+
+
+def test_no_phone_number_in_logs_job_arguments_or_redis(at_app, fake_at, caplog):
+    import logging
+
+    caplog.set_level(logging.DEBUG)
+    client = at_app.test_client()
+    for text in ["JOIN", "2", "Noy", "0", "1", "1", "7", "1", "1", "STOP", "START", "hello"]:
+        at_text(client, text)
+    at_text(client, "HELP", phone="+8562055520077")
+    fake_at.script = ["406"]
+    redis = at_app.extensions["redis"]
+    job_args = [job.args for q in at_app.extensions["queues"].values() for job in q.jobs]
+    assert job_args and all(all(isinstance(a, int) for a in args) for args in job_args)
+    drain(at_app)
+    for number in (PHONE, "+8562055520077"):
+        digits = number.lstrip("+")
+        local = "0" + digits[3:]
+        for key in redis.keys("*"):
+            text = key.decode("utf-8", "replace")
+            if redis.type(key) == b"string":
+                text += redis.get(key).decode("utf-8", "replace")
+            elif redis.type(key) == b"hash":
+                text += str(redis.hgetall(key))
+            assert digits not in text and digits[3:] not in text and local not in text, key
+        assert digits not in caplog.text and digits[3:] not in caplog.text
+    assert "*********077" in caplog.text or "**********001" in caplog.text
+
+
+def test_stop_mid_registration_answers_in_the_language_she_chose(at_app):
+    client = at_app.test_client()
+    for text in ["JOIN", "2", "Noy", "STOP"]:
+        at_text(client, text)
+    assert sent_bodies(at_app)[-1] == "You will get no more messages from us. Text START to receive them again."
+
+
+def test_lao_confirmations_fit_one_sms(app):
+    from gateway.encoding import sms_size
+
+    catalog = app.extensions["catalog"]
+    for key in ("sms.stopped", "sms.started", "sms.register_first"):
+        assert sms_size(catalog.template("lo", key)).segments == 1, key
