@@ -17,23 +17,13 @@ import argparse
 import asyncio
 import os
 import random
-import socket
 import statistics
-import subprocess
 import sys
-import tempfile
 import time
-import urllib.parse
-import urllib.request
-from pathlib import Path
+
+from harness import add_server_arguments, gateway, percentile, post_form
 
 REGISTRATION = ["1", "Noy", "0", "1", "1", "7", "1", "1", "1"]  # after the first DIAL
-
-
-def free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return sock.getsockname()[1]
 
 
 class Load:
@@ -46,22 +36,13 @@ class Load:
         self.sessions = 0
 
     async def hop(self, session: str, phone: str, text: str) -> str:
-        body = urllib.parse.urlencode({"sessionId": session, "serviceCode": "*384#",
-                                       "phoneNumber": phone, "networkCode": "45701",
-                                       "text": text}).encode()
-        request = (f"POST /ussd/africastalking HTTP/1.1\r\nHost: 127.0.0.1\r\n"
-                   f"Content-Type: application/x-www-form-urlencoded\r\n"
-                   f"Content-Length: {len(body)}\r\nConnection: close\r\n\r\n").encode() + body
-        started = time.perf_counter()
-        reader, writer = await asyncio.open_connection("127.0.0.1", self.port)
-        writer.write(request)
-        response = await reader.read()
-        writer.close()
-        self.latencies.append(time.perf_counter() - started)
-        head, _, reply = response.partition(b"\r\n\r\n")
-        if not head.startswith(b"HTTP/1.1 200"):
+        status, reply, elapsed = await post_form(self.port, "/ussd/africastalking", {
+            "sessionId": session, "serviceCode": "*384#", "phoneNumber": phone,
+            "networkCode": "45701", "text": text})
+        self.latencies.append(elapsed)
+        if status != 200:
             self.errors += 1
-        return reply.decode("utf-8", "replace")
+        return reply
 
     async def member(self, deadline: float) -> None:
         while time.perf_counter() < deadline:
@@ -84,45 +65,15 @@ class Load:
         return time.perf_counter() - started
 
 
-def percentile(values: list[float], q: float) -> float:
-    ordered = sorted(values)
-    return ordered[min(len(ordered) - 1, int(q * len(ordered)))]
-
-
 def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    parser.add_argument("--workers", type=int, default=(os.cpu_count() or 1) + 1,
-                        help="gunicorn sync workers (default: cores + 1, as outreach up)")
+    add_server_arguments(parser)
     parser.add_argument("--concurrency", type=int, default=16, help="members dialling at once")
     parser.add_argument("--seconds", type=float, default=20)
     parser.add_argument("--runs", type=int, default=3, help="report the median run")
-    parser.add_argument("--database-url", default="")
-    parser.add_argument("--redis-url", default="")
     args = parser.parse_args()
 
-    root = Path(__file__).resolve().parent.parent
-    sys.path.insert(0, str(root))
-    from gateway import broker
-    from gateway.store.database import Database
-
-    instance = Path(tempfile.mkdtemp(prefix="bench-ussd-"))
-    database_url = args.database_url or f"sqlite:///{instance / 'bench.db'}"
-    Database(database_url).upgrade()
-    redis_url = args.redis_url or broker.embedded_redis_url(instance)
-    port = free_port()
-    env = dict(os.environ, DATABASE_URL=database_url, REDIS_URL=redis_url,
-               INSTANCE_PATH=str(instance), SECRET_KEY="bench", USSD_RATE_LIMIT="1000")
-    server = subprocess.Popen(
-        [sys.executable, "-m", "gunicorn", "--workers", str(args.workers), "--bind",
-         f"127.0.0.1:{port}", "--log-level", "warning", "--backlog", "2048",
-         "gateway.app:create_app()"], env=env, cwd=root)
-    try:
-        for _ in range(100):
-            try:
-                urllib.request.urlopen(f"http://127.0.0.1:{port}/healthz", timeout=1)
-                break
-            except OSError:
-                time.sleep(0.2)
+    with gateway(args) as (port, description, _, _):
         asyncio.run(Load(port, args.concurrency, 3).run())  # warm-up
         results = []
         for run in range(args.runs):
@@ -141,13 +92,8 @@ def main() -> int:
                   flush=True)
         median = sorted(results)[len(results) // 2]
         print(f"\nmedian of {args.runs}: {median[0]:,.0f} hops/s, p50 {median[1]:.1f} ms, "
-              f"p99 {median[3]:.1f} ms  (workers={args.workers}, concurrency={args.concurrency}, "
-              f"db={database_url.split(':')[0]}, redis={'embedded' if not args.redis_url else 'server'}, "
-              f"cpus={os.cpu_count()})")
+              f"p99 {median[3]:.1f} ms  (concurrency={args.concurrency}, {description})")
         return 0 if median[4] == 0 else 1
-    finally:
-        server.terminate()
-        server.wait(timeout=20)
 
 
 if __name__ == "__main__":

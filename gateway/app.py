@@ -38,7 +38,8 @@ def create_app(config: Config | Mapping[str, Any] | None = None) -> Flask:
     app = Flask("gateway", instance_path=str(settings.instance_path.resolve()))
     app.config["GATEWAY"] = settings
     app.config["SECRET_KEY"] = settings.secret_key
-    logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
+    logging.basicConfig(level=settings.log_level.upper(),
+                        format="%(asctime)s %(levelname)s %(name)s: %(message)s")
 
     database = store.init_app(app)
     redis = broker.init_app(app)

@@ -49,6 +49,7 @@ class Config:
     twilio_from: str = ""
     twilio_messaging_service_sid: str = ""
     twilio_api_url: str = "https://api.twilio.com"
+    log_level: str = "INFO"
     timezone: str = "Asia/Vientiane"
     default_language: str = "lo"
     flows_dir: Path = PROJECT_ROOT / "flows"
@@ -86,6 +87,8 @@ class Config:
         if self.sms_provider not in SMS_PROVIDERS:
             raise ConfigError("SMS_PROVIDER", f"must be one of {', '.join(SMS_PROVIDERS)}, "
                                               f"got {self.sms_provider!r}")
+        if self.log_level.upper() not in ("DEBUG", "INFO", "WARNING", "ERROR"):
+            raise ConfigError("LOG_LEVEL", f"must be DEBUG, INFO, WARNING or ERROR, got {self.log_level!r}")
         try:
             ZoneInfo(self.timezone)
         except (ZoneInfoNotFoundError, ValueError):

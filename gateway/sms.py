@@ -89,6 +89,8 @@ class SmsService:
             log.info("member %s opted out by SMS", mask(member.phone))
             return self._reply(db, member, Text("sms.stopped"), lang, keyword), False
         if keyword == "start":
+            if member.opted_out_at is not None:
+                member.opted_in_at = utcnow()
             member.opted_out_at = None
             return self._reply(db, member, Text("sms.started"), lang, keyword), None
         if keyword == "help":

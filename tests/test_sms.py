@@ -145,7 +145,8 @@ def test_stop_silences_every_message_until_start(at_app, fake_at):
         assert members.by_phone(db, PHONE).opted_out_at is not None
     at_text(client, "START")
     with at_app.extensions["db"].session() as db:
-        assert members.by_phone(db, PHONE).opted_out_at is None
+        member = members.by_phone(db, PHONE)
+        assert member.opted_out_at is None and member.opted_in_at is not None
     assert sent_bodies(at_app)[-1].startswith("Welcome back!")
     drain(at_app)
     assert len(fake_at.requests) == 2  # the STOP confirmation and the START reply only

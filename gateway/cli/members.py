@@ -61,4 +61,4 @@ def export_command() -> None:
                 writer.writeheader()
             writer.writerow(row)
     if writer is None:
-        csv.writer(sys.stdout).writerow(list(store.CSV_COLUMNS) + ["consent_at", "opted_out_at"])
+        csv.writer(sys.stdout).writerow(list(store.CSV_COLUMNS) + ["consent_at", "opted_out_at", "opted_in_at"])

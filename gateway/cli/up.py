@@ -78,6 +78,9 @@ def _announce(config, host: str, port: int, redis_url: str) -> None:
     click.echo(f"  redis:         {'embedded ' if not config.redis_url else ''}{redis_url.split('@')[-1]}")
     click.echo(f"  SMS provider:  {config.sms_provider}")
     click.echo("  try it:        outreach simulate\n")
+    if config.sms_provider == "twilio" and not config.twilio_auth_token:
+        click.secho("  WARNING: TWILIO_AUTH_TOKEN is not set: Twilio signatures are NOT checked.",
+                    fg="red", bold=True)
     if not config.webhooks_protected:
         click.secho("!" * 72, fg="red", bold=True)
         click.secho("  WARNING: webhooks are UNPROTECTED. Anyone who finds this URL can act as\n"

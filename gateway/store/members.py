@@ -172,4 +172,5 @@ def export_rows(session: Session) -> Iterator[dict[str, str]]:
             "topics": ";".join(member.topics),
             "consent_at": member.consent_at.isoformat() if member.consent_at else "",
             "opted_out_at": member.opted_out_at.isoformat() if member.opted_out_at else "",
+            "opted_in_at": member.opted_in_at.isoformat() if member.opted_in_at else "",
         }

@@ -52,6 +52,7 @@ class Member(Base):
     source: Mapped[str] = mapped_column(String(16), default="ussd")
     consent_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
     opted_out_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    opted_in_at: Mapped[datetime | None] = mapped_column(UTCDateTime)  # last START after a STOP
     erased_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
     created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
     updated_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow, onupdate=utcnow)

