@@ -1,4 +1,11 @@
-"""The RQ worker, with its scheduler, on the gateway's queues (highest priority first)."""
+"""The RQ worker, with its scheduler, on the gateway's queues (highest priority first).
+
+The app is built once here, in the worker's parent process. RQ forks a child per
+job, and the child inherits the built app instead of loading flows, catalogs and
+providers again for every message. The parent opens no database connection
+itself, so no pooled connection is shared across the fork; redis-py notices the
+new pid and reconnects on its own.
+"""
 
 from __future__ import annotations
 
@@ -6,14 +13,16 @@ import logging
 
 from rq import Queue, Worker
 
-from . import broker
-from .app import load_config
+from . import broker, tasks
 
 
 def run(burst: bool = False) -> None:
-    config = load_config()
-    url = config.redis_url or broker.embedded_redis_url(config.instance_path)
-    logging.basicConfig(level=logging.INFO)
+    from . import create_app
+
+    app = create_app()
+    tasks.bind(app)
+    url = app.extensions["redis_url"]
+    logging.getLogger("rq.worker").setLevel(logging.INFO)
     connection = broker.connect(url)
     queues = [Queue(name, connection=connection) for name in broker.QUEUES]
     worker = Worker(queues, connection=connection)

@@ -10,6 +10,20 @@ import urllib.request
 from pathlib import Path
 
 
+def outbox_status(database_url: str):
+    from sqlalchemy import select
+
+    from gateway.store.database import Database
+    from gateway.store.models import OutboundMessage
+
+    database = Database(database_url)
+    try:
+        with database.session() as db:
+            return db.scalar(select(OutboundMessage.status).order_by(OutboundMessage.id.desc()).limit(1))
+    finally:
+        database.dispose()
+
+
 def free_port() -> int:
     with socket.socket() as sock:
         sock.bind(("127.0.0.1", 0))
@@ -43,16 +57,28 @@ def test_up_serves_healthz_and_ussd_then_stops_on_sigterm(tmp_path, database_url
         reply = urllib.request.urlopen(request, timeout=5).read().decode()
         assert reply.startswith("CON ")
         output = ""
-        while time.monotonic() < deadline and "rq.scheduler:Scheduler for" not in output:
+        while time.monotonic() < deadline and "Scheduler for" not in output:
             time.sleep(0.3)
             output = Path(tmp_path / "up.log").read_text()
         assert "Listening on replies, default, bulk" in output  # the RQ worker ...
-        assert "rq.scheduler:Scheduler for" in output  # ... with its scheduler
+        assert "Scheduler for" in output and "started with PID" in output  # ... with its scheduler
         assert "WARNING: webhooks are UNPROTECTED" in output
         assert f"http://127.0.0.1:{port}/ussd/africastalking" in output
         assert "Starting gunicorn" in output  # the production server, not Flask's
         if not os.environ.get("REDIS_URL"):
             assert "redis:         embedded" in output
+        # An SMS goes in through the webhook and its reply out through the forked RQ
+        # worker and the console provider: the outbox row ends "sent".
+        sms = urllib.request.Request(
+            f"http://127.0.0.1:{port}/sms/africastalking",
+            data=b"from=%2B8562055510002&to=20880&text=HELP&id=up-sms-1&date=&linkId=",
+            method="POST")
+        assert urllib.request.urlopen(sms, timeout=5).status == 200
+        status = None
+        while time.monotonic() < deadline and status != "sent":
+            time.sleep(0.3)
+            status = outbox_status(database_url)
+        assert status == "sent", Path(tmp_path / "up.log").read_text()[-3000:]
     finally:
         process.send_signal(signal.SIGTERM)
         code = process.wait(timeout=30)
