@@ -16,6 +16,7 @@ import json
 import logging
 from dataclasses import dataclass, field
 
+from redis.exceptions import LockError
 from sqlalchemy.exc import IntegrityError
 
 from . import keywords, outbox
@@ -59,6 +60,21 @@ class SmsService:
         if phone is None:
             return Handled("ignored")
         key = phone_key(phone, self.secret)
+        # Two texts from one member at once would both read and write her conversation.
+        lock = self.redis.lock(f"sms:lock:{key}", timeout=30, blocking_timeout=5)
+        locked = lock.acquire()
+        if not locked:
+            log.warning("sms from %s waited 5 s for an earlier one; going ahead", mask(phone))
+        try:
+            return self._receive(inbound, phone, key)
+        finally:
+            if locked:
+                try:
+                    lock.release()
+                except LockError:  # held past its timeout; another message took it over
+                    pass
+
+    def _receive(self, inbound: Inbound, phone: str, key: str) -> Handled:
         keyword = keywords.match(inbound.text)
         with self.database.session() as db:
             received = self._first_delivery(db, inbound, keyword)

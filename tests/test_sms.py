@@ -355,3 +355,23 @@ def test_lao_confirmations_fit_one_sms(app):
     catalog = app.extensions["catalog"]
     for key in ("sms.stopped", "sms.started", "sms.register_first"):
         assert sms_size(catalog.template("lo", key)).segments == 1, key
+
+
+def test_two_different_texts_at_once_keep_one_consistent_conversation(at_app):
+    client = at_app.test_client()
+    for text in ["JOIN", "2"]:
+        at_text(client, text)
+
+    def send(text):
+        with at_app.test_client() as c:
+            at_text(c, text)
+
+    threads = [threading.Thread(target=send, args=(t,)) for t in ("Noy", "Kham")]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join()
+    bodies = sent_bodies(at_app)
+    # One became the name; the other answered the next question (organisation).
+    assert bodies[-2] == "Your organisation? (Type 0 if none)"
+    assert bodies[-1].startswith("Which province do you live in?")
