@@ -91,3 +91,21 @@ async def post_form(port: int, path: str, fields: dict) -> tuple[int, str, float
 def percentile(values: list[float], q: float) -> float:
     ordered = sorted(values)
     return ordered[min(len(ordered) - 1, int(q * len(ordered)))]
+
+
+class Load:
+    """Concurrent simulated members until a deadline; subclasses define ``member``."""
+
+    def __init__(self, port: int, concurrency: int, seconds: float):
+        self.port, self.concurrency, self.seconds = port, concurrency, seconds
+        self.latencies: list[float] = []
+        self.errors = 0
+
+    async def member(self, deadline: float) -> None:
+        raise NotImplementedError
+
+    async def run(self) -> float:
+        deadline = time.perf_counter() + self.seconds
+        started = time.perf_counter()
+        await asyncio.gather(*(self.member(deadline) for _ in range(self.concurrency)))
+        return time.perf_counter() - started

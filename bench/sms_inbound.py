@@ -21,18 +21,19 @@ import statistics
 import sys
 import time
 
-from harness import add_server_arguments, gateway, percentile, post_form
+from harness import Load, add_server_arguments, gateway, percentile, post_form
 
 TEXTS = ["HELP", "JOIN", "2", "Noy", "ຕໍ່ໄປ", "hello", "QUIZ", "STOP", "START"]
 
 
-class Load:
+class Texts(Load):
+    """Members texting keywords and answers; a share of posts are redeliveries."""
+
     def __init__(self, port: int, concurrency: int, seconds: float, duplicates: float):
-        self.port, self.concurrency, self.seconds, self.duplicates = port, concurrency, seconds, duplicates
-        self.latencies: list[float] = []
+        super().__init__(port, concurrency, seconds)
+        self.duplicates = duplicates
         self.sent_ids: list[str] = []
         self.distinct: set[str] = set()
-        self.errors = 0
         self.counter = 0
 
     async def member(self, deadline: float) -> None:
@@ -51,12 +52,6 @@ class Load:
             self.latencies.append(elapsed)
             if status != 200:
                 self.errors += 1
-
-    async def run(self) -> float:
-        deadline = time.perf_counter() + self.seconds
-        started = time.perf_counter()
-        await asyncio.gather(*(self.member(deadline) for _ in range(self.concurrency)))
-        return time.perf_counter() - started
 
 
 def count_inbound(database_url: str) -> int:
@@ -81,7 +76,7 @@ def main() -> int:
     with gateway(args) as (port, description, database_url, _):
         results, distinct = [], set()
         for run in range(args.runs):
-            load = Load(port, args.concurrency, args.seconds, args.duplicates)
+            load = Texts(port, args.concurrency, args.seconds, args.duplicates)
             elapsed = asyncio.run(load.run())
             distinct |= load.distinct
             posts = len(load.latencies)

@@ -21,16 +21,16 @@ import statistics
 import sys
 import time
 
-from harness import add_server_arguments, gateway, percentile, post_form
+from harness import Load, add_server_arguments, gateway, percentile, post_form
 
 REGISTRATION = ["1", "Noy", "0", "1", "1", "7", "1", "1", "1"]  # after the first DIAL
 
 
-class Load:
+class Registrations(Load):
+    """Members registering: 10 hops each, then again with a new number."""
+
     def __init__(self, port: int, concurrency: int, seconds: float):
-        self.port, self.concurrency, self.seconds = port, concurrency, seconds
-        self.latencies: list[float] = []
-        self.errors = 0
+        super().__init__(port, concurrency, seconds)
         self.bad = 0
         self.phones = iter(range(random.randrange(10**7), 10**9))
         self.sessions = 0
@@ -58,12 +58,6 @@ class Load:
             if not reply.startswith("CON "):
                 self.bad += 1
 
-    async def run(self) -> float:
-        deadline = time.perf_counter() + self.seconds
-        started = time.perf_counter()
-        await asyncio.gather(*(self.member(deadline) for _ in range(self.concurrency)))
-        return time.perf_counter() - started
-
 
 def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
@@ -74,10 +68,10 @@ def main() -> int:
     args = parser.parse_args()
 
     with gateway(args) as (port, description, _, _):
-        asyncio.run(Load(port, args.concurrency, 3).run())  # warm-up
+        asyncio.run(Registrations(port, args.concurrency, 3).run())  # warm-up
         results = []
         for run in range(args.runs):
-            load = Load(port, args.concurrency, args.seconds)
+            load = Registrations(port, args.concurrency, args.seconds)
             cpu_before = time.process_time()
             elapsed = asyncio.run(load.run())
             generator_cpu = (time.process_time() - cpu_before) / elapsed

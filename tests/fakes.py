@@ -28,25 +28,42 @@ def provider_server():
         server.stop()
 
 
-class FakeAfricasTalking:
-    """``POST /version1/messaging`` as Africa's Talking answers it."""
+class ScriptedFake:
+    """A provider endpoint that follows a script: one behaviour per request, then "ok"."""
 
-    def __init__(self, httpserver):
-        self.server = httpserver
-        self.requests: list[dict] = []
-        self.script: list[str] = []  # per request: ok | 500 | timeout | 406 | 403
+    path = ""
+
+    def __init__(self, server):
+        self.server = server
+        self.requests: list[dict] = []  # the requests the provider accepted
+        self.script: list[str] = []
         self.ids = itertools.count(1)
-        httpserver.expect_request("/version1/messaging", method="POST").respond_with_handler(self.handle)
+        server.expect_request(self.path, method="POST").respond_with_handler(self.handle)
 
     @property
     def url(self) -> str:
         return self.server.url_for("/").rstrip("/")
 
-    def handle(self, request):
+    def next_request(self, request) -> tuple[dict, str]:
+        """(form, behaviour). A "timeout" answers only after the client has given up."""
         form = {k: v[0] for k, v in parse_qs(request.get_data(as_text=True)).items()}
         behaviour = self.script.pop(0) if self.script else "ok"
         if behaviour == "timeout":
             time.sleep(1.0)
+        return form, behaviour
+
+    def handle(self, request):
+        raise NotImplementedError
+
+
+class FakeAfricasTalking(ScriptedFake):
+    """``POST /version1/messaging`` as Africa's Talking answers it.
+    Script words: ok | 500 | timeout | 406 | 403."""
+
+    path = "/version1/messaging"
+
+    def handle(self, request):
+        form, behaviour = self.next_request(request)
         if behaviour in ("500", "timeout"):
             return Response("Internal Server Error", 500)
         self.requests.append(form)
@@ -61,36 +78,23 @@ class FakeAfricasTalking:
         return Response(json.dumps(body), 201, content_type="application/json")
 
 
-class FakeTwilio:
-    """``POST /2010-04-01/Accounts/{sid}/Messages.json`` as Twilio answers it."""
+class FakeTwilio(ScriptedFake):
+    """``POST /2010-04-01/Accounts/{sid}/Messages.json`` as Twilio answers it.
+    Script words: ok | 500 | timeout | 21610 | 21211."""
 
     SID = "AC" + "1" * 32
-
-    def __init__(self, httpserver):
-        self.server = httpserver
-        self.requests: list[dict] = []
-        self.script: list[str] = []  # ok | 500 | timeout | 21610 | 21211
-        self.ids = itertools.count(1)
-        httpserver.expect_request(f"/2010-04-01/Accounts/{self.SID}/Messages.json",
-                                  method="POST").respond_with_handler(self.handle)
-
-    @property
-    def url(self) -> str:
-        return self.server.url_for("/").rstrip("/")
+    path = f"/2010-04-01/Accounts/{SID}/Messages.json"
+    ERRORS = {"21610": "Attempt to send to unsubscribed recipient",
+              "21211": "Invalid 'To' Phone Number"}
 
     def handle(self, request):
-        form = {k: v[0] for k, v in parse_qs(request.get_data(as_text=True)).items()}
-        behaviour = self.script.pop(0) if self.script else "ok"
-        if behaviour == "timeout":
-            time.sleep(1.0)
+        form, behaviour = self.next_request(request)
         if behaviour in ("500", "timeout"):
             return Response(json.dumps({"code": 20500, "message": "Internal Server Error",
                                         "status": 500}), 500, content_type="application/json")
         self.requests.append(form)
-        if behaviour in ("21610", "21211"):
-            message = {"21610": "Attempt to send to unsubscribed recipient",
-                       "21211": "Invalid 'To' Phone Number"}[behaviour]
-            return Response(json.dumps({"code": int(behaviour), "message": message,
+        if behaviour in self.ERRORS:
+            return Response(json.dumps({"code": int(behaviour), "message": self.ERRORS[behaviour],
                                         "more_info": f"https://www.twilio.com/docs/errors/{behaviour}",
                                         "status": 400}), 400, content_type="application/json")
         sid = f"SM{next(self.ids):032d}"
