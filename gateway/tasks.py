@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import logging
 
-from rq import Retry
+from rq import Retry, get_current_job
 
 from .errors import PermanentProviderError, TransientProviderError
 from .phone import mask
@@ -67,6 +67,10 @@ def send_message(message_id: int) -> str:
     except (TransientProviderError, PermanentProviderError) as exc:
         transient = isinstance(exc, TransientProviderError)
         outcome = SendOutcome(phone, False, error=str(exc), transient=transient)
+    job = get_current_job()
+    last_try = outcome.transient and (job is None or not job.retries_left)
+    if last_try:  # the retry budget is spent: fail the row rather than strand it in "queued"
+        outcome = SendOutcome(phone, False, error=f"gave up after retries: {outcome.error}")
     with database.session() as db:
         status = outbox.record(db, message_id, provider.name, outcome)
     log.info("message %s to %s: %s", message_id, mask(phone), status)

@@ -375,3 +375,12 @@ def test_two_different_texts_at_once_keep_one_consistent_conversation(at_app):
     # One became the name; the other answered the next question (organisation).
     assert bodies[-2] == "Your organisation? (Type 0 if none)"
     assert bodies[-1].startswith("Which province do you live in?")
+
+
+def test_a_spent_retry_budget_fails_the_row_instead_of_stranding_it(at_app, fake_at):
+    fake_at.script = ["500"] * 4  # one try plus three retries (the tests' budget)
+    at_text(at_app.test_client(), "HELP")
+    drain(at_app)
+    [row] = outbox(at_app)
+    assert (row.status, row.attempts) == ("failed", 4)
+    assert row.error.startswith("gave up after retries")
