@@ -60,6 +60,11 @@ class Config:
     ussd_resume_ttl: int = 600
     ussd_rate_limit: int = 30  # hops per phone number per minute
     # Sync workers are CPU-bound here; one more than the cores measured best (docs/benchmarks.md).
+    price_per_segment: str = "0.02"  # for the broadcast cost estimate
+    price_currency: str = "USD"
+    bulk_batch_size: int = 500  # recipients per Africa's Talking bulk request
+    quiet_hours: str = "21:00-07:00"  # bulk waits; conversational replies do not
+    sending_timeout: int = 300  # seconds a row may stay "sending" before it is settled "unknown"
     sms_session_ttl: int = 86400  # an SMS conversation stays open a day
     provider_timeout_ms: int = 10000  # per provider HTTP call; AT's own default is ~9 s
     web_workers: int = field(default_factory=lambda: (os.cpu_count() or 1) + 1)
@@ -100,9 +105,26 @@ class Config:
         if self.default_language not in self.languages():
             raise ConfigError("DEFAULT_LANGUAGE", f"no prompts/{self.default_language}.yaml; "
                                                   f"have {', '.join(self.languages())}")
+        try:
+            float(self.price_per_segment)
+        except ValueError:
+            raise ConfigError("PRICE_PER_SEGMENT", f"must be a number, got {self.price_per_segment!r}") from None
+        try:
+            self.quiet_window()
+        except ValueError:
+            raise ConfigError("QUIET_HOURS", f"must look like 21:00-07:00 (or 'off'), got {self.quiet_hours!r}") from None
         if self.public_base_url and not self.public_base_url.startswith(("http://", "https://")):
             raise ConfigError("PUBLIC_BASE_URL", "must start with http:// or https://")
         return self
+
+    def quiet_window(self):
+        """(start, end) as datetime.time, or None when QUIET_HOURS=off."""
+        from datetime import time
+
+        if self.quiet_hours.strip().lower() in ("off", "none", ""):
+            return None
+        start, end = (part.strip() for part in self.quiet_hours.split("-"))
+        return time.fromisoformat(start), time.fromisoformat(end)
 
     def languages(self) -> list[str]:
         return sorted(p.stem for p in Path(self.prompts_dir).glob("*.yaml"))

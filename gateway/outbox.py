@@ -22,9 +22,10 @@ from .store.models import Member, OutboundMessage, utcnow
 
 log = logging.getLogger(__name__)
 
-FINAL = {"delivered", "failed", "unknown"}
+FINAL = {"delivered", "failed", "unknown", "cancelled"}
 # The order a report may move a row in; a final state never moves back.
-RANK = {"queued": 0, "sending": 1, "sent": 2, "delivered": 3, "failed": 3, "unknown": 3}
+RANK = {"queued": 0, "sending": 1, "sent": 2, "delivered": 3, "failed": 3, "unknown": 3,
+        "cancelled": 3}
 
 
 def add(db: Session, member: Member, body: str, kind: str = "reply",
@@ -89,5 +90,5 @@ def settle_stuck(db: Session, older_than: datetime) -> list[int]:
         OutboundMessage.status == "sending", OutboundMessage.updated_at < older_than)))
     if stuck:
         db.execute(update(OutboundMessage).where(OutboundMessage.id.in_(stuck))
-                   .values(status="unknown", error="worker stopped mid-send; not resent"))
+                   .values(status="unknown", claim=None, error="worker stopped mid-send; not resent"))
     return stuck

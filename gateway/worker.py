@@ -2,18 +2,31 @@
 
 The app is built once here, in the worker's parent process. RQ forks a child per
 job, and the child inherits the built app instead of loading flows, catalogs and
-providers again for every message. The parent opens no database connection
-itself, so no pooled connection is shared across the fork; redis-py notices the
-new pid and reconnects on its own.
+providers again for every message. The parent also runs the reconciler every
+minute, so it holds database connections: each forked child drops the pool it
+inherited (``dispose(close=False)``), as SQLAlchemy advises, and opens its own.
 """
 
 from __future__ import annotations
 
 import logging
+import os
+import threading
 
 from rq import Queue, Worker
 
 from . import broker, tasks
+
+log = logging.getLogger(__name__)
+RECONCILE_EVERY_S = 60
+
+
+def _reconcile_forever(app, stop: threading.Event) -> None:
+    while not stop.wait(RECONCILE_EVERY_S):
+        try:
+            tasks.reconcile(app)
+        except Exception:  # a bad minute must not stop the next one
+            log.exception("reconciler failed")
 
 
 def run(burst: bool = False) -> None:
@@ -21,12 +34,18 @@ def run(burst: bool = False) -> None:
 
     app = create_app()
     tasks.bind(app)
-    url = app.extensions["redis_url"]
-    logging.getLogger("rq.worker").setLevel(logging.INFO)
-    connection = broker.connect(url)
+    engine = app.extensions["db"].engine
+    os.register_at_fork(after_in_child=lambda: engine.dispose(close=False))
+    stop = threading.Event()
+    if not burst:
+        threading.Thread(target=_reconcile_forever, args=(app, stop), daemon=True,
+                         name="reconciler").start()
+    connection = broker.connect(app.extensions["redis_url"])
     queues = [Queue(name, connection=connection) for name in broker.QUEUES]
-    worker = Worker(queues, connection=connection)
-    worker.work(with_scheduler=True, burst=burst)
+    try:
+        Worker(queues, connection=connection).work(with_scheduler=True, burst=burst)
+    finally:
+        stop.set()
 
 
 if __name__ == "__main__":

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import itertools
 import json
+import threading
 import time
 from urllib.parse import parse_qs
 
@@ -37,7 +38,9 @@ class ScriptedFake:
         self.server = server
         self.requests: list[dict] = []  # the requests the provider accepted
         self.script: list[str] = []
+        self.delay = 0.0  # seconds every request takes (to catch a worker mid-broadcast)
         self.ids = itertools.count(1)
+        self.lock = threading.Lock()
         server.expect_request(self.path, method="POST").respond_with_handler(self.handle)
 
     @property
@@ -47,7 +50,9 @@ class ScriptedFake:
     def next_request(self, request) -> tuple[dict, str]:
         """(form, behaviour). A "timeout" answers only after the client has given up."""
         form = {k: v[0] for k, v in parse_qs(request.get_data(as_text=True)).items()}
-        behaviour = self.script.pop(0) if self.script else "ok"
+        with self.lock:
+            behaviour = self.script.pop(0) if self.script else "ok"
+        time.sleep(self.delay)
         if behaviour == "timeout":
             time.sleep(1.0)
         return form, behaviour

@@ -25,7 +25,7 @@ def cli() -> None:
 
 
 def main() -> None:
-    from . import flows, members, schedule, simulate, up  # noqa: F401 (registers commands)
+    from . import broadcast, flows, members, schedule, simulate, up  # noqa: F401 (registers commands)
 
     cli(prog_name="outreach")
 

@@ -154,7 +154,8 @@ class OutboundMessage(Base):
 
     id: Mapped[int] = mapped_column(Integer, primary_key=True)
     member_id: Mapped[int] = mapped_column(ForeignKey("members.id", ondelete="CASCADE"), index=True)
-    broadcast_id: Mapped[int | None] = mapped_column(Integer, index=True)
+    broadcast_id: Mapped[int | None] = mapped_column(
+        ForeignKey("broadcasts.id", ondelete="CASCADE"), index=True)
     kind: Mapped[str] = mapped_column(String(16), default="reply")  # reply | bulk
     channel: Mapped[str] = mapped_column(String(8), default="sms")
     body: Mapped[str] = mapped_column(String(1600))
@@ -165,6 +166,9 @@ class OutboundMessage(Base):
     provider: Mapped[str | None] = mapped_column(String(20))
     provider_message_id: Mapped[str | None] = mapped_column(String(64), index=True)
     error: Mapped[str | None] = mapped_column(String(200))
+    # Which job claimed the row: a batch job claims many rows in one UPDATE, then
+    # reads back exactly the ones it won.
+    claim: Mapped[str | None] = mapped_column(String(32), index=True)
     attempts: Mapped[int] = mapped_column(Integer, default=0)
     created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
     updated_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow, onupdate=utcnow)
@@ -183,3 +187,23 @@ class InboundMessage(Base):
     member_id: Mapped[int | None] = mapped_column(ForeignKey("members.id", ondelete="SET NULL"), index=True)
     keyword: Mapped[str | None] = mapped_column(String(12))
     received_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+
+
+class Broadcast(Base):
+    """One announcement to many members: a text per language and an audience.
+
+    Its outbox rows are unique per (broadcast, member), so sending it twice, or two
+    workers on it at once, sends one set of messages.
+    """
+
+    __tablename__ = "broadcasts"
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    name: Mapped[str] = mapped_column(String(120), default="")
+    texts: Mapped[dict] = mapped_column(JSON)  # {"lo": "...", "en": "..."}
+    audience: Mapped[dict] = mapped_column(JSON)  # see gateway.audience.Audience
+    session_id: Mapped[int | None] = mapped_column(ForeignKey("training_sessions.id", ondelete="SET NULL"))
+    status: Mapped[str] = mapped_column(String(12), default="draft")  # draft|sending|done|cancelled
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+    started_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    cancelled_at: Mapped[datetime | None] = mapped_column(UTCDateTime)

@@ -1,8 +1,8 @@
-"""outbox and inbound messages; members.opted_in_at (START after STOP)
+"""messaging: outbox, inbound messages, broadcasts; members.opted_in_at
 
 Revision ID: 0002
 Revises: 0001
-Create Date: 2026-11-21 05:48:07.113601
+Create Date: 2026-11-21 06:12:29.270953
 """
 from alembic import op
 import sqlalchemy as sa
@@ -16,9 +16,19 @@ depends_on = None
 
 
 def upgrade() -> None:
-    with op.batch_alter_table('members', schema=None) as batch_op:
-        batch_op.add_column(sa.Column('opted_in_at', gateway.store.models.UTCDateTime(), nullable=True))
-
+    op.create_table('broadcasts',
+    sa.Column('id', sa.Integer(), nullable=False),
+    sa.Column('name', sa.String(length=120), nullable=False),
+    sa.Column('texts', sa.JSON(), nullable=False),
+    sa.Column('audience', sa.JSON(), nullable=False),
+    sa.Column('session_id', sa.Integer(), nullable=True),
+    sa.Column('status', sa.String(length=12), nullable=False),
+    sa.Column('created_at', gateway.store.models.UTCDateTime(), nullable=False),
+    sa.Column('started_at', gateway.store.models.UTCDateTime(), nullable=True),
+    sa.Column('cancelled_at', gateway.store.models.UTCDateTime(), nullable=True),
+    sa.ForeignKeyConstraint(['session_id'], ['training_sessions.id'], ondelete='SET NULL'),
+    sa.PrimaryKeyConstraint('id')
+    )
     op.create_table('inbound_messages',
     sa.Column('id', sa.Integer(), nullable=False),
     sa.Column('provider', sa.String(length=20), nullable=False),
@@ -46,26 +56,36 @@ def upgrade() -> None:
     sa.Column('provider', sa.String(length=20), nullable=True),
     sa.Column('provider_message_id', sa.String(length=64), nullable=True),
     sa.Column('error', sa.String(length=200), nullable=True),
+    sa.Column('claim', sa.String(length=32), nullable=True),
     sa.Column('attempts', sa.Integer(), nullable=False),
     sa.Column('created_at', gateway.store.models.UTCDateTime(), nullable=False),
     sa.Column('updated_at', gateway.store.models.UTCDateTime(), nullable=False),
+    sa.ForeignKeyConstraint(['broadcast_id'], ['broadcasts.id'], ondelete='CASCADE'),
     sa.ForeignKeyConstraint(['member_id'], ['members.id'], ondelete='CASCADE'),
     sa.PrimaryKeyConstraint('id'),
     sa.UniqueConstraint('broadcast_id', 'member_id', name='uq_outbound_broadcast_member')
     )
     with op.batch_alter_table('outbound_messages', schema=None) as batch_op:
         batch_op.create_index(batch_op.f('ix_outbound_messages_broadcast_id'), ['broadcast_id'], unique=False)
+        batch_op.create_index(batch_op.f('ix_outbound_messages_claim'), ['claim'], unique=False)
         batch_op.create_index(batch_op.f('ix_outbound_messages_member_id'), ['member_id'], unique=False)
         batch_op.create_index(batch_op.f('ix_outbound_messages_provider_message_id'), ['provider_message_id'], unique=False)
         batch_op.create_index(batch_op.f('ix_outbound_messages_status'), ['status'], unique=False)
 
+    with op.batch_alter_table('members', schema=None) as batch_op:
+        batch_op.add_column(sa.Column('opted_in_at', gateway.store.models.UTCDateTime(), nullable=True))
+
 
 
 def downgrade() -> None:
+    with op.batch_alter_table('members', schema=None) as batch_op:
+        batch_op.drop_column('opted_in_at')
+
     with op.batch_alter_table('outbound_messages', schema=None) as batch_op:
         batch_op.drop_index(batch_op.f('ix_outbound_messages_status'))
         batch_op.drop_index(batch_op.f('ix_outbound_messages_provider_message_id'))
         batch_op.drop_index(batch_op.f('ix_outbound_messages_member_id'))
+        batch_op.drop_index(batch_op.f('ix_outbound_messages_claim'))
         batch_op.drop_index(batch_op.f('ix_outbound_messages_broadcast_id'))
 
     op.drop_table('outbound_messages')
@@ -73,5 +93,4 @@ def downgrade() -> None:
         batch_op.drop_index(batch_op.f('ix_inbound_messages_member_id'))
 
     op.drop_table('inbound_messages')
-    with op.batch_alter_table('members', schema=None) as batch_op:
-        batch_op.drop_column('opted_in_at')
+    op.drop_table('broadcasts')

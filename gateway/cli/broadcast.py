@@ -1,0 +1,202 @@
+"""``outreach broadcast create|preview|send|status|cancel|list``."""
+
+from __future__ import annotations
+
+import sys
+import time
+
+import click
+
+from . import cli, fail, open_app
+
+
+@cli.group()
+def broadcast() -> None:
+    """Announcements to many members: preview the cost, send, watch, cancel."""
+
+
+def _texts(app, text: str, text_lo: str) -> dict:
+    from ..broadcasts import check_texts
+
+    config = app.config["GATEWAY"]
+    try:
+        return check_texts({"en": text, "lo": text_lo}, config.languages())
+    except ValueError as exc:
+        fail(f"broadcast not created: {exc}")
+
+
+def _create(app, audience_spec: str, text: str, text_lo: str, name: str, session: int | None):
+    from .. import broadcasts
+    from ..audience import Audience
+    from .members import vocabulary
+
+    texts = _texts(app, text, text_lo)
+    try:
+        audience = Audience.parse(audience_spec, vocabulary(app))
+    except ValueError as exc:
+        fail(f"broadcast not created: {exc}")
+    if audience.session_id and session is None:
+        session = audience.session_id
+    with app.extensions["db"].session() as db:
+        return broadcasts.create(db, texts, audience, name, session).id
+
+
+def _preview(app, broadcast_id: int):
+    from .. import broadcasts
+    from ..store.models import Broadcast
+
+    config = app.config["GATEWAY"]
+    with app.extensions["db"].session() as db:
+        row = db.get(Broadcast, broadcast_id)
+        if row is None:
+            fail(f"no broadcast {broadcast_id}; see `outreach broadcast list`")
+        renderer = broadcasts.renderer_for(db, row, app.extensions["catalog"], config.default_language)
+        result = broadcasts.preview(db, row, renderer, float(config.price_per_segment),
+                                    config.price_currency)
+        audience = broadcasts.Audience.from_dict(row.audience).describe()
+    click.secho(f"Broadcast {broadcast_id}: {audience}", bold=True)
+    for entry in result.languages:
+        click.echo(f"  {entry.language}: {entry.recipients} recipient(s), {entry.encoding}, "
+                   f"{entry.segments} segment(s) in all "
+                   f"({entry.segments / max(entry.recipients, 1):.1f} per message)")
+        click.echo("      " + entry.example.replace("\n", "\n      "))
+    click.echo(f"  total: {result.recipients} recipient(s), {result.segments} segment(s), "
+               f"estimated cost {result.cost:,.2f} {result.currency}")
+    return result
+
+
+@broadcast.command("create")
+@click.option("--audience", "audience_spec", default="all", show_default=True,
+              help="'all' or e.g. 'topic=nutrition;province=bokeo,saravane;language=lo;session=3'.")
+@click.option("--text", default="", help="English text. Placeholders: {name}, {session.title}, {session.starts_at}.")
+@click.option("--text-lo", default="", help="Lao text.")
+@click.option("--name", default="", help="A name for your own records.")
+@click.option("--session", type=int, default=None, help="Session the placeholders refer to.")
+def create_command(audience_spec, text, text_lo, name, session):
+    """Create a broadcast (nothing is sent) and show its preview."""
+    app = open_app()
+    broadcast_id = _create(app, audience_spec, text, text_lo, name, session)
+    click.echo(f"broadcast {broadcast_id} created")
+    _preview(app, broadcast_id)
+
+
+@broadcast.command("preview")
+@click.argument("broadcast_id", type=int)
+def preview_command(broadcast_id):
+    """Recipients per language, encoding, segments and estimated cost."""
+    _preview(open_app(), broadcast_id)
+
+
+@broadcast.command("send")
+@click.argument("broadcast_id", type=int, required=False)
+@click.option("--audience", "audience_spec", default=None, help="Create and send in one step.")
+@click.option("--text", default="")
+@click.option("--text-lo", default="")
+@click.option("--name", default="")
+@click.option("--yes", is_flag=True, help="Send without asking (for scripts).")
+def send_command(broadcast_id, audience_spec, text, text_lo, name, yes):
+    """Send broadcast ID, or create one from --audience/--text and send it."""
+    from .. import tasks
+
+    app = open_app()
+    if broadcast_id is None:
+        if audience_spec is None:
+            fail("give a broadcast id, or --audience and --text to create one")
+        broadcast_id = _create(app, audience_spec, text, text_lo, name, None)
+        click.echo(f"broadcast {broadcast_id} created")
+    result = _preview(app, broadcast_id)
+    if result.recipients == 0:
+        fail("nobody is in this audience (registered, not opted out); nothing sent")
+    if not yes:
+        if not sys.stdin.isatty():
+            fail("add --yes to send without a question")
+        click.confirm(f"Send to {result.recipients} people for about {result.cost:,.2f} "
+                      f"{result.currency}?", abort=True)
+    try:
+        added, batches, when = tasks.dispatch(app, broadcast_id)
+    except LookupError as exc:
+        fail(str(exc))
+    start = "now" if when is None else f"at {when:%H:%M} (after quiet hours)"
+    click.echo(f"{added} message(s) added to the outbox in {batches} batch(es); sending starts "
+               f"{start}. Watch with `outreach broadcast status {broadcast_id} --watch`.")
+
+
+@broadcast.command("status")
+@click.argument("broadcast_id", type=int)
+@click.option("--watch", is_flag=True, help="Show a progress bar until it is done.")
+def status_command(broadcast_id, watch):
+    """Sent, delivered, failed, unknown and remaining."""
+    from .. import broadcasts, tasks
+    from ..store.models import Broadcast
+
+    app = open_app()
+    database = app.extensions["db"]
+    tasks.reconcile(app)
+
+    def counts():
+        with database.session() as db:
+            row = db.get(Broadcast, broadcast_id)
+            if row is None:
+                fail(f"no broadcast {broadcast_id}; see `outreach broadcast list`")
+            return row.status, broadcasts.progress(db, broadcast_id)
+
+    status, now = counts()
+    if watch and status == "sending":
+        from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn
+
+        total = sum(now.values())
+        with Progress(TextColumn("[bold]broadcast {task.fields[id]}"), BarColumn(),
+                      MofNCompleteColumn(), TextColumn("{task.fields[detail]}")) as bar:
+            task = bar.add_task("send", total=total, id=broadcast_id, detail="")
+            while True:
+                status, now = counts()
+                done = total - now["queued"] - now["sending"]
+                bar.update(task, completed=done, detail=(
+                    f"sent {now['sent'] + now['delivered']}  failed {now['failed']}  "
+                    f"unknown {now['unknown']}  remaining {now['queued'] + now['sending']}"))
+                if now["queued"] + now["sending"] == 0 or status == "cancelled":
+                    break
+                time.sleep(1)
+    click.echo(f"broadcast {broadcast_id}: {status}")
+    for key in ("sent", "delivered", "failed", "unknown", "cancelled"):
+        click.echo(f"  {key:<10} {now[key]}")
+    click.echo(f"  {'remaining':<10} {now['queued'] + now['sending']}")
+    if now["unknown"]:
+        click.secho(f"  {now['unknown']} message(s) were being sent when a worker stopped; they were "
+                    "not resent, and may or may not have arrived.", fg="yellow")
+
+
+@broadcast.command("cancel")
+@click.argument("broadcast_id", type=int)
+def cancel_command(broadcast_id):
+    """Stop a broadcast: messages not yet handed to the provider are not sent."""
+    from .. import broadcasts
+    from ..store.models import Broadcast
+
+    app = open_app()
+    with app.extensions["db"].session() as db:
+        row = db.get(Broadcast, broadcast_id)
+        if row is None:
+            fail(f"no broadcast {broadcast_id}")
+        stopped = broadcasts.cancel(db, row)
+    click.echo(f"broadcast {broadcast_id} cancelled; {stopped} unsent message(s) stopped")
+
+
+@broadcast.command("list")
+def list_command():
+    """Every broadcast with its progress."""
+    from sqlalchemy import select
+
+    from .. import broadcasts
+    from ..store.models import Broadcast
+
+    app = open_app()
+    with app.extensions["db"].session() as db:
+        rows = db.scalars(select(Broadcast).order_by(Broadcast.id.desc())).all()
+        if not rows:
+            click.echo("no broadcasts yet; create one with `outreach broadcast create`")
+        for row in rows:
+            counts = broadcasts.progress(db, row.id)
+            click.echo(f"{row.id:>4}  {row.created_at:%Y-%m-%d %H:%M}  {row.status:<9} "
+                       f"sent {counts['sent'] + counts['delivered']:>6}  failed {counts['failed']:>5}  "
+                       f"left {counts['queued'] + counts['sending']:>6}  {row.name or ''}")

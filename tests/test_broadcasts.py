@@ -1,0 +1,280 @@
+"""Broadcasts: audience, preview, batched sending through the outbox, cancel, quiet
+hours, provider failures, and the crash and scale-out faults, on real parts."""
+
+import collections
+import os
+import random
+import signal
+import subprocess
+import sys
+import time
+from datetime import datetime, timezone
+from zoneinfo import ZoneInfo
+
+import pytest
+from rq import Retry
+from rq.registry import ScheduledJobRegistry
+from sqlalchemy import insert, select, update
+
+from gateway import broadcasts, tasks
+from gateway.audience import Audience
+from gateway.store.models import Member, MemberTopic, OutboundMessage, utcnow
+from gateway.vocabulary import Vocabulary
+
+from .fakes import FakeAfricasTalking, drain, provider_server  # noqa: F401
+from .helpers import add_member, add_session
+
+
+@pytest.fixture
+def fake_at(provider_server):
+    return FakeAfricasTalking(provider_server)
+
+
+@pytest.fixture
+def bulk_app(make_app, fake_at, monkeypatch):
+    monkeypatch.setattr(tasks, "SEND_RETRY", Retry(max=5, interval=0))
+    return make_app(sms_provider="africastalking", at_api_url=fake_at.url, at_username="outreach",
+                    at_api_key="key", provider_timeout_ms=400, quiet_hours="off", bulk_batch_size=100)
+
+
+def many_members(db, count, *, start=0, language="lo", topic="nutrition", province="bokeo"):
+    now = utcnow()
+    rows = [{"phone": f"+85620{start + n:08d}", "name": f"Member {start + n}", "language": language,
+             "province": province, "source": "import", "consent_at": now, "created_at": now,
+             "updated_at": now} for n in range(count)]
+    db.execute(insert(Member), rows)
+    ids = db.scalars(select(Member.id).where(Member.phone.in_([r["phone"] for r in rows]))).all()
+    db.execute(insert(MemberTopic), [{"member_id": i, "topic": topic} for i in ids])
+
+
+def new_broadcast(app, texts, spec="all", session_id=None):
+    vocabulary = Vocabulary.build(app.extensions["book"], app.extensions["catalog"])
+    with app.extensions["db"].session() as db:
+        return broadcasts.create(db, texts, Audience.parse(spec, vocabulary), session_id=session_id).id
+
+
+def accepted_phones(fake):
+    return collections.Counter(p for r in fake.requests for p in r["to"].split(","))
+
+
+def rows(app):
+    with app.extensions["db"].session() as db:
+        return db.scalars(select(OutboundMessage).order_by(OutboundMessage.id)).all()
+
+
+# ------------------------------------------------------------------ audience
+
+def test_audience_filters_and_exclusions(app):
+    vocabulary = Vocabulary.build(app.extensions["book"], app.extensions["catalog"])
+    with app.extensions["db"].session() as db:
+        add_member(db, "+8562055530001", topics=["nutrition"], province="bokeo", language="lo")
+        add_member(db, "+8562055530002", topics=["wash"], province="saravane", language="en")
+        add_member(db, "+8562055530003", topics=["nutrition", "wash"], province="saravane")
+        add_member(db, "+8562055530004", registered=False)  # no consent: never in an audience
+        gone = add_member(db, "+8562055530005")
+        gone.opted_out_at = utcnow()
+        enrolled = add_member(db, "+8562055530006", topics=["climate"])
+        session = add_session(db, topic="climate")
+        from gateway.store.schedule import enrol
+        enrol(db, enrolled, session.id, "ussd")
+
+        def phones(spec):
+            audience = Audience.parse(spec, vocabulary)
+            return [m.phone[-1] for m in db.scalars(audience.members())]
+
+        assert phones("all") == ["1", "2", "3", "6"]
+        assert phones("topic=Nutrition") == ["1", "3"]
+        assert phones("topic=nutrition,wash;province=ສາລະວັນ") == ["2", "3"]
+        assert phones("language=English") == ["2"]
+        assert phones(f"session={session.id}") == ["6"]
+    for bad, reason in [("topic=cooking", "unknown topic"), ("colour=red", "cannot read"),
+                        ("session=abc", "session's id")]:
+        with pytest.raises(ValueError, match=reason):
+            Audience.parse(bad, vocabulary)
+
+
+def test_texts_are_checked_for_placeholders_and_languages():
+    assert broadcasts.check_texts({"en": " Hi {name} ", "lo": ""}, ["lo", "en"]) == {"en": "Hi {name}"}
+    for texts, reason in [({"en": ""}, "give the message text"), ({"en": "Hi {nmae}"}, r"uses \{nmae\}"),
+                          ({"en": "Hi {"}, "broken placeholder"), ({"fr": "Salut"}, "no language 'fr'")]:
+        with pytest.raises(ValueError, match=reason):
+            broadcasts.check_texts(texts, ["lo", "en"])
+
+
+def test_preview_counts_languages_segments_and_cost(bulk_app):
+    with bulk_app.extensions["db"].session() as db:
+        many_members(db, 3, language="lo")
+        many_members(db, 2, start=100, language="en")
+    lao = "ກ" * 150  # a 150-character Lao reminder is 3 UCS-2 segments
+    broadcast_id = new_broadcast(bulk_app, {"lo": lao, "en": "Hangout on Friday at 14:00"})
+    with bulk_app.extensions["db"].session() as db:
+        row = db.get(broadcasts.Broadcast, broadcast_id)
+        renderer = broadcasts.renderer_for(db, row, bulk_app.extensions["catalog"], "lo")
+        result = broadcasts.preview(db, row, renderer, 0.02, "USD")
+    assert [(e.language, e.recipients, e.encoding, e.segments) for e in result.languages] == [
+        ("lo", 3, "UCS-2", 9), ("en", 2, "GSM-7", 2)]
+    assert (result.recipients, result.segments, result.cost) == (5, 11, 0.22)
+
+
+# ------------------------------------------------------------------- sending
+
+def test_shared_texts_go_in_bulk_requests_and_sending_again_sends_nothing(bulk_app, fake_at):
+    with bulk_app.extensions["db"].session() as db:
+        many_members(db, 250, language="lo")
+        many_members(db, 30, start=1000, language="en")
+    broadcast_id = new_broadcast(bulk_app, {"lo": "ສະບາຍດີ ທຸກຄົນ", "en": "Hello everyone"})
+    added, batches, when = tasks.dispatch(bulk_app, broadcast_id)
+    assert (added, when) == (280, None)
+    drain(bulk_app)
+    sizes = sorted(len(r["to"].split(",")) for r in fake_at.requests)
+    assert sum(sizes) == 280 and max(sizes) <= 100 and len(sizes) == 4  # 100+100+50 lo, 30 en
+    assert all(r["bulkSMSMode"] == "1" for r in fake_at.requests)
+    assert {r.status for r in rows(bulk_app)} == {"sent"}
+    assert tasks.dispatch(bulk_app, broadcast_id)[:2] == (0, 0)
+    drain(bulk_app)
+    assert len(fake_at.requests) == 4
+    assert max(accepted_phones(fake_at).values()) == 1
+
+
+def test_personalised_texts_use_name_and_session_in_each_language(bulk_app, fake_at):
+    with bulk_app.extensions["db"].session() as db:
+        add_member(db, "+8562055531001", name="ນ້ອຍ", language="lo")
+        add_member(db, "+8562055531002", name="Kham", language="en")
+        session = add_session(db)
+    broadcast_id = new_broadcast(bulk_app, {
+        "lo": "{name}, {session.title} {session.starts_at}",
+        "en": "{name}: {session.title}, {session.starts_at}"}, session_id=session.id)
+    tasks.dispatch(bulk_app, broadcast_id)
+    drain(bulk_app)
+    assert sorted(r["message"] for r in fake_at.requests) == [
+        "Kham: Feeding mothers and babies, Fri 11 Jan, 14:00",
+        "ນ້ອຍ, ໂພຊະນາການແມ່ ແລະ ເດັກ ວັນສຸກ ທີ 11 ມັງກອນ ເວລາ 14:00"]
+
+
+def test_cancel_stops_unsent_messages(bulk_app, fake_at):
+    with bulk_app.extensions["db"].session() as db:
+        many_members(db, 120)
+    broadcast_id = new_broadcast(bulk_app, {"lo": "ສະບາຍດີ"})
+    tasks.dispatch(bulk_app, broadcast_id)
+    with bulk_app.extensions["db"].session() as db:
+        assert broadcasts.cancel(db, db.get(broadcasts.Broadcast, broadcast_id)) == 120
+    drain(bulk_app)
+    assert fake_at.requests == []
+    assert {r.status for r in rows(bulk_app)} == {"cancelled"}
+
+
+def test_members_who_opt_out_after_the_send_starts_receive_nothing(bulk_app, fake_at):
+    with bulk_app.extensions["db"].session() as db:
+        many_members(db, 10)
+    tasks.dispatch(bulk_app, new_broadcast(bulk_app, {"lo": "ສະບາຍດີ"}))
+    with bulk_app.extensions["db"].session() as db:
+        db.execute(update(Member).where(Member.phone == "+8562000000003").values(opted_out_at=utcnow()))
+    drain(bulk_app)
+    assert "+8562000000003" not in accepted_phones(fake_at)
+    assert sorted(r.error or "" for r in rows(bulk_app) if r.status == "failed") == ["opted out"]
+
+
+def test_quiet_hours_hold_bulk_until_morning(make_app, fake_at):
+    app = make_app(sms_provider="africastalking", at_api_url=fake_at.url, quiet_hours="00:00-23:59")
+    with app.extensions["db"].session() as db:
+        many_members(db, 5)
+    added, batches, when = tasks.dispatch(app, new_broadcast(app, {"lo": "ສະບາຍດີ"}))
+    assert when is not None and (when.hour, when.minute) == (23, 59)
+    bulk = app.extensions["queues"]["bulk"]
+    assert bulk.count == 0 and ScheduledJobRegistry(queue=bulk).count == batches == 1
+
+
+def test_next_allowed_respects_the_window_across_midnight():
+    window = (datetime.strptime("21:00", "%H:%M").time(), datetime.strptime("07:00", "%H:%M").time())
+    vientiane = ZoneInfo("Asia/Vientiane")
+    at = lambda h, m: datetime(2026, 11, 21, h, m, tzinfo=vientiane).astimezone(timezone.utc)  # noqa: E731
+    assert broadcasts.next_allowed(at(14, 0), window, "Asia/Vientiane") is None
+    assert broadcasts.next_allowed(at(22, 30), window, "Asia/Vientiane").astimezone(vientiane).isoformat() \
+        == "2026-11-22T07:00:00+07:00"
+    assert broadcasts.next_allowed(at(3, 0), window, "Asia/Vientiane").astimezone(vientiane).isoformat() \
+        == "2026-11-21T07:00:00+07:00"
+
+
+def test_thirty_percent_provider_failures_are_all_delivered_within_the_budget(bulk_app, fake_at):
+    with bulk_app.extensions["db"].session() as db:
+        many_members(db, 1000)
+    random.seed(7)
+    fake_at.script = [random.choice(["500", "500", "timeout"]) if random.random() < 0.3 else "ok"
+                      for _ in range(60)]
+    tasks.dispatch(bulk_app, new_broadcast(bulk_app, {"lo": "ສະບາຍດີ"}))
+    drain(bulk_app)
+    assert {r.status for r in rows(bulk_app)} == {"sent"}
+    assert sum(accepted_phones(fake_at).values()) == 1000 and max(accepted_phones(fake_at).values()) == 1
+
+
+def test_a_permanent_error_fails_once_and_is_not_retried(bulk_app, fake_at):
+    with bulk_app.extensions["db"].session() as db:
+        many_members(db, 3)
+    fake_at.script = ["403"]
+    tasks.dispatch(bulk_app, new_broadcast(bulk_app, {"lo": "ສະບາຍດີ"}))
+    drain(bulk_app)
+    assert [(r.status, r.attempts, r.error) for r in rows(bulk_app)] == [("failed", 1, "403 InvalidPhoneNumber")] * 3
+    assert len(fake_at.requests) == 1
+
+
+# -------------------------------------------------------------------- faults
+
+def worker_env(app, fake_at):
+    config = app.config["GATEWAY"]
+    return dict(os.environ, DATABASE_URL=config.sqlalchemy_url, REDIS_URL=app.extensions["redis_url"],
+                SECRET_KEY=config.secret_key, INSTANCE_PATH=str(config.instance_path),
+                SMS_PROVIDER="africastalking", AT_API_URL=fake_at.url, AT_USERNAME="outreach",
+                AT_API_KEY="key", QUIET_HOURS="off", BULK_BATCH_SIZE="50", LOG_LEVEL="WARNING")
+
+
+def start_worker(env, burst=False):
+    args = [sys.executable, "-m", "gateway.cli.main", "worker"] + (["--burst"] if burst else [])
+    return subprocess.Popen(args, env=env, start_new_session=True,
+                            stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+
+
+def test_sigkill_mid_broadcast_sends_nobody_twice_and_skips_nobody_silently(make_app, fake_at):
+    app = make_app(sms_provider="africastalking", at_api_url=fake_at.url, quiet_hours="off",
+                   bulk_batch_size=50, sending_timeout=1)
+    with app.extensions["db"].session() as db:
+        many_members(db, 2000)
+    tasks.dispatch(app, new_broadcast(app, {"lo": "ສະບາຍດີ"}))
+    fake_at.delay = 0.03
+    env = worker_env(app, fake_at)
+    worker = start_worker(env)
+    kill_after = random.randint(3, 30)
+    deadline = time.monotonic() + 60
+    while len(fake_at.requests) < kill_after and time.monotonic() < deadline:
+        time.sleep(0.01)
+    os.killpg(worker.pid, signal.SIGKILL)  # the worker and the job it forked, mid-send
+    worker.wait()
+    assert 0 < len(fake_at.requests) < 40
+    finisher = start_worker(env, burst=True)
+    assert finisher.wait(timeout=120) == 0
+    time.sleep(1.1)  # past SENDING_TIMEOUT
+    settled = tasks.reconcile(app)
+    statuses = collections.Counter(r.status for r in rows(app))
+    accepted = accepted_phones(fake_at)
+    assert max(accepted.values()) == 1  # zero duplicates at the provider
+    assert set(statuses) <= {"sent", "unknown"}  # nobody silently skipped
+    assert statuses["unknown"] == settled["unknown"] <= 50  # at most the batch in flight
+    with app.extensions["db"].session() as db:
+        sent = set(db.scalars(select(Member.phone).join(OutboundMessage, OutboundMessage.member_id == Member.id)
+                              .where(OutboundMessage.status == "sent")))
+    assert sent <= set(accepted) and len(sent) + statuses["unknown"] == 2000
+
+
+def test_three_workers_on_one_broadcast_send_one_set(make_app, fake_at):
+    app = make_app(sms_provider="africastalking", at_api_url=fake_at.url, quiet_hours="off",
+                   bulk_batch_size=50)
+    with app.extensions["db"].session() as db:
+        many_members(db, 1500)
+    broadcast_id = new_broadcast(app, {"lo": "ສະບາຍດີ"})
+    tasks.dispatch(app, broadcast_id)
+    tasks.dispatch(app, broadcast_id)  # an organiser pressing send twice queues jobs twice
+    env = worker_env(app, fake_at)
+    workers = [start_worker(env, burst=True) for _ in range(3)]
+    assert [w.wait(timeout=120) for w in workers] == [0, 0, 0]
+    accepted = accepted_phones(fake_at)
+    assert len(accepted) == 1500 and max(accepted.values()) == 1
+    assert {r.status for r in rows(app)} == {"sent"}
