@@ -63,6 +63,7 @@ class Config:
     price_per_segment: str = "0.02"  # for the broadcast cost estimate
     price_currency: str = "USD"
     bulk_batch_size: int = 500  # recipients per Africa's Talking bulk request
+    send_concurrency: int = 8  # provider requests in flight at once per job (personalised texts, Twilio)
     quiet_hours: str = "21:00-07:00"  # bulk waits; conversational replies do not
     sending_timeout: int = 300  # seconds a row may stay "sending" before it is settled "unknown"
     sms_session_ttl: int = 86400  # an SMS conversation stays open a day

@@ -7,6 +7,7 @@ parent's app is inherited and nothing is reconnected per message.
 from __future__ import annotations
 
 import logging
+from concurrent.futures import ThreadPoolExecutor
 
 from rq import Retry, get_current_job
 
@@ -152,15 +153,22 @@ def send_batch(message_ids: list[int]) -> dict:
             results[message_id] = SendOutcome(phone, False, error="opted out")
         else:
             by_body.setdefault(body, []).append((message_id, phone))
-    for body, recipients in by_body.items():
-        for start in range(0, len(recipients), config.bulk_batch_size):
-            chunk = recipients[start:start + config.bulk_batch_size]
-            phones = [phone for _, phone in chunk]
-            try:
-                outcomes = provider.send(body, phones)
-            except (TransientProviderError, PermanentProviderError) as exc:
-                transient = isinstance(exc, TransientProviderError)
-                outcomes = [SendOutcome(p, False, error=str(exc), transient=transient) for p in phones]
+    chunks = [(body, recipients[start:start + config.bulk_batch_size])
+              for body, recipients in by_body.items()
+              for start in range(0, len(recipients), config.bulk_batch_size)]
+
+    def send_chunk(item):
+        body, chunk = item
+        phones = [phone for _, phone in chunk]
+        try:
+            return chunk, provider.send(body, phones)
+        except (TransientProviderError, PermanentProviderError) as exc:
+            transient = isinstance(exc, TransientProviderError)
+            return chunk, [SendOutcome(p, False, error=str(exc), transient=transient) for p in phones]
+
+    # Personalised texts are one request each: keep a bounded number in flight.
+    with ThreadPoolExecutor(max_workers=max(1, min(config.send_concurrency, len(chunks)))) as pool:
+        for chunk, outcomes in pool.map(send_chunk, chunks):
             for (message_id, _), outcome in zip(chunk, outcomes, strict=True):
                 results[message_id] = outcome
     job = get_current_job()

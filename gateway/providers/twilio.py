@@ -8,6 +8,7 @@ other 4xx are permanent.
 
 from __future__ import annotations
 
+from concurrent.futures import ThreadPoolExecutor
 from typing import Mapping, Sequence
 
 import requests
@@ -32,11 +33,16 @@ class TwilioProvider:
         self.client.api.base_url = config.twilio_api_url.rstrip("/")
         self.sender = ({"messaging_service_sid": config.twilio_messaging_service_sid}
                        if config.twilio_messaging_service_sid else {"from_": config.twilio_from})
+        self.concurrency = max(1, config.send_concurrency)
         base = config.public_base_url.rstrip("/")
         self.status_callback = f"{base}/status/twilio" if base else None
 
     def send(self, text: str, phones: Sequence[str]) -> list[SendOutcome]:
-        return [self._send_one(text, phone) for phone in phones]
+        """One request per recipient (Twilio has no bulk send), a bounded number at once."""
+        if len(phones) <= 1:
+            return [self._send_one(text, phone) for phone in phones]
+        with ThreadPoolExecutor(max_workers=min(self.concurrency, len(phones))) as pool:
+            return list(pool.map(lambda phone: self._send_one(text, phone), phones))
 
     def _send_one(self, text: str, phone: str) -> SendOutcome:
         extra = {"status_callback": self.status_callback} if self.status_callback else {}
