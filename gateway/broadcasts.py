@@ -24,7 +24,7 @@ from .encoding import sms_size
 from .prompts import Catalog
 from .store.models import Broadcast, Member, OutboundMessage, TrainingSession, utcnow
 
-PLACEHOLDERS = {"name", "session.title", "session.starts_at"}
+PLACEHOLDERS = {"name", "session.title", "session.starts_at", "session.where"}
 
 
 def check_texts(texts: dict[str, str], languages: Iterable[str]) -> dict[str, str]:
@@ -81,7 +81,8 @@ class Renderer:
             row = self.session
             self._sessions[lang] = SimpleNamespace(
                 title=(row.titles.get(lang) or next(iter(row.titles.values()))) if row else "",
-                starts_at=self.catalog.format_moment(row.starts_at, lang) if row else "")
+                starts_at=self.catalog.format_moment(row.starts_at, lang) if row else "",
+                where=" / ".join(p for p in (row.place, row.join_link, row.dial_in) if p) if row else "")
         return self._sessions[lang]
 
 

@@ -65,6 +65,8 @@ class Config:
     bulk_batch_size: int = 500  # recipients per Africa's Talking bulk request
     send_concurrency: int = 8  # provider requests in flight at once per job (personalised texts, Twilio)
     quiet_hours: str = "21:00-07:00"  # bulk waits; conversational replies do not
+    reminder_offsets: str = "1d,1h"  # before each session; e.g. "2d,1d,1h,15m"
+    segments_per_second: int = 0  # provider throughput limit shared by all workers; 0 = none
     sending_timeout: int = 300  # seconds a row may stay "sending" before it is settled "unknown"
     sms_session_ttl: int = 86400  # an SMS conversation stays open a day
     provider_timeout_ms: int = 10000  # per provider HTTP call; AT's own default is ~9 s
@@ -114,6 +116,10 @@ class Config:
             self.quiet_window()
         except ValueError:
             raise ConfigError("QUIET_HOURS", f"must look like 21:00-07:00 (or 'off'), got {self.quiet_hours!r}") from None
+        try:
+            self.reminder_minutes()
+        except ValueError:
+            raise ConfigError("REMINDER_OFFSETS", f"must look like 1d,1h,30m, got {self.reminder_offsets!r}") from None
         if self.public_base_url and not self.public_base_url.startswith(("http://", "https://")):
             raise ConfigError("PUBLIC_BASE_URL", "must start with http:// or https://")
         return self
@@ -126,6 +132,18 @@ class Config:
             return None
         start, end = (part.strip() for part in self.quiet_hours.split("-"))
         return time.fromisoformat(start), time.fromisoformat(end)
+
+    def reminder_minutes(self) -> list[int]:
+        """REMINDER_OFFSETS as minutes before the start, largest first."""
+        units = {"d": 1440, "h": 60, "m": 1}
+        minutes = []
+        for part in self.reminder_offsets.replace(" ", "").split(","):
+            if not part:
+                continue
+            if part[-1] not in units or not part[:-1].isdigit() or int(part[:-1]) == 0:
+                raise ValueError(part)
+            minutes.append(int(part[:-1]) * units[part[-1]])
+        return sorted(set(minutes), reverse=True)
 
     def languages(self) -> list[str]:
         return sorted(p.stem for p in Path(self.prompts_dir).glob("*.yaml"))

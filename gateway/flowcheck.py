@@ -29,7 +29,7 @@ BUILT_IN_KEYS = (
     "validate.choose_at_least", "ussd.more", "ussd.back", "ussd.resume",
     "ussd.resume_continue", "ussd.resume_restart", "ussd.error", "ussd.rate_limited",
     "ussd.bad_number", "quiz.correct", "quiz.wrong", "quiz.progress",
-    "sms.help", "sms.stopped", "sms.started", "sms.register_first",
+    "sms.help", "sms.stopped", "sms.started", "sms.register_first", "reminder.text",
 )
 
 # Stand-ins for what members and organisers type, long enough to be honest.

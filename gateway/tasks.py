@@ -11,9 +11,11 @@ from concurrent.futures import ThreadPoolExecutor
 
 from rq import Retry, get_current_job
 
+from .encoding import sms_size
 from .errors import PermanentProviderError, TransientProviderError
 from .phone import mask
 from .providers.base import SendOutcome
+from .throttle import Throttle
 
 log = logging.getLogger(__name__)
 
@@ -63,6 +65,10 @@ def send_message(message_id: int) -> str:
             row.status, row.error = "failed", "opted out"
             return "failed"
         phone, body = member.phone, row.body
+    # Counted so bulk sends yield to it; a reply to a member never waits.
+    config = gateway.config["GATEWAY"]
+    Throttle(gateway.extensions["redis"], provider.name, config.segments_per_second).take(
+        sms_size(body).segments, wait=False)
     try:
         [outcome] = provider.send(body, [phone])
     except (TransientProviderError, PermanentProviderError) as exc:
@@ -153,13 +159,16 @@ def send_batch(message_ids: list[int]) -> dict:
             results[message_id] = SendOutcome(phone, False, error="opted out")
         else:
             by_body.setdefault(body, []).append((message_id, phone))
-    chunks = [(body, recipients[start:start + config.bulk_batch_size])
-              for body, recipients in by_body.items()
-              for start in range(0, len(recipients), config.bulk_batch_size)]
+    throttle = Throttle(gateway.extensions["redis"], provider.name, config.segments_per_second)
+    chunks = []
+    for body, recipients in by_body.items():
+        size = throttle.largest_batch(sms_size(body).segments, config.bulk_batch_size)
+        chunks += [(body, recipients[start:start + size]) for start in range(0, len(recipients), size)]
 
     def send_chunk(item):
         body, chunk = item
         phones = [phone for _, phone in chunk]
+        throttle.take(sms_size(body).segments * len(phones))
         try:
             return chunk, provider.send(body, phones)
         except (TransientProviderError, PermanentProviderError) as exc:
@@ -216,8 +225,9 @@ def reconcile(application) -> dict:
     """Settle what a crash left behind; finish broadcasts with nothing left to send.
 
     Rows in ``sending`` longer than SENDING_TIMEOUT become ``unknown`` (reported,
-    never resent blindly). Queued rows of a sending broadcast are queued again:
-    Redis may have lost their jobs, and a duplicate job claims nothing.
+    never resent blindly). Queued rows of a sending broadcast are queued again, and
+    reminders past their time are fired: Redis may have lost their jobs, and a
+    duplicate job claims nothing.
     """
     from datetime import timedelta
 
@@ -226,11 +236,16 @@ def reconcile(application) -> dict:
     from . import broadcasts, outbox
     from .store.models import Broadcast, utcnow
 
+    from . import reminders
+
     config = application.config["GATEWAY"]
     database = application.extensions["db"]
     with database.session() as db:
         unknown = outbox.settle_stuck(db, utcnow() - timedelta(seconds=config.sending_timeout))
         sending = list(db.scalars(select(Broadcast.id).where(Broadcast.status == "sending")))
+        overdue = reminders.due(db)
+    for reminder_id in overdue:  # their RQ trigger was lost, or is about to run: a claim decides
+        application.extensions["queues"]["default"].enqueue(fire_reminder, reminder_id)
     requeued = 0
     for broadcast_id in sending:
         with database.session() as db:
@@ -247,4 +262,36 @@ def reconcile(application) -> dict:
     if unknown:
         log.warning("reconciler: %d message(s) left mid-send by a stopped worker marked unknown "
                     "(not resent): ids %s", len(unknown), unknown[:20])
-    return {"unknown": len(unknown), "requeued": requeued}
+    return {"unknown": len(unknown), "requeued": requeued, "reminders": len(overdue)}
+
+
+# ------------------------------------------------------------------- reminders
+
+def schedule_reminders(application, session_id: int) -> list[int]:
+    """Bring the session's reminders in step with it and queue their triggers."""
+    from . import reminders
+    from .store.models import TrainingSession
+
+    config = application.config["GATEWAY"]
+    with application.extensions["db"].session() as db:
+        session = db.get(TrainingSession, session_id)
+        scheduled = [(r.id, r.due_at) for r in reminders.sync(db, session, config.reminder_minutes())]
+    queue = application.extensions["queues"]["default"]
+    for reminder_id, due_at in scheduled:
+        queue.enqueue_at(due_at, fire_reminder, reminder_id, result_ttl=config.job_result_ttl,
+                         failure_ttl=config.job_failure_ttl)
+    return [reminder_id for reminder_id, _ in scheduled]
+
+
+def fire_reminder(reminder_id: int) -> str:
+    """Send one reminder, once. A trigger for a moved or cancelled reminder does nothing."""
+    from . import reminders
+
+    gateway = app()
+    with gateway.extensions["db"].session() as db:
+        reminder = reminders.claim(db, reminder_id)
+        if reminder is None:
+            return "not due, already sent, or cancelled"
+        broadcast_id = reminders.create_broadcast(db, reminder, gateway.extensions["catalog"])
+    dispatch(gateway, broadcast_id)
+    return f"broadcast {broadcast_id}"

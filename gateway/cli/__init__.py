@@ -44,7 +44,7 @@ def fail(message: str) -> None:
     sys.exit(1)
 
 
-def run_import(file, do_import, summary) -> None:
+def run_import(file, do_import, summary):
     """Run ``do_import()`` in one transaction; list rejected rows; exit 1 if any.
 
     A file that cannot be read at all (wrong header, not UTF-8) imports nothing.
@@ -64,3 +64,4 @@ def run_import(file, do_import, summary) -> None:
     click.echo(summary(report))
     if report.rejected:
         fail(f"{len(report.rejected)} row(s) were not imported; fix them and import again")
+    return report

@@ -45,6 +45,22 @@ def add_command(**values) -> None:
         row = schedule.add(db, fields)
     click.echo(f"session {row.id} added for "
                f"{row.starts_at.astimezone(ZoneInfo(config.timezone)):%a %d %b %Y %H:%M}")
+    _reminders(app, row.id)
+
+
+def _reminders(app, session_id: int) -> None:
+    from .. import tasks
+    from ..store.models import Reminder
+
+    tasks.schedule_reminders(app, session_id)
+    zone = ZoneInfo(app.config["GATEWAY"].timezone)
+    with app.extensions["db"].session() as db:
+        from sqlalchemy import select
+
+        for r in db.scalars(select(Reminder).where(Reminder.session_id == session_id)
+                            .order_by(Reminder.due_at)):
+            click.echo(f"  reminder {r.offset_minutes // 60}h{r.offset_minutes % 60:02d} before: "
+                       f"{r.due_at.astimezone(zone):%a %d %b %H:%M} ({r.status})")
 
 
 @sessions.command("import")
@@ -67,8 +83,10 @@ def import_command(file: Path) -> None:
                 db, read_rows(file, ("topic", "language", "starts_at"), schedule.CSV_COLUMNS),
                 vocabulary(app), config.timezone)
 
-    run_import(file, do_import, lambda report: f"{len(report.created)} session(s) added, "
-               f"{len(report.rejected)} rejected")
+    report = run_import(file, do_import, lambda report: f"{len(report.created)} session(s) added, "
+                        f"{len(report.rejected)} rejected")
+    for session_id in report.created:
+        _reminders(app, session_id)
 
 
 @sessions.command("list")
@@ -93,3 +111,56 @@ def list_command(include_past: bool) -> None:
             click.echo(f"{row.id:>4}  {row.starts_at.astimezone(zone):%Y-%m-%d %H:%M} "
                        f"{row.kind[:10]:<10} {row.topic:<15} {row.language:<5} {seats:<9} "
                        f"{title}{status}")
+
+
+@sessions.command("edit")
+@click.argument("session_id", type=int)
+@click.option("--title-lo", default=None)
+@click.option("--title-en", default=None)
+@click.option("--starts", "starts_at", default=None, help="New local start time; reminders move with it.")
+@click.option("--duration", "duration_minutes", default=None)
+@click.option("--place", default=None)
+@click.option("--link", "join_link", default=None)
+@click.option("--dial-in", "dial_in", default=None)
+@click.option("--capacity", default=None)
+def edit_command(session_id, **changes):
+    """Change a session; its reminders move with it."""
+    from ..store import schedule
+    from ..store.models import TrainingSession
+
+    app = open_app()
+    config = app.config["GATEWAY"]
+    with app.extensions["db"].session() as db:
+        row = db.get(TrainingSession, session_id)
+        if row is None:
+            fail(f"no session {session_id}; see `outreach sessions list --all`")
+        current = {"title_lo": row.titles.get("lo", ""), "title_en": row.titles.get("en", ""),
+                   "kind": row.kind, "topic": row.topic, "language": row.language,
+                   "starts_at": row.starts_at.isoformat(), "duration_minutes": row.duration_minutes,
+                   "place": row.place, "join_link": row.join_link, "dial_in": row.dial_in,
+                   "capacity": row.capacity}
+        current.update({k: v for k, v in changes.items() if v is not None})
+        try:
+            fields = schedule.session_fields(current, vocabulary(app), config.timezone)
+        except ValueError as exc:
+            fail(f"session not changed: {exc}")
+        for key, value in fields.items():
+            setattr(row, key, value)
+    click.echo(f"session {session_id} updated")
+    _reminders(app, session_id)
+
+
+@sessions.command("cancel")
+@click.argument("session_id", type=int)
+def cancel_command(session_id):
+    """Cancel a session; its reminders are never sent."""
+    from ..store.models import TrainingSession, utcnow
+
+    app = open_app()
+    with app.extensions["db"].session() as db:
+        row = db.get(TrainingSession, session_id)
+        if row is None:
+            fail(f"no session {session_id}")
+        row.cancelled_at = row.cancelled_at or utcnow()
+    click.echo(f"session {session_id} cancelled")
+    _reminders(app, session_id)

@@ -207,3 +207,22 @@ class Broadcast(Base):
     created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
     started_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
     cancelled_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+
+
+class Reminder(Base):
+    """A reminder for a session, ``offset_minutes`` before it starts.
+
+    The row is the truth; the RQ job at ``due_at`` is only a trigger. Moving the
+    session moves ``due_at``; cancelling it cancels the row. A job that finds the
+    row not ``scheduled``, or not yet due, does nothing.
+    """
+
+    __tablename__ = "reminders"
+    __table_args__ = (UniqueConstraint("session_id", "offset_minutes", name="uq_reminder_offset"),)
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    session_id: Mapped[int] = mapped_column(ForeignKey("training_sessions.id", ondelete="CASCADE"), index=True)
+    offset_minutes: Mapped[int] = mapped_column(Integer)
+    due_at: Mapped[datetime] = mapped_column(UTCDateTime, index=True)
+    status: Mapped[str] = mapped_column(String(12), default="scheduled")  # scheduled|firing|sent|cancelled|missed
+    broadcast_id: Mapped[int | None] = mapped_column(ForeignKey("broadcasts.id", ondelete="SET NULL"))

@@ -1,8 +1,8 @@
-"""messaging: outbox, inbound messages, broadcasts; members.opted_in_at
+"""messaging: outbox, inbound messages, broadcasts, reminders; members.opted_in_at
 
 Revision ID: 0002
 Revises: 0001
-Create Date: 2026-11-21 06:12:29.270953
+Create Date: 2026-11-21 06:25:12.731116
 """
 from alembic import op
 import sqlalchemy as sa
@@ -72,6 +72,22 @@ def upgrade() -> None:
         batch_op.create_index(batch_op.f('ix_outbound_messages_provider_message_id'), ['provider_message_id'], unique=False)
         batch_op.create_index(batch_op.f('ix_outbound_messages_status'), ['status'], unique=False)
 
+    op.create_table('reminders',
+    sa.Column('id', sa.Integer(), nullable=False),
+    sa.Column('session_id', sa.Integer(), nullable=False),
+    sa.Column('offset_minutes', sa.Integer(), nullable=False),
+    sa.Column('due_at', gateway.store.models.UTCDateTime(), nullable=False),
+    sa.Column('status', sa.String(length=12), nullable=False),
+    sa.Column('broadcast_id', sa.Integer(), nullable=True),
+    sa.ForeignKeyConstraint(['broadcast_id'], ['broadcasts.id'], ondelete='SET NULL'),
+    sa.ForeignKeyConstraint(['session_id'], ['training_sessions.id'], ondelete='CASCADE'),
+    sa.PrimaryKeyConstraint('id'),
+    sa.UniqueConstraint('session_id', 'offset_minutes', name='uq_reminder_offset')
+    )
+    with op.batch_alter_table('reminders', schema=None) as batch_op:
+        batch_op.create_index(batch_op.f('ix_reminders_due_at'), ['due_at'], unique=False)
+        batch_op.create_index(batch_op.f('ix_reminders_session_id'), ['session_id'], unique=False)
+
     with op.batch_alter_table('members', schema=None) as batch_op:
         batch_op.add_column(sa.Column('opted_in_at', gateway.store.models.UTCDateTime(), nullable=True))
 
@@ -81,6 +97,11 @@ def downgrade() -> None:
     with op.batch_alter_table('members', schema=None) as batch_op:
         batch_op.drop_column('opted_in_at')
 
+    with op.batch_alter_table('reminders', schema=None) as batch_op:
+        batch_op.drop_index(batch_op.f('ix_reminders_session_id'))
+        batch_op.drop_index(batch_op.f('ix_reminders_due_at'))
+
+    op.drop_table('reminders')
     with op.batch_alter_table('outbound_messages', schema=None) as batch_op:
         batch_op.drop_index(batch_op.f('ix_outbound_messages_status'))
         batch_op.drop_index(batch_op.f('ix_outbound_messages_provider_message_id'))

@@ -1,0 +1,80 @@
+"""Session reminders: rows kept in step with their session, fired as broadcasts.
+
+``sync`` is called whenever a session is added, edited or cancelled. It makes one
+row per configured offset (REMINDER_OFFSETS, default one day and one hour before),
+moves ``due_at`` when the session moves, and cancels the rows when the session is
+cancelled. A reminder due in the past when its session is added is ``missed``.
+
+Firing claims the row (``scheduled`` -> ``firing``) so it happens once, then sends
+a broadcast to the session's topic group, each member in their own language.
+"""
+
+from __future__ import annotations
+
+from datetime import datetime, timedelta
+
+from sqlalchemy import select, update
+from sqlalchemy.orm import Session
+
+from . import broadcasts
+from .audience import Audience
+from .prompts import Catalog
+from .store.models import Reminder, TrainingSession, utcnow
+
+# A trigger this early (clock skew between machines) still counts as due.
+EARLY_S = 60
+
+
+def sync(db: Session, session: TrainingSession, offsets: list[int], now: datetime | None = None) -> list[Reminder]:
+    """Create, move or cancel ``session``'s reminders; return the scheduled ones."""
+    now = now or utcnow()
+    existing = {r.offset_minutes: r for r in db.scalars(
+        select(Reminder).where(Reminder.session_id == session.id))}
+    scheduled = []
+    for offset in offsets:
+        due = session.starts_at - timedelta(minutes=offset)
+        row = existing.pop(offset, None)
+        if row is None:
+            row = Reminder(session_id=session.id, offset_minutes=offset, due_at=due)
+            db.add(row)
+        elif row.status in ("sent", "firing"):
+            continue  # already went out; a moved session does not send it twice
+        row.due_at = due
+        if session.cancelled_at is not None:
+            row.status = "cancelled"
+        elif due <= now:
+            row.status = "missed"
+        else:
+            row.status = "scheduled"
+            scheduled.append(row)
+    for row in existing.values():  # an offset no longer configured
+        if row.status == "scheduled":
+            row.status = "cancelled"
+    db.flush()
+    return scheduled
+
+
+def due(db: Session, now: datetime | None = None) -> list[int]:
+    """Scheduled reminders whose time has come (for the reconciler)."""
+    now = now or utcnow()
+    return list(db.scalars(select(Reminder.id).where(
+        Reminder.status == "scheduled", Reminder.due_at <= now + timedelta(seconds=EARLY_S))))
+
+
+def claim(db: Session, reminder_id: int, now: datetime | None = None) -> Reminder | None:
+    now = now or utcnow()
+    won = db.execute(update(Reminder).where(
+        Reminder.id == reminder_id, Reminder.status == "scheduled",
+        Reminder.due_at <= now + timedelta(seconds=EARLY_S)).values(status="firing")).rowcount
+    return db.get(Reminder, reminder_id) if won == 1 else None
+
+
+def create_broadcast(db: Session, reminder: Reminder, catalog: Catalog) -> int:
+    session = db.get(TrainingSession, reminder.session_id)
+    texts = {lang: catalog.template(lang, "reminder.text") for lang in catalog.languages}
+    audience = Audience(topics=(session.topic,))
+    title = session.titles.get("en") or next(iter(session.titles.values()))
+    row = broadcasts.create(db, texts, audience, f"reminder: {title} ({reminder.offset_minutes} min before)",
+                            session_id=session.id)
+    reminder.broadcast_id, reminder.status = row.id, "sent"
+    return row.id
