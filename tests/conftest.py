@@ -11,6 +11,7 @@ import os
 from pathlib import Path
 
 import pytest
+from pytest_httpserver import HTTPServer
 from sqlalchemy import text
 
 from gateway import create_app
@@ -108,6 +109,18 @@ def handset(phone_factory) -> Phone:
 
 
 ROOT = Path(__file__).resolve().parent.parent
+
+
+@pytest.fixture
+def provider_server():
+    """A threaded local HTTP server: like a real API, a slow request does not hold
+    up the next one (a retry after a timeout must not queue behind the timeout)."""
+    server = HTTPServer(threaded=True)
+    server.start()
+    yield server
+    server.clear()
+    if server.is_running():
+        server.stop()
 
 
 def pytest_addoption(parser):

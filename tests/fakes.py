@@ -9,24 +9,10 @@ import threading
 import time
 from urllib.parse import parse_qs
 
-import pytest
-from pytest_httpserver import HTTPServer
 from werkzeug.wrappers import Response
 
 from gateway import tasks
 from gateway.broker import QUEUES
-
-
-@pytest.fixture
-def provider_server():
-    """A threaded local HTTP server: like a real API, a slow request does not hold
-    up the next one (a retry after a timeout must not queue behind the timeout)."""
-    server = HTTPServer(threaded=True)
-    server.start()
-    yield server
-    server.clear()
-    if server.is_running():
-        server.stop()
 
 
 class ScriptedFake:

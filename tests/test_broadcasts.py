@@ -21,7 +21,7 @@ from gateway.audience import Audience
 from gateway.store.models import Member, MemberTopic, OutboundMessage, utcnow
 from gateway.vocabulary import Vocabulary
 
-from .fakes import FakeAfricasTalking, drain, provider_server  # noqa: F401
+from .fakes import FakeAfricasTalking, drain
 from .helpers import add_member, add_session
 
 

@@ -10,7 +10,7 @@ from gateway import tasks
 from gateway.store.models import Reminder, TrainingSession
 from gateway.throttle import Throttle
 
-from .fakes import FakeAfricasTalking, drain, provider_server  # noqa: F401
+from .fakes import FakeAfricasTalking, drain
 from .helpers import add_member, add_session
 
 

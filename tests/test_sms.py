@@ -13,7 +13,7 @@ from gateway import keywords, tasks
 from gateway.store import members
 from gateway.store.models import InboundMessage, Member, OutboundMessage
 
-from .fakes import FakeAfricasTalking, FakeTwilio, drain, provider_server  # noqa: F401
+from .fakes import FakeAfricasTalking, FakeTwilio, drain
 from .helpers import add_member, add_session
 
 PHONE = "+8562055520001"

@@ -39,6 +39,14 @@ def open_app():
     return app
 
 
+def fetch(db, model, ident: int, what: str, hint: str = ""):
+    """The row with id ``ident``, or exit 1 saying it does not exist."""
+    row = db.get(model, ident)
+    if row is None:
+        fail(f"no {what} {ident}" + (f"; {hint}" if hint else ""))
+    return row
+
+
 def fail(message: str) -> None:
     click.secho(message, fg="red", err=True)
     sys.exit(1)

@@ -7,7 +7,7 @@ import time
 
 import click
 
-from . import cli, fail, open_app
+from . import cli, fail, fetch, open_app
 
 
 @cli.group()
@@ -47,9 +47,7 @@ def _preview(app, broadcast_id: int):
 
     config = app.config["GATEWAY"]
     with app.extensions["db"].session() as db:
-        row = db.get(Broadcast, broadcast_id)
-        if row is None:
-            fail(f"no broadcast {broadcast_id}; see `outreach broadcast list`")
+        row = fetch(db, Broadcast, broadcast_id, "broadcast", "see `outreach broadcast list`")
         renderer = broadcasts.renderer_for(db, row, app.extensions["catalog"], config.default_language)
         result = broadcasts.preview(db, row, renderer, float(config.price_per_segment),
                                     config.price_currency)
@@ -135,9 +133,7 @@ def status_command(broadcast_id, watch):
 
     def counts():
         with database.session() as db:
-            row = db.get(Broadcast, broadcast_id)
-            if row is None:
-                fail(f"no broadcast {broadcast_id}; see `outreach broadcast list`")
+            row = fetch(db, Broadcast, broadcast_id, "broadcast", "see `outreach broadcast list`")
             return row.status, broadcasts.progress(db, broadcast_id)
 
     status, now = counts()
@@ -175,9 +171,7 @@ def cancel_command(broadcast_id):
 
     app = open_app()
     with app.extensions["db"].session() as db:
-        row = db.get(Broadcast, broadcast_id)
-        if row is None:
-            fail(f"no broadcast {broadcast_id}")
+        row = fetch(db, Broadcast, broadcast_id, "broadcast", "see `outreach broadcast list`")
         stopped = broadcasts.cancel(db, row)
     click.echo(f"broadcast {broadcast_id} cancelled; {stopped} unsent message(s) stopped")
 

@@ -7,7 +7,7 @@ from zoneinfo import ZoneInfo
 
 import click
 
-from . import cli, fail, open_app, run_import
+from . import cli, fail, fetch, open_app, run_import
 from .members import vocabulary
 
 
@@ -131,9 +131,7 @@ def edit_command(session_id, **changes):
     app = open_app()
     config = app.config["GATEWAY"]
     with app.extensions["db"].session() as db:
-        row = db.get(TrainingSession, session_id)
-        if row is None:
-            fail(f"no session {session_id}; see `outreach sessions list --all`")
+        row = fetch(db, TrainingSession, session_id, "session", "see `outreach sessions list --all`")
         current = {"title_lo": row.titles.get("lo", ""), "title_en": row.titles.get("en", ""),
                    "kind": row.kind, "topic": row.topic, "language": row.language,
                    "starts_at": row.starts_at.isoformat(), "duration_minutes": row.duration_minutes,
@@ -158,9 +156,7 @@ def cancel_command(session_id):
 
     app = open_app()
     with app.extensions["db"].session() as db:
-        row = db.get(TrainingSession, session_id)
-        if row is None:
-            fail(f"no session {session_id}")
+        row = fetch(db, TrainingSession, session_id, "session", "see `outreach sessions list --all`")
         row.cancelled_at = row.cancelled_at or utcnow()
     click.echo(f"session {session_id} cancelled")
     _reminders(app, session_id)
