@@ -19,7 +19,7 @@ from sqlalchemy.orm import Session
 from . import broadcasts
 from .audience import Audience
 from .prompts import Catalog
-from .store.models import Reminder, TrainingSession, utcnow
+from .store.models import Broadcast, Reminder, TrainingSession, utcnow
 
 # A trigger this early (clock skew between machines) still counts as due.
 EARLY_S = 60
@@ -37,8 +37,11 @@ def sync(db: Session, session: TrainingSession, offsets: list[int], now: datetim
         if row is None:
             row = Reminder(session_id=session.id, offset_minutes=offset, due_at=due)
             db.add(row)
-        elif row.status in ("sent", "firing"):
-            continue  # already went out; a moved session does not send it twice
+        elif row.status == "firing":
+            continue  # being turned into a broadcast right now
+        elif row.status == "sent":
+            if not _withdraw(db, row, session, due):
+                continue  # already handed to the provider; nothing to take back
         row.due_at = due
         if session.cancelled_at is not None:
             row.status = "cancelled"
@@ -52,6 +55,21 @@ def sync(db: Session, session: TrainingSession, offsets: list[int], now: datetim
             row.status = "cancelled"
     db.flush()
     return scheduled
+
+
+def _withdraw(db: Session, row: Reminder, session: TrainingSession, due: datetime) -> bool:
+    """A reminder broadcast still waiting (e.g. for quiet hours to end) is cancelled
+    when its session is cancelled or moved, so no one gets a stale time. True if
+    the reminder may be scheduled afresh."""
+    if row.broadcast_id is None:
+        return False
+    unchanged = row.due_at == due and session.cancelled_at is None
+    waiting = broadcasts.progress(db, row.broadcast_id)["queued"]
+    if unchanged or not waiting:
+        return False
+    broadcasts.cancel(db, db.get(Broadcast, row.broadcast_id))
+    row.broadcast_id = None
+    return True
 
 
 def due(db: Session, now: datetime | None = None) -> list[int]:

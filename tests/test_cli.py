@@ -6,7 +6,8 @@ import io
 import pytest
 from click.testing import CliRunner
 
-import gateway.cli.flows  # noqa: F401  (commands register on import)
+import gateway.cli.broadcast  # noqa: F401  (commands register on import)
+import gateway.cli.flows  # noqa: F401
 import gateway.cli.members  # noqa: F401
 import gateway.cli.schedule  # noqa: F401
 import gateway.cli.simulate  # noqa: F401
@@ -101,3 +102,44 @@ def test_simulate_over_sms_shows_the_replies(run):
     assert "Choose language" in result.output
     assert "ທ່ານຈະບໍ່ໄດ້ຮັບຂໍ້ຄວາມຈາກພວກເຮົາອີກ" in result.output
     assert result.output.rstrip().endswith("(no reply)")  # opted out: nothing more
+
+
+def test_broadcast_commands(run, app):
+    from .helpers import add_member
+
+    with app.extensions["db"].session() as db:
+        add_member(db, "+8562055550001", language="lo", province="bokeo")
+        add_member(db, "+8562055550002", language="en", province="sekong")
+    created = run("broadcast", "create", "--audience", "province=bokeo,Sekong",
+                  "--text-lo", "ສະບາຍດີ {name}", "--text", "Hello {name}")
+    assert created.exit_code == 0, created.output
+    assert "lo: 1 recipient(s), UCS-2" in created.output and "en: 1 recipient(s), GSM-7" in created.output
+    assert "estimated cost 0.04 USD" in created.output
+    assert run("broadcast", "send", "1").exit_code == 1  # no --yes and no terminal to ask
+    sent = run("broadcast", "send", "1", "--yes")
+    assert sent.exit_code == 0 and "2 message(s) added to the outbox" in sent.output
+    status = run("broadcast", "status", "1")
+    assert "broadcast 1: sending" in status.output and "remaining  2" in status.output
+    cancelled = run("broadcast", "cancel", "1")
+    assert "2 unsent message(s) stopped" in cancelled.output
+    assert "cancelled" in run("broadcast", "list").output
+    one_shot = run("broadcast", "send", "--audience", "all", "--text", "Hi all", "--yes")
+    assert one_shot.exit_code == 0 and "broadcast 2 created" in one_shot.output
+    bad = run("broadcast", "create", "--audience", "planet=mars", "--text", "x")
+    assert bad.exit_code == 1 and "cannot read 'planet=mars'" in bad.output
+    typo = run("broadcast", "create", "--text", "Hi {nmae}")
+    assert typo.exit_code == 1 and "uses {nmae}" in typo.output
+    assert run("broadcast", "status", "99").exit_code == 1
+
+
+def test_sessions_edit_and_cancel_move_and_cancel_reminders(run):
+    added = run("sessions", "add", "--title-en", "Hangout", "--topic", "nutrition", "--language", "lo",
+                "--starts", "2030-01-11 14:00", "--place", "Pakse")
+    assert "reminder 24h00 before: Thu 10 Jan 14:00 (scheduled)" in added.output
+    moved = run("sessions", "edit", "1", "--starts", "2030-01-11 16:30")
+    assert "reminder 1h00 before: Fri 11 Jan 15:30 (scheduled)" in moved.output
+    bad = run("sessions", "edit", "1", "--starts", "soon")
+    assert bad.exit_code == 1 and "session not changed" in bad.output
+    cancelled = run("sessions", "cancel", "1")
+    assert cancelled.output.count("(cancelled)") == 2
+    assert run("sessions", "cancel", "42").exit_code == 1

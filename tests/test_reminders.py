@@ -81,3 +81,27 @@ def test_the_throttle_holds_bulk_to_the_segment_limit_but_never_a_reply(app):
     assert waited > 1.0 and time.monotonic() - started > 1.0
     assert throttle.take(1000, wait=False) == 0.0  # a conversational reply goes at once
     assert Throttle(app.extensions["redis"], "test", per_second=0).take(10**6) == 0.0
+
+
+def test_cancelling_a_session_withdraws_a_reminder_waiting_for_quiet_hours(make_app):
+    app = make_app(quiet_hours="00:00-23:59")  # everything waits: the reminder is held
+    soon = (datetime.now(timezone.utc) + timedelta(hours=3)).astimezone(timezone(timedelta(hours=7)))
+    with app.extensions["db"].session() as db:
+        add_member(db, "+8562055540001")
+        session_id = add_session(db, starts=soon.strftime("%Y-%m-%d %H:%M")).id
+    tasks.schedule_reminders(app, session_id)
+    with app.extensions["db"].session() as db:
+        db.execute(update(Reminder).where(Reminder.offset_minutes == 60)
+                   .values(status="scheduled", due_at=datetime.now(timezone.utc)))
+    tasks.reconcile(app)
+    drain(app)  # fires the reminder: its broadcast waits for quiet hours to end
+    with app.extensions["db"].session() as db:
+        broadcast_id = db.scalar(select(Reminder.broadcast_id).where(Reminder.offset_minutes == 60))
+        db.get(TrainingSession, session_id).cancelled_at = datetime.now(timezone.utc)
+    tasks.schedule_reminders(app, session_id)
+    from gateway import broadcasts
+
+    with app.extensions["db"].session() as db:
+        assert broadcasts.progress(db, broadcast_id)["cancelled"] == 1
+        assert broadcasts.progress(db, broadcast_id)["queued"] == 0
+    assert {status for _, _, status in reminders(app, session_id)} == {"cancelled"}
