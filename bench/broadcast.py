@@ -1,6 +1,6 @@
 """Broadcast throughput: 100,000 generated members through a local fake Africa's Talking.
 
-Runs the real path: ``tasks.dispatch`` writes the outbox rows and queues batch
+Runs the real path: ``bulk.dispatch`` writes the outbox rows and queues batch
 jobs; real ``outreach worker --burst`` processes claim and send them through the
 official SDK to a local fake that answers like Africa's Talking. Reports the wall
 time until every row is settled, messages per second, and each worker's peak RSS
@@ -74,7 +74,7 @@ def add_members(database, count: int, start: int, topic: str) -> None:
 
 
 def run_broadcast(app, texts: dict, spec: str, workers: int, env: dict) -> dict:
-    from gateway import broadcasts, tasks
+    from gateway import broadcasts, bulk
     from gateway.audience import Audience
     from gateway.vocabulary import Vocabulary
 
@@ -82,7 +82,7 @@ def run_broadcast(app, texts: dict, spec: str, workers: int, env: dict) -> dict:
     with app.extensions["db"].session() as db:
         broadcast_id = broadcasts.create(db, texts, Audience.parse(spec, vocabulary)).id
     started = time.perf_counter()
-    added, batches, _ = tasks.dispatch(app, broadcast_id)
+    added, batches, _ = bulk.dispatch(app, broadcast_id)
     dispatched = time.perf_counter() - started
     procs = [subprocess.Popen([sys.executable, "-m", "gateway.cli.main", "worker", "--burst"],
                               env=env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)

@@ -96,3 +96,34 @@ def create_broadcast(db: Session, reminder: Reminder, catalog: Catalog) -> int:
                             session_id=session.id)
     reminder.broadcast_id, reminder.status = row.id, "sent"
     return row.id
+
+
+# ------------------------------------------------------------------ jobs
+
+def schedule(application, session_id: int) -> list[int]:
+    """Bring the session's reminders in step with it and queue their triggers."""
+    from .store.models import TrainingSession
+
+    config = application.config["GATEWAY"]
+    with application.extensions["db"].session() as db:
+        session = db.get(TrainingSession, session_id)
+        scheduled = [(r.id, r.due_at) for r in sync(db, session, config.reminder_minutes())]
+    queue = application.extensions["queues"]["default"]
+    for reminder_id, due_at in scheduled:
+        queue.enqueue_at(due_at, fire, reminder_id, result_ttl=config.job_result_ttl,
+                         failure_ttl=config.job_failure_ttl)
+    return [reminder_id for reminder_id, _ in scheduled]
+
+
+def fire(reminder_id: int) -> str:
+    """Send one reminder, once. A trigger for a moved or cancelled reminder does nothing."""
+    from . import bulk, tasks
+
+    gateway = tasks.app()
+    with gateway.extensions["db"].session() as db:
+        reminder = claim(db, reminder_id)
+        if reminder is None:
+            return "not due, already sent, or cancelled"
+        broadcast_id = create_broadcast(db, reminder, gateway.extensions["catalog"])
+    bulk.dispatch(gateway, broadcast_id)
+    return f"broadcast {broadcast_id}"

@@ -15,7 +15,7 @@ import threading
 
 from rq import Queue, Worker
 
-from . import broker, tasks
+from . import broker, reconciler, tasks
 
 log = logging.getLogger(__name__)
 RECONCILE_EVERY_S = 60
@@ -24,7 +24,7 @@ RECONCILE_EVERY_S = 60
 def _reconcile_forever(app, stop: threading.Event) -> None:
     while not stop.wait(RECONCILE_EVERY_S):
         try:
-            tasks.reconcile(app)
+            reconciler.reconcile(app)
         except Exception:  # a bad minute must not stop the next one
             log.exception("reconciler failed")
 

@@ -16,7 +16,7 @@ from rq import Retry
 from rq.registry import ScheduledJobRegistry
 from sqlalchemy import insert, select, update
 
-from gateway import broadcasts, tasks
+from gateway import broadcasts, bulk, reconciler, tasks
 from gateway.audience import Audience
 from gateway.store.models import Member, MemberTopic, OutboundMessage, utcnow
 from gateway.vocabulary import Vocabulary
@@ -123,14 +123,14 @@ def test_shared_texts_go_in_bulk_requests_and_sending_again_sends_nothing(bulk_a
         many_members(db, 250, language="lo")
         many_members(db, 30, start=1000, language="en")
     broadcast_id = new_broadcast(bulk_app, {"lo": "ສະບາຍດີ ທຸກຄົນ", "en": "Hello everyone"})
-    added, batches, when = tasks.dispatch(bulk_app, broadcast_id)
+    added, batches, when = bulk.dispatch(bulk_app, broadcast_id)
     assert (added, when) == (280, None)
     drain(bulk_app)
     sizes = sorted(len(r["to"].split(",")) for r in fake_at.requests)
     assert sum(sizes) == 280 and max(sizes) <= 100 and len(sizes) == 4  # 100+100+50 lo, 30 en
     assert all(r["bulkSMSMode"] == "1" for r in fake_at.requests)
     assert {r.status for r in rows(bulk_app)} == {"sent"}
-    assert tasks.dispatch(bulk_app, broadcast_id)[:2] == (0, 0)
+    assert bulk.dispatch(bulk_app, broadcast_id)[:2] == (0, 0)
     drain(bulk_app)
     assert len(fake_at.requests) == 4
     assert max(accepted_phones(fake_at).values()) == 1
@@ -144,7 +144,7 @@ def test_personalised_texts_use_name_and_session_in_each_language(bulk_app, fake
     broadcast_id = new_broadcast(bulk_app, {
         "lo": "{name}, {session.title} {session.starts_at}",
         "en": "{name}: {session.title}, {session.starts_at}"}, session_id=session.id)
-    tasks.dispatch(bulk_app, broadcast_id)
+    bulk.dispatch(bulk_app, broadcast_id)
     drain(bulk_app)
     assert sorted(r["message"] for r in fake_at.requests) == [
         "Kham: Feeding mothers and babies, Fri 11 Jan, 14:00",
@@ -155,7 +155,7 @@ def test_cancel_stops_unsent_messages(bulk_app, fake_at):
     with bulk_app.extensions["db"].session() as db:
         many_members(db, 120)
     broadcast_id = new_broadcast(bulk_app, {"lo": "ສະບາຍດີ"})
-    tasks.dispatch(bulk_app, broadcast_id)
+    bulk.dispatch(bulk_app, broadcast_id)
     with bulk_app.extensions["db"].session() as db:
         assert broadcasts.cancel(db, db.get(broadcasts.Broadcast, broadcast_id)) == 120
     drain(bulk_app)
@@ -166,7 +166,7 @@ def test_cancel_stops_unsent_messages(bulk_app, fake_at):
 def test_members_who_opt_out_after_the_send_starts_receive_nothing(bulk_app, fake_at):
     with bulk_app.extensions["db"].session() as db:
         many_members(db, 10)
-    tasks.dispatch(bulk_app, new_broadcast(bulk_app, {"lo": "ສະບາຍດີ"}))
+    bulk.dispatch(bulk_app, new_broadcast(bulk_app, {"lo": "ສະບາຍດີ"}))
     with bulk_app.extensions["db"].session() as db:
         db.execute(update(Member).where(Member.phone == "+8562000000003").values(opted_out_at=utcnow()))
     drain(bulk_app)
@@ -178,10 +178,10 @@ def test_quiet_hours_hold_bulk_until_morning(make_app, fake_at):
     app = make_app(sms_provider="africastalking", at_api_url=fake_at.url, quiet_hours="00:00-23:59")
     with app.extensions["db"].session() as db:
         many_members(db, 5)
-    added, batches, when = tasks.dispatch(app, new_broadcast(app, {"lo": "ສະບາຍດີ"}))
+    added, batches, when = bulk.dispatch(app, new_broadcast(app, {"lo": "ສະບາຍດີ"}))
     assert when is not None and (when.hour, when.minute) == (23, 59)
-    bulk = app.extensions["queues"]["bulk"]
-    assert bulk.count == 0 and ScheduledJobRegistry(queue=bulk).count == batches == 1
+    queue = app.extensions["queues"]["bulk"]
+    assert queue.count == 0 and ScheduledJobRegistry(queue=queue).count == batches == 1
 
 
 def test_next_allowed_respects_the_window_across_midnight():
@@ -201,7 +201,7 @@ def test_thirty_percent_provider_failures_are_all_delivered_within_the_budget(bu
     random.seed(7)
     fake_at.script = [random.choice(["500", "500", "timeout"]) if random.random() < 0.3 else "ok"
                       for _ in range(60)]
-    tasks.dispatch(bulk_app, new_broadcast(bulk_app, {"lo": "ສະບາຍດີ"}))
+    bulk.dispatch(bulk_app, new_broadcast(bulk_app, {"lo": "ສະບາຍດີ"}))
     drain(bulk_app)
     assert {r.status for r in rows(bulk_app)} == {"sent"}
     assert sum(accepted_phones(fake_at).values()) == 1000 and max(accepted_phones(fake_at).values()) == 1
@@ -211,7 +211,7 @@ def test_a_permanent_error_fails_once_and_is_not_retried(bulk_app, fake_at):
     with bulk_app.extensions["db"].session() as db:
         many_members(db, 3)
     fake_at.script = ["403"]
-    tasks.dispatch(bulk_app, new_broadcast(bulk_app, {"lo": "ສະບາຍດີ"}))
+    bulk.dispatch(bulk_app, new_broadcast(bulk_app, {"lo": "ສະບາຍດີ"}))
     drain(bulk_app)
     assert [(r.status, r.attempts, r.error) for r in rows(bulk_app)] == [("failed", 1, "403 InvalidPhoneNumber")] * 3
     assert len(fake_at.requests) == 1
@@ -238,7 +238,7 @@ def test_sigkill_mid_broadcast_sends_nobody_twice_and_skips_nobody_silently(make
                    bulk_batch_size=50, sending_timeout=1)
     with app.extensions["db"].session() as db:
         many_members(db, 2000)
-    tasks.dispatch(app, new_broadcast(app, {"lo": "ສະບາຍດີ"}))
+    bulk.dispatch(app, new_broadcast(app, {"lo": "ສະບາຍດີ"}))
     fake_at.delay = 0.03
     env = worker_env(app, fake_at)
     worker = start_worker(env)
@@ -252,7 +252,7 @@ def test_sigkill_mid_broadcast_sends_nobody_twice_and_skips_nobody_silently(make
     finisher = start_worker(env, burst=True)
     assert finisher.wait(timeout=120) == 0
     time.sleep(1.1)  # past SENDING_TIMEOUT
-    settled = tasks.reconcile(app)
+    settled = reconciler.reconcile(app)
     statuses = collections.Counter(r.status for r in rows(app))
     accepted = accepted_phones(fake_at)
     assert max(accepted.values()) == 1  # zero duplicates at the provider
@@ -270,8 +270,8 @@ def test_three_workers_on_one_broadcast_send_one_set(make_app, fake_at):
     with app.extensions["db"].session() as db:
         many_members(db, 1500)
     broadcast_id = new_broadcast(app, {"lo": "ສະບາຍດີ"})
-    tasks.dispatch(app, broadcast_id)
-    tasks.dispatch(app, broadcast_id)  # an organiser pressing send twice queues jobs twice
+    bulk.dispatch(app, broadcast_id)
+    bulk.dispatch(app, broadcast_id)  # an organiser pressing send twice queues jobs twice
     env = worker_env(app, fake_at)
     workers = [start_worker(env, burst=True) for _ in range(3)]
     assert [w.wait(timeout=120) for w in workers] == [0, 0, 0]

@@ -6,7 +6,7 @@ from datetime import datetime, timedelta, timezone
 from rq.registry import ScheduledJobRegistry
 from sqlalchemy import select, update
 
-from gateway import tasks
+from gateway import reconciler, reminders, tasks
 from gateway.store.models import Reminder, TrainingSession
 from gateway.throttle import Throttle
 
@@ -14,7 +14,7 @@ from .fakes import FakeAfricasTalking, drain
 from .helpers import add_member, add_session
 
 
-def reminders(app, session_id):
+def reminder_rows(app, session_id):
     with app.extensions["db"].session() as db:
         return [(r.offset_minutes, r.due_at, r.status) for r in db.scalars(
             select(Reminder).where(Reminder.session_id == session_id).order_by(Reminder.offset_minutes.desc()))]
@@ -23,30 +23,30 @@ def reminders(app, session_id):
 def test_reminders_are_made_moved_and_cancelled_with_their_session(app):
     with app.extensions["db"].session() as db:
         session_id = add_session(db, starts="2030-01-11 14:00").id
-    tasks.schedule_reminders(app, session_id)
+    reminders.schedule(app, session_id)
     start = datetime(2030, 1, 11, 7, 0, tzinfo=timezone.utc)  # 14:00 in Vientiane
-    assert reminders(app, session_id) == [(1440, start - timedelta(days=1), "scheduled"),
+    assert reminder_rows(app, session_id) == [(1440, start - timedelta(days=1), "scheduled"),
                                           (60, start - timedelta(hours=1), "scheduled")]
     scheduled = ScheduledJobRegistry(queue=app.extensions["queues"]["default"])
     assert scheduled.count == 2
     with app.extensions["db"].session() as db:
         db.get(TrainingSession, session_id).starts_at = start + timedelta(hours=1)  # moved to 15:00
-    tasks.schedule_reminders(app, session_id)
-    assert [due for _, due, _ in reminders(app, session_id)] == [start + timedelta(hours=1) - timedelta(days=1),
+    reminders.schedule(app, session_id)
+    assert [due for _, due, _ in reminder_rows(app, session_id)] == [start + timedelta(hours=1) - timedelta(days=1),
                                                                  start]
     with app.extensions["db"].session() as db:
         db.get(TrainingSession, session_id).cancelled_at = datetime.now(timezone.utc)
-    tasks.schedule_reminders(app, session_id)
-    assert {status for _, _, status in reminders(app, session_id)} == {"cancelled"}
+    reminders.schedule(app, session_id)
+    assert {status for _, _, status in reminder_rows(app, session_id)} == {"cancelled"}
 
 
 def test_a_cancelled_or_moved_reminder_trigger_sends_nothing(app):
     with app.extensions["db"].session() as db:
         add_member(db, "+8562055540001")
         session_id = add_session(db, starts="2030-01-11 14:00").id
-    [first, _] = tasks.schedule_reminders(app, session_id)
+    [first, _] = reminders.schedule(app, session_id)
     tasks.bind(app)
-    assert tasks.fire_reminder(first) == "not due, already sent, or cancelled"  # 2030 is not now
+    assert reminders.fire(first) == "not due, already sent, or cancelled"  # 2030 is not now
 
 
 def test_a_due_reminder_fires_once_in_each_members_language(make_app, provider_server):
@@ -58,13 +58,13 @@ def test_a_due_reminder_fires_once_in_each_members_language(make_app, provider_s
         add_member(db, "+8562055540002", language="en", topics=["nutrition"])
         add_member(db, "+8562055540003", language="en", topics=["wash"])  # another topic group
         session_id = add_session(db, starts=soon.strftime("%Y-%m-%d %H:%M")).id
-    tasks.schedule_reminders(app, session_id)
-    assert [status for _, _, status in reminders(app, session_id)] == ["missed", "missed"]
+    reminders.schedule(app, session_id)
+    assert [status for _, _, status in reminder_rows(app, session_id)] == ["missed", "missed"]
     with app.extensions["db"].session() as db:  # an organiser's 1-hour reminder is now due
         db.execute(update(Reminder).where(Reminder.offset_minutes == 60)
                    .values(status="scheduled", due_at=datetime.now(timezone.utc)))
-    assert tasks.reconcile(app)["reminders"] == 1  # the reconciler fires what is due
-    tasks.reconcile(app)  # and firing twice sends once
+    assert reconciler.reconcile(app)["reminders"] == 1  # the reconciler fires what is due
+    reconciler.reconcile(app)  # and firing twice sends once
     drain(app)
     messages = sorted((r["to"], r["message"]) for r in fake.requests)
     assert [to for to, _ in messages] == ["+8562055540001", "+8562055540002"]
@@ -89,19 +89,19 @@ def test_cancelling_a_session_withdraws_a_reminder_waiting_for_quiet_hours(make_
     with app.extensions["db"].session() as db:
         add_member(db, "+8562055540001")
         session_id = add_session(db, starts=soon.strftime("%Y-%m-%d %H:%M")).id
-    tasks.schedule_reminders(app, session_id)
+    reminders.schedule(app, session_id)
     with app.extensions["db"].session() as db:
         db.execute(update(Reminder).where(Reminder.offset_minutes == 60)
                    .values(status="scheduled", due_at=datetime.now(timezone.utc)))
-    tasks.reconcile(app)
+    reconciler.reconcile(app)
     drain(app)  # fires the reminder: its broadcast waits for quiet hours to end
     with app.extensions["db"].session() as db:
         broadcast_id = db.scalar(select(Reminder.broadcast_id).where(Reminder.offset_minutes == 60))
         db.get(TrainingSession, session_id).cancelled_at = datetime.now(timezone.utc)
-    tasks.schedule_reminders(app, session_id)
+    reminders.schedule(app, session_id)
     from gateway import broadcasts
 
     with app.extensions["db"].session() as db:
         assert broadcasts.progress(db, broadcast_id)["cancelled"] == 1
         assert broadcasts.progress(db, broadcast_id)["queued"] == 0
-    assert {status for _, _, status in reminders(app, session_id)} == {"cancelled"}
+    assert {status for _, _, status in reminder_rows(app, session_id)} == {"cancelled"}

@@ -94,7 +94,7 @@ def preview_command(broadcast_id):
 @click.option("--yes", is_flag=True, help="Send without asking (for scripts).")
 def send_command(broadcast_id, audience_spec, text, text_lo, name, yes):
     """Send broadcast ID, or create one from --audience/--text and send it."""
-    from .. import tasks
+    from .. import bulk
 
     app = open_app()
     if broadcast_id is None:
@@ -111,7 +111,7 @@ def send_command(broadcast_id, audience_spec, text, text_lo, name, yes):
         click.confirm(f"Send to {result.recipients} people for about {result.cost:,.2f} "
                       f"{result.currency}?", abort=True)
     try:
-        added, batches, when = tasks.dispatch(app, broadcast_id)
+        added, batches, when = bulk.dispatch(app, broadcast_id)
     except LookupError as exc:
         fail(str(exc))
     start = "now" if when is None else f"at {when:%H:%M} (after quiet hours)"
@@ -124,12 +124,12 @@ def send_command(broadcast_id, audience_spec, text, text_lo, name, yes):
 @click.option("--watch", is_flag=True, help="Show a progress bar until it is done.")
 def status_command(broadcast_id, watch):
     """Sent, delivered, failed, unknown and remaining."""
-    from .. import broadcasts, tasks
+    from .. import broadcasts, reconciler
     from ..store.models import Broadcast
 
     app = open_app()
     database = app.extensions["db"]
-    tasks.reconcile(app)
+    reconciler.reconcile(app)
 
     def counts():
         with database.session() as db:

@@ -49,10 +49,10 @@ def add_command(**values) -> None:
 
 
 def _reminders(app, session_id: int) -> None:
-    from .. import tasks
+    from .. import reminders
     from ..store.models import Reminder
 
-    tasks.schedule_reminders(app, session_id)
+    reminders.schedule(app, session_id)
     zone = ZoneInfo(app.config["GATEWAY"].timezone)
     with app.extensions["db"].session() as db:
         from sqlalchemy import select
