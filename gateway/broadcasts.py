@@ -23,6 +23,7 @@ from .audience import Audience  # noqa: F401  (re-exported for the CLI)
 from .encoding import sms_size
 from .prompts import Catalog
 from .store.models import Broadcast, Member, OutboundMessage, TrainingSession, utcnow
+from .store.schedule import where_to_join
 
 PLACEHOLDERS = {"name", "session.title", "session.starts_at", "session.where"}
 
@@ -46,10 +47,6 @@ def check_texts(texts: dict[str, str], languages: Iterable[str]) -> dict[str, st
             raise ValueError(f"the {lang} text uses {', '.join(sorted('{' + u + '}' for u in unknown))}; "
                              f"available: {', '.join(sorted('{' + p + '}' for p in PLACEHOLDERS))}")
     return texts
-
-
-def personalised(texts: dict[str, str]) -> bool:
-    return any("{" in text for text in texts.values())
 
 
 @dataclass
@@ -82,7 +79,7 @@ class Renderer:
             self._sessions[lang] = SimpleNamespace(
                 title=(row.titles.get(lang) or next(iter(row.titles.values()))) if row else "",
                 starts_at=self.catalog.format_moment(row.starts_at, lang) if row else "",
-                where=" / ".join(p for p in (row.place, row.join_link, row.dial_in) if p) if row else "")
+                where=where_to_join(row) if row else "")
         return self._sessions[lang]
 
 

@@ -79,10 +79,11 @@ def send_batch(message_ids: list[int]) -> dict:
             .outerjoin(Broadcast, Broadcast.id == OutboundMessage.broadcast_id)
             .where(OutboundMessage.claim == token)).all()
     results: dict[int, SendOutcome] = {}
+    cancelled: list[int] = []
     by_body: dict[str, list[tuple[int, str]]] = {}
     for message_id, body, phone, opted_out_at, cancelled_at in claimed:
         if cancelled_at is not None:
-            results[message_id] = SendOutcome(phone or "", False, error="cancelled")
+            cancelled.append(message_id)
         elif phone is None:
             results[message_id] = SendOutcome("", False, error="member erased")
         elif opted_out_at is not None:
@@ -112,34 +113,31 @@ def send_batch(message_ids: list[int]) -> dict:
                 results[message_id] = outcome
     job = get_current_job()
     last_try = job is None or not job.retries_left
-    counts = _record_batch(database, provider.name, results, last_try)
+    counts = _record_batch(database, provider.name, results, cancelled, last_try)
     if counts.get("queued"):
         raise TransientProviderError(f"{counts['queued']} of {len(message_ids)} will be retried")
     return counts
 
 
-def _record_batch(database, provider_name: str, results: dict, last_try: bool) -> dict:
+def _record_batch(database, provider_name: str, results: dict, cancelled: list[int],
+                  last_try: bool) -> dict:
     from sqlalchemy import update
 
+    from . import outbox
     from .store.models import Member, OutboundMessage, utcnow
 
     now = utcnow()
     rows, opted_out, counts = [], [], {}
-    for message_id, outcome in results.items():
-        if outcome.accepted:
-            status, error = "sent", None
-        elif outcome.error == "cancelled":
-            status, error = "cancelled", None
-        elif outcome.transient and not last_try:
-            status, error = "queued", outcome.error
-        else:
-            status = "failed"
-            error = f"gave up after retries: {outcome.error}" if outcome.transient else outcome.error
+    settled = [(message_id, *outbox.settle(outcome, last_try), outcome)
+               for message_id, outcome in results.items()]
+    settled += [(message_id, "cancelled", None, None) for message_id in cancelled]
+    for message_id, status, error, outcome in settled:
         counts[status] = counts.get(status, 0) + 1
+        accepted = outcome is not None and outcome.accepted
         rows.append({"id": message_id, "status": status, "provider": provider_name,
-                     "provider_message_id": outcome.provider_message_id if outcome.accepted else None,
-                     "error": (error or "")[:200] or None, "claim": None, "updated_at": now})
-        if outcome.opted_out:
+                     "provider_message_id": outcome.provider_message_id if accepted else None,
+                     "error": error, "claim": None, "updated_at": now})
+        if outcome is not None and outcome.opted_out:
             opted_out.append(message_id)
     with database.session() as db:
         if rows:

@@ -48,16 +48,28 @@ def claim(db: Session, message_id: int) -> OutboundMessage | None:
     return db.get(OutboundMessage, message_id) if won == 1 else None
 
 
-def record(db: Session, message_id: int, provider: str, outcome: SendOutcome) -> str:
+def settle(outcome: SendOutcome, last_try: bool) -> tuple[str, str | None]:
+    """The status and error a send outcome leaves its row in.
+
+    A transient failure goes back to ``queued`` for the job's retry to claim again,
+    unless the retry budget is spent: then it fails rather than strand in the queue.
+    """
+    if outcome.accepted:
+        return "sent", None
+    if outcome.transient and not last_try:
+        return "queued", (outcome.error or "")[:200] or None
+    error = f"gave up after retries: {outcome.error}" if outcome.transient else outcome.error
+    return "failed", (error or "")[:200] or None
+
+
+def record(db: Session, message_id: int, provider: str, outcome: SendOutcome,
+           last_try: bool) -> str:
     """Store the provider's answer; returns the new status."""
     row = db.get(OutboundMessage, message_id)
     row.provider = provider
+    row.status, row.error = settle(outcome, last_try)
     if outcome.accepted:
-        row.status, row.provider_message_id, row.error = "sent", outcome.provider_message_id, None
-    elif outcome.transient:
-        row.status, row.error = "queued", (outcome.error or "")[:200]  # the retry claims it again
-    else:
-        row.status, row.error = "failed", (outcome.error or "")[:200]
+        row.provider_message_id = outcome.provider_message_id
     if outcome.opted_out:
         member = db.get(Member, row.member_id)
         if member is not None and member.opted_out_at is None:

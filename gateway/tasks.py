@@ -38,10 +38,10 @@ def app():
     return _app
 
 
-def enqueue_send(queues, message_id: int, *, bulk: bool = False, result_ttl: int = 3600,
+def enqueue_send(queues, message_id: int, *, result_ttl: int = 3600,
                  failure_ttl: int = 6 * 3600) -> None:
-    queue = queues["bulk" if bulk else "replies"]
-    queue.enqueue(send_message, message_id, retry=SEND_RETRY, result_ttl=result_ttl,
+    """Queue a conversational reply; replies are served before bulk."""
+    queues["replies"].enqueue(send_message, message_id, retry=SEND_RETRY, result_ttl=result_ttl,
                   failure_ttl=failure_ttl)
 
 
@@ -74,11 +74,9 @@ def send_message(message_id: int) -> str:
         transient = isinstance(exc, TransientProviderError)
         outcome = SendOutcome(phone, False, error=str(exc), transient=transient)
     job = get_current_job()
-    last_try = outcome.transient and (job is None or not job.retries_left)
-    if last_try:  # the retry budget is spent: fail the row rather than strand it in "queued"
-        outcome = SendOutcome(phone, False, error=f"gave up after retries: {outcome.error}")
     with database.session() as db:
-        status = outbox.record(db, message_id, provider.name, outcome)
+        status = outbox.record(db, message_id, provider.name, outcome,
+                               last_try=job is None or not job.retries_left)
     log.info("message %s to %s: %s", message_id, mask(phone), status)
     if status == "queued":  # transient: let RQ retry with backoff
         raise TransientProviderError(f"message {message_id}: {outcome.error}")

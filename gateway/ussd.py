@@ -143,22 +143,25 @@ class UssdService:
                                 self.catalog.render(Text("ussd.more"), lang),
                                 self.catalog.render(Text("ussd.back"), lang),
                                 last_has_back=not screen.final)
-        record.page, record.final = 0, screen.final
-        record.reply = reply(record.pages[0], final=screen.final and len(record.pages) == 1)
+        record.final = screen.final
+        self._show_page(record, 0)
+
+    @staticmethod
+    def _show_page(record: UssdRecord, number: int) -> None:
+        """Make page ``number`` the reply; only the last page of a final screen ends it."""
+        record.page = min(max(number, 0), len(record.pages) - 1)
+        last = record.page == len(record.pages) - 1
+        record.reply = reply(record.pages[record.page], final=record.final and last)
 
     def _stay_near(self, record: UssdRecord, typed: str) -> None:
         """After a toggle on page 3, show page 3 again, so the member sees the mark."""
         for number, page in enumerate(record.pages):
             if any(line.startswith(f"{typed}.") for line in page.splitlines()):
-                record.page = number
-                record.reply = reply(page, final=record.final and number == len(record.pages) - 1)
+                self._show_page(record, number)
                 return
 
     def _turn_page(self, record: UssdRecord, typed: str) -> UssdRecord:
-        step = 1 if typed == MORE_KEY else -1
-        record.page = min(max(record.page + step, 0), len(record.pages) - 1)
-        last = record.page == len(record.pages) - 1
-        record.reply = reply(record.pages[record.page], final=record.final and last)
+        self._show_page(record, record.page + (1 if typed == MORE_KEY else -1))
         return record
 
     # ----------------------------------------------------------------- resume

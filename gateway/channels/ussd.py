@@ -30,10 +30,6 @@ class PageLimits:
     ucs2: int = 80
 
 
-def page_limit(text: str, limits: PageLimits) -> int:
-    return limits.gsm7 if encoding_of(text) == GSM7 else limits.ucs2
-
-
 def paginate(lines: list[str], limits: PageLimits, more_label: str, back_label: str,
              last_has_back: bool = True) -> list[str]:
     """Split ``lines`` into pages that each fit one USSD screen, footers included.
