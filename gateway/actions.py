@@ -16,8 +16,9 @@ from sqlalchemy.orm import Session
 from .engine.events import (ActionCall, ActionResult, FinishQuiz, RecordAnswer,
                             localized, moment, prompt_ref)
 from .errors import ActionError
+from . import polls
 from .store import members, quizzes, schedule
-from .store.models import Member
+from .store.models import Member, Poll
 
 
 @dataclass
@@ -107,3 +108,39 @@ def enrol(context: ActionContext, call: ActionCall) -> ActionResult:
     if member is None or not isinstance(session_id, int):
         return ActionResult("missing")
     return ActionResult(schedule.enrol(context.db, member, session_id, context.channel))
+
+
+@ACTIONS.register("open_polls")
+def open_polls(context: ActionContext, call: ActionCall) -> ActionResult:
+    """The member's open polls, as menu options; straight to the question if one."""
+    member = context.member()
+    found = polls.open_for(context.db, member.id, context.now) if member else []
+    if not found:
+        return ActionResult("none")
+    if len(found) == 1:
+        return ActionResult("one", vars={"poll_id": found[0].id})
+    return ActionResult("some", vars={"polls": [
+        {"value": poll.id, "label": localized({lang: f"{poll.code}: {text}"
+                                               for lang, text in poll.questions.items()})}
+        for poll in found]})
+
+
+@ACTIONS.register("load_poll")
+def load_poll(context: ActionContext, call: ActionCall) -> ActionResult:
+    poll = context.db.get(Poll, call.vars.get("poll_id") or 0)
+    if poll is None or not poll.is_open(context.now):
+        return ActionResult("closed")
+    return ActionResult("open", vars={
+        "code": poll.code, "question": localized(poll.questions),
+        "poll_options": [{"value": n, "label": localized(option)}
+                         for n, option in enumerate(poll.options, start=1)]})
+
+
+@ACTIONS.register("vote")
+def vote(context: ActionContext, call: ActionCall) -> ActionResult:
+    member, poll = context.member(), context.db.get(Poll, call.vars.get("poll_id") or 0)
+    option = call.vars.get("choice")
+    if member is None or poll is None or not poll.is_open(context.now) or not isinstance(option, int):
+        return ActionResult("closed")
+    polls.vote(context.db, poll, member, option, context.channel, context.now)
+    return ActionResult("voted", vars={"choice": localized(poll.options[option - 1])})

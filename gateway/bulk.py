@@ -18,9 +18,10 @@ from .providers.base import SendOutcome
 from .throttle import Throttle
 
 
-def dispatch(application, broadcast_id: int):
+def dispatch(application, broadcast_id: int, not_before=None):
     """Write a broadcast's outbox rows and queue its batches; returns
-    (rows added, batches queued, when they may start: None for now)."""
+    (rows added, batches queued, when they may start: None for now).
+    ``not_before`` holds them until then (a poll that opens later)."""
     from . import broadcasts
     from .store.models import Broadcast, utcnow
 
@@ -35,11 +36,14 @@ def dispatch(application, broadcast_id: int):
         renderer = broadcasts.renderer_for(db, broadcast, application.extensions["catalog"],
                                            config.default_language)
         added = broadcasts.materialise(db, broadcast, renderer)
-        broadcast.status = "sending"
-        broadcast.started_at = broadcast.started_at or utcnow()
+        now = utcnow()
+        start = not_before if not_before is not None and not_before > now else now
+        when = broadcasts.next_allowed(start, config.quiet_window(), config.timezone) or (
+            start if start > now else None)
+        broadcast.status, broadcast.send_after = "sending", when
+        broadcast.started_at = broadcast.started_at or now
     with database.session() as db:
         batches = broadcasts.queued_batches(db, broadcast_id, config.bulk_batch_size)
-    when = broadcasts.next_allowed(utcnow(), config.quiet_window(), config.timezone)
     queue = application.extensions["queues"]["bulk"]
     for ids in batches:
         options = dict(retry=tasks.SEND_RETRY, result_ttl=config.job_result_ttl,

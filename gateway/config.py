@@ -30,6 +30,15 @@ def _int(name: str, raw: str, minimum: int = 0) -> int:
     return value
 
 
+def duration_minutes(text: str) -> int:
+    """``90m``, ``2h`` or ``3d`` as minutes; ValueError for anything else."""
+    units = {"d": 1440, "h": 60, "m": 1}
+    text = text.strip().lower()
+    if len(text) < 2 or text[-1] not in units or not text[:-1].isdigit() or int(text[:-1]) == 0:
+        raise ValueError(f"{text!r} is not a duration like 90m, 2h or 3d")
+    return int(text[:-1]) * units[text[-1]]
+
+
 @dataclass(frozen=True)
 class Config:
     instance_path: Path = field(default_factory=lambda: Path.cwd() / "instance")
@@ -66,6 +75,8 @@ class Config:
     send_concurrency: int = 8  # provider requests in flight at once per job (personalised texts, Twilio)
     quiet_hours: str = "21:00-07:00"  # bulk waits; conversational replies do not
     reminder_offsets: str = "1d,1h"  # before each session; e.g. "2d,1d,1h,15m"
+    feedback_after: str = "2h"  # feedback poll this long after each session ends; "off" for none
+    feedback_open_for: str = "3d"  # how long members may answer a feedback poll
     segments_per_second: int = 0  # provider throughput limit shared by all workers; 0 = none
     sending_timeout: int = 300  # seconds a row may stay "sending" before it is settled "unknown"
     sms_session_ttl: int = 86400  # an SMS conversation stays open a day
@@ -120,6 +131,12 @@ class Config:
             self.reminder_minutes()
         except ValueError:
             raise ConfigError("REMINDER_OFFSETS", f"must look like 1d,1h,30m, got {self.reminder_offsets!r}") from None
+        for name, check in (("feedback_after", self.feedback_minutes),
+                            ("feedback_open_for", self.feedback_open_minutes)):
+            try:
+                check()
+            except ValueError:
+                raise ConfigError(name.upper(), f"must look like 2h or 3d, got {getattr(self, name)!r}") from None
         if self.public_base_url and not self.public_base_url.startswith(("http://", "https://")):
             raise ConfigError("PUBLIC_BASE_URL", "must start with http:// or https://")
         return self
@@ -135,15 +152,17 @@ class Config:
 
     def reminder_minutes(self) -> list[int]:
         """REMINDER_OFFSETS as minutes before the start, largest first."""
-        units = {"d": 1440, "h": 60, "m": 1}
-        minutes = []
-        for part in self.reminder_offsets.replace(" ", "").split(","):
-            if not part:
-                continue
-            if part[-1] not in units or not part[:-1].isdigit() or int(part[:-1]) == 0:
-                raise ValueError(part)
-            minutes.append(int(part[:-1]) * units[part[-1]])
-        return sorted(set(minutes), reverse=True)
+        parts = [p for p in self.reminder_offsets.replace(" ", "").split(",") if p]
+        return sorted({duration_minutes(part) for part in parts}, reverse=True)
+
+    def feedback_minutes(self) -> int | None:
+        """FEEDBACK_AFTER as minutes after a session ends, or None when off."""
+        if self.feedback_after.strip().lower() in ("off", "none", ""):
+            return None
+        return duration_minutes(self.feedback_after)
+
+    def feedback_open_minutes(self) -> int:
+        return duration_minutes(self.feedback_open_for)
 
     def languages(self) -> list[str]:
         return sorted(p.stem for p in Path(self.prompts_dir).glob("*.yaml"))

@@ -30,6 +30,10 @@ BUILT_IN_KEYS = (
     "ussd.resume_continue", "ussd.resume_restart", "ussd.error", "ussd.rate_limited",
     "ussd.bad_number", "quiz.correct", "quiz.wrong", "quiz.progress",
     "sms.help", "sms.stopped", "sms.started", "sms.register_first", "reminder.text",
+    "option.item", "poll.sms", "poll.invalid", "poll.closed", "poll.thanks",
+    "feedback.question", "feedback.option1", "feedback.option2", "feedback.option3",
+    "feedback.option4", "feedback.option5", "report.poll_subtitle", "report.quiz_title",
+    "report.quiz_subtitle", "report.scores_title", "report.footer",
 )
 
 # Stand-ins for what members and organisers type, long enough to be honest.
@@ -38,6 +42,9 @@ SAMPLE_VARS = {
     "max": 18, "min": 1, "score": 7, "total": 7, "number": 7, "answer": 3,
     "title": "ໂພຊະນາການແມ່ ແລະ ເດັກ", "when": "ວັນສຸກ ທີ 27 ພະຈິກ ເວລາ 14:00",
     "where": "meet.jit.si/nutrition-hangout", "choices": "yes, no",
+    "code": "P12", "question": "ເດືອນໜ້າ ຢາກລົມກັນເລື່ອງຫຍັງ?", "choice": "ນ້ຳສະອາດ ແລະ ອະນາໄມ",
+    "options": "1 ໂພຊະນາການ\n2 ນ້ຳສະອາດ\n3 ຄວາມປອດໄພດິຈິຕອນ", "letters": "a-c",
+    "label": "P12: ເດືອນໜ້າ ຢາກລົມກັນເລື່ອງຫຍັງ?",
 }
 
 
@@ -76,7 +83,9 @@ def check(flows_dir: Path, catalog: Catalog, action_names: Iterable[str],
 
 def _option_count_problems(book: FlowBook, node: Node, where: str) -> list[Problem]:
     count = None
-    if isinstance(node, MenuNode):
+    if isinstance(node, MenuNode) and node.options_var:
+        count = None  # known only when the flow runs
+    elif isinstance(node, MenuNode):
         count = len(book.lists[node.options_from].items) if node.options_from in book.lists \
             else len(node.options)
     elif isinstance(node, MultiSelectNode) and node.options_from in book.lists:

@@ -15,7 +15,7 @@ from typing import Any, Mapping
 from zoneinfo import ZoneInfo
 
 import yaml
-from babel.dates import format_datetime
+from babel.dates import format_date, format_datetime
 
 from .engine.events import Text
 from .errors import PromptError
@@ -112,6 +112,10 @@ class Catalog:
     def format_moment(self, when: datetime, lang: str) -> str:
         pattern = self.template(lang, "format.datetime")
         return format_datetime(when, pattern, tzinfo=self.zone, locale=lang)
+
+    def format_day(self, when: datetime, lang: str) -> str:
+        """A date alone, for reports: "21 Nov 2026", "21 ພ.ຈ. 2026"."""
+        return format_date(when.astimezone(self.zone), "medium", locale=lang)
 
     def placeholders(self, lang: str, key: str) -> set[str]:
         """Placeholder names a template uses (for checks)."""

@@ -17,7 +17,7 @@ def reconcile(application) -> dict:
     """Settle what a crash left behind; finish broadcasts with nothing left to send.
 
     Rows in ``sending`` longer than SENDING_TIMEOUT become ``unknown`` (reported,
-    never resent blindly). Queued rows of a sending broadcast are queued again, and
+    never resent blindly). Polls past their closing time are closed. Queued rows of a sending broadcast are queued again, and
     reminders past their time are fired: Redis may have lost their jobs, and a
     duplicate job claims nothing.
     """
@@ -25,17 +25,20 @@ def reconcile(application) -> dict:
 
     from sqlalchemy import select
 
-    from . import broadcasts, bulk, outbox
+    from . import broadcasts, bulk, outbox, polls, reminders
     from .store.models import Broadcast, utcnow
-
-    from . import reminders
 
     config = application.config["GATEWAY"]
     database = application.extensions["db"]
     with database.session() as db:
         unknown = outbox.settle_stuck(db, utcnow() - timedelta(seconds=config.sending_timeout))
-        sending = list(db.scalars(select(Broadcast.id).where(Broadcast.status == "sending")))
+        # A broadcast held for quiet hours or a later start waits for its own trigger.
+        held_until = broadcasts.next_allowed(utcnow(), config.quiet_window(), config.timezone)
+        sending = [] if held_until is not None else list(db.scalars(
+            select(Broadcast.id).where(Broadcast.status == "sending",
+                                       (Broadcast.send_after.is_(None)) | (Broadcast.send_after <= utcnow()))))
         overdue = reminders.due(db)
+        polls.close_due(db)  # a closed poll's unsent questions are cancelled
     for reminder_id in overdue:  # their RQ trigger was lost, or is about to run: a claim decides
         application.extensions["queues"]["default"].enqueue(reminders.fire, reminder_id)
     requeued = 0

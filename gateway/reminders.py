@@ -5,8 +5,13 @@ row per configured offset (REMINDER_OFFSETS, default one day and one hour before
 moves ``due_at`` when the session moves, and cancels the rows when the session is
 cancelled. A reminder due in the past when its session is added is ``missed``.
 
+A session that asks for feedback (``feedback_after_minutes``) gets one more row
+of kind ``feedback``, due that long after the session ends; its offset is
+negative (after the start).
+
 Firing claims the row (``scheduled`` -> ``firing``) so it happens once, then sends
-a broadcast to the session's topic group, each member in their own language.
+a broadcast to the session's topic group, each member in their own language; a
+feedback row instead opens a feedback poll for the members enrolled.
 """
 
 from __future__ import annotations
@@ -16,7 +21,7 @@ from datetime import datetime, timedelta
 from sqlalchemy import select, update
 from sqlalchemy.orm import Session
 
-from . import broadcasts
+from . import broadcasts, polls
 from .audience import Audience
 from .prompts import Catalog
 from .store.models import Broadcast, Reminder, TrainingSession, utcnow
@@ -31,11 +36,14 @@ def sync(db: Session, session: TrainingSession, offsets: list[int], now: datetim
     existing = {r.offset_minutes: r for r in db.scalars(
         select(Reminder).where(Reminder.session_id == session.id))}
     scheduled = []
-    for offset in offsets:
+    wanted = [(offset, "reminder") for offset in offsets]
+    if session.feedback_after_minutes is not None:
+        wanted.append((-(session.duration_minutes + session.feedback_after_minutes), "feedback"))
+    for offset, kind in wanted:
         due = session.starts_at - timedelta(minutes=offset)
         row = existing.pop(offset, None)
         if row is None:
-            row = Reminder(session_id=session.id, offset_minutes=offset, due_at=due)
+            row = Reminder(session_id=session.id, offset_minutes=offset, due_at=due, kind=kind)
             db.add(row)
         elif row.status == "firing":
             continue  # being turned into a broadcast right now
@@ -87,8 +95,13 @@ def claim(db: Session, reminder_id: int, now: datetime | None = None) -> Reminde
     return db.get(Reminder, reminder_id) if won == 1 else None
 
 
-def create_broadcast(db: Session, reminder: Reminder, catalog: Catalog) -> int:
+def create_broadcast(db: Session, reminder: Reminder, catalog: Catalog, feedback_open_minutes: int) -> int:
     session = db.get(TrainingSession, reminder.session_id)
+    if reminder.kind == "feedback":
+        poll = polls.feedback_poll(db, session, catalog, timedelta(minutes=feedback_open_minutes))
+        row = polls.start_broadcast(db, poll, catalog)
+        reminder.broadcast_id, reminder.status = row.id, "sent"
+        return row.id
     texts = {lang: catalog.template(lang, "reminder.text") for lang in catalog.languages}
     audience = Audience(topics=(session.topic,))
     title = session.titles.get("en") or next(iter(session.titles.values()))
@@ -124,6 +137,7 @@ def fire(reminder_id: int) -> str:
         reminder = claim(db, reminder_id)
         if reminder is None:
             return "not due, already sent, or cancelled"
-        broadcast_id = create_broadcast(db, reminder, gateway.extensions["catalog"])
+        broadcast_id = create_broadcast(db, reminder, gateway.extensions["catalog"],
+                                        gateway.config["GATEWAY"].feedback_open_minutes())
     bulk.dispatch(gateway, broadcast_id)
     return f"broadcast {broadcast_id}"

@@ -1,10 +1,11 @@
 """One inbound SMS, from provider record to queued reply.
 
 A keyword starts a flow (JOIN, NEXT, QUIZ, LANG), answers at once (HELP) or
-changes consent (STOP, START). Anything else answers the member's open SMS
-conversation: the same YAML flows as USSD, one screen per SMS, state kept in
-Redis for a day. With no conversation open, the member gets the help text, at
-most once a day, so two automated senders cannot loop on each other.
+changes consent (STOP, START). A text starting with a poll's code (``P4 2``)
+answers that poll. Anything else answers whichever we asked her last: her open
+SMS conversation (the same YAML flows as USSD, one screen per SMS, state kept in
+Redis for a day) or the latest poll sent to her. With neither, she gets the help
+text, at most once a day, so two automated senders cannot loop on each other.
 
 The inbound row (unique per provider message id), the flow's writes and the
 outbox rows commit in one transaction; replies are queued for the worker after.
@@ -14,12 +15,13 @@ from __future__ import annotations
 
 import json
 import logging
+import time
 from dataclasses import dataclass, field
 
 from redis.exceptions import LockError
 from sqlalchemy.exc import IntegrityError
 
-from . import keywords, outbox
+from . import keywords, outbox, poll_answer, polls
 from .channels.sms import render
 from .conversation import Conversations
 from .engine import State, Step, Text
@@ -42,7 +44,7 @@ NEEDS_REGISTRATION = {"next", "quiz"}
 class Handled:
     """What became of an inbound SMS (for logs and tests)."""
 
-    outcome: str  # replied | duplicate | ignored | opted_out
+    outcome: str  # replied | duplicate | ignored | opted_out | voted | invalid | closed
     keyword: str | None = None
     replies: list[int] = field(default_factory=list)  # outbox ids queued
 
@@ -97,7 +99,7 @@ class SmsService:
 
     def _respond(self, db, member: Member, keyword: str | None, text: str, key: str):
         """Return (Handled, state to keep: a State, None to keep as is, or False to forget)."""
-        state = self._open_conversation(key)
+        state, state_at = self._open_conversation(key)
         # Mid-registration, the language she just chose is not stored yet: use it.
         lang = state.language if state is not None else (member.language or self.default_language)
         if keyword == "stop":
@@ -116,6 +118,10 @@ class SmsService:
                 return self._reply(db, member, Text("sms.register_first"), lang, keyword), None
             return self._show(db, member, self.conversations.start(
                 member.phone, CHANNEL, FLOW_FOR[keyword], db=db), keyword)
+        if keyword is None and member.registered:
+            handled = self._poll_answer(db, member, text, state_at)
+            if handled is not None:
+                return handled, None
         if state is not None:
             try:
                 return self._show(db, member, self.conversations.answer(
@@ -125,6 +131,28 @@ class SmsService:
         if self.redis.set(f"sms:helped:{key}", 1, nx=True, ex=86400):
             return self._reply(db, member, Text("sms.help"), lang, None), False
         return Handled("ignored"), False
+
+    def _poll_answer(self, db, member: Member, text: str, state_at: float | None) -> Handled | None:
+        """Read ``text`` as an answer to a poll sent to her, or return None when it is not one."""
+        now = utcnow()
+        recent = polls.sent_to(db, member.id, now)
+        if not recent:
+            return None
+        answer = poll_answer.split(text)
+        coded = next(((p, at) for p, at in recent if p.code == answer.code), None)
+        if coded is not None:
+            (poll, _), body = coded, answer.body
+        else:
+            # Her most recently sent open poll; failing that, the latest closed one.
+            poll, sent_at = next(((p, at) for p, at in recent if p.is_open(now)), recent[0])
+            if state_at is not None and state_at > sent_at.timestamp():
+                return None  # the conversation she is in was asked after the poll
+            body = text  # no code of hers: the whole text is the answer
+        outcome = polls.answer(db, poll, member, body, text, CHANNEL, now)
+        replies = []
+        if outcome.reply is not None:
+            replies.append(outbox.add(db, member, self.catalog.render(outcome.reply, member.language)).id)
+        return Handled(outcome.result, None, replies)
 
     def _show(self, db, member: Member, result: Step, keyword: str | None):
         body = render(result.screen, self.catalog, result.state.language)
@@ -155,14 +183,16 @@ class SmsService:
         db.add(member)
         return member
 
-    def _open_conversation(self, key: str) -> State | None:
+    def _open_conversation(self, key: str) -> tuple[State | None, float | None]:
+        """Her open conversation and when it last moved (epoch seconds)."""
         raw = self.redis.get(f"sms:conv:{key}")
         if not raw:
-            return None
+            return None, None
         try:
-            return State.from_dict(json.loads(raw))
-        except (TypeError, ValueError):
-            return None
+            stored = json.loads(raw)
+            return State.from_dict(stored["state"]), float(stored["at"])
+        except (TypeError, ValueError, KeyError):
+            return None, None
 
     def _keep_state(self, key: str, state) -> None:
         if state is None:
@@ -170,5 +200,5 @@ class SmsService:
         if state is False:
             self.redis.delete(f"sms:conv:{key}")
         else:
-            self.redis.set(f"sms:conv:{key}", json.dumps(state.to_dict(), ensure_ascii=False),
-                           ex=self.session_ttl)
+            stored = {"at": time.time(), "state": state.to_dict()}
+            self.redis.set(f"sms:conv:{key}", json.dumps(stored, ensure_ascii=False), ex=self.session_ttl)

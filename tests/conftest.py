@@ -123,6 +123,64 @@ def provider_server():
         server.stop()
 
 
+@pytest.fixture
+def run(app, config, monkeypatch):
+    """Run an ``outreach`` command against the test database and Redis."""
+    from click.testing import CliRunner
+
+    from gateway.cli import cli, register_commands
+
+    register_commands()
+    monkeypatch.setenv("DATABASE_URL", config.database_url)
+    monkeypatch.setenv("REDIS_URL", config.redis_url)
+    monkeypatch.setenv("INSTANCE_PATH", str(config.instance_path))
+    monkeypatch.setenv("SECRET_KEY", config.secret_key)
+    runner = CliRunner()
+    return lambda *args: runner.invoke(cli, list(args), catch_exceptions=False)
+
+
+@pytest.fixture
+def fake_at(provider_server):
+    from .fakes import FakeAfricasTalking
+
+    return FakeAfricasTalking(provider_server)
+
+
+@pytest.fixture
+def fake_twilio(provider_server):
+    from .fakes import FakeTwilio
+
+    return FakeTwilio(provider_server)
+
+
+@pytest.fixture
+def at_app(make_app, fake_at, monkeypatch):
+    """Africa's Talking for sending, with the SDK pointed at the local fake."""
+    from rq import Retry
+
+    from gateway import tasks
+
+    monkeypatch.setattr(tasks, "SEND_RETRY", Retry(max=3, interval=0))  # retry at once in tests
+    return make_app(sms_provider="africastalking", at_api_url=fake_at.url, at_username="outreach",
+                    at_api_key="key", at_sender_id="OUTREACH", provider_timeout_ms=400)
+
+
+@pytest.fixture
+def tw_app(make_app, fake_twilio, monkeypatch):
+    """Twilio for sending, with the SDK pointed at the local fake."""
+    from rq import Retry
+
+    from gateway import tasks
+
+    from .fakes import FakeTwilio
+
+    monkeypatch.setattr(tasks, "SEND_RETRY", Retry(max=3, interval=0))
+    return make_app(sms_provider="twilio", twilio_api_url=fake_twilio.url,
+                    twilio_account_sid=FakeTwilio.SID, twilio_auth_token="tw-secret",
+                    twilio_from="+15005550006", public_base_url="https://gw.example.org",
+                    provider_timeout_ms=400)
+
+
 def pytest_addoption(parser):
     parser.addoption("--update-goldens", action="store_true",
                      help="Rewrite tests/cases/*.yaml from what the gateway now replies. "

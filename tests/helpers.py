@@ -2,11 +2,19 @@
 
 from __future__ import annotations
 
+import itertools
 from datetime import datetime, timezone
 from zoneinfo import ZoneInfo
 
+from twilio.request_validator import RequestValidator
+
 from gateway.store import members, schedule
 from gateway.store.models import Member
+
+from .fakes import FakeTwilio
+
+PHONE = "+8562055520001"
+_ids = itertools.count(1)
 
 
 def add_member(db, phone: str, *, name: str = "Noy", language: str = "lo",
@@ -47,3 +55,26 @@ def walk(phone, *inputs: str) -> list[str]:
 
 def body(reply: str) -> str:
     return reply.split(" ", 1)[1]
+
+
+def at_text(client, text, phone=PHONE, message_id=None, token=None):
+    """An inbound SMS as Africa's Talking posts it."""
+    url = "/sms/africastalking" + (f"?token={token}" if token else "")
+    return client.post(url, data={"from": phone, "to": "20880", "text": text,
+                                  "date": "2026-11-21 10:00:00", "id": message_id or f"at-{next(_ids)}",
+                                  "linkId": "link-1"})
+
+
+def twilio_post(client, path, form, token="tw-secret", base="https://gw.example.org", sign=True):
+    """A Twilio callback, signed as Twilio signs it (unless ``sign`` is False)."""
+    headers = {}
+    if sign:
+        headers["X-Twilio-Signature"] = RequestValidator(token).compute_signature(base + path, form)
+    return client.post(path, data=form, headers=headers)
+
+
+def tw_text(client, text, phone=PHONE, sid=None):
+    """An inbound SMS as Twilio posts it."""
+    form = {"From": phone, "To": "+15005550006", "Body": text, "MessageSid": sid or f"SMin{next(_ids)}",
+            "NumSegments": "1", "AccountSid": FakeTwilio.SID}
+    return twilio_post(client, "/sms/twilio", form)

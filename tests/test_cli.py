@@ -3,26 +3,6 @@
 import csv
 import io
 
-import pytest
-from click.testing import CliRunner
-
-import gateway.cli.broadcast  # noqa: F401  (commands register on import)
-import gateway.cli.flows  # noqa: F401
-import gateway.cli.members  # noqa: F401
-import gateway.cli.schedule  # noqa: F401
-import gateway.cli.simulate  # noqa: F401
-import gateway.cli.up  # noqa: F401
-from gateway.cli import cli
-
-
-@pytest.fixture
-def run(app, config, monkeypatch):
-    monkeypatch.setenv("DATABASE_URL", config.database_url)
-    monkeypatch.setenv("REDIS_URL", config.redis_url)
-    monkeypatch.setenv("INSTANCE_PATH", str(config.instance_path))
-    monkeypatch.setenv("SECRET_KEY", config.secret_key)
-    runner = CliRunner()
-    return lambda *args: runner.invoke(cli, list(args), catch_exceptions=False)
 
 
 def test_members_import_then_export_round_trip(run, tmp_path):
@@ -144,8 +124,10 @@ def test_sessions_edit_and_cancel_move_and_cancel_reminders(run):
     session = re.search(r"session (\d+) added", added.output)[1]
     moved = run("sessions", "edit", session, "--starts", "2030-01-11 16:30")
     assert "reminder 1h00 before: Fri 11 Jan 15:30 (scheduled)" in moved.output
+    # FEEDBACK_AFTER (2h) after the 60-minute session ends, and it moves with it.
+    assert "feedback poll: Fri 11 Jan 19:30 (scheduled)" in moved.output
     bad = run("sessions", "edit", session, "--starts", "soon")
     assert bad.exit_code == 1 and "session not changed" in bad.output
     cancelled = run("sessions", "cancel", session)
-    assert cancelled.output.count("(cancelled)") == 2
+    assert cancelled.output.count("(cancelled)") == 3  # two reminders and the feedback poll
     assert run("sessions", "cancel", "999999").exit_code == 1

@@ -1,11 +1,9 @@
 """SMS over both providers: keywords, conversations, STOP/START, dedupe, signatures,
 delivery reports and provider failures, with the official SDKs talking to local fakes."""
 
-import itertools
 import threading
 
 import pytest
-from rq import Retry
 from sqlalchemy import func, select
 from twilio.request_validator import RequestValidator
 
@@ -13,57 +11,10 @@ from gateway import keywords, tasks
 from gateway.store import members
 from gateway.store.models import InboundMessage, Member, OutboundMessage
 
-from .fakes import FakeAfricasTalking, FakeTwilio, drain
-from .helpers import add_member, add_session
+from .fakes import FakeTwilio, drain
+from .helpers import add_member, add_session, at_text, tw_text, twilio_post
 
-PHONE = "+8562055520001"
-ids = itertools.count(1)
-
-
-@pytest.fixture
-def fake_at(provider_server):
-    return FakeAfricasTalking(provider_server)
-
-
-@pytest.fixture
-def fake_twilio(provider_server):
-    return FakeTwilio(provider_server)
-
-
-@pytest.fixture
-def at_app(make_app, fake_at, monkeypatch):
-    monkeypatch.setattr(tasks, "SEND_RETRY", Retry(max=3, interval=0))  # retry at once in tests
-    return make_app(sms_provider="africastalking", at_api_url=fake_at.url, at_username="outreach",
-                    at_api_key="key", at_sender_id="OUTREACH", provider_timeout_ms=400)
-
-
-@pytest.fixture
-def tw_app(make_app, fake_twilio, monkeypatch):
-    monkeypatch.setattr(tasks, "SEND_RETRY", Retry(max=3, interval=0))
-    return make_app(sms_provider="twilio", twilio_api_url=fake_twilio.url,
-                    twilio_account_sid=FakeTwilio.SID, twilio_auth_token="tw-secret",
-                    twilio_from="+15005550006", public_base_url="https://gw.example.org",
-                    provider_timeout_ms=400)
-
-
-def at_text(client, text, phone=PHONE, message_id=None, token=None):
-    url = "/sms/africastalking" + (f"?token={token}" if token else "")
-    return client.post(url, data={"from": phone, "to": "20880", "text": text,
-                                  "date": "2026-11-21 10:00:00", "id": message_id or f"at-{next(ids)}",
-                                  "linkId": "link-1"})
-
-
-def twilio_post(client, path, form, token="tw-secret", base="https://gw.example.org", sign=True):
-    headers = {}
-    if sign:
-        headers["X-Twilio-Signature"] = RequestValidator(token).compute_signature(base + path, form)
-    return client.post(path, data=form, headers=headers)
-
-
-def tw_text(client, text, phone=PHONE, sid=None):
-    form = {"From": phone, "To": "+15005550006", "Body": text, "MessageSid": sid or f"SMin{next(ids)}",
-            "NumSegments": "1", "AccountSid": FakeTwilio.SID}
-    return twilio_post(client, "/sms/twilio", form)
+from .helpers import PHONE
 
 
 def sent_bodies(app, phone=PHONE):

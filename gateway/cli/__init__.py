@@ -24,9 +24,13 @@ def cli() -> None:
     """Outreach Gateway: USSD, SMS and voice outreach for civil-society networks."""
 
 
-def main() -> None:
-    from . import broadcast, flows, members, schedule, simulate, up  # noqa: F401 (registers commands)
+def register_commands() -> None:
+    """Import every command module; each registers its commands on ``cli``."""
+    from . import broadcast, flows, members, poll, quiz, schedule, simulate, up  # noqa: F401
 
+
+def main() -> None:
+    register_commands()
     cli(prog_name="outreach")
 
 

@@ -94,14 +94,19 @@ def preview_command(broadcast_id):
 @click.option("--yes", is_flag=True, help="Send without asking (for scripts).")
 def send_command(broadcast_id, audience_spec, text, text_lo, name, yes):
     """Send broadcast ID, or create one from --audience/--text and send it."""
-    from .. import bulk
-
     app = open_app()
     if broadcast_id is None:
         if audience_spec is None:
             fail("give a broadcast id, or --audience and --text to create one")
         broadcast_id = _create(app, audience_spec, text, text_lo, name, None)
         click.echo(f"broadcast {broadcast_id} created")
+    send(app, broadcast_id, yes)
+
+
+def send(app, broadcast_id: int, yes: bool, not_before=None, watch_hint: str = "") -> None:
+    """Preview, ask (unless ``yes``), then write the outbox rows and queue the batches."""
+    from .. import bulk
+
     result = _preview(app, broadcast_id)
     if result.recipients == 0:
         fail("nobody is in this audience (registered, not opted out); nothing sent")
@@ -111,12 +116,18 @@ def send_command(broadcast_id, audience_spec, text, text_lo, name, yes):
         click.confirm(f"Send to {result.recipients} people for about {result.cost:,.2f} "
                       f"{result.currency}?", abort=True)
     try:
-        added, batches, when = bulk.dispatch(app, broadcast_id)
+        added, batches, when = bulk.dispatch(app, broadcast_id, not_before)
     except LookupError as exc:
         fail(str(exc))
-    start = "now" if when is None else f"at {when:%H:%M} (after quiet hours)"
+    start = "now" if when is None else f"at {when.astimezone(_zone(app)):%d %b %H:%M}"
     click.echo(f"{added} message(s) added to the outbox in {batches} batch(es); sending starts "
-               f"{start}. Watch with `outreach broadcast status {broadcast_id} --watch`.")
+               f"{start}. {watch_hint or f'Watch with `outreach broadcast status {broadcast_id} --watch`.'}")
+
+
+def _zone(app):
+    from zoneinfo import ZoneInfo
+
+    return ZoneInfo(app.config["GATEWAY"].timezone)
 
 
 @broadcast.command("status")

@@ -1,4 +1,4 @@
-"""``outreach sessions add|import|list``."""
+"""``outreach sessions add|import|list|show|edit|cancel``."""
 
 from __future__ import annotations
 
@@ -31,7 +31,10 @@ def sessions() -> None:
 @click.option("--link", "join_link", default="")
 @click.option("--dial-in", "dial_in", default="")
 @click.option("--capacity", default="")
-def add_command(**values) -> None:
+@click.option("--feedback-after", default=None,
+              help="Ask enrolled members a feedback poll this long after the end: 2h, 1d, or 'off' "
+                   "(default: FEEDBACK_AFTER).")
+def add_command(feedback_after, **values) -> None:
     """Add one session."""
     from ..store import schedule
 
@@ -39,6 +42,7 @@ def add_command(**values) -> None:
     config = app.config["GATEWAY"]
     try:
         fields = schedule.session_fields(values, vocabulary(app), config.timezone)
+        fields["feedback_after_minutes"] = _feedback_minutes(config, feedback_after)
     except ValueError as exc:
         fail(f"session not added: {exc}")
     with app.extensions["db"].session() as db:
@@ -46,6 +50,16 @@ def add_command(**values) -> None:
     click.echo(f"session {row.id} added for "
                f"{row.starts_at.astimezone(ZoneInfo(config.timezone)):%a %d %b %Y %H:%M}")
     _reminders(app, row.id)
+
+
+def _feedback_minutes(config, text: str | None) -> int | None:
+    from ..config import duration_minutes
+
+    if text is None:
+        return config.feedback_minutes()
+    if text.strip().lower() in ("off", "none", "no"):
+        return None
+    return duration_minutes(text)
 
 
 def _reminders(app, session_id: int) -> None:
@@ -59,8 +73,9 @@ def _reminders(app, session_id: int) -> None:
 
         for r in db.scalars(select(Reminder).where(Reminder.session_id == session_id)
                             .order_by(Reminder.due_at)):
-            click.echo(f"  reminder {r.offset_minutes // 60}h{r.offset_minutes % 60:02d} before: "
-                       f"{r.due_at.astimezone(zone):%a %d %b %H:%M} ({r.status})")
+            what = ("feedback poll" if r.kind == "feedback"
+                    else f"reminder {r.offset_minutes // 60}h{r.offset_minutes % 60:02d} before")
+            click.echo(f"  {what}: {r.due_at.astimezone(zone):%a %d %b %H:%M} ({r.status})")
 
 
 @sessions.command("import")
@@ -81,7 +96,7 @@ def import_command(file: Path) -> None:
         with app.extensions["db"].session() as db:
             return schedule.import_rows(
                 db, read_rows(file, ("topic", "language", "starts_at"), schedule.CSV_COLUMNS),
-                vocabulary(app), config.timezone)
+                vocabulary(app), config.timezone, config.feedback_minutes())
 
     report = run_import(file, do_import, lambda report: f"{len(report.created)} session(s) added, "
                         f"{len(report.rejected)} rejected")
@@ -123,7 +138,8 @@ def list_command(include_past: bool) -> None:
 @click.option("--link", "join_link", default=None)
 @click.option("--dial-in", "dial_in", default=None)
 @click.option("--capacity", default=None)
-def edit_command(session_id, **changes):
+@click.option("--feedback-after", default=None, help="2h, 1d, or 'off'.")
+def edit_command(session_id, feedback_after, **changes):
     """Change a session; its reminders move with it."""
     from ..store import schedule
     from ..store.models import TrainingSession
@@ -140,6 +156,8 @@ def edit_command(session_id, **changes):
         current.update({k: v for k, v in changes.items() if v is not None})
         try:
             fields = schedule.session_fields(current, vocabulary(app), config.timezone)
+            if feedback_after is not None:
+                fields["feedback_after_minutes"] = _feedback_minutes(config, feedback_after)
         except ValueError as exc:
             fail(f"session not changed: {exc}")
         for key, value in fields.items():
@@ -160,3 +178,41 @@ def cancel_command(session_id):
         row.cancelled_at = row.cancelled_at or utcnow()
     click.echo(f"session {session_id} cancelled")
     _reminders(app, session_id)
+
+
+@sessions.command("show")
+@click.argument("session_id", type=int)
+def show_command(session_id):
+    """One session: when and where, who enrolled, reminders, and its feedback."""
+    from sqlalchemy import select
+
+    from .. import poll_results
+    from ..store import schedule
+    from ..store.models import Poll, Reminder, TrainingSession
+
+    app = open_app()
+    config = app.config["GATEWAY"]
+    zone = ZoneInfo(config.timezone)
+    with app.extensions["db"].session() as db:
+        row = fetch(db, TrainingSession, session_id, "session", "see `outreach sessions list --all`")
+        click.secho(f"Session {row.id}: {row.titles.get('en') or ''} / {row.titles.get('lo') or ''}", bold=True)
+        click.echo(f"  {row.kind}, topic {row.topic}, in {row.language}"
+                   + (" (cancelled)" if row.cancelled_at else ""))
+        click.echo(f"  {row.starts_at.astimezone(zone):%a %d %b %Y %H:%M}, {row.duration_minutes} min")
+        click.echo(f"  where: {schedule.where_to_join(row) or '-'}")
+        click.echo(f"  enrolled: {schedule.enrolled_count(db, row.id)}/{row.capacity or '-'}")
+        for r in db.scalars(select(Reminder).where(Reminder.session_id == row.id).order_by(Reminder.due_at)):
+            click.echo(f"  {r.kind}: {r.due_at.astimezone(zone):%a %d %b %H:%M} ({r.status})")
+        feedback = db.scalar(select(Poll).where(Poll.session_id == row.id, Poll.kind == "feedback"))
+        if feedback is None:
+            asked = "not asked" if row.feedback_after_minutes is None else "not asked yet"
+            click.echo(f"  feedback: {asked}")
+            return
+        results = poll_results.compute(db, feedback, "en")
+    votes = results.overall.votes
+    average = sum(n * v for n, v in enumerate(votes, start=1)) / results.answered if results.answered else 0
+    rate = "–" if results.response_rate is None else f"{results.response_rate:.0f}%"
+    click.echo(f"  feedback (poll {feedback.code}): {results.answered} answer(s) of {results.reached} "
+               f"asked ({rate}), average {average:.1f} of 5")
+    for n, text in enumerate(results.labels, start=1):
+        click.echo(f"    {n} {text:<18} {votes[n - 1]:>5}  {'█' * votes[n - 1] if votes[n - 1] <= 40 else '█' * 40 + '…'}")

@@ -38,11 +38,14 @@ class MenuOption:
 
 @dataclass(frozen=True)
 class MenuNode(Node):
-    """Numbered choices. Options are listed in YAML or drawn from a named list."""
+    """Numbered choices. Options are listed in YAML, drawn from a named list, or
+    drawn from a variable an action set (``options_var``: a list of
+    ``{"value": ..., "label": <prompt variable>}``, e.g. a member's open polls)."""
 
     prompt: str = ""
     options: tuple[MenuOption, ...] = ()
     options_from: str | None = None
+    options_var: str | None = None
     save_as: str | None = None
     next: str | None = None
     sets_language: bool = False

@@ -57,8 +57,8 @@ def current_screen(book: FlowBook, state: State, notice: Text | None = None) -> 
     node = book.node(state.flow, state.node)
     shown = display_vars(book, state)
     if isinstance(node, MenuNode):
-        options = tuple(Option(str(n), Text(label)) for n, (_, label, _) in
-                        enumerate(_menu_choices(book, node), start=1))
+        options = tuple(Option(str(n), label) for n, (_, label, _) in
+                        enumerate(_menu_choices(book, node, state), start=1))
         return Screen(Text(node.prompt, shown), options, notice)
     if isinstance(node, MultiSelectNode):
         chosen = set(state.vars.get(node.save_as) or ())
@@ -133,7 +133,7 @@ def _advance(book: FlowBook, state: State, target: str, effects: list,
 
 def _answer(book: FlowBook, state: State, node: Node, text: str) -> Step:
     if isinstance(node, MenuNode):
-        choices = _menu_choices(book, node)
+        choices = _menu_choices(book, node, state)
         picked = _pick(text, len(choices))
         if picked is None:
             return _retry(book, state, node, Text("validate.menu", {"max": len(choices)}))
@@ -210,12 +210,16 @@ def _pick(text: str, count: int) -> int | None:
     return None
 
 
-def _menu_choices(book: FlowBook, node: MenuNode) -> list[tuple[Any, str, str | None]]:
-    """(value, label key, target) for each numbered option of a menu."""
+def _menu_choices(book: FlowBook, node: MenuNode, state: State) -> list[tuple[Any, Text, str | None]]:
+    """(value, label, target) for each numbered option of a menu."""
     if node.options_from:
         items = book.lists[node.options_from]
-        return [(item, items.label_key(item), None) for item in items.items]
-    return [(o.value, o.label, o.next) for o in node.options]
+        return [(item, Text(items.label_key(item)), None) for item in items.items]
+    if node.options_var:
+        # "option.item" is "{label}": the label is a prompt variable (often localized).
+        return [(entry.get("value"), Text("option.item", {"label": entry.get("label", "")}), None)
+                for entry in state.vars.get(node.options_var) or () if isinstance(entry, dict)]
+    return [(o.value, Text(o.label), o.next) for o in node.options]
 
 
 # --------------------------------------------------------------------- quiz

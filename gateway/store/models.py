@@ -8,7 +8,7 @@ from __future__ import annotations
 
 from datetime import datetime, timezone
 
-from sqlalchemy import (JSON, Boolean, DateTime, ForeignKey, Integer, String,
+from sqlalchemy import (JSON, Boolean, DateTime, ForeignKey, Index, Integer, String,
                         UniqueConstraint)
 from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column, relationship
 from sqlalchemy.types import TypeDecorator
@@ -95,6 +95,8 @@ class TrainingSession(Base):
     join_link: Mapped[str | None] = mapped_column(String(300))
     dial_in: Mapped[str | None] = mapped_column(String(60))
     capacity: Mapped[int | None] = mapped_column(Integer)
+    # Ask enrolled members a feedback poll this long after the end; None: do not ask.
+    feedback_after_minutes: Mapped[int | None] = mapped_column(Integer)
     cancelled_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
     created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
 
@@ -206,6 +208,8 @@ class Broadcast(Base):
     status: Mapped[str] = mapped_column(String(12), default="draft")  # draft|sending|done|cancelled
     created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
     started_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    # Held until then (quiet hours, a poll that opens later); the reconciler respects it.
+    send_after: Mapped[datetime | None] = mapped_column(UTCDateTime)
     cancelled_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
 
 
@@ -222,7 +226,72 @@ class Reminder(Base):
 
     id: Mapped[int] = mapped_column(Integer, primary_key=True)
     session_id: Mapped[int] = mapped_column(ForeignKey("training_sessions.id", ondelete="CASCADE"), index=True)
-    offset_minutes: Mapped[int] = mapped_column(Integer)
+    offset_minutes: Mapped[int] = mapped_column(Integer)  # before the start; negative is after
+    kind: Mapped[str] = mapped_column(String(12), default="reminder", server_default="reminder")  # reminder | feedback
     due_at: Mapped[datetime] = mapped_column(UTCDateTime, index=True)
     status: Mapped[str] = mapped_column(String(12), default="scheduled")  # scheduled|firing|sent|cancelled|missed
     broadcast_id: Mapped[int | None] = mapped_column(ForeignKey("broadcasts.id", ondelete="SET NULL"))
+
+
+class Poll(Base):
+    """A question with numbered options, sent by SMS and answered by text or USSD.
+
+    The question goes out as an ordinary broadcast (``broadcast_id``), so cost
+    preview, quiet hours, opt-outs and the no-duplicates rule come with it.
+    """
+
+    __tablename__ = "polls"
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    code: Mapped[str] = mapped_column(String(12), unique=True)  # what members may type first: P4
+    kind: Mapped[str] = mapped_column(String(12), default="poll")  # poll | feedback
+    questions: Mapped[dict] = mapped_column(JSON)  # {"lo": "...", "en": "..."}
+    options: Mapped[list] = mapped_column(JSON)  # [{"lo": "...", "en": "..."}, ...], numbered from 1
+    audience: Mapped[dict] = mapped_column(JSON)  # see gateway.audience.Audience
+    session_id: Mapped[int | None] = mapped_column(ForeignKey("training_sessions.id", ondelete="SET NULL"),
+                                                   index=True)
+    broadcast_id: Mapped[int | None] = mapped_column(ForeignKey("broadcasts.id", ondelete="SET NULL"))
+    confirm: Mapped[bool] = mapped_column(Boolean, default=False)  # thank each voter by SMS (costs a message)
+    opens_at: Mapped[datetime] = mapped_column(UTCDateTime)
+    closes_at: Mapped[datetime] = mapped_column(UTCDateTime)
+    closed_at: Mapped[datetime | None] = mapped_column(UTCDateTime)  # by hand, or once closes_at passed
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+
+    def is_open(self, now: datetime) -> bool:
+        return self.closed_at is None and self.opens_at <= now < self.closes_at
+
+
+class PollVote(Base):
+    """One member's current answer to one poll.
+
+    Province and language are copied from the member when she votes, so the
+    breakdowns are one indexed scan and survive her erasure as counts.
+    """
+
+    __tablename__ = "poll_votes"
+    __table_args__ = (UniqueConstraint("poll_id", "member_id", name="uq_poll_vote"),
+                      Index("ix_poll_votes_tally", "poll_id", "option", "province", "language"))
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    poll_id: Mapped[int] = mapped_column(ForeignKey("polls.id", ondelete="CASCADE"))
+    member_id: Mapped[int] = mapped_column(ForeignKey("members.id", ondelete="CASCADE"))
+    option: Mapped[int] = mapped_column(Integer)
+    province: Mapped[str | None] = mapped_column(String(40))
+    language: Mapped[str | None] = mapped_column(String(8))
+    channel: Mapped[str] = mapped_column(String(8), default="sms")
+    first_voted_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+    voted_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+
+
+class PollReply(Base):
+    """A reply that did not count: not one of the options, or after closing."""
+
+    __tablename__ = "poll_replies"
+    __table_args__ = (Index("ix_poll_replies_poll_member", "poll_id", "member_id"),)
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    poll_id: Mapped[int] = mapped_column(ForeignKey("polls.id", ondelete="CASCADE"))
+    member_id: Mapped[int | None] = mapped_column(ForeignKey("members.id", ondelete="SET NULL"))
+    reason: Mapped[str] = mapped_column(String(12))  # invalid | closed
+    text: Mapped[str] = mapped_column(String(160))
+    received_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)

@@ -85,10 +85,12 @@ class SessionImportReport:
 
 
 def import_rows(session: Session, rows: Iterable[tuple[int, dict[str, str]]],
-                vocabulary: Vocabulary, timezone: str) -> SessionImportReport:
+                vocabulary: Vocabulary, timezone: str,
+                feedback_after_minutes: int | None = None) -> SessionImportReport:
     report = SessionImportReport()
     convert = lambda row: session_fields(row, vocabulary, timezone)  # noqa: E731
     for _, fields in checked_rows(rows, convert, report.rejected):
+        fields["feedback_after_minutes"] = feedback_after_minutes
         report.created.append(add(session, fields).id)
     return report
 

@@ -1,0 +1,216 @@
+"""Polls: a question sent by SMS, answered by text or through the USSD menu.
+
+A poll's question goes out as an ordinary broadcast, so the cost preview, quiet
+hours, opt-outs and the no-duplicates rule of ``gateway.broadcasts`` apply.
+Answers land in ``poll_votes``, one row per member and poll: a new valid answer
+replaces the old one and keeps the first vote's time. Replies that do not count
+(not an option, or after closing) are kept in ``poll_replies`` for the results.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import datetime, timedelta
+from typing import Sequence
+
+from sqlalchemy import func, select
+from sqlalchemy.dialects import postgresql, sqlite
+from sqlalchemy.orm import Session
+
+from . import broadcasts, poll_answer
+from .audience import Audience
+from .engine import Text
+from .prompts import Catalog
+from .store.models import (Broadcast, Member, OutboundMessage, Poll, PollReply, PollVote,
+                           TrainingSession, utcnow)
+
+MAX_OPTIONS = 9  # one key on a phone pad
+# A member who keeps sending answers we cannot read gets help this many times per
+# poll, then silence, so two automated senders cannot loop on each other.
+INVALID_HELP_LIMIT = 3
+# A reply to a poll closed longer ago than this is not taken as a late answer.
+CLOSED_GRACE = timedelta(days=7)
+SENT = ("sent", "delivered", "unknown")  # "unknown": the provider may well have sent it
+
+
+def check(code: str, questions: dict[str, str], options: Sequence[dict[str, str]],
+          opens_at: datetime, closes_at: datetime, languages: Sequence[str]) -> None:
+    """Raise ValueError naming what is wrong with a new poll."""
+    if not poll_answer.valid_code(code):
+        raise ValueError(f"code {code!r} should be 1-3 letters then 1-4 digits, e.g. P4")
+    if not questions:
+        raise ValueError("give the question (--question, and --question-lo for Lao)")
+    for lang, text in list(questions.items()) + [(lang, t) for o in options for lang, t in o.items()]:
+        if lang not in languages:
+            raise ValueError(f"no language {lang!r}; use {', '.join(languages)}")
+        if not text.strip():
+            raise ValueError(f"an empty {lang} text")
+    if not 2 <= len(options) <= MAX_OPTIONS:
+        raise ValueError(f"a poll needs 2 to {MAX_OPTIONS} options, got {len(options)}")
+    for lang in questions:
+        missing = [str(n) for n, option in enumerate(options, start=1) if not option.get(lang)]
+        if missing:
+            raise ValueError(f"option(s) {', '.join(missing)} have no {lang} text but the question has")
+    if closes_at <= opens_at:
+        raise ValueError("the poll must close after it opens")
+
+
+def next_code(db: Session, prefix: str = "P") -> str:
+    """The first free code ``P<n>``."""
+    taken = set(db.scalars(select(Poll.code).where(Poll.code.like(f"{prefix}%"))))
+    number = (db.scalar(select(func.count(Poll.id))) or 0) + 1
+    while f"{prefix}{number}" in taken:
+        number += 1
+    return f"{prefix}{number}"
+
+
+def create(db: Session, code: str, questions: dict, options: list, audience: Audience,
+           opens_at: datetime, closes_at: datetime, kind: str = "poll",
+           session_id: int | None = None, confirm: bool = False) -> Poll:
+    if db.scalar(select(Poll.id).where(Poll.code == code)) is not None:
+        raise ValueError(f"code {code} is taken; choose another or leave --code out")
+    poll = Poll(code=code, questions=questions, options=options, audience=audience.to_dict(),
+                opens_at=opens_at, closes_at=closes_at, kind=kind, session_id=session_id,
+                confirm=confirm)
+    db.add(poll)
+    db.flush()
+    return poll
+
+
+def feedback_poll(db: Session, session: TrainingSession, catalog: Catalog, open_for: timedelta,
+                  now: datetime | None = None) -> Poll:
+    """The one-question feedback poll for a session's enrolled members (created once)."""
+    existing = db.scalar(select(Poll).where(Poll.session_id == session.id, Poll.kind == "feedback"))
+    if existing is not None:
+        return existing
+    now = now or utcnow()
+    languages = catalog.languages
+    questions = {lang: catalog.render(Text("feedback.question", {"title": label(session.titles, lang)}), lang)
+                 for lang in languages}
+    options = [{lang: catalog.template(lang, f"feedback.option{n}") for lang in languages}
+               for n in range(1, 6)]
+    code = f"F{session.id}" if db.scalar(select(Poll.id).where(Poll.code == f"F{session.id}")) is None \
+        else next_code(db, "F")
+    return create(db, code, questions, options, Audience(session_id=session.id), now, now + open_for,
+                  kind="feedback", session_id=session.id)
+
+
+# ------------------------------------------------------------------ wording
+
+
+def label(texts: dict[str, str], lang: str) -> str:
+    """A poll text in ``lang``, falling back to any language it has."""
+    return texts.get(lang) or next(iter(texts.values()))
+
+
+def option_lines(poll: Poll, lang: str) -> str:
+    return "\n".join(f"{n} {label(option, lang)}" for n, option in enumerate(poll.options, start=1))
+
+
+def question_text(poll: Poll, lang: str, catalog: Catalog) -> str:
+    return catalog.render(Text("poll.sms", {"code": poll.code, "question": label(poll.questions, lang),
+                                            "options": option_lines(poll, lang)}), lang)
+
+
+def start_broadcast(db: Session, poll: Poll, catalog: Catalog) -> Broadcast:
+    """The broadcast carrying the question, created once per poll."""
+    if poll.broadcast_id is not None:
+        return db.get(Broadcast, poll.broadcast_id)
+    # Broadcast texts are templates; a brace in a question must stay a brace.
+    texts = {lang: question_text(poll, lang, catalog).replace("{", "{{").replace("}", "}}")
+             for lang in poll.questions}
+    row = broadcasts.create(db, texts, Audience.from_dict(poll.audience), f"poll {poll.code}",
+                            session_id=poll.session_id)
+    poll.broadcast_id = row.id
+    return row
+
+
+def close(db: Session, poll: Poll, now: datetime | None = None) -> int:
+    """Close (now, unless given); question messages not yet sent are cancelled.
+    Returns how many were cancelled."""
+    now = now or utcnow()
+    poll.closed_at = poll.closed_at or now
+    if poll.broadcast_id is None:
+        return 0
+    return broadcasts.cancel(db, db.get(Broadcast, poll.broadcast_id))
+
+
+# ------------------------------------------------------------------ answers
+
+
+def sent_to(db: Session, member_id: int, now: datetime) -> list[tuple[Poll, datetime]]:
+    """Polls whose question reached this member, open or closed lately, newest first."""
+    rows = db.execute(
+        select(Poll, OutboundMessage.updated_at)
+        .join(OutboundMessage, OutboundMessage.broadcast_id == Poll.broadcast_id)
+        .where(OutboundMessage.member_id == member_id, OutboundMessage.status.in_(SENT),
+               Poll.closes_at > now - CLOSED_GRACE)
+        .order_by(OutboundMessage.updated_at.desc(), Poll.id.desc())).all()
+    return [(poll, sent_at) for poll, sent_at in rows
+            if poll.closed_at is None or poll.closed_at > now - CLOSED_GRACE]
+
+
+def open_for(db: Session, member_id: int, now: datetime) -> list[Poll]:
+    """What the USSD "Polls" menu lists: open polls sent to her, newest first."""
+    return [poll for poll, _ in sent_to(db, member_id, now) if poll.is_open(now)]
+
+
+def vote(db: Session, poll: Poll, member: Member, option: int, channel: str,
+         now: datetime | None = None) -> None:
+    """Record (or replace) her answer in one statement; the unique key makes two
+    concurrent answers leave one row, and the first vote's time is kept."""
+    now = now or utcnow()
+    dialect = postgresql if db.get_bind().dialect.name == "postgresql" else sqlite
+    statement = dialect.insert(PollVote).values(
+        poll_id=poll.id, member_id=member.id, option=option, province=member.province,
+        language=member.language, channel=channel, first_voted_at=now, voted_at=now)
+    db.execute(statement.on_conflict_do_update(
+        index_elements=["poll_id", "member_id"],
+        set_={"option": statement.excluded.option, "voted_at": statement.excluded.voted_at,
+              "channel": statement.excluded.channel}))
+
+
+def remember_reply(db: Session, poll: Poll, member_id: int, reason: str, text: str) -> int:
+    """Keep a reply that did not count; return how many of this kind she has sent."""
+    db.add(PollReply(poll_id=poll.id, member_id=member_id, reason=reason, text=text[:160]))
+    return db.scalar(select(func.count(PollReply.id)).where(
+        PollReply.poll_id == poll.id, PollReply.member_id == member_id, PollReply.reason == reason))
+
+
+@dataclass(frozen=True)
+class Outcome:
+    """What became of a text read as a poll answer. ``reply`` is None for silence."""
+
+    result: str  # voted | invalid | closed
+    poll: Poll
+    reply: Text | None = None
+    option: int | None = None
+
+
+def answer(db: Session, poll: Poll, member: Member, body: str, text: str, channel: str,
+           now: datetime) -> Outcome:
+    """Apply one answer to ``poll`` and say what to tell her."""
+    lang = member.language
+    if not poll.is_open(now):
+        first = remember_reply(db, poll, member.id, "closed", text) == 1
+        return Outcome("closed", poll, Text("poll.closed", {"code": poll.code}) if first else None)
+    option = poll_answer.choose(body, poll.options)
+    if option is None:
+        tries = remember_reply(db, poll, member.id, "invalid", text)
+        reply = Text("poll.invalid", {"code": poll.code, "question": label(poll.questions, lang),
+                                      "options": option_lines(poll, lang),
+                                      "letters": poll_answer.letters(len(poll.options))})
+        return Outcome("invalid", poll, reply if tries <= INVALID_HELP_LIMIT else None)
+    vote(db, poll, member, option, channel, now)
+    reply = Text("poll.thanks", {"code": poll.code, "choice": label(poll.options[option - 1], lang)})
+    return Outcome("voted", poll, reply if poll.confirm else None, option)
+
+
+def close_due(db: Session, now: datetime | None = None) -> list[int]:
+    """Polls past their closing time whose unsent questions should be cancelled."""
+    now = now or utcnow()
+    due = list(db.scalars(select(Poll).where(Poll.closed_at.is_(None), Poll.closes_at <= now)))
+    for poll in due:
+        close(db, poll, poll.closes_at)
+    return [poll.id for poll in due]
+
