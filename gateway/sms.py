@@ -9,6 +9,11 @@ text, at most once a day, so two automated senders cannot loop on each other.
 
 The inbound row (unique per provider message id), the flow's writes and the
 outbox rows commit in one transaction; replies are queued for the worker after.
+
+Poll answers, which come in floods when a poll goes out, take a shorter path:
+the decision is read first, without the per-phone lock, then one short write
+transaction stores the inbound row and the vote. SQLite serialises writers, so
+the time a transaction holds the write lock is what limits replies per second.
 """
 
 from __future__ import annotations
@@ -19,7 +24,8 @@ import time
 from dataclasses import dataclass, field
 
 from redis.exceptions import LockError
-from sqlalchemy.exc import IntegrityError
+from sqlalchemy import update
+from sqlalchemy.dialects import postgresql, sqlite
 
 from . import keywords, outbox, poll_answer, polls
 from .channels.sms import render
@@ -62,13 +68,18 @@ class SmsService:
         if phone is None:
             return Handled("ignored")
         key = phone_key(phone, self.secret)
+        keyword = keywords.match(inbound.text)
+        if keyword is None:
+            handled = self._poll_answer(inbound, phone, key)
+            if handled is not None:
+                return handled
         # Two texts from one member at once would both read and write her conversation.
         lock = self.redis.lock(f"sms:lock:{key}", timeout=30, blocking_timeout=5)
         locked = lock.acquire()
         if not locked:
             log.warning("sms from %s waited 5 s for an earlier one; going ahead", mask(phone))
         try:
-            return self._receive(inbound, phone, key)
+            return self._receive(inbound, phone, key, keyword)
         finally:
             if locked:
                 try:
@@ -76,30 +87,34 @@ class SmsService:
                 except LockError:  # held past its timeout; another message took it over
                     pass
 
-    def _receive(self, inbound: Inbound, phone: str, key: str) -> Handled:
-        keyword = keywords.match(inbound.text)
+    def _receive(self, inbound: Inbound, phone: str, key: str, keyword: str | None) -> Handled:
         with self.database.session() as db:
-            received = self._first_delivery(db, inbound, keyword)
-            if received is None:
-                return Handled("duplicate", keyword)
             member = members.by_phone(db, phone)
-            if member is not None and member.opted_out_at is not None and keyword != "start":
+            if not self._first_delivery(db, inbound, keyword, member.id if member else None):
+                return Handled("duplicate", keyword)
+            if member is None:
+                member = self._new_contact(db, phone)
+                db.flush()
+                db.execute(update(InboundMessage).where(
+                    InboundMessage.provider == inbound.provider,
+                    InboundMessage.provider_message_id == inbound.provider_message_id).values(member_id=member.id))
+            if member.opted_out_at is not None and keyword != "start":
                 return Handled("opted_out", keyword)  # she asked to hear nothing more
-            member = member or self._new_contact(db, phone)
-            db.flush()
-            received.member_id = member.id
             handled, state = self._respond(db, member, keyword, inbound.text, key)
         self._keep_state(key, state)
-        for message_id in handled.replies:
+        self._queue(handled.replies)
+        return handled
+
+    def _queue(self, message_ids: list[int]) -> None:
+        for message_id in message_ids:
             enqueue_send(self.queues, message_id, result_ttl=self.job_ttls[0],
                          failure_ttl=self.job_ttls[1])
-        return handled
 
     # --------------------------------------------------------------- replies
 
     def _respond(self, db, member: Member, keyword: str | None, text: str, key: str):
         """Return (Handled, state to keep: a State, None to keep as is, or False to forget)."""
-        state, state_at = self._open_conversation(key)
+        state, _ = self._open_conversation(key)
         # Mid-registration, the language she just chose is not stored yet: use it.
         lang = state.language if state is not None else (member.language or self.default_language)
         if keyword == "stop":
@@ -118,10 +133,6 @@ class SmsService:
                 return self._reply(db, member, Text("sms.register_first"), lang, keyword), None
             return self._show(db, member, self.conversations.start(
                 member.phone, CHANNEL, FLOW_FOR[keyword], db=db), keyword)
-        if keyword is None and member.registered:
-            handled = self._poll_answer(db, member, text, state_at)
-            if handled is not None:
-                return handled, None
         if state is not None:
             try:
                 return self._show(db, member, self.conversations.answer(
@@ -132,26 +143,36 @@ class SmsService:
             return self._reply(db, member, Text("sms.help"), lang, None), False
         return Handled("ignored"), False
 
-    def _poll_answer(self, db, member: Member, text: str, state_at: float | None) -> Handled | None:
-        """Read ``text`` as an answer to a poll sent to her, or return None when it is not one."""
+    def _poll_answer(self, inbound: Inbound, phone: str, key: str) -> Handled | None:
+        """Store ``inbound`` as an answer to a poll sent to her, or return None when
+        it is not one (then it goes the usual way)."""
         now = utcnow()
-        recent = polls.sent_to(db, member.id, now)
+        with self.database.session() as db:  # reads only: no write lock held while deciding
+            member = members.by_phone(db, phone)
+            if member is None or not member.registered or member.opted_out_at is not None:
+                return None
+            recent = polls.sent_to(db, member.id, now)
         if not recent:
             return None
-        answer = poll_answer.split(text)
+        answer = poll_answer.split(inbound.text)
         coded = next(((p, at) for p, at in recent if p.code == answer.code), None)
         if coded is not None:
             (poll, _), body = coded, answer.body
         else:
             # Her most recently sent open poll; failing that, the latest closed one.
             poll, sent_at = next(((p, at) for p, at in recent if p.is_open(now)), recent[0])
+            _, state_at = self._open_conversation(key)
             if state_at is not None and state_at > sent_at.timestamp():
                 return None  # the conversation she is in was asked after the poll
-            body = text  # no code of hers: the whole text is the answer
-        outcome = polls.answer(db, poll, member, body, text, CHANNEL, now)
-        replies = []
-        if outcome.reply is not None:
-            replies.append(outbox.add(db, member, self.catalog.render(outcome.reply, member.language)).id)
+            body = inbound.text  # no code of hers: the whole text is the answer
+        with self.database.session() as db:
+            if not self._first_delivery(db, inbound, None, member.id):
+                return Handled("duplicate")
+            outcome = polls.answer(db, poll, member, body, inbound.text, CHANNEL, now)
+            replies = []
+            if outcome.reply is not None:
+                replies.append(outbox.add(db, member, self.catalog.render(outcome.reply, member.language)).id)
+        self._queue(replies)
         return Handled(outcome.result, None, replies)
 
     def _show(self, db, member: Member, result: Step, keyword: str | None):
@@ -166,15 +187,14 @@ class SmsService:
     # --------------------------------------------------------------- storage
 
     @staticmethod
-    def _first_delivery(db, inbound: Inbound, keyword: str | None) -> InboundMessage | None:
-        row = InboundMessage(provider=inbound.provider, keyword=keyword,
-                             provider_message_id=inbound.provider_message_id)
-        try:
-            with db.begin_nested():  # the unique key catches replays, even concurrent ones
-                db.add(row)
-        except IntegrityError:
-            return None
-        return row
+    def _first_delivery(db, inbound: Inbound, keyword: str | None, member_id: int | None) -> bool:
+        """Record the inbound message; False if it was recorded before (a replay).
+        The unique key decides, even between concurrent copies."""
+        dialect = postgresql if db.get_bind().dialect.name == "postgresql" else sqlite
+        inserted = db.execute(dialect.insert(InboundMessage).values(
+            provider=inbound.provider, provider_message_id=inbound.provider_message_id,
+            keyword=keyword, member_id=member_id, received_at=utcnow()).on_conflict_do_nothing())
+        return inserted.rowcount == 1
 
     def _new_contact(self, db, phone: str) -> Member:
         """Someone not yet a member texted us: keep only the number, so we can reply

@@ -182,6 +182,8 @@ def test_quiet_hours_hold_bulk_until_morning(make_app, fake_at):
     assert when is not None and (when.hour, when.minute) == (23, 59)
     queue = app.extensions["queues"]["bulk"]
     assert queue.count == 0 and ScheduledJobRegistry(queue=queue).count == batches == 1
+    reconciler.reconcile(app)  # its minute check must not send the held batch early
+    assert queue.count == 0 and {r.status for r in rows(app)} == {"queued"}
 
 
 def test_next_allowed_respects_the_window_across_midnight():

@@ -29,7 +29,9 @@ class Database:
         if url.startswith("postgresql://"):  # use psycopg 3, the driver we depend on
             url = "postgresql+psycopg://" + url[len("postgresql://"):]
         # hide_parameters: SQL errors would otherwise quote phone numbers into logs.
-        options = {"pool_pre_ping": True, "hide_parameters": True}
+        # A server can drop idle connections, so they are pinged before use; a SQLite
+        # file cannot, and the ping would be one more statement on every request.
+        options = {"pool_pre_ping": not url.startswith("sqlite"), "hide_parameters": True}
         if url.startswith("sqlite"):
             path = url.split("///", 1)[-1]
             if path and path != ":memory:":

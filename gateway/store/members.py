@@ -7,7 +7,7 @@ from datetime import datetime
 from typing import Any, Iterable, Iterator
 
 from sqlalchemy import select
-from sqlalchemy.orm import Session
+from sqlalchemy.orm import Session, lazyload
 
 from ..csvfile import checked_rows, split_list
 from ..errors import ImportRowError
@@ -20,7 +20,8 @@ _CONSENT_WORDS = {"yes", "y", "true", "1", "ແມ່ນ", "ຍິນຍອມ"}
 
 
 def by_phone(session: Session, phone: str) -> Member | None:
-    return session.scalar(select(Member).where(Member.phone == phone))
+    # Topics load only if asked for: most callers (an inbound SMS, a vote) never do.
+    return session.scalar(select(Member).where(Member.phone == phone).options(lazyload(Member.topic_rows)))
 
 
 def snapshot(member: Member | None) -> dict[str, Any]:
