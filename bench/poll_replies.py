@@ -58,7 +58,7 @@ def seed(database_url: str, members: int) -> int:
     from sqlalchemy import insert
 
     from gateway.store.database import Database
-    from gateway.store.models import Broadcast, Member, OutboundMessage, Poll
+    from gateway.store.models import Broadcast, Member, Poll
 
     now = datetime.now(timezone.utc)
     database = Database(database_url)

@@ -11,6 +11,7 @@ from flask import Flask
 from . import broker, store, web
 from .actions import ACTIONS
 from .channels.ussd import PageLimits
+from .calls import AudioLibrary, CallService
 from .config import Config
 from .conversation import Conversations
 from .flows import load_book
@@ -60,5 +61,8 @@ def create_app(config: Config | Mapping[str, Any] | None = None) -> Flask:
         catalog, conversations, database, redis, app.extensions["queues"], settings.secret_key,
         settings.default_language, settings.sms_session_ttl,
         (settings.job_result_ttl, settings.job_failure_ttl))
+    app.extensions["audio"] = AudioLibrary(settings.prompts_dir / "audio")
+    app.extensions["calls"] = CallService(conversations, catalog, redis, settings.secret_key,
+                                          settings.voice_max_repeats)
     web.init_app(app)
     return app

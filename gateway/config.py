@@ -80,6 +80,7 @@ class Config:
     segments_per_second: int = 0  # provider throughput limit shared by all workers; 0 = none
     sending_timeout: int = 300  # seconds a row may stay "sending" before it is settled "unknown"
     sms_session_ttl: int = 86400  # an SMS conversation stays open a day
+    voice_max_repeats: int = 2  # a call repeats a screen this often on silence, then says goodbye
     provider_timeout_ms: int = 10000  # per provider HTTP call; AT's own default is ~9 s
     web_workers: int = field(default_factory=lambda: (os.cpu_count() or 1) + 1)
     job_result_ttl: int = 3600  # Redis keeps finished/failed jobs hours, not RQ's year
@@ -126,7 +127,8 @@ class Config:
         try:
             self.quiet_window()
         except ValueError:
-            raise ConfigError("QUIET_HOURS", f"must look like 21:00-07:00 (or 'off'), got {self.quiet_hours!r}") from None
+            raise ConfigError("QUIET_HOURS",
+                              f"must look like 21:00-07:00 (or 'off'), got {self.quiet_hours!r}") from None
         try:
             self.reminder_minutes()
         except ValueError:

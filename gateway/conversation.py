@@ -11,7 +11,7 @@ import uuid
 from contextlib import contextmanager
 
 from .actions import ActionContext, ActionRegistry
-from .engine import ActionResult, Input, Start, State, Step, step
+from .engine import ActionResult, Input, Recorded, Start, State, Step, step
 from .engine.model import FlowBook
 from .errors import FlowError
 from .store import members
@@ -43,6 +43,12 @@ class Conversations:
         with self._transaction(db) as session:
             context = ActionContext(session, phone, channel, utcnow())
             return self._drive(context, step(self.book, state, Input(text)))
+
+    def recorded(self, phone: str, channel: str, state: State, url: str, db=None) -> Step:
+        """A voice recording answers the free-text input the call is at."""
+        with self._transaction(db) as session:
+            context = ActionContext(session, phone, channel, utcnow())
+            return self._drive(context, step(self.book, state, Recorded(url)))
 
     @contextmanager
     def _transaction(self, db):

@@ -34,6 +34,8 @@ BUILT_IN_KEYS = (
     "feedback.question", "feedback.option1", "feedback.option2", "feedback.option3",
     "feedback.option4", "feedback.option5", "report.poll_subtitle", "report.quiz_title",
     "report.quiz_subtitle", "report.scores_title", "report.footer",
+    "voice.for", "voice.press", "voice.at", "voice.then_hash", "voice.record", "voice.goodbye",
+    "voice.selected",
 )
 
 # Stand-ins for what members and organisers type, long enough to be honest.

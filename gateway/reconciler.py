@@ -17,9 +17,10 @@ def reconcile(application) -> dict:
     """Settle what a crash left behind; finish broadcasts with nothing left to send.
 
     Rows in ``sending`` longer than SENDING_TIMEOUT become ``unknown`` (reported,
-    never resent blindly). Polls past their closing time are closed. Queued rows of a sending broadcast are queued again, and
-    reminders past their time are fired: Redis may have lost their jobs, and a
-    duplicate job claims nothing.
+    never resent blindly). Polls past their closing time are closed. Queued rows of
+    a sending broadcast are queued again (unless held for quiet hours or a later
+    start), and reminders past their time are fired: Redis may have lost their jobs,
+    and a duplicate job claims nothing.
     """
     from datetime import timedelta
 

@@ -22,11 +22,11 @@ OPTIONS = [{"en": "Feeding babies", "lo": "ການລ້ຽງລູກອ່�
            {"en": "Staying safe online", "lo": "ຄວາມປອດໄພອອນລາຍ"}]
 
 
-def open_poll(app, code="P4", audience=Audience(), confirm=False, closes_in=timedelta(days=1)):
+def open_poll(app, code="P4", audience=None, confirm=False, closes_in=timedelta(days=1)):
     """Create a poll and send its question through the real broadcast path."""
     now = utcnow()
     with app.extensions["db"].session() as db:
-        poll = polls.create(db, code, QUESTIONS, OPTIONS, audience, now - timedelta(minutes=1),
+        poll = polls.create(db, code, QUESTIONS, OPTIONS, audience or Audience(), now - timedelta(minutes=1),
                             now + closes_in, confirm=confirm)
         broadcast_id = polls.start_broadcast(db, poll, app.extensions["catalog"]).id
         poll_id = poll.id

@@ -26,7 +26,7 @@ def cli() -> None:
 
 def register_commands() -> None:
     """Import every command module; each registers its commands on ``cli``."""
-    from . import broadcast, flows, members, poll, quiz, schedule, simulate, up  # noqa: F401
+    from . import broadcast, flows, members, poll, prompts, quiz, schedule, simulate, up  # noqa: F401
 
 
 def main() -> None:

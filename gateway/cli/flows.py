@@ -39,7 +39,23 @@ def check_command(flows_dir: Path | None, prompts_dir: Path | None) -> None:
     errors = [p for p in problems if p.severity == "error"]
     if errors:
         fail(f"{len(errors)} problem(s) in the flows")
+    _voice_gaps(flows_dir or config.flows_dir, prompts_dir or config.prompts_dir, catalog)
     click.secho(f"flows OK ({', '.join(catalog.languages)})", fg="green")
+
+
+def _voice_gaps(flows_dir: Path, prompts_dir: Path, catalog) -> None:
+    """Warn (not fail) about recordings calls would need: Lao cannot fall back to speech."""
+    from ..calls import AudioLibrary
+    from ..flows import load_book
+    from ..prompt_audit import audit
+
+    result = audit(load_book(flows_dir), catalog, AudioLibrary(Path(prompts_dir) / "audio"))
+    for lang in catalog.languages:
+        missing = [n for n in result.missing if n.language == lang]
+        if missing:
+            spoken = " (read by text-to-speech meanwhile)" if lang == "en" else " (silent on calls)"
+            click.secho(f"voice: warning: {len(missing)} recording(s) missing in {lang}{spoken}; "
+                        "see `outreach prompts audit`", fg="yellow")
 
 
 @flows.command("graph")

@@ -215,4 +215,5 @@ def show_command(session_id):
     click.echo(f"  feedback (poll {feedback.code}): {results.answered} answer(s) of {results.reached} "
                f"asked ({rate}), average {average:.1f} of 5")
     for n, text in enumerate(results.labels, start=1):
-        click.echo(f"    {n} {text:<18} {votes[n - 1]:>5}  {'█' * votes[n - 1] if votes[n - 1] <= 40 else '█' * 40 + '…'}")
+        bar = "█" * min(votes[n - 1], 40) + ("…" if votes[n - 1] > 40 else "")
+        click.echo(f"    {n} {text:<18} {votes[n - 1]:>5}  {bar}")

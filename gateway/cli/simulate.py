@@ -82,6 +82,43 @@ def show_sms(bodies: list[str]) -> None:
         click.echo(body)
 
 
+class Caller:
+    """Rings the gateway: each step is what a provider callback would carry."""
+
+    def __init__(self, app, phone: str):
+        self.app, self.phone = app, phone
+        self.call_id = f"SIMCALL{uuid.uuid4().hex[:12]}"
+
+    def step(self, typed: str | None, record: bool) -> object:
+        calls = self.app.extensions["calls"]
+        if typed is None:
+            return calls.step("simulator", self.call_id, self.phone)
+        if record:
+            return calls.step("simulator", self.call_id, self.phone, recording=f"sim-recording:{typed}")
+        return calls.step("simulator", self.call_id, self.phone, digits=typed, silent=not typed)
+
+
+def show_call(app, step, number: int) -> None:
+    library = app.extensions["audio"]
+    speech, lang = step.speech, step.language
+    click.secho(f"── call, step {number} ({lang}) " + "─" * 24, fg="cyan")
+    for piece in speech.pieces:
+        audio = library.file(lang, piece.key) if piece.key else None
+        if audio:
+            source = f"plays audio/{lang}/{audio}"
+        else:
+            source = "no recording: text-to-speech" if lang == "en" else "no recording: SILENT"
+        click.echo(f"  {piece.text:<44} " + click.style(f"[{piece.key or 'live text'}; {source}]",
+                                                        fg="bright_black" if audio else "yellow"))
+    if speech.record:
+        click.secho("  (records what she says; type anything to stand for it)", fg="yellow")
+    elif speech.digits:
+        click.secho(f"  (waits for {'a key' if speech.digits == 1 else 'keys, then #'}; "
+                    "press Enter for silence)", fg="yellow")
+    else:
+        click.secho("  (the call ends)", fg="yellow")
+
+
 def show(reply: str, number: int) -> None:
     kind, _, body = reply.partition(" ")
     click.secho(f"── screen {number} ({kind}, {len(body)} chars) " + "─" * 20, fg="cyan")
@@ -95,11 +132,12 @@ def show(reply: str, number: int) -> None:
 @click.option("--input", "inputs", multiple=True,
               help="Scripted key presses, in order (repeat the option). Prints every screen.")
 @click.option("--service-code", default="*384*1#", show_default=True)
-@click.option("--channel", type=click.Choice(["ussd", "sms"]), default="ussd", show_default=True,
-              help="sms: each input is a text message (try JOIN, NEXT, ຕໍ່ໄປ, STOP).")
+@click.option("--channel", type=click.Choice(["ussd", "sms", "voice"]), default="ussd", show_default=True,
+              help="sms: each input is a text message (try JOIN, NEXT, ຕໍ່ໄປ, STOP); "
+                   "voice: what a caller hears, and key presses.")
 def simulate(phone: str, lang: str | None, inputs: tuple[str, ...], service_code: str,
              channel: str) -> None:
-    """Walk the menus as a member would, over USSD or SMS."""
+    """Walk the menus as a member would, over USSD, SMS or a voice call."""
     from ..phone import to_e164
 
     if to_e164(phone) is None:
@@ -120,6 +158,9 @@ def simulate(phone: str, lang: str | None, inputs: tuple[str, ...], service_code
                 click.echo()
                 return
             show_sms(texter.send(typed))
+        return
+    if channel == "voice":
+        _call(app, to_e164(phone), inputs)
         return
     handset = Phone(app.test_client(), phone, service_code,
                     app.config["GATEWAY"].at_webhook_token)
@@ -151,3 +192,25 @@ def simulate(phone: str, lang: str | None, inputs: tuple[str, ...], service_code
             reply = handset.press(typed)
         screen += 1
         show(reply, screen)
+
+
+def _call(app, phone: str, inputs: tuple[str, ...]) -> None:
+    caller = Caller(app, phone)
+    step, number = caller.step(None, False), 1
+    show_call(app, step, number)
+    pending = list(inputs)
+    while step.speech.digits or step.speech.record:
+        if inputs:
+            if not pending:
+                return
+            typed = pending.pop(0)
+            click.secho(f"> {typed or '(silence)'}", fg="green")
+        else:
+            try:
+                typed = click.prompt("keys>", default="", show_default=False)
+            except (click.Abort, EOFError):
+                click.echo()
+                return
+        step = caller.step(typed, step.speech.record)
+        number += 1
+        show_call(app, step, number)

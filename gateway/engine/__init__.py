@@ -2,10 +2,10 @@
 module; ``tests/test_engine_purity.py`` holds it to that."""
 
 from .events import (ActionCall, ActionResult, FinishQuiz, Input, Option,
-                     RecordAnswer, Screen, Start, State, Step, Text)
+                     RecordAnswer, Recorded, Screen, Start, State, Step, Text)
 from .model import FlowBook
 from .step import current_screen, step
 
 __all__ = ["ActionCall", "ActionResult", "FinishQuiz", "FlowBook", "Input", "Option",
-           "RecordAnswer", "Screen", "Start", "State", "Step", "Text", "current_screen",
+           "RecordAnswer", "Recorded", "Screen", "Start", "State", "Step", "Text", "current_screen",
            "step"]

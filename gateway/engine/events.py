@@ -66,6 +66,7 @@ class Screen:
     final: bool = False
     expects: str = "choice"
     input_kind: str | None = None
+    voice_input: str | None = None  # for free text on a call: "record" or "digits"
 
 
 # ----------------------------------------------------------------- events in
@@ -91,6 +92,13 @@ class Input:
     """What the member typed (already stripped of channel navigation)."""
 
     text: str
+
+
+@dataclass(frozen=True)
+class Recorded:
+    """A voice recording answering a free-text input; its URL is kept in place of text."""
+
+    url: str
 
 
 @dataclass(frozen=True)

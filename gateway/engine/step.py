@@ -12,7 +12,7 @@ from typing import Any
 from ..digits import fold_digits
 from ..errors import FlowError, StateError
 from .events import (ActionCall, ActionResult, FinishQuiz, Input, Option,
-                     RecordAnswer, Screen, Start, State, Step, Text, prompt_ref)
+                     RecordAnswer, Recorded, Screen, Start, State, Step, Text, prompt_ref)
 from .model import (ActionNode, ConditionNode, EndNode, FlowBook, InputNode,
                     MenuNode, MessageNode, MultiSelectNode, Node, QuizQuestionNode,
                     QuizScoreNode)
@@ -49,6 +49,11 @@ def step(book: FlowBook, state: State | None, event) -> Step:
         if state.waiting != "input":
             raise StateError(f"{state.flow}:{state.node} is not waiting for input")
         return _answer(book, state, node, event.text)
+    if isinstance(event, Recorded):
+        if state.waiting != "input" or not isinstance(node, InputNode) or node.voice != "record":
+            raise StateError(f"{state.flow}:{state.node} does not take a recording")
+        state.vars[node.save_as] = event.url
+        return _advance(book, state, node.next, [])
     raise TypeError(f"unknown event {event!r}")
 
 
@@ -69,7 +74,8 @@ def current_screen(book: FlowBook, state: State, notice: Text | None = None) -> 
         return Screen(Text(node.prompt, shown), tuple(options), notice)
     if isinstance(node, InputNode):
         kind = getattr(node.validator, "kind", "text")
-        return Screen(Text(node.prompt, shown), (), notice, expects="text", input_kind=kind)
+        return Screen(Text(node.prompt, shown), (), notice, expects="text", input_kind=kind,
+                      voice_input=node.voice)
     if isinstance(node, QuizQuestionNode):
         return _question_screen(book, state, node, notice)
     if isinstance(node, QuizScoreNode):

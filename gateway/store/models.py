@@ -45,8 +45,9 @@ class Member(Base):
     id: Mapped[int] = mapped_column(Integer, primary_key=True)
     # Null once the member is erased; the row stays so aggregate counts survive.
     phone: Mapped[str | None] = mapped_column(String(20), unique=True)
-    name: Mapped[str | None] = mapped_column(String(80))
-    organisation: Mapped[str | None] = mapped_column(String(120))
+    # On a voice call these hold the recording's URL in place of text.
+    name: Mapped[str | None] = mapped_column(String(300))
+    organisation: Mapped[str | None] = mapped_column(String(300))
     province: Mapped[str | None] = mapped_column(String(40), index=True)
     language: Mapped[str] = mapped_column(String(8), default="lo")
     source: Mapped[str] = mapped_column(String(16), default="ussd")

@@ -1,4 +1,5 @@
-"""polls, votes and replies; session feedback; reminder kind; broadcasts.send_after
+"""polls, votes and replies; session feedback; reminder kind; broadcasts.send_after; longer member name
+for voice recordings
 
 Revision ID: 0003
 Revises: 0002
@@ -73,6 +74,11 @@ def upgrade() -> None:
     with op.batch_alter_table('broadcasts', schema=None) as batch_op:
         batch_op.add_column(sa.Column('send_after', gateway.store.models.UTCDateTime(), nullable=True))
 
+    with op.batch_alter_table('members', schema=None) as batch_op:
+        # A name or organisation recorded on a voice call is stored as the recording's URL.
+        batch_op.alter_column('name', existing_type=sa.String(length=80), type_=sa.String(length=300))
+        batch_op.alter_column('organisation', existing_type=sa.String(length=120), type_=sa.String(length=300))
+
     with op.batch_alter_table('reminders', schema=None) as batch_op:
         # Existing rows are all session reminders.
         batch_op.add_column(sa.Column('kind', sa.String(length=12), nullable=False,
@@ -89,6 +95,10 @@ def downgrade() -> None:
 
     with op.batch_alter_table('reminders', schema=None) as batch_op:
         batch_op.drop_column('kind')
+
+    with op.batch_alter_table('members', schema=None) as batch_op:
+        batch_op.alter_column('organisation', existing_type=sa.String(length=300), type_=sa.String(length=120))
+        batch_op.alter_column('name', existing_type=sa.String(length=300), type_=sa.String(length=80))
 
     with op.batch_alter_table('broadcasts', schema=None) as batch_op:
         batch_op.drop_column('send_after')

@@ -1,0 +1,98 @@
+"""Phone calls: ``POST /voice/twilio`` (TwiML), ``POST /voice/africastalking`` (AT XML),
+and ``GET /audio/<lang>/<file>`` serving the recorded prompts the XML points at.
+
+Every answer is valid XML for the provider, whatever was posted: a bad request or
+our own error gets a polite goodbye, never a 500 (the provider would read out an
+error message in English to a Lao caller).
+"""
+
+from __future__ import annotations
+
+import logging
+
+from flask import Blueprint, Response, abort, current_app, request, send_from_directory
+
+from .. import voice_xml
+from ..channels.voice import Piece, Speech
+from ..phone import to_e164
+from .auth import africastalking_ok, twilio_ok
+
+bp = Blueprint("voice", __name__)
+log = logging.getLogger(__name__)
+
+
+def _xml(body: str, status: int = 200) -> Response:
+    return Response(body, status, mimetype="text/xml")
+
+
+def _base() -> str:
+    config = current_app.config["GATEWAY"]
+    return config.public_base_url.rstrip("/") or request.host_url.rstrip("/")
+
+
+def audio_url(lang: str, key: str) -> str | None:
+    name = current_app.extensions["audio"].file(lang, key)
+    return f"{_base()}/audio/{lang}/{name}" if name else None
+
+
+def _step(provider: str, call_id: str, caller: str, digits: str, recording: str, silent: bool):
+    """(speech, language) for this callback; a goodbye when it cannot go on."""
+    calls = current_app.extensions["calls"]
+    phone = to_e164(caller)
+    lang = current_app.config["GATEWAY"].default_language
+    if phone is None or not call_id:
+        return _goodbye(lang), lang
+    try:
+        step = calls.step(provider, call_id[:80], phone, digits=digits[:8], recording=recording[:300],
+                          silent=silent)
+        return step.speech, step.language
+    except Exception:  # a caller must hear a goodbye, not the provider's error voice
+        log.exception("voice step via %s failed", provider)
+        return _goodbye(lang), lang
+
+
+def _goodbye(lang: str) -> Speech:
+    catalog = current_app.extensions["catalog"]
+    return Speech((Piece("voice.goodbye", catalog.template(lang, "voice.goodbye")),), 0)
+
+
+@bp.post("/voice/twilio")
+def twilio():
+    if not twilio_ok():
+        return _xml(voice_xml.reject(), 403)
+    form = request.form
+    call_id = form.get("CallSid", "")
+    if form.get("CallStatus") in ("completed", "busy", "failed", "no-answer", "canceled"):
+        current_app.extensions["calls"].hang_up("twilio", call_id)
+        return _xml(voice_xml.empty())
+    caller = form.get("From", "") if form.get("Direction", "inbound") == "inbound" else form.get("To", "")
+    speech, lang = _step("twilio", call_id, caller, form.get("Digits", ""), form.get("RecordingUrl", ""),
+                         request.args.get("silent") == "1")
+    action = f"{_base()}/voice/twilio"
+    return _xml(voice_xml.twiml(speech, lang, audio_url, action))
+
+
+@bp.post("/voice/africastalking")
+def africastalking():
+    if not africastalking_ok():
+        return _xml(voice_xml.reject(), 403)
+    form = request.form
+    call_id = form.get("sessionId", "")
+    if form.get("isActive", "1") == "0":  # the end-of-call notification
+        current_app.extensions["calls"].hang_up("africastalking", call_id)
+        return _xml(voice_xml.empty())
+    caller = form.get("callerNumber", "") if form.get("direction", "Inbound") == "Inbound" \
+        else form.get("destinationNumber", "") or form.get("callerNumber", "")
+    speech, lang = _step("africastalking", call_id, caller, form.get("dtmfDigits", ""),
+                         form.get("recordingUrl", ""), request.args.get("silent") == "1")
+    token = current_app.config["GATEWAY"].at_webhook_token
+    callback = f"{_base()}/voice/africastalking" + (f"?token={token}" if token else "")
+    return _xml(voice_xml.at_xml(speech, lang, audio_url, callback))
+
+
+@bp.get("/audio/<lang>/<name>")
+def audio(lang: str, name: str):
+    library = current_app.extensions["audio"]
+    if "/" in lang or lang.startswith(".") or (lang, name.rsplit(".", 1)[0]) not in library.files:
+        abort(404)
+    return send_from_directory(library.folder / lang, name, max_age=86400)
