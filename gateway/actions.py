@@ -16,7 +16,7 @@ from sqlalchemy.orm import Session
 from .engine.events import (ActionCall, ActionResult, FinishQuiz, RecordAnswer,
                             localized, moment, prompt_ref)
 from .errors import ActionError
-from . import polls
+from . import polls, reminders
 from .store import members, quizzes, schedule
 from .store.models import Member, Poll
 
@@ -144,3 +144,27 @@ def vote(context: ActionContext, call: ActionCall) -> ActionResult:
         return ActionResult("closed")
     polls.vote(context.db, poll, member, option, context.channel, context.now)
     return ActionResult("voted", vars={"choice": localized(poll.options[option - 1])})
+
+
+@ACTIONS.register("load_reminder")
+def load_reminder(context: ActionContext, call: ActionCall) -> ActionResult:
+    """The session a reminder call is about (``message_id`` is the call's outbox row)."""
+    found = reminders.session_for_message(context.db, call.vars.get("message_id"))
+    if found is None or found.cancelled_at is not None:
+        return ActionResult("missing")
+    return ActionResult("found", vars={
+        "session_id": found.id, "title": localized(found.titles),
+        "kind": prompt_ref(f"kind.{found.kind}"), "when": moment(found.starts_at)})
+
+
+@ACTIONS.register("confirm_attendance")
+def confirm_attendance(context: ActionContext, call: ActionCall) -> ActionResult:
+    """"I will come": stored on her enrolment (made now if she had none)."""
+    member, session_id = context.member(), call.vars.get("session_id")
+    if member is None or not isinstance(session_id, int):
+        return ActionResult("missing")
+    outcome = schedule.enrol(context.db, member, session_id, context.channel)
+    if outcome in ("full", "missing"):
+        return ActionResult(outcome)
+    schedule.confirm(context.db, member, session_id, context.now)
+    return ActionResult("confirmed")

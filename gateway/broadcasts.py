@@ -138,7 +138,8 @@ def materialise(db: Session, broadcast: Broadcast, renderer: Renderer, chunk: in
     have = set(db.scalars(select(OutboundMessage.member_id)
                           .where(OutboundMessage.broadcast_id == broadcast.id)))
     audience = Audience.from_dict(broadcast.audience)
-    query = audience.select(Member.id, Member.name, Member.language).execution_options(yield_per=chunk)
+    query = audience.select(Member.id, Member.name, Member.language, Member.reminder_channel
+                            ).execution_options(yield_per=chunk)
     sizes: dict[str, object] = {}  # a shared text is measured once, not once per member
     added, pending = 0, []
     now = utcnow()
@@ -151,9 +152,11 @@ def materialise(db: Session, broadcast: Broadcast, renderer: Renderer, chunk: in
             size = sms_size(body)
             if len(sizes) < 64:  # personalised texts are all different: do not hoard them
                 sizes[body] = size
+        call = broadcast.by_preference and member.reminder_channel == "voice"
         pending.append({"member_id": member.id, "broadcast_id": broadcast.id, "kind": "bulk",
-                        "channel": "sms", "body": body, "encoding": size.encoding,
-                        "segments": size.segments, "status": "queued", "attempts": 0,
+                        "channel": "voice" if call else "sms", "body": body,
+                        "encoding": "voice" if call else size.encoding,
+                        "segments": 0 if call else size.segments, "status": "queued", "attempts": 0,
                         "created_at": now, "updated_at": now})
         if len(pending) >= chunk:
             db.execute(insert(OutboundMessage), pending)

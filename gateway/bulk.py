@@ -78,22 +78,29 @@ def send_batch(message_ids: list[int]) -> dict:
                            updated_at=utcnow()))
         claimed = db.execute(
             select(OutboundMessage.id, OutboundMessage.body, Member.phone, Member.opted_out_at,
-                   Broadcast.cancelled_at)
+                   Broadcast.cancelled_at, OutboundMessage.channel)
             .join(Member, Member.id == OutboundMessage.member_id)
             .outerjoin(Broadcast, Broadcast.id == OutboundMessage.broadcast_id)
             .where(OutboundMessage.claim == token)).all()
     results: dict[int, SendOutcome] = {}
     cancelled: list[int] = []
     by_body: dict[str, list[tuple[int, str]]] = {}
-    for message_id, body, phone, opted_out_at, cancelled_at in claimed:
+    calls: list[tuple[int, str]] = []
+    for message_id, body, phone, opted_out_at, cancelled_at, channel in claimed:
         if cancelled_at is not None:
             cancelled.append(message_id)
         elif phone is None:
             results[message_id] = SendOutcome("", False, error="member erased")
         elif opted_out_at is not None:
             results[message_id] = SendOutcome(phone, False, error="opted out")
+        elif channel == "voice":
+            calls.append((message_id, phone))
         else:
             by_body.setdefault(body, []).append((message_id, phone))
+    if calls:
+        from . import outbound_calls
+
+        results.update(outbound_calls.place(gateway, calls))
     throttle = Throttle(gateway.extensions["redis"], provider.name, config.segments_per_second)
     chunks = []
     for body, recipients in by_body.items():

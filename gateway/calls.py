@@ -59,12 +59,15 @@ class CallService:
         self.secret, self.max_repeats, self.ttl = secret, max_repeats, ttl
 
     def step(self, provider: str, call_id: str, phone: str, digits: str = "",
-             recording: str = "", silent: bool = False) -> CallStep:
+             recording: str = "", silent: bool = False, flow: str = "main",
+             start_vars: dict | None = None) -> CallStep:
+        """One callback. ``flow`` and ``start_vars`` apply when the call begins (a
+        call we placed plays ``reminder_call`` for the row it was placed for)."""
         key = f"voice:call:{phone_key(provider + ':' + call_id, self.secret)}"
         stored = self._load(key)
         try:
             if stored is None:
-                result = self.conversations.start(phone, CHANNEL, "main")
+                result = self.conversations.start(phone, CHANNEL, flow, vars=start_vars)
                 return self._keep(key, result.state, result.screen, 0)
             state, silences = stored
             if recording:
@@ -85,6 +88,9 @@ class CallService:
             self.redis.delete(key)
             result = self.conversations.start(phone, CHANNEL, "main")
             return self._keep(key, result.state, result.screen, 0)
+
+    def in_progress(self, provider: str, call_id: str) -> bool:
+        return bool(self.redis.exists(f"voice:call:{phone_key(provider + ':' + call_id, self.secret)}"))
 
     def hang_up(self, provider: str, call_id: str) -> None:
         """The call ended (Africa's Talking ``isActive=0``, Twilio ``completed``)."""

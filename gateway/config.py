@@ -58,6 +58,8 @@ class Config:
     twilio_from: str = ""
     twilio_messaging_service_sid: str = ""
     twilio_api_url: str = "https://api.twilio.com"
+    at_voice_url: str = "https://voice.africastalking.com"  # AT places calls from another host
+    at_voice_number: str = ""  # the AT number calls come from (reminder calls, call-backs)
     log_level: str = "INFO"
     timezone: str = "Asia/Vientiane"
     default_language: str = "lo"
@@ -81,6 +83,9 @@ class Config:
     sending_timeout: int = 300  # seconds a row may stay "sending" before it is settled "unknown"
     sms_session_ttl: int = 86400  # an SMS conversation stays open a day
     voice_max_repeats: int = 2  # a call repeats a screen this often on silence, then says goodbye
+    voice_retries: int = 2  # a reminder call not answered (or busy) is tried again this often
+    voice_retry_minutes: int = 60  # ... this long after
+    missed_call_callback: str = "off"  # "on": reject incoming calls and call the member back (free for her)
     provider_timeout_ms: int = 10000  # per provider HTTP call; AT's own default is ~9 s
     web_workers: int = field(default_factory=lambda: (os.cpu_count() or 1) + 1)
     job_result_ttl: int = 3600  # Redis keeps finished/failed jobs hours, not RQ's year
@@ -172,6 +177,10 @@ class Config:
     @property
     def sqlalchemy_url(self) -> str:
         return self.database_url or f"sqlite:///{self.instance_path / 'outreach.db'}"
+
+    @property
+    def calls_back(self) -> bool:
+        return self.missed_call_callback.strip().lower() in ("on", "yes", "true", "1")
 
     @property
     def webhooks_protected(self) -> bool:

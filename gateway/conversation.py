@@ -30,13 +30,14 @@ class Conversations:
         self.actions = actions
         self.default_language = default_language
 
-    def start(self, phone: str, channel: str, flow: str = "main", db=None) -> Step:
-        """Begin ``flow``. With ``db`` given, run inside that open transaction."""
+    def start(self, phone: str, channel: str, flow: str = "main", db=None, vars=None) -> Step:
+        """Begin ``flow`` (with ``vars`` known already). With ``db`` given, run inside
+        that open transaction."""
         with self._transaction(db) as session:
             context = ActionContext(session, phone, channel, utcnow())
             member = context.member()
             language = member.language if member and member.language else self.default_language
-            event = Start(members.snapshot(member), language, uuid.uuid4().hex[:16], flow)
+            event = Start(members.snapshot(member), language, uuid.uuid4().hex[:16], flow, dict(vars or {}))
             return self._drive(context, step(self.book, None, event))
 
     def answer(self, phone: str, channel: str, state: State, text: str, db=None) -> Step:

@@ -24,7 +24,7 @@ from sqlalchemy.orm import Session
 from . import broadcasts, polls
 from .audience import Audience
 from .prompts import Catalog
-from .store.models import Broadcast, Reminder, TrainingSession, utcnow
+from .store.models import Broadcast, OutboundMessage, Reminder, TrainingSession, utcnow
 
 # A trigger this early (clock skew between machines) still counts as due.
 EARLY_S = 60
@@ -107,8 +107,18 @@ def create_broadcast(db: Session, reminder: Reminder, catalog: Catalog, feedback
     title = session.titles.get("en") or next(iter(session.titles.values()))
     row = broadcasts.create(db, texts, audience, f"reminder: {title} ({reminder.offset_minutes} min before)",
                             session_id=session.id)
+    row.by_preference = True  # a member who asked for calls gets a reminder call
     reminder.broadcast_id, reminder.status = row.id, "sent"
     return row.id
+
+
+def session_for_message(db: Session, message_id) -> TrainingSession | None:
+    """The session an outbox row (a reminder call) is about."""
+    if not isinstance(message_id, int):
+        return None
+    row = db.get(OutboundMessage, message_id)
+    broadcast = db.get(Broadcast, row.broadcast_id) if row is not None and row.broadcast_id else None
+    return db.get(TrainingSession, broadcast.session_id) if broadcast and broadcast.session_id else None
 
 
 # ------------------------------------------------------------------ jobs

@@ -45,6 +45,18 @@ def enqueue_send(queues, message_id: int, *, result_ttl: int = 3600,
                   failure_ttl=failure_ttl)
 
 
+def enqueue_call_back(gateway, member_id: int) -> None:
+    """Call a member back after her missed call: soon, once her line is free again."""
+    from datetime import timedelta
+
+    from .outbound_calls import call_back
+
+    config = gateway.config["GATEWAY"]
+    gateway.extensions["queues"]["replies"].enqueue_in(timedelta(seconds=10), call_back, member_id,
+                                                      result_ttl=config.job_result_ttl,
+                                                      failure_ttl=config.job_failure_ttl)
+
+
 def send_message(message_id: int) -> str:
     """Claim one outbox row, send it, record the outcome."""
     from . import outbox

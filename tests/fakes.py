@@ -95,6 +95,43 @@ class FakeTwilio(ScriptedFake):
                         201, content_type="application/json")
 
 
+class FakeTwilioCalls(ScriptedFake):
+    """``POST /2010-04-01/Accounts/{sid}/Calls.json`` as Twilio answers it (script: ok | 500)."""
+
+    path = f"/2010-04-01/Accounts/{FakeTwilio.SID}/Calls.json"
+
+    def handle(self, request):
+        form, behaviour = self.next_request(request)
+        if behaviour in ("500", "timeout"):
+            return Response(json.dumps({"code": 20500, "message": "Internal Server Error", "status": 500}),
+                            500, content_type="application/json")
+        self.requests.append(form)
+        sid = f"CA{next(self.ids):032d}"
+        return Response(json.dumps({"sid": sid, "status": "queued", "to": form["To"], "from": form["From"],
+                                    "account_sid": FakeTwilio.SID, "direction": "outbound-api"}),
+                        201, content_type="application/json")
+
+
+class FakeAfricasTalkingVoice(ScriptedFake):
+    """``POST /call`` on AT's voice host, as it answers (script: ok | 500 | invalid)."""
+
+    path = "/call"
+
+    def handle(self, request):
+        form, behaviour = self.next_request(request)
+        if behaviour in ("500", "timeout"):
+            return Response("Internal Server Error", 500)
+        self.requests.append(form)
+        if behaviour == "invalid":
+            body = {"entries": [{"phoneNumber": form["to"], "status": "InvalidPhoneNumber"}],
+                    "errorMessage": "None"}
+        else:
+            body = {"entries": [{"phoneNumber": number, "status": "Queued",
+                                 "sessionId": f"ATVId_{next(self.ids):032x}"} for number in form["to"].split(",")],
+                    "errorMessage": "None"}
+        return Response(json.dumps(body), 200, content_type="application/json")
+
+
 def drain(app) -> int:
     """Run every queued job in this process with a real RQ worker; return how many ran."""
     from rq import SimpleWorker

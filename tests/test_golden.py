@@ -29,7 +29,8 @@ def stored_summary(app, phone: str) -> dict:
             summary["member"] = {
                 "name": member.name, "organisation": member.organisation,
                 "province": member.province, "language": member.language,
-                "topics": member.topics, "registered": member.registered}
+                "topics": member.topics, "registered": member.registered,
+                "reminders_by": member.reminder_channel}
             summary["enrolments"] = db.scalar(select(func.count()).select_from(Enrolment)
                                               .where(Enrolment.member_id == member.id))
             attempts = db.scalars(select(QuizAttempt).where(QuizAttempt.member_id == member.id)).all()

@@ -45,7 +45,7 @@ def test_keywords_in_english_and_lao(typed, keyword):
 
 def test_join_walks_registration_one_sms_at_a_time_over_africastalking(at_app, fake_at):
     client = at_app.test_client()
-    for text in ["ສະໝັກ", "1", "ນ້ອຍ", "0", "13", "1", "7", "1", "1"]:
+    for text in ["ສະໝັກ", "1", "ນ້ອຍ", "0", "13", "1", "7", "1", "1", "1"]:
         assert at_text(client, text).status_code == 200
     bodies = sent_bodies(at_app)
     assert bodies[0].startswith("ຍິນດີຕ້ອນຮັບ! ກະລຸນາເລືອກພາສາ")
@@ -271,7 +271,7 @@ def test_no_phone_number_in_logs_job_arguments_or_redis(at_app, fake_at, caplog)
 
     caplog.set_level(logging.DEBUG)
     client = at_app.test_client()
-    for text in ["JOIN", "2", "Noy", "0", "1", "1", "7", "1", "1", "STOP", "START", "hello"]:
+    for text in ["JOIN", "2", "Noy", "0", "1", "1", "7", "1", "1", "1", "STOP", "START", "hello"]:
         at_text(client, text)
     at_text(client, "HELP", phone="+8562055520077")
     fake_at.script = ["406"]

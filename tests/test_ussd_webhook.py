@@ -36,7 +36,7 @@ def test_new_input_comes_from_history_not_a_blind_split():
 
 
 def test_an_input_containing_a_star_is_kept_whole(app, handset):
-    walk(handset, "2", "No*y", "0", "1", "1", "7", "1", "1")
+    walk(handset, "2", "No*y", "0", "1", "1", "7", "1", "1", "1")
     with app.extensions["db"].session() as db:
         assert members.by_phone(db, "+8562055510001").name == "No*y"
 

@@ -170,12 +170,12 @@ def test_a_whole_twilio_call_registers_a_caller_with_recorded_name(voice_app):
     gather = root.find("Gather")
     assert gather.get("numDigits") == "2" and gather.get("finishOnKey") == "#"  # 18 provinces
     assert heard(root)[-1] == "voice.then_hash"
-    for digits in ("1", "1", "7", "1", "1"):  # province, a topic, done, consent, confirm
+    for digits in ("1", "1", "7", "2", "1", "1"):  # province, a topic, done, remind by call, consent, confirm
         status, xml = call.post(Digits=digits)
         assert status == 200
     with voice_app.extensions["db"].session() as db:
         member = members.by_phone(db, "+8562055570001")
-        assert member.registered and member.language == "en"
+        assert member.registered and member.language == "en" and member.reminder_channel == "voice"
         assert member.name.endswith("/Recordings/RE1") and member.organisation.endswith("/Recordings/RE2")
     assert call.post(CallStatus="completed")[0] == 200
 

@@ -85,6 +85,7 @@ class Start:
     language: str
     conversation_id: str
     flow: str = "main"
+    vars: Mapping[str, Any] = field(default_factory=dict)  # what the caller knows already
 
 
 @dataclass(frozen=True)

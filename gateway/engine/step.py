@@ -28,7 +28,8 @@ def step(book: FlowBook, state: State | None, event) -> Step:
     """Apply ``event`` to ``state`` and return what happens next."""
     if isinstance(event, Start):
         fresh = State(flow=event.flow, node="", language=event.language,
-                      conversation_id=event.conversation_id, member=dict(event.member))
+                      conversation_id=event.conversation_id, member=dict(event.member),
+                      vars=dict(event.vars))
         return _advance(book, fresh, f"{event.flow}:", [])
     if state is None:
         raise StateError("no conversation state to continue")

@@ -18,6 +18,7 @@ from typing import Mapping, Sequence
 import requests
 from africastalking.Service import AfricasTalkingException
 from africastalking.SMS import SMSService
+from africastalking.Voice import VoiceService
 
 from ..errors import PermanentProviderError, TransientProviderError
 from .base import DeliveryReport, Inbound, OptOutNotice, SendOutcome
@@ -38,6 +39,9 @@ class AfricasTalkingProvider:
         self.timeout = config.provider_timeout_ms / 1000
         self.sms = SMSService(config.at_username or "sandbox", config.at_api_key or "")
         self.sms._baseUrl = config.at_api_url.rstrip("/") + "/version1"  # the SDK has no setter
+        self.voice = VoiceService(config.at_username or "sandbox", config.at_api_key or "")
+        self.voice._baseUrl = config.at_voice_url.rstrip("/")  # calls go to voice.africastalking.com
+        self.voice_number = config.at_voice_number
 
     def send(self, text: str, phones: Sequence[str]) -> list[SendOutcome]:
         try:
@@ -67,6 +71,31 @@ class AfricasTalkingProvider:
         # A recipient the reply does not mention was not sent; try it again later.
         return [outcomes.get(p) or SendOutcome(p, False, error="not in reply", transient=True)
                 for p in phones]
+
+    def call(self, phone: str, answer_url: str, status_url: str) -> SendOutcome:
+        """AT voice ``/call``. When she answers, AT posts to the number's voice
+        callback (``/voice/africastalking``) with the session id returned here; its
+        end-of-call post (``isActive=0``) carries ``status`` and ``hangupCause``."""
+        try:
+            reply = self.voice.call(self.voice_number, [phone], timeout=(self.timeout, self.timeout))
+        except (requests.Timeout, requests.ConnectionError) as exc:
+            return SendOutcome(phone, False, error=f"africastalking unreachable: {type(exc).__name__}",
+                               transient=True)
+        except (AfricasTalkingException, ValueError) as exc:
+            return SendOutcome(phone, False, error=f"africastalking: {str(exc)[:100]}")
+        if isinstance(reply, str):
+            try:
+                reply = json.loads(reply)
+            except ValueError:
+                reply = None
+        entries = reply.get("entries") if isinstance(reply, dict) else None
+        if not entries:
+            error = (reply or {}).get("errorMessage") if isinstance(reply, dict) else "unreadable reply"
+            return SendOutcome(phone, False, error=f"africastalking: {error}", transient=True)
+        entry = entries[0]
+        if entry.get("status") != "Queued" or not entry.get("sessionId"):
+            return SendOutcome(phone, False, error=f"africastalking: {entry.get('status')}")
+        return SendOutcome(phone, True, entry["sessionId"][:64])
 
     def parse_inbound(self, form: Mapping[str, str]) -> Inbound | None:
         if not form.get("id") or not form.get("from"):

@@ -61,6 +61,11 @@ class Provider(Protocol):
         nothing can be said about any recipient (timeout, 5xx) and
         PermanentProviderError when the request itself can never succeed."""
 
+    def call(self, phone: str, answer_url: str, status_url: str) -> SendOutcome:
+        """Place a phone call; when it is answered the provider asks ``answer_url``
+        (Twilio) or the number's voice callback (Africa's Talking) what to play.
+        The outcome's provider id is the call's id."""
+
     def parse_inbound(self, form: Mapping[str, str]) -> Inbound | None: ...
 
     def parse_report(self, form: Mapping[str, str]) -> DeliveryReport | OptOutNotice | None: ...

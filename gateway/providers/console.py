@@ -21,6 +21,9 @@ class ConsoleProvider:
     def send(self, text: str, phones: Sequence[str]) -> list[SendOutcome]:
         return [SendOutcome(phone, True, f"console-{uuid.uuid4().hex[:12]}") for phone in phones]
 
+    def call(self, phone: str, answer_url: str, status_url: str) -> SendOutcome:
+        return SendOutcome(phone, True, f"console-call-{uuid.uuid4().hex[:12]}")
+
     def parse_inbound(self, form: Mapping[str, str]) -> Inbound | None:
         return None
 

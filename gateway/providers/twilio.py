@@ -33,6 +33,7 @@ class TwilioProvider:
         self.client.api.base_url = config.twilio_api_url.rstrip("/")
         self.sender = ({"messaging_service_sid": config.twilio_messaging_service_sid}
                        if config.twilio_messaging_service_sid else {"from_": config.twilio_from})
+        self.caller_id = config.twilio_from  # a voice-capable number (a messaging service cannot call)
         self.concurrency = max(1, config.send_concurrency)
         base = config.public_base_url.rstrip("/")
         self.status_callback = f"{base}/status/twilio" if base else None
@@ -56,6 +57,19 @@ class TwilioProvider:
             return SendOutcome(phone, False, error=f"{exc.code or exc.status}",
                                transient=transient, opted_out=exc.code in OPTED_OUT_CODES)
         return SendOutcome(phone, True, message.sid)
+
+    def call(self, phone: str, answer_url: str, status_url: str) -> SendOutcome:
+        """Twilio Calls API; its final status (completed, busy, no-answer, failed)
+        comes to ``status_url``."""
+        try:
+            placed = self.client.calls.create(to=phone, from_=self.caller_id, url=answer_url, method="POST",
+                                              status_callback=status_url, status_callback_method="POST")
+        except (requests.Timeout, requests.ConnectionError) as exc:
+            return SendOutcome(phone, False, error=f"twilio unreachable: {type(exc).__name__}", transient=True)
+        except TwilioRestException as exc:
+            return SendOutcome(phone, False, error=f"{exc.code or exc.status}",
+                               transient=exc.status == 429 or exc.status >= 500)
+        return SendOutcome(phone, True, placed.sid)
 
     def parse_inbound(self, form: Mapping[str, str]) -> Inbound | None:
         if not form.get("MessageSid") or not form.get("From"):

@@ -56,6 +56,8 @@ def save_registration(session: Session, phone: str, answers: dict[str, Any],
     member.organisation = answers.get("organisation")
     member.province = answers.get("province") or member.province
     member.language = answers.get("language") or member.language
+    if answers.get("remind_by") in ("sms", "voice"):
+        member.reminder_channel = answers["remind_by"]
     if answers.get("topics"):
         set_topics(member, answers["topics"])
     if answers.get("consent") == "yes":

@@ -10,6 +10,7 @@ from datetime import datetime, timezone
 
 from sqlalchemy import (JSON, Boolean, DateTime, ForeignKey, Index, Integer, String,
                         UniqueConstraint)
+from sqlalchemy import false as sa_false
 from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column, relationship
 from sqlalchemy.types import TypeDecorator
 
@@ -51,6 +52,8 @@ class Member(Base):
     province: Mapped[str | None] = mapped_column(String(40), index=True)
     language: Mapped[str] = mapped_column(String(8), default="lo")
     source: Mapped[str] = mapped_column(String(16), default="ussd")
+    # How she wants session reminders: "sms" or "voice" (a phone call).
+    reminder_channel: Mapped[str] = mapped_column(String(8), default="sms", server_default="sms")
     consent_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
     opted_out_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
     opted_in_at: Mapped[datetime | None] = mapped_column(UTCDateTime)  # last START after a STOP
@@ -112,6 +115,7 @@ class Enrolment(Base):
         ForeignKey("training_sessions.id", ondelete="CASCADE"), index=True)
     channel: Mapped[str] = mapped_column(String(16), default="ussd")
     created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+    confirmed_at: Mapped[datetime | None] = mapped_column(UTCDateTime)  # "I will come", on a reminder call
 
 
 class QuizAttempt(Base):
@@ -159,8 +163,8 @@ class OutboundMessage(Base):
     member_id: Mapped[int] = mapped_column(ForeignKey("members.id", ondelete="CASCADE"), index=True)
     broadcast_id: Mapped[int | None] = mapped_column(
         ForeignKey("broadcasts.id", ondelete="CASCADE"), index=True)
-    kind: Mapped[str] = mapped_column(String(16), default="reply")  # reply | bulk
-    channel: Mapped[str] = mapped_column(String(8), default="sms")
+    kind: Mapped[str] = mapped_column(String(16), default="reply")  # reply | bulk | callback
+    channel: Mapped[str] = mapped_column(String(8), default="sms")  # sms | voice (a call)
     body: Mapped[str] = mapped_column(String(1600))
     encoding: Mapped[str] = mapped_column(String(8))
     segments: Mapped[int] = mapped_column(Integer)
@@ -209,6 +213,8 @@ class Broadcast(Base):
     status: Mapped[str] = mapped_column(String(12), default="draft")  # draft|sending|done|cancelled
     created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
     started_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    # Reminders go to each member the way she chose (SMS or a call); other broadcasts by SMS.
+    by_preference: Mapped[bool] = mapped_column(Boolean, default=False, server_default=sa_false())
     # Held until then (quiet hours, a poll that opens later); the reconciler respects it.
     send_after: Mapped[datetime | None] = mapped_column(UTCDateTime)
     cancelled_at: Mapped[datetime | None] = mapped_column(UTCDateTime)

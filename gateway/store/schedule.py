@@ -140,6 +140,15 @@ def enrol(session: Session, member: Member, session_id: int, channel: str) -> st
     return "enrolled"
 
 
+def confirm(session: Session, member: Member, session_id: int, now: datetime) -> None:
+    """She said she will come (on a reminder call)."""
+    row = session.scalar(select(Enrolment).where(Enrolment.member_id == member.id,
+                                                 Enrolment.session_id == session_id))
+    if row is not None and row.confirmed_at is None:
+        row.confirmed_at = now
+        session.flush()
+
+
 def where_to_join(row: TrainingSession) -> str:
     return " / ".join(part for part in (row.place, row.join_link, row.dial_in) if part)
 

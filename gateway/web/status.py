@@ -11,7 +11,7 @@ import logging
 
 from flask import Blueprint, Response, current_app, request
 
-from .. import outbox
+from .. import outbound_calls, outbox
 from ..phone import mask, to_e164
 from ..providers.base import OptOutNotice
 from ..store import members
@@ -39,6 +39,17 @@ def _apply(provider: str) -> None:
         log.exception("delivery report via %s failed", provider)
 
 
+def _call_status() -> None:
+    status = request.form.get("CallStatus", "")
+    outcome = outbound_calls.TWILIO_OUTCOME.get(status)
+    if outcome is None:
+        return  # not final yet (ringing, in-progress)
+    try:
+        outbound_calls.settle(current_app, "twilio", request.form["CallSid"], outcome)
+    except Exception:
+        log.exception("call status via twilio failed")
+
+
 @bp.post("/status/africastalking")
 def africastalking():
     if not africastalking_ok():
@@ -51,5 +62,8 @@ def africastalking():
 def twilio():
     if not twilio_ok():
         return Response("", 403, mimetype="text/plain")
-    _apply("twilio")
+    if request.form.get("CallSid") and request.form.get("CallStatus") and not request.form.get("MessageSid"):
+        _call_status()  # a call we placed has ended
+    else:
+        _apply("twilio")
     return Response("", 200, mimetype="text/plain")

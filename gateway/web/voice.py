@@ -12,7 +12,7 @@ import logging
 
 from flask import Blueprint, Response, abort, current_app, request, send_from_directory
 
-from .. import voice_xml
+from .. import outbound_calls, voice_xml
 from ..channels.voice import Piece, Speech
 from ..phone import to_e164
 from .auth import africastalking_ok, twilio_ok
@@ -35,16 +35,22 @@ def audio_url(lang: str, key: str) -> str | None:
     return f"{_base()}/audio/{lang}/{name}" if name else None
 
 
-def _step(provider: str, call_id: str, caller: str, digits: str, recording: str, silent: bool):
-    """(speech, language) for this callback; a goodbye when it cannot go on."""
+def _step(provider: str, call_id: str, caller: str, digits: str, recording: str, silent: bool,
+          placed: int | None = None):
+    """(speech, language) for this callback; a goodbye when it cannot go on.
+    ``placed`` is the outbox row of a call we placed, if this is one."""
     calls = current_app.extensions["calls"]
     phone = to_e164(caller)
     lang = current_app.config["GATEWAY"].default_language
     if phone is None or not call_id:
         return _goodbye(lang), lang
     try:
+        flow, start_vars = "main", {}
+        if placed is not None and not calls.in_progress(provider, call_id):
+            with current_app.extensions["db"].session() as db:
+                flow, start_vars = outbound_calls.flow_for(db, placed)
         step = calls.step(provider, call_id[:80], phone, digits=digits[:8], recording=recording[:300],
-                          silent=silent)
+                          silent=silent, flow=flow, start_vars=start_vars)
         return step.speech, step.language
     except Exception:  # a caller must hear a goodbye, not the provider's error voice
         log.exception("voice step via %s failed", provider)
@@ -65,9 +71,13 @@ def twilio():
     if form.get("CallStatus") in ("completed", "busy", "failed", "no-answer", "canceled"):
         current_app.extensions["calls"].hang_up("twilio", call_id)
         return _xml(voice_xml.empty())
-    caller = form.get("From", "") if form.get("Direction", "inbound") == "inbound" else form.get("To", "")
+    inbound = form.get("Direction", "inbound") == "inbound"
+    caller = form.get("From", "") if inbound else form.get("To", "")
+    if inbound and _call_back("twilio", call_id, caller):
+        return _xml(voice_xml.reject())
+    placed = request.args.get("call", "")
     speech, lang = _step("twilio", call_id, caller, form.get("Digits", ""), form.get("RecordingUrl", ""),
-                         request.args.get("silent") == "1")
+                         request.args.get("silent") == "1", int(placed) if placed.isdigit() else None)
     action = f"{_base()}/voice/twilio"
     return _xml(voice_xml.twiml(speech, lang, audio_url, action))
 
@@ -80,14 +90,40 @@ def africastalking():
     call_id = form.get("sessionId", "")
     if form.get("isActive", "1") == "0":  # the end-of-call notification
         current_app.extensions["calls"].hang_up("africastalking", call_id)
+        if call_id and form.get("direction", "Inbound") == "Outbound":
+            outbound_calls.settle(current_app, "africastalking", call_id, outbound_calls.at_outcome(form))
         return _xml(voice_xml.empty())
-    caller = form.get("callerNumber", "") if form.get("direction", "Inbound") == "Inbound" \
-        else form.get("destinationNumber", "") or form.get("callerNumber", "")
+    inbound = form.get("direction", "Inbound") == "Inbound"
+    caller = form.get("callerNumber", "") if inbound else form.get("destinationNumber", "")
+    if inbound and _call_back("africastalking", call_id, caller):
+        return _xml(voice_xml.reject())
+    placed = None
+    if not inbound and call_id:
+        with current_app.extensions["db"].session() as db:
+            row = outbound_calls.find(db, "africastalking", call_id)
+            placed = row.id if row is not None else None
     speech, lang = _step("africastalking", call_id, caller, form.get("dtmfDigits", ""),
-                         form.get("recordingUrl", ""), request.args.get("silent") == "1")
+                         form.get("recordingUrl", ""), request.args.get("silent") == "1", placed)
     token = current_app.config["GATEWAY"].at_webhook_token
     callback = f"{_base()}/voice/africastalking" + (f"?token={token}" if token else "")
     return _xml(voice_xml.at_xml(speech, lang, audio_url, callback))
+
+
+def _call_back(provider: str, call_id: str, caller: str) -> bool:
+    """With MISSED_CALL_CALLBACK on, a new incoming call is rejected (so it costs her
+    nothing) and we call her back. True when this call should be rejected."""
+    if not current_app.config["GATEWAY"].calls_back or not call_id:
+        return False
+    if current_app.extensions["calls"].in_progress(provider, call_id):
+        return False
+    phone = to_e164(caller)
+    if phone is None:
+        return False
+    try:
+        outbound_calls.missed_call(current_app, phone)
+    except Exception:  # she still gets the reject; the log says why no call came
+        log.exception("call-back via %s could not be queued", provider)
+    return True
 
 
 @bp.get("/audio/<lang>/<name>")

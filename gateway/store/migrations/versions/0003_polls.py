@@ -1,5 +1,6 @@
 """polls, votes and replies; session feedback; reminder kind; broadcasts.send_after; longer member name
-for voice recordings
+for voice recordings; reminder calls (members.reminder_channel, enrolments.confirmed_at,
+broadcasts.by_preference)
 
 Revision ID: 0003
 Revises: 0002
@@ -74,7 +75,15 @@ def upgrade() -> None:
     with op.batch_alter_table('broadcasts', schema=None) as batch_op:
         batch_op.add_column(sa.Column('send_after', gateway.store.models.UTCDateTime(), nullable=True))
 
+    with op.batch_alter_table('enrolments', schema=None) as batch_op:
+        batch_op.add_column(sa.Column('confirmed_at', gateway.store.models.UTCDateTime(), nullable=True))
+
+    with op.batch_alter_table('broadcasts', schema=None) as batch_op:
+        batch_op.add_column(sa.Column('by_preference', sa.Boolean(), nullable=False, server_default=sa.false()))
+
     with op.batch_alter_table('members', schema=None) as batch_op:
+        batch_op.add_column(sa.Column('reminder_channel', sa.String(length=8), nullable=False,
+                                      server_default='sms'))
         # A name or organisation recorded on a voice call is stored as the recording's URL.
         batch_op.alter_column('name', existing_type=sa.String(length=80), type_=sa.String(length=300))
         batch_op.alter_column('organisation', existing_type=sa.String(length=120), type_=sa.String(length=300))
@@ -96,7 +105,14 @@ def downgrade() -> None:
     with op.batch_alter_table('reminders', schema=None) as batch_op:
         batch_op.drop_column('kind')
 
+    with op.batch_alter_table('broadcasts', schema=None) as batch_op:
+        batch_op.drop_column('by_preference')
+
+    with op.batch_alter_table('enrolments', schema=None) as batch_op:
+        batch_op.drop_column('confirmed_at')
+
     with op.batch_alter_table('members', schema=None) as batch_op:
+        batch_op.drop_column('reminder_channel')
         batch_op.alter_column('organisation', existing_type=sa.String(length=300), type_=sa.String(length=120))
         batch_op.alter_column('name', existing_type=sa.String(length=300), type_=sa.String(length=80))
 
