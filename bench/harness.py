@@ -19,6 +19,7 @@ import urllib.parse
 import urllib.request
 from contextlib import contextmanager
 from pathlib import Path
+from typing import NamedTuple
 
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
@@ -37,9 +38,17 @@ def free_port() -> int:
         return sock.getsockname()[1]
 
 
+class Running(NamedTuple):
+    port: int
+    description: str
+    database_url: str
+    redis_url: str
+    pid: int  # gunicorn's master; its workers are its children
+
+
 @contextmanager
 def gateway(args, **env_overrides):
-    """Yield (port, description) of a running production-style gateway."""
+    """Yield a ``Running`` production-style gateway."""
     from gateway import broker
     from gateway.store.database import Database
 
@@ -65,7 +74,7 @@ def gateway(args, **env_overrides):
                 time.sleep(0.2)
         description = (f"workers={args.workers}, db={database_url.split(':')[0]}, "
                        f"redis={'server' if args.redis_url else 'embedded'}, cpus={os.cpu_count()}")
-        yield port, description, database_url, redis_url
+        yield Running(port, description, database_url, redis_url, server.pid)
     finally:
         server.terminate()
         server.wait(timeout=20)
@@ -86,6 +95,29 @@ async def post_form(port: int, path: str, fields: dict) -> tuple[int, str, float
     head, _, reply = response.partition(b"\r\n\r\n")
     status = int(head.split(b" ", 2)[1]) if head.startswith(b"HTTP/") else 0
     return status, reply.decode("utf-8", "replace"), elapsed
+
+
+def cpu_seconds(root_pid: int) -> float:
+    """CPU time (user + system) used so far by ``root_pid`` and its descendants (Linux)."""
+    ticks = os.sysconf("SC_CLK_TCK")
+    children: dict[int, list[int]] = {}
+    stats: dict[int, float] = {}
+    for entry in os.listdir("/proc"):
+        if not entry.isdigit():
+            continue
+        try:
+            with open(f"/proc/{entry}/stat") as handle:
+                fields = handle.read().rsplit(")", 1)[1].split()
+        except OSError:
+            continue
+        children.setdefault(int(fields[1]), []).append(int(entry))  # ppid
+        stats[int(entry)] = (int(fields[11]) + int(fields[12])) / ticks  # utime + stime
+    total, todo = 0.0, [root_pid]
+    while todo:
+        pid = todo.pop()
+        total += stats.get(pid, 0.0)
+        todo += children.get(pid, [])
+    return total
 
 
 def percentile(values: list[float], q: float) -> float:

@@ -18,13 +18,14 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import os
 import random
 import statistics
 import sys
 import time
 from datetime import datetime, timedelta, timezone
 
-from harness import add_server_arguments, gateway, percentile, post_form
+from harness import add_server_arguments, cpu_seconds, gateway, percentile, post_form
 
 OPTIONS = [{"en": "Feeding babies", "lo": "ການລ້ຽງລູກອ່ອນ"},
            {"en": "Clean water", "lo": "ນ້ຳສະອາດ"},
@@ -148,18 +149,24 @@ def main() -> int:
     parser.add_argument("--seed", type=int, default=7)
     args = parser.parse_args()
 
-    with gateway(args, QUIET_HOURS="off") as (port, description, database_url, _):
+    with gateway(args, QUIET_HOURS="off") as (port, description, database_url, _, server_pid):
         started = time.perf_counter()
         poll_id = seed(database_url, args.replies)
         print(f"seeded {args.replies:,} members with a sent poll in {time.perf_counter() - started:.1f}s",
               flush=True)
         load = Replies(port, args.replies, args.concurrency, args.duplicates, args.seed)
+        cpu_before = cpu_seconds(server_pid)
         elapsed = asyncio.run(load.run())
+        server_cpu = cpu_seconds(server_pid) - cpu_before
         posts = len(load.latencies)
         rate = posts / elapsed
         print(f"{posts:,} webhooks ({args.replies:,} replies + {posts - args.replies:,} redeliveries) in "
               f"{elapsed:.1f}s = {rate:,.0f} replies/s; p50 {statistics.median(load.latencies) * 1000:.1f} ms, "
               f"p99 {percentile(load.latencies, 0.99) * 1000:.1f} ms; errors {load.errors}", flush=True)
+        per_reply = server_cpu / posts
+        print(f"gateway CPU {per_reply * 1000:.2f} ms per webhook (web workers; the database and Redis "
+              f"servers and this load generator not counted): {os.cpu_count() / per_reply:,.0f}/s "
+              f"if it had the {os.cpu_count()} cores to itself", flush=True)
         tally, timings = time_results(database_url, poll_id, 21)
         exact = tally == load.expected
         print(f"results query at {sum(tally):,} votes: median {statistics.median(timings) * 1000:.1f} ms "

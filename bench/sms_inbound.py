@@ -73,7 +73,7 @@ def main() -> int:
     parser.add_argument("--duplicates", type=float, default=0.1, help="share of redeliveries")
     args = parser.parse_args()
 
-    with gateway(args) as (port, description, database_url, _):
+    with gateway(args) as (port, description, database_url, _, _):
         results, distinct = [], set()
         for run in range(args.runs):
             load = Texts(port, args.concurrency, args.seconds, args.duplicates)

@@ -66,7 +66,7 @@ def main() -> int:
     parser.add_argument("--runs", type=int, default=3, help="report the median run")
     args = parser.parse_args()
 
-    with gateway(args) as (port, description, _, _):
+    with gateway(args) as (port, description, _, _, _):
         asyncio.run(Registrations(port, args.concurrency, 3).run())  # warm-up
         results = []
         for run in range(args.runs):

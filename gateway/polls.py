@@ -9,18 +9,21 @@ replaces the old one and keeps the first vote's time. Replies that do not count
 
 from __future__ import annotations
 
+import threading
+import time
 from dataclasses import dataclass
 from datetime import datetime, timedelta
+from functools import lru_cache
 from typing import Sequence
 
-from sqlalchemy import func, select
-from sqlalchemy.dialects import postgresql, sqlite
+from sqlalchemy import bindparam, func, select
 from sqlalchemy.orm import Session
 
 from . import broadcasts, poll_answer
 from .audience import Audience
 from .engine import Text
 from .prompts import Catalog
+from .store.database import upsert_dialect
 from .store.models import (Broadcast, Member, OutboundMessage, Poll, PollReply, PollVote,
                            TrainingSession, utcnow)
 
@@ -31,6 +34,13 @@ INVALID_HELP_LIMIT = 3
 # A reply to a poll closed longer ago than this is not taken as a late answer.
 CLOSED_GRACE = timedelta(days=7)
 SENT = ("sent", "delivered", "unknown")  # "unknown": the provider may well have sent it
+# Bumped when this process creates or closes a poll, so its answer cache reloads at once.
+_generation = 0
+
+
+def _touched() -> None:
+    global _generation
+    _generation += 1
 
 
 def check(code: str, questions: dict[str, str], options: Sequence[dict[str, str]],
@@ -74,6 +84,7 @@ def create(db: Session, code: str, questions: dict, options: list, audience: Aud
                 confirm=confirm)
     db.add(poll)
     db.flush()
+    _touched()
     return poll
 
 
@@ -130,6 +141,7 @@ def close(db: Session, poll: Poll, now: datetime | None = None) -> int:
     Returns how many were cancelled."""
     now = now or utcnow()
     poll.closed_at = poll.closed_at or now
+    _touched()
     if poll.broadcast_id is None:
         return 0
     return broadcasts.cancel(db, db.get(Broadcast, poll.broadcast_id))
@@ -150,24 +162,89 @@ def sent_to(db: Session, member_id: int, now: datetime) -> list[tuple[Poll, date
             if poll.closed_at is None or poll.closed_at > now - CLOSED_GRACE]
 
 
+class Ballots:
+    """The hot path for answers by text. A poll going out brings thousands of answers a
+    minute, so the polls that can take answers are cached for ``CACHE_S`` seconds and
+    each answer costs two small prepared queries: who she is, and which of those polls
+    reached her. The cache only proposes polls: whether the chosen one is still open is
+    read again when the answer is written."""
+
+    CACHE_S = 2.0
+    MEMBER = select(Member.id, Member.province, Member.language, Member.consent_at, Member.erased_at,
+                    Member.opted_out_at, Member.sms_active_at).where(Member.phone == bindparam("phone"))
+    REACHED = select(OutboundMessage.broadcast_id, OutboundMessage.updated_at).where(
+        OutboundMessage.member_id == bindparam("member_id"),
+        OutboundMessage.broadcast_id.in_(bindparam("broadcasts", expanding=True)),
+        OutboundMessage.status.in_(SENT))
+
+    CLOSING = select(Poll.closed_at, Poll.closes_at).where(Poll.id == bindparam("id"))
+
+    def __init__(self, database):
+        self.database = database
+        self._polls: dict[int, Poll] = {}  # by the broadcast that carried the question
+        self._loaded = 0.0
+        self._generation = -1
+        self._lock = threading.Lock()
+
+    def recent(self, now: datetime) -> dict[int, Poll]:
+        """Polls open or closed within CLOSED_GRACE, by broadcast id (cached briefly)."""
+        with self._lock:
+            if time.monotonic() - self._loaded > self.CACHE_S or self._generation != _generation:
+                self._generation = _generation
+                with self.database.session() as db:
+                    rows = db.scalars(select(Poll).where(Poll.broadcast_id.is_not(None),
+                                                         Poll.closes_at > now - CLOSED_GRACE)).all()
+                self._polls = {poll.broadcast_id: poll for poll in rows
+                               if poll.closed_at is None or poll.closed_at > now - CLOSED_GRACE}
+                self._loaded = time.monotonic()
+            return self._polls
+
+    def refresh(self, db: Session, poll: Poll) -> None:
+        """Read the poll's closing time again, inside the transaction about to count."""
+        poll.closed_at, poll.closes_at = db.connection().execute(self.CLOSING, {"id": poll.id}).one()
+
+    def voter(self, db: Session, phone: str, now: datetime):
+        """(member row, [(poll, sent at)] newest first) for a registered member who may
+        answer a poll, else None. Reads only: on SQLite a reading transaction takes no
+        write lock, so other answers are not held up while this one is decided."""
+        polls = self.recent(now)
+        if not polls:
+            return None
+        connection = db.connection()
+        member = connection.execute(self.MEMBER, {"phone": phone}).first()
+        if member is None or member.consent_at is None or member.erased_at is not None \
+                or member.opted_out_at is not None:
+            return None
+        reached = connection.execute(self.REACHED, {"member_id": member.id, "broadcasts": list(polls)}).all()
+        ordered = sorted(((polls[b], at) for b, at in reached), key=lambda pair: (pair[1], pair[0].id),
+                         reverse=True)
+        return (member, ordered) if ordered else None
+
+
 def open_for(db: Session, member_id: int, now: datetime) -> list[Poll]:
     """What the USSD "Polls" menu lists: open polls sent to her, newest first."""
     return [poll for poll, _ in sent_to(db, member_id, now) if poll.is_open(now)]
 
 
-def vote(db: Session, poll: Poll, member: Member, option: int, channel: str,
-         now: datetime | None = None) -> None:
-    """Record (or replace) her answer in one statement; the unique key makes two
-    concurrent answers leave one row, and the first vote's time is kept."""
-    now = now or utcnow()
-    dialect = postgresql if db.get_bind().dialect.name == "postgresql" else sqlite
-    statement = dialect.insert(PollVote).values(
-        poll_id=poll.id, member_id=member.id, option=option, province=member.province,
-        language=member.language, channel=channel, first_voted_at=now, voted_at=now)
-    db.execute(statement.on_conflict_do_update(
+@lru_cache(maxsize=4)
+def _vote_upsert(dialect_name: str):
+    """Built once: building an upsert (its ``excluded`` columns) costs more than running it."""
+    statement = upsert_dialect(dialect_name).insert(PollVote)
+    return statement.on_conflict_do_update(
         index_elements=["poll_id", "member_id"],
         set_={"option": statement.excluded.option, "voted_at": statement.excluded.voted_at,
-              "channel": statement.excluded.channel}))
+              "channel": statement.excluded.channel})
+
+
+def vote(db: Session, poll: Poll, member, option: int, channel: str, now: datetime | None = None) -> None:
+    """Record (or replace) her answer in one statement; the unique key makes two
+    concurrent answers leave one row, and the first vote's time is kept.
+    ``member`` is anything with ``id``, ``province`` and ``language``."""
+    now = now or utcnow()
+    # Through the Core connection: the ORM's bulk-insert path costs more than the SQL.
+    db.connection().execute(_vote_upsert(db.get_bind().dialect.name), {
+        "poll_id": poll.id, "member_id": member.id, "option": option, "province": member.province,
+        "language": member.language, "channel": channel, "first_voted_at": now, "voted_at": now})
 
 
 def remember_reply(db: Session, poll: Poll, member_id: int, reason: str, text: str) -> int:
@@ -187,7 +264,7 @@ class Outcome:
     option: int | None = None
 
 
-def answer(db: Session, poll: Poll, member: Member, body: str, text: str, channel: str,
+def answer(db: Session, poll: Poll, member, body: str, text: str, channel: str,
            now: datetime) -> Outcome:
     """Apply one answer to ``poll`` and say what to tell her."""
     lang = member.language

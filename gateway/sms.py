@@ -20,12 +20,12 @@ from __future__ import annotations
 
 import json
 import logging
-import time
+from datetime import timedelta
+from functools import lru_cache
 from dataclasses import dataclass, field
 
 from redis.exceptions import LockError
 from sqlalchemy import update
-from sqlalchemy.dialects import postgresql, sqlite
 
 from . import keywords, outbox, poll_answer, polls
 from .channels.sms import render
@@ -36,7 +36,7 @@ from .phone import mask, phone_key, to_e164
 from .prompts import Catalog
 from .providers.base import Inbound
 from .store import members
-from .store.database import Database
+from .store.database import Database, upsert_dialect
 from .store.models import InboundMessage, Member, utcnow
 from .tasks import enqueue_send
 
@@ -55,6 +55,13 @@ class Handled:
     replies: list[int] = field(default_factory=list)  # outbox ids queued
 
 
+@lru_cache(maxsize=4)
+def _inbound_insert(dialect_name: str):
+    # RETURNING says whether a row went in (a row count is not reliable across drivers).
+    return (upsert_dialect(dialect_name).insert(InboundMessage).on_conflict_do_nothing()
+            .returning(InboundMessage.id))
+
+
 class SmsService:
     def __init__(self, catalog: Catalog, conversations: Conversations, database: Database,
                  redis, queues, secret: str, default_language: str, session_ttl: int,
@@ -62,6 +69,7 @@ class SmsService:
         self.catalog, self.conversations, self.database = catalog, conversations, database
         self.redis, self.queues, self.secret = redis, queues, secret
         self.default_language, self.session_ttl, self.job_ttls = default_language, session_ttl, job_ttls
+        self.ballots = polls.Ballots(database)
 
     def receive(self, inbound: Inbound) -> Handled:
         phone = to_e164(inbound.phone)
@@ -70,7 +78,7 @@ class SmsService:
         key = phone_key(phone, self.secret)
         keyword = keywords.match(inbound.text)
         if keyword is None:
-            handled = self._poll_answer(inbound, phone, key)
+            handled = self._poll_answer(inbound, phone)
             if handled is not None:
                 return handled
         # Two texts from one member at once would both read and write her conversation.
@@ -101,6 +109,10 @@ class SmsService:
             if member.opted_out_at is not None and keyword != "start":
                 return Handled("opted_out", keyword)  # she asked to hear nothing more
             handled, state = self._respond(db, member, keyword, inbound.text, key)
+            if state is False:
+                member.sms_active_at = None
+            elif state is not None:
+                member.sms_active_at = utcnow()
         self._keep_state(key, state)
         self._queue(handled.replies)
         return handled
@@ -114,7 +126,7 @@ class SmsService:
 
     def _respond(self, db, member: Member, keyword: str | None, text: str, key: str):
         """Return (Handled, state to keep: a State, None to keep as is, or False to forget)."""
-        state, _ = self._open_conversation(key)
+        state = self._open_conversation(key)
         # Mid-registration, the language she just chose is not stored yet: use it.
         lang = state.language if state is not None else (member.language or self.default_language)
         if keyword == "stop":
@@ -143,31 +155,30 @@ class SmsService:
             return self._reply(db, member, Text("sms.help"), lang, None), False
         return Handled("ignored"), False
 
-    def _poll_answer(self, inbound: Inbound, phone: str, key: str) -> Handled | None:
+    def _poll_answer(self, inbound: Inbound, phone: str) -> Handled | None:
         """Store ``inbound`` as an answer to a poll sent to her, or return None when
         it is not one (then it goes the usual way)."""
         now = utcnow()
-        with self.database.session() as db:  # reads only: no write lock held while deciding
-            member = members.by_phone(db, phone)
-            if member is None or not member.registered or member.opted_out_at is not None:
-                return None
-            recent = polls.sent_to(db, member.id, now)
-        if not recent:
-            return None
-        answer = poll_answer.split(inbound.text)
-        coded = next(((p, at) for p, at in recent if p.code == answer.code), None)
-        if coded is not None:
-            (poll, _), body = coded, answer.body
-        else:
-            # Her most recently sent open poll; failing that, the latest closed one.
-            poll, sent_at = next(((p, at) for p, at in recent if p.is_open(now)), recent[0])
-            _, state_at = self._open_conversation(key)
-            if state_at is not None and state_at > sent_at.timestamp():
-                return None  # the conversation she is in was asked after the poll
-            body = inbound.text  # no code of hers: the whole text is the answer
         with self.database.session() as db:
+            found = self.ballots.voter(db, phone, now)
+            if found is None:
+                return None
+            member, recent = found
+            answer = poll_answer.split(inbound.text)
+            coded = next(((p, at) for p, at in recent if p.code == answer.code), None)
+            if coded is not None:
+                (poll, _), body = coded, answer.body
+            else:
+                # Her most recently sent open poll; failing that, the latest closed one.
+                poll, sent_at = next(((p, at) for p, at in recent if p.is_open(now)), recent[0])
+                active = member.sms_active_at
+                if active is not None and active > sent_at and active > now - timedelta(seconds=self.session_ttl):
+                    return None  # the conversation she is in was asked after the poll
+                body = inbound.text  # no code of hers: the whole text is the answer
+            # Writing starts here: SQLite's write lock is held from this insert to commit.
             if not self._first_delivery(db, inbound, None, member.id):
                 return Handled("duplicate")
+            self.ballots.refresh(db, poll)  # closed a moment ago? (the poll list was cached)
             outcome = polls.answer(db, poll, member, body, inbound.text, CHANNEL, now)
             replies = []
             if outcome.reply is not None:
@@ -190,11 +201,10 @@ class SmsService:
     def _first_delivery(db, inbound: Inbound, keyword: str | None, member_id: int | None) -> bool:
         """Record the inbound message; False if it was recorded before (a replay).
         The unique key decides, even between concurrent copies."""
-        dialect = postgresql if db.get_bind().dialect.name == "postgresql" else sqlite
-        inserted = db.execute(dialect.insert(InboundMessage).values(
-            provider=inbound.provider, provider_message_id=inbound.provider_message_id,
-            keyword=keyword, member_id=member_id, received_at=utcnow()).on_conflict_do_nothing())
-        return inserted.rowcount == 1
+        inserted = db.connection().execute(_inbound_insert(db.get_bind().dialect.name), {
+            "provider": inbound.provider, "provider_message_id": inbound.provider_message_id,
+            "keyword": keyword, "member_id": member_id, "received_at": utcnow()})
+        return inserted.first() is not None
 
     def _new_contact(self, db, phone: str) -> Member:
         """Someone not yet a member texted us: keep only the number, so we can reply
@@ -203,16 +213,14 @@ class SmsService:
         db.add(member)
         return member
 
-    def _open_conversation(self, key: str) -> tuple[State | None, float | None]:
-        """Her open conversation and when it last moved (epoch seconds)."""
+    def _open_conversation(self, key: str) -> State | None:
         raw = self.redis.get(f"sms:conv:{key}")
         if not raw:
-            return None, None
+            return None
         try:
-            stored = json.loads(raw)
-            return State.from_dict(stored["state"]), float(stored["at"])
+            return State.from_dict(json.loads(raw))
         except (TypeError, ValueError, KeyError):
-            return None, None
+            return None
 
     def _keep_state(self, key: str, state) -> None:
         if state is None:
@@ -220,5 +228,5 @@ class SmsService:
         if state is False:
             self.redis.delete(f"sms:conv:{key}")
         else:
-            stored = {"at": time.time(), "state": state.to_dict()}
-            self.redis.set(f"sms:conv:{key}", json.dumps(stored, ensure_ascii=False), ex=self.session_ttl)
+            self.redis.set(f"sms:conv:{key}", json.dumps(state.to_dict(), ensure_ascii=False),
+                           ex=self.session_ttl)

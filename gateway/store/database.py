@@ -23,6 +23,13 @@ def _sqlite_pragmas(dbapi_connection, _record) -> None:
     cursor.close()
 
 
+def upsert_dialect(name: str):
+    """The dialect module whose ``insert`` has ``on_conflict_do_*`` (both we run on do)."""
+    from sqlalchemy.dialects import postgresql, sqlite
+
+    return postgresql if name == "postgresql" else sqlite
+
+
 class Database:
     def __init__(self, url: str):
         self.url = url

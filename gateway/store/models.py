@@ -52,6 +52,9 @@ class Member(Base):
     province: Mapped[str | None] = mapped_column(String(40), index=True)
     language: Mapped[str] = mapped_column(String(8), default="lo")
     source: Mapped[str] = mapped_column(String(16), default="ussd")
+    # When her SMS conversation last moved (None: none open). The state itself is in
+    # Redis; this copy lets a poll answer be told apart from a menu answer without it.
+    sms_active_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
     # How she wants session reminders: "sms" or "voice" (a phone call).
     reminder_channel: Mapped[str] = mapped_column(String(8), default="sms", server_default="sms")
     consent_at: Mapped[datetime | None] = mapped_column(UTCDateTime)

@@ -1,5 +1,5 @@
 """polls, votes and replies; session feedback; reminder kind; broadcasts.send_after; longer member name
-for voice recordings; reminder calls (members.reminder_channel, enrolments.confirmed_at,
+for voice recordings; reminder calls (members.reminder_channel, members.sms_active_at, enrolments.confirmed_at,
 broadcasts.by_preference)
 
 Revision ID: 0003
@@ -84,6 +84,7 @@ def upgrade() -> None:
     with op.batch_alter_table('members', schema=None) as batch_op:
         batch_op.add_column(sa.Column('reminder_channel', sa.String(length=8), nullable=False,
                                       server_default='sms'))
+        batch_op.add_column(sa.Column('sms_active_at', gateway.store.models.UTCDateTime(), nullable=True))
         # A name or organisation recorded on a voice call is stored as the recording's URL.
         batch_op.alter_column('name', existing_type=sa.String(length=80), type_=sa.String(length=300))
         batch_op.alter_column('organisation', existing_type=sa.String(length=120), type_=sa.String(length=300))
@@ -112,6 +113,7 @@ def downgrade() -> None:
         batch_op.drop_column('confirmed_at')
 
     with op.batch_alter_table('members', schema=None) as batch_op:
+        batch_op.drop_column('sms_active_at')
         batch_op.drop_column('reminder_channel')
         batch_op.alter_column('organisation', existing_type=sa.String(length=300), type_=sa.String(length=120))
         batch_op.alter_column('name', existing_type=sa.String(length=300), type_=sa.String(length=80))
