@@ -80,7 +80,7 @@ class CallService:
                 if silences > self.max_repeats:
                     self.redis.delete(key)
                     log.info("call from %s ended after %d silences", mask(phone), silences - 1)
-                    return CallStep(self._goodbye(state.language), state.language)
+                    return CallStep(self.goodbye(state.language), state.language)
                 return self._keep(key, state, current_screen(self.conversations.book, state), silences)
             return self._keep(key, result.state, result.screen, 0)
         except (StateError, FlowError) as exc:
@@ -117,7 +117,8 @@ class CallService:
         except (TypeError, ValueError, KeyError):
             return None
 
-    def _goodbye(self, lang: str) -> Speech:
+    def goodbye(self, lang: str) -> Speech:
+        """The polite end of a call that cannot go on."""
         text = self.catalog.template(lang, "voice.goodbye")
         return Speech((Piece("voice.goodbye", text),), 0)
 

@@ -13,7 +13,6 @@ import logging
 from flask import Blueprint, Response, abort, current_app, request, send_from_directory
 
 from .. import outbound_calls, voice_xml
-from ..channels.voice import Piece, Speech
 from ..phone import to_e164
 from .auth import africastalking_ok, twilio_ok
 
@@ -43,7 +42,7 @@ def _step(provider: str, call_id: str, caller: str, digits: str, recording: str,
     phone = to_e164(caller)
     lang = current_app.config["GATEWAY"].default_language
     if phone is None or not call_id:
-        return _goodbye(lang), lang
+        return calls.goodbye(lang), lang
     try:
         flow, start_vars = "main", {}
         if placed is not None and not calls.in_progress(provider, call_id):
@@ -54,12 +53,7 @@ def _step(provider: str, call_id: str, caller: str, digits: str, recording: str,
         return step.speech, step.language
     except Exception:  # a caller must hear a goodbye, not the provider's error voice
         log.exception("voice step via %s failed", provider)
-        return _goodbye(lang), lang
-
-
-def _goodbye(lang: str) -> Speech:
-    catalog = current_app.extensions["catalog"]
-    return Speech((Piece("voice.goodbye", catalog.template(lang, "voice.goodbye")),), 0)
+        return calls.goodbye(lang), lang
 
 
 @bp.post("/voice/twilio")
