@@ -198,7 +198,7 @@ def test_an_invalid_key_says_so_and_repeats_the_menu(voice_app):
     call = AtCall(voice_app.test_client(), "+8562055570003")
     menu = heard(parse(call.post()[1], AT_VERBS))
     retry = heard(parse(call.post(dtmfDigits="9")[1], AT_VERBS))
-    assert retry[0] == "validate.menu@1" and retry[-len(menu):] == menu
+    assert retry[0] == "validate.menu_voice@1" and retry[-len(menu):] == menu
 
 
 def test_at_end_of_call_closes_the_session(voice_app):
