@@ -72,7 +72,8 @@ def _announce(config, host: str, port: int, redis_url: str) -> None:
     click.echo(f"  health:        {base}/healthz")
     for label, path in (("USSD webhook", "/ussd/africastalking"),
                         ("SMS webhooks", "/sms/africastalking  /sms/twilio"),
-                        ("delivery", "/status/africastalking  /status/twilio")):
+                        ("delivery", "/status/africastalking  /status/twilio"),
+                        ("voice", "/voice/africastalking  /voice/twilio")):
         click.echo(f"  {label + ':':<14} " + "  ".join(f"{base}{p}" for p in path.split()))
     click.echo(f"  database:      {config.sqlalchemy_url.split('@')[-1]}")
     click.echo(f"  redis:         {'embedded ' if not config.redis_url else ''}{redis_url.split('@')[-1]}")
