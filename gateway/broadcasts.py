@@ -189,11 +189,12 @@ def queued_batches(db: Session, broadcast_id: int, size: int) -> list[list[int]]
 
 
 def cancel(db: Session, broadcast: Broadcast) -> int:
-    """Stop a broadcast: rows not yet claimed are cancelled; returns how many."""
+    """Stop a broadcast: rows not yet claimed (or calls waiting to be tried again)
+    are cancelled; returns how many."""
     broadcast.status, broadcast.cancelled_at = "cancelled", utcnow()
     return db.execute(update(OutboundMessage)
                       .where(OutboundMessage.broadcast_id == broadcast.id,
-                             OutboundMessage.status == "queued")
+                             OutboundMessage.status.in_(("queued", "waiting")))
                       .values(status="cancelled", updated_at=utcnow())).rowcount
 
 
@@ -202,7 +203,7 @@ def progress(db: Session, broadcast_id: int) -> dict[str, int]:
                              .where(OutboundMessage.broadcast_id == broadcast_id)
                              .group_by(OutboundMessage.status)).all())
     return {status: counts.get(status, 0) for status in
-            ("queued", "sending", "sent", "delivered", "failed", "unknown", "cancelled")}
+            ("queued", "sending", "waiting", "sent", "delivered", "failed", "unknown", "cancelled")}
 
 
 def next_allowed(now: datetime, window, timezone: str) -> datetime | None:

@@ -2,9 +2,11 @@
 
 A call is an outbox row with ``channel="voice"``: claimed like an SMS (so never
 placed twice), placed through the provider, its call id recorded. The call's final
-status settles it: answered -> ``delivered``; no answer or busy -> ``queued`` again
-and retried ``VOICE_RETRY_MINUTES`` later (after quiet hours), at most
-``VOICE_RETRIES`` times, then ``failed``. When she answers, the provider asks our
+status settles it: answered -> ``delivered``; no answer or busy -> ``waiting``, and a
+job ``VOICE_RETRY_MINUTES`` later (after quiet hours) puts it back in the queue and
+calls again, at most ``VOICE_RETRIES`` times; then ``failed``. ``waiting`` keeps the
+reconciler from re-queueing it early; if Redis loses the job, the reconciler
+re-schedules it once it is overdue. When she answers, the provider asks our
 voice webhook what to play: the ``reminder_call`` flow, or the main menu for a
 call-back. RQ jobs carry row and member ids only.
 """
@@ -14,7 +16,7 @@ from __future__ import annotations
 import logging
 from datetime import timedelta
 
-from sqlalchemy import select
+from sqlalchemy import select, update
 from sqlalchemy.orm import Session
 
 from .phone import mask
@@ -60,7 +62,6 @@ def find(db: Session, provider: str, call_id: str) -> OutboundMessage | None:
 
 def settle(gateway, provider: str, call_id: str, outcome: str) -> str | None:
     """Record a placed call's final status; retry an unanswered one later."""
-    from . import bulk, tasks
     from .broadcasts import next_allowed
 
     config = gateway.config["GATEWAY"]
@@ -74,15 +75,35 @@ def settle(gateway, provider: str, call_id: str, outcome: str) -> str | None:
         if outcome == RETRY and row.attempts <= config.voice_retries:
             later = utcnow() + timedelta(minutes=config.voice_retry_minutes)
             when = next_allowed(later, config.quiet_window(), config.timezone) or later
-            row.status, row.error, row.provider_message_id = "queued", "not answered; calling again", None
+            row.status, row.error, row.provider_message_id = "waiting", "not answered; calling again", None
             message_id = row.id
         else:
             row.status, row.error = "failed", ("not answered" if outcome == RETRY else "call failed")
             return row.status
-    gateway.extensions["queues"]["bulk"].enqueue_at(when, bulk.send_batch, [message_id], retry=tasks.SEND_RETRY,
-                                                    result_ttl=config.job_result_ttl,
+    gateway.extensions["queues"]["bulk"].enqueue_at(when, call_again, message_id, result_ttl=config.job_result_ttl,
                                                     failure_ttl=config.job_failure_ttl)
-    return "queued"
+    return "waiting"
+
+
+def call_again(message_id: int) -> str:
+    """RQ job: a call that was not answered goes back in the queue and is placed again."""
+    from . import bulk, tasks
+
+    gateway = tasks.app()
+    with gateway.extensions["db"].session() as db:
+        won = db.execute(update(OutboundMessage).where(
+            OutboundMessage.id == message_id, OutboundMessage.status == "waiting")
+            .values(status="queued", updated_at=utcnow())).rowcount
+    if won != 1:
+        return "not waiting (cancelled, or already called again)"
+    return str(bulk.send_batch([message_id]))
+
+
+def overdue(db: Session, retry_minutes: int) -> list[int]:
+    """Waiting calls whose retry job is well past due: Redis lost it (for the reconciler)."""
+    return list(db.scalars(select(OutboundMessage.id).where(
+        OutboundMessage.status == "waiting",
+        OutboundMessage.updated_at < utcnow() - timedelta(minutes=retry_minutes + 15))))
 
 
 def missed_call(gateway, phone: str) -> bool:

@@ -24,7 +24,7 @@ log = logging.getLogger(__name__)
 
 FINAL = {"delivered", "failed", "unknown", "cancelled"}
 # The order a report may move a row in; a final state never moves back.
-RANK = {"queued": 0, "sending": 1, "sent": 2, "delivered": 3, "failed": 3, "unknown": 3,
+RANK = {"queued": 0, "waiting": 0, "sending": 1, "sent": 2, "delivered": 3, "failed": 3, "unknown": 3,
         "cancelled": 3}
 
 

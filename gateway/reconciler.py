@@ -26,7 +26,7 @@ def reconcile(application) -> dict:
 
     from sqlalchemy import select
 
-    from . import broadcasts, bulk, outbox, polls, reminders
+    from . import broadcasts, bulk, outbound_calls, outbox, polls, reminders
     from .store.models import Broadcast, utcnow
 
     config = application.config["GATEWAY"]
@@ -40,13 +40,16 @@ def reconcile(application) -> dict:
                                        (Broadcast.send_after.is_(None)) | (Broadcast.send_after <= utcnow()))))
         overdue = reminders.due(db)
         polls.close_due(db)  # a closed poll's unsent questions are cancelled
+        lost_calls = outbound_calls.overdue(db, config.voice_retry_minutes)
+    for message_id in lost_calls:  # a call to try again whose job Redis lost
+        application.extensions["queues"]["bulk"].enqueue(outbound_calls.call_again, message_id)
     for reminder_id in overdue:  # their RQ trigger was lost, or is about to run: a claim decides
         application.extensions["queues"]["default"].enqueue(reminders.fire, reminder_id)
     requeued = 0
     for broadcast_id in sending:
         with database.session() as db:
             left = broadcasts.progress(db, broadcast_id)
-            if left["queued"] == 0 and left["sending"] == 0:
+            if left["queued"] == 0 and left["sending"] == 0 and left["waiting"] == 0:
                 db.get(Broadcast, broadcast_id).status = "done"
                 continue
             batches = broadcasts.queued_batches(db, broadcast_id, config.bulk_batch_size)

@@ -72,7 +72,8 @@ def _withdraw(db: Session, row: Reminder, session: TrainingSession, due: datetim
     if row.broadcast_id is None:
         return False
     unchanged = row.due_at == due and session.cancelled_at is None
-    waiting = broadcasts.progress(db, row.broadcast_id)["queued"]
+    left = broadcasts.progress(db, row.broadcast_id)
+    waiting = left["queued"] + left["waiting"]
     if unchanged or not waiting:
         return False
     broadcasts.cancel(db, db.get(Broadcast, row.broadcast_id))

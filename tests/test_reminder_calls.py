@@ -11,7 +11,7 @@ import pytest
 from rq.registry import ScheduledJobRegistry
 from sqlalchemy import select
 
-from gateway import reminders, tasks
+from gateway import reconciler, reminders, tasks
 from gateway.store.models import Enrolment, Member, OutboundMessage, Reminder
 
 from .fakes import FakeAfricasTalking, FakeAfricasTalkingVoice, FakeTwilio, FakeTwilioCalls, drain
@@ -112,7 +112,10 @@ def test_no_answer_and_busy_are_tried_again_an_hour_later_then_given_up(twilio_a
         twilio_post(client, "/status/twilio", {"CallSid": row.provider_message_id, "CallStatus": status,
                                                "AccountSid": FakeTwilio.SID})
         if attempt < 3:
-            assert call_row(twilio_app).status == "queued"
+            assert call_row(twilio_app).status == "waiting"
+            reconciler.reconcile(twilio_app)  # its minute check must not call early
+            drain(twilio_app)
+            assert len(calls.requests) == attempt
             [when] = run_scheduled(twilio_app)
             delay = when.timestamp() - row.updated_at.timestamp()
             assert 55 * 60 < delay < 65 * 60  # VOICE_RETRY_MINUTES
@@ -150,7 +153,7 @@ def test_africas_talking_reminder_call_and_its_end_of_call_status(make_app, prov
     ended = {**form, "isActive": "0", "status": "NotAnswered", "hangupCause": "NO_ANSWER",
              "durationInSeconds": "0"}
     assert client.post("/voice/africastalking?token=tok", data=ended).status_code == 200
-    assert call_row(app).status == "queued"
+    assert call_row(app).status == "waiting"
     run_scheduled(app)
     assert len(voice.requests) == 2
 
@@ -204,3 +207,17 @@ def test_a_cancelled_session_is_not_confirmed_on_the_call(twilio_app):
     root = parse(twilio_post(twilio_app.test_client(), f"/voice/twilio?call={row.id}", form)
                  .get_data(as_text=True), TWILIO_VERBS)
     assert heard(root) == ["reminder.gone"]
+
+
+def test_a_retry_whose_job_redis_lost_is_rescheduled_by_the_reconciler(twilio_app):
+    from sqlalchemy import update
+
+    _, calls = twilio_app.fakes
+    fire_reminder(twilio_app)
+    row = call_row(twilio_app)
+    with twilio_app.extensions["db"].session() as db:  # waiting for 2 hours, and no job in Redis
+        db.execute(update(OutboundMessage).where(OutboundMessage.id == row.id)
+                   .values(status="waiting", updated_at=row.updated_at - timedelta(hours=2)))
+    reconciler.reconcile(twilio_app)
+    drain(twilio_app)
+    assert len(calls.requests) == 2 and call_row(twilio_app).status == "sent"

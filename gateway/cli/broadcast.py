@@ -157,17 +157,17 @@ def status_command(broadcast_id, watch):
             task = bar.add_task("send", total=total, id=broadcast_id, detail="")
             while True:
                 status, now = counts()
-                done = total - now["queued"] - now["sending"]
+                done = total - now["queued"] - now["sending"] - now["waiting"]
                 bar.update(task, completed=done, detail=(
                     f"sent {now['sent'] + now['delivered']}  failed {now['failed']}  "
-                    f"unknown {now['unknown']}  remaining {now['queued'] + now['sending']}"))
-                if now["queued"] + now["sending"] == 0 or status == "cancelled":
+                    f"unknown {now['unknown']}  remaining {now['queued'] + now['sending'] + now['waiting']}"))
+                if now["queued"] + now["sending"] + now["waiting"] == 0 or status == "cancelled":
                     break
                 time.sleep(1)
     click.echo(f"broadcast {broadcast_id}: {status}")
     for key in ("sent", "delivered", "failed", "unknown", "cancelled"):
         click.echo(f"  {key:<10} {now[key]}")
-    click.echo(f"  {'remaining':<10} {now['queued'] + now['sending']}")
+    click.echo(f"  {'remaining':<10} {now['queued'] + now['sending'] + now['waiting']}")
     if now["unknown"]:
         click.secho(f"  {now['unknown']} message(s) were being sent when a worker stopped; they were "
                     "not resent, and may or may not have arrived.", fg="yellow")
@@ -204,4 +204,4 @@ def list_command():
             counts = broadcasts.progress(db, row.id)
             click.echo(f"{row.id:>4}  {row.created_at:%Y-%m-%d %H:%M}  {row.status:<9} "
                        f"sent {counts['sent'] + counts['delivered']:>6}  failed {counts['failed']:>5}  "
-                       f"left {counts['queued'] + counts['sending']:>6}  {row.name or ''}")
+                       f"left {counts['queued'] + counts['sending'] + counts['waiting']:>6}  {row.name or ''}")
