@@ -202,11 +202,12 @@ def show_command(session_id):
         click.echo(f"  where: {schedule.where_to_join(row) or '-'}")
         click.echo(f"  enrolled: {schedule.enrolled_count(db, row.id)}/{row.capacity or '-'}")
         for r in db.scalars(select(Reminder).where(Reminder.session_id == row.id).order_by(Reminder.due_at)):
-            click.echo(f"  {r.kind}: {r.due_at.astimezone(zone):%a %d %b %H:%M} ({r.status})")
+            what = "feedback poll" if r.kind == "feedback" else "reminder"
+            click.echo(f"  {what}: {r.due_at.astimezone(zone):%a %d %b %H:%M} ({r.status})")
         feedback = db.scalar(select(Poll).where(Poll.session_id == row.id, Poll.kind == "feedback"))
         if feedback is None:
             asked = "not asked" if row.feedback_after_minutes is None else "not asked yet"
-            click.echo(f"  feedback: {asked}")
+            click.echo(f"  feedback answers: {asked}")
             return
         results = poll_results.compute(db, feedback, "en")
     votes = results.overall.votes
