@@ -305,3 +305,23 @@ def test_registration_by_voice_stores_nothing_until_consent(voice_app):
     call.post(recordingUrl="https://voice.example.org/r/1.mp3")
     with voice_app.extensions["db"].session() as db:
         assert db.scalar(select(members.Member.id).where(members.Member.phone == "+8562055570011")) is None
+
+
+@pytest.mark.parametrize("provider", ["twilio", "africastalking"])
+def test_a_database_failure_still_gets_valid_xml(voice_app, provider, monkeypatch):
+    from sqlalchemy.exc import OperationalError
+
+    def down(*args, **kwargs):
+        raise OperationalError("connect", {}, OSError("database down"))
+
+    engine = voice_app.extensions["db"].engine
+    engine.dispose()
+    monkeypatch.setattr(engine, "connect", down)  # the database goes away mid-call
+    client = voice_app.test_client()
+    if provider == "twilio":
+        status, xml = TwilioCall(client, "+8562055570012").post()
+        root = parse(xml, TWILIO_VERBS)
+    else:
+        status, xml = AtCall(client, "+8562055570012").post(direction="Outbound")
+        root = parse(xml, AT_VERBS)
+    assert status == 200 and heard(root) == ["voice.goodbye"]

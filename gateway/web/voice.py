@@ -8,6 +8,7 @@ error message in English to a Lao caller).
 
 from __future__ import annotations
 
+import functools
 import logging
 
 from flask import Blueprint, Response, abort, current_app, request, send_from_directory
@@ -56,7 +57,25 @@ def _step(provider: str, call_id: str, caller: str, digits: str, recording: str,
         return calls.goodbye(lang), lang
 
 
+def _always_xml(handler):
+    """Whatever fails inside (the database, Redis), the provider gets valid XML: a
+    goodbye the caller can hear, never a 500 read out by the provider's own voice."""
+    @functools.wraps(handler)
+    def guarded():
+        try:
+            return handler()
+        except Exception:
+            log.exception("voice webhook %s failed", request.path)
+            lang = current_app.config["GATEWAY"].default_language
+            speech = current_app.extensions["calls"].goodbye(lang)
+            if request.path.endswith("/twilio"):
+                return _xml(voice_xml.twiml(speech, lang, audio_url, ""))
+            return _xml(voice_xml.at_xml(speech, lang, audio_url, ""))
+    return guarded
+
+
 @bp.post("/voice/twilio")
+@_always_xml
 def twilio():
     if not twilio_ok():
         return _xml(voice_xml.reject(), 403)
@@ -77,6 +96,7 @@ def twilio():
 
 
 @bp.post("/voice/africastalking")
+@_always_xml
 def africastalking():
     if not africastalking_ok():
         return _xml(voice_xml.reject(), 403)
