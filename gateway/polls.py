@@ -150,16 +150,34 @@ def close(db: Session, poll: Poll, now: datetime | None = None) -> int:
 # ------------------------------------------------------------------ answers
 
 
+# The one rule for "which polls can she answer": those whose question reached her,
+# open or closed within CLOSED_GRACE, newest first. USSD uses it directly; the SMS
+# hot path (Ballots) runs the same two steps with the poll list cached.
+REACHED = select(OutboundMessage.broadcast_id, OutboundMessage.updated_at).where(
+    OutboundMessage.member_id == bindparam("member_id"),
+    OutboundMessage.broadcast_id.in_(bindparam("broadcasts", expanding=True)),
+    OutboundMessage.status.in_(SENT))
+
+
+def answerable(db: Session, now: datetime) -> dict[int, Poll]:
+    """Polls open or closed within CLOSED_GRACE, by the broadcast that carried the question."""
+    rows = db.scalars(select(Poll).where(Poll.broadcast_id.is_not(None),
+                                         Poll.closes_at > now - CLOSED_GRACE)).all()
+    return {poll.broadcast_id: poll for poll in rows
+            if poll.closed_at is None or poll.closed_at > now - CLOSED_GRACE}
+
+
+def reached(db: Session, member_id: int, polls: dict[int, Poll]) -> list[tuple[Poll, datetime]]:
+    """Which of ``polls`` reached this member, with when, newest first."""
+    if not polls:
+        return []
+    rows = db.connection().execute(REACHED, {"member_id": member_id, "broadcasts": list(polls)}).all()
+    return sorted(((polls[b], at) for b, at in rows), key=lambda pair: (pair[1], pair[0].id), reverse=True)
+
+
 def sent_to(db: Session, member_id: int, now: datetime) -> list[tuple[Poll, datetime]]:
     """Polls whose question reached this member, open or closed lately, newest first."""
-    rows = db.execute(
-        select(Poll, OutboundMessage.updated_at)
-        .join(OutboundMessage, OutboundMessage.broadcast_id == Poll.broadcast_id)
-        .where(OutboundMessage.member_id == member_id, OutboundMessage.status.in_(SENT),
-               Poll.closes_at > now - CLOSED_GRACE)
-        .order_by(OutboundMessage.updated_at.desc(), Poll.id.desc())).all()
-    return [(poll, sent_at) for poll, sent_at in rows
-            if poll.closed_at is None or poll.closed_at > now - CLOSED_GRACE]
+    return reached(db, member_id, answerable(db, now))
 
 
 class Ballots:
@@ -172,10 +190,6 @@ class Ballots:
     CACHE_S = 2.0
     MEMBER = select(Member.id, Member.province, Member.language, Member.consent_at, Member.erased_at,
                     Member.opted_out_at, Member.sms_active_at).where(Member.phone == bindparam("phone"))
-    REACHED = select(OutboundMessage.broadcast_id, OutboundMessage.updated_at).where(
-        OutboundMessage.member_id == bindparam("member_id"),
-        OutboundMessage.broadcast_id.in_(bindparam("broadcasts", expanding=True)),
-        OutboundMessage.status.in_(SENT))
 
     CLOSING = select(Poll.closed_at, Poll.closes_at).where(Poll.id == bindparam("id"))
 
@@ -192,10 +206,7 @@ class Ballots:
             if time.monotonic() - self._loaded > self.CACHE_S or self._generation != _generation:
                 self._generation = _generation
                 with self.database.session() as db:
-                    rows = db.scalars(select(Poll).where(Poll.broadcast_id.is_not(None),
-                                                         Poll.closes_at > now - CLOSED_GRACE)).all()
-                self._polls = {poll.broadcast_id: poll for poll in rows
-                               if poll.closed_at is None or poll.closed_at > now - CLOSED_GRACE}
+                    self._polls = answerable(db, now)
                 self._loaded = time.monotonic()
             return self._polls
 
@@ -210,14 +221,11 @@ class Ballots:
         polls = self.recent(now)
         if not polls:
             return None
-        connection = db.connection()
-        member = connection.execute(self.MEMBER, {"phone": phone}).first()
+        member = db.connection().execute(self.MEMBER, {"phone": phone}).first()
         if member is None or member.consent_at is None or member.erased_at is not None \
                 or member.opted_out_at is not None:
             return None
-        reached = connection.execute(self.REACHED, {"member_id": member.id, "broadcasts": list(polls)}).all()
-        ordered = sorted(((polls[b], at) for b, at in reached), key=lambda pair: (pair[1], pair[0].id),
-                         reverse=True)
+        ordered = reached(db, member.id, polls)
         return (member, ordered) if ordered else None
 
 

@@ -15,7 +15,7 @@ from __future__ import annotations
 from dataclasses import dataclass, replace
 from datetime import datetime
 from string import Formatter
-from typing import Any, Iterable
+from typing import Any
 
 from babel.dates import format_date
 
@@ -129,10 +129,6 @@ def moment(when: datetime, catalog: Catalog, lang: str) -> list[Piece]:
     if local.minute:
         pieces += number(local.minute, lang)
     return pieces
-
-
-def recordable_keys(pieces: Iterable[Piece]) -> list[str]:
-    return [piece.key for piece in pieces if piece.key]
 
 
 def _word(key: str, catalog: Catalog, lang: str) -> list[Piece]:
