@@ -74,9 +74,9 @@ def add_members(database, count: int, start: int, topic: str) -> None:
 
 
 def run_broadcast(app, texts: dict, spec: str, workers: int, env: dict) -> dict:
-    from gateway import broadcasts, bulk
-    from gateway.audience import Audience
-    from gateway.vocabulary import Vocabulary
+    from gateway.content.vocabulary import Vocabulary
+    from gateway.messaging import broadcasts, bulk
+    from gateway.messaging.audience import Audience
 
     vocabulary = Vocabulary.build(app.extensions["book"], app.extensions["catalog"])
     with app.extensions["db"].session() as db:

@@ -124,7 +124,7 @@ class Replies:
 
 
 def time_results(database_url: str, poll_id: int, repeats: int) -> tuple[list[int], list[float]]:
-    from gateway import poll_results
+    from gateway.polls import results as poll_results
     from gateway.store.database import Database
     from gateway.store.models import Poll
 

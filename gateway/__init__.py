@@ -6,7 +6,7 @@ without pulling in Flask, Redis or SQLAlchemy.
 
 
 def create_app(config=None):
-    from .app import create_app as factory
+    from gateway.app import create_app as factory
 
     return factory(config)
 

@@ -8,18 +8,18 @@ from typing import Any, Mapping
 
 from flask import Flask
 
-from . import broker, store, web
-from .actions import ACTIONS
-from .channels.ussd import PageLimits
-from .calls import AudioLibrary, CallService
-from .config import Config
-from .conversation import Conversations
-from .flows import load_book
-from .prompts import Catalog
-from .providers import get_provider
-from .sms import SmsService
-from .ussd import UssdService
-from .ussd_sessions import UssdSessions
+from gateway import broker, store, web
+from gateway.channels.actions import ACTIONS
+from gateway.channels.conversation import Conversations
+from gateway.channels.sms.service import SmsService
+from gateway.channels.ussd.pages import PageLimits
+from gateway.channels.ussd.service import UssdService
+from gateway.channels.ussd.sessions import UssdSessions
+from gateway.channels.voice.service import AudioLibrary, CallService
+from gateway.config import Config
+from gateway.content.flows import load_book
+from gateway.content.prompts import Catalog
+from gateway.providers import get_provider
 
 
 def load_config(config: Config | Mapping[str, Any] | None = None) -> Config:

@@ -13,7 +13,7 @@ from pathlib import Path
 from typing import Any, Mapping
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
-from .errors import ConfigError
+from gateway.errors import ConfigError
 
 # Where the shipped flows/ and prompts/ live: the repository root (editable install).
 PROJECT_ROOT = Path(__file__).resolve().parent.parent

@@ -158,7 +158,7 @@ def at_app(make_app, fake_at, monkeypatch):
     """Africa's Talking for sending, with the SDK pointed at the local fake."""
     from rq import Retry
 
-    from gateway import tasks
+    from gateway.messaging import jobs as tasks
 
     monkeypatch.setattr(tasks, "SEND_RETRY", Retry(max=3, interval=0))  # retry at once in tests
     return make_app(sms_provider="africastalking", at_api_url=fake_at.url, at_username="outreach",
@@ -170,7 +170,7 @@ def tw_app(make_app, fake_twilio, monkeypatch):
     """Twilio for sending, with the SDK pointed at the local fake."""
     from rq import Retry
 
-    from gateway import tasks
+    from gateway.messaging import jobs as tasks
 
     from .fakes import FakeTwilio
 

@@ -11,8 +11,8 @@ from urllib.parse import parse_qs
 
 from werkzeug.wrappers import Response
 
-from gateway import tasks
 from gateway.broker import QUEUES
+from gateway.messaging import jobs as tasks
 
 
 class ScriptedFake:

@@ -16,10 +16,11 @@ from rq import Retry
 from rq.registry import ScheduledJobRegistry
 from sqlalchemy import insert, select, update
 
-from gateway import broadcasts, bulk, reconciler, tasks
-from gateway.audience import Audience
+from gateway.content.vocabulary import Vocabulary
+from gateway.messaging import broadcasts, bulk, reconciler
+from gateway.messaging import jobs as tasks
+from gateway.messaging.audience import Audience
 from gateway.store.models import Member, MemberTopic, OutboundMessage, utcnow
-from gateway.vocabulary import Vocabulary
 
 from .fakes import FakeAfricasTalking, drain
 from .helpers import add_member, add_session

@@ -4,7 +4,6 @@ import csv
 import io
 
 
-
 def test_members_import_then_export_round_trip(run, tmp_path):
     path = tmp_path / "members.csv"
     path.write_text("phone,name,organisation,province,language,topics\n"

@@ -2,8 +2,8 @@
 
 import pytest
 
-from gateway.digits import fold_digits
 from gateway.encoding import GSM7, UCS2, length_in, sms_size
+from gateway.engine.digits import fold_digits
 
 
 @pytest.mark.parametrize("text,encoding,length,segments", [

@@ -4,10 +4,9 @@ import textwrap
 
 import pytest
 
-from gateway.engine import (ActionCall, ActionResult, FinishQuiz, Input, RecordAnswer,
-                            Start, step)
+from gateway.content.flows import load_book
+from gateway.engine import ActionCall, ActionResult, FinishQuiz, Input, RecordAnswer, Start, step
 from gateway.errors import FlowError, StateError
-from gateway.flows import load_book
 
 
 def book_of(tmp_path, **flows):

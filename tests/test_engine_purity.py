@@ -14,7 +14,7 @@ def test_engine_imports_and_runs_with_io_libraries_blocked(tmp_path):
         for name in {BLOCKED!r}:
             sys.modules[name] = None  # any import of these now raises ImportError
         from gateway.engine import Input, Start, step
-        from gateway.flows import load_book
+        from gateway.content.flows import load_book
         book = load_book({str(__import__('gateway.config', fromlist=['x']).PROJECT_ROOT / 'flows')!r})
         result = step(book, None, Start({{"registered": False}}, "lo", "c1"))
         result = step(book, result.state, Input("2"))

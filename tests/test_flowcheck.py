@@ -5,16 +5,15 @@ import textwrap
 
 from click.testing import CliRunner
 
-from gateway.actions import ACTIONS
-from gateway.channels.ussd import PageLimits
+import gateway.cli.flows  # noqa: F401 (registers the command)
+from gateway.channels.actions import ACTIONS
+from gateway.channels.ussd.pages import PageLimits
 from gateway.cli import cli
 from gateway.config import PROJECT_ROOT
-from gateway.flowcheck import check
-from gateway.flowgraph import mermaid
-from gateway.flows import load_book
-from gateway.prompts import Catalog
-
-import gateway.cli.flows  # noqa: F401 (registers the command)
+from gateway.content.flowcheck import check
+from gateway.content.flowgraph import mermaid
+from gateway.content.flows import load_book
+from gateway.content.prompts import Catalog
 
 
 def broken_copy(tmp_path, name, text):

@@ -6,11 +6,11 @@ from pathlib import Path
 import pytest
 import yaml
 
-from gateway.actions import ACTIONS
+from gateway.channels.actions import ACTIONS
 from gateway.config import PROJECT_ROOT
-from gateway.flowcheck import check, page_report
-from gateway.flows import load_book
-from gateway.prompts import Catalog
+from gateway.content.flowcheck import check, page_report
+from gateway.content.flows import load_book
+from gateway.content.prompts import Catalog
 
 CATALOG = Catalog.load(PROJECT_ROOT / "prompts")
 BOOK = load_book(PROJECT_ROOT / "flows")

@@ -9,8 +9,11 @@ from datetime import timedelta
 import pytest
 from sqlalchemy import func, select
 
-from gateway import bulk, poll_answer, poll_results, polls, reconciler
-from gateway.audience import Audience
+from gateway.messaging import bulk, reconciler
+from gateway.messaging.audience import Audience
+from gateway.polls import answer as poll_answer
+from gateway.polls import poll as polls
+from gateway.polls import results as poll_results
 from gateway.store.models import OutboundMessage, PollReply, PollVote, utcnow
 
 from .fakes import drain

@@ -11,7 +11,8 @@ import pytest
 from rq.registry import ScheduledJobRegistry
 from sqlalchemy import select
 
-from gateway import reconciler, reminders, tasks
+from gateway.messaging import jobs as tasks
+from gateway.messaging import reconciler, reminders
 from gateway.store.models import Enrolment, Member, OutboundMessage, Reminder
 
 from .fakes import FakeAfricasTalking, FakeAfricasTalkingVoice, FakeTwilio, FakeTwilioCalls, drain

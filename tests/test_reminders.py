@@ -6,9 +6,10 @@ from datetime import datetime, timedelta, timezone
 from rq.registry import ScheduledJobRegistry
 from sqlalchemy import select, update
 
-from gateway import reconciler, reminders, tasks
+from gateway.messaging import jobs as tasks
+from gateway.messaging import reconciler, reminders
+from gateway.messaging.throttle import Throttle
 from gateway.store.models import Reminder, TrainingSession
-from gateway.throttle import Throttle
 
 from .fakes import FakeAfricasTalking, drain
 from .helpers import add_member, add_session
@@ -99,7 +100,7 @@ def test_cancelling_a_session_withdraws_a_reminder_waiting_for_quiet_hours(make_
         broadcast_id = db.scalar(select(Reminder.broadcast_id).where(Reminder.offset_minutes == 60))
         db.get(TrainingSession, session_id).cancelled_at = datetime.now(timezone.utc)
     reminders.schedule(app, session_id)
-    from gateway import broadcasts
+    from gateway.messaging import broadcasts
 
     with app.extensions["db"].session() as db:
         assert broadcasts.progress(db, broadcast_id)["cancelled"] == 1

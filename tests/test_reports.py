@@ -10,7 +10,8 @@ from datetime import timedelta
 from PIL import Image
 from sqlalchemy import select
 
-from gateway import charts, reminders
+from gateway.messaging import reminders
+from gateway.polls import charts
 from gateway.store import schedule
 from gateway.store.models import Poll, QuizAnswer, QuizAttempt, Reminder
 

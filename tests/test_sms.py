@@ -7,14 +7,13 @@ import pytest
 from sqlalchemy import func, select
 from twilio.request_validator import RequestValidator
 
-from gateway import keywords, tasks
+from gateway.channels.sms import keywords
+from gateway.messaging import jobs as tasks
 from gateway.store import members
 from gateway.store.models import InboundMessage, Member, OutboundMessage
 
 from .fakes import FakeTwilio, drain
-from .helpers import add_member, add_session, at_text, tw_text, twilio_post
-
-from .helpers import PHONE
+from .helpers import PHONE, add_member, add_session, at_text, tw_text, twilio_post
 
 
 def sent_bodies(app, phone=PHONE):

@@ -6,11 +6,11 @@ import pytest
 from alembic.autogenerate import compare_metadata
 from alembic.migration import MigrationContext
 
-from gateway.csvfile import read_rows
+from gateway.content.vocabulary import Vocabulary
 from gateway.errors import ImportRowError
 from gateway.store import members, schedule
+from gateway.store.csvfile import read_rows
 from gateway.store.models import Base, Member, TrainingSession
-from gateway.vocabulary import Vocabulary
 
 from .helpers import add_member, add_session
 

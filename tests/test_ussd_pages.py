@@ -5,7 +5,7 @@ import unicodedata
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from gateway.channels.ussd import PageLimits, paginate
+from gateway.channels.ussd.pages import PageLimits, paginate
 from gateway.encoding import encoding_of, length_in
 
 LIMITS = PageLimits()

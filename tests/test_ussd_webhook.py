@@ -6,9 +6,9 @@ import threading
 import pytest
 from sqlalchemy import func, select
 
+from gateway.channels.ussd.service import new_input
 from gateway.store import members
 from gateway.store.models import Enrolment, Member
-from gateway.ussd import new_input
 
 from .helpers import add_member, add_session, body, walk
 

@@ -1,8 +1,15 @@
 import pytest
 
-from gateway.engine.validators import (ChoiceValidator, DateValidator, Invalid,
-                                       NumberValidator, PhoneValidator, TextValidator,
-                                       Valid, build_validator)
+from gateway.engine.validators import (
+    ChoiceValidator,
+    DateValidator,
+    Invalid,
+    NumberValidator,
+    PhoneValidator,
+    TextValidator,
+    Valid,
+    build_validator,
+)
 
 
 def test_text_collapses_space_and_strips_controls_but_keeps_lao_marks():

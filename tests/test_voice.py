@@ -16,10 +16,10 @@ import pytest
 import yaml
 from sqlalchemy import select
 
-from gateway.calls import AudioLibrary
-from gateway.flows import load_book
-from gateway.prompt_audit import audit
-from gateway.prompts import Catalog
+from gateway.channels.voice.service import AudioLibrary
+from gateway.content.flows import load_book
+from gateway.content.prompt_audit import audit
+from gateway.content.prompts import Catalog
 from gateway.store import members
 
 from .fakes import FakeTwilio

@@ -1,5 +1,8 @@
-"""Channel renderers: turn an engine ``Screen`` into what a channel carries.
+"""The three channels a member meets, one folder each (``ussd/``, ``sms/``,
+``voice/``): each turns provider events into engine events, runs the flow through
+the shared ``Conversations`` (``conversation.py``, with the actions it carries out
+in ``actions.py``), and renders the screen. They render; they do not decide.
 
-They render; they do not decide. The same screen becomes USSD pages here, and
-one SMS or a voice response in the SMS and voice renderers.
+May import: the engine, content, store, polls, messaging, and what every part
+shares. Never web or cli.
 """

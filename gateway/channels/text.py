@@ -2,8 +2,8 @@
 
 from __future__ import annotations
 
-from ..engine.events import Screen
-from ..prompts import Catalog
+from gateway.content.prompts import Catalog
+from gateway.engine.events import Screen
 
 # A toggled multi-select item is prefixed with this; ASCII so any handset shows it.
 SELECTED_MARK = "[+] "

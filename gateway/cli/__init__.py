@@ -7,7 +7,7 @@ import sys
 
 import click
 
-from ..errors import GatewayError
+from gateway.errors import GatewayError
 
 
 class _Group(click.Group):
@@ -26,7 +26,7 @@ def cli() -> None:
 
 def register_commands() -> None:
     """Import every command module; each registers its commands on ``cli``."""
-    from . import broadcast, flows, members, poll, prompts, quiz, schedule, simulate, up  # noqa: F401
+    from gateway.cli import broadcast, flows, members, poll, prompts, quiz, schedule, simulate, up  # noqa: F401
 
 
 def main() -> None:
@@ -36,7 +36,7 @@ def main() -> None:
 
 def open_app():
     """The app with its database migrated: for commands that read or write data."""
-    from .. import create_app
+    from gateway import create_app
 
     app = create_app()
     app.extensions["db"].upgrade()
@@ -63,7 +63,7 @@ def run_import(file, do_import, summary):
     """
     import csv
 
-    from ..errors import ImportRowError
+    from gateway.errors import ImportRowError
 
     try:
         report = do_import()

@@ -7,7 +7,7 @@ import time
 
 import click
 
-from . import cli, fail, fetch, open_app
+from gateway.cli import cli, fail, fetch, open_app
 
 
 @cli.group()
@@ -16,7 +16,7 @@ def broadcast() -> None:
 
 
 def _texts(app, text: str, text_lo: str) -> dict:
-    from ..broadcasts import check_texts
+    from gateway.messaging.broadcasts import check_texts
 
     config = app.config["GATEWAY"]
     try:
@@ -26,9 +26,9 @@ def _texts(app, text: str, text_lo: str) -> dict:
 
 
 def _create(app, audience_spec: str, text: str, text_lo: str, name: str, session: int | None):
-    from .. import broadcasts
-    from ..audience import Audience
-    from .members import vocabulary
+    from gateway.cli.members import vocabulary
+    from gateway.messaging import broadcasts
+    from gateway.messaging.audience import Audience
 
     texts = _texts(app, text, text_lo)
     try:
@@ -42,8 +42,8 @@ def _create(app, audience_spec: str, text: str, text_lo: str, name: str, session
 
 
 def _preview(app, broadcast_id: int):
-    from .. import broadcasts
-    from ..store.models import Broadcast
+    from gateway.messaging import broadcasts
+    from gateway.store.models import Broadcast
 
     config = app.config["GATEWAY"]
     with app.extensions["db"].session() as db:
@@ -105,7 +105,7 @@ def send_command(broadcast_id, audience_spec, text, text_lo, name, yes):
 
 def send(app, broadcast_id: int, yes: bool, not_before=None, watch_hint: str = "") -> None:
     """Preview, ask (unless ``yes``), then write the outbox rows and queue the batches."""
-    from .. import bulk
+    from gateway.messaging import bulk
 
     result = _preview(app, broadcast_id)
     if result.recipients == 0:
@@ -135,8 +135,8 @@ def _zone(app):
 @click.option("--watch", is_flag=True, help="Show a progress bar until it is done.")
 def status_command(broadcast_id, watch):
     """Sent, delivered, failed, unknown and remaining."""
-    from .. import broadcasts, reconciler
-    from ..store.models import Broadcast
+    from gateway.messaging import broadcasts, reconciler
+    from gateway.store.models import Broadcast
 
     app = open_app()
     database = app.extensions["db"]
@@ -177,8 +177,8 @@ def status_command(broadcast_id, watch):
 @click.argument("broadcast_id", type=int)
 def cancel_command(broadcast_id):
     """Stop a broadcast: messages not yet handed to the provider are not sent."""
-    from .. import broadcasts
-    from ..store.models import Broadcast
+    from gateway.messaging import broadcasts
+    from gateway.store.models import Broadcast
 
     app = open_app()
     with app.extensions["db"].session() as db:
@@ -192,8 +192,8 @@ def list_command():
     """Every broadcast with its progress."""
     from sqlalchemy import select
 
-    from .. import broadcasts
-    from ..store.models import Broadcast
+    from gateway.messaging import broadcasts
+    from gateway.store.models import Broadcast
 
     app = open_app()
     with app.extensions["db"].session() as db:

@@ -6,7 +6,7 @@ from pathlib import Path
 
 import click
 
-from . import cli, fail
+from gateway.cli import cli, fail
 
 
 @cli.group()
@@ -15,7 +15,7 @@ def flows() -> None:
 
 
 def _settings():
-    from ..app import load_config
+    from gateway.app import load_config
 
     return load_config()
 
@@ -25,10 +25,10 @@ def _settings():
 @click.option("--prompts-dir", type=click.Path(file_okay=False, path_type=Path), default=None)
 def check_command(flows_dir: Path | None, prompts_dir: Path | None) -> None:
     """Report every problem in the flows, with file and line; exit 1 if any."""
-    from ..actions import ACTIONS
-    from ..channels.ussd import PageLimits
-    from ..flowcheck import check
-    from ..prompts import Catalog
+    from gateway.channels.actions import ACTIONS
+    from gateway.channels.ussd.pages import PageLimits
+    from gateway.content.flowcheck import check
+    from gateway.content.prompts import Catalog
 
     config = _settings()
     catalog = Catalog.load(prompts_dir or config.prompts_dir, config.timezone)
@@ -45,9 +45,9 @@ def check_command(flows_dir: Path | None, prompts_dir: Path | None) -> None:
 
 def _voice_gaps(flows_dir: Path, prompts_dir: Path, catalog) -> None:
     """Warn (not fail) about recordings calls would need: Lao cannot fall back to speech."""
-    from ..calls import AudioLibrary
-    from ..flows import load_book
-    from ..prompt_audit import audit
+    from gateway.channels.voice.service import AudioLibrary
+    from gateway.content.flows import load_book
+    from gateway.content.prompt_audit import audit
 
     result = audit(load_book(flows_dir), catalog, AudioLibrary(Path(prompts_dir) / "audio"))
     for lang in catalog.languages:
@@ -62,8 +62,8 @@ def _voice_gaps(flows_dir: Path, prompts_dir: Path, catalog) -> None:
 @click.argument("name")
 def graph_command(name: str) -> None:
     """Print flow NAME as a Mermaid diagram."""
-    from ..flowgraph import mermaid
-    from ..flows import load_book
+    from gateway.content.flowgraph import mermaid
+    from gateway.content.flows import load_book
 
     book = load_book(_settings().flows_dir)
     if name not in book.flows:

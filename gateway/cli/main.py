@@ -1,6 +1,6 @@
 """``python -m gateway.cli.main``: the ``outreach`` command without the console script."""
 
-from . import main
+from gateway.cli import main
 
 if __name__ == "__main__":
     main()

@@ -8,7 +8,7 @@ from pathlib import Path
 
 import click
 
-from . import cli, open_app, run_import
+from gateway.cli import cli, open_app, run_import
 
 
 @cli.group()
@@ -17,7 +17,7 @@ def members() -> None:
 
 
 def vocabulary(app):
-    from ..vocabulary import Vocabulary
+    from gateway.content.vocabulary import Vocabulary
 
     return Vocabulary.build(app.extensions["book"], app.extensions["catalog"])
 
@@ -32,8 +32,8 @@ def import_command(file: Path) -> None:
     matched by phone, so importing again updates instead of duplicating. Bad rows
     are listed with their line; the good rows are imported.
     """
-    from ..csvfile import read_rows
-    from ..store import members as store
+    from gateway.store import members as store
+    from gateway.store.csvfile import read_rows
 
     app = open_app()
     config = app.config["GATEWAY"]
@@ -50,7 +50,7 @@ def import_command(file: Path) -> None:
 @members.command("export")
 def export_command() -> None:
     """Write every member as CSV to standard output."""
-    from ..store import members as store
+    from gateway.store import members as store
 
     app = open_app()
     writer = None

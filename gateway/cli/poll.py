@@ -10,8 +10,8 @@ from zoneinfo import ZoneInfo
 
 import click
 
-from . import cli, fail, open_app
-from .broadcast import _preview, send
+from gateway.cli import cli, fail, open_app
+from gateway.cli.broadcast import _preview, send
 
 
 @cli.group()
@@ -23,7 +23,7 @@ def find(db, ident: str):
     """A poll by id (``4``) or code (``P4``), or exit 1."""
     from sqlalchemy import select
 
-    from ..store.models import Poll
+    from gateway.store.models import Poll
 
     ident = ident.strip()
     row = db.get(Poll, int(ident)) if ident.isdigit() else db.scalar(select(Poll).where(Poll.code == ident.upper()))
@@ -47,12 +47,12 @@ def find(db, ident: str):
 def create_command(question, question_lo, options_en, options_lo, code, audience_spec, opens, closes,
                    open_for, confirm):
     """Create a poll (nothing is sent) and show what sending it would cost."""
-    from .. import polls
-    from ..audience import Audience
-    from ..config import duration_minutes
-    from ..store.models import utcnow
-    from ..store.schedule import parse_local_time
-    from .members import vocabulary
+    from gateway.cli.members import vocabulary
+    from gateway.config import duration_minutes
+    from gateway.messaging.audience import Audience
+    from gateway.polls import poll as polls
+    from gateway.store.models import utcnow
+    from gateway.store.schedule import parse_local_time
 
     app = open_app()
     config = app.config["GATEWAY"]
@@ -86,7 +86,7 @@ def create_command(question, question_lo, options_en, options_lo, code, audience
 @click.option("--yes", is_flag=True, help="Send without asking (for scripts).")
 def send_command(poll_ref, yes):
     """Send the question to the poll's audience (held until it opens and after quiet hours)."""
-    from ..store.models import utcnow
+    from gateway.store.models import utcnow
 
     app = open_app()
     with app.extensions["db"].session() as db:
@@ -102,7 +102,7 @@ def send_command(poll_ref, yes):
 @click.argument("poll_ref", metavar="ID_OR_CODE")
 def close_command(poll_ref):
     """Close now: later answers are not counted, and unsent questions are not sent."""
-    from .. import polls
+    from gateway.polls import poll as polls
 
     app = open_app()
     with app.extensions["db"].session() as db:
@@ -117,8 +117,8 @@ def list_command():
     """Every poll: code, state, answers, question."""
     from sqlalchemy import func, select
 
-    from ..polls import label
-    from ..store.models import Poll, PollVote, utcnow
+    from gateway.polls.poll import label
+    from gateway.store.models import Poll, PollVote, utcnow
 
     app = open_app()
     zone = ZoneInfo(app.config["GATEWAY"].timezone)
@@ -142,8 +142,9 @@ def list_command():
 @click.option("--lang", default=None, help="Language of labels (default: DEFAULT_LANGUAGE).")
 def results_command(poll_ref, csv_file, chart_file, lang):
     """Counts and percentages, response rate, breakdowns, replies that did not count."""
-    from .. import charts, poll_results
-    from ..store.models import utcnow
+    from gateway.polls import charts
+    from gateway.polls import results as poll_results
+    from gateway.store.models import utcnow
 
     app = open_app()
     config = app.config["GATEWAY"]

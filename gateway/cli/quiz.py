@@ -6,8 +6,8 @@ from pathlib import Path
 
 import click
 
-from . import cli, open_app
-from .poll import _check_chart_file, _language, write_csv
+from gateway.cli import cli, open_app
+from gateway.cli.poll import _check_chart_file, _language, write_csv
 
 
 @cli.group()
@@ -22,8 +22,8 @@ def quiz() -> None:
 @click.option("--lang", default=None, help="Language of question texts (default: DEFAULT_LANGUAGE).")
 def report_command(csv_file, chart_file, lang):
     """Percent correct per question (overall, by province, by language), scores, attempts."""
-    from .. import charts, quiz_report
-    from ..store.models import utcnow
+    from gateway.polls import charts, quiz_report
+    from gateway.store.models import utcnow
 
     app = open_app()
     lang = _language(app.config["GATEWAY"], lang)

@@ -7,8 +7,8 @@ from zoneinfo import ZoneInfo
 
 import click
 
-from . import cli, fail, fetch, open_app, run_import
-from .members import vocabulary
+from gateway.cli import cli, fail, fetch, open_app, run_import
+from gateway.cli.members import vocabulary
 
 
 @cli.group()
@@ -36,7 +36,7 @@ def sessions() -> None:
                    "(default: FEEDBACK_AFTER).")
 def add_command(feedback_after, **values) -> None:
     """Add one session."""
-    from ..store import schedule
+    from gateway.store import schedule
 
     app = open_app()
     config = app.config["GATEWAY"]
@@ -53,7 +53,7 @@ def add_command(feedback_after, **values) -> None:
 
 
 def _feedback_minutes(config, text: str | None) -> int | None:
-    from ..config import duration_minutes
+    from gateway.config import duration_minutes
 
     if text is None:
         return config.feedback_minutes()
@@ -63,8 +63,8 @@ def _feedback_minutes(config, text: str | None) -> int | None:
 
 
 def _reminders(app, session_id: int) -> None:
-    from .. import reminders
-    from ..store.models import Reminder
+    from gateway.messaging import reminders
+    from gateway.store.models import Reminder
 
     reminders.schedule(app, session_id)
     zone = ZoneInfo(app.config["GATEWAY"].timezone)
@@ -86,8 +86,8 @@ def import_command(file: Path) -> None:
     Columns: title_lo,title_en,kind,topic,language,starts_at,duration_minutes,
     place,join_link,dial_in,capacity. starts_at is local time (2026-11-27 14:00).
     """
-    from ..csvfile import read_rows
-    from ..store import schedule
+    from gateway.store import schedule
+    from gateway.store.csvfile import read_rows
 
     app = open_app()
     config = app.config["GATEWAY"]
@@ -108,7 +108,7 @@ def import_command(file: Path) -> None:
 @click.option("--all", "include_past", is_flag=True, help="Include past sessions.")
 def list_command(include_past: bool) -> None:
     """List upcoming sessions in local time."""
-    from ..store import schedule
+    from gateway.store import schedule
 
     app = open_app()
     zone = ZoneInfo(app.config["GATEWAY"].timezone)
@@ -141,8 +141,8 @@ def list_command(include_past: bool) -> None:
 @click.option("--feedback-after", default=None, help="2h, 1d, or 'off'.")
 def edit_command(session_id, feedback_after, **changes):
     """Change a session; its reminders move with it."""
-    from ..store import schedule
-    from ..store.models import TrainingSession
+    from gateway.store import schedule
+    from gateway.store.models import TrainingSession
 
     app = open_app()
     config = app.config["GATEWAY"]
@@ -170,7 +170,7 @@ def edit_command(session_id, feedback_after, **changes):
 @click.argument("session_id", type=int)
 def cancel_command(session_id):
     """Cancel a session; its reminders are never sent."""
-    from ..store.models import TrainingSession, utcnow
+    from gateway.store.models import TrainingSession, utcnow
 
     app = open_app()
     with app.extensions["db"].session() as db:
@@ -186,9 +186,9 @@ def show_command(session_id):
     """One session: when and where, who enrolled, reminders, and its feedback."""
     from sqlalchemy import select
 
-    from .. import poll_results
-    from ..store import schedule
-    from ..store.models import Poll, Reminder, TrainingSession
+    from gateway.polls import results as poll_results
+    from gateway.store import schedule
+    from gateway.store.models import Poll, Reminder, TrainingSession
 
     app = open_app()
     config = app.config["GATEWAY"]

@@ -8,7 +8,7 @@ import uuid
 
 import click
 
-from . import cli, fail, open_app
+from gateway.cli import cli, fail, open_app
 
 
 class Phone:
@@ -39,7 +39,7 @@ class Texter:
     through the configured provider (console by default) and returns what arrived."""
 
     def __init__(self, app, phone: str, token: str):
-        from .. import tasks
+        from gateway.messaging import jobs as tasks
 
         tasks.bind(app)
         self.app, self.client, self.phone = app, app.test_client(), phone
@@ -49,9 +49,9 @@ class Texter:
         from rq import SimpleWorker
         from sqlalchemy import select
 
-        from ..broker import QUEUES
-        from ..store import members
-        from ..store.models import OutboundMessage
+        from gateway.broker import QUEUES
+        from gateway.store import members
+        from gateway.store.models import OutboundMessage
 
         with self.app.extensions["db"].session() as db:
             member = members.by_phone(db, self.phone)
@@ -71,7 +71,7 @@ class Texter:
 
 
 def show_sms(bodies: list[str]) -> None:
-    from ..encoding import sms_size
+    from gateway.encoding import sms_size
 
     if not bodies:
         click.secho("(no reply)", fg="yellow")
@@ -138,7 +138,7 @@ def show(reply: str, number: int) -> None:
 def simulate(phone: str, lang: str | None, inputs: tuple[str, ...], service_code: str,
              channel: str) -> None:
     """Walk the menus as a member would, over USSD, SMS or a voice call."""
-    from ..phone import to_e164
+    from gateway.phone import to_e164
 
     if to_e164(phone) is None:
         fail(f"--phone {phone!r} is not a phone number; try +8562055550100")

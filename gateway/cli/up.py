@@ -10,7 +10,7 @@ import time
 
 import click
 
-from . import cli
+from gateway.cli import cli
 
 
 @cli.command()
@@ -22,9 +22,9 @@ from . import cli
 def up(host: str, port: int | None, workers: int | None) -> None:
     """Migrate the database, then run the web server, an RQ worker and (with no
     REDIS_URL) an embedded Redis, until Ctrl-C."""
-    from .. import broker
-    from ..app import load_config
-    from ..store.database import Database
+    from gateway import broker
+    from gateway.app import load_config
+    from gateway.store.database import Database
 
     config = load_config()
     port = port or config.port
@@ -37,7 +37,7 @@ def up(host: str, port: int | None, workers: int | None) -> None:
          "--workers", str(workers or config.web_workers), "--access-logfile", "-",
          "--access-logformat", '%(t)s "%(r)s" %(s)s %(L)ss',  # no client address, no body
          "gateway.app:create_app()"], env=env)
-    worker = subprocess.Popen([sys.executable, "-m", "gateway.worker"], env=env)
+    worker = subprocess.Popen([sys.executable, "-m", "gateway.messaging.worker"], env=env)
     children = [web, worker]
     _announce(config, host, port, redis_url)
 
@@ -95,7 +95,7 @@ def _announce(config, host: str, port: int, redis_url: str) -> None:
 @click.option("--burst", is_flag=True, help="Stop when the queues are empty.")
 def worker(burst: bool) -> None:
     """Run an RQ worker with the scheduler on the gateway's queues."""
-    from ..worker import run
+    from gateway.messaging.worker import run
 
     run(burst=burst)
 
@@ -103,8 +103,8 @@ def worker(burst: bool) -> None:
 @cli.command()
 def migrate() -> None:
     """Apply pending database migrations (``outreach up`` does this itself)."""
-    from ..app import load_config
-    from ..store.database import Database
+    from gateway.app import load_config
+    from gateway.store.database import Database
 
     config = load_config()
     Database(config.sqlalchemy_url).upgrade()

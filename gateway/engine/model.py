@@ -9,8 +9,8 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from typing import Any, Callable, Mapping
 
-from ..errors import FlowError
-from .conditions import Condition
+from gateway.engine.conditions import Condition
+from gateway.errors import FlowError
 
 
 @dataclass(frozen=True)

@@ -9,14 +9,37 @@ from __future__ import annotations
 
 from typing import Any
 
-from ..digits import fold_digits
-from ..errors import FlowError, StateError
-from .events import (ActionCall, ActionResult, FinishQuiz, Input, Option,
-                     RecordAnswer, Recorded, Screen, Start, State, Step, Text, prompt_ref)
-from .model import (ActionNode, ConditionNode, EndNode, FlowBook, InputNode,
-                    MenuNode, MessageNode, MultiSelectNode, Node, QuizQuestionNode,
-                    QuizScoreNode)
-from .validators import Invalid
+from gateway.engine.digits import fold_digits
+from gateway.engine.events import (
+    ActionCall,
+    ActionResult,
+    FinishQuiz,
+    Input,
+    Option,
+    RecordAnswer,
+    Recorded,
+    Screen,
+    Start,
+    State,
+    Step,
+    Text,
+    prompt_ref,
+)
+from gateway.engine.model import (
+    ActionNode,
+    ConditionNode,
+    EndNode,
+    FlowBook,
+    InputNode,
+    MenuNode,
+    MessageNode,
+    MultiSelectNode,
+    Node,
+    QuizQuestionNode,
+    QuizScoreNode,
+)
+from gateway.engine.validators import Invalid
+from gateway.errors import FlowError, StateError
 
 # Conditions chain without showing anything; a chain this long is a loop in the YAML.
 MAX_TRANSITIONS = 64

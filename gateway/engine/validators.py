@@ -14,7 +14,7 @@ from typing import Any, Mapping
 
 import phonenumbers
 
-from ..digits import fold_digits
+from gateway.engine.digits import fold_digits
 
 
 @dataclass(frozen=True)

@@ -9,7 +9,7 @@ from __future__ import annotations
 
 from importlib import import_module
 
-from ..errors import ConfigError
+from gateway.errors import ConfigError
 
 PROVIDERS = {
     "console": "gateway.providers.console:ConsoleProvider",

@@ -20,8 +20,8 @@ from africastalking.Service import AfricasTalkingException
 from africastalking.SMS import SMSService
 from africastalking.Voice import VoiceService
 
-from ..errors import PermanentProviderError, TransientProviderError
-from .base import DeliveryReport, Inbound, OptOutNotice, SendOutcome
+from gateway.errors import PermanentProviderError, TransientProviderError
+from gateway.providers.base import DeliveryReport, Inbound, OptOutNotice, SendOutcome
 
 ACCEPTED = {100, 101, 102}
 TRANSIENT = {500, 501, 502}

@@ -9,7 +9,7 @@ from __future__ import annotations
 import uuid
 from typing import Mapping, Sequence
 
-from .base import DeliveryReport, Inbound, SendOutcome
+from gateway.providers.base import DeliveryReport, Inbound, SendOutcome
 
 
 class ConsoleProvider:

@@ -16,7 +16,7 @@ from twilio.base.exceptions import TwilioRestException
 from twilio.http.http_client import TwilioHttpClient
 from twilio.rest import Client
 
-from .base import DeliveryReport, Inbound, SendOutcome
+from gateway.providers.base import DeliveryReport, Inbound, SendOutcome
 
 OPTED_OUT_CODES = {21610}
 REPORT_STATUS = {"delivered": "delivered", "undelivered": "failed", "failed": "failed",

@@ -9,11 +9,11 @@ from typing import Any, Iterable, Iterator
 from sqlalchemy import select
 from sqlalchemy.orm import Session, lazyload
 
-from ..csvfile import checked_rows, split_list
-from ..errors import ImportRowError
-from ..phone import is_valid, to_e164
-from ..vocabulary import Vocabulary
-from .models import Member, MemberTopic, utcnow
+from gateway.content.vocabulary import Vocabulary
+from gateway.errors import ImportRowError
+from gateway.phone import is_valid, to_e164
+from gateway.store.csvfile import checked_rows, split_list
+from gateway.store.models import Member, MemberTopic, utcnow
 
 CSV_COLUMNS = ("phone", "name", "organisation", "province", "language", "topics")
 _CONSENT_WORDS = {"yes", "y", "true", "1", "ແມ່ນ", "ຍິນຍອມ"}

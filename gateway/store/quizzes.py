@@ -7,8 +7,8 @@ from datetime import datetime
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
-from ..engine.events import FinishQuiz, RecordAnswer
-from .models import QuizAnswer, QuizAttempt
+from gateway.engine.events import FinishQuiz, RecordAnswer
+from gateway.store.models import QuizAnswer, QuizAttempt
 
 
 def _attempt(session: Session, ref: str, quiz: str, member_id: int | None,

@@ -11,10 +11,10 @@ from sqlalchemy import func, select
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
-from ..csvfile import checked_rows
-from ..errors import ImportRowError
-from ..vocabulary import Vocabulary
-from .models import Enrolment, Member, TrainingSession, utcnow
+from gateway.content.vocabulary import Vocabulary
+from gateway.errors import ImportRowError
+from gateway.store.csvfile import checked_rows
+from gateway.store.models import Enrolment, Member, TrainingSession, utcnow
 
 KINDS = ("hangout", "training", "community_of_practice")
 CSV_COLUMNS = ("title_lo", "title_en", "kind", "topic", "language", "starts_at",

@@ -6,7 +6,7 @@ from flask import Flask
 
 
 def init_app(app: Flask) -> None:
-    from . import health, sms, status, ussd, voice
+    from gateway.web import health, sms, status, ussd, voice
 
     for blueprint in (health.bp, ussd.bp, sms.bp, status.bp, voice.bp):
         app.register_blueprint(blueprint)

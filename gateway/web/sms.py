@@ -10,7 +10,7 @@ import logging
 
 from flask import Blueprint, Response, current_app, request
 
-from .auth import africastalking_ok, twilio_ok
+from gateway.web.auth import africastalking_ok, twilio_ok
 
 bp = Blueprint("sms", __name__)
 log = logging.getLogger(__name__)

@@ -11,12 +11,13 @@ import logging
 
 from flask import Blueprint, Response, current_app, request
 
-from .. import outbound_calls, outbox
-from ..phone import mask, to_e164
-from ..providers.base import OptOutNotice
-from ..store import members
-from ..store.models import utcnow
-from .auth import africastalking_ok, twilio_ok
+from gateway.messaging import calls as outbound_calls
+from gateway.messaging import outbox
+from gateway.phone import mask, to_e164
+from gateway.providers.base import OptOutNotice
+from gateway.store import members
+from gateway.store.models import utcnow
+from gateway.web.auth import africastalking_ok, twilio_ok
 
 bp = Blueprint("status", __name__)
 log = logging.getLogger(__name__)

@@ -11,9 +11,9 @@ import logging
 
 from flask import Blueprint, Response, current_app, request
 
-from ..channels.ussd import reply
-from ..ussd import UssdHop
-from .auth import africastalking_ok
+from gateway.channels.ussd.pages import reply
+from gateway.channels.ussd.service import UssdHop
+from gateway.web.auth import africastalking_ok
 
 bp = Blueprint("ussd", __name__)
 log = logging.getLogger(__name__)

@@ -13,9 +13,10 @@ import logging
 
 from flask import Blueprint, Response, abort, current_app, request, send_from_directory
 
-from .. import outbound_calls, voice_xml
-from ..phone import to_e164
-from .auth import africastalking_ok, twilio_ok
+from gateway.channels.voice import markup as voice_xml
+from gateway.messaging import calls as outbound_calls
+from gateway.phone import to_e164
+from gateway.web.auth import africastalking_ok, twilio_ok
 
 bp = Blueprint("voice", __name__)
 log = logging.getLogger(__name__)

@@ -4,10 +4,10 @@ Revision ID: 0002
 Revises: 0001
 Create Date: 2026-11-21 06:25:12.731116
 """
-from alembic import op
 import sqlalchemy as sa
-import gateway.store.models
+from alembic import op
 
+import gateway.store.models
 
 revision = '0002'
 down_revision = '0001'

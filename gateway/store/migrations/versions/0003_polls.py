@@ -6,10 +6,10 @@ Revision ID: 0003
 Revises: 0002
 Create Date: 2026-11-21 07:03:28.044597
 """
-from alembic import op
 import sqlalchemy as sa
-import gateway.store.models
+from alembic import op
 
+import gateway.store.models
 
 revision = '0003'
 down_revision = '0002'

@@ -1,0 +1,178 @@
+"""Named actions that flows may call, and the effects the engine asks for.
+
+Flows name an action (``action: enrol``); the engine hands back an ``ActionCall``
+and this registry runs it against the database. Code never lives in YAML.
+To add an action, decorate a function ``(context, call) -> ActionResult``.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from datetime import datetime
+from typing import Callable
+
+from sqlalchemy.orm import Session
+
+from gateway.engine.events import (
+    ActionCall,
+    ActionResult,
+    FinishQuiz,
+    RecordAnswer,
+    localized,
+    moment,
+    prompt_ref,
+)
+from gateway.errors import ActionError
+from gateway.messaging import reminders
+from gateway.polls import poll as polls
+from gateway.store import members, quizzes, schedule
+from gateway.store.models import Member, Poll
+
+
+@dataclass
+class ActionContext:
+    """What an action may use: the open transaction and who is on the line."""
+
+    db: Session
+    phone: str
+    channel: str
+    now: datetime
+    _member: Member | None = field(default=None, repr=False)
+
+    def member(self) -> Member | None:
+        if self._member is None:
+            self._member = members.by_phone(self.db, self.phone)
+        return self._member
+
+
+Handler = Callable[[ActionContext, ActionCall], ActionResult]
+
+
+class ActionRegistry:
+    def __init__(self) -> None:
+        self._handlers: dict[str, Handler] = {}
+
+    def register(self, name: str) -> Callable[[Handler], Handler]:
+        def decorate(handler: Handler) -> Handler:
+            self._handlers[name] = handler
+            return handler
+        return decorate
+
+    def names(self) -> set[str]:
+        return set(self._handlers)
+
+    def run(self, context: ActionContext, call: ActionCall) -> ActionResult:
+        handler = self._handlers.get(call.name)
+        if handler is None:
+            raise ActionError(f"no action named {call.name!r}; known: {', '.join(sorted(self._handlers))}")
+        return handler(context, call)
+
+    def apply(self, context: ActionContext, effect) -> None:
+        """Carry out one effect the engine emitted."""
+        member = context.member()
+        member_id = member.id if member else None
+        if isinstance(effect, RecordAnswer):
+            quizzes.record_answer(context.db, effect, member_id, context.channel, context.now)
+        elif isinstance(effect, FinishQuiz):
+            quizzes.finish(context.db, effect, member_id, context.channel, context.now)
+        else:
+            raise ActionError(f"no handler for effect {type(effect).__name__}")
+
+
+ACTIONS = ActionRegistry()
+
+
+@ACTIONS.register("save_member")
+def save_member(context: ActionContext, call: ActionCall) -> ActionResult:
+    member = members.save_registration(context.db, context.phone, dict(call.vars), context.now)
+    context._member = member
+    return ActionResult("ok", member=members.snapshot(member))
+
+
+@ACTIONS.register("set_language")
+def set_language(context: ActionContext, call: ActionCall) -> ActionResult:
+    member = members.set_language(context.db, context.phone, call.vars.get("language") or call.language)
+    return ActionResult("ok", member=members.snapshot(member) if member else None)
+
+
+@ACTIONS.register("find_next_session")
+def find_next_session(context: ActionContext, call: ActionCall) -> ActionResult:
+    member = context.member()
+    found = schedule.next_for(context.db, member, context.now) if member else None
+    if found is None:
+        return ActionResult("none")
+    return ActionResult("found", vars={
+        "session_id": found.id,
+        "title": localized(found.titles),
+        "kind": prompt_ref(f"kind.{found.kind}"),
+        "when": moment(found.starts_at),
+        "where": schedule.where_to_join(found),
+    })
+
+
+@ACTIONS.register("enrol")
+def enrol(context: ActionContext, call: ActionCall) -> ActionResult:
+    member, session_id = context.member(), call.vars.get("session_id")
+    if member is None or not isinstance(session_id, int):
+        return ActionResult("missing")
+    return ActionResult(schedule.enrol(context.db, member, session_id, context.channel))
+
+
+@ACTIONS.register("open_polls")
+def open_polls(context: ActionContext, call: ActionCall) -> ActionResult:
+    """The member's open polls, as menu options; straight to the question if one."""
+    member = context.member()
+    found = polls.open_for(context.db, member.id, context.now) if member else []
+    if not found:
+        return ActionResult("none")
+    if len(found) == 1:
+        return ActionResult("one", vars={"poll_id": found[0].id})
+    return ActionResult("some", vars={"polls": [
+        {"value": poll.id, "label": localized({lang: f"{poll.code}: {text}"
+                                               for lang, text in poll.questions.items()})}
+        for poll in found]})
+
+
+@ACTIONS.register("load_poll")
+def load_poll(context: ActionContext, call: ActionCall) -> ActionResult:
+    poll = context.db.get(Poll, call.vars.get("poll_id") or 0)
+    if poll is None or not poll.is_open(context.now):
+        return ActionResult("closed")
+    return ActionResult("open", vars={
+        "code": poll.code, "question": localized(poll.questions),
+        "poll_options": [{"value": n, "label": localized(option)}
+                         for n, option in enumerate(poll.options, start=1)]})
+
+
+@ACTIONS.register("vote")
+def vote(context: ActionContext, call: ActionCall) -> ActionResult:
+    member, poll = context.member(), context.db.get(Poll, call.vars.get("poll_id") or 0)
+    option = call.vars.get("choice")
+    if member is None or poll is None or not poll.is_open(context.now) or not isinstance(option, int):
+        return ActionResult("closed")
+    polls.vote(context.db, poll, member, option, context.channel, context.now)
+    return ActionResult("voted", vars={"choice": localized(poll.options[option - 1])})
+
+
+@ACTIONS.register("load_reminder")
+def load_reminder(context: ActionContext, call: ActionCall) -> ActionResult:
+    """The session a reminder call is about (``message_id`` is the call's outbox row)."""
+    found = reminders.session_for_message(context.db, call.vars.get("message_id"))
+    if found is None or found.cancelled_at is not None:
+        return ActionResult("missing")
+    return ActionResult("found", vars={
+        "session_id": found.id, "title": localized(found.titles),
+        "kind": prompt_ref(f"kind.{found.kind}"), "when": moment(found.starts_at)})
+
+
+@ACTIONS.register("confirm_attendance")
+def confirm_attendance(context: ActionContext, call: ActionCall) -> ActionResult:
+    """"I will come": stored on her enrolment (made now if she had none)."""
+    member, session_id = context.member(), call.vars.get("session_id")
+    if member is None or not isinstance(session_id, int):
+        return ActionResult("missing")
+    outcome = schedule.enrol(context.db, member, session_id, context.channel)
+    if outcome in ("full", "missing"):
+        return ActionResult(outcome)
+    schedule.confirm(context.db, member, session_id, context.now)
+    return ActionResult("confirmed")

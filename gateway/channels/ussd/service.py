@@ -1,0 +1,194 @@
+"""One USSD hop from Africa's Talking, from request fields to ``CON``/``END`` reply.
+
+Africa's Talking sends ``text`` as every input so far joined by ``*``. The new
+input is what follows the previous hop's text, so inputs that contain ``*``
+survive. A hop whose ``text`` equals the previous one is a retransmission: it
+gets the stored reply and nothing runs again.
+"""
+
+from __future__ import annotations
+
+import logging
+import time
+from dataclasses import dataclass
+
+from gateway.channels.conversation import Conversations
+from gateway.channels.text import screen_lines
+from gateway.channels.ussd.pages import BACK_KEY, MORE_KEY, PageLimits, paginate, reply
+from gateway.channels.ussd.sessions import UssdRecord, UssdSessions
+from gateway.content.prompts import Catalog
+from gateway.engine import Option, Screen, State, Step, Text, current_screen
+from gateway.engine.digits import fold_digits
+from gateway.engine.model import FlowBook
+from gateway.errors import FlowError, StateError
+from gateway.phone import mask, phone_key, to_e164
+
+log = logging.getLogger(__name__)
+
+# How long a duplicate hop waits for the first copy to finish before giving up.
+LOCK_WAIT_S = 3.0
+CHANNEL = "ussd"
+
+
+@dataclass(frozen=True)
+class UssdHop:
+    session_id: str
+    phone: str
+    text: str
+    service_code: str = ""
+    network_code: str = ""
+
+
+def new_input(previous: str, text: str) -> str:
+    """The member's latest input, given the previous hop's accumulated ``text``."""
+    if previous == "":
+        return text
+    if text.startswith(previous + "*"):
+        return text[len(previous) + 1:]
+    # The telco's history diverged from ours (rare); the last segment is the best guess.
+    return text.rsplit("*", 1)[-1]
+
+
+class UssdService:
+    def __init__(self, book: FlowBook, catalog: Catalog, conversations: Conversations,
+                 sessions: UssdSessions, limits: PageLimits, secret: str,
+                 default_language: str, rate_limit: int):
+        self.book = book
+        self.catalog = catalog
+        self.conversations = conversations
+        self.sessions = sessions
+        self.limits = limits
+        self.secret = secret
+        self.default_language = default_language
+        self.rate_limit = rate_limit
+
+    # ------------------------------------------------------------------ entry
+
+    def handle(self, hop: UssdHop) -> str:
+        phone = to_e164(hop.phone)
+        if phone is None:
+            return self.message("ussd.bad_number", self.default_language)
+        key = phone_key(phone, self.secret)
+        deadline = time.monotonic() + LOCK_WAIT_S
+        while True:
+            opened = self.sessions.open(hop.session_id, key)
+            record = opened.record
+            if record is not None and record.last_text == hop.text and record.reply:
+                if opened.locked:
+                    self.sessions.unlock(hop.session_id, opened.token)
+                return record.reply  # a retransmission: same reply, nothing applied
+            if opened.locked:
+                break
+            if time.monotonic() > deadline:
+                log.warning("ussd session busy for %s", mask(phone))
+                return self.message("ussd.error", record.language if record else self.default_language)
+            time.sleep(0.02)
+        try:
+            if opened.hops_this_minute > self.rate_limit:
+                log.warning("ussd rate limit hit for %s", mask(phone))
+                self.sessions.unlock(hop.session_id, opened.token)
+                return self.message("ussd.rate_limited",
+                                    record.language if record else self.default_language)
+            updated, resume, forget = self._hop(record, hop.text, phone, key)
+        except BaseException:
+            self.sessions.unlock(hop.session_id, opened.token)
+            raise
+        updated.last_text = hop.text
+        self.sessions.save(hop.session_id, updated, opened.token, key, resume, forget)
+        return updated.reply
+
+    def message(self, key: str, language: str) -> str:
+        """A one-screen END reply outside any flow (errors, limits)."""
+        return reply(self.catalog.render(Text(key), language), final=True)
+
+    # ------------------------------------------------------------------- hops
+
+    def _hop(self, record: UssdRecord | None, text: str, phone: str, key: str):
+        """Return (new record, resume state to keep or None, whether to forget it)."""
+        if record is None or record.final:
+            offered = self._resumable(key)
+            if offered is not None:
+                return self._offer_resume(offered), None, False
+            return self._show(self.conversations.start(phone, CHANNEL))
+        typed = new_input(record.last_text, text)
+        if record.mode == "resume_offer":
+            return self._answer_resume(record, fold_digits(typed).strip(), phone)
+        if len(record.pages) > 1 and typed in (MORE_KEY, BACK_KEY):
+            return self._turn_page(record, typed), None, False
+        try:
+            state = State.from_dict(record.state)
+            shown = self._show(self.conversations.answer(phone, CHANNEL, state, typed))
+            after = shown[0].state
+            if (after["flow"], after["node"], after["phase"]) == (state.flow, state.node, state.phase):
+                self._stay_near(shown[0], fold_digits(typed).strip())
+            return shown
+        except (StateError, FlowError, TypeError) as exc:
+            # Flows changed under a live session, or the record is corrupt: start over.
+            log.warning("ussd state unusable for %s (%s); starting over", mask(phone), exc)
+            return self._show(self.conversations.start(phone, CHANNEL))
+
+    def _show(self, result: Step):
+        state = result.state
+        record = UssdRecord(mode="flow", language=state.language, state=state.to_dict())
+        self._render(record, result.screen)
+        if result.final:
+            return record, None, True
+        # Only a member deep in a flow has anything worth resuming.
+        keep = state.to_dict() if state.flow != "main" else None
+        return record, keep, keep is None
+
+    def _render(self, record: UssdRecord, screen: Screen) -> None:
+        lang = record.language
+        record.pages = paginate(screen_lines(screen, self.catalog, lang), self.limits,
+                                self.catalog.render(Text("ussd.more"), lang),
+                                self.catalog.render(Text("ussd.back"), lang),
+                                last_has_back=not screen.final)
+        record.final = screen.final
+        self._show_page(record, 0)
+
+    @staticmethod
+    def _show_page(record: UssdRecord, number: int) -> None:
+        """Make page ``number`` the reply; only the last page of a final screen ends it."""
+        record.page = min(max(number, 0), len(record.pages) - 1)
+        last = record.page == len(record.pages) - 1
+        record.reply = reply(record.pages[record.page], final=record.final and last)
+
+    def _stay_near(self, record: UssdRecord, typed: str) -> None:
+        """After a toggle on page 3, show page 3 again, so the member sees the mark."""
+        for number, page in enumerate(record.pages):
+            if any(line.startswith(f"{typed}.") for line in page.splitlines()):
+                self._show_page(record, number)
+                return
+
+    def _turn_page(self, record: UssdRecord, typed: str) -> UssdRecord:
+        self._show_page(record, record.page + (1 if typed == MORE_KEY else -1))
+        return record
+
+    # ----------------------------------------------------------------- resume
+
+    def _resumable(self, key: str) -> State | None:
+        saved = self.sessions.resume_slot(key)
+        if not saved:
+            return None
+        try:
+            state = State.from_dict(saved)
+            current_screen(self.book, state)  # still valid against today's flows?
+        except (StateError, FlowError, TypeError, KeyError):
+            return None
+        return state
+
+    def _offer_resume(self, offered: State, notice: Text | None = None) -> UssdRecord:
+        screen = Screen(Text("ussd.resume"), (Option("1", Text("ussd.resume_continue")),
+                                              Option("2", Text("ussd.resume_restart"))), notice)
+        record = UssdRecord(mode="resume_offer", language=offered.language,
+                            offered=offered.to_dict())
+        self._render(record, screen)
+        return record
+
+    def _answer_resume(self, record: UssdRecord, typed: str, phone: str):
+        offered = State.from_dict(record.offered)
+        if typed == "1":
+            return self._show(Step(offered, screen=current_screen(self.book, offered)))
+        if typed == "2":
+            return self._show(self.conversations.start(phone, CHANNEL))
+        return self._offer_resume(offered, Text("validate.menu", {"max": 2})), None, False

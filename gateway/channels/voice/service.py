@@ -1,0 +1,124 @@
+"""Inbound phone calls: the member's flow, walked with key presses and recordings.
+
+Each provider callback is one step: the first starts the main flow, a key press
+answers the screen, a recording answers a free-text input (its URL is kept in
+place of text), silence repeats the screen. After ``VOICE_MAX_REPEATS`` silences
+in a row the call ends politely. The conversation state lives in Redis under the
+provider's call id (hashed), never the phone number, until the call ends.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+from dataclasses import dataclass
+from pathlib import Path
+
+from gateway.channels.conversation import Conversations
+from gateway.channels.voice.pieces import Piece, Speech, speak
+from gateway.content.prompts import Catalog
+from gateway.engine import Screen, State, current_screen
+from gateway.errors import FlowError, StateError
+from gateway.phone import mask, phone_key
+
+log = logging.getLogger(__name__)
+CHANNEL = "voice"
+AUDIO_EXTENSIONS = (".mp3", ".wav")
+
+
+@dataclass(frozen=True)
+class CallStep:
+    """What to play next and in which language."""
+
+    speech: Speech
+    language: str
+
+
+class AudioLibrary:
+    """Recorded prompts on disk: ``prompts/audio/<lang>/<key>.mp3`` (or ``.wav``)."""
+
+    def __init__(self, folder: Path):
+        self.folder = Path(folder)
+        self.files: dict[tuple[str, str], str] = {}
+        if self.folder.is_dir():
+            for path in self.folder.glob("*/*"):
+                if path.suffix.lower() in AUDIO_EXTENSIONS:
+                    self.files.setdefault((path.parent.name, path.stem), path.name)
+
+    def file(self, lang: str, key: str) -> str | None:
+        return self.files.get((lang, key))
+
+    def has(self, lang: str, key: str) -> bool:
+        return (lang, key) in self.files
+
+
+class CallService:
+    def __init__(self, conversations: Conversations, catalog: Catalog, redis, secret: str,
+                 max_repeats: int, ttl: int = 3600):
+        self.conversations, self.catalog, self.redis = conversations, catalog, redis
+        self.secret, self.max_repeats, self.ttl = secret, max_repeats, ttl
+
+    def step(self, provider: str, call_id: str, phone: str, digits: str = "",
+             recording: str = "", silent: bool = False, flow: str = "main",
+             start_vars: dict | None = None) -> CallStep:
+        """One callback. ``flow`` and ``start_vars`` apply when the call begins (a
+        call we placed plays ``reminder_call`` for the row it was placed for)."""
+        key = f"voice:call:{phone_key(provider + ':' + call_id, self.secret)}"
+        stored = self._load(key)
+        try:
+            if stored is None:
+                result = self.conversations.start(phone, CHANNEL, flow, vars=start_vars)
+                return self._keep(key, result.state, result.screen, 0)
+            state, silences = stored
+            if recording:
+                result = self.conversations.recorded(phone, CHANNEL, state, recording)
+            elif digits:
+                result = self.conversations.answer(phone, CHANNEL, state, digits)
+            else:
+                # Silence, or a key press the provider passed on empty: say it again.
+                silences += 1
+                if silences > self.max_repeats:
+                    self.redis.delete(key)
+                    log.info("call from %s ended after %d silences", mask(phone), silences - 1)
+                    return CallStep(self.goodbye(state.language), state.language)
+                return self._keep(key, state, current_screen(self.conversations.book, state), silences)
+            return self._keep(key, result.state, result.screen, 0)
+        except (StateError, FlowError) as exc:
+            log.warning("call from %s: conversation unusable (%s); starting over", mask(phone), exc)
+            self.redis.delete(key)
+            result = self.conversations.start(phone, CHANNEL, "main")
+            return self._keep(key, result.state, result.screen, 0)
+
+    def in_progress(self, provider: str, call_id: str) -> bool:
+        return bool(self.redis.exists(f"voice:call:{phone_key(provider + ':' + call_id, self.secret)}"))
+
+    def hang_up(self, provider: str, call_id: str) -> None:
+        """The call ended (Africa's Talking ``isActive=0``, Twilio ``completed``)."""
+        self.redis.delete(f"voice:call:{phone_key(provider + ':' + call_id, self.secret)}")
+
+    # -------------------------------------------------------------- internals
+
+    def _keep(self, key: str, state: State, screen: Screen, silences: int) -> CallStep:
+        speech = speak(screen, self.catalog, state.language)
+        if screen.final:
+            self.redis.delete(key)
+        else:
+            self.redis.set(key, json.dumps({"state": state.to_dict(), "silences": silences},
+                                           ensure_ascii=False), ex=self.ttl)
+        return CallStep(speech, state.language)
+
+    def _load(self, key: str) -> tuple[State, int] | None:
+        raw = self.redis.get(key)
+        if not raw:
+            return None
+        try:
+            stored = json.loads(raw)
+            return State.from_dict(stored["state"]), int(stored.get("silences", 0))
+        except (TypeError, ValueError, KeyError):
+            return None
+
+    def goodbye(self, lang: str) -> Speech:
+        """The polite end of a call that cannot go on."""
+        text = self.catalog.template(lang, "voice.goodbye")
+        return Speech((Piece("voice.goodbye", text),), 0)
+

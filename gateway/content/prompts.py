@@ -1,0 +1,122 @@
+"""Prompt catalogs: ``prompts/<lang>.yaml`` maps keys to texts with {placeholders}.
+
+A key missing in the member's language falls back to English, then to the key
+itself, so a gap shows up as a visible key rather than an error mid-session
+(``outreach flows check`` reports every gap before that can happen).
+"""
+
+from __future__ import annotations
+
+import logging
+from datetime import datetime
+from pathlib import Path
+from string import Formatter
+from typing import Any, Mapping
+from zoneinfo import ZoneInfo
+
+import yaml
+from babel.dates import format_date, format_datetime
+
+from gateway.engine.events import Text
+from gateway.errors import PromptError
+
+FALLBACK_LANGUAGE = "en"
+log = logging.getLogger(__name__)
+
+
+def _flatten(data: Mapping[str, Any], prefix: str = "") -> dict[str, str]:
+    flat: dict[str, str] = {}
+    for key, value in data.items():
+        full = f"{prefix}{key}"
+        if isinstance(value, Mapping):
+            flat.update(_flatten(value, full + "."))
+        else:
+            flat[full] = str(value)
+    return flat
+
+
+class _Blanks(dict):
+    """Placeholders with no value render as the catalog's ``common.missing``."""
+
+    def __init__(self, values, blank):
+        super().__init__(values)
+        self.blank = blank
+
+    def __missing__(self, key):
+        return self.blank
+
+
+class Catalog:
+    def __init__(self, texts: Mapping[str, Mapping[str, str]], timezone: str = "Asia/Vientiane"):
+        self.texts = {lang: dict(entries) for lang, entries in texts.items()}
+        self.zone = ZoneInfo(timezone)
+
+    @classmethod
+    def load(cls, folder: Path | str, timezone: str = "Asia/Vientiane") -> "Catalog":
+        texts = {}
+        for path in sorted(Path(folder).glob("*.yaml")):
+            try:
+                data = yaml.safe_load(path.read_text(encoding="utf-8")) or {}
+            except yaml.YAMLError as exc:
+                raise PromptError(f"{path}: not valid YAML: {exc}") from exc
+            texts[path.stem] = _flatten(data)
+        if FALLBACK_LANGUAGE not in texts:
+            raise PromptError(f"{folder}: needs {FALLBACK_LANGUAGE}.yaml, the fallback catalog")
+        return cls(texts, timezone)
+
+    @property
+    def languages(self) -> list[str]:
+        return list(self.texts)
+
+    def has(self, lang: str, key: str) -> bool:
+        return key in self.texts.get(lang, {})
+
+    def template(self, lang: str, key: str) -> str:
+        found = self.texts.get(lang, {}).get(key)
+        if found is None:
+            found = self.texts[FALLBACK_LANGUAGE].get(key)
+        if found is None:
+            log.warning("prompt key %r missing in every catalog", key)
+            return key
+        return found
+
+    def render(self, text: Text, lang: str) -> str:
+        template = self.template(lang, text.key)
+        if not text.vars or "{" not in template:
+            return template
+        values = {name: self.value(value, lang) for name, value in text.vars.items()}
+        blank = self.template(lang, "common.missing")
+        try:
+            return template.format_map(_Blanks(values, blank))
+        except (ValueError, IndexError, AttributeError, KeyError) as exc:
+            log.error("prompt %r in %r is malformed: %s", text.key, lang, exc)
+            return template
+
+    def value(self, value: Any, lang: str) -> str:
+        """Turn one prompt variable into text (see ``gateway.engine.events``)."""
+        if value is None:
+            return self.template(lang, "common.missing")
+        if isinstance(value, Mapping):
+            if "text" in value:
+                return self.template(lang, str(value["text"]))
+            if "list" in value:
+                return ", ".join(self.value(v, lang) for v in value["list"])
+            if "i18n" in value:
+                texts = value["i18n"]
+                return str(texts.get(lang) or texts.get(FALLBACK_LANGUAGE)
+                           or next(iter(texts.values()), ""))
+            if "datetime" in value:
+                return self.format_moment(datetime.fromisoformat(value["datetime"]), lang)
+        return str(value)
+
+    def format_moment(self, when: datetime, lang: str) -> str:
+        pattern = self.template(lang, "format.datetime")
+        return format_datetime(when, pattern, tzinfo=self.zone, locale=lang)
+
+    def format_day(self, when: datetime, lang: str) -> str:
+        """A date alone, for reports: "21 Nov 2026", "21 ພ.ຈ. 2026"."""
+        return format_date(when.astimezone(self.zone), "medium", locale=lang)
+
+    def placeholders(self, lang: str, key: str) -> set[str]:
+        """Placeholder names a template uses (for checks)."""
+        return {field for _, field, _, _ in Formatter().parse(self.template(lang, key)) if field}

@@ -1,0 +1,222 @@
+"""Broadcasts: one announcement, a text per language, many members.
+
+Sending happens in two steps so that no one is missed and no one gets it twice:
+1. ``start`` writes one outbox row per recipient (unique per broadcast and member;
+   rows that already exist are left alone), then queues batch jobs of row ids;
+2. each batch job claims its rows atomically and sends (see ``gateway.tasks``).
+Sending the same broadcast again only queues what is still queued.
+"""
+
+from __future__ import annotations
+
+import string
+from dataclasses import dataclass, field
+from datetime import datetime, timedelta
+from types import SimpleNamespace
+from typing import Iterable
+from zoneinfo import ZoneInfo
+
+from sqlalchemy import func, insert, select, update
+from sqlalchemy.orm import Session
+
+from gateway.content.prompts import Catalog
+from gateway.encoding import sms_size
+from gateway.messaging.audience import Audience  # noqa: F401  (re-exported for the CLI)
+from gateway.store.models import Broadcast, Member, OutboundMessage, TrainingSession, utcnow
+from gateway.store.schedule import where_to_join
+
+PLACEHOLDERS = {"name", "session.title", "session.starts_at", "session.where"}
+
+
+def check_texts(texts: dict[str, str], languages: Iterable[str]) -> dict[str, str]:
+    """Clean per-language texts; raise ValueError naming what is wrong."""
+    texts = {lang: (text or "").strip() for lang, text in texts.items() if (text or "").strip()}
+    if not texts:
+        raise ValueError("give the message text (--text, and --text-lo for Lao)")
+    for lang, text in texts.items():
+        if lang not in languages:
+            raise ValueError(f"no language {lang!r}; use {', '.join(languages)}")
+        if len(text) > 1000:
+            raise ValueError(f"the {lang} text is {len(text)} characters; keep it under 1000")
+        try:
+            fields = {f for _, f, _, _ in string.Formatter().parse(text) if f is not None}
+        except ValueError as exc:
+            raise ValueError(f"the {lang} text has a broken placeholder: {exc}") from None
+        unknown = fields - PLACEHOLDERS
+        if unknown:
+            raise ValueError(f"the {lang} text uses {', '.join(sorted('{' + u + '}' for u in unknown))}; "
+                             f"available: {', '.join(sorted('{' + p + '}' for p in PLACEHOLDERS))}")
+    return texts
+
+
+@dataclass
+class Renderer:
+    """Turns a broadcast's texts into each member's message."""
+
+    texts: dict[str, str]
+    default_language: str
+    catalog: Catalog
+    session: TrainingSession | None = None
+    _sessions: dict = field(default_factory=dict)
+
+    def language_for(self, member_language: str | None) -> str:
+        for lang in (member_language, self.default_language):
+            if lang in self.texts:
+                return lang
+        return next(iter(self.texts))
+
+    def body(self, member) -> str:
+        """The message for ``member`` (anything with ``name`` and ``language``)."""
+        lang = self.language_for(member.language)
+        text = self.texts[lang]
+        if "{" not in text:
+            return text
+        return text.format_map({"name": member.name or "", "session": self._session_values(lang)})
+
+    def _session_values(self, lang: str) -> SimpleNamespace:
+        if lang not in self._sessions:
+            row = self.session
+            self._sessions[lang] = SimpleNamespace(
+                title=(row.titles.get(lang) or next(iter(row.titles.values()))) if row else "",
+                starts_at=self.catalog.format_moment(row.starts_at, lang) if row else "",
+                where=where_to_join(row) if row else "")
+        return self._sessions[lang]
+
+
+def create(db: Session, texts: dict[str, str], audience: Audience, name: str = "",
+           session_id: int | None = None) -> Broadcast:
+    row = Broadcast(name=name, texts=texts, audience=audience.to_dict(), session_id=session_id)
+    db.add(row)
+    db.flush()
+    return row
+
+
+def renderer_for(db: Session, broadcast: Broadcast, catalog: Catalog, default_language: str) -> Renderer:
+    session = db.get(TrainingSession, broadcast.session_id) if broadcast.session_id else None
+    return Renderer(dict(broadcast.texts), default_language, catalog, session)
+
+
+@dataclass
+class LanguagePreview:
+    language: str
+    recipients: int = 0
+    encoding: str = ""
+    segments: int = 0  # in total
+    example: str = ""
+
+
+@dataclass
+class Preview:
+    recipients: int
+    languages: list[LanguagePreview]
+    segments: int
+    cost: float
+    currency: str
+
+
+def preview(db: Session, broadcast: Broadcast, renderer: Renderer, price: float, currency: str) -> Preview:
+    by_lang: dict[str, LanguagePreview] = {}
+    audience = Audience.from_dict(broadcast.audience)
+    query = audience.select(Member.id, Member.name, Member.language).execution_options(yield_per=5000)
+    for member in db.execute(query):
+        lang = renderer.language_for(member.language)
+        entry = by_lang.setdefault(lang, LanguagePreview(lang))
+        body = renderer.body(member)
+        size = sms_size(body)
+        entry.recipients += 1
+        entry.segments += size.segments
+        entry.encoding = size.encoding if not entry.encoding or entry.encoding == size.encoding else "mixed"
+        entry.example = entry.example or body
+    languages = sorted(by_lang.values(), key=lambda e: e.language != "lo")  # Lao first
+    segments = sum(e.segments for e in languages)
+    return Preview(sum(e.recipients for e in languages), languages, segments,
+                   round(segments * price, 4), currency)
+
+
+def materialise(db: Session, broadcast: Broadcast, renderer: Renderer, chunk: int = 5000) -> int:
+    """Write the outbox rows not written yet; return how many were added."""
+    have = set(db.scalars(select(OutboundMessage.member_id)
+                          .where(OutboundMessage.broadcast_id == broadcast.id)))
+    audience = Audience.from_dict(broadcast.audience)
+    query = audience.select(Member.id, Member.name, Member.language, Member.reminder_channel
+                            ).execution_options(yield_per=chunk)
+    sizes: dict[str, object] = {}  # a shared text is measured once, not once per member
+    added, pending = 0, []
+    now = utcnow()
+    for member in db.execute(query):
+        if member.id in have:
+            continue
+        body = renderer.body(member)
+        size = sizes.get(body)
+        if size is None:
+            size = sms_size(body)
+            if len(sizes) < 64:  # personalised texts are all different: do not hoard them
+                sizes[body] = size
+        call = broadcast.by_preference and member.reminder_channel == "voice"
+        pending.append({"member_id": member.id, "broadcast_id": broadcast.id, "kind": "bulk",
+                        "channel": "voice" if call else "sms", "body": body,
+                        "encoding": "voice" if call else size.encoding,
+                        "segments": 0 if call else size.segments, "status": "queued", "attempts": 0,
+                        "created_at": now, "updated_at": now})
+        if len(pending) >= chunk:
+            db.execute(insert(OutboundMessage), pending)
+            added, pending = added + len(pending), []
+    if pending:
+        db.execute(insert(OutboundMessage), pending)
+        added += len(pending)
+    return added
+
+
+def queued_batches(db: Session, broadcast_id: int, size: int) -> list[list[int]]:
+    """Queued row ids in batches; rows with the same text sit together, so one
+    Africa's Talking request can carry a whole batch."""
+    rows = db.execute(select(OutboundMessage.id, OutboundMessage.body)
+                      .where(OutboundMessage.broadcast_id == broadcast_id,
+                             OutboundMessage.status == "queued")
+                      .order_by(OutboundMessage.body, OutboundMessage.id)).all()
+    batches: list[list[int]] = []
+    current: list[int] = []
+    current_body = None
+    for message_id, body in rows:
+        if current and (len(current) >= size or (body != current_body and len(current) >= size // 2)):
+            batches.append(current)
+            current = []
+        current.append(message_id)
+        current_body = body
+    if current:
+        batches.append(current)
+    return batches
+
+
+def cancel(db: Session, broadcast: Broadcast) -> int:
+    """Stop a broadcast: rows not yet claimed (or calls waiting to be tried again)
+    are cancelled; returns how many."""
+    broadcast.status, broadcast.cancelled_at = "cancelled", utcnow()
+    return db.execute(update(OutboundMessage)
+                      .where(OutboundMessage.broadcast_id == broadcast.id,
+                             OutboundMessage.status.in_(("queued", "waiting")))
+                      .values(status="cancelled", updated_at=utcnow())).rowcount
+
+
+def progress(db: Session, broadcast_id: int) -> dict[str, int]:
+    counts = dict(db.execute(select(OutboundMessage.status, func.count())
+                             .where(OutboundMessage.broadcast_id == broadcast_id)
+                             .group_by(OutboundMessage.status)).all())
+    return {status: counts.get(status, 0) for status in
+            ("queued", "sending", "waiting", "sent", "delivered", "failed", "unknown", "cancelled")}
+
+
+def next_allowed(now: datetime, window, timezone: str) -> datetime | None:
+    """When bulk may go out: None if now is fine, else the end of quiet hours."""
+    if window is None:
+        return None
+    start, end = window
+    local = now.astimezone(ZoneInfo(timezone))
+    current = local.time()
+    quiet = (start <= current or current < end) if start > end else (start <= current < end)
+    if not quiet:
+        return None
+    opening = local.replace(hour=end.hour, minute=end.minute, second=0, microsecond=0)
+    if opening <= local:
+        opening += timedelta(days=1)
+    return opening

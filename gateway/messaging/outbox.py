@@ -1,0 +1,106 @@
+"""The outbox: every outbound message is a row before it is a provider call.
+
+RQ runs a job at least once, so a job may run twice or die halfway. The row makes
+that safe: a job first claims the row (``queued`` -> ``sending``, one UPDATE that
+only one worker can win), then calls the provider, then records the provider's id.
+A row left in ``sending`` by a crash is not resent blindly; the reconciler settles it.
+Jobs carry the row's id, never a phone number.
+"""
+
+from __future__ import annotations
+
+import logging
+from datetime import datetime
+
+from sqlalchemy import select, update
+from sqlalchemy.orm import Session
+
+from gateway.encoding import sms_size
+from gateway.phone import mask
+from gateway.providers.base import DeliveryReport, SendOutcome
+from gateway.store.models import Member, OutboundMessage, utcnow
+
+log = logging.getLogger(__name__)
+
+FINAL = {"delivered", "failed", "unknown", "cancelled"}
+# The order a report may move a row in; a final state never moves back.
+RANK = {"queued": 0, "waiting": 0, "sending": 1, "sent": 2, "delivered": 3, "failed": 3, "unknown": 3,
+        "cancelled": 3}
+
+
+def add(db: Session, member: Member, body: str, kind: str = "reply",
+        broadcast_id: int | None = None) -> OutboundMessage:
+    size = sms_size(body)
+    row = OutboundMessage(member_id=member.id, body=body[:1600], kind=kind, channel="sms",
+                          broadcast_id=broadcast_id, encoding=size.encoding,
+                          segments=size.segments, status="queued")
+    db.add(row)
+    db.flush()
+    return row
+
+
+def claim(db: Session, message_id: int) -> OutboundMessage | None:
+    """Take the row for sending; None if another worker has it or it is done."""
+    won = db.execute(update(OutboundMessage)
+                     .where(OutboundMessage.id == message_id, OutboundMessage.status == "queued")
+                     .values(status="sending", attempts=OutboundMessage.attempts + 1,
+                             updated_at=utcnow())).rowcount
+    return db.get(OutboundMessage, message_id) if won == 1 else None
+
+
+def settle(outcome: SendOutcome, last_try: bool) -> tuple[str, str | None]:
+    """The status and error a send outcome leaves its row in.
+
+    A transient failure goes back to ``queued`` for the job's retry to claim again,
+    unless the retry budget is spent: then it fails rather than strand in the queue.
+    """
+    if outcome.accepted:
+        return "sent", None
+    if outcome.transient and not last_try:
+        return "queued", (outcome.error or "")[:200] or None
+    error = f"gave up after retries: {outcome.error}" if outcome.transient else outcome.error
+    return "failed", (error or "")[:200] or None
+
+
+def record(db: Session, message_id: int, provider: str, outcome: SendOutcome,
+           last_try: bool) -> str:
+    """Store the provider's answer; returns the new status."""
+    row = db.get(OutboundMessage, message_id)
+    row.provider = provider
+    row.status, row.error = settle(outcome, last_try)
+    if outcome.accepted:
+        row.provider_message_id = outcome.provider_message_id
+    if outcome.opted_out:
+        member = db.get(Member, row.member_id)
+        if member is not None and member.opted_out_at is None:
+            member.opted_out_at = utcnow()
+            log.info("member %s opted out at the provider", mask(member.phone))
+    return row.status
+
+
+def apply_report(db: Session, report: DeliveryReport) -> bool:
+    """Move the row the report names forward. Unknown ids change nothing."""
+    row = db.scalar(select(OutboundMessage).where(
+        OutboundMessage.provider == report.provider,
+        OutboundMessage.provider_message_id == report.provider_message_id))
+    if row is None:
+        return False
+    if report.opted_out:
+        member = db.get(Member, row.member_id)
+        if member is not None and member.opted_out_at is None:
+            member.opted_out_at = utcnow()
+    if report.status and row.status not in FINAL and RANK[report.status] > RANK[row.status]:
+        row.status = report.status
+        row.error = (report.error or row.error or "")[:200] or None
+    return True
+
+
+def settle_stuck(db: Session, older_than: datetime) -> list[int]:
+    """Rows left in ``sending`` by a crashed worker become ``unknown``: we cannot
+    know whether the provider got them, and resending could send twice."""
+    stuck = list(db.scalars(select(OutboundMessage.id).where(
+        OutboundMessage.status == "sending", OutboundMessage.updated_at < older_than)))
+    if stuck:
+        db.execute(update(OutboundMessage).where(OutboundMessage.id.in_(stuck))
+                   .values(status="unknown", claim=None, error="worker stopped mid-send; not resent"))
+    return stuck

@@ -1,0 +1,156 @@
+"""Session reminders: rows kept in step with their session, fired as broadcasts.
+
+``sync`` is called whenever a session is added, edited or cancelled. It makes one
+row per configured offset (REMINDER_OFFSETS, default one day and one hour before),
+moves ``due_at`` when the session moves, and cancels the rows when the session is
+cancelled. A reminder due in the past when its session is added is ``missed``.
+
+A session that asks for feedback (``feedback_after_minutes``) gets one more row
+of kind ``feedback``, due that long after the session ends; its offset is
+negative (after the start).
+
+Firing claims the row (``scheduled`` -> ``firing``) so it happens once, then sends
+a broadcast to the session's topic group, each member in their own language; a
+feedback row instead opens a feedback poll for the members enrolled.
+"""
+
+from __future__ import annotations
+
+from datetime import datetime, timedelta
+
+from sqlalchemy import select, update
+from sqlalchemy.orm import Session
+
+from gateway.content.prompts import Catalog
+from gateway.messaging import broadcasts
+from gateway.messaging.audience import Audience
+from gateway.polls import poll as polls
+from gateway.store.models import Broadcast, OutboundMessage, Reminder, TrainingSession, utcnow
+
+# A trigger this early (clock skew between machines) still counts as due.
+EARLY_S = 60
+
+
+def sync(db: Session, session: TrainingSession, offsets: list[int], now: datetime | None = None) -> list[Reminder]:
+    """Create, move or cancel ``session``'s reminders; return the scheduled ones."""
+    now = now or utcnow()
+    existing = {r.offset_minutes: r for r in db.scalars(
+        select(Reminder).where(Reminder.session_id == session.id))}
+    scheduled = []
+    wanted = [(offset, "reminder") for offset in offsets]
+    if session.feedback_after_minutes is not None:
+        wanted.append((-(session.duration_minutes + session.feedback_after_minutes), "feedback"))
+    for offset, kind in wanted:
+        due = session.starts_at - timedelta(minutes=offset)
+        row = existing.pop(offset, None)
+        if row is None:
+            row = Reminder(session_id=session.id, offset_minutes=offset, due_at=due, kind=kind)
+            db.add(row)
+        elif row.status == "firing":
+            continue  # being turned into a broadcast right now
+        elif row.status == "sent":
+            if not _withdraw(db, row, session, due):
+                continue  # already handed to the provider; nothing to take back
+        row.due_at = due
+        if session.cancelled_at is not None:
+            row.status = "cancelled"
+        elif due <= now:
+            row.status = "missed"
+        else:
+            row.status = "scheduled"
+            scheduled.append(row)
+    for row in existing.values():  # an offset no longer configured
+        if row.status == "scheduled":
+            row.status = "cancelled"
+    db.flush()
+    return scheduled
+
+
+def _withdraw(db: Session, row: Reminder, session: TrainingSession, due: datetime) -> bool:
+    """A reminder broadcast still waiting (e.g. for quiet hours to end) is cancelled
+    when its session is cancelled or moved, so no one gets a stale time. True if
+    the reminder may be scheduled afresh."""
+    if row.broadcast_id is None:
+        return False
+    unchanged = row.due_at == due and session.cancelled_at is None
+    left = broadcasts.progress(db, row.broadcast_id)
+    waiting = left["queued"] + left["waiting"]
+    if unchanged or not waiting:
+        return False
+    broadcasts.cancel(db, db.get(Broadcast, row.broadcast_id))
+    row.broadcast_id = None
+    return True
+
+
+def due(db: Session, now: datetime | None = None) -> list[int]:
+    """Scheduled reminders whose time has come (for the reconciler)."""
+    now = now or utcnow()
+    return list(db.scalars(select(Reminder.id).where(
+        Reminder.status == "scheduled", Reminder.due_at <= now + timedelta(seconds=EARLY_S))))
+
+
+def claim(db: Session, reminder_id: int, now: datetime | None = None) -> Reminder | None:
+    now = now or utcnow()
+    won = db.execute(update(Reminder).where(
+        Reminder.id == reminder_id, Reminder.status == "scheduled",
+        Reminder.due_at <= now + timedelta(seconds=EARLY_S)).values(status="firing")).rowcount
+    return db.get(Reminder, reminder_id) if won == 1 else None
+
+
+def create_broadcast(db: Session, reminder: Reminder, catalog: Catalog, feedback_open_minutes: int) -> int:
+    session = db.get(TrainingSession, reminder.session_id)
+    if reminder.kind == "feedback":
+        poll = polls.feedback_poll(db, session, catalog, timedelta(minutes=feedback_open_minutes))
+        row = polls.start_broadcast(db, poll, catalog)
+        reminder.broadcast_id, reminder.status = row.id, "sent"
+        return row.id
+    texts = {lang: catalog.template(lang, "reminder.text") for lang in catalog.languages}
+    audience = Audience(topics=(session.topic,))
+    title = session.titles.get("en") or next(iter(session.titles.values()))
+    row = broadcasts.create(db, texts, audience, f"reminder: {title} ({reminder.offset_minutes} min before)",
+                            session_id=session.id)
+    row.by_preference = True  # a member who asked for calls gets a reminder call
+    reminder.broadcast_id, reminder.status = row.id, "sent"
+    return row.id
+
+
+def session_for_message(db: Session, message_id) -> TrainingSession | None:
+    """The session an outbox row (a reminder call) is about."""
+    if not isinstance(message_id, int):
+        return None
+    row = db.get(OutboundMessage, message_id)
+    broadcast = db.get(Broadcast, row.broadcast_id) if row is not None and row.broadcast_id else None
+    return db.get(TrainingSession, broadcast.session_id) if broadcast and broadcast.session_id else None
+
+
+# ------------------------------------------------------------------ jobs
+
+def schedule(application, session_id: int) -> list[int]:
+    """Bring the session's reminders in step with it and queue their triggers."""
+    from gateway.store.models import TrainingSession
+
+    config = application.config["GATEWAY"]
+    with application.extensions["db"].session() as db:
+        session = db.get(TrainingSession, session_id)
+        scheduled = [(r.id, r.due_at) for r in sync(db, session, config.reminder_minutes())]
+    queue = application.extensions["queues"]["default"]
+    for reminder_id, due_at in scheduled:
+        queue.enqueue_at(due_at, fire, reminder_id, result_ttl=config.job_result_ttl,
+                         failure_ttl=config.job_failure_ttl)
+    return [reminder_id for reminder_id, _ in scheduled]
+
+
+def fire(reminder_id: int) -> str:
+    """Send one reminder, once. A trigger for a moved or cancelled reminder does nothing."""
+    from gateway.messaging import bulk
+    from gateway.messaging import jobs as tasks
+
+    gateway = tasks.app()
+    with gateway.extensions["db"].session() as db:
+        reminder = claim(db, reminder_id)
+        if reminder is None:
+            return "not due, already sent, or cancelled"
+        broadcast_id = create_broadcast(db, reminder, gateway.extensions["catalog"],
+                                        gateway.config["GATEWAY"].feedback_open_minutes())
+    bulk.dispatch(gateway, broadcast_id)
+    return f"broadcast {broadcast_id}"

@@ -1,0 +1,310 @@
+"""Polls: a question sent by SMS, answered by text or through the USSD menu.
+
+A poll's question goes out as an ordinary broadcast, so the cost preview, quiet
+hours, opt-outs and the no-duplicates rule of ``gateway.broadcasts`` apply.
+Answers land in ``poll_votes``, one row per member and poll: a new valid answer
+replaces the old one and keeps the first vote's time. Replies that do not count
+(not an option, or after closing) are kept in ``poll_replies`` for the results.
+"""
+
+from __future__ import annotations
+
+import threading
+import time
+from dataclasses import dataclass
+from datetime import datetime, timedelta
+from functools import lru_cache
+from typing import Sequence
+
+from sqlalchemy import bindparam, func, select
+from sqlalchemy.orm import Session
+
+from gateway.content.prompts import Catalog
+from gateway.engine import Text
+from gateway.messaging import broadcasts
+from gateway.messaging.audience import Audience
+from gateway.polls import answer as poll_answer
+from gateway.store.database import upsert_dialect
+from gateway.store.models import (
+    Broadcast,
+    Member,
+    OutboundMessage,
+    Poll,
+    PollReply,
+    PollVote,
+    TrainingSession,
+    utcnow,
+)
+
+MAX_OPTIONS = 9  # one key on a phone pad
+# A member who keeps sending answers we cannot read gets help this many times per
+# poll, then silence, so two automated senders cannot loop on each other.
+INVALID_HELP_LIMIT = 3
+# A reply to a poll closed longer ago than this is not taken as a late answer.
+CLOSED_GRACE = timedelta(days=7)
+SENT = ("sent", "delivered", "unknown")  # "unknown": the provider may well have sent it
+# Bumped when this process creates or closes a poll, so its answer cache reloads at once.
+_generation = 0
+
+
+def _touched() -> None:
+    global _generation
+    _generation += 1
+
+
+def check(code: str, questions: dict[str, str], options: Sequence[dict[str, str]],
+          opens_at: datetime, closes_at: datetime, languages: Sequence[str]) -> None:
+    """Raise ValueError naming what is wrong with a new poll."""
+    if not poll_answer.valid_code(code):
+        raise ValueError(f"code {code!r} should be 1-3 letters then 1-4 digits, e.g. P4")
+    if not questions:
+        raise ValueError("give the question (--question, and --question-lo for Lao)")
+    for lang, text in list(questions.items()) + [(lang, t) for o in options for lang, t in o.items()]:
+        if lang not in languages:
+            raise ValueError(f"no language {lang!r}; use {', '.join(languages)}")
+        if not text.strip():
+            raise ValueError(f"an empty {lang} text")
+    if not 2 <= len(options) <= MAX_OPTIONS:
+        raise ValueError(f"a poll needs 2 to {MAX_OPTIONS} options, got {len(options)}")
+    for lang in questions:
+        missing = [str(n) for n, option in enumerate(options, start=1) if not option.get(lang)]
+        if missing:
+            raise ValueError(f"option(s) {', '.join(missing)} have no {lang} text but the question has")
+    if closes_at <= opens_at:
+        raise ValueError("the poll must close after it opens")
+
+
+def next_code(db: Session, prefix: str = "P") -> str:
+    """The first free code ``P<n>``."""
+    taken = set(db.scalars(select(Poll.code).where(Poll.code.like(f"{prefix}%"))))
+    number = (db.scalar(select(func.count(Poll.id))) or 0) + 1
+    while f"{prefix}{number}" in taken:
+        number += 1
+    return f"{prefix}{number}"
+
+
+def create(db: Session, code: str, questions: dict, options: list, audience: Audience,
+           opens_at: datetime, closes_at: datetime, kind: str = "poll",
+           session_id: int | None = None, confirm: bool = False) -> Poll:
+    if db.scalar(select(Poll.id).where(Poll.code == code)) is not None:
+        raise ValueError(f"code {code} is taken; choose another or leave --code out")
+    poll = Poll(code=code, questions=questions, options=options, audience=audience.to_dict(),
+                opens_at=opens_at, closes_at=closes_at, kind=kind, session_id=session_id,
+                confirm=confirm)
+    db.add(poll)
+    db.flush()
+    _touched()
+    return poll
+
+
+def feedback_poll(db: Session, session: TrainingSession, catalog: Catalog, open_for: timedelta,
+                  now: datetime | None = None) -> Poll:
+    """The one-question feedback poll for a session's enrolled members (created once)."""
+    existing = db.scalar(select(Poll).where(Poll.session_id == session.id, Poll.kind == "feedback"))
+    if existing is not None:
+        return existing
+    now = now or utcnow()
+    languages = catalog.languages
+    questions = {lang: catalog.render(Text("feedback.question", {"title": label(session.titles, lang)}), lang)
+                 for lang in languages}
+    options = [{lang: catalog.template(lang, f"feedback.option{n}") for lang in languages}
+               for n in range(1, 6)]
+    code = f"F{session.id}" if db.scalar(select(Poll.id).where(Poll.code == f"F{session.id}")) is None \
+        else next_code(db, "F")
+    return create(db, code, questions, options, Audience(session_id=session.id), now, now + open_for,
+                  kind="feedback", session_id=session.id)
+
+
+# ------------------------------------------------------------------ wording
+
+
+def label(texts: dict[str, str], lang: str) -> str:
+    """A poll text in ``lang``, falling back to any language it has."""
+    return texts.get(lang) or next(iter(texts.values()))
+
+
+def option_lines(poll: Poll, lang: str) -> str:
+    return "\n".join(f"{n} {label(option, lang)}" for n, option in enumerate(poll.options, start=1))
+
+
+def question_text(poll: Poll, lang: str, catalog: Catalog) -> str:
+    return catalog.render(Text("poll.sms", {"code": poll.code, "question": label(poll.questions, lang),
+                                            "options": option_lines(poll, lang)}), lang)
+
+
+def start_broadcast(db: Session, poll: Poll, catalog: Catalog) -> Broadcast:
+    """The broadcast carrying the question, created once per poll."""
+    if poll.broadcast_id is not None:
+        return db.get(Broadcast, poll.broadcast_id)
+    # Broadcast texts are templates; a brace in a question must stay a brace.
+    texts = {lang: question_text(poll, lang, catalog).replace("{", "{{").replace("}", "}}")
+             for lang in poll.questions}
+    row = broadcasts.create(db, texts, Audience.from_dict(poll.audience), f"poll {poll.code}",
+                            session_id=poll.session_id)
+    poll.broadcast_id = row.id
+    return row
+
+
+def close(db: Session, poll: Poll, now: datetime | None = None) -> int:
+    """Close (now, unless given); question messages not yet sent are cancelled.
+    Returns how many were cancelled."""
+    now = now or utcnow()
+    poll.closed_at = poll.closed_at or now
+    _touched()
+    if poll.broadcast_id is None:
+        return 0
+    return broadcasts.cancel(db, db.get(Broadcast, poll.broadcast_id))
+
+
+# ------------------------------------------------------------------ answers
+
+
+# The one rule for "which polls can she answer": those whose question reached her,
+# open or closed within CLOSED_GRACE, newest first. USSD uses it directly; the SMS
+# hot path (Ballots) runs the same two steps with the poll list cached.
+REACHED = select(OutboundMessage.broadcast_id, OutboundMessage.updated_at).where(
+    OutboundMessage.member_id == bindparam("member_id"),
+    OutboundMessage.broadcast_id.in_(bindparam("broadcasts", expanding=True)),
+    OutboundMessage.status.in_(SENT))
+
+
+def answerable(db: Session, now: datetime) -> dict[int, Poll]:
+    """Polls open or closed within CLOSED_GRACE, by the broadcast that carried the question."""
+    rows = db.scalars(select(Poll).where(Poll.broadcast_id.is_not(None),
+                                         Poll.closes_at > now - CLOSED_GRACE)).all()
+    return {poll.broadcast_id: poll for poll in rows
+            if poll.closed_at is None or poll.closed_at > now - CLOSED_GRACE}
+
+
+def reached(db: Session, member_id: int, polls: dict[int, Poll]) -> list[tuple[Poll, datetime]]:
+    """Which of ``polls`` reached this member, with when, newest first."""
+    if not polls:
+        return []
+    rows = db.connection().execute(REACHED, {"member_id": member_id, "broadcasts": list(polls)}).all()
+    return sorted(((polls[b], at) for b, at in rows), key=lambda pair: (pair[1], pair[0].id), reverse=True)
+
+
+def sent_to(db: Session, member_id: int, now: datetime) -> list[tuple[Poll, datetime]]:
+    """Polls whose question reached this member, open or closed lately, newest first."""
+    return reached(db, member_id, answerable(db, now))
+
+
+class Ballots:
+    """The hot path for answers by text. A poll going out brings thousands of answers a
+    minute, so the polls that can take answers are cached for ``CACHE_S`` seconds and
+    each answer costs two small prepared queries: who she is, and which of those polls
+    reached her. The cache only proposes polls: whether the chosen one is still open is
+    read again when the answer is written."""
+
+    CACHE_S = 2.0
+    MEMBER = select(Member.id, Member.province, Member.language, Member.consent_at, Member.erased_at,
+                    Member.opted_out_at, Member.sms_active_at).where(Member.phone == bindparam("phone"))
+
+    CLOSING = select(Poll.closed_at, Poll.closes_at).where(Poll.id == bindparam("id"))
+
+    def __init__(self, database):
+        self.database = database
+        self._polls: dict[int, Poll] = {}  # by the broadcast that carried the question
+        self._loaded = 0.0
+        self._generation = -1
+        self._lock = threading.Lock()
+
+    def recent(self, now: datetime) -> dict[int, Poll]:
+        """Polls open or closed within CLOSED_GRACE, by broadcast id (cached briefly)."""
+        with self._lock:
+            if time.monotonic() - self._loaded > self.CACHE_S or self._generation != _generation:
+                self._generation = _generation
+                with self.database.session() as db:
+                    self._polls = answerable(db, now)
+                self._loaded = time.monotonic()
+            return self._polls
+
+    def refresh(self, db: Session, poll: Poll) -> None:
+        """Read the poll's closing time again, inside the transaction about to count."""
+        poll.closed_at, poll.closes_at = db.connection().execute(self.CLOSING, {"id": poll.id}).one()
+
+    def voter(self, db: Session, phone: str, now: datetime):
+        """(member row, [(poll, sent at)] newest first) for a registered member who may
+        answer a poll, else None. Reads only: on SQLite a reading transaction takes no
+        write lock, so other answers are not held up while this one is decided."""
+        polls = self.recent(now)
+        if not polls:
+            return None
+        member = db.connection().execute(self.MEMBER, {"phone": phone}).first()
+        if member is None or member.consent_at is None or member.erased_at is not None \
+                or member.opted_out_at is not None:
+            return None
+        ordered = reached(db, member.id, polls)
+        return (member, ordered) if ordered else None
+
+
+def open_for(db: Session, member_id: int, now: datetime) -> list[Poll]:
+    """What the USSD "Polls" menu lists: open polls sent to her, newest first."""
+    return [poll for poll, _ in sent_to(db, member_id, now) if poll.is_open(now)]
+
+
+@lru_cache(maxsize=4)
+def _vote_upsert(dialect_name: str):
+    """Built once: building an upsert (its ``excluded`` columns) costs more than running it."""
+    statement = upsert_dialect(dialect_name).insert(PollVote)
+    return statement.on_conflict_do_update(
+        index_elements=["poll_id", "member_id"],
+        set_={"option": statement.excluded.option, "voted_at": statement.excluded.voted_at,
+              "channel": statement.excluded.channel})
+
+
+def vote(db: Session, poll: Poll, member, option: int, channel: str, now: datetime | None = None) -> None:
+    """Record (or replace) her answer in one statement; the unique key makes two
+    concurrent answers leave one row, and the first vote's time is kept.
+    ``member`` is anything with ``id``, ``province`` and ``language``."""
+    now = now or utcnow()
+    # Through the Core connection: the ORM's bulk-insert path costs more than the SQL.
+    db.connection().execute(_vote_upsert(db.get_bind().dialect.name), {
+        "poll_id": poll.id, "member_id": member.id, "option": option, "province": member.province,
+        "language": member.language, "channel": channel, "first_voted_at": now, "voted_at": now})
+
+
+def remember_reply(db: Session, poll: Poll, member_id: int, reason: str, text: str) -> int:
+    """Keep a reply that did not count; return how many of this kind she has sent."""
+    db.add(PollReply(poll_id=poll.id, member_id=member_id, reason=reason, text=text[:160]))
+    return db.scalar(select(func.count(PollReply.id)).where(
+        PollReply.poll_id == poll.id, PollReply.member_id == member_id, PollReply.reason == reason))
+
+
+@dataclass(frozen=True)
+class Outcome:
+    """What became of a text read as a poll answer. ``reply`` is None for silence."""
+
+    result: str  # voted | invalid | closed
+    poll: Poll
+    reply: Text | None = None
+    option: int | None = None
+
+
+def answer(db: Session, poll: Poll, member, body: str, text: str, channel: str,
+           now: datetime) -> Outcome:
+    """Apply one answer to ``poll`` and say what to tell her."""
+    lang = member.language
+    if not poll.is_open(now):
+        first = remember_reply(db, poll, member.id, "closed", text) == 1
+        return Outcome("closed", poll, Text("poll.closed", {"code": poll.code}) if first else None)
+    option = poll_answer.choose(body, poll.options)
+    if option is None:
+        tries = remember_reply(db, poll, member.id, "invalid", text)
+        reply = Text("poll.invalid", {"code": poll.code, "question": label(poll.questions, lang),
+                                      "options": option_lines(poll, lang),
+                                      "letters": poll_answer.letters(len(poll.options))})
+        return Outcome("invalid", poll, reply if tries <= INVALID_HELP_LIMIT else None)
+    vote(db, poll, member, option, channel, now)
+    reply = Text("poll.thanks", {"code": poll.code, "choice": label(poll.options[option - 1], lang)})
+    return Outcome("voted", poll, reply if poll.confirm else None, option)
+
+
+def close_due(db: Session, now: datetime | None = None) -> list[int]:
+    """Polls past their closing time whose unsent questions should be cancelled."""
+    now = now or utcnow()
+    due = list(db.scalars(select(Poll).where(Poll.closed_at.is_(None), Poll.closes_at <= now)))
+    for poll in due:
+        close(db, poll, poll.closes_at)
+    return [poll.id for poll in due]
+
