@@ -82,7 +82,7 @@ def run_broadcast(app, texts: dict, spec: str, workers: int, env: dict) -> dict:
     with app.extensions["db"].session() as db:
         broadcast_id = broadcasts.create(db, texts, Audience.parse(spec, vocabulary)).id
     started = time.perf_counter()
-    added, batches, _ = bulk.dispatch(app, broadcast_id)
+    added, batches, _ = bulk.dispatch(app.extensions["services"], broadcast_id)
     dispatched = time.perf_counter() - started
     procs = [subprocess.Popen([sys.executable, "-m", "gateway.cli.main", "worker", "--burst"],
                               env=env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)

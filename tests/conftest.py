@@ -158,9 +158,9 @@ def at_app(make_app, fake_at, monkeypatch):
     """Africa's Talking for sending, with the SDK pointed at the local fake."""
     from rq import Retry
 
-    from gateway.messaging import jobs as tasks
+    from gateway import broker
 
-    monkeypatch.setattr(tasks, "SEND_RETRY", Retry(max=3, interval=0))  # retry at once in tests
+    monkeypatch.setattr(broker, "SEND_RETRY", Retry(max=3, interval=0))  # retry at once in tests
     return make_app(sms_provider="africastalking", at_api_url=fake_at.url, at_username="outreach",
                     at_api_key="key", at_sender_id="OUTREACH", provider_timeout_ms=400)
 
@@ -170,11 +170,11 @@ def tw_app(make_app, fake_twilio, monkeypatch):
     """Twilio for sending, with the SDK pointed at the local fake."""
     from rq import Retry
 
-    from gateway.messaging import jobs as tasks
+    from gateway import broker
 
     from .fakes import FakeTwilio
 
-    monkeypatch.setattr(tasks, "SEND_RETRY", Retry(max=3, interval=0))
+    monkeypatch.setattr(broker, "SEND_RETRY", Retry(max=3, interval=0))
     return make_app(sms_provider="twilio", twilio_api_url=fake_twilio.url,
                     twilio_account_sid=FakeTwilio.SID, twilio_auth_token="tw-secret",
                     twilio_from="+15005550006", public_base_url="https://gw.example.org",

@@ -11,8 +11,8 @@ from urllib.parse import parse_qs
 
 from werkzeug.wrappers import Response
 
-from gateway.broker import QUEUES
-from gateway.messaging import jobs as tasks
+from gateway import services
+from gateway.broker import QUEUES, Job
 
 
 class ScriptedFake:
@@ -136,8 +136,8 @@ def drain(app) -> int:
     """Run every queued job in this process with a real RQ worker; return how many ran."""
     from rq import SimpleWorker
 
-    tasks.bind(app)
+    services.bind(app.extensions["services"])
     queues = [app.extensions["queues"][name] for name in QUEUES]
     before = sum(q.count for q in queues)
-    SimpleWorker(queues, connection=app.extensions["redis"]).work(burst=True)
+    SimpleWorker(queues, connection=app.extensions["redis"], job_class=Job).work(burst=True)
     return before

@@ -16,9 +16,9 @@ from rq import Retry
 from rq.registry import ScheduledJobRegistry
 from sqlalchemy import insert, select, update
 
+from gateway import broker
 from gateway.content.vocabulary import Vocabulary
 from gateway.messaging import broadcasts, bulk, reconciler
-from gateway.messaging import jobs as tasks
 from gateway.messaging.audience import Audience
 from gateway.store.models import Member, MemberTopic, OutboundMessage, utcnow
 
@@ -33,7 +33,7 @@ def fake_at(provider_server):
 
 @pytest.fixture
 def bulk_app(make_app, fake_at, monkeypatch):
-    monkeypatch.setattr(tasks, "SEND_RETRY", Retry(max=5, interval=0))
+    monkeypatch.setattr(broker, "SEND_RETRY", Retry(max=5, interval=0))
     return make_app(sms_provider="africastalking", at_api_url=fake_at.url, at_username="outreach",
                     at_api_key="key", provider_timeout_ms=400, quiet_hours="off", bulk_batch_size=100)
 
@@ -124,14 +124,14 @@ def test_shared_texts_go_in_bulk_requests_and_sending_again_sends_nothing(bulk_a
         many_members(db, 250, language="lo")
         many_members(db, 30, start=1000, language="en")
     broadcast_id = new_broadcast(bulk_app, {"lo": "ສະບາຍດີ ທຸກຄົນ", "en": "Hello everyone"})
-    added, batches, when = bulk.dispatch(bulk_app, broadcast_id)
+    added, batches, when = bulk.dispatch(bulk_app.extensions["services"], broadcast_id)
     assert (added, when) == (280, None)
     drain(bulk_app)
     sizes = sorted(len(r["to"].split(",")) for r in fake_at.requests)
     assert sum(sizes) == 280 and max(sizes) <= 100 and len(sizes) == 4  # 100+100+50 lo, 30 en
     assert all(r["bulkSMSMode"] == "1" for r in fake_at.requests)
     assert {r.status for r in rows(bulk_app)} == {"sent"}
-    assert bulk.dispatch(bulk_app, broadcast_id)[:2] == (0, 0)
+    assert bulk.dispatch(bulk_app.extensions["services"], broadcast_id)[:2] == (0, 0)
     drain(bulk_app)
     assert len(fake_at.requests) == 4
     assert max(accepted_phones(fake_at).values()) == 1
@@ -145,7 +145,7 @@ def test_personalised_texts_use_name_and_session_in_each_language(bulk_app, fake
     broadcast_id = new_broadcast(bulk_app, {
         "lo": "{name}, {session.title} {session.starts_at}",
         "en": "{name}: {session.title}, {session.starts_at}"}, session_id=session.id)
-    bulk.dispatch(bulk_app, broadcast_id)
+    bulk.dispatch(bulk_app.extensions["services"], broadcast_id)
     drain(bulk_app)
     assert sorted(r["message"] for r in fake_at.requests) == [
         "Kham: Feeding mothers and babies, Fri 11 Jan, 14:00",
@@ -156,7 +156,7 @@ def test_cancel_stops_unsent_messages(bulk_app, fake_at):
     with bulk_app.extensions["db"].session() as db:
         many_members(db, 120)
     broadcast_id = new_broadcast(bulk_app, {"lo": "ສະບາຍດີ"})
-    bulk.dispatch(bulk_app, broadcast_id)
+    bulk.dispatch(bulk_app.extensions["services"], broadcast_id)
     with bulk_app.extensions["db"].session() as db:
         assert broadcasts.cancel(db, db.get(broadcasts.Broadcast, broadcast_id)) == 120
     drain(bulk_app)
@@ -167,7 +167,7 @@ def test_cancel_stops_unsent_messages(bulk_app, fake_at):
 def test_members_who_opt_out_after_the_send_starts_receive_nothing(bulk_app, fake_at):
     with bulk_app.extensions["db"].session() as db:
         many_members(db, 10)
-    bulk.dispatch(bulk_app, new_broadcast(bulk_app, {"lo": "ສະບາຍດີ"}))
+    bulk.dispatch(bulk_app.extensions["services"], new_broadcast(bulk_app, {"lo": "ສະບາຍດີ"}))
     with bulk_app.extensions["db"].session() as db:
         db.execute(update(Member).where(Member.phone == "+8562000000003").values(opted_out_at=utcnow()))
     drain(bulk_app)
@@ -179,11 +179,11 @@ def test_quiet_hours_hold_bulk_until_morning(make_app, fake_at):
     app = make_app(sms_provider="africastalking", at_api_url=fake_at.url, quiet_hours="00:00-23:59")
     with app.extensions["db"].session() as db:
         many_members(db, 5)
-    added, batches, when = bulk.dispatch(app, new_broadcast(app, {"lo": "ສະບາຍດີ"}))
+    added, batches, when = bulk.dispatch(app.extensions["services"], new_broadcast(app, {"lo": "ສະບາຍດີ"}))
     assert when is not None and (when.hour, when.minute) == (23, 59)
     queue = app.extensions["queues"]["bulk"]
     assert queue.count == 0 and ScheduledJobRegistry(queue=queue).count == batches == 1
-    reconciler.reconcile(app)  # its minute check must not send the held batch early
+    reconciler.reconcile(app.extensions["services"])  # its minute check must not send the held batch early
     assert queue.count == 0 and {r.status for r in rows(app)} == {"queued"}
 
 
@@ -204,7 +204,7 @@ def test_thirty_percent_provider_failures_are_all_delivered_within_the_budget(bu
     random.seed(7)
     fake_at.script = [random.choice(["500", "500", "timeout"]) if random.random() < 0.3 else "ok"
                       for _ in range(60)]
-    bulk.dispatch(bulk_app, new_broadcast(bulk_app, {"lo": "ສະບາຍດີ"}))
+    bulk.dispatch(bulk_app.extensions["services"], new_broadcast(bulk_app, {"lo": "ສະບາຍດີ"}))
     drain(bulk_app)
     assert {r.status for r in rows(bulk_app)} == {"sent"}
     assert sum(accepted_phones(fake_at).values()) == 1000 and max(accepted_phones(fake_at).values()) == 1
@@ -214,7 +214,7 @@ def test_a_permanent_error_fails_once_and_is_not_retried(bulk_app, fake_at):
     with bulk_app.extensions["db"].session() as db:
         many_members(db, 3)
     fake_at.script = ["403"]
-    bulk.dispatch(bulk_app, new_broadcast(bulk_app, {"lo": "ສະບາຍດີ"}))
+    bulk.dispatch(bulk_app.extensions["services"], new_broadcast(bulk_app, {"lo": "ສະບາຍດີ"}))
     drain(bulk_app)
     assert [(r.status, r.attempts, r.error) for r in rows(bulk_app)] == [("failed", 1, "403 InvalidPhoneNumber")] * 3
     assert len(fake_at.requests) == 1
@@ -241,7 +241,7 @@ def test_sigkill_mid_broadcast_sends_nobody_twice_and_skips_nobody_silently(make
                    bulk_batch_size=50, sending_timeout=1)
     with app.extensions["db"].session() as db:
         many_members(db, 2000)
-    bulk.dispatch(app, new_broadcast(app, {"lo": "ສະບາຍດີ"}))
+    bulk.dispatch(app.extensions["services"], new_broadcast(app, {"lo": "ສະບາຍດີ"}))
     fake_at.delay = 0.03
     env = worker_env(app, fake_at)
     worker = start_worker(env)
@@ -255,7 +255,7 @@ def test_sigkill_mid_broadcast_sends_nobody_twice_and_skips_nobody_silently(make
     finisher = start_worker(env, burst=True)
     assert finisher.wait(timeout=120) == 0
     time.sleep(1.1)  # past SENDING_TIMEOUT
-    settled = reconciler.reconcile(app)
+    settled = reconciler.reconcile(app.extensions["services"])
     statuses = collections.Counter(r.status for r in rows(app))
     accepted = accepted_phones(fake_at)
     assert max(accepted.values()) == 1  # zero duplicates at the provider
@@ -273,8 +273,8 @@ def test_three_workers_on_one_broadcast_send_one_set(make_app, fake_at):
     with app.extensions["db"].session() as db:
         many_members(db, 1500)
     broadcast_id = new_broadcast(app, {"lo": "ສະບາຍດີ"})
-    bulk.dispatch(app, broadcast_id)
-    bulk.dispatch(app, broadcast_id)  # an organiser pressing send twice queues jobs twice
+    bulk.dispatch(app.extensions["services"], broadcast_id)
+    bulk.dispatch(app.extensions["services"], broadcast_id)  # an organiser pressing send twice queues jobs twice
     env = worker_env(app, fake_at)
     workers = [start_worker(env, burst=True) for _ in range(3)]
     assert [w.wait(timeout=120) for w in workers] == [0, 0, 0]

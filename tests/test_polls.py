@@ -33,7 +33,7 @@ def open_poll(app, code="P4", audience=None, confirm=False, closes_in=timedelta(
                             now + closes_in, confirm=confirm)
         broadcast_id = polls.start_broadcast(db, poll, app.extensions["catalog"]).id
         poll_id = poll.id
-    bulk.dispatch(app, broadcast_id)
+    bulk.dispatch(app.extensions["services"], broadcast_id)
     drain(app)
     return poll_id
 
@@ -303,8 +303,8 @@ def test_the_reconciler_closes_polls_past_their_time_and_stops_unsent_questions(
         poll = polls.create(db, "P4", QUESTIONS, OPTIONS, Audience(), now - timedelta(hours=2),
                             now - timedelta(minutes=1))
         broadcast_id = polls.start_broadcast(db, poll, app.extensions["catalog"]).id
-    bulk.dispatch(app, broadcast_id)
-    reconciler.reconcile(app)
+    bulk.dispatch(app.extensions["services"], broadcast_id)
+    reconciler.reconcile(app.extensions["services"])
     with app.extensions["db"].session() as db:
         assert db.scalar(select(polls.Poll.closed_at)) is not None
         assert db.scalar(select(OutboundMessage.status)) == "cancelled"

@@ -11,8 +11,8 @@ import pytest
 from rq.registry import ScheduledJobRegistry
 from sqlalchemy import select
 
-from gateway.messaging import jobs as tasks
-from gateway.messaging import reconciler, reminders
+from gateway import services
+from gateway.messaging import jobs, reconciler, reminders
 from gateway.store.models import Enrolment, Member, OutboundMessage, Reminder
 
 from .fakes import FakeAfricasTalking, FakeAfricasTalkingVoice, FakeTwilio, FakeTwilioCalls, drain
@@ -45,8 +45,8 @@ def fire_reminder(app) -> int:
     with app.extensions["db"].session() as db:
         reminder = db.get(Reminder, reminder_id)
         reminder.due_at = reminder.due_at - timedelta(days=10000)  # due now
-    tasks.bind(app)  # the job runs against this app, as a worker would
-    assert reminders.fire(reminder_id).startswith("broadcast")
+    services.bind(app.extensions["services"])  # the job runs against this app, as a worker would
+    assert jobs.fire_reminder(reminder_id).startswith("broadcast")
     drain(app)
     return session_id
 
@@ -114,7 +114,7 @@ def test_no_answer_and_busy_are_tried_again_an_hour_later_then_given_up(twilio_a
                                                "AccountSid": FakeTwilio.SID})
         if attempt < 3:
             assert call_row(twilio_app).status == "waiting"
-            reconciler.reconcile(twilio_app)  # its minute check must not call early
+            reconciler.reconcile(twilio_app.extensions["services"])  # its minute check must not call early
             drain(twilio_app)
             assert len(calls.requests) == attempt
             [when] = run_scheduled(twilio_app)
@@ -219,6 +219,6 @@ def test_a_retry_whose_job_redis_lost_is_rescheduled_by_the_reconciler(twilio_ap
     with twilio_app.extensions["db"].session() as db:  # waiting for 2 hours, and no job in Redis
         db.execute(update(OutboundMessage).where(OutboundMessage.id == row.id)
                    .values(status="waiting", updated_at=row.updated_at - timedelta(hours=2)))
-    reconciler.reconcile(twilio_app)
+    reconciler.reconcile(twilio_app.extensions["services"])
     drain(twilio_app)
     assert len(calls.requests) == 2 and call_row(twilio_app).status == "sent"

@@ -6,8 +6,8 @@ from datetime import datetime, timedelta, timezone
 from rq.registry import ScheduledJobRegistry
 from sqlalchemy import select, update
 
-from gateway.messaging import jobs as tasks
-from gateway.messaging import reconciler, reminders
+from gateway import services
+from gateway.messaging import jobs, reconciler, reminders
 from gateway.messaging.throttle import Throttle
 from gateway.store.models import Reminder, TrainingSession
 
@@ -24,7 +24,7 @@ def reminder_rows(app, session_id):
 def test_reminders_are_made_moved_and_cancelled_with_their_session(app):
     with app.extensions["db"].session() as db:
         session_id = add_session(db, starts="2030-01-11 14:00").id
-    reminders.schedule(app, session_id)
+    reminders.schedule(app.extensions["services"], session_id)
     start = datetime(2030, 1, 11, 7, 0, tzinfo=timezone.utc)  # 14:00 in Vientiane
     assert reminder_rows(app, session_id) == [(1440, start - timedelta(days=1), "scheduled"),
                                           (60, start - timedelta(hours=1), "scheduled")]
@@ -32,12 +32,12 @@ def test_reminders_are_made_moved_and_cancelled_with_their_session(app):
     assert scheduled.count == 2
     with app.extensions["db"].session() as db:
         db.get(TrainingSession, session_id).starts_at = start + timedelta(hours=1)  # moved to 15:00
-    reminders.schedule(app, session_id)
+    reminders.schedule(app.extensions["services"], session_id)
     assert [due for _, due, _ in reminder_rows(app, session_id)] == [start + timedelta(hours=1) - timedelta(days=1),
                                                                  start]
     with app.extensions["db"].session() as db:
         db.get(TrainingSession, session_id).cancelled_at = datetime.now(timezone.utc)
-    reminders.schedule(app, session_id)
+    reminders.schedule(app.extensions["services"], session_id)
     assert {status for _, _, status in reminder_rows(app, session_id)} == {"cancelled"}
 
 
@@ -45,9 +45,9 @@ def test_a_cancelled_or_moved_reminder_trigger_sends_nothing(app):
     with app.extensions["db"].session() as db:
         add_member(db, "+8562055540001")
         session_id = add_session(db, starts="2030-01-11 14:00").id
-    [first, _] = reminders.schedule(app, session_id)
-    tasks.bind(app)
-    assert reminders.fire(first) == "not due, already sent, or cancelled"  # 2030 is not now
+    [first, _] = reminders.schedule(app.extensions["services"], session_id)
+    services.bind(app.extensions["services"])
+    assert jobs.fire_reminder(first) == "not due, already sent, or cancelled"  # 2030 is not now
 
 
 def test_a_due_reminder_fires_once_in_each_members_language(make_app, provider_server):
@@ -59,13 +59,13 @@ def test_a_due_reminder_fires_once_in_each_members_language(make_app, provider_s
         add_member(db, "+8562055540002", language="en", topics=["nutrition"])
         add_member(db, "+8562055540003", language="en", topics=["wash"])  # another topic group
         session_id = add_session(db, starts=soon.strftime("%Y-%m-%d %H:%M")).id
-    reminders.schedule(app, session_id)
+    reminders.schedule(app.extensions["services"], session_id)
     assert [status for _, _, status in reminder_rows(app, session_id)] == ["missed", "missed"]
     with app.extensions["db"].session() as db:  # an organiser's 1-hour reminder is now due
         db.execute(update(Reminder).where(Reminder.offset_minutes == 60)
                    .values(status="scheduled", due_at=datetime.now(timezone.utc)))
-    assert reconciler.reconcile(app)["reminders"] == 1  # the reconciler fires what is due
-    reconciler.reconcile(app)  # and firing twice sends once
+    assert reconciler.reconcile(app.extensions["services"])["reminders"] == 1  # the reconciler fires what is due
+    reconciler.reconcile(app.extensions["services"])  # and firing twice sends once
     drain(app)
     messages = sorted((r["to"], r["message"]) for r in fake.requests)
     assert [to for to, _ in messages] == ["+8562055540001", "+8562055540002"]
@@ -90,16 +90,16 @@ def test_cancelling_a_session_withdraws_a_reminder_waiting_for_quiet_hours(make_
     with app.extensions["db"].session() as db:
         add_member(db, "+8562055540001")
         session_id = add_session(db, starts=soon.strftime("%Y-%m-%d %H:%M")).id
-    reminders.schedule(app, session_id)
+    reminders.schedule(app.extensions["services"], session_id)
     with app.extensions["db"].session() as db:
         db.execute(update(Reminder).where(Reminder.offset_minutes == 60)
                    .values(status="scheduled", due_at=datetime.now(timezone.utc)))
-    reconciler.reconcile(app)
+    reconciler.reconcile(app.extensions["services"])
     drain(app)  # fires the reminder: its broadcast waits for quiet hours to end
     with app.extensions["db"].session() as db:
         broadcast_id = db.scalar(select(Reminder.broadcast_id).where(Reminder.offset_minutes == 60))
         db.get(TrainingSession, session_id).cancelled_at = datetime.now(timezone.utc)
-    reminders.schedule(app, session_id)
+    reminders.schedule(app.extensions["services"], session_id)
     from gateway.messaging import broadcasts
 
     with app.extensions["db"].session() as db:

@@ -10,7 +10,7 @@ from datetime import timedelta
 from PIL import Image
 from sqlalchemy import select
 
-from gateway.messaging import reminders
+from gateway.messaging import jobs, reminders
 from gateway.polls import charts
 from gateway.store import schedule
 from gateway.store.models import Poll, QuizAnswer, QuizAttempt, Reminder
@@ -148,7 +148,7 @@ def test_session_feedback_poll_goes_to_the_enrolled_and_shows_on_sessions_show(r
         feedback = db.scalar(select(Reminder).where(Reminder.kind == "feedback"))
         assert feedback.due_at == row.starts_at + timedelta(minutes=180)
         feedback_id = feedback.id
-    assert reminders.fire(feedback_id).startswith("broadcast")
+    assert jobs.fire_reminder(feedback_id).startswith("broadcast")
     drain(app)
     with app.extensions["db"].session() as db:
         poll = db.scalar(select(Poll))

@@ -7,8 +7,9 @@ import pytest
 from sqlalchemy import func, select
 from twilio.request_validator import RequestValidator
 
+from gateway import services
 from gateway.channels.sms import keywords
-from gateway.messaging import jobs as tasks
+from gateway.messaging import jobs
 from gateway.store import members
 from gateway.store.models import InboundMessage, Member, OutboundMessage
 
@@ -259,9 +260,9 @@ def test_twilio_permanent_errors_are_not_retried(tw_app, fake_twilio):
 def test_a_claimed_row_is_never_sent_twice(at_app, fake_at):
     at_text(at_app.test_client(), "HELP")
     [row] = outbox(at_app)
-    tasks.bind(at_app)
-    assert tasks.send_message(row.id) == "sent"
-    assert tasks.send_message(row.id).startswith("not claimed")  # a duplicate job
+    services.bind(at_app.extensions["services"])
+    assert jobs.send_message(row.id) == "sent"
+    assert jobs.send_message(row.id).startswith("not claimed")  # a duplicate job
     assert len(fake_at.requests) == 1
 
 

@@ -34,8 +34,17 @@ def main() -> None:
     cli(prog_name="outreach")
 
 
+def open_services():
+    """The services with the database migrated: for commands that read or write data."""
+    from gateway.services import Services
+
+    services = Services.build()
+    services.db.upgrade()
+    return services
+
+
 def open_app():
-    """The app with its database migrated: for commands that read or write data."""
+    """The web app with its database migrated: for commands that post to webhooks."""
     from gateway import create_app
 
     app = create_app()

@@ -7,7 +7,7 @@ import time
 
 import click
 
-from gateway.cli import cli, fail, fetch, open_app
+from gateway.cli import cli, fail, fetch, open_services
 
 
 @cli.group()
@@ -15,40 +15,40 @@ def broadcast() -> None:
     """Announcements to many members: preview the cost, send, watch, cancel."""
 
 
-def _texts(app, text: str, text_lo: str) -> dict:
+def _texts(services, text: str, text_lo: str) -> dict:
     from gateway.messaging.broadcasts import check_texts
 
-    config = app.config["GATEWAY"]
+    config = services.config
     try:
         return check_texts({"en": text, "lo": text_lo}, config.languages())
     except ValueError as exc:
         fail(f"broadcast not created: {exc}")
 
 
-def _create(app, audience_spec: str, text: str, text_lo: str, name: str, session: int | None):
+def _create(services, audience_spec: str, text: str, text_lo: str, name: str, session: int | None):
     from gateway.cli.members import vocabulary
     from gateway.messaging import broadcasts
     from gateway.messaging.audience import Audience
 
-    texts = _texts(app, text, text_lo)
+    texts = _texts(services, text, text_lo)
     try:
-        audience = Audience.parse(audience_spec, vocabulary(app))
+        audience = Audience.parse(audience_spec, vocabulary(services))
     except ValueError as exc:
         fail(f"broadcast not created: {exc}")
     if audience.session_id and session is None:
         session = audience.session_id
-    with app.extensions["db"].session() as db:
+    with services.db.session() as db:
         return broadcasts.create(db, texts, audience, name, session).id
 
 
-def _preview(app, broadcast_id: int):
+def _preview(services, broadcast_id: int):
     from gateway.messaging import broadcasts
     from gateway.store.models import Broadcast
 
-    config = app.config["GATEWAY"]
-    with app.extensions["db"].session() as db:
+    config = services.config
+    with services.db.session() as db:
         row = fetch(db, Broadcast, broadcast_id, "broadcast", "see `outreach broadcast list`")
-        renderer = broadcasts.renderer_for(db, row, app.extensions["catalog"], config.default_language)
+        renderer = broadcasts.renderer_for(db, row, services.catalog, config.default_language)
         result = broadcasts.preview(db, row, renderer, float(config.price_per_segment),
                                     config.price_currency)
         audience = broadcasts.Audience.from_dict(row.audience).describe()
@@ -72,17 +72,17 @@ def _preview(app, broadcast_id: int):
 @click.option("--session", type=int, default=None, help="Session the placeholders refer to.")
 def create_command(audience_spec, text, text_lo, name, session):
     """Create a broadcast (nothing is sent) and show its preview."""
-    app = open_app()
-    broadcast_id = _create(app, audience_spec, text, text_lo, name, session)
+    services = open_services()
+    broadcast_id = _create(services, audience_spec, text, text_lo, name, session)
     click.echo(f"broadcast {broadcast_id} created")
-    _preview(app, broadcast_id)
+    _preview(services, broadcast_id)
 
 
 @broadcast.command("preview")
 @click.argument("broadcast_id", type=int)
 def preview_command(broadcast_id):
     """Recipients per language, encoding, segments and estimated cost."""
-    _preview(open_app(), broadcast_id)
+    _preview(open_services(), broadcast_id)
 
 
 @broadcast.command("send")
@@ -94,20 +94,20 @@ def preview_command(broadcast_id):
 @click.option("--yes", is_flag=True, help="Send without asking (for scripts).")
 def send_command(broadcast_id, audience_spec, text, text_lo, name, yes):
     """Send broadcast ID, or create one from --audience/--text and send it."""
-    app = open_app()
+    services = open_services()
     if broadcast_id is None:
         if audience_spec is None:
             fail("give a broadcast id, or --audience and --text to create one")
-        broadcast_id = _create(app, audience_spec, text, text_lo, name, None)
+        broadcast_id = _create(services, audience_spec, text, text_lo, name, None)
         click.echo(f"broadcast {broadcast_id} created")
-    send(app, broadcast_id, yes)
+    send(services, broadcast_id, yes)
 
 
-def send(app, broadcast_id: int, yes: bool, not_before=None, watch_hint: str = "") -> None:
+def send(services, broadcast_id: int, yes: bool, not_before=None, watch_hint: str = "") -> None:
     """Preview, ask (unless ``yes``), then write the outbox rows and queue the batches."""
     from gateway.messaging import bulk
 
-    result = _preview(app, broadcast_id)
+    result = _preview(services, broadcast_id)
     if result.recipients == 0:
         fail("nobody is in this audience (registered, not opted out); nothing sent")
     if not yes:
@@ -116,18 +116,18 @@ def send(app, broadcast_id: int, yes: bool, not_before=None, watch_hint: str = "
         click.confirm(f"Send to {result.recipients} people for about {result.cost:,.2f} "
                       f"{result.currency}?", abort=True)
     try:
-        added, batches, when = bulk.dispatch(app, broadcast_id, not_before)
+        added, batches, when = bulk.dispatch(services, broadcast_id, not_before)
     except LookupError as exc:
         fail(str(exc))
-    start = "now" if when is None else f"at {when.astimezone(_zone(app)):%d %b %H:%M}"
+    start = "now" if when is None else f"at {when.astimezone(_zone(services)):%d %b %H:%M}"
     click.echo(f"{added} message(s) added to the outbox in {batches} batch(es); sending starts "
                f"{start}. {watch_hint or f'Watch with `outreach broadcast status {broadcast_id} --watch`.'}")
 
 
-def _zone(app):
+def _zone(services):
     from zoneinfo import ZoneInfo
 
-    return ZoneInfo(app.config["GATEWAY"].timezone)
+    return ZoneInfo(services.config.timezone)
 
 
 @broadcast.command("status")
@@ -138,9 +138,9 @@ def status_command(broadcast_id, watch):
     from gateway.messaging import broadcasts, reconciler
     from gateway.store.models import Broadcast
 
-    app = open_app()
-    database = app.extensions["db"]
-    reconciler.reconcile(app)
+    services = open_services()
+    database = services.db
+    reconciler.reconcile(services)
 
     def counts():
         with database.session() as db:
@@ -180,8 +180,8 @@ def cancel_command(broadcast_id):
     from gateway.messaging import broadcasts
     from gateway.store.models import Broadcast
 
-    app = open_app()
-    with app.extensions["db"].session() as db:
+    services = open_services()
+    with services.db.session() as db:
         row = fetch(db, Broadcast, broadcast_id, "broadcast", "see `outreach broadcast list`")
         stopped = broadcasts.cancel(db, row)
     click.echo(f"broadcast {broadcast_id} cancelled; {stopped} unsent message(s) stopped")
@@ -195,8 +195,8 @@ def list_command():
     from gateway.messaging import broadcasts
     from gateway.store.models import Broadcast
 
-    app = open_app()
-    with app.extensions["db"].session() as db:
+    services = open_services()
+    with services.db.session() as db:
         rows = db.scalars(select(Broadcast).order_by(Broadcast.id.desc())).all()
         if not rows:
             click.echo("no broadcasts yet; create one with `outreach broadcast create`")

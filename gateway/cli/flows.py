@@ -15,7 +15,7 @@ def flows() -> None:
 
 
 def _settings():
-    from gateway.app import load_config
+    from gateway.services import load_config
 
     return load_config()
 

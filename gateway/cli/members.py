@@ -8,7 +8,7 @@ from pathlib import Path
 
 import click
 
-from gateway.cli import cli, open_app, run_import
+from gateway.cli import cli, open_services, run_import
 
 
 @cli.group()
@@ -16,10 +16,10 @@ def members() -> None:
     """Import and export members."""
 
 
-def vocabulary(app):
+def vocabulary(services):
     from gateway.content.vocabulary import Vocabulary
 
-    return Vocabulary.build(app.extensions["book"], app.extensions["catalog"])
+    return Vocabulary.build(services.book, services.catalog)
 
 
 @members.command("import")
@@ -35,13 +35,13 @@ def import_command(file: Path) -> None:
     from gateway.store import members as store
     from gateway.store.csvfile import read_rows
 
-    app = open_app()
-    config = app.config["GATEWAY"]
+    services = open_services()
+    config = services.config
 
     def do_import():
-        with app.extensions["db"].session() as db:
+        with services.db.session() as db:
             return store.import_rows(db, read_rows(file, ("phone",), store.CSV_COLUMNS),
-                                     vocabulary(app), config.default_language)
+                                     vocabulary(services), config.default_language)
 
     run_import(file, do_import, lambda report: f"{report.created} created, "
                f"{report.updated} updated, {len(report.rejected)} rejected")
@@ -52,9 +52,9 @@ def export_command() -> None:
     """Write every member as CSV to standard output."""
     from gateway.store import members as store
 
-    app = open_app()
+    services = open_services()
     writer = None
-    with app.extensions["db"].session() as db:
+    with services.db.session() as db:
         for row in store.export_rows(db):
             if writer is None:
                 writer = csv.DictWriter(sys.stdout, fieldnames=list(row))

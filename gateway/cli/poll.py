@@ -10,7 +10,7 @@ from zoneinfo import ZoneInfo
 
 import click
 
-from gateway.cli import cli, fail, open_app
+from gateway.cli import cli, fail, open_services
 from gateway.cli.broadcast import _preview, send
 
 
@@ -54,8 +54,8 @@ def create_command(question, question_lo, options_en, options_lo, code, audience
     from gateway.store.models import utcnow
     from gateway.store.schedule import parse_local_time
 
-    app = open_app()
-    config = app.config["GATEWAY"]
+    services = open_services()
+    config = services.config
     questions = {lang: text.strip() for lang, text in (("en", question), ("lo", question_lo)) if text.strip()}
     if options_en and options_lo and len(options_en) != len(options_lo):
         fail(f"poll not created: {len(options_en)} --option but {len(options_lo)} --option-lo; give them in pairs")
@@ -63,22 +63,22 @@ def create_command(question, question_lo, options_en, options_lo, code, audience
     options = [{lang: texts[n].strip() for lang, texts in (("en", options_en), ("lo", options_lo))
                 if n < len(texts) and texts[n].strip()} for n in range(count)]
     try:
-        audience = Audience.parse(audience_spec, vocabulary(app))
+        audience = Audience.parse(audience_spec, vocabulary(services))
         opens_at = parse_local_time(opens, config.timezone) if opens else utcnow()
         closes_at = (parse_local_time(closes, config.timezone) if closes
                      else opens_at + timedelta(minutes=duration_minutes(open_for)))
-        with app.extensions["db"].session() as db:
+        with services.db.session() as db:
             code = code.strip().upper() or polls.next_code(db)
             polls.check(code, questions, options, opens_at, closes_at, config.languages())
             row = polls.create(db, code, questions, options, audience, opens_at, closes_at, confirm=confirm)
-            broadcast_id = polls.start_broadcast(db, row, app.extensions["catalog"]).id
+            broadcast_id = polls.start_broadcast(db, row, services.catalog).id
             poll_id = row.id
     except ValueError as exc:
         fail(f"poll not created: {exc}")
     zone = ZoneInfo(config.timezone)
     click.echo(f"poll {poll_id} ({code}) created: open {opens_at.astimezone(zone):%d %b %H:%M} "
                f"to {closes_at.astimezone(zone):%d %b %H:%M}. Send it with `outreach poll send {code}`.")
-    _preview(app, broadcast_id)
+    _preview(services, broadcast_id)
 
 
 @poll.command("send")
@@ -88,13 +88,13 @@ def send_command(poll_ref, yes):
     """Send the question to the poll's audience (held until it opens and after quiet hours)."""
     from gateway.store.models import utcnow
 
-    app = open_app()
-    with app.extensions["db"].session() as db:
+    services = open_services()
+    with services.db.session() as db:
         row = find(db, poll_ref)
         if row.closed_at is not None or row.closes_at <= utcnow():
             fail(f"poll {row.code} has closed; create a new one")
         broadcast_id, opens_at, code = row.broadcast_id, row.opens_at, row.code
-    send(app, broadcast_id, yes, not_before=opens_at,
+    send(services, broadcast_id, yes, not_before=opens_at,
          watch_hint=f"Watch answers with `outreach poll results {code}`.")
 
 
@@ -104,8 +104,8 @@ def close_command(poll_ref):
     """Close now: later answers are not counted, and unsent questions are not sent."""
     from gateway.polls import poll as polls
 
-    app = open_app()
-    with app.extensions["db"].session() as db:
+    services = open_services()
+    with services.db.session() as db:
         row = find(db, poll_ref)
         stopped = polls.close(db, row)
         code = row.code
@@ -120,10 +120,10 @@ def list_command():
     from gateway.polls.poll import label
     from gateway.store.models import Poll, PollVote, utcnow
 
-    app = open_app()
-    zone = ZoneInfo(app.config["GATEWAY"].timezone)
+    services = open_services()
+    zone = ZoneInfo(services.config.timezone)
     now = utcnow()
-    with app.extensions["db"].session() as db:
+    with services.db.session() as db:
         votes = dict(db.execute(select(PollVote.poll_id, func.count()).group_by(PollVote.poll_id)).all())
         rows = db.scalars(select(Poll).order_by(Poll.id.desc())).all()
         if not rows:
@@ -146,18 +146,18 @@ def results_command(poll_ref, csv_file, chart_file, lang):
     from gateway.polls import results as poll_results
     from gateway.store.models import utcnow
 
-    app = open_app()
-    config = app.config["GATEWAY"]
+    services = open_services()
+    config = services.config
     lang = _language(config, lang)
     _check_chart_file(chart_file)
-    with app.extensions["db"].session() as db:
+    with services.db.session() as db:
         results = poll_results.compute(db, find(db, poll_ref), lang)
     if csv_file:
         write_csv(poll_results.table(results), csv_file)
     else:
         _print(results, ZoneInfo(config.timezone))
     if chart_file:
-        charts.save(poll_results.chart(results, lang, app.extensions["catalog"], utcnow()), chart_file)
+        charts.save(poll_results.chart(results, lang, services.catalog, utcnow()), chart_file)
         click.echo(f"chart written to {chart_file}", err=bool(csv_file == "-"))
 
 

@@ -20,11 +20,11 @@ def prompts() -> None:
 @click.option("--all", "everything", is_flag=True, help="List every recording calls use, not only missing ones.")
 def audit_command(script: Path | None, everything: bool) -> None:
     """List every prompt a call can play that has no recording, per language."""
-    from gateway.app import load_config
     from gateway.channels.voice.service import AudioLibrary
     from gateway.content.flows import load_book
     from gateway.content.prompt_audit import audit, write_script
     from gateway.content.prompts import Catalog
+    from gateway.services import load_config
 
     config = load_config()
     catalog = Catalog.load(config.prompts_dir, config.timezone)

@@ -6,7 +6,7 @@ from pathlib import Path
 
 import click
 
-from gateway.cli import cli, open_app
+from gateway.cli import cli, open_services
 from gateway.cli.poll import _check_chart_file, _language, write_csv
 
 
@@ -25,17 +25,17 @@ def report_command(csv_file, chart_file, lang):
     from gateway.polls import charts, quiz_report
     from gateway.store.models import utcnow
 
-    app = open_app()
-    lang = _language(app.config["GATEWAY"], lang)
+    services = open_services()
+    lang = _language(services.config, lang)
     _check_chart_file(chart_file)
-    with app.extensions["db"].session() as db:
-        report = quiz_report.compute(db, app.extensions["book"], app.extensions["catalog"], lang)
+    with services.db.session() as db:
+        report = quiz_report.compute(db, services.book, services.catalog, lang)
     if csv_file:
         write_csv(quiz_report.table(report), csv_file)
     else:
         _print(report)
     if chart_file:
-        by_question, by_score = quiz_report.charts(report, lang, app.extensions["catalog"], utcnow())
+        by_question, by_score = quiz_report.charts(report, lang, services.catalog, utcnow())
         scores_file = chart_file.with_name(f"{chart_file.stem}-scores{chart_file.suffix}")
         charts.save(by_question, chart_file)
         charts.save(by_score, scores_file)

@@ -7,7 +7,7 @@ from zoneinfo import ZoneInfo
 
 import click
 
-from gateway.cli import cli, fail, fetch, open_app, run_import
+from gateway.cli import cli, fail, fetch, open_services, run_import
 from gateway.cli.members import vocabulary
 
 
@@ -38,18 +38,18 @@ def add_command(feedback_after, **values) -> None:
     """Add one session."""
     from gateway.store import schedule
 
-    app = open_app()
-    config = app.config["GATEWAY"]
+    services = open_services()
+    config = services.config
     try:
-        fields = schedule.session_fields(values, vocabulary(app), config.timezone)
+        fields = schedule.session_fields(values, vocabulary(services), config.timezone)
         fields["feedback_after_minutes"] = _feedback_minutes(config, feedback_after)
     except ValueError as exc:
         fail(f"session not added: {exc}")
-    with app.extensions["db"].session() as db:
+    with services.db.session() as db:
         row = schedule.add(db, fields)
     click.echo(f"session {row.id} added for "
                f"{row.starts_at.astimezone(ZoneInfo(config.timezone)):%a %d %b %Y %H:%M}")
-    _reminders(app, row.id)
+    _reminders(services, row.id)
 
 
 def _feedback_minutes(config, text: str | None) -> int | None:
@@ -62,13 +62,13 @@ def _feedback_minutes(config, text: str | None) -> int | None:
     return duration_minutes(text)
 
 
-def _reminders(app, session_id: int) -> None:
+def _reminders(services, session_id: int) -> None:
     from gateway.messaging import reminders
     from gateway.store.models import Reminder
 
-    reminders.schedule(app, session_id)
-    zone = ZoneInfo(app.config["GATEWAY"].timezone)
-    with app.extensions["db"].session() as db:
+    reminders.schedule(services, session_id)
+    zone = ZoneInfo(services.config.timezone)
+    with services.db.session() as db:
         from sqlalchemy import select
 
         for r in db.scalars(select(Reminder).where(Reminder.session_id == session_id)
@@ -89,19 +89,19 @@ def import_command(file: Path) -> None:
     from gateway.store import schedule
     from gateway.store.csvfile import read_rows
 
-    app = open_app()
-    config = app.config["GATEWAY"]
+    services = open_services()
+    config = services.config
 
     def do_import():
-        with app.extensions["db"].session() as db:
+        with services.db.session() as db:
             return schedule.import_rows(
                 db, read_rows(file, ("topic", "language", "starts_at"), schedule.CSV_COLUMNS),
-                vocabulary(app), config.timezone, config.feedback_minutes())
+                vocabulary(services), config.timezone, config.feedback_minutes())
 
     report = run_import(file, do_import, lambda report: f"{len(report.created)} session(s) added, "
                         f"{len(report.rejected)} rejected")
     for session_id in report.created:
-        _reminders(app, session_id)
+        _reminders(services, session_id)
 
 
 @sessions.command("list")
@@ -110,9 +110,9 @@ def list_command(include_past: bool) -> None:
     """List upcoming sessions in local time."""
     from gateway.store import schedule
 
-    app = open_app()
-    zone = ZoneInfo(app.config["GATEWAY"].timezone)
-    with app.extensions["db"].session() as db:
+    services = open_services()
+    zone = ZoneInfo(services.config.timezone)
+    with services.db.session() as db:
         rows = schedule.upcoming(db, include_past=include_past)
         if not rows:
             click.echo("no upcoming sessions; add one with `outreach sessions add`")
@@ -144,9 +144,9 @@ def edit_command(session_id, feedback_after, **changes):
     from gateway.store import schedule
     from gateway.store.models import TrainingSession
 
-    app = open_app()
-    config = app.config["GATEWAY"]
-    with app.extensions["db"].session() as db:
+    services = open_services()
+    config = services.config
+    with services.db.session() as db:
         row = fetch(db, TrainingSession, session_id, "session", "see `outreach sessions list --all`")
         current = {"title_lo": row.titles.get("lo", ""), "title_en": row.titles.get("en", ""),
                    "kind": row.kind, "topic": row.topic, "language": row.language,
@@ -155,7 +155,7 @@ def edit_command(session_id, feedback_after, **changes):
                    "capacity": row.capacity}
         current.update({k: v for k, v in changes.items() if v is not None})
         try:
-            fields = schedule.session_fields(current, vocabulary(app), config.timezone)
+            fields = schedule.session_fields(current, vocabulary(services), config.timezone)
             if feedback_after is not None:
                 fields["feedback_after_minutes"] = _feedback_minutes(config, feedback_after)
         except ValueError as exc:
@@ -163,7 +163,7 @@ def edit_command(session_id, feedback_after, **changes):
         for key, value in fields.items():
             setattr(row, key, value)
     click.echo(f"session {session_id} updated")
-    _reminders(app, session_id)
+    _reminders(services, session_id)
 
 
 @sessions.command("cancel")
@@ -172,12 +172,12 @@ def cancel_command(session_id):
     """Cancel a session; its reminders are never sent."""
     from gateway.store.models import TrainingSession, utcnow
 
-    app = open_app()
-    with app.extensions["db"].session() as db:
+    services = open_services()
+    with services.db.session() as db:
         row = fetch(db, TrainingSession, session_id, "session", "see `outreach sessions list --all`")
         row.cancelled_at = row.cancelled_at or utcnow()
     click.echo(f"session {session_id} cancelled")
-    _reminders(app, session_id)
+    _reminders(services, session_id)
 
 
 @sessions.command("show")
@@ -190,10 +190,10 @@ def show_command(session_id):
     from gateway.store import schedule
     from gateway.store.models import Poll, Reminder, TrainingSession
 
-    app = open_app()
-    config = app.config["GATEWAY"]
+    services = open_services()
+    config = services.config
     zone = ZoneInfo(config.timezone)
-    with app.extensions["db"].session() as db:
+    with services.db.session() as db:
         row = fetch(db, TrainingSession, session_id, "session", "see `outreach sessions list --all`")
         click.secho(f"Session {row.id}: {row.titles.get('en') or ''} / {row.titles.get('lo') or ''}", bold=True)
         click.echo(f"  {row.kind}, topic {row.topic}, in {row.language}"

@@ -39,9 +39,9 @@ class Texter:
     through the configured provider (console by default) and returns what arrived."""
 
     def __init__(self, app, phone: str, token: str):
-        from gateway.messaging import jobs as tasks
+        from gateway import services
 
-        tasks.bind(app)
+        services.bind(app.extensions["services"])
         self.app, self.client, self.phone = app, app.test_client(), phone
         self.url = "/sms/africastalking" + (f"?token={token}" if token else "")
 
@@ -49,7 +49,7 @@ class Texter:
         from rq import SimpleWorker
         from sqlalchemy import select
 
-        from gateway.broker import QUEUES
+        from gateway.broker import QUEUES, Job
         from gateway.store import members
         from gateway.store.models import OutboundMessage
 
@@ -60,7 +60,7 @@ class Texter:
         self.client.post(self.url, data={"from": self.phone, "to": "20880", "text": text,
                                          "id": f"SIM{uuid.uuid4().hex}", "date": "", "linkId": ""})
         queues = [self.app.extensions["queues"][name] for name in QUEUES]
-        SimpleWorker(queues, connection=self.app.extensions["redis"]).work(burst=True)
+        SimpleWorker(queues, connection=self.app.extensions["redis"], job_class=Job).work(burst=True)
         with self.app.extensions["db"].session() as db:
             member = members.by_phone(db, self.phone)
             if member is None:

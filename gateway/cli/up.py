@@ -23,7 +23,7 @@ def up(host: str, port: int | None, workers: int | None) -> None:
     """Migrate the database, then run the web server, an RQ worker and (with no
     REDIS_URL) an embedded Redis, until Ctrl-C."""
     from gateway import broker
-    from gateway.app import load_config
+    from gateway.services import load_config
     from gateway.store.database import Database
 
     config = load_config()
@@ -103,7 +103,7 @@ def worker(burst: bool) -> None:
 @cli.command()
 def migrate() -> None:
     """Apply pending database migrations (``outreach up`` does this itself)."""
-    from gateway.app import load_config
+    from gateway.services import load_config
     from gateway.store.database import Database
 
     config = load_config()

@@ -7,33 +7,35 @@ so a second dispatch, a retried job or another worker never sends a row twice.
 
 from __future__ import annotations
 
+import uuid
 from concurrent.futures import ThreadPoolExecutor
 
 from rq import get_current_job
+from sqlalchemy import select, update
 
+from gateway import broker
 from gateway.encoding import sms_size
 from gateway.errors import PermanentProviderError, TransientProviderError
-from gateway.messaging import jobs as tasks
+from gateway.messaging import broadcasts, outbox
+from gateway.messaging import calls as voice_calls
 from gateway.messaging.throttle import Throttle
 from gateway.providers.base import SendOutcome
+from gateway.services import Services
+from gateway.store.models import Broadcast, Member, OutboundMessage, utcnow
 
 
-def dispatch(application, broadcast_id: int, not_before=None):
+def dispatch(services: Services, broadcast_id: int, not_before=None):
     """Write a broadcast's outbox rows and queue its batches; returns
     (rows added, batches queued, when they may start: None for now).
     ``not_before`` holds them until then (a poll that opens later)."""
-    from gateway.messaging import broadcasts
-    from gateway.store.models import Broadcast, utcnow
-
-    config = application.config["GATEWAY"]
-    database = application.extensions["db"]
+    config, database = services.config, services.db
     with database.session() as db:
         broadcast = db.get(Broadcast, broadcast_id)
         if broadcast is None:
             raise LookupError(f"no broadcast {broadcast_id}")
         if broadcast.status == "cancelled":
             raise LookupError(f"broadcast {broadcast_id} was cancelled")
-        renderer = broadcasts.renderer_for(db, broadcast, application.extensions["catalog"],
+        renderer = broadcasts.renderer_for(db, broadcast, services.catalog,
                                            config.default_language)
         added = broadcasts.materialise(db, broadcast, renderer)
         now = utcnow()
@@ -44,32 +46,19 @@ def dispatch(application, broadcast_id: int, not_before=None):
         broadcast.started_at = broadcast.started_at or now
     with database.session() as db:
         batches = broadcasts.queued_batches(db, broadcast_id, config.bulk_batch_size)
-    queue = application.extensions["queues"]["bulk"]
     for ids in batches:
-        options = dict(retry=tasks.SEND_RETRY, result_ttl=config.job_result_ttl,
-                       failure_ttl=config.job_failure_ttl)
-        if when is None:
-            queue.enqueue(send_batch, ids, **options)
-        else:
-            queue.enqueue_at(when, send_batch, ids, **options)
+        broker.enqueue(services.queues["bulk"], "send_batch", ids, config=config, at=when,
+                       retry=broker.SEND_RETRY)
     return added, len(batches), when
 
 
-def send_batch(message_ids: list[int]) -> dict:
+def send_batch(services: Services, message_ids: list[int]) -> dict:
     """Claim a batch of bulk rows in one UPDATE, send them, record every outcome.
 
     Rows another worker already claimed (or that are done) are simply not won.
     Rows sharing a text go to Africa's Talking in one request.
     """
-    import uuid
-
-    from sqlalchemy import select, update
-
-    from gateway.store.models import Broadcast, Member, OutboundMessage, utcnow
-
-    gateway = tasks.app()
-    database, provider = gateway.extensions["db"], gateway.extensions["provider"]
-    config = gateway.config["GATEWAY"]
+    database, provider, config = services.db, services.provider, services.config
     token = uuid.uuid4().hex
     with database.session() as db:
         db.execute(update(OutboundMessage)
@@ -98,10 +87,8 @@ def send_batch(message_ids: list[int]) -> dict:
         else:
             by_body.setdefault(body, []).append((message_id, phone))
     if calls:
-        from gateway.messaging import calls as outbound_calls
-
-        results.update(outbound_calls.place(gateway, calls))
-    throttle = Throttle(gateway.extensions["redis"], provider.name, config.segments_per_second)
+        results.update(voice_calls.place(services, calls))
+    throttle = Throttle(services.redis, provider.name, config.segments_per_second)
     chunks = []
     for body, recipients in by_body.items():
         size = throttle.largest_batch(sms_size(body).segments, config.bulk_batch_size)
@@ -132,11 +119,6 @@ def send_batch(message_ids: list[int]) -> dict:
 
 def _record_batch(database, provider_name: str, results: dict, cancelled: list[int],
                   last_try: bool) -> dict:
-    from sqlalchemy import update
-
-    from gateway.messaging import outbox
-    from gateway.store.models import Member, OutboundMessage, utcnow
-
     now = utcnow()
     rows, opted_out, counts = [], [], {}
     settled = [(message_id, *outbox.settle(outcome, last_try), outcome)

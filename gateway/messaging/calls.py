@@ -19,8 +19,11 @@ from datetime import timedelta
 from sqlalchemy import select, update
 from sqlalchemy.orm import Session
 
+from gateway import broker
+from gateway.messaging.broadcasts import next_allowed
 from gateway.phone import mask
 from gateway.providers.base import SendOutcome
+from gateway.services import Services
 from gateway.store.models import Member, OutboundMessage, utcnow
 
 log = logging.getLogger(__name__)
@@ -45,12 +48,10 @@ def answer_url(base: str, message_id: int) -> str:
     return f"{base}/voice/twilio?call={message_id}"
 
 
-def place(gateway, rows: list[tuple[int, str]]) -> dict[int, SendOutcome]:
+def place(services: Services, rows: list[tuple[int, str]]) -> dict[int, SendOutcome]:
     """Place one call per (row id, phone); returns each outcome."""
-    config = gateway.config["GATEWAY"]
-    provider = gateway.extensions["provider"]
-    base = config.public_base_url.rstrip("/")
-    return {message_id: provider.call(phone, answer_url(base, message_id), f"{base}/status/twilio")
+    base = services.config.public_base_url.rstrip("/")
+    return {message_id: services.provider.call(phone, answer_url(base, message_id), f"{base}/status/twilio")
             for message_id, phone in rows}
 
 
@@ -60,12 +61,10 @@ def find(db: Session, provider: str, call_id: str) -> OutboundMessage | None:
         OutboundMessage.provider_message_id == call_id[:64]))
 
 
-def settle(gateway, provider: str, call_id: str, outcome: str) -> str | None:
+def settle(services: Services, provider: str, call_id: str, outcome: str) -> str | None:
     """Record a placed call's final status; retry an unanswered one later."""
-    from gateway.messaging.broadcasts import next_allowed
-
-    config = gateway.config["GATEWAY"]
-    with gateway.extensions["db"].session() as db:
+    config = services.config
+    with services.db.session() as db:
         row = find(db, provider, call_id)
         if row is None or row.status in ("delivered", "failed", "cancelled"):
             return None
@@ -80,24 +79,17 @@ def settle(gateway, provider: str, call_id: str, outcome: str) -> str | None:
         else:
             row.status, row.error = "failed", ("not answered" if outcome == RETRY else "call failed")
             return row.status
-    gateway.extensions["queues"]["bulk"].enqueue_at(when, call_again, message_id, result_ttl=config.job_result_ttl,
-                                                    failure_ttl=config.job_failure_ttl)
+    broker.enqueue(services.queues["bulk"], "call_again", message_id, config=config, at=when)
     return "waiting"
 
 
-def call_again(message_id: int) -> str:
-    """RQ job: a call that was not answered goes back in the queue and is placed again."""
-    from gateway.messaging import bulk
-    from gateway.messaging import jobs as tasks
-
-    gateway = tasks.app()
-    with gateway.extensions["db"].session() as db:
-        won = db.execute(update(OutboundMessage).where(
+def requeue(services: Services, message_id: int) -> bool:
+    """A waiting call goes back to ``queued``, to be placed again; False if it was
+    cancelled or another trigger already took it."""
+    with services.db.session() as db:
+        return db.execute(update(OutboundMessage).where(
             OutboundMessage.id == message_id, OutboundMessage.status == "waiting")
-            .values(status="queued", updated_at=utcnow())).rowcount
-    if won != 1:
-        return "not waiting (cancelled, or already called again)"
-    return str(bulk.send_batch([message_id]))
+            .values(status="queued", updated_at=utcnow())).rowcount == 1
 
 
 def overdue(db: Session, retry_minutes: int) -> list[int]:
@@ -107,39 +99,34 @@ def overdue(db: Session, retry_minutes: int) -> list[int]:
         OutboundMessage.updated_at < utcnow() - timedelta(minutes=retry_minutes + 15))))
 
 
-def missed_call(gateway, phone: str) -> bool:
+def missed_call(services: Services, phone: str) -> bool:
     """She rang and we rejected it: call her back within a minute. True if queued."""
-    from gateway.messaging.jobs import enqueue_call_back
-
-    with gateway.extensions["db"].session() as db:
+    with services.db.session() as db:
         member = db.scalar(select(Member).where(Member.phone == phone))
         if member is None:  # keep only the number, as for a first SMS
-            member = Member(phone=phone, language=gateway.config["GATEWAY"].default_language, source="voice")
+            member = Member(phone=phone, language=services.config.default_language, source="voice")
             db.add(member)
             db.flush()
         if member.opted_out_at is not None:
             return False
         member_id = member.id
-    if not gateway.extensions["redis"].set(f"voice:callback:{member_id}", 1, nx=True, ex=CALLBACK_DEDUPE_S):
+    if not services.redis.set(f"voice:callback:{member_id}", 1, nx=True, ex=CALLBACK_DEDUPE_S):
         return False
     log.info("missed call from %s: calling back", mask(phone))
-    enqueue_call_back(gateway, member_id)
+    # Soon, once her line is free again.
+    broker.enqueue(services.queues["replies"], "call_back", member_id, config=services.config,
+                   delay=timedelta(seconds=10))
     return True
 
 
-def call_back(member_id: int) -> str:
-    """RQ job: one outbox row for the call-back, claimed and placed like any call."""
-    from gateway.messaging import bulk
-    from gateway.messaging import jobs as tasks
-
-    gateway = tasks.app()
-    with gateway.extensions["db"].session() as db:
+def callback_row(services: Services, member_id: int) -> int:
+    """The outbox row for a call-back, to be claimed and placed like any call."""
+    with services.db.session() as db:
         row = OutboundMessage(member_id=member_id, kind="callback", channel="voice", body="call-back",
                               encoding="voice", segments=0, status="queued")
         db.add(row)
         db.flush()
-        message_id = row.id
-    return str(bulk.send_batch([message_id]))
+        return row.id
 
 
 def flow_for(db: Session, message_id: int) -> tuple[str, dict]:

@@ -1,69 +1,36 @@
-"""RQ jobs. Arguments are row ids, never phone numbers (they would sit in Redis).
+"""RQ jobs: the entry points a worker runs. Arguments are row ids, never phone
+numbers (they would sit in Redis).
 
-Jobs build the app once per worker process; the worker forks per job, so the
-parent's app is inherited and nothing is reconnected per message.
+Each job runs against its process's services (``gateway.services.current()``): the
+worker builds them once in its parent, and every forked job inherits them, so
+nothing is reconnected per message and no job builds the web app. The work itself
+lives in the module that owns it (``bulk``, ``calls``, ``reminders``); jobs are
+queued by path (``gateway.broker.enqueue``), so nothing imports this module and
+it may import them all.
 """
 
 from __future__ import annotations
 
 import logging
 
-from rq import Retry, get_current_job
+from rq import get_current_job
 
 from gateway.encoding import sms_size
 from gateway.errors import PermanentProviderError, TransientProviderError
+from gateway.messaging import bulk, calls, outbox, reminders
 from gateway.messaging.throttle import Throttle
 from gateway.phone import mask
 from gateway.providers.base import SendOutcome
+from gateway.services import current
+from gateway.store.models import Member
 
 log = logging.getLogger(__name__)
 
-_app = None
-# Transient failures retry with backoff: 10 s, 1 min, 5 min, 15 min, 1 h.
-SEND_RETRY = Retry(max=5, interval=[10, 60, 300, 900, 3600])
-
-
-def bind(application) -> None:
-    """Run jobs in this process against ``application`` (tests, the simulator)."""
-    global _app
-    _app = application
-
-
-def app():
-    global _app
-    if _app is None:
-        from gateway import create_app
-
-        _app = create_app()
-    return _app
-
-
-def enqueue_send(queues, message_id: int, *, result_ttl: int = 3600,
-                 failure_ttl: int = 6 * 3600) -> None:
-    """Queue a conversational reply; replies are served before bulk."""
-    queues["replies"].enqueue(send_message, message_id, retry=SEND_RETRY, result_ttl=result_ttl,
-                  failure_ttl=failure_ttl)
-
-
-def enqueue_call_back(gateway, member_id: int) -> None:
-    """Call a member back after her missed call: soon, once her line is free again."""
-    from datetime import timedelta
-
-    from gateway.messaging.calls import call_back
-
-    config = gateway.config["GATEWAY"]
-    gateway.extensions["queues"]["replies"].enqueue_in(timedelta(seconds=10), call_back, member_id,
-                                                      result_ttl=config.job_result_ttl,
-                                                      failure_ttl=config.job_failure_ttl)
-
 
 def send_message(message_id: int) -> str:
-    """Claim one outbox row, send it, record the outcome."""
-    from gateway.messaging import outbox
-    from gateway.store.models import Member
-
-    gateway = app()
-    database, provider = gateway.extensions["db"], gateway.extensions["provider"]
+    """Claim one outbox row (a conversational reply), send it, record the outcome."""
+    services = current()
+    database, provider = services.db, services.provider
     with database.session() as db:
         row = outbox.claim(db, message_id)
         if row is None:
@@ -77,8 +44,7 @@ def send_message(message_id: int) -> str:
             return "failed"
         phone, body = member.phone, row.body
     # Counted so bulk sends yield to it; a reply to a member never waits.
-    config = gateway.config["GATEWAY"]
-    Throttle(gateway.extensions["redis"], provider.name, config.segments_per_second).take(
+    Throttle(services.redis, provider.name, services.config.segments_per_second).take(
         sms_size(body).segments, wait=False)
     try:
         [outcome] = provider.send(body, [phone])
@@ -93,3 +59,27 @@ def send_message(message_id: int) -> str:
     if status == "queued":  # transient: let RQ retry with backoff
         raise TransientProviderError(f"message {message_id}: {outcome.error}")
     return status
+
+
+def send_batch(message_ids: list[int]) -> dict:
+    """Send a batch of a broadcast's rows (see ``bulk.send_batch``)."""
+    return bulk.send_batch(current(), message_ids)
+
+
+def call_again(message_id: int) -> str:
+    """A call that was not answered goes back in the queue and is placed again."""
+    services = current()
+    if not calls.requeue(services, message_id):
+        return "not waiting (cancelled, or already called again)"
+    return str(bulk.send_batch(services, [message_id]))
+
+
+def call_back(member_id: int) -> str:
+    """Call a member back after her missed call: one outbox row, placed like any call."""
+    services = current()
+    return str(bulk.send_batch(services, [calls.callback_row(services, member_id)]))
+
+
+def fire_reminder(reminder_id: int) -> str:
+    """Send one session reminder, once (see ``reminders.fire``)."""
+    return reminders.fire(current(), reminder_id)

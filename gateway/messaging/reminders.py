@@ -21,10 +21,12 @@ from datetime import datetime, timedelta
 from sqlalchemy import select, update
 from sqlalchemy.orm import Session
 
+from gateway import broker
 from gateway.content.prompts import Catalog
-from gateway.messaging import broadcasts
+from gateway.messaging import broadcasts, bulk
 from gateway.messaging.audience import Audience
 from gateway.polls import poll as polls
+from gateway.services import Services
 from gateway.store.models import Broadcast, OutboundMessage, Reminder, TrainingSession, utcnow
 
 # A trigger this early (clock skew between machines) still counts as due.
@@ -123,34 +125,27 @@ def session_for_message(db: Session, message_id) -> TrainingSession | None:
     return db.get(TrainingSession, broadcast.session_id) if broadcast and broadcast.session_id else None
 
 
-# ------------------------------------------------------------------ jobs
+# ------------------------------------------------------------------ triggers
 
-def schedule(application, session_id: int) -> list[int]:
+def schedule(services: Services, session_id: int) -> list[int]:
     """Bring the session's reminders in step with it and queue their triggers."""
-    from gateway.store.models import TrainingSession
-
-    config = application.config["GATEWAY"]
-    with application.extensions["db"].session() as db:
+    config = services.config
+    with services.db.session() as db:
         session = db.get(TrainingSession, session_id)
         scheduled = [(r.id, r.due_at) for r in sync(db, session, config.reminder_minutes())]
-    queue = application.extensions["queues"]["default"]
     for reminder_id, due_at in scheduled:
-        queue.enqueue_at(due_at, fire, reminder_id, result_ttl=config.job_result_ttl,
-                         failure_ttl=config.job_failure_ttl)
+        broker.enqueue(services.queues["default"], "fire_reminder", reminder_id, config=config,
+                       at=due_at)
     return [reminder_id for reminder_id, _ in scheduled]
 
 
-def fire(reminder_id: int) -> str:
+def fire(services: Services, reminder_id: int) -> str:
     """Send one reminder, once. A trigger for a moved or cancelled reminder does nothing."""
-    from gateway.messaging import bulk
-    from gateway.messaging import jobs as tasks
-
-    gateway = tasks.app()
-    with gateway.extensions["db"].session() as db:
+    with services.db.session() as db:
         reminder = claim(db, reminder_id)
         if reminder is None:
             return "not due, already sent, or cancelled"
-        broadcast_id = create_broadcast(db, reminder, gateway.extensions["catalog"],
-                                        gateway.config["GATEWAY"].feedback_open_minutes())
-    bulk.dispatch(gateway, broadcast_id)
+        broadcast_id = create_broadcast(db, reminder, services.catalog,
+                                        services.config.feedback_open_minutes())
+    bulk.dispatch(services, broadcast_id)
     return f"broadcast {broadcast_id}"

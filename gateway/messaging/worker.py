@@ -1,10 +1,11 @@
 """The RQ worker, with its scheduler, on the gateway's queues (highest priority first).
 
-The app is built once here, in the worker's parent process. RQ forks a child per
-job, and the child inherits the built app instead of loading flows, catalogs and
-providers again for every message. The parent also runs the reconciler every
-minute, so it holds database connections: each forked child drops the pool it
-inherited (``dispose(close=False)``), as SQLAlchemy advises, and opens its own.
+The services are built once here, in the worker's parent process, from
+``gateway.services``: no web app. RQ forks a child per job, and the child inherits
+them instead of loading flows, catalogs and providers again for every message.
+The parent also runs the reconciler every minute, so it holds database
+connections: each forked child drops the pool it inherited
+(``dispose(close=False)``), as SQLAlchemy advises, and opens its own.
 """
 
 from __future__ import annotations
@@ -15,37 +16,36 @@ import threading
 
 from rq import Queue, Worker
 
-from gateway import broker
-from gateway.messaging import jobs as tasks
+from gateway import broker, services
 from gateway.messaging import reconciler
 
 log = logging.getLogger(__name__)
 RECONCILE_EVERY_S = 60
 
 
-def _reconcile_forever(app, stop: threading.Event) -> None:
+def _reconcile_forever(gateway: services.Services, stop: threading.Event) -> None:
     while not stop.wait(RECONCILE_EVERY_S):
         try:
-            reconciler.reconcile(app)
+            reconciler.reconcile(gateway)
         except Exception:  # a bad minute must not stop the next one
             log.exception("reconciler failed")
 
 
 def run(burst: bool = False) -> None:
-    from gateway import create_app
-
-    app = create_app()
-    tasks.bind(app)
-    engine = app.extensions["db"].engine
+    gateway = services.Services.build()
+    services.setup_logging(gateway.config)
+    services.bind(gateway)
+    engine = gateway.db.engine
     os.register_at_fork(after_in_child=lambda: engine.dispose(close=False))
     stop = threading.Event()
     if not burst:
-        threading.Thread(target=_reconcile_forever, args=(app, stop), daemon=True,
+        threading.Thread(target=_reconcile_forever, args=(gateway, stop), daemon=True,
                          name="reconciler").start()
-    connection = broker.connect(app.extensions["redis_url"])
-    queues = [Queue(name, connection=connection) for name in broker.QUEUES]
+    connection = broker.connect(gateway.redis_url)
+    queues = [Queue(name, connection=connection, job_class=broker.Job) for name in broker.QUEUES]
     try:
-        Worker(queues, connection=connection).work(with_scheduler=True, burst=burst)
+        Worker(queues, connection=connection, job_class=broker.Job).work(
+            with_scheduler=True, burst=burst)
     finally:
         stop.set()
 

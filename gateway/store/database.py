@@ -76,8 +76,3 @@ class Database:
     def dispose(self) -> None:
         self.engine.dispose()
 
-
-def init_app(app) -> Database:
-    database = Database(app.config["GATEWAY"].sqlalchemy_url)
-    app.extensions["db"] = database
-    return database

@@ -46,7 +46,7 @@ def _call_status() -> None:
     if outcome is None:
         return  # not final yet (ringing, in-progress)
     try:
-        outbound_calls.settle(current_app, "twilio", request.form["CallSid"], outcome)
+        outbound_calls.settle(current_app.extensions["services"], "twilio", request.form["CallSid"], outcome)
     except Exception:
         log.exception("call status via twilio failed")
 

@@ -106,7 +106,7 @@ def africastalking():
     if form.get("isActive", "1") == "0":  # the end-of-call notification
         current_app.extensions["calls"].hang_up("africastalking", call_id)
         if call_id and form.get("direction", "Inbound") == "Outbound":
-            outbound_calls.settle(current_app, "africastalking", call_id, outbound_calls.at_outcome(form))
+            outbound_calls.settle(current_app.extensions["services"], "africastalking", call_id, outbound_calls.at_outcome(form))
         return _xml(voice_xml.empty())
     inbound = form.get("direction", "Inbound") == "Inbound"
     caller = form.get("callerNumber", "") if inbound else form.get("destinationNumber", "")
@@ -135,7 +135,7 @@ def _call_back(provider: str, call_id: str, caller: str) -> bool:
     if phone is None:
         return False
     try:
-        outbound_calls.missed_call(current_app, phone)
+        outbound_calls.missed_call(current_app.extensions["services"], phone)
     except Exception:  # she still gets the reject; the log says why no call came
         log.exception("call-back via %s could not be queued", provider)
     return True

@@ -27,20 +27,20 @@ from functools import lru_cache
 from redis.exceptions import LockError
 from sqlalchemy import update
 
+from gateway import broker
 from gateway.channels.conversation import Conversations
 from gateway.channels.sms import keywords
 from gateway.channels.sms.render import render
-from gateway.content.prompts import Catalog
 from gateway.engine import State, Step, Text
 from gateway.errors import FlowError, StateError
 from gateway.messaging import outbox
-from gateway.messaging.jobs import enqueue_send
 from gateway.phone import mask, phone_key, to_e164
 from gateway.polls import answer as poll_answer
 from gateway.polls import poll as polls
 from gateway.providers.base import Inbound
+from gateway.services import Services
 from gateway.store import members
-from gateway.store.database import Database, upsert_dialect
+from gateway.store.database import upsert_dialect
 from gateway.store.models import InboundMessage, Member, utcnow
 
 log = logging.getLogger(__name__)
@@ -66,13 +66,12 @@ def _inbound_insert(dialect_name: str):
 
 
 class SmsService:
-    def __init__(self, catalog: Catalog, conversations: Conversations, database: Database,
-                 redis, queues, secret: str, default_language: str, session_ttl: int,
-                 job_ttls: tuple[int, int]):
-        self.catalog, self.conversations, self.database = catalog, conversations, database
-        self.redis, self.queues, self.secret = redis, queues, secret
-        self.default_language, self.session_ttl, self.job_ttls = default_language, session_ttl, job_ttls
-        self.ballots = polls.Ballots(database)
+    def __init__(self, services: Services, conversations: Conversations):
+        config = self.config = services.config
+        self.catalog, self.conversations, self.database = services.catalog, conversations, services.db
+        self.redis, self.queues, self.secret = services.redis, services.queues, config.secret_key
+        self.default_language, self.session_ttl = config.default_language, config.sms_session_ttl
+        self.ballots = polls.Ballots(services.db)
 
     def receive(self, inbound: Inbound) -> Handled:
         phone = to_e164(inbound.phone)
@@ -122,8 +121,8 @@ class SmsService:
 
     def _queue(self, message_ids: list[int]) -> None:
         for message_id in message_ids:
-            enqueue_send(self.queues, message_id, result_ttl=self.job_ttls[0],
-                         failure_ttl=self.job_ttls[1])
+            broker.enqueue(self.queues["replies"], "send_message", message_id, config=self.config,
+                           retry=broker.SEND_RETRY)
 
     # --------------------------------------------------------------- replies
 

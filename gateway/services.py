@@ -1,0 +1,87 @@
+"""The services every part of the gateway runs against, assembled in one place,
+without Flask.
+
+The web app (``gateway.app``), the RQ worker (``gateway.messaging.worker``) and the
+``outreach`` commands each build one ``Services`` from the configuration. A job
+asks for ``current()``: the services of its process, built once in the worker's
+parent and inherited by every forked job. So a job never builds the web app, and
+nothing below the web layer imports it.
+"""
+
+from __future__ import annotations
+
+import logging
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any, Mapping
+
+from redis import Redis
+from rq import Queue
+
+from gateway import broker
+from gateway.config import Config
+from gateway.content.flows import load_book
+from gateway.content.prompts import Catalog
+from gateway.engine.model import FlowBook
+from gateway.providers import get_provider
+from gateway.providers.base import Provider
+from gateway.store.database import Database
+
+
+def load_config(config: Config | Mapping[str, Any] | None = None) -> Config:
+    """A Config from the environment (and ``.env``), with ``config`` overriding it."""
+    if isinstance(config, Config):
+        return config.checked().with_secret()
+    if Path(".env").exists():
+        from dotenv import load_dotenv
+
+        load_dotenv(".env", override=False)
+    return Config.from_env(**dict(config or {})).with_secret()
+
+
+def setup_logging(config: Config) -> None:
+    logging.basicConfig(level=config.log_level.upper(),
+                        format="%(asctime)s %(levelname)s %(name)s: %(message)s")
+
+
+@dataclass
+class Services:
+    """Configuration, the database, Redis and its queues, the provider that sends,
+    and the flows and prompts: what a webhook, a job or a command needs."""
+
+    config: Config
+    db: Database
+    redis: Redis
+    redis_url: str
+    queues: dict[str, Queue]
+    provider: Provider
+    book: FlowBook
+    catalog: Catalog
+
+    @classmethod
+    def build(cls, config: Config | Mapping[str, Any] | None = None) -> Services:
+        settings = load_config(config)
+        settings.instance_path.mkdir(parents=True, exist_ok=True)
+        redis_url = settings.redis_url or broker.embedded_redis_url(settings.instance_path)
+        redis = broker.connect(redis_url)
+        return cls(config=settings, db=Database(settings.sqlalchemy_url), redis=redis,
+                   redis_url=redis_url, queues=broker.queues(redis),
+                   provider=get_provider(settings.sms_provider, settings),
+                   book=load_book(settings.flows_dir),
+                   catalog=Catalog.load(settings.prompts_dir, settings.timezone))
+
+
+_current: Services | None = None
+
+
+def bind(services: Services) -> None:
+    """Run jobs in this process against ``services`` (the worker, tests, the simulator)."""
+    global _current
+    _current = services
+
+
+def current() -> Services:
+    """This process's services, built from the environment on first use."""
+    if _current is None:
+        bind(Services.build())
+    return _current
