@@ -14,12 +14,14 @@ so a job that moves keeps its old path working through ``MOVED_JOBS``.
 from __future__ import annotations
 
 import logging
-from datetime import datetime, timedelta
+from datetime import datetime, timedelta, timezone
 from pathlib import Path
 
 from redis import Redis
 from rq import Queue, Retry
+from rq.exceptions import NoSuchJobError
 from rq.job import Job as RqJob
+from rq.job import JobStatus
 from rq.utils import import_attribute
 
 log = logging.getLogger(__name__)
@@ -81,12 +83,48 @@ def queues(redis: Redis) -> dict[str, Queue]:
 
 
 def enqueue(queue: Queue, name: str, *args, config, at: datetime | None = None,
-            delay: timedelta | None = None, retry: Retry | None = None):
+            delay: timedelta | None = None, retry: Retry | None = None, job_id: str | None = None):
     """Queue ``gateway.messaging.jobs.<name>(*args)``, now, ``at`` a time or after
-    ``delay``, with the configured (short) result and failure TTLs."""
-    options = dict(retry=retry, result_ttl=config.job_result_ttl, failure_ttl=config.job_failure_ttl)
+    ``delay``, with the configured (short) result and failure TTLs. With a
+    ``job_id``, nothing is queued while a job of that id is still alive, so the
+    reconciler can ask again every minute without multiplying jobs."""
+    if job_id is not None and is_alive(queue.connection, job_id):
+        return None
+    options = dict(retry=retry, result_ttl=config.job_result_ttl, failure_ttl=config.job_failure_ttl,
+                   job_id=job_id)
     if at is not None:
         return queue.enqueue_at(at, job(name), *args, **options)
     if delay is not None:
         return queue.enqueue_in(delay, job(name), *args, **options)
     return queue.enqueue(job(name), *args, **options)
+
+
+WAITING = {JobStatus.QUEUED, JobStatus.SCHEDULED, JobStatus.DEFERRED}
+# A running job's worker beats every 30 s; three missed beats mean it was killed
+# (a SIGKILL leaves the job "started" in Redis until RQ's own clean-up, minutes later).
+STALE_AFTER = timedelta(seconds=90)
+
+
+def is_alive(redis: Redis, job_id: str) -> bool:
+    """Whether Redis still holds this job waiting, scheduled (a retry) or running
+    in a worker that is still beating."""
+    try:
+        job = Job.fetch(job_id, connection=redis)
+    except NoSuchJobError:
+        return False
+    status = job.get_status(refresh=False)
+    if status == JobStatus.STARTED:
+        beat = job.last_heartbeat or job.started_at
+        if beat is None:
+            return True
+        beat = beat if beat.tzinfo else beat.replace(tzinfo=timezone.utc)
+        return datetime.now(timezone.utc) - beat < STALE_AFTER
+    return status in WAITING
+
+
+def batch_job_id(broadcast_id: int, first_row: int) -> str:
+    return f"batch-{broadcast_id}-{first_row}"
+
+
+def message_job_id(message_id: int) -> str:
+    return f"message-{message_id}"

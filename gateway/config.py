@@ -81,6 +81,8 @@ class Config:
     feedback_open_for: str = "3d"  # how long members may answer a feedback poll
     segments_per_second: int = 0  # provider throughput limit shared by all workers; 0 = none
     sending_timeout: int = 300  # seconds a row may stay "sending" before it is settled "unknown"
+    send_attempts: int = 6  # provider requests one row may cost, across every job that ever holds it
+    resend_unknown_after: int = 3600  # seconds before `broadcast resend-unknown` may resend a row
     sms_session_ttl: int = 86400  # an SMS conversation stays open a day
     voice_max_repeats: int = 2  # a call repeats a screen this often on silence, then says goodbye
     voice_retries: int = 2  # a reminder call not answered (or busy) is tried again this often

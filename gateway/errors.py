@@ -11,8 +11,13 @@ The hierarchy::
     ├── ActionError               a registered action was asked for but does not exist
     ├── ImportRowError            one CSV row is unusable; carries the line and the reason
     └── ProviderError             talking to an SMS/voice provider failed
-        ├── TransientProviderError    worth retrying (5xx, timeout, 429)
-        └── PermanentProviderError    never retried (invalid number, opted out ...)
+        ├── TransientProviderError    not sent: retry (refused, DNS, connect timeout, 429, 5xx)
+        ├── PermanentProviderError    rejected: fail once (4xx, invalid number, opted out ...)
+        └── AmbiguousProviderError    may have been sent: the request was written but the
+                                      answer was lost (read timeout, connection dropped);
+                                      the row becomes ``unknown`` and is never resent
+                                      automatically, except through a provider that
+                                      deduplicates on our id
 
 Rules that keep member data safe: no message built here may contain a full phone
 number. Callers pass masked numbers (``gateway.phone.mask``) when they need one.
@@ -82,3 +87,12 @@ class TransientProviderError(ProviderError):
 
 class PermanentProviderError(ProviderError):
     """The provider will never accept this request: fail once, do not retry."""
+
+
+class AmbiguousProviderError(ProviderError):
+    """The request may have reached the provider, but its answer was lost.
+
+    Retrying could send the member a second copy, so the row is settled
+    ``unknown``: a delivery report may still settle it, or an organiser may
+    choose to resend (``outreach broadcast resend-unknown``).
+    """

@@ -136,7 +136,7 @@ def run(app, config, monkeypatch):
     monkeypatch.setenv("INSTANCE_PATH", str(config.instance_path))
     monkeypatch.setenv("SECRET_KEY", config.secret_key)
     runner = CliRunner()
-    return lambda *args: runner.invoke(cli, list(args), catch_exceptions=False)
+    return lambda *args, input=None: runner.invoke(cli, list(args), input=input, catch_exceptions=False)
 
 
 @pytest.fixture

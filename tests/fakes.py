@@ -19,6 +19,7 @@ class ScriptedFake:
     """A provider endpoint that follows a script: one behaviour per request, then "ok"."""
 
     path = ""
+    sends_on_timeout = False  # SMS fakes: a "timeout" was sent all the same
 
     def __init__(self, server):
         self.server = server
@@ -34,12 +35,16 @@ class ScriptedFake:
         return self.server.url_for("/").rstrip("/")
 
     def next_request(self, request) -> tuple[dict, str]:
-        """(form, behaviour). A "timeout" answers only after the client has given up."""
+        """(form, behaviour). A "timeout" is a slow provider: it takes the message and
+        sends it, but answers only after the client has given up, so the sender cannot
+        know it was sent (as with a real read timeout)."""
         form = {k: v[0] for k, v in parse_qs(request.get_data(as_text=True)).items()}
         with self.lock:
             behaviour = self.script.pop(0) if self.script else "ok"
         time.sleep(self.delay)
         if behaviour == "timeout":
+            if self.sends_on_timeout:  # taken as it arrived; only the answer is late
+                self.requests.append(form)
             time.sleep(1.0)
         return form, behaviour
 
@@ -52,13 +57,15 @@ class FakeAfricasTalking(ScriptedFake):
     Script words: ok | 500 | timeout | 406 | 403."""
 
     path = "/version1/messaging"
+    sends_on_timeout = True
 
     def handle(self, request):
         form, behaviour = self.next_request(request)
-        if behaviour in ("500", "timeout"):
+        if behaviour == "500":
             return Response("Internal Server Error", 500)
-        self.requests.append(form)
-        code, status = {"ok": (101, "Success"), "406": (406, "UserInBlacklist"),
+        if behaviour != "timeout":
+            self.requests.append(form)
+        code, status = {"ok": (101, "Success"), "timeout": (101, "Success"), "406": (406, "UserInBlacklist"),
                         "403": (403, "InvalidPhoneNumber")}[behaviour]
         recipients = [{"statusCode": code, "number": number, "status": status,
                        "cost": "USD 0.0200" if code == 101 else "0",
@@ -78,12 +85,15 @@ class FakeTwilio(ScriptedFake):
     ERRORS = {"21610": "Attempt to send to unsubscribed recipient",
               "21211": "Invalid 'To' Phone Number"}
 
+    sends_on_timeout = True
+
     def handle(self, request):
         form, behaviour = self.next_request(request)
-        if behaviour in ("500", "timeout"):
+        if behaviour == "500":
             return Response(json.dumps({"code": 20500, "message": "Internal Server Error",
                                         "status": 500}), 500, content_type="application/json")
-        self.requests.append(form)
+        if behaviour != "timeout":
+            self.requests.append(form)
         if behaviour in self.ERRORS:
             return Response(json.dumps({"code": int(behaviour), "message": self.ERRORS[behaviour],
                                         "more_info": f"https://www.twilio.com/docs/errors/{behaviour}",

@@ -216,21 +216,32 @@ def test_africastalking_bulk_opt_out_notification(at_app):
 
 # ------------------------------------------------------------ provider failures
 
-def test_africastalking_500s_and_timeouts_are_retried_until_sent(at_app, fake_at):
-    fake_at.script = ["500", "timeout"]
+def test_africastalking_500s_are_retried_and_a_timeout_is_never_resent(at_app, fake_at):
+    fake_at.script = ["500", "timeout"]  # not sent; then sent, but the answer is lost
     at_text(at_app.test_client(), "HELP")
     drain(at_app)
     [row] = outbox(at_app)
-    assert (row.status, row.attempts) == ("sent", 3)
-    assert len(fake_at.requests) == 1  # failed attempts never reached "accepted"
+    assert (row.status, row.attempts) == ("unknown", 2)
+    assert len(fake_at.requests) == 1  # the member got it once, and only once
+    # Its delivery report names the number: the row is settled after all.
+    at_app.test_client().post("/status/africastalking", data={
+        "id": "ATXid_1", "status": "Success", "phoneNumber": PHONE, "networkCode": "45701"})
+    [row] = outbox(at_app)
+    assert (row.status, row.provider_message_id) == ("delivered", "ATXid_1")
 
 
-def test_twilio_500s_and_timeouts_are_retried_until_sent(tw_app, fake_twilio):
-    fake_twilio.script = ["timeout", "500"]
+def test_twilio_500s_are_retried_and_a_timeout_is_never_resent(tw_app, fake_twilio):
+    fake_twilio.script = ["500", "timeout"]
     tw_text(tw_app.test_client(), "HELP")
     drain(tw_app)
     [row] = outbox(tw_app)
-    assert (row.status, row.attempts) == ("sent", 3)
+    assert (row.status, row.attempts) == ("unknown", 2)
+    assert len(fake_twilio.requests) == 1
+    sid = f"SM{1:032d}"
+    twilio_post(tw_app.test_client(), "/status/twilio", {
+        "MessageSid": sid, "MessageStatus": "delivered", "To": PHONE, "AccountSid": FakeTwilio.SID})
+    [row] = outbox(tw_app)
+    assert (row.status, row.provider_message_id) == ("delivered", sid)
 
 
 def test_africastalking_blacklist_fails_once_and_opts_out(at_app, fake_at):

@@ -52,6 +52,16 @@ def open_app():
     return app
 
 
+def actor() -> str:
+    """Who is running this command, for the audit log."""
+    import getpass
+
+    try:
+        return f"cli:{getpass.getuser()}"
+    except (KeyError, OSError):
+        return "cli"
+
+
 def fetch(db, model, ident: int, what: str, hint: str = ""):
     """The row with id ``ident``, or exit 1 saying it does not exist."""
     row = db.get(model, ident)

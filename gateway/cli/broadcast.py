@@ -7,7 +7,8 @@ import time
 
 import click
 
-from gateway.cli import cli, fail, fetch, open_services
+from gateway.cli import actor, cli, fail, fetch, open_services
+from gateway.store import audit
 
 
 @cli.group()
@@ -134,13 +135,12 @@ def _zone(services):
 @click.argument("broadcast_id", type=int)
 @click.option("--watch", is_flag=True, help="Show a progress bar until it is done.")
 def status_command(broadcast_id, watch):
-    """Sent, delivered, failed, unknown and remaining."""
-    from gateway.messaging import broadcasts, reconciler
+    """Sent, delivered, failed, unknown and remaining. Only reads: it queues nothing."""
+    from gateway.messaging import broadcasts
     from gateway.store.models import Broadcast
 
     services = open_services()
     database = services.db
-    reconciler.reconcile(services)
 
     def counts():
         with database.session() as db:
@@ -171,6 +171,41 @@ def status_command(broadcast_id, watch):
     if now["unknown"]:
         click.secho(f"  {now['unknown']} message(s) were being sent when a worker stopped; they were "
                     "not resent, and may or may not have arrived.", fg="yellow")
+
+
+@broadcast.command("resend-unknown")
+@click.argument("broadcast_id", type=int)
+@click.option("--yes", is_flag=True, help="Do not ask for confirmation.")
+def resend_unknown_command(broadcast_id, yes):
+    """Send again the messages whose fate is unknown (the provider's answer was
+    lost, or a worker stopped mid-send). Some of those members may already have
+    the message, and will get a second copy."""
+    from gateway.messaging import broadcasts, bulk
+    from gateway.store.models import Broadcast
+
+    services = open_services()
+    grace = services.config.resend_unknown_after
+    with services.db.session() as db:
+        row = fetch(db, Broadcast, broadcast_id, "broadcast", "see `outreach broadcast list`")
+        if row.status == "cancelled":
+            fail(f"broadcast {broadcast_id} was cancelled; nothing is resent")
+        count = broadcasts.unknown_count(db, broadcast_id, grace)
+        waiting = broadcasts.progress(db, broadcast_id)["unknown"] - count
+    note = f" ({waiting} more are too recent: a delivery report may still settle them)" if waiting else ""
+    click.echo(f"{count} message(s) of broadcast {broadcast_id} may or may not have arrived{note}.")
+    if count == 0:
+        return
+    click.secho("Some of these members may already have it: they will get a second copy.", fg="yellow")
+    if not yes and not click.confirm("Send them again?", default=False):
+        click.echo("nothing was resent")
+        return
+    with services.db.session() as db:
+        requeued = broadcasts.requeue_unknown(db, broadcast_id, grace)
+        audit.record(db, actor(), "broadcast.resend_unknown", f"broadcast {broadcast_id}",
+                     f"{requeued} message(s)")
+    added, batches, when = bulk.dispatch(services, broadcast_id)
+    click.echo(f"{requeued} message(s) queued again in {batches} batch(es)"
+               + ("" if when is None else f", from {when.astimezone(_zone(services)):%d %b %H:%M}"))
 
 
 @broadcast.command("cancel")

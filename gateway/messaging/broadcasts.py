@@ -167,13 +167,14 @@ def materialise(db: Session, broadcast: Broadcast, renderer: Renderer, chunk: in
     return added
 
 
-def queued_batches(db: Session, broadcast_id: int, size: int) -> list[list[int]]:
-    """Queued row ids in batches; rows with the same text sit together, so one
-    Africa's Talking request can carry a whole batch."""
-    rows = db.execute(select(OutboundMessage.id, OutboundMessage.body)
-                      .where(OutboundMessage.broadcast_id == broadcast_id,
-                             OutboundMessage.status == "queued")
-                      .order_by(OutboundMessage.body, OutboundMessage.id)).all()
+def queued_batches(db: Session, broadcast_id: int, size: int, unowned: bool = False) -> list[list[int]]:
+    """Queued row ids in batches (only those no job owns yet, with ``unowned``);
+    rows with the same text sit together, so one Africa's Talking request can
+    carry a whole batch."""
+    query = (select(OutboundMessage.id, OutboundMessage.body)
+             .where(OutboundMessage.broadcast_id == broadcast_id, OutboundMessage.status == "queued")
+             .order_by(OutboundMessage.body, OutboundMessage.id))
+    rows = db.execute(query.where(OutboundMessage.job_id.is_(None)) if unowned else query).all()
     batches: list[list[int]] = []
     current: list[int] = []
     current_body = None
@@ -186,6 +187,45 @@ def queued_batches(db: Session, broadcast_id: int, size: int) -> list[list[int]]
     if current:
         batches.append(current)
     return batches
+
+
+def queued_by_job(db: Session, broadcast_id: int, size: int) -> list[tuple[str, list[int]]]:
+    """Queued rows grouped by the job that owns them, as (job id, row ids). Rows
+    that have no owner (queued before job ids were recorded) get one here."""
+    owned: dict[str, list[int]] = {}
+    orphans = False
+    for job_id, message_id in db.execute(
+            select(OutboundMessage.job_id, OutboundMessage.id)
+            .where(OutboundMessage.broadcast_id == broadcast_id, OutboundMessage.status == "queued")
+            .order_by(OutboundMessage.id)):
+        if job_id is None:
+            orphans = True
+        else:
+            owned.setdefault(job_id, []).append(message_id)
+    if orphans:
+        for ids in queued_batches(db, broadcast_id, size, unowned=True):
+            job_id = f"batch-{broadcast_id}-{ids[0]}"
+            db.execute(update(OutboundMessage).where(OutboundMessage.id.in_(ids)).values(job_id=job_id))
+            owned[job_id] = ids
+    return list(owned.items())
+
+
+def _unknown_before(broadcast_id: int, grace_s: int):
+    return (OutboundMessage.broadcast_id == broadcast_id, OutboundMessage.status == "unknown",
+            OutboundMessage.updated_at < utcnow() - timedelta(seconds=grace_s))
+
+
+def unknown_count(db: Session, broadcast_id: int, grace_s: int) -> int:
+    """Rows whose fate is unknown and old enough that no report is coming."""
+    return db.scalar(select(func.count()).select_from(OutboundMessage)
+                     .where(*_unknown_before(broadcast_id, grace_s)))
+
+
+def requeue_unknown(db: Session, broadcast_id: int, grace_s: int) -> int:
+    """An organiser chose to resend them: back in the queue with a fresh budget."""
+    return db.execute(update(OutboundMessage).where(*_unknown_before(broadcast_id, grace_s))
+                      .values(status="queued", attempts=0, error=None, job_id=None, claim=None,
+                              updated_at=utcnow())).rowcount
 
 
 def cancel(db: Session, broadcast: Broadcast) -> int:

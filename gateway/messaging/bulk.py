@@ -15,7 +15,7 @@ from sqlalchemy import select, update
 
 from gateway import broker
 from gateway.encoding import sms_size
-from gateway.errors import PermanentProviderError, TransientProviderError
+from gateway.errors import ProviderError, TransientProviderError
 from gateway.messaging import broadcasts, outbox
 from gateway.messaging import calls as voice_calls
 from gateway.messaging.throttle import Throttle
@@ -46,90 +46,118 @@ def dispatch(services: Services, broadcast_id: int, not_before=None):
         broadcast.started_at = broadcast.started_at or now
     with database.session() as db:
         batches = broadcasts.queued_batches(db, broadcast_id, config.bulk_batch_size)
-    for ids in batches:
+        jobs = [(broker.batch_job_id(broadcast_id, ids[0]), ids) for ids in batches]
+        for job_id, ids in jobs:  # the rows say which job owns them (see reconciler)
+            db.execute(update(OutboundMessage).where(OutboundMessage.id.in_(ids))
+                       .values(job_id=job_id))
+    for job_id, ids in jobs:
         broker.enqueue(services.queues["bulk"], "send_batch", ids, config=config, at=when,
-                       retry=broker.SEND_RETRY)
+                       retry=broker.SEND_RETRY, job_id=job_id)
     return added, len(batches), when
 
 
 def send_batch(services: Services, message_ids: list[int]) -> dict:
-    """Claim a batch of bulk rows in one UPDATE, send them, record every outcome.
+    """Send a batch of a broadcast's rows; returns how many rows ended in each status.
 
-    Rows another worker already claimed (or that are done) are simply not won.
-    Rows sharing a text go to Africa's Talking in one request.
+    Each provider request claims only its own rows, right before it is made, and
+    records its outcome as soon as it returns: a crash leaves at most the requests
+    in flight in ``sending`` (settled ``unknown`` by the reconciler), and the rest
+    of the batch ``queued`` for the same job id to pick up again. Rows another job
+    already claimed (or that are done) are simply not won. Rows sharing a text go
+    to Africa's Talking in one request.
     """
     database, provider, config = services.db, services.provider, services.config
-    token = uuid.uuid4().hex
+    job = get_current_job()
+    job_id = job.id if job is not None else None
+    last_job_try = job is None or not job.retries_left
     with database.session() as db:
-        db.execute(update(OutboundMessage)
-                   .where(OutboundMessage.id.in_(message_ids), OutboundMessage.status == "queued")
-                   .values(status="sending", claim=token, attempts=OutboundMessage.attempts + 1,
-                           updated_at=utcnow()))
-        claimed = db.execute(
+        rows = db.execute(
             select(OutboundMessage.id, OutboundMessage.body, Member.phone, Member.opted_out_at,
-                   Broadcast.cancelled_at, OutboundMessage.channel)
+                   Broadcast.cancelled_at, OutboundMessage.channel, OutboundMessage.attempts)
             .join(Member, Member.id == OutboundMessage.member_id)
             .outerjoin(Broadcast, Broadcast.id == OutboundMessage.broadcast_id)
-            .where(OutboundMessage.claim == token)).all()
-    results: dict[int, SendOutcome] = {}
-    cancelled: list[int] = []
+            .where(OutboundMessage.id.in_(message_ids), OutboundMessage.status == "queued")).all()
+    attempts = {row.id: row.attempts + 1 for row in rows}  # once claimed
+    settled_now: list[tuple[int, str, SendOutcome | None]] = []
     by_body: dict[str, list[tuple[int, str]]] = {}
     calls: list[tuple[int, str]] = []
-    for message_id, body, phone, opted_out_at, cancelled_at, channel in claimed:
+    for message_id, body, phone, opted_out_at, cancelled_at, channel, _ in rows:
         if cancelled_at is not None:
-            cancelled.append(message_id)
+            settled_now.append((message_id, "", None))
         elif phone is None:
-            results[message_id] = SendOutcome("", False, error="member erased")
+            settled_now.append((message_id, "", SendOutcome("", False, error="member erased")))
         elif opted_out_at is not None:
-            results[message_id] = SendOutcome(phone, False, error="opted out")
+            settled_now.append((message_id, phone, SendOutcome(phone, False, error="opted out")))
         elif channel == "voice":
             calls.append((message_id, phone))
         else:
             by_body.setdefault(body, []).append((message_id, phone))
-    if calls:
-        results.update(voice_calls.place(services, calls))
     throttle = Throttle(services.redis, provider.name, config.segments_per_second)
-    chunks = []
+    requests: list[tuple[str | None, list[tuple[int, str]]]] = [(None, [call]) for call in calls]
     for body, recipients in by_body.items():
         size = throttle.largest_batch(sms_size(body).segments, config.bulk_batch_size)
-        chunks += [(body, recipients[start:start + size]) for start in range(0, len(recipients), size)]
+        requests += [(body, recipients[start:start + size]) for start in range(0, len(recipients), size)]
 
-    def send_chunk(item):
-        body, chunk = item
-        phones = [phone for _, phone in chunk]
-        throttle.take(sms_size(body).segments * len(phones))
-        try:
-            return chunk, provider.send(body, phones)
-        except (TransientProviderError, PermanentProviderError) as exc:
-            transient = isinstance(exc, TransientProviderError)
-            return chunk, [SendOutcome(p, False, error=str(exc), transient=transient) for p in phones]
+    def last_try(message_id: int) -> bool:
+        return last_job_try or attempts[message_id] >= config.send_attempts
 
+    def send(request) -> dict:
+        body, recipients = request
+        if body is not None:  # wait for the throttle while the rows are still queued
+            throttle.take(sms_size(body).segments * len(recipients))
+        with database.session() as db:
+            won = set(outbox.claim_many(db, [message_id for message_id, _ in recipients],
+                                        uuid.uuid4().hex))
+        recipients = [(message_id, phone) for message_id, phone in recipients if message_id in won]
+        if not recipients:
+            return {}
+        if body is None:
+            outcomes = voice_calls.place(services, recipients)
+        else:
+            phones = [phone for _, phone in recipients]
+            try:
+                sent = provider.send(body, phones)
+            except ProviderError as exc:
+                sent = outbox.failure_outcomes(exc, phones)
+            outcomes = {message_id: outcome
+                        for (message_id, _), outcome in zip(recipients, sent, strict=True)}
+        return _record(database, provider.name, outcomes, last_try, job_id)
+
+    counts: dict[str, int] = {}
+    if settled_now:
+        with database.session() as db:
+            won = set(outbox.claim_many(db, [message_id for message_id, _, _ in settled_now],
+                                        uuid.uuid4().hex))
+        _merge(counts, _record(database, provider.name,
+                               {m: o for m, _, o in settled_now if m in won}, last_try, job_id))
     # Personalised texts are one request each: keep a bounded number in flight.
-    with ThreadPoolExecutor(max_workers=max(1, min(config.send_concurrency, len(chunks)))) as pool:
-        for chunk, outcomes in pool.map(send_chunk, chunks):
-            for (message_id, _), outcome in zip(chunk, outcomes, strict=True):
-                results[message_id] = outcome
-    job = get_current_job()
-    last_try = job is None or not job.retries_left
-    counts = _record_batch(database, provider.name, results, cancelled, last_try)
+    with ThreadPoolExecutor(max_workers=max(1, min(config.send_concurrency, len(requests)))) as pool:
+        for request_counts in pool.map(send, requests):
+            _merge(counts, request_counts)
     if counts.get("queued"):
         raise TransientProviderError(f"{counts['queued']} of {len(message_ids)} will be retried")
     return counts
 
 
-def _record_batch(database, provider_name: str, results: dict, cancelled: list[int],
-                  last_try: bool) -> dict:
+def _merge(into: dict[str, int], more: dict[str, int]) -> None:
+    for status, count in more.items():
+        into[status] = into.get(status, 0) + count
+
+
+def _record(database, provider_name: str, outcomes: dict[int, SendOutcome | None],
+            last_try, job_id: str | None) -> dict[str, int]:
+    """Write each claimed row's outcome (None: its broadcast was cancelled) in one
+    bulk UPDATE. A row going back to the queue stays this job's, for its retry."""
     now = utcnow()
     rows, opted_out, counts = [], [], {}
-    settled = [(message_id, *outbox.settle(outcome, last_try), outcome)
-               for message_id, outcome in results.items()]
-    settled += [(message_id, "cancelled", None, None) for message_id in cancelled]
-    for message_id, status, error, outcome in settled:
+    for message_id, outcome in outcomes.items():
+        status, error = ("cancelled", None) if outcome is None else outbox.settle(outcome, last_try(message_id))
         counts[status] = counts.get(status, 0) + 1
         accepted = outcome is not None and outcome.accepted
         rows.append({"id": message_id, "status": status, "provider": provider_name,
                      "provider_message_id": outcome.provider_message_id if accepted else None,
-                     "error": error, "claim": None, "updated_at": now})
+                     "error": error, "claim": None, "updated_at": now,
+                     "job_id": job_id if status == "queued" else None})
         if outcome is not None and outcome.opted_out:
             opted_out.append(message_id)
     with database.session() as db:

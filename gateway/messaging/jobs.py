@@ -16,11 +16,10 @@ import logging
 from rq import get_current_job
 
 from gateway.encoding import sms_size
-from gateway.errors import PermanentProviderError, TransientProviderError
+from gateway.errors import ProviderError, TransientProviderError
 from gateway.messaging import bulk, calls, outbox, reminders
 from gateway.messaging.throttle import Throttle
 from gateway.phone import mask
-from gateway.providers.base import SendOutcome
 from gateway.services import current
 from gateway.store.models import Member
 
@@ -42,19 +41,18 @@ def send_message(message_id: int) -> str:
         if row.kind == "bulk" and member.opted_out_at is not None:
             row.status, row.error = "failed", "opted out"
             return "failed"
-        phone, body = member.phone, row.body
+        phone, body, attempts = member.phone, row.body, row.attempts
     # Counted so bulk sends yield to it; a reply to a member never waits.
     Throttle(services.redis, provider.name, services.config.segments_per_second).take(
         sms_size(body).segments, wait=False)
     try:
         [outcome] = provider.send(body, [phone])
-    except (TransientProviderError, PermanentProviderError) as exc:
-        transient = isinstance(exc, TransientProviderError)
-        outcome = SendOutcome(phone, False, error=str(exc), transient=transient)
+    except ProviderError as exc:
+        [outcome] = outbox.failure_outcomes(exc, [phone])
     job = get_current_job()
+    last_try = job is None or not job.retries_left or attempts >= services.config.send_attempts
     with database.session() as db:
-        status = outbox.record(db, message_id, provider.name, outcome,
-                               last_try=job is None or not job.retries_left)
+        status = outbox.record(db, message_id, provider.name, outcome, last_try=last_try)
     log.info("message %s to %s: %s", message_id, mask(phone), status)
     if status == "queued":  # transient: let RQ retry with backoff
         raise TransientProviderError(f"message {message_id}: {outcome.error}")

@@ -5,18 +5,24 @@ that safe: a job first claims the row (``queued`` -> ``sending``, one UPDATE tha
 only one worker can win), then calls the provider, then records the provider's id.
 A row left in ``sending`` by a crash is not resent blindly; the reconciler settles it.
 Jobs carry the row's id, never a phone number.
+
+Rows are claimed per provider request, not per job, so a crash leaves at most the
+requests in flight in ``sending``. ``attempts`` counts provider requests across
+every job that ever held the row; past ``SEND_ATTEMPTS`` a row fails instead of
+going back to the queue, so no re-queued job can start its budget afresh.
 """
 
 from __future__ import annotations
 
 import logging
-from datetime import datetime
+from datetime import datetime, timedelta
 
 from sqlalchemy import select, update
 from sqlalchemy.orm import Session
 
 from gateway.encoding import sms_size
-from gateway.phone import mask
+from gateway.errors import AmbiguousProviderError, ProviderError, TransientProviderError
+from gateway.phone import mask, to_e164
 from gateway.providers.base import DeliveryReport, SendOutcome
 from gateway.store.models import Member, OutboundMessage, utcnow
 
@@ -48,14 +54,34 @@ def claim(db: Session, message_id: int) -> OutboundMessage | None:
     return db.get(OutboundMessage, message_id) if won == 1 else None
 
 
+def claim_many(db: Session, message_ids: list[int], token: str) -> list[int]:
+    """Take these rows for one provider request; returns the ids this call won."""
+    db.execute(update(OutboundMessage)
+               .where(OutboundMessage.id.in_(message_ids), OutboundMessage.status == "queued")
+               .values(status="sending", claim=token, attempts=OutboundMessage.attempts + 1,
+                       updated_at=utcnow()))
+    return list(db.scalars(select(OutboundMessage.id).where(OutboundMessage.claim == token)))
+
+
+def failure_outcomes(exc: ProviderError, phones: list[str]) -> list[SendOutcome]:
+    """What a provider error raised for a whole request means for each recipient."""
+    return [SendOutcome(phone, False, error=str(exc)[:200],
+                        transient=isinstance(exc, TransientProviderError),
+                        ambiguous=isinstance(exc, AmbiguousProviderError)) for phone in phones]
+
+
 def settle(outcome: SendOutcome, last_try: bool) -> tuple[str, str | None]:
     """The status and error a send outcome leaves its row in.
 
-    A transient failure goes back to ``queued`` for the job's retry to claim again,
-    unless the retry budget is spent: then it fails rather than strand in the queue.
+    An ambiguous failure (the provider may have sent it) is ``unknown``: never
+    resent automatically. A transient one (not sent) goes back to ``queued`` for
+    the job's retry to claim again, unless the attempts are spent: then it fails
+    rather than strand in the queue.
     """
     if outcome.accepted:
         return "sent", None
+    if outcome.ambiguous:
+        return "unknown", (outcome.error or "no answer; may have been sent")[:200]
     if outcome.transient and not last_try:
         return "queued", (outcome.error or "")[:200] or None
     error = f"gave up after retries: {outcome.error}" if outcome.transient else outcome.error
@@ -78,13 +104,24 @@ def record(db: Session, message_id: int, provider: str, outcome: SendOutcome,
     return row.status
 
 
+# A report for a send whose answer was lost is matched to the member's unknown row
+# this recent; older rows are for an organiser to settle.
+REPORT_MATCH_WINDOW = timedelta(days=2)
+
+
 def apply_report(db: Session, report: DeliveryReport) -> bool:
-    """Move the row the report names forward. Unknown ids change nothing."""
+    """Move the row the report names forward. Unknown ids change nothing, except
+    that a report for a number with an ``unknown`` row (its send timed out, so we
+    never learnt the provider's id) settles that row: the provider did send it."""
     row = db.scalar(select(OutboundMessage).where(
         OutboundMessage.provider == report.provider,
         OutboundMessage.provider_message_id == report.provider_message_id))
     if row is None:
-        return False
+        row = _unknown_row_for(db, report)
+        if row is None:
+            return False
+        row.provider_message_id = report.provider_message_id
+        row.status, row.error = "sent", None  # the provider had it; the report moves it on
     if report.opted_out:
         member = db.get(Member, row.member_id)
         if member is not None and member.opted_out_at is None:
@@ -104,3 +141,23 @@ def settle_stuck(db: Session, older_than: datetime) -> list[int]:
         db.execute(update(OutboundMessage).where(OutboundMessage.id.in_(stuck))
                    .values(status="unknown", claim=None, error="worker stopped mid-send; not resent"))
     return stuck
+
+
+def _unknown_row_for(db: Session, report: DeliveryReport) -> OutboundMessage | None:
+    phone = to_e164(report.phone) if report.phone else None
+    if phone is None:
+        return None
+    return db.scalar(select(OutboundMessage).join(Member, Member.id == OutboundMessage.member_id).where(
+        Member.phone == phone, OutboundMessage.status == "unknown",
+        OutboundMessage.provider == report.provider, OutboundMessage.provider_message_id.is_(None),
+        OutboundMessage.updated_at > utcnow() - REPORT_MATCH_WINDOW)
+        .order_by(OutboundMessage.updated_at).limit(1))
+
+
+def stranded_replies(db: Session, queued_before: datetime) -> list[int]:
+    """Conversational replies still queued since before then (the reconciler
+    checks whether Redis holds their job)."""
+    return list(db.scalars(select(OutboundMessage.id).where(
+        OutboundMessage.status == "queued", OutboundMessage.kind == "reply",
+        OutboundMessage.broadcast_id.is_(None), OutboundMessage.updated_at < queued_before)
+        .order_by(OutboundMessage.id).limit(1000)))

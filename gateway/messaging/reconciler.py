@@ -19,6 +19,9 @@ from gateway.services import Services
 from gateway.store.models import Broadcast, utcnow
 
 log = logging.getLogger(__name__)
+# A reply queued this long ago whose job Redis does not hold was never queued
+# (Redis was down when the text came in) or was lost with Redis.
+STRANDED_AFTER_S = 30
 
 
 def reconcile(services: Services) -> dict:
@@ -26,9 +29,10 @@ def reconcile(services: Services) -> dict:
 
     Rows in ``sending`` longer than SENDING_TIMEOUT become ``unknown`` (reported,
     never resent blindly). Polls past their closing time are closed. Queued rows of
-    a sending broadcast are queued again (unless held for quiet hours or a later
-    start), and reminders past their time are fired: Redis may have lost their jobs,
-    and a duplicate job claims nothing.
+    a sending broadcast whose job Redis lost are queued again under the job's own
+    id (unless held for quiet hours or a later start); so are replies whose job
+    never reached Redis. Reminders past their time are fired. A duplicate job
+    claims nothing.
     """
     config, database, queues = services.config, services.db, services.queues
     with database.session() as db:
@@ -41,6 +45,7 @@ def reconcile(services: Services) -> dict:
         overdue = reminders.due(db)
         polls.close_due(db)  # a closed poll's unsent questions are cancelled
         lost_calls = calls.overdue(db, config.voice_retry_minutes)
+        stranded_replies = outbox.stranded_replies(db, utcnow() - timedelta(seconds=STRANDED_AFTER_S))
     for message_id in lost_calls:  # a call to try again whose job Redis lost
         broker.enqueue(queues["bulk"], "call_again", message_id, config=config)
     for reminder_id in overdue:  # their RQ trigger was lost, or is about to run: a claim decides
@@ -52,10 +57,17 @@ def reconcile(services: Services) -> dict:
             if left["queued"] == 0 and left["sending"] == 0 and left["waiting"] == 0:
                 db.get(Broadcast, broadcast_id).status = "done"
                 continue
-            batches = broadcasts.queued_batches(db, broadcast_id, config.bulk_batch_size)
-        for ids in batches:
-            broker.enqueue(queues["bulk"], "send_batch", ids, config=config, retry=broker.SEND_RETRY)
-            requeued += len(ids)
+            owners = broadcasts.queued_by_job(db, broadcast_id, config.bulk_batch_size)
+        # Only a job Redis no longer holds is queued again, under the same id: a
+        # job waiting for its retry keeps its rows, and no row gets a fresh budget.
+        for job_id, ids in owners:
+            if broker.enqueue(queues["bulk"], "send_batch", ids, config=config,
+                              retry=broker.SEND_RETRY, job_id=job_id) is not None:
+                requeued += len(ids)
+    for message_id in stranded_replies:  # answered 200, but Redis was down to queue the reply
+        if broker.enqueue(queues["replies"], "send_message", message_id, config=config,
+                          retry=broker.SEND_RETRY, job_id=broker.message_job_id(message_id)) is not None:
+            requeued += 1
     if unknown:
         log.warning("reconciler: %d message(s) left mid-send by a stopped worker marked unknown "
                     "(not resent): ids %s", len(unknown), unknown[:20])

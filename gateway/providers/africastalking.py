@@ -20,8 +20,15 @@ from africastalking.Service import AfricasTalkingException
 from africastalking.SMS import SMSService
 from africastalking.Voice import VoiceService
 
-from gateway.errors import PermanentProviderError, TransientProviderError
-from gateway.providers.base import DeliveryReport, Inbound, OptOutNotice, SendOutcome
+from gateway.errors import AmbiguousProviderError, PermanentProviderError, TransientProviderError
+from gateway.providers.base import (
+    DeliveryReport,
+    Inbound,
+    OptOutNotice,
+    SendOutcome,
+    request_was_written,
+    transport_outcome,
+)
 
 ACCEPTED = {100, 101, 102}
 TRANSIENT = {500, 501, 502}
@@ -47,9 +54,12 @@ class AfricasTalkingProvider:
         try:
             reply = self.sms.send(text, list(phones), sender_id=self.sender_id,
                                   timeout=(self.timeout, self.timeout))
-        except (requests.Timeout, requests.ConnectionError) as exc:
+        except requests.RequestException as exc:
+            if request_was_written(exc):
+                raise AmbiguousProviderError(
+                    f"africastalking: no answer ({type(exc).__name__}); may have been sent") from None
             raise TransientProviderError(f"africastalking unreachable: {type(exc).__name__}") from None
-        except AfricasTalkingException as exc:
+        except AfricasTalkingException as exc:  # an HTTP error status: AT did not take it
             body = str(exc)[:120]
             if "authentication" in body.lower() or "invalid" in body.lower():
                 raise PermanentProviderError(f"africastalking refused the request: {body}") from None
@@ -60,7 +70,8 @@ class AfricasTalkingProvider:
             except ValueError:
                 reply = None
         if not isinstance(reply, dict) or "SMSMessageData" not in reply:
-            raise TransientProviderError("africastalking sent an unreadable reply")
+            # It answered 200, so it may well have sent: we cannot tell to whom.
+            raise AmbiguousProviderError("africastalking sent an unreadable reply; may have been sent")
         outcomes = {}
         for recipient in reply["SMSMessageData"].get("Recipients", []):
             code = int(recipient.get("statusCode", 0))
@@ -78,9 +89,8 @@ class AfricasTalkingProvider:
         end-of-call post (``isActive=0``) carries ``status`` and ``hangupCause``."""
         try:
             reply = self.voice.call(self.voice_number, [phone], timeout=(self.timeout, self.timeout))
-        except (requests.Timeout, requests.ConnectionError) as exc:
-            return SendOutcome(phone, False, error=f"africastalking unreachable: {type(exc).__name__}",
-                               transient=True)
+        except requests.RequestException as exc:
+            return transport_outcome(phone, "africastalking", exc)
         except (AfricasTalkingException, ValueError) as exc:
             return SendOutcome(phone, False, error=f"africastalking: {str(exc)[:100]}")
         if isinstance(reply, str):
@@ -107,7 +117,8 @@ class AfricasTalkingProvider:
             status = form.get("status", "")
             return DeliveryReport(self.name, form["id"][:64], REPORT_STATUS.get(status),
                                   form.get("failureReason") or None,
-                                  opted_out=form.get("failureReason") == "UserInBlacklist")
+                                  opted_out=form.get("failureReason") == "UserInBlacklist",
+                                  phone=form.get("phoneNumber") or None)
         if form.get("phoneNumber") and "senderId" in form:  # bulk SMS opt-out notification
             return OptOutNotice(self.name, form["phoneNumber"])
         return None

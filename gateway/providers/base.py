@@ -1,14 +1,19 @@
 """What every SMS provider adapter offers, and the plain data it speaks.
 
 Adapters are thin: they turn a provider's HTTP callbacks into these records, send
-text through the provider's official SDK, and sort failures into transient
-(retry) and permanent (fail once). No flow logic lives in an adapter.
+text through the provider's official SDK, and sort every failure into one of three
+kinds (see ``gateway.errors``): *not sent* (retry), *rejected* (fail once) and
+*ambiguous* (the request may have reached the provider: never resent blindly).
+No flow logic lives in an adapter.
 """
 
 from __future__ import annotations
 
 from dataclasses import dataclass
 from typing import Mapping, Protocol, Sequence
+
+import requests
+from urllib3.exceptions import NewConnectionError
 
 
 @dataclass(frozen=True)
@@ -31,6 +36,9 @@ class DeliveryReport:
     status: str | None
     error: str | None = None
     opted_out: bool = False
+    # The recipient, where the provider says it: a report for a send whose answer
+    # was lost (an ``unknown`` row, no provider id) is matched by it.
+    phone: str | None = None
 
 
 @dataclass(frozen=True)
@@ -49,8 +57,43 @@ class SendOutcome:
     accepted: bool
     provider_message_id: str | None = None
     error: str | None = None
-    transient: bool = False  # worth retrying
+    transient: bool = False  # not sent: worth retrying
     opted_out: bool = False  # the recipient blocked us: mark the member opted out
+    ambiguous: bool = False  # may have been sent (answer lost): never resent blindly
+
+
+def request_was_written(exc: requests.RequestException) -> bool:
+    """Whether a failed HTTP call may have reached the provider.
+
+    A refused connection, a failed DNS lookup or a connect timeout happened before
+    our request was written: it was not sent, and retrying is safe. A read timeout
+    or a connection dropped afterwards leaves us not knowing: the provider may have
+    sent the text and only its answer was lost.
+    """
+    if isinstance(exc, requests.ConnectTimeout):
+        return False
+    if isinstance(exc, requests.ReadTimeout):
+        return True
+    seen, todo = set(), [exc]
+    while todo:  # requests wraps urllib3's errors a few layers deep
+        error = todo.pop()
+        if id(error) in seen or error is None:
+            continue
+        seen.add(id(error))
+        if isinstance(error, (NewConnectionError, ConnectionRefusedError)):
+            return False
+        todo += [getattr(error, "reason", None), error.__cause__, error.__context__]
+        todo += [arg for arg in getattr(error, "args", ()) if isinstance(arg, BaseException)]
+    return True
+
+
+def transport_outcome(phone: str, provider: str, exc: requests.RequestException) -> SendOutcome:
+    """The outcome of a send whose HTTP call failed (see ``request_was_written``)."""
+    kind = type(exc).__name__
+    if request_was_written(exc):
+        return SendOutcome(phone, False, error=f"{provider}: no answer ({kind}); may have been sent",
+                           ambiguous=True)
+    return SendOutcome(phone, False, error=f"{provider} unreachable: {kind}", transient=True)
 
 
 class Provider(Protocol):

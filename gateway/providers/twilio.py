@@ -16,7 +16,7 @@ from twilio.base.exceptions import TwilioRestException
 from twilio.http.http_client import TwilioHttpClient
 from twilio.rest import Client
 
-from gateway.providers.base import DeliveryReport, Inbound, SendOutcome
+from gateway.providers.base import DeliveryReport, Inbound, SendOutcome, transport_outcome
 
 OPTED_OUT_CODES = {21610}
 REPORT_STATUS = {"delivered": "delivered", "undelivered": "failed", "failed": "failed",
@@ -49,11 +49,10 @@ class TwilioProvider:
         extra = {"status_callback": self.status_callback} if self.status_callback else {}
         try:
             message = self.client.messages.create(to=phone, body=text, **self.sender, **extra)
-        except (requests.Timeout, requests.ConnectionError) as exc:
-            return SendOutcome(phone, False, error=f"twilio unreachable: {type(exc).__name__}",
-                               transient=True)
+        except requests.RequestException as exc:
+            return transport_outcome(phone, "twilio", exc)
         except TwilioRestException as exc:
-            transient = exc.status == 429 or exc.status >= 500
+            transient = exc.status == 429 or exc.status >= 500  # it answered: not taken
             return SendOutcome(phone, False, error=f"{exc.code or exc.status}",
                                transient=transient, opted_out=exc.code in OPTED_OUT_CODES)
         return SendOutcome(phone, True, message.sid)
@@ -64,8 +63,8 @@ class TwilioProvider:
         try:
             placed = self.client.calls.create(to=phone, from_=self.caller_id, url=answer_url, method="POST",
                                               status_callback=status_url, status_callback_method="POST")
-        except (requests.Timeout, requests.ConnectionError) as exc:
-            return SendOutcome(phone, False, error=f"twilio unreachable: {type(exc).__name__}", transient=True)
+        except requests.RequestException as exc:
+            return transport_outcome(phone, "twilio", exc)
         except TwilioRestException as exc:
             return SendOutcome(phone, False, error=f"{exc.code or exc.status}",
                                transient=exc.status == 429 or exc.status >= 500)
@@ -83,4 +82,4 @@ class TwilioProvider:
         code = form.get("ErrorCode") or None
         opted_out = bool(code and code.isdigit() and int(code) in OPTED_OUT_CODES)
         return DeliveryReport(self.name, sid[:64], REPORT_STATUS.get(form.get("MessageStatus", "")),
-                              code, opted_out=opted_out)
+                              code, opted_out=opted_out, phone=form.get("To") or None)

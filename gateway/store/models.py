@@ -178,6 +178,10 @@ class OutboundMessage(Base):
     # Which job claimed the row: a batch job claims many rows in one UPDATE, then
     # reads back exactly the ones it won.
     claim: Mapped[str | None] = mapped_column(String(32), index=True)
+    # The RQ job that will send a queued row (its id is deterministic): the
+    # reconciler queues it again only if Redis no longer has that job.
+    job_id: Mapped[str | None] = mapped_column(String(64), index=True)
+    # Provider requests made for this row, across every job that ever held it.
     attempts: Mapped[int] = mapped_column(Integer, default=0)
     created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
     updated_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow, onupdate=utcnow)
@@ -304,3 +308,20 @@ class PollReply(Base):
     reason: Mapped[str] = mapped_column(String(12))  # invalid | closed
     text: Mapped[str] = mapped_column(String(160))
     received_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+
+
+class AuditEvent(Base):
+    """Who did what to whom, and when: sends, edits, cancellations, erasures.
+
+    ``subject`` names a row (``member 12``), never a phone number or a name, so the
+    log itself can be kept after the member is erased.
+    """
+
+    __tablename__ = "audit_events"
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow, index=True)
+    actor: Mapped[str] = mapped_column(String(120))
+    action: Mapped[str] = mapped_column(String(40))
+    subject: Mapped[str] = mapped_column(String(80))
+    detail: Mapped[str | None] = mapped_column(String(500))

@@ -122,7 +122,7 @@ class SmsService:
     def _queue(self, message_ids: list[int]) -> None:
         for message_id in message_ids:
             broker.enqueue(self.queues["replies"], "send_message", message_id, config=self.config,
-                           retry=broker.SEND_RETRY)
+                           retry=broker.SEND_RETRY, job_id=broker.message_job_id(message_id))
 
     # --------------------------------------------------------------- replies
 
