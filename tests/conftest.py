@@ -24,12 +24,14 @@ TEST_SECRET = "test-secret-not-for-production"
 
 
 @pytest.fixture(scope="session")
-def redis_url(tmp_path_factory) -> str:
+def redis_url(tmp_path_factory):
     if os.environ.get("REDIS_URL"):
-        return os.environ["REDIS_URL"]
-    from gateway.broker import embedded_redis_url
+        yield os.environ["REDIS_URL"]
+        return
+    from gateway.broker import embedded_redis_url, stop_embedded
 
-    return embedded_redis_url(tmp_path_factory.mktemp("redis"))
+    yield embedded_redis_url(tmp_path_factory.mktemp("redis"))
+    stop_embedded()  # the suite leaves no server running
 
 
 @pytest.fixture(scope="session")

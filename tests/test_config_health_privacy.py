@@ -57,3 +57,44 @@ def test_no_phone_number_in_logs_or_redis_keys(app, phone_factory, caplog):
             assert digits not in redis.get(key).decode("utf-8", "replace")
     assert "ussd rate limit hit for ***********399" in caplog.text
     assert digits not in caplog.text and "2055512399" not in caplog.text
+
+
+def test_a_database_error_is_logged_without_the_number_it_was_about(app):
+    """PostgreSQL's unique-key error says ``DETAIL: Key (phone)=(+856...)``; the
+    parameters would repeat it. Neither reaches a log line."""
+    import io
+    import logging
+
+    from sqlalchemy.exc import IntegrityError
+
+    from gateway.services import RedactingFormatter
+    from gateway.store.models import Member
+
+    number = "+8562055519876"
+    stream = io.StringIO()
+    handler = logging.StreamHandler(stream)
+    handler.setFormatter(RedactingFormatter("%(levelname)s %(name)s: %(message)s"))
+    log = logging.getLogger("test.privacy")
+    log.addHandler(handler)
+    try:
+        with app.extensions["db"].session() as db:
+            db.add(Member(phone=number, language="lo"))
+        try:
+            with app.extensions["db"].session() as db:
+                db.add(Member(phone=number, language="lo"))
+        except IntegrityError:
+            log.exception("could not add a member")
+    finally:
+        log.removeHandler(handler)
+    text = stream.getvalue()
+    assert "IntegrityError" in text and "could not add a member" in text
+    assert number.lstrip("+")[3:] not in text and "DETAIL" not in text
+
+
+def test_redact_masks_numbers_in_free_text_and_leaves_times_and_ids():
+    from gateway.phone import redact
+
+    assert redact("from +8562055512345, then 020 5551 2345 and 8562055512345.") == (
+        "from ***********345, then ********345 and **********345.")
+    kept = "2026-11-22 10:00:00,163 job batch-3-7001 ATXid_1234567 took 1763790000 us"
+    assert redact(kept) == kept

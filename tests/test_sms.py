@@ -346,3 +346,15 @@ def test_a_spent_retry_budget_fails_the_row_instead_of_stranding_it(at_app, fake
     [row] = outbox(at_app)
     assert (row.status, row.attempts) == ("failed", 4)
     assert row.error.startswith("gave up after retries")
+
+
+def test_an_invalid_sender_gets_no_member_and_no_reply_and_is_logged_masked(at_app, fake_at, caplog):
+    import logging
+
+    caplog.set_level(logging.INFO)
+    reply = at_text(at_app.test_client(), "JOIN", phone="+8562060000000")  # possible, not valid
+    assert reply.status_code == 200
+    with at_app.extensions["db"].session() as db:
+        assert db.scalar(select(func.count()).select_from(Member)) == 0
+    assert outbox(at_app) == []
+    assert "invalid number ***********000" in caplog.text and "2060000000" not in caplog.text

@@ -6,6 +6,7 @@ import socket
 import subprocess
 import sys
 import time
+import urllib.error
 import urllib.request
 from pathlib import Path
 
@@ -30,26 +31,49 @@ def free_port() -> int:
         return sock.getsockname()[1]
 
 
-def test_up_serves_healthz_and_ussd_then_stops_on_sigterm(tmp_path, database_url):
+def start_up(tmp_path, database_url, **settings) -> tuple[subprocess.Popen, int]:
+    """``outreach up`` on a free port, its output in ``up.log``; waits for /healthz."""
     port = free_port()
     env = {k: v for k, v in os.environ.items() if k not in ("REDIS_URL",)}
     env.update(INSTANCE_PATH=str(tmp_path / "instance"), DATABASE_URL=database_url,
-               PYTHONUNBUFFERED="1")
+               PYTHONUNBUFFERED="1", **settings)
     if os.environ.get("REDIS_URL"):
         env["REDIS_URL"] = os.environ["REDIS_URL"]
     log = open(tmp_path / "up.log", "w")
     process = subprocess.Popen([sys.executable, "-m", "gateway.cli.main", "up", "--port",
                                 str(port), "--workers", "2"], env=env, stdout=log,
-                               stderr=subprocess.STDOUT, cwd=tmp_path)
+                               stderr=subprocess.STDOUT, cwd=tmp_path, start_new_session=True)
+    deadline = time.monotonic() + 60
+    status = None
+    while time.monotonic() < deadline and status != 200:
+        try:
+            status = urllib.request.urlopen(f"http://127.0.0.1:{port}/healthz", timeout=2).status
+        except OSError:
+            time.sleep(0.3)
+    if status != 200:
+        stop(process)
+    assert status == 200, Path(tmp_path / "up.log").read_text()
+    return process, port
+
+
+def stop(process: subprocess.Popen) -> int:
+    process.send_signal(signal.SIGTERM)
+    return process.wait(timeout=30)
+
+
+def post(port: int, path: str, body: str) -> tuple[int, str]:
+    request = urllib.request.Request(f"http://127.0.0.1:{port}{path}", data=body.encode(), method="POST")
     try:
-        deadline = time.monotonic() + 60
-        status = None
-        while time.monotonic() < deadline and status != 200:
-            try:
-                status = urllib.request.urlopen(f"http://127.0.0.1:{port}/healthz", timeout=2).status
-            except OSError:
-                time.sleep(0.3)
-        assert status == 200, Path(tmp_path / "up.log").read_text()
+        with urllib.request.urlopen(request, timeout=10) as reply:
+            return reply.status, reply.read().decode()
+    except urllib.error.HTTPError as error:
+        return error.code, error.read().decode()
+
+
+def test_up_serves_healthz_and_ussd_then_stops_on_sigterm(tmp_path, database_url):
+    process, port = start_up(tmp_path, database_url)
+    deadline = time.monotonic() + 60
+    try:
         request = urllib.request.Request(
             f"http://127.0.0.1:{port}/ussd/africastalking",
             data=b"sessionId=up1&serviceCode=*384%23&phoneNumber=%2B8562055510001&text=",
@@ -80,6 +104,32 @@ def test_up_serves_healthz_and_ussd_then_stops_on_sigterm(tmp_path, database_url
             status = outbox_status(database_url)
         assert status == "sent", Path(tmp_path / "up.log").read_text()[-3000:]
     finally:
-        process.send_signal(signal.SIGTERM)
-        code = process.wait(timeout=30)
+        code = stop(process)
     assert code == 0, Path(tmp_path / "up.log").read_text()
+
+
+def test_a_whole_run_logs_neither_the_webhook_token_nor_a_full_number(tmp_path, database_url):
+    token = "tok-" + "s3cr3t" * 4
+    process, port = start_up(tmp_path, database_url, AT_WEBHOOK_TOKEN=token, LOG_LEVEL="DEBUG")
+    numbers = ["+8562055510031", "+8562055510032", "+8562060000000"]  # the last one is invalid
+    try:
+        for number in numbers:
+            encoded = number.replace("+", "%2B")
+            assert post(port, f"/ussd/africastalking?token={token}",
+                        f"sessionId=g-{number}&serviceCode=*384%23&phoneNumber={encoded}&text=")[0] == 200
+            for text in ("JOIN", "HELP", "STOP"):
+                assert post(port, f"/sms/africastalking?token={token}",
+                            f"from={encoded}&to=20880&text={text}&id=g{number}{text}&date=&linkId=")[0] == 200
+            assert post(port, f"/status/africastalking?token={token}",
+                        f"id=ATX-{number}&status=Failed&phoneNumber={encoded}&failureReason=x")[0] == 200
+        assert post(port, "/sms/africastalking?token=wrong", "from=%2B8562055510031&text=hi&id=w")[0] == 403
+        time.sleep(3)  # the worker sends the replies and logs what it did
+    finally:
+        assert stop(process) == 0
+    log = Path(tmp_path / "up.log").read_text()
+    assert "POST /sms/africastalking" in log and "message" in log  # there is a log to search
+    assert token not in log
+    for number in numbers:
+        digits = number.lstrip("+")
+        for form in (digits, "0" + digits[3:], digits[3:]):
+            assert form not in log, f"{form} in the log"

@@ -30,6 +30,10 @@ def register_commands() -> None:
 
 
 def main() -> None:
+    from gateway.services import setup_logging
+
+    # A person at a terminal sees warnings and errors (masked), not library chatter.
+    setup_logging(level="WARNING")
     register_commands()
     cli(prog_name="outreach")
 

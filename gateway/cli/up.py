@@ -35,7 +35,9 @@ def up(host: str, port: int | None, workers: int | None) -> None:
     web = subprocess.Popen(
         [sys.executable, "-m", "gunicorn", "--bind", f"{host}:{port}",
          "--workers", str(workers or config.web_workers), "--access-logfile", "-",
-         "--access-logformat", '%(t)s "%(r)s" %(s)s %(L)ss',  # no client address, no body
+         # No client address, no body, and the path without its query string: AT's
+         # callbacks carry ?token=, which would let anyone reading logs forge them.
+         "--access-logformat", '%(t)s "%(m)s %(U)s" %(s)s %(L)ss',
          "gateway.app:create_app()"], env=env)
     worker = subprocess.Popen([sys.executable, "-m", "gateway.messaging.worker"], env=env)
     children = [web, worker]

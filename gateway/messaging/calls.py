@@ -24,7 +24,8 @@ from gateway.messaging.broadcasts import next_allowed
 from gateway.phone import mask
 from gateway.providers.base import SendOutcome
 from gateway.services import Services
-from gateway.store.models import Member, OutboundMessage, utcnow
+from gateway.store import members
+from gateway.store.models import OutboundMessage, utcnow
 
 log = logging.getLogger(__name__)
 ANSWERED, RETRY, FAILED = "answered", "retry", "failed"
@@ -102,11 +103,9 @@ def overdue(db: Session, retry_minutes: int) -> list[int]:
 def missed_call(services: Services, phone: str) -> bool:
     """She rang and we rejected it: call her back within a minute. True if queued."""
     with services.db.session() as db:
-        member = db.scalar(select(Member).where(Member.phone == phone))
-        if member is None:  # keep only the number, as for a first SMS
-            member = Member(phone=phone, language=services.config.default_language, source="voice")
-            db.add(member)
-            db.flush()
+        # Keep only the number, as for a first SMS.
+        member = members.first_contact(db, phone, language=services.config.default_language,
+                                       source="voice")
         if member.opted_out_at is not None:
             return False
         member_id = member.id

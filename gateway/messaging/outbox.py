@@ -144,9 +144,10 @@ def settle_stuck(db: Session, older_than: datetime) -> list[int]:
 
 
 def _unknown_row_for(db: Session, report: DeliveryReport) -> OutboundMessage | None:
-    phone = to_e164(report.phone) if report.phone else None
-    if phone is None:
+    if not report.phone:
         return None
+    # Providers echo the E.164 number we sent to; parse anything else.
+    phone = report.phone if report.phone.startswith("+") else to_e164(report.phone)
     return db.scalar(select(OutboundMessage).join(Member, Member.id == OutboundMessage.member_id).where(
         Member.phone == phone, OutboundMessage.status == "unknown",
         OutboundMessage.provider == report.provider, OutboundMessage.provider_message_id.is_(None),

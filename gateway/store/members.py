@@ -13,6 +13,7 @@ from gateway.content.vocabulary import Vocabulary
 from gateway.errors import ImportRowError
 from gateway.phone import is_valid, to_e164
 from gateway.store.csvfile import checked_rows, split_list
+from gateway.store.database import upsert_dialect
 from gateway.store.models import Member, MemberTopic, utcnow
 
 CSV_COLUMNS = ("phone", "name", "organisation", "province", "language", "topics")
@@ -22,6 +23,23 @@ _CONSENT_WORDS = {"yes", "y", "true", "1", "ແມ່ນ", "ຍິນຍອມ"}
 def by_phone(session: Session, phone: str) -> Member | None:
     # Topics load only if asked for: most callers (an inbound SMS, a vote) never do.
     return session.scalar(select(Member).where(Member.phone == phone).options(lazyload(Member.topic_rows)))
+
+
+def first_contact(session: Session, phone: str, *, language: str, source: str) -> Member:
+    """The member with this number, made (the number only) if she is new.
+
+    Two first contacts from one number at once (a USSD registration and an SMS)
+    converge on one row: the insert does nothing when the other got there first,
+    instead of failing with a unique-key error that would lose her message.
+    """
+    member = by_phone(session, phone)
+    if member is not None:
+        return member
+    now = utcnow()
+    session.execute(upsert_dialect(session.get_bind().dialect.name).insert(Member)
+                    .values(phone=phone, language=language, source=source, created_at=now, updated_at=now)
+                    .on_conflict_do_nothing(index_elements=["phone"]))
+    return by_phone(session, phone)
 
 
 def snapshot(member: Member | None) -> dict[str, Any]:
@@ -50,8 +68,7 @@ def save_registration(session: Session, phone: str, answers: dict[str, Any],
                       now: datetime | None = None) -> Member:
     """Create or update the member from a completed registration flow."""
     now = now or utcnow()
-    member = by_phone(session, phone) or Member(phone=phone, source="ussd")
-    session.add(member)
+    member = first_contact(session, phone, language=answers.get("language") or "lo", source="ussd")
     member.name = answers.get("name") or member.name
     member.organisation = answers.get("organisation")
     member.province = answers.get("province") or member.province

@@ -75,7 +75,9 @@ class SmsService:
 
     def receive(self, inbound: Inbound) -> Handled:
         phone = to_e164(inbound.phone)
-        if phone is None:
+        if phone is None:  # not a valid number anywhere: no member, and no reply
+            log.info("sms via %s from an invalid number %s ignored", inbound.provider,
+                     mask(inbound.phone))
             return Handled("ignored")
         key = phone_key(phone, self.secret)
         keyword = keywords.match(inbound.text)
@@ -211,9 +213,7 @@ class SmsService:
     def _new_contact(self, db, phone: str) -> Member:
         """Someone not yet a member texted us: keep only the number, so we can reply
         and so a STOP is remembered. They are not registered until they consent."""
-        member = Member(phone=phone, language=self.default_language, source="sms")
-        db.add(member)
-        return member
+        return members.first_contact(db, phone, language=self.default_language, source="sms")
 
     def _open_conversation(self, key: str) -> State | None:
         raw = self.redis.get(f"sms:conv:{key}")

@@ -1,0 +1,140 @@
+"""The inbound spool: texts we answered 200 to but could not process yet.
+
+When the database or Redis is down, an inbound SMS cannot be processed, and the
+provider will not send it again once we said 200. So the webhook appends it to
+this spool (an append-only file in the instance folder, fsynced before the
+answer, as Courier spools to disk) and answers 200; only if even that fails does
+it answer 503, so that the provider retries. The spool is drained in order once
+processing works again; a text processed twice is a no-op (inbound messages are
+unique per provider and message id).
+
+Several web processes share the spool: appends take a lock on ``spool.lock``, and
+one drainer at a time moves the file aside (``inbound.draining.jsonl``) and works
+through it, keeping whatever it could not process yet.
+"""
+
+from __future__ import annotations
+
+import fcntl
+import json
+import logging
+import os
+import threading
+import time
+from contextlib import contextmanager
+from pathlib import Path
+from typing import Callable
+
+from gateway.providers.base import Inbound
+from gateway.services import is_outage
+
+log = logging.getLogger(__name__)
+DRAIN_EVERY_S = 10
+
+
+class Spool:
+    def __init__(self, folder: Path):
+        self.folder = Path(folder)
+        self.path = self.folder / "inbound.jsonl"
+        self.draining = self.folder / "inbound.draining.jsonl"
+        self.failed = self.folder / "inbound.failed.jsonl"  # for a person to look at
+        self._watcher: threading.Thread | None = None
+
+    def add(self, inbound: Inbound) -> None:
+        """Append one text and fsync it; raises OSError if it cannot be made durable."""
+        self.folder.mkdir(parents=True, exist_ok=True)
+        line = json.dumps({"provider": inbound.provider, "id": inbound.provider_message_id,
+                           "phone": inbound.phone, "text": inbound.text}, ensure_ascii=False) + "\n"
+        with self._locked("spool.lock"):
+            fd = os.open(self.path, os.O_WRONLY | os.O_APPEND | os.O_CREAT, 0o600)
+            try:
+                os.write(fd, line.encode())
+                os.fsync(fd)
+            finally:
+                os.close(fd)
+
+    def pending(self) -> bool:
+        return self.path.exists() or self.draining.exists()
+
+    def drain(self, receive: Callable[[Inbound], object], wait: bool = False) -> int:
+        """Process spooled texts oldest first, including any spooled meanwhile; stop
+        at the first that still meets an outage and keep it and those after it.
+        Returns how many were processed (0 if another process is draining and
+        ``wait`` is False)."""
+        done = 0
+        try:
+            with self._locked("drain.lock", wait=wait):
+                while True:
+                    if not self.draining.exists():
+                        with self._locked("spool.lock"):
+                            if not self.path.exists():
+                                break
+                            os.replace(self.path, self.draining)
+                    processed, finished = self._drain_file(receive)
+                    done += processed
+                    if not finished:
+                        break
+        except BlockingIOError:
+            return 0  # another process is draining
+        if done:
+            log.info("spool: %d text(s) processed after an outage", done)
+        return done
+
+    def _drain_file(self, receive) -> tuple[int, bool]:
+        lines = self.draining.read_text(encoding="utf-8").splitlines()
+        for done, line in enumerate(lines):
+            try:
+                record = json.loads(line)
+            except ValueError:  # a torn last line from a crash mid-append
+                continue
+            try:
+                receive(Inbound(record["provider"], record["id"], record["phone"], record["text"]))
+            except Exception as exc:
+                if is_outage(exc):
+                    log.warning("spool: %d text(s) still waiting; %s", len(lines) - done,
+                                type(exc).__name__)
+                    self._keep(lines[done:])
+                    return done, False
+                log.exception("spool: a text could not be processed; set aside in %s",
+                              self.failed.name)  # it never blocks the ones after it
+                with open(self.failed, "a", encoding="utf-8") as file:
+                    file.write(line + "\n")
+        self.draining.unlink()
+        return len(lines), True
+
+    def watch(self, receive: Callable[[Inbound], object]) -> None:
+        """Start this process's watcher (once): every DRAIN_EVERY_S it drains the
+        spool if anything is in it, so texts spooled during an outage are
+        processed soon after it, whether or not more texts arrive."""
+        if self._watcher is not None and self._watcher.is_alive():
+            return
+
+        def work():
+            while True:
+                time.sleep(DRAIN_EVERY_S)
+                if self.pending():
+                    try:
+                        self.drain(receive)
+                    except Exception:  # a bad minute must not stop the next one
+                        log.exception("spool: drain failed")
+
+        self._watcher = threading.Thread(target=work, name="spool-watcher", daemon=True)
+        self._watcher.start()
+
+    def _keep(self, lines: list[str]) -> None:
+        partial = self.draining.with_suffix(".tmp")
+        with open(partial, "w", encoding="utf-8") as file:
+            file.write("".join(line + "\n" for line in lines))
+            file.flush()
+            os.fsync(file.fileno())
+        os.replace(partial, self.draining)
+
+    @contextmanager
+    def _locked(self, name: str, wait: bool = True):
+        self.folder.mkdir(parents=True, exist_ok=True)
+        fd = os.open(self.folder / name, os.O_WRONLY | os.O_CREAT, 0o600)
+        try:
+            fcntl.flock(fd, fcntl.LOCK_EX if wait else fcntl.LOCK_EX | fcntl.LOCK_NB)
+            yield
+        finally:
+            os.close(fd)
