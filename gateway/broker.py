@@ -22,6 +22,7 @@ from rq import Queue, Retry
 from rq.exceptions import NoSuchJobError
 from rq.job import Job as RqJob
 from rq.job import JobStatus
+from rq.registry import ScheduledJobRegistry
 from rq.utils import import_attribute
 
 log = logging.getLogger(__name__)
@@ -109,7 +110,8 @@ def enqueue(queue: Queue, name: str, *args, config, at: datetime | None = None,
     ``delay``, with the configured (short) result and failure TTLs. With a
     ``job_id``, nothing is queued while a job of that id is still alive, so the
     reconciler can ask again every minute without multiplying jobs."""
-    if job_id is not None and is_alive(queue.connection, job_id):
+    if job_id is not None and is_alive(queue.connection, job_id,
+                                       timedelta(seconds=config.job_stale_after)):
         return None
     options = dict(retry=retry, result_ttl=config.job_result_ttl, failure_ttl=config.job_failure_ttl,
                    job_id=job_id)
@@ -120,27 +122,31 @@ def enqueue(queue: Queue, name: str, *args, config, at: datetime | None = None,
     return queue.enqueue(job(name), *args, **options)
 
 
-WAITING = {JobStatus.QUEUED, JobStatus.SCHEDULED, JobStatus.DEFERRED}
-# A running job's worker beats every 30 s; three missed beats mean it was killed
-# (a SIGKILL leaves the job "started" in Redis until RQ's own clean-up, minutes later).
-STALE_AFTER = timedelta(seconds=90)
+def is_alive(redis: Redis, job_id: str, stale_after: timedelta) -> bool:
+    """Whether the job will still run: waiting in its queue, scheduled (a retry),
+    or running in a worker that is still beating.
 
-
-def is_alive(redis: Redis, job_id: str) -> bool:
-    """Whether Redis still holds this job waiting, scheduled (a retry) or running
-    in a worker that is still beating."""
+    The status field alone is not enough. A worker that lost Redis just after
+    popping the job leaves it "queued" in no queue; a SIGKILL leaves it "started"
+    until RQ's own clean-up, minutes later. So a queued job must be in its queue,
+    a scheduled one in its registry, and a running one must have beaten within
+    ``stale_after`` (JOB_STALE_AFTER; RQ beats every 30 s)."""
     try:
         job = Job.fetch(job_id, connection=redis)
     except NoSuchJobError:
         return False
     status = job.get_status(refresh=False)
+    if status == JobStatus.QUEUED:
+        return redis.lpos(Queue(job.origin, connection=redis).key, job_id) is not None
+    if status == JobStatus.SCHEDULED:
+        return job_id in ScheduledJobRegistry(job.origin, connection=redis)
     if status == JobStatus.STARTED:
         beat = job.last_heartbeat or job.started_at
         if beat is None:
             return True
         beat = beat if beat.tzinfo else beat.replace(tzinfo=timezone.utc)
-        return datetime.now(timezone.utc) - beat < STALE_AFTER
-    return status in WAITING
+        return datetime.now(timezone.utc) - beat < stale_after
+    return status == JobStatus.DEFERRED
 
 
 def batch_job_id(broadcast_id: int, first_row: int) -> str:

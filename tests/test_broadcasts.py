@@ -243,12 +243,12 @@ def start_worker(env, burst=False):
 
 @pytest.mark.parametrize("personalised", [False, True], ids=["shared text", "personalised"])
 def test_sigkill_mid_broadcast_sends_nobody_twice_and_skips_nobody_silently(make_app, fake_at,
-                                                                            monkeypatch, personalised):
+                                                                            personalised):
     """A shared text goes 50 recipients to a request; a personalised one is a
     request per member, 8 at a time. Either way a crash leaves at most the
     requests in flight unknown, and the rest of the killed job's rows are sent."""
     app = make_app(sms_provider="africastalking", at_api_url=fake_at.url, quiet_hours="off",
-                   bulk_batch_size=50, sending_timeout=1)
+                   bulk_batch_size=50, sending_timeout=1, job_stale_after=1)
     members = 600 if personalised else 2000
     with app.extensions["db"].session() as db:
         many_members(db, members)
@@ -266,8 +266,7 @@ def test_sigkill_mid_broadcast_sends_nobody_twice_and_skips_nobody_silently(make
     assert 0 < len(fake_at.requests) < 40
     finisher = start_worker(env, burst=True)
     assert finisher.wait(timeout=120) == 0
-    time.sleep(1.1)  # past SENDING_TIMEOUT, and past the killed job's last heartbeat:
-    monkeypatch.setattr(broker, "STALE_AFTER", timedelta(seconds=1))
+    time.sleep(1.1)  # past SENDING_TIMEOUT, and past the killed job's last heartbeat
     settled = reconciler.reconcile(app.extensions["services"])
     drain(app)  # the killed job's rows that were never claimed, under its own id
     statuses = collections.Counter(r.status for r in rows(app))

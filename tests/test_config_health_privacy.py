@@ -98,3 +98,18 @@ def test_redact_masks_numbers_in_free_text_and_leaves_times_and_ids():
         "from ***********345, then ********345 and **********345.")
     kept = "2026-11-22 10:00:00,163 job batch-3-7001 ATXid_1234567 took 1763790000 us"
     assert redact(kept) == kept
+
+
+def test_healthz_is_degraded_while_no_worker_is_alive(app):
+    from rq import Queue, Worker
+
+    client = app.test_client()
+    body = client.get("/healthz").json
+    assert (body["status"], body["workers"]) == ("degraded", 0)  # webhooks work; sending waits
+    worker = Worker([Queue("replies", connection=app.extensions["redis"])],
+                    connection=app.extensions["redis"])
+    worker.register_birth()
+    try:
+        assert client.get("/healthz").json["status"] == "ok"
+    finally:
+        worker.register_death()

@@ -5,12 +5,15 @@ gateway talks to the real servers through a proxy that the test cuts."""
 
 from __future__ import annotations
 
+import collections
 import os
 import threading
+import time
 
 import pytest
 from sqlalchemy import func, select
 
+from gateway.messaging import bulk
 from gateway.store.models import InboundMessage, Member, OutboundMessage
 
 from .fakes import drain
@@ -139,3 +142,52 @@ def test_a_registration_and_a_first_text_at_once_make_one_member_and_lose_nothin
         assert db.scalar(select(func.count()).select_from(Member)) == 8
         assert db.scalar(select(func.count()).select_from(InboundMessage)) == 8
     del client
+
+
+@pytest.mark.parametrize("seconds", [2, 10])
+def test_a_redis_outage_mid_broadcast_and_it_still_finishes_with_nothing_lost(make_app, redis_url, fake_at,
+                                                                              seconds):
+    """A real worker process sends through the proxy; Redis goes away mid-broadcast.
+    The worker waits for it, its reconciler revives what the outage interrupted,
+    and every member ends with one copy (or, for a request in flight, unknown)."""
+    from .test_broadcasts import (
+        accepted_phones,
+        many_members,
+        new_broadcast,
+        rows,
+        start_worker,
+        worker_env,
+    )
+
+    proxy, url = Outage.for_url(redis_url)
+    app = make_app(sms_provider="africastalking", at_api_url=fake_at.url, quiet_hours="off",
+                   bulk_batch_size=20, redis_url=url)
+    with app.extensions["db"].session() as db:
+        many_members(db, 400)
+    bulk.dispatch(app.extensions["services"], new_broadcast(app, {"lo": "ສະບາຍດີ"}))
+    fake_at.delay = 0.05
+    env = dict(worker_env(app, fake_at), REDIS_URL=url, BULK_BATCH_SIZE="20", RECONCILE_EVERY="2",
+               JOB_STALE_AFTER="5", SENDING_TIMEOUT="3")
+    worker = start_worker(env)
+    try:
+        deadline = time.monotonic() + 60
+        while len(fake_at.requests) < 3 and time.monotonic() < deadline:
+            time.sleep(0.02)
+        proxy.cut()
+        time.sleep(seconds)
+        proxy.restore()
+        deadline = time.monotonic() + 120
+        while time.monotonic() < deadline:
+            if {r.status for r in rows(app)} <= {"sent", "unknown"}:
+                break
+            time.sleep(0.5)
+    finally:
+        worker.terminate()
+        worker.wait(timeout=30)
+        proxy.stop()
+    statuses = collections.Counter(r.status for r in rows(app))
+    accepted = accepted_phones(fake_at)
+    assert set(statuses) <= {"sent", "unknown"}, statuses  # it finished: nothing left behind
+    assert max(accepted.values()) == 1  # nobody got two copies
+    assert statuses["sent"] <= len(accepted) and statuses["sent"] + statuses["unknown"] == 400
+    assert statuses["unknown"] <= 20  # at most the one request in flight

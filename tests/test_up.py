@@ -133,3 +133,64 @@ def test_a_whole_run_logs_neither_the_webhook_token_nor_a_full_number(tmp_path, 
         digits = number.lstrip("+")
         for form in (digits, "0" + digits[3:], digits[3:]):
             assert form not in log, f"{form} in the log"
+
+
+def _workers_of(process: subprocess.Popen) -> list:
+    import psutil
+
+    workers = []
+    for child in psutil.Process(process.pid).children():
+        try:
+            if child.status() != psutil.STATUS_ZOMBIE and "gateway.messaging.worker" in " ".join(child.cmdline()):
+                workers.append(child)
+        except psutil.Error:  # gone meanwhile
+            pass
+    return workers
+
+
+def test_a_killed_worker_is_restarted_while_the_webhooks_keep_answering(tmp_path, database_url):
+    import json
+
+    import psutil
+
+    process, port = start_up(tmp_path, database_url, RECONCILE_EVERY="3")
+    try:
+        deadline = time.monotonic() + 60
+        while time.monotonic() < deadline and len(_workers_of(process)) != 1:
+            time.sleep(0.2)
+        [worker] = _workers_of(process)
+        time.sleep(2)  # its scheduler and job children are up
+        family = [worker] + worker.children(recursive=True)
+        worker.kill()  # SIGKILL to the worker alone: its children must not outlive it
+        killed_at = time.monotonic()
+        # The web server does not notice: USSD and SMS are answered meanwhile.
+        status, reply = post(port, "/ussd/africastalking",
+                             "sessionId=k1&serviceCode=*384%23&phoneNumber=%2B8562055510041&text=")
+        assert status == 200 and reply.startswith("CON ")
+        assert post(port, "/sms/africastalking", "from=%2B8562055510041&to=20880&text=HELP&id=k1")[0] == 200
+        while time.monotonic() - killed_at < 60 and not [w for w in _workers_of(process) if w.pid != worker.pid]:
+            time.sleep(0.2)
+        assert [w for w in _workers_of(process) if w.pid != worker.pid], "no worker within 60 s"
+        time.sleep(1)
+        def alive(proc):
+            try:
+                return proc.is_running() and proc.status() != psutil.STATUS_ZOMBIE
+            except psutil.Error:
+                return False
+
+        assert len(family) >= 2 and not [p for p in family if alive(p)]
+        health = json.loads(urllib.request.urlopen(f"http://127.0.0.1:{port}/healthz", timeout=5).read())
+        assert health["status"] in ("ok", "degraded") and health["database"] == "ok"
+        # ... and the reply to the text sent while no worker ran goes out. (A worker
+        # killed inside BLPOP can make Redis hand the next job to its dead socket:
+        # the reconciler finds the reply row whose job is in no queue, and queues it.)
+        status = None
+        while time.monotonic() - killed_at < 90 and status != "sent":
+            time.sleep(0.3)
+            status = outbox_status(database_url)
+        assert status == "sent"
+    finally:
+        code = stop(process)
+    log = Path(tmp_path / "up.log").read_text()
+    assert "worker stopped (exit -9); restarting in 1 s" in log and "worker restarted" in log
+    assert code == 0, log[-3000:]

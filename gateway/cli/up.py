@@ -32,21 +32,22 @@ def up(host: str, port: int | None, workers: int | None) -> None:
     redis_url = config.redis_url or broker.embedded_redis_url(config.instance_path)
     env = dict(os.environ, REDIS_URL=redis_url, DATABASE_URL=config.sqlalchemy_url,
                SECRET_KEY=config.secret_key, INSTANCE_PATH=str(config.instance_path))
-    web = subprocess.Popen(
-        [sys.executable, "-m", "gunicorn", "--bind", f"{host}:{port}",
-         "--workers", str(workers or config.web_workers), "--access-logfile", "-",
-         # No client address, no body, and the path without its query string: AT's
-         # callbacks carry ?token=, which would let anyone reading logs forge them.
-         "--access-logformat", '%(t)s "%(m)s %(U)s" %(s)s %(L)ss',
-         "gateway.app:create_app()"], env=env)
-    worker = subprocess.Popen([sys.executable, "-m", "gateway.messaging.worker"], env=env)
+    web = Child("web server", [
+        sys.executable, "-m", "gunicorn", "--bind", f"{host}:{port}",
+        "--workers", str(workers or config.web_workers), "--access-logfile", "-",
+        # No client address, no body, and the path without its query string: AT's
+        # callbacks carry ?token=, which would let anyone reading logs forge them.
+        "--access-logformat", '%(t)s "%(m)s %(U)s" %(s)s %(L)ss',
+        "gateway.app:create_app()"], env)
+    worker = Child("worker", [sys.executable, "-m", "gateway.messaging.worker"], env)
     children = [web, worker]
+    for child in children:
+        child.start()
     _announce(config, host, port, redis_url)
+    stopping = []
 
     def stop(*_):
-        for child in children:
-            if child.poll() is None:
-                child.send_signal(signal.SIGTERM)
+        stopping.append(True)
 
     # Ctrl-C, SIGTERM (systemd) and SIGHUP (terminal closed) all stop everything
     # cleanly, so the embedded Redis server is shut down rather than orphaned.
@@ -54,18 +55,63 @@ def up(host: str, port: int | None, workers: int | None) -> None:
     for signum in (signal.SIGTERM, signal.SIGHUP, signal.SIGINT):
         signal.signal(signum, stop)
     try:
-        while all(child.poll() is None for child in children):
+        while not stopping:
+            for child in children:
+                child.supervise()
             time.sleep(0.5)
     finally:
-        stop()
         for child in children:
-            try:
-                child.wait(timeout=20)
-            except subprocess.TimeoutExpired:
-                child.kill()
-    failed = [c for c in children if c.returncode not in (0, -signal.SIGTERM, -signal.SIGINT, None)]
-    if failed:
-        raise click.ClickException("a gateway process stopped unexpectedly; see the log above")
+            child.stop()
+
+
+class Child:
+    """One process ``outreach up`` keeps running: started in its own process group
+    (so a signal meant for it, or a crash, stays with it and its own children),
+    and restarted when it stops, after 1, 2, 4 ... up to 30 seconds; the wait
+    starts again at 1 s once it has run for a minute. The web server keeps
+    serving while the worker is restarted, and /healthz says "degraded"."""
+
+    RESTART_MAX_S = 30
+    HEALTHY_AFTER_S = 60
+
+    def __init__(self, name: str, args: list[str], env: dict):
+        self.name, self.args, self.env = name, args, env
+        self.process: subprocess.Popen | None = None
+        self.started = 0.0
+        self.delay = 1.0
+        self.restart_at: float | None = None
+
+    def start(self) -> None:
+        self.process = subprocess.Popen(self.args, env=self.env, start_new_session=True)
+        self.started = time.monotonic()
+
+    def supervise(self) -> None:
+        now = time.monotonic()
+        if self.restart_at is not None:
+            if now >= self.restart_at:
+                self.restart_at = None
+                self.start()
+                click.secho(f"  {self.name} restarted (pid {self.process.pid})", fg="green")
+            return
+        code = self.process.poll()
+        if code is None:
+            return
+        if now - self.started > self.HEALTHY_AFTER_S:
+            self.delay = 1.0
+        click.secho(f"  {self.name} stopped (exit {code}); restarting in {self.delay:.0f} s",
+                    fg="yellow", bold=True)
+        self.restart_at = now + self.delay
+        self.delay = min(self.delay * 2, self.RESTART_MAX_S)
+
+    def stop(self) -> None:
+        if self.process is None or self.process.poll() is not None:
+            return
+        self.process.send_signal(signal.SIGTERM)
+        try:
+            self.process.wait(timeout=20)
+        except subprocess.TimeoutExpired:
+            os.killpg(self.process.pid, signal.SIGKILL)
+            self.process.wait()
 
 
 def _announce(config, host: str, port: int, redis_url: str) -> None:

@@ -6,29 +6,67 @@ them instead of loading flows, catalogs and providers again for every message.
 The parent also runs the reconciler every minute, so it holds database
 connections: each forked child drops the pool it inherited
 (``dispose(close=False)``), as SQLAlchemy advises, and opens its own.
+
+Two things RQ does not do on its own:
+
+- **Survive Redis.** RQ retries a lost connection only while it waits for a job;
+  one lost anywhere else (a heartbeat, a job's bookkeeping) makes it quit. Here it
+  waits for Redis with backoff and starts working again, so a Redis restart does
+  not stop sending.
+- **Take its children with it.** Every child it forks (a job's work-horse, the
+  scheduler) asks the kernel for SIGTERM when the parent dies, so a worker killed
+  with SIGKILL leaves no orphan scheduler behind.
 """
 
 from __future__ import annotations
 
+import ctypes
 import logging
 import os
+import signal
 import threading
+import time
 
+from redis.exceptions import ConnectionError as RedisConnectionError
+from redis.exceptions import TimeoutError as RedisTimeoutError
 from rq import Queue, Worker
 
 from gateway import broker, services
 from gateway.messaging import reconciler
 
 log = logging.getLogger(__name__)
-RECONCILE_EVERY_S = 60
+# A worker's registration in Redis lives this long without a heartbeat, so
+# /healthz sees a killed worker gone within about half a minute.
+WORKER_TTL_S = 30
+REDIS_WAIT_MAX_S = 30
+PR_SET_PDEATHSIG = 1
+
+
+def _die_with_parent() -> None:
+    try:
+        ctypes.CDLL(None, use_errno=True).prctl(PR_SET_PDEATHSIG, signal.SIGTERM)
+    except (OSError, AttributeError):  # not Linux: the supervisor still restarts workers
+        pass
 
 
 def _reconcile_forever(gateway: services.Services, stop: threading.Event) -> None:
-    while not stop.wait(RECONCILE_EVERY_S):
+    while not stop.wait(gateway.config.reconcile_every):
         try:
             reconciler.reconcile(gateway)
         except Exception:  # a bad minute must not stop the next one
             log.exception("reconciler failed")
+
+
+def _wait_for_redis(gateway: services.Services) -> None:
+    delay = 1.0
+    while True:
+        try:
+            gateway.redis.ping()
+            return
+        except (RedisConnectionError, RedisTimeoutError, OSError):
+            log.warning("worker: Redis is unreachable; trying again in %.0f s", delay)
+            time.sleep(delay)
+            delay = min(delay * 2, REDIS_WAIT_MAX_S)
 
 
 def run(burst: bool = False) -> None:
@@ -36,16 +74,34 @@ def run(burst: bool = False) -> None:
     services.setup_logging(gateway.config)
     services.bind(gateway)
     engine = gateway.db.engine
-    os.register_at_fork(after_in_child=lambda: engine.dispose(close=False))
+
+    def in_child():
+        engine.dispose(close=False)
+        _die_with_parent()
+
+    os.register_at_fork(after_in_child=in_child)
     stop = threading.Event()
     if not burst:
         threading.Thread(target=_reconcile_forever, args=(gateway, stop), daemon=True,
                          name="reconciler").start()
-    connection = broker.connect(gateway.redis_url)
-    queues = [Queue(name, connection=connection, job_class=broker.Job) for name in broker.QUEUES]
     try:
-        Worker(queues, connection=connection, job_class=broker.Job).work(
-            with_scheduler=True, burst=burst)
+        while True:
+            _wait_for_redis(gateway)
+            connection = broker.connect(gateway.redis_url)
+            queues = [Queue(name, connection=connection, job_class=broker.Job) for name in broker.QUEUES]
+            worker = Worker(queues, connection=connection, job_class=broker.Job,
+                            worker_ttl=WORKER_TTL_S)
+            try:
+                worker.work(with_scheduler=True, burst=burst)
+            except (RedisConnectionError, RedisTimeoutError) as exc:
+                log.warning("worker: lost Redis (%s); reconnecting", type(exc).__name__)
+                continue
+            # RQ records a SIGTERM/SIGINT here, idle or busy (RQ has no public flag).
+            if burst or worker._shutdown_requested_date is not None:
+                return
+            # RQ quit on its own: a Redis error outside the dequeue loop. Go again.
+            log.warning("worker: stopped unexpectedly; reconnecting")
+            time.sleep(1)
     finally:
         stop.set()
 
