@@ -149,6 +149,23 @@ def is_alive(redis: Redis, job_id: str, stale_after: timedelta) -> bool:
     return status == JobStatus.DEFERRED
 
 
+def forget(redis: Redis, *needles: str) -> int:
+    """Delete every key whose name, or whose string value, contains one of
+    ``needles`` (a member's phone key, her name): her conversation state, her USSD
+    session and resume slot, rate counters. Returns how many keys went. Redis
+    holds little and briefly, so one SCAN of it is affordable for an erasure."""
+    wanted = [needle.encode() for needle in needles if needle]
+    gone = 0
+    for key in redis.scan_iter(count=1000):
+        doomed = any(needle in key for needle in wanted)
+        if not doomed and redis.type(key) == b"string":
+            value = redis.get(key) or b""
+            doomed = any(needle in value for needle in wanted)
+        if doomed:
+            gone += redis.delete(key)
+    return gone
+
+
 def batch_job_id(broadcast_id: int, first_row: int) -> str:
     return f"batch-{broadcast_id}-{first_row}"
 

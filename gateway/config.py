@@ -84,6 +84,7 @@ class Config:
     send_attempts: int = 6  # provider requests one row may cost, across every job that ever holds it
     resend_unknown_after: int = 3600  # seconds before `broadcast resend-unknown` may resend a row
     reconcile_every: int = 60  # seconds between the worker's reconciler runs
+    retention_days: int = 180  # message texts and typed replies are blanked after this; counts stay
     job_stale_after: int = 90  # a running job silent this long (3 RQ heartbeats) was killed
     sms_session_ttl: int = 86400  # an SMS conversation stays open a day
     voice_max_repeats: int = 2  # a call repeats a screen this often on silence, then says goodbye

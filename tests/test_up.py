@@ -37,8 +37,11 @@ def start_up(tmp_path, database_url, **settings) -> tuple[subprocess.Popen, int]
     env = {k: v for k, v in os.environ.items() if k not in ("REDIS_URL",)}
     env.update(INSTANCE_PATH=str(tmp_path / "instance"), DATABASE_URL=database_url,
                PYTHONUNBUFFERED="1", **settings)
-    if os.environ.get("REDIS_URL"):
-        env["REDIS_URL"] = os.environ["REDIS_URL"]
+    if os.environ.get("REDIS_URL"):  # a database of its own on the server, as a fresh install has
+        env["REDIS_URL"] = os.environ["REDIS_URL"].rsplit("/", 1)[0] + "/14"
+        import redis
+
+        redis.Redis.from_url(env["REDIS_URL"]).flushdb()
     log = open(tmp_path / "up.log", "w")
     process = subprocess.Popen([sys.executable, "-m", "gateway.cli.main", "up", "--port",
                                 str(port), "--workers", "2"], env=env, stdout=log,

@@ -1,4 +1,4 @@
-"""``outreach members import FILE.csv`` and ``outreach members export``."""
+"""``outreach members import|export|show|erase``."""
 
 from __future__ import annotations
 
@@ -8,12 +8,12 @@ from pathlib import Path
 
 import click
 
-from gateway.cli import cli, open_services, run_import
+from gateway.cli import actor, cli, fail, open_services, run_import
 
 
 @cli.group()
 def members() -> None:
-    """Import and export members."""
+    """Import, export, show and erase members."""
 
 
 def vocabulary(services):
@@ -62,3 +62,71 @@ def export_command() -> None:
             writer.writerow(row)
     if writer is None:
         csv.writer(sys.stdout).writerow(list(store.CSV_COLUMNS) + ["consent_at", "opted_out_at", "opted_in_at"])
+
+
+def _find(db, who: str):
+    """The member named by a phone number (any usual form) or by ``id``."""
+    from gateway.phone import to_e164
+    from gateway.store import members as store
+    from gateway.store.models import Member
+
+    phone = to_e164(who)
+    member = store.by_phone(db, phone) if phone else (db.get(Member, int(who)) if who.isdigit() else None)
+    if member is None or member.erased_at is not None:
+        fail(f"no member {who!r}" + ("" if phone or who.isdigit() else
+                                     "; give a phone number (+8562055512345) or a member id"))
+    return member
+
+
+@members.command("show")
+@click.argument("who")
+@click.option("--json", "as_json", is_flag=True, help="Everything held about her, as JSON.")
+def show_command(who: str, as_json: bool) -> None:
+    """Everything held about one member (PHONE or ID): an access request."""
+    import json
+
+    from gateway.store import privacy
+
+    services = open_services()
+    with services.db.session() as db:
+        data = privacy.report(db, _find(db, who))
+    if as_json:
+        click.echo(json.dumps(data, ensure_ascii=False, indent=2))
+        return
+    for key, value in data.items():
+        if isinstance(value, list):
+            click.echo(f"{key}: {len(value)}")
+            for item in value:
+                click.echo("  " + ", ".join(f"{k} {v}" for k, v in item.items() if v is not None))
+        else:
+            click.echo(f"{key}: {value if value is not None else ''}")
+
+
+@members.command("erase")
+@click.argument("who")
+@click.option("--yes", is_flag=True, help="Do not ask for confirmation.")
+def erase_command(who: str, yes: bool) -> None:
+    """Erase one member (PHONE or ID): her name, number, organisation, topics, the
+    texts sent to her and what she typed, here and in Redis. Votes and quiz scores
+    stay in the totals, without her. This cannot be undone."""
+    from gateway import broker
+    from gateway.phone import mask, phone_key
+    from gateway.store import privacy
+
+    services = open_services()
+    with services.db.session() as db:
+        member = _find(db, who)
+        member_id, phone, name = member.id, member.phone, member.name
+    click.echo(f"member {member_id} ({mask(phone)}): name, number, organisation, topics and every "
+               "message text will be removed; votes and quiz scores stay in the totals.")
+    if not yes and not click.confirm("Erase her for good?", default=False):
+        click.echo("nothing was erased")
+        return
+    with services.db.session() as db:
+        erased = privacy.erase(db, db.get(type(member), member_id), actor())
+    # Her phone key names her Redis state; a USSD session (180 s) holds only what she
+    # typed, so her name finds it (not a name so short it would match others').
+    keys = broker.forget(services.redis, phone_key(phone, services.config.secret_key) if phone else "",
+                         name if name and len(name) >= 3 else "", f"voice:callback:{member_id}")
+    click.echo(f"member {member_id} erased: {erased.messages} message text(s), {erased.replies} "
+               f"typed repl(ies), {keys} Redis key(s)")

@@ -16,6 +16,7 @@ from gateway import broker
 from gateway.messaging import broadcasts, calls, outbox, reminders
 from gateway.polls import poll as polls
 from gateway.services import Services
+from gateway.store import privacy
 from gateway.store.models import Broadcast, utcnow
 
 log = logging.getLogger(__name__)
@@ -68,7 +69,22 @@ def reconcile(services: Services) -> dict:
         if broker.enqueue(queues["replies"], "send_message", message_id, config=config,
                           retry=broker.SEND_RETRY, job_id=broker.message_job_id(message_id)) is not None:
             requeued += 1
+    retained = _retention_once_a_day(services)
     if unknown:
         log.warning("reconciler: %d message(s) left mid-send by a stopped worker marked unknown "
                     "(not resent): ids %s", len(unknown), unknown[:20])
-    return {"unknown": len(unknown), "requeued": requeued, "reminders": len(overdue)}
+    return {"unknown": len(unknown), "requeued": requeued, "reminders": len(overdue), **retained}
+
+
+def _retention_once_a_day(services: Services) -> dict[str, int]:
+    """RETENTION_DAYS: the first reconciler run of each day, in any worker, blanks
+    old message texts (the rows and counts stay)."""
+    today = utcnow().strftime("%Y-%m-%d")
+    if not services.redis.set(f"retention:{today}", 1, nx=True, ex=2 * 86400):
+        return {}
+    with services.db.session() as db:
+        blanked = privacy.apply_retention(db, services.config.retention_days)
+    if any(blanked.values()):
+        log.info("retention: %d message text(s) and %d typed repl(ies) older than %d days blanked",
+                 blanked["messages"], blanked["replies"], services.config.retention_days)
+    return {"retention_" + name: count for name, count in blanked.items()}
