@@ -197,3 +197,16 @@ def test_a_killed_worker_is_restarted_while_the_webhooks_keep_answering(tmp_path
     log = Path(tmp_path / "up.log").read_text()
     assert "worker stopped (exit -9); restarting in 1 s" in log and "worker restarted" in log
     assert code == 0, log[-3000:]
+
+
+def test_up_stops_with_a_clear_message_when_the_web_server_cannot_start(tmp_path, database_url):
+    with socket.socket() as busy:  # the port is taken
+        busy.bind(("127.0.0.1", 0))
+        busy.listen()
+        port = busy.getsockname()[1]
+        env = dict(os.environ, INSTANCE_PATH=str(tmp_path / "instance"), DATABASE_URL=database_url)
+        done = subprocess.run([sys.executable, "-m", "gateway.cli.main", "up", "--port", str(port),
+                               "--workers", "1"], env=env, capture_output=True, text=True, timeout=60,
+                              cwd=tmp_path)
+    assert done.returncode == 1
+    assert "the web server stopped as soon as it started" in done.stderr

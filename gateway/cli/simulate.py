@@ -60,7 +60,8 @@ class Texter:
         self.client.post(self.url, data={"from": self.phone, "to": "20880", "text": text,
                                          "id": f"SIM{uuid.uuid4().hex}", "date": "", "linkId": ""})
         queues = [self.app.extensions["queues"][name] for name in QUEUES]
-        SimpleWorker(queues, connection=self.app.extensions["redis"], job_class=Job).work(burst=True)
+        SimpleWorker(queues, connection=self.app.extensions["redis"], job_class=Job).work(
+            burst=True, logging_level="WARNING")
         with self.app.extensions["db"].session() as db:
             member = members.by_phone(db, self.phone)
             if member is None:

@@ -59,9 +59,19 @@ def up(host: str, port: int | None, workers: int | None) -> None:
             for child in children:
                 child.supervise()
             time.sleep(0.5)
+    except FirstStartFailed as failed:
+        raise click.ClickException(
+            f"the {failed} stopped as soon as it started (a port in use, or a setting it "
+            "cannot use?); see its message above") from None
     finally:
         for child in children:
             child.stop()
+
+
+class FirstStartFailed(Exception):
+    """A child exited with an error within seconds of its first start: restarting
+    would only repeat the mistake, so ``up`` stops and says so. (One killed by a
+    signal is restarted like any other.)"""
 
 
 class Child:
@@ -73,6 +83,7 @@ class Child:
 
     RESTART_MAX_S = 30
     HEALTHY_AFTER_S = 60
+    FIRST_START_S = 15  # gunicorn alone retries a busy port for 5 s
 
     def __init__(self, name: str, args: list[str], env: dict):
         self.name, self.args, self.env = name, args, env
@@ -80,10 +91,12 @@ class Child:
         self.started = 0.0
         self.delay = 1.0
         self.restart_at: float | None = None
+        self.starts = 0
 
     def start(self) -> None:
         self.process = subprocess.Popen(self.args, env=self.env, start_new_session=True)
         self.started = time.monotonic()
+        self.starts += 1
 
     def supervise(self) -> None:
         now = time.monotonic()
@@ -96,6 +109,8 @@ class Child:
         code = self.process.poll()
         if code is None:
             return
+        if self.starts == 1 and code > 0 and now - self.started < self.FIRST_START_S:
+            raise FirstStartFailed(self.name)  # it gave up by itself; a signal would be < 0
         if now - self.started > self.HEALTHY_AFTER_S:
             self.delay = 1.0
         click.secho(f"  {self.name} stopped (exit {code}); restarting in {self.delay:.0f} s",
