@@ -26,6 +26,7 @@ from pathlib import Path
 from urllib.parse import parse_qs
 
 import psutil
+from harness import lao_mobile
 
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
@@ -64,7 +65,7 @@ def add_members(database, count: int, start: int, topic: str) -> None:
     now = utcnow()
     for offset in range(0, count, 5000):
         size = min(5000, count - offset)
-        rows = [{"phone": f"+85620{start + offset + n:08d}", "name": f"Member {start + offset + n}",
+        rows = [{"phone": lao_mobile(start + offset + n), "name": f"Member {start + offset + n}",
                  "language": "lo" if n % 4 else "en", "province": "bokeo", "source": "import",
                  "consent_at": now, "created_at": now, "updated_at": now} for n in range(size)]
         with database.session() as db:

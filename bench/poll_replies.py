@@ -25,7 +25,7 @@ import sys
 import time
 from datetime import datetime, timedelta, timezone
 
-from harness import add_server_arguments, cpu_seconds, gateway, percentile, post_form
+from harness import add_server_arguments, cpu_seconds, gateway, lao_mobile, percentile, post_form
 
 OPTIONS = [{"en": "Feeding babies", "lo": "ການລ້ຽງລູກອ່ອນ"},
            {"en": "Clean water", "lo": "ນ້ຳສະອາດ"},
@@ -35,7 +35,7 @@ PROVINCES = ["vientiane_capital", "bokeo", "saravane", "champasak", "luang_praba
 
 
 def phone(n: int) -> str:
-    return f"+85620{n:08d}"
+    return lao_mobile(n)
 
 
 def reply_text(option: int, rng: random.Random) -> str:

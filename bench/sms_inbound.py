@@ -21,7 +21,7 @@ import statistics
 import sys
 import time
 
-from harness import Load, add_server_arguments, gateway, percentile, post_form
+from harness import Load, add_server_arguments, gateway, lao_mobile, percentile, post_form
 
 TEXTS = ["HELP", "JOIN", "2", "Noy", "ຕໍ່ໄປ", "hello", "QUIZ", "STOP", "START"]
 
@@ -37,7 +37,7 @@ class Texts(Load):
         self.counter = 0
 
     async def member(self, deadline: float) -> None:
-        phone = f"+85620{random.randrange(10**8):08d}"
+        phone = lao_mobile(random.randrange(18 * 10**6))
         while time.perf_counter() < deadline:
             if self.sent_ids and random.random() < self.duplicates:
                 message_id = random.choice(self.sent_ids)  # a redelivery

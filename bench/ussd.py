@@ -20,7 +20,7 @@ import statistics
 import sys
 import time
 
-from harness import Load, add_server_arguments, gateway, percentile, post_form
+from harness import Load, add_server_arguments, gateway, lao_mobile, percentile, post_form
 
 REGISTRATION = ["1", "Noy", "0", "1", "1", "7", "1", "1", "1"]  # after the first DIAL
 
@@ -46,7 +46,7 @@ class Registrations(Load):
     async def member(self, deadline: float) -> None:
         while time.perf_counter() < deadline:
             self.sessions += 1
-            session, phone = f"bench-{self.sessions}-{random.random()}", f"+85620{next(self.phones) % 10**8:08d}"
+            session, phone = f"bench-{self.sessions}-{random.random()}", lao_mobile(next(self.phones) % (18 * 10**6))
             text = ""
             reply = await self.hop(session, phone, text)
             for typed in REGISTRATION:
