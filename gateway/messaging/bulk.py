@@ -59,12 +59,12 @@ def dispatch(services: Services, broadcast_id: int, not_before=None):
 def send_batch(services: Services, message_ids: list[int]) -> dict:
     """Send a batch of a broadcast's rows; returns how many rows ended in each status.
 
-    Each provider request claims only its own rows, right before it is made, and
-    records its outcome as soon as it returns: a crash leaves at most the requests
-    in flight in ``sending`` (settled ``unknown`` by the reconciler), and the rest
-    of the batch ``queued`` for the same job id to pick up again. Rows another job
-    already claimed (or that are done) are simply not won. Rows sharing a text go
-    to Africa's Talking in one request.
+    Rows are claimed a wave of requests at a time (as many as may be in flight),
+    right before the wave is sent, and recorded as soon as it returns: a crash
+    leaves at most the requests in flight in ``sending`` (settled ``unknown`` by the
+    reconciler), and the rest of the batch ``queued`` for the same job id to pick
+    up again. Rows another job already claimed (or that are done) are simply not
+    won. Rows sharing a text go to Africa's Talking in one request.
     """
     database, provider, config = services.db, services.provider, services.config
     job = get_current_job()
@@ -101,27 +101,16 @@ def send_batch(services: Services, message_ids: list[int]) -> dict:
     def last_try(message_id: int) -> bool:
         return last_job_try or attempts[message_id] >= config.send_attempts
 
-    def send(request) -> dict:
+    def send(request) -> dict[int, SendOutcome]:
         body, recipients = request
-        if body is not None:  # wait for the throttle while the rows are still queued
-            throttle.take(sms_size(body).segments * len(recipients))
-        with database.session() as db:
-            won = set(outbox.claim_many(db, [message_id for message_id, _ in recipients],
-                                        uuid.uuid4().hex))
-        recipients = [(message_id, phone) for message_id, phone in recipients if message_id in won]
-        if not recipients:
-            return {}
         if body is None:
-            outcomes = voice_calls.place(services, recipients)
-        else:
-            phones = [phone for _, phone in recipients]
-            try:
-                sent = provider.send(body, phones)
-            except ProviderError as exc:
-                sent = outbox.failure_outcomes(exc, phones)
-            outcomes = {message_id: outcome
-                        for (message_id, _), outcome in zip(recipients, sent, strict=True)}
-        return _record(database, provider.name, outcomes, last_try, job_id)
+            return voice_calls.place(services, recipients)
+        phones = [phone for _, phone in recipients]
+        try:
+            sent = provider.send(body, phones)
+        except ProviderError as exc:
+            sent = outbox.failure_outcomes(exc, phones)
+        return {message_id: outcome for (message_id, _), outcome in zip(recipients, sent, strict=True)}
 
     counts: dict[str, int] = {}
     if settled_now:
@@ -130,10 +119,26 @@ def send_batch(services: Services, message_ids: list[int]) -> dict:
                                         uuid.uuid4().hex))
         _merge(counts, _record(database, provider.name,
                                {m: o for m, _, o in settled_now if m in won}, last_try, job_id))
-    # Personalised texts are one request each: keep a bounded number in flight.
-    with ThreadPoolExecutor(max_workers=max(1, min(config.send_concurrency, len(requests)))) as pool:
-        for request_counts in pool.map(send, requests):
-            _merge(counts, request_counts)
+    # In waves of as many requests as may be in flight at once (personalised texts are
+    # a request each): a wave's rows are claimed together just before it goes and
+    # recorded together when it returns, so a crash leaves at most one wave unknown,
+    # for two short transactions a wave rather than two a message.
+    wave_size = max(1, config.send_concurrency)
+    with ThreadPoolExecutor(max_workers=max(1, min(wave_size, len(requests)))) as pool:
+        for start in range(0, len(requests), wave_size):
+            wave = requests[start:start + wave_size]
+            for body, recipients in wave:  # wait for the throttle while the rows are queued
+                if body is not None:
+                    throttle.take(sms_size(body).segments * len(recipients))
+            with database.session() as db:
+                won = set(outbox.claim_many(db, [m for _, recipients in wave for m, _ in recipients],
+                                            uuid.uuid4().hex))
+            wave = [(body, [(m, phone) for m, phone in recipients if m in won]) for body, recipients in wave]
+            outcomes: dict[int, SendOutcome] = {}
+            for result in pool.map(send, [request for request in wave if request[1]]):
+                outcomes.update(result)
+            if outcomes:
+                _merge(counts, _record(database, provider.name, outcomes, last_try, job_id))
     if counts.get("queued"):
         raise TransientProviderError(f"{counts['queued']} of {len(message_ids)} will be retried")
     return counts
