@@ -10,6 +10,8 @@ A USSD page is 160 octets: 182 GSM-7 characters, or 80 UCS-2 characters.
 
 from __future__ import annotations
 
+import re
+
 from dataclasses import dataclass
 
 GSM7_BASIC = set(
@@ -55,3 +57,15 @@ def sms_size(text: str) -> SmsSize:
     else:
         segments = -(-length // part)
     return SmsSize(encoding, length, segments)
+
+
+# SARA AM (ຳ, U+0EB3) is one character. Typed on some keyboards, or copied from
+# some fonts, it arrives as NIGGAHITA (ໍ, U+0ECD), then the tone mark, then SARA AA
+# (າ, U+0EB2): it looks alike on a laptop but breaks on many handsets, and it does
+# not match the same word typed the usual way. Unicode's NFC leaves it alone.
+_DECOMPOSED_AM = re.compile("\u0ECD([\u0EC8-\u0ECB]?)\u0EB2")
+
+
+def normalise_lao(text: str) -> str:
+    """Lao text in one canonical form: SARA AM as one character, after its tone mark."""
+    return _DECOMPOSED_AM.sub("\\1\u0EB3", text) if "\u0ECD" in text else text

@@ -34,3 +34,26 @@ def test_a_single_lao_character_forces_ucs2_for_the_whole_text():
 def test_regional_digits_fold_to_ascii():
     assert fold_digits("໐໑໒໓໔໕໖໗໘໙ ๐๑๒ ០១២ ၀၁၂ ０１") == "0123456789 012 012 012 01"
     assert fold_digits("ກ1") == "ກ1"
+
+
+def test_no_prompt_holds_a_decomposed_sara_am():
+    """ສ່ຳ must be ສ + ່ + ຳ (U+0EB3), not ສ + ໍ + ່ + າ: the latter renders broken on
+    many handsets and does not match the same word typed the usual way."""
+    import re
+
+    from gateway.config import PROJECT_ROOT
+
+    decomposed = re.compile("\u0ECD[\u0EC8-\u0ECB]?\u0EB2")
+    for path in sorted((PROJECT_ROOT / "prompts").glob("*.yaml")) + sorted((PROJECT_ROOT / "flows").glob("*.yaml")):
+        for number, line in enumerate(path.read_text(encoding="utf-8").splitlines(), 1):
+            assert not decomposed.search(line), f"{path.name}:{number}: decomposed SARA AM"
+
+
+def test_lao_from_organisers_is_normalised_to_one_form():
+    from gateway.encoding import normalise_lao
+    from gateway.messaging.broadcasts import check_texts
+
+    typed = "ສ\u0ecd\u0ec8\u0eb2ຄັນ ແລະ ນ\u0ecd\u0eb2"  # ໍ + tone + າ, and ໍ + າ
+    assert normalise_lao(typed) == "ສ່ຳຄັນ ແລະ ນຳ"
+    assert check_texts({"lo": typed}, ["lo", "en"])["lo"] == "ສ່ຳຄັນ ແລະ ນຳ"
+    assert normalise_lao("ສຳຄັນ") == "ສຳຄັນ"  # already canonical: unchanged

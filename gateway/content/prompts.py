@@ -17,6 +17,7 @@ from zoneinfo import ZoneInfo
 import yaml
 from babel.dates import format_date, format_datetime
 
+from gateway.encoding import normalise_lao
 from gateway.engine.events import Text
 from gateway.errors import PromptError
 
@@ -31,7 +32,7 @@ def _flatten(data: Mapping[str, Any], prefix: str = "") -> dict[str, str]:
         if isinstance(value, Mapping):
             flat.update(_flatten(value, full + "."))
         else:
-            flat[full] = str(value)
+            flat[full] = normalise_lao(str(value))  # one canonical form for every prompt
     return flat
 
 

@@ -20,7 +20,7 @@ from sqlalchemy import func, insert, select, update
 from sqlalchemy.orm import Session
 
 from gateway.content.prompts import Catalog
-from gateway.encoding import sms_size
+from gateway.encoding import normalise_lao, sms_size
 from gateway.messaging.audience import Audience  # noqa: F401  (re-exported for the CLI)
 from gateway.store.models import Broadcast, Member, OutboundMessage, TrainingSession, utcnow
 from gateway.store.schedule import where_to_join
@@ -30,7 +30,8 @@ PLACEHOLDERS = {"name", "session.title", "session.starts_at", "session.where"}
 
 def check_texts(texts: dict[str, str], languages: Iterable[str]) -> dict[str, str]:
     """Clean per-language texts; raise ValueError naming what is wrong."""
-    texts = {lang: (text or "").strip() for lang, text in texts.items() if (text or "").strip()}
+    texts = {lang: normalise_lao((text or "").strip()) for lang, text in texts.items()
+             if (text or "").strip()}
     if not texts:
         raise ValueError("give the message text (--text, and --text-lo for Lao)")
     for lang, text in texts.items():

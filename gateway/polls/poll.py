@@ -20,6 +20,7 @@ from sqlalchemy import bindparam, func, select
 from sqlalchemy.orm import Session
 
 from gateway.content.prompts import Catalog
+from gateway.encoding import normalise_lao
 from gateway.engine import Text
 from gateway.messaging import broadcasts
 from gateway.messaging.audience import Audience
@@ -88,6 +89,8 @@ def create(db: Session, code: str, questions: dict, options: list, audience: Aud
            session_id: int | None = None, confirm: bool = False) -> Poll:
     if db.scalar(select(Poll.id).where(Poll.code == code)) is not None:
         raise ValueError(f"code {code} is taken; choose another or leave --code out")
+    questions = {lang: normalise_lao(text) for lang, text in questions.items()}
+    options = [{lang: normalise_lao(text) for lang, text in option.items()} for option in options]
     poll = Poll(code=code, questions=questions, options=options, audience=audience.to_dict(),
                 opens_at=opens_at, closes_at=closes_at, kind=kind, session_id=session_id,
                 confirm=confirm)

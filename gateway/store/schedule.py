@@ -12,6 +12,7 @@ from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
 from gateway.content.vocabulary import Vocabulary
+from gateway.encoding import normalise_lao
 from gateway.errors import ImportRowError
 from gateway.store.csvfile import checked_rows
 from gateway.store.models import Enrolment, Member, TrainingSession, utcnow
@@ -32,7 +33,7 @@ def parse_local_time(text: str, timezone: str) -> datetime:
 
 def session_fields(values: dict[str, Any], vocabulary: Vocabulary, timezone: str) -> dict:
     """Check and convert one session's fields, raising ValueError with the reason."""
-    titles = {lang: values.get(f"title_{lang}", "").strip() for lang in ("lo", "en")}
+    titles = {lang: normalise_lao(values.get(f"title_{lang}", "").strip()) for lang in ("lo", "en")}
     titles = {lang: title for lang, title in titles.items() if title}
     if not titles:
         raise ValueError("a session needs a title (title_lo and/or title_en)")
@@ -50,7 +51,7 @@ def session_fields(values: dict[str, Any], vocabulary: Vocabulary, timezone: str
     starts_at = parse_local_time(str(values.get("starts_at") or ""), timezone)
     duration = _whole(values.get("duration_minutes"), "duration_minutes", default=60)
     capacity = _whole(values.get("capacity"), "capacity", default=None)
-    place, link, dial_in = (str(values.get(k) or "").strip() or None
+    place, link, dial_in = (normalise_lao(str(values.get(k) or "").strip()) or None
                             for k in ("place", "join_link", "dial_in"))
     if not (place or link or dial_in):
         raise ValueError("say where or how to join: place, join_link or dial_in")
