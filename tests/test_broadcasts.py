@@ -381,3 +381,41 @@ def test_resend_unknown_says_how_many_and_warns_before_sending_again(bulk_app, f
     drain(bulk_app)
     assert {r.status for r in rows(bulk_app)} == {"sent"}
     assert max(accepted_phones(fake_at).values()) == 2  # as it warned: a second copy for some
+
+
+def test_twilio_sends_a_shared_text_a_recipient_a_request_so_at_most_the_requests_in_flight_are_sending(
+        make_app, fake_twilio, monkeypatch):
+    """Twilio has no bulk send: a batch of one text is one request per recipient,
+    and only the requests in flight (SEND_CONCURRENCY) may be mid-send at once."""
+    import threading
+
+    from sqlalchemy import func
+
+    from .fakes import FakeTwilio
+
+    monkeypatch.setattr(broker, "SEND_RETRY", Retry(max=1, interval=0))
+    app = make_app(sms_provider="twilio", twilio_api_url=fake_twilio.url, twilio_account_sid=FakeTwilio.SID,
+                   twilio_auth_token="tw-secret", twilio_from="+15005550006", quiet_hours="off",
+                   send_concurrency=2, bulk_batch_size=100)
+    with app.extensions["db"].session() as db:
+        many_members(db, 30)
+    bulk.dispatch(app.extensions["services"], new_broadcast(app, {"lo": "ສະບາຍດີ"}))
+    fake_twilio.delay = 0.05
+    seen, done = [], threading.Event()
+
+    def watch():
+        while not done.is_set():
+            with app.extensions["db"].session() as db:
+                seen.append(db.scalar(select(func.count()).select_from(OutboundMessage)
+                                      .where(OutboundMessage.status == "sending")))
+            time.sleep(0.01)
+
+    watcher = threading.Thread(target=watch)
+    watcher.start()
+    try:
+        drain(app)
+    finally:
+        done.set()
+        watcher.join()
+    assert {r.status for r in rows(app)} == {"sent"} and len(fake_twilio.requests) == 30
+    assert max(seen) == 2  # two at a time: never the whole batch of 30

@@ -94,8 +94,9 @@ def send_batch(services: Services, message_ids: list[int]) -> dict:
             by_body.setdefault(body, []).append((message_id, phone))
     throttle = Throttle(services.redis, provider.name, config.segments_per_second)
     requests: list[tuple[str | None, list[tuple[int, str]]]] = [(None, [call]) for call in calls]
+    per_request = provider.recipients_per_request or config.bulk_batch_size
     for body, recipients in by_body.items():
-        size = throttle.largest_batch(sms_size(body).segments, config.bulk_batch_size)
+        size = throttle.largest_batch(sms_size(body).segments, per_request)
         requests += [(body, recipients[start:start + size]) for start in range(0, len(recipients), size)]
 
     def last_try(message_id: int) -> bool:

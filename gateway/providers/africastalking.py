@@ -40,6 +40,7 @@ REPORT_STATUS = {"Success": "delivered", "Failed": "failed", "Rejected": "failed
 
 class AfricasTalkingProvider:
     name = "africastalking"
+    recipients_per_request = None  # one bulk request carries the whole batch
 
     def __init__(self, config):
         self.sender_id = config.at_sender_id or None

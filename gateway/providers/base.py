@@ -98,6 +98,11 @@ def transport_outcome(phone: str, provider: str, exc: requests.RequestException)
 
 class Provider(Protocol):
     name: str
+    # How many recipients one request to the provider carries: None for as many as
+    # BULK_BATCH_SIZE (Africa's Talking's bulk send), 1 where every recipient is a
+    # request of its own (Twilio). Bulk sending claims rows per request, so this is
+    # what keeps a crash from leaving more than the requests in flight unknown.
+    recipients_per_request: int | None
 
     def send(self, text: str, phones: Sequence[str]) -> list[SendOutcome]:
         """Send one text to one or more numbers. Raises TransientProviderError when

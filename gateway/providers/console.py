@@ -14,6 +14,7 @@ from gateway.providers.base import DeliveryReport, Inbound, SendOutcome
 
 class ConsoleProvider:
     name = "console"
+    recipients_per_request = None
 
     def __init__(self, config=None):
         self.config = config

@@ -25,6 +25,7 @@ REPORT_STATUS = {"delivered": "delivered", "undelivered": "failed", "failed": "f
 
 class TwilioProvider:
     name = "twilio"
+    recipients_per_request = 1  # Twilio has no bulk send: each recipient is a request
 
     def __init__(self, config):
         self.client = Client(config.twilio_account_sid or "AC" + "0" * 32,
