@@ -11,7 +11,6 @@ A USSD page is 160 octets: 182 GSM-7 characters, or 80 UCS-2 characters.
 from __future__ import annotations
 
 import re
-
 from dataclasses import dataclass
 
 GSM7_BASIC = set(

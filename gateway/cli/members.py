@@ -112,6 +112,7 @@ def erase_command(who: str, yes: bool) -> None:
     from gateway import broker
     from gateway.phone import mask, phone_key
     from gateway.store import privacy
+    from gateway.store.models import Member
 
     services = open_services()
     with services.db.session() as db:
@@ -123,7 +124,7 @@ def erase_command(who: str, yes: bool) -> None:
         click.echo("nothing was erased")
         return
     with services.db.session() as db:
-        erased = privacy.erase(db, db.get(type(member), member_id), actor())
+        erased = privacy.erase(db, db.get(Member, member_id), actor())
     # Her phone key names her Redis state; a USSD session (180 s) holds only what she
     # typed, so her name finds it (not a name so short it would match others').
     keys = broker.forget(services.redis, phone_key(phone, services.config.secret_key) if phone else "",

@@ -8,6 +8,7 @@ so a second dispatch, a retried job or another worker never sends a row twice.
 from __future__ import annotations
 
 import uuid
+from collections import Counter
 from concurrent.futures import ThreadPoolExecutor
 
 from rq import get_current_job
@@ -78,16 +79,16 @@ def send_batch(services: Services, message_ids: list[int]) -> dict:
             .outerjoin(Broadcast, Broadcast.id == OutboundMessage.broadcast_id)
             .where(OutboundMessage.id.in_(message_ids), OutboundMessage.status == "queued")).all()
     attempts = {row.id: row.attempts + 1 for row in rows}  # once claimed
-    settled_now: list[tuple[int, str, SendOutcome | None]] = []
+    settled_now: dict[int, SendOutcome | None] = {}  # no provider needed; None: cancelled
     by_body: dict[str, list[tuple[int, str]]] = {}
     calls: list[tuple[int, str]] = []
     for message_id, body, phone, opted_out_at, cancelled_at, channel, _ in rows:
         if cancelled_at is not None:
-            settled_now.append((message_id, "", None))
+            settled_now[message_id] = None
         elif phone is None:
-            settled_now.append((message_id, "", SendOutcome("", False, error="member erased")))
+            settled_now[message_id] = SendOutcome("", False, error="member erased")
         elif opted_out_at is not None:
-            settled_now.append((message_id, phone, SendOutcome(phone, False, error="opted out")))
+            settled_now[message_id] = SendOutcome(phone, False, error="opted out")
         elif channel == "voice":
             calls.append((message_id, phone))
         else:
@@ -113,13 +114,12 @@ def send_batch(services: Services, message_ids: list[int]) -> dict:
             sent = outbox.failure_outcomes(exc, phones)
         return {message_id: outcome for (message_id, _), outcome in zip(recipients, sent, strict=True)}
 
-    counts: dict[str, int] = {}
+    counts: Counter[str] = Counter()
     if settled_now:
         with database.session() as db:
-            won = set(outbox.claim_many(db, [message_id for message_id, _, _ in settled_now],
-                                        uuid.uuid4().hex))
-        _merge(counts, _record(database, provider.name,
-                               {m: o for m, _, o in settled_now if m in won}, last_try, job_id))
+            won = set(outbox.claim_many(db, list(settled_now), uuid.uuid4().hex))
+        counts += _record(database, provider.name, {m: o for m, o in settled_now.items() if m in won},
+                          last_try, job_id)
     # In waves of as many requests as may be in flight at once (personalised texts are
     # a request each): a wave's rows are claimed together just before it goes and
     # recorded together when it returns, so a crash leaves at most one wave unknown,
@@ -139,26 +139,21 @@ def send_batch(services: Services, message_ids: list[int]) -> dict:
             for result in pool.map(send, [request for request in wave if request[1]]):
                 outcomes.update(result)
             if outcomes:
-                _merge(counts, _record(database, provider.name, outcomes, last_try, job_id))
+                counts += _record(database, provider.name, outcomes, last_try, job_id)
     if counts.get("queued"):
         raise TransientProviderError(f"{counts['queued']} of {len(message_ids)} will be retried")
-    return counts
-
-
-def _merge(into: dict[str, int], more: dict[str, int]) -> None:
-    for status, count in more.items():
-        into[status] = into.get(status, 0) + count
+    return dict(counts)
 
 
 def _record(database, provider_name: str, outcomes: dict[int, SendOutcome | None],
-            last_try, job_id: str | None) -> dict[str, int]:
+            last_try, job_id: str | None) -> Counter[str]:
     """Write each claimed row's outcome (None: its broadcast was cancelled) in one
     bulk UPDATE. A row going back to the queue stays this job's, for its retry."""
     now = utcnow()
-    rows, opted_out, counts = [], [], {}
+    rows, opted_out, counts = [], [], Counter()
     for message_id, outcome in outcomes.items():
         status, error = ("cancelled", None) if outcome is None else outbox.settle(outcome, last_try(message_id))
-        counts[status] = counts.get(status, 0) + 1
+        counts[status] += 1
         accepted = outcome is not None and outcome.accepted
         rows.append({"id": message_id, "status": status, "provider": provider_name,
                      "provider_message_id": outcome.provider_message_id if accepted else None,

@@ -29,7 +29,7 @@ import time
 
 from redis.exceptions import ConnectionError as RedisConnectionError
 from redis.exceptions import TimeoutError as RedisTimeoutError
-from rq import Queue, Worker
+from rq import Worker
 
 from gateway import broker, services
 from gateway.messaging import reconciler
@@ -88,8 +88,7 @@ def run(burst: bool = False) -> None:
         while True:
             _wait_for_redis(gateway)
             connection = broker.connect(gateway.redis_url)
-            queues = [Queue(name, connection=connection, job_class=broker.Job) for name in broker.QUEUES]
-            worker = Worker(queues, connection=connection, job_class=broker.Job,
+            worker = Worker(list(broker.queues(connection).values()), connection=connection, job_class=broker.Job,
                             worker_ttl=WORKER_TTL_S)
             try:
                 worker.work(with_scheduler=True, burst=burst)
