@@ -122,6 +122,13 @@ def enqueue(queue: Queue, name: str, *args, config, at: datetime | None = None,
     return queue.enqueue(job(name), *args, **options)
 
 
+def enqueue_reply(queues: dict[str, Queue], message_id: int, config):
+    """Queue one conversational text (an outbox row) for the worker, ahead of bulk.
+    Its job id is the row's, so asking twice queues it once."""
+    return enqueue(queues["replies"], "send_message", message_id, config=config,
+                   retry=SEND_RETRY, job_id=message_job_id(message_id))
+
+
 def is_alive(redis: Redis, job_id: str, stale_after: timedelta) -> bool:
     """Whether the job will still run: waiting in its queue, scheduled (a retry),
     or running in a worker that is still beating.

@@ -39,6 +39,10 @@ def duration_minutes(text: str) -> int:
     return int(text[:-1]) * units[text[-1]]
 
 
+def _on(value: str) -> bool:
+    return value.strip().lower() in ("on", "yes", "true", "1")
+
+
 @dataclass(frozen=True)
 class Config:
     instance_path: Path = field(default_factory=lambda: Path.cwd() / "instance")
@@ -90,6 +94,7 @@ class Config:
     voice_max_repeats: int = 2  # a call repeats a screen this often on silence, then says goodbye
     voice_retries: int = 2  # a reminder call not answered (or busy) is tried again this often
     voice_retry_minutes: int = 60  # ... this long after
+    reminder_calls: str = "off"  # "on": registration asks "SMS or a phone call?" (needs a voice provider)
     missed_call_callback: str = "off"  # "on": reject incoming calls and call the member back (free for her)
     provider_timeout_ms: int = 10000  # per provider HTTP call; AT's own default is ~9 s
     web_workers: int = field(default_factory=lambda: (os.cpu_count() or 1) + 1)
@@ -185,7 +190,12 @@ class Config:
 
     @property
     def calls_back(self) -> bool:
-        return self.missed_call_callback.strip().lower() in ("on", "yes", "true", "1")
+        return _on(self.missed_call_callback)
+
+    @property
+    def asks_reminder_channel(self) -> bool:
+        """REMINDER_CALLS=on: registration asks "SMS or a phone call?"; off, SMS it is."""
+        return _on(self.reminder_calls)
 
     @property
     def webhooks_protected(self) -> bool:

@@ -149,7 +149,7 @@ def test_personalised_texts_use_name_and_session_in_each_language(bulk_app, fake
     drain(bulk_app)
     assert sorted(r["message"] for r in fake_at.requests) == [
         "Kham: Feeding mothers and babies, Fri 11 Jan, 14:00",
-        "ນ້ອຍ, ໂພຊະນາການແມ່ ແລະ ເດັກ ວັນສຸກ ທີ 11 ມັງກອນ ເວລາ 14:00"]
+        "ນ້ອຍ, ໂພຊະນາການແມ່ ແລະ ເດັກ ວັນສຸກ ທີ 11 ມັງກອນ ເວລາ 14:00 ໂມງ"]
 
 
 def test_cancel_stops_unsent_messages(bulk_app, fake_at):

@@ -5,7 +5,17 @@ import textwrap
 import pytest
 
 from gateway.content.flows import load_book
-from gateway.engine import ActionCall, ActionResult, FinishQuiz, Input, RecordAnswer, Start, step
+from gateway.engine import (
+    ActionCall,
+    ActionResult,
+    FinishQuiz,
+    Input,
+    RecordAnswer,
+    SendSms,
+    Start,
+    step,
+)
+from gateway.engine.step import pick_many
 from gateway.errors import FlowError, StateError
 
 
@@ -149,7 +159,7 @@ def test_action_returns_a_call_and_branches_on_outcome(tmp_path):
         step(book, asked.state, ActionResult("surprise"))
 
 
-def test_multiselect_toggles_and_requires_a_choice(tmp_path):
+def test_multiselect_takes_several_numbers_in_one_answer(tmp_path):
     book = book_of(tmp_path, main="""
         flow: main
         start: pick
@@ -158,19 +168,24 @@ def test_multiselect_toggles_and_requires_a_choice(tmp_path):
           end: {type: end, prompt: e}
     """)
     state = step(book, None, START).state
-    none_yet = step(book, state, Input("4"))
-    assert none_yet.screen.notice.key == "validate.choose_at_least"
-    toggled = step(book, none_yet.state, Input("3"))
-    toggled = step(book, toggled.state, Input("1"))
-    assert toggled.state.vars["cs"] == ["red", "blue"]  # list order, not typing order
-    assert [o.selected for o in toggled.screen.options] == [True, False, True, False]
-    untoggled = step(book, toggled.state, Input("3"))
-    assert untoggled.state.vars["cs"] == ["red"]
-    done = step(book, untoggled.state, Input("4"))
-    assert done.final
+    for bad in ("", "7", "1 9", "red", "1 3 x"):
+        refused = step(book, state, Input(bad))
+        assert refused.screen.notice.key == "validate.choose_many", bad
+        assert "cs" not in refused.state.vars
+    for typed in ("3 1", "13", "1,3", "\u0ed1 \u0ed3", " 1;3. ", "3+1"):
+        done = step(book, state, Input(typed))
+        assert done.final and done.state.vars["cs"] == ["red", "blue"], typed  # list order
 
 
-def test_quiz_records_answers_feedback_and_score(tmp_path):
+def test_pick_many_reads_run_together_numbers_only_when_unambiguous():
+    assert pick_many("13", 6) == [1, 3]
+    assert pick_many("12", 12) == [12]  # a real option 12 wins
+    assert pick_many("1 12", 12) == [1, 12]
+    assert pick_many("19", 6) is None  # 9 is no option
+    assert pick_many("2 2 2", 6) == [2]
+
+
+def test_quiz_verdict_rides_on_the_next_question_and_only_a_wrong_answer_costs_a_screen(tmp_path):
     book = book_of(tmp_path, main="""
         flow: main
         start: q1
@@ -183,13 +198,33 @@ def test_quiz_records_answers_feedback_and_score(tmp_path):
     assert first.screen.header.vars == {"number": 1, "total": 2}
     answered = step(book, first.state, Input("2"))
     assert answered.effects == (RecordAnswer("s", "conv1.1", "q1", "2", True),)
-    assert answered.screen.notice.key == "quiz.correct" and answered.screen.prompt.key == "why1"
-    second = step(book, answered.state, Input("1"))
-    wrong = step(book, second.state, Input("2"))
-    assert wrong.screen.notice.key == "quiz.wrong" and wrong.screen.notice.vars == {"answer": 1}
+    # right: straight on to question 2, with the verdict on top of it
+    assert answered.screen.notice.key == "quiz.correct" and answered.screen.prompt.key == "b"
+    assert answered.screen.header.vars == {"number": 2, "total": 2}
+    wrong = step(book, answered.state, Input("2"))
+    # wrong: the right answer in words, and why
+    assert wrong.screen.notice.key == "quiz.wrong"
+    assert wrong.screen.notice.vars == {"answer": {"text": "x"}}
+    assert wrong.screen.prompt.key == "why2" and [o.label.key for o in wrong.screen.options] == ["quiz.next"]
     scored = step(book, wrong.state, Input("1"))
     assert scored.effects == (FinishQuiz("s", "conv1.1", 1, 2),)
     assert scored.final and scored.screen.prompt.vars["score"] == 1
+
+
+def test_a_message_is_a_line_above_the_next_screen_and_can_send_a_text(tmp_path):
+    book = book_of(tmp_path, main="""
+        flow: main
+        start: saved
+        nodes:
+          saved: {type: message, prompt: saved, next: pick, sms: details}
+          pick: {type: menu, prompt: p, options_from: colours, save_as: c, next: bye}
+          bye: {type: end, prompt: bye, sms: where}
+    """)
+    first = step(book, None, START)
+    assert first.screen.prompt.key == "p" and first.screen.notice.key == "saved"
+    assert [e.text.key for e in first.effects if isinstance(e, SendSms)] == ["details"]
+    last = step(book, first.state, Input("1"))
+    assert last.final and [e.text.key for e in last.effects] == ["where"]
 
 
 def test_state_is_not_mutated_and_wrong_events_are_refused(tmp_path):

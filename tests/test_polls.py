@@ -221,7 +221,7 @@ def test_keywords_still_win_and_conversations_asked_later_keep_their_answers(pol
     at_text(client, "1")  # answers the language menu (1 = Lao), not the poll
     assert votes(poll_app, poll_id) == {}
     at_text(client, "HELP")
-    assert replies_to(poll_app)[-1].startswith("ສົ່ງ ສະໝັກ ເພື່ອລົງທະບຽນ")  # help, now in Lao
+    assert replies_to(poll_app)[-1].startswith("ສົ່ງຄຳວ່າ: ສະໝັກ ເພື່ອລົງທະບຽນ")  # help, now in Lao
     newer = open_poll(poll_app, "P5")  # asked after the conversation: replies go to it
     at_text(client, "2")
     assert only_vote(poll_app, newer) == 2 and votes(poll_app, poll_id) == {}
@@ -247,7 +247,7 @@ def test_ussd_polls_menu_lists_open_polls_and_records_the_choice(poll_app, phone
     assert "1. P5: Which topic next month?" in screens[-1] and "2. P4: Which topic" in screens[-1]
     screens = [phone.press("2")]
     assert "P4: Which topic next month?" in screens[0] and "2. Clean water" in screens[0]
-    assert "Thank you! Your answer: Clean water." in phone.press("2")
+    assert "Thanks! Your answer: Clean water." in phone.press("2")
     assert only_vote(poll_app, first) == 2 and votes(poll_app, second) == {}
     with poll_app.extensions["db"].session() as db:
         assert db.scalar(select(PollVote.channel)) == "ussd"

@@ -52,9 +52,10 @@ def everything_in_redis(app) -> str:
 
 def test_erase_leaves_no_number_or_name_anywhere_and_keeps_the_totals(app, phone_factory, run):
     handset = phone_factory(NUMBER)
-    # Registered, in English; then "Continue" to the menu, the quiz, one answer, and
-    # she hangs up mid-quiz: her state waits in Redis for her to resume.
-    walk(handset, "2", NAME, ORGANISATION, "1", "1", "7", "1", "1", "1", "1", "2", "3")
+    # Registered, in English; then she dials again for the quiz, answers one
+    # question and hangs up mid-quiz: her state waits in Redis for her to resume.
+    walk(handset, "2", NAME, ORGANISATION, "1", "1", "1 3", "1")
+    walk(handset, "2", "3")
     at_text(app.test_client(), "HELP", phone=NUMBER)  # a reply row with its text
     with app.extensions["db"].session() as db:
         answers = db.scalar(select(func.count()).select_from(QuizAnswer))

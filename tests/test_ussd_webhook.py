@@ -36,7 +36,7 @@ def test_new_input_comes_from_history_not_a_blind_split():
 
 
 def test_an_input_containing_a_star_is_kept_whole(app, handset):
-    walk(handset, "2", "No*y", "0", "1", "1", "7", "1", "1", "1")
+    walk(handset, "2", "No*y", "0", "1", "1", "1 3", "1")
     with app.extensions["db"].session() as db:
         assert members.by_phone(db, "+8562055510001").name == "No*y"
 
@@ -47,7 +47,7 @@ def test_retransmitted_hop_gets_same_reply_and_applies_nothing_twice(app, client
         add_session(db, capacity=5)
     walk(handset, "1")
     enrol_reply = handset.press("1")
-    assert "ລົງຊື່ສຳເລັດ" in enrol_reply
+    assert "ລົງຊື່ແລ້ວ" in enrol_reply
     for _ in range(3):  # the telco resends the same hop
         again = post(client, sessionId=handset.session_id, phoneNumber=handset.phone,
                      text=handset.text)
@@ -74,7 +74,7 @@ def test_concurrent_duplicate_hops_apply_once(app, handset):
         t.start()
     for t in threads:
         t.join()
-    assert len(set(replies)) == 1 and "ລົງຊື່ສຳເລັດ" in replies[0]
+    assert len(set(replies)) == 1 and "ລົງຊື່ແລ້ວ" in replies[0]
     with app.extensions["db"].session() as db:
         assert db.scalar(select(func.count()).select_from(Enrolment)) == 1
 
@@ -111,18 +111,18 @@ def test_sessions_expire_in_redis(app, handset):
 
 def test_cut_off_member_can_resume_where_she_left_off(phone_factory):
     phone = phone_factory()
-    walk(phone, "1", "ນ້ອຍ", "0")          # cut off at the province question
+    walk(phone, "1", "ນ້ອຍ", "0")          # cut off at the region question
     offer = phone.dial()                     # dials again: a new session id
     assert "ສືບຕໍ່ຈາກບ່ອນທີ່ຄ້າງໄວ້" in offer
     resumed = phone.press("1")
-    assert "ທ່ານຢູ່ແຂວງໃດ?" in resumed
-    assert "ເລືອກຫົວຂໍ້" in phone.press("2")  # and the flow carries on from there
+    assert "ທ່ານຢູ່ພາກໃດ?" in resumed
+    assert "ແຂວງໃດ?" in phone.press("2")  # and the flow carries on from there
 
 
 def test_resume_offer_can_start_over(phone_factory):
     phone = phone_factory()
     walk(phone, "2", "Noy")
-    assert "Continue where you left off?" in phone.dial()
+    assert "Go on where you left off?" in phone.dial()
     assert "Choose language" in phone.press("2")
 
 
@@ -183,3 +183,51 @@ def test_an_internal_failure_becomes_an_end_reply_not_a_500(app, client, monkeyp
     response = post(client, sessionId="boom")
     assert response.status_code == 200
     assert body(response.get_data(as_text=True)) == "ຂໍອະໄພ, ລະບົບມີບັນຫາ. ກະລຸນາລອງໃໝ່ພາຍຫຼັງ."
+
+
+def test_a_wrong_key_on_the_resume_offer_is_no_trap(phone_factory):
+    """The reported trap: dial, 1, a name, hang up; dial again, 7, then 98. The
+    options must stay in sight, 98 must not count as an answer, and wrong keys
+    must not go on for ever."""
+    phone = phone_factory()
+    walk(phone, "1", "ນ້ອຍ")
+    phone.dial()
+    retry = phone.press("7")
+    assert retry.startswith("CON ") and "1. ສືບຕໍ່" in retry and "98" not in retry
+    assert len(retry) - 4 <= 80
+    again = phone.press("98")
+    assert "1. ສືບຕໍ່" in again  # still the offer, options in sight
+    fresh = phone.press("98")  # a third wrong key: she simply starts afresh
+    assert "ເລືອກພາສາ" in fresh
+
+
+def test_no_resume_offer_after_a_flow_ended(app, phone_factory):
+    with app.extensions["db"].session() as db:
+        add_session(db)
+    phone = phone_factory()
+    done = walk(phone, "1", "ນ້ອຍ", "0", "3", "1", "1 3", "1")[-1]
+    assert done.startswith("END ") and "ລົງທະບຽນແລ້ວ" in done
+    assert phone.dial().startswith("CON ສະບາຍດີ!")  # registered: no "go on?" offer
+    walk(phone, "1")
+    assert phone.press("1").startswith("END ")  # signed up
+    assert phone.dial().startswith("CON ສະບາຍດີ!")
+
+
+def test_a_lao_name_keeps_the_english_menu_on_one_page(app, phone_factory):
+    with app.extensions["db"].session() as db:
+        add_member(db, "+8562055510001", name="ສຸກສະຫວັນ ພົມມະຈັນ", language="en")
+    menu = phone_factory().dial()
+    assert menu.startswith("CON Hello ") and "5. Help" in menu and "98" not in menu
+    assert len(menu) - 4 <= 80
+
+
+def test_an_option_she_has_not_been_shown_does_not_count(app, phone_factory):
+    phone = phone_factory()
+    first = walk(phone, "1", "ນ້ອຍ", "0", "1")[-1]  # the northern provinces: two pages
+    assert "98" in first and "7." not in first
+    retry = phone.press("7")  # Xayaboury is on page 2, which she has not seen
+    assert retry.startswith("CON ກະລຸນາພິມຕົວເລກ 1 ຫາ 5.")
+    phone.press("98")
+    assert "ຫົວຂໍ້ໃດ?" in phone.press("7")  # seen now: it counts
+    with app.extensions["db"].session() as db:
+        assert members.by_phone(db, "+8562055510001") is None  # nothing stored before consent

@@ -150,7 +150,11 @@ def _silence(call: AtCall) -> tuple[int, str]:
 
 # ------------------------------------------------------------------ whole calls, both providers
 
-def test_a_whole_twilio_call_registers_a_caller_with_recorded_name(voice_app):
+def test_a_whole_twilio_call_registers_a_caller_with_recorded_name(make_app, recorded_prompts):
+    # With reminder calls switched on, registration also asks "SMS or a phone call?".
+    voice_app = make_app(prompts_dir=recorded_prompts, public_base_url=BASE, at_webhook_token="tok",
+                         twilio_auth_token="tw-secret", twilio_account_sid=FakeTwilio.SID,
+                         reminder_calls="on")
     call = TwilioCall(voice_app.test_client(), "+8562055570001")
     status, xml = call.post()
     root = parse(xml, TWILIO_VERBS)
@@ -167,15 +171,21 @@ def test_a_whole_twilio_call_registers_a_caller_with_recorded_name(voice_app):
     assert heard(root)[0] == "register.organisation_voice"
     root = parse(call.post(RecordingUrl="https://api.twilio.com/2010-04-01/Accounts/AC1/Recordings/RE2")[1],
                  TWILIO_VERBS)
+    assert root.find("Gather").get("numDigits") == "1" and heard(root)[0] == "register.region"
+    call.post(Digits="3")  # the south
+    root = parse(call.post(Digits="2")[1], TWILIO_VERBS)  # Sekong; then the topics, several keys
     gather = root.find("Gather")
-    assert gather.get("numDigits") == "2" and gather.get("finishOnKey") == "#"  # 18 provinces
+    assert gather.get("numDigits") == "2" and gather.get("finishOnKey") == "#"
     assert heard(root)[-1] == "voice.then_hash"
-    for digits in ("1", "1", "7", "2", "1", "1"):  # province, a topic, done, remind by call, consent, confirm
+    root = parse(call.post(Digits="13")[1], TWILIO_VERBS)
+    assert heard(root)[0] == "register.remind_by"
+    for digits in ("2", "1"):  # remind by call, consent
         status, xml = call.post(Digits=digits)
         assert status == 200
     with voice_app.extensions["db"].session() as db:
         member = members.by_phone(db, "+8562055570001")
         assert member.registered and member.language == "en" and member.reminder_channel == "voice"
+        assert (member.province, member.topics) == ("sekong", ["digital_safety", "nutrition"])
         assert member.name.endswith("/Recordings/RE1") and member.organisation.endswith("/Recordings/RE2")
     assert call.post(CallStatus="completed")[0] == 200
 
@@ -223,7 +233,7 @@ def test_lao_without_recordings_is_silent_but_english_is_read_aloud(make_app):
     english = parse(AtCall(app.test_client(), "+8562055570005").post(token="")[1], AT_VERBS)
     assert [e.tag for e in english.find("GetDigits")] == ["Say"]
     spoken = english.find("GetDigits/Say").text
-    assert spoken.startswith("Hello Noy. For Next session press 1. For Digital safety quiz press 2.")
+    assert spoken.startswith("Hello Noy. For Next session press 1. For Safety quiz press 2.")
     lao = parse(AtCall(app.test_client(), "+8562055570006", "ATVId_2").post(token="")[1], AT_VERBS)
     assert list(lao.find("GetDigits")) == []  # AT's Say reads English only: nothing to play
 
@@ -235,9 +245,10 @@ def test_dates_are_spoken_from_pieces(voice_app):
     call = AtCall(voice_app.test_client(), "+8562055570007")
     call.post()
     pieces = heard(parse(call.post(dtmfDigits="1")[1], AT_VERBS))
-    # Friday 11 January, at 14 30 (Asia/Vientiane)
-    assert ["time.weekday.4", "number.11", "time.month.1", "voice.at", "number.14", "number.30"] == \
-        pieces[pieces.index("time.weekday.4"):pieces.index("time.weekday.4") + 6]
+    # Friday 11 January, at 14 o'clock 30 minutes (Asia/Vientiane), as a Lao speaker says it
+    assert ["time.weekday.4", "number.11", "time.month.1", "voice.at", "number.14", "voice.hours",
+            "number.30", "voice.minutes"] == \
+        pieces[pieces.index("time.weekday.4"):pieces.index("time.weekday.4") + 8]
 
 
 @pytest.mark.parametrize("provider", ["twilio", "africastalking"])

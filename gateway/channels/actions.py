@@ -105,7 +105,8 @@ def find_next_session(context: ActionContext, call: ActionCall) -> ActionResult:
         "session_id": found.id,
         "title": localized(found.titles),
         "kind": prompt_ref(f"kind.{found.kind}"),
-        "when": moment(found.starts_at),
+        "when": moment(found.starts_at, "short"),  # the screen's; the SMS says it in full
+        "when_long": moment(found.starts_at),
         "where": schedule.where_to_join(found),
     })
 

@@ -3,32 +3,48 @@
 ``step`` only returns data. Here each ``ActionCall`` is run and its result fed
 back, and each effect is applied, until the engine has a screen to show. All
 database writes of one hop commit together, or not at all.
+
+A ``SendSms`` effect becomes an outbox row in that same transaction; its job is
+queued only once the transaction has committed, so the worker never looks for a
+row that is not there yet. When the caller owns the transaction (SMS passes its
+own ``db``), the caller queues them: ``texts_sent(db)`` hands over their ids.
 """
 
 from __future__ import annotations
 
 import uuid
 from contextlib import contextmanager
+from typing import Any, Callable, Iterable
 
 from gateway.channels.actions import ActionContext, ActionRegistry
-from gateway.engine import ActionResult, Input, Recorded, Start, State, Step, step
+from gateway.content.prompts import Catalog
+from gateway.engine import ActionResult, Input, Recorded, SendSms, Start, State, Step, step
 from gateway.engine.model import FlowBook
 from gateway.errors import FlowError
+from gateway.messaging import outbox
 from gateway.store import members
 from gateway.store.database import Database
 from gateway.store.models import utcnow
 
 # An action that leads to another action is fine; a chain this long is a bug.
 MAX_CALLS_PER_HOP = 16
+_TEXTS = "conversation_texts"  # key in the SQLAlchemy session's ``info``
 
 
 class Conversations:
     def __init__(self, book: FlowBook, database: Database, actions: ActionRegistry,
-                 default_language: str):
+                 default_language: str, catalog: Catalog | None = None,
+                 queue_texts: Callable[[Iterable[int]], Any] | None = None,
+                 settings: dict[str, Any] | None = None):
         self.book = book
         self.database = database
         self.actions = actions
         self.default_language = default_language
+        self.catalog = catalog
+        self.queue_texts = queue_texts
+        # What flows may test about this install (``vars.reminder_calls``), given to
+        # every conversation as it starts.
+        self.settings = dict(settings or {})
 
     def start(self, phone: str, channel: str, flow: str = "main", db=None, vars=None) -> Step:
         """Begin ``flow`` (with ``vars`` known already). With ``db`` given, run inside
@@ -37,7 +53,8 @@ class Conversations:
             context = ActionContext(session, phone, channel, utcnow())
             member = context.member()
             language = member.language if member and member.language else self.default_language
-            event = Start(members.snapshot(member), language, uuid.uuid4().hex[:16], flow, dict(vars or {}))
+            event = Start(members.snapshot(member), language, uuid.uuid4().hex[:16], flow,
+                          {**self.settings, **dict(vars or {})})
             return self._drive(context, step(self.book, None, event))
 
     def answer(self, phone: str, channel: str, state: State, text: str, db=None) -> Step:
@@ -51,21 +68,40 @@ class Conversations:
             context = ActionContext(session, phone, channel, utcnow())
             return self._drive(context, step(self.book, state, Recorded(url)))
 
+    @staticmethod
+    def texts_sent(db) -> list[int]:
+        """Outbox ids of texts the flow sent inside the caller's transaction ``db``;
+        the caller queues them once it has committed."""
+        return db.info.pop(_TEXTS, [])
+
     @contextmanager
     def _transaction(self, db):
         if db is not None:
             yield db
-        else:
-            with self.database.session() as session:
-                yield session
+            return
+        with self.database.session() as session:
+            yield session
+            sent = self.texts_sent(session)
+        if sent and self.queue_texts is not None:
+            self.queue_texts(sent)  # committed by now
 
     def _drive(self, context: ActionContext, result: Step) -> Step:
         for _ in range(MAX_CALLS_PER_HOP):
             for effect in result.effects:
-                self.actions.apply(context, effect)
+                if isinstance(effect, SendSms):
+                    self._send_text(context, effect, result.state.language)
+                else:
+                    self.actions.apply(context, effect)
             if result.call is None:
                 return result
             outcome: ActionResult = self.actions.run(context, result.call)
             result = step(self.book, result.state, outcome)
         raise FlowError(f"more than {MAX_CALLS_PER_HOP} actions in one hop near "
                         f"{result.state.flow}:{result.state.node}")
+
+    def _send_text(self, context: ActionContext, effect: SendSms, language: str) -> None:
+        member = context.member()
+        if self.catalog is None or member is None or member.opted_out_at is not None:
+            return  # nobody to text, or she asked for silence
+        body = self.catalog.render(effect.text, language)
+        context.db.info.setdefault(_TEXTS, []).append(outbox.add(context.db, member, body).id)

@@ -2,8 +2,14 @@
 
 Reports unknown node types and keys (from loading), dangling targets, nodes no
 entry reaches, unknown actions and lists, prompt keys missing in any language,
-placeholders that differ between languages, and screens that cannot fit a USSD
-page even when paginated. Each problem names the file and line.
+placeholders that differ between languages, screens that cannot fit a USSD page
+even when paginated, screens whose first option is not on the first page (she
+would have to press 98 before she could answer), and lists whose first page
+shows fewer than three items. Each problem names the file and line.
+
+Screens are drawn with sample values (``SAMPLE_VARS``), once with a Latin-script
+name and once with a Lao one: a Lao name turns an English screen into UCS-2 and
+its page into 80 characters.
 """
 
 from __future__ import annotations
@@ -24,36 +30,50 @@ from gateway.engine.model import (
     MultiSelectNode,
     Node,
     QuizQuestionNode,
+    QuizScoreNode,
 )
 from gateway.errors import FlowError
 
 # Keys the gateway itself shows, whatever the flows say.
 BUILT_IN_KEYS = (
-    "format.datetime", "common.continue", "common.done", "common.main_menu",
+    "format.datetime", "format.datetime_short", "common.main_menu",
     "common.too_many_tries", "common.missing", "validate.menu", "validate.text_length",
     "validate.number", "validate.choice", "validate.phone", "validate.date",
-    "validate.choose_at_least", "ussd.more", "ussd.back", "ussd.resume",
+    "validate.choose_many", "ussd.more", "ussd.back", "ussd.resume",
     "ussd.resume_continue", "ussd.resume_restart", "ussd.error", "ussd.rate_limited",
-    "ussd.bad_number", "quiz.correct", "quiz.wrong", "quiz.progress",
+    "ussd.bad_number", "quiz.correct", "quiz.wrong", "quiz.progress", "quiz.next",
     "sms.help", "sms.stopped", "sms.started", "sms.register_first", "reminder.text",
     "option.item", "poll.sms", "poll.invalid", "poll.closed", "poll.thanks",
     "feedback.question", "feedback.option1", "feedback.option2", "feedback.option3",
     "feedback.option4", "feedback.option5", "report.poll_subtitle", "report.quiz_title",
     "report.quiz_subtitle", "report.scores_title", "report.footer",
-    "voice.for", "voice.press", "voice.at", "voice.then_hash", "voice.record", "voice.goodbye",
-    "voice.selected",
+    "voice.for", "voice.press", "voice.at", "voice.hours", "voice.minutes", "voice.then_hash",
+    "voice.record", "voice.goodbye",
 )
 
 # Stand-ins for what members and organisers type, long enough to be honest.
 SAMPLE_VARS = {
     "name": "Souksavanh Phommachanh", "organisation": "Lao Women's Union Saravane",
     "max": 18, "min": 1, "score": 7, "total": 7, "number": 7, "answer": 3,
-    "title": "ໂພຊະນາການແມ່ ແລະ ເດັກ", "when": "ວັນສຸກ ທີ 27 ພະຈິກ ເວລາ 14:00",
+    "title": "ກອງປະຊຸມໂພຊະນາການແມ່ ແລະ ເດັກ ແຂວງສາລະວັນ",
+    "when": {"datetime": "2026-11-27T07:00:00+00:00", "style": "short"},
+    "when_long": {"datetime": "2026-11-27T07:00:00+00:00"},
     "where": "meet.jit.si/nutrition-hangout", "choices": "yes, no",
-    "code": "P12", "question": "ເດືອນໜ້າ ຢາກລົມກັນເລື່ອງຫຍັງ?", "choice": "ນ້ຳສະອາດ ແລະ ອະນາໄມ",
+    "code": "P12", "kind": {"text": "kind.community_of_practice"},
+    "province": {"text": "province.vientiane_capital"},
+    "topics": {"list": [{"text": f"topic.{t}"} for t in ("nutrition", "wash", "digital_safety",
+                                                          "gender", "climate", "health")]}, "question": "ເດືອນໜ້າ ຢາກລົມກັນເລື່ອງຫຍັງ?", "choice": "ນ້ຳສະອາດ ແລະ ອະນາໄມ",
     "options": "1 ໂພຊະນາການ\n2 ນ້ຳສະອາດ\n3 ຄວາມປອດໄພດິຈິຕອນ", "letters": "a-c",
     "label": "P12: ເດືອນໜ້າ ຢາກລົມກັນເລື່ອງຫຍັງ?",
+    "polls": [{"value": 1, "label": "P12: ເດືອນໜ້າ ຢາກລົມກັນເລື່ອງຫຍັງ?"},
+              {"value": 2, "label": "P13: ກິດຈະກຳມື້ນີ້ມີປະໂຫຍດບໍ?"}],
+    "poll_options": [{"value": 1, "label": "ໂພຊະນາການ"}, {"value": 2, "label": "ນ້ຳສະອາດ"},
+                     {"value": 3, "label": "ຄວາມປອດໄພດິຈິຕອນ"}],
 }
+# The same member, with her name and organisation in Lao script.
+SAMPLE_VARS_LAO = {**SAMPLE_VARS, "name": "ສຸກສະຫວັນ ພົມມະຈັນ", "organisation": "ສະຫະພັນແມ່ຍິງ ສາລະວັນ"}
+# A list whose first page shows fewer items than this is mostly header.
+MIN_ITEMS_ON_A_PAGE = 3
 
 
 def _where(book: FlowBook, node: Node) -> str:
@@ -160,8 +180,10 @@ def _prompt_problems(book: FlowBook, catalog: Catalog, nodes: list[Node]) -> lis
 
 def _fit_problems(book: FlowBook, catalog: Catalog, nodes: list[Node],
                   limits: PageLimits) -> list[Problem]:
-    problems = []
+    problems: list[Problem] = []
     for node in nodes:
+        if "ussd" not in book.flows[node.flow].channels:
+            continue
         for lang in catalog.languages:
             for screen in _sample_screens(book, node, lang):
                 lines = screen_lines(screen, catalog, lang)
@@ -175,27 +197,65 @@ def _fit_problems(book: FlowBook, catalog: Catalog, nodes: list[Node],
                         problems.append(Problem(_where(book, node),
                             f"[{lang}] option {option!r} cannot fit one page even with paging"))
                 try:
-                    paginate(lines, limits, more, back)
+                    pages = paginate(lines, limits, more, back)
                 except ValueError as exc:
                     problems.append(Problem(_where(book, node), f"[{lang}] {exc}"))
-    return problems
+                    continue
+                problems.extend(_first_page_problems(book, node, lang, screen, pages))
+    return _once(problems)
+
+
+def _first_page_problems(book: FlowBook, node: Node, lang: str, screen, pages: list[str]):
+    """Options start on page 1; a list shows at least three items there; the last
+    screen of a session is one page (paging it costs a hop after the work is done)."""
+    if screen.final and len(pages) > 1:
+        return [Problem(_where(book, node), f"[{lang}] {node.flow}:{node.id}: ends the session "
+                        f"but takes {len(pages)} pages; shorten it to one:\n{pages[0]}")]
+    if not screen.options or screen.expects not in ("choice", "choices"):
+        return []
+    first = [line for line in pages[0].splitlines() if line[:1].isdigit() and "." in line[:4]
+             and not line.startswith(f"{MORE_KEY} ")]
+    if not first:
+        return [Problem(_where(book, node), f"[{lang}] {node.flow}:{node.id}: the first option is "
+                        f"not on page 1 of {len(pages)}; shorten the prompt so she can answer "
+                        f"without pressing {MORE_KEY}:\n{pages[0]}")]
+    wanted = min(MIN_ITEMS_ON_A_PAGE, len(screen.options))
+    if getattr(node, "options_from", None) and len(first) < wanted:
+        return [Problem(_where(book, node), f"[{lang}] {node.flow}:{node.id}: the list's first page "
+                        f"shows {len(first)} item(s); shorten the header to leave room for "
+                        f"{wanted}:\n{pages[0]}")]
+    return []
+
+
+def _once(problems: list[Problem]) -> list[Problem]:
+    """The same problem found with both sample names is reported once."""
+    seen: set[str] = set()
+    return [p for p in problems if not (str(p) in seen or seen.add(str(p)))]
 
 
 def _sample_screens(book: FlowBook, node: Node, lang: str):
-    if isinstance(node, ActionNode) or node.kind == "condition":
+    """The node's screens drawn with sample values: after a right answer (the quiz's
+    verdict rides on top) and, for a quiz question, the wrong-answer screen."""
+    if isinstance(node, ActionNode) or node.kind == "condition" or node.kind == "message":
         return []
-    state = State(node.flow, node.id, lang, "check", member=dict(SAMPLE_VARS),
-                  vars=dict(SAMPLE_VARS))
-    screens = [current_screen(book, state)]
-    if isinstance(node, QuizQuestionNode):
-        state.phase = "feedback"
-        screens.append(current_screen(book, state))
+    screens = []
+    for sample in (SAMPLE_VARS, SAMPLE_VARS_LAO):
+        state = State(node.flow, node.id, lang, "check", member=dict(sample), vars=dict(sample))
+        follows_an_answer = isinstance(node, QuizScoreNode) or (
+            isinstance(node, QuizQuestionNode) and book.quiz_questions(node.quiz)[0] is not node)
+        notice = Text("quiz.correct") if follows_an_answer else None
+        screens.append(current_screen(book, state, notice))
+        if isinstance(node, QuizQuestionNode):
+            state.phase = "feedback"
+            screens.append(current_screen(book, state))
     return screens
 
 
 def page_report(book: FlowBook, catalog: Catalog, limits: PageLimits = PageLimits()):
     """(flow:node, language, pages) for every screen: to spot screens worth shortening."""
     for flow in book.flows.values():
+        if "ussd" not in flow.channels:
+            continue
         for node in flow.nodes.values():
             for lang in catalog.languages:
                 for screen in _sample_screens(book, node, lang):

@@ -133,7 +133,8 @@ def _load_flow(path: Path, problems: list[Problem]) -> Flow | None:
     start = str(data.get("start", ""))
     if start not in data["nodes"]:
         problems.append(Problem(f"{path}:{data.line}", f"start node {start!r} does not exist"))
-    return Flow(name, start, nodes, str(path))
+    channels = data.get("channels") or Flow.channels
+    return Flow(name, start, nodes, str(path), tuple(str(c) for c in channels))
 
 
 def _build_node(flow: str, node_id: str, spec: Any, path: Path, problems: list[Problem],

@@ -19,17 +19,27 @@ from string import Formatter
 
 from babel.dates import format_date
 
-from gateway.channels.voice.pieces import AT, FOR, HASH_AFTER, PRESS, RECORD, SELECTED, voice_key
+from gateway.channels.voice.pieces import (
+    AT,
+    FOR,
+    HASH_AFTER,
+    HOURS,
+    MINUTES,
+    PRESS,
+    RECORD,
+    voice_key,
+)
 from gateway.channels.voice.service import AudioLibrary
 from gateway.content.prompts import Catalog
 from gateway.engine.model import FlowBook, InputNode, MenuNode, MultiSelectNode, QuizQuestionNode
 
-CALL_KEYS = ("common.continue", "common.done", "common.main_menu", "common.too_many_tries",
+CALL_KEYS = ("common.main_menu", "common.too_many_tries",
              "validate.menu", "validate.number", "validate.choice", "validate.phone", "validate.date",
-             "validate.choose_at_least", "quiz.correct", "quiz.wrong", "quiz.progress",
-             FOR, PRESS, AT, HASH_AFTER, RECORD, SELECTED, "voice.goodbye")
+             "validate.choose_many", "quiz.correct", "quiz.wrong", "quiz.progress", "quiz.next",
+             FOR, PRESS, AT, HOURS, MINUTES, HASH_AFTER, RECORD, "voice.goodbye")
 # Variables that are numbers or dates, spoken from recorded pieces; anything else is free text.
-SPOKEN_FROM_PIECES = {"max", "min", "score", "total", "number", "answer", "when", "kind", "province", "topics"}
+SPOKEN_FROM_PIECES = {"max", "min", "score", "total", "number", "answer", "when", "when_long",
+                      "kind", "province", "topics"}
 # On a call these hold her own recording, played back.
 RECORDED_ON_CALLS = {"name", "organisation"}
 

@@ -8,6 +8,7 @@ itself, so a gap shows up as a visible key rather than an error mid-session
 from __future__ import annotations
 
 import logging
+import unicodedata
 from datetime import datetime
 from pathlib import Path
 from string import Formatter
@@ -45,6 +46,36 @@ class _Blanks(dict):
 
     def __missing__(self, key):
         return self.blank
+
+
+class _Fitting(Formatter):
+    """``{title:.30}`` cuts a value to 30 characters, at a letter's edge, with "…".
+
+    Prompts use it for what members and organisers type (a name, a session title)
+    where the screen has room for only so much: the options must stay on page 1."""
+
+    def format_field(self, value: Any, spec: str) -> str:
+        if spec.startswith(".") and spec[1:].isdigit():
+            return fit(str(value), int(spec[1:]))
+        return super().format_field(value, spec)
+
+
+_FITTING = _Fitting()
+
+
+def fit(text: str, room: int) -> str:
+    """``text`` in at most ``room`` characters. A cut one ends in "…" (or "..." in
+    ASCII text, where "…" would turn a GSM-7 message into UCS-2). A cut never falls
+    between a Lao letter and its vowel or tone marks."""
+    if len(text) <= room:
+        return text
+    ellipsis = "..." if text.isascii() else "…"
+    cut = max(room - len(ellipsis), 1)
+    while cut > 1 and unicodedata.category(text[cut])[0] == "M":
+        cut -= 1  # the mark belongs to the letter before it: cut before both
+    if text[cut - 1] in "\u0ec0\u0ec1\u0ec2\u0ec3\u0ec4":
+        cut -= 1  # a Lao vowel written before its letter goes with that letter
+    return text[:cut].rstrip() + ellipsis
 
 
 class Catalog:
@@ -88,6 +119,8 @@ class Catalog:
         values = {name: self.value(value, lang) for name, value in text.vars.items()}
         blank = self.template(lang, "common.missing")
         try:
+            if ":." in template:
+                return _FITTING.vformat(template, (), _Blanks(values, blank))
             return template.format_map(_Blanks(values, blank))
         except (ValueError, IndexError, AttributeError, KeyError) as exc:
             log.error("prompt %r in %r is malformed: %s", text.key, lang, exc)
@@ -107,11 +140,12 @@ class Catalog:
                 return str(texts.get(lang) or texts.get(FALLBACK_LANGUAGE)
                            or next(iter(texts.values()), ""))
             if "datetime" in value:
-                return self.format_moment(datetime.fromisoformat(value["datetime"]), lang)
+                return self.format_moment(datetime.fromisoformat(value["datetime"]), lang,
+                                          value.get("style"))
         return str(value)
 
-    def format_moment(self, when: datetime, lang: str) -> str:
-        pattern = self.template(lang, "format.datetime")
+    def format_moment(self, when: datetime, lang: str, style: str | None = None) -> str:
+        pattern = self.template(lang, "format.datetime_short" if style == "short" else "format.datetime")
         return format_datetime(when, pattern, tzinfo=self.zone, locale=lang)
 
     def format_day(self, when: datetime, lang: str) -> str:

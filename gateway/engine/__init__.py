@@ -10,6 +10,7 @@ from gateway.engine.events import (
     RecordAnswer,
     Recorded,
     Screen,
+    SendSms,
     Start,
     State,
     Step,
@@ -19,5 +20,5 @@ from gateway.engine.model import FlowBook
 from gateway.engine.step import current_screen, step
 
 __all__ = ["ActionCall", "ActionResult", "FinishQuiz", "FlowBook", "Input", "Option",
-           "RecordAnswer", "Recorded", "Screen", "Start", "State", "Step", "Text", "current_screen",
+           "RecordAnswer", "Recorded", "Screen", "SendSms", "Start", "State", "Step", "Text", "current_screen",
            "step"]

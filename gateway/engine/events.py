@@ -11,7 +11,8 @@ shapes, which the channel renderer resolves in the member's language:
 - ``{"text": "prompt.key"}``: another prompt;
 - ``{"list": [value, ...]}``: values joined with commas;
 - ``{"i18n": {"lo": "...", "en": "..."}}``: a text given per language;
-- ``{"datetime": "2026-11-27T07:00:00+00:00"}``: a moment, shown in local time.
+- ``{"datetime": "2026-11-27T07:00:00+00:00"}``: a moment, shown in local time
+  (with ``"style": "short"``, in the catalog's ``format.datetime_short``).
 """
 
 from __future__ import annotations
@@ -28,9 +29,12 @@ def localized(texts: Mapping[str, str]) -> dict:
     return {"i18n": dict(texts)}
 
 
-def moment(when) -> dict:
-    """A timezone-aware datetime as a prompt variable."""
-    return {"datetime": when.isoformat()}
+def moment(when, style: str | None = None) -> dict:
+    """A timezone-aware datetime as a prompt variable; ``style="short"`` for screens."""
+    value = {"datetime": when.isoformat()}
+    if style:
+        value["style"] = style
+    return value
 
 
 @dataclass(frozen=True)
@@ -43,11 +47,10 @@ class Text:
 
 @dataclass(frozen=True)
 class Option:
-    """One numbered choice on a screen. ``selected`` marks toggled multi-select items."""
+    """One numbered choice on a screen."""
 
     key: str
     label: Text
-    selected: bool = False
 
 
 @dataclass(frozen=True)
@@ -55,8 +58,8 @@ class Screen:
     """What the member sees next, before any channel has turned it into text.
 
     ``expects`` tells channels what kind of answer is wanted: ``choice`` (a number
-    from ``options``), ``text`` (free text), ``any`` (any key continues) or ``none``
-    (``final`` screens).
+    from ``options``), ``choices`` (several of them in one answer, ``1 3``), ``text``
+    (free text), ``any`` (any key continues) or ``none`` (``final`` screens).
     """
 
     prompt: Text
@@ -147,7 +150,15 @@ class FinishQuiz:
     total: int
 
 
-Effect = RecordAnswer | FinishQuiz
+@dataclass(frozen=True)
+class SendSms:
+    """Text the member ``text``, rendered in her language (e.g. where to join the
+    session she just signed up for: a link does not fit an 80-character screen)."""
+
+    text: Text
+
+
+Effect = RecordAnswer | FinishQuiz | SendSms
 
 
 # ------------------------------------------------------------------- state
@@ -178,6 +189,7 @@ class State:
     tries: int = 0
     quiz: dict | None = None  # {"name", "attempt", "answers": {question: correct}}
     quiz_runs: int = 0
+    notice: dict | None = None  # a message line waiting across an action for the next screen
 
     def to_dict(self) -> dict:
         """A JSON-ready copy. Written out by hand: ``dataclasses.asdict`` was the
@@ -187,7 +199,7 @@ class State:
             "conversation_id": self.conversation_id, "member": _copy(self.member),
             "vars": _copy(self.vars), "choices": dict(self.choices), "waiting": self.waiting,
             "phase": self.phase, "tries": self.tries, "quiz": _copy(self.quiz),
-            "quiz_runs": self.quiz_runs,
+            "quiz_runs": self.quiz_runs, "notice": _copy(self.notice),
         }
 
     @classmethod

@@ -64,14 +64,16 @@ class MenuNode(Node):
 
 @dataclass(frozen=True)
 class MultiSelectNode(Node):
-    """Toggle several items of a named list, then choose "Done"."""
+    """Several items of a named list, chosen in one answer: ``1 3``, ``13``, ``1,3``.
+
+    One answer, not one toggle per hop: a Lao list of six topics is two USSD pages,
+    and redrawing it after every choice cost a member five screens."""
 
     prompt: str = ""
     options_from: str = ""
     save_as: str = ""
     next: str = ""
     min: int = 1
-    done_label: str = "common.done"
     max_tries: int = 5
     on_fail: str | None = None
 
@@ -81,7 +83,7 @@ class MultiSelectNode(Node):
         return [t for t in (self.next, self.on_fail) if t]
 
     def prompt_keys(self):
-        return [self.prompt, self.done_label, "validate.choose_at_least"]
+        return [self.prompt, "validate.choose_many"]
 
 
 @dataclass(frozen=True)
@@ -152,11 +154,14 @@ class QuizQuestionNode(Node):
 
     def prompt_keys(self):
         return [self.prompt, self.explain, *self.options, "quiz.correct", "quiz.wrong",
-                "quiz.progress", "common.continue"]
+                "quiz.progress", "quiz.next"]
 
 
 @dataclass(frozen=True)
 class QuizScoreNode(Node):
+    """Shows and stores the score. Without ``next`` the session ends on it (``END``);
+    with it, the score is a line above the next screen, so it costs no hop."""
+
     quiz: str = ""
     prompt: str = "quiz.score"
     next: str | None = None
@@ -167,15 +172,19 @@ class QuizScoreNode(Node):
         return [self.next] if self.next else []
 
     def prompt_keys(self):
-        return [self.prompt] + (["common.continue"] if self.next else [])
+        return [self.prompt]
 
 
 @dataclass(frozen=True)
 class MessageNode(Node):
-    """Shows a text; any key continues to ``next``."""
+    """A short line shown above the next screen ("Saved.", then the menu).
+
+    It is never a screen of its own: a "1. Continue" screen costs a member a hop
+    and a few of her 180 seconds for nothing. ``sms`` as on ``end``."""
 
     prompt: str = ""
     next: str = ""
+    sms: str | None = None
 
     kind = "message"
 
@@ -183,17 +192,21 @@ class MessageNode(Node):
         return [self.next]
 
     def prompt_keys(self):
-        return [self.prompt, "common.continue"]
+        return [self.prompt] + ([self.sms] if self.sms else [])
 
 
 @dataclass(frozen=True)
 class EndNode(Node):
+    """The last screen; the session ends on it. ``sms`` names a prompt sent to her
+    by text as it shows (e.g. where to join, which does not fit the screen)."""
+
     prompt: str = ""
+    sms: str | None = None
 
     kind = "end"
 
     def prompt_keys(self):
-        return [self.prompt]
+        return [self.prompt] + ([self.sms] if self.sms else [])
 
 
 NODE_TYPES: dict[str, type[Node]] = {
@@ -224,6 +237,7 @@ class Flow:
     start: str
     nodes: Mapping[str, Node]
     file: str = ""
+    channels: tuple[str, ...] = ("ussd", "sms", "voice")  # where it runs (reminder calls: voice)
 
 
 @dataclass(frozen=True)

@@ -7,6 +7,7 @@ action for the caller. The caller acts and answers with the next event.
 
 from __future__ import annotations
 
+import re
 from typing import Any
 
 from gateway.engine.digits import fold_digits
@@ -19,6 +20,7 @@ from gateway.engine.events import (
     RecordAnswer,
     Recorded,
     Screen,
+    SendSms,
     Start,
     State,
     Step,
@@ -44,7 +46,8 @@ from gateway.errors import FlowError, StateError
 # Conditions chain without showing anything; a chain this long is a loop in the YAML.
 MAX_TRANSITIONS = 64
 
-CONTINUE = Option("1", Text("common.continue"))
+# After a wrong quiz answer, the one screen that explains it; any key goes on.
+NEXT_QUESTION = Option("1", Text("quiz.next"))
 
 
 def step(book: FlowBook, state: State | None, event) -> Step:
@@ -90,12 +93,10 @@ def current_screen(book: FlowBook, state: State, notice: Text | None = None) -> 
                         enumerate(_menu_choices(book, node, state), start=1))
         return Screen(Text(node.prompt, shown), options, notice)
     if isinstance(node, MultiSelectNode):
-        chosen = set(state.vars.get(node.save_as) or ())
         items = book.lists[node.options_from]
-        options = [Option(str(n), Text(items.label_key(item)), item in chosen)
-                   for n, item in enumerate(items.items, start=1)]
-        options.append(Option(str(len(options) + 1), Text(node.done_label)))
-        return Screen(Text(node.prompt, shown), tuple(options), notice)
+        options = tuple(Option(str(n), Text(items.label_key(item)))
+                        for n, item in enumerate(items.items, start=1))
+        return Screen(Text(node.prompt, shown), options, notice, expects="choices")
     if isinstance(node, InputNode):
         kind = getattr(node.validator, "kind", "text")
         return Screen(Text(node.prompt, shown), (), notice, expects="text", input_kind=kind,
@@ -104,14 +105,10 @@ def current_screen(book: FlowBook, state: State, notice: Text | None = None) -> 
         return _question_screen(book, state, node, notice)
     if isinstance(node, QuizScoreNode):
         score, total = _score(book, state, node)
-        prompt = Text(node.prompt, {**shown, "score": score, "total": total})
-        if node.next:
-            return Screen(prompt, (CONTINUE,), notice, expects="any")
-        return Screen(prompt, final=True, expects="none")
-    if isinstance(node, MessageNode):
-        return Screen(Text(node.prompt, shown), (CONTINUE,), notice, expects="any")
+        return Screen(Text(node.prompt, {**shown, "score": score, "total": total}), (), notice,
+                      final=True, expects="none")
     if isinstance(node, EndNode):
-        return Screen(Text(node.prompt, shown), final=True, expects="none")
+        return Screen(Text(node.prompt, shown), (), notice, final=True, expects="none")
     raise FlowError(f"{state.flow}:{state.node} ({node.kind}) has no screen")
 
 
@@ -138,6 +135,13 @@ def display_vars(book: FlowBook, state: State) -> dict[str, Any]:
 
 def _advance(book: FlowBook, state: State, target: str, effects: list,
              notice: Text | None = None) -> Step:
+    """Move to ``target`` and on through nodes that show nothing of their own, until
+    a screen or an action. A message (or a score with ``next``) becomes the
+    ``notice`` line of the screen that follows it, so it costs the member no hop.
+    A notice waiting across an action is kept in ``state.notice``."""
+    if notice is None and state.notice:
+        notice = Text(state.notice["key"], state.notice.get("vars", {}))
+    state.notice = None
     for _ in range(MAX_TRANSITIONS):
         state.flow, state.node = book.resolve(state.flow, target)
         state.phase, state.tries = "", 0
@@ -148,14 +152,25 @@ def _advance(book: FlowBook, state: State, target: str, effects: list,
             continue
         if isinstance(node, ActionNode):
             state.waiting = "action"
+            if notice is not None:
+                state.notice = {"key": notice.key, "vars": dict(notice.vars)}
             call = ActionCall(node.action, dict(node.params), dict(state.vars), state.language)
             return Step(state, call=call, effects=tuple(effects))
+        if getattr(node, "sms", None):
+            effects.append(SendSms(Text(node.sms, display_vars(book, state))))
+        if isinstance(node, MessageNode):
+            notice, target = Text(node.prompt, display_vars(book, state)), node.next
+            continue
         if isinstance(node, QuizQuestionNode):
             _ensure_attempt(state, node.quiz)
         if isinstance(node, QuizScoreNode):
             _finish_quiz(book, state, node, effects)
-        state.waiting = "done" if isinstance(node, EndNode) or (
-            isinstance(node, QuizScoreNode) and not node.next) else "input"
+            if node.next:
+                score, total = _score(book, state, node)
+                notice = Text(node.prompt, {**display_vars(book, state), "score": score, "total": total})
+                target = node.next
+                continue
+        state.waiting = "done" if isinstance(node, (EndNode, QuizScoreNode)) else "input"
         return Step(state, screen=current_screen(book, state, notice), effects=tuple(effects))
     raise FlowError(f"more than {MAX_TRANSITIONS} moves without a screen near "
                     f"{state.flow}:{state.node}; is there a loop of conditions?")
@@ -178,18 +193,11 @@ def _answer(book: FlowBook, state: State, node: Node, text: str) -> Step:
 
     if isinstance(node, MultiSelectNode):
         items = book.lists[node.options_from].items
-        picked = _pick(text, len(items) + 1)
-        if picked is None:
-            return _retry(book, state, node, Text("validate.menu", {"max": len(items) + 1}))
-        chosen = list(state.vars.get(node.save_as) or [])
+        picked = pick_many(text, len(items))
+        if picked is None or len(picked) < node.min:
+            return _retry(book, state, node, Text("validate.choose_many", {"max": len(items)}))
+        state.vars[node.save_as] = [items[n - 1] for n in picked]
         state.choices[node.save_as] = node.options_from
-        if picked <= len(items):
-            item = items[picked - 1]
-            chosen = [c for c in chosen if c != item] if item in chosen else chosen + [item]
-            state.vars[node.save_as] = [i for i in items if i in chosen]  # keep list order
-            return Step(state, screen=current_screen(book, state))
-        if len(chosen) < node.min:
-            return _retry(book, state, node, Text("validate.choose_at_least", {"min": node.min}))
         return _advance(book, state, node.next, [])
 
     if isinstance(node, InputNode):
@@ -212,11 +220,10 @@ def _answer(book: FlowBook, state: State, node: Node, text: str) -> Step:
         _ensure_attempt(state, node.quiz)
         state.quiz["answers"][node.question] = correct
         effect = RecordAnswer(node.quiz, state.quiz["attempt"], node.question, str(picked), correct)
-        state.phase, state.tries = "feedback", 0
+        if correct:  # the verdict rides on top of the next question: no hop spent on it
+            return _advance(book, state, node.next, [effect], Text("quiz.correct"))
+        state.phase, state.tries = "feedback", 0  # wrong: one screen with the right answer and why
         return Step(state, screen=current_screen(book, state), effects=(effect,))
-
-    if isinstance(node, (MessageNode, QuizScoreNode)):
-        return _advance(book, state, node.next, [])
 
     raise StateError(f"{state.flow}:{state.node} ({node.kind}) does not take input")
 
@@ -238,6 +245,28 @@ def _pick(text: str, count: int) -> int | None:
     if typed.isascii() and typed.isdigit() and len(typed) <= 3 and 1 <= int(typed) <= count:
         return int(typed)
     return None
+
+
+def pick_many(text: str, count: int) -> list[int] | None:
+    """Option numbers typed in one answer, in list order: ``1 3``, ``1,3``, ``໑ ໓``,
+    or run together (``13``) when no option has a two-digit number that reads so.
+    None when anything typed is not an option."""
+    typed = fold_digits(text).strip()
+    if not typed or len(typed) > 40:
+        return None
+    numbers: set[int] = set()
+    for token in re.split(r"[\s,;.+/&-]+", typed):
+        if not token:
+            continue
+        if not (token.isascii() and token.isdigit()):
+            return None
+        if 1 <= int(token) <= count:
+            numbers.add(int(token))
+        elif all(1 <= int(d) <= count for d in token):
+            numbers.update(int(d) for d in token)
+        else:
+            return None
+    return sorted(numbers) or None
 
 
 def _menu_choices(book: FlowBook, node: MenuNode, state: State) -> list[tuple[Any, Text, str | None]]:
@@ -283,10 +312,9 @@ def _question_screen(book: FlowBook, state: State, node: QuizQuestionNode,
                      notice: Text | None) -> Screen:
     questions = book.quiz_questions(node.quiz)
     number = next(i for i, q in enumerate(questions, start=1) if q is node)
-    if state.phase == "feedback":
-        correct = (state.quiz or {}).get("answers", {}).get(node.question)
-        verdict = Text("quiz.correct") if correct else Text("quiz.wrong", {"answer": node.answer})
-        return Screen(Text(node.explain), (CONTINUE,), verdict, expects="any")
+    if state.phase == "feedback":  # only after a wrong answer: the right one, in words, and why
+        verdict = Text("quiz.wrong", {"answer": prompt_ref(node.options[node.answer - 1])})
+        return Screen(Text(node.explain), (NEXT_QUESTION,), verdict, expects="any")
     options = tuple(Option(str(n), Text(label)) for n, label in enumerate(node.options, start=1))
     header = Text("quiz.progress", {"number": number, "total": len(questions)})
     return Screen(Text(node.prompt), options, notice, header=header)

@@ -66,8 +66,7 @@ def reconcile(services: Services) -> dict:
                               retry=broker.SEND_RETRY, job_id=job_id) is not None:
                 requeued += len(ids)
     for message_id in stranded_replies:  # answered 200, but Redis was down to queue the reply
-        if broker.enqueue(queues["replies"], "send_message", message_id, config=config,
-                          retry=broker.SEND_RETRY, job_id=broker.message_job_id(message_id)) is not None:
+        if broker.enqueue_reply(queues, message_id, config) is not None:
             requeued += 1
     retained = _retention_once_a_day(services)
     if unknown:

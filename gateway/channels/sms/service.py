@@ -123,8 +123,7 @@ class SmsService:
 
     def _queue(self, message_ids: list[int]) -> None:
         for message_id in message_ids:
-            broker.enqueue(self.queues["replies"], "send_message", message_id, config=self.config,
-                           retry=broker.SEND_RETRY, job_id=broker.message_job_id(message_id))
+            broker.enqueue_reply(self.queues, message_id, self.config)
 
     # --------------------------------------------------------------- replies
 
@@ -192,8 +191,9 @@ class SmsService:
 
     def _show(self, db, member: Member, result: Step, keyword: str | None):
         body = render(result.screen, self.catalog, result.state.language)
-        handled = Handled("replied", keyword, [outbox.add(db, member, body).id])
-        return handled, (False if result.final else result.state)
+        # The reply first, then any text the flow sent with it (where to join ...).
+        replies = [outbox.add(db, member, body).id] + self.conversations.texts_sent(db)
+        return Handled("replied", keyword, replies), (False if result.final else result.state)
 
     def _reply(self, db, member: Member, text: Text, lang: str, keyword: str | None) -> Handled:
         body = self.catalog.render(text, lang)

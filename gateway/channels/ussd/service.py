@@ -9,6 +9,7 @@ gets the stored reply and nothing runs again.
 from __future__ import annotations
 
 import logging
+import re
 import time
 from dataclasses import dataclass
 
@@ -20,6 +21,7 @@ from gateway.content.prompts import Catalog
 from gateway.engine import Option, Screen, State, Step, Text, current_screen
 from gateway.engine.digits import fold_digits
 from gateway.engine.model import FlowBook
+from gateway.engine.step import pick_many
 from gateway.errors import FlowError, StateError
 from gateway.phone import mask, phone_key, to_e164
 
@@ -28,6 +30,9 @@ log = logging.getLogger(__name__)
 # How long a duplicate hop waits for the first copy to finish before giving up.
 LOCK_WAIT_S = 3.0
 CHANNEL = "ussd"
+# Wrong keys on the "go on where you left off?" screen before she simply starts afresh.
+RESUME_TRIES = 3
+_OPTION_LINE = re.compile(r"^(\d+)\.", re.MULTILINE)
 
 
 @dataclass(frozen=True)
@@ -111,12 +116,15 @@ class UssdService:
                 return self._offer_resume(offered), None, False
             return self._show(self.conversations.start(phone, CHANNEL))
         typed = new_input(record.last_text, text)
+        if len(record.pages) > 1 and fold_digits(typed).strip() in (MORE_KEY, BACK_KEY):
+            return self._turn_page(record, fold_digits(typed).strip()), None, False
         if record.mode == "resume_offer":
             return self._answer_resume(record, fold_digits(typed).strip(), phone)
-        if len(record.pages) > 1 and typed in (MORE_KEY, BACK_KEY):
-            return self._turn_page(record, typed), None, False
         try:
             state = State.from_dict(record.state)
+            unseen = self._unseen_choice(record, typed)
+            if unseen is not None:  # she cannot mean an option she has not been shown
+                return self._show(Step(state, screen=current_screen(self.book, state, unseen)))
             shown = self._show(self.conversations.answer(phone, CHANNEL, state, typed))
             after = shown[0].state
             if (after["flow"], after["node"], after["phase"]) == (state.flow, state.node, state.phase):
@@ -133,23 +141,56 @@ class UssdService:
         self._render(record, result.screen)
         if result.final:
             return record, None, True
-        # Only a member deep in a flow has anything worth resuming.
-        keep = state.to_dict() if state.flow != "main" else None
+        keep = state.to_dict() if self._worth_resuming(state) else None
         return record, keep, keep is None
+
+    def _worth_resuming(self, state: State) -> bool:
+        """Only a member part-way through a flow, with something typed or answered
+        that a new dial would lose, is offered to go on. A flow that is over has
+        ended on an END screen and is never offered again."""
+        if state.flow == "main":
+            return False
+        typed = any(name not in self.conversations.settings for name in state.vars)
+        return typed or bool((state.quiz or {}).get("answers"))
+
+    @staticmethod
+    def _unseen_choice(record: UssdRecord, typed: str) -> Text | None:
+        """A notice when ``typed`` picks an option that is only on a page she has
+        not turned to yet; None when every number she typed was shown to her."""
+        if record.expects not in ("choice", "choices") or len(record.pages) < 2:
+            return None
+        shown = [int(n) for page in record.pages[:record.seen + 1] for n in _OPTION_LINE.findall(page)]
+        everything = [int(n) for page in record.pages for n in _OPTION_LINE.findall(page)]
+        if not shown or not everything:
+            return None
+        picked = pick_many(typed, max(everything)) if record.expects == "choices" else None
+        if record.expects == "choice":
+            number = fold_digits(typed).strip().rstrip(".)")
+            picked = [int(number)] if number.isascii() and number.isdigit() and len(number) <= 3 else None
+        if not picked or all(n in shown or n not in everything for n in picked):
+            return None
+        return Text("validate.menu", {"max": max(shown)})
 
     def _render(self, record: UssdRecord, screen: Screen) -> None:
         lang = record.language
-        record.pages = paginate(screen_lines(screen, self.catalog, lang), self.limits,
-                                self.catalog.render(Text("ussd.more"), lang),
-                                self.catalog.render(Text("ussd.back"), lang),
+        more, back = self.catalog.render(Text("ussd.more"), lang), self.catalog.render(Text("ussd.back"), lang)
+        record.pages = paginate(screen_lines(screen, self.catalog, lang), self.limits, more, back,
                                 last_has_back=not screen.final)
-        record.final = screen.final
+        if len(record.pages) > 1 and screen.notice is not None and screen.options:
+            # "Type 1 to 3" on top of a full page would push the options to page 2,
+            # so a retry shows the notice and the options without the question again.
+            brief = paginate(screen_lines(screen, self.catalog, lang, brief=True), self.limits,
+                             more, back, last_has_back=not screen.final)
+            if len(brief) == 1:
+                record.pages = brief
+        record.final, record.expects, record.seen = screen.final, screen.expects, 0
         self._show_page(record, 0)
 
     @staticmethod
     def _show_page(record: UssdRecord, number: int) -> None:
         """Make page ``number`` the reply; only the last page of a final screen ends it."""
         record.page = min(max(number, 0), len(record.pages) - 1)
+        record.seen = max(record.seen, record.page)
         last = record.page == len(record.pages) - 1
         record.reply = reply(record.pages[record.page], final=record.final and last)
 
@@ -177,11 +218,11 @@ class UssdService:
             return None
         return state
 
-    def _offer_resume(self, offered: State, notice: Text | None = None) -> UssdRecord:
+    def _offer_resume(self, offered: State, notice: Text | None = None, tries: int = 0) -> UssdRecord:
         screen = Screen(Text("ussd.resume"), (Option("1", Text("ussd.resume_continue")),
                                               Option("2", Text("ussd.resume_restart"))), notice)
         record = UssdRecord(mode="resume_offer", language=offered.language,
-                            offered=offered.to_dict())
+                            offered=offered.to_dict(), tries=tries)
         self._render(record, screen)
         return record
 
@@ -189,6 +230,7 @@ class UssdService:
         offered = State.from_dict(record.offered)
         if typed == "1":
             return self._show(Step(offered, screen=current_screen(self.book, offered)))
-        if typed == "2":
+        if typed == "2" or record.tries + 1 >= RESUME_TRIES:  # no trap: wrong keys start afresh
             return self._show(self.conversations.start(phone, CHANNEL))
-        return self._offer_resume(offered, Text("validate.menu", {"max": 2})), None, False
+        notice = Text("validate.menu", {"max": 2})
+        return self._offer_resume(offered, notice, record.tries + 1), None, False

@@ -37,8 +37,11 @@ class UssdRecord:
     state: dict | None = None
     pages: list[str] = field(default_factory=list)
     page: int = 0
+    seen: int = 0  # the furthest page she has been shown: options beyond it do not count yet
+    expects: str = "choice"  # what the screen asks for (see gateway.engine.events.Screen)
     final: bool = False
     offered: dict | None = None  # the saved state a resume offer would restore
+    tries: int = 0  # wrong keys on a resume offer
 
     def dumps(self) -> str:
         return json.dumps(vars(self), ensure_ascii=False, separators=(",", ":"))

@@ -25,7 +25,7 @@ from gateway.engine import Screen, Text
 # Pieces for numbers and dates. Their recordings live beside the prompts' own:
 # prompts/audio/<lang>/number.14.mp3, time.month.11.mp3, time.weekday.4.mp3 ...
 PRESS, FOR, AT, HASH_AFTER, RECORD = "voice.press", "voice.for", "voice.at", "voice.then_hash", "voice.record"
-SELECTED = "voice.selected"
+HOURS, MINUTES = "voice.hours", "voice.minutes"  # "14 ໂມງ 30 ນາທີ"; empty in English
 
 
 @dataclass(frozen=True)
@@ -51,15 +51,13 @@ def speak(screen: Screen, catalog: Catalog, lang: str) -> Speech:
     for option in screen.options:
         pieces += _word(FOR, catalog, lang)
         pieces += say(option.label, catalog, lang)
-        if option.selected:
-            pieces += _word(SELECTED, catalog, lang)
         pieces += _word(PRESS, catalog, lang)
         pieces += _sentence(number(int(option.key), lang) if option.key.isdigit() else [Piece(None, option.key)])
     if screen.final or screen.expects == "none":
         return Speech(tuple(pieces), 0)
     if screen.expects == "text" and screen.voice_input == "record":
         return Speech(tuple(pieces + _word(RECORD, catalog, lang)), 0, record=True)
-    many = len(screen.options) > 9 or screen.expects == "text"
+    many = len(screen.options) > 9 or screen.expects in ("text", "choices")
     if many:
         pieces += _word(HASH_AFTER, catalog, lang)
     return Speech(tuple(pieces), 2 if many else 1)
@@ -119,15 +117,17 @@ def number(n: int, lang: str) -> list[Piece]:
 
 
 def moment(when: datetime, catalog: Catalog, lang: str) -> list[Piece]:
-    """Weekday, day, month, "at", hour, minute: in local time, from recorded pieces."""
+    """Weekday, day, month, "at", hour, minute: in local time, from recorded pieces.
+    Lao says the hour of a 24-hour clock with ໂມງ and minutes with ນາທີ ("ເວລາ 14
+    ໂມງ 30 ນາທີ"); English leaves those words out ("at 14 30")."""
     local = when.astimezone(catalog.zone)
     pieces = [Piece(f"time.weekday.{local.weekday()}", format_date(local, "EEEE", locale=lang)),
               *number(local.day, lang),
               Piece(f"time.month.{local.month}", format_date(local, "MMMM", locale=lang))]
     pieces += _word(AT, catalog, lang)
-    pieces += number(local.hour, lang)
+    pieces += number(local.hour, lang) + _word(HOURS, catalog, lang)
     if local.minute:
-        pieces += number(local.minute, lang)
+        pieces += number(local.minute, lang) + _word(MINUTES, catalog, lang)
     return pieces
 
 
