@@ -40,6 +40,13 @@ def test_sessions_add_list_and_import(run, tmp_path):
                 "--topic", "nutrition", "--language", "lo", "--starts", "2030-01-11 14:00",
                 "--link", "meet.jit.si/x", "--capacity", "25")
     assert added.exit_code == 0 and "Fri 11 Jan 2030 14:00" in added.output
+    assert "warning" not in added.output
+    long = run("sessions", "add", "--title-lo", "ກອງປະຊຸມແລກປ່ຽນບົດຮຽນ ໂພຊະນາການແມ່ ແລະ ເດັກ",
+               "--topic", "nutrition", "--language", "all", "--starts", "2030-01-12 14:00",
+               "--place", "Pakse")
+    assert long.exit_code == 0
+    assert "the lo title is 43 characters; the USSD screen has room for 22" in long.output
+    assert "'ກອງປະຊຸມແລກປ່ຽນບົດຮຽນ…'" in long.output
     bad = run("sessions", "add", "--topic", "nutrition", "--language", "lo",
               "--starts", "next friday", "--title-en", "x", "--place", "here")
     assert bad.exit_code == 1 and "not like 2026-11-27 14:00" in bad.output
@@ -57,9 +64,10 @@ def test_sessions_add_list_and_import(run, tmp_path):
 
 
 def test_simulate_prints_each_screen(run):
-    result = run("simulate", "--phone", "+8562055510077", "--input", "2", "--input", "Noy")
+    result = run("simulate", "--phone", "+8562055510077", "--input", "0", "--input", "Noy")
     assert result.exit_code == 0
-    assert "── screen 1 (CON" in result.output and "Please type your name:" in result.output
+    assert "── screen 1 (CON" in result.output and "(English: 0)" in result.output
+    assert "Welcome! Please type your name:" in result.output
     assert "Your organisation?" in result.output
 
 
@@ -78,7 +86,7 @@ def test_simulate_over_sms_shows_the_replies(run):
                  "--input", "ຕໍ່ໄປ", "--input", "JOIN", "--input", "STOP", "--input", "HELP")
     assert result.exit_code == 0, result.output
     assert "ກະລຸນາລົງທະບຽນກ່ອນ: ສົ່ງ ສະໝັກ." in result.output
-    assert "Choose language" in result.output
+    assert "(English: 0)" in result.output
     assert "ທ່ານຈະບໍ່ໄດ້ຮັບຂໍ້ຄວາມຈາກພວກເຮົາອີກ" in result.output
     assert result.output.rstrip().endswith("(no reply)")  # opted out: nothing more
 

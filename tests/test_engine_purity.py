@@ -17,7 +17,7 @@ def test_engine_imports_and_runs_with_io_libraries_blocked(tmp_path):
         from gateway.content.flows import load_book
         book = load_book({str(__import__('gateway.config', fromlist=['x']).PROJECT_ROOT / 'flows')!r})
         result = step(book, None, Start({{"registered": False}}, "lo", "c1"))
-        result = step(book, result.state, Input("2"))
+        result = step(book, result.state, Input("0"))  # "English: 0" on the welcome
         assert result.state.language == "en", result.state
         loaded = [m for m in {BLOCKED!r} if sys.modules.get(m) is not None]
         assert not loaded, loaded

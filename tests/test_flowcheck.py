@@ -86,6 +86,6 @@ def test_cli_exit_codes(tmp_path):
 def test_graph_is_mermaid_with_cross_flow_links():
     diagram = mermaid(load_book(PROJECT_ROOT / "flows"), "main")
     assert diagram.startswith("flowchart TD")
-    assert "main__entry{" in diagram and "register__language" in diagram
+    assert "main__entry{" in diagram and "register__welcome" in diagram
     result = CliRunner().invoke(cli, ["flows", "graph", "nope"])
     assert result.exit_code == 1 and "no flow named 'nope'" in result.output

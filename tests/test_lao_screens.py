@@ -8,9 +8,11 @@ import yaml
 
 from gateway.channels.actions import ACTIONS
 from gateway.config import PROJECT_ROOT
-from gateway.content.flowcheck import check, page_report
+from gateway.content.flowcheck import SAMPLE_VARS, check, page_report, sms_report
+from gateway.encoding import sms_size
 from gateway.content.flows import load_book
 from gateway.content.prompts import Catalog
+from gateway.engine import Text
 
 CATALOG = Catalog.load(PROJECT_ROOT / "prompts")
 BOOK = load_book(PROJECT_ROOT / "flows")
@@ -34,6 +36,22 @@ def test_every_golden_lao_reply_fits_80_characters():
             page = hop["reply"][4:]
             if any("\u0e80" <= ch <= "\u0eff" for ch in page):
                 assert len(page) <= 80, f"{path.name}: {page}"
+
+
+@pytest.mark.parametrize("where,lang,text", list(sms_report(BOOK, CATALOG)),
+                         ids=lambda value: value if isinstance(value, str) and ":" in value else "")
+def test_every_conversational_sms_fits_two_segments(where, lang, text):
+    """A Lao text is UCS-2: two segments are 134 characters. Lists are sent once per
+    question (topics are chosen in one answer), never again after each choice."""
+    assert sms_size(text).segments <= 2, f"{where} [{lang}]: {sms_size(text)}\n{text}"
+
+
+@pytest.mark.parametrize("key", ["sms.help", "sms.stopped", "sms.started", "sms.register_first",
+                                 "poll.closed", "next_session.joining"])
+def test_keyword_replies_fit_two_segments(key):
+    for lang in CATALOG.languages:
+        text = CATALOG.render(Text(key, SAMPLE_VARS), lang)
+        assert sms_size(text).segments <= 2, f"{key} [{lang}]: {sms_size(text)}\n{text}"
 
 
 def test_lao_and_english_catalogs_have_the_same_keys():

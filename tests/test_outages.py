@@ -119,8 +119,8 @@ def test_a_redis_outage_leaves_a_reply_in_the_database_for_the_reconciler(app, f
 
 def test_a_registration_and_a_first_text_at_once_make_one_member_and_lose_nothing(app, phone_factory):
     handsets = [phone_factory(number) for number in NUMBERS[:8]]
-    for handset in handsets:  # English, name, organisation, province, topics, reminders, consent
-        walk(handset, "2", "Noy", "0", "1", "1", "7", "1", "1")  # ... to "Please check"
+    for handset in handsets:  # English, name, organisation, region, province, topics ...
+        walk(handset, "0", "Noy", "0", "1", "1", "1 3")  # ... to the consent screen
     barrier = threading.Barrier(2 * len(handsets))
 
     def register(handset):

@@ -38,7 +38,8 @@ def fire_reminder(app) -> int:
     with app.extensions["db"].session() as db:
         add_member(db, CALLER, language="lo").reminder_channel = "voice"
         add_member(db, TEXTER, language="en")
-        session = add_session(db, starts="2030-01-11 14:00")
+        # held in both languages: the Lao caller and the English texter are both reminded
+        session = add_session(db, starts="2030-01-11 14:00", language="all")
         session_id = session.id
         reminders.sync(db, session, [60], now=session.starts_at - timedelta(days=1))
         reminder_id = db.scalar(select(Reminder.id).where(Reminder.kind == "reminder"))

@@ -83,8 +83,14 @@ def test_bad_poll_input_is_refused_and_nothing_is_written(run, app, tmp_path):
     assert one_option.exit_code == 1 and "2 to 9 options" in one_option.output
     with app.extensions["db"].session() as db:
         assert db.scalar(select(Poll.id)) is None
-    assert run(*POLL).exit_code == 0
+    created = run(*POLL)
+    assert created.exit_code == 0 and "warning" not in created.output
     assert "code P7 is taken" in run(*POLL).output
+    long = run("poll", "create", "--code", "P8", "--question-lo",
+               "ເດືອນໜ້າ ທ່ານຢາກໃຫ້ກຸ່ມຂອງພວກເຮົາລົມກັນເລື່ອງຫຍັງ ໃນກອງປະຊຸມແລກປ່ຽນບົດຮຽນ?",
+               "--option-lo", "ການລ້ຽງລູກອ່ອນ", "--option-lo", "ນ້ຳສະອາດ", "--option-lo", "ບົດບາດຍິງ-ຊາຍ")
+    assert long.exit_code == 0
+    assert "warning: in lo, the question and its answers do not fit one USSD screen" in long.output
     assert run("poll", "results", "P99").exit_code == 1
     bad_chart = run("poll", "results", "P7", "--chart", str(tmp_path / "chart.pdf"))
     assert bad_chart.exit_code == 1 and ".png or .svg" in bad_chart.output

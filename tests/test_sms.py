@@ -45,12 +45,12 @@ def test_keywords_in_english_and_lao(typed, keyword):
 
 def test_join_walks_registration_one_sms_at_a_time_over_africastalking(at_app, fake_at):
     client = at_app.test_client()
-    for text in ["ສະໝັກ", "1", "ນ້ອຍ", "0", "2", "7", "1", "1"]:
+    for text in ["ສະໝັກ", "ນ້ອຍ", "0", "2", "7", "1", "1"]:
         assert at_text(client, text).status_code == 200
     bodies = sent_bodies(at_app)
-    assert bodies[0].startswith("ຍິນດີຕ້ອນຮັບ! ເລືອກພາສາ")
-    assert bodies[3].startswith("ທ່ານຢູ່ພາກໃດ?")
-    assert "ແຂວງໃດ?" in bodies[4] and "7. ສະຫວັນນະເຂດ" in bodies[4]  # one SMS, no paging
+    assert bodies[0].startswith("ຍິນດີຕ້ອນຮັບ! ກະລຸນາພິມຊື່ຂອງທ່ານ:") and "(English: 0)" in bodies[0]
+    assert bodies[2].startswith("ທ່ານຢູ່ພາກໃດ?")
+    assert "ແຂວງໃດ?" in bodies[3] and "7. ສະຫວັນນະເຂດ" in bodies[3]  # one SMS, no paging
     assert bodies[-1] == "ຂອບໃຈ ນ້ອຍ! ລົງທະບຽນແລ້ວ. ຫົວຂໍ້: ໂພຊະນາການ"  # no "1. Continue" text
     with at_app.extensions["db"].session() as db:
         member = members.by_phone(db, PHONE)
@@ -168,9 +168,9 @@ def test_twilio_signatures_valid_tampered_missing_and_behind_a_proxy(tw_app):
 def test_twilio_conversation_and_send(tw_app, fake_twilio):
     client = tw_app.test_client()
     assert tw_text(client, "JOIN").status_code == 200
-    assert tw_text(client, "2").data.endswith(b"<Response/>")
+    assert tw_text(client, "0").data.endswith(b"<Response/>")
     drain(tw_app)
-    assert [r["Body"] for r in fake_twilio.requests][1] == "Please type your name:"
+    assert [r["Body"] for r in fake_twilio.requests][1] == "Welcome! Please type your name:\n(ພາສາລາວ: 0)"
     assert fake_twilio.requests[0]["StatusCallback"] == "https://gw.example.org/status/twilio"
     assert all(r.status == "sent" and r.provider_message_id.startswith("SM") for r in outbox(tw_app))
 
@@ -283,7 +283,7 @@ def test_no_phone_number_in_logs_job_arguments_or_redis(at_app, fake_at, caplog)
 
     caplog.set_level(logging.DEBUG)
     client = at_app.test_client()
-    for text in ["JOIN", "2", "Noy", "0", "1", "1", "7", "1", "1", "1", "STOP", "START", "hello"]:
+    for text in ["JOIN", "0", "Noy", "0", "1", "1", "1 3", "1", "STOP", "START", "hello"]:
         at_text(client, text)
     at_text(client, "HELP", phone="+8562055520077")
     fake_at.script = ["406"]
@@ -307,7 +307,7 @@ def test_no_phone_number_in_logs_job_arguments_or_redis(at_app, fake_at, caplog)
 
 def test_stop_mid_registration_answers_in_the_language_she_chose(at_app):
     client = at_app.test_client()
-    for text in ["JOIN", "2", "Noy", "STOP"]:
+    for text in ["JOIN", "0", "Noy", "STOP"]:
         at_text(client, text)
     assert sent_bodies(at_app)[-1] == "You will get no more messages from us. Text START to receive them again."
 
@@ -322,7 +322,7 @@ def test_lao_confirmations_fit_one_sms(app):
 
 def test_two_different_texts_at_once_keep_one_consistent_conversation(at_app):
     client = at_app.test_client()
-    for text in ["JOIN", "2"]:
+    for text in ["JOIN", "0"]:
         at_text(client, text)
 
     def send(text):

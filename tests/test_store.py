@@ -94,6 +94,8 @@ def test_next_session_matches_topic_language_and_skips_cancelled_and_past(db):
     add_session(db, topic="nutrition", starts="2020-01-10 09:00")
     expected = add_session(db, topic="nutrition", starts="2030-01-25 09:00")
     assert schedule.next_for(db, member).id == expected.id
+    both = add_session(db, topic="nutrition", language="all", starts="2030-01-22 09:00")
+    assert schedule.next_for(db, member).id == both.id  # held in both languages: hers too
 
 
 def test_enrolment_is_once_and_respects_capacity(db):
@@ -111,11 +113,14 @@ def test_session_fields_explain_what_is_wrong(vocabulary):
             "starts_at": "2030-01-11 14:00", "place": "Vientiane"}
     fields = schedule.session_fields(base, vocabulary, "Asia/Vientiane")
     assert fields["starts_at"].utcoffset() == timedelta(hours=7)
+    for both in ("all", "Both", "ທັງສອງ"):
+        assert schedule.session_fields({**base, "language": both}, vocabulary, "Asia/Vientiane")["language"] == "all"
     for change, reason in [({"topic": "cooking"}, "unknown topic"),
                            ({"starts_at": "Friday"}, "not like 2026-11-27 14:00"),
                            ({"place": ""}, "say where or how to join"),
                            ({"capacity": "-2"}, "capacity must be more than 0"),
                            ({"kind": "party"}, "kind 'party'"),
-                           ({"title_en": ""}, "needs a title")]:
+                           ({"title_en": ""}, "needs a title"),
+                           ({"language": "fr"}, "use lo, en or all")]:
         with pytest.raises(ValueError, match=reason):
             schedule.session_fields({**base, **change}, vocabulary, "Asia/Vientiane")

@@ -36,7 +36,7 @@ def test_new_input_comes_from_history_not_a_blind_split():
 
 
 def test_an_input_containing_a_star_is_kept_whole(app, handset):
-    walk(handset, "2", "No*y", "0", "1", "1", "1 3", "1")
+    walk(handset, "0", "No*y", "0", "1", "1", "1 3", "1")
     with app.extensions["db"].session() as db:
         assert members.by_phone(db, "+8562055510001").name == "No*y"
 
@@ -111,7 +111,7 @@ def test_sessions_expire_in_redis(app, handset):
 
 def test_cut_off_member_can_resume_where_she_left_off(phone_factory):
     phone = phone_factory()
-    walk(phone, "1", "ນ້ອຍ", "0")          # cut off at the region question
+    walk(phone, "ນ້ອຍ", "0")               # cut off at the region question
     offer = phone.dial()                     # dials again: a new session id
     assert "ສືບຕໍ່ຈາກບ່ອນທີ່ຄ້າງໄວ້" in offer
     resumed = phone.press("1")
@@ -121,9 +121,9 @@ def test_cut_off_member_can_resume_where_she_left_off(phone_factory):
 
 def test_resume_offer_can_start_over(phone_factory):
     phone = phone_factory()
-    walk(phone, "2", "Noy")
+    walk(phone, "0", "Noy")
     assert "Go on where you left off?" in phone.dial()
-    assert "Choose language" in phone.press("2")
+    assert "(English: 0)" in phone.press("2")  # afresh, in Lao first
 
 
 def test_no_resume_offer_after_finishing(app, phone_factory):
@@ -136,7 +136,9 @@ def test_no_resume_offer_after_finishing(app, phone_factory):
 
 def test_regional_digits_work_as_menu_keys(handset):
     handset.dial()
-    assert handset.press("໒") == "CON Please type your name:"
+    assert handset.press("໐") == "CON Welcome! Please type your name:\n(ພາສາລາວ: 0)"
+    assert "1. North" in (handset.press("Noy"), handset.press("໐"))[1]  # and as menu keys: 0 = none
+    assert handset.press("໑").startswith("CON Which province?")
 
 
 def test_unknown_session_with_text_starts_cleanly(client):
@@ -190,7 +192,7 @@ def test_a_wrong_key_on_the_resume_offer_is_no_trap(phone_factory):
     options must stay in sight, 98 must not count as an answer, and wrong keys
     must not go on for ever."""
     phone = phone_factory()
-    walk(phone, "1", "ນ້ອຍ")
+    walk(phone, "ນ້ອຍ")
     phone.dial()
     retry = phone.press("7")
     assert retry.startswith("CON ") and "1. ສືບຕໍ່" in retry and "98" not in retry
@@ -198,14 +200,14 @@ def test_a_wrong_key_on_the_resume_offer_is_no_trap(phone_factory):
     again = phone.press("98")
     assert "1. ສືບຕໍ່" in again  # still the offer, options in sight
     fresh = phone.press("98")  # a third wrong key: she simply starts afresh
-    assert "ເລືອກພາສາ" in fresh
+    assert "ກະລຸນາພິມຊື່ຂອງທ່ານ" in fresh
 
 
 def test_no_resume_offer_after_a_flow_ended(app, phone_factory):
     with app.extensions["db"].session() as db:
         add_session(db)
     phone = phone_factory()
-    done = walk(phone, "1", "ນ້ອຍ", "0", "3", "1", "1 3", "1")[-1]
+    done = walk(phone, "ນ້ອຍ", "0", "3", "1", "1 3", "1")[-1]
     assert done.startswith("END ") and "ລົງທະບຽນແລ້ວ" in done
     assert phone.dial().startswith("CON ສະບາຍດີ!")  # registered: no "go on?" offer
     walk(phone, "1")
@@ -223,7 +225,7 @@ def test_a_lao_name_keeps_the_english_menu_on_one_page(app, phone_factory):
 
 def test_an_option_she_has_not_been_shown_does_not_count(app, phone_factory):
     phone = phone_factory()
-    first = walk(phone, "1", "ນ້ອຍ", "0", "1")[-1]  # the northern provinces: two pages
+    first = walk(phone, "ນ້ອຍ", "0", "1")[-1]  # the northern provinces: two pages
     assert "98" in first and "7." not in first
     retry = phone.press("7")  # Xayaboury is on page 2, which she has not seen
     assert retry.startswith("CON ກະລຸນາພິມຕົວເລກ 1 ຫາ 5.")
@@ -231,3 +233,23 @@ def test_an_option_she_has_not_been_shown_does_not_count(app, phone_factory):
     assert "ຫົວຂໍ້ໃດ?" in phone.press("7")  # seen now: it counts
     with app.extensions["db"].session() as db:
         assert members.by_phone(db, "+8562055510001") is None  # nothing stored before consent
+
+
+def test_signing_up_texts_where_and_how_to_join(app, phone_factory):
+    """The screen has no room for a link: it goes by SMS, queued once the sign-up
+    has committed, in her language, with the date in full."""
+    from gateway import broker
+    from gateway.store.models import OutboundMessage
+
+    with app.extensions["db"].session() as db:
+        add_member(db, "+8562055510001")
+        add_session(db)
+    phone = phone_factory()
+    walk(phone, "1", "1")
+    with app.extensions["db"].session() as db:
+        [row] = db.scalars(select(OutboundMessage)).all()
+        body, row_id = row.body, row.id
+    assert body == ("ພົບປະລົມກັນ: ໂພຊະນາການແມ່ ແລະ ເດັກ\nວັນສຸກ ທີ 11 ມັງກອນ ເວລາ 14:00 ໂມງ\n"
+                    "meet.jit.si/nutrition")
+    queued = app.extensions["queues"]["replies"].job_ids
+    assert queued == [broker.message_job_id(row_id)]  # its id only: no number in the job

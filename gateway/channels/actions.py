@@ -84,7 +84,9 @@ ACTIONS = ActionRegistry()
 
 @ACTIONS.register("save_member")
 def save_member(context: ActionContext, call: ActionCall) -> ActionResult:
-    member = members.save_registration(context.db, context.phone, dict(call.vars), context.now)
+    # Her language is the conversation's, whether she chose it or kept the default.
+    answers = {**call.vars, "language": call.vars.get("language") or call.language}
+    member = members.save_registration(context.db, context.phone, answers, context.now)
     context._member = member
     return ActionResult("ok", member=members.snapshot(member))
 

@@ -43,8 +43,8 @@ class Conversations:
         self.catalog = catalog
         self.queue_texts = queue_texts
         # What flows may test about this install (``vars.reminder_calls``), given to
-        # every conversation as it starts.
-        self.settings = dict(settings or {})
+        # every conversation as it starts, with ``vars.channel`` (ussd, sms, voice).
+        self.settings = {**dict(settings or {}), "channel": None}
 
     def start(self, phone: str, channel: str, flow: str = "main", db=None, vars=None) -> Step:
         """Begin ``flow`` (with ``vars`` known already). With ``db`` given, run inside
@@ -54,7 +54,7 @@ class Conversations:
             member = context.member()
             language = member.language if member and member.language else self.default_language
             event = Start(members.snapshot(member), language, uuid.uuid4().hex[:16], flow,
-                          {**self.settings, **dict(vars or {})})
+                          {**self.settings, "channel": channel, **dict(vars or {})})
             return self._drive(context, step(self.book, None, event))
 
     def answer(self, phone: str, channel: str, state: State, text: str, db=None) -> Step:

@@ -26,7 +26,18 @@ def cli() -> None:
 
 def register_commands() -> None:
     """Import every command module; each registers its commands on ``cli``."""
-    from gateway.cli import broadcast, flows, members, poll, prompts, quiz, schedule, simulate, up  # noqa: F401
+    from gateway.cli import (  # noqa: F401
+        broadcast,
+        flows,
+        hops,
+        members,
+        poll,
+        prompts,
+        quiz,
+        schedule,
+        simulate,
+        up,
+    )
 
 
 def main() -> None:

@@ -78,7 +78,25 @@ def create_command(question, question_lo, options_en, options_lo, code, audience
     zone = ZoneInfo(config.timezone)
     click.echo(f"poll {poll_id} ({code}) created: open {opens_at.astimezone(zone):%d %b %H:%M} "
                f"to {closes_at.astimezone(zone):%d %b %H:%M}. Send it with `outreach poll send {code}`.")
+    _warn_if_long_for_ussd(services, code, questions, options)
     _preview(services, broadcast_id)
+
+
+def _warn_if_long_for_ussd(services, code: str, questions: dict, options: list[dict]) -> None:
+    """On USSD the question and its answers share one 80-character screen in Lao:
+    say so when she would have to press 98 before she could answer."""
+    from gateway.content.flowcheck import options_on_first_page
+    from gateway.engine import Option, Screen, Text
+    from gateway.engine.events import localized
+
+    for lang in questions:
+        screen = Screen(Text("poll.question", {"code": code, "question": localized(questions)}),
+                        tuple(Option(str(n), Text("option.item", {"label": localized(option)}))
+                              for n, option in enumerate(options, start=1)))
+        if not options_on_first_page(screen, services.catalog, lang):
+            click.secho(f"warning: in {lang}, the question and its answers do not fit one USSD screen, "
+                        f"so members who answer from the Polls menu must press 98 to see the answers. "
+                        f"A shorter question reads better there (SMS is not affected).", fg="yellow")
 
 
 @poll.command("send")

@@ -22,7 +22,8 @@ def sessions() -> None:
 @click.option("--kind", default="hangout", show_default=True,
               help="hangout, training or community_of_practice.")
 @click.option("--topic", required=True, help="Topic group key, e.g. nutrition.")
-@click.option("--language", required=True, help="lo or en.")
+@click.option("--language", required=True,
+              help="lo or en, or all for a session held in both (its reminders go to both).")
 @click.option("--starts", "starts_at", required=True,
               help="Local start time, e.g. '2026-11-27 14:00' (TIMEZONE).")
 @click.option("--duration", "duration_minutes", default="60", show_default=True,
@@ -49,7 +50,21 @@ def add_command(feedback_after, **values) -> None:
         row = schedule.add(db, fields)
     click.echo(f"session {row.id} added for "
                f"{row.starts_at.astimezone(ZoneInfo(config.timezone)):%a %d %b %Y %H:%M}")
+    _warn_long_titles(services.catalog, fields["titles"])
     _reminders(services, row.id)
+
+
+def _warn_long_titles(catalog, titles: dict[str, str]) -> None:
+    """The Next session screen has room for only so much title (80 characters in
+    Lao, options included): say how it will look when it is cut."""
+    from gateway.content.prompts import fit
+
+    for lang, title in titles.items():
+        room = catalog.room(lang, "next_session.details", "title")
+        if room is not None and len(title) > room:
+            click.secho(f"warning: the {lang} title is {len(title)} characters; the USSD screen has "
+                        f"room for {room} and shows {fit(title, room)!r}. A shorter --title-{lang} "
+                        "reads better (the whole title still goes out by SMS).", fg="yellow")
 
 
 def _feedback_minutes(config, text: str | None) -> int | None:
@@ -163,6 +178,8 @@ def edit_command(session_id, feedback_after, **changes):
         for key, value in fields.items():
             setattr(row, key, value)
     click.echo(f"session {session_id} updated")
+    if changes.get("title_lo") is not None or changes.get("title_en") is not None:
+        _warn_long_titles(services.catalog, fields["titles"])
     _reminders(services, session_id)
 
 

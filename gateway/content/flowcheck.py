@@ -227,6 +227,19 @@ def _first_page_problems(book: FlowBook, node: Node, lang: str, screen, pages: l
     return []
 
 
+def ussd_pages(screen, catalog: Catalog, lang: str, limits: PageLimits = PageLimits()) -> list[str]:
+    """``screen`` as the USSD pages a member would see."""
+    return paginate(screen_lines(screen, catalog, lang), limits, catalog.render(Text("ussd.more"), lang),
+                    catalog.render(Text("ussd.back"), lang), last_has_back=not screen.final)
+
+
+def options_on_first_page(screen, catalog: Catalog, lang: str, limits: PageLimits = PageLimits()) -> bool:
+    """Whether she can answer ``screen`` without pressing 98 (for what organisers write:
+    a poll's question and options)."""
+    first = ussd_pages(screen, catalog, lang, limits)[0].splitlines()
+    return any(line.startswith(f"{option.key}. ") for option in screen.options[:1] for line in first)
+
+
 def _once(problems: list[Problem]) -> list[Problem]:
     """The same problem found with both sample names is reported once."""
     seen: set[str] = set()
@@ -249,6 +262,19 @@ def _sample_screens(book: FlowBook, node: Node, lang: str):
             state.phase = "feedback"
             screens.append(current_screen(book, state))
     return screens
+
+
+def sms_report(book: FlowBook, catalog: Catalog):
+    """(flow:node, language, text) for every screen as an SMS conversation sends it."""
+    from gateway.channels.sms.render import render
+
+    for flow in book.flows.values():
+        if "sms" not in flow.channels:
+            continue
+        for node in flow.nodes.values():
+            for lang in catalog.languages:
+                for screen in _sample_screens(book, node, lang):
+                    yield f"{flow.name}:{node.id}", lang, render(screen, catalog, lang)
 
 
 def page_report(book: FlowBook, catalog: Catalog, limits: PageLimits = PageLimits()):

@@ -134,7 +134,11 @@ def _load_flow(path: Path, problems: list[Problem]) -> Flow | None:
     if start not in data["nodes"]:
         problems.append(Problem(f"{path}:{data.line}", f"start node {start!r} does not exist"))
     channels = data.get("channels") or Flow.channels
-    return Flow(name, start, nodes, str(path), tuple(str(c) for c in channels))
+    budget = data.get("hop_budget")
+    if budget is not None and not (isinstance(budget, int) and budget > 0):
+        problems.append(Problem(f"{path}:{data.line}", f"hop_budget must be a whole number, got {budget!r}"))
+        budget = None
+    return Flow(name, start, nodes, str(path), tuple(str(c) for c in channels), budget)
 
 
 def _build_node(flow: str, node_id: str, spec: Any, path: Path, problems: list[Problem],
@@ -187,7 +191,7 @@ def _convert(cls, node_id: str, kwargs: dict[str, Any]) -> None:
         kwargs["options"] = tuple(str(o) for o in kwargs["options"])
     if "question" in {f.name for f in dataclasses.fields(cls)}:
         kwargs.setdefault("question", node_id)
-    for key in ("outcomes", "params"):
+    for key in ("outcomes", "params", "other_language"):
         if key in kwargs:
             kwargs[key] = dict(kwargs[key] or {})
 

@@ -152,6 +152,14 @@ class Catalog:
         """A date alone, for reports: "21 Nov 2026", "21 ພ.ຈ. 2026"."""
         return format_date(when.astimezone(self.zone), "medium", locale=lang)
 
+    def room(self, lang: str, key: str, placeholder: str) -> int | None:
+        """How many characters prompt ``key`` shows of ``placeholder`` (``{title:.22}``:
+        22), or None when it shows it whole."""
+        for _, field, spec, _ in Formatter().parse(self.template(lang, key)):
+            if field == placeholder and spec and spec.startswith(".") and spec[1:].isdigit():
+                return int(spec[1:])
+        return None
+
     def placeholders(self, lang: str, key: str) -> set[str]:
         """Placeholder names a template uses (for checks)."""
         return {field for _, field, _, _ in Formatter().parse(self.template(lang, key)) if field}

@@ -99,6 +99,9 @@ class InputNode(Node):
     next: str = ""
     skip: str | None = None
     voice: str = "record"  # what a voice channel does for this input: record | digits
+    # ``{key: "0", lo: en, en: lo}``: typing the key shows this screen again in the
+    # other language (a Lao-first welcome that asks her name with "English: 0").
+    other_language: Mapping[str, str] = field(default_factory=dict)
 
     kind = "input"
 
@@ -238,6 +241,7 @@ class Flow:
     nodes: Mapping[str, Node]
     file: str = ""
     channels: tuple[str, ...] = ("ussd", "sms", "voice")  # where it runs (reminder calls: voice)
+    hop_budget: int | None = None  # USSD screens a member may need for it (`outreach flows hops`)
 
 
 @dataclass(frozen=True)

@@ -201,6 +201,10 @@ def _answer(book: FlowBook, state: State, node: Node, text: str) -> Step:
         return _advance(book, state, node.next, [])
 
     if isinstance(node, InputNode):
+        switch = node.other_language
+        if switch and fold_digits(text).strip() == switch.get("key") and state.language in switch:
+            state.language = state.vars["language"] = switch[state.language]
+            return Step(state, screen=current_screen(book, state))
         if node.skip is not None and fold_digits(text).strip() == node.skip:
             state.vars[node.save_as] = None
             return _advance(book, state, node.next, [])

@@ -27,6 +27,7 @@ from gateway.messaging import broadcasts, bulk
 from gateway.messaging.audience import Audience
 from gateway.polls import poll as polls
 from gateway.services import Services
+from gateway.store.schedule import audience_languages
 from gateway.store.models import Broadcast, OutboundMessage, Reminder, TrainingSession, utcnow
 
 # A trigger this early (clock skew between machines) still counts as due.
@@ -107,7 +108,7 @@ def create_broadcast(db: Session, reminder: Reminder, catalog: Catalog, feedback
         reminder.broadcast_id, reminder.status = row.id, "sent"
         return row.id
     texts = {lang: catalog.template(lang, "reminder.text") for lang in catalog.languages}
-    audience = Audience(topics=(session.topic,))
+    audience = Audience(topics=(session.topic,), languages=audience_languages(session))
     title = session.titles.get("en") or next(iter(session.titles.values()))
     row = broadcasts.create(db, texts, audience, f"reminder: {title} ({reminder.offset_minutes} min before)",
                             session_id=session.id)

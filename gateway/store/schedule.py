@@ -18,6 +18,11 @@ from gateway.store.csvfile import checked_rows
 from gateway.store.models import Enrolment, Member, TrainingSession, utcnow
 
 KINDS = ("hangout", "training", "community_of_practice")
+# A session's language: "lo", "en", or this for a session held in both. One rule
+# decides who hears of a session, for Next session and for reminders alike
+# (``for_member`` and ``audience_languages``).
+BOTH = "all"
+_BOTH_WORDS = {"all", "both", "lo+en", "en+lo", "ທັງສອງ", "ທັງສອງພາສາ", "ທຸກພາສາ"}
 CSV_COLUMNS = ("title_lo", "title_en", "kind", "topic", "language", "starts_at",
                "duration_minutes", "place", "join_link", "dial_in", "capacity")
 
@@ -45,9 +50,10 @@ def session_fields(values: dict[str, Any], vocabulary: Vocabulary, timezone: str
     topic = vocabulary.topic(values.get("topic") or "")
     if topic is None:
         raise ValueError(f"unknown topic {values.get('topic')!r}")
-    language = vocabulary.language(values.get("language") or "")
+    typed = str(values.get("language") or "").strip()
+    language = BOTH if typed.casefold() in _BOTH_WORDS else vocabulary.language(typed)
     if language is None:
-        raise ValueError(f"unknown language {values.get('language')!r} (use lo or en)")
+        raise ValueError(f"unknown language {values.get('language')!r} (use lo, en or all)")
     starts_at = parse_local_time(str(values.get("starts_at") or ""), timezone)
     duration = _whole(values.get("duration_minutes"), "duration_minutes", default=60)
     capacity = _whole(values.get("capacity"), "capacity", default=None)
@@ -112,9 +118,16 @@ def next_for(session: Session, member: Member, now: datetime | None = None):
              .where(TrainingSession.starts_at > (now or utcnow()),
                     TrainingSession.cancelled_at.is_(None),
                     TrainingSession.topic.in_(topics),
-                    TrainingSession.language == member.language)
+                    TrainingSession.language.in_((member.language, BOTH)))
              .order_by(TrainingSession.starts_at, TrainingSession.id).limit(1))
     return session.scalar(query)
+
+
+def audience_languages(row: TrainingSession) -> tuple[str, ...]:
+    """Which members' languages hear of this session (empty: everyone's): the same
+    rule ``next_for`` applies, so a reminder never reaches a member who cannot find
+    the session under Next session."""
+    return () if row.language == BOTH else (row.language,)
 
 
 def enrolled_count(session: Session, session_id: int) -> int:

@@ -1,0 +1,294 @@
+"""``outreach flows hops``: how many USSD screens each flow costs a member, per language.
+
+A USSD session lasts about 180 s and a member needs several seconds per screen,
+so every flow that runs over USSD has a budget (``hop_budget`` in its YAML).
+This walks each flow through the real webhook, as Africa's Talking posts it, the
+way a member would: she presses 98 until she sees the option she wants, then
+picks it. Screens are counted from the dial to the screen where the flow is over
+(the session's END, or the menu a language change lands on).
+
+The walk runs on a throwaway instance (its own SQLite file and embedded Redis),
+never on the gateway's own database. ``tests/test_hops.py`` asserts the budgets
+and ``bench/hops.py`` writes the table into ``docs/flows.md``.
+"""
+
+from __future__ import annotations
+
+import re
+import tempfile
+from dataclasses import dataclass
+from datetime import timedelta
+from pathlib import Path
+from typing import Callable
+
+import click
+
+from gateway.cli.flows import flows
+from gateway.engine import Text
+from gateway.engine.model import FlowBook
+
+MORE = "98"
+# Lao may take at most this many times the screens of English for the same walk.
+LAO_OVER_ENGLISH = 1.2
+_OPTION = re.compile(r"^(\d+)\. (.+)$")
+
+# What a member does on a screen: ("type", text), ("press", key), ("pick", [label keys]).
+Intent = tuple[str, object]
+
+
+@dataclass(frozen=True)
+class Walk:
+    """One way through a flow: ``intents(lang, book)`` says what she does."""
+
+    flow: str
+    name: str
+    intents: Callable[[str, FlowBook], list[Intent]]
+    registered: bool = True  # a member already (the menus) or a new number (registration)
+    budgeted: bool = True  # the walk the flow's budget is held to; others are shown for context
+
+
+def _register(province: str, topics: tuple[str, ...]):
+    def intents(lang: str, book: FlowBook) -> list[Intent]:
+        region = next(name.removeprefix("provinces_") for name, items in book.lists.items()
+                      if name.startswith("provinces_") and province in items.items)
+        english = [("type", "0")] if lang == "en" else []  # the welcome is Lao first
+        return english + [("type", "ນ້ອຍ" if lang == "lo" else "Noy"), ("type", "ACT Laos"),
+                          ("pick", [f"region.{region}"]), ("pick", [f"province.{province}"]),
+                          ("pick", [f"topic.{t}" for t in topics]),
+                          ("pick", ["register.consent_yes"])]
+    return intents
+
+
+def _quiz(wrong: set[int]):
+    """The quiz with the questions numbered in ``wrong`` answered wrongly."""
+    def intents(lang: str, book: FlowBook) -> list[Intent]:
+        steps: list[Intent] = [("pick", ["main.quiz"])]
+        for number, question in enumerate(book.quiz_questions("digital_safety"), start=1):
+            if number in wrong:
+                steps += [("press", str(question.answer % len(question.options) + 1)),
+                          ("pick", ["quiz.next"])]
+            else:
+                steps.append(("press", str(question.answer)))
+        return steps
+    return intents
+
+
+WALKS = (
+    Walk("register", "register: a name, an organisation, one province, two topics, consent "
+         "(province and topics on their lists' last pages)",
+         _register("xayaboury", ("climate", "health")), registered=False),
+    Walk("register", "register: the same, province and topics on the first pages",
+         _register("bokeo", ("nutrition", "digital_safety")), registered=False, budgeted=False),
+    Walk("safety_quiz", "quiz: 7 questions, one answered wrongly", _quiz({3})),
+    Walk("safety_quiz", "quiz: 7 questions, all right", _quiz(set()), budgeted=False),
+    Walk("safety_quiz", "quiz: 7 questions, all wrong", _quiz(set(range(1, 8))), budgeted=False),
+    Walk("next_session", "next session, then sign up",
+         lambda lang, book: [("pick", ["main.next_session"]), ("pick", ["next_session.enrol"])]),
+    Walk("polls", "a poll with one open, answered",
+         lambda lang, book: [("pick", ["main.polls"]), ("press", "2")]),
+    Walk("main", "help", lambda lang, book: [("pick", ["main.help"])]),
+    Walk("language", "change language (ends on the menu in the other language)",
+         lambda lang, book: [("pick", ["main.language"]),
+                             ("pick", ["lang.en" if lang == "lo" else "lang.lo"])]),
+)
+
+
+@dataclass
+class Count:
+    walk: Walk
+    language: str
+    screens: list[str]
+    budget: int | None
+
+    @property
+    def hops(self) -> int:
+        return len(self.screens)
+
+
+class HopError(RuntimeError):
+    """A walk could not go on: the option she wanted never showed."""
+
+
+def count_all(app, languages=("lo", "en")) -> list[Count]:
+    """Walk every ``WALKS`` entry in every language on ``app`` (a throwaway one)."""
+    from gateway.services import bind
+
+    bind(app.extensions["services"])  # the poll's question goes out through a real worker
+    book, results = app.extensions["book"], []
+    _seed(app)
+    for number, walk in enumerate(WALKS):
+        for lang_number, lang in enumerate(languages):
+            phone = f"+856205556{number:02d}{lang_number}0"
+            if walk.registered:
+                _add_member(app, phone, lang)
+            screens = _walk(app, phone, walk.intents(lang, book), lang)
+            results.append(Count(walk, lang, screens, book.flows[walk.flow].hop_budget))
+    return results
+
+
+def problems(counts: list[Count]) -> list[str]:
+    """Budgets overrun, and Lao walks over 1.2 times their English twin."""
+    found = []
+    for count in counts:
+        if count.walk.budgeted and count.budget is not None and count.hops > count.budget:
+            found.append(f"{count.walk.name} [{count.language}]: {count.hops} screens, "
+                         f"budget {count.budget}")
+    english = {c.walk.name: c.hops for c in counts if c.language == "en"}
+    for count in counts:
+        if count.language == "lo" and count.walk.budgeted and count.walk.name in english:
+            if count.hops > LAO_OVER_ENGLISH * english[count.walk.name]:
+                found.append(f"{count.walk.name}: Lao {count.hops} screens is more than "
+                             f"{LAO_OVER_ENGLISH}× English ({english[count.walk.name]})")
+    return found
+
+
+def table(counts: list[Count]) -> str:
+    """The hop table as Markdown: one row per walk, Lao and English side by side."""
+    rows = ["| flow | walk | budget | Lao | English | Lao ÷ English |",
+            "| --- | --- | --- | --- | --- | --- |"]
+    by_walk: dict[str, dict[str, Count]] = {}
+    for count in counts:
+        by_walk.setdefault(count.walk.name, {})[count.language] = count
+    for name, pair in by_walk.items():
+        lo, en = pair.get("lo"), pair.get("en")
+        walk = (lo or en).walk
+        budget = str((lo or en).budget) if walk.budgeted else f"({(lo or en).budget})"
+        ratio = f"{lo.hops / en.hops:.2f}" if lo and en else ""
+        rows.append(f"| {walk.flow} | {name} | {budget} | {lo.hops if lo else ''} | "
+                    f"{en.hops if en else ''} | {ratio} |")
+    return "\n".join(rows)
+
+
+def throwaway_app(folder: Path):
+    """A gateway on its own SQLite file and embedded Redis under ``folder``."""
+    from gateway import create_app
+
+    app = create_app({"instance_path": folder, "database_url": "", "redis_url": "",
+                      "sms_provider": "console", "quiet_hours": "off"})
+    app.extensions["db"].upgrade()
+    return app
+
+
+# ------------------------------------------------------------------ walking
+
+def _walk(app, number: str, intents: list[Intent], lang: str) -> list[str]:
+    from gateway.cli.simulate import Phone
+
+    catalog = app.extensions["catalog"]
+    phone = Phone(app.test_client(), number, "*384#", app.config["GATEWAY"].at_webhook_token)
+    screens = [phone.dial()]
+    for kind, value in intents:
+        if screens[-1].startswith("END"):
+            raise HopError(f"the session ended before {kind} {value!r}:\n{screens[-1]}")
+        if kind in ("type", "press"):
+            screens.append(phone.press(str(value)))
+            continue
+        wanted = [catalog.render(Text(key), lang) for key in value]
+        seen: dict[str, str] = {}
+        while True:
+            for line in screens[-1][4:].splitlines():
+                match = _OPTION.match(line)
+                if match:
+                    seen[match[2]] = match[1]
+            numbers = [_find(seen, label) for label in wanted]
+            if all(numbers):
+                break
+            if f"\n{MORE} " not in screens[-1]:
+                raise HopError(f"no option {wanted} on the screen:\n{screens[-1]}")
+            screens.append(phone.press(MORE))
+        screens.append(phone.press(" ".join(numbers)))
+    if not screens[-1].startswith("END") and not _is_menu(screens[-1], catalog, lang):
+        raise HopError(f"the walk stopped mid-flow:\n{screens[-1]}")
+    return screens
+
+
+def _find(seen: dict[str, str], label: str) -> str | None:
+    """The number of the option showing ``label`` (cut short with "…" on a narrow screen)."""
+    for shown, number in seen.items():
+        if shown == label or (shown.endswith(("…", "...")) and label.startswith(shown.rstrip(".…"))):
+            return number
+    return None
+
+
+def _is_menu(screen: str, catalog, lang: str) -> bool:
+    other = "en" if lang == "lo" else "lo"
+    return any(f"1. {catalog.render(Text('main.next_session'), code)}" in screen for code in (lang, other))
+
+
+def _add_member(app, phone: str, lang: str) -> None:
+    from gateway.store import members
+    from gateway.store.models import Member, utcnow
+
+    with app.extensions["db"].session() as db:
+        member = Member(phone=phone, name="ນ້ອຍ" if lang == "lo" else "Noy", language=lang,
+                        province="bokeo", consent_at=utcnow())
+        db.add(member)
+        members.set_topics(member, ["nutrition"])
+    _send_open_poll(app)
+
+
+def _seed(app) -> None:
+    """A session on her topic in each language (so Next session finds one)."""
+    from gateway.store import schedule
+    from gateway.store.models import utcnow
+
+    with app.extensions["db"].session() as db:
+        for lang, title in (("lo", "ໂພຊະນາການແມ່ ແລະ ເດັກ"), ("en", "Feeding mothers and babies")):
+            schedule.add(db, {"titles": {lang: title}, "kind": "hangout", "topic": "nutrition",
+                              "language": lang, "starts_at": utcnow() + timedelta(days=7),
+                              "duration_minutes": 60, "capacity": None, "place": None,
+                              "join_link": "meet.jit.si/nutrition", "dial_in": None})
+
+
+def _send_open_poll(app) -> None:
+    """One open poll, its question sent (through the console provider) to every member
+    so far, so that "Polls" has exactly one to answer."""
+    from rq import SimpleWorker
+    from sqlalchemy import func, select
+
+    from gateway.broker import QUEUES, Job
+    from gateway.messaging import bulk
+    from gateway.messaging.audience import Audience
+    from gateway.polls import poll as polls
+    from gateway.store.models import Poll, utcnow
+
+    now = utcnow()
+    with app.extensions["db"].session() as db:
+        code = f"P{(db.scalar(select(func.count()).select_from(Poll)) or 0) + 1}"
+        for old in db.scalars(select(Poll).where(Poll.closed_at.is_(None))):
+            old.closed_at = now  # only the newest stays open
+        poll = polls.create(db, code, {"lo": "ເດືອນໜ້າ ລົມເລື່ອງໃດ?", "en": "Next month's topic?"},
+                            [{"lo": "ໂພຊະນາການ", "en": "Nutrition"}, {"lo": "ນ້ຳສະອາດ", "en": "Clean water"}],
+                            Audience(), now - timedelta(minutes=1), now + timedelta(days=1))
+        broadcast_id = polls.start_broadcast(db, poll, app.extensions["catalog"]).id
+    bulk.dispatch(app.extensions["services"], broadcast_id)
+    queues = [app.extensions["queues"][name] for name in QUEUES]
+    SimpleWorker(queues, connection=app.extensions["redis"], job_class=Job).work(
+        burst=True, logging_level="WARNING")
+
+
+# ------------------------------------------------------------------ command
+
+@flows.command("hops")
+def hops_command() -> None:
+    """Walk every flow over USSD in Lao and English, as a member would (pressing 98
+    until she sees what she wants), and print the screens each costs against its
+    budget; exit 1 if any flow is over budget. Runs on a throwaway instance."""
+    from gateway import broker
+    from gateway.services import setup_logging
+
+    with tempfile.TemporaryDirectory(prefix="outreach-hops-") as folder:
+        app = throwaway_app(Path(folder))
+        setup_logging(level="WARNING")
+        try:
+            counts = count_all(app)
+        finally:
+            app.extensions["redis"].close()
+            broker.stop_embedded()
+    click.echo(table(counts))
+    found = problems(counts)
+    for problem in found:
+        click.secho(problem, fg="red")
+    if found:
+        raise SystemExit(1)
+    click.secho("every flow within its budget", fg="green")

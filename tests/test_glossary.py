@@ -1,0 +1,36 @@
+"""Lao prompts use the glossary's terms (docs/glossary.md), not the words it rules out."""
+
+import re
+
+from gateway.config import PROJECT_ROOT
+
+GLOSSARY = PROJECT_ROOT / "docs" / "glossary.md"
+
+
+def avoided_words() -> dict[str, str]:
+    """Each word of the glossary's "not" column -> the term to use instead."""
+    avoided = {}
+    for line in GLOSSARY.read_text(encoding="utf-8").splitlines():
+        cells = [cell.strip() for cell in line.strip().strip("|").split("|")]
+        if len(cells) != 4 or cells[0] in ("Lao", "---"):
+            continue
+        for word in re.findall(r"[\u0e80-\u0eff][\u0e80-\u0eff +-]*", cells[3]):
+            word = word.strip(" +")
+            if len(word) > 1 and "+" not in word:
+                avoided[word] = cells[0]
+    return avoided
+
+
+def test_the_glossary_rules_out_the_words_the_review_found():
+    avoided = avoided_words()
+    for word in ("ທົດສອບຄວາມປອດໄພ", "ແກ້ໄຂໃໝ່", "ຍັງບໍ່ຖືກ", "ສຽງບີບ", "ລາກ່ອນ", "ກໍ່"):
+        assert word in avoided, word
+
+
+def test_lao_prompts_use_the_glossary_terms():
+    text = (PROJECT_ROOT / "prompts" / "lo.yaml").read_text(encoding="utf-8")
+    for word, instead in avoided_words().items():
+        if word == "ສະໝັກ":
+            continue  # the SMS keyword itself may be named
+        found = [line.strip() for line in text.splitlines() if word in line and not line.lstrip().startswith("#")]
+        assert not found, f"{word!r} in prompts/lo.yaml; the glossary says {instead!r}: {found}"
