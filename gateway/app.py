@@ -49,7 +49,9 @@ def create_app(config: Config | Mapping[str, Any] | None = None) -> Flask:
         settings.secret_key, settings.default_language, settings.ussd_rate_limit)
     # Inbound webhooks are provider-specific whatever provider sends our replies.
     app.extensions["parsers"] = {name: get_provider(name, settings)
-                                 for name in ("africastalking", "twilio")}
+                                 for name in ("africastalking", "twilio", "android")}
+    if services.provider.name in app.extensions["parsers"]:  # the sending one knows its phones' health
+        app.extensions["parsers"][services.provider.name] = services.provider
     app.extensions["sms"] = SmsService(services, conversations)
     app.extensions["spool"] = Spool(settings.instance_path / "spool")
     app.extensions["audio"] = AudioLibrary(settings.prompts_dir / "audio")

@@ -17,7 +17,7 @@ from gateway.errors import ConfigError
 
 # Where the shipped flows/ and prompts/ live: the repository root (editable install).
 PROJECT_ROOT = Path(__file__).resolve().parent.parent
-SMS_PROVIDERS = ("console", "africastalking", "twilio")
+SMS_PROVIDERS = ("console", "africastalking", "twilio", "android")
 
 
 def _int(name: str, raw: str, minimum: int = 0) -> int:
@@ -62,6 +62,14 @@ class Config:
     twilio_from: str = ""
     twilio_messaging_service_sid: str = ""
     twilio_api_url: str = "https://api.twilio.com"
+    android_api_url: str = ""  # the phone's server http://<phone-ip>:8080, or a server's …/3rdparty/v1
+    android_username: str = ""
+    android_password: str = ""
+    android_signing_key: str = ""  # the app's webhook signing key (Settings → Webhooks)
+    android_phones: str = ""  # several phones: device ids (one server) or local-server URLs, comma-separated
+    android_rate: int = 20  # texts a minute per phone; Android refuses more than about 30
+    android_bulk_ttl: int = 86400  # seconds a broadcast text may wait on a phone that is off
+    android_rate_window: int = 60  # seconds ANDROID_RATE counts over (a minute; the benchmark scales it)
     at_voice_url: str = "https://voice.africastalking.com"  # AT places calls from another host
     at_voice_number: str = ""  # the AT number calls come from (reminder calls, call-backs)
     log_level: str = "INFO"
@@ -122,6 +130,9 @@ class Config:
         if self.sms_provider not in SMS_PROVIDERS:
             raise ConfigError("SMS_PROVIDER", f"must be one of {', '.join(SMS_PROVIDERS)}, "
                                               f"got {self.sms_provider!r}")
+        if self.android_rate > 29:
+            raise ConfigError("ANDROID_RATE", f"Android refuses more than about 30 texts a minute "
+                                              f"from one app; use 29 or fewer (20 is safe), got {self.android_rate}")
         if self.log_level.upper() not in ("DEBUG", "INFO", "WARNING", "ERROR"):
             raise ConfigError("LOG_LEVEL", f"must be DEBUG, INFO, WARNING or ERROR, got {self.log_level!r}")
         try:

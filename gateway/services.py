@@ -92,9 +92,11 @@ class Services:
         settings.instance_path.mkdir(parents=True, exist_ok=True)
         redis_url = settings.redis_url or broker.embedded_redis_url(settings.instance_path)
         redis = broker.connect(redis_url)
+        provider = get_provider(settings.sms_provider, settings)
+        if hasattr(provider, "attach"):  # a provider whose limits all workers share (Android phones)
+            provider.attach(redis)
         return cls(config=settings, db=Database(settings.sqlalchemy_url), redis=redis,
-                   redis_url=redis_url, queues=broker.queues(redis),
-                   provider=get_provider(settings.sms_provider, settings),
+                   redis_url=redis_url, queues=broker.queues(redis), provider=provider,
                    book=load_book(settings.flows_dir),
                    catalog=Catalog.load(settings.prompts_dir, settings.timezone))
 

@@ -31,6 +31,7 @@ def register_commands() -> None:
         flows,
         hops,
         members,
+        phones,
         poll,
         prompts,
         quiz,

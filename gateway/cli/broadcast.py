@@ -61,7 +61,19 @@ def _preview(services, broadcast_id: int):
         click.echo("      " + entry.example.replace("\n", "\n      "))
     click.echo(f"  total: {result.recipients} recipient(s), {result.segments} segment(s), "
                f"estimated cost {result.cost:,.2f} {result.currency}")
+    pace = getattr(services.provider, "minutes_for", None)
+    if pace is not None and result.recipients:  # phones send at their own rate: say how long
+        phones = len(services.provider.phones)
+        click.echo(f"  time: {result.recipients:,} messages over {phones} phone{'s' if phones != 1 else ''}: "
+                   f"about {duration(pace(result.recipients))} (quiet hours pause it; it resumes in the morning)")
     return result
+
+
+def duration(minutes: float) -> str:
+    """A send's length as a person says it: "about 1 h 40 min", "3 min"."""
+    total = max(1, round(minutes))
+    hours, rest = divmod(total, 60)
+    return f"{hours} h {rest} min" if hours and rest else (f"{hours} h" if hours else f"{rest} min")
 
 
 @broadcast.command("create")

@@ -134,7 +134,7 @@ def _announce(config, host: str, port: int, redis_url: str) -> None:
     click.secho("\nOutreach Gateway is starting", bold=True)
     click.echo(f"  health:        {base}/healthz")
     for label, path in (("USSD webhook", "/ussd/africastalking"),
-                        ("SMS webhooks", "/sms/africastalking  /sms/twilio"),
+                        ("SMS webhooks", "/sms/africastalking  /sms/twilio  /sms/android"),
                         ("delivery", "/status/africastalking  /status/twilio"),
                         ("voice", "/voice/africastalking  /voice/twilio")):
         click.echo(f"  {label + ':':<14} " + "  ".join(f"{base}{p}" for p in path.split()))
@@ -142,6 +142,13 @@ def _announce(config, host: str, port: int, redis_url: str) -> None:
     click.echo(f"  redis:         {'embedded ' if not config.redis_url else ''}{redis_url.split('@')[-1]}")
     click.echo(f"  SMS provider:  {config.sms_provider}")
     click.echo("  try it:        outreach simulate\n")
+    if config.sms_provider == "android":
+        public = config.public_base_url.rstrip("/") or base
+        click.echo(f"  Android phones: register {public}/sms/android on each phone with "
+                   "`outreach phones webhooks` (docs/android.md)")
+        if not config.android_signing_key:
+            click.secho("  WARNING: ANDROID_SIGNING_KEY is not set: every phone webhook will be refused.",
+                        fg="red", bold=True)
     if config.sms_provider == "twilio" and not config.twilio_auth_token:
         click.secho("  WARNING: TWILIO_AUTH_TOKEN is not set: Twilio signatures are NOT checked.",
                     fg="red", bold=True)

@@ -22,7 +22,14 @@ from gateway.messaging import calls as voice_calls
 from gateway.messaging.throttle import Throttle
 from gateway.providers.base import SendOutcome
 from gateway.services import Services
-from gateway.store.models import Broadcast, Member, OutboundMessage, utcnow
+from gateway.store.models import Broadcast, Member, OutboundMessage, TrainingSession, utcnow
+
+
+def batch_size(services: Services) -> int:
+    """Rows a bulk job takes: BULK_BATCH_SIZE, or less where the provider paces itself
+    (Android phones: about 20 s of their rate, so replies get a worker in between)."""
+    return min(services.config.bulk_batch_size,
+               getattr(services.provider, "batch_size", None) or services.config.bulk_batch_size)
 
 
 def dispatch(services: Services, broadcast_id: int, not_before=None):
@@ -46,7 +53,7 @@ def dispatch(services: Services, broadcast_id: int, not_before=None):
         broadcast.status, broadcast.send_after = "sending", when
         broadcast.started_at = broadcast.started_at or now
     with database.session() as db:
-        batches = broadcasts.queued_batches(db, broadcast_id, config.bulk_batch_size)
+        batches = broadcasts.queued_batches(db, broadcast_id, batch_size(services))
         jobs = [(broker.batch_job_id(broadcast_id, ids[0]), ids) for ids in batches]
         for job_id, ids in jobs:  # the rows say which job owns them (see reconciler)
             db.execute(update(OutboundMessage).where(OutboundMessage.id.in_(ids))
@@ -78,6 +85,7 @@ def send_batch(services: Services, message_ids: list[int]) -> dict:
             .join(Member, Member.id == OutboundMessage.member_id)
             .outerjoin(Broadcast, Broadcast.id == OutboundMessage.broadcast_id)
             .where(OutboundMessage.id.in_(message_ids), OutboundMessage.status == "queued")).all()
+        ttl = _worth_sending_for(db, message_ids[0]) if message_ids else None
     attempts = {row.id: row.attempts + 1 for row in rows}  # once claimed
     settled_now: dict[int, SendOutcome | None] = {}  # no provider needed; None: cancelled
     by_body: dict[str, list[tuple[int, str]]] = {}
@@ -109,7 +117,8 @@ def send_batch(services: Services, message_ids: list[int]) -> dict:
             return voice_calls.place(services, recipients)
         phones = [phone for _, phone in recipients]
         try:
-            sent = provider.send(body, phones)
+            sent = provider.send(body, phones, ids=[outbox.client_id(m) for m, _ in recipients],
+                                 urgent=False, ttl=ttl)
         except ProviderError as exc:
             sent = outbox.failure_outcomes(exc, phones)
         return {message_id: outcome for (message_id, _), outcome in zip(recipients, sent, strict=True)}
@@ -143,6 +152,18 @@ def send_batch(services: Services, message_ids: list[int]) -> dict:
     if counts.get("queued"):
         raise TransientProviderError(f"{counts['queued']} of {len(message_ids)} will be retried")
     return dict(counts)
+
+
+def _worth_sending_for(db, message_id: int) -> int | None:
+    """Seconds a broadcast's text is still worth sending: a reminder, until its
+    session starts (a phone that was off must not send it afterwards)."""
+    starts_at = db.scalar(select(TrainingSession.starts_at)
+                          .join(Broadcast, Broadcast.session_id == TrainingSession.id)
+                          .join(OutboundMessage, OutboundMessage.broadcast_id == Broadcast.id)
+                          .where(OutboundMessage.id == message_id))
+    if starts_at is None:
+        return None
+    return max(60, int((starts_at - utcnow()).total_seconds()))
 
 
 def _record(database, provider_name: str, outcomes: dict[int, SendOutcome | None],

@@ -46,7 +46,7 @@ def send_message(message_id: int) -> str:
     Throttle(services.redis, provider.name, services.config.segments_per_second).take(
         sms_size(body).segments, wait=False)
     try:
-        [outcome] = provider.send(body, [phone])
+        [outcome] = provider.send(body, [phone], ids=[outbox.client_id(message_id)], urgent=True)
     except ProviderError as exc:
         [outcome] = outbox.failure_outcomes(exc, [phone])
     job = get_current_job()

@@ -45,6 +45,12 @@ def add(db: Session, member: Member, body: str, kind: str = "reply",
     return row
 
 
+def client_id(message_id: int) -> str:
+    """The id a provider that takes one (Android) keeps for this row: the same on every
+    retry, so a retry after a lost answer is refused rather than sent twice."""
+    return f"og-{message_id}"
+
+
 def claim(db: Session, message_id: int) -> OutboundMessage | None:
     """Take the row for sending; None if another worker has it or it is done."""
     won = db.execute(update(OutboundMessage)

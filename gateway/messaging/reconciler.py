@@ -13,7 +13,7 @@ from datetime import timedelta
 from sqlalchemy import select
 
 from gateway import broker
-from gateway.messaging import broadcasts, calls, outbox, reminders
+from gateway.messaging import broadcasts, bulk, calls, outbox, reminders
 from gateway.polls import poll as polls
 from gateway.services import Services
 from gateway.store import privacy
@@ -58,7 +58,7 @@ def reconcile(services: Services) -> dict:
             if left["queued"] == 0 and left["sending"] == 0 and left["waiting"] == 0:
                 db.get(Broadcast, broadcast_id).status = "done"
                 continue
-            owners = broadcasts.queued_by_job(db, broadcast_id, config.bulk_batch_size)
+            owners = broadcasts.queued_by_job(db, broadcast_id, bulk.batch_size(services))
         # Only a job Redis no longer holds is queued again, under the same id: a
         # job waiting for its retry keeps its rows, and no row gets a fresh budget.
         for job_id, ids in owners:

@@ -15,6 +15,7 @@ PROVIDERS = {
     "console": "gateway.providers.console:ConsoleProvider",
     "africastalking": "gateway.providers.africastalking:AfricasTalkingProvider",
     "twilio": "gateway.providers.twilio:TwilioProvider",
+    "android": "gateway.providers.android:AndroidProvider",
 }
 
 

@@ -51,7 +51,7 @@ class AfricasTalkingProvider:
         self.voice._baseUrl = config.at_voice_url.rstrip("/")  # calls go to voice.africastalking.com
         self.voice_number = config.at_voice_number
 
-    def send(self, text: str, phones: Sequence[str]) -> list[SendOutcome]:
+    def send(self, text: str, phones: Sequence[str], **options) -> list[SendOutcome]:
         try:
             reply = self.sms.send(text, list(phones), sender_id=self.sender_id,
                                   timeout=(self.timeout, self.timeout))

@@ -104,10 +104,16 @@ class Provider(Protocol):
     # what keeps a crash from leaving more than the requests in flight unknown.
     recipients_per_request: int | None
 
-    def send(self, text: str, phones: Sequence[str]) -> list[SendOutcome]:
+    def send(self, text: str, phones: Sequence[str], *, ids: Sequence[str] | None = None,
+             urgent: bool = True, ttl: int | None = None) -> list[SendOutcome]:
         """Send one text to one or more numbers. Raises TransientProviderError when
         nothing can be said about any recipient (timeout, 5xx) and
-        PermanentProviderError when the request itself can never succeed."""
+        PermanentProviderError when the request itself can never succeed.
+
+        ``ids`` (ours, one per number, stable across retries) let a provider that
+        takes a client id refuse a second copy; ``urgent`` is a reply to a member
+        (bulk is not); ``ttl`` is how long a bulk text may still be worth sending.
+        A provider that cannot use them ignores them."""
 
     def call(self, phone: str, answer_url: str, status_url: str) -> SendOutcome:
         """Place a phone call; when it is answered the provider asks ``answer_url``

@@ -19,7 +19,7 @@ class ConsoleProvider:
     def __init__(self, config=None):
         self.config = config
 
-    def send(self, text: str, phones: Sequence[str]) -> list[SendOutcome]:
+    def send(self, text: str, phones: Sequence[str], **options) -> list[SendOutcome]:
         return [SendOutcome(phone, True, f"console-{uuid.uuid4().hex[:12]}") for phone in phones]
 
     def call(self, phone: str, answer_url: str, status_url: str) -> SendOutcome:

@@ -39,7 +39,7 @@ class TwilioProvider:
         base = config.public_base_url.rstrip("/")
         self.status_callback = f"{base}/status/twilio" if base else None
 
-    def send(self, text: str, phones: Sequence[str]) -> list[SendOutcome]:
+    def send(self, text: str, phones: Sequence[str], **options) -> list[SendOutcome]:
         """One request per recipient (Twilio has no bulk send), a bounded number at once."""
         if len(phones) <= 1:
             return [self._send_one(text, phone) for phone in phones]

@@ -2,8 +2,9 @@
 
 - ``ok`` (200): the database and Redis answer, and a worker is there to send.
 - ``degraded`` (200): webhooks work and everything they accept is kept, but no
-  worker is alive (it is being restarted, or none was started): replies and
-  broadcasts wait. Workers are counted from RQ's own registry in Redis, so this
+  worker is alive (it is being restarted, or none was started), or every Android
+  phone is resting: replies and broadcasts wait. With Android phones, ``phones``
+  says which are in the rotation. Workers are counted from RQ's own registry in Redis, so this
   holds wherever they run, under ``outreach up`` or systemd.
 - ``down`` (503): the database or Redis does not answer.
 """
@@ -44,4 +45,21 @@ def healthz():
     except Exception as exc:
         log.warning("health check workers failed: %s", type(exc).__name__)
         workers = 0
-    return jsonify(status="ok" if workers else "degraded", workers=workers, **checks), 200
+    phones = _phones()
+    degraded = not workers or (phones is not None and not any(p["in_rotation"] for p in phones))
+    extra = {"phones": phones} if phones is not None else {}
+    return jsonify(status="degraded" if degraded else "ok", workers=workers, **checks, **extra), 200
+
+
+def _phones() -> list[dict] | None:
+    """The Android phones (SMS_PROVIDER=android): which are sending, and why others rest.
+    Every phone resting means nothing goes out: degraded."""
+    pool = getattr(current_app.extensions["provider"], "pool", None)
+    if pool is None:
+        return None
+    try:
+        return [{"name": p.phone.name, "in_rotation": p.in_rotation, "sent_last_minute": p.sent_last_minute,
+                 "reason": p.reason} for p in pool.status()]
+    except Exception as exc:
+        log.warning("health check phones failed: %s", type(exc).__name__)
+        return None

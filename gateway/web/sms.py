@@ -1,4 +1,4 @@
-"""Inbound SMS: ``POST /sms/africastalking`` and ``POST /sms/twilio``.
+"""Inbound SMS: ``POST /sms/africastalking``, ``POST /sms/twilio`` and ``POST /sms/android``.
 
 Replies are not sent from here: they are queued for the worker, so the provider
 gets its answer at once. Twilio gets an empty TwiML ``<Response/>``.
@@ -10,10 +10,13 @@ when neither works does the provider get a 503, so that it tries again.
 
 from __future__ import annotations
 
+import json
 import logging
 
-from flask import Blueprint, Response, current_app, request
+from flask import Blueprint, Response, current_app, jsonify, request
 
+from gateway.messaging import outbox
+from gateway.providers.base import DeliveryReport, Inbound
 from gateway.services import is_outage
 from gateway.web.auth import africastalking_ok, twilio_ok
 
@@ -22,13 +25,14 @@ log = logging.getLogger(__name__)
 EMPTY_TWIML = '<?xml version="1.0" encoding="UTF-8"?><Response/>'
 
 
-def _receive(provider: str) -> bool:
+def _receive(provider: str, inbound=None) -> bool:
     """Process (or spool) the inbound text; False if it could not be made durable."""
-    try:
-        inbound = current_app.extensions["parsers"][provider].parse_inbound(request.form)
-    except Exception:
-        log.exception("unreadable inbound sms via %s", provider)  # nothing to keep
-        return True
+    if inbound is None:
+        try:
+            inbound = current_app.extensions["parsers"][provider].parse_inbound(request.form)
+        except Exception:
+            log.exception("unreadable inbound sms via %s", provider)  # nothing to keep
+            return True
     if inbound is None:
         return True
     sms, spool = current_app.extensions["sms"], current_app.extensions["spool"]
@@ -64,3 +68,40 @@ def twilio():
     if not _receive("twilio"):
         return Response(EMPTY_TWIML, 503, mimetype="text/xml")
     return Response(EMPTY_TWIML, 200, mimetype="text/xml")
+
+
+@bp.post("/sms/android")
+def android():
+    """SMS Gateway for Android's webhooks: ``sms:received``, ``sms:sent``,
+    ``sms:delivered``, ``sms:failed`` (and ``system:ping``), signed with the app's
+    key. Bad signature: 403, nothing kept. Not JSON: 400. Other events: 200, ignored.
+    The phone retries an event it got no 2xx for, for about two days; the event's
+    id makes a retried text count once, and a report only ever moves a row forward."""
+    phone = current_app.extensions["parsers"]["android"]
+    raw = request.get_data(cache=False)
+    if not phone.verified(raw, request.headers):
+        return jsonify(error="bad signature"), 403
+    try:
+        event = json.loads(raw)
+        if not isinstance(event, dict):
+            raise TypeError("not an object")
+        parsed = phone.parse_event(event)
+    except (ValueError, KeyError, TypeError) as exc:
+        log.info("unreadable android webhook: %s", type(exc).__name__)
+        return jsonify(error="not a webhook event"), 400
+    if event.get("event") == "system:ping" and phone.pool is not None:
+        for known in phone.phones:  # it is alive: back in the rotation
+            if known.device_id in (None, event.get("deviceId")):
+                phone.pool.answered(known)
+    if isinstance(parsed, Inbound):
+        if not _receive("android", parsed):
+            return jsonify(error="try again later"), 503
+    elif isinstance(parsed, DeliveryReport):
+        try:
+            with current_app.extensions["db"].session() as db:
+                outbox.apply_report(db, parsed)
+        except Exception as exc:
+            log.exception("delivery report via android failed")
+            if is_outage(exc):  # the phone will send it again
+                return jsonify(error="try again later"), 503
+    return jsonify(ok=True), 200
