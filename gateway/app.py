@@ -49,7 +49,7 @@ def create_app(config: Config | Mapping[str, Any] | None = None) -> Flask:
         settings.secret_key, settings.default_language, settings.ussd_rate_limit)
     # Inbound webhooks are provider-specific whatever provider sends our replies.
     app.extensions["parsers"] = {name: get_provider(name, settings)
-                                 for name in ("africastalking", "twilio", "android")}
+                                 for name in ("africastalking", "twilio", "android", "http")}
     if services.provider.name in app.extensions["parsers"]:  # the sending one knows its phones' health
         app.extensions["parsers"][services.provider.name] = services.provider
     app.extensions["sms"] = SmsService(services, conversations)

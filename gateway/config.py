@@ -17,7 +17,7 @@ from gateway.errors import ConfigError
 
 # Where the shipped flows/ and prompts/ live: the repository root (editable install).
 PROJECT_ROOT = Path(__file__).resolve().parent.parent
-SMS_PROVIDERS = ("console", "africastalking", "twilio", "android")
+SMS_PROVIDERS = ("console", "africastalking", "twilio", "android", "http")
 
 
 def _int(name: str, raw: str, minimum: int = 0) -> int:
@@ -70,6 +70,7 @@ class Config:
     android_rate: int = 20  # texts a minute per phone; Android refuses more than about 30
     android_bulk_ttl: int = 86400  # seconds a broadcast text may wait on a phone that is off
     android_rate_window: int = 60  # seconds ANDROID_RATE counts over (a minute; the benchmark scales it)
+    http_aggregator_config: str = ""  # a YAML file describing a local aggregator's HTTP API (SMS_PROVIDER=http)
     at_voice_url: str = "https://voice.africastalking.com"  # AT places calls from another host
     at_voice_number: str = ""  # the AT number calls come from (reminder calls, call-backs)
     log_level: str = "INFO"

@@ -22,10 +22,15 @@ import uuid
 from collections import defaultdict, deque
 
 import requests
-from werkzeug.serving import make_server
+from werkzeug.serving import WSGIRequestHandler, make_server
 from werkzeug.wrappers import Request, Response
 
 ANDROID_REFUSES_OVER = 30  # texts a minute from one app
+
+
+class _Quiet(WSGIRequestHandler):
+    def log_request(self, *args, **kwargs):  # a benchmark sends thousands
+        pass
 
 
 class FakeAndroidPhone:
@@ -42,7 +47,7 @@ class FakeAndroidPhone:
         self.recent: dict[str, deque] = defaultdict(deque)
         self.lock = threading.Lock()
         self.ids = itertools.count(1)
-        self.server = make_server("127.0.0.1", 0, self._app, threaded=True)
+        self.server = make_server("127.0.0.1", 0, self._app, threaded=True, request_handler=_Quiet)
         self.thread = threading.Thread(target=self.server.serve_forever, daemon=True)
         self.thread.start()
 

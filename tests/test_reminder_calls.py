@@ -223,3 +223,14 @@ def test_a_retry_whose_job_redis_lost_is_rescheduled_by_the_reconciler(twilio_ap
     reconciler.reconcile(twilio_app.extensions["services"])
     drain(twilio_app)
     assert len(calls.requests) == 2 and call_row(twilio_app).status == "sent"
+
+
+def test_somleng_works_by_pointing_twilio_api_url_at_it(twilio_app):
+    """Somleng (an open-source Twilio-compatible API, run with local operators) needs
+    no code: TWILIO_API_URL is its base URL, for texts and for calls alike. The fakes
+    here stand at that URL, so every request below went to "Somleng", none elsewhere."""
+    sms, calls = twilio_app.fakes
+    assert twilio_app.extensions["provider"].client.api.base_url == sms.url
+    fire_reminder(twilio_app)
+    assert [r["To"] for r in sms.requests] == [TEXTER]  # a text, through Messages.json
+    assert [r["To"] for r in calls.requests] == [CALLER]  # a call, through Calls.json

@@ -16,6 +16,7 @@ PROVIDERS = {
     "africastalking": "gateway.providers.africastalking:AfricasTalkingProvider",
     "twilio": "gateway.providers.twilio:TwilioProvider",
     "android": "gateway.providers.android:AndroidProvider",
+    "http": "gateway.providers.http:HttpProvider",
 }
 
 

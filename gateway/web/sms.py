@@ -18,7 +18,8 @@ from flask import Blueprint, Response, current_app, jsonify, request
 from gateway.messaging import outbox
 from gateway.providers.base import DeliveryReport, Inbound
 from gateway.services import is_outage
-from gateway.web.auth import africastalking_ok, twilio_ok
+from gateway.web.auth import africastalking_ok, aggregator_ok, twilio_ok
+from gateway.web.fields import request_fields
 
 bp = Blueprint("sms", __name__)
 log = logging.getLogger(__name__)
@@ -104,4 +105,20 @@ def android():
             log.exception("delivery report via android failed")
             if is_outage(exc):  # the phone will send it again
                 return jsonify(error="try again later"), 503
+    return jsonify(ok=True), 200
+
+
+@bp.post("/sms/http")
+def http_aggregator():
+    """A local aggregator's inbound text, its field names as HTTP_AGGREGATOR_CONFIG says."""
+    if not aggregator_ok():
+        return jsonify(error="forbidden"), 403
+    try:
+        inbound = current_app.extensions["parsers"]["http"].parse_inbound(request_fields())
+    except ValueError:
+        inbound = None
+    if inbound is None:
+        return jsonify(error="no sender, or no message id, in the fields configured"), 400
+    if not _receive("http", inbound):
+        return jsonify(error="try again later"), 503
     return jsonify(ok=True), 200

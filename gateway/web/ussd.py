@@ -1,7 +1,8 @@
-"""``POST /ussd/africastalking``: Africa's Talking USSD callback.
+"""``POST /ussd/africastalking`` (Africa's Talking) and ``POST /ussd/http`` (a local
+aggregator, its fields and reply shape as HTTP_AGGREGATOR_CONFIG says).
 
 Whatever arrives, the telco gets a ``text/plain`` body starting ``CON `` or
-``END ``: a stack trace or an HTTP 500 would end the member's session with a
+``END `` (or the aggregator's own JSON or form shape of it): a stack trace or an HTTP 500 would end the member's session with a
 network error instead of a message she can read.
 """
 
@@ -13,7 +14,9 @@ from flask import Blueprint, Response, current_app, request
 
 from gateway.channels.ussd.pages import reply
 from gateway.channels.ussd.service import UssdHop
-from gateway.web.auth import africastalking_ok
+from gateway.providers.http import pick
+from gateway.web.auth import africastalking_ok, aggregator_ok
+from gateway.web.fields import request_fields
 
 bp = Blueprint("ussd", __name__)
 log = logging.getLogger(__name__)
@@ -45,3 +48,31 @@ def africastalking():
         # Log the type and where, never the form: it carries the phone number.
         log.exception("ussd hop failed")
         return _plain(service.message("ussd.error", service.default_language))
+
+
+@bp.post("/ussd/http")
+def http_aggregator():
+    service, shape = current_app.extensions["ussd"], current_app.extensions["parsers"]["http"].shape
+    reply_shape = shape.ussd_reply
+
+    def answer(text: str, status: int = 200) -> Response:
+        body, content_type = reply_shape.render(text)
+        return Response(body, status=status, content_type=f"{content_type}; charset=utf-8")
+
+    if not aggregator_ok():
+        return answer(reply("Forbidden", final=True), 403)
+    try:
+        if (request.content_length or 0) > MAX_FORM_BYTES:
+            return answer(service.message("ussd.error", service.default_language))
+        fields = request_fields()
+        hop = UssdHop(session_id=str(pick(fields, shape.ussd_field("session", "sessionId")) or ""),
+                      phone=str(pick(fields, shape.ussd_field("phone", "phoneNumber")) or ""),
+                      text=str(pick(fields, shape.ussd_field("text", "text")) or ""),
+                      latest=shape.ussd_field("text_is", "cumulative") == "latest",
+                      hop_id=str(pick(fields, shape.ussd_field("hop_id", "")) or "") if shape.ussd.get("hop_id") else "")
+        if not hop.session_id:
+            return answer(service.message("ussd.error", service.default_language))
+        return answer(service.handle(hop))
+    except Exception:
+        log.exception("ussd hop via the http aggregator failed")  # never the fields: they hold the number
+        return answer(service.message("ussd.error", service.default_language))

@@ -42,6 +42,22 @@ class UssdHop:
     text: str
     service_code: str = ""
     network_code: str = ""
+    # Some aggregators send only the newest input, not the whole history; they
+    # tell a retransmission by an id of the hop, if they send one.
+    latest: bool = False
+    hop_id: str = ""
+
+    def repeats(self, record: UssdRecord) -> bool:
+        """Whether this hop is a retransmission of the one ``record`` answered."""
+        if not record.reply:
+            return False
+        if self.latest:
+            return bool(self.hop_id) and record.last_hop == self.hop_id
+        return record.last_text == self.text
+
+    def typed(self, record: UssdRecord) -> str:
+        """What the member typed on this hop."""
+        return self.text if self.latest else new_input(record.last_text, self.text)
 
 
 def new_input(previous: str, text: str) -> str:
@@ -78,7 +94,7 @@ class UssdService:
         while True:
             opened = self.sessions.open(hop.session_id, key)
             record = opened.record
-            if record is not None and record.last_text == hop.text and record.reply:
+            if record is not None and hop.repeats(record):
                 if opened.locked:
                     self.sessions.unlock(hop.session_id, opened.token)
                 return record.reply  # a retransmission: same reply, nothing applied
@@ -94,11 +110,11 @@ class UssdService:
                 self.sessions.unlock(hop.session_id, opened.token)
                 return self.message("ussd.rate_limited",
                                     record.language if record else self.default_language)
-            updated, resume, forget = self._hop(record, hop.text, phone, key)
+            updated, resume, forget = self._hop(record, hop, phone, key)
         except BaseException:
             self.sessions.unlock(hop.session_id, opened.token)
             raise
-        updated.last_text = hop.text
+        updated.last_text, updated.last_hop = hop.text, hop.hop_id
         self.sessions.save(hop.session_id, updated, opened.token, key, resume, forget)
         return updated.reply
 
@@ -108,14 +124,14 @@ class UssdService:
 
     # ------------------------------------------------------------------- hops
 
-    def _hop(self, record: UssdRecord | None, text: str, phone: str, key: str):
+    def _hop(self, record: UssdRecord | None, hop: UssdHop, phone: str, key: str):
         """Return (new record, resume state to keep or None, whether to forget it)."""
         if record is None or record.final:
             offered = self._resumable(key)
             if offered is not None:
                 return self._offer_resume(offered), None, False
             return self._show(self.conversations.start(phone, CHANNEL))
-        typed = new_input(record.last_text, text)
+        typed = hop.typed(record)
         if len(record.pages) > 1 and fold_digits(typed).strip() in (MORE_KEY, BACK_KEY):
             return self._turn_page(record, fold_digits(typed).strip()), None, False
         if record.mode == "resume_offer":

@@ -31,6 +31,7 @@ LOCK_MS = 5000
 @dataclass
 class UssdRecord:
     last_text: str = ""
+    last_hop: str = ""  # the aggregator's id of the last hop, where it sends one
     reply: str = ""
     mode: str = "flow"  # flow | resume_offer
     language: str = "lo"

@@ -83,9 +83,9 @@ class PhonePool:
 
     @property
     def _window_with_margin(self) -> float:
-        """The window a little longer than the phone's: a slot is taken before the
+        """The window a little (2%) longer than the phone's: a slot is taken before the
         request travels, so its arrival at the phone is a little later."""
-        return self.window_s * 1.02 + 0.05
+        return self.window_s * 1.02
 
     @property
     def per_minute_total(self) -> int:
