@@ -12,9 +12,8 @@ from typing import Any, Mapping
 
 from flask import Flask
 
-from gateway import broker, web
-from gateway.channels.actions import ACTIONS
-from gateway.channels.conversation import Conversations
+from gateway import web
+from gateway.channels.conversation import conversations_for
 from gateway.channels.sms.service import SmsService
 from gateway.channels.sms.spool import Spool
 from gateway.channels.ussd.pages import PageLimits
@@ -34,10 +33,7 @@ def create_app(config: Config | Mapping[str, Any] | None = None) -> Flask:
     app.config["SECRET_KEY"] = settings.secret_key
     setup_logging(settings)
 
-    conversations = Conversations(
-        services.book, services.db, ACTIONS, settings.default_language, services.catalog,
-        queue_texts=lambda ids: [broker.enqueue_reply(services.queues, i, settings) for i in ids],
-        settings={"reminder_calls": settings.asks_reminder_channel})
+    conversations = conversations_for(services)
     app.extensions.update(
         services=services, db=services.db, redis=services.redis, redis_url=services.redis_url,
         queues=services.queues, provider=services.provider, book=services.book,

@@ -17,7 +17,7 @@ from gateway.errors import ConfigError
 
 # Where the shipped flows/ and prompts/ live: the repository root (editable install).
 PROJECT_ROOT = Path(__file__).resolve().parent.parent
-SMS_PROVIDERS = ("console", "africastalking", "twilio", "android", "http")
+SMS_PROVIDERS = ("console", "africastalking", "twilio", "android", "http", "smpp")
 
 
 def _int(name: str, raw: str, minimum: int = 0) -> int:
@@ -70,6 +70,14 @@ class Config:
     android_rate: int = 20  # texts a minute per phone; Android refuses more than about 30
     android_bulk_ttl: int = 86400  # seconds a broadcast text may wait on a phone that is off
     android_rate_window: int = 60  # seconds ANDROID_RATE counts over (a minute; the benchmark scales it)
+    smpp_host: str = ""  # the SMSC of a local aggregator or operator (SMS_PROVIDER=smpp)
+    smpp_port: int = 2775
+    smpp_system_id: str = ""
+    smpp_password: str = ""
+    smpp_source: str = ""  # the short code or registered sender id texts come from
+    smpp_tps: int = 10  # submit_sm a second the SMSC allows on this bind
+    smpp_window: int = 30  # unanswered submit_sm at once (2-3 times the TPS)
+    smpp_enquire_s: int = 30  # enquire_link after this long without sending
     http_aggregator_config: str = ""  # a YAML file describing a local aggregator's HTTP API (SMS_PROVIDER=http)
     at_voice_url: str = "https://voice.africastalking.com"  # AT places calls from another host
     at_voice_number: str = ""  # the AT number calls come from (reminder calls, call-backs)
@@ -134,6 +142,9 @@ class Config:
         if self.android_rate > 29:
             raise ConfigError("ANDROID_RATE", f"Android refuses more than about 30 texts a minute "
                                               f"from one app; use 29 or fewer (20 is safe), got {self.android_rate}")
+        if self.sms_provider == "smpp" and not (self.smpp_host and self.smpp_system_id):
+            raise ConfigError("SMPP_HOST", "SMS_PROVIDER=smpp needs SMPP_HOST, SMPP_SYSTEM_ID and "
+                                           "SMPP_PASSWORD from your aggregator")
         if self.log_level.upper() not in ("DEBUG", "INFO", "WARNING", "ERROR"):
             raise ConfigError("LOG_LEVEL", f"must be DEBUG, INFO, WARNING or ERROR, got {self.log_level!r}")
         try:

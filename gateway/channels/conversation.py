@@ -16,7 +16,8 @@ import uuid
 from contextlib import contextmanager
 from typing import Any, Callable, Iterable
 
-from gateway.channels.actions import ActionContext, ActionRegistry
+from gateway import broker
+from gateway.channels.actions import ACTIONS, ActionContext, ActionRegistry
 from gateway.content.prompts import Catalog
 from gateway.engine import ActionResult, Input, Recorded, SendSms, Start, State, Step, step
 from gateway.engine.model import FlowBook
@@ -25,6 +26,17 @@ from gateway.messaging import outbox
 from gateway.store import members
 from gateway.store.database import Database
 from gateway.store.models import utcnow
+from gateway.services import Services
+
+def conversations_for(services: Services) -> "Conversations":
+    """The conversations every channel shares, wired to this install: its actions,
+    its prompts, the replies queue for texts a flow sends, and its settings."""
+    config = services.config
+    return Conversations(
+        services.book, services.db, ACTIONS, config.default_language, services.catalog,
+        queue_texts=lambda ids: [broker.enqueue_reply(services.queues, i, config) for i in ids],
+        settings={"reminder_calls": config.asks_reminder_channel})
+
 
 # An action that leads to another action is fine; a chain this long is a bug.
 MAX_CALLS_PER_HOP = 16

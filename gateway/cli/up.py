@@ -10,7 +10,7 @@ import time
 
 import click
 
-from gateway.cli import cli
+from gateway.cli import cli, fail
 
 
 @cli.command()
@@ -41,6 +41,8 @@ def up(host: str, port: int | None, workers: int | None) -> None:
         "gateway.app:create_app()"], env)
     worker = Child("worker", [sys.executable, "-m", "gateway.messaging.worker"], env)
     children = [web, worker]
+    if config.sms_provider == "smpp":  # one long-lived process holds the bind to the SMSC
+        children.append(Child("smpp link", [sys.executable, "-m", "gateway.cli.main", "smpp"], env))
     for child in children:
         child.start()
     _announce(config, host, port, redis_url)
@@ -168,6 +170,32 @@ def worker(burst: bool) -> None:
     from gateway.messaging.worker import run
 
     run(burst=burst)
+
+
+@cli.command()
+def smpp() -> None:
+    """Hold the SMPP bind to the SMSC (SMS_PROVIDER=smpp): send what jobs hand it,
+    take inbound texts and receipts. ``outreach up`` runs it for you."""
+    import threading
+
+    from gateway.channels.conversation import conversations_for
+    from gateway.channels.sms.service import SmsService
+    from gateway.channels.sms.smpp_link import SmppLink
+    from gateway.channels.sms.spool import Spool
+    from gateway.services import Services, setup_logging
+
+    services = Services.build()
+    config = services.config
+    if config.sms_provider != "smpp":
+        fail(f"SMS_PROVIDER is {config.sms_provider!r}; `outreach smpp` is for SMS_PROVIDER=smpp")
+    setup_logging(config)
+    link = SmppLink(services, SmsService(services, conversations_for(services)),
+                    Spool(config.instance_path / "spool"))
+    stop = threading.Event()
+    for signum in (signal.SIGTERM, signal.SIGINT, signal.SIGHUP):
+        signal.signal(signum, lambda *_: stop.set())
+    click.echo(f"smpp link to {config.smpp_host}:{config.smpp_port} as {config.smpp_system_id}")
+    link.run(stop)
 
 
 @cli.command()

@@ -17,6 +17,7 @@ PROVIDERS = {
     "twilio": "gateway.providers.twilio:TwilioProvider",
     "android": "gateway.providers.android:AndroidProvider",
     "http": "gateway.providers.http:HttpProvider",
+    "smpp": "gateway.providers.smpp:SmppProvider",
 }
 
 

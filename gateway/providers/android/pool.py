@@ -54,6 +54,14 @@ class Phone:
 
 
 @dataclass(frozen=True)
+class Slot:
+    """One send's place in a phone's window, until the send is over."""
+
+    phone: Phone
+    token: str
+
+
+@dataclass(frozen=True)
 class PhoneStatus:
     phone: Phone
     in_rotation: bool
@@ -81,31 +89,37 @@ class PhonePool:
         self.redis, self.phones, self.per_minute, self.window_s = redis, phones, per_minute, window_s
         self._take = redis.register_script(_TAKE)
 
-    @property
-    def _window_with_margin(self) -> float:
-        """The window a little (2%) longer than the phone's: a slot is taken before the
-        request travels, so its arrival at the phone is a little later."""
-        return self.window_s * 1.02
+    def done(self, slot: Slot, reached_phone: bool = True) -> None:
+        """The send is over. Its time in the window becomes now, not when the slot was
+        taken: the phone counts the text from its arrival, which is between the two,
+        so counting from the end can never let a phone see more than its rate.
+        A request that never reached the phone gives its slot back."""
+        key = self._sent_key(slot.phone)
+        if reached_phone:
+            self.redis.zadd(key, {slot.token: time.time()}, xx=True)
+        else:
+            self.redis.zrem(key, slot.token)
 
     @property
     def per_minute_total(self) -> int:
         return self.per_minute * len(self.phones)
 
     def acquire(self, urgent: bool = False, wait_s: float = 0.0, clock=time.time,
-                sleep=time.sleep) -> Phone | None:
+                sleep=time.sleep) -> Slot | None:
         """A phone that may send one text now, its slot taken; None if none frees
         within ``wait_s`` (or every phone is out of the rotation). An urgent text (a
-        reply) may use a phone's room up to the hard limit; bulk keeps to the rate."""
+        reply) may use a phone's room up to the hard limit; bulk keeps to the rate.
+        Call ``done`` with the slot when the request is over."""
         limit = HARD_LIMIT if urgent else self.per_minute
         deadline = clock() + wait_s
         while True:
             soonest = None
             for phone in self._in_turn():
-                now = clock()
+                now, token = clock(), uuid.uuid4().hex
                 wait = float(self._take(keys=[self._sent_key(phone)],
-                                        args=[now, self._window_with_margin, limit, f"{now:.6f}:{uuid.uuid4().hex[:8]}"]))
+                                        args=[now, self.window_s, limit, token]))
                 if wait <= 0:
-                    return phone
+                    return Slot(phone, token)
                 soonest = wait if soonest is None else min(soonest, wait)
             if soonest is None or clock() + soonest > deadline:
                 return None

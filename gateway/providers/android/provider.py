@@ -30,7 +30,13 @@ from android_sms_gateway.http import RequestsHttpClient
 from gateway.errors import ConfigError, TransientProviderError
 from gateway.providers.android import signature
 from gateway.providers.android.pool import Phone, PhonePool, phones_from
-from gateway.providers.base import DeliveryReport, Inbound, SendOutcome, transport_outcome
+from gateway.providers.base import (
+    DeliveryReport,
+    Inbound,
+    SendOutcome,
+    request_was_written,
+    transport_outcome,
+)
 
 EVENTS = ("sms:received", "sms:sent", "sms:delivered", "sms:failed", "system:ping")
 REPORT_STATUS = {"sms:sent": "sent", "sms:delivered": "delivered", "sms:failed": "failed"}
@@ -93,10 +99,17 @@ class AndroidProvider:
                   ttl: int | None) -> SendOutcome:
         if self.pool is None:
             raise TransientProviderError("android: the phone pool is not attached to Redis")
-        phone = self.pool.acquire(urgent=urgent, wait_s=REPLY_WAIT_S if urgent else BULK_WAIT_S)
-        if phone is None:
+        slot = self.pool.acquire(urgent=urgent, wait_s=REPLY_WAIT_S if urgent else BULK_WAIT_S)
+        if slot is None:
             return SendOutcome(number, False, error="android: no phone free (all resting or at their rate)",
                                transient=True)
+        outcome, reached = self._send_through(slot.phone, text, number, message_id, urgent, ttl)
+        self.pool.done(slot, reached_phone=reached)  # a refused connection gives its slot back
+        return outcome
+
+    def _send_through(self, phone: Phone, text: str, number: str, message_id: str | None, urgent: bool,
+                      ttl: int | None) -> tuple[SendOutcome, bool]:
+        """(what became of the text, whether the request reached the phone)."""
         message = domain.Message(
             phone_numbers=[number], text_message=domain.TextMessage(text=text), id=message_id,
             priority=domain.MessagePriority(URGENT if urgent else BULK),
@@ -106,20 +119,20 @@ class AndroidProvider:
             with self._client(phone) as api:
                 state = api.send(message)
         except requests.RequestException as exc:
-            outcome = transport_outcome(number, f"android {phone.name}", exc)
             self.pool.rest(phone, f"no answer: {type(exc).__name__}")
-            return outcome
+            return transport_outcome(number, f"android {phone.name}", exc), request_was_written(exc)
         except errors.APIError as exc:
             status = exc.status_code or 0
             if status == 429 or status >= 500:  # it answered, and did not take it
                 self.pool.rest(phone, f"refused: HTTP {status}")
-                return SendOutcome(number, False, error=f"android {phone.name}: HTTP {status}", transient=True)
+                return SendOutcome(number, False, error=f"android {phone.name}: HTTP {status}",
+                                   transient=True), True
             self.pool.answered(phone)
-            return SendOutcome(number, False, error=f"android {phone.name}: HTTP {status}")
+            return SendOutcome(number, False, error=f"android {phone.name}: HTTP {status}"), True
         self.pool.answered(phone)
         if str(getattr(state.state, "value", state.state)).lower() == "failed":
-            return SendOutcome(number, False, state.id, error=f"android {phone.name}: failed")
-        return SendOutcome(number, True, state.id or message_id)
+            return SendOutcome(number, False, state.id, error=f"android {phone.name}: failed"), True
+        return SendOutcome(number, True, state.id or message_id), True
 
     def _client(self, phone: Phone) -> client.APIClient:
         return client.APIClient(self.username or None, self.password, base_url=phone.url,

@@ -1,0 +1,217 @@
+"""The SMPP link: the one process that holds the bind to the SMSC (``outreach smpp``).
+
+It binds as a transceiver and serves three things on the one connection:
+
+- **Sending.** Jobs put texts on two Redis lists (replies first, then bulk) and
+  wait for the answer under the text's id (``gateway/providers/smpp.py``). The link
+  submits them as ``submit_sm`` parts, with at most ``SMPP_WINDOW`` unanswered at a
+  time and no more than ``SMPP_TPS`` a second, and hands each ``submit_sm_resp``
+  back. If the connection drops with parts unanswered, those texts are answered
+  "may have been sent" (``unknown``, never resent blindly); texts still on the
+  lists wait for the next bind: nothing is lost and nothing sent twice.
+- **Inbound texts** (``deliver_sm``): joined when sent in parts, then handled like
+  any SMS (keywords, conversations, polls). While the database or Redis is down
+  they go to the inbound spool; only if that fails too does the SMSC get a
+  temporary error, so that it delivers again.
+- **Delivery receipts** (``deliver_sm`` with the receipt flag) move outbox rows on.
+
+``enquire_link`` keeps an idle bind alive; a lost bind is retried after 1, 2, 4 …
+60 seconds.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+import select
+import threading
+import time
+import warnings
+
+from gateway.channels.sms.service import SmsService
+from gateway.channels.sms.spool import Spool
+from gateway.messaging import outbox
+from gateway.phone import mask
+from gateway.providers import smpp
+from gateway.providers.base import Inbound
+from gateway.services import Services, is_outage
+
+with warnings.catch_warnings():
+    warnings.simplefilter("ignore", DeprecationWarning)
+    import smpplib.client
+    from smpplib import consts
+    from smpplib import exceptions as smpp_errors
+    from smpplib import smpp as smpp_pdu
+
+log = logging.getLogger(__name__)
+RETRY_LATER = {consts.SMPP_ESME_RTHROTTLED, consts.SMPP_ESME_RMSGQFUL}
+LONGEST_BACKOFF_S = 60
+
+
+class SmppLink:
+    def __init__(self, services: Services, sms: SmsService, spool: Spool):
+        self.config, self.redis, self.db = services.config, services.redis, services.db
+        self.sms, self.spool = sms, spool
+        self.client: smpplib.client.Client | None = None
+        self.inflight: dict[int, tuple[str, int]] = {}  # submit_sm sequence -> (text id, part)
+        self.pending: dict[str, dict] = {}  # text id -> parts answered so far
+        self.parts: dict[tuple, dict[int, str]] = {}  # inbound texts arriving in parts
+        self.sent_at: list[float] = []  # submit times in the last second (the TPS limit)
+        self.bound = threading.Event()
+
+    # ------------------------------------------------------------------ the loop
+
+    def run(self, stop: threading.Event) -> None:
+        backoff = 1
+        while not stop.is_set():
+            try:
+                self._bind()
+                backoff = 1
+                self._serve(stop)
+            except (smpp_errors.ConnectionError, smpp_errors.PDUError, OSError) as exc:
+                log.warning("smpp link to %s:%s lost: %s", self.config.smpp_host, self.config.smpp_port,
+                            type(exc).__name__)
+            finally:
+                self._let_go()
+            if not stop.is_set():
+                stop.wait(backoff)
+                backoff = min(backoff * 2, LONGEST_BACKOFF_S)
+
+    def _bind(self) -> None:
+        client = smpplib.client.Client(self.config.smpp_host, self.config.smpp_port, timeout=10,
+                                       allow_unknown_opt_params=True)
+        client.set_message_sent_handler(self._submitted)
+        client.set_message_received_handler(self._delivered)
+        client.set_error_pdu_handler(lambda pdu: None)  # a refused submit_sm is answered in _submitted
+        client.connect()
+        self.client = client
+        client.bind_transceiver(system_id=self.config.smpp_system_id, password=self.config.smpp_password)
+        self.redis.set(smpp.ALIVE_KEY, 1, ex=15)
+        self.bound.set()
+        log.info("smpp link bound to %s:%s", self.config.smpp_host, self.config.smpp_port)
+
+    def _serve(self, stop: threading.Event) -> None:
+        last_heard = time.monotonic()
+        while not stop.is_set():
+            self.redis.set(smpp.ALIVE_KEY, 1, ex=15)
+            self.client.poll()
+            if time.monotonic() - last_heard > self.config.smpp_enquire_s:
+                self.client.send_pdu(smpp_pdu.make_pdu("enquire_link", client=self.client))
+                last_heard = time.monotonic()
+            if len(self.inflight) < self.config.smpp_window and self._rate_allows():
+                item = self.redis.lpop(smpp.URGENT_LIST) or self.redis.lpop(smpp.BULK_LIST)
+                if item is not None:
+                    self._submit(json.loads(item))
+                    continue
+            select.select([self.client._socket], [], [], 0.02)  # smpplib has no public fileno
+
+    def _let_go(self) -> None:
+        """The bind is gone: texts whose parts went unanswered may have been sent."""
+        self.bound.clear()
+        self.redis.delete(smpp.ALIVE_KEY)
+        for ref in list(self.pending):
+            self._answer(ref, {"accepted": False, "ambiguous": True,
+                               "error": "smpp: the connection dropped before the SMSC answered"})
+        self.inflight.clear()
+        if self.client is not None:
+            try:
+                self.client.disconnect()
+            except Exception:  # already gone
+                pass
+            self.client = None
+
+    def _rate_allows(self) -> bool:
+        now = time.monotonic()
+        self.sent_at = [t for t in self.sent_at if t > now - 1]
+        return len(self.sent_at) < self.config.smpp_tps
+
+    # ------------------------------------------------------------------ sending
+
+    def _submit(self, request: dict) -> None:
+        ref = request["ref"]
+        if request.get("deadline", 0) < time.time():  # its job gave up waiting: it will not be sent
+            self._answer(ref, {"accepted": False, "transient": True, "error": "smpp: waited too long; not sent"})
+            return
+        parts = smpp.split(request["text"])
+        source = self.config.smpp_source
+        self.pending[ref] = {"total": len(parts.bodies), "ids": {}, "refused": None}
+        for number, body in enumerate(parts.bodies):
+            pdu = self.client.send_message(
+                source_addr_ton=consts.SMPP_TON_INTL if source.isdigit() else consts.SMPP_TON_ALNUM,
+                source_addr=source, dest_addr_ton=consts.SMPP_TON_INTL, dest_addr_npi=consts.SMPP_NPI_ISDN,
+                destination_addr=request["to"].lstrip("+"), short_message=body,
+                data_coding=parts.data_coding, esm_class=parts.esm_class,
+                registered_delivery=1 if number == 0 else 0)  # the receipt names the first part's id
+            self.inflight[pdu.sequence] = (ref, number)
+            self.sent_at.append(time.monotonic())
+
+    def _submitted(self, pdu, **_) -> None:
+        found = self.inflight.pop(pdu.sequence, None)
+        if found is None or found[0] not in self.pending:
+            return
+        ref, number = found
+        entry = self.pending[ref]
+        if pdu.status:
+            entry["refused"] = int(pdu.status)
+        else:
+            message_id = pdu.message_id
+            entry["ids"][number] = message_id.decode() if isinstance(message_id, bytes) else str(message_id)
+        if len(entry["ids"]) + (1 if entry["refused"] is not None else 0) < entry["total"] and entry["refused"] is None:
+            return
+        if entry["refused"] is None:
+            self._answer(ref, {"accepted": True, "message_id": entry["ids"].get(0)})
+        else:
+            status = entry["refused"]
+            # Refused outright (no part taken) and only for now: try again later.
+            again = status in RETRY_LATER and not entry["ids"]
+            self._answer(ref, {"accepted": False, "transient": again,
+                               "error": f"smpp: {consts.DESCRIPTIONS.get(status, hex(status))}"})
+
+    def _answer(self, ref: str, result: dict) -> None:
+        self.pending.pop(ref, None)
+        key = smpp.result_key(ref)
+        pipe = self.redis.pipeline(transaction=False)
+        pipe.rpush(key, json.dumps(result))
+        pipe.expire(key, 120)
+        pipe.execute()
+
+    # ------------------------------------------------------------------ receiving
+
+    def _delivered(self, pdu, **_) -> int:
+        """Handle one deliver_sm; the value is the status of our deliver_sm_resp."""
+        esm_class = int(pdu.esm_class or 0)
+        if esm_class & smpp.RECEIPT_FLAG:
+            report = smpp.receipt(pdu.short_message or b"")
+            if report is not None:
+                try:
+                    with self.db.session() as db:
+                        outbox.apply_report(db, report)
+                except Exception as exc:
+                    log.warning("smpp receipt not applied: %s", type(exc).__name__)
+                    return consts.SMPP_ESME_RX_T_APPN  # the SMSC sends it again
+            return consts.SMPP_ESME_ROK
+        text, concat = smpp.decode(pdu.short_message or b"", int(pdu.data_coding or 0), esm_class)
+        source = pdu.source_addr.decode() if isinstance(pdu.source_addr, bytes) else str(pdu.source_addr)
+        phone = f"+{source}" if int(pdu.source_addr_ton or 0) == consts.SMPP_TON_INTL else source
+        if concat is not None:
+            reference, total, number = concat
+            parts = self.parts.setdefault((source, reference, total), {})
+            parts[number] = text
+            if len(parts) < total:
+                return consts.SMPP_ESME_ROK  # the rest is on its way
+            text = "".join(parts[n] for n in sorted(parts))
+            del self.parts[(source, reference, total)]
+        return self._receive(Inbound("smpp", smpp.inbound_id(phone, text, time.time()), phone, text))
+
+    def _receive(self, inbound: Inbound) -> int:
+        try:
+            self.sms.receive(inbound)
+        except Exception as exc:
+            if not is_outage(exc):
+                log.exception("inbound sms via smpp from %s failed", mask(inbound.phone))
+                return consts.SMPP_ESME_ROK  # a bug: a redelivery would fail the same way
+            try:
+                self.spool.add(inbound)
+            except OSError:
+                return consts.SMPP_ESME_RX_T_APPN
+        return consts.SMPP_ESME_ROK

@@ -1,0 +1,109 @@
+"""SMPP to an aggregator's SMSC: one long-lived bind held by the link, against a
+small SMSC the tests start (binds, submit_sm in UCS-2 parts, inbound texts,
+receipts, keep-alives, and a connection dropped mid-broadcast)."""
+
+import threading
+import time
+
+import pytest
+from sqlalchemy import func, select
+
+from gateway.channels.sms.smpp_link import SmppLink
+from gateway.messaging import broadcasts, bulk
+from gateway.messaging.audience import Audience
+from gateway.store.models import InboundMessage, OutboundMessage
+
+from .fake_smsc import FakeSmsc
+from .fakes import drain
+from .helpers import add_member
+
+MEMBER = "+8562055580001"
+LONG_LAO = ("ເຕືອນ: ກອງປະຊຸມແລກປ່ຽນບົດຮຽນ ໂພຊະນາການແມ່ ແລະ ເດັກ ຈະເລີ່ມ ວັນເສົາ ທີ 5 ທັນວາ "
+            "ເວລາ 14:00 ໂມງ ທີ່ຫ້ອງປະຊຸມ ສະຫະພັນແມ່ຍິງ ແຂວງສາລະວັນ. ກະລຸນາມາກ່ອນເວລາ 10 ນາທີ.")
+
+
+@pytest.fixture
+def smsc():
+    fake = FakeSmsc()
+    yield fake
+    fake.stop()
+
+
+@pytest.fixture
+def linked(make_app, smsc):
+    app = make_app(sms_provider="smpp", smpp_host="127.0.0.1", smpp_port=smsc.port, smpp_system_id="outreach",
+                   smpp_password="secret", smpp_source="OUTREACH", smpp_enquire_s=1, smpp_tps=50,
+                   smpp_window=6, quiet_hours="off", provider_timeout_ms=4000)
+    link = SmppLink(app.extensions["services"], app.extensions["sms"], app.extensions["spool"])
+    stop = threading.Event()
+    thread = threading.Thread(target=link.run, args=(stop,), daemon=True)
+    thread.start()
+    smsc.wait_bound()
+    app.link = link
+    yield app
+    stop.set()
+    thread.join(timeout=10)
+
+
+def rows(app):
+    with app.extensions["db"].session() as db:
+        return list(db.scalars(select(OutboundMessage).order_by(OutboundMessage.id)))
+
+
+def test_a_long_lao_text_goes_as_ucs2_parts_joined_by_a_udh(linked, smsc):
+    provider = linked.extensions["provider"]
+    [outcome] = provider.send(LONG_LAO, [MEMBER], ids=["og-1"], urgent=True)
+    assert outcome.accepted and outcome.provider_message_id == smsc.submits[0]["id"]
+    assert len(LONG_LAO) > 134 and len(smsc.submits) == 3  # 67 UCS-2 characters a part
+    assert {p["data_coding"] for p in smsc.submits} == {8} and all(p["esm_class"] & 0x40 for p in smsc.submits)
+    assert [p["registered_delivery"] for p in smsc.submits] == [1, 0, 0]
+    assert smsc.texts[outcome.provider_message_id] == LONG_LAO and smsc.submits[0]["to"] == MEMBER[1:]
+    assert smsc.binds == 1  # one bind for everything: no connection per message
+
+
+def test_inbound_texts_are_answered_and_receipts_settle_the_row(linked, smsc):
+    smsc.deliver(MEMBER, "HELP")
+    deadline = time.monotonic() + 10
+    while not rows(linked) and time.monotonic() < deadline:
+        time.sleep(0.05)
+    drain(linked)  # the reply job hands the text to the link
+    [row] = rows(linked)
+    assert row.status == "sent" and smsc.texts[row.provider_message_id].startswith("ສົ່ງຄຳວ່າ:")
+    smsc.receipt(row.provider_message_id, "DELIVRD")
+    deadline = time.monotonic() + 10
+    while rows(linked)[0].status != "delivered" and time.monotonic() < deadline:
+        time.sleep(0.05)
+    assert rows(linked)[0].status == "delivered"
+
+
+def test_a_long_inbound_text_in_parts_is_one_text(linked, smsc):
+    smsc.deliver(MEMBER, LONG_LAO)  # arrives as three deliver_sm
+    deadline = time.monotonic() + 10
+    while not rows(linked) and time.monotonic() < deadline:
+        time.sleep(0.05)
+    time.sleep(0.3)
+    with linked.extensions["db"].session() as db:
+        assert db.scalar(select(func.count()).select_from(InboundMessage)) == 1
+    assert len(rows(linked)) == 1  # one help text, for one text
+
+
+def test_enquire_link_keeps_an_idle_bind(linked, smsc):
+    time.sleep(2.5)
+    assert smsc.enquire_links >= 1 and smsc.binds == 1
+
+
+def test_a_connection_dropped_mid_broadcast_loses_nothing_and_sends_nothing_twice(linked, smsc):
+    with linked.extensions["db"].session() as db:
+        for n in range(30):
+            add_member(db, f"+85620558{10000 + n}")
+        broadcast_id = broadcasts.create(db, {"lo": "ເຕືອນ: ພົບກັນມື້ນີ້ 14:00 ໂມງ"}, Audience(), "drop").id
+    smsc.drop_after = 10  # the line goes dead at the eleventh submit_sm
+    bulk.dispatch(linked.extensions["services"], broadcast_id)
+    drain(linked)
+    statuses = [r.status for r in rows(linked)]
+    sent_to = [p["to"] for p in smsc.submits]
+    assert smsc.binds == 2  # bound again after the drop
+    assert len(sent_to) == len(set(sent_to))  # nobody got it twice
+    assert statuses.count("sent") == len(sent_to)  # every text the SMSC took is recorded sent
+    assert set(statuses) <= {"sent", "unknown"} and 1 <= statuses.count("unknown") <= 6  # the window
+    assert statuses.count("sent") + statuses.count("unknown") == 30  # none lost
