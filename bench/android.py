@@ -34,7 +34,7 @@ from pathlib import Path
 
 import psutil
 from broadcast import add_members
-from harness import ROOT, Load, add_server_arguments, gateway, lao_mobile, percentile
+from harness import ROOT, Load, add_server_arguments, gateway, lao_mobile, percentile, post
 
 from tests.fake_android import FakeAndroidPhone
 
@@ -126,24 +126,11 @@ class SignedTexts(Load):
                               ensure_ascii=False).encode()
             stamp = str(int(time.time()))
             signature = hmac.new(KEY.encode(), body + stamp.encode(), hashlib.sha256).hexdigest()
-            status, elapsed = await post_json(self.port, "/sms/android", body,
-                                              {"X-Timestamp": stamp, "X-Signature": signature})
+            status, _, elapsed = await post(self.port, "/sms/android", body, "application/json",
+                                            {"X-Timestamp": stamp, "X-Signature": signature})
             self.latencies.append(elapsed)
             if status != 200:
                 self.errors += 1
-
-
-async def post_json(port: int, path: str, body: bytes, headers: dict) -> tuple[int, float]:
-    head = "".join(f"{k}: {v}\r\n" for k, v in headers.items())
-    request = (f"POST {path} HTTP/1.1\r\nHost: 127.0.0.1\r\nContent-Type: application/json\r\n{head}"
-               f"Content-Length: {len(body)}\r\nConnection: close\r\n\r\n").encode() + body
-    started = time.perf_counter()
-    reader, writer = await asyncio.open_connection("127.0.0.1", port)
-    writer.write(request)
-    response = await reader.read()
-    writer.close()
-    status = int(response.split(b" ", 2)[1]) if response.startswith(b"HTTP/") else 0
-    return status, time.perf_counter() - started
 
 
 def inbound_webhooks(args) -> bool:

@@ -94,9 +94,15 @@ def gateway(args, **env_overrides):
 
 async def post_form(port: int, path: str, fields: dict) -> tuple[int, str, float]:
     """POST a form; return (status, body, seconds)."""
-    body = urllib.parse.urlencode(fields).encode()
-    request = (f"POST {path} HTTP/1.1\r\nHost: 127.0.0.1\r\n"
-               f"Content-Type: application/x-www-form-urlencoded\r\n"
+    return await post(port, path, urllib.parse.urlencode(fields).encode(), "application/x-www-form-urlencoded")
+
+
+async def post(port: int, path: str, body: bytes, content_type: str,
+               headers: dict | None = None) -> tuple[int, str, float]:
+    """POST ``body`` on a new connection, as providers' webhooks arrive; return
+    (status, body, seconds)."""
+    extra = "".join(f"{name}: {value}\r\n" for name, value in (headers or {}).items())
+    request = (f"POST {path} HTTP/1.1\r\nHost: 127.0.0.1\r\nContent-Type: {content_type}\r\n{extra}"
                f"Content-Length: {len(body)}\r\nConnection: close\r\n\r\n").encode() + body
     started = time.perf_counter()
     reader, writer = await asyncio.open_connection("127.0.0.1", port)

@@ -14,12 +14,9 @@ from __future__ import annotations
 
 import argparse
 import sys
-import tempfile
 from pathlib import Path
 
-from gateway import broker
-from gateway.cli.hops import count_all, problems, table, throwaway_app
-from gateway.services import setup_logging
+from gateway.cli.hops import count_on_a_throwaway_instance, problems, table
 
 DOC = Path(__file__).resolve().parent.parent / "docs" / "flows.md"
 START, END = "<!-- hops:start -->", "<!-- hops:end -->"
@@ -29,14 +26,7 @@ def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--write", action="store_true", help=f"replace the table in {DOC.name}")
     args = parser.parse_args()
-    with tempfile.TemporaryDirectory(prefix="outreach-hops-") as folder:
-        app = throwaway_app(Path(folder))
-        setup_logging(level="WARNING")
-        try:
-            counts = count_all(app)
-        finally:
-            app.extensions["redis"].close()
-            broker.stop_embedded()
+    counts = count_on_a_throwaway_instance()
     text = table(counts)
     print(text)
     found = problems(counts)

@@ -159,6 +159,21 @@ def table(counts: list[Count]) -> str:
     return "\n".join(rows)
 
 
+def count_on_a_throwaway_instance() -> list[Count]:
+    """``count_all`` on its own SQLite file and embedded Redis, both gone afterwards."""
+    from gateway import broker
+    from gateway.services import setup_logging
+
+    with tempfile.TemporaryDirectory(prefix="outreach-hops-") as folder:
+        app = throwaway_app(Path(folder))
+        setup_logging(level="WARNING")
+        try:
+            return count_all(app)
+        finally:
+            app.extensions["redis"].close()
+            broker.stop_embedded()
+
+
 def throwaway_app(folder: Path):
     """A gateway on its own SQLite file and embedded Redis under ``folder``."""
     from gateway import create_app
@@ -274,17 +289,7 @@ def hops_command() -> None:
     """Walk every flow over USSD in Lao and English, as a member would (pressing 98
     until she sees what she wants), and print the screens each costs against its
     budget; exit 1 if any flow is over budget. Runs on a throwaway instance."""
-    from gateway import broker
-    from gateway.services import setup_logging
-
-    with tempfile.TemporaryDirectory(prefix="outreach-hops-") as folder:
-        app = throwaway_app(Path(folder))
-        setup_logging(level="WARNING")
-        try:
-            counts = count_all(app)
-        finally:
-            app.extensions["redis"].close()
-            broker.stop_embedded()
+    counts = count_on_a_throwaway_instance()
     click.echo(table(counts))
     found = problems(counts)
     for problem in found:

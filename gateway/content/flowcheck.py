@@ -17,6 +17,7 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Iterable
 
+from gateway.channels.sms.render import render as render_sms
 from gateway.channels.text import screen_lines
 from gateway.channels.ussd.pages import MORE_KEY, PageLimits, paginate
 from gateway.content.flows import Problem, load_book
@@ -264,28 +265,25 @@ def _sample_screens(book: FlowBook, node: Node, lang: str):
     return screens
 
 
-def sms_report(book: FlowBook, catalog: Catalog):
-    """(flow:node, language, text) for every screen as an SMS conversation sends it."""
-    from gateway.channels.sms.render import render
-
+def _every_screen(book: FlowBook, catalog: Catalog, channel: str):
+    """(flow:node, language, screen) for every sample screen of the flows ``channel`` runs."""
     for flow in book.flows.values():
-        if "sms" not in flow.channels:
+        if channel not in flow.channels:
             continue
         for node in flow.nodes.values():
             for lang in catalog.languages:
                 for screen in _sample_screens(book, node, lang):
-                    yield f"{flow.name}:{node.id}", lang, render(screen, catalog, lang)
+                    yield f"{flow.name}:{node.id}", lang, screen
+
+
+def sms_report(book: FlowBook, catalog: Catalog):
+    """(flow:node, language, text) for every screen as an SMS conversation sends it."""
+    for where, lang, screen in _every_screen(book, catalog, "sms"):
+        yield where, lang, render_sms(screen, catalog, lang)
 
 
 def page_report(book: FlowBook, catalog: Catalog, limits: PageLimits = PageLimits()):
     """(flow:node, language, pages) for every screen: to spot screens worth shortening."""
-    for flow in book.flows.values():
-        if "ussd" not in flow.channels:
-            continue
-        for node in flow.nodes.values():
-            for lang in catalog.languages:
-                for screen in _sample_screens(book, node, lang):
-                    lines = screen_lines(screen, catalog, lang)
-                    pages = paginate(lines, limits, catalog.render(Text("ussd.more"), lang),
-                                     catalog.render(Text("ussd.back"), lang))
-                    yield f"{flow.name}:{node.id}", lang, pages
+    for where, lang, screen in _every_screen(book, catalog, "ussd"):
+        yield where, lang, paginate(screen_lines(screen, catalog, lang), limits,
+                                    catalog.render(Text("ussd.more"), lang), catalog.render(Text("ussd.back"), lang))
