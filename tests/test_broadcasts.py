@@ -419,3 +419,31 @@ def test_twilio_sends_a_shared_text_a_recipient_a_request_so_at_most_the_request
         watcher.join()
     assert {r.status for r in rows(app)} == {"sent"} and len(fake_twilio.requests) == 30
     assert max(seen) == 2  # two at a time: never the whole batch of 30
+
+
+def test_quiet_hours_beginning_mid_send_pause_it_until_morning(bulk_app, fake_at):
+    """A paced broadcast (Android phones) can take hours: when quiet hours begin,
+    the batches not yet sent wait, and the reconciler sends them on afterwards."""
+    from dataclasses import replace
+    from datetime import datetime, timedelta
+    from zoneinfo import ZoneInfo
+
+    from gateway.messaging import reconciler
+
+    with bulk_app.extensions["db"].session() as db:
+        many_members(db, 250)
+    broadcast_id = new_broadcast(bulk_app, {"lo": "ສະບາຍດີ"})
+    services = bulk_app.extensions["services"]
+    bulk.dispatch(services, broadcast_id)  # three batches queued while it was still day
+    awake = services.config
+    local = datetime.now(ZoneInfo(awake.timezone))
+    night = f"{(local - timedelta(hours=1)):%H:%M}-{(local + timedelta(hours=1)):%H:%M}"
+    services.config = replace(awake, quiet_hours=night)  # and now quiet hours have begun
+    drain(bulk_app)
+    assert fake_at.requests == []
+    with bulk_app.extensions["db"].session() as db:
+        assert broadcasts.progress(db, broadcast_id)["queued"] == 250  # held, not failed
+    services.config = awake  # morning
+    reconciler.reconcile(services)
+    drain(bulk_app)
+    assert sum(accepted_phones(fake_at).values()) == 250 and max(accepted_phones(fake_at).values()) == 1

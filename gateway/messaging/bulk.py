@@ -75,6 +75,10 @@ def send_batch(services: Services, message_ids: list[int]) -> dict:
     won. Rows sharing a text go to Africa's Talking in one request.
     """
     database, provider, config = services.db, services.provider, services.config
+    if broadcasts.next_allowed(utcnow(), config.quiet_window(), config.timezone) is not None:
+        # Quiet hours began while the broadcast was going out (a paced one takes hours):
+        # its rows stay queued, and the reconciler sends them on in the morning.
+        return {"held for quiet hours": len(message_ids)}
     job = get_current_job()
     job_id = job.id if job is not None else None
     last_job_try = job is None or not job.retries_left

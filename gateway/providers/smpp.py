@@ -122,7 +122,10 @@ class SmppProvider:
         request = json.dumps({"ref": ref, "to": phone, "text": text, "deadline": time.time() + self.wait_s})
         self.redis.delete(result_key(ref))
         self.redis.rpush(URGENT_LIST if urgent else BULK_LIST, request)
-        answered = self.redis.blpop([result_key(ref)], timeout=max(1, round(self.wait_s)))
+        answered, deadline = None, time.monotonic() + self.wait_s
+        while answered is None and time.monotonic() < deadline:
+            # Short waits: a Redis client's socket times out after 5 s (gateway.broker).
+            answered = self.redis.blpop([result_key(ref)], timeout=1)
         if answered is None:
             if self.redis.lrem(URGENT_LIST if urgent else BULK_LIST, 1, request):
                 return SendOutcome(phone, False, error="smpp: the link was too busy; not sent", transient=True)
