@@ -12,7 +12,7 @@ from typing import Any, Mapping
 
 from flask import Flask
 
-from gateway import web
+from gateway import dashboard, web
 from gateway.channels.conversation import conversations_for
 from gateway.channels.sms.service import SmsService
 from gateway.channels.sms.spool import Spool
@@ -54,4 +54,5 @@ def create_app(config: Config | Mapping[str, Any] | None = None) -> Flask:
     app.extensions["calls"] = CallService(conversations, services.catalog, services.redis,
                                           settings.secret_key, settings.voice_max_repeats)
     web.init_app(app)
+    dashboard.init_app(app)
     return app

@@ -38,6 +38,7 @@ def register_commands() -> None:
         schedule,
         simulate,
         up,
+        users,
     )
 
 

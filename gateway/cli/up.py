@@ -134,6 +134,7 @@ class Child:
 def _announce(config, host: str, port: int, redis_url: str) -> None:
     base = f"http://{'127.0.0.1' if host in ('0.0.0.0', '::') else host}:{port}"
     click.secho("\nOutreach Gateway is starting", bold=True)
+    click.echo(f"  dashboard:     {base}/  (accounts: outreach users add EMAIL --role admin)")
     click.echo(f"  health:        {base}/healthz")
     for label, path in (("USSD webhook", "/ussd/africastalking"),
                         ("SMS webhooks", "/sms/africastalking  /sms/twilio  /sms/android"),

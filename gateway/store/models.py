@@ -325,3 +325,20 @@ class AuditEvent(Base):
     action: Mapped[str] = mapped_column(String(40))
     subject: Mapped[str] = mapped_column(String(80))
     detail: Mapped[str | None] = mapped_column(String(500))
+
+
+class User(Base):
+    """An organiser's account for the dashboard. The password is kept only as an
+    scrypt hash; ``failed_logins`` and ``locked_until`` make guessing slow."""
+
+    __tablename__ = "users"
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    email: Mapped[str] = mapped_column(String(254), unique=True)
+    password_hash: Mapped[str] = mapped_column(String(200))
+    role: Mapped[str] = mapped_column(String(12))  # admin | organiser | viewer
+    language: Mapped[str] = mapped_column(String(8), default="lo")
+    failed_logins: Mapped[int] = mapped_column(Integer, default=0)
+    locked_until: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+    last_login_at: Mapped[datetime | None] = mapped_column(UTCDateTime)

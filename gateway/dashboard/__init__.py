@@ -1,0 +1,36 @@
+"""The organiser dashboard at ``/``: pages rendered on the server, in Lao and English.
+
+``auth`` signs organisers in and out, keeps every form safe from cross-site posts
+(a CSRF token per session) and checks roles on the server; ``overview`` is the
+first page; ``audit`` is the log for admins. Words come from Flask-Babel catalogs
+(``translations/``); each user picks her language. Nothing is loaded from the
+internet: styles and the Lao font are served from the installed package.
+"""
+
+from __future__ import annotations
+
+from flask import Flask, request, session
+from flask_babel import Babel
+
+from gateway.dashboard import audit, auth, overview  # noqa: F401 (their routes join the blueprint)
+from gateway.dashboard.auth import bp
+
+LANGUAGES = ("lo", "en")
+
+
+def init_app(app: Flask) -> None:
+    config = app.config["GATEWAY"]
+    app.config.update(
+        SESSION_COOKIE_HTTPONLY=True, SESSION_COOKIE_SAMESITE="Lax",
+        SESSION_COOKIE_SECURE=config.public_base_url.startswith("https://"),
+        PERMANENT_SESSION_LIFETIME=12 * 3600,
+        BABEL_TRANSLATION_DIRECTORIES="dashboard/translations",
+        BABEL_DEFAULT_LOCALE=config.default_language, BABEL_DEFAULT_TIMEZONE=config.timezone)
+    Babel(app, locale_selector=_language)
+    app.register_blueprint(bp)
+
+
+def _language() -> str:
+    """The language she chose (kept in her session), else the gateway's default."""
+    chosen = session.get("lang") if request else None
+    return chosen if chosen in LANGUAGES else auth.default_language()

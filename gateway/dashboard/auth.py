@@ -1,0 +1,162 @@
+"""Signing in and out, CSRF tokens, and roles, all checked on the server.
+
+- Passwords are checked against scrypt hashes (``gateway.store.users``); five wrong
+  ones in a row lock the account for 15 minutes, and each address may try ten times
+  a minute (counted in Redis, so every web process agrees).
+- Every POST to the dashboard carries the session's CSRF token; one without it is
+  refused (400) and changes nothing. The session is renewed at sign-in.
+- A page says which ability it needs (read, send, manage); a user without it gets 403.
+"""
+
+from __future__ import annotations
+
+import functools
+import hashlib
+import hmac
+import secrets
+import time
+from pathlib import Path
+from urllib.parse import urlsplit
+
+from flask import (
+    Blueprint,
+    abort,
+    current_app,
+    g,
+    redirect,
+    render_template,
+    request,
+    send_from_directory,
+    session,
+    url_for,
+)
+from flask_babel import format_datetime, format_number, format_percent
+from flask_babel import gettext as _
+
+from gateway.store import audit
+from gateway.store import users as accounts
+from gateway.store.models import User
+
+bp = Blueprint("dashboard", __name__, template_folder="templates", static_folder="static",
+               static_url_path="/static/dashboard")
+OPEN = {"dashboard.login", "dashboard.login_post", "dashboard.static", "dashboard.font", "dashboard.language"}
+TRIES_PER_MINUTE = 10
+FONTS = Path(__file__).resolve().parent.parent / "polls" / "fonts"
+
+
+def default_language() -> str:
+    return current_app.config["GATEWAY"].default_language
+
+
+def csrf_token() -> str:
+    if "csrf" not in session:
+        session["csrf"] = secrets.token_urlsafe(32)
+    return session["csrf"]
+
+
+@bp.app_context_processor
+def _template_helpers():
+    return {"csrf_token": csrf_token, "user": g.get("user"), "language": session.get("lang") or default_language(),
+            "format_number": format_number, "format_percent": format_percent, "format_datetime": format_datetime}
+
+
+@bp.before_request
+def _guard():
+    if request.method == "POST":
+        given = request.form.get("csrf", "")
+        if not given or not hmac.compare_digest(given, session.get("csrf", "")):
+            return render_template("dashboard/message.html", title=_("This form has expired"),
+                                   text=_("Please go back, reload the page and try again. Nothing was saved.")), 400
+    g.user = _signed_in()
+    if g.user is None and request.endpoint not in OPEN:
+        return redirect(url_for("dashboard.login", next=request.full_path.rstrip("?")))
+    return None
+
+
+def _signed_in() -> User | None:
+    user_id = session.get("user")
+    if not isinstance(user_id, int):
+        return None
+    with current_app.extensions["db"].session() as db:
+        user = db.get(User, user_id)
+        if user is not None:
+            db.expunge(user)
+        return user
+
+
+def needs(ability: str):
+    """The page needs ``ability`` (read, send, manage): 403 for anyone without it."""
+    def wrap(view):
+        @functools.wraps(view)
+        def checked(*args, **kwargs):
+            if g.get("user") is None or not accounts.can(g.user, ability):
+                abort(403)
+            return view(*args, **kwargs)
+        return checked
+    return wrap
+
+
+@bp.get("/login")
+def login():
+    return render_template("dashboard/login.html", next=_safe_next(request.args.get("next")))
+
+
+@bp.post("/login")
+def login_post():
+    email, password = request.form.get("email", "")[:254], request.form.get("password", "")[:1000]
+    next_page = _safe_next(request.form.get("next"))
+    if not _may_try():
+        return render_template("dashboard/login.html", next=next_page, email=email,
+                               error=_("Too many tries from here. Please wait a minute.")), 429
+    with current_app.extensions["db"].session() as db:
+        user, outcome = accounts.check_login(db, email, password)
+        if user is not None:
+            audit.record(db, f"user {user.id}", "sign in", f"user {user.id}")
+            user_id, language = user.id, user.language
+    if outcome != "ok":
+        error = (_("This account is locked for 15 minutes after too many wrong passwords.")
+                 if outcome == "locked" else _("Wrong email or password."))
+        return render_template("dashboard/login.html", next=next_page, email=email, error=error), 401
+    session.clear()  # a new session at sign-in: nothing carried over from before
+    session.permanent = True
+    session.update(user=user_id, lang=language)
+    return redirect(next_page)
+
+
+@bp.post("/logout")
+def logout():
+    session.clear()
+    return redirect(url_for("dashboard.login"))
+
+
+@bp.get("/language/<code>")
+def language(code: str):
+    """Switch the interface language (kept in her session, and on her account)."""
+    if code in ("lo", "en"):
+        session["lang"] = code
+        if g.get("user") is not None:
+            with current_app.extensions["db"].session() as db:
+                db.get(User, g.user.id).language = code
+    return redirect(_safe_next(request.args.get("next")))
+
+
+@bp.get("/fonts/phetsarath.ttf")
+def font():
+    """The Lao font, bundled (no CDN): LGPL Phetsarath OT, shared with the charts."""
+    return send_from_directory(FONTS, "Phetsarath_OT.ttf", mimetype="font/ttf", max_age=30 * 86400)
+
+
+def _safe_next(target: str | None) -> str:
+    """Only a path on this site (never another host) may follow sign-in."""
+    if not target or not target.startswith("/") or target.startswith("//") or urlsplit(target).netloc:
+        return url_for("dashboard.overview")
+    return target
+
+
+def _may_try() -> bool:
+    address = hashlib.sha256((request.remote_addr or "").encode()).hexdigest()[:16]
+    key = f"dash:login:{address}:{int(time.time() // 60)}"
+    redis = current_app.extensions["redis"]
+    tries = redis.incr(key)
+    redis.expire(key, 120)
+    return tries <= TRIES_PER_MINUTE

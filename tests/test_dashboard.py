@@ -1,0 +1,153 @@
+"""The organiser dashboard's foundation: accounts, signing in and out, CSRF, roles,
+the overview and the audit log, in Lao and English (Flask test client)."""
+
+import re
+from datetime import timedelta
+
+import pytest
+from babel.messages.extract import extract_from_dir
+from babel.messages.pofile import read_po
+from sqlalchemy import select
+
+from gateway.config import PROJECT_ROOT
+from gateway.store import users as accounts
+from gateway.store.models import User, utcnow
+
+from .helpers import add_member, add_session
+
+PASSWORD = "correct horse battery"
+DASHBOARD = PROJECT_ROOT / "gateway" / "dashboard"
+
+
+@pytest.fixture
+def people(app):
+    with app.extensions["db"].session() as db:
+        for email, role in (("admin@ngo.la", "admin"), ("noy@ngo.la", "organiser"), ("kham@ngo.la", "viewer")):
+            accounts.add(db, email, PASSWORD, role, language="en")
+    return app
+
+
+def token(page: bytes) -> str:
+    return re.search(rb'name="csrf" value="([^"]+)"', page)[1].decode()
+
+
+def sign_in(client, email="admin@ngo.la", password=PASSWORD, next_page="/"):
+    form = client.get("/login").data
+    return client.post("/login", data={"csrf": token(form), "email": email, "password": password,
+                                       "next": next_page})
+
+
+def test_users_add_hashes_the_password_and_refuses_bad_input(run, app):
+    made = run("users", "add", "Noy@NGO.la", "--role", "organiser", "--password-stdin", input=PASSWORD + "\n")
+    assert made.exit_code == 0, made.output
+    with app.extensions["db"].session() as db:
+        user = db.scalar(select(User))
+        assert user.email == "noy@ngo.la" and user.password_hash.startswith("scrypt$")
+        assert PASSWORD not in user.password_hash and accounts.password_matches(PASSWORD, user.password_hash)
+    for args, text, message in [(("noy@ngo.la", "--role", "viewer"), PASSWORD, "has an account already"),
+                                (("not-an-email", "--role", "viewer"), PASSWORD, "is not an email address"),
+                                (("b@ngo.la", "--role", "viewer"), "short", "at least 10 characters")]:
+        refused = run("users", "add", *args, "--password-stdin", input=text + "\n")
+        assert refused.exit_code == 1 and message in refused.output
+    assert run("users", "add", "c@ngo.la", "--role", "boss", "--password-stdin", input=PASSWORD).exit_code == 2
+
+
+def test_pages_need_a_sign_in_and_sign_in_needs_the_form_token(people):
+    client = people.test_client()
+    first = client.get("/")
+    assert first.status_code == 302 and first.location.endswith("/login?next=/")
+    no_token = client.post("/login", data={"email": "admin@ngo.la", "password": PASSWORD})
+    assert no_token.status_code == 400 and "ບໍ່ມີຫຍັງຖືກບັນທຶກ" in no_token.data.decode()  # Lao until she picks
+    assert client.get("/").status_code == 302  # still signed out
+    signed = sign_in(client)
+    assert signed.status_code == 302 and signed.location == "/"
+    page = client.get("/")
+    assert page.status_code == 200 and b"Overview" in page.data
+
+
+def test_cookies_are_http_only_and_same_site_and_secure_behind_https(make_app, people):
+    client = people.test_client()
+    cookie = sign_in(client).headers["Set-Cookie"]
+    assert "HttpOnly" in cookie and "SameSite=Lax" in cookie and "Secure" not in cookie
+    secure = make_app(public_base_url="https://gw.example.org").test_client()
+    assert "Secure" in sign_in(secure).headers["Set-Cookie"]
+
+
+def test_wrong_passwords_lock_the_account_and_each_address_is_rate_limited(people):
+    client = people.test_client()
+    client.get("/language/en")  # the page before sign-in is in the gateway's language (Lao) until she picks
+    for _ in range(4):
+        assert sign_in(client, password="wrong password").status_code == 401
+    locked = sign_in(client, password="wrong password")
+    assert b"locked for 15 minutes" in locked.data
+    assert b"locked for 15 minutes" in sign_in(client).data  # even the right password waits
+    with people.extensions["db"].session() as db:
+        user = accounts.by_email(db, "admin@ngo.la")
+        user.locked_until = utcnow() - timedelta(seconds=1)  # fifteen minutes later
+    assert sign_in(client).status_code == 302
+    for _ in range(10):
+        sign_in(client, email="nobody@ngo.la", password="x" * 10)
+    assert sign_in(client).status_code == 429  # ten tries a minute from one address
+
+
+def test_roles_are_checked_on_the_server(people):
+    viewer, admin = people.test_client(), people.test_client()
+    sign_in(viewer, "kham@ngo.la")
+    sign_in(admin)
+    assert viewer.get("/audit").status_code == 403
+    log = admin.get("/audit")
+    assert log.status_code == 200 and b"sign in" in log.data and b"user 1" in log.data
+    assert b"Audit log" not in viewer.get("/").data  # not offered to whom cannot open it
+
+
+def test_the_overview_counts_members_and_lists_what_is_coming_in_lao(people):
+    with people.extensions["db"].session() as db:
+        add_member(db, "+8562055590001", province="bokeo", language="lo", topics=("nutrition", "wash"))
+        add_member(db, "+8562055590002", province="saravane", language="en", topics=("nutrition",))
+        add_session(db)
+    client = people.test_client()
+    sign_in(client)
+    switched = client.get("/language/lo?next=/")
+    assert switched.status_code == 302
+    page = client.get("/").data.decode()
+    assert "ພາບລວມ" in page and "ສະມາຊິກທີ່ລົງທະບຽນແລ້ວ 2 ຄົນ" in page
+    assert "ບໍ່ແກ້ວ" in page and "ສາລະວັນ" in page and "ໂພຊະນາການ" in page
+    assert "ພົບປະລົມກັນ: ໂພຊະນາການແມ່ ແລະ ເດັກ" in page
+    assert "+8562055590001" not in page and "2055590001" not in page  # no phone numbers on the overview
+    assert '<html lang="lo">' in page
+    with people.extensions["db"].session() as db:
+        assert accounts.by_email(db, "admin@ngo.la").language == "lo"  # kept for her next visit
+
+
+def test_sign_out_needs_the_token_and_ends_the_session(people):
+    client = people.test_client()
+    sign_in(client)
+    assert client.post("/logout").status_code == 400  # a cross-site post cannot sign her out
+    page = client.get("/").data
+    assert client.post("/logout", data={"csrf": token(page)}).status_code == 302
+    assert client.get("/").status_code == 302
+
+
+def test_only_local_pages_may_follow_sign_in(people):
+    for target in ("https://evil.example/", "//evil.example/", "javascript:alert(1)"):
+        response = sign_in(people.test_client(), next_page=target)
+        assert response.status_code == 302 and response.location == "/"
+
+
+def test_every_word_of_the_interface_has_a_lao_translation():
+    with open(DASHBOARD / "translations" / "lo" / "LC_MESSAGES" / "messages.po", "rb") as handle:
+        lao = {message.id: message.string for message in read_po(handle) if message.id}
+    method_map = [("**.py", "python"), ("**/templates/**.html", "jinja2")]
+    used = {message for _, _, message, _, _ in extract_from_dir(str(DASHBOARD), method_map, keywords={"_": None})}
+    untranslated = sorted(m for m in used if not lao.get(m))
+    assert not untranslated, f"run pybabel update for {untranslated}"
+
+
+def test_the_first_page_is_light_and_served_locally(people):
+    client = people.test_client()
+    login = client.get("/login")
+    assert b"http://" not in login.data and b"https://" not in login.data  # no CDN
+    css = client.get("/static/dashboard/dashboard.css")
+    font = client.get("/fonts/phetsarath.ttf")
+    assert css.status_code == 200 and font.status_code == 200 and font.mimetype == "font/ttf"
+    assert len(login.data) + len(css.data) + len(font.data) <= 300 * 1024
