@@ -37,7 +37,7 @@ from gateway.errors import FlowError
 
 # Keys the gateway itself shows, whatever the flows say.
 BUILT_IN_KEYS = (
-    "format.datetime", "format.datetime_short", "common.main_menu",
+    "format.datetime", "format.datetime_short",
     "common.too_many_tries", "common.missing", "validate.menu", "validate.text_length",
     "validate.number", "validate.choice", "validate.phone", "validate.date",
     "validate.choose_many", "ussd.more", "ussd.back", "ussd.resume",

@@ -33,7 +33,7 @@ from gateway.channels.voice.service import AudioLibrary
 from gateway.content.prompts import Catalog
 from gateway.engine.model import FlowBook, InputNode, MenuNode, MultiSelectNode, QuizQuestionNode
 
-CALL_KEYS = ("common.main_menu", "common.too_many_tries",
+CALL_KEYS = ("common.too_many_tries",
              "validate.menu", "validate.number", "validate.choice", "validate.phone", "validate.date",
              "validate.choose_many", "quiz.correct", "quiz.wrong", "quiz.progress", "quiz.next",
              FOR, PRESS, AT, HOURS, MINUTES, HASH_AFTER, RECORD, "voice.goodbye")

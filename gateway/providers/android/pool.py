@@ -100,10 +100,6 @@ class PhonePool:
         else:
             self.redis.zrem(key, slot.token)
 
-    @property
-    def per_minute_total(self) -> int:
-        return self.per_minute * len(self.phones)
-
     def acquire(self, urgent: bool = False, wait_s: float = 0.0, clock=time.time,
                 sleep=time.sleep) -> Slot | None:
         """A phone that may send one text now, its slot taken; None if none frees
@@ -146,10 +142,6 @@ class PhonePool:
             found.append(PhoneStatus(phone, out is None, int(sent),
                                      out.decode("utf-8", "replace") if out else None))
         return found
-
-    def minutes_for(self, messages: int) -> float:
-        """How long ``messages`` texts take at the pool's rate, every phone in."""
-        return messages / max(self.per_minute_total, 1) * self.window_s / WINDOW_S
 
     def _in_turn(self) -> list[Phone]:
         """The phones in the rotation, starting after the one used last (round robin)."""
