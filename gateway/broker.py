@@ -173,6 +173,13 @@ def forget(redis: Redis, *needles: str) -> int:
     return gone
 
 
+def forget_member(redis: Redis, phone_key: str, name: str | None, member_id: int) -> int:
+    """Erase a member from Redis: keys named by her phone key, her pending call-back,
+    and her USSD session (which holds only what she typed, so her name finds it; not
+    a name so short it would match other people's)."""
+    return forget(redis, phone_key, name if name and len(name) >= 3 else "", f"voice:callback:{member_id}")
+
+
 def batch_job_id(broadcast_id: int, first_row: int) -> str:
     return f"batch-{broadcast_id}-{first_row}"
 

@@ -10,6 +10,9 @@ The hierarchy::
     ├── StateError                stored conversation state cannot be used (stale, corrupt)
     ├── ActionError               a registered action was asked for but does not exist
     ├── ImportRowError            one CSV row is unusable; carries the line and the reason
+    ├── InputProblem              (also a ValueError) a value an organiser typed or imported
+                                  is unusable; carries an English template and its values,
+                                  so the dashboard can say it in her language
     └── ProviderError             talking to an SMS/voice provider failed
         ├── TransientProviderError    not sent: retry (refused, DNS, connect timeout, 429, 5xx)
         ├── PermanentProviderError    rejected: fail once (4xx, invalid number, opted out ...)
@@ -68,12 +71,29 @@ class ActionError(GatewayError):
     """A flow asked for an action that is not registered."""
 
 
-class ImportRowError(GatewayError):
-    """One row of an imported CSV file is unusable."""
+class InputProblem(GatewayError, ValueError):
+    """A value an organiser typed or imported is unusable.
 
-    def __init__(self, line: int, reason: str):
+    ``template`` is the English message with ``%(name)s`` placeholders and ``values``
+    fills them: the CLI prints ``str()``, and the dashboard looks the template up in
+    its catalog and says it in the organiser's language. (The templates are extracted
+    for translation by looking for ``InputProblem(`` calls; keep the first argument a
+    literal string.)
+    """
+
+    def __init__(self, template: str, **values):
+        self.template, self.values = template, values
+        super().__init__(template % values if values else template)
+
+
+class ImportRowError(GatewayError):
+    """One row of an imported CSV file is unusable; ``problem`` is the InputProblem
+    behind it, when there is one, so the reason can be translated."""
+
+    def __init__(self, line: int, reason: str, problem: InputProblem | None = None):
         self.line = line
         self.reason = reason
+        self.problem = problem
         super().__init__(f"line {line}: {reason}")
 
 

@@ -6,6 +6,7 @@ from datetime import timedelta
 
 import pytest
 from babel.messages.extract import extract_from_dir
+from babel.messages.frontend import parse_mapping_cfg
 from babel.messages.pofile import read_po
 from sqlalchemy import select
 
@@ -137,8 +138,11 @@ def test_only_local_pages_may_follow_sign_in(people):
 def test_every_word_of_the_interface_has_a_lao_translation():
     with open(DASHBOARD / "translations" / "lo" / "LC_MESSAGES" / "messages.po", "rb") as handle:
         lao = {message.id: message.string for message in read_po(handle) if message.id}
-    method_map = [("**.py", "python"), ("**/templates/**.html", "jinja2")]
-    used = {message for _, _, message, _, _ in extract_from_dir(str(DASHBOARD), method_map, keywords={"_": None})}
+    # The same files and keywords as translations/README.md's `pybabel extract`.
+    with open(DASHBOARD / "babel.cfg") as handle:
+        method_map, _options = parse_mapping_cfg(handle)
+    used = {message for _, _, message, _, _ in extract_from_dir(
+        str(DASHBOARD.parent), method_map, keywords={"_": None, "InputProblem": None})}
     untranslated = sorted(m for m in used if not lao.get(m))
     assert not untranslated, f"run pybabel update for {untranslated}"
 
@@ -148,6 +152,8 @@ def test_the_first_page_is_light_and_served_locally(people):
     login = client.get("/login")
     assert b"http://" not in login.data and b"https://" not in login.data  # no CDN
     css = client.get("/static/dashboard/dashboard.css")
+    script = client.get("/static/dashboard/dashboard.js")
     font = client.get("/fonts/phetsarath.ttf")
     assert css.status_code == 200 and font.status_code == 200 and font.mimetype == "font/ttf"
-    assert len(login.data) + len(css.data) + len(font.data) <= 300 * 1024
+    assert script.status_code == 200
+    assert len(login.data) + len(css.data) + len(script.data) + len(font.data) <= 300 * 1024

@@ -112,11 +112,11 @@ def run_import(file, do_import, summary):
     """
     import csv
 
-    from gateway.errors import ImportRowError
+    from gateway.errors import ImportRowError, InputProblem
 
     try:
         report = do_import()
-    except ImportRowError as exc:
+    except (ImportRowError, InputProblem) as exc:
         fail(f"{file}: {exc}; nothing was imported")
     except (UnicodeDecodeError, csv.Error) as exc:
         fail(f"{file}: cannot read it as a UTF-8 CSV file ({exc}); nothing was imported")

@@ -125,9 +125,7 @@ def erase_command(who: str, yes: bool) -> None:
         return
     with services.db.session() as db:
         erased = privacy.erase(db, db.get(Member, member_id), actor())
-    # Her phone key names her Redis state; a USSD session (180 s) holds only what she
-    # typed, so her name finds it (not a name so short it would match others').
-    keys = broker.forget(services.redis, phone_key(phone, services.config.secret_key) if phone else "",
-                         name if name and len(name) >= 3 else "", f"voice:callback:{member_id}")
+    keys = broker.forget_member(services.redis, phone_key(phone, services.config.secret_key) if phone else "",
+                                name, member_id)
     click.echo(f"member {member_id} erased: {erased.messages} message text(s), {erased.replies} "
                f"typed repl(ies), {keys} Redis key(s)")

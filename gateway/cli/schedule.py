@@ -79,15 +79,12 @@ def _feedback_minutes(config, text: str | None) -> int | None:
 
 def _reminders(services, session_id: int) -> None:
     from gateway.messaging import reminders
-    from gateway.store.models import Reminder
+    from gateway.store import schedule
 
     reminders.schedule(services, session_id)
     zone = ZoneInfo(services.config.timezone)
     with services.db.session() as db:
-        from sqlalchemy import select
-
-        for r in db.scalars(select(Reminder).where(Reminder.session_id == session_id)
-                            .order_by(Reminder.due_at)):
+        for r in schedule.reminders(db, session_id):
             what = ("feedback poll" if r.kind == "feedback"
                     else f"reminder {r.offset_minutes // 60}h{r.offset_minutes % 60:02d} before")
             click.echo(f"  {what}: {r.due_at.astimezone(zone):%a %d %b %H:%M} ({r.status})")
@@ -205,7 +202,7 @@ def show_command(session_id):
 
     from gateway.polls import results as poll_results
     from gateway.store import schedule
-    from gateway.store.models import Poll, Reminder, TrainingSession
+    from gateway.store.models import Poll, TrainingSession
 
     services = open_services()
     config = services.config
@@ -218,7 +215,7 @@ def show_command(session_id):
         click.echo(f"  {row.starts_at.astimezone(zone):%a %d %b %Y %H:%M}, {row.duration_minutes} min")
         click.echo(f"  where: {schedule.where_to_join(row) or '-'}")
         click.echo(f"  enrolled: {schedule.enrolled_count(db, row.id)}/{row.capacity or '-'}")
-        for r in db.scalars(select(Reminder).where(Reminder.session_id == row.id).order_by(Reminder.due_at)):
+        for r in schedule.reminders(db, row.id):
             what = "feedback poll" if r.kind == "feedback" else "reminder"
             click.echo(f"  {what}: {r.due_at.astimezone(zone):%a %d %b %H:%M} ({r.status})")
         feedback = db.scalar(select(Poll).where(Poll.session_id == row.id, Poll.kind == "feedback"))

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import re
+from xml.sax.saxutils import escape
 
 from gateway.engine.model import ActionNode, ConditionNode, FlowBook, MenuNode, MultiSelectNode
 
@@ -45,3 +46,87 @@ def _edges(node):
     else:
         edges = [("", t) for t in node.targets()]
     return [(label, target) for label, target in edges if target]
+
+
+# ------------------------------------------------------------------ SVG, for the dashboard
+
+BOX_W, BOX_H, GAP_X, GAP_Y, MARGIN = 210, 58, 36, 64, 24
+
+
+def svg(book: FlowBook, name: str, catalog, lang: str) -> str:
+    """Flow ``name`` drawn as SVG, top to bottom: one row per step from the start
+    (breadth first), an arrow per way on, labelled with the key that takes it. Each
+    box shows the node, its kind and the start of its words in ``lang``. Drawn here
+    rather than by a script from the internet, so the dashboard stays offline."""
+    flow = book.flows[name]
+    rows: list[list[str]] = []
+    depth: dict[str, int] = {}
+    edges: list[tuple[str, str, str]] = []
+    queue = [flow.start]
+    depth[flow.start] = 0
+    while queue:  # breadth first: a node's row is its fewest steps from the start
+        node_id = queue.pop(0)
+        node = flow.nodes[node_id]
+        for label, target in _edges(node):
+            target_flow, target_node = book.resolve(name, target)
+            key = target_node if target_flow == name else f"{target_flow}:{target_node}"
+            edges.append((node_id, key, label))
+            if key not in depth:
+                depth[key] = depth[node_id] + 1
+                if target_flow == name:
+                    queue.append(key)
+    for node_id in flow.nodes:  # nodes only reachable some other way still get drawn
+        depth.setdefault(node_id, (max(depth.values()) + 1) if depth else 0)
+    for key, level in sorted(depth.items(), key=lambda item: item[1]):
+        while len(rows) <= level:
+            rows.append([])
+        rows[level].append(key)
+    widest = max(len(row) for row in rows)
+    width = MARGIN * 2 + widest * BOX_W + (widest - 1) * GAP_X
+    height = MARGIN * 2 + len(rows) * BOX_H + (len(rows) - 1) * GAP_Y
+    where: dict[str, tuple[float, float]] = {}
+    for level, row in enumerate(rows):
+        row_width = len(row) * BOX_W + (len(row) - 1) * GAP_X
+        left = (width - row_width) / 2
+        for n, key in enumerate(row):
+            where[key] = (left + n * (BOX_W + GAP_X), MARGIN + level * (BOX_H + GAP_Y))
+    parts = [f'<svg xmlns="http://www.w3.org/2000/svg" class="flow" width="{width}" height="{height}" '
+             f'viewBox="0 0 {width} {height}" role="img" aria-label="{escape(name)}">',
+             '<defs><marker id="arrow" viewBox="0 0 10 10" refX="9" refY="5" markerWidth="7" markerHeight="7" '
+             'orient="auto-start-reverse"><path d="M0,0L10,5L0,10z" fill="#5f6b7a"/></marker></defs>']
+    for source, target, label in edges:
+        (x1, y1), (x2, y2) = where[source], where[target]
+        if where[target][1] > where[source][1]:  # down a row: a straight arrow
+            sx, sy, tx, ty = x1 + BOX_W / 2, y1 + BOX_H, x2 + BOX_W / 2, y2
+            path = f"M{sx:.0f},{sy:.0f} C{sx:.0f},{sy + GAP_Y / 2:.0f} {tx:.0f},{ty - GAP_Y / 2:.0f} {tx:.0f},{ty:.0f}"
+        else:  # back up (a loop) or along the row: round the right-hand side
+            sx, sy, tx, ty = x1 + BOX_W, y1 + BOX_H / 2, x2 + BOX_W, y2 + BOX_H / 2
+            bulge = max(sx, tx) + GAP_X * 0.8
+            path = f"M{sx:.0f},{sy:.0f} C{bulge:.0f},{sy:.0f} {bulge:.0f},{ty:.0f} {tx:.0f},{ty:.0f}"
+        parts.append(f'<path d="{path}" fill="none" stroke="#9aa5b1" stroke-width="1.4" marker-end="url(#arrow)"/>')
+        if label and len(label) <= 12:
+            mx, my = (sx + tx) / 2, (sy + ty) / 2
+            parts.append(f'<text x="{mx:.0f}" y="{my:.0f}" class="edge" text-anchor="middle">{escape(label)}</text>')
+    for key, (x, y) in where.items():
+        if key in flow.nodes:
+            node = flow.nodes[key]
+            kind, words = node.kind, _words(node, catalog, lang)
+            fill = {"end": "#fde8e8", "condition": "#fef3c7", "action": "#e0f2fe"}.get(kind, "#ffffff")
+        else:
+            kind, words, fill = "→", key, "#edf2f7"
+        parts.append(f'<g class="node {escape(kind)}"><rect x="{x:.0f}" y="{y:.0f}" width="{BOX_W}" height="{BOX_H}" '
+                     f'rx="7" fill="{fill}" stroke="#2b6cb0"/>'
+                     f'<text x="{x + 8:.0f}" y="{y + 19:.0f}" class="id">{escape(key.split(":")[-1])} '
+                     f'<tspan class="kind">{escape(kind)}</tspan></text>'
+                     f'<text x="{x + 8:.0f}" y="{y + 43:.0f}" class="words">{escape(words)}</text></g>')
+    parts.append("</svg>")
+    return "\n".join(parts)
+
+
+def _words(node, catalog, lang: str) -> str:
+    """The start of what the node says, in ``lang`` (templates unfilled)."""
+    key = getattr(node, "prompt", "") or ""
+    if not key or not catalog.has(lang, key):
+        return ""
+    text = " ".join(catalog.template(lang, key).split())
+    return text if len(text) <= 26 else text[:25] + "…"

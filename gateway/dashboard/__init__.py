@@ -1,8 +1,10 @@
 """The organiser dashboard at ``/``: pages rendered on the server, in Lao and English.
 
 ``auth`` signs organisers in and out, keeps every form safe from cross-site posts
-(a CSRF token per session) and checks roles on the server; ``overview`` is the
-first page; ``audit`` is the log for admins. Words come from Flask-Babel catalogs
+(a CSRF token per session) and checks roles on the server; ``form`` holds what the
+forms share. One module per page family: ``overview``, ``members``, ``sessions``,
+``broadcasts``, ``polls``, ``quiz``, ``flows``, ``simulator`` and ``audit`` (the
+log, for admins). Words come from Flask-Babel catalogs
 (``translations/``); each user picks her language. Nothing is loaded from the
 internet: styles and the Lao font are served from the installed package.
 """
@@ -12,7 +14,18 @@ from __future__ import annotations
 from flask import Flask, request, session
 from flask_babel import Babel
 
-from gateway.dashboard import audit, auth, overview  # noqa: F401 (their routes join the blueprint)
+from gateway.dashboard import (  # noqa: F401 (their routes join the blueprint)
+    audit,
+    auth,
+    broadcasts,
+    flows,
+    members,
+    overview,
+    polls,
+    quiz,
+    sessions,
+    simulator,
+)
 from gateway.dashboard.auth import bp
 
 LANGUAGES = ("lo", "en")

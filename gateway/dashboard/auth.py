@@ -30,9 +30,10 @@ from flask import (
     session,
     url_for,
 )
-from flask_babel import format_datetime, format_number, format_percent
+from flask_babel import format_date, format_datetime, format_decimal, format_number, format_percent
 from flask_babel import gettext as _
 
+from gateway.dashboard.form import keep_draft
 from gateway.store import audit
 from gateway.store import users as accounts
 from gateway.store.models import User
@@ -57,11 +58,16 @@ def csrf_token() -> str:
 @bp.app_context_processor
 def _template_helpers():
     return {"csrf_token": csrf_token, "user": g.get("user"), "language": session.get("lang") or default_language(),
-            "format_number": format_number, "format_percent": format_percent, "format_datetime": format_datetime}
+            "format_number": format_number, "format_percent": format_percent, "format_datetime": format_datetime,
+            "format_date": format_date, "format_decimal": format_decimal}
 
 
 @bp.before_request
 def _guard():
+    if request.method == "POST" and request.endpoint not in OPEN and not isinstance(session.get("user"), int):
+        # Her session expired while she typed: keep her text, and bring it back after sign-in.
+        keep_draft()
+        return redirect(url_for("dashboard.login", next=request.path))
     if request.method == "POST":
         given = request.form.get("csrf", "")
         if not given or not hmac.compare_digest(given, session.get("csrf", "")):
@@ -111,15 +117,18 @@ def login_post():
     with current_app.extensions["db"].session() as db:
         user, outcome = accounts.check_login(db, email, password)
         if user is not None:
-            audit.record(db, f"user {user.id}", "sign in", f"user {user.id}")
+            audit.record(db, user.email, "sign in", f"user {user.id}")
             user_id, language = user.id, user.language
     if outcome != "ok":
         error = (_("This account is locked for 15 minutes after too many wrong passwords.")
                  if outcome == "locked" else _("Wrong email or password."))
         return render_template("dashboard/login.html", next=next_page, email=email, error=error), 401
-    session.clear()  # a new session at sign-in: nothing carried over from before
+    draft = session.get("draft")  # what she typed before her session expired
+    session.clear()  # a new session at sign-in: nothing else carried over from before
     session.permanent = True
     session.update(user=user_id, lang=language)
+    if draft:
+        session["draft"] = draft
     return redirect(next_page)
 
 

@@ -21,6 +21,7 @@ from sqlalchemy.orm import Session
 
 from gateway.content.prompts import Catalog
 from gateway.encoding import normalise_lao, sms_size
+from gateway.errors import InputProblem
 from gateway.messaging.audience import Audience  # noqa: F401  (re-exported for the CLI)
 from gateway.store.models import Broadcast, Member, OutboundMessage, TrainingSession, utcnow
 from gateway.store.schedule import where_to_join
@@ -29,24 +30,28 @@ PLACEHOLDERS = {"name", "session.title", "session.starts_at", "session.where"}
 
 
 def check_texts(texts: dict[str, str], languages: Iterable[str]) -> dict[str, str]:
-    """Clean per-language texts; raise ValueError naming what is wrong."""
-    texts = {lang: normalise_lao((text or "").strip()) for lang, text in texts.items()
+    """Clean per-language texts; raise InputProblem (a ValueError) naming what is wrong."""
+    # A browser sends a textarea's line breaks as CRLF; one SMS line break is LF.
+    texts = {lang: normalise_lao((text or "").replace("\r\n", "\n").strip()) for lang, text in texts.items()
              if (text or "").strip()}
     if not texts:
-        raise ValueError("give the message text (--text, and --text-lo for Lao)")
+        raise InputProblem("give the message text (--text, and --text-lo for Lao)")
     for lang, text in texts.items():
         if lang not in languages:
-            raise ValueError(f"no language {lang!r}; use {', '.join(languages)}")
+            raise InputProblem("no language %(lang)s; use %(choices)s", lang=repr(lang), choices=", ".join(languages))
         if len(text) > 1000:
-            raise ValueError(f"the {lang} text is {len(text)} characters; keep it under 1000")
+            raise InputProblem("the %(lang)s text is %(length)s characters; keep it under 1000",
+                               lang=lang, length=len(text))
         try:
             fields = {f for _, f, _, _ in string.Formatter().parse(text) if f is not None}
         except ValueError as exc:
-            raise ValueError(f"the {lang} text has a broken placeholder: {exc}") from None
+            raise InputProblem("the %(lang)s text has a broken placeholder: %(problem)s",
+                               lang=lang, problem=str(exc)) from None
         unknown = fields - PLACEHOLDERS
         if unknown:
-            raise ValueError(f"the {lang} text uses {', '.join(sorted('{' + u + '}' for u in unknown))}; "
-                             f"available: {', '.join(sorted('{' + p + '}' for p in PLACEHOLDERS))}")
+            raise InputProblem("the %(lang)s text uses %(unknown)s; available: %(available)s", lang=lang,
+                               unknown=", ".join(sorted("{" + u + "}" for u in unknown)),
+                               available=", ".join(sorted("{" + p + "}" for p in PLACEHOLDERS)))
     return texts
 
 

@@ -143,6 +143,12 @@ def save(chart: Chart, path: Path | str) -> Path:
     return path
 
 
+def svg(chart: Chart, embed_font: bool = True) -> str:
+    """``chart`` as SVG text. A page that already loads the Lao font (the dashboard)
+    leaves it out, which saves ~125 KB per chart."""
+    return _svg(layout(chart), embed_font)
+
+
 def _png(drawn: _Layout) -> Image.Image:
     image = Image.new("RGB", (WIDTH, drawn.height), "white")
     draw = ImageDraw.Draw(image)
@@ -155,12 +161,14 @@ def _png(drawn: _Layout) -> Image.Image:
     return image
 
 
-def _svg(drawn: _Layout) -> str:
-    font = base64.b64encode(FONT.read_bytes()).decode("ascii")
+def _svg(drawn: _Layout, embed_font: bool = True) -> str:
+    face = ""
+    if embed_font:
+        font = base64.b64encode(FONT.read_bytes()).decode("ascii")
+        face = f"@font-face{{font-family:'{FAMILY}';src:url(data:font/ttf;base64,{font}) format('truetype');}} "
     parts = [f'<svg xmlns="http://www.w3.org/2000/svg" width="{WIDTH}" height="{drawn.height}" '
-             f'viewBox="0 0 {WIDTH} {drawn.height}">',
-             f"<style>@font-face{{font-family:'{FAMILY}';src:url(data:font/ttf;base64,{font}) "
-             f"format('truetype');}} text{{font-family:'{FAMILY}','Noto Sans Lao',sans-serif;}}</style>",
+             f'viewBox="0 0 {WIDTH} {drawn.height}" role="img">',
+             f"<style>{face}text{{font-family:'{FAMILY}','Noto Sans Lao',sans-serif;}}</style>",
              f'<rect width="{WIDTH}" height="{drawn.height}" fill="white"/>']
     for piece in drawn.pieces:
         if piece.kind == "rect":

@@ -21,6 +21,7 @@ from sqlalchemy.orm import Session
 
 from gateway.content.prompts import Catalog
 from gateway.encoding import normalise_lao
+from gateway.errors import InputProblem
 from gateway.engine import Text
 from gateway.messaging import broadcasts
 from gateway.messaging.audience import Audience
@@ -57,22 +58,23 @@ def check(code: str, questions: dict[str, str], options: Sequence[dict[str, str]
           opens_at: datetime, closes_at: datetime, languages: Sequence[str]) -> None:
     """Raise ValueError naming what is wrong with a new poll."""
     if not poll_answer.valid_code(code):
-        raise ValueError(f"code {code!r} should be 1-3 letters then 1-4 digits, e.g. P4")
+        raise InputProblem("code %(code)s should be 1-3 letters then 1-4 digits, e.g. P4", code=repr(code))
     if not questions:
-        raise ValueError("give the question (--question, and --question-lo for Lao)")
+        raise InputProblem("give the question (--question, and --question-lo for Lao)")
     for lang, text in list(questions.items()) + [(lang, t) for o in options for lang, t in o.items()]:
         if lang not in languages:
-            raise ValueError(f"no language {lang!r}; use {', '.join(languages)}")
+            raise InputProblem("no language %(lang)s; use %(choices)s", lang=repr(lang), choices=", ".join(languages))
         if not text.strip():
-            raise ValueError(f"an empty {lang} text")
+            raise InputProblem("an empty %(lang)s text", lang=lang)
     if not 2 <= len(options) <= MAX_OPTIONS:
-        raise ValueError(f"a poll needs 2 to {MAX_OPTIONS} options, got {len(options)}")
+        raise InputProblem("a poll needs 2 to %(most)s options, got %(count)s", most=MAX_OPTIONS, count=len(options))
     for lang in questions:
         missing = [str(n) for n, option in enumerate(options, start=1) if not option.get(lang)]
         if missing:
-            raise ValueError(f"option(s) {', '.join(missing)} have no {lang} text but the question has")
+            raise InputProblem("option(s) %(numbers)s have no %(lang)s text but the question has",
+                               numbers=", ".join(missing), lang=lang)
     if closes_at <= opens_at:
-        raise ValueError("the poll must close after it opens")
+        raise InputProblem("the poll must close after it opens")
 
 
 def next_code(db: Session, prefix: str = "P") -> str:
@@ -88,7 +90,7 @@ def create(db: Session, code: str, questions: dict, options: list, audience: Aud
            opens_at: datetime, closes_at: datetime, kind: str = "poll",
            session_id: int | None = None, confirm: bool = False) -> Poll:
     if db.scalar(select(Poll.id).where(Poll.code == code)) is not None:
-        raise ValueError(f"code {code} is taken; choose another or leave --code out")
+        raise InputProblem("code %(code)s is taken; choose another or leave --code out", code=code)
     questions = {lang: normalise_lao(text) for lang, text in questions.items()}
     options = [{lang: normalise_lao(text) for lang, text in option.items()} for option in options]
     poll = Poll(code=code, questions=questions, options=options, audience=audience.to_dict(),

@@ -10,7 +10,7 @@ from sqlalchemy import select
 from sqlalchemy.orm import Session, lazyload
 
 from gateway.content.vocabulary import Vocabulary
-from gateway.errors import ImportRowError
+from gateway.errors import ImportRowError, InputProblem
 from gateway.phone import is_valid, to_e164
 from gateway.store.csvfile import checked_rows, split_list
 from gateway.store.database import upsert_dialect
@@ -113,7 +113,8 @@ def import_rows(session: Session, rows: Iterable[tuple[int, dict[str, str]]],
     for line, fields in checked_rows(rows, convert, report.rejected):
         phone = fields.pop("phone")
         if phone in seen:
-            report.rejected.append(ImportRowError(line, f"same phone as line {seen[phone]}"))
+            problem = InputProblem("same phone as line %(line)s", line=seen[phone])
+            report.rejected.append(ImportRowError(line, str(problem), problem))
             continue
         seen[phone] = line
         member = by_phone(session, phone)
@@ -136,29 +137,29 @@ def import_rows(session: Session, rows: Iterable[tuple[int, dict[str, str]]],
 def _member_fields(row: dict[str, str], vocabulary: Vocabulary, default_language: str) -> dict:
     phone = to_e164(row.get("phone", ""))
     if phone is None or not is_valid(phone):
-        raise ValueError(f"phone {row.get('phone', '')!r} is not a valid number "
-                         "(use +856 20 xxxx xxxx or 020 xxxx xxxx)")
+        raise InputProblem("phone %(value)s is not a valid number (use +856 20 xxxx xxxx or 020 xxxx xxxx)",
+                           value=repr(row.get("phone", "")))
     name = row.get("name", "")
     if len(name) > 80:
-        raise ValueError("name is longer than 80 characters")
+        raise InputProblem("name is longer than 80 characters")
     organisation = row.get("organisation", "")
     if len(organisation) > 120:
-        raise ValueError("organisation is longer than 120 characters")
+        raise InputProblem("organisation is longer than 120 characters")
     province = None
     if row.get("province"):
         province = vocabulary.province(row["province"])
         if province is None:
-            raise ValueError(f"unknown province {row['province']!r}")
+            raise InputProblem("unknown province %(value)s", value=repr(row["province"]))
     language = default_language
     if row.get("language"):
         language = vocabulary.language(row["language"])
         if language is None:
-            raise ValueError(f"unknown language {row['language']!r} (use lo or en)")
+            raise InputProblem("unknown language %(value)s (use lo or en)", value=repr(row["language"]))
     topics = []
     for word in split_list(row.get("topics", "")):
         topic = vocabulary.topic(word)
         if topic is None:
-            raise ValueError(f"unknown topic {word!r}")
+            raise InputProblem("unknown topic %(value)s", value=repr(word))
         topics.append(topic)
     fields: dict[str, Any] = {"phone": phone, "name": name or None,
                               "organisation": organisation or None, "province": province,
@@ -175,7 +176,8 @@ def _consent_time(text: str) -> datetime:
     try:
         when = datetime.fromisoformat(text)
     except ValueError:
-        raise ValueError(f"consent {text!r} is neither yes nor a date like 2026-05-01") from None
+        raise InputProblem("consent %(value)s is neither yes nor a date like 2026-05-01",
+                           value=repr(text)) from None
     return when if when.tzinfo else when.replace(tzinfo=utcnow().tzinfo)
 
 

@@ -13,9 +13,9 @@ from sqlalchemy.orm import Session
 
 from gateway.content.vocabulary import Vocabulary
 from gateway.encoding import normalise_lao
-from gateway.errors import ImportRowError
+from gateway.errors import ImportRowError, InputProblem
 from gateway.store.csvfile import checked_rows
-from gateway.store.models import Enrolment, Member, TrainingSession, utcnow
+from gateway.store.models import Enrolment, Member, Reminder, TrainingSession, utcnow
 
 KINDS = ("hangout", "training", "community_of_practice")
 # A session's language: "lo", "en", or this for a session held in both. One rule
@@ -32,7 +32,7 @@ def parse_local_time(text: str, timezone: str) -> datetime:
     try:
         when = datetime.fromisoformat(text.strip().replace("T", " "))
     except ValueError:
-        raise ValueError(f"time {text!r} is not like 2026-11-27 14:00") from None
+        raise InputProblem("time %(value)s is not like 2026-11-27 14:00", value=repr(text)) from None
     return when if when.tzinfo else when.replace(tzinfo=ZoneInfo(timezone))
 
 
@@ -41,26 +41,26 @@ def session_fields(values: dict[str, Any], vocabulary: Vocabulary, timezone: str
     titles = {lang: normalise_lao(values.get(f"title_{lang}", "").strip()) for lang in ("lo", "en")}
     titles = {lang: title for lang, title in titles.items() if title}
     if not titles:
-        raise ValueError("a session needs a title (title_lo and/or title_en)")
+        raise InputProblem("a session needs a title (title_lo and/or title_en)")
     if any(len(title) > 120 for title in titles.values()):
-        raise ValueError("titles must be 120 characters or fewer")
+        raise InputProblem("titles must be 120 characters or fewer")
     kind = (values.get("kind") or "hangout").strip()
     if kind not in KINDS:
-        raise ValueError(f"kind {kind!r} is not one of {', '.join(KINDS)}")
+        raise InputProblem("kind %(value)s is not one of %(choices)s", value=repr(kind), choices=", ".join(KINDS))
     topic = vocabulary.topic(values.get("topic") or "")
     if topic is None:
-        raise ValueError(f"unknown topic {values.get('topic')!r}")
+        raise InputProblem("unknown topic %(value)s", value=repr(values.get("topic")))
     typed = str(values.get("language") or "").strip()
     language = BOTH if typed.casefold() in _BOTH_WORDS else vocabulary.language(typed)
     if language is None:
-        raise ValueError(f"unknown language {values.get('language')!r} (use lo, en or all)")
+        raise InputProblem("unknown language %(value)s (use lo, en or all)", value=repr(values.get("language")))
     starts_at = parse_local_time(str(values.get("starts_at") or ""), timezone)
     duration = _whole(values.get("duration_minutes"), "duration_minutes", default=60)
     capacity = _whole(values.get("capacity"), "capacity", default=None)
     place, link, dial_in = (normalise_lao(str(values.get(k) or "").strip()) or None
                             for k in ("place", "join_link", "dial_in"))
     if not (place or link or dial_in):
-        raise ValueError("say where or how to join: place, join_link or dial_in")
+        raise InputProblem("say where or how to join: place, join_link or dial_in")
     return {"titles": titles, "kind": kind, "topic": topic, "language": language,
             "starts_at": starts_at, "duration_minutes": duration, "capacity": capacity,
             "place": place, "join_link": link, "dial_in": dial_in}
@@ -72,9 +72,9 @@ def _whole(raw: Any, name: str, default: int | None) -> int | None:
     try:
         value = int(str(raw).strip())
     except ValueError:
-        raise ValueError(f"{name} {raw!r} is not a whole number") from None
+        raise InputProblem("%(name)s %(value)s is not a whole number", name=name, value=repr(raw)) from None
     if value <= 0:
-        raise ValueError(f"{name} must be more than 0")
+        raise InputProblem("%(name)s must be more than 0", name=name)
     return value
 
 
@@ -166,3 +166,9 @@ def confirm(session: Session, member: Member, session_id: int, now: datetime) ->
 def where_to_join(row: TrainingSession) -> str:
     return " / ".join(part for part in (row.place, row.join_link, row.dial_in) if part)
 
+
+
+def reminders(session: Session, session_id: int) -> list[Reminder]:
+    """The reminders (and the feedback poll) a session has scheduled, soonest first."""
+    return list(session.scalars(select(Reminder).where(Reminder.session_id == session_id)
+                                .order_by(Reminder.due_at)))

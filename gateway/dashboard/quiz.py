@@ -1,0 +1,40 @@
+"""The digital-safety quiz report: how many got each question right, by province
+and language, and how the scores spread."""
+
+from __future__ import annotations
+
+import csv
+import io
+
+from flask import Response, current_app, render_template
+from markupsafe import Markup
+
+from gateway.dashboard.auth import bp, needs
+from gateway.dashboard.form import choices, language
+from gateway.polls import charts, quiz_report
+from gateway.store.models import utcnow
+
+
+def _report():
+    with current_app.extensions["db"].session() as db:
+        return quiz_report.compute(db, current_app.extensions["book"], current_app.extensions["catalog"],
+                                   language())
+
+
+@bp.get("/quiz")
+@needs("read")
+def quiz():
+    report = _report()
+    questions, scores = quiz_report.charts(report, language(), current_app.extensions["catalog"], utcnow())
+    provinces, languages = dict(choices("provinces")), dict(choices("languages"))
+    return render_template("dashboard/quiz.html", report=report, provinces=provinces, languages=languages,
+                           charts=[Markup(charts.svg(chart, embed_font=False)) for chart in (questions, scores)])
+
+
+@bp.get("/quiz.csv")
+@needs("read")
+def quiz_csv():
+    out = io.StringIO()
+    csv.writer(out).writerows(quiz_report.table(_report()))
+    return Response("\ufeff" + out.getvalue(), mimetype="text/csv; charset=utf-8",
+                    headers={"Content-Disposition": "attachment; filename=quiz.csv"})

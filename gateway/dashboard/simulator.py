@@ -1,0 +1,83 @@
+"""A basic phone on the page: dial the USSD menus or text the gateway, in Lao or
+English, over the real webhooks, flows, database and Redis.
+
+Each organiser gets her own test number (+856 20 555 NNNNN, from her account id),
+so two organisers testing at once never share a session. Her test member is real:
+registering makes a member with that number (erase it from Members when done).
+SMS replies are the real outbox rows; with a real provider configured, the worker
+really sends them to that made-up number.
+"""
+
+from __future__ import annotations
+
+import uuid
+
+from flask import current_app, g, jsonify, render_template, request
+from sqlalchemy import select
+
+from gateway.dashboard.auth import bp, needs
+from gateway.store import members
+from gateway.store.models import OutboundMessage
+
+SERVICE_CODE = "*384*1#"
+
+
+def test_number() -> str:
+    return f"+85620555{g.user.id % 100000:05d}"
+
+
+def _webhook(path: str, form: dict) -> str:
+    """Post to the gateway's own webhook exactly as Africa's Talking would."""
+    token = current_app.config["GATEWAY"].at_webhook_token
+    url = path + (f"?token={token}" if token else "")
+    return current_app.test_client().post(url, data=form).get_data(as_text=True)
+
+
+@bp.get("/simulator")
+@needs("send")
+def simulator():
+    return render_template("dashboard/simulator.html", number=test_number(), service_code=SERVICE_CODE)
+
+
+@bp.post("/simulator/ussd")
+@needs("send")
+def simulator_ussd():
+    """One USSD hop: ``session`` names the dial, ``text`` is everything typed so far
+    joined with ``*``, as the network sends it."""
+    session_id = request.form.get("session", "")[:40] or f"SIM{uuid.uuid4().hex[:12]}"
+    text = request.form.get("text", "")[:500]
+    reply = _webhook("/ussd/africastalking", {"sessionId": session_id, "serviceCode": SERVICE_CODE,
+                                              "phoneNumber": test_number(), "networkCode": "45701", "text": text})
+    kind, _, screen = reply.partition(" ")
+    return jsonify(session=session_id, ended=kind != "CON", screen=screen)
+
+
+@bp.post("/simulator/sms")
+@needs("send")
+def simulator_sms():
+    """Text the gateway; the answer is the replies it wrote to the outbox for her."""
+    phone = test_number()
+    body = request.form.get("text", "")[:480]
+    with current_app.extensions["db"].session() as db:
+        last = db.scalar(select(OutboundMessage.id).order_by(OutboundMessage.id.desc()).limit(1)) or 0
+    _webhook("/sms/africastalking", {"from": phone, "to": "20880", "text": body,
+                                     "id": f"SIM{uuid.uuid4().hex}", "date": "", "linkId": ""})
+    return jsonify(after=last, replies=_replies(phone, last))
+
+
+@bp.get("/simulator/sms")
+@needs("send")
+def simulator_sms_replies():
+    """Replies written since ``after`` (a reply can be written by a worker a moment later)."""
+    after = request.args.get("after", "0")
+    return jsonify(replies=_replies(test_number(), int(after) if after.isdigit() else 0))
+
+
+def _replies(phone: str, after: int) -> list[dict]:
+    with current_app.extensions["db"].session() as db:
+        member = members.by_phone(db, phone)
+        if member is None:
+            return []
+        return [{"id": row_id, "text": text} for row_id, text in db.execute(
+            select(OutboundMessage.id, OutboundMessage.body).where(
+                OutboundMessage.member_id == member.id, OutboundMessage.id > after).order_by(OutboundMessage.id))]
