@@ -96,6 +96,19 @@ def db(app):
 
 
 @pytest.fixture
+def people(app):
+    """Dashboard accounts, one per role, with the password ``PASSWORD``."""
+    from gateway.store import users as accounts
+
+    from .helpers import PASSWORD
+
+    with app.extensions["db"].session() as db:
+        for email, role in (("admin@ngo.la", "admin"), ("noy@ngo.la", "organiser"), ("kham@ngo.la", "viewer")):
+            accounts.add(db, email, PASSWORD, role, language="en")
+    return app
+
+
+@pytest.fixture
 def phone_factory(client):
     """A handset dialling the USSD webhook exactly as Africa's Talking does."""
 

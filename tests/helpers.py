@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import itertools
+import re
 from datetime import datetime, timezone
 from zoneinfo import ZoneInfo
 
@@ -12,6 +13,13 @@ from gateway.store import members, schedule
 from gateway.store.models import Member
 
 from .fakes import FakeTwilio
+
+PASSWORD = "correct horse battery"  # the dashboard accounts' (the ``people`` fixture)
+
+
+def form_token(page: bytes) -> str:
+    """The CSRF token in a dashboard page's forms."""
+    return re.search(rb'name="csrf" value="([^"]+)"', page)[1].decode()
 
 PHONE = "+8562055520001"
 _ids = itertools.count(1)

@@ -24,9 +24,8 @@ from gateway.encoding import sms_size
 from gateway.store import users as accounts
 
 from .fakes import drain
-from .helpers import add_member
+from .helpers import PASSWORD, add_member
 
-PASSWORD = "correct horse battery"
 CHROMIUM = shutil.which("chromium") or shutil.which("chromium-browser")
 SHOTS = os.environ.get("OUTREACH_SCREENSHOTS")
 REQUIRED = os.environ.get("OUTREACH_BROWSER_TESTS") == "required"

@@ -1,10 +1,8 @@
 """The organiser dashboard's foundation: accounts, signing in and out, CSRF, roles,
 the overview and the audit log, in Lao and English (Flask test client)."""
 
-import re
 from datetime import timedelta
 
-import pytest
 from babel.messages.extract import extract_from_dir
 from babel.messages.frontend import parse_mapping_cfg
 from babel.messages.pofile import read_po
@@ -14,22 +12,10 @@ from gateway.config import PROJECT_ROOT
 from gateway.store import users as accounts
 from gateway.store.models import User, utcnow
 
-from .helpers import add_member, add_session
+from .helpers import PASSWORD, add_member, add_session
+from .helpers import form_token as token
 
-PASSWORD = "correct horse battery"
 DASHBOARD = PROJECT_ROOT / "gateway" / "dashboard"
-
-
-@pytest.fixture
-def people(app):
-    with app.extensions["db"].session() as db:
-        for email, role in (("admin@ngo.la", "admin"), ("noy@ngo.la", "organiser"), ("kham@ngo.la", "viewer")):
-            accounts.add(db, email, PASSWORD, role, language="en")
-    return app
-
-
-def token(page: bytes) -> str:
-    return re.search(rb'name="csrf" value="([^"]+)"', page)[1].decode()
 
 
 def sign_in(client, email="admin@ngo.la", password=PASSWORD, next_page="/"):

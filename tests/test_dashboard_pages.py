@@ -11,25 +11,12 @@ from datetime import timedelta
 import pytest
 from sqlalchemy import func, select
 
-from gateway.store import users as accounts
 from gateway.store.models import AuditEvent, Broadcast, Member, OutboundMessage, Poll, Reminder, TrainingSession, utcnow
 
 from .fakes import drain
-from .helpers import add_member, add_session
+from .helpers import PASSWORD, add_member, add_session
+from .helpers import form_token as token
 
-PASSWORD = "correct horse battery"
-
-
-@pytest.fixture
-def people(app):
-    with app.extensions["db"].session() as db:
-        for email, role in (("admin@ngo.la", "admin"), ("noy@ngo.la", "organiser"), ("kham@ngo.la", "viewer")):
-            accounts.add(db, email, PASSWORD, role, language="en")
-    return app
-
-
-def token(page: bytes) -> str:
-    return re.search(rb'name="csrf" value="([^"]+)"', page)[1].decode()
 
 
 def signed_in(app, email="noy@ngo.la"):
@@ -348,3 +335,33 @@ def test_an_expired_session_returns_to_login_and_keeps_her_text(people):
     assert text not in client.get("/broadcasts/new").get_data(as_text=True)  # given back once
     with people.extensions["db"].session() as db:
         assert db.scalar(select(func.count(Broadcast.id))) == 0
+
+
+def test_every_post_refuses_a_viewer_and_a_missing_token_and_changes_nothing(people):
+    viewer, organiser = signed_in(people, "kham@ngo.la"), signed_in(people)
+    with people.extensions["db"].session() as db:
+        member_id = add_member(db, "+8562055512345", name="Noy").id
+        session_id = add_session(db).id
+    made = post(organiser, "/broadcasts/new", {"text_en": "Hello"})
+    broadcast_id = int(made.location.rsplit("/", 1)[1])
+    post(organiser, "/polls/new", {"question_en": "Like it?", "options_en": "Yes\nNo"})
+
+    def snapshot():
+        with people.extensions["db"].session() as db:
+            return (db.scalar(select(func.count(Broadcast.id))), db.scalar(select(func.count(Poll.id))),
+                    db.scalar(select(func.count(TrainingSession.id))), db.scalar(select(func.count(OutboundMessage.id))),
+                    db.get(Member, member_id).name, db.get(TrainingSession, session_id).cancelled_at,
+                    db.scalar(select(Poll.closed_at)), db.get(Broadcast, broadcast_id).status)
+
+    before = snapshot()
+    routes = {"/broadcasts/new": {"text_en": "Hi"}, f"/broadcasts/{broadcast_id}/send": {"confirm": "yes"},
+              f"/broadcasts/{broadcast_id}/cancel": {}, "/polls/new": {"question_en": "Q", "options_en": "A\nB"},
+              "/polls/P1/close": {}, "/sessions/new": {"title_en": "T"}, f"/sessions/{session_id}/edit": {"title_en": "T"},
+              f"/sessions/{session_id}/cancel": {}, f"/members/{member_id}": {"name": "Changed", "language": "lo"},
+              f"/members/{member_id}/erase": {"confirm": "yes"}, "/members/import": {},
+              "/simulator/ussd": {"text": ""}, "/simulator/sms": {"text": "HELP"}}
+    for url, data in routes.items():
+        assert post(viewer, url, data).status_code == 403, url
+        tokenless = organiser.post(url, data=data)
+        assert tokenless.status_code == 400, url
+    assert snapshot() == before

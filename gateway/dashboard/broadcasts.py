@@ -11,13 +11,13 @@ from __future__ import annotations
 
 import json
 
-from flask import abort, current_app, jsonify, redirect, render_template, request, url_for
+from flask import current_app, jsonify, redirect, render_template, request, url_for
 from flask_babel import gettext as _
 from sqlalchemy import func, select
 from werkzeug.datastructures import MultiDict
 
 from gateway.dashboard.auth import bp, needs
-from gateway.dashboard.form import actor, audience_from, choices, language, say, services, take_draft
+from gateway.dashboard.form import actor, audience_from, choices, found, language, say, services, take_draft
 from gateway.encoding import GSM7_BASIC, GSM7_EXTENDED
 from gateway.errors import InputProblem
 from gateway.messaging import broadcasts, bulk
@@ -112,20 +112,13 @@ def audience_count():
                    text=_("%(count)s recipients", count=f"{total:,}"))
 
 
-def _broadcast(db, broadcast_id: int) -> Broadcast:
-    row = db.get(Broadcast, broadcast_id)
-    if row is None:
-        abort(404)
-    return row
-
-
 @bp.get("/broadcasts/<int:broadcast_id>")
 @needs("read")
 def broadcast(broadcast_id: int):
     app_services = services()
     config = app_services.config
     with current_app.extensions["db"].session() as db:
-        row = _broadcast(db, broadcast_id)
+        row = found(db.get(Broadcast, broadcast_id))
         preview = None
         if row.status == "draft":
             renderer = broadcasts.renderer_for(db, row, app_services.catalog, config.default_language)
@@ -157,7 +150,7 @@ def _describe(audience: Audience) -> str:
 @needs("send")
 def broadcast_send(broadcast_id: int):
     with current_app.extensions["db"].session() as db:
-        row = _broadcast(db, broadcast_id)
+        row = found(db.get(Broadcast, broadcast_id))
         if row.status != "draft":  # a second click, or another tab: it is already going
             return redirect(url_for("dashboard.broadcast", broadcast_id=broadcast_id))
     if request.form.get("confirm") != "yes":
@@ -172,7 +165,7 @@ def broadcast_send(broadcast_id: int):
 @needs("send")
 def broadcast_cancel(broadcast_id: int):
     with current_app.extensions["db"].session() as db:
-        row = _broadcast(db, broadcast_id)
+        row = found(db.get(Broadcast, broadcast_id))
         if row.status != "cancelled":
             stopped = broadcasts.cancel(db, row)
             audit.record(db, actor(), "broadcast.cancel", f"broadcast {broadcast_id}",
@@ -189,7 +182,7 @@ def broadcast_progress(broadcast_id: int):
 def _progress(broadcast_id: int) -> dict:
     """Sent, failed and remaining, with a time to finish from the pace so far."""
     with current_app.extensions["db"].session() as db:
-        row = _broadcast(db, broadcast_id)
+        row = found(db.get(Broadcast, broadcast_id))
         counts = broadcasts.progress(db, broadcast_id)
         status, started, send_after = row.status, row.started_at, row.send_after
     total = sum(counts.values())

@@ -12,7 +12,7 @@ import math
 from dataclasses import dataclass
 from urllib.parse import urlsplit
 
-from flask import current_app, g, request, session
+from flask import abort, current_app, g, request, session
 from flask_babel import get_locale
 from flask_babel import gettext as _
 
@@ -57,6 +57,13 @@ def choices(list_name: str) -> list[tuple[str, str]]:
     lang = language()
     return [(item, catalog.template(lang, option_list.label_key(item))
              if catalog.has(lang, option_list.label_key(item)) else item) for item in option_list.items]
+
+
+def found(row):
+    """The row a page is about, or 404."""
+    if row is None:
+        abort(404)
+    return row
 
 
 def label(list_name: str, key: str | None) -> str:

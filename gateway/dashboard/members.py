@@ -13,14 +13,14 @@ import csv
 import io
 import re
 
-from flask import Response, abort, current_app, g, redirect, render_template, request, url_for
+from flask import Response, current_app, g, redirect, render_template, request, url_for
 from flask_babel import gettext as _
 from sqlalchemy import func, or_, select
 
 from gateway import broker
 from gateway.content.vocabulary import Vocabulary
 from gateway.dashboard.auth import bp, needs
-from gateway.dashboard.form import Pages, actor, choices, label, say, services
+from gateway.dashboard.form import Pages, actor, choices, found, label, say, services
 from gateway.errors import ImportRowError, InputProblem
 from gateway.phone import mask, phone_key
 from gateway.store import audit, privacy
@@ -97,10 +97,8 @@ def _status_names() -> list[tuple[str, str]]:
 
 
 def _member(db, member_id: int) -> Member:
-    member = db.get(Member, member_id)
-    if member is None or member.erased_at is not None:
-        abort(404)
-    return member
+    member = found(db.get(Member, member_id))
+    return found(None) if member.erased_at is not None else member
 
 
 @bp.get("/members/<int:member_id>")

@@ -11,7 +11,7 @@ import csv
 import io
 from datetime import timedelta
 
-from flask import Response, abort, current_app, redirect, render_template, request, url_for
+from flask import Response, current_app, redirect, render_template, request, url_for
 from flask_babel import gettext as _
 from markupsafe import Markup
 from sqlalchemy import func, select
@@ -19,7 +19,7 @@ from werkzeug.datastructures import MultiDict
 
 from gateway.dashboard.auth import bp, needs
 from gateway.dashboard.broadcasts import session_choices
-from gateway.dashboard.form import actor, audience_from, choices, language, say, services, take_draft
+from gateway.dashboard.form import actor, audience_from, choices, found, language, say, services, take_draft
 from gateway.errors import InputProblem
 from gateway.polls import charts
 from gateway.polls import poll as polls
@@ -91,10 +91,7 @@ def poll_new_post():
 
 
 def _poll(db, code: str) -> Poll:
-    row = db.scalar(select(Poll).where(Poll.code == code.upper()))
-    if row is None:
-        abort(404)
-    return row
+    return found(db.scalar(select(Poll).where(Poll.code == code.upper())))
 
 
 @bp.get("/polls/<code>")

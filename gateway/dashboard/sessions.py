@@ -11,7 +11,7 @@ import calendar
 from datetime import date, datetime, timedelta
 from zoneinfo import ZoneInfo
 
-from flask import abort, current_app, redirect, render_template, request, url_for
+from flask import current_app, redirect, render_template, request, url_for
 from flask_babel import gettext as _
 from sqlalchemy import select
 from werkzeug.datastructures import MultiDict
@@ -19,7 +19,7 @@ from werkzeug.datastructures import MultiDict
 from gateway.config import duration_minutes
 from gateway.content.vocabulary import Vocabulary
 from gateway.dashboard.auth import bp, needs
-from gateway.dashboard.form import actor, choices, language, say, services, take_draft
+from gateway.dashboard.form import actor, choices, found, language, say, services, take_draft
 from gateway.errors import InputProblem
 from gateway.messaging import reminders as reminder_jobs
 from gateway.phone import mask
@@ -63,8 +63,10 @@ def sessions():
     start = datetime.combine(first, datetime.min.time(), zone)
     end = datetime.combine(last + timedelta(days=1), datetime.min.time(), zone)
     with current_app.extensions["db"].session() as db:
-        upcoming = [(row.id, row.starts_at, _title(row), dict(_kinds()).get(row.kind, row.kind),
-                     row.language, schedule.enrolled_count(db, row.id), row.capacity, row.cancelled_at)
+        kinds, languages = dict(_kinds()), dict(_languages())
+        upcoming = [(row.id, row.starts_at, _title(row), kinds.get(row.kind, row.kind),
+                     languages.get(row.language, row.language), schedule.enrolled_count(db, row.id),
+                     row.capacity, row.cancelled_at)
                     for row in schedule.upcoming(db)[:100]]
         in_month = list(db.scalars(select(TrainingSession).where(TrainingSession.starts_at >= start,
                                                                  TrainingSession.starts_at < end)
@@ -138,18 +140,11 @@ def _fields(form) -> tuple[dict, list[str]]:
     return fields, errors
 
 
-def _session(db, session_id: int) -> TrainingSession:
-    row = db.get(TrainingSession, session_id)
-    if row is None:
-        abort(404)
-    return row
-
-
 @bp.get("/sessions/<int:session_id>")
 @needs("read")
 def session(session_id: int):
     with current_app.extensions["db"].session() as db:
-        row = _session(db, session_id)
+        row = found(db.get(TrainingSession, session_id))
         reminders = [(r.kind, r.offset_minutes, r.due_at, r.status) for r in schedule.reminders(db, row.id)]
         enrolled = db.execute(select(Member.id, Member.name, Member.phone, Enrolment.channel,
                                      Enrolment.created_at, Enrolment.confirmed_at)
@@ -175,7 +170,7 @@ def session(session_id: int):
 def session_edit(session_id: int):
     draft = take_draft()
     with current_app.extensions["db"].session() as db:
-        row = _session(db, session_id)
+        row = found(db.get(TrainingSession, session_id))
         values = draft or MultiDict({
             "title_lo": row.titles.get("lo", ""), "title_en": row.titles.get("en", ""), "kind": row.kind,
             "topic": row.topic, "language": row.language,
@@ -192,7 +187,7 @@ def session_edit(session_id: int):
 def session_edit_post(session_id: int):
     fields, errors = _fields(request.form)
     with current_app.extensions["db"].session() as db:
-        row = _session(db, session_id)
+        row = found(db.get(TrainingSession, session_id))
         if errors:
             return _form_page(request.form, errors, row={"id": row.id, "title": _title(row)}, status=400)
         changed = [key for key, value in fields.items() if getattr(row, key) != value]
@@ -208,7 +203,7 @@ def session_edit_post(session_id: int):
 @needs("send")
 def session_cancel(session_id: int):
     with current_app.extensions["db"].session() as db:
-        row = _session(db, session_id)
+        row = found(db.get(TrainingSession, session_id))
         if row.cancelled_at is None:
             row.cancelled_at = utcnow()
             audit.record(db, actor(), "session.cancel", f"session {row.id}", _title(row))
