@@ -19,8 +19,10 @@ from gateway.channels.sms.spool import Spool
 from gateway.channels.ussd.pages import PageLimits
 from gateway.channels.ussd.service import UssdService
 from gateway.channels.ussd.sessions import UssdSessions
-from gateway.channels.voice.service import AudioLibrary, CallService
+from gateway.channels.voice.service import CallService
+from gateway.channels.voice.studio import PhoneStudio
 from gateway.config import Config
+from gateway.content.recordings import Recordings
 from gateway.providers import get_provider
 from gateway.services import Services, setup_logging
 
@@ -50,9 +52,11 @@ def create_app(config: Config | Mapping[str, Any] | None = None) -> Flask:
         app.extensions["parsers"][services.provider.name] = services.provider
     app.extensions["sms"] = SmsService(services, conversations)
     app.extensions["spool"] = Spool(settings.instance_path / "spool")
-    app.extensions["audio"] = AudioLibrary(settings.prompts_dir / "audio")
+    app.extensions["audio"] = Recordings(settings.recordings_path(), settings.prompts_dir / "audio")
     app.extensions["calls"] = CallService(conversations, services.catalog, services.redis,
                                           settings.secret_key, settings.voice_max_repeats)
+    app.extensions["studio"] = PhoneStudio(services.redis, settings.secret_key, settings.studio_pin,
+                                           services.catalog, "en")
     web.init_app(app)
     dashboard.init_app(app)
     return app

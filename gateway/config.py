@@ -86,6 +86,8 @@ class Config:
     default_language: str = "lo"
     flows_dir: Path = PROJECT_ROOT / "flows"
     prompts_dir: Path = PROJECT_ROOT / "prompts"
+    recordings_dir: str = ""  # organisers' recordings (studio, phone, import); empty: instance/audio
+    studio_pin: str = ""  # digits an organiser types to record prompts by phone; empty: off
     ussd_page_gsm7: int = 182
     ussd_page_ucs2: int = 80
     ussd_session_ttl: int = 180
@@ -155,6 +157,8 @@ class Config:
         for name in ("flows_dir", "prompts_dir"):
             if not Path(getattr(self, name)).is_dir():
                 raise ConfigError(name.upper(), f"folder {getattr(self, name)} does not exist")
+        if self.studio_pin and not (self.studio_pin.isdigit() and len(self.studio_pin) >= 6):
+            raise ConfigError("STUDIO_PIN", "use 6 or more digits (it is typed on a phone's keypad)")
         if self.default_language not in self.languages():
             raise ConfigError("DEFAULT_LANGUAGE", f"no prompts/{self.default_language}.yaml; "
                                                   f"have {', '.join(self.languages())}")
@@ -203,6 +207,9 @@ class Config:
 
     def feedback_open_minutes(self) -> int:
         return duration_minutes(self.feedback_open_for)
+
+    def recordings_path(self) -> Path:
+        return Path(self.recordings_dir) if self.recordings_dir else self.instance_path / "audio"
 
     def languages(self) -> list[str]:
         return sorted(p.stem for p in Path(self.prompts_dir).glob("*.yaml"))

@@ -83,10 +83,10 @@ def page(browser, site):
     context.close()
 
 
-def shot(page, name: str) -> None:
+def shot(page, name: str, full: bool = True) -> None:
     if SHOTS:
         Path(SHOTS).mkdir(parents=True, exist_ok=True)
-        page.screenshot(path=str(Path(SHOTS) / f"{name}.png"), full_page=True)
+        page.screenshot(path=str(Path(SHOTS) / f"{name}.png"), full_page=full)
 
 
 def sign_in(page, site):
@@ -240,3 +240,24 @@ def test_pages_fit_a_laptop_and_a_phone(browser, site, width, height):
         assert overflow <= 1, f"{path} is {overflow}px wider than a {width}px screen"
         shot(tab, f"{path.strip('/').replace('/', '-') or 'overview'}-{width}")
     context.close()
+
+
+def test_the_prompt_studio_takes_a_file_and_the_row_turns_recorded(page, site, tmp_path):
+    from .audio import wav
+
+    take = tmp_path / "goodbye.wav"
+    take.write_bytes(wav())
+    sign_in(page, site)
+    page.click("nav >> text=Voice prompts")
+    page.wait_for_selector("[data-studio]")
+    shot(page, "studio-en", full=False)
+    row = page.locator('tr[data-row="lo/voice.goodbye"]')
+    assert row.locator(".tag").inner_text() == "missing"
+    row.locator("input[data-upload]").set_input_files(str(take))
+    row.locator(".tag.recorded").wait_for()
+    assert "Saved (1.5 s)" in row.locator("[data-state]").inner_text()
+    assert row.locator("audio").get_attribute("src").startswith(f"{site.url}/audio/lo/voice.goodbye.wav") or \
+        "/audio/lo/voice.goodbye.wav" in row.locator("audio").get_attribute("src")
+    page.click("text=ພາສາລາວ")
+    page.wait_for_selector("h1:text('ບັນທຶກສຽງ')")
+    shot(page, "studio-lo", full=False)

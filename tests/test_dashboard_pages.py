@@ -304,7 +304,12 @@ def test_a_poll_is_created_its_chart_drawn_its_csv_downloaded_and_closed(people)
     assert table.startswith("\ufeffgroup,value,option,label,votes,percent")
     post(client, "/polls/P1/close")
     with people.extensions["db"].session() as db:
-        assert db.scalar(select(Poll.closed_at)) is not None
+        poll = db.scalar(select(Poll))
+        assert poll.closed_at is not None
+        broadcast_id = poll.broadcast_id
+    post(client, f"/broadcasts/{broadcast_id}/send", {"confirm": "yes"})  # a closed poll's question stays unsent
+    with people.extensions["db"].session() as db:
+        assert db.scalar(select(func.count(OutboundMessage.id))) == 0
 
 
 def test_the_simulator_walks_the_real_ussd_and_sms_flows(people):

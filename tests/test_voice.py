@@ -7,6 +7,7 @@ Recordings are generated here (short silent WAV files), never shipped.
 
 from __future__ import annotations
 
+import re
 import shutil
 import wave
 import xml.etree.ElementTree as ET
@@ -16,7 +17,7 @@ import pytest
 import yaml
 from sqlalchemy import select
 
-from gateway.channels.voice.service import AudioLibrary
+from gateway.content.recordings import Recordings
 from gateway.content.flows import load_book
 from gateway.content.prompt_audit import audit
 from gateway.content.prompts import Catalog
@@ -48,7 +49,7 @@ def recorded_prompts(tmp_path_factory) -> Path:
     folder = tmp_path_factory.mktemp("prompts")
     for path in (ROOT / "prompts").glob("*.yaml"):
         shutil.copy(path, folder / path.name)
-    result = audit(load_book(ROOT / "flows"), Catalog.load(folder), AudioLibrary(folder / "audio"))
+    result = audit(load_book(ROOT / "flows"), Catalog.load(folder), Recordings(folder / "own-audio", folder / "audio"))
     for needed in result.needed:
         silent_wav(folder / "audio" / needed.language / f"{needed.key}.wav")
     return folder
@@ -225,7 +226,7 @@ def test_at_end_of_call_closes_the_session(voice_app):
     assert not any(b"+856" in key for key in redis.keys("*"))
 
 
-def test_lao_without_recordings_is_silent_but_english_is_read_aloud(make_app):
+def test_lao_without_recordings_is_never_silent_it_falls_back_to_english(make_app):
     app = make_app(public_base_url=BASE)  # the shipped prompts: no recordings at all
     with app.extensions["db"].session() as db:
         add_member(db, "+8562055570005", language="en")
@@ -235,7 +236,10 @@ def test_lao_without_recordings_is_silent_but_english_is_read_aloud(make_app):
     spoken = english.find("GetDigits/Say").text
     assert spoken.startswith("Hello Noy. For Next session press 1. For Safety quiz press 2.")
     lao = parse(AtCall(app.test_client(), "+8562055570006", "ATVId_2").post(token="")[1], AT_VERBS)
-    assert list(lao.find("GetDigits")) == []  # AT's Say reads English only: nothing to play
+    # AT's Say reads English only: with no Lao recordings (not even the apology), the
+    # same screen is read in English, so the keys she presses are the same.
+    assert [e.tag for e in lao.find("GetDigits")] == ["Say"]
+    assert lao.find("GetDigits/Say").text.startswith("Hello Noy. For Next session press 1.")
 
 
 def test_dates_are_spoken_from_pieces(voice_app):
@@ -293,11 +297,12 @@ def test_prompts_audit_lists_gaps_and_writes_a_script(run, tmp_path):
     assert result.exit_code == 0, result.output
     assert "lo: 0 of" in result.output and "{title} in next_session.details" in result.output
     lines = script.read_text(encoding="utf-8").splitlines()
-    assert lines[0] == "key,language,text,used_in,file"
-    assert any(line.startswith("main.polls,lo,ແບບສຳຫຼວດ,main:menu,") for line in lines)
-    assert any(line.startswith("time.month.11,lo,ພະຈິກ,dates,") for line in lines)
+    assert lines[0] == "number,key,language,text,used_in,file"
+    assert any(re.match(r"\d+,main\.polls,lo,ແບບສຳຫຼວດ,main:menu,", line) for line in lines)
+    assert any(re.match(r"\d+,time\.month\.11,lo,ພະຈິກ,dates,", line) for line in lines)
+    assert lines[1].startswith("1,voice.goodbye,lo,") and lines[2].startswith("2,voice.sorry_english,lo,")
     check = run("flows", "check")
-    assert check.exit_code == 0 and "recording(s) missing in lo (silent on calls)" in check.output
+    assert check.exit_code == 0 and "recording(s) missing in lo (calls play those screens in English" in check.output
 
 
 def test_the_simulator_prints_what_a_caller_hears(run, app):
@@ -305,7 +310,7 @@ def test_the_simulator_prints_what_a_caller_hears(run, app):
         add_member(db, "+8562055570010", language="lo")
     result = run("simulate", "--channel", "voice", "--phone", "+8562055570010", "--input", "4")
     assert result.exit_code == 0, result.output
-    assert "ກິດຈະກຳຕໍ່ໄປ" in result.output and "[main.next_session; no recording: SILENT]" in result.output
+    assert "ກິດຈະກຳຕໍ່ໄປ" in result.output and "[main.next_session; no recording: ENGLISH meanwhile]" in result.output
     assert "ເລືອກພາສາ / Choose language:" in result.output  # 4 = language
 
 

@@ -25,7 +25,7 @@ from gateway.engine.events import (
 from gateway.errors import ActionError
 from gateway.messaging import reminders
 from gateway.polls import poll as polls
-from gateway.store import members, quizzes, schedule
+from gateway.store import live_texts, members, quizzes, schedule
 from gateway.store.models import Member, Poll
 
 
@@ -105,7 +105,7 @@ def find_next_session(context: ActionContext, call: ActionCall) -> ActionResult:
         return ActionResult("none")
     return ActionResult("found", vars={
         "session_id": found.id,
-        "title": localized(found.titles),
+        "title": localized(found.titles, live_texts.session_title_key(found.id)),
         "kind": prompt_ref(f"kind.{found.kind}"),
         "when": moment(found.starts_at, "short"),  # the screen's; the SMS says it in full
         "when_long": moment(found.starts_at),
@@ -142,8 +142,8 @@ def load_poll(context: ActionContext, call: ActionCall) -> ActionResult:
     if poll is None or not poll.is_open(context.now):
         return ActionResult("closed")
     return ActionResult("open", vars={
-        "code": poll.code, "question": localized(poll.questions),
-        "poll_options": [{"value": n, "label": localized(option)}
+        "code": poll.code, "question": localized(poll.questions, live_texts.poll_question_key(poll.id)),
+        "poll_options": [{"value": n, "label": localized(option, live_texts.poll_option_key(poll.id, n))}
                          for n, option in enumerate(poll.options, start=1)]})
 
 
@@ -164,7 +164,7 @@ def load_reminder(context: ActionContext, call: ActionCall) -> ActionResult:
     if found is None or found.cancelled_at is not None:
         return ActionResult("missing")
     return ActionResult("found", vars={
-        "session_id": found.id, "title": localized(found.titles),
+        "session_id": found.id, "title": localized(found.titles, live_texts.session_title_key(found.id)),
         "kind": prompt_ref(f"kind.{found.kind}"), "when": moment(found.starts_at)})
 
 

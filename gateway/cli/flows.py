@@ -44,16 +44,18 @@ def check_command(flows_dir: Path | None, prompts_dir: Path | None) -> None:
 
 
 def _voice_gaps(flows_dir: Path, prompts_dir: Path, catalog) -> None:
-    """Warn (not fail) about recordings calls would need: Lao cannot fall back to speech."""
-    from gateway.channels.voice.service import AudioLibrary
+    """Warn (not fail) about recordings calls need: an unrecorded Lao screen is played in English."""
+    from gateway.content.recordings import Recordings
     from gateway.content.flows import load_book
     from gateway.content.prompt_audit import audit
 
-    result = audit(load_book(flows_dir), catalog, AudioLibrary(Path(prompts_dir) / "audio"))
+    result = audit(load_book(flows_dir), catalog,
+                   Recordings(_settings().recordings_path(), Path(prompts_dir) / "audio"))
     for lang in catalog.languages:
         missing = [n for n in result.missing if n.language == lang]
         if missing:
-            spoken = " (read by text-to-speech meanwhile)" if lang == "en" else " (silent on calls)"
+            spoken = (" (read by text-to-speech meanwhile)" if lang == "en"
+                      else " (calls play those screens in English meanwhile)")
             click.secho(f"voice: warning: {len(missing)} recording(s) missing in {lang}{spoken}; "
                         "see `outreach prompts audit`", fg="yellow")
 

@@ -6,7 +6,7 @@ from pathlib import Path
 
 import click
 
-from gateway.cli import cli, fail
+from gateway.cli import actor, cli, fail, open_services
 
 
 @cli.group()
@@ -20,7 +20,7 @@ def prompts() -> None:
 @click.option("--all", "everything", is_flag=True, help="List every recording calls use, not only missing ones.")
 def audit_command(script: Path | None, everything: bool) -> None:
     """List every prompt a call can play that has no recording, per language."""
-    from gateway.channels.voice.service import AudioLibrary
+    from gateway.content.recordings import Recordings
     from gateway.content.flows import load_book
     from gateway.content.prompt_audit import audit, write_script
     from gateway.content.prompts import Catalog
@@ -28,7 +28,7 @@ def audit_command(script: Path | None, everything: bool) -> None:
 
     config = load_config()
     catalog = Catalog.load(config.prompts_dir, config.timezone)
-    library = AudioLibrary(Path(config.prompts_dir) / "audio")
+    library = Recordings(config.recordings_path(), Path(config.prompts_dir) / "audio")
     result = audit(load_book(config.flows_dir), catalog, library)
     shown = result.needed if everything else result.missing
     for lang in sorted(catalog.languages, key=lambda code: code != config.default_language):
@@ -48,3 +48,99 @@ def audit_command(script: Path | None, everything: bool) -> None:
             fail(f"--script: folder {script.parent} does not exist")
         count = write_script(result, script, only_missing=not everything)
         click.echo(f"\nrecording script with {count} line(s) written to {script}")
+
+
+def _known_keys(services) -> dict[tuple[str, str], str]:
+    """(lang, key) -> current text, for every recording a call can play: the flows'
+    prompts, and the live texts of every session and poll."""
+    from sqlalchemy import select
+
+    from gateway.content.prompt_audit import audit
+    from gateway.content.recordings import Recordings
+    from gateway.store import live_texts
+    from gateway.store.models import Poll, TrainingSession
+
+    catalog = services.catalog
+    result = audit(services.book, catalog, Recordings(services.config.recordings_path()))
+    known = {(n.language, n.key): n.text for n in result.needed}
+    with services.db.session() as db:
+        texts = [t for row in db.scalars(select(TrainingSession)) for t in live_texts.for_session(row)]
+        texts += [t for row in db.scalars(select(Poll)) for t in live_texts.for_poll(row)]
+    for text in texts:
+        for lang in catalog.languages:
+            known[(lang, text.key)] = text.texts.get(lang) or next(iter(text.texts.values()), "")
+    return known
+
+
+@prompts.command("import")
+@click.argument("source", type=click.Path(exists=True, path_type=Path))
+def import_command(source: Path) -> None:
+    """Import recordings from a folder or a .zip of <lang>/<key>.<wav|mp3> (as
+    `outreach prompts export` writes them). Each is converted for calls; a file that
+    is not usable (not audio, empty, only silence, over 60 s, an unknown key) is
+    listed with its name and the reason, and the good ones are imported."""
+    import zipfile
+
+    from gateway.content.audio import convert
+    from gateway.content.recordings import EXTENSIONS, Recordings
+    from gateway.errors import InputProblem
+
+    services = open_services()
+    config = services.config
+    known = _known_keys(services)
+    library = Recordings(config.recordings_path(), config.prompts_dir / "audio")
+    if source.is_dir():
+        files = [(str(p.relative_to(source)), p.read_bytes) for p in sorted(source.rglob("*"))
+                 if p.is_file() and not p.name.startswith(".") and p.suffix.lower() != ".json"]
+    elif zipfile.is_zipfile(source):
+        archive = zipfile.ZipFile(source)
+        files = [(info.filename, (lambda info=info: archive.read(info))) for info in archive.infolist()
+                 if not info.is_dir() and not info.filename.endswith(".json")]
+    else:
+        fail(f"{source} is neither a folder nor a .zip file")
+    imported, refused = 0, []
+    for name, read in files:
+        parts = Path(name).parts
+        if len(parts) < 2 or Path(name).suffix.lower() not in EXTENSIONS:
+            refused.append((name, "not <lang>/<key>.wav or .mp3"))
+            continue
+        lang, key = parts[-2], Path(parts[-1]).stem
+        if (lang, key) not in known:
+            refused.append((name, f"no prompt {key!r} in {lang!r} (see `outreach prompts audit --all`)"))
+            continue
+        try:
+            clip = convert(read())
+        except InputProblem as problem:
+            refused.append((name, str(problem)))
+            continue
+        library.save(lang, key, clip.wav, text=known[(lang, key)], by=actor(), source="import", seconds=clip.seconds)
+        imported += 1
+    for name, reason in refused:
+        click.secho(f"{name}: {reason}", fg="yellow", err=True)
+    click.echo(f"{imported} recording(s) imported, {len(refused)} refused")
+    if refused:
+        fail(f"{len(refused)} file(s) were not imported; fix them and import again")
+
+
+@prompts.command("export")
+@click.option("--output", "output", type=click.Path(dir_okay=False, path_type=Path), default=Path("recordings.zip"),
+              show_default=True, help="The .zip file to write.")
+def export_command(output: Path) -> None:
+    """Write every recording (the organisers' own, and the shipped ones they have not
+    replaced) to a .zip of <lang>/<key>.<wav|mp3>, for another install's `prompts import`."""
+    import zipfile
+
+    from gateway.content.recordings import Recordings
+    from gateway.services import load_config
+
+    config = load_config()
+    if not output.parent.is_dir():
+        fail(f"--output: folder {output.parent} does not exist")
+    count = 0
+    partial = output.with_name(output.name + ".part")
+    with zipfile.ZipFile(partial, "w", zipfile.ZIP_DEFLATED) as archive:
+        for found in Recordings(config.recordings_path(), config.prompts_dir / "audio").all():
+            archive.write(found.path, f"{found.lang}/{found.path.name}")
+            count += 1
+    partial.replace(output)  # whole or not at all
+    click.echo(f"{count} recording(s) written to {output}")

@@ -108,7 +108,7 @@ def show_call(app, step, number: int) -> None:
         if audio:
             source = f"plays audio/{lang}/{audio}"
         else:
-            source = "no recording: text-to-speech" if lang == "en" else "no recording: SILENT"
+            source = "no recording: text-to-speech" if lang == "en" else "no recording: ENGLISH meanwhile"
         click.echo(f"  {piece.text:<44} " + click.style(f"[{piece.key or 'live text'}; {source}]",
                                                         fg="bright_black" if audio else "yellow"))
     if speech.record:

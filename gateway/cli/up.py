@@ -145,6 +145,7 @@ def _announce(config, host: str, port: int, redis_url: str) -> None:
     click.echo(f"  redis:         {'embedded ' if not config.redis_url else ''}{redis_url.split('@')[-1]}")
     click.echo(f"  SMS provider:  {config.sms_provider}")
     click.echo("  try it:        outreach simulate\n")
+    _voice_warning(config)
     if config.sms_provider == "android":
         public = config.public_base_url.rstrip("/") or base
         click.echo(f"  Android phones: register {public}/sms/android on each phone with "
@@ -162,6 +163,20 @@ def _announce(config, host: str, port: int, redis_url: str) -> None:
                     "  URLs in the Africa's Talking dashboard before going live.",
                     fg="red", bold=True)
         click.secho("!" * 72 + "\n", fg="red", bold=True)
+
+
+def _voice_warning(config) -> None:
+    """Say so while calls are not all in Lao (the unrecorded screens are in English)."""
+    from gateway.content.flows import load_book
+    from gateway.content.prompt_audit import audit, coverage_warning
+    from gateway.content.prompts import Catalog
+    from gateway.content.recordings import Recordings
+
+    result = audit(load_book(config.flows_dir), Catalog.load(config.prompts_dir, config.timezone),
+                   Recordings(config.recordings_path(), config.prompts_dir / "audio"))
+    warning = coverage_warning(result, config.default_language)
+    if warning:
+        click.secho(f"  WARNING: {warning}\n", fg="yellow")
 
 
 @cli.command()

@@ -27,16 +27,17 @@ from gateway.channels.voice.pieces import (
     MINUTES,
     PRESS,
     RECORD,
+    SORRY,
     voice_key,
 )
-from gateway.channels.voice.service import AudioLibrary
 from gateway.content.prompts import Catalog
+from gateway.content.recordings import Recordings
 from gateway.engine.model import FlowBook, InputNode, MenuNode, MultiSelectNode, QuizQuestionNode
 
 CALL_KEYS = ("common.too_many_tries",
              "validate.menu", "validate.number", "validate.choice", "validate.phone", "validate.date",
              "validate.choose_many", "quiz.correct", "quiz.wrong", "quiz.progress", "quiz.next",
-             FOR, PRESS, AT, HOURS, MINUTES, HASH_AFTER, RECORD, "voice.goodbye")
+             FOR, PRESS, AT, HOURS, MINUTES, HASH_AFTER, RECORD, "voice.goodbye", SORRY)
 # Variables that are numbers or dates, spoken from recorded pieces; anything else is free text.
 SPOKEN_FROM_PIECES = {"max", "min", "score", "total", "number", "answer", "when", "when_long",
                       "kind", "province", "topics"}
@@ -50,6 +51,7 @@ class Needed:
     language: str
     text: str
     where: set[str] = field(default_factory=set)
+    number: int = 0  # what an organiser types to record it by phone (the script's first column)
 
 
 @dataclass
@@ -59,7 +61,7 @@ class Audit:
     spoken_live: list[tuple[str, str, str]]  # (key, placeholder, where)
 
 
-def audit(book: FlowBook, catalog: Catalog, library: AudioLibrary) -> Audit:
+def audit(book: FlowBook, catalog: Catalog, library: Recordings) -> Audit:
     found: dict[tuple[str, str], Needed] = {}
     live: set[tuple[str, str, str]] = set()
 
@@ -90,9 +92,38 @@ def audit(book: FlowBook, catalog: Catalog, library: AudioLibrary) -> Audit:
             need(lang, f"time.weekday.{weekday}", format_date(when, "EEEE", locale=lang), "dates")
         for month in range(1, 13):
             need(lang, f"time.month.{month}", format_date(datetime(2026, month, 1), "MMMM", locale=lang), "dates")
-    needed = sorted(found.values(), key=lambda n: (n.language != "lo", n.language, n.key))
+    # Numbered Lao first, then by key: the same flows and prompts give the same numbers,
+    # so a printed script stays right until the prompts change.
+    needed = sorted(found.values(), key=lambda n: (n.language != "lo", n.language, _urgent(n.key), n.key))
+    for number, entry in enumerate(needed, start=1):
+        entry.number = number
     missing = [n for n in needed if not library.has(n.language, n.key)]
     return Audit(needed, missing, sorted(live))
+
+
+def coverage(result: Audit) -> dict[str, tuple[int, int]]:
+    """Per language: (recorded, needed) prompts of the flows (live texts aside)."""
+    totals: dict[str, list[int]] = {}
+    missing = {(n.language, n.key) for n in result.missing}
+    for entry in result.needed:
+        counts = totals.setdefault(entry.language, [0, 0])
+        counts[1] += 1
+        counts[0] += (entry.language, entry.key) not in missing
+    return {lang: (recorded, needed) for lang, (recorded, needed) in totals.items()}
+
+
+def coverage_warning(result: Audit, lang: str = "lo") -> str | None:
+    """What an operator should hear while calls are not all in ``lang``."""
+    recorded, needed = coverage(result).get(lang, (0, 0))
+    if not needed or recorded >= needed:
+        return None
+    return (f"voice: {recorded} of {needed} {lang} prompts recorded; calls play the other "
+            f"{needed - recorded} screens in English. Record them in the dashboard (Voice prompts).")
+
+
+def _urgent(key: str) -> int:
+    """The apology and the goodbye come first: with them, a call is never silent in Lao."""
+    return 0 if key in ("voice.sorry_english", "voice.goodbye") else 1
 
 
 def _prompt_uses(book: FlowBook):
@@ -119,8 +150,8 @@ def write_script(result: Audit, path: Path, only_missing: bool = True) -> int:
     rows = result.missing if only_missing else result.needed
     with Path(path).open("w", newline="", encoding="utf-8") as handle:
         writer = csv.writer(handle)
-        writer.writerow(["key", "language", "text", "used_in", "file"])
+        writer.writerow(["number", "key", "language", "text", "used_in", "file"])
         for row in rows:
-            writer.writerow([row.key, row.language, row.text, "; ".join(sorted(row.where)),
-                             f"prompts/audio/{row.language}/{row.key}.mp3"])
+            writer.writerow([row.number, row.key, row.language, row.text, "; ".join(sorted(row.where)),
+                             f"{row.language}/{row.key}.wav"])
     return len(rows)

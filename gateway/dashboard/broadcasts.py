@@ -23,7 +23,7 @@ from gateway.errors import InputProblem
 from gateway.messaging import broadcasts, bulk
 from gateway.messaging.audience import Audience
 from gateway.store import audit, schedule
-from gateway.store.models import Broadcast, Member, utcnow
+from gateway.store.models import Broadcast, Member, Poll, utcnow
 
 REMAINING = ("queued", "sending", "waiting")
 
@@ -155,7 +155,13 @@ def broadcast_send(broadcast_id: int):
             return redirect(url_for("dashboard.broadcast", broadcast_id=broadcast_id))
     if request.form.get("confirm") != "yes":
         return redirect(url_for("dashboard.broadcast", broadcast_id=broadcast_id))
-    added, batches, when = bulk.dispatch(services(), broadcast_id)
+    with current_app.extensions["db"].session() as db:
+        # A poll's question waits for the poll to open, and a closed poll's is not sent.
+        poll = db.scalar(select(Poll).where(Poll.broadcast_id == broadcast_id))
+        opens_at = poll.opens_at if poll is not None else None
+        if poll is not None and (poll.closed_at is not None or poll.closes_at <= utcnow()):
+            return redirect(url_for("dashboard.broadcast", broadcast_id=broadcast_id))
+    added, batches, when = bulk.dispatch(services(), broadcast_id, not_before=opens_at)
     with current_app.extensions["db"].session() as db:
         audit.record(db, actor(), "broadcast.send", f"broadcast {broadcast_id}", f"{added} message(s)")
     return redirect(url_for("dashboard.broadcast", broadcast_id=broadcast_id))

@@ -104,7 +104,7 @@ def poll(code: str):
         results = poll_results.compute(db, row, lang)
         chart = Markup(charts.svg(poll_results.chart(results, lang, catalog, now), embed_font=False))
         broadcast = db.get(Broadcast, row.broadcast_id) if row.broadcast_id else None
-        detail = {"code": row.code, "question": polls.label(row.questions, lang), "state": _state(row, now),
+        detail = {"id": row.id, "code": row.code, "question": polls.label(row.questions, lang), "state": _state(row, now),
                   "open": row.is_open(now), "opens_at": row.opens_at, "closes_at": row.closed_at or row.closes_at,
                   "broadcast_id": row.broadcast_id, "sent": broadcast is not None and broadcast.status != "draft"}
     by_group = [(_("By province"), {choices_label("provinces", k): t for k, t in results.by_province.items()}),

@@ -25,8 +25,13 @@ def prompt_ref(key: str) -> dict:
     return {"text": key}
 
 
-def localized(texts: Mapping[str, str]) -> dict:
-    return {"i18n": dict(texts)}
+def localized(texts: Mapping[str, str], audio: str | None = None) -> dict:
+    """Text in several languages; ``audio`` names its recording (``live.session.4.title``),
+    played on calls in place of the words."""
+    value: dict = {"i18n": dict(texts)}
+    if audio:
+        value["audio"] = audio
+    return value
 
 
 def moment(when, style: str | None = None) -> dict:

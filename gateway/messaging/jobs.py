@@ -81,3 +81,29 @@ def call_back(member_id: int) -> str:
 def fire_reminder(reminder_id: int) -> str:
     """Send one session reminder, once (see ``reminders.fire``)."""
     return reminders.fire(current(), reminder_id)
+
+
+def save_recording(provider_name: str, url: str, lang: str, key: str, text: str, by: str) -> str:
+    """Fetch a prompt recorded by phone from the provider, convert it, keep it.
+    While the provider is not ready (Twilio can answer 404 for a moment) the job
+    fails transient and RQ tries again; a recording that cannot be used is logged."""
+    from gateway.content.audio import convert
+    from gateway.content.recordings import Recordings
+    from gateway.errors import InputProblem, PermanentProviderError
+    from gateway.providers import get_provider
+
+    services = current()
+    config = services.config
+    provider = get_provider(provider_name, config)
+    fetch = getattr(provider, "fetch_recording", None)
+    if fetch is None:
+        return f"{provider_name} makes no recordings"
+    try:
+        clip = convert(fetch(url))
+    except (InputProblem, PermanentProviderError) as exc:
+        log.warning("recording of %s/%s by phone not kept: %s", lang, key, exc)
+        return f"not kept: {exc}"
+    Recordings(config.recordings_path(), config.prompts_dir / "audio").save(
+        lang, key, clip.wav, text=text, by=by, source="phone", seconds=clip.seconds)
+    log.info("recording of %s/%s by phone kept (%.1f s)", lang, key, clip.seconds)
+    return "kept"

@@ -26,6 +26,7 @@ from gateway.providers.base import (
     Inbound,
     OptOutNotice,
     SendOutcome,
+    download,
     request_was_written,
     transport_outcome,
 )
@@ -107,6 +108,10 @@ class AfricasTalkingProvider:
         if entry.get("status") != "Queued" or not entry.get("sessionId"):
             return SendOutcome(phone, False, error=f"africastalking: {entry.get('status')}")
         return SendOutcome(phone, True, entry["sessionId"][:64])
+
+    def fetch_recording(self, url: str) -> bytes:
+        """A ``recordingUrl`` from a ``<Record>`` callback (an MP3, served without auth)."""
+        return download(url, self.timeout)
 
     def parse_inbound(self, form: Mapping[str, str]) -> Inbound | None:
         if not form.get("id") or not form.get("from"):

@@ -15,6 +15,8 @@ from typing import Mapping, Protocol, Sequence
 import requests
 from urllib3.exceptions import NewConnectionError
 
+from gateway.errors import PermanentProviderError, TransientProviderError
+
 
 @dataclass(frozen=True)
 class Inbound:
@@ -120,6 +122,30 @@ class Provider(Protocol):
         (Twilio) or the number's voice callback (Africa's Talking) what to play.
         The outcome's provider id is the call's id."""
 
+    def fetch_recording(self, url: str) -> bytes:
+        """The audio of a recording made on a call (record-by-phone), from the URL
+        the provider's callback gave. Raises TransientProviderError while it is not
+        ready, PermanentProviderError when it never will be. Providers that make no
+        calls do not have it."""
+
     def parse_inbound(self, form: Mapping[str, str]) -> Inbound | None: ...
 
     def parse_report(self, form: Mapping[str, str]) -> DeliveryReport | OptOutNotice | None: ...
+
+
+def download(url: str, timeout: float, auth: tuple[str, str] | None = None, limit: int = 20 * 1024 * 1024) -> bytes:
+    """GET a provider's recording: 404 and 5xx (not ready yet) and network errors are
+    transient, other 4xx permanent; no more than ``limit`` bytes."""
+    try:
+        reply = requests.get(url, auth=auth, timeout=timeout, stream=True)
+    except requests.RequestException as exc:
+        raise TransientProviderError(f"recording: {type(exc).__name__}") from None
+    with reply:
+        if reply.status_code == 404 or reply.status_code >= 500:
+            raise TransientProviderError(f"recording: HTTP {reply.status_code}")
+        if reply.status_code >= 400:
+            raise PermanentProviderError(f"recording: HTTP {reply.status_code}")
+        data = reply.raw.read(limit + 1, decode_content=True)
+    if len(data) > limit:
+        raise PermanentProviderError("recording: larger than 20 MB")
+    return data

@@ -16,7 +16,7 @@ from twilio.base.exceptions import TwilioRestException
 from twilio.http.http_client import TwilioHttpClient
 from twilio.rest import Client
 
-from gateway.providers.base import DeliveryReport, Inbound, SendOutcome, transport_outcome
+from gateway.providers.base import DeliveryReport, Inbound, SendOutcome, download, transport_outcome
 
 OPTED_OUT_CODES = {21610}
 REPORT_STATUS = {"delivered": "delivered", "undelivered": "failed", "failed": "failed",
@@ -35,9 +35,18 @@ class TwilioProvider:
         self.sender = ({"messaging_service_sid": config.twilio_messaging_service_sid}
                        if config.twilio_messaging_service_sid else {"from_": config.twilio_from})
         self.caller_id = config.twilio_from  # a voice-capable number (a messaging service cannot call)
+        self.auth = (config.twilio_account_sid, config.twilio_auth_token)
+        self.timeout = config.provider_timeout_ms / 1000
         self.concurrency = max(1, config.send_concurrency)
         base = config.public_base_url.rstrip("/")
         self.status_callback = f"{base}/status/twilio" if base else None
+
+    def fetch_recording(self, url: str) -> bytes:
+        """A ``RecordingUrl`` as WAV. Twilio serves it with the account's credentials
+        (needed when "HTTP auth on media URLs" is on; harmless when off), and may
+        answer 404 for a moment after the call posts it."""
+        wav = url if url.endswith((".wav", ".mp3")) else url + ".wav"
+        return download(wav, self.timeout, auth=self.auth)
 
     def send(self, text: str, phones: Sequence[str], **options) -> list[SendOutcome]:
         """One request per recipient (Twilio has no bulk send), a bounded number at once."""

@@ -7,6 +7,9 @@
   says which are in the rotation. Workers are counted from RQ's own registry in Redis, so this
   holds wherever they run, under ``outreach up`` or systemd.
 - ``down`` (503): the database or Redis does not answer.
+
+``voice`` counts the recorded prompts per language; ``warnings`` says so while the
+default language (Lao) is not all recorded (those screens are played in English).
 """
 
 from __future__ import annotations
@@ -17,6 +20,7 @@ from flask import Blueprint, current_app, jsonify
 from rq import Worker
 
 from gateway.broker import QUEUES
+from gateway.content.prompt_audit import audit, coverage, coverage_warning
 
 bp = Blueprint("health", __name__)
 log = logging.getLogger(__name__)
@@ -48,7 +52,23 @@ def healthz():
     phones = _phones()
     degraded = not workers or (phones is not None and not any(p["in_rotation"] for p in phones))
     extra = {"phones": phones} if phones is not None else {}
-    return jsonify(status="degraded" if degraded else "ok", workers=workers, **checks, **extra), 200
+    voice, warnings = _voice()
+    return jsonify(status="degraded" if degraded else "ok", workers=workers, **checks, **extra,
+                   voice=voice, warnings=warnings), 200
+
+
+def _voice() -> tuple[dict, list[str]]:
+    """Recorded prompts per language. Less than all of the default language is a
+    warning, not a degradation: calls still work, those screens are in English."""
+    try:
+        result = audit(current_app.extensions["book"], current_app.extensions["catalog"],
+                       current_app.extensions["audio"])
+    except Exception as exc:
+        log.warning("health check voice failed: %s", type(exc).__name__)
+        return {}, []
+    voice = {lang: {"recorded": recorded, "needed": needed} for lang, (recorded, needed) in coverage(result).items()}
+    warning = coverage_warning(result, current_app.config["GATEWAY"].default_language)
+    return voice, [warning] if warning else []
 
 
 def _phones() -> list[dict] | None:

@@ -12,10 +12,17 @@ import functools
 import logging
 
 from flask import Blueprint, Response, abort, current_app, request, send_from_directory
+from rq import Retry
+
+from gateway import broker
 
 from gateway.channels.voice import markup as voice_xml
+from gateway.channels.voice.service import CallStep
+from gateway.channels.voice.studio import Target
+from gateway.content.prompt_audit import audit as prompt_audit
 from gateway.messaging import calls as outbound_calls
 from gateway.phone import to_e164
+from gateway.store import audit, live_texts
 from gateway.web.auth import africastalking_ok, twilio_ok
 
 bp = Blueprint("voice", __name__)
@@ -36,26 +43,68 @@ def audio_url(lang: str, key: str) -> str | None:
     return f"{_base()}/audio/{lang}/{name}" if name else None
 
 
+def _studio_step(provider: str, call_id: str, digits: str, recording: str):
+    """A CallStep when this is (or now becomes) a record-by-phone call, else None.
+    A caller becomes one by pressing * (the first menu takes one key) when
+    STUDIO_PIN is set; the PIN is asked before anything else."""
+    studio = current_app.extensions["studio"]
+    if not studio.enabled or not call_id:
+        return None
+    if studio.active(provider, call_id):
+        speech = studio.step(provider, call_id, digits[:8], recording[:500], _studio_target, audio_url,
+                             _keep_recording, "phone")
+    elif digits == "*":
+        current_app.extensions["calls"].hang_up(provider, call_id)  # her member menu is left behind
+        speech = studio.begin(provider, call_id)
+    else:
+        return None
+    return CallStep(speech, "en")
+
+
+def _studio_target(number: int):
+    """The prompt (or live text) an organiser typed the number of."""
+    if number < live_texts.SESSIONS:
+        entries = prompt_audit(current_app.extensions["book"], current_app.extensions["catalog"],
+                        current_app.extensions["audio"]).needed
+        entry = next((e for e in entries if e.number == number), None)
+        return Target(entry.language, entry.key, entry.text) if entry else None
+    with current_app.extensions["db"].session() as db:
+        text = live_texts.by_number(db, number)
+    if text is None:
+        return None
+    lang = current_app.config["GATEWAY"].default_language
+    return Target(lang, text.key, text.texts.get(lang) or next(iter(text.texts.values()), ""))
+
+
+def _keep_recording(provider: str, url: str, target, who: str) -> None:
+    """Queue the job that fetches her recording from the provider and keeps it."""
+    config = current_app.config["GATEWAY"]
+    broker.enqueue(current_app.extensions["queues"]["default"], "save_recording", provider, url,
+                   target.lang, target.key, target.text, who, config=config,
+                   retry=Retry(max=5, interval=[5, 15, 60, 300, 900]))
+    with current_app.extensions["db"].session() as db:
+        audit.record(db, f"{who} (studio PIN)", "prompt.record", f"{target.lang}/{target.key}", "by phone")
+
+
 def _step(provider: str, call_id: str, caller: str, digits: str, recording: str, silent: bool,
           placed: int | None = None):
-    """(speech, language) for this callback; a goodbye when it cannot go on.
+    """What to say for this callback (a ``CallStep``); a goodbye when it cannot go on.
     ``placed`` is the outbox row of a call we placed, if this is one."""
     calls = current_app.extensions["calls"]
     phone = to_e164(caller)
     lang = current_app.config["GATEWAY"].default_language
     if phone is None or not call_id:
-        return calls.goodbye(lang), lang
+        return calls.farewell(lang)
     try:
         flow, start_vars = "main", {}
         if placed is not None and not calls.in_progress(provider, call_id):
             with current_app.extensions["db"].session() as db:
                 flow, start_vars = outbound_calls.flow_for(db, placed)
-        step = calls.step(provider, call_id[:80], phone, digits=digits[:8], recording=recording[:300],
+        return calls.step(provider, call_id[:80], phone, digits=digits[:8], recording=recording[:300],
                           silent=silent, flow=flow, start_vars=start_vars)
-        return step.speech, step.language
     except Exception:  # a caller must hear a goodbye, not the provider's error voice
         log.exception("voice step via %s failed", provider)
-        return calls.goodbye(lang), lang
+        return calls.farewell(lang)
 
 
 def _always_xml(handler):
@@ -68,10 +117,10 @@ def _always_xml(handler):
         except Exception:
             log.exception("voice webhook %s failed", request.path)
             lang = current_app.config["GATEWAY"].default_language
-            speech = current_app.extensions["calls"].goodbye(lang)
+            step = current_app.extensions["calls"].farewell(lang)
             if request.path.endswith("/twilio"):
-                return _xml(voice_xml.twiml(speech, lang, audio_url, ""))
-            return _xml(voice_xml.at_xml(speech, lang, audio_url, ""))
+                return _xml(voice_xml.twiml(step.speech, lang, audio_url, "", step.english))
+            return _xml(voice_xml.at_xml(step.speech, lang, audio_url, "", step.english))
     return guarded
 
 
@@ -84,16 +133,20 @@ def twilio():
     call_id = form.get("CallSid", "")
     if form.get("CallStatus") in ("completed", "busy", "failed", "no-answer", "canceled"):
         current_app.extensions["calls"].hang_up("twilio", call_id)
+        current_app.extensions["studio"].end("twilio", call_id)
         return _xml(voice_xml.empty())
+    action = f"{_base()}/voice/twilio"
+    studio = _studio_step("twilio", call_id, form.get("Digits", ""), form.get("RecordingUrl", ""))
+    if studio is not None:
+        return _xml(voice_xml.twiml(studio.speech, studio.language, audio_url, action))
     inbound = form.get("Direction", "inbound") == "inbound"
     caller = form.get("From", "") if inbound else form.get("To", "")
     if inbound and _call_back("twilio", call_id, caller):
         return _xml(voice_xml.reject())
     placed = request.args.get("call", "")
-    speech, lang = _step("twilio", call_id, caller, form.get("Digits", ""), form.get("RecordingUrl", ""),
-                         request.args.get("silent") == "1", int(placed) if placed.isdigit() else None)
-    action = f"{_base()}/voice/twilio"
-    return _xml(voice_xml.twiml(speech, lang, audio_url, action))
+    step = _step("twilio", call_id, caller, form.get("Digits", ""), form.get("RecordingUrl", ""),
+                 request.args.get("silent") == "1", int(placed) if placed.isdigit() else None)
+    return _xml(voice_xml.twiml(step.speech, step.language, audio_url, action, step.english))
 
 
 @bp.post("/voice/africastalking")
@@ -105,9 +158,15 @@ def africastalking():
     call_id = form.get("sessionId", "")
     if form.get("isActive", "1") == "0":  # the end-of-call notification
         current_app.extensions["calls"].hang_up("africastalking", call_id)
+        current_app.extensions["studio"].end("africastalking", call_id)
         if call_id and form.get("direction", "Inbound") == "Outbound":
             outbound_calls.settle(current_app.extensions["services"], "africastalking", call_id, outbound_calls.at_outcome(form))
         return _xml(voice_xml.empty())
+    token = current_app.config["GATEWAY"].at_webhook_token
+    callback = f"{_base()}/voice/africastalking" + (f"?token={token}" if token else "")
+    studio = _studio_step("africastalking", call_id, form.get("dtmfDigits", ""), form.get("recordingUrl", ""))
+    if studio is not None:
+        return _xml(voice_xml.at_xml(studio.speech, studio.language, audio_url, callback))
     inbound = form.get("direction", "Inbound") == "Inbound"
     caller = form.get("callerNumber", "") if inbound else form.get("destinationNumber", "")
     if inbound and _call_back("africastalking", call_id, caller):
@@ -117,11 +176,9 @@ def africastalking():
         with current_app.extensions["db"].session() as db:
             row = outbound_calls.find(db, "africastalking", call_id)
             placed = row.id if row is not None else None
-    speech, lang = _step("africastalking", call_id, caller, form.get("dtmfDigits", ""),
-                         form.get("recordingUrl", ""), request.args.get("silent") == "1", placed)
-    token = current_app.config["GATEWAY"].at_webhook_token
-    callback = f"{_base()}/voice/africastalking" + (f"?token={token}" if token else "")
-    return _xml(voice_xml.at_xml(speech, lang, audio_url, callback))
+    step = _step("africastalking", call_id, caller, form.get("dtmfDigits", ""),
+                 form.get("recordingUrl", ""), request.args.get("silent") == "1", placed)
+    return _xml(voice_xml.at_xml(step.speech, step.language, audio_url, callback, step.english))
 
 
 def _call_back(provider: str, call_id: str, caller: str) -> bool:
@@ -143,7 +200,10 @@ def _call_back(provider: str, call_id: str, caller: str) -> bool:
 
 @bp.get("/audio/<lang>/<name>")
 def audio(lang: str, name: str):
-    library = current_app.extensions["audio"]
-    if "/" in lang or lang.startswith(".") or (lang, name.rsplit(".", 1)[0]) not in library.files:
+    key, _, extension = name.rpartition(".")
+    found = current_app.extensions["audio"].path(lang, key)
+    if found is None or found.name != name:
         abort(404)
-    return send_from_directory(library.folder / lang, name, max_age=86400)
+    # A re-recorded prompt keeps its URL: providers and browsers must ask again soon.
+    return send_from_directory(found.parent, found.name, max_age=300,
+                               mimetype="audio/wav" if extension == "wav" else "audio/mpeg")

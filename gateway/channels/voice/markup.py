@@ -4,7 +4,9 @@ Only verbs each provider documents are used. Twilio: ``Gather`` (``input="dtmf"`
 ``Play``, ``Say``, ``Record``, ``Redirect``, ``Hangup``, ``Reject``. Africa's
 Talking: ``GetDigits``, ``Play``, ``Say``, ``Record``, ``Redirect``, ``Reject``.
 A piece with a recording is played; one without is read by the provider's
-text-to-speech only in English (neither reads Lao), and otherwise left out.
+text-to-speech only in English (neither reads Lao). A Lao screen that is not all
+recorded falls back to the same screen in English (see ``_sounds``), so a call is
+never silent, even on a fresh install with no recordings at all.
 """
 
 from __future__ import annotations
@@ -12,7 +14,7 @@ from __future__ import annotations
 from typing import Callable
 from xml.sax.saxutils import escape, quoteattr
 
-from gateway.channels.voice.pieces import Speech
+from gateway.channels.voice.pieces import LIVE, SORRY, Speech
 
 HEADER = '<?xml version="1.0" encoding="UTF-8"?>'
 GATHER_TIMEOUT_S = 7
@@ -21,8 +23,36 @@ RECORD_MAX_S = 15
 AudioUrl = Callable[[str, str], "str | None"]
 
 
-def _sounds(speech: Speech, lang: str, audio_url: AudioUrl, provider: str) -> list[str]:
+def _sounds(speech: Speech, lang: str, audio_url: AudioUrl, provider: str,
+            english: Speech | None = None) -> list[str]:
+    """What the caller hears. A call is never silent: a screen not recorded in her
+    language is played from the same screen in English, recorded if it all is, else
+    after her language's short apology (if recorded), read by text-to-speech."""
+    if lang == "en" or english is None or _recorded(speech, lang, audio_url):
+        return _play(speech, lang, audio_url, provider, english)
+    if _recorded(english, "en", audio_url):
+        return _play(english, "en", audio_url, provider)
+    sorry = audio_url(lang, SORRY)
+    return ([_play_tag(sorry, provider)] if sorry else []) + _play(english, "en", audio_url, provider)
+
+
+def _recorded(speech: Speech, lang: str, audio_url: AudioUrl) -> bool:
+    """Every prompt of the screen has a recording in ``lang``. Live text (a session's
+    title: ``live.*`` keys, or text with no key) does not count: it is filled in at
+    run time, and ``_play`` finds it a voice of its own."""
+    return all(piece.url or not piece.text.strip() or piece.key is None or piece.key.startswith(LIVE)
+               or audio_url(lang, piece.key) for piece in speech.pieces)
+
+
+def _play_tag(url: str, provider: str) -> str:
+    return f"<Play>{escape(url)}</Play>" if provider == "twilio" else f"<Play url={quoteattr(url)}/>"
+
+
+def _play(speech: Speech, lang: str, audio_url: AudioUrl, provider: str,
+          english: Speech | None = None) -> list[str]:
     out, words = [], []
+    # A live text not recorded in her language: its English recording, else its English words.
+    english_live = {piece.key: piece for piece in (english.pieces if english else ()) if piece.key}
 
     def flush():
         if words:
@@ -33,10 +63,14 @@ def _sounds(speech: Speech, lang: str, audio_url: AudioUrl, provider: str) -> li
     for piece in speech.pieces:
         url = piece.url if piece.url and piece.url.startswith("http") else (
             audio_url(lang, piece.key) if piece.key else None)
+        spoken_lang = lang
+        if url is None and lang != "en" and piece.key and piece.key.startswith(LIVE) and piece.key in english_live:
+            piece, spoken_lang = english_live[piece.key], "en"
+            url = audio_url("en", piece.key)
         if url:
             flush()
-            out.append(f"<Play>{escape(url)}</Play>" if provider == "twilio" else f"<Play url={quoteattr(url)}/>")
-        elif lang == "en" and piece.text.strip():
+            out.append(_play_tag(url, provider))
+        elif spoken_lang == "en" and piece.text.strip():
             text = piece.text.strip()
             if piece.pause and not text.endswith((".", "!", "?", ":")):
                 text += "."
@@ -45,8 +79,8 @@ def _sounds(speech: Speech, lang: str, audio_url: AudioUrl, provider: str) -> li
     return out
 
 
-def twiml(speech: Speech, lang: str, audio_url: AudioUrl, action: str) -> str:
-    sounds = "".join(_sounds(speech, lang, audio_url, "twilio"))
+def twiml(speech: Speech, lang: str, audio_url: AudioUrl, action: str, english: Speech | None = None) -> str:
+    sounds = "".join(_sounds(speech, lang, audio_url, "twilio", english))
     again = f'<Redirect method="POST">{escape(action + _sep(action) + "silent=1")}</Redirect>'
     if speech.record:
         body = (f"{sounds}<Record action={quoteattr(action)} method=\"POST\" maxLength=\"{RECORD_MAX_S}\" "
@@ -60,8 +94,8 @@ def twiml(speech: Speech, lang: str, audio_url: AudioUrl, action: str) -> str:
     return f"{HEADER}<Response>{body}</Response>"
 
 
-def at_xml(speech: Speech, lang: str, audio_url: AudioUrl, callback: str) -> str:
-    sounds = "".join(_sounds(speech, lang, audio_url, "africastalking"))
+def at_xml(speech: Speech, lang: str, audio_url: AudioUrl, callback: str, english: Speech | None = None) -> str:
+    sounds = "".join(_sounds(speech, lang, audio_url, "africastalking", english))
     again = f"<Redirect>{escape(callback + _sep(callback) + 'silent=1')}</Redirect>"
     if speech.record:
         body = (f'<Record finishOnKey="#" maxLength="{RECORD_MAX_S}" trimSilence="true" playBeep="true" '

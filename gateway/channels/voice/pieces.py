@@ -26,6 +26,10 @@ from gateway.engine import Screen, Text
 # prompts/audio/<lang>/number.14.mp3, time.month.11.mp3, time.weekday.4.mp3 ...
 PRESS, FOR, AT, HASH_AFTER, RECORD = "voice.press", "voice.for", "voice.at", "voice.then_hash", "voice.record"
 HOURS, MINUTES = "voice.hours", "voice.minutes"  # "14 ໂມງ 30 ນາທີ"; empty in English
+# Played before the English version of a screen not yet recorded in her language.
+SORRY = "voice.sorry_english"
+# Keys of live text recorded when it is created: live.session.<id>.title, live.poll.<code>.question ...
+LIVE = "live."
 
 
 @dataclass(frozen=True)
@@ -100,6 +104,8 @@ def value(raw: Any, catalog: Catalog, lang: str) -> list[Piece]:
     if isinstance(raw, str) and raw.startswith(("https://", "http://", "sim-recording:")):
         return [Piece(None, "(her recording)", url=raw)]  # a name or organisation said on a call
     if isinstance(raw, dict):
+        if "i18n" in raw and raw.get("audio"):  # live text with a recording of its own
+            return [Piece(str(raw["audio"]), catalog.value(raw, lang))]
         if "text" in raw:
             return say(Text(str(raw["text"])), catalog, lang)
         if "list" in raw:

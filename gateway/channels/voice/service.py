@@ -12,7 +12,6 @@ from __future__ import annotations
 import json
 import logging
 from dataclasses import dataclass
-from pathlib import Path
 
 from gateway.channels.conversation import Conversations
 from gateway.channels.voice.pieces import Piece, Speech, speak
@@ -23,7 +22,6 @@ from gateway.phone import mask, phone_key
 
 log = logging.getLogger(__name__)
 CHANNEL = "voice"
-AUDIO_EXTENSIONS = (".mp3", ".wav")
 
 
 @dataclass(frozen=True)
@@ -32,24 +30,7 @@ class CallStep:
 
     speech: Speech
     language: str
-
-
-class AudioLibrary:
-    """Recorded prompts on disk: ``prompts/audio/<lang>/<key>.mp3`` (or ``.wav``)."""
-
-    def __init__(self, folder: Path):
-        self.folder = Path(folder)
-        self.files: dict[tuple[str, str], str] = {}
-        if self.folder.is_dir():
-            for path in self.folder.glob("*/*"):
-                if path.suffix.lower() in AUDIO_EXTENSIONS:
-                    self.files.setdefault((path.parent.name, path.stem), path.name)
-
-    def file(self, lang: str, key: str) -> str | None:
-        return self.files.get((lang, key))
-
-    def has(self, lang: str, key: str) -> bool:
-        return (lang, key) in self.files
+    english: Speech | None = None  # the same screen in English, for what is not recorded in hers
 
 
 class CallService:
@@ -80,7 +61,7 @@ class CallService:
                 if silences > self.max_repeats:
                     self.redis.delete(key)
                     log.info("call from %s ended after %d silences", mask(phone), silences - 1)
-                    return CallStep(self.goodbye(state.language), state.language)
+                    return self.farewell(state.language)
                 return self._keep(key, state, current_screen(self.conversations.book, state), silences)
             return self._keep(key, result.state, result.screen, 0)
         except (StateError, FlowError) as exc:
@@ -100,12 +81,13 @@ class CallService:
 
     def _keep(self, key: str, state: State, screen: Screen, silences: int) -> CallStep:
         speech = speak(screen, self.catalog, state.language)
+        english = speak(screen, self.catalog, "en") if state.language != "en" and "en" in self.catalog.languages else None
         if screen.final:
             self.redis.delete(key)
         else:
             self.redis.set(key, json.dumps({"state": state.to_dict(), "silences": silences},
                                            ensure_ascii=False), ex=self.ttl)
-        return CallStep(speech, state.language)
+        return CallStep(speech, state.language, english)
 
     def _load(self, key: str) -> tuple[State, int] | None:
         raw = self.redis.get(key)
@@ -116,6 +98,10 @@ class CallService:
             return State.from_dict(stored["state"]), int(stored.get("silences", 0))
         except (TypeError, ValueError, KeyError):
             return None
+
+    def farewell(self, lang: str) -> CallStep:
+        """The goodbye as a step: in her language, with English for when it is not recorded."""
+        return CallStep(self.goodbye(lang), lang, self.goodbye("en") if lang != "en" else None)
 
     def goodbye(self, lang: str) -> Speech:
         """The polite end of a call that cannot go on."""

@@ -195,3 +195,62 @@
     });
   }
 })();
+
+// -- The prompt studio: record in the browser (MediaRecorder) or upload a file; the
+// server converts it and answers with the new recording's URL.
+(function () {
+  const table = document.querySelector("[data-studio]");
+  if (!table) return;
+  const words = JSON.parse(table.dataset.words);
+  const fill = (template, values) => template.replace(/%\((\w+)\)s/g, (_, key) => values[key]);
+  const send = (form, blob, name) => {
+    const state = form.querySelector("[data-state]");
+    const body = new FormData();
+    body.append("csrf", table.dataset.csrf);
+    body.append("audio", blob, name);
+    state.textContent = words.saving;
+    return fetch(form.action, { method: "POST", body: body, credentials: "same-origin", headers: { Accept: "application/json" } })
+      .then((r) => r.json().catch(() => ({ ok: false, error: r.statusText })))
+      .then((data) => {
+        if (!data.ok) { state.textContent = data.error; state.classList.add("error"); return; }
+        state.classList.remove("error");
+        state.textContent = fill(words.saved, { seconds: data.seconds });
+        const row = form.closest("tr");
+        const audio = row.querySelector("audio");
+        audio.hidden = false;
+        audio.src = `${data.url}?v=${Date.now()}`;
+        const tag = row.querySelector(".tag");
+        tag.className = "tag recorded";
+        tag.textContent = words.recorded;
+      });
+  };
+  table.querySelectorAll("[data-upload]").forEach((input) => {
+    input.addEventListener("change", () => { if (input.files[0]) send(input.form, input.files[0], input.files[0].name); });
+  });
+  let recorder = null;
+  table.querySelectorAll("[data-record]").forEach((button) => {
+    button.addEventListener("click", () => {
+      const form = button.form;
+      if (recorder && recorder.button === button) { recorder.stop(); return; }
+      if (recorder) recorder.stop();
+      if (!navigator.mediaDevices || !window.MediaRecorder) { form.querySelector("[data-state]").textContent = words.denied; return; }
+      navigator.mediaDevices.getUserMedia({ audio: true }).then((stream) => {
+        const chunks = [];
+        const current = new MediaRecorder(stream);
+        current.button = button;
+        current.ondataavailable = (event) => chunks.push(event.data);
+        current.onstop = () => {
+          stream.getTracks().forEach((track) => track.stop());
+          button.textContent = words.record;
+          button.classList.remove("danger");
+          recorder = null;
+          send(form, new Blob(chunks, { type: current.mimeType || "audio/webm" }), "blob");
+        };
+        recorder = current;
+        current.start();
+        button.textContent = words.stop;
+        button.classList.add("danger");
+      }).catch(() => { form.querySelector("[data-state]").textContent = words.denied; });
+    });
+  });
+})();
