@@ -10,17 +10,16 @@ edit her.
 from __future__ import annotations
 
 import csv
-import io
 import re
 
-from flask import Response, current_app, g, redirect, render_template, request, url_for
+from flask import current_app, g, redirect, render_template, request, url_for
 from flask_babel import gettext as _
 from sqlalchemy import func, or_, select
 
 from gateway import broker
 from gateway.content.vocabulary import Vocabulary
 from gateway.dashboard.auth import bp, needs
-from gateway.dashboard.form import Pages, actor, choices, found, label, say, services
+from gateway.dashboard.form import Pages, actor, choices, csv_download, found, label, say, services
 from gateway.errors import ImportRowError, InputProblem
 from gateway.phone import mask, phone_key
 from gateway.store import audit, privacy
@@ -267,16 +266,7 @@ def members_import_post():
 @needs("send")
 def members_export():
     with current_app.extensions["db"].session() as db:
-        out = io.StringIO()
-        writer = None
-        for row in store.export_rows(db):
-            if writer is None:
-                writer = csv.DictWriter(out, fieldnames=list(row))
-                writer.writeheader()
-            writer.writerow(row)
-        if writer is None:
-            csv.writer(out).writerow(list(store.CSV_COLUMNS) + ["consent_at", "opted_out_at", "opted_in_at"])
+        rows = [list(store.CSV_COLUMNS) + ["consent_at", "opted_out_at", "opted_in_at"]]
+        rows += [list(row.values()) for row in store.export_rows(db)]
         audit.record(db, actor(), "members.export", "members")
-    # With a BOM, Excel opens Lao names as Lao instead of mojibake.
-    return Response("\ufeff" + out.getvalue(), mimetype="text/csv; charset=utf-8",
-                    headers={"Content-Disposition": "attachment; filename=members.csv"})
+    return csv_download(rows, "members.csv")

@@ -7,11 +7,9 @@ question goes out as a broadcast, sent after a confirmation like any other.
 
 from __future__ import annotations
 
-import csv
-import io
 from datetime import timedelta
 
-from flask import Response, current_app, redirect, render_template, request, url_for
+from flask import current_app, redirect, render_template, request, url_for
 from flask_babel import gettext as _
 from markupsafe import Markup
 from sqlalchemy import func, select
@@ -19,7 +17,7 @@ from werkzeug.datastructures import MultiDict
 
 from gateway.dashboard.auth import bp, needs
 from gateway.dashboard.broadcasts import session_choices
-from gateway.dashboard.form import actor, audience_from, choices, found, language, say, services, take_draft
+from gateway.dashboard.form import actor, audience_from, choices, csv_download, found, language, say, services, take_draft
 from gateway.errors import InputProblem
 from gateway.polls import charts
 from gateway.polls import poll as polls
@@ -132,7 +130,4 @@ def poll_close(code: str):
 def poll_csv(code: str):
     with current_app.extensions["db"].session() as db:
         results = poll_results.compute(db, _poll(db, code), language())
-    out = io.StringIO()
-    csv.writer(out).writerows(poll_results.table(results))
-    return Response("\ufeff" + out.getvalue(), mimetype="text/csv; charset=utf-8",
-                    headers={"Content-Disposition": f"attachment; filename=poll-{code.upper()}.csv"})
+    return csv_download(poll_results.table(results), f"poll-{code.upper()}.csv")

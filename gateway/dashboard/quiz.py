@@ -3,14 +3,11 @@ and language, and how the scores spread."""
 
 from __future__ import annotations
 
-import csv
-import io
-
-from flask import Response, current_app, render_template
+from flask import current_app, render_template
 from markupsafe import Markup
 
 from gateway.dashboard.auth import bp, needs
-from gateway.dashboard.form import choices, language
+from gateway.dashboard.form import choices, csv_download, language
 from gateway.polls import charts, quiz_report
 from gateway.store.models import utcnow
 
@@ -34,7 +31,4 @@ def quiz():
 @bp.get("/quiz.csv")
 @needs("read")
 def quiz_csv():
-    out = io.StringIO()
-    csv.writer(out).writerows(quiz_report.table(_report()))
-    return Response("\ufeff" + out.getvalue(), mimetype="text/csv; charset=utf-8",
-                    headers={"Content-Disposition": "attachment; filename=quiz.csv"})
+    return csv_download(quiz_report.table(_report()), "quiz.csv")
