@@ -59,8 +59,9 @@ class Running(NamedTuple):
 
 
 @contextmanager
-def gateway(args, **env_overrides):
-    """Yield a ``Running`` production-style gateway."""
+def gateway(args, app: str = "gateway.app:create_app()", **env_overrides):
+    """Yield a ``Running`` production-style gateway (or, with ``app``, another WSGI
+    app under the very same gunicorn settings: the baseline)."""
     from gateway import broker
     from gateway.store.database import Database
 
@@ -76,7 +77,8 @@ def gateway(args, **env_overrides):
     server = subprocess.Popen(
         [sys.executable, "-m", "gunicorn", "--workers", str(args.workers), "--bind",
          f"127.0.0.1:{port}", "--log-level", "warning", "--backlog", "2048",
-         "gateway.app:create_app()"], env=env, cwd=ROOT)
+         *(["--preload"] if getattr(args, "preload", False) else []), app],
+        env=dict(env, PYTHONPATH=f"{ROOT}{os.pathsep}{ROOT / 'bench'}"), cwd=ROOT)
     try:
         for _ in range(100):
             try:

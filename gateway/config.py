@@ -241,3 +241,16 @@ class Config:
             path.write_text(secrets.token_hex(32))
             path.chmod(0o600)
         return replace(self, secret_key=path.read_text().strip())
+
+
+def load_config(config: "Config | Mapping[str, Any] | None" = None) -> Config:
+    """A Config from the environment (and ``.env``), with ``config`` overriding it.
+    (Here, not in ``services``, so a process that needs only settings, such as
+    ``outreach up``'s supervisor, does not import every library the app uses.)"""
+    if isinstance(config, Config):
+        return config.checked().with_secret()
+    if Path(".env").exists():
+        from dotenv import load_dotenv
+
+        load_dotenv(".env", override=False)
+    return Config.from_env(**dict(config or {})).with_secret()

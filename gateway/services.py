@@ -20,7 +20,7 @@ from redis import Redis
 from rq import Queue
 
 from gateway import broker
-from gateway.config import Config
+from gateway.config import Config, load_config  # noqa: F401 (load_config: its old home)
 from gateway.content.flows import load_book
 from gateway.content.prompts import Catalog
 from gateway.engine.model import FlowBook
@@ -28,17 +28,6 @@ from gateway.phone import redact
 from gateway.providers import get_provider
 from gateway.providers.base import Provider
 from gateway.store.database import Database
-
-
-def load_config(config: Config | Mapping[str, Any] | None = None) -> Config:
-    """A Config from the environment (and ``.env``), with ``config`` overriding it."""
-    if isinstance(config, Config):
-        return config.checked().with_secret()
-    if Path(".env").exists():
-        from dotenv import load_dotenv
-
-        load_dotenv(".env", override=False)
-    return Config.from_env(**dict(config or {})).with_secret()
 
 
 class RedactingFormatter(logging.Formatter):

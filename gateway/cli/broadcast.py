@@ -8,7 +8,6 @@ import time
 import click
 
 from gateway.cli import actor, cli, fail, fetch, open_services
-from gateway.store import audit
 
 
 @cli.group()
@@ -193,6 +192,7 @@ def resend_unknown_command(broadcast_id, yes):
     lost, or a worker stopped mid-send). Some of those members may already have
     the message, and will get a second copy."""
     from gateway.messaging import broadcasts, bulk
+    from gateway.store import audit
     from gateway.store.models import Broadcast
 
     services = open_services()

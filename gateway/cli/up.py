@@ -23,12 +23,15 @@ def up(host: str, port: int | None, workers: int | None) -> None:
     """Migrate the database, then run the web server, an RQ worker and (with no
     REDIS_URL) an embedded Redis, until Ctrl-C."""
     from gateway import broker
-    from gateway.services import load_config
-    from gateway.store.database import Database
+    from gateway.config import load_config
 
     config = load_config()
     port = port or config.port
-    Database(config.sqlalchemy_url).upgrade()
+    # Migrating (SQLAlchemy, Alembic) and checking the recordings happen in a child
+    # process: this supervisor only watches the others, and stays small while idle.
+    migrated = subprocess.run([sys.executable, "-m", "gateway.cli.main", "migrate", "--voice-warning"])
+    if migrated.returncode != 0:
+        raise click.ClickException("the database could not be migrated; see the message above")
     redis_url = config.redis_url or broker.embedded_redis_url(config.instance_path)
     env = dict(os.environ, REDIS_URL=redis_url, DATABASE_URL=config.sqlalchemy_url,
                SECRET_KEY=config.secret_key, INSTANCE_PATH=str(config.instance_path))
@@ -38,6 +41,7 @@ def up(host: str, port: int | None, workers: int | None) -> None:
         # No client address, no body, and the path without its query string: AT's
         # callbacks carry ?token=, which would let anyone reading logs forge them.
         "--access-logformat", '%(t)s "%(m)s %(U)s" %(s)s %(L)ss',
+        "--config", "python:gateway.web.gunicorn_conf",  # the app loaded once, shared by the workers
         "gateway.app:create_app()"], env)
     worker = Child("worker", [sys.executable, "-m", "gateway.messaging.worker"], env)
     children = [web, worker]
@@ -145,7 +149,6 @@ def _announce(config, host: str, port: int, redis_url: str) -> None:
     click.echo(f"  redis:         {'embedded ' if not config.redis_url else ''}{redis_url.split('@')[-1]}")
     click.echo(f"  SMS provider:  {config.sms_provider}")
     click.echo("  try it:        outreach simulate\n")
-    _voice_warning(config)
     if config.sms_provider == "android":
         public = config.public_base_url.rstrip("/") or base
         click.echo(f"  Android phones: register {public}/sms/android on each phone with "
@@ -215,11 +218,14 @@ def smpp() -> None:
 
 
 @cli.command()
-def migrate() -> None:
+@click.option("--voice-warning", is_flag=True, hidden=True, help="Also say how many Lao prompts are recorded.")
+def migrate(voice_warning: bool) -> None:
     """Apply pending database migrations (``outreach up`` does this itself)."""
-    from gateway.services import load_config
+    from gateway.config import load_config
     from gateway.store.database import Database
 
     config = load_config()
     Database(config.sqlalchemy_url).upgrade()
     click.echo(f"database is up to date: {config.sqlalchemy_url.split('@')[-1]}")
+    if voice_warning:
+        _voice_warning(config)

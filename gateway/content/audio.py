@@ -19,8 +19,6 @@ import wave
 from array import array
 from dataclasses import dataclass
 
-import av
-
 from gateway.errors import InputProblem
 
 RATE = 8000
@@ -56,6 +54,10 @@ def convert(data: bytes, max_seconds: int = MAX_SECONDS) -> Clip:
 
 
 def _decode(data: bytes) -> array:
+    # Imported here, not at the top: FFmpeg's libraries are tens of MB in every web
+    # process, and only the studio's upload and the recording job ever need them.
+    import av
+
     unreadable = InputProblem("not an audio file we can read (use WAV, MP3, OGG, WebM or M4A)")
     try:
         container = av.open(io.BytesIO(data))
