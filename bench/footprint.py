@@ -19,12 +19,11 @@ import subprocess
 import sys
 import tempfile
 import time
-import urllib.request
 from pathlib import Path
 
 import psutil
 
-from harness import ROOT, free_port
+from harness import ROOT, free_port, wait_for_health
 
 
 def _files(process):
@@ -49,13 +48,7 @@ def main() -> int:
     stack = subprocess.Popen(command, env=env, cwd=ROOT, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
                              start_new_session=True)
     try:
-        for _ in range(150):
-            try:
-                urllib.request.urlopen(f"http://127.0.0.1:{port}/healthz", timeout=1)
-                break
-            except OSError:
-                time.sleep(0.2)
-        else:
+        if not wait_for_health(port):
             print("outreach up did not answer /healthz")
             return 1
         time.sleep(args.settle)

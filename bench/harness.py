@@ -80,18 +80,24 @@ def gateway(args, app: str = "gateway.app:create_app()", **env_overrides):
          *(["--preload"] if getattr(args, "preload", False) else []), app],
         env=dict(env, PYTHONPATH=f"{ROOT}{os.pathsep}{ROOT / 'bench'}"), cwd=ROOT)
     try:
-        for _ in range(100):
-            try:
-                urllib.request.urlopen(f"http://127.0.0.1:{port}/healthz", timeout=1)
-                break
-            except OSError:
-                time.sleep(0.2)
+        wait_for_health(port, tries=100)
         description = (f"workers={args.workers}, db={database_url.split(':')[0]}, "
                        f"redis={'server' if args.redis_url else 'embedded'}, cpus={os.cpu_count()}")
         yield Running(port, description, database_url, redis_url, server.pid)
     finally:
         server.terminate()
         server.wait(timeout=20)
+
+
+def wait_for_health(port: int, tries: int = 150) -> bool:
+    """Wait until the server on ``port`` answers /healthz (5 tries a second)."""
+    for _ in range(tries):
+        try:
+            urllib.request.urlopen(f"http://127.0.0.1:{port}/healthz", timeout=1)
+            return True
+        except OSError:
+            time.sleep(0.2)
+    return False
 
 
 async def post_form(port: int, path: str, fields: dict) -> tuple[int, str, float]:

@@ -65,7 +65,7 @@ def _studio_target(number: int):
     """The prompt (or live text) an organiser typed the number of."""
     if number < live_texts.SESSIONS:
         entries = prompt_audit(current_app.extensions["book"], current_app.extensions["catalog"],
-                        current_app.extensions["audio"]).needed
+                               current_app.extensions["audio"]).needed
         entry = next((e for e in entries if e.number == number), None)
         return Target(entry.language, entry.key, entry.text) if entry else None
     with current_app.extensions["db"].session() as db:
