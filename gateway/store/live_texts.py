@@ -3,9 +3,10 @@
 No text-to-speech reads Lao, so a Lao reminder call can say a session's title only
 from a recording of it. Each live text has a recording key and a number an organiser
 types to record it by phone. Numbers are fixed by the row's id, so a printed list
-stays right: session 12's title is 10121, its place 10122; poll 3's question is
-20030 and its answers 20031, 20032 ... (The flows' own prompts are numbered 1 to a
-few hundred; see ``content.prompt_audit``.)
+stays right: session 12's title is 10121; poll 3's question is 20030 and its
+answers 20031, 20032 ... (The flows' own prompts are numbered 1 to a few hundred;
+see ``content.prompt_audit``.) A session's place is not among them: calls do not
+say it (where and how to join goes to her by SMS).
 """
 
 from __future__ import annotations
@@ -32,10 +33,6 @@ def session_title_key(session_id: int) -> str:
     return f"live.session.{session_id}.title"
 
 
-def session_place_key(session_id: int) -> str:
-    return f"live.session.{session_id}.place"
-
-
 def poll_question_key(poll_id: int) -> str:
     return f"live.poll.{poll_id}.question"
 
@@ -45,12 +42,8 @@ def poll_option_key(poll_id: int, option: int) -> str:
 
 
 def for_session(row: TrainingSession) -> list[LiveText]:
-    texts = [LiveText(SESSIONS + row.id * 10 + 1, session_title_key(row.id), dict(row.titles),
-                      f"session {row.id}: title")]
-    if row.place:
-        texts.append(LiveText(SESSIONS + row.id * 10 + 2, session_place_key(row.id),
-                              {lang: row.place for lang in row.titles}, f"session {row.id}: place"))
-    return texts
+    return [LiveText(SESSIONS + row.id * 10 + 1, session_title_key(row.id), dict(row.titles),
+                     f"session {row.id}: title")]
 
 
 def for_poll(row: Poll) -> list[LiveText]:
