@@ -196,6 +196,11 @@ def test_csv_export_has_a_bom_and_every_member(people):
     assert text.startswith("\ufeff") and reply.headers["Content-Disposition"].endswith("members.csv")
     rows = list(csv.DictReader(io.StringIO(text.lstrip("\ufeff"))))
     assert rows[0]["name"] == "ນ້ອຍ" and rows[0]["topics"] == "nutrition"
+    assert rows[0]["phone"] == "+8562055512345"  # a number stays a number
+    with people.extensions["db"].session() as db:
+        add_member(db, "+8562055598765", name='=HYPERLINK("http://evil.example","click")')
+    rows = list(csv.DictReader(io.StringIO(client.get("/members/export.csv").get_data(as_text=True).lstrip("\ufeff"))))
+    assert rows[1]["name"] == '\'=HYPERLINK("http://evil.example","click")'  # shown, never run by Excel
 
 
 def test_a_session_is_added_with_its_reminders_edited_and_cancelled(people):

@@ -11,6 +11,7 @@ from __future__ import annotations
 import csv
 import io
 import math
+import re
 from dataclasses import dataclass
 from urllib.parse import urlsplit
 
@@ -112,11 +113,24 @@ class Pages:
 
 def csv_download(rows, filename: str) -> Response:
     """``rows`` (lists) as a CSV download. With a byte-order mark, Excel opens Lao
-    as Lao instead of mojibake."""
+    as Lao instead of mojibake. Names and replies are typed by members, so a cell
+    that a spreadsheet would run as a formula is made plain text first."""
     out = io.StringIO()
-    csv.writer(out).writerows(rows)
+    csv.writer(out).writerows([[_plain_cell(cell) for cell in row] for row in rows])
     return Response("\ufeff" + out.getvalue(), mimetype="text/csv; charset=utf-8",
                     headers={"Content-Disposition": f"attachment; filename={filename}"})
+
+
+_NUMBER = re.compile(r"[+-][\d .]*")
+
+
+def _plain_cell(cell):
+    """``=HYPERLINK(...)`` typed as a name must not run in Excel: cells starting with
+    = @ + - (or a tab or return) get a leading apostrophe, except numbers such as a
+    phone number ``+85620...``."""
+    if isinstance(cell, str) and cell[:1] in ("=", "@", "+", "-", "\t", "\r") and not _NUMBER.fullmatch(cell):
+        return "'" + cell
+    return cell
 
 
 # ------------------------------------------------------------------ expired sessions
