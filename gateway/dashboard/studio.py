@@ -59,6 +59,19 @@ def catalogue() -> list[Row]:
     return list(rows.values())
 
 
+def _text_of(lang: str, key: str) -> str | None:
+    """The words a recording of ``key`` in ``lang`` is read from; None if calls never play it."""
+    app = current_app
+    if lang not in app.extensions["catalog"].languages:
+        return None
+    if key.startswith("live."):
+        with app.extensions["db"].session() as db:
+            text = live_texts.by_key(db, key)
+        return (text.texts.get(lang) or next(iter(text.texts.values()), "")) if text else None
+    entries = prompt_audit(app.extensions["book"], app.extensions["catalog"], app.extensions["audio"]).needed
+    return next((e.text for e in entries if e.key == key and e.language == lang), None)
+
+
 @bp.get("/prompts")
 @needs("read")
 def studio():
@@ -87,8 +100,7 @@ def studio():
 def studio_record(lang: str, key: str):
     """A recording for ``key`` in ``lang``: from the browser's recorder or a file."""
     wants_json = request.accept_mimetypes.best == "application/json"
-    row = next((r for r in catalogue() if r.key == key and lang in r.texts), None)
-    found(row)
+    text = found(_text_of(lang, key))
     upload = request.files.get("audio")
     data = upload.read(UPLOAD_LIMIT + 1) if upload else b""
     try:
@@ -100,7 +112,7 @@ def studio_record(lang: str, key: str):
         if wants_json:
             return jsonify(ok=False, error=message), 400
         return render_template("dashboard/message.html", title=_("Not saved"), text=message), 400
-    current_app.extensions["audio"].save(lang, key, clip.wav, text=row.texts[lang], by=actor(),
+    current_app.extensions["audio"].save(lang, key, clip.wav, text=text, by=actor(),
                                          source="upload" if upload.filename and upload.filename != "blob" else "browser",
                                          seconds=clip.seconds)
     with current_app.extensions["db"].session() as db:
