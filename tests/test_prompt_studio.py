@@ -166,6 +166,8 @@ def test_a_lao_call_with_no_recordings_at_all_is_never_silent(make_app, provider
         for gather in list(screen.iter("Gather")) + list(screen.iter("GetDigits")):
             assert list(gather), "a screen that waits for keys plays nothing"
             assert all((e.text or e.get("url") or "").strip() for e in gather)
+        for say in screen.iter("Say"):  # English text-to-speech is never handed Lao script
+            assert not re.search("[\u0e80-\u0eff]", say.text or ""), say.text
 
 
 @pytest.mark.parametrize("provider", ["twilio", "africastalking"])

@@ -111,6 +111,8 @@ def show_call(app, step, number: int) -> None:
             source = "no recording: text-to-speech" if lang == "en" else "no recording: ENGLISH meanwhile"
         click.echo(f"  {piece.text:<44} " + click.style(f"[{piece.key or 'live text'}; {source}]",
                                                         fg="bright_black" if audio else "yellow"))
+    if lang != "en" and step.english is not None:
+        _heard_instead(library, step)
     if speech.record:
         click.secho("  (records what she says; type anything to stand for it)", fg="yellow")
     elif speech.digits:
@@ -118,6 +120,26 @@ def show_call(app, step, number: int) -> None:
                     "press Enter for silence)", fg="yellow")
     else:
         click.secho("  (the call ends)", fg="yellow")
+
+
+def _heard_instead(library, step) -> None:
+    """When the screen is not all recorded in her language, what the call really
+    plays instead (the provider XML's own choice, so the two cannot differ)."""
+    import xml.etree.ElementTree as ET
+
+    from gateway.channels.voice import markup
+
+    def audio_url(lang: str, key: str):
+        name = library.file(lang, key)
+        return f"audio/{lang}/{name}" if name else None
+
+    played = ET.fromstring(markup.at_xml(step.speech, step.language, audio_url, "", step.english))
+    heard = [f"[plays {e.get('url')}]" if e.tag == "Play" else (e.text or "")
+             for e in played.iter() if e.tag in ("Play", "Say")]
+    own = all(e.tag == "Play" and f"audio/{step.language}/" in (e.get("url") or "")
+              for e in played.iter() if e.tag in ("Play", "Say"))
+    if heard and not own:
+        click.secho("  she hears instead: " + " ".join(heard), fg="yellow")
 
 
 def show(reply: str, number: int) -> None:

@@ -11,12 +11,14 @@ never silent, even on a fresh install with no recordings at all.
 
 from __future__ import annotations
 
+import re
 from typing import Callable
 from xml.sax.saxutils import escape, quoteattr
 
 from gateway.channels.voice.pieces import LIVE, SORRY, Speech
 
 HEADER = '<?xml version="1.0" encoding="UTF-8"?>'
+_LAO = re.compile("[\u0e80-\u0eff]+(?:[ \u0e80-\u0eff]*[\u0e80-\u0eff])?")
 GATHER_TIMEOUT_S = 7
 RECORD_MAX_S = 15
 # Look a recording up: (language, key) -> public URL, or None when there is none.
@@ -55,10 +57,12 @@ def _play(speech: Speech, lang: str, audio_url: AudioUrl, provider: str,
     english_live = {piece.key: piece for piece in (english.pieces if english else ()) if piece.key}
 
     def flush():
-        if words:
+        # English text-to-speech cannot read Lao script: it would mumble or skip it.
+        spoken = " ".join(_LAO.sub(" ", " ".join(words)).split())
+        if spoken.strip(" ,.:;/!?-"):
             say = '<Say language="en-US">' if provider == "twilio" else "<Say>"
-            out.append(f"{say}{escape(' '.join(words))}</Say>")
-            words.clear()
+            out.append(f"{say}{escape(spoken)}</Say>")
+        words.clear()
 
     for piece in speech.pieces:
         url = piece.url if piece.url and piece.url.startswith("http") else (
