@@ -14,7 +14,6 @@ import functools
 import hashlib
 import hmac
 import secrets
-import time
 from pathlib import Path
 from urllib.parse import urlsplit
 
@@ -163,9 +162,12 @@ def _safe_next(target: str | None) -> str:
 
 
 def _may_try() -> bool:
+    """Ten tries a minute per address. The minute starts at the first try (not on
+    the clock's minute, where eleven quick tries could straddle two minutes)."""
     address = hashlib.sha256((request.remote_addr or "").encode()).hexdigest()[:16]
-    key = f"dash:login:{address}:{int(time.time() // 60)}"
-    redis = current_app.extensions["redis"]
-    tries = redis.incr(key)
-    redis.expire(key, 120)
+    key = f"dash:login:{address}"
+    pipe = current_app.extensions["redis"].pipeline(transaction=False)
+    pipe.set(key, 0, ex=60, nx=True)
+    pipe.incr(key)
+    _, tries = pipe.execute()
     return tries <= TRIES_PER_MINUTE
