@@ -13,48 +13,18 @@ time until every row is settled, messages per second, and each worker's peak RSS
 from __future__ import annotations
 
 import argparse
-import collections
-import json
 import os
 import subprocess
 import sys
 import tempfile
-import threading
 import time
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
-from urllib.parse import parse_qs
 
 import psutil
-from harness import lao_mobile
+from harness import FakeAT, lao_mobile, start_fake_at
 
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
-
-
-class FakeAT(BaseHTTPRequestHandler):
-    """``POST /version1/messaging``: every recipient accepted (statusCode 101)."""
-
-    accepted: collections.Counter = collections.Counter()
-    lock = threading.Lock()
-    ids = iter(range(1, 10**9))
-
-    def do_POST(self):  # noqa: N802 (http.server's name)
-        form = {k: v[0] for k, v in parse_qs(self.rfile.read(int(self.headers["Content-Length"])).decode()).items()}
-        numbers = form["to"].split(",")
-        with self.lock:
-            self.accepted.update(numbers)
-            recipients = [{"statusCode": 101, "number": n, "status": "Success", "cost": "USD 0.02",
-                           "messageId": f"ATXid_{next(self.ids)}"} for n in numbers]
-        body = json.dumps({"SMSMessageData": {"Message": "ok", "Recipients": recipients}}).encode()
-        self.send_response(201)
-        self.send_header("Content-Type", "application/json")
-        self.send_header("Content-Length", str(len(body)))
-        self.end_headers()
-        self.wfile.write(body)
-
-    def log_message(self, *args):
-        pass
 
 
 def add_members(database, count: int, start: int, topic: str) -> None:
@@ -115,19 +85,14 @@ def main() -> int:
     parser.add_argument("--redis-url", default="")
     args = parser.parse_args()
 
-    ThreadingHTTPServer.request_queue_size = 1024  # http.server's default backlog of 5 refuses bursts
-    server = ThreadingHTTPServer(("127.0.0.1", 0), FakeAT)
-    server.daemon_threads = True
-    threading.Thread(target=server.serve_forever, daemon=True).start()
+    server, provider_settings = start_fake_at()
     instance = Path(tempfile.mkdtemp(prefix="bench-broadcast-"))
     from gateway import broker
 
     os.environ.update(
         DATABASE_URL=args.database_url or f"sqlite:///{instance / 'bench.db'}",
         REDIS_URL=args.redis_url or broker.embedded_redis_url(instance),
-        INSTANCE_PATH=str(instance), SECRET_KEY="bench", SMS_PROVIDER="africastalking",
-        AT_API_URL=f"http://127.0.0.1:{server.server_address[1]}", AT_USERNAME="bench",
-        AT_API_KEY="bench", QUIET_HOURS="off", LOG_LEVEL="WARNING")
+        INSTANCE_PATH=str(instance), SECRET_KEY="bench", LOG_LEVEL="WARNING", **provider_settings)
     from gateway import create_app
 
     app = create_app()

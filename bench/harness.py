@@ -9,15 +9,19 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import collections
+import json
 import os
 import socket
 import subprocess
 import sys
 import tempfile
+import threading
 import time
 import urllib.parse
 import urllib.request
 from contextlib import contextmanager
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 from typing import NamedTuple
 
@@ -56,6 +60,48 @@ class Running(NamedTuple):
     database_url: str
     redis_url: str
     pid: int  # gunicorn's master; its workers are its children
+    env: dict  # the gateway's environment, for a worker of the same instance
+
+
+class FakeAT(BaseHTTPRequestHandler):
+    """Africa's Talking's ``POST /version1/messaging``: every recipient accepted
+    (statusCode 101). Counts what each number was sent, and when it arrived."""
+
+    accepted: collections.Counter = collections.Counter()
+    arrivals: dict[str, list[float]] = collections.defaultdict(list)  # number -> perf_counter times
+    lock = threading.Lock()
+    ids = iter(range(1, 10**9))
+
+    def do_POST(self):  # noqa: N802 (http.server's name)
+        arrived = time.perf_counter()
+        form = {k: v[0] for k, v in urllib.parse.parse_qs(
+            self.rfile.read(int(self.headers["Content-Length"])).decode()).items()}
+        numbers = form["to"].split(",")
+        with self.lock:
+            self.accepted.update(numbers)
+            for number in numbers:
+                self.arrivals[number].append(arrived)
+            recipients = [{"statusCode": 101, "number": n, "status": "Success", "cost": "USD 0.02",
+                           "messageId": f"ATXid_{next(self.ids)}"} for n in numbers]
+        body = json.dumps({"SMSMessageData": {"Message": "ok", "Recipients": recipients}}).encode()
+        self.send_response(201)
+        self.send_header("Content-Type", "application/json")
+        self.send_header("Content-Length", str(len(body)))
+        self.end_headers()
+        self.wfile.write(body)
+
+    def log_message(self, *args):
+        pass
+
+
+def start_fake_at() -> tuple[ThreadingHTTPServer, dict]:
+    """Start the fake in a thread; return it and the settings that point the gateway at it."""
+    ThreadingHTTPServer.request_queue_size = 1024  # http.server's default backlog of 5 refuses bursts
+    server = ThreadingHTTPServer(("127.0.0.1", 0), FakeAT)
+    server.daemon_threads = True
+    threading.Thread(target=server.serve_forever, daemon=True).start()
+    return server, {"SMS_PROVIDER": "africastalking", "AT_API_URL": f"http://127.0.0.1:{server.server_address[1]}",
+                    "AT_USERNAME": "bench", "AT_API_KEY": "bench", "QUIET_HOURS": "off"}
 
 
 @contextmanager
@@ -83,10 +129,47 @@ def gateway(args, app: str = "gateway.app:create_app()", **env_overrides):
         wait_for_health(port, tries=100)
         description = (f"workers={args.workers}, db={database_url.split(':')[0]}, "
                        f"redis={'server' if args.redis_url else 'embedded'}, cpus={os.cpu_count()}")
-        yield Running(port, description, database_url, redis_url, server.pid)
+        yield Running(port, description, database_url, redis_url, server.pid, env)
     finally:
         server.terminate()
         server.wait(timeout=20)
+
+
+@contextmanager
+def worker(env: dict):
+    """``outreach worker`` for the gateway with this environment: RQ, and the inbox
+    drainer that processes inbound texts. Yields the process (its children are
+    the drainer, RQ's scheduler and jobs' work-horses)."""
+    process = subprocess.Popen([sys.executable, "-m", "gateway.cli.main", "worker"], env=env, cwd=ROOT,
+                               stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    try:
+        yield process
+    finally:
+        process.terminate()
+        process.wait(timeout=30)
+
+
+def inbox_waiting(database_url: str) -> int:
+    """Texts accepted by the webhooks and not yet processed (the inbox's own file on SQLite)."""
+    from sqlalchemy import func, select
+
+    from gateway.store.database import Database
+    from gateway.store.models import InboxMessage
+
+    if database_url.startswith("sqlite:///"):
+        database_url = "sqlite:///" + str(Path(database_url[len("sqlite:///"):]).parent / "inbox.db")
+    with Database(database_url).session() as db:
+        return db.scalar(select(func.count()).select_from(InboxMessage))
+
+
+def wait_for_inbox(database_url: str, limit_s: float = 120) -> float | None:
+    """Seconds until the inbox is empty (None if it is not within ``limit_s``)."""
+    started = time.perf_counter()
+    while inbox_waiting(database_url):
+        if time.perf_counter() - started > limit_s:
+            return None
+        time.sleep(0.05)
+    return time.perf_counter() - started
 
 
 def wait_for_health(port: int, tries: int = 150) -> bool:

@@ -2,11 +2,13 @@
 
 Sets up N registered members who were all sent poll P1's question (rows written
 straight into the database, as a finished broadcast leaves them), then posts one
-reply per member to a production-style gateway (gunicorn, real Redis), in every
-form members use: 2, ໒, b, the option's word in Lao or English, "P1 2". A share of
-posts are redeliveries of an earlier message id, which must not count again.
+reply per member to a production-style gateway (gunicorn, real Redis, and an
+``outreach worker`` whose inbox drainer counts the votes), in every form members
+use: 2, ໒, b, the option's word in Lao or English, "P1 2". A share of posts are
+redeliveries of an earlier message id, which must not count again.
 
-Afterwards the tally is compared with what was sent (it must be exact), and
+Afterwards, once the inbox is empty, the tally is compared with what was sent
+(it must be exact), and
 ``poll_results.compute`` is timed at that many votes.
 
     python bench/poll_replies.py                      # 100,000 replies, SQLite + embedded Redis
@@ -25,7 +27,8 @@ import sys
 import time
 from datetime import datetime, timedelta, timezone
 
-from harness import add_server_arguments, cpu_seconds, gateway, lao_mobile, percentile, post_form
+from harness import (add_server_arguments, cpu_seconds, gateway, lao_mobile, percentile, post_form, wait_for_inbox,
+                     worker)
 
 OPTIONS = [{"en": "Feeding babies", "lo": "ການລ້ຽງລູກອ່ອນ"},
            {"en": "Clean water", "lo": "ນ້ຳສະອາດ"},
@@ -149,7 +152,8 @@ def main() -> int:
     parser.add_argument("--seed", type=int, default=7)
     args = parser.parse_args()
 
-    with gateway(args, QUIET_HOURS="off") as (port, description, database_url, _, server_pid):
+    with gateway(args, QUIET_HOURS="off") as (port, description, database_url, _, server_pid, env), \
+            worker(env):
         started = time.perf_counter()
         poll_id = seed(database_url, args.replies)
         print(f"seeded {args.replies:,} members with a sent poll in {time.perf_counter() - started:.1f}s",
@@ -163,6 +167,9 @@ def main() -> int:
         print(f"{posts:,} webhooks ({args.replies:,} replies + {posts - args.replies:,} redeliveries) in "
               f"{elapsed:.1f}s = {rate:,.0f} replies/s; p50 {statistics.median(load.latencies) * 1000:.1f} ms, "
               f"p99 {percentile(load.latencies, 0.99) * 1000:.1f} ms; errors {load.errors}", flush=True)
+        drained = wait_for_inbox(database_url)
+        print(f"the inbox was empty {drained:.1f} s after the last webhook" if drained is not None
+              else "the inbox was NOT empty 120 s after the last webhook", flush=True)
         per_reply = server_cpu / posts
         print(f"gateway CPU {per_reply * 1000:.2f} ms per webhook (web workers; the database and Redis "
               f"servers and this load generator not counted): {os.cpu_count() / per_reply:,.0f}/s "

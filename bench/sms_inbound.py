@@ -1,11 +1,18 @@
-"""Inbound SMS throughput with dedupe on: webhooks processed per second.
+"""Inbound SMS throughput with dedupe on, and how soon members get their replies.
 
 Posts Africa's Talking inbound-SMS webhooks to a production-style gateway
-(gunicorn, real Redis, migrated database). Members text keywords and answers; a
-share of the posts are redeliveries of an earlier message id, which must be
-recognised and not processed again. Each processed message writes its inbound
-row, the member, the reply's outbox row, and queues the reply job in Redis.
-After the run the database is checked: one inbound row per distinct id.
+(gunicorn, real Redis, migrated database) with one real ``outreach worker``
+sending replies through the official SDK to a local fake Africa's Talking.
+Members text keywords and answers; a share of the posts are redeliveries of an
+earlier message id, which must be recognised and not processed again.
+
+The webhook stores each text in the inbox and answers; the web processes'
+drainer processes them in batches (the inbound row, the member, the reply's
+outbox row) and queues one job per batch for the replies. Reported per run:
+webhooks per second, the webhook's latency, how long the inbox took to empty
+after the load stopped, and the reply latency: from the post of a text to the
+fake provider receiving a message for that member. After the runs the database
+is checked: one inbound row per distinct id.
 
     python bench/sms_inbound.py
     python bench/sms_inbound.py --database-url postgresql+psycopg://postgres@127.0.0.1/bench \\
@@ -16,12 +23,14 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import bisect
 import random
 import statistics
 import sys
 import time
 
-from harness import Load, add_server_arguments, gateway, lao_mobile, percentile, post_form
+from harness import (FakeAT, Load, add_server_arguments, gateway, inbox_waiting, lao_mobile, percentile, post_form,
+                     start_fake_at, worker)
 
 TEXTS = ["HELP", "JOIN", "2", "Noy", "ຕໍ່ໄປ", "hello", "QUIZ", "STOP", "START"]
 
@@ -35,6 +44,7 @@ class Texts(Load):
         self.sent_ids: list[str] = []
         self.distinct: set[str] = set()
         self.counter = 0
+        self.posted: dict[str, list[float]] = {}  # phone -> when each of her texts was posted
 
     async def member(self, deadline: float) -> None:
         phone = lao_mobile(random.randrange(18 * 10**6))
@@ -46,6 +56,7 @@ class Texts(Load):
                 message_id = f"ATXid_bench_{self.counter}_{random.random()}"
                 self.sent_ids.append(message_id)
             self.distinct.add(message_id)
+            self.posted.setdefault(phone, []).append(time.perf_counter())
             status, _, elapsed = await post_form(self.port, "/sms/africastalking", {
                 "from": phone, "to": "20880", "text": random.choice(TEXTS), "id": message_id,
                 "date": "2026-11-21 10:00:00", "linkId": ""})
@@ -64,6 +75,32 @@ def count_inbound(database_url: str) -> int:
         return db.scalar(select(func.count()).select_from(InboundMessage))
 
 
+def unsent_replies(database_url: str) -> int:
+    from sqlalchemy import func, select
+
+    from gateway.store.database import Database
+    from gateway.store.models import OutboundMessage
+
+    with Database(database_url).session() as db:
+        return db.scalar(select(func.count()).select_from(OutboundMessage)
+                         .where(OutboundMessage.status.in_(("queued", "sending"))))
+
+
+def reply_latencies(posted: dict[str, list[float]], since: float) -> list[float]:
+    """For each reply the fake provider received: seconds since the latest text she
+    posted before it (each member texts one at a time, so that is the one answered)."""
+    latencies = []
+    for phone, arrivals in FakeAT.arrivals.items():
+        times = posted.get(phone, [])
+        for arrived in arrivals:
+            if arrived < since:
+                continue
+            n = bisect.bisect_right(times, arrived)
+            if n:
+                latencies.append(arrived - times[n - 1])
+    return latencies
+
+
 def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     add_server_arguments(parser)
@@ -73,25 +110,51 @@ def main() -> int:
     parser.add_argument("--duplicates", type=float, default=0.1, help="share of redeliveries")
     args = parser.parse_args()
 
-    with gateway(args) as (port, description, database_url, _, _):
-        results, distinct = [], set()
-        for run in range(args.runs):
-            load = Texts(port, args.concurrency, args.seconds, args.duplicates)
-            elapsed = asyncio.run(load.run())
-            distinct |= load.distinct
-            posts = len(load.latencies)
-            rate = posts / elapsed
-            results.append((rate, statistics.median(load.latencies) * 1000,
-                            percentile(load.latencies, 0.99) * 1000, load.errors))
-            print(f"run {run + 1}: {posts} webhooks in {elapsed:.1f}s = {rate:,.0f}/s "
-                  f"({len(load.distinct)} distinct ids); p50 {results[-1][1]:.1f} ms, "
-                  f"p99 {results[-1][2]:.1f} ms; errors {load.errors}", flush=True)
-        stored = count_inbound(database_url)
+    fake, provider_settings = start_fake_at()
+    with gateway(args, **provider_settings) as running:
+        with worker(running.env):
+            results, distinct = [], set()
+            for run in range(args.runs):
+                load = Texts(running.port, args.concurrency, args.seconds, args.duplicates)
+                started = time.perf_counter()
+                elapsed = asyncio.run(load.run())
+                ended = time.perf_counter()
+                processed_after = None
+                while True:
+                    waiting = inbox_waiting(running.database_url)
+                    if not waiting and processed_after is None:
+                        processed_after = time.perf_counter() - ended
+                    if (not waiting and not unsent_replies(running.database_url)) or \
+                            time.perf_counter() - ended > 120:
+                        break
+                    time.sleep(0.05)
+                backlog = time.perf_counter() - ended
+                time.sleep(0.5)  # the last replies' requests
+                distinct |= load.distinct
+                posts = len(load.latencies)
+                rate = posts / elapsed
+                replies = reply_latencies(load.posted, started)
+                results.append((rate, statistics.median(load.latencies) * 1000,
+                                percentile(load.latencies, 0.99) * 1000, load.errors, backlog,
+                                percentile(replies, 0.5) if replies else float("nan"),
+                                percentile(replies, 0.99) if replies else float("nan")))
+                print(f"run {run + 1}: {posts} webhooks in {elapsed:.1f}s = {rate:,.0f}/s "
+                      f"({len(load.distinct)} distinct ids); webhook p50 {results[-1][1]:.1f} ms, "
+                      f"p99 {results[-1][2]:.1f} ms; errors {load.errors}; inbox empty "
+                      f"{processed_after if processed_after is not None else float('nan'):.1f} s and "
+                      f"replies sent {backlog:.1f} s after the load; {len(replies)} replies: p50 {results[-1][5]:.2f} s, "
+                      f"p99 {results[-1][6]:.2f} s", flush=True)
+        fake.shutdown()
+        stored, waiting = count_inbound(running.database_url), inbox_waiting(running.database_url)
         median = sorted(results)[len(results) // 2]
         exact = "exact" if stored == len(distinct) else f"WRONG: {stored} stored for {len(distinct)} distinct"
         print(f"\nmedian of {args.runs}: {median[0]:,.0f} inbound webhooks/s, p50 {median[1]:.1f} ms, "
-              f"p99 {median[2]:.1f} ms; dedupe {exact}  (concurrency={args.concurrency}, {description})")
-        return 0 if stored == len(distinct) and median[3] == 0 else 1
+              f"p99 {median[2]:.1f} ms; replies p50 {median[5]:.2f} s, p99 {median[6]:.2f} s; "
+              f"dedupe {exact}; {waiting} left in the inbox  "
+              f"(concurrency={args.concurrency}, {running.description})")
+        print(f"the fake provider received {sum(FakeAT.accepted.values()):,} replies for "
+              f"{len(FakeAT.accepted):,} members")
+        return 0 if stored == len(distinct) and median[3] == 0 and not waiting else 1
 
 
 if __name__ == "__main__":

@@ -14,6 +14,7 @@ from flask import Flask
 
 from gateway import dashboard, web
 from gateway.channels.conversation import conversations_for
+from gateway.channels.sms.inbox import Inbox
 from gateway.channels.sms.service import SmsService
 from gateway.channels.sms.spool import Spool
 from gateway.channels.ussd.pages import PageLimits
@@ -52,6 +53,7 @@ def create_app(config: Config | Mapping[str, Any] | None = None) -> Flask:
         app.extensions["parsers"][services.provider.name] = services.provider
     app.extensions["sms"] = SmsService(services, conversations)
     app.extensions["spool"] = Spool(settings.instance_path / "spool")
+    app.extensions["inbox"] = Inbox(services, app.extensions["sms"], settings.instance_path)
     app.extensions["audio"] = Recordings(settings.recordings_path(), settings.prompts_dir / "audio")
     app.extensions["calls"] = CallService(conversations, services.catalog, services.redis,
                                           settings.secret_key, settings.voice_max_repeats)

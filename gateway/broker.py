@@ -184,5 +184,9 @@ def batch_job_id(broadcast_id: int, first_row: int) -> str:
     return f"batch-{broadcast_id}-{first_row}"
 
 
+def replies_job_id(first_message_id: int) -> str:
+    return f"replies-{first_message_id}"
+
+
 def message_job_id(message_id: int) -> str:
     return f"message-{message_id}"

@@ -133,4 +133,6 @@ class FakeAndroidPhone:
         body, headers = self.event(event, payload, **options)
         if isinstance(client, str):
             return requests.post(f"{client}/sms/android", data=body, headers=headers, timeout=10)
-        return client.post("/sms/android", data=body, headers=headers)
+        from .helpers import processed
+
+        return processed(client, client.post("/sms/android", data=body, headers=headers))

@@ -143,10 +143,12 @@ class FakeAfricasTalkingVoice(ScriptedFake):
 
 
 def drain(app) -> int:
-    """Run every queued job in this process with a real RQ worker; return how many ran."""
+    """Process the texts waiting in the inbox, then run every queued job in this
+    process with a real RQ worker; return how many jobs ran."""
     from rq import SimpleWorker
 
     services.bind(app.extensions["services"])
+    app.extensions["inbox"].drain(wait=True)  # texts accepted and not yet processed, first
     queues = [app.extensions["queues"][name] for name in QUEUES]
     before = sum(q.count for q in queues)
     SimpleWorker(queues, connection=app.extensions["redis"], job_class=Job).work(burst=True)

@@ -9,6 +9,7 @@ from zoneinfo import ZoneInfo
 
 from twilio.request_validator import RequestValidator
 
+from gateway.services import is_outage
 from gateway.store import members, schedule
 from gateway.store.models import Member
 
@@ -65,12 +66,24 @@ def body(reply: str) -> str:
     return reply.split(" ", 1)[1]
 
 
+def processed(client, response):
+    """Wait for the inbox to process what the webhook accepted (the web process's own
+    drainer thread does it; this waits for its turn too), so a test can look at the
+    outcome as a member would a moment later."""
+    try:
+        client.application.extensions["inbox"].drain(wait=True)
+    except Exception as exc:
+        if not is_outage(exc):
+            raise  # during an outage the text waits in the inbox, as it would in production
+    return response
+
+
 def at_text(client, text, phone=PHONE, message_id=None, token=None):
-    """An inbound SMS as Africa's Talking posts it."""
+    """An inbound SMS as Africa's Talking posts it, processed."""
     url = "/sms/africastalking" + (f"?token={token}" if token else "")
-    return client.post(url, data={"from": phone, "to": "20880", "text": text,
-                                  "date": "2026-11-21 10:00:00", "id": message_id or f"at-{next(_ids)}",
-                                  "linkId": "link-1"})
+    return processed(client, client.post(url, data={
+        "from": phone, "to": "20880", "text": text, "date": "2026-11-21 10:00:00",
+        "id": message_id or f"at-{next(_ids)}", "linkId": "link-1"}))
 
 
 def twilio_post(client, path, form, token="tw-secret", base="https://gw.example.org", sign=True):
@@ -78,7 +91,8 @@ def twilio_post(client, path, form, token="tw-secret", base="https://gw.example.
     headers = {}
     if sign:
         headers["X-Twilio-Signature"] = RequestValidator(token).compute_signature(base + path, form)
-    return client.post(path, data=form, headers=headers)
+    response = client.post(path, data=form, headers=headers)
+    return processed(client, response) if path.startswith("/sms/") else response
 
 
 def tw_text(client, text, phone=PHONE, sid=None):

@@ -22,7 +22,8 @@ def test_a_reply_queued_under_its_old_path_is_still_sent(at_app, fake_at):
     queues = at_app.extensions["queues"]
     [queued] = queues["replies"].jobs
     queued.delete()  # as if a gateway before the move had queued it:
-    queues["replies"].enqueue("gateway.tasks.send_message", *queued.args)
+    [[message_id]] = queued.args  # the inbox's batch job: one reply here
+    queues["replies"].enqueue("gateway.tasks.send_message", message_id)
     drain(at_app)
     with at_app.extensions["db"].session() as db:
         [row] = db.query(OutboundMessage).all()

@@ -34,7 +34,7 @@ def linked(make_app, smsc):
     app = make_app(sms_provider="smpp", smpp_host="127.0.0.1", smpp_port=smsc.port, smpp_system_id="outreach",
                    smpp_password="secret", smpp_source="OUTREACH", smpp_enquire_s=1, smpp_tps=50,
                    smpp_window=6, quiet_hours="off", provider_timeout_ms=4000)
-    link = SmppLink(app.extensions["services"], app.extensions["sms"], app.extensions["spool"])
+    link = SmppLink(app.extensions["services"], app.extensions["inbox"], app.extensions["spool"])
     stop = threading.Event()
     thread = threading.Thread(target=link.run, args=(stop,), daemon=True)
     thread.start()
@@ -80,6 +80,7 @@ def test_a_long_inbound_text_in_parts_is_one_text(linked, smsc):
     smsc.deliver(MEMBER, LONG_LAO)  # arrives as three deliver_sm
     deadline = time.monotonic() + 10
     while not rows(linked) and time.monotonic() < deadline:
+        linked.extensions["inbox"].drain()  # as the worker's drainer does
         time.sleep(0.05)
     time.sleep(0.3)
     with linked.extensions["db"].session() as db:

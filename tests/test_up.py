@@ -144,7 +144,7 @@ def _workers_of(process: subprocess.Popen) -> list:
     workers = []
     for child in psutil.Process(process.pid).children():
         try:
-            if child.status() != psutil.STATUS_ZOMBIE and "gateway.messaging.worker" in " ".join(child.cmdline()):
+            if child.status() != psutil.STATUS_ZOMBIE and "gateway.cli.main worker" in " ".join(child.cmdline()):
                 workers.append(child)
         except psutil.Error:  # gone meanwhile
             pass

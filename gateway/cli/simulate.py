@@ -35,8 +35,9 @@ class Phone:
 
 
 class Texter:
-    """Texts the SMS webhook as Africa's Talking would, then runs the queued replies
-    through the configured provider (console by default) and returns what arrived."""
+    """Texts the SMS webhook as Africa's Talking would, processes the inbox, then runs
+    the queued replies through the configured provider (console by default) and
+    returns what arrived."""
 
     def __init__(self, app, phone: str, token: str):
         from gateway import services
@@ -59,6 +60,7 @@ class Texter:
                              .limit(1)) or 0
         self.client.post(self.url, data={"from": self.phone, "to": "20880", "text": text,
                                          "id": f"SIM{uuid.uuid4().hex}", "date": "", "linkId": ""})
+        self.app.extensions["inbox"].drain(wait=True)  # the webhook only stored it
         queues = [self.app.extensions["queues"][name] for name in QUEUES]
         SimpleWorker(queues, connection=self.app.extensions["redis"], job_class=Job).work(
             burst=True, logging_level="WARNING")

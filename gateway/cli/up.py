@@ -43,7 +43,7 @@ def up(host: str, port: int | None, workers: int | None) -> None:
         "--access-logformat", '%(t)s "%(m)s %(U)s" %(s)s %(L)ss',
         "--config", "python:gateway.web.gunicorn_conf",  # the app loaded once, shared by the workers
         "gateway.app:create_app()"], env)
-    worker = Child("worker", [sys.executable, "-m", "gateway.messaging.worker"], env)
+    worker = Child("worker", [sys.executable, "-m", "gateway.cli.main", "worker"], env)
     children = [web, worker]
     if config.sms_provider == "smpp":  # one long-lived process holds the bind to the SMSC
         children.append(Child("smpp link", [sys.executable, "-m", "gateway.cli.main", "smpp"], env))
@@ -185,10 +185,22 @@ def _voice_warning(config) -> None:
 @cli.command()
 @click.option("--burst", is_flag=True, help="Stop when the queues are empty.")
 def worker(burst: bool) -> None:
-    """Run an RQ worker with the scheduler on the gateway's queues."""
+    """Run an RQ worker with the scheduler on the gateway's queues, and the inbox
+    drainer that processes inbound texts (not with --burst)."""
     from gateway.messaging.worker import run
 
-    run(burst=burst)
+    run(burst=burst, companion=drain_inbox)
+
+
+def drain_inbox(services, stop) -> None:
+    """Process inbound texts until ``stop`` (the worker's companion process)."""
+    from gateway.channels.conversation import conversations_for
+    from gateway.channels.sms.inbox import Inbox
+    from gateway.channels.sms.service import SmsService
+    from gateway.messaging.replies import ReplySender
+
+    Inbox(services, SmsService(services, conversations_for(services)), services.config.instance_path,
+          sender=ReplySender(services)).run(stop)
 
 
 @cli.command()
@@ -198,6 +210,7 @@ def smpp() -> None:
     import threading
 
     from gateway.channels.conversation import conversations_for
+    from gateway.channels.sms.inbox import Inbox
     from gateway.channels.sms.service import SmsService
     from gateway.channels.sms.smpp_link import SmppLink
     from gateway.channels.sms.spool import Spool
@@ -208,8 +221,8 @@ def smpp() -> None:
     if config.sms_provider != "smpp":
         fail(f"SMS_PROVIDER is {config.sms_provider!r}; `outreach smpp` is for SMS_PROVIDER=smpp")
     setup_logging(config)
-    link = SmppLink(services, SmsService(services, conversations_for(services)),
-                    Spool(config.instance_path / "spool"))
+    inbox = Inbox(services, SmsService(services, conversations_for(services)), config.instance_path)
+    link = SmppLink(services, inbox, Spool(config.instance_path / "spool"))
     stop = threading.Event()
     for signum in (signal.SIGTERM, signal.SIGINT, signal.SIGHUP):
         signal.signal(signum, lambda *_: stop.set())

@@ -64,8 +64,18 @@ def dispatch(services: Services, broadcast_id: int, not_before=None):
     return added, len(batches), when
 
 
-def send_batch(services: Services, message_ids: list[int]) -> dict:
+def send_batch(services: Services, message_ids: list[int], replies: bool = False,
+               retry_later: bool = False) -> dict:
     """Send a batch of a broadcast's rows; returns how many rows ended in each status.
+
+    With ``replies`` the rows are conversational replies (a batch of the inbox's):
+    they are not held for quiet hours, the reply to a STOP still goes to the member
+    who sent it, they are sent as urgent, and they never wait for the throttle
+    (they are counted, so bulk sends yield to them).
+
+    Outside an RQ job a transient failure is final, unless ``retry_later``: then
+    the rows go back to the queue and ``TransientProviderError`` is raised, for
+    the caller to hand them to RQ (``messaging/replies.py``).
 
     Rows are claimed a wave of requests at a time (as many as may be in flight),
     right before the wave is sent, and recorded as soon as it returns: a crash
@@ -75,17 +85,18 @@ def send_batch(services: Services, message_ids: list[int]) -> dict:
     won. Rows sharing a text go to Africa's Talking in one request.
     """
     database, provider, config = services.db, services.provider, services.config
-    if broadcasts.next_allowed(utcnow(), config.quiet_window(), config.timezone) is not None:
+    if not replies and broadcasts.next_allowed(utcnow(), config.quiet_window(), config.timezone) is not None:
         # Quiet hours began while the broadcast was going out (a paced one takes hours):
         # its rows stay queued, and the reconciler sends them on in the morning.
         return {"held for quiet hours": len(message_ids)}
     job = get_current_job()
     job_id = job.id if job is not None else None
-    last_job_try = job is None or not job.retries_left
+    last_job_try = not retry_later if job is None else not job.retries_left
     with database.session() as db:
         rows = db.execute(
             select(OutboundMessage.id, OutboundMessage.body, Member.phone, Member.opted_out_at,
-                   Broadcast.cancelled_at, OutboundMessage.channel, OutboundMessage.attempts)
+                   Broadcast.cancelled_at, OutboundMessage.channel, OutboundMessage.attempts,
+                   OutboundMessage.kind)
             .join(Member, Member.id == OutboundMessage.member_id)
             .outerjoin(Broadcast, Broadcast.id == OutboundMessage.broadcast_id)
             .where(OutboundMessage.id.in_(message_ids), OutboundMessage.status == "queued")).all()
@@ -94,12 +105,12 @@ def send_batch(services: Services, message_ids: list[int]) -> dict:
     settled_now: dict[int, SendOutcome | None] = {}  # no provider needed; None: cancelled
     by_body: dict[str, list[tuple[int, str]]] = {}
     calls: list[tuple[int, str]] = []
-    for message_id, body, phone, opted_out_at, cancelled_at, channel, _ in rows:
+    for message_id, body, phone, opted_out_at, cancelled_at, channel, _, kind in rows:
         if cancelled_at is not None:
             settled_now[message_id] = None
         elif phone is None:
             settled_now[message_id] = SendOutcome("", False, error="member erased")
-        elif opted_out_at is not None:
+        elif opted_out_at is not None and kind != "reply":
             settled_now[message_id] = SendOutcome(phone, False, error="opted out")
         elif channel == "voice":
             calls.append((message_id, phone))
@@ -122,7 +133,7 @@ def send_batch(services: Services, message_ids: list[int]) -> dict:
         phones = [phone for _, phone in recipients]
         try:
             sent = provider.send(body, phones, ids=[outbox.client_id(m) for m, _ in recipients],
-                                 urgent=False, ttl=ttl)
+                                 urgent=replies, ttl=ttl)
         except ProviderError as exc:
             sent = outbox.failure_outcomes(exc, phones)
         return {message_id: outcome for (message_id, _), outcome in zip(recipients, sent, strict=True)}
@@ -143,7 +154,7 @@ def send_batch(services: Services, message_ids: list[int]) -> dict:
             wave = requests[start:start + wave_size]
             for body, recipients in wave:  # wait for the throttle while the rows are queued
                 if body is not None:
-                    throttle.take(sms_size(body).segments * len(recipients))
+                    throttle.take(sms_size(body).segments * len(recipients), wait=not replies)
             with database.session() as db:
                 won = set(outbox.claim_many(db, [m for _, recipients in wave for m, _ in recipients],
                                             uuid.uuid4().hex))

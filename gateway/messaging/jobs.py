@@ -17,7 +17,7 @@ from rq import get_current_job
 
 from gateway.encoding import sms_size
 from gateway.errors import ProviderError, TransientProviderError
-from gateway.messaging import bulk, calls, outbox, reminders
+from gateway.messaging import bulk, calls, outbox, reminders, replies
 from gateway.messaging.throttle import Throttle
 from gateway.phone import mask
 from gateway.services import current
@@ -62,6 +62,11 @@ def send_message(message_id: int) -> str:
 def send_batch(message_ids: list[int]) -> dict:
     """Send a batch of a broadcast's rows (see ``bulk.send_batch``)."""
     return bulk.send_batch(current(), message_ids)
+
+
+def send_replies(message_ids: list[int]) -> dict:
+    """Send the replies to a batch of inbound texts (see ``channels/sms/inbox.py``)."""
+    return replies.send_now(current(), message_ids)
 
 
 def call_again(message_id: int) -> str:

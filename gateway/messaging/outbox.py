@@ -35,13 +35,16 @@ RANK = {"queued": 0, "waiting": 0, "sending": 1, "sent": 2, "delivered": 3, "fai
 
 
 def add(db: Session, member: Member, body: str, kind: str = "reply",
-        broadcast_id: int | None = None) -> OutboundMessage:
+        broadcast_id: int | None = None, flush: bool = True) -> OutboundMessage:
+    """A queued row for ``body``. With ``flush`` False it has no id until the session
+    flushes: a batch of texts inserts its replies together."""
     size = sms_size(body)
     row = OutboundMessage(member_id=member.id, body=body[:1600], kind=kind, channel="sms",
                           broadcast_id=broadcast_id, encoding=size.encoding,
                           segments=size.segments, status="queued")
     db.add(row)
-    db.flush()
+    if flush:
+        db.flush()
     return row
 
 

@@ -14,8 +14,11 @@ Two things RQ does not do on its own:
   waits for Redis with backoff and starts working again, so a Redis restart does
   not stop sending.
 - **Take its children with it.** Every child it forks (a job's work-horse, the
-  scheduler) asks the kernel for SIGTERM when the parent dies, so a worker killed
-  with SIGKILL leaves no orphan scheduler behind.
+  scheduler, the inbox drainer) asks the kernel for SIGTERM when the parent dies,
+  so a worker killed with SIGKILL leaves no orphan behind.
+
+``outreach worker`` also hands it the inbox drainer (``channels/sms/inbox.py``),
+which it runs in a forked process of its own and restarts if it dies.
 """
 
 from __future__ import annotations
@@ -26,6 +29,7 @@ import os
 import signal
 import threading
 import time
+from typing import Callable
 
 from redis.exceptions import ConnectionError as RedisConnectionError
 from redis.exceptions import TimeoutError as RedisTimeoutError
@@ -69,7 +73,46 @@ def _wait_for_redis(gateway: services.Services) -> None:
             delay = min(delay * 2, REDIS_WAIT_MAX_S)
 
 
-def run(burst: bool = False) -> None:
+def _leave(*_) -> None:
+    raise SystemExit(0)
+
+
+def _companion(gateway: services.Services, work: Callable[[services.Services, threading.Event], None],
+               name: str, stop: threading.Event) -> None:
+    """Run ``work`` in a child process forked from this one, and again if it dies,
+    until ``stop``. Forked, it shares the services' pages with this process
+    instead of loading flows and catalogs again; a process of its own, it gets a
+    core's share of its own and no thread of it is ever inside a fork."""
+    while not stop.is_set():
+        pid = os.fork()
+        if pid == 0:  # the child: the work until SIGTERM (or this process dies)
+            code = 0
+            try:
+                # Not Event.set in a handler: it would deadlock on the Event's own lock
+                # if the signal came while the loop was inside Event.wait. Leaving by
+                # SystemExit rolls back whatever batch was open; it is processed again.
+                for signum in (signal.SIGTERM, signal.SIGINT):
+                    signal.signal(signum, _leave)
+                work(gateway, threading.Event())
+            except SystemExit:
+                pass
+            except BaseException:
+                log.exception("%s stopped", name)
+                code = 1
+            finally:
+                logging.shutdown()
+                os._exit(code)
+        _, status = os.waitpid(pid, 0)
+        if stop.is_set():
+            return
+        log.warning("%s exited (status %s); starting it again in 1 s", name, status)
+        stop.wait(1)
+
+
+def run(burst: bool = False,
+        companion: Callable[[services.Services, threading.Event], None] | None = None) -> None:
+    """The RQ worker. ``companion`` (the inbox drainer, from ``outreach worker``)
+    runs beside it in a forked process, unless ``burst``."""
     gateway = services.Services.build()
     services.setup_logging(gateway.config)
     services.bind(gateway)
@@ -81,6 +124,10 @@ def run(burst: bool = False) -> None:
 
     os.register_at_fork(after_in_child=in_child)
     stop = threading.Event()
+    if companion is not None and not burst:
+        # Forked before the reconciler's thread exists; a restart forks from this thread.
+        threading.Thread(target=_companion, args=(gateway, companion, "inbox drainer", stop),
+                         daemon=True, name="companion").start()
     if not burst:
         threading.Thread(target=_reconcile_forever, args=(gateway, stop), daemon=True,
                          name="reconciler").start()
@@ -103,7 +150,3 @@ def run(burst: bool = False) -> None:
             time.sleep(1)
     finally:
         stop.set()
-
-
-if __name__ == "__main__":
-    run()

@@ -25,6 +25,14 @@ def by_phone(session: Session, phone: str) -> Member | None:
     return session.scalar(select(Member).where(Member.phone == phone).options(lazyload(Member.topic_rows)))
 
 
+def by_phones(session: Session, phones: set[str]) -> dict[str, Member]:
+    """The members with these numbers, by number (one query for a batch of texts)."""
+    if not phones:
+        return {}
+    return {member.phone: member for member in session.scalars(
+        select(Member).where(Member.phone.in_(phones)).options(lazyload(Member.topic_rows)))}
+
+
 def first_contact(session: Session, phone: str, *, language: str, source: str) -> Member:
     """The member with this number, made (the number only) if she is new.
 

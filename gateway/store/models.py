@@ -8,7 +8,7 @@ from __future__ import annotations
 
 from datetime import datetime, timezone
 
-from sqlalchemy import JSON, Boolean, DateTime, ForeignKey, Index, Integer, String, UniqueConstraint
+from sqlalchemy import JSON, Boolean, DateTime, ForeignKey, Index, Integer, String, Text, UniqueConstraint
 from sqlalchemy import false as sa_false
 from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column, relationship
 from sqlalchemy.types import TypeDecorator
@@ -199,6 +199,28 @@ class InboundMessage(Base):
     provider_message_id: Mapped[str] = mapped_column(String(64))
     member_id: Mapped[int | None] = mapped_column(ForeignKey("members.id", ondelete="SET NULL"), index=True)
     keyword: Mapped[str | None] = mapped_column(String(12))
+    received_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+
+
+class InboxMessage(Base):
+    """An inbound SMS accepted but not yet processed: the webhook's one short write.
+
+    The inbox drainer (``channels/sms/inbox.py``) processes these in batches and
+    deletes each once processed, so her number and text sit here only for
+    moments. The unique key drops a redelivery while the first copy still waits;
+    ``inbound_messages`` recognises one that comes after. On SQLite the inbox is
+    this table in a file of its own (``inbox.db`` in the instance folder), so the
+    migration's table in the main file stays empty there.
+    """
+
+    __tablename__ = "inbox"
+    __table_args__ = (UniqueConstraint("provider", "provider_message_id", name="uq_inbox_provider_id"),)
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    provider: Mapped[str] = mapped_column(String(20))
+    provider_message_id: Mapped[str] = mapped_column(String(64))
+    phone: Mapped[str] = mapped_column(String(32))
+    text: Mapped[str] = mapped_column(Text)
     received_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
 
 

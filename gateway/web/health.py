@@ -8,7 +8,8 @@
   holds wherever they run, under ``outreach up`` or systemd.
 - ``down`` (503): the database or Redis does not answer.
 
-``voice`` counts the recorded prompts per language; ``warnings`` says so while the
+``inbox`` counts the texts accepted and not yet processed, and how long the
+oldest has waited (a warning past 10 s). ``voice`` counts the recorded prompts per language; ``warnings`` says so while the
 default language (Lao) is not all recorded (those screens are played in English).
 """
 
@@ -24,6 +25,7 @@ from gateway.content.prompt_audit import audit, coverage, coverage_warning
 
 bp = Blueprint("health", __name__)
 log = logging.getLogger(__name__)
+INBOX_LATE_S = 10  # a text waiting longer is answered late: worth a warning
 
 
 def _workers() -> int:
@@ -53,8 +55,22 @@ def healthz():
     degraded = not workers or (phones is not None and not any(p["in_rotation"] for p in phones))
     extra = {"phones": phones} if phones is not None else {}
     voice, warnings = _voice()
+    inbox = _inbox()
+    if inbox.get("oldest_s") is not None and inbox["oldest_s"] > INBOX_LATE_S:
+        warnings.append(f"inbox: {inbox['waiting']} text(s) waiting, the oldest for {inbox['oldest_s']:.0f} s")
     return jsonify(status="degraded" if degraded else "ok", workers=workers, **checks, **extra,
-                   voice=voice, warnings=warnings), 200
+                   inbox=inbox, voice=voice, warnings=warnings), 200
+
+
+def _inbox() -> dict:
+    """Texts accepted and not yet processed. A backlog that grows means the drainer
+    cannot keep up (or is stuck); replies are late, nothing is lost."""
+    try:
+        waiting, oldest = current_app.extensions["inbox"].pending()
+    except Exception as exc:
+        log.warning("health check inbox failed: %s", type(exc).__name__)
+        return {}
+    return {"waiting": waiting, "oldest_s": round(oldest, 1) if oldest is not None else None}
 
 
 def _voice() -> tuple[dict, list[str]]:

@@ -3,9 +3,10 @@
 Replies are not sent from here: they are queued for the worker, so the provider
 gets its answer at once. Twilio gets an empty TwiML ``<Response/>``.
 
-A 2xx means the text is durable: processed into the database, or, while the
-database or Redis is down, in the inbound spool (``channels/sms/spool.py``). Only
-when neither works does the provider get a 503, so that it tries again.
+A 2xx means the text is durable: in the database's inbox, which a drainer thread
+processes in batches (``channels/sms/inbox.py``), or, while the database is down,
+in the inbound spool (``channels/sms/spool.py``). Only when neither works does the
+provider get a 503, so that it tries again.
 """
 
 from __future__ import annotations
@@ -36,9 +37,9 @@ def _receive(provider: str, inbound=None) -> bool:
             return True
     if inbound is None:
         return True
-    sms, spool = current_app.extensions["sms"], current_app.extensions["spool"]
+    spool, inbox = current_app.extensions["spool"], current_app.extensions["inbox"]
     try:
-        sms.receive(inbound)
+        inbox.add(inbound)
     except Exception as exc:
         if not is_outage(exc):  # a bug: the provider would only retry it. No form in the log.
             log.exception("inbound sms via %s failed", provider)
@@ -49,7 +50,7 @@ def _receive(provider: str, inbound=None) -> bool:
         except OSError:
             log.exception("inbound sms via %s could not be spooled either", provider)
             return False
-    spool.watch(sms.receive)  # started on the first text, in each web process
+    spool.watch(inbox.add)  # started on the first text, in each web process
     return True
 
 

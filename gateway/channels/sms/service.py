@@ -1,4 +1,4 @@
-"""One inbound SMS, from provider record to queued reply.
+"""Inbound SMS, from provider record to the reply's outbox row, a batch at a time.
 
 A keyword starts a flow (JOIN, NEXT, QUIZ, LANG), answers at once (HELP) or
 changes consent (STOP, START). A text starting with a poll's code (``P4 2``)
@@ -7,13 +7,12 @@ SMS conversation (the same YAML flows as USSD, one screen per SMS, state kept in
 Redis for a day) or the latest poll sent to her. With neither, she gets the help
 text, at most once a day, so two automated senders cannot loop on each other.
 
-The inbound row (unique per provider message id), the flow's writes and the
-outbox rows commit in one transaction; replies are queued for the worker after.
+The inbound rows (unique per provider message id), the flows' writes and the
+outbox rows of a batch of texts commit in one transaction; the inbox
+(``inbox.py``) feeds the batches and queues their replies after.
 
 Poll answers, which come in floods when a poll goes out, take a shorter path:
-the decision is read first, without the per-phone lock, then one short write
-transaction stores the inbound row and the vote. SQLite serialises writers, so
-the time a transaction holds the write lock is what limits replies per second.
+no conversation state, just the inbound row and the vote.
 """
 
 from __future__ import annotations
@@ -24,10 +23,8 @@ from dataclasses import dataclass, field
 from datetime import timedelta
 from functools import lru_cache
 
-from redis.exceptions import LockError
 from sqlalchemy import update
 
-from gateway import broker
 from gateway.channels.conversation import Conversations
 from gateway.channels.sms import keywords
 from gateway.channels.sms.render import render
@@ -38,7 +35,7 @@ from gateway.phone import mask, phone_key, to_e164
 from gateway.polls import answer as poll_answer
 from gateway.polls import poll as polls
 from gateway.providers.base import Inbound
-from gateway.services import Services
+from gateway.services import Services, is_outage
 from gateway.store import members
 from gateway.store.database import upsert_dialect
 from gateway.store.models import InboundMessage, Member, utcnow
@@ -53,9 +50,9 @@ NEEDS_REGISTRATION = {"next", "quiz"}
 class Handled:
     """What became of an inbound SMS (for logs and tests)."""
 
-    outcome: str  # replied | duplicate | ignored | opted_out | voted | invalid | closed
+    outcome: str  # replied | duplicate | ignored | opted_out | voted | invalid | closed | failed
     keyword: str | None = None
-    replies: list[int] = field(default_factory=list)  # outbox ids queued
+    replies: list[int] = field(default_factory=list)  # outbox ids to send (rows until the batch flushes)
 
 
 @lru_cache(maxsize=4)
@@ -69,67 +66,86 @@ class SmsService:
     def __init__(self, services: Services, conversations: Conversations):
         config = self.config = services.config
         self.catalog, self.conversations, self.database = services.catalog, conversations, services.db
-        self.redis, self.queues, self.secret = services.redis, services.queues, config.secret_key
+        self.redis, self.secret = services.redis, config.secret_key
         self.default_language, self.session_ttl = config.default_language, config.sms_session_ttl
         self.ballots = polls.Ballots(services.db)
 
-    def receive(self, inbound: Inbound) -> Handled:
-        phone = to_e164(inbound.phone)
-        if phone is None:  # not a valid number anywhere: no member, and no reply
-            log.info("sms via %s from an invalid number %s ignored", inbound.provider,
-                     mask(inbound.phone))
-            return Handled("ignored")
-        key = phone_key(phone, self.secret)
-        keyword = keywords.match(inbound.text)
-        if keyword is None:
-            handled = self._poll_answer(inbound, phone)
-            if handled is not None:
-                return handled
-        # Two texts from one member at once would both read and write her conversation.
-        lock = self.redis.lock(f"sms:lock:{key}", timeout=30, blocking_timeout=5)
-        locked = lock.acquire()
-        if not locked:
-            log.warning("sms from %s waited 5 s for an earlier one; going ahead", mask(phone))
+    def receive_batch(self, inbounds: list[Inbound]) -> list[Handled]:
+        """Process texts in order, in one transaction; return what became of each.
+
+        Replies are written to the outbox, not queued: the caller (the inbox) queues
+        a batch's replies in one job. Conversation states are read in one round trip
+        before and written in one after the commit. Only one batch is processed at
+        a time (the inbox's turn), so her texts cannot race each other.
+
+        A text that raises (a bug, not an outage) rolls the batch back; the batch is
+        then processed a text at a time, so that one is marked ``failed`` and the
+        rest go on. An outage is raised, with nothing committed."""
         try:
-            return self._receive(inbound, phone, key, keyword)
-        finally:
-            if locked:
-                try:
-                    lock.release()
-                except LockError:  # held past its timeout; another message took it over
-                    pass
+            return self._receive_all(inbounds)
+        except Exception as exc:
+            if is_outage(exc):
+                raise
+            if len(inbounds) == 1:
+                log.exception("sms via %s could not be processed", inbounds[0].provider)
+                return [Handled("failed")]
+        log.warning("a batch of %d texts failed; processing them one at a time", len(inbounds))
+        return [handled for inbound in inbounds for handled in self.receive_batch([inbound])]
 
-    def _receive(self, inbound: Inbound, phone: str, key: str, keyword: str | None) -> Handled:
+    def _receive_all(self, inbounds: list[Inbound]) -> list[Handled]:
+        found = [(inbound, to_e164(inbound.phone)) for inbound in inbounds]
+        states = _States(self.redis, self.session_ttl,
+                         [phone_key(phone, self.secret) for _, phone in found if phone is not None])
+        results = []
         with self.database.session() as db:
-            member = members.by_phone(db, phone)
-            if not self._first_delivery(db, inbound, keyword, member.id if member else None):
-                return Handled("duplicate", keyword)
-            if member is None:
-                member = self._new_contact(db, phone)
-                db.flush()
-                db.execute(update(InboundMessage).where(
-                    InboundMessage.provider == inbound.provider,
-                    InboundMessage.provider_message_id == inbound.provider_message_id).values(member_id=member.id))
-            if member.opted_out_at is not None and keyword != "start":
-                return Handled("opted_out", keyword)  # she asked to hear nothing more
-            handled, state = self._respond(db, member, keyword, inbound.text, key)
-            if state is False:
-                member.sms_active_at = None
-            elif state is not None:
-                member.sms_active_at = utcnow()
-        self._keep_state(key, state)
-        self._queue(handled.replies)
-        return handled
+            # Her member row once per batch, not once per text (a member texting a
+            # conversation sends several texts a minute).
+            known = members.by_phones(db, {phone for _, phone in found if phone is not None})
+            for inbound, phone in found:
+                if phone is None:  # not a valid number anywhere: no member, and no reply
+                    log.info("sms via %s from an invalid number %s ignored", inbound.provider,
+                             mask(inbound.phone))
+                    results.append(Handled("ignored"))
+                    continue
+                keyword = keywords.match(inbound.text)
+                handled = self._poll_answer(db, inbound, phone) if keyword is None else None
+                if handled is None:
+                    handled = self._receive(db, inbound, phone, phone_key(phone, self.secret), keyword,
+                                            states, known)
+                results.append(handled)
+            # The replies' rows were added unflushed, so the batch inserts them together.
+            db.flush()
+            for handled in results:
+                handled.replies = [row if isinstance(row, int) else row.id for row in handled.replies]
+        states.save()
+        return results
 
-    def _queue(self, message_ids: list[int]) -> None:
-        for message_id in message_ids:
-            broker.enqueue_reply(self.queues, message_id, self.config)
+    def _receive(self, db, inbound: Inbound, phone: str, key: str, keyword: str | None,
+                 states: "_States", known: dict[str, Member]) -> Handled:
+        member = known.get(phone)
+        if not self._first_delivery(db, inbound, keyword, member.id if member else None):
+            return Handled("duplicate", keyword)
+        if member is None:
+            member = known[phone] = self._new_contact(db, phone)
+            db.flush()
+            db.execute(update(InboundMessage).where(
+                InboundMessage.provider == inbound.provider,
+                InboundMessage.provider_message_id == inbound.provider_message_id).values(member_id=member.id))
+        if member.opted_out_at is not None and keyword != "start":
+            return Handled("opted_out", keyword)  # she asked to hear nothing more
+        handled, state = self._respond(db, member, keyword, inbound.text, key, states)
+        if state is False:
+            member.sms_active_at = None
+        elif state is not None:
+            member.sms_active_at = utcnow()
+        states.keep(key, state)
+        return handled
 
     # --------------------------------------------------------------- replies
 
-    def _respond(self, db, member: Member, keyword: str | None, text: str, key: str):
+    def _respond(self, db, member: Member, keyword: str | None, text: str, key: str, states: "_States"):
         """Return (Handled, state to keep: a State, None to keep as is, or False to forget)."""
-        state = self._open_conversation(key)
+        state = states.get(key)
         # Mid-registration, the language she just chose is not stored yet: use it.
         lang = state.language if state is not None else (member.language or self.default_language)
         if keyword == "stop":
@@ -154,50 +170,49 @@ class SmsService:
                     member.phone, CHANNEL, state, text, db=db), None)
             except (StateError, FlowError) as exc:
                 log.warning("sms conversation unusable for %s (%s)", mask(member.phone), exc)
-        if self.redis.set(f"sms:helped:{key}", 1, nx=True, ex=86400):
+        if states.first_help_today(key):
             return self._reply(db, member, Text("sms.help"), lang, None), False
         return Handled("ignored"), False
 
-    def _poll_answer(self, inbound: Inbound, phone: str) -> Handled | None:
+    def _poll_answer(self, db, inbound: Inbound, phone: str) -> Handled | None:
         """Store ``inbound`` as an answer to a poll sent to her, or return None when
         it is not one (then it goes the usual way)."""
         now = utcnow()
-        with self.database.session() as db:
-            found = self.ballots.voter(db, phone, now)
-            if found is None:
-                return None
-            member, recent = found
-            answer = poll_answer.split(inbound.text)
-            coded = next(((p, at) for p, at in recent if p.code == answer.code), None)
-            if coded is not None:
-                (poll, _), body = coded, answer.body
-            else:
-                # Her most recently sent open poll; failing that, the latest closed one.
-                poll, sent_at = next(((p, at) for p, at in recent if p.is_open(now)), recent[0])
-                active = member.sms_active_at
-                if active is not None and active > sent_at and active > now - timedelta(seconds=self.session_ttl):
-                    return None  # the conversation she is in was asked after the poll
-                body = inbound.text  # no code of hers: the whole text is the answer
-            # Writing starts here: SQLite's write lock is held from this insert to commit.
-            if not self._first_delivery(db, inbound, None, member.id):
-                return Handled("duplicate")
-            self.ballots.refresh(db, poll)  # closed a moment ago? (the poll list was cached)
-            outcome = polls.answer(db, poll, member, body, inbound.text, CHANNEL, now)
-            replies = []
-            if outcome.reply is not None:
-                replies.append(outbox.add(db, member, self.catalog.render(outcome.reply, member.language)).id)
-        self._queue(replies)
+        if db.dirty:  # the voter query reads her row: an earlier text in the batch may have changed it
+            db.flush()
+        found = self.ballots.voter(db, phone, now)
+        if found is None:
+            return None
+        member, recent = found
+        answer = poll_answer.split(inbound.text)
+        coded = next(((p, at) for p, at in recent if p.code == answer.code), None)
+        if coded is not None:
+            (poll, _), body = coded, answer.body
+        else:
+            # Her most recently sent open poll; failing that, the latest closed one.
+            poll, sent_at = next(((p, at) for p, at in recent if p.is_open(now)), recent[0])
+            active = member.sms_active_at
+            if active is not None and active > sent_at and active > now - timedelta(seconds=self.session_ttl):
+                return None  # the conversation she is in was asked after the poll
+            body = inbound.text  # no code of hers: the whole text is the answer
+        if not self._first_delivery(db, inbound, None, member.id):
+            return Handled("duplicate")
+        self.ballots.refresh(db, poll)  # closed a moment ago? (the poll list was cached)
+        outcome = polls.answer(db, poll, member, body, inbound.text, CHANNEL, now)
+        replies = []
+        if outcome.reply is not None:
+            replies.append(outbox.add(db, member, self.catalog.render(outcome.reply, member.language), flush=False))
         return Handled(outcome.result, None, replies)
 
     def _show(self, db, member: Member, result: Step, keyword: str | None):
         body = render(result.screen, self.catalog, result.state.language)
         # The reply first, then any text the flow sent with it (where to join ...).
-        replies = [outbox.add(db, member, body).id] + self.conversations.texts_sent(db)
+        replies = [outbox.add(db, member, body, flush=False)] + self.conversations.texts_sent(db)
         return Handled("replied", keyword, replies), (False if result.final else result.state)
 
     def _reply(self, db, member: Member, text: Text, lang: str, keyword: str | None) -> Handled:
         body = self.catalog.render(text, lang)
-        return Handled("replied", keyword, [outbox.add(db, member, body).id])
+        return Handled("replied", keyword, [outbox.add(db, member, body, flush=False)])
 
     # --------------------------------------------------------------- storage
 
@@ -215,20 +230,62 @@ class SmsService:
         and so a STOP is remembered. They are not registered until they consent."""
         return members.first_contact(db, phone, language=self.default_language, source="sms")
 
-    def _open_conversation(self, key: str) -> State | None:
-        raw = self.redis.get(f"sms:conv:{key}")
-        if not raw:
-            return None
-        try:
-            return State.from_dict(json.loads(raw))
-        except (TypeError, ValueError, KeyError):
-            return None
 
-    def _keep_state(self, key: str, state) -> None:
+
+class _States:
+    """A batch's SMS conversation states, and whether each member was sent the help
+    text today: read in one MGET before, written in one pipeline after the batch
+    commits (a state must not outlive a rolled-back batch)."""
+
+    HELPED_FOR_S = 86400
+
+    def __init__(self, redis, ttl: int, keys: list[str]):
+        self.redis, self.ttl = redis, ttl
+        unique = list(dict.fromkeys(keys))
+        raw = redis.mget([f"sms:conv:{key}" for key in unique] + [f"sms:helped:{key}" for key in unique]) \
+            if unique else []
+        self.states: dict[str, State | None] = {key: _decode(value) for key, value in zip(unique, raw)}
+        self.helped = {key for key, value in zip(unique, raw[len(unique):]) if value}
+        self.changed: dict[str, State | bool] = {}
+        self.newly_helped: list[str] = []
+
+    def first_help_today(self, key: str) -> bool:
+        """True once a day per member: the unprompted help text, so two automated
+        senders cannot loop on each other."""
+        if key in self.helped:
+            return False
+        self.helped.add(key)
+        self.newly_helped.append(key)
+        return True
+
+    def get(self, key: str) -> State | None:
+        return self.states.get(key)
+
+    def keep(self, key: str, state) -> None:
+        """``state``: a State to keep, None to leave as it is, False to forget."""
         if state is None:
             return
-        if state is False:
-            self.redis.delete(f"sms:conv:{key}")
-        else:
-            self.redis.set(f"sms:conv:{key}", json.dumps(state.to_dict(), ensure_ascii=False),
-                           ex=self.session_ttl)
+        self.states[key] = state or None
+        self.changed[key] = state
+
+    def save(self) -> None:
+        if not self.changed and not self.newly_helped:
+            return
+        pipe = self.redis.pipeline(transaction=False)
+        for key in self.newly_helped:
+            pipe.set(f"sms:helped:{key}", 1, nx=True, ex=self.HELPED_FOR_S)
+        for key, state in self.changed.items():
+            if state is False:
+                pipe.delete(f"sms:conv:{key}")
+            else:
+                pipe.set(f"sms:conv:{key}", json.dumps(state.to_dict(), ensure_ascii=False), ex=self.ttl)
+        pipe.execute()
+
+
+def _decode(raw) -> State | None:
+    if not raw:
+        return None
+    try:
+        return State.from_dict(json.loads(raw))
+    except (TypeError, ValueError, KeyError):
+        return None

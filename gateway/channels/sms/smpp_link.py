@@ -10,8 +10,8 @@ It binds as a transceiver and serves three things on the one connection:
   "may have been sent" (``unknown``, never resent blindly); texts still on the
   lists wait for the next bind: nothing is lost and nothing sent twice.
 - **Inbound texts** (``deliver_sm``): joined when sent in parts, then handled like
-  any SMS (keywords, conversations, polls). While the database or Redis is down
-  they go to the inbound spool; only if that fails too does the SMSC get a
+  any SMS (keywords, conversations, polls) through the inbox, which this process
+  drains too. While the database is down they go to the inbound spool; only if that fails too does the SMSC get a
   temporary error, so that it delivers again.
 - **Delivery receipts** (``deliver_sm`` with the receipt flag) move outbox rows on.
 
@@ -28,7 +28,7 @@ import threading
 import time
 import warnings
 
-from gateway.channels.sms.service import SmsService
+from gateway.channels.sms.inbox import Inbox
 from gateway.channels.sms.spool import Spool
 from gateway.messaging import outbox
 from gateway.phone import mask
@@ -49,9 +49,9 @@ LONGEST_BACKOFF_S = 60
 
 
 class SmppLink:
-    def __init__(self, services: Services, sms: SmsService, spool: Spool):
+    def __init__(self, services: Services, inbox: Inbox, spool: Spool):
         self.config, self.redis, self.db = services.config, services.redis, services.db
-        self.sms, self.spool = sms, spool
+        self.inbox, self.spool = inbox, spool
         self.client: smpplib.client.Client | None = None
         self.inflight: dict[int, tuple[str, int]] = {}  # submit_sm sequence -> (text id, part)
         self.pending: dict[str, dict] = {}  # text id -> parts answered so far
@@ -205,7 +205,7 @@ class SmppLink:
 
     def _receive(self, inbound: Inbound) -> int:
         try:
-            self.sms.receive(inbound)
+            self.inbox.add(inbound)  # this process's drainer processes it
         except Exception as exc:
             if not is_outage(exc):
                 log.exception("inbound sms via smpp from %s failed", mask(inbound.phone))
@@ -214,4 +214,5 @@ class SmppLink:
                 self.spool.add(inbound)
             except OSError:
                 return consts.SMPP_ESME_RX_T_APPN
+            self.spool.watch(self.inbox.add)
         return consts.SMPP_ESME_ROK

@@ -1,0 +1,207 @@
+"""The inbox: an inbound SMS is made durable in one short write, then processed in batches.
+
+A webhook's only work is one INSERT into the ``inbox`` table and its commit; then
+it answers the provider. A drainer, a process of its own forked by ``outreach
+worker``, looks for texts every 50 ms and takes the oldest in batches. It
+processes a batch in one transaction through ``SmsService.receive_batch`` (dedupe by
+``inbound_messages``, her conversation, the poll answer, the reply's outbox row),
+deletes the batch's rows, and hands the batch's replies to its reply sender
+(``messaging/replies.py``), a thread that sends them at once; elsewhere (a test,
+the phone simulator) they are queued as one RQ job (``send_replies``) per batch,
+never a job, and a forked work-horse, per reply.
+Texts from the spool (accepted while the database was down) and from the SMPP
+link come in through ``add`` too, so one place processes every inbound text.
+
+Why a process, and not a thread of the web workers: under load a web worker's
+request thread holds the GIL, and a drainer thread beside it got a fraction of a
+core, so texts were taken faster than they were processed. And why not a thread
+of the RQ worker: RQ forks a work-horse per job, and a fork while another thread
+is inside SQLite or a connection pool can leave the child deadlocked.
+
+Why this order is safe:
+
+- A text is deleted from the inbox only after it was processed and committed. A
+  drainer that dies mid-batch leaves its rows to be processed again, and
+  ``inbound_messages`` makes the second time a no-op, so nothing is lost and
+  nothing is answered twice.
+- While Redis is down the inbox still takes texts (it needs only the database);
+  processing meets the outage, commits nothing, and tries again (backing off
+  to 30 s). While the database is down the webhook falls back to
+  the spool.
+- A reply whose job could not be queued stays ``queued`` in the outbox, and the
+  reconciler queues it after half a minute.
+
+Drainers (each worker's, a test's, the phone simulator's) take turns through a
+file lock in the instance folder, so texts from one member are processed one at
+a time and in order, with no per-member lock; the processing is bound by the
+database's writer anyway. They must share the instance folder (one host).
+"""
+
+from __future__ import annotations
+
+import fcntl
+import json
+import logging
+import os
+import threading
+from contextlib import contextmanager
+from functools import lru_cache
+from pathlib import Path
+
+from sqlalchemy import delete, func, select
+from sqlalchemy.schema import CreateTable
+
+from gateway import broker
+from gateway.channels.sms.service import SmsService
+from gateway.messaging.replies import ReplySender
+from gateway.providers.base import Inbound
+from gateway.services import Services, is_outage
+from gateway.store.database import Database, upsert_dialect
+from gateway.store.models import InboxMessage, utcnow
+
+log = logging.getLogger(__name__)
+BATCH = 200
+POLL_S = 0.05  # an idle drainer looks this often: a text waits at most this long to start
+OUTAGE_BACKOFF_MAX_S = 30.0
+
+
+@lru_cache(maxsize=4)
+def _inbox_insert(dialect_name: str):
+    return upsert_dialect(dialect_name).insert(InboxMessage).on_conflict_do_nothing()
+
+
+def _store(database: Database, folder: Path) -> Database:
+    """Where the inbox lives. On PostgreSQL, the ``inbox`` table of the database
+    itself: a webhook's insert and a batch's transaction lock different rows. On
+    SQLite, which has one writer per file, a file of its own beside the database
+    (``inbox.db``): otherwise every webhook would wait for the batch being processed
+    to commit, and the webhooks' inserts would hold up the batch in turn."""
+    if database.engine.dialect.name != "sqlite":
+        return database
+    store = Database(f"sqlite:///{Path(folder).resolve() / 'inbox.db'}")
+    with store.engine.begin() as connection:  # web workers start together: IF NOT EXISTS
+        connection.execute(CreateTable(InboxMessage.__table__, if_not_exists=True))
+    return store
+
+
+class Inbox:
+    def __init__(self, services: Services, sms: SmsService, folder: Path, batch: int = BATCH,
+                 sender: ReplySender | None = None):
+        self.queues, self.config = services.queues, services.config
+        self.sms, self.batch, self.sender = sms, batch, sender
+        self.folder = Path(folder)
+        self.store = _store(services.db, self.folder)
+        self._insert = _inbox_insert(self.store.engine.dialect.name)
+        self.failed = self.folder / "inbox.failed.jsonl"  # texts that hit a bug, for a person
+
+    # ------------------------------------------------------------------ webhook side
+
+    def add(self, inbound: Inbound) -> None:
+        """Make one text durable: one INSERT, one commit. A redelivery of a text still
+        waiting is dropped by the unique key. Raises the database's error when it
+        is down (the caller spools)."""
+        # A Core connection, not a Session: the webhook's only statement, on every text.
+        with self.store.engine.begin() as connection:
+            connection.execute(self._insert, {
+                "provider": inbound.provider, "provider_message_id": inbound.provider_message_id[:64],
+                "phone": inbound.phone[:32], "text": inbound.text, "received_at": utcnow()})
+
+    # ------------------------------------------------------------------ drainer side
+
+    def pending(self) -> tuple[int, float | None]:
+        """(texts waiting, seconds the oldest has waited) for /healthz."""
+        with self.store.session() as db:
+            count, oldest = db.execute(select(func.count(), func.min(InboxMessage.received_at))).one()
+        return count, (utcnow() - oldest).total_seconds() if oldest is not None else None
+
+    def drain(self, wait: bool = True) -> int:
+        """Process waiting texts, oldest first, until none is left; returns how many
+        were processed. Stops early, keeping the rest, when Redis or the database
+        is down (the outage is raised). With ``wait`` False, returns 0 at once if
+        another process is draining."""
+        done = 0
+        try:
+            with self._turn(wait):
+                while True:
+                    processed = self._drain_batch()
+                    done += processed
+                    if processed == 0:
+                        break
+        except BlockingIOError:
+            return 0
+        return done
+
+    def _drain_batch(self) -> int:
+        with self.store.session() as db:
+            rows = db.execute(select(InboxMessage.id, InboxMessage.provider, InboxMessage.provider_message_id,
+                                     InboxMessage.phone, InboxMessage.text)
+                              .order_by(InboxMessage.id).limit(self.batch)).all()
+        if not rows:
+            return 0
+        # An outage raises here with nothing committed: the rows stay for the next turn.
+        handled = self.sms.receive_batch([Inbound(row.provider, row.provider_message_id, row.phone, row.text)
+                                          for row in rows])
+        for row, outcome in zip(rows, handled, strict=True):
+            if outcome.outcome == "failed":  # a bug must not hold up the texts behind it
+                self._set_aside(row)
+        # Processed and committed: they leave the inbox (a crash just before this
+        # makes them processed again, which inbound_messages turns into no-ops).
+        with self.store.session() as db:
+            db.execute(delete(InboxMessage).where(InboxMessage.id.in_([row.id for row in rows])))
+        self._queue([message_id for outcome in handled for message_id in outcome.replies])
+        return len(rows)
+
+    def _queue(self, replies: list[int]) -> None:
+        """The batch's replies go to this process's sender (the worker's drainer has
+        one), or else as one RQ job. If Redis cannot take it, the rows stay queued in
+        the outbox, and the reconciler queues them (``stranded_replies``)."""
+        if not replies:
+            return
+        if self.sender is not None:
+            return self.sender.send(replies)
+        try:
+            broker.enqueue(self.queues["replies"], "send_replies", replies, config=self.config,
+                           retry=broker.SEND_RETRY, job_id=broker.replies_job_id(replies[0]))
+        except Exception as exc:
+            if not is_outage(exc):
+                raise
+            log.warning("inbox: %d repl(ies) left for the reconciler: Redis unreachable", len(replies))
+
+    def _set_aside(self, row) -> None:
+        self.folder.mkdir(parents=True, exist_ok=True)
+        with open(self.failed, "a", encoding="utf-8") as file:
+            file.write(json.dumps({"provider": row.provider, "id": row.provider_message_id,
+                                   "phone": row.phone, "text": row.text}, ensure_ascii=False) + "\n")
+        os.chmod(self.failed, 0o600)
+
+    def run(self, stop: threading.Event) -> None:
+        """Drain until ``stop``: at once while texts wait, else every ``POLL_S``.
+        An outage backs off (up to 30 s) and keeps the texts; a bug in one batch is
+        logged and the next turn goes on. ``outreach worker`` runs this in a process
+        of its own (see ``messaging/worker.py``)."""
+        backoff = POLL_S
+        while not stop.is_set():
+            try:
+                done = self.drain()
+                backoff = POLL_S
+            except Exception as exc:
+                done = 0
+                if is_outage(exc):
+                    log.warning("inbox: processing waits for %s; texts are kept", type(exc).__name__)
+                    backoff = min(max(backoff * 2, 1.0), OUTAGE_BACKOFF_MAX_S)
+                else:
+                    log.exception("inbox: drain failed")
+                    backoff = 1.0
+            if not done:
+                stop.wait(backoff)
+
+    @contextmanager
+    def _turn(self, wait: bool):
+        """One drainer at a time across this instance's processes."""
+        self.folder.mkdir(parents=True, exist_ok=True)
+        fd = os.open(self.folder / "inbox.lock", os.O_WRONLY | os.O_CREAT, 0o600)
+        try:
+            fcntl.flock(fd, fcntl.LOCK_EX if wait else fcntl.LOCK_EX | fcntl.LOCK_NB)
+            yield
+        finally:
+            os.close(fd)

@@ -1,0 +1,142 @@
+"""The inbox: a webhook stores the text and answers; a drainer processes texts in
+batches and sends the replies. Real SQLite/PostgreSQL, real Redis, the real
+Africa's Talking SDK against its local fake."""
+
+from __future__ import annotations
+
+import json
+import threading
+import time
+
+from sqlalchemy import func, select
+
+from gateway.channels.sms import keywords
+from gateway.messaging import reconciler
+from gateway.messaging.replies import ReplySender
+from gateway.providers.base import Inbound
+from gateway.store.models import InboundMessage, Member, OutboundMessage
+
+from .fakes import drain
+
+MEMBERS = [f"+8562055540{n:03d}" for n in range(10)]
+
+
+def post(client, text: str, phone: str, message_id: str):
+    """The webhook alone, as the provider calls it: nothing drains here."""
+    return client.post("/sms/africastalking", data={"from": phone, "to": "20880", "text": text,
+                                                    "id": message_id, "date": "", "linkId": ""})
+
+
+def counts(app) -> tuple[int, int]:
+    with app.extensions["db"].session() as db:
+        return (db.scalar(select(func.count()).select_from(InboundMessage)),
+                db.scalar(select(func.count()).select_from(OutboundMessage)))
+
+
+def test_the_webhook_only_stores_the_text_and_health_counts_what_waits(app):
+    client = app.test_client()
+    assert post(client, "HELP", MEMBERS[0], "w1").status_code == 200
+    assert post(client, "HELP", MEMBERS[0], "w1").status_code == 200  # a redelivery while it waits
+    assert counts(app) == (0, 0)
+    health = client.get("/healthz").get_json()
+    assert health["inbox"]["waiting"] == 1 and health["inbox"]["oldest_s"] >= 0
+    assert app.extensions["inbox"].drain() == 1
+    assert counts(app) == (1, 1)
+    assert client.get("/healthz").get_json()["inbox"] == {"waiting": 0, "oldest_s": None}
+
+
+def test_a_batch_is_processed_in_order_with_one_job_for_its_replies(at_app, fake_at):
+    client = at_app.test_client()
+    for n in range(30):  # three texts from each of ten members: JOIN, then her name, then help
+        phone = MEMBERS[n % 10]
+        text = ["JOIN", "0", "Noy"][n // 10]
+        post(client, text, phone, f"b{n}")
+    assert at_app.extensions["inbox"].drain() == 30
+    assert counts(at_app)[0] == 30
+    replies_queue = at_app.extensions["queues"]["replies"]
+    assert replies_queue.count == 1  # not one forked job per reply
+    drain(at_app)
+    recipients = [number for request in fake_at.requests for number in request["to"].split(",")]
+    assert sorted(recipients) == sorted(MEMBERS * 3)  # replies to the same words share a request
+    # Each member's texts were processed in the order she sent them: the flow moved on.
+    with at_app.extensions["db"].session() as db:
+        for phone in MEMBERS:
+            mine = list(db.scalars(select(OutboundMessage.body).join(Member)
+                                   .where(Member.phone == phone).order_by(OutboundMessage.id)))
+            assert "English: 0" in mine[0]  # the welcome, in Lao first
+            assert "name" in mine[1].lower() and "organisation" in mine[2].lower()
+
+
+def sent(app) -> int:
+    with app.extensions["db"].session() as db:
+        return db.scalar(select(func.count()).select_from(OutboundMessage).where(OutboundMessage.status == "sent"))
+
+
+def test_the_drainer_sends_replies_itself_and_twice_processed_texts_answer_once(at_app, fake_at, monkeypatch):
+    """As in ``outreach worker``'s drainer process: ``run`` with a reply sender."""
+    from gateway.channels.sms.inbox import Inbox
+
+    services = at_app.extensions["services"]
+    inbox = Inbox(services, at_app.extensions["sms"], services.config.instance_path,
+                  sender=ReplySender(services))
+    client = at_app.test_client()
+    for n, phone in enumerate(MEMBERS):
+        post(client, "HELP", phone, f"d{n}")
+    # A drainer that died after processing, before deleting: the texts are processed again.
+    at_app.extensions["sms"].receive_batch([Inbound("africastalking", "d0", MEMBERS[0], "HELP")])
+    stop = threading.Event()
+    thread = threading.Thread(target=inbox.run, args=(stop,), daemon=True)
+    thread.start()
+    deadline = time.monotonic() + 15
+    while sent(at_app) < 9 and time.monotonic() < deadline:
+        time.sleep(0.05)
+    stop.set()
+    thread.join(timeout=5)
+    assert counts(at_app) == (10, 10)  # d0 once, and one reply to it
+    recipients = [number for request in fake_at.requests for number in request["to"].split(",")]
+    assert sorted(recipients) == sorted(MEMBERS[1:])  # each once, and no RQ job was needed
+    assert at_app.extensions["queues"]["replies"].count == 0
+    # The dead drainer's reply to d0 was written but never handed over: the
+    # reconciler finds it queued and queues it.
+    monkeypatch.setattr(reconciler, "STRANDED_AFTER_S", 0)
+    assert reconciler.reconcile(services)["requeued"] == 1
+    drain(at_app)
+    assert sent(at_app) == 10
+    recipients = [number for request in fake_at.requests for number in request["to"].split(",")]
+    assert sorted(recipients) == sorted(MEMBERS)  # d0's reply too, and still each member once
+
+
+def test_a_text_that_breaks_processing_is_set_aside_and_the_rest_go_on(app, monkeypatch):
+    client = app.test_client()
+    real_match = keywords.match
+
+    def match(text):  # a bug that only this text meets
+        if text == "BOOM":
+            raise RuntimeError("a bug")
+        return real_match(text)
+
+    monkeypatch.setattr(keywords, "match", match)
+    for n, text in enumerate(["HELP", "BOOM", "HELP"]):
+        post(client, text, MEMBERS[n], f"x{n}")
+    assert app.extensions["inbox"].drain() == 3
+    assert counts(app) == (2, 2)
+    assert app.extensions["inbox"].pending()[0] == 0
+    failed = app.config["GATEWAY"].instance_path / "inbox.failed.jsonl"
+    [line] = failed.read_text(encoding="utf-8").splitlines()
+    assert json.loads(line)["id"] == "x1" and oct(failed.stat().st_mode)[-3:] == "600"
+
+
+def test_hostile_webhook_input_is_answered_and_nothing_half_written(app):
+    client = app.test_client()
+    for form in [{}, {"from": "", "text": "", "id": ""}, {"from": "+85620555" + "9" * 300, "text": "x" * 5000,
+                                                          "id": "i" * 500},
+                 {"from": "not a number", "text": "\x00", "id": "bad"}]:
+        assert client.post("/sms/africastalking", data=form).status_code == 200
+    broken = b"from=%2B8562055540001&text=%ED%A0%80%FF&id=utf8&to=20880"  # not UTF-8 at all
+    assert client.post("/sms/africastalking", data=broken,
+                       content_type="application/x-www-form-urlencoded").status_code == 200
+    app.extensions["inbox"].drain()
+    assert app.extensions["inbox"].pending()[0] == 0
+    with app.extensions["db"].session() as db:  # only the real number's garbage earned a reply: help
+        [row] = db.scalars(select(OutboundMessage)).all()
+        assert db.get(Member, row.member_id).phone == "+8562055540001"
