@@ -31,14 +31,20 @@ def upsert_dialect(name: str):
 
 
 class Database:
-    def __init__(self, url: str):
+    def __init__(self, url: str, autocommit: bool = False):
+        """``autocommit``: every statement commits by itself, and connections are not
+        pinged before use (the inbox's webhook side: one INSERT per request, where a
+        ping and a BEGIN would be two more round trips; a connection the server
+        dropped fails that one insert as an outage, and the text is spooled)."""
         self.url = url
         if url.startswith("postgresql://"):  # use psycopg 3, the driver we depend on
             url = "postgresql+psycopg://" + url[len("postgresql://"):]
         # hide_parameters: SQL errors would otherwise quote phone numbers into logs.
         # A server can drop idle connections, so they are pinged before use; a SQLite
         # file cannot, and the ping would be one more statement on every request.
-        options = {"pool_pre_ping": not url.startswith("sqlite"), "hide_parameters": True}
+        options = {"pool_pre_ping": not url.startswith("sqlite") and not autocommit, "hide_parameters": True}
+        if autocommit:
+            options["isolation_level"] = "AUTOCOMMIT"
         if url.startswith("sqlite"):
             path = url.split("///", 1)[-1]
             if path and path != ":memory:":

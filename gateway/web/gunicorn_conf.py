@@ -5,7 +5,8 @@ as a fork of it, sharing those pages with the others (copy-on-write) instead of
 importing and building its own: the web tier's memory drops by most of a worker.
 Nothing is connected while the app is built (the database engine and Redis connect
 on first use), and ``post_fork`` drops anything a worker must not share with its
-siblings: the engine's pool and Redis's connections are reset in each new worker.
+siblings: the engines' pools (the database's, the inbox's) and Redis's connections
+are reset in each new worker.
 """
 
 preload_app = True
@@ -14,4 +15,5 @@ preload_app = True
 def post_fork(server, worker):  # noqa: ARG001 (gunicorn's hook signature)
     app = server.app.wsgi()
     app.extensions["db"].engine.dispose(close=False)  # never reuse a parent's connection
+    app.extensions["inbox"].store.engine.dispose(close=False)  # the inbox's own (it created its table)
     app.extensions["redis"].connection_pool.reset()
