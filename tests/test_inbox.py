@@ -7,14 +7,15 @@ from __future__ import annotations
 import json
 import threading
 import time
+from datetime import timedelta
 
-from sqlalchemy import func, select
+from sqlalchemy import func, select, update
 
 from gateway.channels.sms import keywords
 from gateway.messaging import reconciler
 from gateway.messaging.replies import ReplySender
 from gateway.providers.base import Inbound
-from gateway.store.models import InboundMessage, Member, OutboundMessage
+from gateway.store.models import InboundMessage, InboxMessage, Member, OutboundMessage, utcnow
 
 from .fakes import drain
 
@@ -40,6 +41,11 @@ def test_the_webhook_only_stores_the_text_and_health_counts_what_waits(app):
     assert counts(app) == (0, 0)
     health = client.get("/healthz").get_json()
     assert health["inbox"]["waiting"] == 1 and health["inbox"]["oldest_s"] >= 0
+    assert not any("inbox" in warning for warning in health["warnings"])  # it has not waited long
+    with app.extensions["inbox"].store.session() as db:  # as if no worker had run for a minute
+        db.execute(update(InboxMessage).values(received_at=utcnow() - timedelta(seconds=60)))
+    late = client.get("/healthz").get_json()
+    assert "inbox: 1 text(s) waiting, the oldest for 60 s" in late["warnings"]
     assert app.extensions["inbox"].drain() == 1
     assert counts(app) == (1, 1)
     assert client.get("/healthz").get_json()["inbox"] == {"waiting": 0, "oldest_s": None}
