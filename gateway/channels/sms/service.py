@@ -21,7 +21,6 @@ import json
 import logging
 from dataclasses import dataclass, field
 from datetime import timedelta
-from functools import lru_cache
 
 from sqlalchemy import update
 
@@ -55,11 +54,10 @@ class Handled:
     replies: list[int] = field(default_factory=list)  # outbox ids to send (rows until the batch flushes)
 
 
-@lru_cache(maxsize=4)
 def _inbound_insert(dialect_name: str):
-    # RETURNING says whether a row went in (a row count is not reliable across drivers).
+    # RETURNING says which rows went in (a row count is not reliable across drivers).
     return (upsert_dialect(dialect_name).insert(InboundMessage).on_conflict_do_nothing()
-            .returning(InboundMessage.id))
+            .returning(InboundMessage.provider, InboundMessage.provider_message_id))
 
 
 class SmsService:
@@ -101,6 +99,7 @@ class SmsService:
             # Her member row once per batch, not once per text (a member texting a
             # conversation sends several texts a minute).
             known = members.by_phones(db, {phone for _, phone in found if phone is not None})
+            firsts = self._record(db, [(inbound, phone) for inbound, phone in found if phone is not None], known)
             for inbound, phone in found:
                 if phone is None:  # not a valid number anywhere: no member, and no reply
                     log.info("sms via %s from an invalid number %s ignored", inbound.provider,
@@ -108,10 +107,11 @@ class SmsService:
                     results.append(Handled("ignored"))
                     continue
                 keyword = keywords.match(inbound.text)
-                handled = self._poll_answer(db, inbound, phone) if keyword is None else None
+                first = (inbound.provider, inbound.provider_message_id) in firsts
+                handled = self._poll_answer(db, inbound, phone, first) if keyword is None else None
                 if handled is None:
                     handled = self._receive(db, inbound, phone, phone_key(phone, self.secret), keyword,
-                                            states, known)
+                                            states, known, first)
                 results.append(handled)
             # The replies' rows were added unflushed, so the batch inserts them together.
             db.flush()
@@ -121,10 +121,10 @@ class SmsService:
         return results
 
     def _receive(self, db, inbound: Inbound, phone: str, key: str, keyword: str | None,
-                 states: "_States", known: dict[str, Member]) -> Handled:
-        member = known.get(phone)
-        if not self._first_delivery(db, inbound, keyword, member.id if member else None):
+                 states: "_States", known: dict[str, Member], first: bool) -> Handled:
+        if not first:
             return Handled("duplicate", keyword)
+        member = known.get(phone)
         if member is None:
             member = known[phone] = self._new_contact(db, phone)
             db.flush()
@@ -174,10 +174,12 @@ class SmsService:
             return self._reply(db, member, Text("sms.help"), lang, None), False
         return Handled("ignored"), False
 
-    def _poll_answer(self, db, inbound: Inbound, phone: str) -> Handled | None:
+    def _poll_answer(self, db, inbound: Inbound, phone: str, first: bool) -> Handled | None:
         """Store ``inbound`` as an answer to a poll sent to her, or return None when
         it is not one (then it goes the usual way)."""
         now = utcnow()
+        if not self.ballots.recent(now):
+            return None  # no poll is taking answers
         if db.dirty:  # the voter query reads her row: an earlier text in the batch may have changed it
             db.flush()
         found = self.ballots.voter(db, phone, now)
@@ -195,7 +197,7 @@ class SmsService:
             if active is not None and active > sent_at and active > now - timedelta(seconds=self.session_ttl):
                 return None  # the conversation she is in was asked after the poll
             body = inbound.text  # no code of hers: the whole text is the answer
-        if not self._first_delivery(db, inbound, None, member.id):
+        if not first:
             return Handled("duplicate")
         self.ballots.refresh(db, poll)  # closed a moment ago? (the poll list was cached)
         outcome = polls.answer(db, poll, member, body, inbound.text, CHANNEL, now)
@@ -217,13 +219,19 @@ class SmsService:
     # --------------------------------------------------------------- storage
 
     @staticmethod
-    def _first_delivery(db, inbound: Inbound, keyword: str | None, member_id: int | None) -> bool:
-        """Record the inbound message; False if it was recorded before (a replay).
-        The unique key decides, even between concurrent copies."""
-        inserted = db.connection().execute(_inbound_insert(db.get_bind().dialect.name), {
-            "provider": inbound.provider, "provider_message_id": inbound.provider_message_id,
-            "keyword": keyword, "member_id": member_id, "received_at": utcnow()})
-        return inserted.first() is not None
+    def _record(db, texts: list[tuple[Inbound, str]], known: dict[str, Member]) -> set[tuple[str, str]]:
+        """Record the batch's inbound messages in one INSERT; return the (provider, id)
+        of those recorded now. One recorded before is a replay, and is not returned:
+        the unique key decides, even between concurrent copies."""
+        if not texts:
+            return set()
+        now = utcnow()
+        rows = [{"provider": inbound.provider, "provider_message_id": inbound.provider_message_id,
+                 "keyword": keywords.match(inbound.text),
+                 "member_id": known[phone].id if phone in known else None, "received_at": now}
+                for inbound, phone in texts]
+        inserted = db.connection().execute(_inbound_insert(db.get_bind().dialect.name).values(rows))
+        return {(provider, message_id) for provider, message_id in inserted}
 
     def _new_contact(self, db, phone: str) -> Member:
         """Someone not yet a member texted us: keep only the number, so we can reply
