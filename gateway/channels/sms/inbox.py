@@ -171,10 +171,13 @@ class Inbox:
 
     def _set_aside(self, row) -> None:
         self.folder.mkdir(parents=True, exist_ok=True)
-        with open(self.failed, "a", encoding="utf-8") as file:
-            file.write(json.dumps({"provider": row.provider, "id": row.provider_message_id,
-                                   "phone": row.phone, "text": row.text}, ensure_ascii=False) + "\n")
-        os.chmod(self.failed, 0o600)
+        line = json.dumps({"provider": row.provider, "id": row.provider_message_id,
+                           "phone": row.phone, "text": row.text}, ensure_ascii=False) + "\n"
+        fd = os.open(self.failed, os.O_WRONLY | os.O_APPEND | os.O_CREAT, 0o600)  # her number: not for others
+        try:
+            os.write(fd, line.encode())
+        finally:
+            os.close(fd)
 
     def run(self, stop: threading.Event) -> None:
         """Drain until ``stop``: at once while texts wait, else every ``POLL_S``.
