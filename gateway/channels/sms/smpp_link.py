@@ -9,10 +9,10 @@ It binds as a transceiver and serves three things on the one connection:
   back. If the connection drops with parts unanswered, those texts are answered
   "may have been sent" (``unknown``, never resent blindly); texts still on the
   lists wait for the next bind: nothing is lost and nothing sent twice.
-- **Inbound texts** (``deliver_sm``): joined when sent in parts, then handled like
-  any SMS (keywords, conversations, polls) through the inbox, which this process
-  drains too. While the database is down they go to the inbound spool; only if that fails too does the SMSC get a
-  temporary error, so that it delivers again.
+- **Inbound texts** (``deliver_sm``): joined when sent in parts, then put in the
+  inbox like any SMS (the worker's drainer processes them: keywords, conversations,
+  polls). While the database is down they go to the inbound spool; only if that
+  fails too does the SMSC get a temporary error, so that it delivers again.
 - **Delivery receipts** (``deliver_sm`` with the receipt flag) move outbox rows on.
 
 ``enquire_link`` keeps an idle bind alive; a lost bind is retried after 1, 2, 4 …
@@ -205,7 +205,7 @@ class SmppLink:
 
     def _receive(self, inbound: Inbound) -> int:
         try:
-            self.inbox.add(inbound)  # this process's drainer processes it
+            self.inbox.add(inbound)  # the worker's drainer processes it
         except Exception as exc:
             if not is_outage(exc):
                 log.exception("inbound sms via smpp from %s failed", mask(inbound.phone))
