@@ -73,8 +73,8 @@ class SmsService:
     def receive_batch(self, inbounds: list[Inbound]) -> list[Handled]:
         """Process texts in order, in one transaction; return what became of each.
 
-        Replies are written to the outbox, not queued: the caller (the inbox) queues
-        a batch's replies in one job. Conversation states are read in one round trip
+        Replies are written to the outbox, not queued: the caller (the inbox) hands a
+        batch's replies to its sender, or queues them in one job. Conversation states are read in one round trip
         before and written in one after the commit. Only one batch is processed at
         a time (the inbox's turn), so her texts cannot race each other.
 
