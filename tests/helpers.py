@@ -67,9 +67,9 @@ def body(reply: str) -> str:
 
 
 def processed(client, response):
-    """Wait for the inbox to process what the webhook accepted (the web process's own
-    drainer thread does it; this waits for its turn too), so a test can look at the
-    outcome as a member would a moment later."""
+    """Process what the webhook accepted, through the real ``Inbox.drain``, as the
+    worker's drainer would a moment later (after its turn, if one is draining), so a
+    test can look at the outcome as a member would."""
     try:
         client.application.extensions["inbox"].drain(wait=True)
     except Exception as exc:

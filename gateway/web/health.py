@@ -9,7 +9,8 @@
 - ``down`` (503): the database or Redis does not answer.
 
 ``inbox`` counts the texts accepted and not yet processed, and how long the
-oldest has waited (a warning past 10 s). ``voice`` counts the recorded prompts per language; ``warnings`` says so while the
+oldest has waited (a warning past 10 s). ``voice`` counts the recorded prompts
+per language; ``warnings`` says so while the
 default language (Lao) is not all recorded (those screens are played in English).
 """
 
