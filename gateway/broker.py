@@ -129,6 +129,14 @@ def enqueue_reply(queues: dict[str, Queue], message_id: int, config):
                    retry=SEND_RETRY, job_id=message_job_id(message_id))
 
 
+def workers_alive(redis: Redis) -> int:
+    """RQ workers on the gateway's queues, from RQ's own registry in Redis (so wherever
+    they run; a killed one lapses after its TTL)."""
+    from rq import Worker
+
+    return sum(1 for worker in Worker.all(connection=redis) if set(worker.queue_names()) & set(QUEUES))
+
+
 def is_alive(redis: Redis, job_id: str, stale_after: timedelta) -> bool:
     """Whether the job will still run: waiting in its queue, scheduled (a retry),
     or running in a worker that is still beating.

@@ -328,6 +328,32 @@ def test_the_simulator_walks_the_real_ussd_and_sms_flows(people):
     assert texted["replies"] and texted["replies"][0]["text"]
 
 
+def test_with_a_worker_running_the_simulator_waits_for_its_drainer(people):
+    """The page does not process the inbox itself while a worker's drainer does:
+    a worker registered in RQ's registry, and a drainer running in a thread."""
+    import threading
+
+    from rq import Worker
+
+    from gateway.channels.sms.inbox import Inbox
+
+    client = signed_in(people)
+    services = people.extensions["services"]
+    worker = Worker(list(services.queues.values()), connection=services.redis)
+    worker.register_birth()
+    drainer = Inbox(services, people.extensions["sms"], services.config.instance_path)
+    stop = threading.Event()
+    thread = threading.Thread(target=drainer.run, args=(stop,), daemon=True)
+    thread.start()
+    try:
+        texted = post(client, "/simulator/sms", {"text": "HELP"}).get_json()
+        assert texted["replies"] and texted["replies"][0]["text"]
+    finally:
+        stop.set()
+        thread.join(timeout=5)
+        worker.register_death()
+
+
 def test_an_expired_session_returns_to_login_and_keeps_her_text(people):
     client = signed_in(people)
     with client.session_transaction() as session:  # what a browser holds after the session expires

@@ -22,7 +22,7 @@ import threading
 from gateway import broker
 from gateway.errors import TransientProviderError
 from gateway.messaging import bulk
-from gateway.services import Services
+from gateway.services import Services, is_outage
 
 log = logging.getLogger(__name__)
 MOST = 500
@@ -37,6 +37,22 @@ def send_now(services: Services, message_ids: list[int], retry_later: bool = Fal
         raise
     log.info("replies: %d message(s) from %s: %s", len(message_ids), message_ids[0], counts)
     return counts
+
+
+def queue_job(services: Services, message_ids: list[int]) -> None:
+    """Queue reply rows as one ``send_replies`` job, which RQ retries with backoff.
+    If Redis cannot take it, the rows stay ``queued`` in the outbox and the
+    reconciler queues them (``stranded_replies``); nothing is raised."""
+    if not message_ids:
+        return
+    try:
+        broker.enqueue(services.queues["replies"], "send_replies", message_ids, config=services.config,
+                       retry=broker.SEND_RETRY, job_id=broker.replies_job_id(message_ids[0]))
+    except Exception as exc:
+        if is_outage(exc):
+            log.warning("replies: %d message(s) left for the reconciler: Redis unreachable", len(message_ids))
+        else:
+            log.exception("replies: %d message(s) left for the reconciler", len(message_ids))
 
 
 class ReplySender:
@@ -68,14 +84,6 @@ class ReplySender:
         try:
             send_now(self.services, message_ids, retry_later=True)
         except TransientProviderError:  # RQ retries them, with backoff
-            self._to_rq(message_ids)
+            queue_job(self.services, message_ids)
         except Exception:  # the rows stay queued: the reconciler queues them
-            log.exception("replies: %d message(s) left for the reconciler", len(message_ids))
-
-    def _to_rq(self, message_ids: list[int]) -> None:
-        config = self.services.config
-        try:
-            broker.enqueue(self.services.queues["replies"], "send_replies", message_ids, config=config,
-                           retry=broker.SEND_RETRY, job_id=broker.replies_job_id(message_ids[0]))
-        except Exception:
             log.exception("replies: %d message(s) left for the reconciler", len(message_ids))

@@ -19,20 +19,13 @@ from __future__ import annotations
 import logging
 
 from flask import Blueprint, current_app, jsonify
-from rq import Worker
 
-from gateway.broker import QUEUES
+from gateway.broker import workers_alive
 from gateway.content.prompt_audit import audit, coverage, coverage_warning
 
 bp = Blueprint("health", __name__)
 log = logging.getLogger(__name__)
 INBOX_LATE_S = 10  # a text waiting longer is answered late: worth a warning
-
-
-def _workers() -> int:
-    redis = current_app.extensions["redis"]
-    return sum(1 for worker in Worker.all(connection=redis)
-               if set(worker.queue_names()) & set(QUEUES))
 
 
 @bp.get("/healthz")
@@ -48,7 +41,7 @@ def healthz():
     if any(value != "ok" for value in checks.values()):
         return jsonify(status="down", workers=None, **checks), 503
     try:
-        workers = _workers()
+        workers = workers_alive(current_app.extensions["redis"])
     except Exception as exc:
         log.warning("health check workers failed: %s", type(exc).__name__)
         workers = 0

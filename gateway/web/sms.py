@@ -3,8 +3,8 @@
 Replies are not sent from here: they are queued for the worker, so the provider
 gets its answer at once. Twilio gets an empty TwiML ``<Response/>``.
 
-A 2xx means the text is durable: in the database's inbox, which a drainer thread
-processes in batches (``channels/sms/inbox.py``), or, while the database is down,
+A 2xx means the text is durable: in the inbox, which the worker's drainer process
+takes in batches (``channels/sms/inbox.py``), or, while the database is down,
 in the inbound spool (``channels/sms/spool.py``). Only when neither works does the
 provider get a 503, so that it tries again.
 """

@@ -44,6 +44,7 @@ import json
 import logging
 import os
 import threading
+import time
 from contextlib import contextmanager
 from functools import lru_cache
 from pathlib import Path
@@ -51,9 +52,8 @@ from pathlib import Path
 from sqlalchemy import delete, func, select
 from sqlalchemy.schema import CreateTable
 
-from gateway import broker
 from gateway.channels.sms.service import SmsService
-from gateway.messaging.replies import ReplySender
+from gateway.messaging.replies import ReplySender, queue_job
 from gateway.providers.base import Inbound
 from gateway.services import Services, is_outage
 from gateway.store.database import Database, upsert_dialect
@@ -89,8 +89,7 @@ def _store(database: Database, folder: Path) -> Database:
 class Inbox:
     def __init__(self, services: Services, sms: SmsService, folder: Path, batch: int = BATCH,
                  sender: ReplySender | None = None):
-        self.queues, self.config = services.queues, services.config
-        self.sms, self.batch, self.sender = sms, batch, sender
+        self.services, self.sms, self.batch, self.sender = services, sms, batch, sender
         self.folder = Path(folder)
         self.store = _store(services.db, self.folder)
         self._insert = _inbox_insert(self.store.engine.dialect.name)
@@ -115,6 +114,19 @@ class Inbox:
         with self.store.session() as db:
             count, oldest = db.execute(select(func.count(), func.min(InboxMessage.received_at))).one()
         return count, (utcnow() - oldest).total_seconds() if oldest is not None else None
+
+    def wait_for(self, provider: str, message_id: str, timeout: float) -> bool:
+        """Wait until a drainer has processed this text (the phone simulator, while
+        a worker runs); False if it still waits after ``timeout`` seconds."""
+        deadline = time.monotonic() + timeout
+        while True:
+            with self.store.session() as db:
+                if db.scalar(select(InboxMessage.id).where(InboxMessage.provider == provider,
+                                                           InboxMessage.provider_message_id == message_id)) is None:
+                    return True
+            if time.monotonic() >= deadline:
+                return False
+            time.sleep(POLL_S)
 
     def drain(self, wait: bool = True) -> int:
         """Process waiting texts, oldest first, until none is left; returns how many
@@ -155,19 +167,11 @@ class Inbox:
 
     def _queue(self, replies: list[int]) -> None:
         """The batch's replies go to this process's sender (the worker's drainer has
-        one), or else as one RQ job. If Redis cannot take it, the rows stay queued in
-        the outbox, and the reconciler queues them (``stranded_replies``)."""
-        if not replies:
-            return
+        one), or else as one RQ job (``messaging/replies.py``)."""
         if self.sender is not None:
-            return self.sender.send(replies)
-        try:
-            broker.enqueue(self.queues["replies"], "send_replies", replies, config=self.config,
-                           retry=broker.SEND_RETRY, job_id=broker.replies_job_id(replies[0]))
-        except Exception as exc:
-            if not is_outage(exc):
-                raise
-            log.warning("inbox: %d repl(ies) left for the reconciler: Redis unreachable", len(replies))
+            self.sender.send(replies)
+        else:
+            queue_job(self.services, replies)
 
     def _set_aside(self, row) -> None:
         self.folder.mkdir(parents=True, exist_ok=True)
