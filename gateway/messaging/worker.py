@@ -44,6 +44,7 @@ log = logging.getLogger(__name__)
 WORKER_TTL_S = 30
 REDIS_WAIT_MAX_S = 30
 PR_SET_PDEATHSIG = 1
+COMPANION_STOP_S = 10  # a drainer finishing its batch, before it is killed
 
 
 def _die_with_parent() -> None:
@@ -78,11 +79,12 @@ def _leave(*_) -> None:
 
 
 def _companion(gateway: services.Services, work: Callable[[services.Services, threading.Event], None],
-               name: str, stop: threading.Event) -> None:
+               name: str, stop: threading.Event, running: list[int]) -> None:
     """Run ``work`` in a child process forked from this one, and again if it dies,
     until ``stop``. Forked, it shares the services' pages with this process
     instead of loading flows and catalogs again; a process of its own, it gets a
-    core's share of its own and no thread of it is ever inside a fork."""
+    core's share of its own and no thread of it is ever inside a fork. The child's
+    pid is kept in ``running``, for ``_stop_companion``."""
     while not stop.is_set():
         pid = os.fork()
         if pid == 0:  # the child: the work until SIGTERM (or this process dies)
@@ -102,11 +104,30 @@ def _companion(gateway: services.Services, work: Callable[[services.Services, th
             finally:
                 logging.shutdown()
                 os._exit(code)
+        running[:] = [pid]
         _, status = os.waitpid(pid, 0)
+        running.clear()
         if stop.is_set():
             return
         log.warning("%s exited (status %s); starting it again in 1 s", name, status)
         stop.wait(1)
+
+
+def _stop_companion(thread: threading.Thread, running: list[int]) -> None:
+    """Stop the companion and wait for it, so that a stopped worker leaves no child
+    behind (``outreach up`` stops the embedded Redis once its children are gone)."""
+    for pid in list(running):
+        try:
+            os.kill(pid, signal.SIGTERM)
+        except ProcessLookupError:
+            pass
+    thread.join(timeout=COMPANION_STOP_S)
+    for pid in list(running):  # still there: it does not get to finish its batch
+        try:
+            os.kill(pid, signal.SIGKILL)
+        except ProcessLookupError:
+            pass
+    thread.join(timeout=COMPANION_STOP_S)
 
 
 def run(burst: bool = False,
@@ -124,10 +145,12 @@ def run(burst: bool = False,
 
     os.register_at_fork(after_in_child=in_child)
     stop = threading.Event()
+    companion_thread, running = None, []
     if companion is not None and not burst:
         # Forked before the reconciler's thread exists; a restart forks from this thread.
-        threading.Thread(target=_companion, args=(gateway, companion, "inbox drainer", stop),
-                         daemon=True, name="companion").start()
+        companion_thread = threading.Thread(target=_companion, daemon=True, name="companion",
+                                            args=(gateway, companion, "inbox drainer", stop, running))
+        companion_thread.start()
     if not burst:
         threading.Thread(target=_reconcile_forever, args=(gateway, stop), daemon=True,
                          name="reconciler").start()
@@ -150,3 +173,5 @@ def run(burst: bool = False,
             time.sleep(1)
     finally:
         stop.set()
+        if companion_thread is not None:
+            _stop_companion(companion_thread, running)
