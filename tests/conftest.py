@@ -55,8 +55,10 @@ def _wipe(database: Database) -> None:
 
 @pytest.fixture
 def config(tmp_path, database_url, redis_url) -> Config:
+    # Quiet hours off unless a test sets them: the default (21:00-07:00 in Laos, from
+    # 14:00 UTC) held every broadcast in a run that crossed 14:00 UTC.
     return Config.from_env({}, instance_path=tmp_path / "instance", database_url=database_url,
-                           redis_url=redis_url, secret_key=TEST_SECRET)
+                           redis_url=redis_url, secret_key=TEST_SECRET, quiet_hours="off")
 
 
 @pytest.fixture
@@ -150,6 +152,7 @@ def run(app, config, monkeypatch):
     monkeypatch.setenv("REDIS_URL", config.redis_url)
     monkeypatch.setenv("INSTANCE_PATH", str(config.instance_path))
     monkeypatch.setenv("SECRET_KEY", config.secret_key)
+    monkeypatch.setenv("QUIET_HOURS", config.quiet_hours)
     runner = CliRunner()
     return lambda *args, input=None: runner.invoke(cli, list(args), input=input, catch_exceptions=False)
 
