@@ -8,8 +8,9 @@ run measures in turn (interleaved, so both see the same machine):
 - ``registration``: members registering (7 hops each);
 - ``walk``: members pressing random shown options through the menus;
 - ``baseline``: the same hop pattern against the stateless app.
-Prints hops/s and p50/p90/p99 per load, and the ratio to the baseline. Each hop is a
-new connection, as telcos send them. Not a test: run it by hand.
+Prints hops/s and p50/p90/p99 per load, the ratio to the baseline, and the CPU each
+hop cost each part (web workers, Redis server, PostgreSQL, the load generator). Each
+hop is a new connection, as telcos send them. Not a test: run it by hand.
 
     python bench/ussd.py                       # SQLite + embedded Redis, 3 x 20 s each
     python bench/ussd.py --workers 4 --concurrency 24 --seconds 30
@@ -27,7 +28,7 @@ import statistics
 import sys
 import time
 
-from harness import Load, add_server_arguments, gateway, lao_mobile, percentile, post_form
+from harness import CpuMeter, Load, add_server_arguments, gateway, lao_mobile, percentile, post_form
 
 # After the first DIAL: name, organisation, region, province, two topics, consent.
 REGISTRATION = ["Noy", "0", "1", "1", "1 3", "1"]
@@ -101,12 +102,17 @@ class Baseline(Registrations):
                 await self.hop(session, phone, text)
 
 
-def measure(kind, port: int, args) -> tuple[float, float, float, float, int]:
-    load = kind(port, args.concurrency, args.seconds)
+def measure(kind, running, args) -> tuple[float, float, float, float, int, dict]:
+    load = kind(running.port, args.concurrency, args.seconds)
+    meter = CpuMeter(running.pid)
     elapsed = asyncio.run(load.run())
     hops = len(load.latencies)
     return (hops / elapsed, statistics.median(load.latencies) * 1000, percentile(load.latencies, 0.90) * 1000,
-            percentile(load.latencies, 0.99) * 1000, load.errors)
+            percentile(load.latencies, 0.99) * 1000, load.errors, meter.per_request_us(hops))
+
+
+def cpu_line(cpu: dict) -> str:
+    return "  CPU/hop " + " ".join(f"{part} {us:,.0f}" for part, us in cpu.items()) + " µs"
 
 
 def main() -> int:
@@ -124,12 +130,13 @@ def main() -> int:
             asyncio.run(kind(port, args.concurrency, 3).run())  # warm-up
         results: dict[str, list] = {name: [] for name in [*loads, "baseline"]}
         for run in range(args.runs):
-            for name, kind, port in [("registration", Registrations, running.port), ("baseline", Baseline, baseline.port),
-                                     ("walk", Walk, running.port)]:
-                result = measure(kind, port, args)
+            for name, kind, server in [("registration", Registrations, running), ("baseline", Baseline, baseline),
+                                       ("walk", Walk, running)]:
+                result = measure(kind, server, args)
                 results[name].append(result)
                 print(f"run {run + 1} {name:<12} {result[0]:>7,.0f} hops/s  p50 {result[1]:5.1f} ms  "
-                      f"p90 {result[2]:5.1f} ms  p99 {result[3]:5.1f} ms  errors {result[4]}", flush=True)
+                      f"p90 {result[2]:5.1f} ms  p99 {result[3]:5.1f} ms  errors {result[4]}"
+                      + cpu_line(result[5]), flush=True)
         print(f"\nmedians of {args.runs} (concurrency={args.concurrency}, {running.description}"
               f"{', preload' if args.preload else ''}):")
         base = statistics.median(r[0] for r in results["baseline"])
@@ -139,7 +146,8 @@ def main() -> int:
             p99 = statistics.median(r[3] for r in rows)
             failed += sum(r[4] for r in rows)
             ratio = "" if name == "baseline" else f"  = {rate / base:.2f}x the baseline"
-            print(f"  {name:<12} {rate:>7,.0f} hops/s  p99 {p99:5.1f} ms{ratio}")
+            cpu = {part: statistics.median(r[5].get(part, 0) for r in rows) for part in rows[0][5]}
+            print(f"  {name:<12} {rate:>7,.0f} hops/s  p99 {p99:5.1f} ms{ratio}" + cpu_line(cpu))
         return 0 if failed == 0 else 1
 
 

@@ -141,6 +141,21 @@ def test_regional_digits_work_as_menu_keys(handset):
     assert handset.press("໑").startswith("CON Which province?")
 
 
+def test_a_redis_restart_forgetting_the_scripts_costs_no_hop(app, phone_factory):
+    """Each hop is two Lua scripts; a restarted Redis has forgotten them. The hop
+    loads them again and goes on: nothing lost, and the session is not left locked."""
+    phone = phone_factory()
+    walk(phone, "0", "Noy")
+    redis = app.extensions["redis"]
+    redis.script_flush()
+    assert "1. North" in phone.press("0")       # organisation: none
+    redis.script_flush()
+    assert phone.press("1").startswith("CON Which province?")
+    assert not [k for k in redis.keys("ussd:s:*") if k.endswith(b":lock")]
+    redis.script_flush()
+    assert "Go on where you left off?" in phone.dial()  # the new session's open read her resume slot
+
+
 def test_unknown_session_with_text_starts_cleanly(client):
     reply = post(client, sessionId="never-seen", text="1*2*3").get_data(as_text=True)
     assert reply.startswith("CON ຍິນດີຕ້ອນຮັບ!")

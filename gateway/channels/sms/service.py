@@ -290,7 +290,7 @@ class _States:
             if state is False:
                 pipe.delete(f"sms:conv:{key}")
             else:
-                pipe.set(f"sms:conv:{key}", json.dumps(state.to_dict(), ensure_ascii=False), ex=self.ttl)
+                pipe.set(f"sms:conv:{key}", json.dumps(state.to_dict(copy=False), ensure_ascii=False), ex=self.ttl)
         pipe.execute()
 
 

@@ -16,7 +16,7 @@ from dataclasses import dataclass
 from gateway.channels.conversation import Conversations
 from gateway.channels.text import screen_lines
 from gateway.channels.ussd.pages import BACK_KEY, MORE_KEY, PageLimits, paginate, reply
-from gateway.channels.ussd.sessions import UssdRecord, UssdSessions
+from gateway.channels.ussd.sessions import Opened, UssdRecord, UssdSessions
 from gateway.content.prompts import Catalog
 from gateway.engine import Option, Screen, State, Step, Text, current_screen
 from gateway.engine.digits import fold_digits
@@ -110,7 +110,7 @@ class UssdService:
                 self.sessions.unlock(hop.session_id, opened.token)
                 return self.message("ussd.rate_limited",
                                     record.language if record else self.default_language)
-            updated, resume, forget = self._hop(record, hop, phone, key)
+            updated, resume, forget = self._hop(opened, hop, phone, key)
         except BaseException:
             self.sessions.unlock(hop.session_id, opened.token)
             raise
@@ -124,10 +124,12 @@ class UssdService:
 
     # ------------------------------------------------------------------- hops
 
-    def _hop(self, record: UssdRecord | None, hop: UssdHop, phone: str, key: str):
+    def _hop(self, opened: Opened, hop: UssdHop, phone: str, key: str):
         """Return (new record, resume state to keep or None, whether to forget it)."""
+        record = opened.record
         if record is None or record.final:
-            offered = self._resumable(key)
+            # A new session came with her resume slot; a hop after END (rare) reads it.
+            offered = self._resumable(opened.resume if record is None else self.sessions.resume_slot(key))
             if offered is not None:
                 return self._offer_resume(offered), None, False
             return self._show(self.conversations.start(phone, CHANNEL))
@@ -153,11 +155,13 @@ class UssdService:
 
     def _show(self, result: Step):
         state = result.state
-        record = UssdRecord(mode="flow", language=state.language, state=state.to_dict())
+        # Not a deep copy: the record and the resume slot are written out as JSON at
+        # the end of this hop, and nothing changes the engine's state before that.
+        record = UssdRecord(mode="flow", language=state.language, state=state.to_dict(copy=False))
         self._render(record, result.screen)
         if result.final:
             return record, None, True
-        keep = state.to_dict() if self._worth_resuming(state) else None
+        keep = record.state if self._worth_resuming(state) else None
         return record, keep, keep is None
 
     def _worth_resuming(self, state: State) -> bool:
@@ -223,8 +227,7 @@ class UssdService:
 
     # ----------------------------------------------------------------- resume
 
-    def _resumable(self, key: str) -> State | None:
-        saved = self.sessions.resume_slot(key)
+    def _resumable(self, saved: dict | None) -> State | None:
         if not saved:
             return None
         try:

@@ -4,8 +4,11 @@ A record holds the full ``text`` of the last hop and the reply sent, so a
 retransmitted hop gets the same reply without running anything again. Keys hold
 no phone numbers: per-phone keys use ``gateway.phone.phone_key``.
 
-Each hop costs two round trips: one pipeline to lock the session, count the hop
-for rate limiting and read the record; one to write the record and unlock.
+Each hop costs two round trips, each one Lua script: ``open`` locks the session,
+counts the hop for rate limiting and reads the record (and, for a new session,
+the phone's resume slot); ``save`` writes the record and the resume slot and
+unlocks. One script instead of a pipeline of commands because the hop's cost is
+mostly per command, in redis-py and in the server (#16's profile).
 """
 
 from __future__ import annotations
@@ -18,7 +21,29 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from redis import Redis
-from redis.exceptions import NoScriptError
+
+# KEYS: session record, its lock, the phone's hop counter this minute, her resume slot.
+# ARGV: lock token, lock lifetime (ms). The resume slot is read only when there is
+# no record yet: only a new session can be offered to go on where she left off.
+_OPEN = """
+local locked = redis.call('set', KEYS[2], ARGV[1], 'NX', 'PX', ARGV[2])
+local record = redis.call('get', KEYS[1])
+local hops = redis.call('incr', KEYS[3])
+if hops == 1 then redis.call('expire', KEYS[3], 120) end
+local resume = false
+if not record then resume = redis.call('get', KEYS[4]) end
+return {locked and 1 or 0, record, hops, resume}
+"""
+
+# KEYS: session record, its lock, the phone's resume slot.
+# ARGV: record, its ttl, lock token, keep|forget|leave, resume state, its ttl.
+_SAVE = """
+redis.call('set', KEYS[1], ARGV[1], 'EX', ARGV[2])
+if ARGV[4] == 'keep' then redis.call('set', KEYS[3], ARGV[5], 'EX', ARGV[6])
+elseif ARGV[4] == 'forget' then redis.call('del', KEYS[3]) end
+if redis.call('get', KEYS[2]) == ARGV[3] then redis.call('del', KEYS[2]) end
+return 1
+"""
 
 _RELEASE = """
 if redis.call('get', KEYS[1]) == ARGV[1] then return redis.call('del', KEYS[1]) end
@@ -58,6 +83,7 @@ class Opened:
     locked: bool
     token: str
     hops_this_minute: int
+    resume: dict | None = None  # the phone's resume slot, read only for a new session
 
 
 class UssdSessions:
@@ -65,62 +91,48 @@ class UssdSessions:
         self.redis = redis
         self.session_ttl = session_ttl
         self.resume_ttl = resume_ttl
-        # Called by SHA inside pipelines: a registered Script would make redis-py send
-        # SCRIPT EXISTS first, one more round trip on every hop. Loaded on first use,
-        # so the app starts (and /healthz can say so) while Redis is down.
-        self._release_sha: str | None = None
+        # redis-py's Script calls EVALSHA and loads the script only when Redis says
+        # it does not know it (first use, or after a restart): no extra round trip.
+        self._open = redis.register_script(_OPEN)
+        self._save = redis.register_script(_SAVE)
+        self._release = redis.register_script(_RELEASE)
 
     @staticmethod
     def session_key(session_id: str) -> str:
         # Hashed: the id comes from outside and may be long or odd.
         return "ussd:s:" + hashlib.sha1(session_id.encode("utf-8", "replace")).hexdigest()
 
+    @staticmethod
+    def _resume_key(phone_key: str) -> str:
+        return f"ussd:resume:{phone_key}"
+
     def open(self, session_id: str, phone_key: str) -> Opened:
         """Try to lock the session, count the hop, and read the record, in one trip."""
         key, token = self.session_key(session_id), uuid.uuid4().hex
         rate_key = f"ussd:rate:{phone_key}:{int(time.time() // 60)}"
-        pipe = self.redis.pipeline(transaction=False)
-        pipe.set(key + ":lock", token, nx=True, px=LOCK_MS)
-        pipe.get(key)
-        pipe.incr(rate_key)
-        locked, raw, hops = pipe.execute()
-        if hops == 1:  # first hop this minute: the counter must not outlive it
-            self.redis.expire(rate_key, 120)
-        record = UssdRecord.loads(raw) if raw else None
-        return Opened(record, bool(locked), token, int(hops))
+        locked, raw, hops, resume = self._open(
+            keys=[key, key + ":lock", rate_key, self._resume_key(phone_key)], args=[token, LOCK_MS])
+        return Opened(UssdRecord.loads(raw) if raw else None, bool(locked), token, int(hops),
+                      json.loads(resume) if resume else None)
 
     def save(self, session_id: str, record: UssdRecord, token: str,
              phone_key: str | None = None, resume: dict[str, Any] | None = None,
              forget_resume: bool = False) -> None:
         """Write the record (and the phone's resume slot), then unlock, in one trip."""
         key = self.session_key(session_id)
-        pipe = self.redis.pipeline(transaction=False)
-        pipe.set(key, record.dumps(), ex=self.session_ttl)
+        slot = "leave"
         if phone_key and resume is not None:
-            pipe.set(f"ussd:resume:{phone_key}", json.dumps(resume, ensure_ascii=False),
-                     ex=self.resume_ttl)
+            slot = "keep"
         elif phone_key and forget_resume:
-            pipe.delete(f"ussd:resume:{phone_key}")
-        pipe.evalsha(self._release_script(), 1, key + ":lock", token)
-        try:
-            pipe.execute()
-        except NoScriptError:  # Redis restarted and forgot the script: load it, unlock
-            self._release_sha = self.redis.script_load(_RELEASE)
-            self.unlock(session_id, token)
-
-    def _release_script(self) -> str:
-        if self._release_sha is None:
-            self._release_sha = self.redis.script_load(_RELEASE)
-        return self._release_sha
+            slot = "forget"
+        self._save(keys=[key, key + ":lock", self._resume_key(phone_key or "-")],
+                   args=[record.dumps(), self.session_ttl, token, slot,
+                         json.dumps(resume, ensure_ascii=False) if slot == "keep" else "",
+                         self.resume_ttl])
 
     def unlock(self, session_id: str, token: str) -> None:
-        lock = self.session_key(session_id) + ":lock"
-        try:
-            self.redis.evalsha(self._release_script(), 1, lock, token)
-        except NoScriptError:
-            self._release_sha = self.redis.script_load(_RELEASE)
-            self.redis.evalsha(self._release_sha, 1, lock, token)
+        self._release(keys=[self.session_key(session_id) + ":lock"], args=[token])
 
     def resume_slot(self, phone_key: str) -> dict | None:
-        raw = self.redis.get(f"ussd:resume:{phone_key}")
+        raw = self.redis.get(self._resume_key(phone_key))
         return json.loads(raw) if raw else None

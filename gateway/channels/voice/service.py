@@ -85,7 +85,7 @@ class CallService:
         if screen.final:
             self.redis.delete(key)
         else:
-            self.redis.set(key, json.dumps({"state": state.to_dict(), "silences": silences},
+            self.redis.set(key, json.dumps({"state": state.to_dict(copy=False), "silences": silences},
                                            ensure_ascii=False), ex=self.ttl)
         return CallStep(speech, state.language, english)
 
