@@ -70,39 +70,58 @@ class CpuMeter:
     gap to the baseline comes from better than wall-clock profiles, which on two
     shared cores mostly show processes waiting their turn."""
 
-    def __init__(self, web_pid: int):
+    def __init__(self, web_pid: int, **more_pids: int):
+        """``more_pids``: other parts by name, each a process and its children
+        (``worker=pid`` for ``outreach worker``, its drainer and its jobs)."""
         import psutil
 
-        web = psutil.Process(web_pid)
-        self.parts: dict[str, list] = {"web": [web, *web.children(recursive=True)], "redis": [], "postgres": []}
-        for process in psutil.process_iter(["name"]):
-            name = process.info["name"] or ""
-            if name.startswith("redis-server"):
-                self.parts["redis"].append(process)
-            elif name.startswith("postgres"):
-                self.parts["postgres"].append(process)
+        self.roots = {"web": web_pid, **more_pids}
+        self.servers = ("redis-server", "postgres")
         self.start = self._read()
+
+    @staticmethod
+    def _seconds(processes) -> float:
+        import psutil
+
+        total = 0.0
+        for process in processes:
+            try:
+                # A child that ended and was reaped is in its parent's children_*
+                # times; one that was alive at the start is counted there too, so
+                # the difference between two reads holds for processes that come
+                # and go (RQ forks a work-horse per job).
+                times = process.cpu_times()
+                total += times.user + times.system + times.children_user + times.children_system
+            except psutil.Error:
+                pass
+        return total
 
     def _read(self) -> dict[str, float]:
         import psutil
 
         totals = {"load": sum(os.times()[:2])}
-        for part, processes in self.parts.items():
-            total = 0.0
-            for process in processes:
-                try:
-                    times = process.cpu_times()
-                    total += times.user + times.system
-                except psutil.Error:
-                    pass
-            totals[part] = total
+        for part, pid in self.roots.items():
+            try:
+                root = psutil.Process(pid)
+                totals[part] = self._seconds([root, *root.children(recursive=True)])
+            except psutil.Error:
+                totals[part] = 0.0
+        # Found again at every read: PostgreSQL starts a backend per new connection
+        # (its postmaster reaps them, so ended ones stay in its children_* times).
+        servers: dict[str, list] = {name: [] for name in self.servers}
+        for process in psutil.process_iter(["name"]):
+            for name in self.servers:
+                if (process.info["name"] or "").startswith(name):
+                    servers[name].append(process)
+        for name, processes in servers.items():
+            totals[name.split("-")[0]] = self._seconds(processes)
         return totals
 
     def per_request_us(self, requests: int) -> dict[str, float]:
         """Microseconds of CPU per request for each part, since the meter started."""
         now = self._read()
         return {part: 1e6 * (now[part] - self.start[part]) / max(requests, 1) for part in now
-                if part in ("web", "load") or now[part] > self.start[part]}
+                if part not in ("redis", "postgres") or now[part] > self.start[part]}
 
 
 class FakeAT(BaseHTTPRequestHandler):

@@ -6,13 +6,15 @@ sending replies through the official SDK to a local fake Africa's Talking.
 Members text keywords and answers; a share of the posts are redeliveries of an
 earlier message id, which must be recognised and not processed again.
 
-The webhook stores each text in the inbox and answers; the web processes'
-drainer processes them in batches (the inbound row, the member, the reply's
-outbox row) and queues one job per batch for the replies. Reported per run:
-webhooks per second, the webhook's latency, how long the inbox took to empty
-after the load stopped, and the reply latency: from the post of a text to the
-fake provider receiving a message for that member. After the runs the database
-is checked: one inbound row per distinct id.
+The webhook stores each text in the inbox and answers; the worker's drainer
+process takes them in batches (the inbound row, the member, the reply's outbox
+row) and a thread of it sends the replies. Reported per run: webhooks per
+second, the webhook's latency, how long the inbox took to empty after the load
+stopped, the reply latency (from the post of a text to the fake provider
+receiving a message for that member), and the CPU each text cost each part (web
+workers, the worker with its drainer, Redis, PostgreSQL, and the load generator
+with the fake provider in it), from the load's start until its replies are sent.
+After the runs the database is checked: one inbound row per distinct id.
 
     python bench/sms_inbound.py
     python bench/sms_inbound.py --database-url postgresql+psycopg://postgres@127.0.0.1/bench \\
@@ -29,7 +31,7 @@ import statistics
 import sys
 import time
 
-from harness import (FakeAT, Load, add_server_arguments, gateway, inbox_waiting, lao_mobile, percentile, post_form,
+from harness import (CpuMeter, FakeAT, Load, add_server_arguments, gateway, inbox_waiting, lao_mobile, percentile, post_form,
                      start_fake_at, worker)
 
 TEXTS = ["HELP", "JOIN", "2", "Noy", "ຕໍ່ໄປ", "hello", "QUIZ", "STOP", "START"]
@@ -112,10 +114,11 @@ def main() -> int:
 
     fake, provider_settings = start_fake_at()
     with gateway(args, **provider_settings) as running:
-        with worker(running.env):
+        with worker(running.env) as worker_process:
             results, distinct = [], set()
             for run in range(args.runs):
                 load = Texts(running.port, args.concurrency, args.seconds, args.duplicates)
+                meter = CpuMeter(running.pid, worker=worker_process.pid)
                 started = time.perf_counter()
                 elapsed = asyncio.run(load.run())
                 ended = time.perf_counter()
@@ -129,6 +132,7 @@ def main() -> int:
                         break
                     time.sleep(0.05)
                 backlog = time.perf_counter() - ended
+                cpu = meter.per_request_us(len(load.latencies))
                 time.sleep(0.5)  # the last replies' requests
                 distinct |= load.distinct
                 posts = len(load.latencies)
@@ -144,6 +148,8 @@ def main() -> int:
                       f"{processed_after if processed_after is not None else float('nan'):.1f} s and "
                       f"replies sent {backlog:.1f} s after the load; {len(replies)} replies: p50 {results[-1][5]:.2f} s, "
                       f"p99 {results[-1][6]:.2f} s", flush=True)
+                print("        CPU per webhook " + " ".join(f"{part} {us:,.0f}" for part, us in cpu.items()) + " µs",
+                      flush=True)
         fake.shutdown()
         stored, waiting = count_inbound(running.database_url), inbox_waiting(running.database_url)
         median = sorted(results)[len(results) // 2]

@@ -165,11 +165,11 @@ class SmsService:
             if keyword in NEEDS_REGISTRATION and not member.registered:
                 return self._reply(db, member, Text("sms.register_first"), lang, keyword), None
             return self._show(db, member, self.conversations.start(
-                member.phone, CHANNEL, FLOW_FOR[keyword], db=db), keyword)
+                member.phone, CHANNEL, FLOW_FOR[keyword], db=db, member=member), keyword)
         if state is not None:
             try:
                 return self._show(db, member, self.conversations.answer(
-                    member.phone, CHANNEL, state, text, db=db), None)
+                    member.phone, CHANNEL, state, text, db=db, member=member), None)
             except (StateError, FlowError) as exc:
                 log.warning("sms conversation unusable for %s (%s)", mask(member.phone), exc)
         if states.first_help_today(key):
