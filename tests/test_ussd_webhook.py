@@ -172,6 +172,21 @@ def test_corrupt_stored_state_starts_over_rather_than_failing(app, client, hands
     assert reply.startswith("CON ຍິນດີຕ້ອນຮັບ!")
 
 
+def test_unreadable_stored_records_start_afresh_and_leave_no_lock(app, phone_factory):
+    redis = app.extensions["redis"]
+    phone = phone_factory()
+    walk(phone, "0", "Noy")                  # in a flow: a resume slot is kept
+    [slot] = redis.keys("ussd:resume:*")
+    redis.set(slot, b"{not json\xff")
+    assert phone.dial().startswith("CON ຍິນດີຕ້ອນຮັບ!")       # nothing to offer: afresh
+    for key in redis.keys("ussd:s:*"):
+        if not key.endswith(b":lock"):
+            redis.set(key, b"[1, 2")
+    assert phone.press("0").startswith("CON ຍິນດີຕ້ອນຮັບ!")   # her record: start over
+    assert phone.press("0").startswith("CON Welcome!")        # and the session goes on
+    assert not [k for k in redis.keys("ussd:s:*") if k.endswith(b":lock")]
+
+
 @pytest.mark.parametrize("text", ["x" * 5000, "😀🔥" * 50, "*#*#*", "#", "1' OR '1'='1; DROP TABLE members;--",
                                   "\x00\x01\x1b[2J", "ສ" * 3000, "98*98*98*0*0*0"])
 def test_hostile_input_gets_a_valid_reply(app, client, text):

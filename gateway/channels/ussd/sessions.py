@@ -112,8 +112,8 @@ class UssdSessions:
         rate_key = f"ussd:rate:{phone_key}:{int(time.time() // 60)}"
         locked, raw, hops, resume = self._open(
             keys=[key, key + ":lock", rate_key, self._resume_key(phone_key)], args=[token, LOCK_MS])
-        return Opened(UssdRecord.loads(raw) if raw else None, bool(locked), token, int(hops),
-                      json.loads(resume) if resume else None)
+        return Opened(_decoded(raw, UssdRecord.loads), bool(locked), token, int(hops),
+                      _decoded(resume, json.loads))
 
     def save(self, session_id: str, record: UssdRecord, token: str,
              phone_key: str | None = None, resume: dict[str, Any] | None = None,
@@ -134,5 +134,16 @@ class UssdSessions:
         self._release(keys=[self.session_key(session_id) + ":lock"], args=[token])
 
     def resume_slot(self, phone_key: str) -> dict | None:
-        raw = self.redis.get(self._resume_key(phone_key))
-        return json.loads(raw) if raw else None
+        return _decoded(self.redis.get(self._resume_key(phone_key)), json.loads)
+
+
+def _decoded(raw: bytes | None, parse):
+    """What ``parse`` makes of a stored value; None when there is none, or when it is
+    unreadable: the session then starts afresh instead of failing on every hop
+    while it holds the lock the script just took."""
+    if not raw:
+        return None
+    try:
+        return parse(raw)
+    except (ValueError, TypeError):
+        return None
