@@ -59,8 +59,9 @@ class Database:
         """A session in one transaction: committed on success, rolled back on error.
 
         The transaction begins with the first statement (SQLAlchemy's autobegin), so
-        a session nothing used costs no commit: most USSD hops open one and never
-        touch the database (a third of the empty session's cost, #16)."""
+        a session nothing used commits nothing: most USSD hops open one and never
+        touch the database, and the commit was two thirds of an empty session's
+        cost (#16)."""
         with self.sessions() as session:
             yield session
             # As ``session.begin()`` did: a transaction a failed flush deactivated (and
