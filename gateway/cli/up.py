@@ -192,7 +192,7 @@ def worker(burst: bool) -> None:
     drainer that processes inbound texts (not with --burst)."""
     from gateway.messaging.worker import run
 
-    run(burst=burst, companion=None if burst else drain_inbox)
+    run(burst=burst, companion=drain_inbox)  # run() leaves it out of a burst
 
 
 def drain_inbox(services, stop) -> None:

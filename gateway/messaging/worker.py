@@ -116,18 +116,14 @@ def _companion(gateway: services.Services, work: Callable[[services.Services, th
 def _stop_companion(thread: threading.Thread, running: list[int]) -> None:
     """Stop the companion and wait for it, so that a stopped worker leaves no child
     behind (``outreach up`` stops the embedded Redis once its children are gone)."""
-    for pid in list(running):
-        try:
-            os.kill(pid, signal.SIGTERM)
-        except ProcessLookupError:
-            pass
-    thread.join(timeout=COMPANION_STOP_S)
-    for pid in list(running):  # still there: it does not get to finish its batch
-        try:
-            os.kill(pid, signal.SIGKILL)
-        except ProcessLookupError:
-            pass
-    thread.join(timeout=COMPANION_STOP_S)
+    # SIGTERM lets it finish its batch; one still there after that is killed.
+    for sig in (signal.SIGTERM, signal.SIGKILL):
+        for pid in list(running):
+            try:
+                os.kill(pid, sig)
+            except ProcessLookupError:
+                pass
+        thread.join(timeout=COMPANION_STOP_S)
 
 
 def run(burst: bool = False,

@@ -93,22 +93,22 @@ class SmsService:
         return [handled for inbound in inbounds for handled in self.receive_batch([inbound])]
 
     def _receive_all(self, inbounds: list[Inbound]) -> list[Handled]:
-        found = [(inbound, to_e164(inbound.phone)) for inbound in inbounds]
+        # Each text's number and keyword, worked out once: recording and handling use both.
+        found = [(inbound, to_e164(inbound.phone), keywords.match(inbound.text)) for inbound in inbounds]
         states = _States(self.redis, self.session_ttl,
-                         [phone_key(phone, self.secret) for _, phone in found if phone is not None])
+                         [phone_key(phone, self.secret) for _, phone, _ in found if phone is not None])
         results = []
         with self.database.session() as db:
             # Her member row once per batch, not once per text (a member texting a
             # conversation sends several texts a minute).
-            known = members.by_phones(db, {phone for _, phone in found if phone is not None})
-            firsts = self._record(db, [(inbound, phone) for inbound, phone in found if phone is not None], known)
-            for inbound, phone in found:
+            known = members.by_phones(db, {phone for _, phone, _ in found if phone is not None})
+            firsts = self._record(db, [text for text in found if text[1] is not None], known)
+            for inbound, phone, keyword in found:
                 if phone is None:  # not a valid number anywhere: no member, and no reply
                     log.info("sms via %s from an invalid number %s ignored", inbound.provider,
                              mask(inbound.phone))
                     results.append(Handled("ignored"))
                     continue
-                keyword = keywords.match(inbound.text)
                 first = (inbound.provider, inbound.provider_message_id) in firsts
                 handled = self._poll_answer(db, inbound, phone, first) if keyword is None else None
                 if handled is None:
@@ -221,7 +221,8 @@ class SmsService:
     # --------------------------------------------------------------- storage
 
     @staticmethod
-    def _record(db, texts: list[tuple[Inbound, str]], known: dict[str, Member]) -> set[tuple[str, str]]:
+    def _record(db, texts: list[tuple[Inbound, str, str | None]],
+                known: dict[str, Member]) -> set[tuple[str, str]]:
         """Record the batch's inbound messages in one INSERT; return the (provider, id)
         of those recorded now. One recorded before is a replay, and is not returned:
         the unique key decides, even between concurrent copies."""
@@ -229,9 +230,9 @@ class SmsService:
             return set()
         now = utcnow()
         rows = [{"provider": inbound.provider, "provider_message_id": inbound.provider_message_id,
-                 "keyword": keywords.match(inbound.text),
+                 "keyword": keyword,
                  "member_id": known[phone].id if phone in known else None, "received_at": now}
-                for inbound, phone in texts]
+                for inbound, phone, keyword in texts]
         # Parameters as a list (SQLAlchemy's "insertmanyvalues"): the statement is compiled
         # once and cached, where .values(rows) would compile anew for each batch size.
         inserted = db.connection().execute(_inbound_insert(db.get_bind().dialect.name), rows)
