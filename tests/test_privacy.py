@@ -10,7 +10,7 @@ from datetime import timedelta
 from sqlalchemy import JSON, String, func, select, update
 
 from gateway.messaging import reconciler
-from gateway.store.models import AuditEvent, Base, Member, OutboundMessage, PollReply, QuizAnswer, utcnow
+from gateway.store.models import AuditEvent, Base, InboxMessage, Member, OutboundMessage, PollReply, QuizAnswer, utcnow
 
 from .helpers import at_text, walk
 
@@ -88,6 +88,42 @@ def test_erase_leaves_no_number_or_name_anywhere_and_keeps_the_totals(app, phone
     at_text(app.test_client(), "HELP", phone=NUMBER)
     with app.extensions["db"].session() as db:
         assert db.scalar(select(func.count()).select_from(Member)) == 2
+
+
+def test_erase_deletes_her_texts_still_waiting_so_none_brings_her_back(app, run):
+    """A text accepted while no worker ran waits in the inbox; one set aside, and
+    one spooled in an outage, wait in files. Erasing her deletes all three (and
+    no one else's), so draining afterwards cannot make her number a member again."""
+    from gateway.channels.sms.spool import Spool
+    from gateway.providers.base import Inbound
+
+    other = "+8562055512388"
+    client, folder = app.test_client(), app.config["GATEWAY"].instance_path
+    at_text(client, "HELP", phone=NUMBER)  # she is a member
+    for phone, message_id in ((NUMBER, "wait-1"), (other, "wait-2")):  # the webhook alone: they wait
+        assert client.post("/sms/africastalking", data={"from": phone, "to": "20880", "text": "HELP",
+                                                        "id": message_id}).status_code == 200
+    spool = Spool(folder / "spool")
+    for phone, message_id in (("856 20 5551 2399", "spooled-1"), (other, "spooled-2")):
+        spool.add(Inbound("africastalking", message_id, phone, "HELP"))
+    aside = folder / "inbox.failed.jsonl"
+    aside.write_text("".join(json.dumps({"provider": "africastalking", "id": f"bug-{n}", "phone": phone,
+                                         "text": "BOOM"}) + "\n" for n, phone in enumerate((NUMBER, other))))
+
+    erased = run("members", "erase", NUMBER, "--yes")
+    assert erased.exit_code == 0 and "3 unprocessed text(s) of hers" in erased.output, erased.output
+
+    inbox = app.extensions["inbox"]
+    with inbox.store.session() as db:
+        assert [m.phone for m in db.scalars(select(InboxMessage))] == [other]
+    for path in (aside, spool.path):
+        text = path.read_text(encoding="utf-8")
+        assert other in text and not any(form in text for form in forms_of(NUMBER) + ["856 20 5551 2399"])
+    assert oct(aside.stat().st_mode)[-3:] == "600"
+    assert inbox.drain() == 1 and spool.drain(inbox.add) == 1 and inbox.drain() == 1  # the other's go on
+    with app.extensions["db"].session() as db:
+        assert db.scalar(select(func.count()).select_from(Member).where(Member.phone == NUMBER)) == 0
+        assert db.scalar(select(func.count()).select_from(Member).where(Member.phone == other)) == 1
 
 
 def test_retention_blanks_old_texts_once_a_day_and_keeps_the_rows(app):

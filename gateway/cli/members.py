@@ -109,23 +109,22 @@ def erase_command(who: str, yes: bool) -> None:
     """Erase one member (PHONE or ID): her name, number, organisation, topics, the
     texts sent to her and what she typed, here and in Redis. Votes and quiz scores
     stay in the totals, without her. This cannot be undone."""
-    from gateway import broker
-    from gateway.phone import mask, phone_key
-    from gateway.store import privacy
-    from gateway.store.models import Member
+    from gateway.channels.erasure import erase_member
+    from gateway.channels.sms.inbox import Inbox
+    from gateway.channels.sms.spool import Spool
+    from gateway.phone import mask
 
     services = open_services()
     with services.db.session() as db:
         member = _find(db, who)
-        member_id, phone, name = member.id, member.phone, member.name
+        member_id, phone = member.id, member.phone
     click.echo(f"member {member_id} ({mask(phone)}): name, number, organisation, topics and every "
                "message text will be removed; votes and quiz scores stay in the totals.")
     if not yes and not click.confirm("Erase her for good?", default=False):
         click.echo("nothing was erased")
         return
-    with services.db.session() as db:
-        erased = privacy.erase(db, db.get(Member, member_id), actor())
-    keys = broker.forget_member(services.redis, phone_key(phone, services.config.secret_key) if phone else "",
-                                name, member_id)
+    erased = erase_member(services, Inbox.of(services), Spool(services.config.instance_path / "spool"),
+                          member_id, actor())
     click.echo(f"member {member_id} erased: {erased.messages} message text(s), {erased.replies} "
-               f"typed repl(ies), {keys} Redis key(s)")
+               f"typed repl(ies), {erased.waiting_texts} unprocessed text(s) of hers, "
+               f"{erased.redis_keys} Redis key(s)")

@@ -197,13 +197,10 @@ def worker(burst: bool) -> None:
 
 def drain_inbox(services, stop) -> None:
     """Process inbound texts until ``stop`` (the worker's companion process)."""
-    from gateway.channels.conversation import conversations_for
     from gateway.channels.sms.inbox import Inbox
-    from gateway.channels.sms.service import SmsService
     from gateway.messaging.replies import ReplySender
 
-    Inbox(services, SmsService(services, conversations_for(services)), services.config.instance_path,
-          sender=ReplySender(services)).run(stop)
+    Inbox.of(services, sender=ReplySender(services)).run(stop)
 
 
 @cli.command()
@@ -212,9 +209,7 @@ def smpp() -> None:
     take inbound texts and receipts. ``outreach up`` runs it for you."""
     import threading
 
-    from gateway.channels.conversation import conversations_for
     from gateway.channels.sms.inbox import Inbox
-    from gateway.channels.sms.service import SmsService
     from gateway.channels.sms.smpp_link import SmppLink
     from gateway.channels.sms.spool import Spool
     from gateway.services import Services, setup_logging
@@ -224,8 +219,7 @@ def smpp() -> None:
     if config.sms_provider != "smpp":
         fail(f"SMS_PROVIDER is {config.sms_provider!r}; `outreach smpp` is for SMS_PROVIDER=smpp")
     setup_logging(config)
-    inbox = Inbox(services, SmsService(services, conversations_for(services)), config.instance_path)
-    link = SmppLink(services, inbox, Spool(config.instance_path / "spool"))
+    link = SmppLink(services, Inbox.of(services), Spool(config.instance_path / "spool"))
     stop = threading.Event()
     for signum in (signal.SIGTERM, signal.SIGINT, signal.SIGHUP):
         signal.signal(signum, lambda *_: stop.set())

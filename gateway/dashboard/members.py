@@ -16,12 +16,12 @@ from flask import current_app, g, redirect, render_template, request, url_for
 from flask_babel import gettext as _
 from sqlalchemy import func, or_, select
 
-from gateway import broker
+from gateway.channels.erasure import erase_member
 from gateway.content.vocabulary import Vocabulary
 from gateway.dashboard.auth import bp, needs
 from gateway.dashboard.form import Pages, actor, choices, csv_download, found, label, say, services
 from gateway.errors import ImportRowError, InputProblem
-from gateway.phone import mask, phone_key
+from gateway.phone import mask
 from gateway.store import audit, privacy
 from gateway.store import users as accounts
 from gateway.store import members as store
@@ -211,13 +211,10 @@ def member_erase_confirm(member_id: int):
 def member_erase(member_id: int):
     if request.form.get("confirm") != "yes":
         return redirect(url_for("dashboard.member_erase_confirm", member_id=member_id))
-    config = current_app.config["GATEWAY"]
     with current_app.extensions["db"].session() as db:
-        row = _member(db, member_id)
-        phone, name = row.phone, row.name
-        privacy.erase(db, row, actor())
-    broker.forget_member(current_app.extensions["redis"], phone_key(phone, config.secret_key) if phone else "",
-                         name, member_id)
+        _member(db, member_id)  # a 404 for one that is not there, or already erased
+    erase_member(services(), current_app.extensions["inbox"],
+                 current_app.extensions["spool"], member_id, actor())
     return render_template("dashboard/message.html", title=_("Erased"),
                            text=_("Member %(id)s was erased: her name, number, organisation, topics and "
                                   "message texts are gone. Votes and quiz scores stay in the totals.",

@@ -53,7 +53,9 @@ from sqlalchemy import delete, func, select
 from sqlalchemy.schema import CreateTable
 
 from gateway.channels.sms.service import SmsService
+from gateway.channels.sms.spool import forget_lines
 from gateway.messaging.replies import ReplySender, queue_job
+from gateway.phone import to_e164
 from gateway.providers.base import Inbound
 from gateway.services import Services, is_outage
 from gateway.store.database import Database, upsert_dialect
@@ -95,6 +97,15 @@ class Inbox:
         self._insert = _inbox_insert(self.store.engine.dialect.name)
         self.failed = self.folder / "inbox.failed.jsonl"  # texts that hit a bug, for a person
 
+    @classmethod
+    def of(cls, services: Services, sender: ReplySender | None = None) -> Inbox:
+        """This instance's inbox, for a process other than the web app (the
+        worker's drainer, the SMPP link, a command)."""
+        from gateway.channels.conversation import conversations_for
+
+        return cls(services, SmsService(services, conversations_for(services)), services.config.instance_path,
+                   sender=sender)
+
     # ------------------------------------------------------------------ webhook side
 
     def add(self, inbound: Inbound) -> None:
@@ -106,6 +117,28 @@ class Inbox:
             connection.execute(self._insert, {
                 "provider": inbound.provider, "provider_message_id": inbound.provider_message_id[:64],
                 "phone": inbound.phone[:32], "text": inbound.text, "received_at": utcnow()})
+
+    # ------------------------------------------------------------------ erasure
+
+    @contextmanager
+    def held(self):
+        """No drainer processes a batch while this is held. An erasure holds it, so
+        that no text of hers is in a batch being processed while she is erased,
+        and none is processed afterwards to bring her number back as a new member."""
+        with self._turn(wait=True):
+            yield
+
+    def forget(self, phone: str) -> int:
+        """Delete the texts from ``phone`` (E.164) that still wait, and the ones set
+        aside in ``inbox.failed.jsonl``; returns how many. Call it inside ``held``.
+        The inbox stores numbers as the provider sent them, so each is compared in
+        E.164 (the table is short: texts wait in it for moments)."""
+        with self.store.session() as db:
+            hers = [row.id for row in db.execute(select(InboxMessage.id, InboxMessage.phone))
+                    if to_e164(row.phone) == phone]
+            if hers:
+                db.execute(delete(InboxMessage).where(InboxMessage.id.in_(hers)))
+        return len(hers) + forget_lines(self.failed, phone)
 
     # ------------------------------------------------------------------ drainer side
 

@@ -25,6 +25,7 @@ from contextlib import contextmanager
 from pathlib import Path
 from typing import Callable
 
+from gateway.phone import to_e164
 from gateway.providers.base import Inbound
 from gateway.services import is_outage
 
@@ -97,7 +98,8 @@ class Spool:
                     return done, False
                 log.exception("spool: a text could not be processed; set aside in %s",
                               self.failed.name)  # it never blocks the ones after it
-                with open(self.failed, "a", encoding="utf-8") as file:
+                fd = os.open(self.failed, os.O_WRONLY | os.O_APPEND | os.O_CREAT, 0o600)  # her number
+                with os.fdopen(fd, "a", encoding="utf-8") as file:
                     file.write(line + "\n")
         self.draining.unlink()
         return len(lines), True
@@ -121,13 +123,16 @@ class Spool:
         self._watcher = threading.Thread(target=work, name="spool-watcher", daemon=True)
         self._watcher.start()
 
+    def forget(self, phone: str) -> int:
+        """Remove the texts from ``phone`` (E.164) from the spool, the file being
+        drained and the set-aside file (an erasure); returns how many. Holds the
+        drain lock, so no drain is reading the files meanwhile, and the append
+        lock, so no text is appended to a file being rewritten."""
+        with self._locked("drain.lock"), self._locked("spool.lock"):
+            return sum(forget_lines(path, phone) for path in (self.path, self.draining, self.failed))
+
     def _keep(self, lines: list[str]) -> None:
-        partial = self.draining.with_suffix(".tmp")
-        with open(partial, "w", encoding="utf-8") as file:
-            file.write("".join(line + "\n" for line in lines))
-            file.flush()
-            os.fsync(file.fileno())
-        os.replace(partial, self.draining)
+        _rewrite(self.draining, lines)
 
     @contextmanager
     def _locked(self, name: str, wait: bool = True):
@@ -138,3 +143,36 @@ class Spool:
             yield
         finally:
             os.close(fd)
+
+
+def forget_lines(path: Path, phone: str) -> int:
+    """Rewrite a file of texts (one JSON object per line, as the spool and the
+    set-aside files hold them) without the lines from ``phone`` (E.164); returns
+    how many went."""
+    try:
+        lines = path.read_text(encoding="utf-8").splitlines()
+    except FileNotFoundError:
+        return 0
+    kept = [line for line in lines if _sender(line) != phone]
+    if len(kept) < len(lines):
+        _rewrite(path, kept)
+    return len(lines) - len(kept)
+
+
+def _rewrite(path: Path, lines: list[str]) -> None:
+    """Replace ``path`` by ``lines`` in one rename: a crash leaves the old file or
+    the new, never half of each."""
+    partial = path.with_suffix(".tmp")
+    fd = os.open(partial, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)  # numbers: not for others
+    with os.fdopen(fd, "w", encoding="utf-8") as file:
+        file.write("".join(line + "\n" for line in lines))
+        file.flush()
+        os.fsync(file.fileno())
+    os.replace(partial, path)
+
+
+def _sender(line: str) -> str | None:
+    try:
+        return to_e164(str(json.loads(line)["phone"]))
+    except (ValueError, KeyError, TypeError):
+        return None  # a torn line from a crash mid-append: no one's

@@ -1,0 +1,48 @@
+"""Erasing a member from everywhere the gateway holds her: the database
+(``store/privacy.py`` says what goes and what stays), Redis (her USSD session,
+resume slot, rate counters and call-back), and the texts of hers that were
+accepted and not yet processed (the inbox, the outage spool, and the files where
+texts that hit a bug are set aside).
+
+The waiting texts matter: processed after she was erased, one would make her
+number a new member again. So the erasure holds the inbox drainer's turn, and
+her waiting texts go before her row is erased. ``outreach members erase`` and the
+dashboard's erase button both come here.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from gateway import broker
+from gateway.channels.sms.inbox import Inbox
+from gateway.channels.sms.spool import Spool
+from gateway.phone import phone_key
+from gateway.services import Services
+from gateway.store import privacy
+from gateway.store.models import Member
+
+
+@dataclass(frozen=True)
+class Erasure:
+    member_id: int
+    messages: int  # texts sent to her, their words blanked
+    replies: int  # poll replies she typed, blanked
+    waiting_texts: int  # hers, accepted and never processed: deleted
+    redis_keys: int
+
+
+def erase_member(services: Services, inbox: Inbox, spool: Spool, member_id: int, actor: str) -> Erasure:
+    with services.db.session() as db:
+        member = db.get(Member, member_id)
+        phone, name = member.phone, member.name
+    waiting = 0
+    with inbox.held():
+        if phone:
+            # The spool first: its drain moves texts into the inbox, never back.
+            waiting = spool.forget(phone) + inbox.forget(phone)
+        with services.db.session() as db:
+            erased = privacy.erase(db, db.get(Member, member_id), actor)
+    keys = broker.forget_member(services.redis, phone_key(phone, services.config.secret_key) if phone else "",
+                                name, member_id)
+    return Erasure(member_id, erased.messages, erased.replies, waiting, keys)
