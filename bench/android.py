@@ -34,7 +34,8 @@ from pathlib import Path
 
 import psutil
 from broadcast import add_members
-from harness import ROOT, Load, add_server_arguments, gateway, lao_mobile, percentile, post
+from harness import (ROOT, Load, add_server_arguments, count_inbound, gateway, lao_mobile, percentile, post,
+                     wait_for_inbox, worker)
 
 from tests.fake_android import FakeAndroidPhone
 
@@ -134,25 +135,23 @@ class SignedTexts(Load):
 
 
 def inbound_webhooks(args) -> bool:
-    from sqlalchemy import func, select
-
-    from gateway.store.database import Database
-    from gateway.store.models import InboundMessage
-
     fake = FakeAndroidPhone(signing_key=KEY)  # only so the provider has a URL; nothing is sent here
     with gateway(args, SMS_PROVIDER="android", ANDROID_API_URL=fake.url, ANDROID_SIGNING_KEY=KEY,
-                 ANDROID_USERNAME="sms", ANDROID_PASSWORD="secret") as (port, description, database_url, _, _):
-        results, distinct = [], set()
-        for run in range(args.runs):
-            load = SignedTexts(port, args.concurrency, args.seconds, 0.1)
-            elapsed = asyncio.run(load.run())
-            distinct |= load.distinct
-            rate = len(load.latencies) / elapsed
-            results.append((rate, percentile(load.latencies, 0.99) * 1000, load.errors))
-            print(f"inbound run {run + 1}: {len(load.latencies)} signed webhooks in {elapsed:.1f}s = "
-                  f"{rate:,.0f}/s; p99 {results[-1][1]:.1f} ms; errors {load.errors}", flush=True)
-        with Database(database_url).session() as db:
-            stored = db.scalar(select(func.count()).select_from(InboundMessage))
+                 ANDROID_USERNAME="sms", ANDROID_PASSWORD="secret") as running:
+        stored_before = count_inbound(running.database_url)
+        with worker(running.env):  # its drainer processes the texts the webhooks stored
+            results, distinct = [], set()
+            for run in range(args.runs):
+                load = SignedTexts(running.port, args.concurrency, args.seconds, 0.1)
+                elapsed = asyncio.run(load.run())
+                distinct |= load.distinct
+                rate = len(load.latencies) / elapsed
+                results.append((rate, percentile(load.latencies, 0.99) * 1000, load.errors))
+                print(f"inbound run {run + 1}: {len(load.latencies)} signed webhooks in {elapsed:.1f}s = "
+                      f"{rate:,.0f}/s; p99 {results[-1][1]:.1f} ms; errors {load.errors}", flush=True)
+            wait_for_inbox(running.database_url)
+        stored = count_inbound(running.database_url) - stored_before
+        description = running.description
     fake.stop()
     median = sorted(results)[len(results) // 2]
     exact = stored == len(distinct)

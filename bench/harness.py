@@ -223,6 +223,19 @@ def inbox_waiting(database_url: str) -> int:
         return db.scalar(select(func.count()).select_from(InboxMessage))
 
 
+def count_inbound(database_url: str) -> int:
+    """Inbound texts processed so far (one row per distinct provider message id).
+    A run counts before and after: a database given with ``--database-url`` keeps
+    the rows of earlier runs."""
+    from sqlalchemy import func, select
+
+    from gateway.store.database import Database
+    from gateway.store.models import InboundMessage
+
+    with Database(database_url).session() as db:
+        return db.scalar(select(func.count()).select_from(InboundMessage))
+
+
 def wait_for_inbox(database_url: str, limit_s: float = 120) -> float | None:
     """Seconds until the inbox is empty (None if it is not within ``limit_s``)."""
     started = time.perf_counter()
