@@ -112,6 +112,58 @@ def test_the_drainer_sends_replies_itself_and_twice_processed_texts_answer_once(
     assert sorted(recipients) == sorted(MEMBERS)  # d0's reply too, and still each member once
 
 
+def test_the_webhook_rings_the_idle_drainer_awake_and_a_new_drainer_hears_it_too(at_app, monkeypatch):
+    """The drainer sleeps on the doorbell instead of polling: its own look comes
+    only every 30 s here, so a text processed within seconds was rung awake. A
+    drainer that stops and another that starts: the webhook's ring reaches the
+    new one (its open end met the old one's exit, and it opens the bell again)."""
+    from gateway.channels.sms import inbox as inbox_module
+    from gateway.channels.sms.inbox import Inbox
+
+    monkeypatch.setattr(inbox_module, "LOOK_EVERY_S", 30.0)
+    services, client = at_app.extensions["services"], at_app.test_client()
+    post(client, "HELP", MEMBERS[0], "early")  # before any drainer: nothing listens, nothing breaks
+
+    for turn in range(2):
+        drainer = Inbox(services, at_app.extensions["sms"], services.config.instance_path,
+                        sender=ReplySender(services))
+        stop = threading.Event()
+        thread = threading.Thread(target=drainer.run, args=(stop,), daemon=True)
+        thread.start()
+        time.sleep(0.3)  # it has drained what waited and sleeps on the bell
+        started = time.monotonic()
+        post(client, "HELP", MEMBERS[1 + turn], f"rung-{turn}")
+        while counts(at_app)[0] < 2 + turn and time.monotonic() - started < 10:
+            time.sleep(0.01)
+        assert counts(at_app)[0] == 2 + turn, "the ring did not wake the drainer"
+        assert time.monotonic() - started < 5  # well before its own look at 30 s
+        stop.set()
+        at_app.extensions["inbox"].bell.ring()  # wake it to see ``stop``
+        thread.join(timeout=5)
+        assert not thread.is_alive()
+
+
+def test_the_doorbell_survives_its_drainer_going_away_and_never_blocks_a_webhook(tmp_path):
+    from gateway.channels.sms.doorbell import Doorbell
+
+    webhook = Doorbell(tmp_path)
+    webhook.ring()  # no bell yet (no drainer ever ran): nothing raised
+    first = Doorbell(tmp_path)
+    assert first.wait(0.01) is False  # makes the bell; nothing rang
+    webhook.ring()
+    webhook.ring()
+    assert first.wait(5) is True and first.wait(0.01) is False  # both rings taken at once
+    first.close()  # the drainer went away: the pipe has no reader
+    webhook.ring()  # EPIPE: dropped, the end closed
+    assert webhook._writer is None
+    second = Doorbell(tmp_path)
+    assert second.wait(0.01) is False
+    for _ in range(70_000):  # more rings than the pipe holds (64 KiB): none blocks
+        webhook.ring()
+    assert second.wait(5) is True
+    second.close()
+
+
 def test_a_text_that_breaks_processing_is_set_aside_and_the_rest_go_on(app, monkeypatch):
     client = app.test_client()
     real_match = keywords.match

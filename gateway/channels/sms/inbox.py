@@ -1,8 +1,10 @@
 """The inbox: an inbound SMS is made durable in one short write, then processed in batches.
 
 A webhook's only work is one INSERT into the ``inbox`` table and its commit; then
-it answers the provider. A drainer, a process of its own forked by ``outreach
-worker``, looks for texts every 50 ms and takes the oldest in batches. It
+it answers the provider, and rings the drainer's doorbell (``doorbell.py``). The
+drainer, a process of its own forked by ``outreach worker``, wakes at the ring
+(or once a second on its own, in case a ring was lost) and takes the oldest
+texts in batches. It
 processes a batch in one transaction through ``SmsService.receive_batch`` (dedupe by
 ``inbound_messages``, her conversation, the poll answer, the reply's outbox row),
 deletes the batch's rows, and hands the batch's replies to its reply sender
@@ -52,6 +54,7 @@ from pathlib import Path
 from sqlalchemy import delete, func, select
 from sqlalchemy.schema import CreateTable
 
+from gateway.channels.sms.doorbell import Doorbell
 from gateway.channels.sms.service import SmsService
 from gateway.channels.sms.spool import forget_lines
 from gateway.messaging.replies import ReplySender, queue_job
@@ -63,7 +66,8 @@ from gateway.store.models import InboxMessage, utcnow
 
 log = logging.getLogger(__name__)
 BATCH = 200
-POLL_S = 0.05  # an idle drainer looks this often: a text waits at most this long to start
+POLL_S = 0.05  # how often ``wait_for`` looks whether a text was processed
+LOOK_EVERY_S = 1.0  # an idle drainer looks this often on its own, if no ring woke it
 OUTAGE_BACKOFF_MAX_S = 30.0
 
 
@@ -96,6 +100,7 @@ class Inbox:
         self.store = _store(services.db, self.folder)
         self._insert = _inbox_insert(self.store.engine.dialect.name)
         self.failed = self.folder / "inbox.failed.jsonl"  # texts that hit a bug, for a person
+        self.bell = Doorbell(self.folder)
 
     @classmethod
     def of(cls, services: Services, sender: ReplySender | None = None) -> Inbox:
@@ -117,6 +122,7 @@ class Inbox:
             connection.execute(self._insert, {
                 "provider": inbound.provider, "provider_message_id": inbound.provider_message_id[:64],
                 "phone": inbound.phone[:32], "text": inbound.text, "received_at": utcnow()})
+        self.bell.ring()  # committed first: a ring is a hint, the row is the record
 
     # ------------------------------------------------------------------ erasure
 
@@ -217,25 +223,32 @@ class Inbox:
             os.close(fd)
 
     def run(self, stop: threading.Event) -> None:
-        """Drain until ``stop``: at once while texts wait, else every ``POLL_S``.
-        An outage backs off (up to 30 s) and keeps the texts; a bug in one batch is
-        logged and the next turn goes on. ``outreach worker`` runs this in a process
-        of its own (see ``messaging/worker.py``)."""
-        backoff = POLL_S
-        while not stop.is_set():
-            try:
-                done = self.drain()
-                backoff = POLL_S
-            except Exception as exc:
-                done = 0
-                if is_outage(exc):
-                    log.warning("inbox: processing waits for %s; texts are kept", type(exc).__name__)
-                    backoff = min(max(backoff * 2, 1.0), OUTAGE_BACKOFF_MAX_S)
-                else:
-                    log.exception("inbox: drain failed")
-                    backoff = 1.0
-            if not done:
-                stop.wait(backoff)
+        """Drain until ``stop``: at once while texts wait, else at the doorbell's
+        ring (or every ``LOOK_EVERY_S``). An outage backs off (up to 30 s) and keeps
+        the texts; a bug in one batch is logged and the next turn goes on.
+        ``outreach worker`` runs this in a process of its own (see
+        ``messaging/worker.py``), which leaves by SystemExit from a signal
+        handler, so the wait on the doorbell needs no ``stop`` of its own."""
+        backoff = None  # while the last turn failed: seconds to wait before the next
+        try:
+            while not stop.is_set():
+                try:
+                    done = self.drain()
+                    backoff = None
+                except Exception as exc:
+                    done = 0
+                    if is_outage(exc):
+                        log.warning("inbox: processing waits for %s; texts are kept", type(exc).__name__)
+                        backoff = min(max((backoff or 0) * 2, 1.0), OUTAGE_BACKOFF_MAX_S)
+                    else:
+                        log.exception("inbox: drain failed")
+                        backoff = 1.0
+                if backoff is not None:
+                    stop.wait(backoff)  # rings meanwhile must not hurry the retry
+                elif not done:
+                    self.bell.wait(LOOK_EVERY_S)
+        finally:
+            self.bell.close()
 
     @contextmanager
     def _turn(self, wait: bool):
