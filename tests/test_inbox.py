@@ -73,6 +73,25 @@ def test_a_batch_is_processed_in_order_with_one_job_for_its_replies(at_app, fake
             assert "name" in mine[1].lower() and "organisation" in mine[2].lower()
 
 
+def test_her_replies_go_out_in_the_order_she_texted_even_when_another_shares_their_words(at_app, fake_at):
+    """Replies sharing words share a request. Here another member's JOIN came
+    first, so the welcome's request was the batch's first, and her reply to HELP
+    (her first text) went after her welcome (her second). Each of her replies now
+    waits for the one before it."""
+    client = at_app.test_client()
+    post(client, "JOIN", MEMBERS[0], "o1")
+    post(client, "HELP", MEMBERS[1], "o2")
+    post(client, "JOIN", MEMBERS[1], "o3")
+    assert at_app.extensions["inbox"].drain() == 3
+    drain(at_app)
+    hers = [request["message"] for request in fake_at.requests if MEMBERS[1] in request["to"].split(",")]
+    welcome = next(request["message"] for request in fake_at.requests if MEMBERS[0] in request["to"])
+    assert len(hers) == 2 and hers[1] == welcome and hers[0] != welcome, hers
+    # Three requests, not two: her welcome waited for her first reply, so it could
+    # not share the other member's request. Order is worth the request.
+    assert len(fake_at.requests) == 3
+
+
 def sent(app) -> int:
     with app.extensions["db"].session() as db:
         return db.scalar(select(func.count()).select_from(OutboundMessage).where(OutboundMessage.status == "sent"))

@@ -83,6 +83,11 @@ def send_batch(services: Services, message_ids: list[int], replies: bool = False
     reconciler), and the rest of the batch ``queued`` for the same job id to pick
     up again. Rows another job already claimed (or that are done) are simply not
     won. Rows sharing a text go to Africa's Talking in one request.
+
+    A member with several rows in the batch (quick texts, each answered) gets them
+    in the order they were written: her second row goes in a later round than her
+    first, and a round is sent only once the one before it has returned. Grouped
+    by text alone, a reply whose words an earlier member's reply shared went first.
     """
     database, provider, config = services.db, services.provider, services.config
     if not replies and broadcasts.next_allowed(utcnow(), config.quiet_window(), config.timezone) is not None:
@@ -99,11 +104,13 @@ def send_batch(services: Services, message_ids: list[int], replies: bool = False
                    OutboundMessage.kind)
             .join(Member, Member.id == OutboundMessage.member_id)
             .outerjoin(Broadcast, Broadcast.id == OutboundMessage.broadcast_id)
-            .where(OutboundMessage.id.in_(message_ids), OutboundMessage.status == "queued")).all()
+            .where(OutboundMessage.id.in_(message_ids), OutboundMessage.status == "queued")
+            .order_by(OutboundMessage.id)).all()
         ttl = _worth_sending_for(db, message_ids[0]) if message_ids else None
     attempts = {row.id: row.attempts + 1 for row in rows}  # once claimed
     settled_now: dict[int, SendOutcome | None] = {}  # no provider needed; None: cancelled
-    by_body: dict[str, list[tuple[int, str]]] = {}
+    rounds: list[dict[str, list[tuple[int, str]]]] = []  # each: rows by text; a member once per round
+    taken: Counter[str] = Counter()  # rows of hers already in a round
     calls: list[tuple[int, str]] = []
     for message_id, body, phone, opted_out_at, cancelled_at, channel, _, kind in rows:
         if cancelled_at is not None:
@@ -115,13 +122,22 @@ def send_batch(services: Services, message_ids: list[int], replies: bool = False
         elif channel == "voice":
             calls.append((message_id, phone))
         else:
-            by_body.setdefault(body, []).append((message_id, phone))
+            if taken[phone] == len(rounds):
+                rounds.append({})
+            rounds[taken[phone]].setdefault(body, []).append((message_id, phone))
+            taken[phone] += 1
     throttle = Throttle(services.redis, provider.name, config.segments_per_second)
-    requests: list[tuple[str | None, list[tuple[int, str]]]] = [(None, [call]) for call in calls]
     per_request = provider.recipients_per_request or config.bulk_batch_size
-    for body, recipients in by_body.items():
-        size = throttle.largest_batch(sms_size(body).segments, per_request)
-        requests += [(body, recipients[start:start + size]) for start in range(0, len(recipients), size)]
+    # Each round's requests are sent in waves; calls (a row each) go with the first.
+    requests_by_round: list[list[tuple[str | None, list[tuple[int, str]]]]] = [
+        [(None, [call]) for call in calls]]
+    for number, by_body in enumerate(rounds):
+        if number > 0:
+            requests_by_round.append([])
+        for body, recipients in by_body.items():
+            size = throttle.largest_batch(sms_size(body).segments, per_request)
+            requests_by_round[-1] += [(body, recipients[start:start + size])
+                                      for start in range(0, len(recipients), size)]
 
     def last_try(message_id: int) -> bool:
         return last_job_try or attempts[message_id] >= config.send_attempts
@@ -149,9 +165,10 @@ def send_batch(services: Services, message_ids: list[int], replies: bool = False
     # recorded together when it returns, so a crash leaves at most one wave unknown,
     # for two short transactions a wave rather than two a message.
     wave_size = max(1, config.send_concurrency)
-    with ThreadPoolExecutor(max_workers=max(1, min(wave_size, len(requests)))) as pool:
-        for start in range(0, len(requests), wave_size):
-            wave = requests[start:start + wave_size]
+    waves = [requests[start:start + wave_size]
+             for requests in requests_by_round for start in range(0, len(requests), wave_size)]
+    with ThreadPoolExecutor(max_workers=max(1, min(wave_size, max(map(len, waves), default=1)))) as pool:
+        for wave in waves:
             for body, recipients in wave:  # wait for the throttle while the rows are queued
                 if body is not None:
                     throttle.take(sms_size(body).segments * len(recipients), wait=not replies)
