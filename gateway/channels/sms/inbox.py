@@ -61,7 +61,7 @@ from gateway.messaging.replies import ReplySender, queue_job
 from gateway.phone import to_e164
 from gateway.providers.base import Inbound
 from gateway.services import Services, is_outage
-from gateway.store.database import Database, upsert_dialect
+from gateway.store.database import Database, DriverInsert, upsert_dialect
 from gateway.store.models import InboxMessage, utcnow
 
 log = logging.getLogger(__name__)
@@ -98,7 +98,8 @@ class Inbox:
         self.services, self.sms, self.batch, self.sender = services, sms, batch, sender
         self.folder = Path(folder)
         self.store = _store(services.db, self.folder)
-        self._insert = _inbox_insert(self.store.engine.dialect.name)
+        self._insert = DriverInsert(self.store.engine, _inbox_insert(self.store.engine.dialect.name),
+                                    ("provider", "provider_message_id", "phone", "text", "received_at"))
         self.failed = self.folder / "inbox.failed.jsonl"  # texts that hit a bug, for a person
         self.bell = Doorbell(self.folder)
 
@@ -117,11 +118,9 @@ class Inbox:
         """Make one text durable: one INSERT, one commit. A redelivery of a text still
         waiting is dropped by the unique key. Raises the database's error when it
         is down (the caller spools)."""
-        # A Core connection, not a Session: the webhook's only statement, on every text.
-        with self.store.engine.begin() as connection:
-            connection.execute(self._insert, {
-                "provider": inbound.provider, "provider_message_id": inbound.provider_message_id[:64],
-                "phone": inbound.phone[:32], "text": inbound.text, "received_at": utcnow()})
+        # Straight on the driver (``DriverInsert``): the webhook's only statement, on every text.
+        self._insert({"provider": inbound.provider, "provider_message_id": inbound.provider_message_id[:64],
+                      "phone": inbound.phone[:32], "text": inbound.text, "received_at": utcnow()})
         self.bell.ring()  # committed first: a ring is a hint, the row is the record
 
     # ------------------------------------------------------------------ erasure
