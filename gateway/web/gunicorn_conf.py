@@ -10,6 +10,10 @@ are reset in each new worker.
 """
 
 preload_app = True
+# gunicorn 23+ opens a control socket at one path per user ($HOME/.gunicorn/gunicorn.ctl),
+# so two gateways on one machine (staging beside production, or two networks) would
+# take it from each other. Nothing here uses it.
+control_socket_disable = True
 
 
 def post_fork(server, worker):  # noqa: ARG001 (gunicorn's hook signature)
