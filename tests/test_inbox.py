@@ -92,6 +92,24 @@ def test_her_replies_go_out_in_the_order_she_texted_even_when_another_shares_the
     assert len(fake_at.requests) == 3
 
 
+def test_a_reply_refused_for_now_holds_back_her_later_ones_until_its_retry(at_app, fake_at):
+    """Her first reply's request gets a 500 (refused for now): it goes back to the
+    queue, and her second waits with it instead of going ahead; the retry sends
+    both, in order."""
+    client = at_app.test_client()
+    post(client, "HELP", MEMBERS[2], "h1")
+    post(client, "JOIN", MEMBERS[2], "h2")
+    assert at_app.extensions["inbox"].drain() == 2
+    fake_at.script = ["500"]
+    drain(at_app)  # the job's first try fails; RQ retries it (at once, in this burst worker)
+    with at_app.extensions["db"].session() as db:
+        if "queued" in set(db.scalars(select(OutboundMessage.status))):  # a retry still to run
+            drain(at_app)
+        assert sorted(db.scalars(select(OutboundMessage.status))) == ["sent", "sent"]
+    bodies = [request["message"] for request in fake_at.requests]
+    assert len(bodies) == 2 and "ສະໝັກ" in bodies[0] and "English: 0" in bodies[1], bodies
+
+
 def sent(app) -> int:
     with app.extensions["db"].session() as db:
         return db.scalar(select(func.count()).select_from(OutboundMessage).where(OutboundMessage.status == "sent"))

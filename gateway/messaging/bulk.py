@@ -167,10 +167,15 @@ def send_batch(services: Services, message_ids: list[int], replies: bool = False
     wave_size = max(1, config.send_concurrency)
     waves = [requests[start:start + wave_size]
              for requests in requests_by_round for start in range(0, len(requests), wave_size)]
+    # A member whose reply went back to the queue (refused for now) has her later
+    # ones held back, still queued, so that the retry sends them after it, in order.
+    held_back: set[str] = set()
     with ThreadPoolExecutor(max_workers=max(1, min(wave_size, max(map(len, waves), default=1)))) as pool:
         for wave in waves:
+            wave = [(body, [(m, phone) for m, phone in recipients if phone not in held_back])
+                    for body, recipients in wave]
             for body, recipients in wave:  # wait for the throttle while the rows are queued
-                if body is not None:
+                if body is not None and recipients:
                     throttle.take(sms_size(body).segments * len(recipients), wait=not replies)
             with database.session() as db:
                 won = set(outbox.claim_many(db, [m for _, recipients in wave for m, _ in recipients],
@@ -181,7 +186,10 @@ def send_batch(services: Services, message_ids: list[int], replies: bool = False
                 outcomes.update(result)
             if outcomes:
                 counts += _record(database, provider.name, outcomes, last_try, job_id)
-    if counts.get("queued"):
+                phone_of = {m: phone for _, recipients in wave for m, phone in recipients}
+                held_back |= {phone_of[message_id] for message_id, outcome in outcomes.items()
+                              if outbox.settle(outcome, last_try(message_id))[0] == "queued"}
+    if counts.get("queued"):  # held-back rows only exist behind a queued one: the retry sends them
         raise TransientProviderError(f"{counts['queued']} of {len(message_ids)} will be retried")
     return dict(counts)
 
