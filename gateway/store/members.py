@@ -21,7 +21,7 @@ _CONSENT_WORDS = {"yes", "y", "true", "1", "ແມ່ນ", "ຍິນຍອມ"}
 
 
 def by_phone(session: Session, phone: str) -> Member | None:
-    # Topics load only if asked for: most callers (an inbound SMS, a vote) never do.
+    # Topics load only if asked for: a vote never does. (A batch of texts uses by_phones.)
     return session.scalar(select(Member).where(Member.phone == phone).options(lazyload(Member.topic_rows)))
 
 
@@ -30,7 +30,8 @@ def by_phones(session: Session, phones: set[str]) -> dict[str, Member]:
     and one more for all their topics. Topics are loaded with them because every
     text that starts a flow hands the flow her topics (``snapshot``): loaded one
     member at a time, each load also flushed the batch's pending writes first
-    (autoflush), and that was half of the drainer's time (#16)."""
+    (autoflush): half the drainer's wall-clock time under load, mostly waiting on the
+    database (#16)."""
     if not phones:
         return {}
     return {member.phone: member for member in session.scalars(
