@@ -25,6 +25,7 @@ from gateway.channels.voice.studio import PhoneStudio
 from gateway.config import Config
 from gateway.content.recordings import Recordings
 from gateway.providers import get_provider
+from gateway.scriptline import ScriptLine
 from gateway.services import Services, setup_logging
 
 
@@ -43,7 +44,8 @@ def create_app(config: Config | Mapping[str, Any] | None = None) -> Flask:
         catalog=services.catalog, conversations=conversations)
     app.extensions["ussd"] = UssdService(
         services.book, services.catalog, conversations,
-        UssdSessions(services.redis, settings.ussd_session_ttl, settings.ussd_resume_ttl),
+        UssdSessions(services.redis, settings.ussd_session_ttl, settings.ussd_resume_ttl,
+                     ScriptLine.for_url(services.redis_url)),
         PageLimits(settings.ussd_page_gsm7, settings.ussd_page_ucs2),
         settings.secret_key, settings.default_language, settings.ussd_rate_limit)
     # Inbound webhooks are provider-specific whatever provider sends our replies.
