@@ -124,3 +124,34 @@ def test_session_fields_explain_what_is_wrong(vocabulary):
                            ({"language": "fr"}, "use lo, en or all")]:
         with pytest.raises(ValueError, match=reason):
             schedule.session_fields({**base, **change}, vocabulary, "Asia/Vientiane")
+
+
+ANSWERS = {"name": "Noy", "organisation": "Women's Union", "province": "savannakhet",
+           "language": "lo", "topics": ["nutrition", "digital_safety"], "consent": "yes"}
+
+
+def test_a_new_members_registration_is_saved_whole(db):
+    saved = members.save_registration(db, "+8562055512345", {**ANSWERS, "remind_by": "voice"})
+    db.commit()
+    db.expunge_all()
+    member = members.by_phone(db, "+8562055512345")
+    assert (member.id, member.name, member.organisation, member.province, member.language) == \
+        (saved.id, "Noy", "Women's Union", "savannakhet", "lo")
+    assert (member.source, member.reminder_channel, member.registered) == ("ussd", "voice", True)
+    assert member.topics == ["digital_safety", "nutrition"]
+    assert saved.topics == ["nutrition", "digital_safety"]  # the object she was saved as knows them too
+
+
+def test_a_known_number_registering_updates_her_row_and_replaces_her_topics(db):
+    known = add_member(db, "+8562055512346", name="Old", language="en", topics=("nutrition", "climate"),
+                       province="vientiane", registered=False)
+    known.source, known.erased_at = "sms", datetime(2026, 1, 1, tzinfo=timezone.utc)
+    db.commit()
+    members.save_registration(db, "+8562055512346", {**ANSWERS, "name": "", "province": ""})
+    db.commit()
+    db.expunge_all()
+    member = members.by_phone(db, "+8562055512346")
+    assert member.id == known.id  # one row per number, never a second
+    assert (member.name, member.province, member.language, member.source) == ("Old", "vientiane", "lo", "sms")
+    assert member.topics == ["digital_safety", "nutrition"]
+    assert member.registered and member.erased_at is None
