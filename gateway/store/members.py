@@ -6,7 +6,7 @@ from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any, Iterable, Iterator
 
-from sqlalchemy import select
+from sqlalchemy import bindparam, select
 from sqlalchemy.orm import Session, lazyload, selectinload
 from sqlalchemy.orm.attributes import set_committed_value
 
@@ -21,9 +21,14 @@ CSV_COLUMNS = ("phone", "name", "organisation", "province", "language", "topics"
 _CONSENT_WORDS = {"yes", "y", "true", "1", "ແມ່ນ", "ຍິນຍອມ"}
 
 
+# Built once: building the statement (coercing the clause, then its cache key) cost
+# more than running it, and this runs at the start of every USSD session (#16).
+# Topics load only if asked for: a vote never does. (A batch of texts uses by_phones.)
+_BY_PHONE = select(Member).where(Member.phone == bindparam("phone")).options(lazyload(Member.topic_rows))
+
+
 def by_phone(session: Session, phone: str) -> Member | None:
-    # Topics load only if asked for: a vote never does. (A batch of texts uses by_phones.)
-    return session.scalar(select(Member).where(Member.phone == phone).options(lazyload(Member.topic_rows)))
+    return session.scalar(_BY_PHONE, {"phone": phone})
 
 
 def by_phones(session: Session, phones: set[str]) -> dict[str, Member]:
