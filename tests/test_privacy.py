@@ -67,6 +67,12 @@ def test_erase_leaves_no_number_or_name_anywhere_and_keeps_the_totals(app, phone
     held = json.loads(shown.output)
     assert (held["phone"], held["name"], held["organisation"]) == (NUMBER, NAME, ORGANISATION)
     assert held["messages_sent_to_her"] and held["quiz_attempts"]
+    # The same, as an organiser reads it at a terminal (her topics are plain words).
+    plain = run("members", "show", NUMBER)
+    assert plain.exit_code == 0, plain.output
+    assert f"name: {NAME}" in plain.output
+    assert f"topics: {', '.join(held['topics'])}" in plain.output
+    assert f"quiz_attempts: {len(held['quiz_attempts'])}" in plain.output
 
     refused = run("members", "erase", NUMBER, input="n\n")
     assert "nothing was erased" in refused.output

@@ -94,10 +94,12 @@ def show_command(who: str, as_json: bool) -> None:
         click.echo(json.dumps(data, ensure_ascii=False, indent=2))
         return
     for key, value in data.items():
-        if isinstance(value, list):
+        if isinstance(value, list) and all(isinstance(item, dict) for item in value):
             click.echo(f"{key}: {len(value)}")
             for item in value:
                 click.echo("  " + ", ".join(f"{k} {v}" for k, v in item.items() if v is not None))
+        elif isinstance(value, list):  # plain values, such as her topics
+            click.echo(f"{key}: {', '.join(map(str, value))}")
         else:
             click.echo(f"{key}: {value if value is not None else ''}")
 
