@@ -120,13 +120,12 @@ class ScriptLine:
     # ------------------------------------------------------------- connections
 
     def _call(self, packed: bytes):
-        reused = bool(self._idle)
-        connection = self._idle.pop() if reused else self._connect()
+        try:
+            connection, reused = self._idle.pop(), True
+        except IndexError:  # none idle (or another thread took the last one)
+            connection, reused = self._connect(), False
         try:
             reply = connection.call(packed)
-        except TimeoutError:
-            connection.close()
-            raise
         except ConnectionError:
             connection.close()
             if not reused:
@@ -136,9 +135,12 @@ class ScriptLine:
             connection = self._connect()
             try:
                 reply = connection.call(packed)
-            except ConnectionError:
+            except BaseException:
                 connection.close()
                 raise
+        except BaseException:  # a timeout, an unparsable reply, an interrupt: the stream is unsure
+            connection.close()
+            raise
         self._idle.append(connection)
         return reply
 

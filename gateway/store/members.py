@@ -87,9 +87,10 @@ def save_registration(session: Session, phone: str, answers: dict[str, Any],
                       now: datetime | None = None) -> Member:
     """Create or update the member from a completed registration flow.
 
-    A new member (the usual case) is one ``INSERT … RETURNING`` with every answer,
-    then her topics: three statements where finding, inserting, finding again and
-    updating her took seven, the largest share of a registration's CPU (#16).
+    A new member (the usual case) takes one ``INSERT … RETURNING`` with every
+    answer and one ``INSERT`` of her topics. Before, finding her, inserting her
+    number, finding her again, updating her twice and reading her topics took
+    seven statements, the largest share of a registration's CPU (#16).
     """
     now = now or utcnow()
     fields: dict[str, Any] = {"name": answers.get("name") or None,
