@@ -235,3 +235,45 @@ def test_hostile_webhook_input_is_answered_and_nothing_half_written(app):
     with app.extensions["db"].session() as db:  # only the real number's garbage earned a reply: help
         [row] = db.scalars(select(OutboundMessage)).all()
         assert db.get(Member, row.member_id).phone == "+8562055540001"
+
+
+def test_rings_from_two_threads_never_leave_a_second_writer_open(tmp_path):
+    """A web process rings from its requests and from the spool's watcher thread.
+    Both opening the bell at once leaked a descriptor each time (and one could
+    write to a descriptor the other had just closed)."""
+    import os
+    import threading
+
+    from gateway.channels.sms.doorbell import Doorbell
+
+    def bell_ends() -> int:
+        ends = 0
+        for fd in os.listdir("/proc/self/fd"):
+            try:
+                ends += os.readlink(f"/proc/self/fd/{fd}") == str(webhook.path)
+            except OSError:
+                pass
+        return ends
+
+    webhook = Doorbell(tmp_path)
+    stop = threading.Event()
+
+    def ring():
+        while not stop.is_set():
+            webhook.ring()
+
+    ringers = [threading.Thread(target=ring) for _ in range(4)]
+    for thread in ringers:
+        thread.start()
+    try:
+        for _ in range(100):  # drainers come and go: each going makes the ringers reopen
+            drainer = Doorbell(tmp_path)
+            drainer.wait(0.001)
+            drainer.close()
+    finally:
+        stop.set()
+        for thread in ringers:
+            thread.join()
+    assert bell_ends() <= 1  # the webhook's one writer, or none
+    webhook.close()
+    assert bell_ends() == 0

@@ -19,6 +19,7 @@ import errno
 import os
 import select
 import stat
+import threading
 from pathlib import Path
 
 
@@ -27,23 +28,29 @@ class Doorbell:
         self.path = Path(folder) / "inbox.bell"
         self._writer: int | None = None  # a webhook process's end, kept open between texts
         self._reader: int | None = None  # the drainer's end
+        # A web process rings from its request and from the spool's watcher thread.
+        # Unguarded, both could open a writer (one leaked), or one could write to the
+        # number the other had just closed, which the kernel may by then have given to
+        # another file, such as a database socket.
+        self._writing = threading.Lock()
 
     # ------------------------------------------------------------------ webhook side
 
     def ring(self) -> None:
         """Wake the drainer, if one is listening; never raises, never blocks."""
-        try:
-            if self._writer is None:
-                # Non-blocking: with no drainer holding the pipe open this fails
-                # (ENXIO) at once, instead of waiting for a reader.
-                self._writer = os.open(self.path, os.O_WRONLY | os.O_NONBLOCK)
-            os.write(self._writer, b"!")
-        except BlockingIOError:
-            pass  # the pipe is full of rings the drainer has not read: it is awake already
-        except OSError:
-            # No drainer (ENXIO), no bell yet (ENOENT), or the drainer went away
-            # (EPIPE): open it afresh on the next text.
-            self._close_writer()
+        with self._writing:
+            try:
+                if self._writer is None:
+                    # Non-blocking: with no drainer holding the pipe open this fails
+                    # (ENXIO) at once, instead of waiting for a reader.
+                    self._writer = os.open(self.path, os.O_WRONLY | os.O_NONBLOCK)
+                os.write(self._writer, b"!")
+            except BlockingIOError:
+                pass  # the pipe is full of rings the drainer has not read: it is awake already
+            except OSError:
+                # No drainer (ENXIO), no bell yet (ENOENT), or the drainer went away
+                # (EPIPE): open it afresh on the next text.
+                self._close_writer()
 
     def _close_writer(self) -> None:
         if self._writer is not None:
@@ -92,7 +99,8 @@ class Doorbell:
         return self._reader
 
     def close(self) -> None:
-        self._close_writer()
+        with self._writing:
+            self._close_writer()
         if self._reader is not None:
             os.close(self._reader)
             self._reader = None
