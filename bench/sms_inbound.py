@@ -17,6 +17,7 @@ with the fake provider in it), from the load's start until its replies are sent.
 After the runs the database is checked: one inbound row per distinct id.
 
     python bench/sms_inbound.py
+    python bench/sms_inbound.py --members 5000     # 16 at once, from 5,000 members
     python bench/sms_inbound.py --database-url postgresql+psycopg://postgres@127.0.0.1/bench \\
                                 --redis-url redis://127.0.0.1:6379/14
 """
@@ -40,17 +41,32 @@ TEXTS = ["HELP", "JOIN", "2", "Noy", "ຕໍ່ໄປ", "hello", "QUIZ", "STOP",
 class Texts(Load):
     """Members texting keywords and answers; a share of posts are redeliveries."""
 
-    def __init__(self, port: int, concurrency: int, seconds: float, duplicates: float):
+    def __init__(self, port: int, concurrency: int, seconds: float, duplicates: float, members: int = 0):
         super().__init__(port, concurrency, seconds)
         self.duplicates = duplicates
         self.sent_ids: list[str] = []
         self.distinct: set[str] = set()
         self.counter = 0
         self.posted: dict[str, list[float]] = {}  # phone -> when each of her texts was posted
+        # With ``members``, each text comes from one of that many members who is not
+        # waiting on a text of hers already; without, each connection is one member
+        # texting again the moment the webhook answers.
+        self.pool = [lao_mobile(random.randrange(18 * 10**6)) for _ in range(members)]
+        self.busy: set[str] = set()
+
+    def _next_phone(self, own: str) -> str:
+        if not self.pool:
+            return own
+        while True:
+            phone = random.choice(self.pool)
+            if phone not in self.busy:
+                return phone
 
     async def member(self, deadline: float) -> None:
-        phone = lao_mobile(random.randrange(18 * 10**6))
+        own = lao_mobile(random.randrange(18 * 10**6))
         while time.perf_counter() < deadline:
+            phone = self._next_phone(own)
+            self.busy.add(phone)
             if self.sent_ids and random.random() < self.duplicates:
                 message_id = random.choice(self.sent_ids)  # a redelivery
             else:
@@ -62,6 +78,7 @@ class Texts(Load):
             status, _, elapsed = await post_form(self.port, "/sms/africastalking", {
                 "from": phone, "to": "20880", "text": random.choice(TEXTS), "id": message_id,
                 "date": "2026-11-21 10:00:00", "linkId": ""})
+            self.busy.discard(phone)
             self.latencies.append(elapsed)
             if status != 200:
                 self.errors += 1
@@ -100,7 +117,14 @@ def main() -> int:
     parser.add_argument("--seconds", type=float, default=20)
     parser.add_argument("--runs", type=int, default=3, help="report the median run")
     parser.add_argument("--duplicates", type=float, default=0.1, help="share of redeliveries")
+    parser.add_argument("--members", type=int, default=0,
+                        help="texts come from this many members, one text of hers at a time (default: "
+                             "one member per connection, each texting again at once: the hardest case "
+                             "for keeping her replies in order)")
     args = parser.parse_args()
+    if 0 < args.members < 2 * args.concurrency:
+        parser.error("--members must be at least twice --concurrency (or 0): each text needs a member "
+                     "who is not waiting on one already")
 
     fake, provider_settings = start_fake_at()
     with gateway(args, **provider_settings) as running:
@@ -108,7 +132,7 @@ def main() -> int:
         with worker(running.env) as worker_process:
             results, distinct = [], set()
             for run in range(args.runs):
-                load = Texts(running.port, args.concurrency, args.seconds, args.duplicates)
+                load = Texts(running.port, args.concurrency, args.seconds, args.duplicates, args.members)
                 meter = CpuMeter(running.pid, worker=worker_process.pid)
                 started = time.perf_counter()
                 elapsed = asyncio.run(load.run())
@@ -149,7 +173,7 @@ def main() -> int:
         print(f"\nmedian of {args.runs}: {median[0]:,.0f} inbound webhooks/s, p50 {median[1]:.1f} ms, "
               f"p99 {median[2]:.1f} ms; replies p50 {median[5]:.2f} s, p99 {median[6]:.2f} s; "
               f"dedupe {exact}; {waiting} left in the inbox  "
-              f"(concurrency={args.concurrency}, {running.description})")
+              f"(concurrency={args.concurrency}, members={args.members or args.concurrency}, {running.description})")
         print(f"the fake provider received {sum(FakeAT.accepted.values()):,} replies for "
               f"{len(FakeAT.accepted):,} members")
         return 0 if stored == len(distinct) and median[3] == 0 and not waiting else 1
