@@ -277,3 +277,32 @@ def test_rings_from_two_threads_never_leave_a_second_writer_open(tmp_path):
     assert bell_ends() <= 1  # the webhook's one writer, or none
     webhook.close()
     assert bell_ends() == 0
+
+
+def test_a_batch_of_people_new_to_us_makes_each_one_row_and_links_her_texts(app):
+    """Texts from numbers we have never seen (a keyword on a poster): their rows are
+    made for the whole batch at once, each text is linked to its sender, a second
+    text of hers finds the row her first made, and a redelivery makes nobody, not
+    even after she was erased."""
+    from gateway.channels.erasure import erase_member
+
+    client, newcomers = app.test_client(), [f"+8562055541{n:03d}" for n in range(5)]
+    for n, phone in enumerate(newcomers):
+        post(client, "HELP", phone, f"new{n}")
+    post(client, "JOIN", newcomers[0], "new-second")  # her second text, in the same batch
+    post(client, "HELP", newcomers[1], "new1")  # a redelivery, in the same batch
+    assert app.extensions["inbox"].drain() == 6
+    with app.extensions["db"].session() as db:
+        made = {m.phone: m for m in db.scalars(select(Member).where(Member.phone.in_(newcomers)))}
+        assert sorted(made) == newcomers and {m.source for m in made.values()} == {"sms"}
+        linked = dict(db.execute(select(InboundMessage.provider_message_id, InboundMessage.member_id)).all())
+        assert linked == {**{f"new{n}": made[phone].id for n, phone in enumerate(newcomers)},
+                          "new-second": made[newcomers[0]].id}
+        replied = db.scalars(select(OutboundMessage.member_id)).all()
+        assert sorted(replied) == sorted([m.id for m in made.values()] + [made[newcomers[0]].id])
+        gone = made[newcomers[2]].id
+    erase_member(app.extensions["services"], app.extensions["inbox"], app.extensions["spool"], gone, "test")
+    post(client, "HELP", newcomers[2], "new2")  # the provider redelivers her old text
+    assert app.extensions["inbox"].drain() == 1
+    with app.extensions["db"].session() as db:
+        assert db.scalar(select(func.count()).select_from(Member).where(Member.phone == newcomers[2])) == 0

@@ -23,7 +23,7 @@ from dataclasses import dataclass, field
 from datetime import timedelta
 from functools import lru_cache
 
-from sqlalchemy import update
+from sqlalchemy import bindparam, update
 
 from gateway.channels.conversation import Conversations
 from gateway.channels.sms import keywords
@@ -60,6 +60,15 @@ def _inbound_insert(dialect_name: str):
     # RETURNING says which rows went in (a row count is not reliable across drivers).
     return (upsert_dialect(dialect_name).insert(InboundMessage).on_conflict_do_nothing()
             .returning(InboundMessage.provider, InboundMessage.provider_message_id))
+
+
+@lru_cache(maxsize=1)
+def _link_member():
+    """Built once: set an inbound row's member, found by its provider's id."""
+    table = InboundMessage.__table__
+    return (table.update()
+            .where(table.c.provider == bindparam("b_provider"), table.c.provider_message_id == bindparam("b_id"))
+            .values(member_id=bindparam("member_id")))
 
 
 class SmsService:
@@ -103,6 +112,7 @@ class SmsService:
             # conversation sends several texts a minute).
             known = members.by_phones(db, {phone for _, phone, _ in found if phone is not None})
             firsts = self._record(db, [text for text in found if text[1] is not None], known)
+            self._welcome_newcomers(db, found, firsts, known)
             for inbound, phone, keyword in found:
                 if phone is None:  # not a valid number anywhere: no member, and no reply
                     log.info("sms via %s from an invalid number %s ignored", inbound.provider,
@@ -237,6 +247,22 @@ class SmsService:
         # once and cached, where .values(rows) would compile anew for each batch size.
         inserted = db.connection().execute(_inbound_insert(db.get_bind().dialect.name), rows)
         return {(provider, message_id) for provider, message_id in inserted}
+
+    def _welcome_newcomers(self, db, found: list[tuple[Inbound, str | None, str | None]],
+                           firsts: set[tuple[str, str]], known: dict[str, Member]) -> None:
+        """Make rows, all at once, for the numbers new to us that sent a text in this
+        batch (a redelivery makes nobody: the first copy did, or she was erased
+        since), and link their texts, recorded a moment ago without a member."""
+        texts = [(inbound, phone) for inbound, phone, _ in found
+                 if phone is not None and phone not in known
+                 and (inbound.provider, inbound.provider_message_id) in firsts]
+        if not texts:
+            return
+        known.update(members.first_contacts(db, {phone for _, phone in texts},
+                                            language=self.default_language, source="sms"))
+        db.connection().execute(_link_member(), [
+            {"b_provider": inbound.provider, "b_id": inbound.provider_message_id, "member_id": known[phone].id}
+            for inbound, phone in texts if phone in known])
 
     def _new_contact(self, db, phone: str) -> Member:
         """Someone not yet a member texted us: keep only the number, so we can reply
