@@ -126,7 +126,10 @@ class CpuMeter:
 
 class FakeAT(BaseHTTPRequestHandler):
     """Africa's Talking's ``POST /version1/messaging``: every recipient accepted
-    (statusCode 101). Counts what each number was sent, and when it arrived."""
+    (statusCode 101). Counts what each number was sent, and when it arrived.
+    Connections are kept alive between requests, as the real API's are."""
+
+    protocol_version = "HTTP/1.1"
 
     accepted: collections.Counter = collections.Counter()
     arrivals: dict[str, list[float]] = collections.defaultdict(list)  # number -> perf_counter times

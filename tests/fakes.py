@@ -153,3 +153,51 @@ def drain(app) -> int:
     before = sum(q.count for q in queues)
     SimpleWorker(queues, connection=app.extensions["redis"], job_class=Job).work(burst=True)
     return before
+
+
+class KeptAliveAfricasTalking:
+    """Africa's Talking's ``POST /version1/messaging`` over HTTP/1.1 kept-alive
+    connections, as the real API serves it (werkzeug's server, behind the scripted
+    fakes, closes every connection). Records the client port of each request, so a
+    test can tell a reused connection from a new one; ``slow`` makes the next
+    request answer after ``slow`` seconds."""
+
+    def __init__(self):
+        from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+
+        fake = self
+        self.ports: list[int] = []
+        self.slow = 0.0
+
+        class Handler(BaseHTTPRequestHandler):
+            protocol_version = "HTTP/1.1"
+
+            def do_POST(self):  # noqa: N802 (http.server's name)
+                fake.ports.append(self.client_address[1])
+                form = {k: v[0] for k, v in parse_qs(self.rfile.read(int(self.headers["Content-Length"])).decode()).items()}
+                delay, fake.slow = fake.slow, 0.0
+                time.sleep(delay)
+                recipients = [{"statusCode": 101, "number": n, "status": "Success", "cost": "USD 0.0200",
+                               "messageId": f"ATXid_{len(fake.ports)}"} for n in form["to"].split(",")]
+                body = json.dumps({"SMSMessageData": {"Message": "ok", "Recipients": recipients}}).encode()
+                self.send_response(201)
+                self.send_header("Content-Type", "application/json")
+                self.send_header("Content-Length", str(len(body)))
+                self.end_headers()
+                self.wfile.write(body)
+
+            def log_message(self, *args):
+                pass
+
+        self.server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
+        self.server.daemon_threads = True
+        self.server.handle_error = lambda request, address: None  # a client that gave up on a slow answer
+        threading.Thread(target=self.server.serve_forever, daemon=True).start()
+
+    @property
+    def url(self) -> str:
+        return f"http://127.0.0.1:{self.server.server_address[1]}"
+
+    def close(self) -> None:
+        self.server.shutdown()
+        self.server.server_close()

@@ -362,3 +362,26 @@ def test_an_invalid_sender_gets_no_member_and_no_reply_and_is_logged_masked(at_a
         assert db.scalar(select(func.count()).select_from(Member)) == 0
     assert outbox(at_app) == []
     assert "invalid number ***********000" in caplog.text and "2060000000" not in caplog.text
+
+
+def test_africastalking_sends_go_over_one_kept_alive_connection(make_app):
+    """The official SDK posts with ``requests.post``: a new connection (a new TLS
+    handshake, against the real API) for every request. Ours reuse one; a request
+    that timed out leaves its connection behind, and the next one opens another."""
+    from .fakes import KeptAliveAfricasTalking
+
+    fake = KeptAliveAfricasTalking()
+    try:
+        app = make_app(sms_provider="africastalking", at_api_url=fake.url, at_username="outreach",
+                       at_api_key="key", provider_timeout_ms=400)
+        provider = app.extensions["services"].provider
+        for n in range(3):
+            assert provider.send(f"Hello {n}", ["+8562055510001"])[0].accepted
+        assert len(fake.ports) == 3 and len(set(fake.ports)) == 1
+        fake.slow = 1.0  # answers after the 400 ms the gateway waits
+        with pytest.raises(Exception, match="may have been sent"):
+            provider.send("Slow", ["+8562055510001"])
+        assert provider.send("After", ["+8562055510001"])[0].accepted
+        assert fake.ports[-1] != fake.ports[0]  # a fresh connection, not the abandoned one
+    finally:
+        fake.close()

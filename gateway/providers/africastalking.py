@@ -39,6 +39,40 @@ REPORT_STATUS = {"Success": "delivered", "Failed": "failed", "Rejected": "failed
                  "Expired": "failed", "Sent": None, "Submitted": None, "Buffered": None}
 
 
+class _KeptAliveSMS(SMSService):
+    """The SDK's SMS service, posting over kept-alive connections.
+
+    The SDK posts with ``requests.post``: a new connection, and a new TLS handshake
+    with Africa's Talking, for every request. Replies go out a round at a time (a
+    member's second reply only after her first has returned), so each handshake
+    was paid in every member's wait as well as in CPU (#16). This overrides the
+    SDK's private poster, name-mangled as ``_Service__make_post_request``; should a
+    later SDK rename it, the SDK's own poster runs again, slower but correct.
+
+    Sessions are lent one per request from a small stack, so concurrent requests
+    (a wave of sends) never share one: a ``requests.Session`` is not documented as
+    safe across threads."""
+
+    def __init__(self, username: str, api_key: str):
+        super().__init__(username, api_key)
+        self._idle: list[requests.Session] = []
+
+    def _Service__make_post_request(self, url, headers, data, params, callback=None, timeout=None):
+        try:
+            session = self._idle.pop()
+        except IndexError:
+            session = requests.Session()
+        try:
+            response = session.post(url=url, headers=headers, params=params, data=data, timeout=timeout)
+        except BaseException:
+            session.close()  # its connection may be half-used: not for the next request
+            raise
+        self._idle.append(session)
+        if callback is None or callback == {}:
+            return response
+        callback(response)
+
+
 class AfricasTalkingProvider:
     name = "africastalking"
     recipients_per_request = None  # one bulk request carries the whole batch
@@ -46,7 +80,7 @@ class AfricasTalkingProvider:
     def __init__(self, config):
         self.sender_id = config.at_sender_id or None
         self.timeout = config.provider_timeout_ms / 1000
-        self.sms = SMSService(config.at_username or "sandbox", config.at_api_key or "")
+        self.sms = _KeptAliveSMS(config.at_username or "sandbox", config.at_api_key or "")
         self.sms._baseUrl = config.at_api_url.rstrip("/") + "/version1"  # the SDK has no setter
         self.voice = VoiceService(config.at_username or "sandbox", config.at_api_key or "")
         self.voice._baseUrl = config.at_voice_url.rstrip("/")  # calls go to voice.africastalking.com
