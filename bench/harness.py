@@ -10,7 +10,6 @@ from __future__ import annotations
 import argparse
 import asyncio
 import collections
-import json
 import os
 import socket
 import subprocess
@@ -21,12 +20,14 @@ import time
 import urllib.parse
 import urllib.request
 from contextlib import contextmanager
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from http.server import ThreadingHTTPServer
 from pathlib import Path
 from typing import NamedTuple
 
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
+
+from tests.fakes import KeptAliveHandler, at_sent  # noqa: E402 (needs ROOT on the path)
 
 
 # Lao mobile number ranges phonenumbers calls valid (020 + these, then 6 digits). The
@@ -124,18 +125,10 @@ class CpuMeter:
                 if part not in ("redis", "postgres") or now[part] > self.start[part]}
 
 
-class FakeAT(BaseHTTPRequestHandler):
+class FakeAT(KeptAliveHandler):
     """Africa's Talking's ``POST /version1/messaging``: every recipient accepted
-    (statusCode 101). Counts what each number was sent, and when it arrived.
-    Connections are kept alive between requests, as the real API's are."""
-
-    protocol_version = "HTTP/1.1"
-
-    def setup(self):
-        super().setup()
-        # The head and the body go out in two writes: on a kept-alive connection, Nagle's
-        # algorithm held the body back until the client's delayed ACK (40 ms a request).
-        self.request.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
+    (statusCode 101), over kept-alive connections as the real API's are. Counts
+    what each number was sent, and when it arrived."""
 
     accepted: collections.Counter = collections.Counter()
     arrivals: dict[str, list[float]] = collections.defaultdict(list)  # number -> perf_counter times
@@ -144,24 +137,13 @@ class FakeAT(BaseHTTPRequestHandler):
 
     def do_POST(self):  # noqa: N802 (http.server's name)
         arrived = time.perf_counter()
-        form = {k: v[0] for k, v in urllib.parse.parse_qs(
-            self.rfile.read(int(self.headers["Content-Length"])).decode()).items()}
-        numbers = form["to"].split(",")
+        numbers = self.form()["to"].split(",")
         with self.lock:
             self.accepted.update(numbers)
             for number in numbers:
                 self.arrivals[number].append(arrived)
-            recipients = [{"statusCode": 101, "number": n, "status": "Success", "cost": "USD 0.02",
-                           "messageId": f"ATXid_{next(self.ids)}"} for n in numbers]
-        body = json.dumps({"SMSMessageData": {"Message": "ok", "Recipients": recipients}}).encode()
-        self.send_response(201)
-        self.send_header("Content-Type", "application/json")
-        self.send_header("Content-Length", str(len(body)))
-        self.end_headers()
-        self.wfile.write(body)
-
-    def log_message(self, *args):
-        pass
+            ids = [f"ATXid_{next(self.ids)}" for _ in numbers]
+        self.answer_json(201, at_sent(numbers, ids))
 
 
 def start_fake_at() -> tuple[ThreadingHTTPServer, dict]:

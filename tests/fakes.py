@@ -8,6 +8,7 @@ import json
 import socket
 import threading
 import time
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from urllib.parse import parse_qs
 
 from werkzeug.wrappers import Response
@@ -156,45 +157,58 @@ def drain(app) -> int:
     return before
 
 
+class KeptAliveHandler(BaseHTTPRequestHandler):
+    """A quiet ``http.server`` handler that keeps connections alive, as real APIs do
+    (werkzeug's server, behind the scripted fakes, closes every connection)."""
+
+    protocol_version = "HTTP/1.1"
+
+    def setup(self):
+        super().setup()
+        # The head and the body go out in two writes: on a kept-alive connection, Nagle's
+        # algorithm held the body back until the client's delayed ACK (40 ms a request).
+        self.request.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
+
+    def form(self) -> dict[str, str]:
+        return {k: v[0] for k, v in parse_qs(self.rfile.read(int(self.headers["Content-Length"])).decode()).items()}
+
+    def answer_json(self, status: int, payload) -> None:
+        body = json.dumps(payload).encode()
+        self.send_response(status)
+        self.send_header("Content-Type", "application/json")
+        self.send_header("Content-Length", str(len(body)))
+        self.end_headers()
+        self.wfile.write(body)
+
+    def log_message(self, *args):
+        pass
+
+
+def at_sent(numbers: list[str], message_ids) -> dict:
+    """Africa's Talking's answer to a send that every recipient passed (statusCode 101)."""
+    return {"SMSMessageData": {"Message": f"Sent to {len(numbers)}/{len(numbers)}", "Recipients": [
+        {"statusCode": 101, "number": number, "status": "Success", "cost": "USD 0.0200", "messageId": message_id}
+        for number, message_id in zip(numbers, message_ids)]}}
+
+
 class KeptAliveAfricasTalking:
-    """Africa's Talking's ``POST /version1/messaging`` over HTTP/1.1 kept-alive
-    connections, as the real API serves it (werkzeug's server, behind the scripted
-    fakes, closes every connection). Records the client port of each request, so a
-    test can tell a reused connection from a new one; ``slow`` makes the next
-    request answer after ``slow`` seconds."""
+    """Africa's Talking's ``POST /version1/messaging`` over kept-alive connections.
+    Records the client port of each request, so a test can tell a reused
+    connection from a new one; ``slow`` makes the next request answer after
+    ``slow`` seconds."""
 
     def __init__(self):
-        from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
-
         fake = self
         self.ports: list[int] = []
         self.slow = 0.0
 
-        class Handler(BaseHTTPRequestHandler):
-            protocol_version = "HTTP/1.1"
-
-            def setup(self):
-                super().setup()
-                # The head and the body go out in two writes: on a kept-alive connection, Nagle's
-                # algorithm held the body back until the client's delayed ACK (40 ms a request).
-                self.request.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
-
+        class Handler(KeptAliveHandler):
             def do_POST(self):  # noqa: N802 (http.server's name)
                 fake.ports.append(self.client_address[1])
-                form = {k: v[0] for k, v in parse_qs(self.rfile.read(int(self.headers["Content-Length"])).decode()).items()}
+                numbers = self.form()["to"].split(",")
                 delay, fake.slow = fake.slow, 0.0
                 time.sleep(delay)
-                recipients = [{"statusCode": 101, "number": n, "status": "Success", "cost": "USD 0.0200",
-                               "messageId": f"ATXid_{len(fake.ports)}"} for n in form["to"].split(",")]
-                body = json.dumps({"SMSMessageData": {"Message": "ok", "Recipients": recipients}}).encode()
-                self.send_response(201)
-                self.send_header("Content-Type", "application/json")
-                self.send_header("Content-Length", str(len(body)))
-                self.end_headers()
-                self.wfile.write(body)
-
-            def log_message(self, *args):
-                pass
+                self.answer_json(201, at_sent(numbers, (f"ATXid_{len(fake.ports)}_{n}" for n in range(len(numbers)))))
 
         self.server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
         self.server.daemon_threads = True
