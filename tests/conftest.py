@@ -178,9 +178,11 @@ def at_app(make_app, fake_at, monkeypatch):
 
     from gateway import broker
 
+    from .fakes import PROVIDER_TIMEOUT_MS
+
     monkeypatch.setattr(broker, "SEND_RETRY", Retry(max=3, interval=0))  # retry at once in tests
     return make_app(sms_provider="africastalking", at_api_url=fake_at.url, at_username="outreach",
-                    at_api_key="key", at_sender_id="OUTREACH", provider_timeout_ms=400)
+                    at_api_key="key", at_sender_id="OUTREACH", provider_timeout_ms=PROVIDER_TIMEOUT_MS)
 
 
 @pytest.fixture
@@ -190,13 +192,13 @@ def tw_app(make_app, fake_twilio, monkeypatch):
 
     from gateway import broker
 
-    from .fakes import FakeTwilio
+    from .fakes import PROVIDER_TIMEOUT_MS, FakeTwilio
 
     monkeypatch.setattr(broker, "SEND_RETRY", Retry(max=3, interval=0))
     return make_app(sms_provider="twilio", twilio_api_url=fake_twilio.url,
                     twilio_account_sid=FakeTwilio.SID, twilio_auth_token="tw-secret",
                     twilio_from="+15005550006", public_base_url="https://gw.example.org",
-                    provider_timeout_ms=400)
+                    provider_timeout_ms=PROVIDER_TIMEOUT_MS)
 
 
 def pytest_addoption(parser):

@@ -17,6 +17,14 @@ from gateway import services
 from gateway.broker import QUEUES, Job
 
 
+# How long the gateway waits for a fake provider in tests, and how late a "timeout"
+# answers. Wide apart: with CI's two passes side by side on two cores, an ordinary
+# answer once took more than the 400 ms the tests used to wait, and read as a
+# timeout ("unknown" where a retry was due).
+PROVIDER_TIMEOUT_MS = 1000
+LATE_ANSWER_S = 2.5
+
+
 class ScriptedFake:
     """A provider endpoint that follows a script: one behaviour per request, then "ok"."""
 
@@ -47,7 +55,7 @@ class ScriptedFake:
         if behaviour == "timeout":
             if self.sends_on_timeout:  # taken as it arrived; only the answer is late
                 self.requests.append(form)
-            time.sleep(1.0)
+            time.sleep(LATE_ANSWER_S)
         return form, behaviour
 
     def handle(self, request):

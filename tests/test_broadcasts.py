@@ -22,7 +22,7 @@ from gateway.messaging import broadcasts, bulk, reconciler
 from gateway.messaging.audience import Audience
 from gateway.store.models import Member, MemberTopic, OutboundMessage, utcnow
 
-from .fakes import FakeAfricasTalking, drain
+from .fakes import PROVIDER_TIMEOUT_MS, FakeAfricasTalking, drain
 from .helpers import add_member, add_session
 
 
@@ -35,7 +35,7 @@ def fake_at(provider_server):
 def bulk_app(make_app, fake_at, monkeypatch):
     monkeypatch.setattr(broker, "SEND_RETRY", Retry(max=5, interval=0))
     return make_app(sms_provider="africastalking", at_api_url=fake_at.url, at_username="outreach",
-                    at_api_key="key", provider_timeout_ms=400, quiet_hours="off", bulk_batch_size=100)
+                    at_api_key="key", provider_timeout_ms=PROVIDER_TIMEOUT_MS, quiet_hours="off", bulk_batch_size=100)
 
 
 def many_members(db, count, *, start=0, language="lo", topic="nutrition", province="bokeo"):
@@ -333,7 +333,7 @@ def test_a_batch_redis_lost_is_queued_again_under_its_own_id(bulk_app, fake_at):
 
 
 def test_a_row_is_tried_at_most_send_attempts_times_across_all_jobs(bulk_app, make_app, fake_at):
-    app = make_app(sms_provider="africastalking", at_api_url=fake_at.url, provider_timeout_ms=400,
+    app = make_app(sms_provider="africastalking", at_api_url=fake_at.url, provider_timeout_ms=PROVIDER_TIMEOUT_MS,
                    quiet_hours="off", send_attempts=2)
     with app.extensions["db"].session() as db:
         many_members(db, 3)

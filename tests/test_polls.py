@@ -16,7 +16,7 @@ from gateway.polls import poll as polls
 from gateway.polls import results as poll_results
 from gateway.store.models import OutboundMessage, PollReply, PollVote, utcnow
 
-from .fakes import drain
+from .fakes import PROVIDER_TIMEOUT_MS, drain
 from .helpers import PHONE, add_member, at_text, tw_text, walk
 
 QUESTIONS = {"en": "Which topic next month?", "lo": "ເດືອນໜ້າ ຢາກລົມກັນເລື່ອງຫຍັງ?"}
@@ -62,7 +62,7 @@ def replies_to(app, phone=PHONE):
 @pytest.fixture
 def poll_app(make_app, fake_at):
     return make_app(sms_provider="africastalking", at_api_url=fake_at.url, at_username="outreach",
-                    at_api_key="key", quiet_hours="off", provider_timeout_ms=400)
+                    at_api_key="key", quiet_hours="off", provider_timeout_ms=PROVIDER_TIMEOUT_MS)
 
 
 # ------------------------------------------------------------------ parsing (pure)

@@ -13,7 +13,7 @@ from gateway.messaging import jobs
 from gateway.store import members
 from gateway.store.models import InboundMessage, Member, OutboundMessage
 
-from .fakes import FakeTwilio, drain
+from .fakes import PROVIDER_TIMEOUT_MS, FakeTwilio, drain
 from .helpers import PHONE, add_member, add_session, at_text, tw_text, twilio_post
 
 
@@ -368,17 +368,17 @@ def test_africastalking_sends_go_over_one_kept_alive_connection(make_app):
     """The official SDK posts with ``requests.post``: a new connection (a new TLS
     handshake, against the real API) for every request. Ours reuse one; a request
     that timed out leaves its connection behind, and the next one opens another."""
-    from .fakes import KeptAliveAfricasTalking
+    from .fakes import LATE_ANSWER_S, KeptAliveAfricasTalking
 
     fake = KeptAliveAfricasTalking()
     try:
         app = make_app(sms_provider="africastalking", at_api_url=fake.url, at_username="outreach",
-                       at_api_key="key", provider_timeout_ms=400)
+                       at_api_key="key", provider_timeout_ms=PROVIDER_TIMEOUT_MS)
         provider = app.extensions["services"].provider
         for n in range(3):
             assert provider.send(f"Hello {n}", ["+8562055510001"])[0].accepted
         assert len(fake.ports) == 3 and len(set(fake.ports)) == 1
-        fake.slow = 1.0  # answers after the 400 ms the gateway waits
+        fake.slow = LATE_ANSWER_S  # answers after the gateway has stopped waiting
         with pytest.raises(Exception, match="may have been sent"):
             provider.send("Slow", ["+8562055510001"])
         assert provider.send("After", ["+8562055510001"])[0].accepted
