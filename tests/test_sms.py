@@ -385,3 +385,31 @@ def test_africastalking_sends_go_over_one_kept_alive_connection(make_app):
         assert fake.ports[-1] != fake.ports[0]  # a fresh connection, not the abandoned one
     finally:
         fake.close()
+
+
+def test_a_forked_sender_opens_its_own_connection_to_africastalking(make_app):
+    """RQ forks a work-horse per job and the worker forks the inbox drainer: a
+    connection kept alive in the parent must not be written to by a child too."""
+    import os
+
+    from .fakes import KeptAliveAfricasTalking
+
+    fake = KeptAliveAfricasTalking()
+    try:
+        app = make_app(sms_provider="africastalking", at_api_url=fake.url, at_username="outreach",
+                       at_api_key="key", provider_timeout_ms=PROVIDER_TIMEOUT_MS)
+        provider = app.extensions["services"].provider
+        assert provider.send("Parent", ["+8562055510001"])[0].accepted
+        pid = os.fork()
+        if pid == 0:
+            try:
+                os._exit(0 if provider.send("Child", ["+8562055510001"])[0].accepted else 1)
+            except BaseException:
+                os._exit(2)
+        _, status = os.waitpid(pid, 0)
+        assert os.waitstatus_to_exitcode(status) == 0
+        assert provider.send("Parent again", ["+8562055510001"])[0].accepted
+        parent, child, again = fake.ports
+        assert child != parent and again == parent  # the child's own; the parent's kept
+    finally:
+        fake.close()

@@ -13,6 +13,7 @@ Send reply: ``{"SMSMessageData": {"Recipients": [{"number", "statusCode",
 from __future__ import annotations
 
 import json
+import os
 from typing import Mapping, Sequence
 
 import requests
@@ -51,13 +52,18 @@ class _KeptAliveSMS(SMSService):
 
     Sessions are lent one per request from a small stack, so concurrent requests
     (a wave of sends) never share one: a ``requests.Session`` is not documented as
-    safe across threads."""
+    safe across threads. A forked process (RQ's work-horses, the inbox drainer)
+    starts its own stack: a connection shared with the parent would interleave
+    two processes' requests on one stream."""
 
     def __init__(self, username: str, api_key: str):
         super().__init__(username, api_key)
         self._idle: list[requests.Session] = []
+        self._owner = os.getpid()
 
     def _Service__make_post_request(self, url, headers, data, params, callback=None, timeout=None):
+        if self._owner != os.getpid():
+            self._idle, self._owner = [], os.getpid()  # the parent's sockets stay the parent's
         try:
             session = self._idle.pop()
         except IndexError:
