@@ -157,3 +157,27 @@ def test_a_hop_while_redis_is_down_gets_a_readable_end_and_the_session_goes_on_a
         assert phone.press("0").startswith("CON ")  # her session was kept; the line came back
     finally:
         proxy.stop()
+
+
+@pytest.mark.parametrize("lean", [True, False], ids=["scriptline", "redis-py (a TLS URL)"])
+def test_a_session_opens_saves_and_unlocks_the_same_on_either_client(redis_url, lean):
+    from gateway.channels.ussd.sessions import UssdRecord, UssdSessions
+
+    redis = Redis.from_url(redis_url)
+    sessions = UssdSessions(redis, 60, 60, ScriptLine.for_url(redis_url) if lean else None)
+    session_id, phone_key = f"test-{uuid.uuid4().hex}", uuid.uuid4().hex
+    try:
+        opened = sessions.open(session_id, phone_key)
+        assert (opened.record, opened.locked, opened.hops_this_minute, opened.resume) == (None, True, 1, None)
+        assert not sessions.open(session_id, phone_key).locked  # held until saved
+        sessions.save(session_id, UssdRecord(last_text="1", reply="CON hi"), opened.token, phone_key,
+                      resume={"flow": "register"})
+        again = sessions.open(session_id, phone_key)
+        assert again.locked and again.record.reply == "CON hi" and again.hops_this_minute == 3
+        sessions.unlock(session_id, again.token)
+        assert sessions.resume_slot(phone_key) == {"flow": "register"}
+    finally:
+        key = UssdSessions.session_key(session_id)
+        redis.delete(key, key + ":lock", f"ussd:resume:{phone_key}")
+        for rate_key in redis.scan_iter(f"ussd:rate:{phone_key}:*"):
+            redis.delete(rate_key)

@@ -72,8 +72,8 @@ def first_contacts(session: Session, phones: set[str], *, language: str, source:
     session.connection().execute(
         upsert_dialect(session.get_bind().dialect.name).insert(Member)
         .on_conflict_do_nothing(index_elements=["phone"]),
-        [{"phone": phone, "language": language, "source": source, "reminder_channel": "sms",
-          "created_at": now, "updated_at": now} for phone in sorted(phones)])
+        [{"phone": phone, "language": language, "source": source, "created_at": now, "updated_at": now}
+         for phone in sorted(phones)])
     return by_phones(session, phones)
 
 

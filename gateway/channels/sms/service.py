@@ -23,7 +23,7 @@ from dataclasses import dataclass, field
 from datetime import timedelta
 from functools import lru_cache
 
-from sqlalchemy import bindparam, update
+from sqlalchemy import bindparam
 
 from gateway.channels.conversation import Conversations
 from gateway.channels.sms import keywords
@@ -136,13 +136,7 @@ class SmsService:
                  states: "_States", known: dict[str, Member], first: bool) -> Handled:
         if not first:
             return Handled("duplicate", keyword)
-        member = known.get(phone)
-        if member is None:
-            member = known[phone] = self._new_contact(db, phone)
-            db.flush()
-            db.execute(update(InboundMessage).where(
-                InboundMessage.provider == inbound.provider,
-                InboundMessage.provider_message_id == inbound.provider_message_id).values(member_id=member.id))
+        member = known[phone]  # a number new to us got its row in _welcome_newcomers
         if member.opted_out_at is not None and keyword != "start":
             return Handled("opted_out", keyword)  # she asked to hear nothing more
         handled, state = self._respond(db, member, keyword, inbound.text, key, states)
@@ -252,7 +246,9 @@ class SmsService:
                            firsts: set[tuple[str, str]], known: dict[str, Member]) -> None:
         """Make rows, all at once, for the numbers new to us that sent a text in this
         batch (a redelivery makes nobody: the first copy did, or she was erased
-        since), and link their texts, recorded a moment ago without a member."""
+        since), and link their texts, recorded a moment ago without a member. Only
+        the number is kept, so we can reply and a STOP is remembered; she is not
+        registered until she consents."""
         texts = [(inbound, phone) for inbound, phone, _ in found
                  if phone is not None and phone not in known
                  and (inbound.provider, inbound.provider_message_id) in firsts]
@@ -263,11 +259,6 @@ class SmsService:
         db.connection().execute(_link_member(), [
             {"b_provider": inbound.provider, "b_id": inbound.provider_message_id, "member_id": known[phone].id}
             for inbound, phone in texts if phone in known])
-
-    def _new_contact(self, db, phone: str) -> Member:
-        """Someone not yet a member texted us: keep only the number, so we can reply
-        and so a STOP is remembered. They are not registered until they consent."""
-        return members.first_contact(db, phone, language=self.default_language, source="sms")
 
 
 

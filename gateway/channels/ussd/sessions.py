@@ -99,8 +99,8 @@ class UssdSessions:
         self.line = line
         # Without a line (TLS), redis-py's Script: it too calls EVALSHA and sends the
         # body only when Redis does not know it, so no extra round trip either way.
-        self._registered = {script: redis.register_script(script.body)
-                            for script in (_OPEN, _SAVE, _RELEASE)}
+        self._registered = {} if line is not None else {
+            script: redis.register_script(script.body) for script in (_OPEN, _SAVE, _RELEASE)}
 
     def _run(self, script: Script, keys: list[str], args: list):
         if self.line is not None:
