@@ -17,7 +17,7 @@ from gateway.polls import results as poll_results
 from gateway.store.models import OutboundMessage, PollReply, PollVote, utcnow
 
 from .fakes import PROVIDER_TIMEOUT_MS, drain
-from .helpers import PHONE, add_member, at_text, tw_text, walk
+from .helpers import PHONE, add_member, at_text, at_webhook, tw_text, walk
 
 QUESTIONS = {"en": "Which topic next month?", "lo": "ເດືອນໜ້າ ຢາກລົມກັນເລື່ອງຫຍັງ?"}
 OPTIONS = [{"en": "Feeding babies", "lo": "ການລ້ຽງລູກອ່ອນ"},
@@ -188,6 +188,34 @@ def test_the_same_inbound_message_twice_counts_once(poll_app):
     assert at_text(client, "2", message_id="ATXin-1").status_code == 200
     assert at_text(client, "3", message_id="ATXin-1").status_code == 200  # a redelivery
     assert only_vote(poll_app, poll_id) == 2
+
+
+def test_a_batch_of_answers_counts_each_and_reads_her_row_as_the_batch_left_it(poll_app):
+    """Answers processed in one batch, as the drainer takes them under load: the
+    polls that reached the batch's members are read in one query and the votes
+    written together, so check what a text at a time would give. Her second answer
+    in the batch replaces her first and keeps its time as her first; a STOP earlier
+    in the batch means her answer after it does not count; a redelivery counts once."""
+    phones = [f"+8562055530{n:03d}" for n in range(4)]
+    with poll_app.extensions["db"].session() as db:
+        ids = {add_member(db, phone, language="en").id: phone for phone in phones}
+    poll_id = open_poll(poll_app, confirm=True)
+    client = poll_app.test_client()
+    for text, phone, message_id in [("1", phones[0], "a0"), ("2", phones[1], "a1"), ("3", phones[0], "a0-again"),
+                                    ("STOP", phones[2], "s2"), ("2", phones[2], "a2"), ("2", phones[1], "a1"),
+                                    ("b", phones[3], "a3")]:
+        assert at_webhook(client, text, phone, message_id).status_code == 200
+    assert poll_app.extensions["inbox"].drain() == 6  # the redelivery waited beside its first: dropped
+    found = votes(poll_app, poll_id)
+    assert {ids[member_id]: vote.option for member_id, vote in found.items()} == {
+        phones[0]: 3, phones[1]: 2, phones[3]: 2}
+    changed = next(vote for member_id, vote in found.items() if ids[member_id] == phones[0])
+    assert changed.first_voted_at < changed.voted_at
+    assert replies_to(poll_app, phones[0]) == [
+        "Thank you! Your answer to poll P4: Feeding babies. Send another number to change it.",
+        "Thank you! Your answer to poll P4: Staying safe online. Send another number to change it."]
+    assert replies_to(poll_app, phones[2]) == [
+        "You will get no more messages from us. Text START to receive them again."]
 
 
 def test_concurrent_replies_from_one_member_leave_exactly_one_vote(poll_app):

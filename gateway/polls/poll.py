@@ -14,7 +14,7 @@ import time
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 from functools import lru_cache
-from typing import Sequence
+from typing import Iterable, Sequence
 
 from sqlalchemy import bindparam, func, select
 from sqlalchemy.orm import Session
@@ -29,7 +29,6 @@ from gateway.polls import answer as poll_answer
 from gateway.store.database import upsert_dialect
 from gateway.store.models import (
     Broadcast,
-    Member,
     OutboundMessage,
     Poll,
     PollReply,
@@ -166,9 +165,14 @@ def close(db: Session, poll: Poll, now: datetime | None = None) -> int:
 
 # The one rule for "which polls can she answer": those whose question reached her,
 # open or closed within CLOSED_GRACE, newest first. USSD uses it directly; the SMS
-# hot path (Ballots) runs the same two steps with the poll list cached.
+# hot path (Ballots) runs the same two steps with the poll list cached, for a whole
+# batch of texts' members at once.
 REACHED = select(OutboundMessage.broadcast_id, OutboundMessage.updated_at).where(
     OutboundMessage.member_id == bindparam("member_id"),
+    OutboundMessage.broadcast_id.in_(bindparam("broadcasts", expanding=True)),
+    OutboundMessage.status.in_(SENT))
+REACHED_ANY = select(OutboundMessage.member_id, OutboundMessage.broadcast_id, OutboundMessage.updated_at).where(
+    OutboundMessage.member_id.in_(bindparam("member_ids", expanding=True)),
     OutboundMessage.broadcast_id.in_(bindparam("broadcasts", expanding=True)),
     OutboundMessage.status.in_(SENT))
 
@@ -186,7 +190,11 @@ def reached(db: Session, member_id: int, polls: dict[int, Poll]) -> list[tuple[P
     if not polls:
         return []
     rows = db.connection().execute(REACHED, {"member_id": member_id, "broadcasts": list(polls)}).all()
-    return sorted(((polls[b], at) for b, at in rows), key=lambda pair: (pair[1], pair[0].id), reverse=True)
+    return _newest_first([(polls[b], at) for b, at in rows])
+
+
+def _newest_first(reached_polls: list[tuple[Poll, datetime]]) -> list[tuple[Poll, datetime]]:
+    return sorted(reached_polls, key=lambda pair: (pair[1], pair[0].id), reverse=True)
 
 
 def sent_to(db: Session, member_id: int, now: datetime) -> list[tuple[Poll, datetime]]:
@@ -196,16 +204,12 @@ def sent_to(db: Session, member_id: int, now: datetime) -> list[tuple[Poll, date
 
 class Ballots:
     """The hot path for answers by text. A poll going out brings thousands of answers a
-    minute, so the polls that can take answers are cached for ``CACHE_S`` seconds and
-    each answer costs two small prepared queries: who she is, and which of those polls
-    reached her. The cache only proposes polls: whether the chosen one is still open is
-    read again when the answer is written."""
+    minute, so the polls that can take answers are cached for ``CACHE_S`` seconds, and
+    a batch of texts asks which of them reached its members in one query
+    (``round``). The cache only proposes polls: whether the chosen one is still open
+    is read again inside the batch's transaction, before its answers count."""
 
     CACHE_S = 2.0
-    MEMBER = select(Member.id, Member.province, Member.language, Member.consent_at, Member.erased_at,
-                    Member.opted_out_at, Member.sms_active_at).where(Member.phone == bindparam("phone"))
-
-    CLOSING = select(Poll.closed_at, Poll.closes_at).where(Poll.id == bindparam("id"))
 
     def __init__(self, database):
         self.database = database
@@ -224,23 +228,66 @@ class Ballots:
                 self._loaded = time.monotonic()
             return self._polls
 
-    def refresh(self, db: Session, poll: Poll) -> None:
-        """Read the poll's closing time again, inside the transaction about to count."""
-        poll.closed_at, poll.closes_at = db.connection().execute(self.CLOSING, {"id": poll.id}).one()
-
-    def voter(self, db: Session, phone: str, now: datetime):
-        """(member row, [(poll, sent at)] newest first) for a registered member who may
-        answer a poll, else None. Reads only: on SQLite a reading transaction takes no
-        write lock, so other answers are not held up while this one is decided."""
+    def round(self, db: Session, members: Iterable, now: datetime) -> BallotRound | None:
+        """What a batch of texts needs to read them as answers, for the members who
+        sent them; None when no poll is taking answers."""
         polls = self.recent(now)
         if not polls:
             return None
-        member = db.connection().execute(self.MEMBER, {"phone": phone}).first()
-        if member is None or member.consent_at is None or member.erased_at is not None \
-                or member.opted_out_at is not None:
-            return None
-        ordered = reached(db, member.id, polls)
-        return (member, ordered) if ordered else None
+        reach: dict[int, list[tuple[Poll, datetime]]] = {}
+        member_ids = sorted({member.id for member in members})
+        if member_ids:
+            for member_id, broadcast_id, at in db.connection().execute(
+                    REACHED_ANY, {"member_ids": member_ids, "broadcasts": list(polls)}):
+                reach.setdefault(member_id, []).append((polls[broadcast_id], at))
+        return BallotRound(db, {member_id: _newest_first(found) for member_id, found in reach.items()})
+
+
+CLOSING = select(Poll.closed_at, Poll.closes_at).where(Poll.id == bindparam("id"))
+
+
+class BallotRound:
+    """One batch of texts, read as poll answers inside the batch's transaction.
+
+    Per text it would take four statements (who she is, which polls reached her,
+    whether the poll has closed, her vote); per batch it takes one query up front,
+    one read of each answered poll's closing, and one statement for all the votes
+    (``cast``, before the batch commits). Her member row is the batch's own, so a
+    STOP or a registration earlier in the same batch is already in it."""
+
+    def __init__(self, db: Session, reach: dict[int, list[tuple[Poll, datetime]]]):
+        self.db = db
+        self._reach = reach
+        self._closing_read: set[int] = set()
+        self._votes: dict[tuple[int, int], dict] = {}
+
+    def polls_for(self, member) -> list[tuple[Poll, datetime]]:
+        """The polls whose question reached her, newest first, if she may answer
+        (consented, not erased, not opted out); else an empty list."""
+        if member.consent_at is None or member.erased_at is not None or member.opted_out_at is not None:
+            return []
+        return self._reach.get(member.id, [])
+
+    def refresh(self, poll: Poll) -> None:
+        """Read the poll's closing time again (the poll list was cached), once a batch."""
+        if poll.id not in self._closing_read:
+            poll.closed_at, poll.closes_at = self.db.connection().execute(CLOSING, {"id": poll.id}).one()
+            self._closing_read.add(poll.id)
+
+    def vote(self, poll: Poll, member, option: int, channel: str, now: datetime) -> None:
+        """Hold her vote for ``cast``. A later answer in the same batch replaces an
+        earlier one and keeps its time as the first (as two batches would)."""
+        earlier = self._votes.get((poll.id, member.id))
+        self._votes[(poll.id, member.id)] = {
+            "poll_id": poll.id, "member_id": member.id, "option": option, "province": member.province,
+            "language": member.language, "channel": channel, "voted_at": now,
+            "first_voted_at": earlier["first_voted_at"] if earlier else now}
+
+    def cast(self) -> None:
+        """Write the batch's votes: one upsert, executed for each (poll, member) once."""
+        if self._votes:
+            self.db.connection().execute(_vote_upsert(self.db.get_bind().dialect.name), list(self._votes.values()))
+            self._votes.clear()
 
 
 def open_for(db: Session, member_id: int, now: datetime) -> list[Poll]:
@@ -286,10 +333,12 @@ class Outcome:
     option: int | None = None
 
 
-def answer(db: Session, poll: Poll, member, body: str, text: str, channel: str,
+def answer(round_: BallotRound, poll: Poll, member, body: str, text: str, channel: str,
            now: datetime) -> Outcome:
-    """Apply one answer to ``poll`` and say what to tell her."""
-    lang = member.language
+    """Apply one answer to ``poll`` and say what to tell her. A vote is held by
+    ``round_`` until it casts the batch's votes."""
+    db, lang = round_.db, member.language
+    round_.refresh(poll)  # closed a moment ago?
     if not poll.is_open(now):
         first = remember_reply(db, poll, member.id, "closed", text) == 1
         return Outcome("closed", poll, Text("poll.closed", {"code": poll.code}) if first else None)
@@ -300,7 +349,7 @@ def answer(db: Session, poll: Poll, member, body: str, text: str, channel: str,
                                       "options": option_lines(poll, lang),
                                       "letters": poll_answer.letters(len(poll.options))})
         return Outcome("invalid", poll, reply if tries <= INVALID_HELP_LIMIT else None)
-    vote(db, poll, member, option, channel, now)
+    round_.vote(poll, member, option, channel, now)
     reply = Text("poll.thanks", {"code": poll.code, "choice": label(poll.options[option - 1], lang)})
     return Outcome("voted", poll, reply if poll.confirm else None, option)
 

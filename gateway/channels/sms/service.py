@@ -113,6 +113,8 @@ class SmsService:
             known = members.by_phones(db, {phone for _, phone, _ in found if phone is not None})
             firsts = self._record(db, [text for text in found if text[1] is not None], known)
             self._welcome_newcomers(db, found, firsts, known)
+            # Answers to polls: which polls reached the batch's members, in one query.
+            ballots = self.ballots.round(db, known.values(), utcnow())
             for inbound, phone, keyword in found:
                 if phone is None:  # not a valid number anywhere: no member, and no reply
                     log.info("sms via %s from an invalid number %s ignored", inbound.provider,
@@ -120,11 +122,15 @@ class SmsService:
                     results.append(Handled("ignored"))
                     continue
                 first = (inbound.provider, inbound.provider_message_id) in firsts
-                handled = self._poll_answer(db, inbound, phone, first) if keyword is None else None
+                handled = None
+                if keyword is None and ballots is not None:
+                    handled = self._poll_answer(db, ballots, inbound, known.get(phone), first)
                 if handled is None:
                     handled = self._receive(db, inbound, phone, phone_key(phone, self.secret), keyword,
                                             states, known, first)
                 results.append(handled)
+            if ballots is not None:
+                ballots.cast()
             # The replies' rows were added unflushed, so the batch inserts them together.
             db.flush()
             for handled in results:
@@ -180,18 +186,14 @@ class SmsService:
             return self._reply(db, member, Text("sms.help"), lang, None), False
         return Handled("ignored"), False
 
-    def _poll_answer(self, db, inbound: Inbound, phone: str, first: bool) -> Handled | None:
+    def _poll_answer(self, db, ballots: polls.BallotRound, inbound: Inbound, member: Member | None,
+                     first: bool) -> Handled | None:
         """Store ``inbound`` as an answer to a poll sent to her, or return None when
         it is not one (then it goes the usual way)."""
-        now = utcnow()
-        if not self.ballots.recent(now):
-            return None  # no poll is taking answers
-        if db.dirty:  # the voter query reads her row: an earlier text in the batch may have changed it
-            db.flush()
-        found = self.ballots.voter(db, phone, now)
-        if found is None:
+        recent = ballots.polls_for(member) if member is not None else []
+        if not recent:
             return None
-        member, recent = found
+        now = utcnow()
         answer = poll_answer.split(inbound.text)
         coded = next(((p, at) for p, at in recent if p.code == answer.code), None)
         if coded is not None:
@@ -205,8 +207,7 @@ class SmsService:
             body = inbound.text  # no code of hers: the whole text is the answer
         if not first:
             return Handled("duplicate")
-        self.ballots.refresh(db, poll)  # closed a moment ago? (the poll list was cached)
-        outcome = polls.answer(db, poll, member, body, inbound.text, CHANNEL, now)
+        outcome = polls.answer(ballots, poll, member, body, inbound.text, CHANNEL, now)
         replies = []
         if outcome.reply is not None:
             replies.append(outbox.add(db, member, self.catalog.render(outcome.reply, member.language), flush=False))
