@@ -113,8 +113,10 @@ class SmsService:
             known = members.by_phones(db, {phone for _, phone, _ in found if phone is not None})
             firsts = self._record(db, [text for text in found if text[1] is not None], known)
             self._welcome_newcomers(db, found, firsts, known)
-            # Answers to polls: which polls reached the batch's members, in one query.
-            ballots = self.ballots.round(db, known.values(), utcnow())
+            # A text that is no keyword may answer a poll: which polls reached its
+            # senders, in one query for the batch.
+            ballots = self.ballots.round(db, [known[phone] for _, phone, keyword in found
+                                              if keyword is None and phone in known], utcnow())
             for inbound, phone, keyword in found:
                 if phone is None:  # not a valid number anywhere: no member, and no reply
                     log.info("sms via %s from an invalid number %s ignored", inbound.provider,
