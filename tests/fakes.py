@@ -202,17 +202,20 @@ def at_sent(numbers: list[str], message_ids) -> dict:
 class KeptAliveAfricasTalking:
     """Africa's Talking's ``POST /version1/messaging`` over kept-alive connections.
     Records the client port of each request, so a test can tell a reused
-    connection from a new one; ``slow`` makes the next request answer after
-    ``slow`` seconds."""
+    connection from a new one, and the path asked for (an absolute URL when it
+    is a client's proxy); ``slow`` makes the next request answer after ``slow``
+    seconds."""
 
     def __init__(self):
         fake = self
         self.ports: list[int] = []
+        self.paths: list[str] = []
         self.slow = 0.0
 
         class Handler(KeptAliveHandler):
             def do_POST(self):  # noqa: N802 (http.server's name)
                 fake.ports.append(self.client_address[1])
+                fake.paths.append(self.path)
                 numbers = self.form()["to"].split(",")
                 delay, fake.slow = fake.slow, 0.0
                 time.sleep(delay)

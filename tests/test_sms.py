@@ -387,6 +387,48 @@ def test_africastalking_sends_go_over_one_kept_alive_connection(make_app):
         fake.close()
 
 
+def test_africastalking_sends_take_the_proxy_the_environment_names(make_app, monkeypatch):
+    """Sends read the environment once per host rather than on every request, and
+    still go through a proxy it names, except to a host NO_PROXY lists."""
+    from .fakes import KeptAliveAfricasTalking
+
+    proxy, direct = KeptAliveAfricasTalking(), KeptAliveAfricasTalking()
+    for name in ("http_proxy", "HTTP_PROXY", "all_proxy", "ALL_PROXY", "no_proxy", "NO_PROXY"):
+        monkeypatch.delenv(name, raising=False)
+    monkeypatch.setenv("http_proxy", proxy.url)
+    try:
+        # A host that does not resolve: only the proxy can carry the request.
+        app = make_app(sms_provider="africastalking", at_api_url="http://at.invalid", at_username="outreach",
+                       at_api_key="key", provider_timeout_ms=PROVIDER_TIMEOUT_MS)
+        provider = app.extensions["services"].provider
+        for n in range(2):
+            assert provider.send(f"Hello {n}", ["+8562055510001"])[0].accepted
+        assert proxy.paths == ["http://at.invalid/version1/messaging"] * 2
+        monkeypatch.setenv("no_proxy", "127.0.0.1")
+        app = make_app(sms_provider="africastalking", at_api_url=direct.url, at_username="outreach",
+                       at_api_key="key", provider_timeout_ms=PROVIDER_TIMEOUT_MS)
+        assert app.extensions["services"].provider.send("Direct", ["+8562055510001"])[0].accepted
+        assert direct.paths == ["/version1/messaging"] and len(proxy.paths) == 2
+    finally:
+        proxy.close()
+        direct.close()
+
+
+def test_twilio_sends_take_the_proxy_the_environment_names(make_app, fake_twilio, monkeypatch):
+    """The Twilio SDK's session is told the environment's proxy once, and still
+    sends through it."""
+    from .fakes import FakeTwilio
+
+    for name in ("http_proxy", "HTTP_PROXY", "all_proxy", "ALL_PROXY", "no_proxy", "NO_PROXY"):
+        monkeypatch.delenv(name, raising=False)
+    monkeypatch.setenv("http_proxy", fake_twilio.url)  # the fake answers as the proxy would, forwarded
+    app = make_app(sms_provider="twilio", twilio_api_url="http://twilio.invalid",
+                   twilio_account_sid=FakeTwilio.SID, twilio_auth_token="tw-secret", twilio_from="+15005550006",
+                   provider_timeout_ms=PROVIDER_TIMEOUT_MS)
+    assert app.extensions["services"].provider.send("Hello", ["+8562055510001"])[0].accepted
+    assert [form["To"] for form in fake_twilio.requests] == ["+8562055510001"]
+
+
 def test_a_forked_sender_opens_its_own_connection_to_africastalking(make_app):
     """RQ forks a work-horse per job and the worker forks the inbox drainer: a
     connection kept alive in the parent must not be written to by a child too."""

@@ -16,7 +16,8 @@ from twilio.base.exceptions import TwilioRestException
 from twilio.http.http_client import TwilioHttpClient
 from twilio.rest import Client
 
-from gateway.providers.base import DeliveryReport, Inbound, SendOutcome, download, transport_outcome
+from gateway.providers.base import (DeliveryReport, Inbound, SendOutcome, download, environment_settings,
+                                    transport_outcome)
 
 OPTED_OUT_CODES = {21610}
 REPORT_STATUS = {"delivered": "delivered", "undelivered": "failed", "failed": "failed",
@@ -28,9 +29,13 @@ class TwilioProvider:
     recipients_per_request = 1  # Twilio has no bulk send: each recipient is a request
 
     def __init__(self, config):
+        # The SDK's session reads the environment on every request unless told
+        # what it says: read once here (``environment_settings``).
+        settings = environment_settings(config.twilio_api_url)
+        http = TwilioHttpClient(timeout=config.provider_timeout_ms / 1000, proxy=settings["proxies"] or None)
+        http.session.trust_env, http.session.verify = False, settings["verify"]
         self.client = Client(config.twilio_account_sid or "AC" + "0" * 32,
-                             config.twilio_auth_token or "unset",
-                             http_client=TwilioHttpClient(timeout=config.provider_timeout_ms / 1000))
+                             config.twilio_auth_token or "unset", http_client=http)
         self.client.api.base_url = config.twilio_api_url.rstrip("/")
         self.sender = ({"messaging_service_sid": config.twilio_messaging_service_sid}
                        if config.twilio_messaging_service_sid else {"from_": config.twilio_from})
