@@ -15,7 +15,6 @@ from __future__ import annotations
 import json
 import os
 from typing import Mapping, Sequence
-from urllib.parse import urlsplit
 
 import requests
 from africastalking.Service import AfricasTalkingException
@@ -28,8 +27,8 @@ from gateway.providers.base import (
     Inbound,
     OptOutNotice,
     SendOutcome,
+    SettledSession,
     download,
-    environment_settings,
     request_was_written,
     transport_outcome,
 )
@@ -56,16 +55,13 @@ class _KeptAliveSMS(SMSService):
     (a wave of sends) never share one: a ``requests.Session`` is not documented as
     safe across threads. A forked process (RQ's work-horses, the inbox drainer)
     starts its own stack: a connection shared with the parent would interleave
-    two processes' requests on one stream.
-
-    The environment's proxies and CA bundle are read once per host
-    (``environment_settings``), not on every request."""
+    two processes' requests on one stream. Each session reads the environment's
+    proxy settings once per host (``SettledSession``)."""
 
     def __init__(self, username: str, api_key: str):
         super().__init__(username, api_key)
         self._idle: list[requests.Session] = []
         self._owner = os.getpid()
-        self._environment: dict[tuple[str, str], dict] = {}
 
     def _Service__make_post_request(self, url, headers, data, params, callback=None, timeout=None):
         if self._owner != os.getpid():
@@ -73,11 +69,9 @@ class _KeptAliveSMS(SMSService):
         try:
             session = self._idle.pop()
         except IndexError:
-            session = requests.Session()
-            session.trust_env = False  # read once per host instead (environment_settings)
+            session = SettledSession()
         try:
-            response = session.post(url=url, headers=headers, params=params, data=data, timeout=timeout,
-                                    **self._settings_for(url))
+            response = session.post(url=url, headers=headers, params=params, data=data, timeout=timeout)
         except BaseException:
             session.close()  # its connection may be half-used: not for the next request
             raise
@@ -85,13 +79,6 @@ class _KeptAliveSMS(SMSService):
         if callback is None or callback == {}:
             return response
         callback(response)
-
-    def _settings_for(self, url: str) -> dict:
-        host = urlsplit(url)[:2]
-        settings = self._environment.get(host)
-        if settings is None:
-            settings = self._environment[host] = environment_settings(url)
-        return settings
 
 
 class AfricasTalkingProvider:

@@ -41,7 +41,7 @@ import requests
 import yaml
 
 from gateway.errors import ConfigError
-from gateway.providers.base import DeliveryReport, Inbound, SendOutcome, transport_outcome
+from gateway.providers.base import DeliveryReport, Inbound, SendOutcome, SettledSession, transport_outcome
 
 
 @dataclass(frozen=True)
@@ -139,7 +139,7 @@ class HttpProvider:
         if config.sms_provider == "http" and not self.shape.send:
             raise ConfigError("HTTP_AGGREGATOR_CONFIG", "SMS_PROVIDER=http needs a file with sms.send.url")
         self.timeout_s = config.provider_timeout_ms / 1000
-        self.session = requests.Session()
+        self.session = SettledSession()
 
     def send(self, text: str, phones: Sequence[str], *, ids: Sequence[str] | None = None,
              **options) -> list[SendOutcome]:

@@ -34,6 +34,7 @@ from gateway.providers.base import (
     DeliveryReport,
     Inbound,
     SendOutcome,
+    SettledSession,
     request_was_written,
     transport_outcome,
 )
@@ -45,7 +46,7 @@ URGENT, BULK = 100, 0  # the app's priority: 100 and up bypass the phone's own d
 REPLY_WAIT_S, BULK_WAIT_S = 5.0, 90.0
 
 
-class _TimedSession(requests.Session):
+class _TimedSession(SettledSession):
     """The client's requests session, with our timeout on every call."""
 
     def __init__(self, timeout_s: float):
