@@ -82,7 +82,8 @@ def environment_settings(url: str) -> dict:
 
 class SettledSession(requests.Session):
     """A ``requests`` session that takes the environment's settings once per host
-    (``environment_settings``), not on every request. What a caller passes wins."""
+    (``environment_settings``), not on every request. What a caller passes (other
+    than None) wins."""
 
     def __init__(self):
         super().__init__()
@@ -95,7 +96,8 @@ class SettledSession(requests.Session):
         if settings is None:
             settings = self._environment[host] = environment_settings(url)
         for name, value in settings.items():
-            kwargs.setdefault(name, value)
+            if kwargs.get(name) is None:  # requests' own default is None too
+                kwargs[name] = value
         return super().request(method, url, *args, **kwargs)
 
 
