@@ -86,15 +86,20 @@ def main() -> int:
     parser.add_argument("--redis-url", default="")
     args = parser.parse_args()
 
+    from gateway import broker
+
     instance = Path(tempfile.mkdtemp(prefix="bench-broadcast-"))
-    with scratch_database(args.database_url or f"sqlite:///{instance / 'bench.db'}") as database_url:
-        return run(args, instance, database_url)
+    try:
+        with scratch_database(args.database_url or f"sqlite:///{instance / 'bench.db'}") as database_url:
+            return run(args, instance, database_url)
+    finally:
+        broker.stop_embedded()  # the bundled Redis outlived every run before
 
 
 def run(args, instance: Path, database_url: str) -> int:
-    server, provider_settings = start_fake_at()
     from gateway import broker
 
+    server, provider_settings = start_fake_at()
     os.environ.update(
         DATABASE_URL=database_url,
         REDIS_URL=args.redis_url or broker.embedded_redis_url(instance),
