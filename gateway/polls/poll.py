@@ -164,14 +164,9 @@ def close(db: Session, poll: Poll, now: datetime | None = None) -> int:
 
 
 # The one rule for "which polls can she answer": those whose question reached her,
-# open or closed within CLOSED_GRACE, newest first. USSD uses it directly; the SMS
-# hot path (Ballots) runs the same two steps with the poll list cached, for a whole
-# batch of texts' members at once.
-REACHED = select(OutboundMessage.broadcast_id, OutboundMessage.updated_at).where(
-    OutboundMessage.member_id == bindparam("member_id"),
-    OutboundMessage.broadcast_id.in_(bindparam("broadcasts", expanding=True)),
-    OutboundMessage.status.in_(SENT))
-REACHED_ANY = select(OutboundMessage.member_id, OutboundMessage.broadcast_id, OutboundMessage.updated_at).where(
+# open or closed within CLOSED_GRACE, newest first. USSD asks it for one member; the
+# SMS hot path (Ballots) for a whole batch of texts' senders, with the poll list cached.
+REACHED = select(OutboundMessage.member_id, OutboundMessage.broadcast_id, OutboundMessage.updated_at).where(
     OutboundMessage.member_id.in_(bindparam("member_ids", expanding=True)),
     OutboundMessage.broadcast_id.in_(bindparam("broadcasts", expanding=True)),
     OutboundMessage.status.in_(SENT))
@@ -185,21 +180,23 @@ def answerable(db: Session, now: datetime) -> dict[int, Poll]:
             if poll.closed_at is None or poll.closed_at > now - CLOSED_GRACE}
 
 
-def reached(db: Session, member_id: int, polls: dict[int, Poll]) -> list[tuple[Poll, datetime]]:
-    """Which of ``polls`` reached this member, with when, newest first."""
-    if not polls:
-        return []
-    rows = db.connection().execute(REACHED, {"member_id": member_id, "broadcasts": list(polls)}).all()
-    return _newest_first([(polls[b], at) for b, at in rows])
-
-
-def _newest_first(reached_polls: list[tuple[Poll, datetime]]) -> list[tuple[Poll, datetime]]:
-    return sorted(reached_polls, key=lambda pair: (pair[1], pair[0].id), reverse=True)
+def reached(db: Session, member_ids: Iterable[int], polls: dict[int, Poll]) -> dict[int, list[tuple[Poll, datetime]]]:
+    """Which of ``polls`` reached each of these members, with when, newest first
+    (members none reached are left out)."""
+    member_ids = sorted(set(member_ids))
+    if not polls or not member_ids:
+        return {}
+    found: dict[int, list[tuple[Poll, datetime]]] = {}
+    for member_id, broadcast_id, at in db.connection().execute(
+            REACHED, {"member_ids": member_ids, "broadcasts": list(polls)}):
+        found.setdefault(member_id, []).append((polls[broadcast_id], at))
+    return {member_id: sorted(pairs, key=lambda pair: (pair[1], pair[0].id), reverse=True)
+            for member_id, pairs in found.items()}
 
 
 def sent_to(db: Session, member_id: int, now: datetime) -> list[tuple[Poll, datetime]]:
     """Polls whose question reached this member, open or closed lately, newest first."""
-    return reached(db, member_id, answerable(db, now))
+    return reached(db, [member_id], answerable(db, now)).get(member_id, [])
 
 
 class Ballots:
@@ -234,13 +231,7 @@ class Ballots:
         polls = self.recent(now)
         if not polls:
             return None
-        reach: dict[int, list[tuple[Poll, datetime]]] = {}
-        member_ids = sorted({member.id for member in members})
-        if member_ids:
-            for member_id, broadcast_id, at in db.connection().execute(
-                    REACHED_ANY, {"member_ids": member_ids, "broadcasts": list(polls)}):
-                reach.setdefault(member_id, []).append((polls[broadcast_id], at))
-        return BallotRound(db, {member_id: _newest_first(found) for member_id, found in reach.items()})
+        return BallotRound(db, reached(db, (member.id for member in members), polls))
 
 
 CLOSING = select(Poll.closed_at, Poll.closes_at).where(Poll.id == bindparam("id"))
