@@ -25,6 +25,9 @@ from pathlib import Path
 from typing import NamedTuple
 
 ROOT = Path(__file__).resolve().parent.parent
+# What Africa's Talking's callback URLs carry (the gateway refuses webhooks without it).
+WEBHOOK_TOKEN = "bench-webhook-token"
+AT_ROUTES = ("/ussd/africastalking", "/sms/africastalking", "/status/africastalking", "/voice/africastalking")
 sys.path.insert(0, str(ROOT))
 
 from tests.fakes import KeptAliveHandler, at_sent  # noqa: E402 (needs ROOT on the path)
@@ -200,7 +203,8 @@ def _serve(args, app: str, instance: Path, database_url: str, env_overrides: dic
     redis_url = args.redis_url or broker.embedded_redis_url(instance)
     port = free_port()
     env = dict(os.environ, DATABASE_URL=database_url, REDIS_URL=redis_url,
-               INSTANCE_PATH=str(instance), SECRET_KEY="bench", USSD_RATE_LIMIT="100000",
+               INSTANCE_PATH=str(instance), SECRET_KEY="bench", AT_WEBHOOK_TOKEN=WEBHOOK_TOKEN,
+               USSD_RATE_LIMIT="100000",
                LOG_LEVEL="WARNING",
                **env_overrides)
     server = subprocess.Popen(
@@ -287,7 +291,10 @@ async def post_form(port: int, path: str, fields: dict) -> tuple[int, str, float
 async def post(port: int, path: str, body: bytes, content_type: str,
                headers: dict | None = None) -> tuple[int, str, float]:
     """POST ``body`` on a new connection, as providers' webhooks arrive; return
-    (status, body, seconds)."""
+    (status, body, seconds). Africa's Talking's routes get the token its callback
+    URLs carry (the stateless baseline gets it too, so both parse the same URL)."""
+    if path.startswith(AT_ROUTES) and "token=" not in path:
+        path += ("&" if "?" in path else "?") + f"token={WEBHOOK_TOKEN}"
     extra = "".join(f"{name}: {value}\r\n" for name, value in (headers or {}).items())
     request = (f"POST {path} HTTP/1.1\r\nHost: 127.0.0.1\r\nContent-Type: {content_type}\r\n{extra}"
                f"Content-Length: {len(body)}\r\nConnection: close\r\n\r\n").encode() + body

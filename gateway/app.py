@@ -11,6 +11,8 @@ from __future__ import annotations
 from typing import Any, Mapping
 
 from flask import Flask
+from werkzeug.middleware.proxy_fix import ProxyFix
+from werkzeug.routing import IntegerConverter
 
 from gateway import dashboard, web
 from gateway.channels.conversation import conversations_for
@@ -26,7 +28,13 @@ from gateway.config import Config
 from gateway.content.recordings import Recordings
 from gateway.providers import get_provider
 from gateway.scriptline import ScriptLine
+from gateway.phone import to_e164
 from gateway.services import Services, setup_logging
+from gateway.store import audit
+from gateway.web import headers
+
+# The largest thing anyone sends: a recording or a members' CSV from the dashboard.
+MAX_BODY_BYTES = 20 * 1024 * 1024
 
 
 def create_app(config: Config | Mapping[str, Any] | None = None) -> Flask:
@@ -35,6 +43,7 @@ def create_app(config: Config | Mapping[str, Any] | None = None) -> Flask:
     app = Flask("gateway", instance_path=str(settings.instance_path.resolve()))
     app.config["GATEWAY"] = settings
     app.config["SECRET_KEY"] = settings.secret_key
+    _harden(app, settings)
     setup_logging(settings)
 
     conversations = conversations_for(services)
@@ -59,8 +68,38 @@ def create_app(config: Config | Mapping[str, Any] | None = None) -> Flask:
     app.extensions["audio"] = Recordings(settings.recordings_path(), settings.prompts_dir / "audio")
     app.extensions["calls"] = CallService(conversations, services.catalog, services.redis,
                                           settings.secret_key, settings.voice_max_repeats)
-    app.extensions["studio"] = PhoneStudio(services.redis, settings.secret_key, settings.studio_pin,
-                                           services.catalog, "en")
+    app.extensions["studio"] = PhoneStudio(
+        services.redis, settings.secret_key, settings.studio_pin, services.catalog, "en",
+        tuple(filter(None, map(to_e164, settings.studio_numbers()))), _audit_to(services))
     web.init_app(app)
     dashboard.init_app(app)
     return app
+
+
+def _audit_to(services: Services):
+    """An audit writer for parts that have no database session of their own."""
+    def record(action: str, detail: str) -> None:
+        with services.db.session() as db:
+            audit.record(db, "phone studio", action, "studio", detail)
+    return record
+
+
+class BoundedInt(IntegerConverter):
+    """``<int:…>`` in a URL, no larger than the database's integer columns: a huge id
+    is a 404, not an overflow (and a 500) in the database driver."""
+
+    def __init__(self, url_map, **kwargs):
+        super().__init__(url_map, max=2**31 - 1, **kwargs)
+
+
+def _harden(app: Flask, settings: Config) -> None:
+    """What every route shares: a body size limit (webhooks have a far lower one of
+    their own), ids that fit the database, the client's real address behind
+    ``TRUSTED_PROXIES`` reverse proxies (and no one else's say-so), and the
+    security headers."""
+    app.config["MAX_CONTENT_LENGTH"] = MAX_BODY_BYTES
+    app.url_map.converters["int"] = BoundedInt
+    if settings.trusted_proxies:
+        hops = settings.trusted_proxies
+        app.wsgi_app = ProxyFix(app.wsgi_app, x_for=hops, x_proto=hops, x_host=hops)
+    headers.init_app(app)

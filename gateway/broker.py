@@ -204,11 +204,12 @@ def forget(redis: Redis, *needles: str) -> int:
     return gone
 
 
-def forget_member(redis: Redis, phone_key: str, name: str | None, member_id: int) -> int:
-    """Erase a member from Redis: keys named by her phone key, her pending call-back,
-    and her USSD session (which holds only what she typed, so her name finds it; not
-    a name so short it would match other people's)."""
-    return forget(redis, phone_key, name if name and len(name) >= 3 else "", f"voice:callback:{member_id}")
+def forget_member(redis: Redis, phone_key: str, member_id: int) -> int:
+    """Erase a member from Redis: keys named by her phone key, and the records that
+    carry it (her USSD session, her call in progress), and her pending call-back.
+    Found by her key and id, never by her name: a name is escaped differently in
+    each record, and a short one would match other people's."""
+    return forget(redis, phone_key, f"voice:callback:{member_id}")
 
 
 def batch_job_id(broadcast_id: int, first_row: int) -> str:

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import os
 import secrets
+import time
 from dataclasses import dataclass, field, fields, replace
 from pathlib import Path
 from typing import Any, Mapping
@@ -17,6 +18,7 @@ from gateway.errors import ConfigError
 
 # Where the shipped flows/ and prompts/ live: the repository root (editable install).
 PROJECT_ROOT = Path(__file__).resolve().parent.parent
+COUNTS_FROM_ZERO = ("trusted_proxies",)
 SMS_PROVIDERS = ("console", "africastalking", "twilio", "android", "http", "smpp")
 
 
@@ -55,7 +57,7 @@ class Config:
     at_username: str = ""
     at_api_key: str = ""
     at_sender_id: str = ""
-    at_webhook_token: str = ""
+    at_webhook_token: str = ""  # empty: the install's webhook token, generated once (instance/webhook_token)
     at_api_url: str = "https://api.africastalking.com"
     twilio_account_sid: str = ""
     twilio_auth_token: str = ""
@@ -88,6 +90,11 @@ class Config:
     prompts_dir: Path = PROJECT_ROOT / "prompts"
     recordings_dir: str = ""  # organisers' recordings (studio, phone, import); empty: instance/audio
     studio_pin: str = ""  # digits an organiser types to record prompts by phone; empty: off
+    studio_phones: str = ""  # numbers that may use the studio PIN, comma-separated; empty: any caller
+    recording_hosts: str = ""  # hosts recordings may be fetched from; empty: the voice provider's own
+    recording_private: str = "off"  # "on": a listed recording host may be on a private address (a local fake)
+    trusted_proxies: int = 0  # reverse proxies in front of the web server (X-Forwarded-For hops to trust)
+    session_idle_minutes: int = 60  # a dashboard sign-in ends after this long without a request
     ussd_page_gsm7: int = 182
     ussd_page_ucs2: int = 80
     ussd_session_ttl: int = 180
@@ -129,7 +136,7 @@ class Config:
             if raw is None or raw == "":
                 continue
             if f.type == "int":
-                values[f.name] = _int(f.name.upper(), raw, minimum=1)
+                values[f.name] = _int(f.name.upper(), raw, minimum=0 if f.name in COUNTS_FROM_ZERO else 1)
             elif f.type == "Path":
                 values[f.name] = Path(raw)
             else:
@@ -144,6 +151,19 @@ class Config:
         if self.android_rate > 29:
             raise ConfigError("ANDROID_RATE", f"Android refuses more than about 30 texts a minute "
                                               f"from one app; use 29 or fewer (20 is safe), got {self.android_rate}")
+        # A provider selected without its secret would take forged webhooks or none
+        # at all: refuse to start rather than run with a door open or shut by surprise.
+        if self.sms_provider == "twilio" and not self.twilio_auth_token:
+            raise ConfigError("TWILIO_AUTH_TOKEN", "SMS_PROVIDER=twilio needs TWILIO_AUTH_TOKEN (Twilio console → "
+                                                   "Account info): without it nobody can check that a webhook "
+                                                   "really comes from Twilio")
+        if self.sms_provider == "android" and not self.android_signing_key:
+            raise ConfigError("ANDROID_SIGNING_KEY", "SMS_PROVIDER=android needs ANDROID_SIGNING_KEY (the app's "
+                                                     "Settings → Webhooks → Signing key): without it nobody "
+                                                     "can check that a webhook really comes from your phones")
+        if self.sms_provider == "http" and not self.http_aggregator_config:
+            raise ConfigError("HTTP_AGGREGATOR_CONFIG", "SMS_PROVIDER=http needs HTTP_AGGREGATOR_CONFIG, a YAML "
+                                                        "file describing the aggregator (with its token:)")
         if self.sms_provider == "smpp" and not (self.smpp_host and self.smpp_system_id):
             raise ConfigError("SMPP_HOST", "SMS_PROVIDER=smpp needs SMPP_HOST, SMPP_SYSTEM_ID and "
                                            "SMPP_PASSWORD from your aggregator")
@@ -159,6 +179,13 @@ class Config:
                 raise ConfigError(name.upper(), f"folder {getattr(self, name)} does not exist")
         if self.studio_pin and not (self.studio_pin.isdigit() and len(self.studio_pin) >= 6):
             raise ConfigError("STUDIO_PIN", "use 6 or more digits (it is typed on a phone's keypad)")
+        if self.studio_phones:
+            from gateway.phone import to_e164
+
+            wrong = [n for n in self.studio_numbers() if to_e164(n) is None]
+            if wrong or not self.studio_numbers():
+                raise ConfigError("STUDIO_PHONES", f"not phone numbers: {', '.join(wrong) or self.studio_phones!r}; "
+                                                   "list them like +8562055512345,+8562055598765")
         if self.default_language not in self.languages():
             raise ConfigError("DEFAULT_LANGUAGE", f"no prompts/{self.default_language}.yaml; "
                                                   f"have {', '.join(self.languages())}")
@@ -227,20 +254,63 @@ class Config:
         """REMINDER_CALLS=on: registration asks "SMS or a phone call?"; off, SMS it is."""
         return _on(self.reminder_calls)
 
-    @property
-    def webhooks_protected(self) -> bool:
-        return bool(self.at_webhook_token)
+    def recording_private_ok(self) -> bool:
+        return _on(self.recording_private)
+
+    def studio_numbers(self) -> list[str]:
+        return [n.strip() for n in self.studio_phones.split(",") if n.strip()]
 
     def with_secret(self) -> "Config":
-        """Fill ``secret_key`` from the instance folder, creating it on first run."""
-        if self.secret_key:
-            return self
-        self.instance_path.mkdir(parents=True, exist_ok=True)
-        path = self.instance_path / "secret_key"
-        if not path.exists():
-            path.write_text(secrets.token_hex(32))
-            path.chmod(0o600)
-        return replace(self, secret_key=path.read_text().strip())
+        """Fill ``secret_key`` and ``at_webhook_token`` from the instance folder,
+        creating each (random, 0600) on first run: a secure default, never none."""
+        filled = {}
+        if not self.secret_key:
+            filled["secret_key"] = _kept_secret(self.instance_path, "secret_key")
+        if not self.at_webhook_token:
+            filled["at_webhook_token"] = _kept_secret(self.instance_path, "webhook_token")
+        return replace(self, **filled) if filled else self
+
+
+def tighten(path: Path) -> int:
+    """Take group and other access from everything in the instance folder (an install
+    made before files were private); the number of files changed."""
+    changed = 0
+    for entry in [path, *path.rglob("*")]:
+        if not entry.is_symlink() and entry.stat().st_mode & 0o077:
+            entry.chmod(entry.stat().st_mode & 0o700)
+            changed += 1
+    return changed
+
+
+def private_instance(path: Path) -> None:
+    """Files this process creates are for its own user only (0600 files, 0700
+    folders): the database, the Redis dump, the spool and recordings hold members'
+    numbers. The instance folder itself is 0700 even when an older install made it 0755."""
+    os.umask(0o077)
+    path.mkdir(parents=True, exist_ok=True, mode=0o700)
+    if path.stat().st_mode & 0o077:
+        path.chmod(0o700)
+
+
+def _kept_secret(instance_path: Path, name: str) -> str:
+    """The random secret kept in ``instance/<name>``, made on first use. Created with
+    its mode (never written at the umask and chmod'ed after), and only if absent, so
+    two processes starting at once end up with the same one."""
+    private_instance(instance_path)
+    path = instance_path / name
+    try:
+        fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
+    except FileExistsError:
+        pass
+    else:
+        with os.fdopen(fd, "w") as file:
+            file.write(secrets.token_urlsafe(32) if name == "webhook_token" else secrets.token_hex(32))
+    for _ in range(50):  # the other process may still be writing it
+        value = path.read_text().strip()
+        if value:
+            return value
+        time.sleep(0.01)
+    raise ConfigError(name.upper(), f"{path} is empty; delete it and start again")
 
 
 def load_config(config: "Config | Mapping[str, Any] | None" = None) -> Config:
@@ -248,9 +318,12 @@ def load_config(config: "Config | Mapping[str, Any] | None" = None) -> Config:
     (Here, not in ``services``, so a process that needs only settings, such as
     ``outreach up``'s supervisor, does not import every library the app uses.)"""
     if isinstance(config, Config):
-        return config.checked().with_secret()
-    if Path(".env").exists():
-        from dotenv import load_dotenv
+        settings = config.checked()
+    else:
+        if Path(".env").exists():
+            from dotenv import load_dotenv
 
-        load_dotenv(".env", override=False)
-    return Config.from_env(**dict(config or {})).with_secret()
+            load_dotenv(".env", override=False)
+        settings = Config.from_env(**dict(config or {}))
+    private_instance(settings.instance_path)
+    return settings.with_secret()

@@ -64,3 +64,22 @@ def mask(phone: str | None) -> str:
 def phone_key(phone: str, secret: str) -> str:
     """A stable, irreversible key for per-number state in Redis."""
     return hmac.new(secret.encode(), phone.encode(), hashlib.sha256).hexdigest()[:32]
+
+
+# NANPA keeps 555-0100 to 555-0199 in every area code for fiction: valid numbers (so
+# the whole path runs as for a member) that no telephone will ever have, here or
+# anywhere. The simulators dial from them, so an organiser testing never acts as, or
+# reads the messages of, a real member.
+_FICTIONAL_AREAS = ("202", "212", "312", "415", "617", "303", "206", "404", "512", "702")
+FICTIONAL_COUNT = len(_FICTIONAL_AREAS) * 100
+
+
+def fictional(index: int) -> str:
+    """The ``index``-th fictional number (``+12025550100`` for 0), repeating after
+    ``FICTIONAL_COUNT``."""
+    index %= FICTIONAL_COUNT
+    return f"+1{_FICTIONAL_AREAS[index // 100]}55501{index % 100:02d}"
+
+
+def is_fictional(phone: str) -> bool:
+    return len(phone) == 12 and phone[:2] == "+1" and phone[2:5] in _FICTIONAL_AREAS and phone[5:10] == "55501"

@@ -45,7 +45,7 @@ class Script:
 
     def __init__(self, body: str):
         self.body = body
-        self.sha = hashlib.sha1(body.encode("utf-8")).hexdigest()
+        self.sha = hashlib.sha1(body.encode("utf-8"), usedforsecurity=False).hexdigest()  # the name Redis knows it by
 
 
 class _Connection:

@@ -22,6 +22,12 @@ def form_token(page: bytes) -> str:
     """The CSRF token in a dashboard page's forms."""
     return re.search(rb'name="csrf" value="([^"]+)"', page)[1].decode()
 
+def switch_language(client, lang: str, next_page: str = "/login") -> None:
+    """Press the page's language button (a POST with the session's CSRF token)."""
+    token = form_token(client.get("/login").data)
+    client.post(f"/language/{lang}", data={"csrf": token, "next": next_page})
+
+
 PHONE = "+8562055520001"
 _ids = itertools.count(1)
 

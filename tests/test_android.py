@@ -159,7 +159,7 @@ def test_a_broadcast_spreads_over_the_phones_each_at_its_rate(make_app, three_ph
     assert took >= 2.0  # 24 texts at 12 a 2-second window: the second dozen waits a window
 
 
-def test_a_phone_that_stops_answering_rests_and_the_others_carry_on(make_app, three_phones):
+def test_a_phone_that_stops_answering_rests_and_the_others_carry_on(make_app, three_phones, people):
     app = make_app(sms_provider="android", android_api_url=three_phones[0].url,
                    android_phones=",".join(f.url for f in three_phones), android_username="sms",
                    android_password="secret", android_signing_key=KEY, quiet_hours="off")
@@ -170,7 +170,11 @@ def test_a_phone_that_stops_answering_rests_and_the_others_carry_on(make_app, th
     refused = [o for o in outcomes if not o.accepted]
     assert len(refused) == 1 and refused[0].transient  # refused connection: not sent, retry is safe
     assert len(three_phones[0].sent) + len(three_phones[2].sent) == 5
-    health = app.test_client().get("/healthz").get_json()
+    outsider = app.test_client().get("/healthz").get_json()
+    assert outsider["phones"] == {"in_rotation": 2, "total": 3}  # counts only: no host:port to anyone
+    from .test_dashboard_pages import signed_in
+
+    health = signed_in(app).get("/healthz").get_json()
     resting = [p for p in health["phones"] if not p["in_rotation"]]
     assert [p["name"] for p in resting] == [three_phones[1].url.split("://")[1]]
     assert "no answer" in resting[0]["reason"]

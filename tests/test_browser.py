@@ -92,13 +92,23 @@ def shot(page, name: str, full: bool = True) -> None:
         page.screenshot(path=str(Path(SHOTS) / f"{name}.png"), full_page=full)
 
 
+def wait_until(page, expression: str, timeout_s: float = 10.0) -> None:
+    """Playwright's ``wait_for_function`` compiles its predicate with eval, which the
+    dashboard's Content-Security-Policy forbids (as it should); ``evaluate`` runs as
+    the debugger, outside the page's policy, so poll with it instead."""
+    deadline = time.monotonic() + timeout_s
+    while not page.evaluate(expression):
+        assert time.monotonic() < deadline, f"still false after {timeout_s} s: {expression}"
+        time.sleep(0.05)
+
+
 def sign_in(page, site):
     page.goto(f"{site.url}/")
     assert "/login" in page.url
     page.click("text=English")
     page.fill("input[name=email]", "noy@ngo.la")
     page.fill("input[name=password]", PASSWORD)
-    page.click("form button[type=submit]")
+    page.click("main form button[type=submit]")
     page.wait_for_selector("h1:text('Overview')")
 
 
@@ -170,7 +180,7 @@ def test_the_lao_broadcast_counter_agrees_with_the_server_then_it_sends_to_the_e
     assert int(counter.get_attribute("data-segments")) == expected.segments == 2
     assert "UCS-2" in counter.inner_text() and "2 SMS" in counter.inner_text()
     page.check("input[name=topic][value=nutrition]")
-    page.wait_for_function("document.querySelector('[data-recipients]').dataset.total === '12'")
+    wait_until(page, "document.querySelector('[data-recipients]').dataset.total === '12'")
     assert "12 recipients" in page.locator("[data-estimate]").inner_text()
     shot(page, "composer-en")
     page.click("button:text('Preview')")
@@ -219,11 +229,11 @@ def test_the_simulator_walks_ussd_in_lao_and_english(page, site):
     page.goto(f"{site.url}/simulator")
     page.click("[data-dial]")
     screen = page.locator("[data-ussd-screen]")
-    page.wait_for_function("!document.querySelector('[data-ussd-screen]').textContent.startsWith('Dial')")
+    wait_until(page, "!document.querySelector('[data-ussd-screen]').textContent.startsWith('Dial')")
     assert "ຊື່" in screen.inner_text()  # Lao first: her name, in Lao
     page.fill("[data-ussd-form] input", "0")
     page.click("[data-ussd-form] button[type=submit]")
-    page.wait_for_function("/name/i.test(document.querySelector('[data-ussd-screen]').textContent)")
+    wait_until(page, "/name/i.test(document.querySelector('[data-ussd-screen]').textContent)")
     page.fill("[data-sms-form] input", "HELP")
     page.click("[data-sms-form] button")
     page.wait_for_selector(".thread .theirs")
@@ -281,3 +291,67 @@ def test_the_prompt_studio_records_from_the_microphone(page, site):
     assert library.has("lo", "voice.sorry_english") and library.info("lo", "voice.sorry_english")["source"] == "browser"
     assert page.evaluate("fetch(document.querySelector('tr[data-row=\"lo/voice.sorry_english\"] audio').src)"
                          ".then(r => r.headers.get('content-type'))") == "audio/wav"
+
+
+SECURITY_HEADERS = {"content-security-policy", "x-frame-options", "x-content-type-options", "referrer-policy"}
+
+
+def test_an_admin_disables_an_organiser_whose_open_page_is_signed_out(browser, site):
+    """Two browsers: the organiser's page is open; the admin disables her on the Users
+    page; her next click lands on the sign-in page, and her password no longer works."""
+    with site.app.extensions["db"].session() as db:
+        accounts.add(db, "admin@ngo.la", PASSWORD, "admin", language="en")
+    contexts = [browser.new_context(viewport={"width": 1366, "height": 768}) for _ in range(2)]
+    organiser, admin = (context.new_page() for context in contexts)
+    try:
+        for tab in (organiser, admin):
+            tab.set_default_timeout(10_000)
+            tab.on("dialog", lambda dialog: dialog.accept())
+        sign_in(organiser, site)
+        organiser.goto(f"{site.url}/members")
+        headers = {k.lower() for k in organiser.goto(f"{site.url}/members").headers}
+        assert SECURITY_HEADERS <= headers
+        admin.goto(f"{site.url}/login")
+        admin.click("text=English")
+        admin.fill("input[name=email]", "admin@ngo.la")
+        admin.fill("input[name=password]", PASSWORD)
+        admin.click("main form button[type=submit]")
+        admin.click("nav >> text=Users")
+        row = admin.locator("tr", has_text="noy@ngo.la")
+        shot(admin, "users-en")
+        row.locator("button", has_text="Disable").click()
+        admin.wait_for_selector("text=noy@ngo.la can no longer sign in")
+        assert "Disabled" in admin.locator("tr", has_text="noy@ngo.la").inner_text()
+        organiser.click("nav >> text=Sessions")  # her next request
+        assert "/login" in organiser.url
+        organiser.fill("input[name=email]", "noy@ngo.la")
+        organiser.fill("input[name=password]", PASSWORD)
+        organiser.click("main form button[type=submit]")
+        # Her cookie was emptied, so the page speaks the gateway's language (Lao) again.
+        assert organiser.locator("[role=alert]").inner_text().startswith("ອີເມວ ຫຼື ລະຫັດຜ່ານບໍ່ຖືກຕ້ອງ")
+        admin.click("text=ພາສາລາວ")
+        admin.wait_for_selector("h1:text('ຜູ້ໃຊ້')")
+        shot(admin, "users-lo")
+    finally:
+        for context in contexts:
+            context.close()
+
+
+def test_signing_out_ends_the_session_even_when_the_old_cookie_is_replayed(browser, site):
+    context = browser.new_context(viewport={"width": 1366, "height": 768})
+    tab = context.new_page()
+    tab.set_default_timeout(10_000)
+    try:
+        sign_in(tab, site)
+        cookies = context.cookies()
+        assert tab.goto(f"{site.url}/members").status == 200
+        tab.click("text=Sign out")
+        assert "/login" in tab.url
+        context.add_cookies(cookies)  # the cookie from before, replayed
+        tab.goto(f"{site.url}/members")
+        assert "/login" in tab.url
+        for path in ("/login", "/members", "/static/dashboard/dashboard.css"):
+            headers = {k.lower() for k in tab.goto(f"{site.url}{path}").headers}
+            assert {"x-frame-options", "x-content-type-options", "referrer-policy"} <= headers, path
+    finally:
+        context.close()

@@ -14,7 +14,7 @@ from sqlalchemy import func, select
 from gateway.store.models import AuditEvent, Broadcast, Member, OutboundMessage, Poll, Reminder, TrainingSession, utcnow
 
 from .fakes import drain
-from .helpers import PASSWORD, add_member, add_session
+from .helpers import PASSWORD, add_member, add_session, switch_language
 from .helpers import form_token as token
 
 
@@ -39,7 +39,7 @@ PAGES = ["/", "/members", "/sessions", "/broadcasts", "/polls", "/quiz", "/flows
 @pytest.mark.parametrize("lang", ["en", "lo"])
 def test_every_page_answers_in_both_languages(people, lang):
     client = signed_in(people, "admin@ngo.la")
-    client.get(f"/language/{lang}")
+    switch_language(client, lang)
     with people.extensions["db"].session() as db:
         add_member(db, "+8562055512345", name="Noy", province="bokeo", topics=["nutrition"])
         add_session(db)
@@ -164,7 +164,7 @@ def test_csv_import_shows_each_bad_row_with_its_line_and_imports_the_rest(people
     assert page.status_code == 200 and "2 added, 0 updated, 2 not imported" in body
     assert re.search(r">3</td><td>phone &#39;12&#39; is not a valid number", body)
     assert re.search(r">5</td><td>unknown province &#39;Atlantis&#39;", body)
-    client.get("/language/lo")
+    switch_language(client, "lo")
     lao = upload(client, text.encode("utf-8")).get_data(as_text=True)
     assert "ບໍ່ຮູ້ຈັກແຂວງ" in lao  # the reason in her language
     with people.extensions["db"].session() as db:
@@ -303,7 +303,7 @@ def test_a_poll_is_created_its_chart_drawn_its_csv_downloaded_and_closed(people)
     assert made.status_code == 302 and made.location.endswith("/polls/P1")
     page = client.get("/polls/P1").get_data(as_text=True)
     assert "<svg" in page and "Like it?" in page and "Send the question" in page
-    client.get("/language/lo")
+    switch_language(client, "lo")
     assert "ມັກບໍ?" in client.get("/polls/P1").get_data(as_text=True)
     table = client.get("/polls/P1.csv").get_data(as_text=True)
     assert table.startswith("\ufeffgroup,value,option,label,votes,percent")

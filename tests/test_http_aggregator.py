@@ -16,7 +16,7 @@ from .fakes import drain
 PHONE = "+8562055570001"
 
 LAOLINK = """
-token: laolink-secret
+token: laolink-secret-0001
 sms:
   inbound: {{from: sender.msisdn, text: sms.body, id: sms.id}}
   send:
@@ -35,6 +35,7 @@ ussd:
 """
 
 MEKONG = """
+token: mekong-secret-0001
 sms:
   inbound: {{from: MSISDN, text: MSG, id: MSGID}}
   send:
@@ -63,7 +64,7 @@ def test_laolink_json_ussd_with_latest_inputs_and_hop_ids(aggregator):
     client = app.test_client()
 
     def hop(request_id, text):
-        return client.post("/ussd/http?token=laolink-secret", json={
+        return client.post("/ussd/http?token=laolink-secret-0001", json={
             "requestId": request_id, "input": text, "session": {"id": "S1", "msisdn": PHONE}})
 
     first = hop("r1", "*384#")
@@ -79,7 +80,7 @@ def test_laolink_json_ussd_with_latest_inputs_and_hop_ids(aggregator):
     forbidden = client.post("/ussd/http?token=wrong", json={"requestId": "x"})
     assert forbidden.status_code == 403 and forbidden.get_json()["action"] == "end"
     for hostile in (b"{not json", b"[]", b'{"session": 7}'):
-        answer = client.post("/ussd/http", data=hostile, headers={"X-Token": "laolink-secret",
+        answer = client.post("/ussd/http", data=hostile, headers={"X-Token": "laolink-secret-0001",
                                                                   "Content-Type": "application/json"})
         assert answer.status_code == 200 and answer.get_json()["action"] == "end"
 
@@ -88,13 +89,13 @@ def test_mekong_form_ussd_with_the_whole_history_and_plain_replies(aggregator):
     app = aggregator(MEKONG)
     client = app.test_client()
     texts = ["", "0", "0*Noy", "0*Noy*0", "0*Noy*0*2", "0*Noy*0*2*1", "0*Noy*0*2*1*2 4"]
-    replies = [client.post("/ussd/http", data={"SESSIONID": "M1", "MSISDN": PHONE, "USSDSTRING": t})
+    replies = [client.post("/ussd/http?token=mekong-secret-0001", data={"SESSIONID": "M1", "MSISDN": PHONE, "USSDSTRING": t})
                for t in texts]
     assert all(r.status_code == 200 and r.content_type.startswith("text/plain") for r in replies)
     bodies = [r.get_data(as_text=True) for r in replies]
     assert bodies[1].startswith("CON Welcome! Please type your name:")
     assert bodies[-1].startswith("CON May we keep your details")
-    assert client.post("/ussd/http", data={"SESSIONID": "M1", "MSISDN": PHONE,
+    assert client.post("/ussd/http?token=mekong-secret-0001", data={"SESSIONID": "M1", "MSISDN": PHONE,
                                            "USSDSTRING": texts[-1]}).get_data(as_text=True) == bodies[-1]
 
 
@@ -110,8 +111,8 @@ def test_laolink_texts_in_and_out(aggregator, provider_server):
     provider_server.expect_request("/v2/sms", method="POST").respond_with_handler(accept)
     client = app.test_client()
     inbound = {"sender": {"msisdn": PHONE}, "sms": {"id": "in-1", "body": "HELP"}}
-    assert client.post("/sms/http", json=inbound, headers={"X-Token": "laolink-secret"}).status_code == 200
-    assert client.post("/sms/http", json=inbound, headers={"X-Token": "laolink-secret"}).status_code == 200
+    assert client.post("/sms/http", json=inbound, headers={"X-Token": "laolink-secret-0001"}).status_code == 200
+    assert client.post("/sms/http", json=inbound, headers={"X-Token": "laolink-secret-0001"}).status_code == 200
     drain(app)
     [(auth, body)] = sent  # the redelivered text was answered once
     assert auth == "Bearer abc" and body["messages"][0]["to"] == PHONE
@@ -122,7 +123,7 @@ def test_laolink_texts_in_and_out(aggregator, provider_server):
         assert body["messages"][0]["clientRef"] == f"og-{row.id}"
     assert client.post("/sms/http", json=inbound).status_code == 403
     assert client.post("/sms/http", json={"sms": {"body": "x"}},
-                       headers={"X-Token": "laolink-secret"}).status_code == 400
+                       headers={"X-Token": "laolink-secret-0001"}).status_code == 400
 
 
 def test_mekong_texts_go_out_as_a_form(aggregator, provider_server):
@@ -131,7 +132,7 @@ def test_mekong_texts_go_out_as_a_form(aggregator, provider_server):
     provider_server.expect_request("/send.php", method="POST").respond_with_handler(
         lambda request: (sent.append(request.form.to_dict()), Response("OK", 200))[1])
     client = app.test_client()
-    assert client.post("/sms/http", data={"MSISDN": PHONE, "MSG": "HELP", "MSGID": "77"}).status_code == 200
+    assert client.post("/sms/http?token=mekong-secret-0001", data={"MSISDN": PHONE, "MSG": "HELP", "MSGID": "77"}).status_code == 200
     drain(app)
     assert sent and sent[0]["dst"] == PHONE and sent[0]["user"] == "outreach"
     assert sent[0]["msg"].startswith("ສົ່ງຄຳວ່າ:") and sent[0]["ref"].startswith("og-")
@@ -143,5 +144,8 @@ def test_a_bad_configuration_names_the_setting(make_app, tmp_path):
         path.write_text(text, encoding="utf-8")
         with pytest.raises(ConfigError, match="HTTP_AGGREGATOR_CONFIG"):
             make_app(sms_provider="http", http_aggregator_config=str(path))
-    with pytest.raises(ConfigError, match="sms.send.url"):
+    with pytest.raises(ConfigError, match="SMS_PROVIDER=http needs HTTP_AGGREGATOR_CONFIG"):
         make_app(sms_provider="http", http_aggregator_config="")
+    path.write_text("token: a-long-enough-token\nsms: {inbound: {from: msisdn}}\n", encoding="utf-8")
+    with pytest.raises(ConfigError, match="sms.send.url"):
+        make_app(sms_provider="http", http_aggregator_config=str(path))

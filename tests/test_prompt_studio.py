@@ -23,7 +23,7 @@ from gateway.store.models import AuditEvent
 
 from .audio import encoded, samples, tone, wav
 from .fakes import FakeTwilio, drain
-from .helpers import add_member, add_session, form_token
+from .helpers import switch_language, add_member, add_session, form_token
 from .helpers import PASSWORD
 from .test_voice import AT_VERBS, TWILIO_VERBS, AtCall, TwilioCall, parse, recorded_prompts  # noqa: F401
 
@@ -90,9 +90,12 @@ def test_unusable_audio_is_refused_with_the_reason(data, reason):
 
 
 @pytest.fixture
-def studio_app(make_app, people, tmp_path):
+def studio_app(make_app, people, tmp_path, provider_server):
+    # The provider's recordings come from its stand-in on this machine: listed, and
+    # allowed on a loopback address (docs/security.md).
     return make_app(public_base_url=BASE, at_webhook_token="tok", twilio_auth_token="tw-secret",
-                    twilio_account_sid=FakeTwilio.SID, studio_pin=PIN, recordings_dir=str(tmp_path / "own"))
+                    twilio_account_sid=FakeTwilio.SID, studio_pin=PIN, recordings_dir=str(tmp_path / "own"),
+                    recording_hosts=f"{provider_server.host}:{provider_server.port}", recording_private="on")
 
 
 def test_the_studio_lists_every_prompt_with_progress_and_records_an_upload(studio_app):
@@ -129,7 +132,7 @@ def test_a_recording_whose_text_changed_is_outdated(studio_app):
 
 def test_a_bad_upload_is_refused_in_her_language_and_a_viewer_cannot_record(studio_app):
     client = signed_in(studio_app)
-    client.get("/language/lo")
+    switch_language(client, "lo")
     refused = upload(client, "lo", "main.polls", b"not audio at all" * 20)
     assert refused.status_code == 400 and "ອ່ານ" in refused.get_json()["error"]
     assert upload(client, "lo", "no.such.key", wav()).status_code == 404

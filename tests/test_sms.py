@@ -4,6 +4,7 @@ delivery reports and provider failures, with the official SDKs talking to local 
 import threading
 
 import pytest
+from flask.testing import FlaskClient
 from sqlalchemy import func, select
 from twilio.request_validator import RequestValidator
 
@@ -139,7 +140,7 @@ def test_concurrent_copies_are_processed_once(at_app):
 
 def test_africastalking_token_guards_sms_and_status(make_app):
     app = make_app(at_webhook_token="tok")
-    client = app.test_client()
+    client = FlaskClient(app)  # posts exactly what it is given: no token added
     assert at_text(client, "HELP").status_code == 403
     assert at_text(client, "HELP", token="nope").status_code == 403
     assert client.post("/status/africastalking", data={"id": "x", "status": "Success"}).status_code == 403

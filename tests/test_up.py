@@ -2,6 +2,7 @@
 
 import os
 import signal
+import stat
 import socket
 import subprocess
 import sys
@@ -73,31 +74,35 @@ def post(port: int, path: str, body: str) -> tuple[int, str]:
         return error.code, error.read().decode()
 
 
+def webhook_token(tmp_path) -> str:
+    return (tmp_path / "instance" / "webhook_token").read_text()
+
+
 def test_up_serves_healthz_and_ussd_then_stops_on_sigterm(tmp_path, database_url):
     process, port = start_up(tmp_path, database_url)
     deadline = time.monotonic() + 60
+    token = webhook_token(tmp_path)
     try:
-        request = urllib.request.Request(
-            f"http://127.0.0.1:{port}/ussd/africastalking",
-            data=b"sessionId=up1&serviceCode=*384%23&phoneNumber=%2B8562055510001&text=",
-            method="POST")
-        reply = urllib.request.urlopen(request, timeout=5).read().decode()
-        assert reply.startswith("CON ")
+        hop = "sessionId=up1&serviceCode=*384%23&phoneNumber=%2B8562055510001&text="
+        assert post(port, "/ussd/africastalking", hop) == (403, "END Forbidden")  # no token: nothing happens
+        assert post(port, "/sms/twilio", "From=%2B8562055510001&Body=STOP")[0] == 404  # no Twilio: not served
+        status, reply = post(port, f"/ussd/africastalking?token={token}", hop)
+        assert status == 200 and reply.startswith("CON ")
         output = ""
         while time.monotonic() < deadline and "Scheduler for" not in output:
             time.sleep(0.3)
             output = Path(tmp_path / "up.log").read_text()
         assert "Listening on replies, default, bulk" in output  # the RQ worker ...
         assert "Scheduler for" in output and "started with PID" in output  # ... with its scheduler
-        assert "WARNING: webhooks are UNPROTECTED" in output
-        assert f"http://127.0.0.1:{port}/ussd/africastalking" in output
+        assert f"http://127.0.0.1:{port}/ussd/africastalking?token={token}" in output  # ready to paste
+        assert "Twilio webhooks" not in output  # not served, so not offered
         assert "Starting gunicorn" in output  # the production server, not Flask's
         if not os.environ.get("REDIS_URL"):
             assert "redis:         embedded" in output
         # An SMS goes in through the webhook and its reply out through the forked RQ
         # worker and the console provider: the outbox row ends "sent".
         sms = urllib.request.Request(
-            f"http://127.0.0.1:{port}/sms/africastalking",
+            f"http://127.0.0.1:{port}/sms/africastalking?token={token}",
             data=b"from=%2B8562055510002&to=20880&text=HELP&id=up-sms-1&date=&linkId=",
             method="POST")
         assert urllib.request.urlopen(sms, timeout=5).status == 200
@@ -109,6 +114,13 @@ def test_up_serves_healthz_and_ussd_then_stops_on_sigterm(tmp_path, database_url
     finally:
         code = stop(process)
     assert code == 0, Path(tmp_path / "up.log").read_text()
+    # Nothing in the instance folder is readable by another account on the server.
+    instance = tmp_path / "instance"
+    assert stat.S_IMODE(instance.stat().st_mode) == 0o700
+    files = [p for p in instance.rglob("*") if p.is_file()]
+    assert any(p.name == "webhook_token" for p in files) and any(p.name == "secret_key" for p in files)
+    for path in files:
+        assert stat.S_IMODE(path.stat().st_mode) & 0o077 == 0, f"{path} is {oct(path.stat().st_mode)}"
 
 
 def test_a_whole_run_logs_neither_the_webhook_token_nor_a_full_number(tmp_path, database_url):
@@ -131,7 +143,10 @@ def test_a_whole_run_logs_neither_the_webhook_token_nor_a_full_number(tmp_path, 
         assert stop(process) == 0
     log = Path(tmp_path / "up.log").read_text()
     assert "POST /sms/africastalking" in log and "message" in log  # there is a log to search
-    assert token not in log
+    # Printed once at the start, in the URLs to paste into Africa's Talking; in no request's log line.
+    with_token = [line for line in log.splitlines() if token in line]
+    assert len(with_token) == 4 and all(line.strip().startswith(("USSD:", "SMS:", "delivery:", "voice:"))
+                                        for line in with_token), with_token
     for number in numbers:
         digits = number.lstrip("+")
         for form in (digits, "0" + digits[3:], digits[3:]):
@@ -167,10 +182,11 @@ def test_a_killed_worker_is_restarted_while_the_webhooks_keep_answering(tmp_path
         worker.kill()  # SIGKILL to the worker alone: its children must not outlive it
         killed_at = time.monotonic()
         # The web server does not notice: USSD and SMS are answered meanwhile.
-        status, reply = post(port, "/ussd/africastalking",
+        status, reply = post(port, f"/ussd/africastalking?token={webhook_token(tmp_path)}",
                              "sessionId=k1&serviceCode=*384%23&phoneNumber=%2B8562055510041&text=")
         assert status == 200 and reply.startswith("CON ")
-        assert post(port, "/sms/africastalking", "from=%2B8562055510041&to=20880&text=HELP&id=k1")[0] == 200
+        assert post(port, f"/sms/africastalking?token={webhook_token(tmp_path)}",
+                    "from=%2B8562055510041&to=20880&text=HELP&id=k1")[0] == 200
         while time.monotonic() - killed_at < 60 and not [w for w in _workers_of(process) if w.pid != worker.pid]:
             time.sleep(0.2)
         assert [w for w in _workers_of(process) if w.pid != worker.pid], "no worker within 60 s"

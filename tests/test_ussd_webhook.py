@@ -4,6 +4,7 @@ import json
 import threading
 
 import pytest
+from flask.testing import FlaskClient
 from sqlalchemy import func, select
 
 from gateway.channels.ussd.service import new_input
@@ -81,7 +82,7 @@ def test_concurrent_duplicate_hops_apply_once(app, handset):
 
 def test_token_is_required_when_configured_and_403_changes_nothing(make_app):
     app = make_app(at_webhook_token="s3cret-token")
-    client = app.test_client()
+    client = FlaskClient(app)  # posts exactly what it is given: no token added
     redis = app.extensions["redis"]
     before = set(redis.keys("*"))
     for token in (None, "", "wrong", "s3cret-toke"):

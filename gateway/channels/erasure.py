@@ -35,7 +35,7 @@ class Erasure:
 def erase_member(services: Services, inbox: Inbox, spool: Spool, member_id: int, actor: str) -> Erasure:
     with services.db.session() as db:
         member = db.get(Member, member_id)
-        phone, name = member.phone, member.name
+        phone = member.phone
     waiting = 0
     with inbox.held():
         if phone:
@@ -43,6 +43,7 @@ def erase_member(services: Services, inbox: Inbox, spool: Spool, member_id: int,
             waiting = spool.forget(phone) + inbox.forget(phone)
         with services.db.session() as db:
             erased = privacy.erase(db, db.get(Member, member_id), actor)
+    services.db.checkpoint()
     keys = broker.forget_member(services.redis, phone_key(phone, services.config.secret_key) if phone else "",
-                                name, member_id)
+                                member_id)
     return Erasure(member_id, erased.messages, erased.replies, waiting, keys)

@@ -48,9 +48,13 @@ def import_command(file: Path) -> None:
 
 
 @members.command("export")
-def export_command() -> None:
-    """Write every member as CSV to standard output."""
+@click.option("--raw", is_flag=True, help="Cells exactly as stored, for scripts (a spreadsheet may run "
+                                          "a member-typed =FORMULA in them).")
+def export_command(raw: bool) -> None:
+    """Write every member as CSV to standard output. Cells a spreadsheet would run as
+    a formula (=, @, + or - before anything but a number) get a leading apostrophe."""
     from gateway.store import members as store
+    from gateway.store.csvfile import plain_row
 
     services = open_services()
     writer = None
@@ -59,7 +63,7 @@ def export_command() -> None:
             if writer is None:
                 writer = csv.DictWriter(sys.stdout, fieldnames=list(row))
                 writer.writeheader()
-            writer.writerow(row)
+            writer.writerow(row if raw else plain_row(row))
     if writer is None:
         csv.writer(sys.stdout).writerow(list(store.CSV_COLUMNS) + ["consent_at", "opted_out_at", "opted_in_at"])
 

@@ -158,7 +158,9 @@ def list_command():
 @click.option("--chart", "chart_file", default=None, type=click.Path(dir_okay=False, path_type=Path),
               help="Draw a bar chart to FILE.png or FILE.svg.")
 @click.option("--lang", default=None, help="Language of labels (default: DEFAULT_LANGUAGE).")
-def results_command(poll_ref, csv_file, chart_file, lang):
+@click.option("--raw", is_flag=True, help="With --csv: replies exactly as typed, for scripts (a spreadsheet "
+                                          "may run a member-typed =FORMULA in them).")
+def results_command(poll_ref, csv_file, chart_file, lang, raw):
     """Counts and percentages, response rate, breakdowns, replies that did not count."""
     from gateway.polls import charts
     from gateway.polls import results as poll_results
@@ -171,7 +173,7 @@ def results_command(poll_ref, csv_file, chart_file, lang):
     with services.db.session() as db:
         results = poll_results.compute(db, find(db, poll_ref), lang)
     if csv_file:
-        write_csv(poll_results.table(results), csv_file)
+        write_csv(poll_results.table(results), csv_file, raw)
     else:
         _print(results, ZoneInfo(config.timezone))
     if chart_file:
@@ -196,7 +198,11 @@ def _check_chart_file(chart_file: Path | None) -> None:
         fail(f"--chart: folder {chart_file.parent} does not exist")
 
 
-def write_csv(rows: list[list], target: str) -> None:
+def write_csv(rows: list[list], target: str, raw: bool = False) -> None:
+    """The table as CSV; cells a spreadsheet would run as a formula made plain unless ``raw``."""
+    from gateway.store.csvfile import plain_row
+
+    rows = rows if raw else [plain_row(row) for row in rows]
     if target == "-":
         csv.writer(sys.stdout).writerows(rows)
         return

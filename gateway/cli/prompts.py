@@ -72,6 +72,24 @@ def _known_keys(services) -> dict[tuple[str, str], str]:
     return known
 
 
+# A zip says how large its files are, and may lie: the sizes it states are checked
+# first, and each file is unpacked (one at a time) only up to RECORDING_BYTES, so a
+# small archive that unpacks to gigabytes never takes more memory than one recording.
+ZIP_ENTRIES = 5000
+ZIP_UNPACKED = 1024 * 2**20
+RECORDING_BYTES = 20 * 2**20
+
+
+def _unpacked(archive, info) -> bytes:
+    from gateway.errors import InputProblem
+
+    with archive.open(info) as member:
+        data = member.read(RECORDING_BYTES + 1)
+    if len(data) > RECORDING_BYTES:
+        raise InputProblem("larger than 20 MB unpacked")
+    return data
+
+
 @prompts.command("import")
 @click.argument("source", type=click.Path(exists=True, path_type=Path))
 def import_command(source: Path) -> None:
@@ -94,8 +112,13 @@ def import_command(source: Path) -> None:
                  if p.is_file() and not p.name.startswith(".") and p.suffix.lower() != ".json"]
     elif zipfile.is_zipfile(source):
         archive = zipfile.ZipFile(source)
-        files = [(info.filename, (lambda info=info: archive.read(info))) for info in archive.infolist()
-                 if not info.is_dir() and not info.filename.endswith(".json")]
+        entries = [info for info in archive.infolist() if not info.is_dir() and not info.filename.endswith(".json")]
+        if len(entries) > ZIP_ENTRIES:
+            fail(f"{source}: {len(entries):,} files; a recordings archive holds at most {ZIP_ENTRIES:,}. "
+                 "Nothing was imported")
+        if sum(info.file_size for info in entries) > ZIP_UNPACKED:
+            fail(f"{source}: unpacks to more than {ZIP_UNPACKED // 2**20:,} MB. Nothing was imported")
+        files = [(info.filename, (lambda info=info: _unpacked(archive, info))) for info in entries]
     else:
         fail(f"{source} is neither a folder nor a .zip file")
     imported, refused = 0, []

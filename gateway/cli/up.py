@@ -27,6 +27,10 @@ def up(host: str, port: int | None, workers: int | None) -> None:
 
     config = load_config()
     port = port or config.port
+    if config.http_aggregator_config:  # its token is checked before anything starts
+        from gateway.providers.http import AggregatorShape
+
+        AggregatorShape.load(config.http_aggregator_config)
     # Migrating (SQLAlchemy, Alembic) and checking the recordings happen in a child
     # process: this supervisor only watches the others, and stays small while idle.
     migrated = subprocess.run([sys.executable, "-m", "gateway.cli.main", "migrate", "--voice-warning"])
@@ -34,7 +38,8 @@ def up(host: str, port: int | None, workers: int | None) -> None:
         raise click.ClickException("the database could not be migrated; see the message above")
     redis_url = config.redis_url or broker.embedded_redis_url(config.instance_path)
     env = dict(os.environ, REDIS_URL=redis_url, DATABASE_URL=config.sqlalchemy_url,
-               SECRET_KEY=config.secret_key, INSTANCE_PATH=str(config.instance_path))
+               SECRET_KEY=config.secret_key, AT_WEBHOOK_TOKEN=config.at_webhook_token,
+               INSTANCE_PATH=str(config.instance_path))
     web = Child("web server", [
         sys.executable, "-m", "gunicorn", "--bind", f"{host}:{port}",
         "--workers", str(workers or config.web_workers), "--access-logfile", "-",
@@ -148,36 +153,37 @@ class Child:
 
 
 def _announce(config, host: str, port: int, redis_url: str) -> None:
-    base = f"http://{'127.0.0.1' if host in ('0.0.0.0', '::') else host}:{port}"
+    """What is running, and the webhook URLs to give each provider, with their token:
+    only the providers whose secret is configured are served at all."""
+    from gateway.providers.http import AggregatorShape
+
+    # Compared, not bound: the address to print when listening on all interfaces.
+    base = f"http://{'127.0.0.1' if host in ('0.0.0.0', '::') else host}:{port}"  # nosec B104
+    public = config.public_base_url.rstrip("/") or base
     click.secho("\nOutreach Gateway is starting", bold=True)
     click.echo(f"  dashboard:     {base}/  (accounts: outreach users add EMAIL --role admin)")
     click.echo(f"  health:        {base}/healthz")
-    for label, path in (("USSD webhook", "/ussd/africastalking"),
-                        ("SMS webhooks", "/sms/africastalking  /sms/twilio  /sms/android"),
-                        ("delivery", "/status/africastalking  /status/twilio"),
-                        ("voice", "/voice/africastalking  /voice/twilio")):
-        click.echo(f"  {label + ':':<14} " + "  ".join(f"{base}{p}" for p in path.split()))
+    token = f"?token={config.at_webhook_token}"
+    click.echo("  Africa's Talking callback URLs (the token is this install's; keep them private):")
+    for label, path in (("USSD", "/ussd/africastalking"), ("SMS", "/sms/africastalking"),
+                        ("delivery", "/status/africastalking"), ("voice", "/voice/africastalking")):
+        click.echo(f"    {label + ':':<10} {public}{path}{token}")
+    if config.twilio_auth_token:
+        click.echo("  Twilio webhooks (signed with TWILIO_AUTH_TOKEN):")
+        for label, path in (("SMS", "/sms/twilio"), ("delivery", "/status/twilio"), ("voice", "/voice/twilio")):
+            click.echo(f"    {label + ':':<10} {public}{path}")
+    if config.android_signing_key:
+        click.echo(f"  Android phones: {public}/sms/android (signed with ANDROID_SIGNING_KEY); register it on "
+                   "each phone with `outreach phones webhooks` (docs/android.md)")
+    if config.http_aggregator_config:
+        shape = AggregatorShape.load(config.http_aggregator_config)
+        click.echo("  HTTP aggregator:")
+        for label, path in (("USSD", "/ussd/http"), ("SMS", "/sms/http")):
+            click.echo(f"    {label + ':':<10} {public}{path}?token={shape.token}")
     click.echo(f"  database:      {config.sqlalchemy_url.split('@')[-1]}")
     click.echo(f"  redis:         {'embedded ' if not config.redis_url else ''}{redis_url.split('@')[-1]}")
     click.echo(f"  SMS provider:  {config.sms_provider}")
     click.echo("  try it:        outreach simulate\n")
-    if config.sms_provider == "android":
-        public = config.public_base_url.rstrip("/") or base
-        click.echo(f"  Android phones: register {public}/sms/android on each phone with "
-                   "`outreach phones webhooks` (docs/android.md)")
-        if not config.android_signing_key:
-            click.secho("  WARNING: ANDROID_SIGNING_KEY is not set: every phone webhook will be refused.",
-                        fg="red", bold=True)
-    if config.sms_provider == "twilio" and not config.twilio_auth_token:
-        click.secho("  WARNING: TWILIO_AUTH_TOKEN is not set: Twilio signatures are NOT checked.",
-                    fg="red", bold=True)
-    if not config.webhooks_protected:
-        click.secho("!" * 72, fg="red", bold=True)
-        click.secho("  WARNING: webhooks are UNPROTECTED. Anyone who finds this URL can act as\n"
-                    "  your members. Set AT_WEBHOOK_TOKEN and add ?token=... to the callback\n"
-                    "  URLs in the Africa's Talking dashboard before going live.",
-                    fg="red", bold=True)
-        click.secho("!" * 72 + "\n", fg="red", bold=True)
 
 
 def _voice_warning(config) -> None:
@@ -240,10 +246,11 @@ def smpp() -> None:
 @click.option("--voice-warning", is_flag=True, hidden=True, help="Also say how many Lao prompts are recorded.")
 def migrate(voice_warning: bool) -> None:
     """Apply pending database migrations (``outreach up`` does this itself)."""
-    from gateway.config import load_config
+    from gateway.config import load_config, tighten
     from gateway.store.database import Database
 
     config = load_config()
+    tighten(config.instance_path)
     Database(config.sqlalchemy_url).upgrade()
     click.echo(f"database is up to date: {config.sqlalchemy_url.split('@')[-1]}")
     if voice_warning:

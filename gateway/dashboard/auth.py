@@ -1,8 +1,14 @@
 """Signing in and out, CSRF tokens, and roles, all checked on the server.
 
-- Passwords are checked against scrypt hashes (``gateway.store.users``); five wrong
-  ones in a row lock the account for 15 minutes, and each address may try ten times
-  a minute (counted in Redis, so every web process agrees).
+- Passwords are checked against scrypt hashes (``gateway.store.users``). Five wrong
+  ones from one address lock that account *from that address* for 15 minutes, so
+  nobody elsewhere can lock an organiser out; each address may try ten times a
+  minute. Both are counted in Redis, so every web process agrees. Every "no" says
+  the same words, so the form never tells which emails have accounts; each one is
+  in the audit log. Behind ``TRUSTED_PROXIES`` proxies the address is the client's.
+- The cookie names the account and its ``session_version``: signing out, a new
+  password, a new role and disabling raise it, which ends every session of hers at
+  her next request. A session also ends after ``SESSION_IDLE_MINUTES`` unused.
 - Every POST to the dashboard carries the session's CSRF token; one without it is
   refused (400) and changes nothing. The session is renewed at sign-in.
 - A page says which ability it needs (read, send, manage); a user without it gets 403.
@@ -14,6 +20,7 @@ import functools
 import hashlib
 import hmac
 import secrets
+import time
 from pathlib import Path
 from urllib.parse import urlsplit
 
@@ -41,6 +48,7 @@ bp = Blueprint("dashboard", __name__, template_folder="templates", static_folder
                static_url_path="/static/dashboard")
 OPEN = {"dashboard.login", "dashboard.login_post", "dashboard.static", "dashboard.font", "dashboard.language"}
 TRIES_PER_MINUTE = 10
+LOCK_AFTER, LOCK_S = 5, 15 * 60
 FONTS = Path(__file__).resolve().parent.parent / "polls" / "fonts"
 
 
@@ -72,21 +80,33 @@ def _guard():
         if not given or not hmac.compare_digest(given, session.get("csrf", "")):
             return render_template("dashboard/message.html", title=_("This form has expired"),
                                    text=_("Please go back, reload the page and try again. Nothing was saved.")), 400
-    g.user = _signed_in()
+    g.user = current_user()
     if g.user is None and request.endpoint not in OPEN:
         return redirect(url_for("dashboard.login", next=request.full_path.rstrip("?")))
     return None
 
 
-def _signed_in() -> User | None:
+def current_user() -> User | None:
+    """Her account, if the cookie's sign-in still holds: the account exists and is
+    enabled, no sign-out, new password or new role has ended it since, and it has been
+    used within ``SESSION_IDLE_MINUTES``. Otherwise the cookie is emptied."""
     user_id = session.get("user")
     if not isinstance(user_id, int):
         return None
+    now = int(time.time())
+    seen = session.get("seen")
+    idle_s = current_app.config["GATEWAY"].session_idle_minutes * 60
     with current_app.extensions["db"].session() as db:
         user = db.get(User, user_id)
         if user is not None:
             db.expunge(user)
-        return user
+    if (user is None or user.disabled_at is not None or session.get("ver") != user.session_version
+            or not isinstance(seen, int) or now - seen > idle_s):
+        session.clear()
+        return None
+    if now - seen >= 30:  # not on every request: the cookie is sent again each time it changes
+        session["seen"] = now
+    return user
 
 
 def needs(ability: str):
@@ -113,19 +133,28 @@ def login_post():
     if not _may_try():
         return render_template("dashboard/login.html", next=next_page, email=email,
                                error=_("Too many tries from here. Please wait a minute.")), 429
+    pair = _pair_key(email)
+    redis = current_app.extensions["redis"]
+    locked = int(redis.get(pair) or 0) >= LOCK_AFTER
     with current_app.extensions["db"].session() as db:
-        user, outcome = accounts.check_login(db, email, password)
+        # Checked even while locked: the same time and the same words either way.
+        user = accounts.check_login(db, email, password, allowed=not locked)
         if user is not None:
             audit.record(db, user.email, "sign in", f"user {user.id}")
-            user_id, language = user.id, user.language
-    if outcome != "ok":
-        error = (_("This account is locked for 15 minutes after too many wrong passwords.")
-                 if outcome == "locked" else _("Wrong email or password."))
-        return render_template("dashboard/login.html", next=next_page, email=email, error=error), 401
+            user_id, language, version = user.id, user.language, user.session_version
+        else:
+            known = accounts.by_email(db, email)
+            tries = _count_failure(pair) if not locked else LOCK_AFTER
+            audit.record(db, "sign-in form", "sign in refused", f"user {known.id}" if known else "no such account",
+                         f"from {_address_tag()}" + (", locked for 15 minutes" if tries >= LOCK_AFTER else ""))
+            user = None
+    if user is None:
+        return render_template("dashboard/login.html", next=next_page, email=email, error=_(
+            "Wrong email or password, or too many tries. Check them, or wait 15 minutes and try again.")), 401
     draft = session.get("draft")  # what she typed before her session expired
     session.clear()  # a new session at sign-in: nothing else carried over from before
     session.permanent = True
-    session.update(user=user_id, lang=language)
+    session.update(user=user_id, ver=version, seen=int(time.time()), lang=language)
     if draft:
         session["draft"] = draft
     return redirect(next_page)
@@ -133,11 +162,17 @@ def login_post():
 
 @bp.post("/logout")
 def logout():
+    """Sign out everywhere: the old cookie, replayed, no longer signs anyone in."""
+    if g.get("user") is not None:
+        with current_app.extensions["db"].session() as db:
+            user = db.get(User, g.user.id)
+            accounts.end_sessions(user)
+            audit.record(db, user.email, "sign out", f"user {user.id}")
     session.clear()
     return redirect(url_for("dashboard.login"))
 
 
-@bp.get("/language/<code>")
+@bp.post("/language/<code>")
 def language(code: str):
     """Switch the interface language (kept in her session, and on her account)."""
     if code in ("lo", "en"):
@@ -145,7 +180,7 @@ def language(code: str):
         if g.get("user") is not None:
             with current_app.extensions["db"].session() as db:
                 db.get(User, g.user.id).language = code
-    return redirect(_safe_next(request.args.get("next")))
+    return redirect(_safe_next(request.form.get("next")))
 
 
 @bp.get("/fonts/phetsarath.ttf")
@@ -161,11 +196,32 @@ def _safe_next(target: str | None) -> str:
     return target
 
 
+def _address_tag() -> str:
+    """Her address as a keyed hash: enough to tell addresses apart in the audit log
+    and in Redis, without keeping anyone's address."""
+    secret = current_app.config["SECRET_KEY"].encode()
+    return hmac.new(secret, (request.remote_addr or "").encode(), hashlib.sha256).hexdigest()[:16]
+
+
+def _pair_key(email: str) -> str:
+    secret = current_app.config["SECRET_KEY"].encode()
+    account = hmac.new(secret, email.strip().lower().encode("utf-8", "replace"), hashlib.sha256).hexdigest()[:16]
+    return f"dash:fail:{account}:{_address_tag()}"
+
+
+def _count_failure(key: str) -> int:
+    """One more wrong try of this account from this address; the 15 minutes start
+    at the first."""
+    pipe = current_app.extensions["redis"].pipeline(transaction=False)
+    pipe.set(key, 0, ex=LOCK_S, nx=True)
+    pipe.incr(key)
+    return pipe.execute()[1]
+
+
 def _may_try() -> bool:
     """Ten tries a minute per address. The minute starts at the first try (not on
     the clock's minute, where eleven quick tries could straddle two minutes)."""
-    address = hashlib.sha256((request.remote_addr or "").encode()).hexdigest()[:16]
-    key = f"dash:login:{address}"
+    key = f"dash:login:{_address_tag()}"
     pipe = current_app.extensions["redis"].pipeline(transaction=False)
     pipe.set(key, 0, ex=60, nx=True)
     pipe.incr(key)

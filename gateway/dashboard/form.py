@@ -11,7 +11,6 @@ from __future__ import annotations
 import csv
 import io
 import math
-import re
 from dataclasses import dataclass
 from urllib.parse import urlsplit
 
@@ -21,6 +20,7 @@ from flask_babel import gettext as _
 
 from gateway.errors import ImportRowError, InputProblem
 from gateway.messaging.audience import Audience
+from gateway.store.csvfile import plain_row
 
 # What a stashed draft may hold: text she typed, never a password or a token.
 _NOT_KEPT = {"csrf", "password"}
@@ -85,7 +85,7 @@ def audience_from(values) -> Audience:
     return Audience(tuple(t for t in values.getlist("topic") if t in topics),
                     tuple(p for p in values.getlist("province") if p in provinces),
                     tuple(lang for lang in values.getlist("language") if lang in languages),
-                    int(session_id) if session_id.isdigit() else None)
+                    int(session_id) if session_id.isdigit() and len(session_id) < 10 else None)
 
 
 @dataclass
@@ -107,7 +107,7 @@ class Pages:
     @classmethod
     def of(cls, total: int, size: int = 50) -> "Pages":
         raw = request.args.get("page", "1")
-        number = int(raw) if raw.isdigit() and int(raw) > 0 else 1
+        number = int(raw) if raw.isdigit() and 0 < len(raw) < 10 and int(raw) > 0 else 1
         return cls(min(number, max(1, math.ceil(total / size))), size, total)
 
 
@@ -116,21 +116,9 @@ def csv_download(rows, filename: str) -> Response:
     as Lao instead of mojibake. Names and replies are typed by members, so a cell
     that a spreadsheet would run as a formula is made plain text first."""
     out = io.StringIO()
-    csv.writer(out).writerows([[_plain_cell(cell) for cell in row] for row in rows])
-    return Response("\ufeff" + out.getvalue(), mimetype="text/csv; charset=utf-8",
+    csv.writer(out).writerows([plain_row(row) for row in rows])
+    return Response("\ufeff" + out.getvalue(), content_type="text/csv; charset=utf-8",
                     headers={"Content-Disposition": f"attachment; filename={filename}"})
-
-
-_NUMBER = re.compile(r"[+-][\d .]*")
-
-
-def _plain_cell(cell):
-    """``=HYPERLINK(...)`` typed as a name must not run in Excel: cells starting with
-    = @ + - (or a tab or return) get a leading apostrophe, except numbers such as a
-    phone number ``+85620...``."""
-    if isinstance(cell, str) and cell[:1] in ("=", "@", "+", "-", "\t", "\r") and not _NUMBER.fullmatch(cell):
-        return "'" + cell
-    return cell
 
 
 # ------------------------------------------------------------------ expired sessions

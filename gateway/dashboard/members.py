@@ -14,7 +14,7 @@ import re
 
 from flask import current_app, g, redirect, render_template, request, url_for
 from flask_babel import gettext as _
-from sqlalchemy import func, or_, select
+from sqlalchemy import false, func, or_, select
 
 from gateway.channels.erasure import erase_member
 from gateway.content.vocabulary import Vocabulary
@@ -32,12 +32,16 @@ STATUSES = ("registered", "not_registered", "opted_out")
 IMPORT_LIMIT = 10 * 1024 * 1024  # a 10 MB CSV holds ~100,000 members
 
 
-def _filters(args) -> list:
-    """The WHERE of the list: her search words and the chosen filters."""
+def _filters(args, by_number: bool) -> list:
+    """The WHERE of the list: her search words and the chosen filters. Only someone
+    who may see numbers may search by them: a viewer trying last digits one at a
+    time would otherwise read the numbers the list masks for her."""
     where = [Member.erased_at.is_(None)]
     words = args.get("q", "").strip()[:80]
     digits = re.sub(r"[\s\-+().]", "", words)
-    if digits.isdigit() and len(digits) >= 3:
+    if digits.isdigit() and not by_number:
+        where.append(false())
+    elif digits.isdigit() and len(digits) >= 3:
         # Numbers are stored +856..., so "last digits" is a suffix match.
         where.append(Member.phone.like(f"%{digits[-9:]}"))
     elif words:
@@ -63,7 +67,7 @@ def _filters(args) -> list:
 @bp.get("/members")
 @needs("read")
 def members():
-    where = _filters(request.args)
+    where = _filters(request.args, accounts.can(g.user, "see_numbers"))
     with current_app.extensions["db"].session() as db:
         total = db.scalar(select(func.count(Member.id)).where(*where)) or 0
         pages = Pages.of(total)
@@ -133,7 +137,7 @@ def _profile(db, row: Member) -> dict:
     her number masked, as the list does."""
     data = privacy.report(db, row)
     data.update(consent_at=row.consent_at, opted_out_at=row.opted_out_at,
-                phone=row.phone if accounts.can(g.user, "send") else mask(row.phone))
+                phone=row.phone if accounts.can(g.user, "see_numbers") else mask(row.phone))
     return data
 
 

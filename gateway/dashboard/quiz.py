@@ -25,7 +25,9 @@ def quiz():
     questions, scores = quiz_report.charts(report, language(), current_app.extensions["catalog"], utcnow())
     provinces, languages = dict(choices("provinces")), dict(choices("languages"))
     return render_template("dashboard/quiz.html", report=report, provinces=provinces, languages=languages,
-                           charts=[Markup(charts.svg(chart, embed_font=False)) for chart in (questions, scores)])
+                           # our own SVG, every text in it escaped (charts.svg)
+                           charts=[Markup(charts.svg(chart, embed_font=False))  # nosec B704
+                                   for chart in (questions, scores)])
 
 
 @bp.get("/quiz.csv")

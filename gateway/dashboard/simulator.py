@@ -1,8 +1,9 @@
 """A basic phone on the page: dial the USSD menus or text the gateway, in Lao or
 English, over the real webhooks, flows, database and Redis.
 
-Each organiser gets her own test number (+856 20 555 NNNNN, from her account id),
-so two organisers testing at once never share a session. Her test member is real:
+Each organiser gets her own test number, from her account id: one of the numbers
+kept for fiction (``gateway.phone.fictional``), which no real member can have, so
+two organisers testing at once never share a session and none acts as a member. Her test member is real:
 registering makes a member with that number (erase it from Members when done).
 SMS replies are the real outbox rows; with a real provider configured, the worker
 really sends them to that made-up number.
@@ -18,6 +19,7 @@ from sqlalchemy import select
 from gateway.broker import workers_alive
 from gateway.dashboard.auth import bp, needs
 from gateway.services import is_outage
+from gateway.phone import fictional
 from gateway.store import members
 from gateway.store.models import OutboundMessage
 
@@ -26,13 +28,12 @@ SMS_WAIT_S = 3.0  # how long a simulated text waits for the worker's drainer bef
 
 
 def test_number() -> str:
-    return f"+85620555{g.user.id % 100000:05d}"
+    return fictional(g.user.id)
 
 
 def _webhook(path: str, form: dict) -> str:
     """Post to the gateway's own webhook exactly as Africa's Talking would."""
-    token = current_app.config["GATEWAY"].at_webhook_token
-    url = path + (f"?token={token}" if token else "")
+    url = f"{path}?token={current_app.config['GATEWAY'].at_webhook_token}"
     return current_app.test_client().post(url, data=form).get_data(as_text=True)
 
 
@@ -84,7 +85,7 @@ def simulator_sms():
 def simulator_sms_replies():
     """Replies written since ``after`` (a reply can be written by a worker a moment later)."""
     after = request.args.get("after", "0")
-    return jsonify(replies=_replies(test_number(), int(after) if after.isdigit() else 0))
+    return jsonify(replies=_replies(test_number(), int(after) if after.isdigit() and len(after) < 10 else 0))
 
 
 def _replies(phone: str, after: int) -> list[dict]:

@@ -35,7 +35,7 @@ class Audience:
             key, _, values = part.partition("=")
             key = key.strip().lower().rstrip("s")
             if key == "session":
-                if not values.strip().isdigit():
+                if not values.strip().isdigit() or len(values.strip()) > 9:
                     raise ValueError(f"session={values!r}: give the session's id, e.g. session=3")
                 found["session_id"] = int(values)
                 continue

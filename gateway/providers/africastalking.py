@@ -22,13 +22,13 @@ from africastalking.SMS import SMSService
 from africastalking.Voice import VoiceService
 
 from gateway.errors import AmbiguousProviderError, PermanentProviderError, TransientProviderError
+from gateway.providers.media import MediaHosts, download, host_of
 from gateway.providers.base import (
     DeliveryReport,
     Inbound,
     OptOutNotice,
     SendOutcome,
     SettledSession,
-    download,
     request_was_written,
     transport_outcome,
 )
@@ -93,6 +93,9 @@ class AfricasTalkingProvider:
         self.voice = VoiceService(config.at_username or "sandbox", config.at_api_key or "")
         self.voice._baseUrl = config.at_voice_url.rstrip("/")  # calls go to voice.africastalking.com
         self.voice_number = config.at_voice_number
+        # Africa's Talking's own hosts, and the voice API host it is reached at here.
+        self.media = MediaHosts.of(config.recording_hosts, (".africastalking.com", host_of(config.at_voice_url)),
+                                   config.recording_private_ok())
 
     def send(self, text: str, phones: Sequence[str], **options) -> list[SendOutcome]:
         try:
@@ -153,7 +156,7 @@ class AfricasTalkingProvider:
 
     def fetch_recording(self, url: str) -> bytes:
         """A ``recordingUrl`` from a ``<Record>`` callback (an MP3, served without auth)."""
-        return download(url, self.timeout)
+        return download(url, self.timeout, self.media)
 
     def parse_inbound(self, form: Mapping[str, str]) -> Inbound | None:
         if not form.get("id") or not form.get("from"):

@@ -17,7 +17,6 @@ from urllib.parse import urlsplit
 import requests
 from urllib3.exceptions import NewConnectionError
 
-from gateway.errors import PermanentProviderError, TransientProviderError
 
 
 @dataclass(frozen=True)
@@ -168,21 +167,3 @@ class Provider(Protocol):
     def parse_inbound(self, form: Mapping[str, str]) -> Inbound | None: ...
 
     def parse_report(self, form: Mapping[str, str]) -> DeliveryReport | OptOutNotice | None: ...
-
-
-def download(url: str, timeout: float, auth: tuple[str, str] | None = None, limit: int = 20 * 1024 * 1024) -> bytes:
-    """GET a provider's recording: 404 and 5xx (not ready yet) and network errors are
-    transient, other 4xx permanent; no more than ``limit`` bytes."""
-    try:
-        reply = requests.get(url, auth=auth, timeout=timeout, stream=True)
-    except requests.RequestException as exc:
-        raise TransientProviderError(f"recording: {type(exc).__name__}") from None
-    with reply:
-        if reply.status_code == 404 or reply.status_code >= 500:
-            raise TransientProviderError(f"recording: HTTP {reply.status_code}")
-        if reply.status_code >= 400:
-            raise PermanentProviderError(f"recording: HTTP {reply.status_code}")
-        data = reply.raw.read(limit + 1, decode_content=True)
-    if len(data) > limit:
-        raise PermanentProviderError("recording: larger than 20 MB")
-    return data

@@ -93,8 +93,12 @@ class AggregatorShape:
             raise ConfigError("HTTP_AGGREGATOR_CONFIG", f"{path}: ussd.text_is is latest or cumulative")
         if (ussd.get("reply") or {}).get("as", "text") not in ("text", "json", "form"):
             raise ConfigError("HTTP_AGGREGATOR_CONFIG", f"{path}: ussd.reply.as is text, json or form")
+        token = str(data.get("token") or "")
+        if len(token) < 16:  # without it anyone could post as the aggregator
+            raise ConfigError("HTTP_AGGREGATOR_CONFIG", f"{path}: needs token: with 16 or more characters, "
+                                                        "which the aggregator sends as ?token=… or X-Token")
         inbound = {"from": "from", "text": "text", "id": "id", **(sms.get("inbound") or {})}
-        return cls(str(data.get("token") or ""), inbound, send, ussd)
+        return cls(token, inbound, send, ussd)
 
     def ussd_field(self, name: str, default: str) -> str:
         return str(self.ussd.get(name) or default)

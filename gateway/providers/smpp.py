@@ -85,7 +85,7 @@ def receipt(short_message: bytes, provider: str = "smpp") -> DeliveryReport | No
 def inbound_id(phone: str, text: str, when: float) -> str:
     """An SMSC gives a member's text no id, so a redelivered ``deliver_sm`` (our answer
     was lost) is known by its sender, words and minute."""
-    return "mo-" + hashlib.sha1(f"{phone}|{text}|{int(when // 60)}".encode()).hexdigest()[:24]
+    return "mo-" + hashlib.sha1(f"{phone}|{text}|{int(when // 60)}".encode(), usedforsecurity=False).hexdigest()[:24]
 
 
 class SmppProvider:

@@ -16,7 +16,8 @@ from twilio.base.exceptions import TwilioRestException
 from twilio.http.http_client import TwilioHttpClient
 from twilio.rest import Client
 
-from gateway.providers.base import (DeliveryReport, Inbound, SendOutcome, download, environment_settings,
+from gateway.providers.media import MediaHosts, download, host_of
+from gateway.providers.base import (DeliveryReport, Inbound, SendOutcome, environment_settings,
                                     transport_outcome)
 
 OPTED_OUT_CODES = {21610}
@@ -42,6 +43,9 @@ class TwilioProvider:
         self.caller_id = config.twilio_from  # a voice-capable number (a messaging service cannot call)
         self.auth = (config.twilio_account_sid, config.twilio_auth_token)
         self.timeout = config.provider_timeout_ms / 1000
+        # Twilio's own media hosts, and the API host it is reached at here.
+        self.media = MediaHosts.of(config.recording_hosts, (".twilio.com", host_of(config.twilio_api_url)),
+                                   config.recording_private_ok())
         self.concurrency = max(1, config.send_concurrency)
         base = config.public_base_url.rstrip("/")
         self.status_callback = f"{base}/status/twilio" if base else None
@@ -51,7 +55,7 @@ class TwilioProvider:
         (needed when "HTTP auth on media URLs" is on; harmless when off), and may
         answer 404 for a moment after the call posts it."""
         wav = url if url.endswith((".wav", ".mp3")) else url + ".wav"
-        return download(wav, self.timeout, auth=self.auth)
+        return download(wav, self.timeout, self.media, auth=self.auth)
 
     def send(self, text: str, phones: Sequence[str], **options) -> list[SendOutcome]:
         """One request per recipient (Twilio has no bulk send), a bounded number at once."""

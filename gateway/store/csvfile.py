@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import codecs
 import csv
+import re
 import io
 from pathlib import Path
 from typing import Callable, Iterable, Iterator, TypeVar
@@ -87,3 +88,23 @@ def checked_rows(rows: Iterable[tuple[int, dict[str, str]]], convert: Callable[[
             yield line, convert(row)
         except ValueError as exc:
             rejected.append(ImportRowError(line, str(exc), exc if isinstance(exc, InputProblem) else None))
+
+
+_NUMBER = re.compile(r"[+-][\d .]*")
+
+
+def plain_cell(cell):
+    """A cell a spreadsheet will not run: names and replies are typed by members, and
+    ``=HYPERLINK(...)`` typed as a name must not run in Excel. Cells starting with
+    = @ + - (or a tab or return) get a leading apostrophe, except numbers such as a
+    phone number ``+85620...``."""
+    if isinstance(cell, str) and cell[:1] in ("=", "@", "+", "-", "\t", "\r") and not _NUMBER.fullmatch(cell):
+        return "'" + cell
+    return cell
+
+
+def plain_row(row):
+    """``row`` (a list, or a dict's values kept as a dict) with every cell made plain."""
+    if isinstance(row, dict):
+        return {key: plain_cell(value) for key, value in row.items()}
+    return [plain_cell(cell) for cell in row]

@@ -351,7 +351,8 @@ class AuditEvent(Base):
 
 class User(Base):
     """An organiser's account for the dashboard. The password is kept only as an
-    scrypt hash; ``failed_logins`` and ``locked_until`` make guessing slow."""
+    scrypt hash. ``session_version`` is named in her sign-in cookie: raising it ends
+    every session of hers at once (sign-out, a new password, a new role, disabling)."""
 
     __tablename__ = "users"
 
@@ -360,7 +361,9 @@ class User(Base):
     password_hash: Mapped[str] = mapped_column(String(200))
     role: Mapped[str] = mapped_column(String(12))  # admin | organiser | viewer
     language: Mapped[str] = mapped_column(String(8), default="lo")
-    failed_logins: Mapped[int] = mapped_column(Integer, default=0)
-    locked_until: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    failed_logins: Mapped[int] = mapped_column(Integer, default=0)  # unused: tries are counted in Redis
+    locked_until: Mapped[datetime | None] = mapped_column(UTCDateTime)  # unused, as above
     created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
     last_login_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    disabled_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    session_version: Mapped[int] = mapped_column(Integer, default=0, server_default="0")

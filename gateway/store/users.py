@@ -1,8 +1,10 @@
 """Organisers' accounts: passwords hashed with scrypt, roles, and slow guessing.
 
-Roles: a **viewer** reads; an **organiser** also sends, edits and erases; an
-**admin** also manages accounts. Five wrong passwords in a row lock an account for
-15 minutes; the lock and the count are on the row, so every web process sees them.
+Roles: a **viewer** reads, and sees members' numbers masked; an **organiser** also
+sees them whole, sends, edits and erases; an **admin** also manages accounts. An
+account can be disabled; a role change, a new password, disabling and signing out
+end every session of hers (``session_version``, which the dashboard's cookie names).
+Wrong passwords are counted by the dashboard, per account and address together.
 """
 
 from __future__ import annotations
@@ -12,7 +14,7 @@ import hashlib
 import hmac
 import os
 import re
-from datetime import datetime, timedelta
+from datetime import datetime
 
 from sqlalchemy import func, select
 from sqlalchemy.orm import Session
@@ -20,16 +22,19 @@ from sqlalchemy.orm import Session
 from gateway.store.models import User, utcnow
 
 ROLES = ("admin", "organiser", "viewer")
-CAN = {"read": {"admin", "organiser", "viewer"}, "send": {"admin", "organiser"}, "manage": {"admin"}}
+CAN = {"read": {"admin", "organiser", "viewer"}, "send": {"admin", "organiser"}, "manage": {"admin"},
+       "see_numbers": {"admin", "organiser"}}
 MIN_PASSWORD = 10
-LOCK_AFTER, LOCK_FOR = 5, timedelta(minutes=15)
-_SCRYPT = {"n": 2**14, "r": 8, "p": 1}  # about 50 ms and 16 MB a check: slow for guessing
+# OWASP's scrypt parameters (N=2^17, r=8, p=1): about 0.3 s and 128 MB a check on this
+# machine, slow for guessing. A hash made with older, cheaper ones is redone at sign-in.
+_SCRYPT = {"n": 2**17, "r": 8, "p": 1}
+_MAXMEM = 2**28  # hashlib's default (32 MB) is below what N=2^17 needs
 _EMAIL = re.compile(r"^[^@\s]+@[^@\s]+\.[^@\s]+$")
 
 
 def hash_password(password: str) -> str:
     salt = os.urandom(16)
-    digest = hashlib.scrypt(password.encode("utf-8"), salt=salt, **_SCRYPT)
+    digest = hashlib.scrypt(password.encode("utf-8"), salt=salt, maxmem=_MAXMEM, **_SCRYPT)
     return "scrypt${n}${r}${p}$".format(**_SCRYPT) + "$".join(
         base64.b64encode(part).decode() for part in (salt, digest))
 
@@ -39,25 +44,46 @@ def password_matches(password: str, stored: str) -> bool:
         scheme, n, r, p, salt, digest = stored.split("$")
         expected = base64.b64decode(digest)
         found = hashlib.scrypt(password.encode("utf-8"), salt=base64.b64decode(salt),
-                               n=int(n), r=int(r), p=int(p), dklen=len(expected))
+                               n=int(n), r=int(r), p=int(p), dklen=len(expected), maxmem=_MAXMEM)
     except (ValueError, TypeError):
         return False
     return scheme == "scrypt" and hmac.compare_digest(found, expected)
 
 
-def add(db: Session, email: str, password: str, role: str, language: str = "lo") -> User:
-    """Create an account; ValueError says what is wrong, and nothing is written."""
+def needs_rehash(stored: str) -> bool:
+    return not stored.startswith("scrypt${n}${r}${p}$".format(**_SCRYPT))
+
+
+def _checked_email(email: str) -> str:
     email = email.strip().lower()
-    if not _EMAIL.match(email):
+    if not _EMAIL.match(email) or len(email) > 254:
         raise ValueError(f"{email!r} is not an email address")
-    if role not in ROLES:
-        raise ValueError(f"role {role!r} is not one of {', '.join(ROLES)}")
+    return email
+
+
+def _checked_password(password: str) -> str:
     if len(password) < MIN_PASSWORD:
         raise ValueError(f"the password needs at least {MIN_PASSWORD} characters")
+    if len(password) > 1000:
+        raise ValueError("the password is longer than 1,000 characters")
+    return password
+
+
+def _checked_role(role: str) -> str:
+    if role not in ROLES:
+        raise ValueError(f"role {role!r} is not one of {', '.join(ROLES)}")
+    return role
+
+
+def add(db: Session, email: str, password: str, role: str, language: str = "lo") -> User:
+    """Create an account; ValueError says what is wrong, and nothing is written."""
+    email = _checked_email(email)
+    _checked_role(role)
+    _checked_password(password)
     if by_email(db, email) is not None:
         raise ValueError(f"{email} has an account already")
     user = User(email=email, password_hash=hash_password(password), role=role, language=language,
-                failed_logins=0)
+                failed_logins=0, session_version=0)
     db.add(user)
     db.flush()
     return user
@@ -67,25 +93,65 @@ def by_email(db: Session, email: str) -> User | None:
     return db.scalar(select(User).where(func.lower(User.email) == email.strip().lower()))
 
 
-def check_login(db: Session, email: str, password: str, now: datetime | None = None) -> tuple[User | None, str]:
-    """(the user, "ok") when the password is right; otherwise (None, "wrong") or
-    (None, "locked"). A wrong password counts towards the lock; a right one, while
-    locked, does not open it early."""
+def everyone(db: Session) -> list[User]:
+    return list(db.scalars(select(User).order_by(User.email)))
+
+
+def check_login(db: Session, email: str, password: str, now: datetime | None = None,
+                allowed: bool = True) -> User | None:
+    """The user when the password is right, the account is enabled and the caller
+    ``allowed`` it (the dashboard's lock), else None. Every kind of "no" takes the
+    same time and says the same thing, so a sign-in form never tells which emails
+    have accounts. A hash made with older parameters is made again with today's."""
     now = now or utcnow()
     user = by_email(db, email)
     if user is None:
         hash_password(password)  # the same time whether or not the account exists
-        return None, "wrong"
-    if user.locked_until is not None and user.locked_until > now:
-        return None, "locked"
-    if not password_matches(password, user.password_hash):
-        user.failed_logins += 1
-        if user.failed_logins >= LOCK_AFTER:
-            user.locked_until, user.failed_logins = now + LOCK_FOR, 0
-            return None, "locked"
-        return None, "wrong"
-    user.failed_logins, user.locked_until, user.last_login_at = 0, None, now
-    return user, "ok"
+        return None
+    if (not password_matches(password[:1000], user.password_hash) or user.disabled_at is not None
+            or not allowed):
+        return None
+    if needs_rehash(user.password_hash):
+        user.password_hash = hash_password(password)
+    user.last_login_at = now
+    return user
+
+
+def end_sessions(user: User) -> None:
+    """Every sign-in of hers ends at its next request (the cookie names the version)."""
+    user.session_version = (user.session_version or 0) + 1
+
+
+def set_role(db: Session, user: User, role: str) -> None:
+    """A new role; her sessions end, so what she may see changes at once."""
+    if user.role == "admin" and role != "admin":
+        _keep_an_admin(db, user)
+    user.role = _checked_role(role)
+    end_sessions(user)
+
+
+def disable(db: Session, user: User, now: datetime | None = None) -> None:
+    if user.role == "admin":
+        _keep_an_admin(db, user)
+    user.disabled_at = user.disabled_at or now or utcnow()
+    end_sessions(user)
+
+
+def enable(user: User) -> None:
+    user.disabled_at = None
+
+
+def set_password(user: User, password: str) -> None:
+    user.password_hash = hash_password(_checked_password(password))
+    end_sessions(user)
+
+
+def _keep_an_admin(db: Session, leaving: User) -> None:
+    """Refuse to take away the last enabled admin: nobody could manage accounts."""
+    others = db.scalar(select(func.count()).select_from(User).where(
+        User.role == "admin", User.disabled_at.is_(None), User.id != leaving.id))
+    if not others:
+        raise ValueError(f"{leaving.email} is the only enabled admin; make another admin first")
 
 
 def can(user: User, what: str) -> bool:

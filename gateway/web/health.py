@@ -9,7 +9,10 @@
 - ``down`` (503): the database or Redis does not answer.
 
 ``inbox`` counts the texts accepted and not yet processed, and how long the
-oldest has waited (a warning past 10 s). ``voice`` counts the recorded prompts
+oldest has waited (a warning past 10 s).
+
+Anyone may ask, so without a dashboard sign-in the answer holds counts only: the
+Android phones are counted, not named (their names are ``host:port`` on the network). ``voice`` counts the recorded prompts
 per language; ``warnings`` says so while the
 default language (Lao) is not all recorded (those screens are played in English).
 """
@@ -47,13 +50,26 @@ def healthz():
         workers = 0
     phones = _phones()
     degraded = not workers or (phones is not None and not any(p["in_rotation"] for p in phones))
-    extra = {"phones": phones} if phones is not None else {}
+    extra = {}
+    if phones is not None:
+        extra["phones"] = phones if _signed_in() else {
+            "in_rotation": sum(1 for p in phones if p["in_rotation"]), "total": len(phones)}
     voice, warnings = _voice()
     inbox = _inbox()
     if inbox.get("oldest_s") is not None and inbox["oldest_s"] > INBOX_LATE_S:
         warnings.append(f"inbox: {inbox['waiting']} text(s) waiting, the oldest for {inbox['oldest_s']:.0f} s")
     return jsonify(status="degraded" if degraded else "ok", workers=workers, **checks, **extra,
                    inbox=inbox, voice=voice, warnings=warnings), 200
+
+
+def _signed_in() -> bool:
+    from gateway.dashboard.auth import current_user
+
+    try:
+        return current_user() is not None
+    except Exception as exc:  # no database: counts only
+        log.warning("health check sign-in failed: %s", type(exc).__name__)
+        return False
 
 
 def _inbox() -> dict:

@@ -19,7 +19,7 @@ from flask import Blueprint, Response, current_app, jsonify, request
 from gateway.messaging import outbox
 from gateway.providers.base import DeliveryReport, Inbound
 from gateway.services import is_outage
-from gateway.web.auth import africastalking_ok, aggregator_ok, twilio_ok
+from gateway.web.auth import webhook
 from gateway.web.fields import request_fields
 
 bp = Blueprint("sms", __name__)
@@ -54,25 +54,36 @@ def _receive(provider: str, inbound=None) -> bool:
     return True
 
 
+def _plain_refused(status: int) -> Response:
+    return Response({403: "Forbidden", 404: "Not found"}.get(status, "Too long"), status, mimetype="text/plain")
+
+
+def _twiml_refused(status: int) -> Response:
+    return Response(EMPTY_TWIML, status, mimetype="text/xml")
+
+
+def _json_refused(status: int) -> Response:
+    return jsonify(error={403: "forbidden", 404: "not found"}.get(status, "too long")), status
+
+
 @bp.post("/sms/africastalking")
+@webhook("africastalking", _plain_refused)
 def africastalking():
-    if not africastalking_ok():
-        return Response("Forbidden", 403, mimetype="text/plain")
     if not _receive("africastalking"):
         return Response("Try again later", 503, mimetype="text/plain")
     return Response("", 200, mimetype="text/plain")
 
 
 @bp.post("/sms/twilio")
+@webhook("twilio", _twiml_refused)
 def twilio():
-    if not twilio_ok():
-        return Response(EMPTY_TWIML, 403, mimetype="text/xml")
     if not _receive("twilio"):
         return Response(EMPTY_TWIML, 503, mimetype="text/xml")
     return Response(EMPTY_TWIML, 200, mimetype="text/xml")
 
 
 @bp.post("/sms/android")
+@webhook("android", _json_refused)
 def android():
     """SMS Gateway for Android's webhooks: ``sms:received``, ``sms:sent``,
     ``sms:delivered``, ``sms:failed`` (and ``system:ping``), signed with the app's
@@ -80,9 +91,7 @@ def android():
     The phone retries an event it got no 2xx for, for about two days; the event's
     id makes a retried text count once, and a report only ever moves a row forward."""
     phone = current_app.extensions["parsers"]["android"]
-    raw = request.get_data(cache=False)
-    if not phone.verified(raw, request.headers):
-        return jsonify(error="bad signature"), 403
+    raw = request.get_data(cache=False)  # read (and its signature checked) by the guard
     try:
         event = json.loads(raw)
         if not isinstance(event, dict):
@@ -110,10 +119,9 @@ def android():
 
 
 @bp.post("/sms/http")
+@webhook("http", _json_refused)
 def http_aggregator():
     """A local aggregator's inbound text, its field names as HTTP_AGGREGATOR_CONFIG says."""
-    if not aggregator_ok():
-        return jsonify(error="forbidden"), 403
     try:
         inbound = current_app.extensions["parsers"]["http"].parse_inbound(request_fields())
     except ValueError:

@@ -17,7 +17,7 @@ from gateway.phone import mask, to_e164
 from gateway.providers.base import OptOutNotice
 from gateway.store import members
 from gateway.store.models import utcnow
-from gateway.web.auth import africastalking_ok, twilio_ok
+from gateway.web.auth import webhook
 
 bp = Blueprint("status", __name__)
 log = logging.getLogger(__name__)
@@ -51,18 +51,20 @@ def _call_status() -> None:
         log.exception("call status via twilio failed")
 
 
+def _refused(status: int) -> Response:
+    return Response("", status, mimetype="text/plain")
+
+
 @bp.post("/status/africastalking")
+@webhook("africastalking", _refused)
 def africastalking():
-    if not africastalking_ok():
-        return Response("Forbidden", 403, mimetype="text/plain")
     _apply("africastalking")
     return Response("", 200, mimetype="text/plain")
 
 
 @bp.post("/status/twilio")
+@webhook("twilio", _refused)
 def twilio():
-    if not twilio_ok():
-        return Response("", 403, mimetype="text/plain")
     if request.form.get("CallSid") and request.form.get("CallStatus") and not request.form.get("MessageSid"):
         _call_status()  # a call we placed has ended
     else:

@@ -15,28 +15,36 @@ from flask import Blueprint, Response, current_app, request
 from gateway.channels.ussd.pages import reply
 from gateway.channels.ussd.service import UssdHop
 from gateway.providers.http import pick
-from gateway.web.auth import africastalking_ok, aggregator_ok
+from gateway.web.auth import webhook
 from gateway.web.fields import request_fields
 
 bp = Blueprint("ussd", __name__)
 log = logging.getLogger(__name__)
 
-# Longer than any real session's accumulated text; larger bodies are not parsed.
-MAX_FORM_BYTES = 64 * 1024
 
 
 def _plain(body: str, status: int = 200) -> Response:
     return Response(body, status=status, mimetype="text/plain")
 
 
+def _refused(status: int) -> Response:
+    return _plain(reply("Forbidden" if status == 403 else "Not found" if status == 404 else "Too long",
+                        final=True), status)
+
+
+def _aggregator_refused(status: int) -> Response:
+    text = reply("Forbidden" if status == 403 else "Not found" if status == 404 else "Too long", final=True)
+    if status == 404:  # not configured: there is no shape to answer in
+        return _plain(text, status)
+    body, content_type = current_app.extensions["parsers"]["http"].shape.ussd_reply.render(text)
+    return Response(body, status=status, content_type=f"{content_type}; charset=utf-8")
+
+
 @bp.post("/ussd/africastalking")
+@webhook("africastalking", _refused)
 def africastalking():
     service = current_app.extensions["ussd"]
-    if not africastalking_ok():
-        return _plain(reply("Forbidden", final=True), 403)
     try:
-        if (request.content_length or 0) > MAX_FORM_BYTES:
-            return _plain(service.message("ussd.error", service.default_language))
         form = request.form
         hop = UssdHop(session_id=form.get("sessionId", ""), phone=form.get("phoneNumber", ""),
                       text=form.get("text", ""), service_code=form.get("serviceCode", ""),
@@ -51,6 +59,7 @@ def africastalking():
 
 
 @bp.post("/ussd/http")
+@webhook("http", _aggregator_refused)
 def http_aggregator():
     service, shape = current_app.extensions["ussd"], current_app.extensions["parsers"]["http"].shape
     reply_shape = shape.ussd_reply
@@ -59,11 +68,7 @@ def http_aggregator():
         body, content_type = reply_shape.render(text)
         return Response(body, status=status, content_type=f"{content_type}; charset=utf-8")
 
-    if not aggregator_ok():
-        return answer(reply("Forbidden", final=True), 403)
     try:
-        if (request.content_length or 0) > MAX_FORM_BYTES:
-            return answer(service.message("ussd.error", service.default_language))
         fields = request_fields()
         hop = UssdHop(session_id=str(pick(fields, shape.ussd_field("session", "sessionId")) or ""),
                       phone=str(pick(fields, shape.ussd_field("phone", "phoneNumber")) or ""),

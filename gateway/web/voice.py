@@ -23,7 +23,7 @@ from gateway.content.prompt_audit import audit as prompt_audit
 from gateway.messaging import calls as outbound_calls
 from gateway.phone import to_e164
 from gateway.store import audit, live_texts
-from gateway.web.auth import africastalking_ok, twilio_ok
+from gateway.web.auth import webhook
 
 bp = Blueprint("voice", __name__)
 log = logging.getLogger(__name__)
@@ -43,17 +43,19 @@ def audio_url(lang: str, key: str) -> str | None:
     return f"{_base()}/audio/{lang}/{name}" if name else None
 
 
-def _studio_step(provider: str, call_id: str, digits: str, recording: str):
+def _studio_step(provider: str, call_id: str, digits: str, recording: str, caller: str):
     """A CallStep when this is (or now becomes) a record-by-phone call, else None.
     A caller becomes one by pressing * (the first menu takes one key) when
-    STUDIO_PIN is set; the PIN is asked before anything else."""
+    STUDIO_PIN is set (and STUDIO_PHONES, if set, lists her number); the PIN is
+    asked before anything else."""
     studio = current_app.extensions["studio"]
+    phone = to_e164(caller) or ""
     if not studio.enabled or not call_id:
         return None
     if studio.active(provider, call_id):
         speech = studio.step(provider, call_id, digits[:8], recording[:500], _studio_target, audio_url,
-                             _keep_recording, "phone")
-    elif digits == "*":
+                             _keep_recording, "phone", phone)
+    elif digits == "*" and studio.allows(phone):
         current_app.extensions["calls"].hang_up(provider, call_id)  # her member menu is left behind
         speech = studio.begin(provider, call_id)
     else:
@@ -124,11 +126,14 @@ def _always_xml(handler):
     return guarded
 
 
+def _refused(status: int) -> Response:
+    return _xml(voice_xml.reject(), status)
+
+
 @bp.post("/voice/twilio")
+@webhook("twilio", _refused)
 @_always_xml
 def twilio():
-    if not twilio_ok():
-        return _xml(voice_xml.reject(), 403)
     form = request.form
     call_id = form.get("CallSid", "")
     if form.get("CallStatus") in ("completed", "busy", "failed", "no-answer", "canceled"):
@@ -136,11 +141,11 @@ def twilio():
         current_app.extensions["studio"].end("twilio", call_id)
         return _xml(voice_xml.empty())
     action = f"{_base()}/voice/twilio"
-    studio = _studio_step("twilio", call_id, form.get("Digits", ""), form.get("RecordingUrl", ""))
-    if studio is not None:
-        return _xml(voice_xml.twiml(studio.speech, studio.language, audio_url, action))
     inbound = form.get("Direction", "inbound") == "inbound"
     caller = form.get("From", "") if inbound else form.get("To", "")
+    studio = _studio_step("twilio", call_id, form.get("Digits", ""), form.get("RecordingUrl", ""), caller)
+    if studio is not None:
+        return _xml(voice_xml.twiml(studio.speech, studio.language, audio_url, action))
     if inbound and _call_back("twilio", call_id, caller):
         return _xml(voice_xml.reject())
     placed = request.args.get("call", "")
@@ -150,10 +155,9 @@ def twilio():
 
 
 @bp.post("/voice/africastalking")
+@webhook("africastalking", _refused)
 @_always_xml
 def africastalking():
-    if not africastalking_ok():
-        return _xml(voice_xml.reject(), 403)
     form = request.form
     call_id = form.get("sessionId", "")
     if form.get("isActive", "1") == "0":  # the end-of-call notification
@@ -162,13 +166,13 @@ def africastalking():
         if call_id and form.get("direction", "Inbound") == "Outbound":
             outbound_calls.settle(current_app.extensions["services"], "africastalking", call_id, outbound_calls.at_outcome(form))
         return _xml(voice_xml.empty())
-    token = current_app.config["GATEWAY"].at_webhook_token
-    callback = f"{_base()}/voice/africastalking" + (f"?token={token}" if token else "")
-    studio = _studio_step("africastalking", call_id, form.get("dtmfDigits", ""), form.get("recordingUrl", ""))
-    if studio is not None:
-        return _xml(voice_xml.at_xml(studio.speech, studio.language, audio_url, callback))
+    callback = f"{_base()}/voice/africastalking?token={current_app.config['GATEWAY'].at_webhook_token}"
     inbound = form.get("direction", "Inbound") == "Inbound"
     caller = form.get("callerNumber", "") if inbound else form.get("destinationNumber", "")
+    studio = _studio_step("africastalking", call_id, form.get("dtmfDigits", ""), form.get("recordingUrl", ""),
+                          caller)
+    if studio is not None:
+        return _xml(voice_xml.at_xml(studio.speech, studio.language, audio_url, callback))
     if inbound and _call_back("africastalking", call_id, caller):
         return _xml(voice_xml.reject())
     placed = None

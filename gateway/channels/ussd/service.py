@@ -114,7 +114,7 @@ class UssdService:
         except BaseException:
             self.sessions.unlock(hop.session_id, opened.token)
             raise
-        updated.last_text, updated.last_hop = hop.text, hop.hop_id
+        updated.last_text, updated.last_hop, updated.who = hop.text, hop.hop_id, key
         self.sessions.save(hop.session_id, updated, opened.token, key, resume, forget)
         return updated.reply
 

@@ -72,6 +72,7 @@ class UssdRecord:
     final: bool = False
     offered: dict | None = None  # the saved state a resume offer would restore
     tries: int = 0  # wrong keys on a resume offer
+    who: str = ""  # her phone key: what an erasure finds the session by
 
     def dumps(self) -> str:
         return json.dumps(vars(self), ensure_ascii=False, separators=(",", ":"))
@@ -110,7 +111,7 @@ class UssdSessions:
     @staticmethod
     def session_key(session_id: str) -> str:
         # Hashed: the id comes from outside and may be long or odd.
-        return "ussd:s:" + hashlib.sha1(session_id.encode("utf-8", "replace")).hexdigest()
+        return "ussd:s:" + hashlib.sha1(session_id.encode("utf-8", "replace"), usedforsecurity=False).hexdigest()
 
     @staticmethod
     def _resume_key(phone_key: str) -> str:

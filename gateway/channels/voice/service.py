@@ -49,7 +49,7 @@ class CallService:
         try:
             if stored is None:
                 result = self.conversations.start(phone, CHANNEL, flow, vars=start_vars)
-                return self._keep(key, result.state, result.screen, 0)
+                return self._keep(key, result.state, result.screen, 0, phone)
             state, silences = stored
             if recording:
                 result = self.conversations.recorded(phone, CHANNEL, state, recording)
@@ -62,13 +62,13 @@ class CallService:
                     self.redis.delete(key)
                     log.info("call from %s ended after %d silences", mask(phone), silences - 1)
                     return self.farewell(state.language)
-                return self._keep(key, state, current_screen(self.conversations.book, state), silences)
-            return self._keep(key, result.state, result.screen, 0)
+                return self._keep(key, state, current_screen(self.conversations.book, state), silences, phone)
+            return self._keep(key, result.state, result.screen, 0, phone)
         except (StateError, FlowError) as exc:
             log.warning("call from %s: conversation unusable (%s); starting over", mask(phone), exc)
             self.redis.delete(key)
             result = self.conversations.start(phone, CHANNEL, "main")
-            return self._keep(key, result.state, result.screen, 0)
+            return self._keep(key, result.state, result.screen, 0, phone)
 
     def in_progress(self, provider: str, call_id: str) -> bool:
         return bool(self.redis.exists(f"voice:call:{phone_key(provider + ':' + call_id, self.secret)}"))
@@ -79,13 +79,15 @@ class CallService:
 
     # -------------------------------------------------------------- internals
 
-    def _keep(self, key: str, state: State, screen: Screen, silences: int) -> CallStep:
+    def _keep(self, key: str, state: State, screen: Screen, silences: int, phone: str) -> CallStep:
         speech = speak(screen, self.catalog, state.language)
         english = speak(screen, self.catalog, "en") if state.language != "en" and "en" in self.catalog.languages else None
         if screen.final:
             self.redis.delete(key)
         else:
-            self.redis.set(key, json.dumps({"state": state.to_dict(copy=False), "silences": silences},
+            # "who", her phone key, is what an erasure finds the call by.
+            self.redis.set(key, json.dumps({"state": state.to_dict(copy=False), "silences": silences,
+                                            "who": phone_key(phone, self.secret)},
                                            ensure_ascii=False), ex=self.ttl)
         return CallStep(speech, state.language, english)
 

@@ -10,20 +10,33 @@ converted and saved by a job (``jobs.save_recording``), so the call never waits.
 
 A small state machine of its own (not a member flow): its state lives in Redis under
 the hashed call id, like a member's call, and each step returns what to say.
+
+The PIN guards a prompt every caller hears, so guessing it is slow everywhere, not
+just within one call (whose id the caller controls): wrong PINs are counted in Redis
+per calling number (``NUMBER_TRIES`` an hour) and across the install
+(``INSTALL_TRIES`` an hour). Past either, that number, or every number, is refused
+for the rest of the hour, the right PIN included, and the lock is audited.
+``STUDIO_PHONES`` may also name the only numbers the studio answers at all.
 """
 
 from __future__ import annotations
 
 import hmac
 import json
+import logging
 from dataclasses import dataclass
 from typing import Callable
 
 from gateway.channels.voice.pieces import Piece, Speech
 from gateway.content.prompts import Catalog
-from gateway.phone import phone_key
+from gateway.phone import mask, phone_key
 
-PIN_TRIES = 3
+log = logging.getLogger(__name__)
+
+PIN_TRIES = 3  # in one call
+NUMBER_TRIES = 5  # wrong PINs from one number an hour, over any number of calls
+INSTALL_TRIES = 10  # wrong PINs from all numbers together an hour
+LOCK_S = 3600
 DIGITS = 8  # a PIN or a prompt number: up to 8 keys, or fewer then #
 MAX_SILENCES = 3
 TTL = 3600
@@ -44,15 +57,46 @@ Lookup = Callable[[int], "Target | None"]
 AudioUrl = Callable[[str, str], "str | None"]
 # (provider, recording URL, target, who) -> None: queue the job that fetches and keeps it
 Keep = Callable[[str, str, Target, str], None]
+# (what, detail) -> None: write an audit entry (a lock began)
+Notify = Callable[[str, str], None]
 
 
 class PhoneStudio:
-    def __init__(self, redis, secret: str, pin: str, catalog: Catalog, lang: str):
+    def __init__(self, redis, secret: str, pin: str, catalog: Catalog, lang: str,
+                 phones: tuple[str, ...] = (), notify: Notify | None = None):
         self.redis, self.secret, self.pin, self.catalog, self.lang = redis, secret, pin, catalog, lang
+        self.phones = frozenset(phones)
+        self.notify = notify or (lambda what, detail: None)
 
     @property
     def enabled(self) -> bool:
         return len(self.pin) >= 6 and self.pin.isdigit()
+
+    def allows(self, phone: str | None) -> bool:
+        """Whether this caller may be offered the studio at all (``STUDIO_PHONES``)."""
+        return self.enabled and (not self.phones or phone in self.phones)
+
+    def _fail_keys(self, phone: str) -> tuple[str, str]:
+        return f"voice:studio:fail:{phone_key(phone or '-', self.secret)}", "voice:studio:fail:all"
+
+    def locked(self, phone: str) -> bool:
+        by_number, everyone = self._fail_keys(phone)
+        mine, all_ = self.redis.mget(by_number, everyone)
+        return int(mine or 0) >= NUMBER_TRIES or int(all_ or 0) >= INSTALL_TRIES
+
+    def _count_wrong(self, phone: str) -> None:
+        """One more wrong PIN; the hour starts at the first. A lock is audited once."""
+        by_number, everyone = self._fail_keys(phone)
+        pipe = self.redis.pipeline(transaction=False)
+        for key in (by_number, everyone):
+            pipe.set(key, 0, ex=LOCK_S, nx=True)
+            pipe.incr(key)
+        mine, all_ = pipe.execute()[1::2]
+        log.warning("studio: wrong PIN from %s (%d this hour; %d from all numbers)", mask(phone), mine, all_)
+        if mine == NUMBER_TRIES:
+            self.notify("studio.locked", f"number {mask(phone)}: {NUMBER_TRIES} wrong PINs in an hour")
+        if all_ == INSTALL_TRIES:
+            self.notify("studio.locked", f"every number: {INSTALL_TRIES} wrong PINs in an hour")
 
     def _key(self, provider: str, call_id: str) -> str:
         return f"voice:studio:{phone_key(provider + ':' + call_id, self.secret)}"
@@ -71,7 +115,7 @@ class PhoneStudio:
         self.redis.delete(self._key(provider, call_id))
 
     def step(self, provider: str, call_id: str, digits: str, recording: str, lookup: Lookup,
-             audio_url: AudioUrl, keep: Keep, who: str) -> Speech:
+             audio_url: AudioUrl, keep: Keep, who: str, phone: str = "") -> Speech:
         state = self._load(provider, call_id) or {"stage": "pin", "tries": 0, "silences": 0}
         stage = state["stage"]
         if not digits and not recording:
@@ -82,9 +126,13 @@ class PhoneStudio:
             return self._prompt(state, audio_url)
         state["silences"] = 0
         if stage == "pin":
+            if self.locked(phone):  # even the right PIN, until the hour is over
+                log.warning("studio: PIN from %s refused while locked", mask(phone))
+                return self._goodbye(provider, call_id)
             if hmac.compare_digest(digits.encode(), self.pin.encode()):
                 state.update(stage="number", tries=0)
                 return self._next(provider, call_id, state, [self._piece("studio.welcome")], audio_url)
+            self._count_wrong(phone)
             state["tries"] = state.get("tries", 0) + 1
             if state["tries"] >= PIN_TRIES:
                 return self._goodbye(provider, call_id)
