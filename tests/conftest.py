@@ -94,8 +94,9 @@ def make_app(config):
     _wipe(first.extensions["db"])
     first.extensions["redis"].flushdb()
     yield build
-    for app in apps:
+    for app in apps:  # PostgreSQL allows 100 connections: each app's two pools give theirs back
         app.extensions["db"].dispose()
+        app.extensions["inbox"].store.dispose()
 
 
 @pytest.fixture

@@ -8,6 +8,7 @@ from __future__ import annotations
 import io
 import json
 import re
+import stat
 import wave
 import zipfile
 import xml.etree.ElementTree as ET
@@ -259,6 +260,8 @@ def test_recording_a_prompt_by_phone(studio_app, recording_server, provider):
     drain(studio_app)
     library = studio_app.extensions["audio"]
     assert library.has("lo", "voice.goodbye") and library.info("lo", "voice.goodbye")["source"] == "phone"
+    folder = studio_app.config["GATEWAY"].recordings_path()
+    assert all(stat.S_IMODE(p.stat().st_mode) & 0o077 == 0 for p in folder.rglob("*"))  # for this account only
     assert wav_facts(library.path("lo", "voice.goodbye").read_bytes())[:2] == (8000, 1)
 
 
@@ -314,6 +317,7 @@ def test_import_takes_the_good_files_and_names_each_bad_one(run, app, tmp_path, 
     assert "en/voice.goodbye.wav: too long" in result.output
     own = tmp_path / "own"
     assert (own / "lo" / "voice.goodbye.wav").exists() and (own / "lo" / "main.polls.wav").exists()
+    assert all(stat.S_IMODE(p.stat().st_mode) & 0o077 == 0 for p in own.rglob("*"))  # for this account only
     exported = tmp_path / "out.zip"
     made = run("prompts", "export", "--output", str(exported))
     assert made.exit_code == 0 and "2 recording(s) written" in made.output

@@ -128,7 +128,11 @@ def test_africastalking_routes_refuse_without_the_install_token(member_app, path
     refused(member_app, client.post(f"{path}?token={token[:-1]}", data=AT_FORMS[path]), 403, before)  # nearly
     # Replayed: a URL copied before the token was changed no longer opens anything.
     rotated = create_app(replace(member_app.config["GATEWAY"], at_webhook_token="a-new-token-" + "x" * 24))
-    refused(member_app, plain(rotated).post(f"{path}?token={token}", data=AT_FORMS[path]), 403, before)
+    try:
+        refused(member_app, plain(rotated).post(f"{path}?token={token}", data=AT_FORMS[path]), 403, before)
+    finally:
+        rotated.extensions["db"].dispose()
+        rotated.extensions["inbox"].store.dispose()
     assert plain(member_app).post(f"{path}?token={token}", data=AT_FORMS[path]).status_code == 200
 
 
@@ -393,6 +397,7 @@ def test_the_install_database_and_its_log_are_private(config, tmp_path):
             assert stat.S_IMODE(path.stat().st_mode) & 0o077 == 0, path
     finally:
         app.extensions["db"].dispose()
+        app.extensions["inbox"].store.dispose()
 
 
 def test_an_erasure_leaves_no_trace_of_her_in_the_sqlite_files(make_app):
