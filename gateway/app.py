@@ -26,9 +26,9 @@ from gateway.channels.voice.service import CallService
 from gateway.channels.voice.studio import PhoneStudio
 from gateway.config import Config
 from gateway.content.recordings import Recordings
+from gateway.phone import to_e164
 from gateway.providers import get_provider
 from gateway.scriptline import ScriptLine
-from gateway.phone import to_e164
 from gateway.services import Services, setup_logging
 from gateway.store import audit
 from gateway.web import headers

@@ -21,8 +21,11 @@ from africastalking.Service import AfricasTalkingException
 from africastalking.SMS import SMSService
 from africastalking.Voice import VoiceService
 
-from gateway.errors import AmbiguousProviderError, PermanentProviderError, TransientProviderError
-from gateway.providers.media import MediaHosts, download, host_of
+from gateway.errors import (
+    AmbiguousProviderError,
+    PermanentProviderError,
+    TransientProviderError,
+)
 from gateway.providers.base import (
     DeliveryReport,
     Inbound,
@@ -32,6 +35,7 @@ from gateway.providers.base import (
     request_was_written,
     transport_outcome,
 )
+from gateway.providers.media import MediaHosts, download, host_of
 
 ACCEPTED = {100, 101, 102}
 TRANSIENT = {500, 501, 502}

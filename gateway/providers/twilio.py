@@ -16,9 +16,14 @@ from twilio.base.exceptions import TwilioRestException
 from twilio.http.http_client import TwilioHttpClient
 from twilio.rest import Client
 
+from gateway.providers.base import (
+    DeliveryReport,
+    Inbound,
+    SendOutcome,
+    environment_settings,
+    transport_outcome,
+)
 from gateway.providers.media import MediaHosts, download, host_of
-from gateway.providers.base import (DeliveryReport, Inbound, SendOutcome, environment_settings,
-                                    transport_outcome)
 
 OPTED_OUT_CODES = {21610}
 REPORT_STATUS = {"delivered": "delivered", "undelivered": "failed", "failed": "failed",
