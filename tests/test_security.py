@@ -426,3 +426,21 @@ def file_bytes(path: str) -> bytes:
     return subprocess.run([sys.executable, "-c", "import sys, pathlib; p = pathlib.Path(sys.argv[1]); "
                            "sys.stdout.buffer.write(p.read_bytes() if p.exists() else b'')", path],
                           check=True, capture_output=True).stdout
+
+
+def test_every_dashboard_page_carries_the_security_headers(people):
+    from .test_dashboard_pages import PAGES, signed_in
+
+    client = signed_in(people)
+    for path in PAGES + ["/login", "/users", "/healthz", "/static/dashboard/dashboard.css"]:
+        response = client.get(path)
+        assert response.status_code in (200, 403), path
+        headers = response.headers
+        assert headers["X-Frame-Options"] == "DENY" and headers["X-Content-Type-Options"] == "nosniff", path
+        assert headers["Referrer-Policy"] == "same-origin", path
+        if response.mimetype == "text/html":
+            assert "frame-ancestors 'none'" in headers["Content-Security-Policy"], path
+            assert "unsafe-inline" not in headers["Content-Security-Policy"], path
+            assert b"<script>" not in response.data and b"<style>" not in response.data and b' style="' not in response.data, path
+        if not path.startswith("/static"):
+            assert headers["Cache-Control"] == "no-store", path

@@ -166,9 +166,13 @@ def _svg(drawn: _Layout, embed_font: bool = True) -> str:
     if embed_font:
         font = base64.b64encode(FONT.read_bytes()).decode("ascii")
         face = f"@font-face{{font-family:'{FAMILY}';src:url(data:font/ttf;base64,{font}) format('truetype');}} "
+    # The font as a presentation attribute, not a <style>: the dashboard's
+    # Content-Security-Policy allows no inline style. A file of its own carries the
+    # font itself, in a <style> that only a standalone SVG needs.
     parts = [f'<svg xmlns="http://www.w3.org/2000/svg" width="{WIDTH}" height="{drawn.height}" '
-             f'viewBox="0 0 {WIDTH} {drawn.height}" role="img">',
-             f"<style>{face}text{{font-family:'{FAMILY}','Noto Sans Lao',sans-serif;}}</style>",
+             f'viewBox="0 0 {WIDTH} {drawn.height}" role="img" '
+             f'font-family="\'{FAMILY}\', \'Noto Sans Lao\', sans-serif">',
+             f"<style>{face}</style>" if embed_font else "",
              f'<rect width="{WIDTH}" height="{drawn.height}" fill="white"/>']
     for piece in drawn.pieces:
         if piece.kind == "rect":
