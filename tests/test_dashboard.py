@@ -153,3 +153,33 @@ def test_the_first_page_is_light_and_served_locally(people):
     assert css.status_code == 200 and font.status_code == 200 and font.mimetype == "font/ttf"
     assert script.status_code == 200
     assert len(login.data) + len(css.data) + len(script.data) + len(font.data) <= 300 * 1024
+
+
+def test_the_users_page_is_for_admins_and_explains_a_refusal_in_her_language(people):
+    from flask.testing import FlaskClient
+
+    outsider = FlaskClient(people)
+    assert outsider.get("/users").status_code == 302  # to sign-in
+    assert outsider.post("/users", data={"email": "x@ngo.la"}).status_code in (302, 400)
+    viewer = people.test_client()
+    sign_in(viewer, "kham@ngo.la")
+    assert viewer.get("/users").status_code == 403
+    admin = people.test_client()
+    sign_in(admin)
+    switch_language(admin, "lo")
+    csrf = token(admin.get("/users").data)
+    bad = admin.post("/users", data={"csrf": csrf, "email": "not-an-email", "role": "organiser",
+                                     "language": "lo", "password": PASSWORD})
+    assert bad.status_code == 400 and "ບໍ່ແມ່ນທີ່ຢູ່ອີເມວ" in bad.get_data(as_text=True)
+    short = admin.post("/users", data={"csrf": csrf, "email": "new@ngo.la", "role": "organiser",
+                                       "language": "lo", "password": "short"})
+    assert short.status_code == 400 and "ລະຫັດຜ່ານຕ້ອງມີຢ່າງໜ້ອຍ 10" in short.get_data(as_text=True)
+    assert 'value="new@ngo.la"' in short.get_data(as_text=True)  # what she typed is kept
+    with people.extensions["db"].session() as db:
+        admin_id = accounts.by_email(db, "admin@ngo.la").id
+        assert accounts.by_email(db, "new@ngo.la") is None  # nothing half-written
+    last = admin.post(f"/users/{admin_id}/role", data={"csrf": csrf, "role": "viewer"})
+    assert last.status_code == 400 and "ຜູ້ດູແລລະບົບຄົນດຽວ" in last.get_data(as_text=True)
+    with people.extensions["db"].session() as db:
+        assert accounts.by_email(db, "admin@ngo.la").role == "admin"
+    assert admin.post("/users/99999999999/disable", data={"csrf": csrf}).status_code == 404

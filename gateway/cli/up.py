@@ -27,10 +27,11 @@ def up(host: str, port: int | None, workers: int | None) -> None:
 
     config = load_config()
     port = port or config.port
+    aggregator = None
     if config.http_aggregator_config:  # its token is checked before anything starts
         from gateway.providers.http import AggregatorShape
 
-        AggregatorShape.load(config.http_aggregator_config)
+        aggregator = AggregatorShape.load(config.http_aggregator_config)
     # Migrating (SQLAlchemy, Alembic) and checking the recordings happen in a child
     # process: this supervisor only watches the others, and stays small while idle.
     migrated = subprocess.run([sys.executable, "-m", "gateway.cli.main", "migrate", "--voice-warning"])
@@ -54,7 +55,7 @@ def up(host: str, port: int | None, workers: int | None) -> None:
         children.append(Child("smpp link", [sys.executable, "-m", "gateway.cli.main", "smpp"], env))
     for child in children:
         child.start()
-    _announce(config, host, port, redis_url)
+    _announce(config, host, port, redis_url, aggregator)
     stopping = []
 
     def stop(*_):
@@ -152,11 +153,10 @@ class Child:
             self.process.wait()
 
 
-def _announce(config, host: str, port: int, redis_url: str) -> None:
+def _announce(config, host: str, port: int, redis_url: str, aggregator) -> None:
     """What is running, and the webhook URLs to give each provider, with their token:
-    only the providers whose secret is configured are served at all."""
-    from gateway.providers.http import AggregatorShape
-
+    only the providers whose secret is configured are served at all (``aggregator``:
+    the HTTP aggregator's shape, when there is one)."""
     # Compared, not bound: the address to print when listening on all interfaces.
     base = f"http://{'127.0.0.1' if host in ('0.0.0.0', '::') else host}:{port}"  # nosec B104
     public = config.public_base_url.rstrip("/") or base
@@ -175,11 +175,10 @@ def _announce(config, host: str, port: int, redis_url: str) -> None:
     if config.android_signing_key:
         click.echo(f"  Android phones: {public}/sms/android (signed with ANDROID_SIGNING_KEY); register it on "
                    "each phone with `outreach phones webhooks` (docs/android.md)")
-    if config.http_aggregator_config:
-        shape = AggregatorShape.load(config.http_aggregator_config)
+    if aggregator is not None:
         click.echo("  HTTP aggregator:")
         for label, path in (("USSD", "/ussd/http"), ("SMS", "/sms/http")):
-            click.echo(f"    {label + ':':<10} {public}{path}?token={shape.token}")
+            click.echo(f"    {label + ':':<10} {public}{path}?token={aggregator.token}")
     click.echo(f"  database:      {config.sqlalchemy_url.split('@')[-1]}")
     click.echo(f"  redis:         {'embedded ' if not config.redis_url else ''}{redis_url.split('@')[-1]}")
     click.echo(f"  SMS provider:  {config.sms_provider}")

@@ -15,6 +15,8 @@ from flask import current_app, g, redirect, render_template, request, url_for
 from flask_babel import gettext as _
 
 from gateway.dashboard.auth import bp, needs
+from gateway.dashboard.form import say
+from gateway.errors import InputProblem
 from gateway.store import audit
 from gateway.store import users as accounts
 from gateway.store.models import User
@@ -37,20 +39,6 @@ def users_page():
     return _page()
 
 
-def _problem(exc: ValueError) -> str:
-    """The store's reason, in the admin's language."""
-    text = str(exc)
-    if "not an email" in text:
-        return _("That is not an email address.")
-    if "has an account" in text:
-        return _("That email has an account already.")
-    if "characters" in text:
-        return _("The password needs at least %(count)s characters.", count=accounts.MIN_PASSWORD)
-    if "only enabled admin" in text:
-        return _("This is the only admin who can sign in: make another admin first.")
-    return _("That role does not exist.")
-
-
 @bp.post("/users", endpoint="user_add")
 @needs("manage")
 def add():
@@ -60,10 +48,9 @@ def add():
         try:
             user = accounts.add(db, form["email"], password, form["role"],
                                 form["language"] if form["language"] in ("lo", "en") else "lo")
-        except ValueError as exc:
+        except InputProblem as exc:
             db.rollback()
-            field = "password" if "characters" in str(exc) else "role" if "role" in str(exc) else "email"
-            return _page({field: _problem(exc)}, form, status=400)
+            return _page({exc.field: say(exc)}, form, status=400)
         audit.record(db, g.user.email, "user.add", f"user {user.id}", f"role {user.role}")
         email = user.email
     return _page(notice=_("Account %(email)s added. Give her the password by a safe way, not by email.",
@@ -79,9 +66,9 @@ def _change(user_id: int, change):
             return _page(notice=_("No such account."), status=404)
         try:
             action, detail, shown = change(db, user)
-        except ValueError as exc:
+        except InputProblem as exc:
             db.rollback()
-            return _page(notice=_problem(exc), status=400)
+            return _page(notice=say(exc), status=400)
         audit.record(db, g.user.email, action, f"user {user.id}", detail)
         email = user.email
     notice, password = shown(email)

@@ -86,9 +86,10 @@ def download(url: str, timeout: float, hosts: MediaHosts, auth: tuple[str, str] 
              limit: int = LIMIT) -> bytes:
     """GET a provider's recording: 404 and 5xx (not ready yet) and network errors are
     transient, other 4xx and any refused URL permanent; no more than ``limit`` bytes."""
-    first = hosts.check(url)
+    first = None
     for _ in range(REDIRECTS + 1):
         host = hosts.check(url)
+        first = first or host
         try:
             reply = requests.get(url, auth=auth if host == first else None, timeout=timeout, stream=True,
                                  allow_redirects=False)

@@ -19,6 +19,7 @@ from datetime import datetime
 from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
+from gateway.errors import InputProblem
 from gateway.store.models import User, utcnow
 
 ROLES = ("admin", "organiser", "viewer")
@@ -57,31 +58,34 @@ def needs_rehash(stored: str) -> bool:
 def _checked_email(email: str) -> str:
     email = email.strip().lower()
     if not _EMAIL.match(email) or len(email) > 254:
-        raise ValueError(f"{email!r} is not an email address")
+        raise _about("email", InputProblem("%(email)s is not an email address", email=repr(email)))
     return email
 
 
 def _checked_password(password: str) -> str:
     if len(password) < MIN_PASSWORD:
-        raise ValueError(f"the password needs at least {MIN_PASSWORD} characters")
+        raise _about("password", InputProblem("the password needs at least %(count)s characters",
+                                              count=MIN_PASSWORD))
     if len(password) > 1000:
-        raise ValueError("the password is longer than 1,000 characters")
+        raise _about("password", InputProblem("the password is longer than 1,000 characters"))
     return password
 
 
 def _checked_role(role: str) -> str:
     if role not in ROLES:
-        raise ValueError(f"role {role!r} is not one of {', '.join(ROLES)}")
+        raise _about("role", InputProblem("role %(role)s is not one of %(roles)s", role=repr(role),
+                                          roles=", ".join(ROLES)))
     return role
 
 
 def add(db: Session, email: str, password: str, role: str, language: str = "lo") -> User:
-    """Create an account; ValueError says what is wrong, and nothing is written."""
+    """Create an account; an InputProblem (a ValueError) says what is wrong, in the
+    organiser's language on the dashboard, and nothing is written."""
     email = _checked_email(email)
     _checked_role(role)
     _checked_password(password)
     if by_email(db, email) is not None:
-        raise ValueError(f"{email} has an account already")
+        raise _about("email", InputProblem("%(email)s has an account already", email=email))
     user = User(email=email, password_hash=hash_password(password), role=role, language=language,
                 failed_logins=0, session_version=0)
     db.add(user)
@@ -151,7 +155,14 @@ def _keep_an_admin(db: Session, leaving: User) -> None:
     others = db.scalar(select(func.count()).select_from(User).where(
         User.role == "admin", User.disabled_at.is_(None), User.id != leaving.id))
     if not others:
-        raise ValueError(f"{leaving.email} is the only enabled admin; make another admin first")
+        raise _about("role", InputProblem("%(email)s is the only enabled admin; make another admin first",
+                                          email=leaving.email))
+
+
+def _about(field: str, problem: InputProblem) -> InputProblem:
+    """``problem``, naming the form field it is about (the Users page shows it there)."""
+    problem.field = field
+    return problem
 
 
 def can(user: User, what: str) -> bool:
