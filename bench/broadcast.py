@@ -49,7 +49,7 @@ def run_broadcast(app, texts: dict, spec: str, workers: int, env: dict) -> dict:
     from gateway.messaging import broadcasts, bulk
     from gateway.messaging.audience import Audience
 
-    vocabulary = Vocabulary.build(app.extensions["book"], app.extensions["catalog"])
+    vocabulary = Vocabulary.build(app.extensions["services"].book, app.extensions["services"].catalog)
     with app.extensions["db"].session() as db:
         broadcast_id = broadcasts.create(db, texts, Audience.parse(spec, vocabulary)).id
     started = time.perf_counter()

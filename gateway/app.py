@@ -46,13 +46,14 @@ def create_app(config: Config | Mapping[str, Any] | None = None) -> Flask:
     _harden(app, settings)
     setup_logging(settings)
 
+    services.library.prepare()
     conversations = conversations_for(services)
     app.extensions.update(
         services=services, db=services.db, redis=services.redis, redis_url=services.redis_url,
-        queues=services.queues, provider=services.provider, book=services.book,
-        catalog=services.catalog, conversations=conversations)
+        queues=services.queues, provider=services.provider, library=services.library,
+        conversations=conversations)
     app.extensions["ussd"] = UssdService(
-        services.book, services.catalog, conversations,
+        conversations,
         UssdSessions(services.redis, settings.ussd_session_ttl, settings.ussd_resume_ttl,
                      ScriptLine.for_url(services.redis_url)),
         PageLimits(settings.ussd_page_gsm7, settings.ussd_page_ucs2),
@@ -66,10 +67,10 @@ def create_app(config: Config | Mapping[str, Any] | None = None) -> Flask:
     app.extensions["spool"] = Spool(settings.instance_path / "spool")
     app.extensions["inbox"] = Inbox(services, app.extensions["sms"], settings.instance_path)
     app.extensions["audio"] = Recordings(settings.recordings_path(), settings.prompts_dir / "audio")
-    app.extensions["calls"] = CallService(conversations, services.catalog, services.redis,
+    app.extensions["calls"] = CallService(conversations, services.redis,
                                           settings.secret_key, settings.voice_max_repeats)
     app.extensions["studio"] = PhoneStudio(
-        services.redis, settings.secret_key, settings.studio_pin, services.catalog, "en",
+        services.redis, settings.secret_key, settings.studio_pin, services.library, "en",
         tuple(filter(None, map(to_e164, settings.studio_numbers()))), _audit_to(services))
     web.init_app(app)
     dashboard.init_app(app)

@@ -7,6 +7,8 @@ The hierarchy::
     ├── FlowError                 a flow is invalid or misbehaved at run time
     │   └── FlowDefinitionError   found while loading/checking YAML; carries file and line
     ├── PromptError               a prompt catalog is unreadable or a template is malformed
+    ├── ContentError              a version of the content fails a check; carries every
+                                  problem, each naming its document and line
     ├── StateError                stored conversation state cannot be used (stale, corrupt)
     ├── ActionError               a registered action was asked for but does not exist
     ├── ImportRowError            one CSV row is unusable; carries the line and the reason
@@ -45,6 +47,15 @@ class ConfigError(GatewayError):
     def __init__(self, variable: str, problem: str):
         self.variable = variable
         super().__init__(f"{variable}: {problem}")
+
+
+class ContentError(GatewayError):
+    """Documents that cannot be loaded or published: ``problems`` (``content.flows.Problem``)
+    each name the document and line."""
+
+    def __init__(self, problems: list):
+        self.problems = problems
+        super().__init__("\n".join(str(p) for p in problems))
 
 
 class FlowError(GatewayError):

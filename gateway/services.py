@@ -20,7 +20,8 @@ from rq import Queue
 
 from gateway import broker
 from gateway.config import Config, load_config  # noqa: F401 (load_config: its old home)
-from gateway.content.flows import load_book
+from gateway.content.edition import read_folders
+from gateway.content.library import Library
 from gateway.content.prompts import Catalog
 from gateway.engine.model import FlowBook
 from gateway.phone import redact
@@ -63,7 +64,8 @@ def setup_logging(config: Config | None = None, level: str | None = None) -> Non
 @dataclass
 class Services:
     """Configuration, the database, Redis and its queues, the provider that sends,
-    and the flows and prompts: what a webhook, a job or a command needs."""
+    and the content (flows and prompts, live from the database): what a webhook, a
+    job or a command needs."""
 
     config: Config
     db: Database
@@ -71,8 +73,17 @@ class Services:
     redis_url: str
     queues: dict[str, Queue]
     provider: Provider
-    book: FlowBook
-    catalog: Catalog
+    library: Library
+
+    @property
+    def book(self) -> FlowBook:
+        """The published flows (a conversation in progress uses its own edition's)."""
+        return self.library.current().book
+
+    @property
+    def catalog(self) -> Catalog:
+        """The published prompts (a conversation in progress uses its own edition's)."""
+        return self.library.current().catalog
 
     @classmethod
     def build(cls, config: Config | Mapping[str, Any] | None = None) -> Services:
@@ -83,10 +94,11 @@ class Services:
         provider = get_provider(settings.sms_provider, settings)
         if hasattr(provider, "attach"):  # a provider whose limits all workers share (Android phones)
             provider.attach(redis)
-        return cls(config=settings, db=Database(settings.sqlalchemy_url), redis=redis,
-                   redis_url=redis_url, queues=broker.queues(redis), provider=provider,
-                   book=load_book(settings.flows_dir),
-                   catalog=Catalog.load(settings.prompts_dir, settings.timezone))
+        db = Database(settings.sqlalchemy_url)
+        library = Library(db, redis, lambda: read_folders(settings.flows_dir, settings.prompts_dir),
+                          settings.timezone)
+        return cls(config=settings, db=db, redis=redis, redis_url=redis_url,
+                   queues=broker.queues(redis), provider=provider, library=library)
 
 
 def is_outage(exc: BaseException) -> bool:

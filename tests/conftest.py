@@ -93,6 +93,7 @@ def make_app(config):
     first = build()
     _wipe(first.extensions["db"])
     first.extensions["redis"].flushdb()
+    first.extensions["services"].library.prepare()  # the shipped content, published again
     yield build
     for app in apps:  # PostgreSQL allows 100 connections: each app's two pools give theirs back
         app.extensions["db"].dispose()

@@ -49,7 +49,7 @@ def many_members(db, count, *, start=0, language="lo", topic="nutrition", provin
 
 
 def new_broadcast(app, texts, spec="all", session_id=None):
-    vocabulary = Vocabulary.build(app.extensions["book"], app.extensions["catalog"])
+    vocabulary = Vocabulary.build(app.extensions["services"].book, app.extensions["services"].catalog)
     with app.extensions["db"].session() as db:
         return broadcasts.create(db, texts, Audience.parse(spec, vocabulary), session_id=session_id).id
 
@@ -66,7 +66,7 @@ def rows(app):
 # ------------------------------------------------------------------ audience
 
 def test_audience_filters_and_exclusions(app):
-    vocabulary = Vocabulary.build(app.extensions["book"], app.extensions["catalog"])
+    vocabulary = Vocabulary.build(app.extensions["services"].book, app.extensions["services"].catalog)
     with app.extensions["db"].session() as db:
         add_member(db, "+8562055530001", topics=["nutrition"], province="bokeo", language="lo")
         add_member(db, "+8562055530002", topics=["wash"], province="saravane", language="en")
@@ -110,7 +110,7 @@ def test_preview_counts_languages_segments_and_cost(bulk_app):
     broadcast_id = new_broadcast(bulk_app, {"lo": lao, "en": "Hangout on Friday at 14:00"})
     with bulk_app.extensions["db"].session() as db:
         row = db.get(broadcasts.Broadcast, broadcast_id)
-        renderer = broadcasts.renderer_for(db, row, bulk_app.extensions["catalog"], "lo")
+        renderer = broadcasts.renderer_for(db, row, bulk_app.extensions["services"].catalog, "lo")
         result = broadcasts.preview(db, row, renderer, 0.02, "USD")
     assert [(e.language, e.recipients, e.encoding, e.segments) for e in result.languages] == [
         ("lo", 3, "UCS-2", 9), ("en", 2, "GSM-7", 2)]

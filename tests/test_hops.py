@@ -13,7 +13,7 @@ def test_every_flow_keeps_its_hop_budget_and_lao_stays_within_1_2_times_english(
 
 
 def test_every_ussd_flow_has_a_budget_and_a_walk_held_to_it(app):
-    book = app.extensions["book"]
+    book = app.extensions["services"].book
     walked = {walk.flow for walk in WALKS if walk.budgeted}
     for flow in book.flows.values():
         if "ussd" in flow.channels:

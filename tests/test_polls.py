@@ -31,7 +31,7 @@ def open_poll(app, code="P4", audience=None, confirm=False, closes_in=timedelta(
     with app.extensions["db"].session() as db:
         poll = polls.create(db, code, QUESTIONS, OPTIONS, audience or Audience(), now - timedelta(minutes=1),
                             now + closes_in, confirm=confirm)
-        broadcast_id = polls.start_broadcast(db, poll, app.extensions["catalog"]).id
+        broadcast_id = polls.start_broadcast(db, poll, app.extensions["services"].catalog).id
         poll_id = poll.id
     bulk.dispatch(app.extensions["services"], broadcast_id)
     drain(app)
@@ -330,7 +330,7 @@ def test_the_reconciler_closes_polls_past_their_time_and_stops_unsent_questions(
     with app.extensions["db"].session() as db:
         poll = polls.create(db, "P4", QUESTIONS, OPTIONS, Audience(), now - timedelta(hours=2),
                             now - timedelta(minutes=1))
-        broadcast_id = polls.start_broadcast(db, poll, app.extensions["catalog"]).id
+        broadcast_id = polls.start_broadcast(db, poll, app.extensions["services"].catalog).id
     bulk.dispatch(app.extensions["services"], broadcast_id)
     reconciler.reconcile(app.extensions["services"])
     with app.extensions["db"].session() as db:

@@ -102,7 +102,7 @@ def studio_app(make_app, people, tmp_path, provider_server):
 def test_the_studio_lists_every_prompt_with_progress_and_records_an_upload(studio_app):
     client = signed_in(studio_app)
     page = client.get("/prompts?status=missing").get_data(as_text=True)
-    total = sum(1 for n in audit(studio_app.extensions["book"], studio_app.extensions["catalog"],
+    total = sum(1 for n in audit(studio_app.extensions["services"].book, studio_app.extensions["services"].catalog,
                                  studio_app.extensions["audio"]).needed if n.language == "lo")
     assert f"0 of {total} recorded" in page and "voice.sorry_english" in page
     made = upload(client, "lo", "voice.sorry_english", encoded("webm", "libopus"), name="blob")

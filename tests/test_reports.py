@@ -133,7 +133,7 @@ def test_quiz_report_by_question_province_and_language(run, app, phone_factory, 
 
 
 def _correct_answers(app) -> list[str]:
-    book = app.extensions["book"]
+    book = app.extensions["services"].book
     return [str(node.answer) for node in book.quiz_questions("digital_safety")]
 
 

@@ -319,7 +319,7 @@ def test_stop_mid_registration_answers_in_the_language_she_chose(at_app):
 def test_lao_confirmations_fit_one_sms(app):
     from gateway.encoding import sms_size
 
-    catalog = app.extensions["catalog"]
+    catalog = app.extensions["services"].catalog
     for key in ("sms.stopped", "sms.started", "sms.register_first"):
         assert sms_size(catalog.template("lo", key)).segments == 1, key
 

@@ -40,7 +40,7 @@ def write(tmp_path, text):
 
 @pytest.fixture
 def vocabulary(app):
-    return Vocabulary.build(app.extensions["book"], app.extensions["catalog"])
+    return Vocabulary.build(app.extensions["services"].book, app.extensions["services"].catalog)
 
 
 def test_member_import_reports_bad_rows_and_reimport_updates(db, tmp_path, vocabulary):

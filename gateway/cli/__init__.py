@@ -28,6 +28,7 @@ def register_commands() -> None:
     """Import every command module; each registers its commands on ``cli``."""
     from gateway.cli import (  # noqa: F401
         broadcast,
+        content,
         flows,
         hops,
         members,

@@ -114,7 +114,7 @@ def count_all(app, languages=("lo", "en")) -> list[Count]:
     from gateway.services import bind
 
     bind(app.extensions["services"])  # the poll's question goes out through a real worker
-    book, results = app.extensions["book"], []
+    book, results = app.extensions["services"].book, []
     _seed(app)
     for number, walk in enumerate(WALKS):
         for lang_number, lang in enumerate(languages):
@@ -159,13 +159,15 @@ def table(counts: list[Count]) -> str:
     return "\n".join(rows)
 
 
-def count_on_a_throwaway_instance() -> list[Count]:
-    """``count_all`` on its own SQLite file and embedded Redis, both gone afterwards."""
+def count_on_a_throwaway_instance(content: Path | None = None) -> list[Count]:
+    """``count_all`` on its own SQLite file and embedded Redis, both gone afterwards;
+    with ``content`` (a folder as ``outreach content export`` writes), on that
+    content instead of the repository's."""
     from gateway import broker
     from gateway.services import setup_logging
 
     with tempfile.TemporaryDirectory(prefix="outreach-hops-") as folder:
-        app = throwaway_app(Path(folder))
+        app = throwaway_app(Path(folder), content)
         setup_logging(level="WARNING")
         try:
             return count_all(app)
@@ -174,12 +176,15 @@ def count_on_a_throwaway_instance() -> list[Count]:
             broker.stop_embedded()
 
 
-def throwaway_app(folder: Path):
+def throwaway_app(folder: Path, content: Path | None = None):
     """A gateway on its own SQLite file and embedded Redis under ``folder``."""
     from gateway import create_app
 
-    app = create_app({"instance_path": folder, "database_url": "", "redis_url": "",
-                      "sms_provider": "console", "quiet_hours": "off"})
+    settings = {"instance_path": folder, "database_url": "", "redis_url": "",
+                "sms_provider": "console", "quiet_hours": "off"}
+    if content is not None:  # its first published version is this content
+        settings.update(flows_dir=content / "flows", prompts_dir=content / "prompts")
+    app = create_app(settings)
     app.extensions["db"].upgrade()
     return app
 
@@ -189,7 +194,7 @@ def throwaway_app(folder: Path):
 def _walk(app, number: str, intents: list[Intent], lang: str) -> list[str]:
     from gateway.cli.simulate import Phone
 
-    catalog = app.extensions["catalog"]
+    catalog = app.extensions["services"].catalog
     phone = Phone(app.test_client(), number, "*384#", app.config["GATEWAY"].at_webhook_token)
     screens = [phone.dial()]
     for kind, value in intents:
@@ -275,7 +280,7 @@ def _send_open_poll(app) -> None:
         poll = polls.create(db, code, {"lo": "ເດືອນໜ້າ ລົມເລື່ອງໃດ?", "en": "Next month's topic?"},
                             [{"lo": "ໂພຊະນາການ", "en": "Nutrition"}, {"lo": "ນ້ຳສະອາດ", "en": "Clean water"}],
                             Audience(), now - timedelta(minutes=1), now + timedelta(days=1))
-        broadcast_id = polls.start_broadcast(db, poll, app.extensions["catalog"]).id
+        broadcast_id = polls.start_broadcast(db, poll, app.extensions["services"].catalog).id
     bulk.dispatch(app.extensions["services"], broadcast_id)
     queues = [app.extensions["queues"][name] for name in QUEUES]
     SimpleWorker(queues, connection=app.extensions["redis"], job_class=Job).work(
@@ -285,15 +290,24 @@ def _send_open_poll(app) -> None:
 # ------------------------------------------------------------------ command
 
 @flows.command("hops")
-def hops_command() -> None:
+@click.option("--content", type=click.Path(file_okay=False, exists=True, path_type=Path), default=None,
+              help="Walk this content (a folder with flows/ and prompts/) instead of the repository's.")
+@click.option("--quiet", is_flag=True, help="Print only the problems, one per line (for publish checks).")
+def hops_command(content: Path | None, quiet: bool) -> None:
     """Walk every flow over USSD in Lao and English, as a member would (pressing 98
     until she sees what she wants), and print the screens each costs against its
     budget; exit 1 if any flow is over budget. Runs on a throwaway instance."""
-    counts = count_on_a_throwaway_instance()
-    click.echo(table(counts))
+    try:
+        counts = count_on_a_throwaway_instance(content)
+    except HopError as exc:
+        click.echo(f"a walk could not go on: {' '.join(str(exc).split())}")
+        raise SystemExit(1) from None
+    if not quiet:
+        click.echo(table(counts))
     found = problems(counts)
     for problem in found:
         click.secho(problem, fg="red")
     if found:
         raise SystemExit(1)
-    click.secho("every flow within its budget", fg="green")
+    if not quiet:
+        click.secho("every flow within its budget", fg="green")

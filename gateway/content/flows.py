@@ -8,8 +8,8 @@ from __future__ import annotations
 
 import dataclasses
 from dataclasses import dataclass
-from pathlib import Path
-from typing import Any
+from pathlib import Path, PurePosixPath
+from typing import Any, Mapping
 
 import yaml
 
@@ -38,7 +38,15 @@ class LineDict(dict):
 
 
 class _LineLoader(yaml.SafeLoader):
-    pass
+    """SafeLoader that also refuses aliases (``*name``): content comes from the
+    dashboard too, and a few nested aliases expand into billions of texts when a
+    catalog is walked."""
+
+    def compose_node(self, parent, index):
+        if self.check_event(yaml.AliasEvent):
+            raise yaml.composer.ComposerError(None, None, "aliases (*name) are not allowed here",
+                                              self.peek_event().start_mark)
+        return super().compose_node(parent, index)
 
 
 def _construct_mapping(loader, node):
@@ -52,10 +60,10 @@ def _construct_mapping(loader, node):
 _LineLoader.add_constructor(yaml.resolver.BaseResolver.DEFAULT_MAPPING_TAG, _construct_mapping)
 
 
-def read_yaml(path: Path) -> Any:
-    with open(path, encoding="utf-8") as handle:
-        # _LineLoader is a SafeLoader subclass: no arbitrary objects.
-        return yaml.load(handle, Loader=_LineLoader)  # noqa: S506  # nosec B506
+def parse_yaml(text: str) -> Any:
+    """YAML whose mappings know their lines. ``_LineLoader`` is a SafeLoader
+    subclass: no arbitrary objects, whoever wrote the text."""
+    return yaml.load(text, Loader=_LineLoader)  # noqa: S506  # nosec B506
 
 
 @dataclass
@@ -72,21 +80,27 @@ class Problem:
 _RENAMES = {"validate": "validator", "with": "params", "else": "otherwise"}
 
 
-def load_book(folder: Path | str, problems: list[Problem] | None = None) -> FlowBook:
-    """Load every flow in ``folder``.
+def load_book(source: Path | str | Mapping[str, str], problems: list[Problem] | None = None) -> FlowBook:
+    """Load every flow in ``source``: a folder of YAML files, or texts by the name
+    their problems are reported under (``flows/main.yaml``, as a version in the
+    database holds them).
 
     With ``problems`` given, problems are collected there and loading carries on
     (for ``outreach flows check``). Without it, the first problem raises
     ``FlowDefinitionError``.
     """
-    folder = Path(folder)
+    if isinstance(source, Mapping):
+        texts = dict(source)
+    else:
+        texts = {str(path): path.read_text(encoding="utf-8") for path in sorted(Path(source).glob("*.yaml"))}
     collect = problems if problems is not None else []
-    lists = _load_lists(folder / LISTS_FILE, collect)
+    lists_name = next((name for name in texts if PurePosixPath(name).name == LISTS_FILE), None)
+    lists = _load_lists(lists_name, texts[lists_name], collect) if lists_name else {}
     flows: dict[str, Flow] = {}
-    for path in sorted(folder.glob("*.yaml")):
-        if path.name == LISTS_FILE:
+    for path, text in sorted(texts.items()):
+        if path == lists_name:
             continue
-        flow = _load_flow(path, collect)
+        flow = _load_flow(path, text, collect)
         if flow is None:
             continue
         if flow.name in flows:
@@ -98,10 +112,15 @@ def load_book(folder: Path | str, problems: list[Problem] | None = None) -> Flow
     return FlowBook(flows, lists)
 
 
-def _load_lists(path: Path, problems: list[Problem]) -> dict[str, OptionList]:
-    if not path.exists():
+def _load_lists(path: str, text: str, problems: list[Problem]) -> dict[str, OptionList]:
+    try:
+        data = parse_yaml(text) or {}
+    except yaml.YAMLError as exc:
+        problems.append(Problem(f"{path}:{_line_of(exc)}", f"not valid YAML: {exc}"))
         return {}
-    data = read_yaml(path) or {}
+    if not isinstance(data, dict):
+        problems.append(Problem(f"{path}:1", "the lists file must map names to lists"))
+        return {}
     lists = {}
     for name, spec in data.items():
         where = f"{path}:{getattr(spec, 'line', 1)}"
@@ -112,18 +131,21 @@ def _load_lists(path: Path, problems: list[Problem]) -> dict[str, OptionList]:
     return lists
 
 
-def _load_flow(path: Path, problems: list[Problem]) -> Flow | None:
+def _line_of(exc: yaml.YAMLError) -> int:
+    mark = getattr(exc, "problem_mark", None)
+    return mark.line + 1 if mark else 1
+
+
+def _load_flow(path: str, text: str, problems: list[Problem]) -> Flow | None:
     try:
-        data = read_yaml(path)
+        data = parse_yaml(text)
     except yaml.YAMLError as exc:
-        mark = getattr(exc, "problem_mark", None)
-        line = mark.line + 1 if mark else 1
-        problems.append(Problem(f"{path}:{line}", f"not valid YAML: {exc}"))
+        problems.append(Problem(f"{path}:{_line_of(exc)}", f"not valid YAML: {exc}"))
         return None
     if not isinstance(data, dict) or not isinstance(data.get("nodes"), dict):
         problems.append(Problem(f"{path}:1", "a flow needs 'flow', 'start' and 'nodes'"))
         return None
-    name = str(data.get("flow") or path.stem)
+    name = str(data.get("flow") or PurePosixPath(path).stem)
     nodes = {}
     key_lines = getattr(data["nodes"], "key_lines", {})
     for node_id, spec in data["nodes"].items():
@@ -142,7 +164,7 @@ def _load_flow(path: Path, problems: list[Problem]) -> Flow | None:
     return Flow(name, start, nodes, str(path), tuple(str(c) for c in channels), budget)
 
 
-def _build_node(flow: str, node_id: str, spec: Any, path: Path, problems: list[Problem],
+def _build_node(flow: str, node_id: str, spec: Any, path: str, problems: list[Problem],
                 line: int):
     where = f"{path}:{line}"
     if not isinstance(spec, dict):

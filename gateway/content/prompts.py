@@ -10,7 +10,7 @@ from __future__ import annotations
 import logging
 import unicodedata
 from datetime import datetime
-from pathlib import Path
+from pathlib import Path, PurePosixPath
 from string import Formatter
 from typing import Any, Mapping
 from zoneinfo import ZoneInfo
@@ -18,6 +18,7 @@ from zoneinfo import ZoneInfo
 import yaml
 from babel.dates import format_date, format_datetime
 
+from gateway.content.flows import parse_yaml
 from gateway.encoding import normalise_lao
 from gateway.engine.events import Text
 from gateway.errors import PromptError
@@ -85,15 +86,25 @@ class Catalog:
 
     @classmethod
     def load(cls, folder: Path | str, timezone: str = "Asia/Vientiane") -> "Catalog":
+        return cls.from_texts({str(path): path.read_text(encoding="utf-8")
+                               for path in sorted(Path(folder).glob("*.yaml"))}, timezone, str(folder))
+
+    @classmethod
+    def from_texts(cls, documents: Mapping[str, str], timezone: str = "Asia/Vientiane",
+                   where: str = "prompts") -> "Catalog":
+        """A catalog from YAML texts named ``<anything>/<lang>.yaml`` (files, or a
+        version's documents)."""
         texts = {}
-        for path in sorted(Path(folder).glob("*.yaml")):
+        for name, body in sorted(documents.items()):
             try:
-                data = yaml.safe_load(path.read_text(encoding="utf-8")) or {}
+                data = parse_yaml(body) or {}
             except yaml.YAMLError as exc:
-                raise PromptError(f"{path}: not valid YAML: {exc}") from exc
-            texts[path.stem] = _flatten(data)
+                raise PromptError(f"{name}: not valid YAML: {exc}") from exc
+            if not isinstance(data, Mapping):
+                raise PromptError(f"{name}:1: a catalog maps keys to texts")
+            texts[PurePosixPath(name).stem] = _flatten(data)
         if FALLBACK_LANGUAGE not in texts:
-            raise PromptError(f"{folder}: needs {FALLBACK_LANGUAGE}.yaml, the fallback catalog")
+            raise PromptError(f"{where}: needs {FALLBACK_LANGUAGE}.yaml, the fallback catalog")
         return cls(texts, timezone)
 
     @property

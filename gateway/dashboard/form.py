@@ -53,7 +53,7 @@ def say(problem: Exception) -> str:
 
 def choices(list_name: str) -> list[tuple[str, str]]:
     """(key, label in her language) for one of the flows' lists: provinces, topics, languages."""
-    book, catalog = current_app.extensions["book"], current_app.extensions["catalog"]
+    book, catalog = current_app.extensions["services"].book, current_app.extensions["services"].catalog
     option_list = book.lists.get(list_name)
     if option_list is None:
         return []

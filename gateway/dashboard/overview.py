@@ -16,7 +16,7 @@ from gateway.store.models import Broadcast, Member, MemberTopic, Poll, utcnow
 @needs("read")
 def overview():
     lang = str(get_locale() or "lo")
-    catalog = current_app.extensions["catalog"]
+    catalog = current_app.extensions["services"].catalog
     registered = (Member.consent_at.is_not(None), Member.erased_at.is_(None))
     now = utcnow()
     with current_app.extensions["db"].session() as db:

@@ -96,7 +96,7 @@ def _poll(db, code: str) -> Poll:
 @needs("read")
 def poll(code: str):
     lang, now = language(), utcnow()
-    catalog = current_app.extensions["catalog"]
+    catalog = current_app.extensions["services"].catalog
     with current_app.extensions["db"].session() as db:
         row = _poll(db, code)
         results = poll_results.compute(db, row, lang)

@@ -14,7 +14,7 @@ from gateway.store.models import utcnow
 
 def _report():
     with current_app.extensions["db"].session() as db:
-        return quiz_report.compute(db, current_app.extensions["book"], current_app.extensions["catalog"],
+        return quiz_report.compute(db, current_app.extensions["services"].book, current_app.extensions["services"].catalog,
                                    language())
 
 
@@ -22,7 +22,7 @@ def _report():
 @needs("read")
 def quiz():
     report = _report()
-    questions, scores = quiz_report.charts(report, language(), current_app.extensions["catalog"], utcnow())
+    questions, scores = quiz_report.charts(report, language(), current_app.extensions["services"].catalog, utcnow())
     provinces, languages = dict(choices("provinces")), dict(choices("languages"))
     return render_template("dashboard/quiz.html", report=report, provinces=provinces, languages=languages,
                            # our own SVG, every text in it escaped (charts.svg)

@@ -41,7 +41,7 @@ def _title(row: TrainingSession) -> str:
 
 
 def _kinds() -> list[tuple[str, str]]:
-    catalog = current_app.extensions["catalog"]
+    catalog = current_app.extensions["services"].catalog
     return [(kind, catalog.template(language(), f"kind.{kind}")) for kind in schedule.KINDS]
 
 

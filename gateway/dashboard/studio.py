@@ -41,9 +41,9 @@ class Row:
 def catalogue() -> list[Row]:
     """Every recordable text: the flows' prompts, then the live texts."""
     app = current_app
-    recordings, catalog = app.extensions["audio"], app.extensions["catalog"]
+    recordings, catalog = app.extensions["audio"], app.extensions["services"].catalog
     rows: dict[str, Row] = {}
-    for entry in prompt_audit(app.extensions["book"], catalog, recordings).needed:
+    for entry in prompt_audit(app.extensions["services"].book, catalog, recordings).needed:
         row = rows.setdefault(entry.key, Row(entry.key, ", ".join(sorted(entry.where))[:120]))
         row.texts[entry.language], row.numbers[entry.language] = entry.text, entry.number
     with app.extensions["db"].session() as db:
@@ -62,13 +62,13 @@ def catalogue() -> list[Row]:
 def _text_of(lang: str, key: str) -> str | None:
     """The words a recording of ``key`` in ``lang`` is read from; None if calls never play it."""
     app = current_app
-    if lang not in app.extensions["catalog"].languages:
+    if lang not in app.extensions["services"].catalog.languages:
         return None
     if key.startswith("live."):
         with app.extensions["db"].session() as db:
             text = live_texts.by_key(db, key)
         return (text.texts.get(lang) or next(iter(text.texts.values()), "")) if text else None
-    entries = prompt_audit(app.extensions["book"], app.extensions["catalog"], app.extensions["audio"]).needed
+    entries = prompt_audit(app.extensions["services"].book, app.extensions["services"].catalog, app.extensions["audio"]).needed
     return next((e.text for e in entries if e.key == key and e.language == lang), None)
 
 
@@ -77,7 +77,7 @@ def _text_of(lang: str, key: str) -> str | None:
 def studio():
     rows = catalogue()
     default = current_app.config["GATEWAY"].default_language
-    languages = sorted(current_app.extensions["catalog"].languages, key=lambda code: code != default)  # Lao first
+    languages = sorted(current_app.extensions["services"].catalog.languages, key=lambda code: code != default)  # Lao first
     progress = {lang: {"recorded": sum(1 for r in rows if r.status.get(lang) == RECORDED),
                        "outdated": sum(1 for r in rows if r.status.get(lang) == OUTDATED),
                        "total": sum(1 for r in rows if lang in r.status)} for lang in languages}

@@ -94,6 +94,7 @@ class Start:
     conversation_id: str
     flow: str = "main"
     vars: Mapping[str, Any] = field(default_factory=dict)  # what the caller knows already
+    edition: int = 0  # the content version the conversation runs on (the caller's to keep)
 
 
 @dataclass(frozen=True)
@@ -195,6 +196,9 @@ class State:
     quiz: dict | None = None  # {"name", "attempt", "answers": {question: correct}}
     quiz_runs: int = 0
     notice: dict | None = None  # a message line waiting across an action for the next screen
+    # The content version this conversation started on; the channels run every hop
+    # of it on that version, so a publish never splits a conversation (0: unknown).
+    edition: int = 0
 
     def to_dict(self, copy: bool = True) -> dict:
         """A JSON-ready copy. Written out by hand: ``dataclasses.asdict`` was the
@@ -207,7 +211,7 @@ class State:
             "conversation_id": self.conversation_id, "member": same(self.member),
             "vars": same(self.vars), "choices": dict(self.choices), "waiting": self.waiting,
             "phase": self.phase, "tries": self.tries, "quiz": same(self.quiz),
-            "quiz_runs": self.quiz_runs, "notice": same(self.notice),
+            "quiz_runs": self.quiz_runs, "notice": same(self.notice), "edition": self.edition,
         }
 
     @classmethod

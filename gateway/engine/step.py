@@ -55,7 +55,7 @@ def step(book: FlowBook, state: State | None, event) -> Step:
     if isinstance(event, Start):
         fresh = State(flow=event.flow, node="", language=event.language,
                       conversation_id=event.conversation_id, member=dict(event.member),
-                      vars=dict(event.vars))
+                      vars=dict(event.vars), edition=event.edition)
         return _advance(book, fresh, f"{event.flow}:", [])
     if state is None:
         raise StateError("no conversation state to continue")

@@ -133,6 +133,7 @@ def run(burst: bool = False,
     gateway = services.Services.build()
     services.setup_logging(gateway.config)
     services.bind(gateway)
+    gateway.library.prepare()  # built once here, inherited by every forked job
     engine = gateway.db.engine
 
     def in_child():

@@ -9,6 +9,7 @@ from __future__ import annotations
 from datetime import datetime, timezone
 
 from sqlalchemy import JSON, Boolean, DateTime, ForeignKey, Index, Integer, String, Text, UniqueConstraint
+from sqlalchemy import text as sql
 from sqlalchemy import false as sa_false
 from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column, relationship
 from sqlalchemy.types import TypeDecorator
@@ -367,3 +368,41 @@ class User(Base):
     last_login_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
     disabled_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
     session_version: Mapped[int] = mapped_column(Integer, default=0, server_default="0")
+
+
+class ContentVersion(Base):
+    """One version of what members read and hear: flows, prompt catalogs (and what
+    grows from them), as YAML documents in the same shape as the files in the
+    repository. Exactly one version is ``published`` (a partial unique index keeps it
+    so, even against two publishers at once); earlier ones are ``past``; ``draft``
+    ones wait for a check and a publish. Versions are never edited once published:
+    reverting publishes a copy, so the history reads forward."""
+
+    __tablename__ = "content_versions"
+    __table_args__ = (
+        Index("one_published_version", "status", unique=True,
+              sqlite_where=sql("status = 'published'"), postgresql_where=sql("status = 'published'")),
+    )
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    status: Mapped[str] = mapped_column(String(12), index=True)  # draft | published | past
+    source: Mapped[str] = mapped_column(String(40))  # shipped | import | dashboard | revert
+    note: Mapped[str | None] = mapped_column(String(500))
+    author: Mapped[str] = mapped_column(String(254))
+    based_on: Mapped[int | None] = mapped_column(Integer)  # the version a draft started from
+    # The shipped content a "shipped" version was made from, once per release: two
+    # processes starting at once offer an upgrade's content once, not twice.
+    shipped_digest: Mapped[str | None] = mapped_column(String(64), unique=True)
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+    published_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+
+
+class ContentDocument(Base):
+    """One YAML document of a version: ``flows/main.yaml``, ``prompts/lo.yaml``."""
+
+    __tablename__ = "content_documents"
+
+    version_id: Mapped[int] = mapped_column(ForeignKey("content_versions.id", ondelete="CASCADE"),
+                                            primary_key=True)
+    name: Mapped[str] = mapped_column(String(120), primary_key=True)
+    body: Mapped[str] = mapped_column(Text)

@@ -87,7 +87,7 @@ def _voice() -> tuple[dict, list[str]]:
     """Recorded prompts per language. Less than all of the default language is a
     warning, not a degradation: calls still work, those screens are in English."""
     try:
-        result = audit(current_app.extensions["book"], current_app.extensions["catalog"],
+        result = audit(current_app.extensions["services"].book, current_app.extensions["services"].catalog,
                        current_app.extensions["audio"])
     except Exception as exc:
         log.warning("health check voice failed: %s", type(exc).__name__)

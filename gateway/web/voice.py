@@ -66,7 +66,7 @@ def _studio_step(provider: str, call_id: str, digits: str, recording: str, calle
 def _studio_target(number: int):
     """The prompt (or live text) an organiser typed the number of."""
     if number < live_texts.SESSIONS:
-        entries = prompt_audit(current_app.extensions["book"], current_app.extensions["catalog"],
+        entries = prompt_audit(current_app.extensions["services"].book, current_app.extensions["services"].catalog,
                                current_app.extensions["audio"]).needed
         entry = next((e for e in entries if e.number == number), None)
         return Target(entry.language, entry.key, entry.text) if entry else None

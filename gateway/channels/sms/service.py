@@ -74,7 +74,7 @@ def _link_member():
 class SmsService:
     def __init__(self, services: Services, conversations: Conversations):
         config = self.config = services.config
-        self.catalog, self.conversations, self.database = services.catalog, conversations, services.db
+        self.conversations, self.database = conversations, services.db
         self.redis, self.secret = services.redis, config.secret_key
         self.default_language, self.session_ttl = config.default_language, config.sms_session_ttl
         self.ballots = polls.Ballots(services.db)
@@ -90,6 +90,9 @@ class SmsService:
         A text that raises (a bug, not an outage) rolls the batch back; the batch is
         then processed a text at a time, so that one is marked ``failed`` and the
         rest go on. An outage is raised, with nothing committed."""
+        # The published content, known before the batch's transaction opens: on a
+        # new install it is written to the database first (SQLite has one writer).
+        self.conversations.edition()
         try:
             return self._receive_all(inbounds)
         except Exception as exc:
@@ -212,17 +215,18 @@ class SmsService:
         outcome = polls.answer(ballots, poll, member, body, inbound.text, CHANNEL, now)
         replies = []
         if outcome.reply is not None:
-            replies.append(outbox.add(db, member, self.catalog.render(outcome.reply, member.language), flush=False))
+            catalog = self.conversations.edition().catalog
+            replies.append(outbox.add(db, member, catalog.render(outcome.reply, member.language), flush=False))
         return Handled(outcome.result, None, replies)
 
     def _show(self, db, member: Member, result: Step, keyword: str | None):
-        body = render(result.screen, self.catalog, result.state.language)
+        body = render(result.screen, self.conversations.edition(result.state).catalog, result.state.language)
         # The reply first, then any text the flow sent with it (where to join ...).
         replies = [outbox.add(db, member, body, flush=False)] + self.conversations.texts_sent(db)
         return Handled("replied", keyword, replies), (False if result.final else result.state)
 
     def _reply(self, db, member: Member, text: Text, lang: str, keyword: str | None) -> Handled:
-        body = self.catalog.render(text, lang)
+        body = self.conversations.edition().catalog.render(text, lang)
         return Handled("replied", keyword, [outbox.add(db, member, body, flush=False)])
 
     # --------------------------------------------------------------- storage

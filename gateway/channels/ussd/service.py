@@ -20,7 +20,6 @@ from gateway.channels.ussd.sessions import Opened, UssdRecord, UssdSessions
 from gateway.content.prompts import Catalog
 from gateway.engine import Option, Screen, State, Step, Text, current_screen
 from gateway.engine.digits import fold_digits
-from gateway.engine.model import FlowBook
 from gateway.engine.step import pick_many
 from gateway.errors import FlowError, StateError
 from gateway.phone import mask, phone_key, to_e164
@@ -71,11 +70,8 @@ def new_input(previous: str, text: str) -> str:
 
 
 class UssdService:
-    def __init__(self, book: FlowBook, catalog: Catalog, conversations: Conversations,
-                 sessions: UssdSessions, limits: PageLimits, secret: str,
-                 default_language: str, rate_limit: int):
-        self.book = book
-        self.catalog = catalog
+    def __init__(self, conversations: Conversations, sessions: UssdSessions, limits: PageLimits,
+                 secret: str, default_language: str, rate_limit: int):
         self.conversations = conversations
         self.sessions = sessions
         self.limits = limits
@@ -120,7 +116,7 @@ class UssdService:
 
     def message(self, key: str, language: str) -> str:
         """A one-screen END reply outside any flow (errors, limits)."""
-        return reply(self.catalog.render(Text(key), language), final=True)
+        return reply(self.conversations.edition().catalog.render(Text(key), language), final=True)
 
     # ------------------------------------------------------------------- hops
 
@@ -142,7 +138,8 @@ class UssdService:
             state = State.from_dict(record.state)
             unseen = self._unseen_choice(record, typed)
             if unseen is not None:  # she cannot mean an option she has not been shown
-                return self._show(Step(state, screen=current_screen(self.book, state, unseen)))
+                book = self.conversations.edition(state).book
+                return self._show(Step(state, screen=current_screen(book, state, unseen)))
             shown = self._show(self.conversations.answer(phone, CHANNEL, state, typed))
             after = shown[0].state
             if (after["flow"], after["node"], after["phase"]) == (state.flow, state.node, state.phase):
@@ -158,7 +155,7 @@ class UssdService:
         # Not a deep copy: the record and the resume slot are written out as JSON at
         # the end of this hop, and nothing changes the engine's state before that.
         record = UssdRecord(mode="flow", language=state.language, state=state.to_dict(copy=False))
-        self._render(record, result.screen)
+        self._render(record, result.screen, self.conversations.edition(state).catalog)
         if result.final:
             return record, None, True
         keep = record.state if self._worth_resuming(state) else None
@@ -191,15 +188,15 @@ class UssdService:
             return None
         return Text("validate.menu", {"max": max(shown)})
 
-    def _render(self, record: UssdRecord, screen: Screen) -> None:
+    def _render(self, record: UssdRecord, screen: Screen, catalog: Catalog) -> None:
         lang = record.language
-        more, back = self.catalog.render(Text("ussd.more"), lang), self.catalog.render(Text("ussd.back"), lang)
-        record.pages = paginate(screen_lines(screen, self.catalog, lang), self.limits, more, back,
+        more, back = catalog.render(Text("ussd.more"), lang), catalog.render(Text("ussd.back"), lang)
+        record.pages = paginate(screen_lines(screen, catalog, lang), self.limits, more, back,
                                 last_has_back=not screen.final)
         if len(record.pages) > 1 and screen.notice is not None and screen.options:
             # "Type 1 to 3" on top of a full page would push the options to page 2,
             # so a retry shows the notice and the options without the question again.
-            brief = paginate(screen_lines(screen, self.catalog, lang, brief=True), self.limits,
+            brief = paginate(screen_lines(screen, catalog, lang, brief=True), self.limits,
                              more, back, last_has_back=not screen.final)
             if len(brief) == 1:
                 record.pages = brief
@@ -232,7 +229,7 @@ class UssdService:
             return None
         try:
             state = State.from_dict(saved)
-            current_screen(self.book, state)  # still valid against today's flows?
+            current_screen(self.conversations.edition(state).book, state)  # still valid?
         except (StateError, FlowError, TypeError, KeyError):
             return None
         return state
@@ -242,13 +239,14 @@ class UssdService:
                                               Option("2", Text("ussd.resume_restart"))), notice)
         record = UssdRecord(mode="resume_offer", language=offered.language,
                             offered=offered.to_dict(), tries=tries)
-        self._render(record, screen)
+        self._render(record, screen, self.conversations.edition(offered).catalog)
         return record
 
     def _answer_resume(self, record: UssdRecord, typed: str, phone: str):
         offered = State.from_dict(record.offered)
         if typed == "1":
-            return self._show(Step(offered, screen=current_screen(self.book, offered)))
+            book = self.conversations.edition(offered).book
+            return self._show(Step(offered, screen=current_screen(book, offered)))
         if typed == "2" or record.tries + 1 >= RESUME_TRIES:  # no trap: wrong keys start afresh
             return self._show(self.conversations.start(phone, CHANNEL))
         notice = Text("validate.menu", {"max": 2})

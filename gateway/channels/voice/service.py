@@ -15,7 +15,6 @@ from dataclasses import dataclass
 
 from gateway.channels.conversation import Conversations
 from gateway.channels.voice.pieces import Piece, Speech, speak
-from gateway.content.prompts import Catalog
 from gateway.engine import Screen, State, current_screen
 from gateway.errors import FlowError, StateError
 from gateway.phone import mask, phone_key
@@ -34,9 +33,9 @@ class CallStep:
 
 
 class CallService:
-    def __init__(self, conversations: Conversations, catalog: Catalog, redis, secret: str,
+    def __init__(self, conversations: Conversations, redis, secret: str,
                  max_repeats: int, ttl: int = 3600):
-        self.conversations, self.catalog, self.redis = conversations, catalog, redis
+        self.conversations, self.redis = conversations, redis
         self.secret, self.max_repeats, self.ttl = secret, max_repeats, ttl
 
     def step(self, provider: str, call_id: str, phone: str, digits: str = "",
@@ -62,7 +61,8 @@ class CallService:
                     self.redis.delete(key)
                     log.info("call from %s ended after %d silences", mask(phone), silences - 1)
                     return self.farewell(state.language)
-                return self._keep(key, state, current_screen(self.conversations.book, state), silences, phone)
+                book = self.conversations.edition(state).book
+                return self._keep(key, state, current_screen(book, state), silences, phone)
             return self._keep(key, result.state, result.screen, 0, phone)
         except (StateError, FlowError) as exc:
             log.warning("call from %s: conversation unusable (%s); starting over", mask(phone), exc)
@@ -80,8 +80,9 @@ class CallService:
     # -------------------------------------------------------------- internals
 
     def _keep(self, key: str, state: State, screen: Screen, silences: int, phone: str) -> CallStep:
-        speech = speak(screen, self.catalog, state.language)
-        english = speak(screen, self.catalog, "en") if state.language != "en" and "en" in self.catalog.languages else None
+        catalog = self.conversations.edition(state).catalog
+        speech = speak(screen, catalog, state.language)
+        english = speak(screen, catalog, "en") if state.language != "en" and "en" in catalog.languages else None
         if screen.final:
             self.redis.delete(key)
         else:
@@ -107,6 +108,6 @@ class CallService:
 
     def goodbye(self, lang: str) -> Speech:
         """The polite end of a call that cannot go on."""
-        text = self.catalog.template(lang, "voice.goodbye")
+        text = self.conversations.edition().catalog.template(lang, "voice.goodbye")
         return Speech((Piece("voice.goodbye", text),), 0)
 

@@ -28,7 +28,7 @@ from dataclasses import dataclass
 from typing import Callable
 
 from gateway.channels.voice.pieces import Piece, Speech
-from gateway.content.prompts import Catalog
+from gateway.content.library import Library
 from gateway.phone import mask, phone_key
 
 log = logging.getLogger(__name__)
@@ -62,9 +62,9 @@ Notify = Callable[[str, str], None]
 
 
 class PhoneStudio:
-    def __init__(self, redis, secret: str, pin: str, catalog: Catalog, lang: str,
+    def __init__(self, redis, secret: str, pin: str, library: Library, lang: str,
                  phones: tuple[str, ...] = (), notify: Notify | None = None):
-        self.redis, self.secret, self.pin, self.catalog, self.lang = redis, secret, pin, catalog, lang
+        self.redis, self.secret, self.pin, self.library, self.lang = redis, secret, pin, library, lang
         self.phones = frozenset(phones)
         self.notify = notify or (lambda what, detail: None)
 
@@ -184,7 +184,7 @@ class PhoneStudio:
         return Speech((Piece(None, "(her recording)", url=state.get("recording")), self._piece("studio.review")), 1)
 
     def _piece(self, key: str) -> Piece:
-        return Piece(key, self.catalog.template(self.lang, key), pause=True)
+        return Piece(key, self.library.current().catalog.template(self.lang, key), pause=True)
 
     def _goodbye(self, provider: str, call_id: str) -> Speech:
         self.end(provider, call_id)
