@@ -9,6 +9,7 @@ import sys
 import click
 
 from gateway.cli import actor, cli, fail, open_services
+from gateway.store.users import ROLES
 
 
 @cli.group()
@@ -18,8 +19,8 @@ def users() -> None:
 
 @users.command("add")
 @click.argument("email")
-@click.option("--role", type=click.Choice(["admin", "organiser", "viewer"]), required=True,
-              help="viewer reads; organiser also sends, edits and erases; admin also manages accounts.")
+@click.option("--role", type=click.Choice(list(ROLES)), required=True,
+              help="viewer reads; organiser also sends, edits and erases; editor also publishes content; admin also manages accounts.")
 @click.option("--language", type=click.Choice(["lo", "en"]), default="lo", show_default=True,
               help="The dashboard's language for this account (each user can switch).")
 @click.option("--password-stdin", is_flag=True, help="Read the password from standard input (for scripts).")
@@ -102,7 +103,7 @@ def enable_command(email: str) -> None:
 
 @users.command("set-role")
 @click.argument("email")
-@click.argument("role", type=click.Choice(["admin", "organiser", "viewer"]))
+@click.argument("role", type=click.Choice(list(ROLES)))
 def set_role_command(email: str, role: str) -> None:
     """Give EMAIL another role; her open sessions end, so it applies at once."""
     from gateway.store import users as accounts

@@ -168,14 +168,16 @@ def _prompt_problems(book: FlowBook, catalog: Catalog, nodes: list[Node]) -> lis
     for key, where in sorted(_used_keys(book, nodes).items()):
         for lang in catalog.languages:
             if not catalog.has(lang, key):
-                problems.append(Problem(where, f"prompt {key!r} is missing in {lang}.yaml"))
+                problems.append(Problem.said(where, "prompt '%(key)s' is missing in %(lang)s.yaml",
+                                             key=key, lang=lang))
         # A translation may leave a placeholder out, but one English lacks is a typo.
         known = catalog.placeholders("en", key) if catalog.has("en", key) else set()
         for lang in catalog.languages:
             unknown = catalog.placeholders(lang, key) - known if catalog.has(lang, key) else set()
             if unknown:
-                problems.append(Problem(where, f"prompt {key!r} in {lang}.yaml uses "
-                                               f"{sorted(unknown)}, which en.yaml does not"))
+                problems.append(Problem.said(
+                    where, "prompt '%(key)s' in %(lang)s.yaml uses {%(names)s}, which en.yaml does not",
+                    key=key, lang=lang, names="}, {".join(sorted(unknown))))
     return problems
 
 
@@ -186,7 +188,7 @@ def _fit_problems(book: FlowBook, catalog: Catalog, nodes: list[Node],
         if "ussd" not in book.flows[node.flow].channels:
             continue
         for lang in catalog.languages:
-            for screen in _sample_screens(book, node, lang):
+            for screen in sample_screens(book, node, lang):
                 lines = screen_lines(screen, catalog, lang)
                 more = catalog.render(Text("ussd.more"), lang)
                 back = catalog.render(Text("ussd.back"), lang)
@@ -195,36 +197,41 @@ def _fit_problems(book: FlowBook, catalog: Catalog, nodes: list[Node],
                 room = limit - length_in(f"\n{MORE_KEY} {more}\n0 {back}", encoding)
                 for option in lines[-len(screen.options):] if screen.options else []:
                     if length_in(option, encoding) > room:
-                        problems.append(Problem(_where(book, node),
-                            f"[{lang}] option {option!r} cannot fit one page even with paging"))
+                        problems.append(Problem.said(
+                            _where(book, node), "[%(lang)s] %(screen)s: option '%(option)s' cannot fit "
+                            "one page even with paging", lang=lang, screen=f"{node.flow}:{node.id}",
+                            option=option))
                 try:
                     pages = paginate(lines, limits, more, back)
                 except ValueError as exc:
                     problems.append(Problem(_where(book, node), f"[{lang}] {exc}"))
                     continue
-                problems.extend(_first_page_problems(book, node, lang, screen, pages))
+                problems.extend(first_page_problems(book, node, lang, screen, pages))
     return _once(problems)
 
 
-def _first_page_problems(book: FlowBook, node: Node, lang: str, screen, pages: list[str]):
+def first_page_problems(book: FlowBook, node: Node, lang: str, screen, pages: list[str]):
     """Options start on page 1; a list shows at least three items there; the last
     screen of a session is one page (paging it costs a hop after the work is done)."""
     if screen.final and len(pages) > 1:
-        return [Problem(_where(book, node), f"[{lang}] {node.flow}:{node.id}: ends the session "
-                        f"but takes {len(pages)} pages; shorten it to one:\n{pages[0]}")]
+        return [Problem.said(_where(book, node), "[%(lang)s] %(screen)s: ends the session but takes "
+                             "%(pages)s pages; shorten it to one:\n%(page)s", lang=lang,
+                             screen=f"{node.flow}:{node.id}", pages=len(pages), page=pages[0])]
     if not screen.options or screen.expects not in ("choice", "choices"):
         return []
     first = [line for line in pages[0].splitlines() if line[:1].isdigit() and "." in line[:4]
              and not line.startswith(f"{MORE_KEY} ")]
     if not first:
-        return [Problem(_where(book, node), f"[{lang}] {node.flow}:{node.id}: the first option is "
-                        f"not on page 1 of {len(pages)}; shorten the prompt so she can answer "
-                        f"without pressing {MORE_KEY}:\n{pages[0]}")]
+        return [Problem.said(_where(book, node), "[%(lang)s] %(screen)s: the first option is not on "
+                             "page 1 of %(pages)s; shorten the prompt so she can answer without "
+                             "pressing 98:\n%(page)s", lang=lang, screen=f"{node.flow}:{node.id}",
+                             pages=len(pages), page=pages[0])]
     wanted = min(MIN_ITEMS_ON_A_PAGE, len(screen.options))
     if getattr(node, "options_from", None) and len(first) < wanted:
-        return [Problem(_where(book, node), f"[{lang}] {node.flow}:{node.id}: the list's first page "
-                        f"shows {len(first)} item(s); shorten the header to leave room for "
-                        f"{wanted}:\n{pages[0]}")]
+        return [Problem.said(_where(book, node), "[%(lang)s] %(screen)s: the list's first page shows "
+                             "%(shown)s item(s); shorten the header to leave room for %(wanted)s:\n%(page)s",
+                             lang=lang, screen=f"{node.flow}:{node.id}", shown=len(first),
+                             wanted=wanted, page=pages[0])]
     return []
 
 
@@ -247,7 +254,7 @@ def _once(problems: list[Problem]) -> list[Problem]:
     return [p for p in problems if not (str(p) in seen or seen.add(str(p)))]
 
 
-def _sample_screens(book: FlowBook, node: Node, lang: str):
+def sample_screens(book: FlowBook, node: Node, lang: str):
     """The node's screens drawn with sample values: after a right answer (the quiz's
     verdict rides on top) and, for a quiz question, the wrong-answer screen."""
     if isinstance(node, ActionNode) or node.kind == "condition" or node.kind == "message":
@@ -272,7 +279,7 @@ def _every_screen(book: FlowBook, catalog: Catalog, channel: str):
             continue
         for node in flow.nodes.values():
             for lang in catalog.languages:
-                for screen in _sample_screens(book, node, lang):
+                for screen in sample_screens(book, node, lang):
                     yield f"{flow.name}:{node.id}", lang, screen
 
 

@@ -68,9 +68,19 @@ def parse_yaml(text: str) -> Any:
 
 @dataclass
 class Problem:
+    """One thing wrong, at ``location`` (``file:line``). Where ``template`` is given,
+    ``message`` is ``template % values``: the dashboard says the template in the
+    organiser's language (it is in the dashboard's catalog), the CLI the message."""
+
     location: str
     message: str
     severity: str = "error"
+    template: str = ""
+    values: dict = dataclasses.field(default_factory=dict)
+
+    @classmethod
+    def said(cls, location: str, template: str, **values) -> "Problem":
+        return cls(location, template % values, template=template, values=values)
 
     def __str__(self) -> str:
         return f"{self.location}: {self.severity}: {self.message}"

@@ -37,6 +37,8 @@ from gateway.store.database import Database
 log = logging.getLogger(__name__)
 
 KEY = "content:published"
+PREVIEW = "content:preview:"  # + an organiser's test number: the draft her simulator runs
+PREVIEW_TTL_S = 2 * 3600
 CHECK_EVERY_S = 1.0
 ANNOUNCE_TTL_S = 300
 KEEP = 4  # editions kept built: the published one and those a few sessions may still be on
@@ -92,6 +94,27 @@ class Library:
             self.current()
         except (OperationalError, ProgrammingError) as exc:
             log.info("content not loaded yet (%s)", type(exc).__name__)
+
+    def preview(self, phone: str) -> Edition | None:
+        """The draft an organiser previews on her test number ``phone``, if any (only
+        test numbers are asked: a member's dial never reads this key)."""
+        try:
+            number = self.redis.get(PREVIEW + phone)
+        except RedisError:
+            return None
+        return self._load(int(number)) if number else None
+
+    def previewing(self, phone: str) -> int | None:
+        """The draft test number ``phone`` runs, if any."""
+        number = self.redis.get(PREVIEW + phone)
+        return int(number) if number else None
+
+    def show_preview(self, phone: str, number: int | None) -> None:
+        """Run draft ``number`` for test number ``phone`` from her next dial (None: stop)."""
+        if number is None:
+            self.redis.delete(PREVIEW + phone)
+        else:
+            self.redis.set(PREVIEW + phone, number, ex=PREVIEW_TTL_S)
 
     def forget(self) -> None:
         """Check the published number on the next use (after a publish in this process)."""

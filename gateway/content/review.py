@@ -60,8 +60,9 @@ def glossary_problems(documents: Mapping[str, str], edition: Edition) -> list[Pr
     problems = []
     for key, found in glossary.catalog_flags(edition.catalog.texts["lo"]).items():
         for avoided in found:
-            problems.append(Problem(f"prompts/lo.yaml:{key_line(documents, 'lo', key)}",
-                                    f"prompt {key!r} uses {avoided.word!r}; the glossary says {avoided.instead!r}"))
+            problems.append(Problem.said(f"prompts/lo.yaml:{key_line(documents, 'lo', key)}",
+                                         "prompt '%(key)s' uses '%(word)s'; the glossary says '%(instead)s'",
+                                         key=key, word=avoided.word, instead=avoided.instead))
     return problems
 
 
@@ -97,7 +98,7 @@ def _with_prompt_line(problem: Problem, documents: Mapping[str, str], edition: E
     where = f"prompts/{lang}.yaml:{key_line(documents, lang, keys[0])}"
     first, _, screen = problem.message.partition("\n")
     message = f"{first} (prompt {keys[0]}; the flow is at {problem.location})" + (f"\n{screen}" if screen else "")
-    return Problem(where, message, problem.severity)
+    return Problem(where, message, problem.severity, problem.template, {**problem.values, "key": keys[0]})
 
 
 def hop_problems(documents: Mapping[str, str]) -> list[Problem]:

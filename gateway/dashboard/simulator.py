@@ -40,7 +40,9 @@ def _webhook(path: str, form: dict) -> str:
 @bp.get("/simulator")
 @needs("send")
 def simulator():
-    return render_template("dashboard/simulator.html", number=test_number(), service_code=SERVICE_CODE)
+    library = current_app.extensions["services"].library
+    return render_template("dashboard/simulator.html", number=test_number(), service_code=SERVICE_CODE,
+                           preview=library.previewing(test_number()), published=library.current().number)
 
 
 @bp.post("/simulator/ussd")

@@ -22,7 +22,7 @@ from gateway.store import users as accounts
 from gateway.store.models import User
 
 def role_names() -> dict[str, str]:
-    return {"admin": _("Admin"), "organiser": _("Organiser"), "viewer": _("Viewer")}
+    return {"admin": _("Admin"), "editor": _("Editor"), "organiser": _("Organiser"), "viewer": _("Viewer")}
 
 
 def _page(errors=None, form=None, notice=None, new_password=None, status=200):

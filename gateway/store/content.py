@@ -15,7 +15,7 @@ from typing import Mapping
 from sqlalchemy import delete, select, update
 from sqlalchemy.orm import Session
 
-from gateway.store.models import ContentDocument, ContentVersion, utcnow
+from gateway.store.models import ContentDocument, ContentEdit, ContentVersion, utcnow
 
 DRAFT, PUBLISHED, PAST = "draft", "published", "past"
 
@@ -84,3 +84,36 @@ def shipped_versions(db: Session) -> list[ContentVersion]:
     """Versions made from the repository's content, newest first."""
     return list(db.scalars(select(ContentVersion).where(ContentVersion.source == "shipped")
                            .order_by(ContentVersion.id.desc())))
+
+
+# ---------------------------------------------------------------- the editors' draft
+
+def edits(db: Session) -> list[ContentEdit]:
+    return list(db.scalars(select(ContentEdit).order_by(ContentEdit.key, ContentEdit.language)))
+
+
+def edit(db: Session, language: str, key: str) -> ContentEdit | None:
+    return db.scalar(select(ContentEdit).where(ContentEdit.language == language, ContentEdit.key == key))
+
+
+def save_edit(db: Session, language: str, key: str, text: str, base: str | None, author: str) -> ContentEdit:
+    """Keep ``text`` as the draft's for (``language``, ``key``); ``base`` is what the
+    editor started from (the caller has checked it is still what is there)."""
+    row = edit(db, language, key)
+    if row is None:
+        row = ContentEdit(language=language, key=key, base=base)
+        db.add(row)
+    row.text, row.author, row.saved_at = text, author, utcnow()
+    db.flush()
+    return row
+
+
+def drop_edit(db: Session, language: str, key: str) -> bool:
+    return bool(db.execute(delete(ContentEdit).where(ContentEdit.language == language,
+                                                     ContentEdit.key == key)).rowcount)
+
+
+def clear_edits(db: Session, rows: list[ContentEdit]) -> None:
+    """Remove the edits that were published (others saved meanwhile stay)."""
+    for row in rows:
+        db.execute(delete(ContentEdit).where(ContentEdit.id == row.id, ContentEdit.saved_at == row.saved_at))

@@ -406,3 +406,21 @@ class ContentDocument(Base):
                                             primary_key=True)
     name: Mapped[str] = mapped_column(String(120), primary_key=True)
     body: Mapped[str] = mapped_column(Text)
+
+
+class ContentEdit(Base):
+    """One text changed in the dashboard's wording editor and not published yet: all
+    of them together are the draft the editors share. ``base`` is the text the editor
+    started from, so a change made meanwhile by someone else is a conflict, shown to
+    her, never overwritten (``None``: the key had no text in that language)."""
+
+    __tablename__ = "content_edits"
+    __table_args__ = (UniqueConstraint("language", "key", name="one_edit_per_text"),)
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    language: Mapped[str] = mapped_column(String(16))
+    key: Mapped[str] = mapped_column(String(120))
+    text: Mapped[str] = mapped_column(Text)
+    base: Mapped[str | None] = mapped_column(Text)
+    author: Mapped[str] = mapped_column(String(254))
+    saved_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)

@@ -22,9 +22,12 @@ from sqlalchemy.orm import Session
 from gateway.errors import InputProblem
 from gateway.store.models import User, utcnow
 
-ROLES = ("admin", "organiser", "viewer")
-CAN = {"read": {"admin", "organiser", "viewer"}, "send": {"admin", "organiser"}, "manage": {"admin"},
-       "see_numbers": {"admin", "organiser"}}
+ROLES = ("admin", "editor", "organiser", "viewer")
+# An editor is an organiser who may also publish content: what every member reads
+# and hears. A network can give that to the person who owns its Lao wording without
+# letting her manage accounts (an admin's work).
+CAN = {"read": {"admin", "editor", "organiser", "viewer"}, "send": {"admin", "editor", "organiser"},
+       "manage": {"admin"}, "see_numbers": {"admin", "editor", "organiser"}, "publish": {"admin", "editor"}}
 MIN_PASSWORD = 10
 # OWASP's scrypt parameters (N=2^17, r=8, p=1): about 0.3 s and 128 MB a check on this
 # machine, slow for guessing. A hash made with older, cheaper ones is redone at sign-in.

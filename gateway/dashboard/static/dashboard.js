@@ -254,3 +254,34 @@
     });
   });
 })();
+
+// The wording editor: as she types, the server measures the text on every screen
+// that shows it (USSD pages, options on page 1, SMS parts, glossary words) with the
+// same code the publish checks run, and the counter under the box says so.
+(function () {
+  const form = document.querySelector("form[data-measure-url]");
+  if (!form) return;
+  form.querySelectorAll("textarea[data-measure]").forEach((area) => {
+    const lang = area.dataset.measure;
+    const out = form.querySelector(`[data-measured="${lang}"]`);
+    let timer = null;
+    function refresh() {
+      const body = new URLSearchParams({csrf: form.dataset.csrf, key: form.dataset.key, lang: lang, text: area.value});
+      fetch(form.dataset.measureUrl, {method: "POST", body: body, credentials: "same-origin"})
+        .then((response) => response.ok ? response.json() : null)
+        .then((data) => {
+          if (!data) return;
+          out.textContent = "";
+          data.lines.forEach((entry, n) => {
+            if (n) out.appendChild(document.createElement("br"));
+            const span = document.createElement("span");
+            span.textContent = entry.text;
+            if (entry.bad) span.className = "error";
+            out.appendChild(span);
+          });
+        })
+        .catch(() => {});
+    }
+    area.addEventListener("input", () => { clearTimeout(timer); timer = setTimeout(refresh, 250); });
+  });
+})();

@@ -1,4 +1,4 @@
-"""content: flows and prompt catalogs as versioned documents in the database
+"""content: flows and prompt catalogs as versioned documents in the database, and the wording editor's unpublished edits
 
 Revision ID: 0008
 Revises: 0007
@@ -44,7 +44,22 @@ def upgrade() -> None:
     )
 
 
+    op.create_table(
+        'content_edits',
+        sa.Column('id', sa.Integer(), nullable=False),
+        sa.Column('language', sa.String(length=16), nullable=False),
+        sa.Column('key', sa.String(length=120), nullable=False),
+        sa.Column('text', sa.Text(), nullable=False),
+        sa.Column('base', sa.Text(), nullable=True),
+        sa.Column('author', sa.String(length=254), nullable=False),
+        sa.Column('saved_at', gateway.store.models.UTCDateTime(), nullable=False),
+        sa.PrimaryKeyConstraint('id'),
+        sa.UniqueConstraint('language', 'key', name='one_edit_per_text'),
+    )
+
+
 def downgrade() -> None:
+    op.drop_table('content_edits')
     op.drop_table('content_documents')
     op.drop_index('one_published_version', table_name='content_versions')
     op.drop_index('ix_content_versions_status', table_name='content_versions')

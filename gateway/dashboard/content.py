@@ -1,0 +1,397 @@
+"""Content: the wording editor, preview, publish, history and revert.
+
+Every text members read and hear, by key, in each language side by side, with
+where it is shown. An organiser changes a text and saves it to the shared draft
+(``content_edits``); she previews the draft in the simulator on her own test
+number; an editor or an admin publishes it, which runs every check a version must
+pass (``content.review``) and says each refusal in her language. Two people who
+change the same text get a conflict showing both, never a silent overwrite: each
+form carries the text she started from. History shows who changed a text, when,
+and how; one text or a whole version can be put back.
+"""
+
+from __future__ import annotations
+
+import difflib
+from dataclasses import dataclass
+from string import Formatter
+
+from flask import current_app, g, jsonify, redirect, render_template, request, url_for
+from flask_babel import gettext as _
+
+from gateway.channels.ussd.pages import PageLimits
+from gateway.content import glossary, publication, wording
+from gateway.content.edition import Edition
+from gateway.content.flows import Problem
+from gateway.dashboard.auth import bp, needs
+from gateway.dashboard.form import actor, found, services
+from gateway.dashboard.simulator import test_number
+from gateway.encoding import normalise_lao
+from gateway.store import audit
+from gateway.store import content as versions
+from gateway.store.users import can
+
+SOURCE = "dashboard"
+
+
+def _edition() -> Edition:
+    return services().library.current()
+
+
+def _limits() -> PageLimits:
+    config = current_app.config["GATEWAY"]
+    return PageLimits(config.ussd_page_gsm7, config.ussd_page_ucs2)
+
+
+def _desk() -> publication.Desk:
+    return publication.Desk.of(services())
+
+
+def say_problem(problem: Problem) -> str:
+    """A check's problem in her language (the templates are in the dashboard's catalog)."""
+    if problem.template:
+        return _(problem.template, **problem.values)
+    return problem.message
+
+
+def _refused(problems: list[Problem], back_to: str):
+    """Why nothing was published, each problem in her language with the text to fix."""
+    shown = [(p.values.get("key"), p.location, say_problem(p)) for p in problems if p.severity == "error"]
+    return render_template("dashboard/content_refused.html", problems=shown, back_to=back_to), 400
+
+
+@dataclass
+class Row:
+    key: str
+    texts: dict  # language -> published text
+    drafts: dict  # language -> the draft's text, where one is waiting
+    uses: list
+    flags: list
+    voice: dict  # language -> the call's wording, where it differs
+
+
+def _rows(edition: Edition, edits) -> list[Row]:
+    catalog, used = edition.catalog, wording.uses(edition.book)
+    pending: dict[str, dict[str, str]] = {}
+    for row in edits:
+        pending.setdefault(row.key, {})[row.language] = row.text
+    keys = sorted({key for texts in catalog.texts.values() for key in texts if not key.endswith(wording.VOICE)}
+                  | set(pending))
+    rows = []
+    for key in keys:
+        texts = {lang: catalog.texts[lang].get(key) for lang in catalog.languages}
+        voice = {lang: catalog.texts[lang][key + wording.VOICE] for lang in catalog.languages
+                 if key + wording.VOICE in catalog.texts[lang]}
+        shown_lo = pending.get(key, {}).get("lo", texts.get("lo") or "")
+        rows.append(Row(key, texts, pending.get(key, {}), used.get(key, []), glossary.flags(shown_lo), voice))
+    return rows
+
+
+def _languages(edition: Edition) -> list[str]:
+    """Lao first, English second, then any other catalog."""
+    order = {"lo": 0, "en": 1}
+    return sorted(edition.catalog.languages, key=lambda code: (order.get(code, 2), code))
+
+
+@bp.get("/content")
+@needs("read")
+def content():
+    edition = _edition()
+    query = request.args.get("q", "").strip()[:100]
+    with current_app.extensions["db"].session() as db:
+        edits = versions.edits(db)
+        offered = [row for row in versions.drafts(db) if row.source == "shipped"]
+        offered = [(row.id, row.created_at) for row in offered]
+        db.expunge_all()
+    rows = _rows(edition, edits)
+    if query:
+        folded = normalise_lao(query).casefold()
+        rows = [row for row in rows if folded in row.key.casefold() or any(
+            folded in (text or "").casefold() for text in list(row.texts.values()) + list(row.drafts.values()))]
+    return render_template("dashboard/content.html", rows=rows, languages=_languages(edition), query=query,
+                           edits=edits, version=edition.number, offered=offered,
+                           may_publish=can(g.user, "publish"), notice=request.args.get("notice"),
+                           back_to=url_for("dashboard.content"))
+
+
+def _text_page(key: str, form=None, errors=None, conflicts=None, status=200):
+    edition = _edition()
+    used = wording.uses(edition.book).get(key, [])
+    known = any(edition.catalog.has(lang, key) for lang in edition.catalog.languages)
+    with current_app.extensions["db"].session() as db:
+        pending = {row.language: row for row in versions.edits(db) if row.key == key}
+        db.expunge_all()
+        history = _key_history(db, key, edition)
+    if not known and not pending:
+        return found(None)
+    languages = _languages(edition)
+    current = {lang: pending[lang].text if lang in pending else edition.catalog.texts[lang].get(key, "")
+               for lang in languages}
+    measures = {lang: measure_lines(wording.measure(edition, key, lang, (form or current).get(lang, ""), _limits()))
+                for lang in languages}
+    voice = {lang: edition.catalog.texts[lang].get(key + wording.VOICE) for lang in languages}
+    return render_template("dashboard/content_text.html", key=key, languages=languages, used=used,
+                           current=current, form=form or current, pending=pending, measures=measures,
+                           voice=voice, errors=errors or {}, conflicts=conflicts or {}, history=history,
+                           published={lang: edition.catalog.texts[lang].get(key, "") for lang in languages},
+                           may_publish=can(g.user, "publish"),
+                           back_to=url_for("dashboard.content_text", key=key)), status
+
+
+@bp.get("/content/text/<key>")
+@needs("read")
+def content_text(key: str):
+    return _text_page(key)
+
+
+@bp.post("/content/text/<key>")
+@needs("send")
+def content_save(key: str):
+    """Save her texts for ``key`` to the draft, unless someone changed one meanwhile."""
+    edition = _edition()
+    languages = _languages(edition)
+    form = {lang: normalise_lao(request.form.get(f"text_{lang}", "").strip()) for lang in languages}
+    bases = {lang: normalise_lao(request.form.get(f"base_{lang}", "").strip()) for lang in languages}
+    errors = _text_errors(edition, key, form)
+    if errors:
+        return _text_page(key, form, errors, status=400)
+    with current_app.extensions["db"].session() as db:
+        conflicts, changed = {}, []
+        for lang in languages:
+            published = edition.catalog.texts[lang].get(key, "")
+            pending = versions.edit(db, lang, key)
+            now = pending.text if pending is not None else published
+            if form[lang] == now:
+                continue
+            if bases[lang] != now and request.form.get("overwrite") != "yes":
+                conflicts[lang] = (now, pending.author if pending is not None else None)
+                continue
+            changed.append(lang)
+            if form[lang] == published:
+                versions.drop_edit(db, lang, key)
+            else:
+                versions.save_edit(db, lang, key, form[lang], published, actor())
+        if conflicts:
+            db.rollback()
+            return _text_page(key, form, conflicts=conflicts, status=409)
+        if changed:
+            audit.record(db, actor(), "content.edit", f"text {key}"[:80], ", ".join(changed))
+    return redirect(url_for("dashboard.content_text", key=key, saved=1))
+
+
+def _text_errors(edition: Edition, key: str, form: dict) -> dict:
+    """What is wrong with her texts before they can be saved at all."""
+    errors = {}
+    english = edition.catalog.placeholders("en", key) if edition.catalog.has("en", key) else None
+    for lang, text in form.items():
+        if len(text) > wording.MAX_TEXT:
+            errors[lang] = _("At most %(count)s characters.", count=wording.MAX_TEXT)
+            continue
+        if not text and edition.catalog.has(lang, key):
+            errors[lang] = _("A text cannot be empty.")
+            continue
+        try:
+            names = {name for _, name, _, _ in Formatter().parse(text) if name is not None}
+        except ValueError:
+            errors[lang] = _("A { or } does not match. Blanks are written {name}.")
+            continue
+        if english is not None and names - english:
+            errors[lang] = _("This text uses a blank the English does not have: %(names)s. "
+                             "Blanks it may use: %(known)s.",
+                             names=", ".join("{%s}" % n for n in sorted(names - english)),
+                             known=", ".join("{%s}" % n for n in sorted(english)) or _("none"))
+    return errors
+
+
+@bp.post("/content/measure")
+@needs("send")
+def content_measure():
+    """How a text she is typing fits its screens, by the server's own measures."""
+    edition = _edition()
+    key, lang = request.form.get("key", "")[:120], request.form.get("lang", "")[:16]
+    text = request.form.get("text", "")[:wording.MAX_TEXT * 2]
+    if lang not in edition.catalog.languages:
+        return jsonify(error=_("Unknown language.")), 400
+    measured = wording.measure(edition, key, lang, text, _limits())
+    return jsonify(fits=measured.fits, lines=[{"text": text, "bad": bad} for text, bad in measure_lines(measured)])
+
+
+def measure_lines(measured: wording.Measure) -> list[tuple[str, bool]]:
+    """The counter under a text box, in her language: (line, whether it is a problem)."""
+    lines = [(_("%(count)s characters", count=len(measured.text)), False)]
+    if measured.too_long:
+        lines.append((_("At most %(count)s characters.", count=wording.MAX_TEXT), True))
+    for screen in measured.screens[:4]:
+        lines.append((f"USSD {screen.where}: " + _("page 1: %(used)s of %(limit)s (%(encoding)s), %(pages)s page(s)",
+                                                   used=screen.first_page, limit=screen.limit,
+                                                   encoding=screen.encoding, pages=len(screen.pages)), False))
+        if screen.problems:
+            lines.append((_("Options are not on the first page. Shorten the text."), True))
+    for where, parts, _encoding in measured.sms[:2]:
+        lines.append((f"SMS {where}: " + _("%(parts)s part(s)", parts=parts), False))
+    for flag in measured.flags:
+        lines.append((_("The glossary says %(instead)s, not %(word)s.", instead=flag.instead, word=flag.word), True))
+    return lines
+
+
+def _draft_version(db, edition: Edition) -> tuple[int, list]:
+    """The published version with every waiting edit written in, saved as a draft
+    (the editors' previous one is replaced)."""
+    edits = versions.edits(db)
+    for row in versions.drafts(db):
+        if row.source == SOURCE:
+            versions.discard(db, row.id)
+    docs = wording.apply(edition.documents, [(row.language, row.key, row.text) for row in edits])
+    row = versions.add(db, docs, SOURCE, actor(), _("%(count)s text(s) changed", count=len(edits)),
+                       based_on=edition.number)
+    return row.id, edits
+
+
+@bp.post("/content/preview")
+@needs("send")
+def content_preview():
+    """Run the draft on her test number in the simulator (for two hours)."""
+    edition = _edition()
+    with current_app.extensions["db"].session() as db:
+        number, _edits = _draft_version(db, edition)
+    services().library.show_preview(test_number(), number)
+    return redirect(url_for("dashboard.simulator", preview=number))
+
+
+@bp.post("/content/preview/stop")
+@needs("send")
+def content_preview_stop():
+    services().library.show_preview(test_number(), None)
+    return redirect(url_for("dashboard.simulator"))
+
+
+@bp.post("/content/publish")
+@needs("publish")
+def content_publish():
+    """Check the draft and publish it; refused, she sees every reason."""
+    edition = _edition()
+    with current_app.extensions["db"].session() as db:
+        if not versions.edits(db):
+            return redirect(url_for("dashboard.content", notice=_("Nothing to publish: no text is changed.")))
+        number, edits = _draft_version(db, edition)
+        db.expunge_all()
+    outcome = publication.publish(_desk(), number, actor())
+    if not outcome.published:
+        with current_app.extensions["db"].session() as db:
+            versions.discard(db, number)  # her edits stay; the version made from them goes
+        return _refused(outcome.problems, url_for("dashboard.content"))
+    with current_app.extensions["db"].session() as db:
+        versions.clear_edits(db, edits)
+    services().library.show_preview(test_number(), None)
+    return redirect(url_for("dashboard.content", notice=_("Version %(number)s is published. Members see it "
+                                                          "from their next screen.", number=number)))
+
+
+@bp.post("/content/discard")
+@needs("send")
+def content_discard():
+    with current_app.extensions["db"].session() as db:
+        edits = versions.edits(db)
+        versions.clear_edits(db, edits)
+        if edits:
+            audit.record(db, actor(), "content.discard", "draft", f"{len(edits)} text(s)")
+    return redirect(url_for("dashboard.content", notice=_("The draft is discarded.")))
+
+
+@bp.post("/content/text/<key>/restore/<int:number>")
+@needs("send")
+def content_restore(key: str, number: int):
+    """Put version ``number``'s texts of ``key`` in the draft (published with the next publish)."""
+    edition = _edition()
+    with current_app.extensions["db"].session() as db:
+        docs = versions.documents(db, number)
+        if not docs:
+            return found(None)
+        for lang in _languages(edition):
+            old = wording.flatten(docs, lang).get(key)
+            published = edition.catalog.texts[lang].get(key, "")
+            if old is None:
+                continue
+            if old == published:
+                versions.drop_edit(db, lang, key)
+            else:
+                versions.save_edit(db, lang, key, old, published, actor())
+        audit.record(db, actor(), "content.edit", f"text {key}"[:80], f"as in version {number}")
+    return redirect(url_for("dashboard.content_text", key=key, saved=1))
+
+
+@bp.get("/content/versions")
+@needs("read")
+def content_versions():
+    with current_app.extensions["db"].session() as db:
+        rows = versions.history(db, 100)
+        db.expunge_all()
+    return render_template("dashboard/content_versions.html", rows=rows, may_publish=can(g.user, "publish"),
+                           notice=request.args.get("notice"), back_to=url_for("dashboard.content_versions"))
+
+
+@bp.get("/content/versions/<int:number>")
+@needs("read")
+def content_version(number: int):
+    with current_app.extensions["db"].session() as db:
+        row = found(versions.get(db, number))
+        db.expunge(row)
+        docs = versions.documents(db, number)
+        before = versions.documents(db, row.based_on) if row.based_on else {}
+    lines = publication.diff(before, docs, f"v{row.based_on or 0}", f"v{number}").splitlines()
+    return render_template("dashboard/content_version.html", row=row, lines=lines,
+                           may_publish=can(g.user, "publish"), back_to=url_for("dashboard.content_versions"))
+
+
+@bp.post("/content/versions/<int:number>/revert")
+@needs("publish")
+def content_revert(number: int):
+    outcome = publication.revert(_desk(), number, actor())
+    if not outcome.published:
+        return _refused(outcome.problems, url_for("dashboard.content_versions"))
+    return redirect(url_for("dashboard.content_versions",
+                            notice=_("Version %(new)s is published: what version %(old)s held.",
+                                     new=outcome.number, old=number)))
+
+
+@bp.post("/content/versions/<int:number>/publish")
+@needs("publish")
+def content_publish_offered(number: int):
+    """Publish a draft as it is (the content a new release offers)."""
+    outcome = publication.publish(_desk(), number, actor())
+    if not outcome.published:
+        return _refused(outcome.problems, url_for("dashboard.content_versions"))
+    return redirect(url_for("dashboard.content_versions",
+                            notice=_("Version %(number)s is published. Members see it from their next screen.",
+                                     number=number)))
+
+
+def _key_history(db, key: str, edition: Edition) -> list[dict]:
+    """Each published version that changed ``key``: who, when, and how (newest first)."""
+    published = [row for row in reversed(versions.history(db, 100)) if row.published_at is not None]
+    out, before = [], None
+    for row in published:
+        docs = versions.documents(db, row.id)
+        texts = {lang: wording.flatten(docs, lang).get(key) for lang in edition.catalog.languages}
+        if before is not None and texts != before:
+            changes = [(lang, before.get(lang) or "", texts.get(lang) or "",
+                        _inline_diff(before.get(lang) or "", texts.get(lang) or ""))
+                       for lang in _languages(edition) if before.get(lang) != texts.get(lang)]
+            out.append({"number": row.id, "author": row.author, "at": row.published_at,
+                        "note": row.note, "changes": changes})
+        before = texts
+    return list(reversed(out))
+
+
+def _inline_diff(old: str, new: str) -> list[tuple[str, str]]:
+    """(kind, piece) for what changed between two texts, letter by letter: "-", "+", "="."""
+    pieces = []
+    for op, a1, a2, b1, b2 in difflib.SequenceMatcher(None, old, new, autojunk=False).get_opcodes():
+        if op == "equal":
+            pieces.append(("=", old[a1:a2]))
+            continue
+        if a2 > a1:
+            pieces.append(("-", old[a1:a2]))
+        if b2 > b1:
+            pieces.append(("+", new[b1:b2]))
+    return pieces
