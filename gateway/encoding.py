@@ -11,6 +11,7 @@ A USSD page is 160 octets: 182 GSM-7 characters, or 80 UCS-2 characters.
 from __future__ import annotations
 
 import re
+import unicodedata
 from dataclasses import dataclass
 
 GSM7_BASIC = set(
@@ -68,3 +69,15 @@ _DECOMPOSED_AM = re.compile("\u0ECD([\u0EC8-\u0ECB]?)\u0EB2")
 def normalise_lao(text: str) -> str:
     """Lao text in one canonical form: SARA AM as one character, after its tone mark."""
     return _DECOMPOSED_AM.sub("\\1\u0EB3", text) if "\u0ECD" in text else text
+
+
+_SUBSCRIPT_LO = str.maketrans({"\u0EBC": "\u0EA5"})  # ຼ (a subscript ລ) -> ລ
+
+
+def fold_lao(text: str) -> str:
+    """``text`` with Lao spelling variants folded together, for matching what a member
+    types against a word (never for display): ໜ and ໝ and their older spellings ຫນ and
+    ຫມ (NFKC splits the ligatures), the subscript ຼ and ຫລ's ລ, and SARA AM however it
+    was typed. So ສະຫມັກ finds JOIN and ຊ່ວຍເຫລືອ finds HELP, as ສະໝັກ and ຊ່ວຍເຫຼືອ do."""
+    # NFKC also splits ຳ into ໍ + າ; normalise_lao puts it back together, after.
+    return normalise_lao(unicodedata.normalize("NFKC", text).translate(_SUBSCRIPT_LO))

@@ -85,7 +85,7 @@ def test_simulate_over_sms_shows_the_replies(run):
     result = run("simulate", "--channel", "sms", "--phone", "+8562055510078",
                  "--input", "ຕໍ່ໄປ", "--input", "JOIN", "--input", "STOP", "--input", "HELP")
     assert result.exit_code == 0, result.output
-    assert "ກະລຸນາລົງທະບຽນກ່ອນ: ສົ່ງ ສະໝັກ." in result.output
+    assert "ກະລຸນາລົງທະບຽນກ່ອນ: ສົ່ງຄຳວ່າ ສະໝັກ." in result.output
     assert "(English: 0)" in result.output
     assert "ທ່ານຈະບໍ່ໄດ້ຮັບຂໍ້ຄວາມຈາກພວກເຮົາອີກ" in result.output
     assert result.output.rstrip().endswith("(no reply)")  # opted out: nothing more

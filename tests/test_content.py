@@ -17,8 +17,8 @@ from gateway.store.models import AuditEvent, ContentVersion
 
 from .helpers import add_member, walk
 
-QUESTION = "ລະຫັດຜ່ານໃດປອດໄພທີ່ສຸດ?"
-CLEARER = "ລະຫັດຜ່ານແບບໃດປອດໄພທີ່ສຸດ?"
+QUESTION = "ລະຫັດຜ່ານແບບໃດປອດໄພທີ່ສຸດ?"
+CLEARER = "ລະຫັດແບບໃດປອດໄພກວ່າໝູ່?"
 
 
 def _history(app) -> list[tuple[int, str]]:
@@ -178,3 +178,60 @@ def test_hostile_content_is_refused_with_a_reason_and_nothing_is_written(app, na
     assert not outcome.published
     assert says in "\n".join(str(p) for p in outcome.problems)
     assert _history(app) == before
+
+
+def test_a_publish_reaches_every_gunicorn_worker_without_a_restart(make_app, tmp_path, database_url):
+    """``outreach up`` with two web workers; another process publishes; every dial that
+    follows, whichever worker answers it, shows the new text within 5 s."""
+    import os
+    import subprocess
+    import sys
+    import urllib.parse
+    import urllib.request
+
+    from .test_up import start_up, stop
+
+    make_app()  # a clean database with the shipped content published
+    process, port = start_up(tmp_path, database_url, USSD_RATE_LIMIT="1000")
+    try:
+        token = (tmp_path / "instance" / "webhook_token").read_text().strip()
+        url = f"http://127.0.0.1:{port}/ussd/africastalking?token={token}"
+
+        def first_quiz_screen(n: int) -> str:
+            screens, session = [], f"live-{n}-{time.monotonic_ns()}"
+            for text in ("", "2"):
+                form = urllib.parse.urlencode({"sessionId": session, "serviceCode": "*384#",
+                                               "phoneNumber": "+8562055510001", "networkCode": "45701",
+                                               "text": text}).encode()
+                screens.append(urllib.request.urlopen(url, form, timeout=10).read().decode())
+            return screens[-1]
+
+        from gateway.store.database import Database
+        from gateway.store.models import Member, utcnow
+
+        database = Database(database_url)
+        with database.session() as db:
+            db.add(Member(phone="+8562055510001", name="Noy", language="lo", province="bokeo", consent_at=utcnow()))
+        database.dispose()
+        assert all(QUESTION in first_quiz_screen(n) for n in range(4))
+
+        env = {**os.environ, "INSTANCE_PATH": str(tmp_path / "instance"), "DATABASE_URL": database_url}
+        if os.environ.get("REDIS_URL"):
+            env["REDIS_URL"] = os.environ["REDIS_URL"].rsplit("/", 1)[0] + "/14"
+        else:  # the embedded Redis `outreach up` started for this instance
+            env.pop("REDIS_URL", None)
+        subprocess.run([sys.executable, "-m", "gateway.cli.main", "content", "export", str(tmp_path / "c")],
+                       env=env, cwd=tmp_path, check=True, capture_output=True)
+        lo = tmp_path / "c" / "prompts" / "lo.yaml"
+        lo.write_text(lo.read_text(encoding="utf-8").replace(QUESTION, CLEARER), encoding="utf-8")
+        done = subprocess.run([sys.executable, "-m", "gateway.cli.main", "content", "import", str(tmp_path / "c"),
+                               "--publish"], env=env, cwd=tmp_path, capture_output=True, text=True)
+        assert done.returncode == 0, done.stdout + done.stderr
+        # Within 5 s, eight dials in a row (over both workers) all show the new text.
+        deadline, in_a_row, n = time.monotonic() + 5, 0, 0
+        while in_a_row < 8:
+            assert time.monotonic() < deadline, "not live in every worker within 5 s"
+            n += 1
+            in_a_row = in_a_row + 1 if CLEARER in first_quiz_screen(n) else 0
+    finally:
+        stop(process)

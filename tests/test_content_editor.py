@@ -19,8 +19,8 @@ from .helpers import form_token as token
 from .test_dashboard import sign_in
 
 KEY = "quiz.passwords.ask"
-QUESTION = "ລະຫັດຜ່ານໃດປອດໄພທີ່ສຸດ?"
-CLEARER = "ລະຫັດຜ່ານແບບໃດປອດໄພທີ່ສຸດ?"
+QUESTION = "ລະຫັດຜ່ານແບບໃດປອດໄພທີ່ສຸດ?"
+CLEARER = "ລະຫັດແບບໃດປອດໄພກວ່າໝູ່?"
 ENGLISH = "Which password is strongest?"
 
 
@@ -150,19 +150,19 @@ def test_a_second_editor_gets_a_conflict_showing_both_texts(app, people):
     first, second = _client(app, "noy@ngo.la"), _client(app, "lah@ngo.la")
     first_page, second_page = _form(first), _form(second)  # both open the same text
     assert _save(first, first_page, CLEARER).status_code == 302
-    clash = _save(second, second_page, "ລະຫັດຜ່ານແບບໃດ ປອດໄພ?")
+    clash = _save(second, second_page, "ລະຫັດແບບໃດ ປອດໄພ?")
     assert clash.status_code == 409
     html = clash.get_data(as_text=True)
-    assert CLEARER in html and "ລະຫັດຜ່ານແບບໃດ ປອດໄພ?" in html and "noy@ngo.la" in html
+    assert CLEARER in html and "ລະຫັດແບບໃດ ປອດໄພ?" in html and "noy@ngo.la" in html
     with app.extensions["db"].session() as db:
         assert versions.edit(db, "lo", KEY).text == CLEARER  # nothing overwritten
     # She keeps hers, knowingly.
     keep = second.post(f"/content/text/{KEY}", data={
-        "csrf": token(clash.data), "overwrite": "yes", "text_lo": "ລະຫັດຜ່ານແບບໃດ ປອດໄພ?", "text_en": ENGLISH,
+        "csrf": token(clash.data), "overwrite": "yes", "text_lo": "ລະຫັດແບບໃດ ປອດໄພ?", "text_en": ENGLISH,
         "base_lo": CLEARER, "base_en": ENGLISH})
     assert keep.status_code == 302
     with app.extensions["db"].session() as db:
-        assert versions.edit(db, "lo", KEY).text == "ລະຫັດຜ່ານແບບໃດ ປອດໄພ?"
+        assert versions.edit(db, "lo", KEY).text == "ລະຫັດແບບໃດ ປອດໄພ?"
 
 
 def test_a_publish_that_fails_a_check_is_refused_in_her_language_and_the_draft_is_kept(app, people):

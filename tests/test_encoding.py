@@ -57,3 +57,16 @@ def test_lao_from_organisers_is_normalised_to_one_form():
     assert normalise_lao(typed) == "ສ່ຳຄັນ ແລະ ນຳ"
     assert check_texts({"lo": typed}, ["lo", "en"])["lo"] == "ສ່ຳຄັນ ແລະ ນຳ"
     assert normalise_lao("ສຳຄັນ") == "ສຳຄັນ"  # already canonical: unchanged
+
+
+def test_lao_spelling_variants_find_the_same_keyword_and_poll_answer():
+    """The Lao review (K1): older keyboards write ໝ as ຫມ and ຼ as ລ, and SARA AM arrives
+    decomposed; a member who types them means the same word."""
+    from gateway.channels.sms.keywords import match
+    from gateway.polls.answer import normalise
+
+    assert match("ສະຫມັກ") == match("ສະໝັກ") == "join"
+    assert match("ຊ່ວຍເຫລືອ") == match("ຊ່ວຍເຫຼືອ") == "help"
+    assert match("ຍົກເລີກ") == "stop"
+    assert normalise("ນ\u0ecd\u0ec9\u0eb2ສະອາດ") == normalise("ນ້ຳສະອາດ")
+    assert match("ສະໝັກແລ້ວບໍ") is None  # a sentence is not a keyword

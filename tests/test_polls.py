@@ -249,7 +249,7 @@ def test_keywords_still_win_and_conversations_asked_later_keep_their_answers(pol
     at_text(client, "1")  # answers the language menu (1 = Lao), not the poll
     assert votes(poll_app, poll_id) == {}
     at_text(client, "HELP")
-    assert replies_to(poll_app)[-1].startswith("ສົ່ງຄຳວ່າ: ສະໝັກ ເພື່ອລົງທະບຽນ")  # help, now in Lao
+    assert replies_to(poll_app)[-1].startswith("ສົ່ງຄຳວ່າ: ສະໝັກ = ລົງທະບຽນ")  # help, now in Lao
     newer = open_poll(poll_app, "P5")  # asked after the conversation: replies go to it
     at_text(client, "2")
     assert only_vote(poll_app, newer) == 2 and votes(poll_app, poll_id) == {}

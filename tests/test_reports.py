@@ -126,7 +126,7 @@ def test_quiz_report_by_question_province_and_language(run, app, phone_factory, 
     svg = tmp_path / "quiz.svg"
     assert run("quiz", "report", "--chart", str(svg)).exit_code == 0
     text = svg.read_text(encoding="utf-8")
-    assert "ລະຫັດຜ່ານໃດປອດໄພທີ່ສຸດ?" in text
+    assert "ລະຫັດຜ່ານແບບໃດປອດໄພທີ່ສຸດ?" in text
     assert (tmp_path / "quiz-scores.svg").exists()
     with app.extensions["db"].session() as db:
         assert db.scalar(select(QuizAttempt.id)) is not None and db.scalar(select(QuizAnswer.id)) is not None
@@ -158,7 +158,7 @@ def test_session_feedback_poll_goes_to_the_enrolled_and_shows_on_sessions_show(r
     with app.extensions["db"].session() as db:
         poll = db.scalar(select(Poll))
         assert (poll.kind, poll.code, len(poll.options)) == ("feedback", f"F{session_id}", 5)
-        assert poll.questions["en"] == "Feeding mothers and babies: how useful was today's session for you?"
+        assert poll.questions["en"] == "Feeding mothers and babies: how useful was this session for you?"
         assert poll.closes_at - poll.opens_at == timedelta(days=3)
     client = app.test_client()
     at_text(client, "5", phone="+8562055560000")

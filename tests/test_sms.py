@@ -68,7 +68,7 @@ def test_join_walks_registration_one_sms_at_a_time_over_africastalking(at_app, f
 def test_next_needs_registration_then_shows_the_session(at_app):
     client = at_app.test_client()
     at_text(client, "NEXT")
-    assert sent_bodies(at_app) == ["ກະລຸນາລົງທະບຽນກ່ອນ: ສົ່ງ ສະໝັກ."]
+    assert sent_bodies(at_app) == ["ກະລຸນາລົງທະບຽນກ່ອນ: ສົ່ງຄຳວ່າ ສະໝັກ."]
     with at_app.extensions["db"].session() as db:
         add_member(db, "+8562055520002", language="en")
         add_session(db, language="en", title_en="Feeding babies well")
@@ -82,8 +82,8 @@ def test_unknown_text_gets_help_once_a_day(at_app):
     at_text(client, "hello?")
     at_text(client, "anyone there?")
     assert sent_bodies(at_app) == [
-        "ສົ່ງຄຳວ່າ: ສະໝັກ ເພື່ອລົງທະບຽນ, ຕໍ່ໄປ ເບິ່ງກິດຈະກຳຕໍ່ໄປ, ທົດສອບ ທົດສອບຄວາມຮູ້, "
-        "ພາສາ ປ່ຽນພາສາ, ຢຸດ ຢຸດຮັບຂໍ້ຄວາມ."]
+        "ສົ່ງຄຳວ່າ: ສະໝັກ = ລົງທະບຽນ · ຕໍ່ໄປ = ກິດຈະກຳຕໍ່ໄປ · ທົດສອບ = ທົດສອບຄວາມຮູ້ · "
+        "ພາສາ = ປ່ຽນພາສາ · ຢຸດ = ຢຸດຮັບຂໍ້ຄວາມ"]
 
 
 def test_stop_silences_every_message_until_start(at_app, fake_at):

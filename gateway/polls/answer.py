@@ -9,10 +9,10 @@ turns the rest into an option number.
 from __future__ import annotations
 
 import re
-import unicodedata
 from dataclasses import dataclass
 from typing import Mapping, Sequence
 
+from gateway.encoding import fold_lao
 from gateway.engine.digits import fold_digits
 
 CODE_PATTERN = re.compile(r"^[A-Z]{1,3}[0-9]{1,4}$")
@@ -31,7 +31,7 @@ class Answer:
 
 
 def normalise(text: str) -> str:
-    return unicodedata.normalize("NFC", fold_digits(text)).strip(_TRIM).casefold()
+    return fold_lao(fold_digits(text)).strip(_TRIM).casefold()
 
 
 def split(text: str) -> Answer:

@@ -1,4 +1,5 @@
-"""SMS keywords in English and Lao. Case, spaces and closing punctuation are ignored.
+"""SMS keywords in English and Lao. Case, spaces, closing punctuation and Lao
+spelling variants (ສະຫມັກ for ສະໝັກ, ເຫລືອ for ເຫຼືອ: ``encoding.fold_lao``) are ignored.
 
 A keyword is the whole message: "stop" opts out, "please stop calling me" does not
 (it goes to the conversation or gets the help text), as carriers expect.
@@ -6,7 +7,7 @@ A keyword is the whole message: "stop" opts out, "please stop calling me" does n
 
 from __future__ import annotations
 
-import unicodedata
+from gateway.encoding import fold_lao
 
 KEYWORDS: dict[str, tuple[str, ...]] = {
     "join": ("JOIN", "REGISTER", "ສະໝັກ", "ລົງທະບຽນ"),
@@ -15,13 +16,13 @@ KEYWORDS: dict[str, tuple[str, ...]] = {
     "help": ("HELP", "INFO", "ຊ່ວຍ", "ຊ່ວຍເຫຼືອ"),
     "lang": ("LANG", "LANGUAGE", "ພາສາ"),
     # Twilio and carriers also treat these English words as STOP; so do we.
-    "stop": ("STOP", "STOPALL", "UNSUBSCRIBE", "CANCEL", "END", "QUIT", "ຢຸດ"),
+    "stop": ("STOP", "STOPALL", "UNSUBSCRIBE", "CANCEL", "END", "QUIT", "ຢຸດ", "ຍົກເລີກ"),
     "start": ("START", "UNSTOP", "ເລີ່ມ"),
 }
 
 
 def _fold(text: str) -> str:
-    text = unicodedata.normalize("NFC", text).casefold()
+    text = fold_lao(text).casefold()
     return "".join(ch for ch in text if not ch.isspace()).rstrip(".!?;:,")
 
 
