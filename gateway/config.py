@@ -87,6 +87,8 @@ class Config:
     timezone: str = "Asia/Vientiane"
     default_language: str = "lo"
     flows_dir: Path = PROJECT_ROOT / "flows"
+    # Quizzes a new install publishes with its first version (none ship; read if it exists).
+    quizzes_dir: Path = PROJECT_ROOT / "quizzes"
     prompts_dir: Path = PROJECT_ROOT / "prompts"
     recordings_dir: str = ""  # organisers' recordings (studio, phone, import); empty: instance/audio
     studio_pin: str = ""  # digits an organiser types to record prompts by phone; empty: off

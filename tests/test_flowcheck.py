@@ -24,8 +24,14 @@ def broken_copy(tmp_path, name, text):
 
 
 def messages(flows, **kwargs):
+    """What the check says about a flows folder, with the quiz menu an edition adds."""
+    from gateway.content import quiz
+
     catalog = Catalog.load(PROJECT_ROOT / "prompts")
-    return [str(p) for p in check(flows, catalog, ACTIONS.names(), **kwargs)]
+    problems = []
+    book = load_book(flows, problems)
+    book.flows[quiz.MENU_FLOW] = quiz.menu_flow([], quiz.SHIPPED[0] in book.flows, "Asia/Vientiane")
+    return [str(p) for p in problems + check(book, catalog, ACTIONS.names(), **kwargs)]
 
 
 def test_unknown_type_dangling_target_unreachable_node_and_action(tmp_path):
@@ -84,7 +90,10 @@ def test_cli_exit_codes(tmp_path):
 
 
 def test_graph_is_mermaid_with_cross_flow_links():
-    diagram = mermaid(load_book(PROJECT_ROOT / "flows"), "main")
+    from gateway.content.edition import Edition, read_folders
+
+    book = Edition.build(1, read_folders(PROJECT_ROOT / "flows", PROJECT_ROOT / "prompts"), "Asia/Vientiane").book
+    diagram = mermaid(book, "main")
     assert diagram.startswith("flowchart TD")
     assert "main__entry{" in diagram and "register__welcome" in diagram
     result = CliRunner().invoke(cli, ["flows", "graph", "nope"])

@@ -10,7 +10,9 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Callable
+from zoneinfo import ZoneInfo
 
+from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from gateway.engine.events import (
@@ -26,7 +28,7 @@ from gateway.errors import ActionError
 from gateway.messaging import reminders
 from gateway.polls import poll as polls
 from gateway.store import live_texts, members, quizzes, schedule
-from gateway.store.models import Member, Poll
+from gateway.store.models import Enrolment, Member, Poll
 
 
 @dataclass
@@ -119,6 +121,34 @@ def enrol(context: ActionContext, call: ActionCall) -> ActionResult:
     if member is None or not isinstance(session_id, int):
         return ActionResult("missing")
     return ActionResult(schedule.enrol(context.db, member, session_id, context.channel))
+
+
+@ACTIONS.register("open_quizzes")
+def open_quizzes(context: ActionContext, call: ActionCall) -> ActionResult:
+    """The quizzes open today (the ``quizzes`` flow lists them in ``params``), as menu
+    options; straight into the quiz when only one is. A quiz that follows a session
+    she signed up for comes first."""
+    today = context.now.astimezone(ZoneInfo(call.params.get("timezone") or "UTC")).date().isoformat()
+    listed = [entry for entry in call.params.get("quizzes", ())
+              if (entry.get("opens") or today) <= today <= (entry.get("closes") or today)]
+    if not listed:
+        return ActionResult("none")
+    sessions = {entry["session"] for entry in listed if entry.get("session")}
+    member = context.member()
+    if sessions and member is not None:
+        mine = set(context.db.scalars(select(Enrolment.session_id).where(
+            Enrolment.member_id == member.id, Enrolment.session_id.in_(sessions))))
+        listed.sort(key=lambda entry: entry.get("session") not in mine)  # stable: hers first
+    if len(listed) == 1:
+        return ActionResult(listed[0]["flow"])
+    return ActionResult("some", vars={"quizzes": [{"value": entry["flow"], "label": prompt_ref(entry["title"])}
+                                                  for entry in listed]})
+
+
+@ACTIONS.register("chosen_quiz")
+def chosen_quiz(context: ActionContext, call: ActionCall) -> ActionResult:
+    """Into the quiz she picked from the list."""
+    return ActionResult(str(call.vars.get("quiz") or "none"))
 
 
 @ACTIONS.register("open_polls")

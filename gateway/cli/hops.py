@@ -59,11 +59,24 @@ def _register(province: str, topics: tuple[str, ...]):
     return intents
 
 
-def _quiz(wrong: set[int]):
+def _into_quiz(book: FlowBook, flow: str) -> list[Intent]:
+    """From the main menu into quiz ``flow``: its title on the quiz list, when several are open."""
+    from datetime import date
+
+    today = date.today().isoformat()
+    listed = [entry for entry in book.flows["quizzes"].nodes["find"].params["quizzes"]
+              if (entry.get("opens") or today) <= today <= (entry.get("closes") or today)]
+    steps: list[Intent] = [("pick", ["main.quiz"])]
+    if len(listed) > 1:
+        steps.append(("pick", [next(entry["title"] for entry in listed if entry["flow"] == flow)]))
+    return steps
+
+
+def _quiz(wrong: set[int], flow: str = "safety_quiz", quiz: str = "digital_safety"):
     """The quiz with the questions numbered in ``wrong`` answered wrongly."""
     def intents(lang: str, book: FlowBook) -> list[Intent]:
-        steps: list[Intent] = [("pick", ["main.quiz"])]
-        for number, question in enumerate(book.quiz_questions("digital_safety"), start=1):
+        steps: list[Intent] = _into_quiz(book, flow)
+        for number, question in enumerate(book.quiz_questions(quiz), start=1):
             if number in wrong:
                 steps += [("press", str(question.answer % len(question.options) + 1)),
                           ("pick", ["quiz.next"])]
@@ -109,14 +122,27 @@ class HopError(RuntimeError):
     """A walk could not go on: the option she wanted never showed."""
 
 
+def walks_for(book: FlowBook) -> tuple[Walk, ...]:
+    """``WALKS``, and for each quiz an organiser wrote, one answered all right and one
+    with its first question wrong (its budget: its questions and three screens)."""
+    written = []
+    for flow in book.flows.values():
+        questions = [n for n in flow.nodes.values() if n.kind == "quiz_question"]
+        if flow.name.startswith("quiz_") and questions:
+            quiz = questions[0].quiz
+            written += [Walk(flow.name, f"quiz {quiz}: all right", _quiz(set(), flow.name, quiz)),
+                        Walk(flow.name, f"quiz {quiz}: the first wrong", _quiz({1}, flow.name, quiz), budgeted=False)]
+    return WALKS + tuple(written)
+
+
 def count_all(app, languages=("lo", "en")) -> list[Count]:
-    """Walk every ``WALKS`` entry in every language on ``app`` (a throwaway one)."""
+    """Walk every ``walks_for`` entry in every language on ``app`` (a throwaway one)."""
     from gateway.services import bind
 
     bind(app.extensions["services"])  # the poll's question goes out through a real worker
     book, results = app.extensions["services"].book, []
     _seed(app)
-    for number, walk in enumerate(WALKS):
+    for number, walk in enumerate(walks_for(book)):
         for lang_number, lang in enumerate(languages):
             phone = f"+856205556{number:02d}{lang_number}0"
             if walk.registered:
@@ -183,7 +209,7 @@ def throwaway_app(folder: Path, content: Path | None = None):
     settings = {"instance_path": folder, "database_url": "", "redis_url": "",
                 "sms_provider": "console", "quiet_hours": "off"}
     if content is not None:  # its first published version is this content
-        settings.update(flows_dir=content / "flows", prompts_dir=content / "prompts")
+        settings.update(flows_dir=content / "flows", prompts_dir=content / "prompts", quizzes_dir=content / "quizzes")
     app = create_app(settings)
     app.extensions["db"].upgrade()
     return app

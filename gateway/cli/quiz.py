@@ -6,13 +6,13 @@ from pathlib import Path
 
 import click
 
-from gateway.cli import cli, open_services
+from gateway.cli import cli, fail, open_services
 from gateway.cli.poll import _check_chart_file, _language, write_csv
 
 
 @cli.group()
 def quiz() -> None:
-    """The digital-safety quiz: what members get right and wrong."""
+    """Quizzes: what members get right and wrong."""
 
 
 @quiz.command("report")
@@ -20,7 +20,9 @@ def quiz() -> None:
 @click.option("--chart", "chart_file", default=None, type=click.Path(dir_okay=False, path_type=Path),
               help="Draw FILE.png/.svg (percent correct per question) and FILE-scores.png/.svg.")
 @click.option("--lang", default=None, help="Language of question texts (default: DEFAULT_LANGUAGE).")
-def report_command(csv_file, chart_file, lang):
+@click.option("--quiz", "name", default="digital_safety", show_default=True,
+              help="Which quiz (a quiz's name: quizzes/<name>.yaml).")
+def report_command(csv_file, chart_file, lang, name):
     """Percent correct per question (overall, by province, by language), scores, attempts."""
     from gateway.polls import charts, quiz_report
     from gateway.store.models import utcnow
@@ -29,13 +31,16 @@ def report_command(csv_file, chart_file, lang):
     lang = _language(services.config, lang)
     _check_chart_file(chart_file)
     with services.db.session() as db:
-        report = quiz_report.compute(db, services.book, services.catalog, lang)
+        report = quiz_report.compute(db, services.book, services.catalog, lang, quiz=name)
+    if not report.questions:
+        fail(f"no quiz named {name!r}")
     if csv_file:
         write_csv(quiz_report.table(report), csv_file)
     else:
         _print(report)
     if chart_file:
-        by_question, by_score = quiz_report.charts(report, lang, services.catalog, utcnow())
+        title = "report.digital_safety" if name == "digital_safety" else f"quizzes.{name}.title"
+        by_question, by_score = quiz_report.charts(report, lang, services.catalog, utcnow(), title)
         scores_file = chart_file.with_name(f"{chart_file.stem}-scores{chart_file.suffix}")
         charts.save(by_question, chart_file)
         charts.save(by_score, scores_file)

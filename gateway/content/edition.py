@@ -1,7 +1,8 @@
 """An edition: one version of the content as the engine runs it.
 
 A version is a set of YAML documents named as the repository's files are:
-``flows/<flow>.yaml`` (with ``flows/lists.yaml``) and ``prompts/<lang>.yaml``. The
+``flows/<flow>.yaml`` (with ``flows/lists.yaml``), ``prompts/<lang>.yaml``, and
+``quizzes/<name>.yaml`` (each a quiz an organiser wrote: ``content.quiz``). The
 same names are used on disk by ``outreach content export`` and ``import``, so a
 version and a folder are two spellings of one thing, and ``flows check``, the
 goldens and the hop walker read either.
@@ -16,6 +17,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Mapping
 
+from gateway.content import quiz
 from gateway.content.flows import Problem, load_book
 from gateway.content.prompts import Catalog
 from gateway.engine.model import FlowBook
@@ -27,7 +29,7 @@ FOLDERS = ("flows", "prompts")
 # memory (each process holds the published version, and a session's own).
 MAX_DOCUMENT_BYTES = 256 * 1024
 MAX_DOCUMENTS = 200
-_NAME = re.compile(r"^(flows|prompts)/[a-z][a-z0-9_-]{0,40}\.yaml$")
+_NAME = re.compile(r"^(flows|prompts|quizzes)/[a-z][a-z0-9_-]{0,40}\.yaml$")
 
 
 @dataclass(frozen=True)
@@ -51,8 +53,20 @@ class Edition:
             catalog = Catalog.from_texts(in_folder(documents, "prompts"), timezone)
         except GatewayError as exc:
             problems.append(Problem("prompts", str(exc)))
+        quizzes = [found for name, body in sorted(in_folder(documents, "quizzes").items())
+                   if (found := quiz.read(name, body, problems)) is not None]
+        for written in quizzes if not problems else ():
+            problems += quiz.missing_words(written, catalog.languages)
         if problems:
             raise ContentError(problems)
+        for written in quizzes:
+            if written.flow.name in book.flows:
+                raise ContentError([Problem(written.flow.file, f"a flow named {written.flow.name} exists already")])
+            book.flows[written.flow.name] = written.flow
+            for lang, texts in written.texts.items():
+                if lang in catalog.texts:
+                    catalog.texts[lang].update(texts)
+        book.flows[quiz.MENU_FLOW] = quiz.menu_flow(quizzes, quiz.SHIPPED[0] in book.flows, timezone)
         return cls(number, dict(documents), book, catalog)
 
 
@@ -67,8 +81,9 @@ def shape_problems(documents: Mapping[str, str]) -> list[Problem]:
         problems.append(Problem("content", f"{len(documents)} documents; at most {MAX_DOCUMENTS}"))
     for name, body in documents.items():
         if not _NAME.match(name):
-            problems.append(Problem(name, "not a content document name (flows/<name>.yaml or "
-                                          "prompts/<language>.yaml, lower-case letters, digits, - and _)"))
+            problems.append(Problem(name, "not a content document name (flows/<name>.yaml, "
+                                          "prompts/<language>.yaml or quizzes/<name>.yaml: lower-case "
+                                          "letters, digits, - and _)"))
         elif len(body.encode("utf-8")) > MAX_DOCUMENT_BYTES:
             problems.append(Problem(f"{name}:1", f"{len(body.encode('utf-8')) // 1024} KB; "
                                                  f"a document may be at most {MAX_DOCUMENT_BYTES // 1024} KB"))
@@ -79,14 +94,17 @@ def shape_problems(documents: Mapping[str, str]) -> list[Problem]:
 
 def read_folder(root: Path | str) -> dict[str, str]:
     """The documents under ``root``: ``root/flows/*.yaml`` and ``root/prompts/*.yaml``."""
-    return read_folders(Path(root) / "flows", Path(root) / "prompts")
+    return read_folders(Path(root) / "flows", Path(root) / "prompts", Path(root) / "quizzes")
 
 
-def read_folders(flows_dir: Path | str, prompts_dir: Path | str) -> dict[str, str]:
+def read_folders(flows_dir: Path | str, prompts_dir: Path | str, quizzes_dir: Path | str | None = None) -> dict[str, str]:
     """The documents of a flows folder and a prompts folder (the repository's own:
-    what a new install publishes first)."""
+    what a new install publishes first), and of a quizzes folder if there is one."""
     documents = {}
-    for folder, path in (("flows", Path(flows_dir)), ("prompts", Path(prompts_dir))):
+    folders = [("flows", Path(flows_dir)), ("prompts", Path(prompts_dir))]
+    if quizzes_dir is not None:
+        folders.append(("quizzes", Path(quizzes_dir)))
+    for folder, path in folders:
         for file in sorted(path.glob("*.yaml")):
             documents[f"{folder}/{file.name}"] = file.read_text(encoding="utf-8")
     return documents

@@ -15,7 +15,7 @@ its page into 80 characters.
 from __future__ import annotations
 
 from pathlib import Path
-from typing import Iterable
+from typing import Iterable, Mapping
 
 from gateway.channels.sms.render import render as render_sms
 from gateway.channels.text import screen_lines
@@ -47,7 +47,7 @@ BUILT_IN_KEYS = (
     "option.item", "poll.sms", "poll.invalid", "poll.closed", "poll.thanks",
     "feedback.question", "feedback.option1", "feedback.option2", "feedback.option3",
     "feedback.option4", "feedback.option5", "report.poll_subtitle", "report.quiz_title",
-    "report.quiz_subtitle", "report.scores_title", "report.footer",
+    "report.quiz_subtitle", "report.scores_title", "report.digital_safety", "report.footer",
     "voice.for", "voice.press", "voice.at", "voice.hours", "voice.minutes", "voice.then_hash",
     "voice.record", "voice.goodbye",
 )
@@ -81,10 +81,12 @@ def _where(book: FlowBook, node: Node) -> str:
     return f"{book.flows[node.flow].file}:{node.line}"
 
 
-def check(flows_dir: Path, catalog: Catalog, action_names: Iterable[str],
+def check(source: Path | FlowBook | Mapping[str, str], catalog: Catalog, action_names: Iterable[str],
           limits: PageLimits = PageLimits()) -> list[Problem]:
+    """Every problem in the flows of ``source``: a folder, documents, or a flow book
+    already built (an edition's, with the flows its quizzes make)."""
     problems: list[Problem] = []
-    book = load_book(flows_dir, problems)
+    book = source if isinstance(source, FlowBook) else load_book(source, problems)
     actions = set(action_names)
     nodes = [n for flow in book.flows.values() for n in flow.nodes.values()]
 

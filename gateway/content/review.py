@@ -21,7 +21,7 @@ import yaml
 
 from gateway.channels.ussd.pages import PageLimits
 from gateway.content import glossary
-from gateway.content.edition import Edition, in_folder, shape_problems, write_folder
+from gateway.content.edition import Edition, shape_problems, write_folder
 from gateway.content.flowcheck import check
 from gateway.content.flows import Problem, parse_yaml
 from gateway.errors import ContentError
@@ -42,7 +42,7 @@ def review(documents: Mapping[str, str], action_names: Iterable[str], timezone: 
         edition = Edition.build(0, documents, timezone)
     except ContentError as exc:
         return exc.problems
-    problems = check(in_folder(documents, "flows"), edition.catalog, action_names, limits)
+    problems = check(edition.book, edition.catalog, action_names, limits)
     problems = [_with_prompt_line(p, documents, edition) for p in problems]
     problems += glossary_problems(documents, edition)
     if hops and not errors(problems):
@@ -60,10 +60,19 @@ def glossary_problems(documents: Mapping[str, str], edition: Edition) -> list[Pr
     problems = []
     for key, found in glossary.catalog_flags(edition.catalog.texts["lo"]).items():
         for avoided in found:
-            problems.append(Problem.said(f"prompts/lo.yaml:{key_line(documents, 'lo', key)}",
+            problems.append(Problem.said(_text_location(documents, "lo", key, avoided.word),
                                          "prompt '%(key)s' uses '%(word)s'; the glossary says '%(instead)s'",
                                          key=key, word=avoided.word, instead=avoided.instead))
     return problems
+
+
+def _text_location(documents: Mapping[str, str], lang: str, key: str, word: str) -> str:
+    """Where text ``key`` is written: its catalog's line, or its quiz document's."""
+    if key.startswith("quizzes."):
+        name = f"quizzes/{key.split('.')[1]}.yaml"
+        lines = documents.get(name, "").splitlines()
+        return f"{name}:{next((n for n, text in enumerate(lines, start=1) if word in text), 1)}"
+    return f"prompts/{lang}.yaml:{key_line(documents, lang, key)}"
 
 
 def key_line(documents: Mapping[str, str], lang: str, key: str) -> int:
@@ -95,6 +104,9 @@ def _with_prompt_line(problem: Problem, documents: Mapping[str, str], edition: E
     keys = list(node.prompt_keys())[:1] if node is not None else []
     if not keys:
         return problem
+    if edition.book.flows[flow].file.startswith("quizzes/"):  # its words are in the quiz's own document
+        return Problem(problem.location, problem.message, problem.severity, problem.template,
+                       {**problem.values, "key": keys[0]})
     where = f"prompts/{lang}.yaml:{key_line(documents, lang, keys[0])}"
     first, _, screen = problem.message.partition("\n")
     message = f"{first} (prompt {keys[0]}; the flow is at {problem.location})" + (f"\n{screen}" if screen else "")

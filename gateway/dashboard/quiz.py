@@ -1,30 +1,53 @@
-"""The digital-safety quiz report: how many got each question right, by province
-and language, and how the scores spread."""
+"""The quiz reports, one quiz at a time (the shipped digital-safety quiz first):
+how many got each question right, by province and language, and how the scores
+spread."""
 
 from __future__ import annotations
 
-from flask import current_app, render_template
+from flask import abort, current_app, render_template, request
 from markupsafe import Markup
 
 from gateway.dashboard.auth import bp, needs
 from gateway.dashboard.form import choices, csv_download, language
+from gateway.content.quiz import MENU_FLOW as QUIZ_MENU
+from gateway.content.quiz import SHIPPED
 from gateway.polls import charts, quiz_report
 from gateway.store.models import utcnow
 
 
-def _report():
+def quizzes() -> dict[str, str]:
+    """Each quiz of the published content: its name -> its title's prompt key."""
+    book = current_app.extensions["services"].book
+    listed = book.flows[QUIZ_MENU].nodes["find"].params["quizzes"] if QUIZ_MENU in book.flows else []
+    titles = {entry["quiz"]: entry["title"] for entry in listed}
+    return {name: ("report.digital_safety" if name == SHIPPED[1] else key) for name, key in titles.items()}
+
+
+def _chosen() -> tuple[str, str]:
+    known = quizzes()
+    name = request.args.get("name") or next(iter(known), SHIPPED[1])
+    if name not in known:
+        abort(404)
+    return name, known[name]
+
+
+def _report(name: str):
+    services = current_app.extensions["services"]
     with current_app.extensions["db"].session() as db:
-        return quiz_report.compute(db, current_app.extensions["services"].book, current_app.extensions["services"].catalog,
-                                   language())
+        return quiz_report.compute(db, services.book, services.catalog, language(), quiz=name)
 
 
 @bp.get("/quiz")
 @needs("read")
 def quiz():
-    report = _report()
-    questions, scores = quiz_report.charts(report, language(), current_app.extensions["services"].catalog, utcnow())
+    name, title_key = _chosen()
+    report = _report(name)
+    catalog = current_app.extensions["services"].catalog
+    questions, scores = quiz_report.charts(report, language(), catalog, utcnow(), title_key)
     provinces, languages = dict(choices("provinces")), dict(choices("languages"))
+    titles = {key: catalog.template(language(), title) for key, title in quizzes().items()}
     return render_template("dashboard/quiz.html", report=report, provinces=provinces, languages=languages,
+                           name=name, titles=titles,
                            # our own SVG, every text in it escaped (charts.svg)
                            charts=[Markup(charts.svg(chart, embed_font=False))  # nosec B704
                                    for chart in (questions, scores)])
@@ -33,4 +56,5 @@ def quiz():
 @bp.get("/quiz.csv")
 @needs("read")
 def quiz_csv():
-    return csv_download(quiz_report.table(_report()), "quiz.csv")
+    name, _title = _chosen()
+    return csv_download(quiz_report.table(_report(name)), f"quiz-{name}.csv")

@@ -96,17 +96,20 @@ def table(report: QuizReport) -> list[list]:
     return rows
 
 
-def charts(report: QuizReport, lang: str, catalog: Catalog, now: datetime) -> tuple[Chart, Chart]:
-    """Percent correct per question, and how many attempts got each score."""
+def charts(report: QuizReport, lang: str, catalog: Catalog, now: datetime,
+           title_key: str = "report.digital_safety") -> tuple[Chart, Chart]:
+    """Percent correct per question, and how many attempts got each score, under the
+    quiz's title (``title_key``: the shipped quiz's, or ``quizzes.<name>.title``)."""
+    named = {"quiz": {"text": title_key}}
     subtitle = catalog.render(Text("report.quiz_subtitle", {
         "attempts": f"{report.attempts:,}",
         "first": catalog.format_day(report.first, lang) if report.first else "–",
         "last": catalog.format_day(report.last, lang) if report.last else "–"}), lang)
     footer = catalog.render(Text("report.footer", {"made": catalog.format_day(now, lang)}), lang)
-    questions = Chart(catalog.render(Text("report.quiz_title"), lang), subtitle, [
+    questions = Chart(catalog.render(Text("report.quiz_title", named), lang), subtitle, [
         Bar(f"{n}. {q.text}", q.overall.percent, f"{q.overall.percent:.0f}% ({q.overall.answered:,})")
         for n, q in enumerate(report.questions, start=1)], scale_max=100, footer=footer)
-    scores = Chart(catalog.render(Text("report.scores_title"), lang), subtitle, [
+    scores = Chart(catalog.render(Text("report.scores_title", named), lang), subtitle, [
         Bar(f"{score}/{report.total}", count,
             f"{count:,} ({100.0 * count / report.attempts if report.attempts else 0:.0f}%)")
         for score, count in report.scores.items()], footer=footer)

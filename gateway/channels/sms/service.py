@@ -42,7 +42,7 @@ from gateway.store.models import InboundMessage, Member, utcnow
 
 log = logging.getLogger(__name__)
 CHANNEL = "sms"
-FLOW_FOR = {"join": "register", "next": "next_session", "quiz": "safety_quiz", "lang": "language"}
+FLOW_FOR = {"join": "register", "next": "next_session", "quiz": "quizzes", "lang": "language"}
 NEEDS_REGISTRATION = {"next", "quiz"}
 
 

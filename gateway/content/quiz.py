@@ -1,0 +1,182 @@
+"""Quizzes as content: ``quizzes/<name>.yaml``, one document per quiz, in any number.
+
+An organiser writes a title, and 1 to 10 questions, each with 2 to 4 options, the
+right one and a short why, in every language; optionally the dates it is open and
+the session it follows. Each document becomes a flow (``quiz_<name>``) of the same
+``quiz_question`` steps the shipped digital-safety quiz is made of, with its texts
+added to each language's catalog under ``quizzes.<name>.…``. So the flow check,
+the page fit with long sample values, the goldens' renderers and the hop walk
+check a written quiz exactly as they check the shipped one, and name the quiz
+document's lines.
+
+The ``quizzes`` flow is made here too: the Quiz menu entry, SMS's QUIZ and a call's
+quiz option lead to it. It lists the quizzes open today (straight into the quiz
+when only one is), the one after a session she signed up for first.
+
+    title: {lo: "ກົດໝາຍ ແລະ ສິດ", en: "Laws and rights"}
+    opens: 2026-12-10          # optional, local dates
+    closes: 2027-01-10
+    session: 12                # optional: it follows this session
+    questions:
+      - ask: {lo: "…", en: "…"}
+        options:
+          - {lo: "…", en: "…"}
+          - {lo: "…", en: "…"}
+        answer: 2
+        why: {lo: "…", en: "…"}
+"""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass, field
+from datetime import date
+from pathlib import PurePosixPath
+from typing import Any, Mapping
+
+import yaml
+
+from gateway.content.flows import Problem, parse_yaml
+from gateway.encoding import normalise_lao
+from gateway.engine.model import ActionNode, EndNode, Flow, MenuNode, QuizQuestionNode, QuizScoreNode
+
+MAX_QUESTIONS, MIN_OPTIONS, MAX_OPTIONS = 10, 2, 4
+SHIPPED = ("safety_quiz", "digital_safety", "main.quiz")  # (flow, quiz name, its title's key)
+MENU_FLOW = "quizzes"
+NAME = re.compile(r"^[a-z][a-z0-9_]{0,30}$")
+
+
+@dataclass
+class Quiz:
+    """One quiz document, read: its flow and its texts by language."""
+
+    name: str
+    flow: Flow
+    texts: dict[str, dict[str, str]] = field(default_factory=dict)
+    opens: date | None = None
+    closes: date | None = None
+    session: int | None = None
+    lines: dict[str, int] = field(default_factory=dict)  # text key -> its line in the document
+
+    @property
+    def title_key(self) -> str:
+        return f"quizzes.{self.name}.title"
+
+
+def flow_name(quiz: str) -> str:
+    return f"quiz_{quiz}"
+
+
+def read(document: str, body: str, problems: list[Problem]) -> Quiz | None:
+    """The quiz in ``body`` (document ``quizzes/<name>.yaml``); problems name its lines."""
+    name = PurePosixPath(document).stem
+    try:
+        data = parse_yaml(body)
+    except yaml.YAMLError as exc:
+        mark = getattr(exc, "problem_mark", None)
+        problems.append(Problem(f"{document}:{mark.line + 1 if mark else 1}", f"not valid YAML: {exc}"))
+        return None
+    if not NAME.match(name):
+        problems.append(Problem(f"{document}:1", "a quiz's name is lower-case letters, digits and _"))
+        return None
+    if not isinstance(data, dict):
+        problems.append(Problem(f"{document}:1", "a quiz needs a title and questions"))
+        return None
+    lines = getattr(data, "key_lines", {})
+    texts: dict[str, dict[str, str]] = {}
+    lines: dict[str, int] = {}
+    prefix = f"quizzes.{name}"
+
+    def words(value: Any, key: str, where: int) -> str:
+        if not isinstance(value, Mapping) or not value or not all(isinstance(v, (str, int)) for v in value.values()):
+            problems.append(Problem.said(f"{document}:{where}", "%(what)s needs its words in each language, "
+                                         "as {lo: \"…\", en: \"…\"}", what=key.removeprefix(prefix + ".")))
+            return key
+        for lang, text in value.items():
+            texts.setdefault(str(lang), {})[key] = normalise_lao(str(text).strip())
+        lines[key] = where
+        return key
+
+    words(data.get("title"), f"{prefix}.title", lines.get("title", data.line))
+    questions = data.get("questions")
+    if not isinstance(questions, list) or not 1 <= len(questions) <= MAX_QUESTIONS:
+        problems.append(Problem.said(f"{document}:{lines.get('questions', data.line)}",
+                                     "a quiz has 1 to %(most)s questions", most=MAX_QUESTIONS))
+        return None
+    nodes: dict[str, Any] = {}
+    for number, question in enumerate(questions, start=1):
+        where = getattr(question, "line", data.line)
+        node_id, next_id = f"q{number}", (f"q{number + 1}" if number < len(questions) else "score")
+        if not isinstance(question, dict):
+            problems.append(Problem(f"{document}:{where}", f"question {number} must be a mapping"))
+            continue
+        options = question.get("options")
+        if not isinstance(options, list) or not MIN_OPTIONS <= len(options) <= MAX_OPTIONS:
+            problems.append(Problem.said(f"{document}:{where}", "question %(number)s needs %(least)s to "
+                                         "%(most)s options", number=number, least=MIN_OPTIONS, most=MAX_OPTIONS))
+            continue
+        answer = question.get("answer")
+        if not isinstance(answer, int) or not 1 <= answer <= len(options):
+            problems.append(Problem.said(f"{document}:{where}", "question %(number)s: the right answer is "
+                                         "the number of one of its options (1 to %(count)s)",
+                                         number=number, count=len(options)))
+            continue
+        option_lines = [getattr(o, "line", where) for o in options]
+        nodes[node_id] = QuizQuestionNode(
+            id=node_id, flow=flow_name(name), line=where, quiz=name, question=node_id,
+            prompt=words(question.get("ask"), f"{prefix}.{node_id}.ask", where),
+            options=tuple(words(option, f"{prefix}.{node_id}.a{n}", option_lines[n - 1])
+                          for n, option in enumerate(options, start=1)),
+            answer=answer, explain=words(question.get("why"), f"{prefix}.{node_id}.why", where), next=next_id)
+    nodes["score"] = QuizScoreNode(id="score", flow=flow_name(name), line=data.line, quiz=name, prompt="quiz.score")
+    quiz = Quiz(name, Flow(flow_name(name), "q1", nodes, document, ("ussd", "sms", "voice"), len(questions) + 3),
+                texts, lines=lines)
+    quiz.opens = _date(data, "opens", document, problems)
+    quiz.closes = _date(data, "closes", document, problems)
+    if quiz.opens and quiz.closes and quiz.closes < quiz.opens:
+        problems.append(Problem(f"{document}:{lines.get('closes', 1)}", "it closes before it opens"))
+    session = data.get("session")
+    if session is not None and not (isinstance(session, int) and session > 0):
+        problems.append(Problem(f"{document}:{lines.get('session', 1)}", "session is a session's number"))
+    quiz.session = session if isinstance(session, int) else None
+    return quiz
+
+
+def missing_words(written: Quiz, languages: list[str]) -> list[Problem]:
+    """Every text of a quiz, in every language members may choose."""
+    keys = set().union(*written.texts.values()) if written.texts else set()
+    return [Problem.said(f"{written.flow.file}:{written.lines.get(key, 1)}", "%(what)s has no words in %(lang)s",
+                         what=key.removeprefix(f"quizzes.{written.name}."), lang=lang)
+            for lang in languages for key in sorted(keys - set(written.texts.get(lang, {})))]
+
+
+def _date(data: dict, key: str, document: str, problems: list[Problem]) -> date | None:
+    value = data.get(key)
+    if value is None or isinstance(value, date):
+        return value
+    try:
+        return date.fromisoformat(str(value))
+    except ValueError:
+        line = getattr(data, "key_lines", {}).get(key, 1)
+        problems.append(Problem(f"{document}:{line}", f"{key} is a date, as 2026-12-31"))
+        return None
+
+
+def menu_flow(quizzes: list[Quiz], shipped: bool, timezone: str) -> Flow:
+    """The ``quizzes`` flow: what the Quiz menu entry, QUIZ by SMS and a call lead to."""
+    listed = ([{"flow": SHIPPED[0], "quiz": SHIPPED[1], "title": SHIPPED[2]}] if shipped else []) + [
+        {"flow": q.flow.name, "quiz": q.name, "title": q.title_key,
+         "opens": q.opens.isoformat() if q.opens else None, "closes": q.closes.isoformat() if q.closes else None,
+         "session": q.session} for q in quizzes]
+    into = {entry["flow"]: f"{entry['flow']}:" for entry in listed}
+    nodes = {
+        "find": ActionNode(id="find", flow=MENU_FLOW, line=1, action="open_quizzes",
+                           params={"quizzes": listed, "timezone": timezone},
+                           outcomes={**into, "some": "pick", "none": "none"}),
+        "pick": MenuNode(id="pick", flow=MENU_FLOW, line=1, prompt="quiz.pick", options_var="quizzes",
+                         save_as="quiz", next="go"),
+        "go": ActionNode(id="go", flow=MENU_FLOW, line=1, action="chosen_quiz", outcomes={**into, "none": "none"}),
+        "none": EndNode(id="none", flow=MENU_FLOW, line=1, prompt="quiz.none"),
+    }
+    # Its own screens are the list at most (2 from the dial); every quiz's budget counts it.
+    return Flow(MENU_FLOW, "find", nodes, "(made from quizzes/)", ("ussd", "sms", "voice"), 2)

@@ -1,0 +1,157 @@
+"""Quizzes as content: a quiz document becomes a quiz members reach from the Quiz
+menu, by USSD, SMS and a call; its checks name the document's lines; dates and a
+session decide what is listed; results are per quiz."""
+
+from __future__ import annotations
+
+import textwrap
+from datetime import timedelta
+
+import pytest
+from sqlalchemy import select
+
+from gateway.content import publication
+from gateway.store import content as versions
+from gateway.store.models import QuizAttempt, utcnow
+
+from .helpers import add_member, add_session, walk
+
+LAWS = textwrap.dedent("""\
+    title: {lo: "ກົດໝາຍ ແລະ ສິດ", en: "Laws and rights"}
+    questions:
+      - ask: {lo: "ໃຜຕັດສິນວ່າຈະແບ່ງປັນຂໍ້ມູນ?", en: "Who decides to share your data?"}
+        options:
+          - {lo: "ທ່ານເອງ", en: "You"}
+          - {lo: "ທຸກຄົນ", en: "Anyone"}
+        answer: 1
+        why: {lo: "ຂໍ້ມູນຂອງທ່ານ ທ່ານເປັນຜູ້ຕັດສິນ.", en: "Your data is yours to decide."}
+      - ask: {lo: "ຍິນຍອມແລ້ວ ຖອນຄືນໄດ້ບໍ?", en: "Can consent be withdrawn?"}
+        options:
+          - {lo: "ບໍ່ໄດ້", en: "No"}
+          - {lo: "ໄດ້ ທຸກເວລາ", en: "Yes, any time"}
+          - {lo: "ພຽງມື້ດຽວ", en: "Only that day"}
+        answer: 2
+        why: {lo: "ຖອນຄືນໄດ້ ທຸກເວລາ.", en: "You may withdraw it any time."}
+      - ask: {lo: "ຂ່າວປອມ ຄວນເຮັດແນວໃດ?", en: "What to do with fake news?"}
+        options:
+          - {lo: "ແບ່ງປັນຕໍ່", en: "Share it"}
+          - {lo: "ບໍ່ແບ່ງປັນ", en: "Do not share it"}
+        answer: 2
+        why: {lo: "ຂ່າວປອມແຜ່ໄວ.", en: "Fake news spreads fast."}
+    """)
+
+
+def _publish(app, extra: dict[str, str]):
+    services = app.extensions["services"]
+    with services.db.session() as db:
+        docs = versions.documents(db, versions.published_number(db))
+    return publication.publish_documents(publication.Desk.of(services, walk_hops=False),
+                                         {**docs, **extra}, "import", "test")
+
+
+def _live(app):
+    app.extensions["services"].library.forget()  # this process checks at once (others within a second)
+
+
+def test_a_written_quiz_is_listed_taken_by_ussd_and_sms_and_reported(app, phone_factory):
+    from gateway.cli.simulate import Texter
+    from gateway.polls import quiz_report
+
+    outcome = _publish(app, {"quizzes/laws.yaml": LAWS})
+    assert outcome.published, outcome.problems
+    _live(app)
+    with app.extensions["db"].session() as db:
+        add_member(db, "+8562055510001")
+        add_member(db, "+8562055510002", language="en")
+    phone = phone_factory("+8562055510001")
+    screens = walk(phone, "2")
+    assert "ທົດສອບຄວາມຮູ້ເລື່ອງໃດ?" in screens[-1] and "ກົດໝາຍ ແລະ ສິດ" in screens[-1]
+    laws = next(line.split(".")[0] for line in screens[-1].splitlines() if "ກົດໝາຍ" in line)
+    assert "1/3 ໃຜຕັດສິນວ່າຈະແບ່ງປັນຂໍ້ມູນ?" in phone.press(laws)
+    assert "ຍິນຍອມແລ້ວ ຖອນຄືນໄດ້ບໍ?" in phone.press("1")
+    wrong = phone.press("1")
+    assert wrong.startswith("CON ບໍ່ຖືກ. ທີ່ຖືກ: ໄດ້ ທຸກເວລາ.")
+    phone.press("1")  # next question
+    score = phone.press("2")
+    assert score.startswith("END") and "2" in score and "3" in score
+
+    texter = Texter(app, "+8562055510002", app.config["GATEWAY"].at_webhook_token)
+    listed = texter.send("QUIZ")[-1]
+    assert "Which quiz?" in listed and "Laws and rights" in listed
+    number = next(line.split(".")[0] for line in listed.splitlines() if "Laws" in line)
+    assert "Who decides" in texter.send(number)[-1]
+
+    with app.extensions["db"].session() as db:
+        attempts = list(db.scalars(select(QuizAttempt).where(QuizAttempt.quiz == "laws")))
+        assert {(a.channel, a.score) for a in attempts if a.finished_at} == {("ussd", 2)}
+        report = quiz_report.compute(db, app.extensions["services"].book, app.extensions["services"].catalog,
+                                     "lo", quiz="laws")
+    assert report.total == 3 and report.attempts == 1 and report.scores[2] == 1
+    assert report.questions[0].text == "ໃຜຕັດສິນວ່າຈະແບ່ງປັນຂໍ້ມູນ?"
+    assert [(q.overall.answered, q.overall.correct) for q in report.questions] == [(1, 1), (1, 0), (1, 1)]
+
+
+def test_a_quiz_document_with_problems_is_refused_naming_its_lines(app):
+    too_long = LAWS.replace("ໃຜຕັດສິນວ່າຈະແບ່ງປັນຂໍ້ມູນ?",
+                            "ໃຜເປັນຜູ້ຕັດສິນວ່າຈະແບ່ງປັນຂໍ້ມູນສ່ວນຕົວ ຮູບພາບ ແລະ ເບີໂທລະສັບຂອງທ່ານ ໃຫ້ຜູ້ອື່ນ ຫຼື ບໍລິສັດ?")
+    outcome = _publish(app, {"quizzes/laws.yaml": too_long})
+    assert not outcome.published
+    assert any(str(p).startswith("quizzes/laws.yaml:3: error: [lo] quiz_laws:q1: the first option is not on page 1")
+               for p in outcome.problems), outcome.problems
+    for body, says in [
+        (LAWS.replace("answer: 1", "answer: 5"), "quizzes/laws.yaml:3: error: question 1: the right answer"),
+        (LAWS.replace('      - {lo: "ທຸກຄົນ", en: "Anyone"}\n', ""), "quizzes/laws.yaml:3: error: question 1 needs 2 to 4"),
+        (LAWS.replace('en: "Laws and rights"', 'xx: "?"'), "quizzes/laws.yaml:1: error: title has no words in en"),
+        ("title: {lo: x, en: x}\nquestions: []\n", "a quiz has 1 to 10 questions"),
+        (LAWS + "closes: not-a-date\n", "closes is a date"),
+    ]:
+        outcome = _publish(app, {"quizzes/laws.yaml": body})
+        assert not outcome.published and any(says in str(p) for p in outcome.problems), (says, outcome.problems)
+    with app.extensions["db"].session() as db:
+        assert len(versions.history(db)) == 1
+
+
+def test_dates_and_a_session_decide_what_the_quiz_menu_lists(app, phone_factory):
+    today = utcnow().date()
+    from gateway.store.models import Enrolment
+
+    with app.extensions["db"].session() as db:
+        member = add_member(db, "+8562055510001")
+        session = add_session(db, starts=(utcnow() - timedelta(days=1)).strftime("%Y-%m-%d %H:%M"))
+        db.add(Enrolment(member_id=member.id, session_id=session.id))
+        session_id = session.id
+    closed = LAWS + f"closes: {(today - timedelta(days=2)).isoformat()}\n"
+    outcome = _publish(app, {"quizzes/laws.yaml": closed})
+    assert outcome.published, outcome.problems
+    _live(app)
+    phone = phone_factory("+8562055510001")
+    assert "1/7" in walk(phone, "2")[-1]  # only the shipped quiz is open: straight into it
+
+    after = LAWS.replace('title: {lo: "ກົດໝາຍ ແລະ ສິດ"', f'session: {session_id}\ntitle: {{lo: "ກົດໝາຍ ແລະ ສິດ"')
+    outcome = _publish(app, {"quizzes/laws.yaml": after})
+    assert outcome.published, outcome.problems
+    _live(app)
+    listed = walk(phone, "2")[-1]
+    assert "\n1. ກົດໝາຍ ແລະ ສິດ\n2. ທົດສອບຄວາມຮູ້" in listed  # the quiz after her session first
+
+
+@pytest.mark.parametrize("name", ["Laws", "../x", "laws-2026"])
+def test_a_quiz_name_is_plain(app, name):
+    outcome = _publish(app, {f"quizzes/{name}.yaml": LAWS})
+    assert not outcome.published
+
+
+def test_the_quiz_page_reports_each_quiz(people):
+    from .test_dashboard import sign_in
+
+    app = people
+    assert _publish(app, {"quizzes/laws.yaml": LAWS}).published
+    _live(app)
+    client = app.test_client()
+    sign_in(client, "kham@ngo.la")  # a viewer reads reports
+    page = client.get("/quiz?name=laws").get_data(as_text=True)
+    assert "Laws and rights" in page and "Who decides to share your data?" in page
+    assert client.get("/quiz?name=nope").status_code == 404
+    csv = client.get("/quiz.csv?name=laws")
+    assert csv.status_code == 200 and "quiz-laws.csv" in csv.headers["Content-Disposition"]
+    assert "Digital safety quiz" in client.get("/quiz").get_data(as_text=True)
