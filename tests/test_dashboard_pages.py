@@ -34,7 +34,8 @@ def post(client, url, data=None, **kwargs):
 PAGES = ["/", "/members", "/sessions", "/broadcasts", "/polls", "/quiz", "/flows", "/flows/register",
          "/flows/register.svg", "/members?q=Noy&province=bokeo&status=registered", "/sessions?month=2031-02",
          "/broadcasts/audience?topic=nutrition", "/quiz.csv", "/content", "/content?q=ລະຫັດ",
-         "/content/text/quiz.passwords.ask", "/content/versions"]
+         "/content/text/quiz.passwords.ask", "/content/versions", "/content/quizzes",
+         "/content/quizzes/new"]
 
 
 @pytest.mark.parametrize("lang", ["en", "lo"])

@@ -93,6 +93,10 @@ def read(document: str, body: str, problems: list[Problem]) -> Quiz | None:
                                          "as {lo: \"…\", en: \"…\"}", what=key.removeprefix(prefix + ".")))
             return key
         for lang, text in value.items():
+            if not str(text).strip():  # an empty box on the builder's form: nothing to show her
+                problems.append(Problem.said(f"{document}:{where}", "%(what)s has no words in %(lang)s",
+                                             what=key.removeprefix(prefix + "."), lang=str(lang)))
+                continue
             texts.setdefault(str(lang), {})[key] = normalise_lao(str(text).strip())
         lines[key] = where
         return key
@@ -180,3 +184,26 @@ def menu_flow(quizzes: list[Quiz], shipped: bool, timezone: str) -> Flow:
     }
     # Its own screens are the list at most (2 from the dial); every quiz's budget counts it.
     return Flow(MENU_FLOW, "find", nodes, "(made from quizzes/)", ("ussd", "sms", "voice"), 2)
+
+
+def to_document(form: Mapping[str, Any]) -> str:
+    """A quiz document from the builder's fields: ``title`` ({lang: text}), ``opens``,
+    ``closes``, ``session``, and ``questions`` ([{ask, options: [{lang: text}], answer,
+    why}]). Written with PyYAML's safe dumper: what is read back is what was typed."""
+    data: dict[str, Any] = {"title": dict(form["title"])}
+    for key in ("opens", "closes", "session"):
+        if form.get(key):
+            data[key] = form[key]
+    data["questions"] = [{"ask": dict(q["ask"]), "options": [dict(o) for o in q["options"]],
+                          "answer": q["answer"], "why": dict(q["why"])} for q in form["questions"]]
+    return yaml.safe_dump(data, allow_unicode=True, sort_keys=False, width=10**6)
+
+
+def to_form(body: str) -> dict[str, Any]:
+    """The builder's fields from a quiz document (the inverse of ``to_document``)."""
+    data = yaml.safe_load(body) or {}
+    return {"title": dict(data.get("title") or {}), "opens": str(data.get("opens") or ""),
+            "closes": str(data.get("closes") or ""), "session": data.get("session") or "",
+            "questions": [{"ask": dict(q.get("ask") or {}), "options": [dict(o) for o in q.get("options") or []],
+                           "answer": q.get("answer"), "why": dict(q.get("why") or {})}
+                          for q in data.get("questions") or [] if isinstance(q, dict)]}

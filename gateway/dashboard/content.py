@@ -74,7 +74,8 @@ def _rows(edition: Edition, edits) -> list[Row]:
     catalog, used = edition.catalog, wording.uses(edition.book)
     pending: dict[str, dict[str, str]] = {}
     for row in edits:
-        pending.setdefault(row.key, {})[row.language] = row.text
+        if row.language:  # (a whole quiz document is the quiz builder's)
+            pending.setdefault(row.key, {})[row.language] = row.text
     keys = sorted({key for texts in catalog.texts.values() for key in texts if not key.endswith(wording.VOICE)}
                   | set(pending))
     rows = []
@@ -241,7 +242,13 @@ def _draft_version(db, edition: Edition) -> tuple[int, list]:
     for row in versions.drafts(db):
         if row.source == SOURCE:
             versions.discard(db, row.id)
-    docs = wording.apply(edition.documents, [(row.language, row.key, row.text) for row in edits])
+    docs = wording.apply(edition.documents, [(row.language, row.key, row.text) for row in edits if row.language])
+    for row in edits:
+        if not row.language:  # a whole document (a quiz from the builder); empty: removed
+            if row.text:
+                docs[row.key] = row.text
+            else:
+                docs.pop(row.key, None)
     row = versions.add(db, docs, SOURCE, actor(), _("%(count)s text(s) changed", count=len(edits)),
                        based_on=edition.number)
     return row.id, edits
