@@ -104,8 +104,6 @@ class CpuMeter:
     def __init__(self, web_pid: int, **more_pids: int):
         """``more_pids``: other parts by name, each a process and its children
         (``worker=pid`` for ``outreach worker``, its drainer and its jobs)."""
-        import psutil
-
         self.roots = {"web": web_pid, **more_pids}
         self.servers = ("redis-server", "postgres")
         self.start = self._read()

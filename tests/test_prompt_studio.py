@@ -195,7 +195,7 @@ def test_every_play_url_of_a_partly_recorded_lao_call_returns_audio(make_app, pr
     assert played >= 2
 
 
-def test_a_recorded_session_title_is_played_on_a_lao_call(make_app, recorded_prompts, tmp_path):
+def test_a_recorded_session_title_is_played_on_a_lao_call(make_app, recorded_prompts, tmp_path):  # noqa: F811 (a fixture)
     app = make_app(public_base_url=BASE, at_webhook_token="tok", recordings_dir=str(tmp_path / "own"),
                    prompts_dir=recorded_prompts)  # every prompt recorded; the title is recorded here
     with app.extensions["db"].session() as db:
