@@ -132,7 +132,7 @@ def test_dates_and_a_session_decide_what_the_quiz_menu_lists(app, phone_factory)
     assert outcome.published, outcome.problems
     _live(app)
     listed = walk(phone, "2")[-1]
-    assert "\n1. ກົດໝາຍ ແລະ ສິດ\n2. ທົດສອບຄວາມຮູ້" in listed  # the quiz after her session first
+    assert "\n1. ກົດໝາຍ ແລະ ສິດ\n2. ຄວາມປອດໄພດິຈິຕອນ" in listed  # the quiz after her session first
 
 
 @pytest.mark.parametrize("name", ["Laws", "../x", "laws-2026"])

@@ -41,7 +41,7 @@ from gateway.encoding import normalise_lao
 from gateway.engine.model import ActionNode, EndNode, Flow, MenuNode, QuizQuestionNode, QuizScoreNode
 
 MAX_QUESTIONS, MIN_OPTIONS, MAX_OPTIONS = 10, 2, 4
-SHIPPED = ("safety_quiz", "digital_safety", "main.quiz")  # (flow, quiz name, its title's key)
+SHIPPED = ("safety_quiz", "digital_safety", "quiz.safety_title")  # (flow, quiz name, its title's key)
 MENU_FLOW = "quizzes"
 NAME = re.compile(r"^[a-z][a-z0-9_]{0,30}$")
 
