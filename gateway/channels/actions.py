@@ -134,8 +134,8 @@ def open_quizzes(context: ActionContext, call: ActionCall) -> ActionResult:
     if not listed:
         return ActionResult("none")
     sessions = {entry["session"] for entry in listed if entry.get("session")}
-    member = context.member()
-    if sessions and member is not None:
+    member = context.member() if sessions else None  # a query: only when a quiz follows a session
+    if member is not None:
         mine = set(context.db.scalars(select(Enrolment.session_id).where(
             Enrolment.member_id == member.id, Enrolment.session_id.in_(sessions))))
         listed.sort(key=lambda entry: entry.get("session") not in mine)  # stable: hers first
