@@ -131,6 +131,26 @@ def test_a_recording_whose_text_changed_is_outdated(studio_app):
     assert 'class="tag outdated"' in client.get("/prompts?status=outdated&lang=lo").get_data(as_text=True)
 
 
+def test_publishing_a_changed_text_marks_its_recording_outdated(studio_app):
+    """Recorded from the published wording, then the wording changes in a new version:
+    the studio asks for a new recording (the old one still plays meanwhile)."""
+    from gateway.content import publication
+    from gateway.store import content as versions
+
+    services = studio_app.extensions["services"]
+    text = services.catalog.template("lo", "main.polls")
+    studio_app.extensions["audio"].save("lo", "main.polls", convert(wav()).wav, text=text, by="x",
+                                        source="upload", seconds=1.5)
+    client = signed_in(studio_app)
+    assert 'class="tag outdated"' not in client.get("/prompts?q=main.polls&lang=lo").get_data(as_text=True)
+    with services.db.session() as db:
+        docs = versions.documents(db, versions.published_number(db))
+    docs["prompts/lo.yaml"] = docs["prompts/lo.yaml"].replace(f'polls: "{text}"', 'polls: "ແບບສຳຫຼວດທີ່ເປີດ"')
+    assert publication.publish_documents(publication.Desk.of(services, walk_hops=False), docs, "import", "t").published
+    services.library.forget()
+    assert 'class="tag outdated"' in client.get("/prompts?q=main.polls&lang=lo").get_data(as_text=True)
+
+
 def test_a_bad_upload_is_refused_in_her_language_and_a_viewer_cannot_record(studio_app):
     client = signed_in(studio_app)
     switch_language(client, "lo")
