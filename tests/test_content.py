@@ -235,3 +235,21 @@ def test_a_publish_reaches_every_gunicorn_worker_without_a_restart(make_app, tmp
             in_a_row = in_a_row + 1 if CLEARER in first_quiz_screen(n) else 0
     finally:
         stop(process)
+
+
+def test_a_draft_made_before_another_publish_is_not_published_over_it(app, run, tmp_path):
+    """An import saved as a draft, then someone else publishes: publishing the old
+    draft would undo their change without anyone seeing it, so it is refused."""
+    assert run("content", "export", str(tmp_path / "a")).exit_code == 0
+    docs = read_folder(tmp_path / "a")
+    docs["prompts/lo.yaml"] = docs["prompts/lo.yaml"].replace(QUESTION, CLEARER)
+    write_folder(docs, tmp_path / "b")
+    drafted = run("content", "import", str(tmp_path / "b"), "--no-hops")
+    assert drafted.exit_code == 0, drafted.output
+    draft = next(number for number, status in _history(app) if status == "draft")
+    other = dict(read_folder(tmp_path / "a"))
+    other["prompts/en.yaml"] = other["prompts/en.yaml"].replace("Which password is strongest?", "Strongest password?")
+    write_folder(other, tmp_path / "c")
+    assert run("content", "import", str(tmp_path / "c"), "--publish").exit_code == 0
+    refused = run("content", "publish", str(draft))
+    assert refused.exit_code == 1 and "has been published since" in refused.output

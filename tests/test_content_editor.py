@@ -198,5 +198,8 @@ def test_hostile_text_is_refused_or_escaped(app, people):
         html = admin.get(path).get_data(as_text=True)
         assert "<script>alert(1)" not in html and "&lt;script&gt;alert(1)" in html
     assert admin.get("/content/text/no.such.key").status_code == 404
+    invented = admin.post("/content/text/" + "x" * 300, data={"csrf": token(_form(admin).data), "text_lo": "a",
+                                                              "text_en": "a", "base_lo": "", "base_en": ""})
+    assert invented.status_code == 404  # no key is invented (and none longer than the column)
     assert admin.get("/content/versions/99999").status_code == 404
     assert _post(admin, "/content/versions/99999/revert").status_code == 400

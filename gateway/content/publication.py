@@ -82,6 +82,13 @@ def publish(desk: Desk, number: int, author: str) -> Outcome:
             return Outcome(None, [Problem(f"version {number}", "not a draft: only a draft can be "
                                           "published (to go back to a past version, revert to it)")])
         documents = versions.documents(db, number)
+        published = versions.published_number(db)
+        stale = row.source != "shipped" and row.based_on is not None and row.based_on != published
+    if stale:  # publishing it would silently undo what was published since it was made
+        return Outcome(None, [Problem.said(f"version {number}", "version %(number)s was made from version "
+                                           "%(base)s, but version %(published)s has been published since; "
+                                           "make it again from the published version",
+                                           number=number, base=row.based_on, published=published)])
     problems = desk.review(documents)
     if errors(problems):
         return Outcome(None, problems)

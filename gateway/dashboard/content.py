@@ -115,10 +115,16 @@ def content():
                            back_to=url_for("dashboard.content"))
 
 
+def _known(edition: Edition, key: str) -> bool:
+    """Whether ``key`` is a text of the published content (the editor changes texts; it
+    does not invent keys no flow shows)."""
+    return any(edition.catalog.has(lang, key) for lang in edition.catalog.languages)
+
+
 def _text_page(key: str, form=None, errors=None, conflicts=None, status=200):
     edition = _edition()
     used = wording.uses(edition.book).get(key, [])
-    known = any(edition.catalog.has(lang, key) for lang in edition.catalog.languages)
+    known = _known(edition, key)
     with current_app.extensions["db"].session() as db:
         pending = {row.language: row for row in versions.edits(db) if row.key == key}
         db.expunge_all()
@@ -150,6 +156,8 @@ def content_text(key: str):
 def content_save(key: str):
     """Save her texts for ``key`` to the draft, unless someone changed one meanwhile."""
     edition = _edition()
+    if not _known(edition, key):
+        return found(None)
     languages = _languages(edition)
     form = {lang: normalise_lao(request.form.get(f"text_{lang}", "").strip()) for lang in languages}
     bases = {lang: normalise_lao(request.form.get(f"base_{lang}", "").strip()) for lang in languages}
@@ -240,7 +248,7 @@ def _draft_version(db, edition: Edition) -> tuple[int, list]:
     (the editors' previous one is replaced)."""
     edits = versions.edits(db)
     for row in versions.drafts(db):
-        if row.source == SOURCE:
+        if row.source == SOURCE and row.author == actor():  # her earlier preview; another's may be publishing
             versions.discard(db, row.id)
     docs = wording.apply(edition.documents, [(row.language, row.key, row.text) for row in edits if row.language])
     for row in edits:
@@ -310,6 +318,8 @@ def content_discard():
 def content_restore(key: str, number: int):
     """Put version ``number``'s texts of ``key`` in the draft (published with the next publish)."""
     edition = _edition()
+    if not _known(edition, key):
+        return found(None)
     with current_app.extensions["db"].session() as db:
         docs = versions.documents(db, number)
         if not docs:
