@@ -155,3 +155,25 @@ def test_the_quiz_page_reports_each_quiz(people):
     csv = client.get("/quiz.csv?name=laws")
     assert csv.status_code == 200 and "quiz-laws.csv" in csv.headers["Content-Disposition"]
     assert "Digital safety quiz" in client.get("/quiz").get_data(as_text=True)
+
+
+def test_a_written_quiz_is_taken_on_a_call(make_app):
+    """A call's menu leads to the same quiz list; an English caller hears the quiz's
+    own words read aloud (nobody has recorded them yet), and her answers are stored."""
+    from .test_voice import AT_VERBS, AtCall, heard, parse
+
+    app = make_app(public_base_url="https://gw.example.org", at_webhook_token="tok")
+    assert _publish(app, {"quizzes/laws.yaml": LAWS}).published
+    _live(app)
+    with app.extensions["db"].session() as db:
+        add_member(db, "+8562055510002", language="en")
+    call = AtCall(app.test_client(), "+8562055510002", "ATVId_quiz")
+    call.post()
+    spoken = " ".join(heard(parse(call.post(dtmfDigits="2")[1], AT_VERBS)))
+    assert "Which quiz?" in spoken and "Laws and rights" in spoken
+    spoken = " ".join(heard(parse(call.post(dtmfDigits="2")[1], AT_VERBS)))
+    assert "Who decides to share your data?" in spoken
+    call.post(dtmfDigits="1")
+    with app.extensions["db"].session() as db:
+        attempt = db.scalar(select(QuizAttempt).where(QuizAttempt.quiz == "laws"))
+        assert attempt is not None and attempt.channel == "voice"

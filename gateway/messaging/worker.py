@@ -36,6 +36,7 @@ from redis.exceptions import TimeoutError as RedisTimeoutError
 from rq import Worker
 
 from gateway import broker, services
+from gateway.content.library import CHECK_EVERY_S
 from gateway.messaging import reconciler
 
 log = logging.getLogger(__name__)
@@ -60,6 +61,17 @@ def _reconcile_forever(gateway: services.Services, stop: threading.Event) -> Non
             reconciler.reconcile(gateway)
         except Exception:  # a bad minute must not stop the next one
             log.exception("reconciler failed")
+
+
+def _keep_content_current(gateway: services.Services, stop: threading.Event) -> None:
+    """Keep the parent's published edition current: every job is forked from the
+    parent and inherits what it has built, so after a publish the parent builds the
+    new version once, not each job (a build is about 0.1 s)."""
+    while not stop.wait(CHECK_EVERY_S):
+        try:
+            gateway.library.current()
+        except Exception:  # an outage; the jobs find out for themselves
+            log.debug("content check failed", exc_info=True)
 
 
 def _wait_for_redis(gateway: services.Services) -> None:
@@ -151,6 +163,8 @@ def run(burst: bool = False,
     if not burst:
         threading.Thread(target=_reconcile_forever, args=(gateway, stop), daemon=True,
                          name="reconciler").start()
+        threading.Thread(target=_keep_content_current, args=(gateway, stop), daemon=True,
+                         name="content").start()
     try:
         while True:
             _wait_for_redis(gateway)
