@@ -177,3 +177,32 @@ def test_a_written_quiz_is_taken_on_a_call(make_app):
     with app.extensions["db"].session() as db:
         attempt = db.scalar(select(QuizAttempt).where(QuizAttempt.quiz == "laws"))
         assert attempt is not None and attempt.channel == "voice"
+
+
+def test_when_its_session_ends_its_members_are_invited_once(app):
+    """The reconciler (every minute, on any host) invites the members who signed up
+    for the session a quiz follows, once, in the session's language."""
+    from gateway.messaging import reconciler
+    from gateway.store.models import Enrolment, OutboundMessage
+
+    from .fakes import drain
+
+    with app.extensions["db"].session() as db:
+        signed_up = add_member(db, "+8562055510001")
+        add_member(db, "+8562055510002")  # not signed up: nothing for her
+        ended = add_session(db, starts=(utcnow() + timedelta(hours=7) - timedelta(hours=3)).strftime("%Y-%m-%d %H:%M"))
+        later = add_session(db, starts="2030-01-11 14:00")
+        db.add(Enrolment(member_id=signed_up.id, session_id=ended.id))
+        ended_id, later_id = ended.id, later.id
+    docs = {"quizzes/laws.yaml": f"session: {ended_id}\n" + LAWS,
+            "quizzes/later.yaml": f"session: {later_id}\n" + LAWS.replace("ກົດໝາຍ ແລະ ສິດ", "ກົດໝາຍ 2")}
+    assert _publish(app, docs).published
+    _live(app)
+    services = app.extensions["services"]
+    assert reconciler.reconcile(services)["quiz_invites"] == 1
+    assert reconciler.reconcile(services)["quiz_invites"] == 0  # once
+    drain(app)
+    with app.extensions["db"].session() as db:
+        sent = [(row.member_id, row.body) for row in db.scalars(select(OutboundMessage))]
+    assert len(sent) == 1 and sent[0][0] == signed_up.id
+    assert sent[0][1] == "ຂອບໃຈທີ່ເຂົ້າຮ່ວມ ໂພຊະນາການແມ່ ແລະ ເດັກ! ລອງທົດສອບຄວາມຮູ້ «ກົດໝາຍ ແລະ ສິດ»: ສົ່ງຄຳວ່າ ທົດສອບ."

@@ -47,7 +47,7 @@ BUILT_IN_KEYS = (
     "option.item", "poll.sms", "poll.invalid", "poll.closed", "poll.thanks",
     "feedback.question", "feedback.option1", "feedback.option2", "feedback.option3",
     "feedback.option4", "feedback.option5", "report.poll_subtitle", "report.quiz_title",
-    "report.quiz_subtitle", "report.scores_title", "report.digital_safety", "report.footer",
+    "report.quiz_subtitle", "report.scores_title", "report.digital_safety", "quiz.invite", "report.footer",
     "voice.for", "voice.press", "voice.at", "voice.hours", "voice.minutes", "voice.then_hash",
     "voice.record", "voice.goodbye",
 )

@@ -13,7 +13,7 @@ from datetime import timedelta
 from sqlalchemy import select
 
 from gateway import broker
-from gateway.messaging import broadcasts, bulk, calls, outbox, reminders
+from gateway.messaging import broadcasts, bulk, calls, outbox, quiz_invites, reminders
 from gateway.polls import poll as polls
 from gateway.services import Services
 from gateway.store import privacy
@@ -68,11 +68,13 @@ def reconcile(services: Services) -> dict:
     for message_id in stranded_replies:  # answered 200, but Redis was down to queue the reply
         if broker.enqueue_reply(queues, message_id, config) is not None:
             requeued += 1
+    invited = quiz_invites.due(services)  # quizzes after a session that has just ended
     retained = _retention_once_a_day(services)
     if unknown:
         log.warning("reconciler: %d message(s) left mid-send by a stopped worker marked unknown "
                     "(not resent): ids %s", len(unknown), unknown[:20])
-    return {"unknown": len(unknown), "requeued": requeued, "reminders": len(overdue), **retained}
+    return {"unknown": len(unknown), "requeued": requeued, "reminders": len(overdue),
+            "quiz_invites": len(invited), **retained}
 
 
 def _retention_once_a_day(services: Services) -> dict[str, int]:
