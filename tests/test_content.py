@@ -253,3 +253,19 @@ def test_a_draft_made_before_another_publish_is_not_published_over_it(app, run, 
     assert run("content", "import", str(tmp_path / "c"), "--publish").exit_code == 0
     refused = run("content", "publish", str(draft))
     assert refused.exit_code == 1 and "has been published since" in refused.output
+
+
+def test_a_published_version_this_release_cannot_build_does_not_stop_the_menus(app, phone_factory, caplog):
+    """Published under an older release with looser checks, say: members keep the menus."""
+    from gateway.store.models import ContentDocument
+
+    with app.extensions["db"].session() as db:
+        add_member(db, "+8562055510001")
+        number = versions.published_number(db)
+        broken = versions.add(db, {**versions.documents(db, number), "prompts/en.yaml": "- not a catalog\n"},
+                              "import", "an older release")
+        versions.publish(db, broken.id)
+        assert db.get(ContentDocument, (broken.id, "prompts/en.yaml")) is not None
+    app.extensions["services"].library.announce(broken.id)
+    assert QUESTION in _quiz_first_screen(phone_factory("+8562055510001"))
+    assert f"content version {broken.id} cannot be built" in caplog.text

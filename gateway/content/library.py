@@ -31,6 +31,7 @@ from redis.exceptions import RedisError
 from sqlalchemy.exc import IntegrityError
 
 from gateway.content.edition import Edition, digest
+from gateway.errors import ContentError
 from gateway.store import content
 from gateway.store.database import Database
 
@@ -65,10 +66,18 @@ class Library:
         self._checked = now
         number = self._announced()
         if self._current is None or number != self._current.number:
-            edition = self._load(number) if number is not None else None
-            if edition is None:  # the number names no version here (a database reset)
-                edition = self._load(self._published_in_database())
-                self.announce(edition.number)
+            try:
+                edition = self._load(number) if number is not None else None
+                if edition is None:  # the number names no version here (a database reset)
+                    edition = self._load(self._published_in_database())
+                    self.announce(edition.number)
+            except ContentError:
+                # A version this release cannot build (published under an older one
+                # with looser checks): members keep what this process runs, or the
+                # shipped content, and the log says which version to fix or revert.
+                log.exception("content version %s cannot be built; still serving %s", number,
+                              self._current.number if self._current else "the shipped content")
+                edition = self._current or Edition.build(0, self.shipped(), self.timezone)
             self._current = edition
         return self._current
 
