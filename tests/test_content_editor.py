@@ -203,3 +203,21 @@ def test_hostile_text_is_refused_or_escaped(app, people):
     assert invented.status_code == 404  # no key is invented (and none longer than the column)
     assert admin.get("/content/versions/99999").status_code == 404
     assert _post(admin, "/content/versions/99999/revert").status_code == 400
+
+
+def test_the_simulators_call_speaks_the_draft_on_her_test_number(app, people):
+    with app.extensions["db"].session() as db:
+        noy = db.scalar(select(User).where(User.email == "noy@ngo.la"))
+        add_member(db, fictional(noy.id))
+    organiser = _client(app, "noy@ngo.la")
+    assert _save(organiser, _form(organiser), CLEARER).status_code == 302
+    assert _post(organiser, "/content/preview").status_code == 302
+    page = organiser.get("/simulator")
+    assert "data-call-url" in page.get_data(as_text=True)
+    csrf = token(page.data)
+    rang = organiser.post("/simulator/call", data={"csrf": csrf, "call": ""}).get_json()
+    assert rang["lines"] and not rang["ended"]
+    quiz = organiser.post("/simulator/call", data={"csrf": csrf, "call": rang["call"], "keys": "2"}).get_json()
+    assert any(CLEARER in line["text"] for line in quiz["lines"]), quiz["lines"]
+    viewer = _client(app, "kham@ngo.la")
+    assert viewer.post("/simulator/call", data={"csrf": token(viewer.get("/content").data)}).status_code == 403

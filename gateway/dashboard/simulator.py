@@ -98,3 +98,25 @@ def _replies(phone: str, after: int) -> list[dict]:
         return [{"id": row_id, "text": text} for row_id, text in db.execute(
             select(OutboundMessage.id, OutboundMessage.body).where(
                 OutboundMessage.member_id == member.id, OutboundMessage.id > after).order_by(OutboundMessage.id))]
+
+
+@bp.post("/simulator/call")
+@needs("send")
+def simulator_call():
+    """One step of a phone call, as the caller hears it: the words of each piece and
+    whether it is recorded (in her language, or played in English meanwhile). With
+    no ``call`` it rings; then ``keys`` are what she pressed (empty: silence)."""
+    calls, library = current_app.extensions["calls"], current_app.extensions["audio"]
+    call_id = request.form.get("call", "")[:40]
+    keys = request.form.get("keys", "")[:8]
+    if not call_id:
+        call_id = f"SIMCALL{uuid.uuid4().hex[:12]}"
+        step = calls.step("simulator", call_id, test_number())
+    elif request.form.get("record") == "1":  # no microphone here: her words stand for the recording
+        step = calls.step("simulator", call_id, test_number(), recording=f"sim-recording:{keys}")
+    else:
+        step = calls.step("simulator", call_id, test_number(), digits=keys, silent=not keys)
+    lines = [{"text": piece.text, "recorded": bool(piece.key and library.file(step.language, piece.key))}
+             for piece in step.speech.pieces]
+    return jsonify(call=call_id, lines=lines, language=step.language, record=step.speech.record,
+                   ended=not (step.speech.digits or step.speech.record))

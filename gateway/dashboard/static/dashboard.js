@@ -166,6 +166,41 @@
       input.value = "";
       post(simulator.dataset.ussdUrl, { session: session, text: typed.join("*") }).then(show);
     });
+    // A call: what she hears, in words, a step at a time (a piece not recorded yet is marked).
+    const transcript = simulator.querySelector("[data-call-transcript]");
+    let call = null;
+    let recording = false;
+    const said = (data) => {
+      call = data.ended ? null : data.call;
+      recording = data.record;
+      // One step, one bubble: the pieces as she hears them, one after the other.
+      const unrecorded = data.lines.filter((line) => !line.recorded).length;
+      const item = document.createElement("p");
+      item.className = "theirs";
+      item.textContent = data.lines.map((line) => line.text).join(" ")
+        + (unrecorded ? ` (${words.unrecorded}: ${unrecorded}/${data.lines.length})` : "");
+      transcript.appendChild(item);
+      if (data.ended) {
+        const item = document.createElement("p");
+        item.className = "theirs";
+        item.textContent = `— ${words.call_ended}`;
+        transcript.appendChild(item);
+      }
+      transcript.scrollTop = transcript.scrollHeight;
+    };
+    const ring = () => { transcript.textContent = ""; post(simulator.dataset.callUrl, { call: "" }).then(said); };
+    simulator.querySelector("[data-ring]").addEventListener("click", ring);
+    simulator.querySelector("[data-call-form]").addEventListener("submit", (event) => {
+      event.preventDefault();
+      const input = event.target.elements.input;
+      if (!call) { ring(); input.value = ""; return; }
+      const item = document.createElement("p");
+      item.className = "mine";
+      item.textContent = input.value || "…";
+      transcript.appendChild(item);
+      post(simulator.dataset.callUrl, { call: call, keys: input.value, record: recording ? "1" : "" }).then(said);
+      input.value = "";
+    });
     // SMS: what she texts, then the replies the gateway wrote for her.
     const thread = simulator.querySelector("[data-sms-thread]");
     const bubble = (text, mine) => {
