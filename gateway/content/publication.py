@@ -82,18 +82,26 @@ def publish(desk: Desk, number: int, author: str) -> Outcome:
             return Outcome(None, [Problem(f"version {number}", "not a draft: only a draft can be "
                                           "published (to go back to a past version, revert to it)")])
         documents = versions.documents(db, number)
-        published = versions.published_number(db)
-        stale = row.source != "shipped" and row.based_on is not None and row.based_on != published
-    if stale:  # publishing it would silently undo what was published since it was made
-        return Outcome(None, [Problem.said(f"version {number}", "version %(number)s was made from version "
-                                           "%(base)s, but version %(published)s has been published since; "
-                                           "make it again from the published version",
-                                           number=number, base=row.based_on, published=published)])
+        stale = _stale(db, row)
+    if stale:
+        return Outcome(None, [stale])
     problems = desk.review(documents)
     if errors(problems):
         return Outcome(None, problems)
-    _go_live(desk, number, author)
-    return Outcome(number, problems)
+    stale = _go_live(desk, number, author)  # checked again: the review took seconds
+    return Outcome(None, [stale]) if stale else Outcome(number, problems)
+
+
+def _stale(db, row) -> Problem | None:
+    """Why draft ``row`` may not be published: made from a version that is no longer the
+    published one, it would silently undo what was published since (the release's
+    offered content excepted: its diff from the published one is what she takes)."""
+    published = versions.published_number(db)
+    if row.source == "shipped" or row.based_on is None or row.based_on == published:
+        return None
+    return Problem.said(f"version {row.id}", "version %(number)s was made from version %(base)s, but version "
+                        "%(published)s has been published since; make it again from the published version",
+                        number=row.id, base=row.based_on, published=published)
 
 
 def publish_documents(desk: Desk, documents: Mapping[str, str], source: str, author: str,
@@ -103,17 +111,21 @@ def publish_documents(desk: Desk, documents: Mapping[str, str], source: str, aut
     if errors(problems):
         return Outcome(None, problems)
     number = draft(desk, documents, source, author, note)
-    _go_live(desk, number, author)
-    return Outcome(number, problems)
+    stale = _go_live(desk, number, author)
+    return Outcome(None, [stale]) if stale else Outcome(number, problems)
 
 
-def _go_live(desk: Desk, number: int, author: str) -> None:
+def _go_live(desk: Desk, number: int, author: str) -> Problem | None:
     with desk.db.session() as db:
+        stale = _stale(db, versions.get(db, number))
+        if stale:
+            return stale
         before = versions.published_number(db)
         versions.publish(db, number)
         audit.record(db, author, "content.publish", f"content {number}",
                      f"replaces version {before}" if before else "the first version")
     desk.library.announce(number)
+    return None
 
 
 def revert(desk: Desk, number: int, author: str) -> Outcome:
