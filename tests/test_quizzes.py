@@ -206,3 +206,16 @@ def test_when_its_session_ends_its_members_are_invited_once(app):
         sent = [(row.member_id, row.body) for row in db.scalars(select(OutboundMessage))]
     assert len(sent) == 1 and sent[0][0] == signed_up.id
     assert sent[0][1] == "ຂອບໃຈທີ່ເຂົ້າຮ່ວມ ໂພຊະນາການແມ່ ແລະ ເດັກ! ລອງທົດສອບຄວາມຮູ້ «ກົດໝາຍ ແລະ ສິດ»: ສົ່ງຄຳວ່າ ທົດສອບ."
+
+
+def test_publishing_a_written_quiz_walks_it_within_its_budget(app):
+    """The hop walk at publish covers written quizzes: all right, and with a wrong answer."""
+    from gateway.content.review import hop_problems
+
+    services = app.extensions["services"]
+    with services.db.session() as db:
+        docs = {**versions.documents(db, versions.published_number(db)), "quizzes/laws.yaml": LAWS}
+    assert hop_problems(docs) == []
+    heavy = LAWS.replace("questions:\n", "questions:\n" + "".join(
+        LAWS.split("questions:\n", 1)[1] for _ in range(2)), 1)  # nine questions
+    assert hop_problems({**docs, "quizzes/laws.yaml": heavy}) == []
