@@ -21,6 +21,7 @@ from gateway.content.review import review
 from gateway.dashboard.auth import bp, needs
 from gateway.dashboard.content import _desk, _edition, _languages, _limits, say_problem
 from gateway.dashboard.form import actor, found, language
+from gateway.encoding import normalise_lao
 from gateway.store import audit
 from gateway.store import content as versions
 
@@ -61,7 +62,7 @@ def content_quizzes():
     return render_template("dashboard/quizzes.html", rows=rows, back_to=url_for("dashboard.content_quizzes"))
 
 
-def _blank(languages: list[str]) -> dict:
+def _blank() -> dict:
     return {"name": "", "title": {}, "opens": "", "closes": "", "session": "",
             "questions": [{"ask": {}, "options": [{} for _ in range(OPTIONS)], "answer": 1, "why": {}}
                           for _ in range(quiz.MAX_QUESTIONS)]}
@@ -87,7 +88,7 @@ def _page(form: dict, errors: list[str] | None = None, new: bool = False, base: 
 @bp.get("/content/quizzes/new")
 @needs("send")
 def content_quiz_new():
-    return _page(_blank(_languages(_edition())), new=True)[0]
+    return _page(_blank(), new=True)[0]
 
 
 @bp.get("/content/quizzes/<name>")
@@ -134,8 +135,6 @@ def _read_form(languages: list[str]) -> tuple[dict, list[str]]:
 
 
 def normalise(text: str) -> str:
-    from gateway.encoding import normalise_lao
-
     return normalise_lao(text.strip())
 
 
