@@ -4,6 +4,7 @@ editors, history and putting a text back, and hostile input."""
 
 from __future__ import annotations
 
+import re
 import time
 
 from sqlalchemy import select
@@ -221,3 +222,11 @@ def test_the_simulators_call_speaks_the_draft_on_her_test_number(app, people):
     assert any(CLEARER in line["text"] for line in quiz["lines"]), quiz["lines"]
     viewer = _client(app, "kham@ngo.la")
     assert viewer.post("/simulator/call", data={"csrf": token(viewer.get("/content").data)}).status_code == 403
+
+
+def test_the_content_page_says_how_much_of_each_language_is_written(app, people):
+    viewer = _client(app, "kham@ngo.la")
+    html = viewer.get("/content").get_data(as_text=True)
+    counts = re.findall(r"(ພາສາລາວ|English): (\d+) of (\d+) texts", html)
+    assert [name for name, _, _ in counts] == ["ພາສາລາວ", "English"]
+    assert all(covered == total and int(total) > 100 for _, covered, total in counts)

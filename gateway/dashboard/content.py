@@ -109,7 +109,10 @@ def content():
         folded = normalise_lao(query).casefold()
         rows = [row for row in rows if folded in row.key.casefold() or any(
             folded in (text or "").casefold() for text in list(row.texts.values()) + list(row.drafts.values()))]
+    used = set(wording.uses(edition.book))
+    coverage = [(lang, len(used & set(edition.catalog.texts[lang])), len(used)) for lang in _languages(edition)]
     return render_template("dashboard/content.html", rows=rows, languages=_languages(edition), query=query,
+                           coverage=coverage,
                            edits=edits, version=edition.number, offered=offered,
                            may_publish=can(g.user, "publish"), notice=request.args.get("notice"),
                            back_to=url_for("dashboard.content"))
