@@ -24,6 +24,7 @@ from gateway.engine.events import (
     moment,
     prompt_ref,
 )
+from gateway.content import quiz
 from gateway.errors import ActionError
 from gateway.messaging import reminders
 from gateway.polls import poll as polls
@@ -129,8 +130,7 @@ def open_quizzes(context: ActionContext, call: ActionCall) -> ActionResult:
     options; straight into the quiz when only one is. A quiz that follows a session
     she signed up for comes first."""
     today = context.now.astimezone(ZoneInfo(call.params.get("timezone") or "UTC")).date().isoformat()
-    listed = [entry for entry in call.params.get("quizzes", ())
-              if (entry.get("opens") or today) <= today <= (entry.get("closes") or today)]
+    listed = quiz.open_on(list(call.params.get("quizzes", ())), today)
     if not listed:
         return ActionResult("none")
     sessions = {entry["session"] for entry in listed if entry.get("session")}

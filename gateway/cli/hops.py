@@ -20,6 +20,7 @@ from dataclasses import dataclass
 from datetime import timedelta
 from pathlib import Path
 from typing import Callable
+from zoneinfo import ZoneInfo
 
 import click
 
@@ -61,11 +62,11 @@ def _register(province: str, topics: tuple[str, ...]):
 
 def _into_quiz(book: FlowBook, flow: str) -> list[Intent]:
     """From the main menu into quiz ``flow``: its title on the quiz list, when several are open."""
-    from datetime import date
+    from gateway.content import quiz
+    from gateway.store.models import utcnow
 
-    today = date.today().isoformat()
-    listed = [entry for entry in book.flows["quizzes"].nodes["find"].params["quizzes"]
-              if (entry.get("opens") or today) <= today <= (entry.get("closes") or today)]
+    timezone = book.flows[quiz.MENU_FLOW].nodes["find"].params["timezone"]
+    listed = quiz.open_on(quiz.listed(book), utcnow().astimezone(ZoneInfo(timezone)).date().isoformat())
     steps: list[Intent] = [("pick", ["main.quiz"])]
     if len(listed) > 1:
         steps.append(("pick", [next(entry["title"] for entry in listed if entry["flow"] == flow)]))

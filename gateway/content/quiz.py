@@ -166,6 +166,17 @@ def _date(data: dict, key: str, document: str, problems: list[Problem]) -> date 
         return None
 
 
+def listed(book) -> list[dict]:
+    """The quizzes on the quiz list of ``book``: flow, quiz, title key, dates, session."""
+    menu = book.flows.get(MENU_FLOW)
+    return list(menu.nodes["find"].params["quizzes"]) if menu is not None else []
+
+
+def open_on(entries: list[dict], day: str) -> list[dict]:
+    """The entries open on ``day`` (an ISO date, local time): no dates means always."""
+    return [entry for entry in entries if (entry.get("opens") or day) <= day <= (entry.get("closes") or day)]
+
+
 def menu_flow(quizzes: list[Quiz], shipped: bool, timezone: str) -> Flow:
     """The ``quizzes`` flow: what the Quiz menu entry, QUIZ by SMS and a call lead to."""
     listed = ([{"flow": SHIPPED[0], "quiz": SHIPPED[1], "title": SHIPPED[2]}] if shipped else []) + [

@@ -9,17 +9,14 @@ from markupsafe import Markup
 
 from gateway.dashboard.auth import bp, needs
 from gateway.dashboard.form import choices, csv_download, language
-from gateway.content.quiz import MENU_FLOW as QUIZ_MENU
-from gateway.content.quiz import SHIPPED
+from gateway.content.quiz import SHIPPED, listed
 from gateway.polls import charts, quiz_report
 from gateway.store.models import utcnow
 
 
 def quizzes() -> dict[str, str]:
     """Each quiz of the published content: its name -> its title's prompt key."""
-    book = current_app.extensions["services"].book
-    listed = book.flows[QUIZ_MENU].nodes["find"].params["quizzes"] if QUIZ_MENU in book.flows else []
-    titles = {entry["quiz"]: entry["title"] for entry in listed}
+    titles = {entry["quiz"]: entry["title"] for entry in listed(current_app.extensions["services"].book)}
     return {name: ("report.digital_safety" if name == SHIPPED[1] else key) for name, key in titles.items()}
 
 

@@ -15,7 +15,7 @@ from datetime import timedelta
 
 from sqlalchemy import select
 
-from gateway.content.quiz import MENU_FLOW
+from gateway.content import quiz
 from gateway.messaging import broadcasts, bulk
 from gateway.messaging.audience import Audience
 from gateway.services import Services
@@ -33,17 +33,12 @@ def _name(quiz: str, session_id: int) -> str:
 
 def due(services: Services) -> list[int]:
     """Send the invitations now due; return their broadcasts' ids."""
-    book, catalog = services.book, services.catalog
-    menu = book.flows.get(MENU_FLOW)
-    listed = [entry for entry in (menu.nodes["find"].params["quizzes"] if menu else ()) if entry.get("session")]
-    if not listed:
-        return []
+    catalog = services.catalog
     now = utcnow()
-    today = now.astimezone(catalog.zone).date().isoformat()
+    listed = [entry for entry in quiz.open_on(quiz.listed(services.book), now.astimezone(catalog.zone).date().isoformat())
+              if entry.get("session")]
     sent = []
     for entry in listed:
-        if not (entry.get("opens") or today) <= today <= (entry.get("closes") or today):
-            continue
         name = _name(entry["quiz"], entry["session"])
         with services.db.session() as db:
             session = db.get(TrainingSession, entry["session"])
