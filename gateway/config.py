@@ -7,6 +7,7 @@ gateway with the variable's name in the message (``ConfigError``).
 from __future__ import annotations
 
 import os
+import re
 import secrets
 import time
 from dataclasses import dataclass, field, fields, replace
@@ -89,6 +90,7 @@ class Config:
     flows_dir: Path = PROJECT_ROOT / "flows"
     # Quizzes a new install publishes with its first version (none ship; read if it exists).
     quizzes_dir: Path = PROJECT_ROOT / "quizzes"
+    surveys_dir: Path = PROJECT_ROOT / "surveys"  # likewise
     prompts_dir: Path = PROJECT_ROOT / "prompts"
     recordings_dir: str = ""  # organisers' recordings (studio, phone, import); empty: instance/audio
     studio_pin: str = ""  # digits an organiser types to record prompts by phone; empty: off
@@ -188,9 +190,10 @@ class Config:
             if wrong or not self.studio_numbers():
                 raise ConfigError("STUDIO_PHONES", f"not phone numbers: {', '.join(wrong) or self.studio_phones!r}; "
                                                    "list them like +8562055512345,+8562055598765")
-        if self.default_language not in self.languages():
-            raise ConfigError("DEFAULT_LANGUAGE", f"no prompts/{self.default_language}.yaml; "
-                                                  f"have {', '.join(self.languages())}")
+        if not re.fullmatch(r"[a-z]{2,3}", self.default_language):
+            # A language is a catalog of the published content, which the database
+            # holds: `outreach content languages` lists them.
+            raise ConfigError("DEFAULT_LANGUAGE", f"{self.default_language!r} is not a language code like lo or th")
         try:
             float(self.price_per_segment)
         except ValueError:
@@ -239,9 +242,6 @@ class Config:
 
     def recordings_path(self) -> Path:
         return Path(self.recordings_dir) if self.recordings_dir else self.instance_path / "audio"
-
-    def languages(self) -> list[str]:
-        return sorted(p.stem for p in Path(self.prompts_dir).glob("*.yaml"))
 
     @property
     def sqlalchemy_url(self) -> str:

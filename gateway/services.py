@@ -96,7 +96,7 @@ class Services:
             provider.attach(redis)
         db = Database(settings.sqlalchemy_url)
         library = Library(db, redis, lambda: read_folders(settings.flows_dir, settings.prompts_dir,
-                                                       settings.quizzes_dir),
+                                                       settings.quizzes_dir, settings.surveys_dir),
                           settings.timezone)
         return cls(config=settings, db=db, redis=redis, redis_url=redis_url,
                    queues=broker.queues(redis), provider=provider, library=library)

@@ -199,6 +199,6 @@ def test_setup_registers_the_webhooks_and_the_preview_says_how_long(run, make_ap
     with app.extensions["db"].session() as db:
         for n in range(4000):
             add_member(db, f"+85620{5570000 + n}")
-    created = run("broadcast", "create", "--text-lo", "ສະບາຍດີ")
+    created = run("broadcast", "create", "--text", "lo", "ສະບາຍດີ")
     assert created.exit_code == 0, created.output
     assert "4,000 messages over 2 phones: about 1 h 40 min" in created.output

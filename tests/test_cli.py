@@ -36,19 +36,19 @@ def test_members_import_of_a_missing_or_wrong_file(run, tmp_path):
 
 
 def test_sessions_add_list_and_import(run, tmp_path):
-    added = run("sessions", "add", "--title-lo", "ໂພຊະນາການ", "--title-en", "Nutrition hangout",
+    added = run("sessions", "add", "--title", "lo", "ໂພຊະນາການ", "--title", "en", "Nutrition hangout",
                 "--topic", "nutrition", "--language", "lo", "--starts", "2030-01-11 14:00",
                 "--link", "meet.jit.si/x", "--capacity", "25")
     assert added.exit_code == 0 and "Fri 11 Jan 2030 14:00" in added.output
     assert "warning" not in added.output
-    long = run("sessions", "add", "--title-lo", "ກອງປະຊຸມແລກປ່ຽນບົດຮຽນ ໂພຊະນາການແມ່ ແລະ ເດັກ",
+    long = run("sessions", "add", "--title", "lo", "ກອງປະຊຸມແລກປ່ຽນບົດຮຽນ ໂພຊະນາການແມ່ ແລະ ເດັກ",
                "--topic", "nutrition", "--language", "all", "--starts", "2030-01-12 14:00",
                "--place", "Pakse")
     assert long.exit_code == 0
     assert "the lo title is 43 characters; the USSD screen has room for 22" in long.output
     assert "'ກອງປະຊຸມແລກປ່ຽນບົດຮຽນ…'" in long.output
     bad = run("sessions", "add", "--topic", "nutrition", "--language", "lo",
-              "--starts", "next friday", "--title-en", "x", "--place", "here")
+              "--starts", "next friday", "--title", "en", "x", "--place", "here")
     assert bad.exit_code == 1 and "not like 2026-11-27 14:00" in bad.output
     path = tmp_path / "sessions.csv"
     path.write_text("title_lo,title_en,kind,topic,language,starts_at,duration_minutes,place,join_link,dial_in,capacity\n"
@@ -81,6 +81,15 @@ def test_migrate_is_idempotent(run):
     assert result.exit_code == 0 and "database is up to date" in result.output
 
 
+def test_a_default_language_the_content_lacks_stops_the_start(run, monkeypatch):
+    """A language is a catalog in the database, so DEFAULT_LANGUAGE is checked against
+    the published content when `outreach up` migrates, before anything starts."""
+    monkeypatch.setenv("DEFAULT_LANGUAGE", "fr")
+    result = run("migrate")
+    assert result.exit_code == 1
+    assert "DEFAULT_LANGUAGE: the content has no 'fr' catalog; it has" in result.output
+
+
 def test_simulate_over_sms_shows_the_replies(run):
     result = run("simulate", "--channel", "sms", "--phone", "+8562055510078",
                  "--input", "ຕໍ່ໄປ", "--input", "JOIN", "--input", "STOP", "--input", "HELP")
@@ -100,7 +109,7 @@ def test_broadcast_commands(run, app):
         add_member(db, "+8562055550001", language="lo", province="bokeo")
         add_member(db, "+8562055550002", language="en", province="sekong")
     created = run("broadcast", "create", "--audience", "province=bokeo,Sekong",
-                  "--text-lo", "ສະບາຍດີ {name}", "--text", "Hello {name}")
+                  "--text", "lo", "ສະບາຍດີ {name}", "--text", "en", "Hello {name}")
     assert created.exit_code == 0, created.output
     first = re.search(r"broadcast (\d+) created", created.output)[1]  # ids as the organiser sees them
     assert "lo: 1 recipient(s), UCS-2" in created.output and "en: 1 recipient(s), GSM-7" in created.output
@@ -113,19 +122,23 @@ def test_broadcast_commands(run, app):
     cancelled = run("broadcast", "cancel", first)
     assert "2 unsent message(s) stopped" in cancelled.output
     assert "cancelled" in run("broadcast", "list").output
-    one_shot = run("broadcast", "send", "--audience", "all", "--text", "Hi all", "--yes")
+    one_shot = run("broadcast", "send", "--audience", "all", "--text", "en", "Hi all", "--yes")
     assert one_shot.exit_code == 0 and re.search(r"broadcast \d+ created", one_shot.output)
-    bad = run("broadcast", "create", "--audience", "planet=mars", "--text", "x")
+    bad = run("broadcast", "create", "--audience", "planet=mars", "--text", "en", "x")
     assert bad.exit_code == 1 and "cannot read 'planet=mars'" in bad.output
-    typo = run("broadcast", "create", "--text", "Hi {nmae}")
+    typo = run("broadcast", "create", "--text", "en", "Hi {nmae}")
     assert typo.exit_code == 1 and "uses {nmae}" in typo.output
+    nowhere = run("broadcast", "create", "--text", "xx", "Hi")
+    assert nowhere.exit_code == 1 and "no language 'xx'; use" in nowhere.output
+    twice = run("broadcast", "create", "--text", "en", "Hi", "--text", "en", "Hello")
+    assert twice.exit_code == 1 and "--text en is given twice" in twice.output
     assert run("broadcast", "status", "999999").exit_code == 1
 
 
 def test_sessions_edit_and_cancel_move_and_cancel_reminders(run):
     import re
 
-    added = run("sessions", "add", "--title-en", "Hangout", "--topic", "nutrition", "--language", "lo",
+    added = run("sessions", "add", "--title", "en", "Hangout", "--topic", "nutrition", "--language", "lo",
                 "--starts", "2030-01-11 14:00", "--place", "Pakse")
     assert "reminder 24h00 before: Thu 10 Jan 14:00 (scheduled)" in added.output
     session = re.search(r"session (\d+) added", added.output)[1]

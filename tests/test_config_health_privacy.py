@@ -14,7 +14,7 @@ from .helpers import walk
 @pytest.mark.parametrize("env,variable", [({"PORT": "eighty"}, "PORT"),
                                           ({"SMS_PROVIDER": "carrier-pigeon"}, "SMS_PROVIDER"),
                                           ({"TIMEZONE": "Mars/Olympus"}, "TIMEZONE"),
-                                          ({"DEFAULT_LANGUAGE": "fr"}, "DEFAULT_LANGUAGE"),
+                                          ({"DEFAULT_LANGUAGE": "french"}, "DEFAULT_LANGUAGE"),
                                           ({"USSD_PAGE_UCS2": "0"}, "USSD_PAGE_UCS2"),
                                           ({"PUBLIC_BASE_URL": "example.org"}, "PUBLIC_BASE_URL")])
 def test_bad_settings_fail_fast_naming_the_variable(env, variable):

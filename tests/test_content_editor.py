@@ -227,6 +227,7 @@ def test_the_simulators_call_speaks_the_draft_on_her_test_number(app, people):
 def test_the_content_page_says_how_much_of_each_language_is_written(app, people):
     viewer = _client(app, "kham@ngo.la")
     html = viewer.get("/content").get_data(as_text=True)
-    counts = re.findall(r"(ພາສາລາວ|English): (\d+) of (\d+) texts", html)
+    counts = re.findall(r"(ພາສາລາວ|English) (\d+)/(\d+)", html)  # the Languages line
     assert [name for name, _, _ in counts] == ["ພາສາລາວ", "English"]
     assert all(covered == total and int(total) > 100 for _, covered, total in counts)
+    assert html.count(f"{counts[0][1]} of {counts[0][2]} texts") == 2  # and the table, a row each

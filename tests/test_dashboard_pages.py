@@ -295,7 +295,7 @@ def test_a_poll_is_created_its_chart_drawn_its_csv_downloaded_and_closed(people)
         add_member(db, "+8562055512345", name="Noy")
     unpaired = post(client, "/polls/new", {"question_lo": "ມັກບໍ?", "question_en": "Like it?",
                                            "options_lo": "ມັກ\nບໍ່ມັກ", "options_en": "Yes"})
-    assert unpaired.status_code == 400 and "in pairs" in unpaired.get_data(as_text=True)
+    assert unpaired.status_code == 400 and "ພາສາລາວ: 2, English: 1" in unpaired.get_data(as_text=True)
     one = post(client, "/polls/new", {"question_en": "Like it?", "options_en": "Yes"})
     assert one.status_code == 400 and "2 to 9 options" in one.get_data(as_text=True)
     with people.extensions["db"].session() as db:

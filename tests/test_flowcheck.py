@@ -24,13 +24,14 @@ def broken_copy(tmp_path, name, text):
 
 
 def messages(flows, **kwargs):
-    """What the check says about a flows folder, with the quiz menu an edition adds."""
-    from gateway.content import quiz
+    """What the check says about a flows folder, with the quiz and survey menus an edition adds."""
+    from gateway.content import quiz, survey
 
     catalog = Catalog.load(PROJECT_ROOT / "prompts")
     problems = []
     book = load_book(flows, problems)
     book.flows[quiz.MENU_FLOW] = quiz.menu_flow([], quiz.SHIPPED[0] in book.flows, "Asia/Vientiane")
+    book.flows[survey.MENU_FLOW] = survey.menu_flow([], "Asia/Vientiane")
     return [str(p) for p in problems + check(book, catalog, ACTIONS.names(), **kwargs)]
 
 

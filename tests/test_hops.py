@@ -14,8 +14,9 @@ def test_every_flow_keeps_its_hop_budget_and_lao_stays_within_1_2_times_english(
 
 def test_every_ussd_flow_has_a_budget_and_a_walk_held_to_it(app):
     book = app.extensions["services"].book
-    # The quiz list ("quizzes") is walked inside every quiz's walk, and counted in its budget.
-    walked = {walk.flow for walk in walks_for(book) if walk.budgeted} | {"quizzes"}
+    # The quiz and survey lists are walked inside every quiz's, survey's and poll's walk, and
+    # counted in its budget.
+    walked = {walk.flow for walk in walks_for(book) if walk.budgeted} | {"quizzes", "surveys"}
     for flow in book.flows.values():
         if "ussd" in flow.channels:
             assert flow.hop_budget, f"{flow.name} has no hop_budget"

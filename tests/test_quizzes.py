@@ -199,8 +199,8 @@ def test_when_its_session_ends_its_members_are_invited_once(app):
     assert _publish(app, docs).published
     _live(app)
     services = app.extensions["services"]
-    assert reconciler.reconcile(services)["quiz_invites"] == 1
-    assert reconciler.reconcile(services)["quiz_invites"] == 0  # once
+    assert reconciler.reconcile(services)["invitations"] == 1
+    assert reconciler.reconcile(services)["invitations"] == 0  # once
     drain(app)
     with app.extensions["db"].session() as db:
         sent = [(row.member_id, row.body) for row in db.scalars(select(OutboundMessage))]

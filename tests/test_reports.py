@@ -18,10 +18,10 @@ from gateway.store.models import Poll, QuizAnswer, QuizAttempt, Reminder
 from .fakes import drain
 from .helpers import add_member, add_session, at_text, walk
 
-POLL = ["poll", "create", "--code", "P7", "--question", "Which topic next month?",
-        "--question-lo", "ເດືອນໜ້າ ຢາກລົມກັນເລື່ອງຫຍັງ?",
-        "--option", "Feeding babies", "--option-lo", "ການລ້ຽງລູກອ່ອນ",
-        "--option", "Clean water", "--option-lo", "ນ້ຳສະອາດ"]
+POLL = ["poll", "create", "--code", "P7", "--question", "en", "Which topic next month?",
+        "--question", "lo", "ເດືອນໜ້າ ຢາກລົມກັນເລື່ອງຫຍັງ?",
+        "--option", "en", "Feeding babies", "--option", "lo", "ການລ້ຽງລູກອ່ອນ",
+        "--option", "en", "Clean water", "--option", "lo", "ນ້ຳສະອາດ"]
 
 
 def test_charts_are_real_images_with_their_labels(tmp_path):
@@ -71,7 +71,7 @@ def test_poll_create_send_results_csv_and_chart_from_the_cli(run, app, tmp_path)
 def test_bad_poll_input_is_refused_and_nothing_is_written(run, app, tmp_path):
     cases = [
         (["--code", "hello"], "should be 1-3 letters then 1-4 digits"),
-        (["--option-lo", "ໜຶ່ງ"], "give them in pairs"),
+        (["--option", "lo", "ໜຶ່ງ"], "give each option in every language"),
         (["--closes", "2020-01-01 08:00"], "close after it opens"),
         (["--opens", "tomorrow"], "is not like 2026-11-27 14:00"),
         (["--audience", "province=atlantis"], "atlantis"),
@@ -79,16 +79,16 @@ def test_bad_poll_input_is_refused_and_nothing_is_written(run, app, tmp_path):
     for extra, message in cases:
         result = run(*POLL, *extra)
         assert result.exit_code == 1 and message in result.output, (extra, result.output)
-    one_option = run("poll", "create", "--question", "Yes?", "--option", "Yes")
+    one_option = run("poll", "create", "--question", "en", "Yes?", "--option", "en", "Yes")
     assert one_option.exit_code == 1 and "2 to 9 options" in one_option.output
     with app.extensions["db"].session() as db:
         assert db.scalar(select(Poll.id)) is None
     created = run(*POLL)
     assert created.exit_code == 0 and "warning" not in created.output
     assert "code P7 is taken" in run(*POLL).output
-    long = run("poll", "create", "--code", "P8", "--question-lo",
+    long = run("poll", "create", "--code", "P8", "--question", "lo",
                "ເດືອນໜ້າ ທ່ານຢາກໃຫ້ກຸ່ມຂອງພວກເຮົາລົມກັນເລື່ອງຫຍັງ ໃນກອງປະຊຸມແລກປ່ຽນບົດຮຽນ?",
-               "--option-lo", "ການລ້ຽງລູກອ່ອນ", "--option-lo", "ນ້ຳສະອາດ", "--option-lo", "ບົດບາດຍິງ-ຊາຍ")
+               "--option", "lo", "ການລ້ຽງລູກອ່ອນ", "--option", "lo", "ນ້ຳສະອາດ", "--option", "lo", "ບົດບາດຍິງ-ຊາຍ")
     assert long.exit_code == 0
     assert "warning: in lo, the question and its answers do not fit one USSD screen" in long.output
     assert run("poll", "results", "P99").exit_code == 1

@@ -24,11 +24,11 @@ from gateway.engine.events import (
     moment,
     prompt_ref,
 )
-from gateway.content import quiz
+from gateway.content import quiz, survey
 from gateway.errors import ActionError
 from gateway.messaging import reminders
 from gateway.polls import poll as polls
-from gateway.store import live_texts, members, quizzes, schedule
+from gateway.store import live_texts, members, quizzes, schedule, surveys
 from gateway.store.models import Enrolment, Member, Poll
 
 
@@ -149,6 +149,55 @@ def open_quizzes(context: ActionContext, call: ActionCall) -> ActionResult:
 def chosen_quiz(context: ActionContext, call: ActionCall) -> ActionResult:
     """Into the quiz she picked from the list."""
     return ActionResult(str(call.vars.get("quiz") or "none"))
+
+
+@ACTIONS.register("open_surveys")
+def open_surveys(context: ActionContext, call: ActionCall) -> ActionResult:
+    """The surveys open today (the ``surveys`` flow lists them in ``params``) and, if
+    she has any, the polls sent to her, as menu options; straight in when there is
+    one thing to answer. A survey that follows a session she signed up for comes first."""
+    today = context.now.astimezone(ZoneInfo(call.params.get("timezone") or "UTC")).date().isoformat()
+    listed = quiz.open_on(list(call.params.get("surveys", ())), today)
+    if context.channel not in call.params.get("channels", (context.channel,)):
+        listed = []  # a call cannot take typed answers: the polls, as before surveys
+    if listed:
+        closed = surveys.closed(context.db, [entry["survey"] for entry in listed])
+        listed = [entry for entry in listed if entry["survey"] not in closed]
+    member = context.member()
+    if listed and member is not None and any(entry.get("session") for entry in listed):
+        mine = set(context.db.scalars(select(Enrolment.session_id).where(
+            Enrolment.member_id == member.id,
+            Enrolment.session_id.in_({entry["session"] for entry in listed if entry.get("session")}))))
+        listed.sort(key=lambda entry: entry.get("session") not in mine)
+    if not listed:
+        return ActionResult(survey.POLLS)  # the polls flow lists hers, or says there are none
+    has_polls = bool(member and polls.open_for(context.db, member.id, context.now))
+    if len(listed) == 1 and not has_polls:
+        return ActionResult(listed[0]["flow"])
+    options = [{"value": entry["flow"], "label": prompt_ref(entry["title"])} for entry in listed]
+    if has_polls:
+        options.append({"value": survey.POLLS, "label": prompt_ref("survey.polls_entry")})
+    return ActionResult("some", vars={"surveys": options})
+
+
+@ACTIONS.register("chosen_survey")
+def chosen_survey(context: ActionContext, call: ActionCall) -> ActionResult:
+    """Into the survey (or the polls) she picked from the list."""
+    return ActionResult(str(call.vars.get("survey") or survey.POLLS))
+
+
+@ACTIONS.register("save_survey")
+def save_survey(context: ActionContext, call: ActionCall) -> ActionResult:
+    """Her answers, kept once she has given them all; the conversation forgets them
+    as they are saved (a closed survey's answers are refused, and forgotten too)."""
+    name = str(call.params.get("survey"))
+    held = list(call.params.get("answers", ()))
+    forget = {var: None for var in held}
+    if surveys.closure(context.db, name) is not None:
+        return ActionResult("closed", vars=forget)
+    surveys.save(context.db, name, context.member(), [call.vars.get(var) for var in held],
+                 bool(call.params.get("sensitive")), context.channel, context.now)
+    return ActionResult("saved", vars=forget)
 
 
 @ACTIONS.register("open_polls")

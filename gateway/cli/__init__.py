@@ -127,3 +127,14 @@ def run_import(file, do_import, summary):
     if report.rejected:
         fail(f"{len(report.rejected)} row(s) were not imported; fix them and import again")
     return report
+
+
+def in_languages(given, option: str) -> dict[str, str]:
+    """``--text lo "…" --text en "…"`` as {language: text}; a language given twice is a mistake."""
+    texts: dict[str, str] = {}
+    for lang, text in given:
+        lang = lang.strip().lower()
+        if lang in texts:
+            fail(f"{option} {lang} is given twice")
+        texts[lang] = text
+    return texts

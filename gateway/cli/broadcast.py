@@ -7,7 +7,7 @@ import time
 
 import click
 
-from gateway.cli import actor, cli, fail, fetch, open_services
+from gateway.cli import actor, cli, fail, fetch, in_languages, open_services
 
 
 @cli.group()
@@ -15,22 +15,21 @@ def broadcast() -> None:
     """Announcements to many members: preview the cost, send, watch, cancel."""
 
 
-def _texts(services, text: str, text_lo: str) -> dict:
+def _texts(services, given) -> dict:
     from gateway.messaging.broadcasts import check_texts
 
-    config = services.config
     try:
-        return check_texts({"en": text, "lo": text_lo}, config.languages())
+        return check_texts(in_languages(given, "--text"), services.catalog.languages)
     except ValueError as exc:
-        fail(f"broadcast not created: {exc}")
+        fail(f"broadcast not created: {exc} (--text LANGUAGE TEXT, e.g. --text lo \"…\" --text en \"…\")")
 
 
-def _create(services, audience_spec: str, text: str, text_lo: str, name: str, session: int | None):
+def _create(services, audience_spec: str, given, name: str, session: int | None):
     from gateway.cli.members import vocabulary
     from gateway.messaging import broadcasts
     from gateway.messaging.audience import Audience
 
-    texts = _texts(services, text, text_lo)
+    texts = _texts(services, given)
     try:
         audience = Audience.parse(audience_spec, vocabulary(services))
     except ValueError as exc:
@@ -78,14 +77,15 @@ def duration(minutes: float) -> str:
 @broadcast.command("create")
 @click.option("--audience", "audience_spec", default="all", show_default=True,
               help="'all' or e.g. 'topic=nutrition;province=bokeo,saravane;language=lo;session=3'.")
-@click.option("--text", default="", help="English text. Placeholders: {name}, {session.title}, {session.starts_at}.")
-@click.option("--text-lo", default="", help="Lao text.")
+@click.option("--text", "texts", type=(str, str), multiple=True, metavar="LANGUAGE TEXT",
+              help="The text in one language (repeat per language): --text lo \"…\" --text en \"…\". "
+                   "Placeholders: {name}, {session.title}, {session.starts_at}.")
 @click.option("--name", default="", help="A name for your own records.")
 @click.option("--session", type=int, default=None, help="Session the placeholders refer to.")
-def create_command(audience_spec, text, text_lo, name, session):
+def create_command(audience_spec, texts, name, session):
     """Create a broadcast (nothing is sent) and show its preview."""
     services = open_services()
-    broadcast_id = _create(services, audience_spec, text, text_lo, name, session)
+    broadcast_id = _create(services, audience_spec, texts, name, session)
     click.echo(f"broadcast {broadcast_id} created")
     _preview(services, broadcast_id)
 
@@ -100,17 +100,16 @@ def preview_command(broadcast_id):
 @broadcast.command("send")
 @click.argument("broadcast_id", type=int, required=False)
 @click.option("--audience", "audience_spec", default=None, help="Create and send in one step.")
-@click.option("--text", default="")
-@click.option("--text-lo", default="")
+@click.option("--text", "texts", type=(str, str), multiple=True, metavar="LANGUAGE TEXT")
 @click.option("--name", default="")
 @click.option("--yes", is_flag=True, help="Send without asking (for scripts).")
-def send_command(broadcast_id, audience_spec, text, text_lo, name, yes):
+def send_command(broadcast_id, audience_spec, texts, name, yes):
     """Send broadcast ID, or create one from --audience/--text and send it."""
     services = open_services()
     if broadcast_id is None:
         if audience_spec is None:
             fail("give a broadcast id, or --audience and --text to create one")
-        broadcast_id = _create(services, audience_spec, text, text_lo, name, None)
+        broadcast_id = _create(services, audience_spec, texts, name, None)
         click.echo(f"broadcast {broadcast_id} created")
     send(services, broadcast_id, yes)
 

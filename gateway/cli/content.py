@@ -87,6 +87,23 @@ def import_command(folder: Path, go_live: bool, note: str | None, no_hops: bool)
     click.echo(f"draft version {number} saved; `outreach content publish {number}` makes it live")
 
 
+@content.command("languages")
+def languages_command() -> None:
+    """Each language of the published content: its name, how many of the texts the
+    flows show it has, whether members can choose it, and its fallback."""
+    from gateway.content import languages
+
+    services = open_services()
+    services.library.prepare()
+    edition = services.library.current()
+    on_menu = set(edition.book.lists[languages.LIST].items)
+    for lang in languages.described(edition.book, edition.catalog):
+        menu = "on the language menu" if lang.code in on_menu else "not on the menu yet (texts missing)"
+        falls = f"falls back to {lang.fallback}" if lang.fallback else "the last fallback"
+        click.echo(f"{lang.code:<4} {lang.name:<16} {lang.covered} of {lang.total} texts  {menu}; {falls}; "
+                   f"digits {lang.digits or '0123456789'}")
+
+
 @content.command("history")
 @click.option("--limit", type=click.IntRange(1, 1000), default=30, show_default=True)
 def history_command(limit: int) -> None:

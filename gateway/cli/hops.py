@@ -33,7 +33,9 @@ MORE = "98"
 LAO_OVER_ENGLISH = 1.2
 _OPTION = re.compile(r"^(\d+)\. (.+)$")
 
-# What a member does on a screen: ("type", text), ("press", key), ("pick", [label keys]).
+# What a member does on a screen: ("type", text), ("press", key), ("pick", [label keys]),
+# or ("pick if listed", [label keys]): a list that shows only when she has more than
+# one thing to choose from (the survey list, with or without the polls sent to her).
 Intent = tuple[str, object]
 
 
@@ -46,6 +48,9 @@ class Walk:
     intents: Callable[[str, FlowBook], list[Intent]]
     registered: bool = True  # a member already (the menus) or a new number (registration)
     budgeted: bool = True  # the walk the flow's budget is held to; others are shown for context
+    # Screens another flow puts in front of this one for this content (the survey list
+    # before the polls): added to the flow's budget, so an install's own budget holds.
+    extra: Callable[[FlowBook], int] = lambda book: 0
 
 
 def _register(province: str, topics: tuple[str, ...]):
@@ -87,6 +92,30 @@ def _quiz(wrong: set[int], flow: str = "safety_quiz", quiz: str = "digital_safet
     return intents
 
 
+def _open_surveys(book: FlowBook) -> list[dict]:
+    from gateway.content import quiz, survey
+    from gateway.store.models import utcnow
+
+    timezone = book.flows[survey.MENU_FLOW].nodes["find"].params["timezone"]
+    return quiz.open_on(survey.listed(book), utcnow().astimezone(ZoneInfo(timezone)).date().isoformat())
+
+
+def _past_the_surveys(book: FlowBook) -> list[Intent]:
+    """With surveys open, the polls sent to her are one entry on their list."""
+    return [("pick if listed", ["survey.polls_entry"])] if _open_surveys(book) else []
+
+
+def _survey(entry: dict):
+    """Survey ``entry`` answered through: the first option, 7, a short text."""
+    def intents(lang: str, book: FlowBook) -> list[Intent]:
+        steps: list[Intent] = [("pick", ["main.polls"]), ("pick if listed", [entry["title"]])]
+        if entry["sensitive"]:
+            steps.append(("pick", ["survey.begin"]))
+        answers = {"choice": ("press", "1"), "scale": ("type", "7"), "text": ("type", "ok")}
+        return steps + [answers[kind] for kind in entry["kinds"]]
+    return intents
+
+
 WALKS = (
     Walk("register", "register: a name, an organisation, one province, two topics, consent "
          "(province and topics on their lists' last pages)",
@@ -99,7 +128,8 @@ WALKS = (
     Walk("next_session", "next session, then sign up",
          lambda lang, book: [("pick", ["main.next_session"]), ("pick", ["next_session.enrol"])]),
     Walk("polls", "a poll with one open, answered",
-         lambda lang, book: [("pick", ["main.polls"]), ("press", "2")]),
+         lambda lang, book: [("pick", ["main.polls"])] + _past_the_surveys(book) + [("press", "2")],
+         extra=lambda book: len(_past_the_surveys(book))),
     Walk("main", "help", lambda lang, book: [("pick", ["main.help"])]),
     Walk("language", "change language (ends on the menu in the other language)",
          lambda lang, book: [("pick", ["main.language"]),
@@ -125,8 +155,11 @@ class HopError(RuntimeError):
 
 def walks_for(book: FlowBook) -> tuple[Walk, ...]:
     """``WALKS``, and for each quiz an organiser wrote, one answered all right and one
-    with its first question wrong (its budget: its questions and three screens)."""
-    written = []
+    with its first question wrong (its budget: its questions and three screens);
+    for each survey, one answered through."""
+    from gateway.content import survey
+
+    written = [Walk(entry["flow"], f"survey {entry['survey']}", _survey(entry)) for entry in survey.listed(book)]
     for flow in book.flows.values():
         questions = [n for n in flow.nodes.values() if n.kind == "quiz_question"]
         if flow.name.startswith("quiz_") and questions:
@@ -136,12 +169,14 @@ def walks_for(book: FlowBook) -> tuple[Walk, ...]:
     return WALKS + tuple(written)
 
 
-def count_all(app, languages=("lo", "en")) -> list[Count]:
-    """Walk every ``walks_for`` entry in every language on ``app`` (a throwaway one)."""
+def count_all(app, languages=None) -> list[Count]:
+    """Walk every ``walks_for`` entry on ``app`` (a throwaway one), in each language the
+    content promises (``flows/lists.yaml``: Lao and English as shipped)."""
     from gateway.services import bind
 
     bind(app.extensions["services"])  # the poll's question goes out through a real worker
     book, results = app.extensions["services"].book, []
+    languages = languages or app.extensions["services"].catalog.promised
     _seed(app)
     for number, walk in enumerate(walks_for(book)):
         for lang_number, lang in enumerate(languages):
@@ -149,7 +184,8 @@ def count_all(app, languages=("lo", "en")) -> list[Count]:
             if walk.registered:
                 _add_member(app, phone, lang)
             screens = _walk(app, phone, walk.intents(lang, book), lang)
-            results.append(Count(walk, lang, screens, book.flows[walk.flow].hop_budget))
+            budget = book.flows[walk.flow].hop_budget
+            results.append(Count(walk, lang, screens, None if budget is None else budget + walk.extra(book)))
     return results
 
 
@@ -210,7 +246,8 @@ def throwaway_app(folder: Path, content: Path | None = None):
     settings = {"instance_path": folder, "database_url": "", "redis_url": "",
                 "sms_provider": "console", "quiet_hours": "off"}
     if content is not None:  # its first published version is this content
-        settings.update(flows_dir=content / "flows", prompts_dir=content / "prompts", quizzes_dir=content / "quizzes")
+        settings.update(flows_dir=content / "flows", prompts_dir=content / "prompts", quizzes_dir=content / "quizzes",
+                        surveys_dir=content / "surveys")
     app = create_app(settings)
     app.extensions["db"].upgrade()
     return app
@@ -231,12 +268,15 @@ def _walk(app, number: str, intents: list[Intent], lang: str) -> list[str]:
             screens.append(phone.press(str(value)))
             continue
         wanted = [catalog.render(Text(key), lang) for key in value]
+        if kind == "pick if listed":
+            shown = dict(_options(screens[-1]))
+            numbers = [_find(shown, label) for label in wanted]
+            if all(numbers):
+                screens.append(phone.press(" ".join(numbers)))
+            continue
         seen: dict[str, str] = {}
         while True:
-            for line in screens[-1][4:].splitlines():
-                match = _OPTION.match(line)
-                if match:
-                    seen[match[2]] = match[1]
+            seen.update(_options(screens[-1]))
             numbers = [_find(seen, label) for label in wanted]
             if all(numbers):
                 break
@@ -247,6 +287,11 @@ def _walk(app, number: str, intents: list[Intent], lang: str) -> list[str]:
     if not screens[-1].startswith("END") and not _is_menu(screens[-1], catalog, lang):
         raise HopError(f"the walk stopped mid-flow:\n{screens[-1]}")
     return screens
+
+
+def _options(screen: str) -> list[tuple[str, str]]:
+    """(label, number) of each option on a USSD screen."""
+    return [(match[2], match[1]) for line in screen[4:].splitlines() if (match := _OPTION.match(line))]
 
 
 def _find(seen: dict[str, str], label: str) -> str | None:

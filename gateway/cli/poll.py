@@ -10,7 +10,7 @@ from zoneinfo import ZoneInfo
 
 import click
 
-from gateway.cli import cli, fail, open_services
+from gateway.cli import cli, fail, in_languages, open_services
 from gateway.cli.broadcast import _preview, send
 
 
@@ -33,10 +33,10 @@ def find(db, ident: str):
 
 
 @poll.command("create")
-@click.option("--question", default="", help="The question in English.")
-@click.option("--question-lo", default="", help="The question in Lao.")
-@click.option("--option", "options_en", multiple=True, help="An option in English (repeat, in order).")
-@click.option("--option-lo", "options_lo", multiple=True, help="The same option in Lao (repeat, in order).")
+@click.option("--question", "questions", type=(str, str), multiple=True, metavar="LANGUAGE TEXT",
+              help="The question in one language (repeat per language): --question lo \"…\" --question en \"…\".")
+@click.option("--option", "options", type=(str, str), multiple=True, metavar="LANGUAGE TEXT",
+              help="An option in one language; repeat in order, the same number in each language.")
 @click.option("--code", default="", help="What members may type first, e.g. P4 (default: the next free P<n>).")
 @click.option("--audience", "audience_spec", default="all", show_default=True,
               help="Same filters as broadcasts: 'topic=nutrition;province=bokeo;language=lo;session=3'.")
@@ -44,8 +44,7 @@ def find(db, ident: str):
 @click.option("--closes", default="", help="Local time it closes (default: --open-for after opening).")
 @click.option("--open-for", default="7d", show_default=True, help="How long it stays open: 2h, 3d ...")
 @click.option("--confirm", is_flag=True, help="Thank each voter by SMS (one more message each).")
-def create_command(question, question_lo, options_en, options_lo, code, audience_spec, opens, closes,
-                   open_for, confirm):
+def create_command(questions, options, code, audience_spec, opens, closes, open_for, confirm):
     """Create a poll (nothing is sent) and show what sending it would cost."""
     from gateway.cli.members import vocabulary
     from gateway.config import duration_minutes
@@ -56,12 +55,16 @@ def create_command(question, question_lo, options_en, options_lo, code, audience
 
     services = open_services()
     config = services.config
-    questions = {lang: text.strip() for lang, text in (("en", question), ("lo", question_lo)) if text.strip()}
-    if options_en and options_lo and len(options_en) != len(options_lo):
-        fail(f"poll not created: {len(options_en)} --option but {len(options_lo)} --option-lo; give them in pairs")
-    count = max(len(options_en), len(options_lo))
-    options = [{lang: texts[n].strip() for lang, texts in (("en", options_en), ("lo", options_lo))
-                if n < len(texts) and texts[n].strip()} for n in range(count)]
+    questions = {lang: text.strip() for lang, text in in_languages(questions, "--question").items() if text.strip()}
+    by_language: dict[str, list[str]] = {}
+    for lang, text in options:
+        by_language.setdefault(lang.strip().lower(), []).append(text.strip())
+    counts = {lang: len(texts) for lang, texts in by_language.items()}
+    if len(set(counts.values())) > 1:
+        fail("poll not created: " + ", ".join(f"{n} --option {lang}" for lang, n in counts.items())
+             + "; give each option in every language, in the same order")
+    options = [{lang: texts[n] for lang, texts in by_language.items() if texts[n]}
+               for n in range(max(counts.values(), default=0))]
     try:
         audience = Audience.parse(audience_spec, vocabulary(services))
         opens_at = parse_local_time(opens, config.timezone) if opens else utcnow()
@@ -69,7 +72,7 @@ def create_command(question, question_lo, options_en, options_lo, code, audience
                      else opens_at + timedelta(minutes=duration_minutes(open_for)))
         with services.db.session() as db:
             code = code.strip().upper() or polls.next_code(db)
-            polls.check(code, questions, options, opens_at, closes_at, config.languages())
+            polls.check(code, questions, options, opens_at, closes_at, services.catalog.languages)
             row = polls.create(db, code, questions, options, audience, opens_at, closes_at, confirm=confirm)
             broadcast_id = polls.start_broadcast(db, row, services.catalog).id
             poll_id = row.id
@@ -168,7 +171,7 @@ def results_command(poll_ref, csv_file, chart_file, lang, raw):
 
     services = open_services()
     config = services.config
-    lang = _language(config, lang)
+    lang = _language(services, lang)
     _check_chart_file(chart_file)
     with services.db.session() as db:
         results = poll_results.compute(db, find(db, poll_ref), lang)
@@ -181,10 +184,10 @@ def results_command(poll_ref, csv_file, chart_file, lang, raw):
         click.echo(f"chart written to {chart_file}", err=bool(csv_file == "-"))
 
 
-def _language(config, lang: str | None) -> str:
-    lang = lang or config.default_language
-    if lang not in config.languages():
-        fail(f"no language {lang!r}; use {', '.join(config.languages())}")
+def _language(services, lang: str | None) -> str:
+    lang = lang or services.config.default_language
+    if lang not in services.catalog.languages:
+        fail(f"no language {lang!r}; use {', '.join(services.catalog.languages)}")
     return lang
 
 

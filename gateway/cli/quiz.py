@@ -28,7 +28,7 @@ def report_command(csv_file, chart_file, lang, name):
     from gateway.store.models import utcnow
 
     services = open_services()
-    lang = _language(services.config, lang)
+    lang = _language(services, lang)
     _check_chart_file(chart_file)
     with services.db.session() as db:
         report = quiz_report.compute(db, services.book, services.catalog, lang, quiz=name)

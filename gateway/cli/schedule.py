@@ -7,7 +7,7 @@ from zoneinfo import ZoneInfo
 
 import click
 
-from gateway.cli import cli, fail, fetch, open_services, run_import
+from gateway.cli import cli, fail, fetch, in_languages, open_services, run_import
 from gateway.cli.members import vocabulary
 
 
@@ -16,14 +16,16 @@ def sessions() -> None:
     """Schedule hangouts, trainings and community-of-practice meetings."""
 
 
+TITLE_HELP = "The title in one language (repeat per language): --title lo \"…\" --title en \"…\"."
+
+
 @sessions.command("add")
-@click.option("--title-lo", default="", help="Title in Lao.")
-@click.option("--title-en", default="", help="Title in English.")
+@click.option("--title", "titles", type=(str, str), multiple=True, metavar="LANGUAGE TEXT", help=TITLE_HELP)
 @click.option("--kind", default="hangout", show_default=True,
               help="hangout, training or community_of_practice.")
 @click.option("--topic", required=True, help="Topic group key, e.g. nutrition.")
 @click.option("--language", required=True,
-              help="lo or en, or all for a session held in both (its reminders go to both).")
+              help="A members' language (lo, en, ...), or all for a session held in every one (its reminders go to all).")
 @click.option("--starts", "starts_at", required=True,
               help="Local start time, e.g. '2026-11-27 14:00' (TIMEZONE).")
 @click.option("--duration", "duration_minutes", default="60", show_default=True,
@@ -35,10 +37,11 @@ def sessions() -> None:
 @click.option("--feedback-after", default=None,
               help="Ask enrolled members a feedback poll this long after the end: 2h, 1d, or 'off' "
                    "(default: FEEDBACK_AFTER).")
-def add_command(feedback_after, **values) -> None:
+def add_command(feedback_after, titles, **values) -> None:
     """Add one session."""
     from gateway.store import schedule
 
+    values.update({f"title_{lang}": text for lang, text in in_languages(titles, "--title").items()})
     services = open_services()
     config = services.config
     try:
@@ -63,7 +66,7 @@ def _warn_long_titles(catalog, titles: dict[str, str]) -> None:
         room = catalog.room(lang, "next_session.details", "title")
         if room is not None and len(title) > room:
             click.secho(f"warning: the {lang} title is {len(title)} characters; the USSD screen has "
-                        f"room for {room} and shows {fit(title, room)!r}. A shorter --title-{lang} "
+                        f"room for {room} and shows {fit(title, room)!r}. A shorter --title {lang} "
                         "reads better (the whole title still goes out by SMS).", fg="yellow")
 
 
@@ -142,8 +145,7 @@ def list_command(include_past: bool) -> None:
 
 @sessions.command("edit")
 @click.argument("session_id", type=int)
-@click.option("--title-lo", default=None)
-@click.option("--title-en", default=None)
+@click.option("--title", "titles", type=(str, str), multiple=True, metavar="LANGUAGE TEXT", help=TITLE_HELP)
 @click.option("--starts", "starts_at", default=None, help="New local start time; reminders move with it.")
 @click.option("--duration", "duration_minutes", default=None)
 @click.option("--place", default=None)
@@ -151,7 +153,7 @@ def list_command(include_past: bool) -> None:
 @click.option("--dial-in", "dial_in", default=None)
 @click.option("--capacity", default=None)
 @click.option("--feedback-after", default=None, help="2h, 1d, or 'off'.")
-def edit_command(session_id, feedback_after, **changes):
+def edit_command(session_id, feedback_after, titles, **changes):
     """Change a session; its reminders move with it."""
     from gateway.store import schedule
     from gateway.store.models import TrainingSession
@@ -160,7 +162,8 @@ def edit_command(session_id, feedback_after, **changes):
     config = services.config
     with services.db.session() as db:
         row = fetch(db, TrainingSession, session_id, "session", "see `outreach sessions list --all`")
-        current = {"title_lo": row.titles.get("lo", ""), "title_en": row.titles.get("en", ""),
+        retitled = {f"title_{lang}": text for lang, text in in_languages(titles, "--title").items()}
+        current = {**{f"title_{lang}": text for lang, text in row.titles.items()}, **retitled,
                    "kind": row.kind, "topic": row.topic, "language": row.language,
                    "starts_at": row.starts_at.isoformat(), "duration_minutes": row.duration_minutes,
                    "place": row.place, "join_link": row.join_link, "dial_in": row.dial_in,
@@ -175,7 +178,7 @@ def edit_command(session_id, feedback_after, **changes):
         for key, value in fields.items():
             setattr(row, key, value)
     click.echo(f"session {session_id} updated")
-    if changes.get("title_lo") is not None or changes.get("title_en") is not None:
+    if titles:
         _warn_long_titles(services.catalog, fields["titles"])
     _reminders(services, session_id)
 
@@ -209,7 +212,7 @@ def show_command(session_id):
     zone = ZoneInfo(config.timezone)
     with services.db.session() as db:
         row = fetch(db, TrainingSession, session_id, "session", "see `outreach sessions list --all`")
-        click.secho(f"Session {row.id}: {row.titles.get('en') or ''} / {row.titles.get('lo') or ''}", bold=True)
+        click.secho(f"Session {row.id}: {' / '.join(row.titles.values())}", bold=True)
         click.echo(f"  {row.kind}, topic {row.topic}, in {row.language}"
                    + (" (cancelled)" if row.cancelled_at else ""))
         click.echo(f"  {row.starts_at.astimezone(zone):%a %d %b %Y %H:%M}, {row.duration_minutes} min")

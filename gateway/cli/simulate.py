@@ -154,8 +154,8 @@ def show(reply: str, number: int) -> None:
 @cli.command()
 @click.option("--phone", default="+12025550100", show_default=True,
               help="Caller's number (the default is kept for fiction: no real member can have it).")
-@click.option("--lang", type=click.Choice(["lo", "en"]), default=None,
-              help="Language for a member not yet registered (registered members keep theirs).")
+@click.option("--lang", default=None, metavar="LANGUAGE",
+              help="Language for a member not yet registered, one the content has (registered members keep theirs).")
 @click.option("--input", "inputs", multiple=True,
               help="Scripted key presses, in order (repeat the option). Prints every screen.")
 @click.option("--service-code", default="*384*1#", show_default=True)
@@ -170,6 +170,8 @@ def simulate(phone: str, lang: str | None, inputs: tuple[str, ...], service_code
     if to_e164(phone) is None:
         fail(f"--phone {phone!r} is not a phone number; try +12025550100")
     app = open_app()
+    if lang and lang not in app.extensions["services"].catalog.languages:
+        fail(f"no language {lang!r}; use {', '.join(app.extensions['services'].catalog.languages)}")
     if lang:
         app.extensions["conversations"].default_language = lang
         app.extensions["ussd"].default_language = lang

@@ -241,6 +241,22 @@ def smpp() -> None:
     link.run(stop)
 
 
+def _check_default_language(config) -> None:
+    """DEFAULT_LANGUAGE names a catalog of the published content (the database's,
+    so it is checked here, before anything starts, rather than when settings load)."""
+    from gateway.services import Services
+
+    services = Services.build(config)
+    try:
+        services.library.prepare()
+        known = services.library.current().catalog.languages
+    finally:
+        services.redis.close()
+    if config.default_language not in known:
+        raise click.ClickException(f"DEFAULT_LANGUAGE: the content has no {config.default_language!r} catalog; "
+                                   f"it has {', '.join(known)} (add a language: docs/content.md)")
+
+
 @cli.command()
 @click.option("--voice-warning", is_flag=True, hidden=True, help="Also say how many Lao prompts are recorded.")
 def migrate(voice_warning: bool) -> None:
@@ -252,5 +268,6 @@ def migrate(voice_warning: bool) -> None:
     tighten(config.instance_path)
     Database(config.sqlalchemy_url).upgrade()
     click.echo(f"database is up to date: {config.sqlalchemy_url.split('@')[-1]}")
+    _check_default_language(config)
     if voice_warning:
         _voice_warning(config)

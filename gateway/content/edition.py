@@ -2,7 +2,8 @@
 
 A version is a set of YAML documents named as the repository's files are:
 ``flows/<flow>.yaml`` (with ``flows/lists.yaml``), ``prompts/<lang>.yaml``, and
-``quizzes/<name>.yaml`` (each a quiz an organiser wrote: ``content.quiz``). The
+``quizzes/<name>.yaml`` and ``surveys/<name>.yaml`` (each a quiz or a survey an
+organiser wrote: ``content.quiz``, ``content.survey``). The
 same names are used on disk by ``outreach content export`` and ``import``, so a
 version and a folder are two spellings of one thing, and ``flows check``, the
 goldens and the hop walker read either.
@@ -17,7 +18,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Mapping
 
-from gateway.content import quiz
+from gateway.content import languages, quiz, survey
 from gateway.content.flows import Problem, load_book
 from gateway.content.prompts import Catalog
 from gateway.engine.model import FlowBook
@@ -29,7 +30,7 @@ FOLDERS = ("flows", "prompts")
 # memory (each process holds the published version, and a session's own).
 MAX_DOCUMENT_BYTES = 256 * 1024
 MAX_DOCUMENTS = 200
-_NAME = re.compile(r"^(flows|prompts|quizzes)/[a-z][a-z0-9_-]{0,40}\.yaml$")
+_NAME = re.compile(r"^(flows|prompts|quizzes|surveys)/[a-z][a-z0-9_-]{0,40}\.yaml$")
 
 
 @dataclass(frozen=True)
@@ -55,11 +56,18 @@ class Edition:
             problems.append(Problem("prompts", str(exc)))
         quizzes = [found for name, body in sorted(in_folder(documents, "quizzes").items())
                    if (found := quiz.read(name, body, problems)) is not None]
+        surveys = [found for name, body in sorted(in_folder(documents, "surveys").items())
+                   if (found := survey.read(name, body, problems)) is not None]
+        if not problems:
+            languages.promise(book, catalog)
+            problems += languages.problems(catalog)
         for written in quizzes if not problems else ():
-            problems += quiz.missing_words(written, catalog.languages)
+            problems += quiz.missing_words(written, list(catalog.promised))
+        for written in surveys if not problems else ():
+            problems += survey.missing_words(written, list(catalog.promised))
         if problems:
             raise ContentError(problems)
-        for written in quizzes:
+        for written in [*quizzes, *surveys]:
             if written.flow.name in book.flows:
                 raise ContentError([Problem(written.flow.file, f"a flow named {written.flow.name} exists already")])
             book.flows[written.flow.name] = written.flow
@@ -67,6 +75,8 @@ class Edition:
                 if lang in catalog.texts:
                     catalog.texts[lang].update(texts)
         book.flows[quiz.MENU_FLOW] = quiz.menu_flow(quizzes, quiz.SHIPPED[0] in book.flows, timezone)
+        book.flows[survey.MENU_FLOW] = survey.menu_flow(surveys, timezone)
+        languages.offer(book, catalog)
         return cls(number, dict(documents), book, catalog)
 
 
@@ -82,7 +92,8 @@ def shape_problems(documents: Mapping[str, str]) -> list[Problem]:
     for name, body in documents.items():
         if not _NAME.match(name):
             problems.append(Problem(name, "not a content document name (flows/<name>.yaml, "
-                                          "prompts/<language>.yaml or quizzes/<name>.yaml: lower-case "
+                                          "prompts/<language>.yaml, quizzes/<name>.yaml or surveys/<name>.yaml: "
+                                          "lower-case "
                                           "letters, digits, - and _)"))
         elif len(body.encode("utf-8")) > MAX_DOCUMENT_BYTES:
             problems.append(Problem(f"{name}:1", f"{len(body.encode('utf-8')) // 1024} KB; "
@@ -94,16 +105,19 @@ def shape_problems(documents: Mapping[str, str]) -> list[Problem]:
 
 def read_folder(root: Path | str) -> dict[str, str]:
     """The documents under ``root``: ``root/flows/*.yaml`` and ``root/prompts/*.yaml``."""
-    return read_folders(Path(root) / "flows", Path(root) / "prompts", Path(root) / "quizzes")
+    return read_folders(Path(root) / "flows", Path(root) / "prompts", Path(root) / "quizzes",
+                        Path(root) / "surveys")
 
 
-def read_folders(flows_dir: Path | str, prompts_dir: Path | str, quizzes_dir: Path | str | None = None) -> dict[str, str]:
+def read_folders(flows_dir: Path | str, prompts_dir: Path | str, quizzes_dir: Path | str | None = None,
+                 surveys_dir: Path | str | None = None) -> dict[str, str]:
     """The documents of a flows folder and a prompts folder (the repository's own:
-    what a new install publishes first), and of a quizzes folder if there is one."""
+    what a new install publishes first), and of quizzes and surveys folders if given."""
     documents = {}
     folders = [("flows", Path(flows_dir)), ("prompts", Path(prompts_dir))]
-    if quizzes_dir is not None:
-        folders.append(("quizzes", Path(quizzes_dir)))
+    for folder, path in (("quizzes", quizzes_dir), ("surveys", surveys_dir)):
+        if path is not None:
+            folders.append((folder, Path(path)))
     for folder, path in folders:
         for file in sorted(path.glob("*.yaml")):
             documents[f"{folder}/{file.name}"] = file.read_text(encoding="utf-8")

@@ -33,24 +33,9 @@ from gateway.engine.model import (
     QuizQuestionNode,
     QuizScoreNode,
 )
+from gateway.content.usage import BUILT_IN_KEYS
 from gateway.errors import FlowError
 
-# Keys the gateway itself shows, whatever the flows say.
-BUILT_IN_KEYS = (
-    "format.datetime", "format.datetime_short",
-    "common.too_many_tries", "common.missing", "validate.menu", "validate.text_length",
-    "validate.number", "validate.choice", "validate.phone", "validate.date",
-    "validate.choose_many", "ussd.more", "ussd.back", "ussd.resume",
-    "ussd.resume_continue", "ussd.resume_restart", "ussd.error", "ussd.rate_limited",
-    "ussd.bad_number", "quiz.correct", "quiz.wrong", "quiz.progress", "quiz.next",
-    "sms.help", "sms.stopped", "sms.started", "sms.register_first", "reminder.text",
-    "option.item", "poll.sms", "poll.invalid", "poll.closed", "poll.thanks",
-    "feedback.question", "feedback.option1", "feedback.option2", "feedback.option3",
-    "feedback.option4", "feedback.option5", "report.poll_subtitle", "report.quiz_title",
-    "report.quiz_subtitle", "report.scores_title", "report.digital_safety", "quiz.invite", "report.footer",
-    "voice.for", "voice.press", "voice.at", "voice.hours", "voice.minutes", "voice.then_hash",
-    "voice.record", "voice.goodbye",
-)
 
 # Stand-ins for what members and organisers type, long enough to be honest.
 SAMPLE_VARS = {
@@ -168,7 +153,7 @@ def _used_keys(book: FlowBook, nodes: list[Node]) -> dict[str, str]:
 def _prompt_problems(book: FlowBook, catalog: Catalog, nodes: list[Node]) -> list[Problem]:
     problems = []
     for key, where in sorted(_used_keys(book, nodes).items()):
-        for lang in catalog.languages:
+        for lang in catalog.promised:  # a language being translated is shown with its coverage instead
             if not catalog.has(lang, key):
                 problems.append(Problem.said(where, "prompt '%(key)s' is missing in %(lang)s.yaml",
                                              key=key, lang=lang))
@@ -189,7 +174,7 @@ def _fit_problems(book: FlowBook, catalog: Catalog, nodes: list[Node],
     for node in nodes:
         if "ussd" not in book.flows[node.flow].channels:
             continue
-        for lang in catalog.languages:
+        for lang in catalog.chosen:
             for screen in sample_screens(book, node, lang):
                 lines = screen_lines(screen, catalog, lang)
                 more = catalog.render(Text("ussd.more"), lang)
@@ -280,7 +265,7 @@ def _every_screen(book: FlowBook, catalog: Catalog, channel: str):
         if channel not in flow.channels:
             continue
         for node in flow.nodes.values():
-            for lang in catalog.languages:
+            for lang in catalog.chosen:
                 for screen in sample_screens(book, node, lang):
                     yield f"{flow.name}:{node.id}", lang, screen
 

@@ -16,6 +16,7 @@ from typing import Mapping
 from gateway.config import PROJECT_ROOT
 
 GLOSSARY = PROJECT_ROOT / "docs" / "glossary.md"
+LANGUAGE = "lo"  # the language the glossary is written for (a glossary per language would key on its name)
 # Words that may appear although the glossary rules them out elsewhere: the SMS
 # keyword ສະໝັກ is named where the help text tells her what to send.
 ALLOWED = {"ສະໝັກ"}

@@ -1,8 +1,9 @@
 """Prompt catalogs: ``prompts/<lang>.yaml`` maps keys to texts with {placeholders}.
 
-A key missing in the member's language falls back to English, then to the key
-itself, so a gap shows up as a visible key rather than an error mid-session
-(``outreach flows check`` reports every gap before that can happen).
+A key missing in the member's language falls back to the catalog its
+``catalog.fallback`` names, and so on, then to English (the shipped root), then
+to the key itself, so a gap shows up as a visible key rather than an error
+mid-session (``outreach flows check`` reports every gap before that can happen).
 """
 
 from __future__ import annotations
@@ -23,7 +24,7 @@ from gateway.encoding import normalise_lao
 from gateway.engine.events import Text
 from gateway.errors import PromptError
 
-FALLBACK_LANGUAGE = "en"
+FALLBACK_LANGUAGE = "en"  # the shipped catalog every other falls back to in the end
 log = logging.getLogger(__name__)
 
 
@@ -83,6 +84,30 @@ class Catalog:
     def __init__(self, texts: Mapping[str, Mapping[str, str]], timezone: str = "Asia/Vientiane"):
         self.texts = {lang: dict(entries) for lang, entries in texts.items()}
         self.zone = ZoneInfo(timezone)
+        # Where each language looks for a text it lacks, in order (itself excluded).
+        self._chains = {lang: self._chain(lang) for lang in self.texts}
+        # The languages that must have every text (``content.languages.offer`` narrows
+        # it to the ones the content promises members); others are translations under way.
+        self.promised: tuple[str, ...] = tuple(self.texts)
+        # The languages members can choose (promised, or complete); the screen checks
+        # draw these. ``content.languages.offer`` sets it.
+        self.chosen: tuple[str, ...] = tuple(self.texts)
+        self._root = [FALLBACK_LANGUAGE]
+
+    def _chain(self, lang: str) -> list[str]:
+        chain, seen = [], {lang}
+        step = self.fallback(lang)
+        while step and step in self.texts and step not in seen:
+            chain.append(step)
+            seen.add(step)
+            step = self.fallback(step)
+        if FALLBACK_LANGUAGE not in seen:
+            chain.append(FALLBACK_LANGUAGE)
+        return chain
+
+    def fallback(self, lang: str) -> str | None:
+        """The language ``lang``'s catalog falls back to (its ``catalog.fallback``)."""
+        return self.texts.get(lang, {}).get("catalog.fallback") or None
 
     @classmethod
     def load(cls, folder: Path | str, timezone: str = "Asia/Vientiane") -> "Catalog":
@@ -111,17 +136,23 @@ class Catalog:
     def languages(self) -> list[str]:
         return list(self.texts)
 
+    def name(self, lang: str) -> str:
+        """The language's name in its own script (its ``catalog.name``), or its code."""
+        return self.texts.get(lang, {}).get("catalog.name") or lang
+
     def has(self, lang: str, key: str) -> bool:
         return key in self.texts.get(lang, {})
 
     def template(self, lang: str, key: str) -> str:
         found = self.texts.get(lang, {}).get(key)
-        if found is None:
-            found = self.texts[FALLBACK_LANGUAGE].get(key)
-        if found is None:
-            log.warning("prompt key %r missing in every catalog", key)
-            return key
-        return found
+        if found is not None:
+            return found
+        for other in self._chains.get(lang, self._root):
+            found = self.texts[other].get(key)
+            if found is not None:
+                return found
+        log.warning("prompt key %r missing in every catalog", key)
+        return key
 
     def render(self, text: Text, lang: str) -> str:
         template = self.template(lang, text.key)

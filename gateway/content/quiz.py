@@ -28,22 +28,19 @@ when only one is), the one after a session she signed up for first.
 
 from __future__ import annotations
 
-import re
 from dataclasses import dataclass, field
 from datetime import date
-from pathlib import PurePosixPath
 from typing import Any, Mapping
 
 import yaml
 
-from gateway.content.flows import Problem, parse_yaml
-from gateway.encoding import normalise_lao
+from gateway.content.flows import Problem
+from gateway.content.written import Written, open_document
 from gateway.engine.model import ActionNode, EndNode, Flow, MenuNode, QuizQuestionNode, QuizScoreNode
 
 MAX_QUESTIONS, MIN_OPTIONS, MAX_OPTIONS = 10, 2, 4
 SHIPPED = ("safety_quiz", "digital_safety", "quiz.safety_title")  # (flow, quiz name, its title's key)
 MENU_FLOW = "quizzes"
-NAME = re.compile(r"^[a-z][a-z0-9_]{0,30}$")
 
 
 @dataclass
@@ -57,6 +54,7 @@ class Quiz:
     closes: date | None = None
     session: int | None = None
     lines: dict[str, int] = field(default_factory=dict)  # text key -> its line in the document
+    written: Written | None = None
 
     @property
     def title_key(self) -> str:
@@ -69,42 +67,14 @@ def flow_name(quiz: str) -> str:
 
 def read(document: str, body: str, problems: list[Problem]) -> Quiz | None:
     """The quiz in ``body`` (document ``quizzes/<name>.yaml``); problems name its lines."""
-    name = PurePosixPath(document).stem
-    try:
-        data = parse_yaml(body)
-    except yaml.YAMLError as exc:
-        mark = getattr(exc, "problem_mark", None)
-        problems.append(Problem(f"{document}:{mark.line + 1 if mark else 1}", f"not valid YAML: {exc}"))
+    doc = open_document(document, body, problems, "quizzes", "quiz")
+    if doc is None:
         return None
-    if not NAME.match(name):
-        problems.append(Problem(f"{document}:1", "a quiz's name is lower-case letters, digits and _"))
-        return None
-    if not isinstance(data, dict):
-        problems.append(Problem(f"{document}:1", "a quiz needs a title and questions"))
-        return None
-    lines = getattr(data, "key_lines", {})
-    texts: dict[str, dict[str, str]] = {}
-    lines: dict[str, int] = {}
-    prefix = f"quizzes.{name}"
-
-    def words(value: Any, key: str, where: int) -> str:
-        if not isinstance(value, Mapping) or not value or not all(isinstance(v, (str, int)) for v in value.values()):
-            problems.append(Problem.said(f"{document}:{where}", "%(what)s needs its words in each language, "
-                                         "as {lo: \"…\", en: \"…\"}", what=key.removeprefix(prefix + ".")))
-            return key
-        for lang, text in value.items():
-            if not str(text).strip():  # an empty box on the builder's form: nothing to show her
-                problems.append(Problem.said(f"{document}:{where}", "%(what)s has no words in %(lang)s",
-                                             what=key.removeprefix(prefix + "."), lang=str(lang)))
-                continue
-            texts.setdefault(str(lang), {})[key] = normalise_lao(str(text).strip())
-        lines[key] = where
-        return key
-
-    words(data.get("title"), f"{prefix}.title", lines.get("title", data.line))
+    name, data, prefix = doc.name, doc.data, doc.prefix
+    doc.words(data.get("title"), f"{prefix}.title", doc.line("title"))
     questions = data.get("questions")
     if not isinstance(questions, list) or not 1 <= len(questions) <= MAX_QUESTIONS:
-        problems.append(Problem.said(f"{document}:{lines.get('questions', data.line)}",
+        problems.append(Problem.said(f"{document}:{doc.line('questions')}",
                                      "a quiz has 1 to %(most)s questions", most=MAX_QUESTIONS))
         return None
     nodes: dict[str, Any] = {}
@@ -128,42 +98,22 @@ def read(document: str, body: str, problems: list[Problem]) -> Quiz | None:
         option_lines = [getattr(o, "line", where) for o in options]
         nodes[node_id] = QuizQuestionNode(
             id=node_id, flow=flow_name(name), line=where, quiz=name, question=node_id,
-            prompt=words(question.get("ask"), f"{prefix}.{node_id}.ask", where),
-            options=tuple(words(option, f"{prefix}.{node_id}.a{n}", option_lines[n - 1])
+            prompt=doc.words(question.get("ask"), f"{prefix}.{node_id}.ask", where),
+            options=tuple(doc.words(option, f"{prefix}.{node_id}.a{n}", option_lines[n - 1])
                           for n, option in enumerate(options, start=1)),
-            answer=answer, explain=words(question.get("why"), f"{prefix}.{node_id}.why", where), next=next_id)
+            answer=answer, explain=doc.words(question.get("why"), f"{prefix}.{node_id}.why", where), next=next_id)
     nodes["score"] = QuizScoreNode(id="score", flow=flow_name(name), line=data.line, quiz=name, prompt="quiz.score")
     quiz = Quiz(name, Flow(flow_name(name), "q1", nodes, document, ("ussd", "sms", "voice"), len(questions) + 3),
-                texts, lines=lines)
-    quiz.opens = _date(data, "opens", document, problems)
-    quiz.closes = _date(data, "closes", document, problems)
-    if quiz.opens and quiz.closes and quiz.closes < quiz.opens:
-        problems.append(Problem(f"{document}:{lines.get('closes', 1)}", "it closes before it opens"))
-    session = data.get("session")
-    if session is not None and not (isinstance(session, int) and session > 0):
-        problems.append(Problem(f"{document}:{lines.get('session', 1)}", "session is a session's number"))
-    quiz.session = session if isinstance(session, int) else None
+                doc.texts, lines=doc.lines)
+    quiz.opens, quiz.closes = doc.dates()
+    quiz.session = doc.session()
+    quiz.written = doc
     return quiz
 
 
 def missing_words(written: Quiz, languages: list[str]) -> list[Problem]:
-    """Every text of a quiz, in every language members may choose."""
-    keys = set().union(*written.texts.values()) if written.texts else set()
-    return [Problem.said(f"{written.flow.file}:{written.lines.get(key, 1)}", "%(what)s has no words in %(lang)s",
-                         what=key.removeprefix(f"quizzes.{written.name}."), lang=lang)
-            for lang in languages for key in sorted(keys - set(written.texts.get(lang, {})))]
-
-
-def _date(data: dict, key: str, document: str, problems: list[Problem]) -> date | None:
-    value = data.get(key)
-    if value is None or isinstance(value, date):
-        return value
-    try:
-        return date.fromisoformat(str(value))
-    except ValueError:
-        line = getattr(data, "key_lines", {}).get(key, 1)
-        problems.append(Problem(f"{document}:{line}", f"{key} is a date, as 2026-12-31"))
-        return None
+    """Every text of a quiz, in every language members are promised."""
+    return written.written.missing_words(languages)
 
 
 def listed(book) -> list[dict]:

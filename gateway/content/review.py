@@ -55,12 +55,12 @@ def errors(problems: list[Problem]) -> list[Problem]:
 
 
 def glossary_problems(documents: Mapping[str, str], edition: Edition) -> list[Problem]:
-    if "lo" not in edition.catalog.texts:
+    if glossary.LANGUAGE not in edition.catalog.texts:
         return []
     problems = []
-    for key, found in glossary.catalog_flags(edition.catalog.texts["lo"]).items():
+    for key, found in glossary.catalog_flags(edition.catalog.texts[glossary.LANGUAGE]).items():
         for avoided in found:
-            problems.append(Problem.said(_text_location(documents, "lo", key, avoided.word),
+            problems.append(Problem.said(_text_location(documents, glossary.LANGUAGE, key, avoided.word),
                                          "prompt '%(key)s' uses '%(word)s'; the glossary says '%(instead)s'",
                                          key=key, word=avoided.word, instead=avoided.instead))
     return problems

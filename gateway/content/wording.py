@@ -21,7 +21,6 @@ from gateway.channels.ussd.pages import PageLimits
 from gateway.content import glossary
 from gateway.content.edition import Edition
 from gateway.content.flowcheck import (
-    BUILT_IN_KEYS,
     first_page_problems,
     sample_screens,
     ussd_pages,
@@ -29,39 +28,10 @@ from gateway.content.flowcheck import (
 from gateway.content.flows import Problem
 from gateway.content.prompts import Catalog
 from gateway.encoding import encoding_of, length_in, normalise_lao, sms_size
-from gateway.engine.model import FlowBook, MenuNode, MultiSelectNode, QuizQuestionNode
+from gateway.content.usage import Use, uses  # noqa: F401 (the editor's words for where a text is shown)
 
 MAX_TEXT = 1000  # characters in one text: more than any screen or call shows
 VOICE = "_voice"  # a key's variant for calls, where a call must say it differently
-
-
-@dataclass(frozen=True)
-class Use:
-    flow: str
-    node: str
-    channels: tuple[str, ...]
-
-    def __str__(self) -> str:
-        return f"{self.flow}:{self.node}" if self.node else self.flow
-
-
-def uses(book: FlowBook) -> dict[str, list[Use]]:
-    """Prompt key -> where it is shown: each flow step, a list's label, or built in."""
-    found: dict[str, list[Use]] = {}
-    for flow in book.flows.values():
-        channels = tuple(flow.channels or ())
-        for node in flow.nodes.values():
-            keys = list(node.prompt_keys())
-            if isinstance(node, QuizQuestionNode):
-                keys.append(node.explain)
-            if isinstance(node, (MenuNode, MultiSelectNode)) and node.options_from in book.lists:
-                option_list = book.lists[node.options_from]
-                keys += [option_list.label_key(item) for item in option_list.items]
-            for key in dict.fromkeys(keys):
-                found.setdefault(key, []).append(Use(flow.name, node.id, channels))
-    for key in BUILT_IN_KEYS:
-        found.setdefault(key, []).append(Use("(built in)", "", ("ussd", "sms", "voice")))
-    return found
 
 
 # ------------------------------------------------------------------ measuring
@@ -117,7 +87,7 @@ def measure(edition: Edition, key: str, lang: str, text: str, limits: PageLimits
             if "sms" in use.channels:
                 size = sms_size(render_sms(screen, catalog, lang))
                 sms.append((str(use), size.segments, size.encoding))
-    return Measure(key, lang, text, screens, sms, glossary.flags(text) if lang == "lo" else [],
+    return Measure(key, lang, text, screens, sms, glossary.flags(text) if lang == glossary.LANGUAGE else [],
                    too_long=len(text) > MAX_TEXT)
 
 

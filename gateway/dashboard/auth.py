@@ -66,7 +66,20 @@ def csrf_token() -> str:
 def _template_helpers():
     return {"csrf_token": csrf_token, "user": g.get("user"), "language": session.get("lang") or default_language(),
             "format_number": format_number, "format_percent": format_percent, "format_datetime": format_datetime,
-            "format_date": format_date, "format_decimal": format_decimal}
+            "format_date": format_date, "format_decimal": format_decimal, "lang_name": language_name,
+            "member_languages": _member_languages}
+
+
+def _member_languages():
+    from gateway.dashboard.form import member_languages
+
+    return member_languages()
+
+
+def language_name(code: str) -> str:
+    """A language's name in its own script, as its catalog gives it (``ພາສາລາວ``)."""
+    catalog = current_app.extensions["services"].catalog
+    return catalog.name(code)
 
 
 @bp.before_request

@@ -17,7 +17,17 @@ from sqlalchemy import func, select
 from werkzeug.datastructures import MultiDict
 
 from gateway.dashboard.auth import bp, needs
-from gateway.dashboard.form import actor, audience_from, choices, found, language, say, services, take_draft
+from gateway.dashboard.form import (
+    actor,
+    audience_from,
+    choices,
+    found,
+    language,
+    member_languages,
+    say,
+    services,
+    take_draft,
+)
 from gateway.encoding import GSM7_BASIC, GSM7_EXTENDED
 from gateway.errors import InputProblem
 from gateway.messaging import broadcasts, bulk
@@ -83,10 +93,9 @@ def broadcast_new():
 @needs("send")
 def broadcast_new_post():
     form = request.form
-    config = current_app.config["GATEWAY"]
     try:
-        texts = broadcasts.check_texts({"lo": form.get("text_lo", ""), "en": form.get("text_en", "")},
-                                       config.languages())
+        texts = broadcasts.check_texts({lang: form.get(f"text_{lang}", "") for lang, _name in member_languages()},
+                                       services().catalog.languages)
     except InputProblem as problem:
         return _composer(form, say(problem), 400)
     audience = audience_from(form)

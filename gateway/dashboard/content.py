@@ -20,7 +20,7 @@ from flask import current_app, g, jsonify, redirect, render_template, request, u
 from flask_babel import gettext as _
 
 from gateway.channels.ussd.pages import PageLimits
-from gateway.content import glossary, publication, wording
+from gateway.content import glossary, languages, publication, wording
 from gateway.content.edition import Edition
 from gateway.content.flows import Problem
 from gateway.dashboard.auth import bp, needs
@@ -83,15 +83,14 @@ def _rows(edition: Edition, edits) -> list[Row]:
         texts = {lang: catalog.texts[lang].get(key) for lang in catalog.languages}
         voice = {lang: catalog.texts[lang][key + wording.VOICE] for lang in catalog.languages
                  if key + wording.VOICE in catalog.texts[lang]}
-        shown_lo = pending.get(key, {}).get("lo", texts.get("lo") or "")
-        rows.append(Row(key, texts, pending.get(key, {}), used.get(key, []), glossary.flags(shown_lo), voice))
+        checked = pending.get(key, {}).get(glossary.LANGUAGE, texts.get(glossary.LANGUAGE) or "")
+        rows.append(Row(key, texts, pending.get(key, {}), used.get(key, []), glossary.flags(checked), voice))
     return rows
 
 
 def _languages(edition: Edition) -> list[str]:
-    """Lao first, English second, then any other catalog."""
-    order = {"lo": 0, "en": 1}
-    return sorted(edition.catalog.languages, key=lambda code: (order.get(code, 2), code))
+    """Each catalog's code, in the language menu's order (Lao, English, then others)."""
+    return [lang.code for lang in languages.described(edition.book, edition.catalog)]
 
 
 @bp.get("/content")
@@ -109,10 +108,9 @@ def content():
         folded = normalise_lao(query).casefold()
         rows = [row for row in rows if folded in row.key.casefold() or any(
             folded in (text or "").casefold() for text in list(row.texts.values()) + list(row.drafts.values()))]
-    used = set(wording.uses(edition.book))
-    coverage = [(lang, len(used & set(edition.catalog.texts[lang])), len(used)) for lang in _languages(edition)]
     return render_template("dashboard/content.html", rows=rows, languages=_languages(edition), query=query,
-                           coverage=coverage,
+                           described=languages.described(edition.book, edition.catalog),
+                           on_menu=set(edition.book.lists[languages.LIST].items),
                            edits=edits, version=edition.number, offered=offered,
                            may_publish=can(g.user, "publish"), notice=request.args.get("notice"),
                            back_to=url_for("dashboard.content"))

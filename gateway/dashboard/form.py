@@ -62,6 +62,17 @@ def choices(list_name: str) -> list[tuple[str, str]]:
              if catalog.has(lang, option_list.label_key(item)) else item) for item in option_list.items]
 
 
+def member_languages() -> list[tuple[str, str]]:
+    """(code, name in its own script) of each language members can be in, in the
+    language menu's order: the languages a text, a title or a poll is written in."""
+    from gateway.content import languages
+
+    services_ = services()
+    chosen = set(services_.catalog.chosen)
+    return [(lang.code, lang.name) for lang in languages.described(services_.book, services_.catalog)
+            if lang.code in chosen]
+
+
 def found(row):
     """The row a page is about, or 404."""
     if row is None:

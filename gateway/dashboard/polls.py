@@ -17,7 +17,18 @@ from werkzeug.datastructures import MultiDict
 
 from gateway.dashboard.auth import bp, needs
 from gateway.dashboard.broadcasts import session_choices
-from gateway.dashboard.form import actor, audience_from, choices, csv_download, found, language, say, services, take_draft
+from gateway.dashboard.form import (
+    actor,
+    audience_from,
+    choices,
+    csv_download,
+    found,
+    language,
+    member_languages,
+    say,
+    services,
+    take_draft,
+)
 from gateway.errors import InputProblem
 from gateway.polls import charts
 from gateway.polls import poll as polls
@@ -61,23 +72,25 @@ def poll_new():
 @needs("send")
 def poll_new_post():
     form = request.form
-    config = current_app.config["GATEWAY"]
-    questions = {lang: form.get(f"question_{lang}", "").strip() for lang in ("lo", "en")}
+    codes = dict(member_languages())
+    questions = {lang: form.get(f"question_{lang}", "").strip() for lang in codes}
     questions = {lang: text for lang, text in questions.items() if text}
-    # One option per line, the Lao and English lists side by side, in the same order.
+    # One option per line, each language's list side by side, in the same order.
     lines = {lang: [line.strip() for line in form.get(f"options_{lang}", "").splitlines() if line.strip()]
-             for lang in ("lo", "en")}
-    if lines["lo"] and lines["en"] and len(lines["lo"]) != len(lines["en"]):
-        return _form_page(form, _("There are %(lo)s Lao options and %(en)s English ones: give them in pairs, "
-                                  "one per line, in the same order.", lo=len(lines["lo"]), en=len(lines["en"])), 400)
-    count = max(len(lines["lo"]), len(lines["en"]))
-    options = [{lang: lines[lang][n] for lang in ("lo", "en") if n < len(lines[lang])} for n in range(count)]
+             for lang in codes}
+    lines = {lang: found for lang, found in lines.items() if found}
+    if len({len(found) for found in lines.values()}) > 1:
+        counts = ", ".join(f"{codes[lang]}: {len(found)}" for lang, found in lines.items())
+        return _form_page(form, _("The languages have different numbers of options (%(counts)s): give each "
+                                  "option in every language, one per line, in the same order.", counts=counts), 400)
+    count = max((len(found) for found in lines.values()), default=0)
+    options = [{lang: found[n] for lang, found in lines.items()} for n in range(count)]
     opens_at = utcnow()
     closes_at = opens_at + OPEN_FOR.get(form.get("open_for", ""), OPEN_FOR["7d"])
     try:
         with current_app.extensions["db"].session() as db:
             code = form.get("code", "").strip().upper() or polls.next_code(db)
-            polls.check(code, questions, options, opens_at, closes_at, config.languages())
+            polls.check(code, questions, options, opens_at, closes_at, services().catalog.languages)
             row = polls.create(db, code, questions, options, audience_from(form), opens_at, closes_at,
                                confirm=form.get("confirm_votes") == "yes")
             polls.start_broadcast(db, row, services().catalog)

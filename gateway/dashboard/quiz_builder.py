@@ -11,21 +11,15 @@ to the same quiz meanwhile is a conflict, as for any text.
 
 from __future__ import annotations
 
-import re
-
-from flask import current_app, redirect, render_template, request, url_for
+from flask import redirect, render_template, request, url_for
 from flask_babel import gettext as _
 
-from gateway.content import quiz, wording
-from gateway.content.review import review
+from gateway.content import quiz
+from gateway.dashboard import documents
 from gateway.dashboard.auth import bp, needs
-from gateway.dashboard.content import _desk, _edition, _languages, _limits, say_problem
-from gateway.dashboard.form import actor, found, language
-from gateway.encoding import normalise_lao
-from gateway.store import audit
-from gateway.store import content as versions
+from gateway.dashboard.content import _edition, _languages
+from gateway.dashboard.form import found, language
 
-DOC = ""  # a content edit of a whole document: no language
 OPTIONS = quiz.MAX_OPTIONS
 
 
@@ -33,34 +27,16 @@ def _document(name: str) -> str:
     return f"quizzes/{name}.yaml"
 
 
-def _current(name: str) -> tuple[str | None, str | None]:
-    """(the body members see, the draft's body) of quiz ``name``; None where there is none."""
-    published = _edition().documents.get(_document(name))
-    with current_app.extensions["db"].session() as db:
-        pending = versions.edit(db, DOC, _document(name))
-        return published, (pending.text if pending is not None else None)
-
-
 @bp.get("/content/quizzes")
 @needs("read")
 def content_quizzes():
     edition = _edition()
-    with current_app.extensions["db"].session() as db:
-        pending = {row.key: row for row in versions.edits(db) if row.language == DOC}
-        db.expunge_all()
-    names = sorted({doc.removeprefix("quizzes/").removesuffix(".yaml")
-                    for doc in list(edition.documents) + list(pending) if doc.startswith("quizzes/")})
     lang = language() if language() in edition.catalog.languages else _languages(edition)[0]
-    rows = []
-    for name in names:
-        body = pending[_document(name)].text if _document(name) in pending else edition.documents.get(_document(name))
-        form = quiz.to_form(body) if body else {"title": {}, "questions": []}
-        rows.append({"name": name, "title": form["title"].get(lang) or name, "questions": len(form["questions"]),
-                     "opens": form.get("opens"), "closes": form.get("closes"),
-                     "draft": _document(name) in pending, "removed": body == "",
-                     "published": _document(name) in edition.documents})
+    rows = [{"name": row["name"], "title": row["form"]["title"].get(lang) or row["name"],
+             "questions": len(row["form"]["questions"]), "opens": row["form"].get("opens"),
+             "closes": row["form"].get("closes"), "draft": row["draft"], "removed": row["removed"],
+             "published": row["published"]} for row in documents.listing("quizzes", quiz.to_form)]
     return render_template("dashboard/quizzes.html", rows=rows, back_to=url_for("dashboard.content_quizzes"))
-
 
 def _blank() -> dict:
     return {"name": "", "title": {}, "opens": "", "closes": "", "session": "",
@@ -81,7 +57,7 @@ def _page(form: dict, errors: list[str] | None = None, new: bool = False, base: 
           conflict: str | None = None):
     edition = _edition()
     return render_template("dashboard/quiz_form.html", form=_padded(form), errors=errors or [], new=new,
-                           languages=_languages(edition), base=base, conflict=conflict,
+                           languages=_languages(edition), required_languages=edition.catalog.promised, base=base, conflict=conflict,
                            back_to=url_for("dashboard.content_quizzes")), status
 
 
@@ -94,7 +70,7 @@ def content_quiz_new():
 @bp.get("/content/quizzes/<name>")
 @needs("read")
 def content_quiz_edit(name: str):
-    published, pending = _current(name)
+    published, pending = documents.current(_document(name))
     body = pending if pending is not None else published
     if not body:
         return found(None)
@@ -103,13 +79,8 @@ def content_quiz_edit(name: str):
 
 def _read_form(languages: list[str]) -> tuple[dict, list[str]]:
     """The builder's fields, and what is wrong with them before any screen is drawn."""
-    errors: list[str] = []
-    text = lambda field: normalise(request.form.get(field, ""))[:wording.MAX_TEXT]  # noqa: E731
-    form = {"name": request.form.get("name", "").strip().lower()[:31], "title": {}, "questions": [],
-            "opens": request.form.get("opens", "").strip()[:10], "closes": request.form.get("closes", "").strip()[:10],
-            "session": request.form.get("session", "").strip()[:9]}
-    for lang in languages:
-        form["title"][lang] = text(f"title_{lang}")
+    form, errors = documents.heading(languages)
+    text = documents.typed
     for n in range(1, quiz.MAX_QUESTIONS + 1):
         ask = {lang: text(f"q{n}_ask_{lang}") for lang in languages}
         options = [{lang: text(f"q{n}_a{m}_{lang}") for lang in languages} for m in range(1, OPTIONS + 1)]
@@ -123,19 +94,7 @@ def _read_form(languages: list[str]) -> tuple[dict, list[str]]:
         answer = request.form.get(f"q{n}_answer", "")
         form["questions"].append({"ask": ask, "options": options, "why": why,
                                   "answer": int(answer) if answer.isdigit() and len(answer) < 3 else 0})
-    if not re.fullmatch(r"[a-z][a-z0-9_]{0,30}", form["name"]):
-        errors.append(_("A quiz's short name is lower-case English letters, digits and _, such as laws_2027."))
-    for key in ("opens", "closes"):
-        if form[key] and not re.fullmatch(r"\d{4}-\d{2}-\d{2}", form[key]):
-            errors.append(_("Dates are written 2026-12-31."))
-    if form["session"] and not form["session"].isdigit():
-        errors.append(_("The session is its number, as on the Sessions page."))
-    form["session"] = int(form["session"]) if form["session"].isdigit() else ""
     return form, errors
-
-
-def normalise(text: str) -> str:
-    return normalise_lao(text.strip())
 
 
 @bp.post("/content/quizzes")
@@ -151,22 +110,14 @@ def content_quiz_save():
         return _page(form, errors, new, base, 400)
     body = quiz.to_document(form)
     name = _document(form["name"])
-    if new and (name in edition.documents or _current(form["name"])[1]):
+    if new and any(documents.current(name)):
         return _page(form, [_("There is a quiz with this short name already; choose another.")], new, base, 400)
-    docs = {**edition.documents, name: body}
-    problems = [p for p in review(docs, _desk().action_names, current_app.config["GATEWAY"].timezone, _limits(),
-                                  hops=False)
-                if p.severity == "error" and p.location.startswith(name)]
+    problems = documents.problems(name, body)
     if problems:
-        return _page(form, [say_problem(p) for p in problems], new, base, 400)
-    with current_app.extensions["db"].session() as db:
-        pending = versions.edit(db, DOC, name)
-        now = pending.text if pending is not None else edition.documents.get(name, "")
-        if not new and base != now and request.form.get("overwrite") != "yes":
-            db.rollback()
-            return _page(form, [], new, now, 409, conflict=pending.author if pending is not None else "?")
-        versions.save_edit(db, DOC, name, body, edition.documents.get(name), actor())
-        audit.record(db, actor(), "content.edit", name[:80], "quiz")
+        return _page(form, problems, new, base, 400)
+    conflict = documents.save(name, body, base, request.form.get("overwrite") == "yes" or new, "quiz")
+    if conflict is not None:
+        return _page(form, [], new, documents.latest(name), 409, conflict=conflict)
     return redirect(url_for("dashboard.content_quiz_edit", name=form["name"], saved=1))
 
 
@@ -174,11 +125,5 @@ def content_quiz_save():
 @needs("send")
 def content_quiz_remove(name: str):
     """Take the quiz away with the next publish (its answers and reports stay)."""
-    if _document(name) not in _edition().documents:
-        with current_app.extensions["db"].session() as db:
-            versions.drop_edit(db, DOC, _document(name))  # only ever a draft: forget it
-        return redirect(url_for("dashboard.content_quizzes"))
-    with current_app.extensions["db"].session() as db:
-        versions.save_edit(db, DOC, _document(name), "", _edition().documents.get(_document(name)), actor())
-        audit.record(db, actor(), "content.edit", _document(name), "quiz removed")
+    documents.remove(_document(name), "quiz")
     return redirect(url_for("dashboard.content_quizzes"))

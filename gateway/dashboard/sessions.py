@@ -19,7 +19,7 @@ from werkzeug.datastructures import MultiDict
 from gateway.config import duration_minutes
 from gateway.content.vocabulary import Vocabulary
 from gateway.dashboard.auth import bp, needs
-from gateway.dashboard.form import actor, choices, found, language, say, services, take_draft
+from gateway.dashboard.form import actor, choices, found, language, member_languages, say, services, take_draft
 from gateway.errors import InputProblem
 from gateway.messaging import reminders as reminder_jobs
 from gateway.phone import mask
@@ -27,8 +27,8 @@ from gateway.polls import results as poll_results
 from gateway.store import audit, schedule
 from gateway.store.models import Enrolment, Member, Poll, TrainingSession, utcnow
 
-FIELDS = ("title_lo", "title_en", "kind", "topic", "language", "starts_at", "duration_minutes", "place",
-          "join_link", "dial_in", "capacity", "feedback_after")
+FIELDS = ("kind", "topic", "language", "starts_at", "duration_minutes", "place",
+          "join_link", "dial_in", "capacity", "feedback_after")  # and title_<language> for each language
 FEEDBACK_CHOICES = ("", "off", "1h", "2h", "1d")
 
 
@@ -46,7 +46,7 @@ def _kinds() -> list[tuple[str, str]]:
 
 
 def _languages() -> list[tuple[str, str]]:
-    return [("lo", _("Lao")), ("en", _("English")), (schedule.BOTH, _("Lao and English"))]
+    return member_languages() + [(schedule.BOTH, _("every language"))]
 
 
 @bp.get("/sessions")
@@ -85,7 +85,8 @@ def sessions():
 
 
 def _blank() -> MultiDict:
-    return MultiDict({"kind": "hangout", "language": "lo", "duration_minutes": "60", "feedback_after": ""})
+    return MultiDict({"kind": "hangout", "language": current_app.config["GATEWAY"].default_language,
+                      "duration_minutes": "60", "feedback_after": ""})
 
 
 def _form_page(values, errors: list[str], row=None, status: int = 200):
@@ -118,7 +119,7 @@ def _fields(form) -> tuple[dict, list[str]]:
     """The form as a session's fields, or the reasons it cannot be saved (her language)."""
     config = current_app.config["GATEWAY"]
     app_services = services()
-    values = {key: form.get(key, "") for key in FIELDS}
+    values = {key: form.get(key, "") for key in FIELDS + tuple(f"title_{lang}" for lang, _name in member_languages())}
     errors = []
     try:
         fields = schedule.session_fields(values, Vocabulary.build(app_services.book, app_services.catalog),
@@ -172,7 +173,7 @@ def session_edit(session_id: int):
     with current_app.extensions["db"].session() as db:
         row = found(db.get(TrainingSession, session_id))
         values = draft or MultiDict({
-            "title_lo": row.titles.get("lo", ""), "title_en": row.titles.get("en", ""), "kind": row.kind,
+            **{f"title_{lang}": text for lang, text in row.titles.items()}, "kind": row.kind,
             "topic": row.topic, "language": row.language,
             "starts_at": row.starts_at.astimezone(_zone()).strftime("%Y-%m-%dT%H:%M"),
             "duration_minutes": str(row.duration_minutes), "place": row.place or "",

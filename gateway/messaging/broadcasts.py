@@ -35,7 +35,7 @@ def check_texts(texts: dict[str, str], languages: Iterable[str]) -> dict[str, st
     texts = {lang: normalise_lao((text or "").replace("\r\n", "\n").strip()) for lang, text in texts.items()
              if (text or "").strip()}
     if not texts:
-        raise InputProblem("give the message text (--text, and --text-lo for Lao)")
+        raise InputProblem("give the message text in at least one language")
     for lang, text in texts.items():
         if lang not in languages:
             raise InputProblem("no language %(lang)s; use %(choices)s", lang=repr(lang), choices=", ".join(languages))
@@ -133,7 +133,7 @@ def preview(db: Session, broadcast: Broadcast, renderer: Renderer, price: float,
         entry.segments += size.segments
         entry.encoding = size.encoding if not entry.encoding or entry.encoding == size.encoding else "mixed"
         entry.example = entry.example or body
-    languages = sorted(by_lang.values(), key=lambda e: e.language != "lo")  # Lao first
+    languages = sorted(by_lang.values(), key=lambda e: e.language != renderer.default_language)  # hers first
     segments = sum(e.segments for e in languages)
     return Preview(sum(e.recipients for e in languages), languages, segments,
                    round(segments * price, 4), currency)

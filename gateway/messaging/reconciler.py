@@ -13,7 +13,7 @@ from datetime import timedelta
 from sqlalchemy import select
 
 from gateway import broker
-from gateway.messaging import broadcasts, bulk, calls, outbox, quiz_invites, reminders
+from gateway.messaging import broadcasts, bulk, calls, outbox, invitations, reminders, survey_closing
 from gateway.polls import poll as polls
 from gateway.services import Services
 from gateway.store import privacy
@@ -68,13 +68,14 @@ def reconcile(services: Services) -> dict:
     for message_id in stranded_replies:  # answered 200, but Redis was down to queue the reply
         if broker.enqueue_reply(queues, message_id, config) is not None:
             requeued += 1
-    invited = quiz_invites.due(services)  # quizzes after a session that has just ended
+    invited = invitations.due(services)  # quizzes and surveys after a session that has just ended
+    closed_surveys = survey_closing.due(services)
     retained = _retention_once_a_day(services)
     if unknown:
         log.warning("reconciler: %d message(s) left mid-send by a stopped worker marked unknown "
                     "(not resent): ids %s", len(unknown), unknown[:20])
     return {"unknown": len(unknown), "requeued": requeued, "reminders": len(overdue),
-            "quiz_invites": len(invited), **retained}
+            "invitations": len(invited), "surveys_closed": len(closed_surveys), **retained}
 
 
 def _retention_once_a_day(services: Services) -> dict[str, int]:

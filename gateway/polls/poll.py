@@ -59,7 +59,7 @@ def check(code: str, questions: dict[str, str], options: Sequence[dict[str, str]
     if not poll_answer.valid_code(code):
         raise InputProblem("code %(code)s should be 1-3 letters then 1-4 digits, e.g. P4", code=repr(code))
     if not questions:
-        raise InputProblem("give the question (--question, and --question-lo for Lao)")
+        raise InputProblem("give the question in at least one language")
     for lang, text in list(questions.items()) + [(lang, t) for o in options for lang, t in o.items()]:
         if lang not in languages:
             raise InputProblem("no language %(lang)s; use %(choices)s", lang=repr(lang), choices=", ".join(languages))

@@ -112,7 +112,7 @@ def save_registration(session: Session, phone: str, answers: dict[str, Any],
     fields: dict[str, Any] = {"name": answers.get("name") or None,
                               "organisation": answers.get("organisation"),
                               "province": answers.get("province") or None,
-                              "language": answers.get("language") or "lo"}
+                              "language": answers["language"]}  # the conversation's, if she chose none
     if answers.get("remind_by") in ("sms", "voice"):
         fields["reminder_channel"] = answers["remind_by"]
     if answers.get("consent") == "yes":
@@ -223,7 +223,8 @@ def _member_fields(row: dict[str, str], vocabulary: Vocabulary, default_language
     if row.get("language"):
         language = vocabulary.language(row["language"])
         if language is None:
-            raise InputProblem("unknown language %(value)s (use lo or en)", value=repr(row["language"]))
+            raise InputProblem("unknown language %(value)s (use %(choices)s)", value=repr(row["language"]),
+                               choices=", ".join(dict.fromkeys(vocabulary.languages.values())))
     topics = []
     for word in split_list(row.get("topics", "")):
         topic = vocabulary.topic(word)

@@ -50,7 +50,7 @@ class Member(Base):
     name: Mapped[str | None] = mapped_column(String(300))
     organisation: Mapped[str | None] = mapped_column(String(300))
     province: Mapped[str | None] = mapped_column(String(40), index=True)
-    language: Mapped[str] = mapped_column(String(8), default="lo")
+    language: Mapped[str] = mapped_column(String(8))
     source: Mapped[str] = mapped_column(String(16), default="ussd")
     # When her SMS conversation last moved (None: none open). The state itself is in
     # Redis; this copy lets a poll answer be told apart from a menu answer without it.
@@ -149,6 +149,40 @@ class QuizAnswer(Base):
     choice: Mapped[str] = mapped_column(String(8))
     correct: Mapped[bool] = mapped_column(Boolean)
     answered_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+
+
+class SurveyResponse(Base):
+    """One member's answers to one survey (``content.survey``): a new answer replaces
+    her old one. Province and language are copied as they were when she answered,
+    as a vote's are. A sensitive survey's rows are deleted when it closes, and only
+    its totals stay (``SurveyClosure``)."""
+
+    __tablename__ = "survey_responses"
+    __table_args__ = (UniqueConstraint("survey", "member_id", name="one_response_per_member"),)
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    survey: Mapped[str] = mapped_column(String(40), index=True)
+    member_id: Mapped[int | None] = mapped_column(ForeignKey("members.id", ondelete="CASCADE"), index=True)
+    sensitive: Mapped[bool] = mapped_column(Boolean, default=False)
+    province: Mapped[str | None] = mapped_column(String(40))
+    language: Mapped[str | None] = mapped_column(String(12))
+    channel: Mapped[str] = mapped_column(String(8))
+    answers: Mapped[list] = mapped_column(JSON)  # one per question: an option's number, 0-10, or text
+    answered_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+
+
+class SurveyClosure(Base):
+    """A survey closed: by its date or by an organiser. For a sensitive survey, the
+    totals it was closed with (groups under five already hidden), its answers gone."""
+
+    __tablename__ = "survey_closures"
+
+    survey: Mapped[str] = mapped_column(String(40), primary_key=True)
+    closed_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+    actor: Mapped[str] = mapped_column(String(254))
+    sensitive: Mapped[bool] = mapped_column(Boolean, default=False)
+    responses: Mapped[int] = mapped_column(Integer, default=0)
+    results: Mapped[dict | None] = mapped_column(JSON)
 
 
 class OutboundMessage(Base):

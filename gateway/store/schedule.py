@@ -18,7 +18,7 @@ from gateway.store.csvfile import checked_rows
 from gateway.store.models import Enrolment, Member, Reminder, TrainingSession, utcnow
 
 KINDS = ("hangout", "training", "community_of_practice")
-# A session's language: "lo", "en", or this for a session held in both. One rule
+# A session's language: one of the members' languages, or this for a session held in all. One rule
 # decides who hears of a session, for Next session and for reminders alike
 # (``for_member`` and ``audience_languages``).
 BOTH = "all"
@@ -38,10 +38,12 @@ def parse_local_time(text: str, timezone: str) -> datetime:
 
 def session_fields(values: dict[str, Any], vocabulary: Vocabulary, timezone: str) -> dict:
     """Check and convert one session's fields, raising ValueError with the reason."""
-    titles = {lang: normalise_lao(values.get(f"title_{lang}", "").strip()) for lang in ("lo", "en")}
+    codes = dict.fromkeys(vocabulary.languages.values())  # the members' languages
+    titles = {lang: normalise_lao(str(values.get(f"title_{lang}") or "").strip()) for lang in codes}
     titles = {lang: title for lang, title in titles.items() if title}
     if not titles:
-        raise InputProblem("a session needs a title (title_lo and/or title_en)")
+        raise InputProblem("a session needs a title in at least one language (%(columns)s)",
+                           columns=", ".join(f"title_{lang}" for lang in codes))
     if any(len(title) > 120 for title in titles.values()):
         raise InputProblem("titles must be 120 characters or fewer")
     kind = (values.get("kind") or "hangout").strip()

@@ -13,6 +13,7 @@ KEYWORDS: dict[str, tuple[str, ...]] = {
     "join": ("JOIN", "REGISTER", "ສະໝັກ", "ລົງທະບຽນ"),
     "next": ("NEXT", "ຕໍ່ໄປ"),
     "quiz": ("QUIZ", "ທົດສອບ"),
+    "survey": ("SURVEY", "ສອບຖາມ"),
     "help": ("HELP", "INFO", "ຊ່ວຍ", "ຊ່ວຍເຫຼືອ"),
     "lang": ("LANG", "LANGUAGE", "ພາສາ"),
     # Twilio and carriers also treat these English words as STOP; so do we.

@@ -42,8 +42,9 @@ from gateway.store.models import InboundMessage, Member, utcnow
 
 log = logging.getLogger(__name__)
 CHANNEL = "sms"
-FLOW_FOR = {"join": "register", "next": "next_session", "quiz": "quizzes", "lang": "language"}
-NEEDS_REGISTRATION = {"next", "quiz"}
+FLOW_FOR = {"join": "register", "next": "next_session", "quiz": "quizzes", "survey": "surveys",
+            "lang": "language"}
+NEEDS_REGISTRATION = {"next", "quiz", "survey"}
 
 
 @dataclass
