@@ -50,7 +50,7 @@ class Walk:
     budgeted: bool = True  # the walk the flow's budget is held to; others are shown for context
     # Screens another flow puts in front of this one for this content (the survey list
     # before the polls): added to the flow's budget, so an install's own budget holds.
-    extra: Callable[[FlowBook], int] = lambda book: 0
+    screens_before: Callable[[FlowBook], int] = lambda book: 0
 
 
 def _register(province: str, topics: tuple[str, ...]):
@@ -129,7 +129,7 @@ WALKS = (
          lambda lang, book: [("pick", ["main.next_session"]), ("pick", ["next_session.enrol"])]),
     Walk("polls", "a poll with one open, answered",
          lambda lang, book: [("pick", ["main.polls"])] + _past_the_surveys(book) + [("press", "2")],
-         extra=lambda book: len(_past_the_surveys(book))),
+         screens_before=lambda book: len(_past_the_surveys(book))),
     Walk("main", "help", lambda lang, book: [("pick", ["main.help"])]),
     Walk("language", "change language (ends on the menu in the other language)",
          lambda lang, book: [("pick", ["main.language"]),
@@ -185,7 +185,7 @@ def count_all(app, languages=None) -> list[Count]:
                 _add_member(app, phone, lang)
             screens = _walk(app, phone, walk.intents(lang, book), lang)
             budget = book.flows[walk.flow].hop_budget
-            results.append(Count(walk, lang, screens, None if budget is None else budget + walk.extra(book)))
+            results.append(Count(walk, lang, screens, None if budget is None else budget + walk.screens_before(book)))
     return results
 
 
