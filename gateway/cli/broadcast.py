@@ -36,8 +36,16 @@ def _create(services, audience_spec: str, given, name: str, session: int | None)
         fail(f"broadcast not created: {exc}")
     if audience.session_id and session is None:
         session = audience.session_id
+    config = services.config
     with services.db.session() as db:
-        return broadcasts.create(db, texts, audience, name, session).id
+        row = broadcasts.create(db, texts, audience, name, session)
+        renderer = broadcasts.renderer_for(db, row, services.catalog, config.default_language)
+        problem = broadcasts.preview(db, row, renderer, float(config.price_per_segment),
+                                     config.price_currency).problem()
+        if problem is not None:  # nothing is kept: a text with a blank never waits to be sent
+            db.rollback()
+            fail(f"broadcast not created: {problem}")
+        return row.id
 
 
 def _preview(services, broadcast_id: int):
@@ -56,7 +64,12 @@ def _preview(services, broadcast_id: int):
         click.echo(f"  {entry.language}: {entry.recipients} recipient(s), {entry.encoding}, "
                    f"{entry.segments} segment(s) in all "
                    f"({entry.segments / max(entry.recipients, 1):.1f} per message)")
-        click.echo("      " + entry.example.replace("\n", "\n      "))
+        for body, count in entry.examples:  # each different text, not only the first
+            shown = f"({count}) " if len(entry.examples) > 1 else ""
+            click.echo("      " + shown + body.replace("\n", "\n      "))
+        others = entry.recipients - sum(count for _, count in entry.examples)
+        if others > 0:
+            click.echo(f"      ... and {others} more, each its own")
     click.echo(f"  total: {result.recipients} recipient(s), {result.segments} segment(s), "
                f"estimated cost {result.cost:,.2f} {result.currency}")
     pace = getattr(services.provider, "minutes_for", None)
@@ -121,6 +134,8 @@ def send(services, broadcast_id: int, yes: bool, not_before=None, watch_hint: st
     result = _preview(services, broadcast_id)
     if result.recipients == 0:
         fail("nobody is in this audience (registered, not opted out); nothing sent")
+    if result.problem() is not None:
+        fail(f"not sent: {result.problem()}")
     if not yes:
         if not sys.stdin.isatty():
             fail("add --yes to send without a question")
@@ -128,8 +143,8 @@ def send(services, broadcast_id: int, yes: bool, not_before=None, watch_hint: st
                       f"{result.currency}?", abort=True)
     try:
         added, batches, when = bulk.dispatch(services, broadcast_id, not_before)
-    except LookupError as exc:
-        fail(str(exc))
+    except (LookupError, ValueError) as exc:  # ValueError: a blank since the preview; nothing was written
+        fail(f"not sent: {exc}")
     start = "now" if when is None else f"at {when.astimezone(_zone(services)):%d %b %H:%M}"
     click.echo(f"{added} message(s) added to the outbox in {batches} batch(es); sending starts "
                f"{start}. {watch_hint or f'Watch with `outreach broadcast status {broadcast_id} --watch`.'}")

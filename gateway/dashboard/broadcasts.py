@@ -103,6 +103,10 @@ def broadcast_new_post():
         if not db.scalar(select(func.count()).select_from(audience.select(Member.id).subquery())):
             return _composer(form, _("Nobody is in this audience. Choose fewer filters."), 400)
         row = broadcasts.create(db, texts, audience, form.get("name", "").strip()[:120], audience.session_id)
+        problem = _preview(db, row).problem()
+        if problem is not None:  # a blank in someone's text: nothing is kept, what she typed comes back
+            db.rollback()
+            return _composer(form, say(problem), 400)
         audit.record(db, actor(), "broadcast.create", f"broadcast {row.id}", row.name or None)
         broadcast_id = row.id
     return redirect(url_for("dashboard.broadcast", broadcast_id=broadcast_id))
@@ -125,21 +129,25 @@ def audience_count():
 @needs("read")
 def broadcast(broadcast_id: int):
     app_services = services()
-    config = app_services.config
     with current_app.extensions["db"].session() as db:
         row = found(db.get(Broadcast, broadcast_id))
-        preview = None
-        if row.status == "draft":
-            renderer = broadcasts.renderer_for(db, row, app_services.catalog, config.default_language)
-            preview = broadcasts.preview(db, row, renderer, float(config.price_per_segment), config.price_currency)
+        preview = _preview(db, row) if row.status == "draft" else None
         detail = {"id": row.id, "name": row.name, "status": row.status, "texts": dict(row.texts),
                   "audience": _describe(Audience.from_dict(row.audience)), "created_at": row.created_at}
     minutes = None
     pace = getattr(app_services.provider, "minutes_for", None)
     if preview is not None and pace is not None and preview.recipients:
         minutes = pace(preview.recipients)
+    problem = preview.problem() if preview is not None else None
     return render_template("dashboard/broadcast.html", row=detail, preview=preview, minutes=minutes,
+                           problem=say(problem) if problem is not None else None,
                            progress=_progress(broadcast_id), language_names=dict(choices("languages")))
+
+
+def _preview(db, row: Broadcast) -> broadcasts.Preview:
+    config = services().config
+    renderer = broadcasts.renderer_for(db, row, services().catalog, config.default_language)
+    return broadcasts.preview(db, row, renderer, float(config.price_per_segment), config.price_currency)
 
 
 def _describe(audience: Audience) -> str:
@@ -170,7 +178,10 @@ def broadcast_send(broadcast_id: int):
         opens_at = poll.opens_at if poll is not None else None
         if poll is not None and (poll.closed_at is not None or poll.closes_at <= utcnow()):
             return redirect(url_for("dashboard.broadcast", broadcast_id=broadcast_id))
-    added, batches, when = bulk.dispatch(services(), broadcast_id, not_before=opens_at)
+    try:
+        added, batches, when = bulk.dispatch(services(), broadcast_id, not_before=opens_at)
+    except InputProblem:  # a blank since the preview (a member's name gone): the page says which
+        return redirect(url_for("dashboard.broadcast", broadcast_id=broadcast_id))
     with current_app.extensions["db"].session() as db:
         audit.record(db, actor(), "broadcast.send", f"broadcast {broadcast_id}", f"{added} message(s)")
     return redirect(url_for("dashboard.broadcast", broadcast_id=broadcast_id))

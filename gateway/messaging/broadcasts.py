@@ -27,6 +27,7 @@ from gateway.store.models import Broadcast, Member, OutboundMessage, TrainingSes
 from gateway.store.schedule import where_to_join
 
 PLACEHOLDERS = {"name", "session.title", "session.starts_at", "session.where"}
+EXAMPLES = 3  # distinct renderings a preview shows per language
 
 
 def check_texts(texts: dict[str, str], languages: Iterable[str]) -> dict[str, str]:
@@ -71,6 +72,26 @@ class Renderer:
                 return lang
         return next(iter(self.texts))
 
+    def missing(self, member) -> list[str]:
+        """The placeholders of ``member``'s text that would be empty for her: a text
+        with one is never sent (``preview`` refuses it, ``materialise`` too)."""
+        lang = self.language_for(member.language)
+        text = self.texts[lang]
+        if "{" not in text:
+            return []
+        session = self._session_values(lang)
+        found = []
+        for _, field_name, _, _ in string.Formatter().parse(text):
+            if field_name == "name":
+                empty = not (member.name or "").strip()
+            elif field_name and field_name.startswith("session."):
+                empty = not str(getattr(session, field_name.removeprefix("session."), "") or "").strip()
+            else:
+                continue
+            if empty and field_name not in found:
+                found.append(field_name)
+        return found
+
     def body(self, member) -> str:
         """The message for ``member`` (anything with ``name`` and ``language``)."""
         lang = self.language_for(member.language)
@@ -109,6 +130,7 @@ class LanguagePreview:
     encoding: str = ""
     segments: int = 0  # in total
     example: str = ""
+    examples: list = field(default_factory=list)  # [body, how many get it], the first few distinct
 
 
 @dataclass
@@ -118,25 +140,60 @@ class Preview:
     segments: int
     cost: float
     currency: str
+    blanks: dict = field(default_factory=dict)  # placeholder -> recipients it would be empty for
+    session: bool = False  # whether the broadcast names a session
+
+    def problem(self) -> InputProblem | None:
+        """Why this cannot be sent: a placeholder with nothing to fill it."""
+        return blank_problem(self.blanks, self.session)
+
+
+def blank_problem(blanks: dict[str, int], has_session: bool) -> InputProblem | None:
+    """What to fix, naming the first empty placeholder and what to choose."""
+    for placeholder, count in blanks.items():
+        if placeholder == "name":
+            return InputProblem("{name} would be empty for %(count)s recipient(s) who have no name: take {name} "
+                                "out of the text, or leave them out of the audience", count=count)
+        if not has_session:
+            return InputProblem("the text uses {%(placeholder)s}, but no session is chosen: choose the session "
+                                "the text is about, or take {%(placeholder)s} out", placeholder=placeholder)
+        return InputProblem("the session has nothing for {%(placeholder)s} (%(count)s recipient(s)): add it to "
+                            "the session, or take {%(placeholder)s} out of the text",
+                            placeholder=placeholder, count=count)
+    return None
 
 
 def preview(db: Session, broadcast: Broadcast, renderer: Renderer, price: float, currency: str) -> Preview:
     by_lang: dict[str, LanguagePreview] = {}
+    blanks: dict[str, int] = {}
     audience = Audience.from_dict(broadcast.audience)
     query = audience.select(Member.id, Member.name, Member.language).execution_options(yield_per=5000)
     for member in db.execute(query):
         lang = renderer.language_for(member.language)
         entry = by_lang.setdefault(lang, LanguagePreview(lang))
+        for placeholder in renderer.missing(member):
+            blanks[placeholder] = blanks.get(placeholder, 0) + 1
         body = renderer.body(member)
         size = sms_size(body)
         entry.recipients += 1
         entry.segments += size.segments
         entry.encoding = size.encoding if not entry.encoding or entry.encoding == size.encoding else "mixed"
         entry.example = entry.example or body
+        _count_example(entry, body)
     languages = sorted(by_lang.values(), key=lambda e: e.language != renderer.default_language)  # hers first
     segments = sum(e.segments for e in languages)
     return Preview(sum(e.recipients for e in languages), languages, segments,
-                   round(segments * price, 4), currency)
+                   round(segments * price, 4), currency, blanks, renderer.session is not None)
+
+
+def _count_example(entry: LanguagePreview, body: str) -> None:
+    """Each distinct rendering (up to ``EXAMPLES``), with how many get it."""
+    for example in entry.examples:
+        if example[0] == body:
+            example[1] += 1
+            return
+    if len(entry.examples) < EXAMPLES:
+        entry.examples.append([body, 1])
 
 
 def materialise(db: Session, broadcast: Broadcast, renderer: Renderer, chunk: int = 5000) -> int:
@@ -152,6 +209,9 @@ def materialise(db: Session, broadcast: Broadcast, renderer: Renderer, chunk: in
     for member in db.execute(query):
         if member.id in have:
             continue
+        empty = renderer.missing(member)
+        if empty:  # the caller's transaction rolls back what was added: nothing of it is sent
+            raise blank_problem({placeholder: 1 for placeholder in empty}, renderer.session is not None)
         body = renderer.body(member)
         size = sizes.get(body)
         if size is None:
