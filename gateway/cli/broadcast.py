@@ -116,7 +116,8 @@ def preview_command(broadcast_id):
 @click.option("--text", "texts", type=(str, str), multiple=True, metavar="LANGUAGE TEXT")
 @click.option("--name", default="")
 @click.option("--yes", is_flag=True, help="Send without asking (for scripts).")
-def send_command(broadcast_id, audience_spec, texts, name, yes):
+@click.option("--urgent", is_flag=True, help="In quiet hours, send now instead of in the morning (audited).")
+def send_command(broadcast_id, audience_spec, texts, name, yes, urgent):
     """Send broadcast ID, or create one from --audience/--text and send it."""
     services = open_services()
     if broadcast_id is None:
@@ -124,27 +125,39 @@ def send_command(broadcast_id, audience_spec, texts, name, yes):
             fail("give a broadcast id, or --audience and --text to create one")
         broadcast_id = _create(services, audience_spec, texts, name, None)
         click.echo(f"broadcast {broadcast_id} created")
-    send(services, broadcast_id, yes)
+    send(services, broadcast_id, yes, urgent=urgent)
 
 
-def send(services, broadcast_id: int, yes: bool, not_before=None, watch_hint: str = "") -> None:
+def send(services, broadcast_id: int, yes: bool, not_before=None, watch_hint: str = "", urgent: bool = False) -> None:
     """Preview, ask (unless ``yes``), then write the outbox rows and queue the batches."""
-    from gateway.messaging import bulk
+    from gateway.messaging import broadcasts, bulk
+    from gateway.store import audit
+    from gateway.store.models import utcnow
 
     result = _preview(services, broadcast_id)
     if result.recipients == 0:
         fail("nobody is in this audience (registered, not opted out); nothing sent")
     if result.problem() is not None:
         fail(f"not sent: {result.problem()}")
+    config = services.config
+    held = broadcasts.next_allowed(utcnow(), config.quiet_window(), config.timezone)
+    urgent = urgent and held is not None
+    if held is not None and not urgent:
+        click.echo(f"  quiet hours: it waits until {held.astimezone(_zone(services)):%H:%M %a %d %b} "
+                   "(--urgent sends now)")
     if not yes:
         if not sys.stdin.isatty():
             fail("add --yes to send without a question")
         click.confirm(f"Send to {result.recipients} people for about {result.cost:,.2f} "
                       f"{result.currency}?", abort=True)
     try:
-        added, batches, when = bulk.dispatch(services, broadcast_id, not_before)
+        added, batches, when = bulk.dispatch(services, broadcast_id, not_before, urgent=urgent)
     except (LookupError, ValueError) as exc:  # ValueError: a blank since the preview; nothing was written
         fail(f"not sent: {exc}")
+    if urgent:
+        with services.db.session() as db:
+            audit.record(db, actor(), "broadcast.urgent", f"broadcast {broadcast_id}",
+                         f"{added} message(s), sent in quiet hours")
     start = "now" if when is None else f"at {when.astimezone(_zone(services)):%d %b %H:%M}"
     click.echo(f"{added} message(s) added to the outbox in {batches} batch(es); sending starts "
                f"{start}. {watch_hint or f'Watch with `outreach broadcast status {broadcast_id} --watch`.'}")

@@ -10,8 +10,11 @@ own count, member by member. A test types into the page and checks both agree.
 from __future__ import annotations
 
 import json
+from datetime import timedelta
+from zoneinfo import ZoneInfo
 
-from flask import current_app, jsonify, redirect, render_template, request, url_for
+from flask import current_app, g, jsonify, redirect, render_template, request, url_for
+from flask_babel import format_date
 from flask_babel import gettext as _
 from sqlalchemy import func, select
 from werkzeug.datastructures import MultiDict
@@ -34,6 +37,7 @@ from gateway.messaging import broadcasts, bulk
 from gateway.messaging.audience import Audience
 from gateway.store import audit, schedule
 from gateway.store.models import Broadcast, Member, Poll, utcnow
+from gateway.store.users import can
 
 REMAINING = ("queued", "sending", "waiting")
 
@@ -140,8 +144,22 @@ def broadcast(broadcast_id: int):
         minutes = pace(preview.recipients)
     problem = preview.problem() if preview is not None else None
     return render_template("dashboard/broadcast.html", row=detail, preview=preview, minutes=minutes,
-                           problem=say(problem) if problem is not None else None,
+                           problem=say(problem) if problem is not None else None, waits=waits(),
+                           may_urgent=can(g.user, "urgent"),
                            progress=_progress(broadcast_id), language_names=dict(choices("languages")))
+
+
+def waits() -> str | None:
+    """"Quiet hours: it waits until 07:00 tomorrow", when it would, in her language."""
+    config = services().config
+    now = utcnow()
+    when = broadcasts.next_allowed(now, config.quiet_window(), config.timezone)
+    if when is None:
+        return None
+    today = now.astimezone(ZoneInfo(config.timezone)).date()
+    day = (_("today") if when.date() == today else _("tomorrow") if when.date() == today + timedelta(days=1)
+           else format_date(when, "medium"))
+    return _("Quiet hours: it waits until %(time)s %(day)s.", time=when.strftime("%H:%M"), day=day)
 
 
 def _preview(db, row: Broadcast) -> broadcasts.Preview:
@@ -178,12 +196,14 @@ def broadcast_send(broadcast_id: int):
         opens_at = poll.opens_at if poll is not None else None
         if poll is not None and (poll.closed_at is not None or poll.closes_at <= utcnow()):
             return redirect(url_for("dashboard.broadcast", broadcast_id=broadcast_id))
+    urgent = request.form.get("urgent") == "yes" and can(g.user, "urgent") and waits() is not None
     try:
-        added, batches, when = bulk.dispatch(services(), broadcast_id, not_before=opens_at)
+        added, batches, when = bulk.dispatch(services(), broadcast_id, not_before=opens_at, urgent=urgent)
     except InputProblem:  # a blank since the preview (a member's name gone): the page says which
         return redirect(url_for("dashboard.broadcast", broadcast_id=broadcast_id))
     with current_app.extensions["db"].session() as db:
-        audit.record(db, actor(), "broadcast.send", f"broadcast {broadcast_id}", f"{added} message(s)")
+        audit.record(db, actor(), "broadcast.urgent" if urgent else "broadcast.send", f"broadcast {broadcast_id}",
+                     f"{added} message(s)" + (", sent in quiet hours" if urgent else ""))
     return redirect(url_for("dashboard.broadcast", broadcast_id=broadcast_id))
 
 

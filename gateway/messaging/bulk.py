@@ -32,10 +32,11 @@ def batch_size(services: Services) -> int:
                getattr(services.provider, "batch_size", None) or services.config.bulk_batch_size)
 
 
-def dispatch(services: Services, broadcast_id: int, not_before=None):
+def dispatch(services: Services, broadcast_id: int, not_before=None, urgent: bool = False):
     """Write a broadcast's outbox rows and queue its batches; returns
     (rows added, batches queued, when they may start: None for now).
-    ``not_before`` holds them until then (a poll that opens later)."""
+    ``not_before`` holds them until then (a poll that opens later); ``urgent`` sends
+    in quiet hours (an admin's decision, which the caller audits)."""
     config, database = services.config, services.db
     with database.session() as db:
         broadcast = db.get(Broadcast, broadcast_id)
@@ -48,9 +49,10 @@ def dispatch(services: Services, broadcast_id: int, not_before=None):
         added = broadcasts.materialise(db, broadcast, renderer)
         now = utcnow()
         start = not_before if not_before is not None and not_before > now else now
-        when = broadcasts.next_allowed(start, config.quiet_window(), config.timezone) or (
-            start if start > now else None)
+        window = None if urgent else config.quiet_window()
+        when = broadcasts.next_allowed(start, window, config.timezone) or (start if start > now else None)
         broadcast.status, broadcast.send_after = "sending", when
+        broadcast.urgent = broadcast.urgent or urgent
         broadcast.started_at = broadcast.started_at or now
     with database.session() as db:
         batches = broadcasts.queued_batches(db, broadcast_id, batch_size(services))
@@ -62,6 +64,14 @@ def dispatch(services: Services, broadcast_id: int, not_before=None):
         broker.enqueue(services.queues["bulk"], "send_batch", ids, config=config, at=when,
                        retry=broker.SEND_RETRY, job_id=job_id)
     return added, len(batches), when
+
+
+def _urgent(database, message_ids: list[int]) -> bool:
+    """Whether these rows belong to a broadcast an admin sent as urgent (asked only
+    in quiet hours)."""
+    with database.session() as db:
+        return bool(db.scalar(select(Broadcast.urgent).join(OutboundMessage, OutboundMessage.broadcast_id == Broadcast.id)
+                              .where(OutboundMessage.id == message_ids[0]))) if message_ids else False
 
 
 def send_batch(services: Services, message_ids: list[int], replies: bool = False,
@@ -90,7 +100,8 @@ def send_batch(services: Services, message_ids: list[int], replies: bool = False
     by text alone, a reply whose words an earlier member's reply shared went first.
     """
     database, provider, config = services.db, services.provider, services.config
-    if not replies and broadcasts.next_allowed(utcnow(), config.quiet_window(), config.timezone) is not None:
+    if not replies and broadcasts.next_allowed(utcnow(), config.quiet_window(), config.timezone) is not None \
+            and not _urgent(database, message_ids):
         # Quiet hours began while the broadcast was going out (a paced one takes hours):
         # its rows stay queued, and the reconciler sends them on in the morning.
         return {"held for quiet hours": len(message_ids)}

@@ -40,9 +40,10 @@ def reconcile(services: Services) -> dict:
         unknown = outbox.settle_stuck(db, utcnow() - timedelta(seconds=config.sending_timeout))
         # A broadcast held for quiet hours or a later start waits for its own trigger.
         held_until = broadcasts.next_allowed(utcnow(), config.quiet_window(), config.timezone)
-        sending = [] if held_until is not None else list(db.scalars(
+        sending = list(db.scalars(
             select(Broadcast.id).where(Broadcast.status == "sending",
-                                       (Broadcast.send_after.is_(None)) | (Broadcast.send_after <= utcnow()))))
+                                       (Broadcast.send_after.is_(None)) | (Broadcast.send_after <= utcnow()),
+                                       *([Broadcast.urgent.is_(True)] if held_until is not None else []))))
         overdue = reminders.due(db)
         polls.close_due(db)  # a closed poll's unsent questions are cancelled
         lost_calls = calls.overdue(db, config.voice_retry_minutes)

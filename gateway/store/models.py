@@ -280,6 +280,8 @@ class Broadcast(Base):
     by_preference: Mapped[bool] = mapped_column(Boolean, default=False, server_default=sa_false())
     # Held until then (quiet hours, a poll that opens later); the reconciler respects it.
     send_after: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    # An admin sent it in quiet hours on purpose (audited): nothing holds it until morning.
+    urgent: Mapped[bool] = mapped_column(Boolean, default=False, server_default=sa_false())
     cancelled_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
 
 
