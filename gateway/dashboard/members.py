@@ -21,7 +21,7 @@ from gateway.content.vocabulary import Vocabulary
 from gateway.dashboard.auth import bp, needs
 from gateway.dashboard.form import Pages, actor, choices, csv_download, found, label, say, services
 from gateway.errors import ImportRowError, InputProblem
-from gateway.phone import mask
+from gateway.phone import is_fictional, mask
 from gateway.store import audit, privacy
 from gateway.store import users as accounts
 from gateway.store import members as store
@@ -89,6 +89,8 @@ def members():
 
 
 def _status(row) -> str:
+    if row.phone and is_fictional(row.phone):  # the simulator's: never in an audience, never reminded
+        return _("test member (simulator): never sent to")
     if row.opted_out_at is not None:
         return _("opted out")
     return _("registered") if row.consent_at is not None else _("not registered")

@@ -13,6 +13,7 @@ from dataclasses import asdict, dataclass
 from sqlalchemy import Select, select
 
 from gateway.content.vocabulary import Vocabulary
+from gateway.phone import FICTIONAL_LIKE
 from gateway.store.models import Enrolment, Member, MemberTopic
 
 
@@ -76,7 +77,9 @@ class Audience:
         """The audience's members as ``columns`` (e.g. ``Member.id, Member.name``):
         big sends read only what they need instead of whole ORM objects."""
         query = select(*columns).where(Member.consent_at.is_not(None), Member.erased_at.is_(None),
-                                     Member.opted_out_at.is_(None), Member.phone.is_not(None))
+                                     Member.opted_out_at.is_(None), Member.phone.is_not(None),
+                                     # the simulator's test members: never sent, never reminded
+                                     Member.phone.not_like(FICTIONAL_LIKE))
         if self.topics:
             query = query.where(Member.id.in_(select(MemberTopic.member_id)
                                               .where(MemberTopic.topic.in_(self.topics))))
