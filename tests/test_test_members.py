@@ -34,3 +34,27 @@ def test_a_test_member_is_marked_never_sent_to_and_never_reminded(people):
         assert {m.member_id for m in db.scalars(select(OutboundMessage))} == {real}
     page = signed_in(app).get("/members").get_data(as_text=True)
     assert "test member (simulator): never sent to" in page
+
+
+def test_a_session_says_who_gets_each_reminder_and_what_it_says(people):
+    """By language: how many (by SMS, by a call), a link to them, and the exact text."""
+    from .test_dashboard_pages import post
+
+    app = people
+    client = signed_in(app)
+    with app.extensions["db"].session() as db:
+        for n in range(3):
+            add_member(db, f"+85620555123{n:02d}", name="Noy")
+        caller = add_member(db, "+8562055512399", name="Kham")
+        caller.reminder_channel = "voice"
+        add_member(db, "+8562055512398", name="Other", topics=("wash",))
+        add_member(db, fictional(1), name="Test")
+    form = {"title_lo": "ໂພຊະນາການ", "title_en": "Nutrition", "kind": "hangout", "topic": "nutrition",
+            "language": "lo", "starts_at": "2030-01-11T14:00", "duration_minutes": "60", "place": "Pakse"}
+    made = post(client, "/sessions/new", form)
+    assert made.status_code == 302, made.get_data(as_text=True)
+    page = client.get(made.location.split("?")[0]).get_data(as_text=True)
+    assert "4 members" in page and "3 by SMS, 1 by a call" in page
+    assert "ເຕືອນ: ໂພຊະນາການ" in page or "ໂພຊະນາການ ເລີ່ມ" in page  # the reminder as it will be sent
+    assert "will be sent" in page and ">scheduled<" not in page
+    assert "topic=nutrition" in page and "language=lo" in page

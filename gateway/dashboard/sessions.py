@@ -147,6 +147,7 @@ def session(session_id: int):
     with current_app.extensions["db"].session() as db:
         row = found(db.get(TrainingSession, session_id))
         reminders = [(r.kind, r.offset_minutes, r.due_at, r.status) for r in schedule.reminders(db, row.id)]
+        reaches = reminder_jobs.recipients(db, row, services().catalog, current_app.config["GATEWAY"].default_language)
         enrolled = db.execute(select(Member.id, Member.name, Member.phone, Enrolment.channel,
                                      Enrolment.created_at, Enrolment.confirmed_at)
                               .join(Member, Member.id == Enrolment.member_id)
@@ -163,7 +164,14 @@ def session(session_id: int):
     if results is not None and results.answered:
         average = sum(n * v for n, v in enumerate(results.overall.votes, start=1)) / results.answered
     return render_template("dashboard/session.html", row=detail, reminders=reminders, enrolled=enrolled,
-                           results=results, average=average)
+                           results=results, average=average, reaches=reaches, states=reminder_states(),
+                           topic=row.topic, language_names=dict(member_languages()))
+
+
+def reminder_states() -> dict[str, str]:
+    """A reminder's state in her words."""
+    return {"scheduled": _("will be sent"), "firing": _("sending"), "sent": _("sent"),
+            "missed": _("not sent: its time had passed when the session was saved"), "cancelled": _("cancelled")}
 
 
 @bp.get("/sessions/<int:session_id>/edit")

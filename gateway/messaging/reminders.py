@@ -16,9 +16,11 @@ feedback row instead opens a feedback poll for the members enrolled.
 
 from __future__ import annotations
 
+from dataclasses import dataclass
 from datetime import datetime, timedelta
+from types import SimpleNamespace
 
-from sqlalchemy import select, update
+from sqlalchemy import func, select, update
 from sqlalchemy.orm import Session
 
 from gateway import broker
@@ -28,7 +30,7 @@ from gateway.messaging.audience import Audience
 from gateway.polls import poll as polls
 from gateway.services import Services
 from gateway.store.schedule import audience_languages
-from gateway.store.models import Broadcast, OutboundMessage, Reminder, TrainingSession, utcnow
+from gateway.store.models import Broadcast, Member, OutboundMessage, Reminder, TrainingSession, utcnow
 
 # A trigger this early (clock skew between machines) still counts as due.
 EARLY_S = 60
@@ -107,14 +109,51 @@ def create_broadcast(db: Session, reminder: Reminder, catalog: Catalog, feedback
         row = polls.start_broadcast(db, poll, catalog)
         reminder.broadcast_id, reminder.status = row.id, "sent"
         return row.id
-    texts = {lang: catalog.template(lang, "reminder.text") for lang in catalog.languages}
-    audience = Audience(topics=(session.topic,), languages=audience_languages(session))
+    texts, audience = _message(session, catalog)
     title = session.titles.get("en") or next(iter(session.titles.values()))
     row = broadcasts.create(db, texts, audience, f"reminder: {title} ({reminder.offset_minutes} min before)",
                             session_id=session.id)
     row.by_preference = True  # a member who asked for calls gets a reminder call
     reminder.broadcast_id, reminder.status = row.id, "sent"
     return row.id
+
+
+def _message(session: TrainingSession, catalog: Catalog) -> tuple[dict[str, str], Audience]:
+    """A session's reminder: its text in each language, and who gets it."""
+    texts = {lang: catalog.template(lang, "reminder.text") for lang in catalog.languages}
+    return texts, Audience(topics=(session.topic,), languages=audience_languages(session))
+
+
+@dataclass
+class Recipients:
+    """Who a reminder reaches in one language, how, and the very text they get."""
+
+    language: str
+    members: int
+    by_sms: int
+    by_call: int
+    text: str
+
+
+def recipients(db: Session, session: TrainingSession, catalog: Catalog, default_language: str) -> list[Recipients]:
+    """What a session's reminders will say, to whom, by language: the same texts and
+    audience ``create_broadcast`` uses, rendered for this session (a call reads the
+    ``reminder.call`` screen instead)."""
+    texts, audience = _message(session, catalog)
+    renderer = broadcasts.Renderer(texts, default_language, catalog, session)
+    query = audience.select(Member.language, Member.reminder_channel).order_by(None).subquery()
+    found: dict[str, Recipients] = {}
+    for language, channel, count in db.execute(select(query.c.language, query.c.reminder_channel, func.count())
+                                               .group_by(query.c.language, query.c.reminder_channel)):
+        lang = renderer.language_for(language)
+        entry = found.setdefault(lang, Recipients(lang, 0, 0, 0, renderer.body(SimpleNamespace(
+            name="", language=lang))))
+        entry.members += count
+        if channel == "voice":
+            entry.by_call += count
+        else:
+            entry.by_sms += count
+    return sorted(found.values(), key=lambda entry: entry.language != default_language)
 
 
 def session_for_message(db: Session, message_id) -> TrainingSession | None:
