@@ -21,9 +21,11 @@ from werkzeug.datastructures import MultiDict
 
 from gateway.dashboard.auth import bp, needs
 from gateway.dashboard.form import (
+    Pages,
     actor,
     audience_from,
     choices,
+    csv_download,
     found,
     language,
     member_languages,
@@ -35,6 +37,7 @@ from gateway.encoding import GSM7_BASIC, GSM7_EXTENDED
 from gateway.errors import InputProblem
 from gateway.messaging import broadcasts, bulk
 from gateway.messaging.audience import Audience
+from gateway.phone import mask
 from gateway.store import audit, schedule
 from gateway.store.models import Broadcast, Member, Poll, utcnow
 from gateway.store.users import can
@@ -217,6 +220,82 @@ def broadcast_cancel(broadcast_id: int):
             audit.record(db, actor(), "broadcast.cancel", f"broadcast {broadcast_id}",
                          f"{stopped} unsent message(s) stopped")
     return redirect(url_for("dashboard.broadcast", broadcast_id=broadcast_id))
+
+
+def message_states() -> dict[str, str]:
+    """What became of one member's message, in her words."""
+    return {"queued": _("waiting to go"), "sending": _("being sent"), "waiting": _("a call to try again"),
+            "sent": _("sent"), "delivered": _("delivered"), "failed": _("failed"),
+            "unknown": _("may or may not have arrived"), "cancelled": _("cancelled")}
+
+
+def _recipient_rows(broadcast_id: int, status: str | None, limit: int | None = None, offset: int = 0):
+    by_number = can(g.user, "see_numbers")
+    with current_app.extensions["db"].session() as db:
+        found(db.get(Broadcast, broadcast_id))
+        query = broadcasts.recipients(db, broadcast_id, status)
+        total = db.scalar(select(func.count()).select_from(query.order_by(None).subquery()))
+        if limit is not None:
+            query = query.limit(limit).offset(offset)
+        rows = [{"id": r.id, "name": r.name or "—", "phone": (r.phone if by_number else mask(r.phone)) or "—",
+                 "language": r.language, "channel": r.channel, "status": r.status, "error": r.error,
+                 "at": r.updated_at} for r in db.execute(query)]
+    return total, rows
+
+
+@bp.get("/broadcasts/<int:broadcast_id>/recipients")
+@needs("read")
+def broadcast_recipients(broadcast_id: int):
+    """Who it went to and what became of each (numbers masked for viewers)."""
+    status = request.args.get("status") if request.args.get("status") in message_states() else None
+    total, _rows = _recipient_rows(broadcast_id, status)
+    pages = Pages.of(total)
+    _total, rows = _recipient_rows(broadcast_id, status, pages.size, pages.offset)
+    return render_template("dashboard/broadcast_recipients.html", broadcast_id=broadcast_id, rows=rows,
+                           pages=pages, status=status, states=message_states(), progress=_progress(broadcast_id),
+                           language_names=dict(choices("languages")),
+                           query={"broadcast_id": broadcast_id, **({"status": status} if status else {})})
+
+
+@bp.get("/broadcasts/<int:broadcast_id>/recipients.csv")
+@needs("read")
+def broadcast_recipients_csv(broadcast_id: int):
+    status = request.args.get("status") if request.args.get("status") in message_states() else None
+    _total, rows = _recipient_rows(broadcast_id, status)
+    states, names, zone = message_states(), dict(choices("languages")), ZoneInfo(services().config.timezone)
+    table = [[_("Name"), _("Phone"), _("Language"), _("Channel"), _("Status"), _("Reason"), _("Time")]]
+    table += [[r["name"], r["phone"], names.get(r["language"], r["language"]), "SMS" if r["channel"] == "sms" else _("call"),
+               states.get(r["status"], r["status"]), r["error"] or "", r["at"].astimezone(zone).strftime("%Y-%m-%d %H:%M")]
+              for r in rows]
+    return csv_download(table, f"broadcast-{broadcast_id}-recipients.csv")
+
+
+@bp.post("/broadcasts/<int:broadcast_id>/resend-failed")
+@needs("send")
+def broadcast_resend_failed(broadcast_id: int):
+    """The failed ones, once more (not the unknown: some of those arrived)."""
+    with current_app.extensions["db"].session() as db:
+        row = found(db.get(Broadcast, broadcast_id))
+        if row.status == "cancelled" or row.status == "draft":
+            return redirect(url_for("dashboard.broadcast", broadcast_id=broadcast_id))
+        requeued = broadcasts.requeue_failed(db, broadcast_id)
+        audit.record(db, actor(), "broadcast.resend_failed", f"broadcast {broadcast_id}", f"{requeued} message(s)")
+    if requeued:
+        bulk.dispatch(services(), broadcast_id)
+    return redirect(url_for("dashboard.broadcast", broadcast_id=broadcast_id))
+
+
+@bp.post("/broadcasts/<int:broadcast_id>/delete")
+@needs("send")
+def broadcast_delete(broadcast_id: int):
+    """A draft she will not send: gone, audited. A sent one stays (its rows are the record)."""
+    with current_app.extensions["db"].session() as db:
+        row = found(db.get(Broadcast, broadcast_id))
+        if row.status != "draft" or db.scalar(select(Poll.id).where(Poll.broadcast_id == broadcast_id)):
+            return redirect(url_for("dashboard.broadcast", broadcast_id=broadcast_id))
+        db.delete(row)
+        audit.record(db, actor(), "broadcast.delete", f"broadcast {broadcast_id}", row.name or None)
+    return redirect(url_for("dashboard.broadcasts_list"))
 
 
 @bp.get("/broadcasts/<int:broadcast_id>/progress")

@@ -294,6 +294,25 @@ def requeue_unknown(db: Session, broadcast_id: int, grace_s: int) -> int:
                               updated_at=utcnow())).rowcount
 
 
+def requeue_failed(db: Session, broadcast_id: int) -> int:
+    """An organiser chose to try the failed ones again (not ``unknown``: those may
+    have arrived, and have their own careful path)."""
+    return db.execute(update(OutboundMessage).where(OutboundMessage.broadcast_id == broadcast_id,
+                                                    OutboundMessage.status == "failed")
+                      .values(status="queued", attempts=0, error=None, job_id=None, claim=None,
+                              updated_at=utcnow())).rowcount
+
+
+def recipients(db: Session, broadcast_id: int, status: str | None = None):
+    """Each recipient's message: who (id, name, number, language), how (channel), and
+    what became of it (status, error, when), in the order written."""
+    query = (select(Member.id, Member.name, Member.phone, Member.language, OutboundMessage.channel,
+                    OutboundMessage.status, OutboundMessage.error, OutboundMessage.updated_at)
+             .join(Member, Member.id == OutboundMessage.member_id)
+             .where(OutboundMessage.broadcast_id == broadcast_id).order_by(OutboundMessage.id))
+    return query.where(OutboundMessage.status == status) if status else query
+
+
 def cancel(db: Session, broadcast: Broadcast) -> int:
     """Stop a broadcast: rows not yet claimed (or calls waiting to be tried again)
     are cancelled; returns how many."""

@@ -263,6 +263,13 @@
     input.addEventListener("change", () => { if (input.files[0]) send(input.form, input.files[0], input.files[0].name); });
   });
   let recorder = null;
+  if (!window.isSecureContext) {
+    // Browsers give the microphone only to https pages and the server's own address:
+    // say so once, and leave upload and recording by phone.
+    const notice = document.querySelector("[data-insecure]");
+    if (notice) notice.hidden = false;
+    table.querySelectorAll("[data-record]").forEach((button) => { button.disabled = true; });
+  }
   table.querySelectorAll("[data-record]").forEach((button) => {
     button.addEventListener("click", () => {
       const form = button.form;
