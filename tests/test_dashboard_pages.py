@@ -197,12 +197,21 @@ def test_csv_export_has_a_bom_and_every_member(people):
     text = reply.get_data(as_text=True)
     assert text.startswith("\ufeff") and reply.headers["Content-Disposition"].endswith("members.csv")
     rows = list(csv.DictReader(io.StringIO(text.lstrip("\ufeff"))))
-    assert rows[0]["name"] == "ນ້ອຍ" and rows[0]["topics"] == "nutrition"
+    assert rows[0]["name"] == "ນ້ອຍ" and rows[0]["topics"] == "Nutrition"  # names, as on her pages
+    assert rows[0]["province"] == "Savannakhet" and rows[0]["language"] == "ພາສາລາວ"
     assert rows[0]["phone"] == "+8562055512345"  # a number stays a number
+    assert re.fullmatch(r"\d{4}-\d{2}-\d{2} \d{2}:\d{2}", rows[0]["consent_at"])  # local time, no offset
     with people.extensions["db"].session() as db:
         add_member(db, "+8562055598765", name='=HYPERLINK("http://evil.example","click")')
     rows = list(csv.DictReader(io.StringIO(client.get("/members/export.csv").get_data(as_text=True).lstrip("\ufeff"))))
     assert rows[1]["name"] == '\'=HYPERLINK("http://evil.example","click")'  # shown, never run by Excel
+    with people.extensions["db"].session() as db:
+        add_member(db, "+8562055511111", name="Kham", province="bokeo")
+    shown = client.get("/members?province=bokeo").get_data(as_text=True)
+    assert "/members/export.csv?province=bokeo" in shown
+    rows = list(csv.DictReader(io.StringIO(client.get("/members/export.csv?province=bokeo")
+                                           .get_data(as_text=True).lstrip("\ufeff"))))
+    assert [row["name"] for row in rows] == ["Kham"]  # the filter she chose, not everyone
 
 
 def test_a_session_is_added_with_its_reminders_edited_and_cancelled(people):

@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import csv
 import re
+from zoneinfo import ZoneInfo
 
 from flask import current_app, g, redirect, render_template, request, url_for
 from flask_babel import gettext as _
@@ -268,8 +269,15 @@ def members_import_post():
 @bp.get("/members/export.csv")
 @needs("send")
 def members_export():
+    """The members the list shows (its search and filters), with names in her
+    language and local times: a file she can read, and import again."""
+    where = _filters(request.args, accounts.can(g.user, "see_numbers"))[1:]  # (the erased are left out anyway)
+    words = {list_name: dict(choices(list_name)) for list_name in ("provinces", "languages", "topics")}
+    zone = ZoneInfo(current_app.config["GATEWAY"].timezone)
     with current_app.extensions["db"].session() as db:
         rows = [list(store.CSV_COLUMNS) + ["consent_at", "opted_out_at", "opted_in_at"]]
-        rows += [list(row.values()) for row in store.export_rows(db)]
-        audit.record(db, actor(), "members.export", "members")
+        rows += [list(row.values()) for row in store.export_rows(db, where, words, zone)]
+        filters = ", ".join(f"{k}={v}" for k, v in request.args.items() if k != "page" and v)
+        audit.record(db, actor(), "members.export", "members", f"{len(rows) - 1} member(s)"
+                     + (f"; {filters}" if filters else ""))
     return csv_download(rows, "members.csv")

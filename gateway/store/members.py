@@ -5,6 +5,7 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any, Iterable, Iterator
+from zoneinfo import ZoneInfo
 
 from sqlalchemy import bindparam, select
 from sqlalchemy.orm import Session, lazyload, selectinload
@@ -251,18 +252,29 @@ def _consent_time(text: str) -> datetime:
     return when if when.tzinfo else when.replace(tzinfo=utcnow().tzinfo)
 
 
-def export_rows(session: Session) -> Iterator[dict[str, str]]:
-    """Every member not erased, as CSV-ready rows (same columns as import, plus status)."""
-    query = select(Member).where(Member.erased_at.is_(None)).order_by(Member.id)
+def export_rows(session: Session, where=(), words: dict | None = None,
+                zone: ZoneInfo | None = None) -> Iterator[dict[str, str]]:
+    """The members not erased (and matching ``where``), as CSV-ready rows: the same
+    columns as an import, plus status. With ``words`` (list name -> {key: its name}),
+    provinces, languages and topics are written as names, which an import reads back;
+    with ``zone``, times are local."""
+    query = select(Member).where(Member.erased_at.is_(None), *where).order_by(Member.id)
+    name = (lambda list_name, key: (words or {}).get(list_name, {}).get(key, key))  # noqa: E731
+
+    def when(moment) -> str:
+        if moment is None:
+            return ""
+        return moment.astimezone(zone).strftime("%Y-%m-%d %H:%M") if zone else moment.isoformat()
+
     for member in session.scalars(query).yield_per(500):
         yield {
             "phone": member.phone or "",
             "name": member.name or "",
             "organisation": member.organisation or "",
-            "province": member.province or "",
-            "language": member.language,
-            "topics": ";".join(member.topics),
-            "consent_at": member.consent_at.isoformat() if member.consent_at else "",
-            "opted_out_at": member.opted_out_at.isoformat() if member.opted_out_at else "",
-            "opted_in_at": member.opted_in_at.isoformat() if member.opted_in_at else "",
+            "province": name("provinces", member.province) if member.province else "",
+            "language": name("languages", member.language),
+            "topics": ";".join(name("topics", topic) for topic in member.topics),
+            "consent_at": when(member.consent_at),
+            "opted_out_at": when(member.opted_out_at),
+            "opted_in_at": when(member.opted_in_at),
         }
