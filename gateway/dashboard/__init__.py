@@ -3,7 +3,7 @@
 ``auth`` signs organisers in and out, keeps every form safe from cross-site posts
 (a CSRF token per session) and checks roles on the server; ``form`` holds what the
 forms share. One module per page family: ``overview``, ``members``, ``sessions``,
-``broadcasts``, ``polls``, ``quiz``, ``content`` (the wording editor: drafts, preview, publish, history), ``quiz_builder``, ``survey_builder``, ``surveys`` (results), ``languages`` (adding one), ``flows``, ``simulator``, ``studio`` (voice prompts), ``users`` (accounts, for admins) and ``audit`` (the
+``broadcasts``, ``inbox`` (members' questions, answered), ``polls``, ``quiz``, ``content`` (the wording editor: drafts, preview, publish, history), ``quiz_builder``, ``survey_builder``, ``surveys`` (results), ``languages`` (adding one), ``flows``, ``simulator``, ``studio`` (voice prompts), ``users`` (accounts, for admins) and ``audit`` (the
 log, for admins). Words come from Flask-Babel catalogs
 (``translations/``); each user picks her language. Nothing is loaded from the
 internet: styles and the Lao font are served from the installed package.
@@ -21,6 +21,7 @@ from gateway.dashboard import (  # noqa: F401 (their routes join the blueprint)
     broadcasts,
     content,
     flows,
+    inbox,
     languages,
     members,
     overview,

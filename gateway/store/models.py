@@ -237,6 +237,21 @@ class InboundMessage(Base):
     received_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
 
 
+class MemberText(Base):
+    """A text a member sent that no keyword, conversation or poll took: a question for
+    the organisers, kept for the inbox (``/inbox``) until retention blanks it or she
+    is erased. Their answers are outbox rows of kind ``answer``."""
+
+    __tablename__ = "member_texts"
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    member_id: Mapped[int] = mapped_column(ForeignKey("members.id", ondelete="CASCADE"), index=True)
+    text: Mapped[str] = mapped_column(Text)
+    received_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow, index=True)
+    handled_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    handled_by: Mapped[str | None] = mapped_column(String(254))
+
+
 class InboxMessage(Base):
     """An inbound SMS accepted but not yet processed: the webhook's one short write.
 

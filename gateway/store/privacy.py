@@ -23,6 +23,7 @@ from gateway.store.models import (
     Enrolment,
     InboundMessage,
     Member,
+    MemberText,
     MemberTopic,
     OutboundMessage,
     Poll,
@@ -50,6 +51,7 @@ def erase(db: Session, member: Member, actor: str, now: datetime | None = None) 
                           .values(body=ERASED_TEXT, error=None)).rowcount
     replies = db.execute(update(PollReply).where(PollReply.member_id == member.id)
                          .values(text=ERASED_TEXT)).rowcount
+    replies += db.execute(delete(MemberText).where(MemberText.member_id == member.id)).rowcount
     db.execute(delete(MemberTopic).where(MemberTopic.member_id == member.id))
     member.phone = member.name = member.organisation = None
     member.consent_at = None
@@ -91,6 +93,8 @@ def report(db: Session, member: Member) -> dict[str, Any]:
         "poll_votes": [{"poll": code, "option": v.option, "at": when(v.first_voted_at)} for v, code in votes],
         "poll_replies_not_counted": [{"at": when(r.received_at), "text": r.text} for r in db.scalars(
             select(PollReply).where(PollReply.member_id == member.id))],
+        "texts_to_the_organisers": [{"at": when(t.received_at), "text": t.text} for t in db.scalars(
+            select(MemberText).where(MemberText.member_id == member.id))],
         "quiz_attempts": [{"quiz": a.quiz, "score": a.score, "total": a.total, "at": when(a.finished_at)}
                           for a in db.scalars(select(QuizAttempt).where(QuizAttempt.member_id == member.id))],
     }
@@ -107,5 +111,7 @@ def apply_retention(db: Session, days: int, now: datetime | None = None) -> dict
     replies = db.execute(update(PollReply).where(PollReply.received_at < before,
                                                  PollReply.text != ERASED_TEXT)
                          .values(text=ERASED_TEXT)).rowcount
+    replies += db.execute(update(MemberText).where(MemberText.received_at < before, MemberText.text != ERASED_TEXT)
+                          .values(text=ERASED_TEXT)).rowcount
     return {"messages": messages, "replies": replies}
 

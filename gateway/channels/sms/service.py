@@ -37,6 +37,7 @@ from gateway.polls import poll as polls
 from gateway.providers.base import Inbound
 from gateway.services import Services, is_outage
 from gateway.store import members
+from gateway.store import inbox
 from gateway.store.database import upsert_dialect
 from gateway.store.models import InboundMessage, Member, utcnow
 
@@ -188,9 +189,11 @@ class SmsService:
                     member.phone, CHANNEL, state, text, db=db, member=member), None)
             except (StateError, FlowError) as exc:
                 log.warning("sms conversation unusable for %s (%s)", mask(member.phone), exc)
+        if member.registered:  # a question for the organisers: their inbox keeps it
+            inbox.keep(db, member, text, utcnow())
         if states.first_help_today(key):
             return self._reply(db, member, Text("sms.help"), lang, None), False
-        return Handled("ignored"), False
+        return Handled("kept" if member.registered else "ignored"), False
 
     def _poll_answer(self, db, ballots: polls.BallotRound, inbound: Inbound, member: Member | None,
                      first: bool) -> Handled | None:
