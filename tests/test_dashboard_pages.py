@@ -412,3 +412,27 @@ def test_every_post_refuses_a_viewer_and_a_missing_token_and_changes_nothing(peo
         tokenless = organiser.post(url, data=data)
         assert tokenless.status_code == 400, url
     assert snapshot() == before
+
+
+def test_csv_import_forgives_spellings_asks_when_unsure_and_lists_every_error_of_a_row(people):
+    """ວຽງຈັນ alone could be the capital or the province: it asks. Spaces, hyphens and
+    a name's unmistakable part are accepted; a near miss gets a suggestion; a row with
+    two problems names both."""
+    import html
+
+    client = signed_in(people)
+    text = ("phone,name,province,language,topics\n"
+            "020 5551 2301,A,ນະຄອນຫຼວງ ວຽງຈັນ,lo,ສຸຂະພາບ\n"
+            "020 5551 2302,B,luang-prabang,en,Nutrition\n"
+            "020 5551 2303,C,ວຽງຈັນ,lo,nutrition\n"
+            "020 5551 2304,D,Savanakhet,lo,nutrition\n"
+            "12,E,Atlantis,lo,nutrition\n")
+    page = html.unescape(upload(client, text.encode("utf-8")).get_data(as_text=True))
+    assert "2 added" in page
+    assert "'ວຽງຈັນ' could be ນະຄອນຫຼວງວຽງຈັນ / ແຂວງວຽງຈັນ: write which" in page or \
+        "'ວຽງຈັນ' could be Vientiane Capital / Vientiane Province: write which" in page
+    assert "did you mean Savannakhet" in page
+    assert "'12' is not a valid number" in page and "unknown province 'Atlantis'" in page
+    with people.extensions["db"].session() as db:
+        added = {m.name: (m.province, m.topics) for m in db.scalars(select(Member))}
+    assert added["A"] == ("vientiane_capital", ["health"]) and added["B"][0] == "luang_prabang"

@@ -46,6 +46,8 @@ def say(problem: Exception) -> str:
         problem = problem.problem
     elif isinstance(problem, ImportRowError):
         return problem.reason
+    if hasattr(problem, "problems"):  # every problem of one row, each in her language
+        return "; ".join(say(each) for each in problem.problems)
     if isinstance(problem, InputProblem):
         return _(problem.template, **problem.values)
     return str(problem)

@@ -11,7 +11,7 @@ from sqlalchemy import bindparam, select
 from sqlalchemy.orm import Session, lazyload, selectinload
 from sqlalchemy.orm.attributes import set_committed_value
 
-from gateway.content.vocabulary import Vocabulary
+from gateway.content.vocabulary import Vocabulary, holds
 from gateway.errors import ImportRowError, InputProblem
 from gateway.phone import is_valid, to_e164
 from gateway.store.csvfile import checked_rows, split_list
@@ -205,33 +205,40 @@ def import_rows(session: Session, rows: Iterable[tuple[int, dict[str, str]]],
 
 
 def _member_fields(row: dict[str, str], vocabulary: Vocabulary, default_language: str) -> dict:
+    """One row's fields; every problem of the row at once (``RowProblems``)."""
+    problems: list[InputProblem] = []
     phone = to_e164(row.get("phone", ""))
     if phone is None or not is_valid(phone):
-        raise InputProblem("phone %(value)s is not a valid number (use +856 20 xxxx xxxx or 020 xxxx xxxx)",
-                           value=repr(row.get("phone", "")))
+        problems.append(InputProblem("phone %(value)s is not a valid number (use +856 20 xxxx xxxx or 020 xxxx xxxx)",
+                                     value=repr(row.get("phone", ""))))
     name = row.get("name", "")
     if len(name) > 80:
-        raise InputProblem("name is longer than 80 characters")
+        problems.append(InputProblem("name is longer than 80 characters"))
     organisation = row.get("organisation", "")
     if len(organisation) > 120:
-        raise InputProblem("organisation is longer than 120 characters")
+        problems.append(InputProblem("organisation is longer than 120 characters"))
     province = None
     if row.get("province"):
         province = vocabulary.province(row["province"])
         if province is None:
-            raise InputProblem("unknown province %(value)s", value=repr(row["province"]))
+            problems.append(_unknown(vocabulary, "provinces", row["province"]))
     language = default_language
     if row.get("language"):
         language = vocabulary.language(row["language"])
         if language is None:
-            raise InputProblem("unknown language %(value)s (use %(choices)s)", value=repr(row["language"]),
-                               choices=", ".join(dict.fromkeys(vocabulary.languages.values())))
+            problems.append(InputProblem("unknown language %(value)s (use %(choices)s)", value=repr(row["language"]),
+                                         choices=", ".join(dict.fromkeys(vocabulary.languages.values()))))
     topics = []
     for word in split_list(row.get("topics", "")):
         topic = vocabulary.topic(word)
         if topic is None:
-            raise InputProblem("unknown topic %(value)s", value=repr(word))
-        topics.append(topic)
+            problems.append(_unknown(vocabulary, "topics", word))
+        else:
+            topics.append(topic)
+    if len(problems) == 1:
+        raise problems[0]
+    if problems:
+        raise RowProblems(problems)
     fields: dict[str, Any] = {"phone": phone, "name": name or None,
                               "organisation": organisation or None, "province": province,
                               "language": language, "topics": topics}
@@ -239,6 +246,31 @@ def _member_fields(row: dict[str, str], vocabulary: Vocabulary, default_language
     if consent:
         fields["consent_at"] = _consent_time(consent)
     return fields
+
+
+def _unknown(vocabulary: Vocabulary, list_name: str, typed: str) -> InputProblem:
+    """An unknown province or topic, with the names it could be."""
+    could = vocabulary.suggest(list_name, typed)
+    if len(could) > 1 and all(holds(name, typed) for name in could):
+        return InputProblem("%(value)s could be %(choices)s: write which", value=repr(typed),
+                            choices=" / ".join(could))
+    if list_name == "provinces":
+        if could:
+            return InputProblem("unknown province %(value)s; did you mean %(choices)s?", value=repr(typed),
+                                choices=" / ".join(could))
+        return InputProblem("unknown province %(value)s", value=repr(typed))
+    if could:
+        return InputProblem("unknown topic %(value)s; did you mean %(choices)s?", value=repr(typed),
+                            choices=" / ".join(could))
+    return InputProblem("unknown topic %(value)s", value=repr(typed))
+
+
+class RowProblems(InputProblem):
+    """Every problem of one row, said together."""
+
+    def __init__(self, problems: list[InputProblem]):
+        self.problems = problems
+        super().__init__("%(problems)s", problems="; ".join(str(p) for p in problems))
 
 
 def _consent_time(text: str) -> datetime:
