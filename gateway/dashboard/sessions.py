@@ -92,7 +92,9 @@ def _blank() -> MultiDict:
 def _form_page(values, errors: list[str], row=None, status: int = 200):
     return render_template("dashboard/session_form.html", values=values, errors=errors, row=row,
                            kinds=_kinds(), topics=choices("topics"), languages=_languages(),
-                           feedback_choices=FEEDBACK_CHOICES), status
+                           feedback_choices=FEEDBACK_CHOICES,
+                           shared=reminder_jobs.shared_texts(services().catalog,
+                                                             [lang for lang, _name in member_languages()])), status
 
 
 @bp.get("/sessions/new")
@@ -124,6 +126,8 @@ def _fields(form) -> tuple[dict, list[str]]:
     try:
         fields = schedule.session_fields(values, Vocabulary.build(app_services.book, app_services.catalog),
                                          config.timezone)
+        fields["reminder_texts"] = reminder_jobs.check_own_texts(
+            {lang: form.get(f"reminder_{lang}", "") for lang, _name in member_languages()}, app_services.catalog)
     except InputProblem as problem:
         return {}, [say(problem)]
     feedback = values["feedback_after"].strip()
@@ -187,7 +191,8 @@ def session_edit(session_id: int):
             "duration_minutes": str(row.duration_minutes), "place": row.place or "",
             "join_link": row.join_link or "", "dial_in": row.dial_in or "",
             "capacity": str(row.capacity or ""),
-            "feedback_after": "off" if row.feedback_after_minutes is None else f"{row.feedback_after_minutes}m"})
+            "feedback_after": "off" if row.feedback_after_minutes is None else f"{row.feedback_after_minutes}m",
+            **{f"reminder_{lang}": text for lang, text in (row.reminder_texts or {}).items()}})
         return _form_page(values, [], row={"id": row.id, "title": _title(row)})
 
 

@@ -25,6 +25,7 @@ from sqlalchemy.orm import Session
 
 from gateway import broker
 from gateway.content.prompts import Catalog
+from gateway.errors import InputProblem
 from gateway.messaging import broadcasts, bulk
 from gateway.messaging.audience import Audience
 from gateway.polls import poll as polls
@@ -118,9 +119,30 @@ def create_broadcast(db: Session, reminder: Reminder, catalog: Catalog, feedback
     return row.id
 
 
+def shared_texts(catalog: Catalog, languages) -> dict[str, str]:
+    """The shared reminder text in each language: what a session says unless it has its own."""
+    return {lang: catalog.template(lang, "reminder.text") for lang in languages}
+
+
+def check_own_texts(texts: dict[str, str], catalog: Catalog) -> dict[str, str] | None:
+    """A session's own reminder wording as the form gave it: None when it is the shared
+    text (so a change on the Content page still reaches it); else checked as a
+    broadcast's text is. {name} is refused: a reminder goes to members who may have none."""
+    shared = shared_texts(catalog, texts)
+    own = {lang: text for lang, text in texts.items() if text.strip() and text.strip() != shared[lang].strip()}
+    if not own:
+        return None
+    checked = broadcasts.check_texts(own, catalog.languages)
+    if any("{name}" in text for text in checked.values()):
+        raise InputProblem("a reminder cannot use {name}: it goes to members who may have no name")
+    return checked
+
+
 def _message(session: TrainingSession, catalog: Catalog) -> tuple[dict[str, str], Audience]:
-    """A session's reminder: its text in each language, and who gets it."""
-    texts = {lang: catalog.template(lang, "reminder.text") for lang in catalog.languages}
+    """A session's reminder: its text in each language (its own wording where it has
+    one, else the shared reminder text), and who gets it."""
+    own = session.reminder_texts or {}
+    texts = {lang: own.get(lang) or catalog.template(lang, "reminder.text") for lang in catalog.languages}
     return texts, Audience(topics=(session.topic,), languages=audience_languages(session))
 
 

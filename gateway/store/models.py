@@ -104,6 +104,8 @@ class TrainingSession(Base):
     capacity: Mapped[int | None] = mapped_column(Integer)
     # Ask enrolled members a feedback poll this long after the end; None: do not ask.
     feedback_after_minutes: Mapped[int | None] = mapped_column(Integer)
+    # This session's own reminder wording, by language; None: the shared reminder text.
+    reminder_texts: Mapped[dict | None] = mapped_column(JSON)
     cancelled_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
     created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
 
