@@ -1,11 +1,28 @@
 // The dashboard's little JavaScript (no framework, nothing from the internet).
 // Pages work without it; it adds: a question before a form that sends, cancels or
 // erases; the composer's live counter and recipient count; a progress bar that
-// moves; and the phone simulator.
+// moves; the phone simulator; and, on a phone, the menu button.
 "use strict";
 
 (function () {
   const lang = document.documentElement.lang || "lo";
+  document.documentElement.classList.add("js");
+  // A list's columns named on each cell: on a phone its rows become labelled blocks.
+  document.querySelectorAll("table.list").forEach((table) => {
+    const names = [...table.querySelectorAll("thead th")].map((th) => th.textContent.trim());
+    table.querySelectorAll("tbody tr").forEach((row) => {
+      [...row.children].forEach((cell, n) => {
+        if (!cell.dataset.label && names[n] && cell.colSpan === 1) cell.dataset.label = names[n];
+      });
+    });
+  });
+  const menu = document.querySelector("[data-menu]");
+  if (menu) {
+    menu.addEventListener("click", () => {
+      const open = menu.closest(".bar").classList.toggle("open");
+      menu.setAttribute("aria-expanded", open ? "true" : "false");
+    });
+  }
   const number = new Intl.NumberFormat(lang === "lo" ? "lo-LA" : "en-GB");
   const fill = (template, values) => template.replace(/%\((\w+)\)s/g, (_, key) => values[key]);
 
