@@ -61,10 +61,8 @@ class Edition:
         if not problems:
             languages.promise(book, catalog)
             problems += languages.problems(catalog)
-        for written in quizzes if not problems else ():
-            problems += quiz.missing_words(written, list(catalog.promised))
-        for written in surveys if not problems else ():
-            problems += survey.missing_words(written, list(catalog.promised))
+        for written in [*quizzes, *surveys] if not problems else ():  # every text in every promised language
+            problems += written.written.missing_words(list(catalog.promised))
         if problems:
             raise ContentError(problems)
         for written in [*quizzes, *surveys]:

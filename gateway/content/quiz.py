@@ -111,11 +111,6 @@ def read(document: str, body: str, problems: list[Problem]) -> Quiz | None:
     return quiz
 
 
-def missing_words(written: Quiz, languages: list[str]) -> list[Problem]:
-    """Every text of a quiz, in every language members are promised."""
-    return written.written.missing_words(languages)
-
-
 def listed(book) -> list[dict]:
     """The quizzes on the quiz list of ``book``: flow, quiz, title key, dates, session."""
     menu = book.flows.get(MENU_FLOW)

@@ -162,11 +162,6 @@ def read(document: str, body: str, problems: list[Problem]) -> Survey | None:
     return survey
 
 
-def missing_words(written: Survey, languages: list[str]) -> list[Problem]:
-    """Every text of a survey, in every language members are promised."""
-    return written.written.missing_words(languages)
-
-
 def listed(book) -> list[dict]:
     """The surveys of ``book``: flow, survey, title key, kinds, sensitive, dates, session."""
     menu = book.flows.get(MENU_FLOW)
