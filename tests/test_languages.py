@@ -121,3 +121,16 @@ def test_an_organiser_adds_a_language_on_the_dashboard(app, people):
     assert services.catalog.name("th") == "ภาษาไทย" and "th" not in services.book.lists["languages"].items
     content = editor.get("/content").get_data(as_text=True)
     assert "ภาษาไทย" in content and "not yet: every text must be written" in content
+
+
+def test_a_catalog_from_before_catalogs_described_themselves_still_publishes(app):
+    """An install's own content, published before this release, has no `catalog:`
+    section: it keeps working, shown by its code and its lang.* labels."""
+    lao = yaml.safe_load(_documents(app)["prompts/lo.yaml"])
+    lao.pop("catalog")
+    outcome = _publish(app, {"prompts/lo.yaml": yaml.safe_dump(lao, allow_unicode=True)})
+    assert outcome.published, outcome.problems
+    _live(app)
+    services = app.extensions["services"]
+    assert services.catalog.name("lo") == "lo" and services.catalog.template("en", "lang.lo") == "ພາສາລາວ"
+    assert "lo" in services.book.lists["languages"].items

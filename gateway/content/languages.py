@@ -88,7 +88,9 @@ def problems(catalog: Catalog, where: str = "prompts") -> list[Problem]:
     for code in catalog.languages:
         document = f"{where}/{code}.yaml"
         texts = catalog.texts[code]
-        if not texts.get("catalog.name", "").strip():
+        # A catalog from before catalogs described themselves has no name: it is shown by
+        # its code (and its ``lang.<code>`` labels) until one is given; an empty one is a mistake.
+        if "catalog.name" in texts and not texts["catalog.name"].strip():
             found.append(Problem.said(f"{document}:1", "catalog.name: the language's name in its own "
                                       "script, as members will see it on the language menu"))
         digits = texts.get("catalog.digits", "")

@@ -34,6 +34,8 @@ def content_language_add():
     digits = request.form.get("digits", "").strip()[:10] or "0123456789"
     fallback = request.form.get("fallback", "")
     errors = []
+    if not name:
+        errors.append(_("Give the language's name in its own script, as its members will see it."))
     if not CODE.match(code):
         errors.append(_("The code is two or three lower-case letters, as th, km, vi or my."))
     elif code in edition.catalog.languages:
