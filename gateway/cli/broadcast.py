@@ -39,9 +39,7 @@ def _create(services, audience_spec: str, given, name: str, session: int | None)
     config = services.config
     with services.db.session() as db:
         row = broadcasts.create(db, texts, audience, name, session)
-        renderer = broadcasts.renderer_for(db, row, services.catalog, config.default_language)
-        problem = broadcasts.preview(db, row, renderer, float(config.price_per_segment),
-                                     config.price_currency).problem()
+        problem = broadcasts.preview_of(db, row, services.catalog, config).problem()
         if problem is not None:  # nothing is kept: a text with a blank never waits to be sent
             db.rollback()
             fail(f"broadcast not created: {problem}")
@@ -55,9 +53,7 @@ def _preview(services, broadcast_id: int):
     config = services.config
     with services.db.session() as db:
         row = fetch(db, Broadcast, broadcast_id, "broadcast", "see `outreach broadcast list`")
-        renderer = broadcasts.renderer_for(db, row, services.catalog, config.default_language)
-        result = broadcasts.preview(db, row, renderer, float(config.price_per_segment),
-                                    config.price_currency)
+        result = broadcasts.preview_of(db, row, services.catalog, config)
         audience = broadcasts.Audience.from_dict(row.audience).describe()
     click.secho(f"Broadcast {broadcast_id}: {audience}", bold=True)
     for entry in result.languages:

@@ -110,7 +110,7 @@ def broadcast_new_post():
         if not db.scalar(select(func.count()).select_from(audience.select(Member.id).subquery())):
             return _composer(form, _("Nobody is in this audience. Choose fewer filters."), 400)
         row = broadcasts.create(db, texts, audience, form.get("name", "").strip()[:120], audience.session_id)
-        problem = _preview(db, row).problem()
+        problem = broadcasts.preview_of(db, row, services().catalog, services().config).problem()
         if problem is not None:  # a blank in someone's text: nothing is kept, what she typed comes back
             db.rollback()
             return _composer(form, say(problem), 400)
@@ -138,7 +138,7 @@ def broadcast(broadcast_id: int):
     app_services = services()
     with current_app.extensions["db"].session() as db:
         row = found(db.get(Broadcast, broadcast_id))
-        preview = _preview(db, row) if row.status == "draft" else None
+        preview = broadcasts.preview_of(db, row, services().catalog, services().config) if row.status == "draft" else None
         detail = {"id": row.id, "name": row.name, "status": row.status, "texts": dict(row.texts),
                   "audience": _describe(Audience.from_dict(row.audience)), "created_at": row.created_at}
     minutes = None
@@ -163,12 +163,6 @@ def waits() -> str | None:
     day = (_("today") if when.date() == today else _("tomorrow") if when.date() == today + timedelta(days=1)
            else format_date(when, "medium"))
     return _("Quiet hours: it waits until %(time)s %(day)s.", time=when.strftime("%H:%M"), day=day)
-
-
-def _preview(db, row: Broadcast) -> broadcasts.Preview:
-    config = services().config
-    renderer = broadcasts.renderer_for(db, row, services().catalog, config.default_language)
-    return broadcasts.preview(db, row, renderer, float(config.price_per_segment), config.price_currency)
 
 
 def _describe(audience: Audience) -> str:
@@ -229,18 +223,20 @@ def message_states() -> dict[str, str]:
             "unknown": _("may or may not have arrived"), "cancelled": _("cancelled")}
 
 
-def _recipient_rows(broadcast_id: int, status: str | None, limit: int | None = None, offset: int = 0):
+def _recipient_rows(broadcast_id: int, status: str | None, paged: bool = False):
+    """(the page, or None for every row; the rows): numbers masked for who may not see them."""
     by_number = can(g.user, "see_numbers")
     with current_app.extensions["db"].session() as db:
         found(db.get(Broadcast, broadcast_id))
         query = broadcasts.recipients(db, broadcast_id, status)
-        total = db.scalar(select(func.count()).select_from(query.order_by(None).subquery()))
-        if limit is not None:
-            query = query.limit(limit).offset(offset)
+        pages = None
+        if paged:
+            pages = Pages.of(db.scalar(select(func.count()).select_from(query.order_by(None).subquery())))
+            query = query.limit(pages.size).offset(pages.offset)
         rows = [{"id": r.id, "name": r.name or "—", "phone": (r.phone if by_number else mask(r.phone)) or "—",
                  "language": r.language, "channel": r.channel, "status": r.status, "error": r.error,
                  "at": r.updated_at} for r in db.execute(query)]
-    return total, rows
+    return pages, rows
 
 
 @bp.get("/broadcasts/<int:broadcast_id>/recipients")
@@ -248,9 +244,7 @@ def _recipient_rows(broadcast_id: int, status: str | None, limit: int | None = N
 def broadcast_recipients(broadcast_id: int):
     """Who it went to and what became of each (numbers masked for viewers)."""
     status = request.args.get("status") if request.args.get("status") in message_states() else None
-    total, _rows = _recipient_rows(broadcast_id, status)
-    pages = Pages.of(total)
-    _total, rows = _recipient_rows(broadcast_id, status, pages.size, pages.offset)
+    pages, rows = _recipient_rows(broadcast_id, status, paged=True)
     return render_template("dashboard/broadcast_recipients.html", broadcast_id=broadcast_id, rows=rows,
                            pages=pages, status=status, states=message_states(), progress=_progress(broadcast_id),
                            language_names=dict(choices("languages")),
@@ -261,7 +255,7 @@ def broadcast_recipients(broadcast_id: int):
 @needs("read")
 def broadcast_recipients_csv(broadcast_id: int):
     status = request.args.get("status") if request.args.get("status") in message_states() else None
-    _total, rows = _recipient_rows(broadcast_id, status)
+    _pages, rows = _recipient_rows(broadcast_id, status)
     states, names, zone = message_states(), dict(choices("languages")), ZoneInfo(services().config.timezone)
     table = [[_("Name"), _("Phone"), _("Language"), _("Channel"), _("Status"), _("Reason"), _("Time")]]
     table += [[r["name"], r["phone"], names.get(r["language"], r["language"]), "SMS" if r["channel"] == "sms" else _("call"),

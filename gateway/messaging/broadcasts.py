@@ -65,6 +65,7 @@ class Renderer:
     catalog: Catalog
     session: TrainingSession | None = None
     _sessions: dict = field(default_factory=dict)
+    _fields: dict = field(default_factory=dict)  # language -> the placeholders its text uses
 
     def language_for(self, member_language: str | None) -> str:
         for lang in (member_language, self.default_language):
@@ -79,16 +80,19 @@ class Renderer:
         text = self.texts[lang]
         if "{" not in text:
             return []
+        if lang not in self._fields:  # parsed once per language, not once per member
+            self._fields[lang] = list(dict.fromkeys(
+                name for _, name, _, _ in string.Formatter().parse(text) if name))
         session = self._session_values(lang)
         found = []
-        for _, field_name, _, _ in string.Formatter().parse(text):
+        for field_name in self._fields[lang]:
             if field_name == "name":
                 empty = not (member.name or "").strip()
-            elif field_name and field_name.startswith("session."):
+            elif field_name.startswith("session."):
                 empty = not str(getattr(session, field_name.removeprefix("session."), "") or "").strip()
             else:
                 continue
-            if empty and field_name not in found:
+            if empty:
                 found.append(field_name)
         return found
 
@@ -129,7 +133,6 @@ class LanguagePreview:
     recipients: int = 0
     encoding: str = ""
     segments: int = 0  # in total
-    example: str = ""
     examples: list = field(default_factory=list)  # [body, how many get it], the first few distinct
 
 
@@ -163,6 +166,12 @@ def blank_problem(blanks: dict[str, int], has_session: bool) -> InputProblem | N
     return None
 
 
+def preview_of(db: Session, broadcast: Broadcast, catalog: Catalog, config) -> Preview:
+    """``preview`` of ``broadcast`` as this install renders and prices it."""
+    renderer = renderer_for(db, broadcast, catalog, config.default_language)
+    return preview(db, broadcast, renderer, float(config.price_per_segment), config.price_currency)
+
+
 def preview(db: Session, broadcast: Broadcast, renderer: Renderer, price: float, currency: str) -> Preview:
     by_lang: dict[str, LanguagePreview] = {}
     blanks: dict[str, int] = {}
@@ -178,7 +187,6 @@ def preview(db: Session, broadcast: Broadcast, renderer: Renderer, price: float,
         entry.recipients += 1
         entry.segments += size.segments
         entry.encoding = size.encoding if not entry.encoding or entry.encoding == size.encoding else "mixed"
-        entry.example = entry.example or body
         _count_example(entry, body)
     languages = sorted(by_lang.values(), key=lambda e: e.language != renderer.default_language)  # hers first
     segments = sum(e.segments for e in languages)

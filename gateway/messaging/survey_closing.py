@@ -41,8 +41,8 @@ def due(services: Services) -> list[str]:
     entries = {entry["survey"]: entry for entry in survey.listed(services.book)}
     over = [name for name, entry in entries.items() if entry.get("closes") and date.fromisoformat(entry["closes"]) < today]
     with services.db.session() as db:
-        done = surveys.closed(db, [*over, *_orphans(db, entries)])
-        orphans = [name for name in _orphans(db, entries) if name not in done]
+        done = surveys.closed(db, over)
+        orphans = _orphans(db, entries)  # (closed ones are not orphans)
     closed = []
     for name in [n for n in over if n not in done] + orphans:
         if close(services, name, SCHEDULE) is not None:
