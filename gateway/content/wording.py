@@ -28,7 +28,7 @@ from gateway.content.flowcheck import (
 from gateway.content.flows import Problem
 from gateway.content.prompts import Catalog
 from gateway.encoding import encoding_of, length_in, normalise_lao, sms_size
-from gateway.content.usage import Use, uses  # noqa: F401 (the editor's words for where a text is shown)
+from gateway.content.usage import uses
 
 MAX_TEXT = 1000  # characters in one text: more than any screen or call shows
 VOICE = "_voice"  # a key's variant for calls, where a call must say it differently

@@ -20,7 +20,7 @@ from flask import current_app, g, jsonify, redirect, render_template, request, u
 from flask_babel import gettext as _
 
 from gateway.channels.ussd.pages import PageLimits
-from gateway.content import glossary, languages, publication, wording
+from gateway.content import glossary, languages, publication, usage, wording
 from gateway.content.edition import Edition
 from gateway.content.flows import Problem
 from gateway.dashboard.auth import bp, needs
@@ -71,7 +71,7 @@ class Row:
 
 
 def _rows(edition: Edition, edits) -> list[Row]:
-    catalog, used = edition.catalog, wording.uses(edition.book)
+    catalog, used = edition.catalog, usage.uses(edition.book)
     pending: dict[str, dict[str, str]] = {}
     for row in edits:
         if row.language:  # (a whole quiz document is the quiz builder's)
@@ -124,7 +124,7 @@ def _known(edition: Edition, key: str) -> bool:
 
 def _text_page(key: str, form=None, errors=None, conflicts=None, status=200):
     edition = _edition()
-    used = wording.uses(edition.book).get(key, [])
+    used = usage.uses(edition.book).get(key, [])
     known = _known(edition, key)
     with current_app.extensions["db"].session() as db:
         pending = {row.language: row for row in versions.edits(db) if row.key == key}
