@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import re
+from collections.abc import Callable, Mapping
 from xml.sax.saxutils import escape
 
 from gateway.engine.model import ActionNode, ConditionNode, FlowBook, MenuNode, MultiSelectNode
@@ -53,11 +54,18 @@ def _edges(node):
 BOX_W, BOX_H, GAP_X, GAP_Y, MARGIN = 210, 58, 36, 64, 24
 
 
-def svg(book: FlowBook, name: str, catalog, lang: str) -> str:
+def svg(book: FlowBook, name: str, catalog, lang: str, words: Mapping[str, str] | None = None,
+        mark: Callable[[str], str] = escape) -> str:
     """Flow ``name`` drawn as SVG, top to bottom: one row per step from the start
     (breadth first), an arrow per way on, labelled with the key that takes it. Each
-    box shows the node, its kind and the start of its words in ``lang``. Drawn here
-    rather than by a script from the internet, so the dashboard stays offline."""
+    box shows the step's kind and the start of its words in ``lang``. Drawn here
+    rather than by a script from the internet, so the dashboard stays offline.
+
+    ``words`` says kinds, ways on and other flows (``flow:<name>``) in the reader's
+    language. What it has no word for (a step's name, a condition) is the flow
+    file's own identifier, marked as no language (``lang="zxx"``). ``mark`` escapes a
+    step's words for SVG, marking any English in them (the language menu's)."""
+    words = words or {}
     flow = book.flows[name]
     rows: list[list[str]] = []
     depth: dict[str, int] = {}
@@ -91,7 +99,7 @@ def svg(book: FlowBook, name: str, catalog, lang: str) -> str:
         for n, key in enumerate(row):
             where[key] = (left + n * (BOX_W + GAP_X), MARGIN + level * (BOX_H + GAP_Y))
     parts = [f'<svg xmlns="http://www.w3.org/2000/svg" class="flow" width="{width}" height="{height}" '
-             f'viewBox="0 0 {width} {height}" role="img" aria-label="{escape(name)}">',
+             f'viewBox="0 0 {width} {height}" role="img" aria-label="{_attr(words.get("flow:" + name, name))}">',
              '<defs><marker id="arrow" viewBox="0 0 10 10" refX="9" refY="5" markerWidth="7" markerHeight="7" '
              'orient="auto-start-reverse"><path d="M0,0L10,5L0,10z" fill="#5f6b7a"/></marker></defs>']
     for source, target, label in edges:
@@ -106,19 +114,27 @@ def svg(book: FlowBook, name: str, catalog, lang: str) -> str:
         parts.append(f'<path d="{path}" fill="none" stroke="#9aa5b1" stroke-width="1.4" marker-end="url(#arrow)"/>')
         if label and len(label) <= 12:
             mx, my = (sx + tx) / 2, (sy + ty) / 2
-            parts.append(f'<text x="{mx:.0f}" y="{my:.0f}" class="edge" text-anchor="middle">{escape(label)}</text>')
+            said = words.get(label) or (label if label.isdigit() else "")
+            marked = "" if said else ' lang="zxx"'
+            parts.append(f'<text x="{mx:.0f}" y="{my:.0f}" class="edge" text-anchor="middle"{marked}>'
+                         f'{escape(said or label)}</text>')
     for key, (x, y) in where.items():
         if key in flow.nodes:
             node = flow.nodes[key]
-            kind, words = node.kind, _words(node, catalog, lang)
+            kind, says = node.kind, _words(node, catalog, lang)
             fill = {"end": "#fde8e8", "condition": "#fef3c7", "action": "#e0f2fe"}.get(kind, "#ffffff")
-        else:
-            kind, words, fill = "→", key, "#edf2f7"
+            second = (f'<text x="{x + 8:.0f}" y="{y + 43:.0f}" class="words">{mark(says)}</text>' if says else
+                      f'<text x="{x + 8:.0f}" y="{y + 43:.0f}" class="words" lang="zxx">{escape(key)}</text>')
+        else:  # a step of another flow: that flow's name
+            kind, fill = "→", "#edf2f7"
+            other = key.split(":")[0]
+            said = words.get("flow:" + other)
+            second = (f'<text x="{x + 8:.0f}" y="{y + 43:.0f}" class="words">{escape(_short(said))}</text>' if said else
+                      f'<text x="{x + 8:.0f}" y="{y + 43:.0f}" class="words" lang="zxx">{escape(key)}</text>')
         parts.append(f'<g class="node {escape(kind)}"><rect x="{x:.0f}" y="{y:.0f}" width="{BOX_W}" height="{BOX_H}" '
                      f'rx="7" fill="{fill}" stroke="#2b6cb0"/>'
-                     f'<text x="{x + 8:.0f}" y="{y + 19:.0f}" class="id">{escape(key.split(":")[-1])} '
-                     f'<tspan class="kind">{escape(kind)}</tspan></text>'
-                     f'<text x="{x + 8:.0f}" y="{y + 43:.0f}" class="words">{escape(words)}</text></g>')
+                     f'<text x="{x + 8:.0f}" y="{y + 19:.0f}" class="kind">{escape(words.get(kind, kind))}</text>'
+                     f'{second}</g>')
     parts.append("</svg>")
     return "\n".join(parts)
 
@@ -128,5 +144,12 @@ def _words(node, catalog, lang: str) -> str:
     key = getattr(node, "prompt", "") or ""
     if not key or not catalog.has(lang, key):
         return ""
-    text = " ".join(catalog.template(lang, key).split())
+    return _short(" ".join(catalog.template(lang, key).split()))
+
+
+def _short(text: str) -> str:
     return text if len(text) <= 26 else text[:25] + "…"
+
+
+def _attr(text: str) -> str:
+    return escape(text, {'"': "&quot;"})

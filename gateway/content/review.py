@@ -45,6 +45,7 @@ def review(documents: Mapping[str, str], action_names: Iterable[str], timezone: 
     problems = check(edition.book, edition.catalog, action_names, limits)
     problems = [_with_prompt_line(p, documents, edition) for p in problems]
     problems += glossary_problems(documents, edition)
+    problems += broadcast_text_problems(documents, edition)
     if hops and not errors(problems):
         problems += hop_problems(documents)
     return problems
@@ -63,6 +64,25 @@ def glossary_problems(documents: Mapping[str, str], edition: Edition) -> list[Pr
             problems.append(Problem.said(_text_location(documents, glossary.LANGUAGE, key, avoided.word),
                                          "prompt '%(key)s' uses '%(word)s'; the glossary says '%(instead)s'",
                                          key=key, word=avoided.word, instead=avoided.instead))
+    return problems
+
+
+# Texts the gateway sends as broadcasts of its own (to every member of a session or a
+# poll's audience), where a member with no name would get a blank: the outbox
+# refuses a blank, so such a text would fail in the worker after it was due.
+BROADCAST_KEYS = ("reminder.text", "quiz.invite", "survey.invite", "poll.sms")
+_NAME = re.compile(r"\{name[}:!]")
+
+
+def broadcast_text_problems(documents: Mapping[str, str], edition: Edition) -> list[Problem]:
+    problems = []
+    for lang, texts in edition.catalog.texts.items():
+        for key in BROADCAST_KEYS:
+            if _NAME.search(texts.get(key) or ""):
+                problems.append(Problem.said(
+                    f"prompts/{lang}.yaml:{key_line(documents, lang, key)}",
+                    "prompt '%(key)s' uses {name}, but it goes to members who may have no name: take {name} out",
+                    key=key))
     return problems
 
 

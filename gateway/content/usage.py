@@ -10,6 +10,8 @@ from dataclasses import dataclass
 
 from gateway.engine.model import FlowBook, MenuNode, MultiSelectNode, QuizQuestionNode
 
+BUILT_IN = "(built in)"  # a Use's flow for the keys below
+
 # Keys the gateway itself shows, whatever the flows say.
 BUILT_IN_KEYS = (
     "format.datetime", "format.datetime_short",
@@ -54,5 +56,5 @@ def uses(book: FlowBook) -> dict[str, list[Use]]:
             for key in dict.fromkeys(keys):
                 found.setdefault(key, []).append(Use(flow.name, node.id, channels))
     for key in BUILT_IN_KEYS:
-        found.setdefault(key, []).append(Use("(built in)", "", ("ussd", "sms", "voice")))
+        found.setdefault(key, []).append(Use(BUILT_IN, "", ("ussd", "sms", "voice")))
     return found

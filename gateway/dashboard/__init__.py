@@ -35,9 +35,7 @@ from gateway.dashboard import (  # noqa: F401 (their routes join the blueprint)
     surveys,
     users,
 )
-from gateway.dashboard.auth import bp
-
-LANGUAGES = ("lo", "en")
+from gateway.dashboard.auth import LANGUAGES, bp
 
 
 def init_app(app: Flask) -> None:

@@ -19,6 +19,7 @@ from __future__ import annotations
 import functools
 import hashlib
 import hmac
+import re
 import secrets
 import time
 from pathlib import Path
@@ -38,6 +39,7 @@ from flask import (
 )
 from flask_babel import format_date, format_datetime, format_decimal, format_number, format_percent
 from flask_babel import gettext as _
+from markupsafe import Markup
 
 from gateway.dashboard.form import keep_draft
 from gateway.store import audit
@@ -50,6 +52,9 @@ OPEN = {"dashboard.login", "dashboard.login_post", "dashboard.static", "dashboar
 TRIES_PER_MINUTE = 10
 LOCK_AFTER, LOCK_S = 5, 15 * 60
 FONTS = Path(__file__).resolve().parent.parent / "polls" / "fonts"
+
+
+LANGUAGES = ("lo", "en")  # the dashboard's own (its translations/)
 
 
 def default_language() -> str:
@@ -67,7 +72,39 @@ def _template_helpers():
     return {"csrf_token": csrf_token, "user": g.get("user"), "language": session.get("lang") or default_language(),
             "format_number": format_number, "format_percent": format_percent, "format_datetime": format_datetime,
             "format_date": format_date, "format_decimal": format_decimal, "lang_name": language_name,
-            "member_languages": _member_languages}
+            "member_languages": _member_languages, "identifier": identifier}
+
+
+_LATIN_RUN = re.compile(r"[A-Za-z][A-Za-z0-9'’.,!?:;() /-]*[A-Za-z0-9.!?:)]|[A-Za-z]")
+_PLACEHOLDER = re.compile(r"(\{[^}]*\})")
+
+
+@bp.app_template_filter("english_marked")
+def english_marked(text: str | None, lang: str = "lo", tag: str = "span") -> Markup:
+    """A member-facing text in ``lang`` with its English on purpose (the language
+    menu's "Choose language") marked ``lang="en"``, as screen readers and fonts
+    expect. Placeholders such as {name} are left as they are."""
+    text = text or ""
+    if lang == "en":
+        return Markup.escape(text)
+    out = []
+    for part in _PLACEHOLDER.split(text):
+        if _PLACEHOLDER.fullmatch(part):
+            out.append(Markup.escape(part))
+            continue
+        at = 0
+        for match in _LATIN_RUN.finditer(part):
+            out.append(Markup.escape(part[at:match.start()]))
+            out.append(Markup('<%s lang="en">%s</%s>') % (tag, match.group(), tag))
+            at = match.end()
+        out.append(Markup.escape(part[at:]))
+    return Markup("").join(out)
+
+
+def identifier(text: str) -> Markup:
+    """A name that is neither Lao nor English (a file's, a code members type), marked
+    as no language (``zxx``) so that screen readers and the Lao check leave it be."""
+    return Markup('<code lang="zxx">%s</code>') % text
 
 
 def _member_languages():
@@ -188,7 +225,7 @@ def logout():
 @bp.post("/language/<code>")
 def language(code: str):
     """Switch the interface language (kept in her session, and on her account)."""
-    if code in ("lo", "en"):
+    if code in LANGUAGES:
         session["lang"] = code
         if g.get("user") is not None:
             with current_app.extensions["db"].session() as db:

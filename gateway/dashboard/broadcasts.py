@@ -10,11 +10,12 @@ own count, member by member. A test types into the page and checks both agree.
 from __future__ import annotations
 
 import json
+import re
 from datetime import timedelta
 from zoneinfo import ZoneInfo
 
 from flask import current_app, g, jsonify, redirect, render_template, request, url_for
-from flask_babel import format_date
+from flask_babel import format_date, format_decimal
 from flask_babel import gettext as _
 from sqlalchemy import func, select
 from werkzeug.datastructures import MultiDict
@@ -76,6 +77,28 @@ def broadcasts_list():
                          counts["sent"] + counts["delivered"], counts["failed"],
                          sum(counts[s] for s in REMAINING)))
     return render_template("dashboard/broadcasts.html", rows=rows, status_names=status_names())
+
+
+# Names the gateway gives the messages it makes itself, said in her language when
+# shown; a name an organiser typed is shown as she typed it.
+_MADE_NAMES = [
+    (re.compile(r"poll (?P<code>\w+)"), lambda m: _("Poll %(code)s", code=m["code"])),
+    (re.compile(r"reminder: (?P<title>.*) \((?P<n>\d+) min before\)"),
+     lambda m: _("Reminder %(hours)s h before: %(title)s", hours=format_decimal(int(m["n"]) / 60), title=m["title"])),
+    (re.compile(r"quiz (?P<name>\S+) after session (?P<id>\d+)"),
+     lambda m: _("Quiz invitation after session %(number)s", number=m["id"])),
+    (re.compile(r"survey (?P<name>\S+) after session (?P<id>\d+)"),
+     lambda m: _("Survey invitation after session %(number)s", number=m["id"])),
+]
+
+
+@bp.app_template_filter("broadcast_name")
+def broadcast_name(name: str | None, broadcast_id: int | None = None) -> str:
+    for pattern, words in _MADE_NAMES:
+        match = pattern.fullmatch(name or "")
+        if match:
+            return words(match)
+    return name or _("Message %(number)s", number=broadcast_id)
 
 
 def status_names() -> dict[str, str]:

@@ -1,7 +1,7 @@
 """Content: the wording editor, preview, publish, history and revert.
 
-Every text members read and hear, by key, in each language side by side, with
-where it is shown. An organiser changes a text and saves it to the shared draft
+Every text members read and hear, in each language side by side, named by what it
+says and where it is shown (a key is the files' word, not hers). An organiser changes a text and saves it to the shared draft
 (``content_edits``); she previews the draft in the simulator on her own test
 number; an editor or an admin publishes it, which runs every check a version must
 pass (``content.review``) and says each refusal in her language. Two people who
@@ -13,18 +13,23 @@ and how; one text or a whole version can be put back.
 from __future__ import annotations
 
 import difflib
+import re
+from datetime import datetime, timezone
 from dataclasses import dataclass
+from pathlib import PurePosixPath
 from string import Formatter
 
 from flask import current_app, g, jsonify, redirect, render_template, request, url_for
+from babel.dates import format_datetime
 from flask_babel import gettext as _
 
 from gateway.channels.ussd.pages import PageLimits
-from gateway.content import glossary, languages, publication, usage, wording
+from gateway.content import glossary, languages, library, publication, usage, wording
 from gateway.content.edition import Edition
 from gateway.content.flows import Problem
+from gateway.dashboard import flows
 from gateway.dashboard.auth import bp, needs
-from gateway.dashboard.form import actor, found, services
+from gateway.dashboard.form import actor, found, language, services
 from gateway.dashboard.simulator import test_number
 from gateway.encoding import normalise_lao
 from gateway.store import audit
@@ -65,13 +70,16 @@ class Row:
     key: str
     texts: dict  # language -> published text
     drafts: dict  # language -> the draft's text, where one is waiting
-    uses: list
+    shown: list  # where it is shown, in words (flows.shown_in)
     flags: list
     voice: dict  # language -> the call's wording, where it differs
+    examples: dict  # language -> the date a date pattern makes
 
 
 def _rows(edition: Edition, edits) -> list[Row]:
-    catalog, used = edition.catalog, usage.uses(edition.book)
+    """Every text members meet. A language's own name, digits and fallback are the
+    Languages panel's, not texts."""
+    catalog, used, lang = edition.catalog, usage.uses(edition.book), language()
     pending: dict[str, dict[str, str]] = {}
     for row in edits:
         if row.language:  # (a whole quiz document is the quiz builder's)
@@ -80,12 +88,93 @@ def _rows(edition: Edition, edits) -> list[Row]:
                   | set(pending))
     rows = []
     for key in keys:
+        if key.startswith(CATALOG):
+            continue
         texts = {lang: catalog.texts[lang].get(key) for lang in catalog.languages}
         voice = {lang: catalog.texts[lang][key + wording.VOICE] for lang in catalog.languages
                  if key + wording.VOICE in catalog.texts[lang]}
         checked = pending.get(key, {}).get(glossary.LANGUAGE, texts.get(glossary.LANGUAGE) or "")
-        rows.append(Row(key, texts, pending.get(key, {}), used.get(key, []), glossary.flags(checked), voice))
+        rows.append(Row(key, texts, pending.get(key, {}), flows.shown_in(edition.book, catalog, key,
+                                                                         used.get(key, []), lang),
+                        glossary.flags(checked), voice,
+                        {lang: example(edition, key, lang, texts.get(lang)) for lang in texts}))
     return rows
+
+
+CATALOG = "catalog."  # a language's name, digits and fallback
+PATTERN = "format."  # a date pattern (Unicode's): shown as the date it makes
+_SAMPLE = datetime(2027, 1, 11, 7, 0, tzinfo=timezone.utc)  # a Monday, 14:00 in Vientiane
+
+
+def example(edition: Edition, key: str, lang: str, text: str | None) -> str | None:
+    """What a date pattern makes of a sample date; None for other texts (or a pattern
+    that does not work, which publishing refuses with its reason)."""
+    if not key.startswith(PATTERN) or not text:
+        return None
+    try:
+        return format_datetime(_SAMPLE, text, tzinfo=edition.catalog.zone, locale=lang)
+    except (ValueError, KeyError, TypeError, AttributeError):
+        return None
+
+# What the gateway writes as a version's note, said in her language when shown. A
+# note someone typed (``outreach content import --note``) is shown as typed.
+_NOTES = [
+    (re.compile(r"(?P<n>\d+) text\(s\) changed"), lambda m: _("%(count)s text(s) changed", count=m["n"])),
+    (re.compile(r"what version (?P<n>\d+) held"), lambda m: _("what version %(number)s held", number=m["n"])),
+    (re.compile(r"the content this release ships"), lambda m: _("the texts this release of the gateway ships")),
+    (re.compile(r"the content of this release \(published: this install had not edited its content\)"),
+     lambda m: _("the texts of this release, published because no text here had been changed")),
+    (re.compile(r"the content of this release, offered: your edits stay published until you publish this"),
+     lambda m: _("the texts of this release, offered: yours stay published until you publish these")),
+]
+
+
+def version_words(row) -> dict:
+    """Who made a version and its note, in her language where the gateway wrote them."""
+    author = _("this release of the gateway") if row.author == library.SHIPPED_BY else row.author
+    note, typed = row.note or "", True
+    for pattern, words in _NOTES:
+        match = pattern.fullmatch(note)
+        if match:
+            note, typed = words(match), False
+            break
+    return {"author": author, "note": note, "typed": typed and bool(note)}
+
+
+def text_title(edition: Edition, key: str, drafts: dict | None = None) -> str:
+    """A text named by what it says, in her language (or the first that has it),
+    shortened to a line."""
+    lang, catalog = language(), edition.catalog
+    said = (drafts or {}).get(lang) or catalog.texts.get(lang, {}).get(key)
+    for other in [lang] + _languages(edition):
+        said = said or (drafts or {}).get(other) or catalog.texts.get(other, {}).get(key)
+    said = example(edition, key, lang, said) or said
+    said = " ".join((said or "").split())
+    return said if len(said) <= 70 else said[:69] + "…"
+
+
+def draft_names(edition: Edition, edits) -> list[dict]:
+    """The draft's changes, each named in words with where it is edited: a text by
+    what it says, a language by its name, a quiz or a survey by its title."""
+    named, seen = [], set()
+    for row in edits:
+        if row.key.startswith(CATALOG):
+            entry = {"words": _("the language %(name)s", name=edition.catalog.name(row.language)), "code": "",
+                     "link": url_for("dashboard.content") + "#languages"}
+        elif row.language:
+            entry = {"words": text_title(edition, row.key, {row.language: row.text}), "code": "",
+                     "link": url_for("dashboard.content_text", key=row.key)}
+        else:
+            kind, _sep, name = row.key.partition("/")
+            name = name.removesuffix(".yaml")
+            endpoint = "dashboard.content_survey_edit" if kind == "surveys" else "dashboard.content_quiz_edit"
+            entry = {"words": _("survey") if kind == "surveys" else _("quiz"), "code": name,
+                     "link": url_for(endpoint, name=name)}
+        entry["author"] = row.author
+        if (entry["words"], entry["code"]) not in seen:
+            seen.add((entry["words"], entry["code"]))
+            named.append(entry)
+    return named
 
 
 def _languages(edition: Edition) -> list[str]:
@@ -111,7 +200,7 @@ def content():
     return render_template("dashboard/content.html", rows=rows, languages=_languages(edition), query=query,
                            described=languages.described(edition.book, edition.catalog),
                            on_menu=set(edition.book.lists[languages.LIST].items),
-                           edits=edits, version=edition.number, offered=offered,
+                           edits=edits, draft=draft_names(edition, edits), version=edition.number, offered=offered,
                            may_publish=can(g.user, "publish"), notice=request.args.get("notice"),
                            back_to=url_for("dashboard.content"))
 
@@ -135,10 +224,15 @@ def _text_page(key: str, form=None, errors=None, conflicts=None, status=200):
     languages = _languages(edition)
     current = {lang: pending[lang].text if lang in pending else edition.catalog.texts[lang].get(key, "")
                for lang in languages}
-    measures = {lang: measure_lines(wording.measure(edition, key, lang, (form or current).get(lang, ""), _limits()))
+    measures = {lang: measure_lines(wording.measure(edition, key, lang, (form or current).get(lang, ""), _limits()),
+                                    edition)
                 for lang in languages}
     voice = {lang: edition.catalog.texts[lang].get(key + wording.VOICE) for lang in languages}
-    return render_template("dashboard/content_text.html", key=key, languages=languages, used=used,
+    examples = {lang: example(edition, key, lang, (form or current).get(lang)) for lang in languages}
+    return render_template("dashboard/content_text.html", key=key, languages=languages, examples=examples,
+                           pattern=key.startswith(PATTERN),
+                           title=text_title(edition, key), used=flows.shown_in(edition.book, edition.catalog, key,
+                                                                               used, language()),
                            current=current, form=form or current, pending=pending, measures=measures,
                            voice=voice, errors=errors or {}, conflicts=conflicts or {}, history=history,
                            published={lang: edition.catalog.texts[lang].get(key, "") for lang in languages},
@@ -223,22 +317,28 @@ def content_measure():
     if lang not in edition.catalog.languages:
         return jsonify(error=_("Unknown language.")), 400
     measured = wording.measure(edition, key, lang, text, _limits())
-    return jsonify(fits=measured.fits, lines=[{"text": text, "bad": bad} for text, bad in measure_lines(measured)])
+    return jsonify(fits=measured.fits, lines=[{"text": text, "bad": bad} for text, bad in measure_lines(measured, edition)])
 
 
-def measure_lines(measured: wording.Measure) -> list[tuple[str, bool]]:
+def measure_lines(measured: wording.Measure, edition: Edition) -> list[tuple[str, bool]]:
     """The counter under a text box, in her language: (line, whether it is a problem)."""
+    lang, alphabets = language(), {"GSM-7": _("Latin letters"), "UCS-2": _("Lao letters")}
+
+    def where(use: str) -> str:
+        return flows.flow_name(edition.book, edition.catalog, use.split(":")[0], lang)[0]
+
     lines = [(_("%(count)s characters", count=len(measured.text)), False)]
     if measured.too_long:
         lines.append((_("At most %(count)s characters.", count=wording.MAX_TEXT), True))
     for screen in measured.screens[:4]:
-        lines.append((f"USSD {screen.where}: " + _("page 1: %(used)s of %(limit)s (%(encoding)s), %(pages)s page(s)",
-                                                   used=screen.first_page, limit=screen.limit,
-                                                   encoding=screen.encoding, pages=len(screen.pages)), False))
+        lines.append((f"USSD · {where(screen.where)}: " + _(
+            "page 1: %(used)s of %(limit)s (%(encoding)s), %(pages)s page(s)", used=screen.first_page,
+            limit=screen.limit, encoding=alphabets.get(screen.encoding, screen.encoding), pages=len(screen.pages)),
+            False))
         if screen.problems:
             lines.append((_("Options are not on the first page. Shorten the text."), True))
-    for where, parts, _encoding in measured.sms[:2]:
-        lines.append((f"SMS {where}: " + _("%(parts)s part(s)", parts=parts), False))
+    for use, parts, _encoding in measured.sms[:2]:
+        lines.append((f"SMS · {where(use)}: " + _("%(parts)s part(s)", parts=parts), False))
     for flag in measured.flags:
         lines.append((_("The glossary says %(instead)s, not %(word)s.", instead=flag.instead, word=flag.word), True))
     return lines
@@ -258,7 +358,7 @@ def _draft_version(db, edition: Edition) -> tuple[int, list]:
                 docs[row.key] = row.text
             else:
                 docs.pop(row.key, None)
-    row = versions.add(db, docs, SOURCE, actor(), _("%(count)s text(s) changed", count=len(edits)),
+    row = versions.add(db, docs, SOURCE, actor(), f"{len(edits)} text(s) changed",  # said in words by version_note
                        based_on=edition.number)
     return row.id, edits
 
@@ -344,7 +444,8 @@ def content_versions():
     with current_app.extensions["db"].session() as db:
         rows = versions.history(db, 100)
         db.expunge_all()
-    return render_template("dashboard/content_versions.html", rows=rows, may_publish=can(g.user, "publish"),
+    return render_template("dashboard/content_versions.html", rows=rows, said=version_words,
+                           may_publish=can(g.user, "publish"),
                            notice=request.args.get("notice"), back_to=url_for("dashboard.content_versions"))
 
 
@@ -357,7 +458,9 @@ def content_version(number: int):
         docs = versions.documents(db, number)
         before = versions.documents(db, row.based_on) if row.based_on else {}
     lines = publication.diff(before, docs, f"v{row.based_on or 0}", f"v{number}").splitlines()
-    return render_template("dashboard/content_version.html", row=row, lines=lines,
+    return render_template("dashboard/content_version.html", row=row, said=version_words(row), lines=lines,
+                           texts=_text_changes(before, docs) if before else [],
+                           documents=_document_changes(before, docs) if before else [],
                            may_publish=can(g.user, "publish"), back_to=url_for("dashboard.content_versions"))
 
 
@@ -399,6 +502,33 @@ def _key_history(db, key: str, edition: Edition) -> list[dict]:
                         "note": row.note, "changes": changes})
         before = texts
     return list(reversed(out))
+
+
+def _text_changes(before: dict, after: dict) -> list[dict]:
+    """The texts a version changes, each named by what it says, with how."""
+    edition = _edition()
+    order = _languages(edition)
+    langs = sorted({PurePosixPath(name).stem for name in list(before) + list(after) if name.startswith("prompts/")},
+                   key=lambda code: order.index(code) if code in order else len(order))
+    old = {lang: wording.flatten(before, lang) for lang in langs}
+    new = {lang: wording.flatten(after, lang) for lang in langs}
+    keys = sorted({key for lang in langs for key in set(old[lang]) | set(new[lang])
+                   if old[lang].get(key) != new[lang].get(key) and not key.startswith(CATALOG)})
+    return [{"key": key, "title": text_title(edition, key, {lang: new[lang].get(key) or "" for lang in langs}),
+             "changes": [(lang, _inline_diff(old[lang].get(key) or "", new[lang].get(key) or ""))
+                         for lang in langs if old[lang].get(key) != new[lang].get(key)]} for key in keys]
+
+
+def _document_changes(before: dict, after: dict) -> list[dict]:
+    """The quizzes and surveys a version adds, changes or removes."""
+    found = []
+    for name in sorted(set(before) | set(after)):
+        kind, _sep, rest = name.partition("/")
+        if kind in ("quizzes", "surveys") and before.get(name) != after.get(name):
+            state = _("added") if name not in before else _("removed") if name not in after else _("changed")
+            found.append({"words": _("quiz") if kind == "quizzes" else _("survey"),
+                          "code": rest.removesuffix(".yaml"), "state": state})
+    return found
 
 
 def _inline_diff(old: str, new: str) -> list[tuple[str, str]]:

@@ -14,12 +14,14 @@ import re
 from zoneinfo import ZoneInfo
 
 from flask import current_app, g, redirect, render_template, request, url_for
+from flask_babel import force_locale
 from flask_babel import gettext as _
 from sqlalchemy import false, func, or_, select
 
 from gateway.channels.erasure import erase_member
 from gateway.content.vocabulary import Vocabulary
-from gateway.dashboard.auth import bp, needs
+from gateway.dashboard import audit as audit_page
+from gateway.dashboard.auth import LANGUAGES, bp, needs
 from gateway.dashboard.form import Pages, actor, choices, csv_download, found, label, say, services
 from gateway.errors import ImportRowError, InputProblem
 from gateway.phone import is_fictional, mask
@@ -130,8 +132,11 @@ def _history(db, row: Member) -> list[tuple]:
         events.append((at, _("Texted STOP: opted out") if keyword == "stop" else _("Texted START: opted back in"), ""))
     if row.opted_out_at and not any(e[0] == row.opted_out_at for e in events):
         events.append((row.opted_out_at, _("Opted out"), ""))
+    names = audit_page.action_names()
     for event in db.scalars(select(AuditEvent).where(AuditEvent.subject == f"member {row.id}")):
-        events.append((event.at, event.action, event.actor))
+        said, _english = audit_page.detail(event.action, event.detail)
+        what = names.get(event.action, event.action)
+        events.append((event.at, f"{what}: {said}" if said else what, audit_page.actor(event.actor)))
     return sorted(events, key=lambda e: e[0])
 
 
@@ -231,7 +236,7 @@ def member_erase(member_id: int):
 @bp.get("/members/import")
 @needs("send")
 def members_import():
-    return render_template("dashboard/members_import.html", report=None, error=None)
+    return render_template("dashboard/members_import.html", **_import_words(), report=None, error=None)
 
 
 @bp.post("/members/import")
@@ -250,7 +255,7 @@ def members_import_post():
         try:
             text, encoding = decode(data)
             with current_app.extensions["db"].session() as db:
-                report = store.import_rows(db, rows_from_text(text, ("phone",), store.CSV_COLUMNS),
+                report = store.import_rows(db, rows_from_text(text, ("phone",), store.CSV_COLUMNS, column_aliases()),
                                            vocabulary, app_services.config.default_language)
                 audit.record(db, actor(), "members.import", upload.filename or "upload.csv",
                              f"{report.created} created, {report.updated} updated, "
@@ -260,10 +265,31 @@ def members_import_post():
         except csv.Error:
             error = _("The file is not a CSV file we can read. Nothing was imported.")
     if error:
-        return render_template("dashboard/members_import.html", report=None, error=error), 400
+        return render_template("dashboard/members_import.html", **_import_words(), report=None, error=error), 400
     rejected = [(p.line, say(p)) for p in report.rejected]
-    return render_template("dashboard/members_import.html", report=report, rejected=rejected, error=None,
+    return render_template("dashboard/members_import.html", **_import_words(), report=report, rejected=rejected, error=None,
                            windows=encoding == "windows-1252", name=upload.filename)
+
+
+def column_names() -> dict[str, str]:
+    """The member file's columns, in her language: export writes them, import reads
+    them (and every other language's, and the English codes)."""
+    return {"phone": _("phone"), "name": _("name"), "organisation": _("organisation"), "province": _("province"),
+            "language": _("language"), "topics": _("topics"), "consent": _("consent"),
+            "opted_out_at": _("stopped messages"), "opted_in_at": _("started messages again")}
+
+
+def _import_words() -> dict[str, str]:
+    names = column_names()
+    return {"columns": ", ".join(names[column] for column in store.CSV_COLUMNS), "consent": names["consent"]}
+
+
+def column_aliases() -> dict[str, str]:
+    aliases = {}
+    for lang in LANGUAGES:
+        with force_locale(lang):
+            aliases.update({name: column for column, name in column_names().items()})
+    return aliases
 
 
 @bp.get("/members/export.csv")
@@ -275,7 +301,8 @@ def members_export():
     words = {list_name: dict(choices(list_name)) for list_name in ("provinces", "languages", "topics")}
     zone = ZoneInfo(current_app.config["GATEWAY"].timezone)
     with current_app.extensions["db"].session() as db:
-        rows = [list(store.CSV_COLUMNS) + ["consent_at", "opted_out_at", "opted_in_at"]]
+        names = column_names()
+        rows = [[names[column] for column in store.CSV_COLUMNS + ("consent", "opted_out_at", "opted_in_at")]]
         rows += [list(row.values()) for row in store.export_rows(db, where, words, zone)]
         filters = ", ".join(f"{k}={v}" for k, v in request.args.items() if k != "page" and v)
         audit.record(db, actor(), "members.export", "members", f"{len(rows) - 1} member(s)"

@@ -45,6 +45,15 @@ def _state(row: Poll, now) -> str:
     return _("not open yet") if row.opens_at > now and row.closed_at is None else _("closed")
 
 
+def drawn(chart) -> Markup:
+    """A chart for a page: drawn wide for a laptop and narrow for a phone (the page's
+    style shows the one that fits), so its words stay readable on both."""
+    # Our own SVG, every text in it escaped (charts.svg).
+    wide = Markup(charts.svg(chart, embed_font=False))  # nosec B704
+    narrow = Markup(charts.svg(chart, embed_font=False, width=charts.NARROW))  # nosec B704
+    return Markup('<div class="wide">%s</div><div class="narrow">%s</div>') % (wide, narrow)
+
+
 @bp.get("/polls")
 @needs("read")
 def polls_list():
@@ -94,7 +103,7 @@ def poll_new_post():
             row = polls.create(db, code, questions, options, audience_from(form), opens_at, closes_at,
                                confirm=form.get("confirm_votes") == "yes")
             polls.start_broadcast(db, row, services().catalog)
-            audit.record(db, actor(), "poll.create", f"poll {row.code}", polls.label(row.questions, "en"))
+            audit.record(db, actor(), "poll.create", f"poll {row.code}", polls.label(row.questions, language()))
             code = row.code
     except InputProblem as problem:
         return _form_page(form, say(problem), 400)
@@ -113,8 +122,7 @@ def poll(code: str):
     with current_app.extensions["db"].session() as db:
         row = _poll(db, code)
         results = poll_results.compute(db, row, lang)
-        # our own SVG, every text in it escaped (charts.svg)
-        chart = Markup(charts.svg(poll_results.chart(results, lang, catalog, now), embed_font=False))  # nosec B704
+        chart = drawn(poll_results.chart(results, lang, catalog, now))
         broadcast = db.get(Broadcast, row.broadcast_id) if row.broadcast_id else None
         detail = {"id": row.id, "code": row.code, "question": polls.label(row.questions, lang), "state": _state(row, now),
                   "open": row.is_open(now), "opens_at": row.opens_at, "closes_at": row.closed_at or row.closes_at,

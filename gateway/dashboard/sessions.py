@@ -12,6 +12,7 @@ from datetime import date, datetime, timedelta
 from zoneinfo import ZoneInfo
 
 from flask import current_app, redirect, render_template, request, url_for
+from flask_babel import format_decimal
 from flask_babel import gettext as _
 from sqlalchemy import select
 from werkzeug.datastructures import MultiDict
@@ -89,10 +90,18 @@ def _blank() -> MultiDict:
                       "duration_minutes": "60", "feedback_after": ""})
 
 
+def _feedback_usual() -> str:
+    """When the gateway asks for feedback unless a session says otherwise, in words."""
+    minutes = current_app.config["GATEWAY"].feedback_minutes()
+    if minutes is None:
+        return _("as usual: do not ask")
+    return _("as usual: %(hours)s hour(s) later", hours=format_decimal(minutes / 60))
+
+
 def _form_page(values, errors: list[str], row=None, status: int = 200):
     return render_template("dashboard/session_form.html", values=values, errors=errors, row=row,
                            kinds=_kinds(), topics=choices("topics"), languages=_languages(),
-                           feedback_choices=FEEDBACK_CHOICES,
+                           feedback_choices=FEEDBACK_CHOICES, feedback_usual=_feedback_usual(),
                            shared=reminder_jobs.shared_texts(services().catalog,
                                                              [lang for lang, _name in member_languages()])), status
 

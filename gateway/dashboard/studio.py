@@ -10,6 +10,7 @@ anywhere else the upload button works.
 
 from __future__ import annotations
 
+import re
 from dataclasses import dataclass, field
 
 from flask import current_app, jsonify, redirect, render_template, request, url_for
@@ -18,8 +19,10 @@ from flask_babel import gettext as _
 from gateway.content.audio import convert
 from gateway.content.prompt_audit import audit as prompt_audit
 from gateway.content.recordings import MISSING, OUTDATED, RECORDED
+from gateway.content import usage
+from gateway.dashboard import flows
 from gateway.dashboard.auth import bp, needs
-from gateway.dashboard.form import Pages, actor, found, say, services
+from gateway.dashboard.form import Pages, actor, csv_download, found, language, say, services
 from gateway.errors import InputProblem
 from gateway.phone import mask, to_e164
 from gateway.store import audit, live_texts
@@ -36,6 +39,7 @@ class Row:
     status: dict = field(default_factory=dict)  # lang -> recorded | outdated | missing
     files: dict = field(default_factory=dict)  # lang -> file name, when recorded
     live: bool = False
+    shown: list = field(default_factory=list)  # where it is played, in words
 
 
 def catalogue() -> list[Row]:
@@ -57,6 +61,25 @@ def catalogue() -> list[Row]:
             row.status[lang] = recordings.status(lang, row.key, text)
             row.files[lang] = recordings.file(lang, row.key)
     return list(rows.values())
+
+
+_LIVE = [(re.compile(r"session (?P<n>\d+): title"), lambda m: _("the title of session %(number)s", number=m["n"])),
+         (re.compile(r"poll (?P<code>\w+): question"), lambda m: _("the question of poll %(code)s", code=m["code"])),
+         (re.compile(r"poll (?P<code>\w+): answer (?P<n>\d+)"),
+          lambda m: _("answer %(number)s of poll %(code)s", number=m["n"], code=m["code"]))]
+
+
+def _shown(row: Row, uses: dict, lang: str) -> list[tuple[str, bool]]:
+    """Where a recording is played, in words (as the Content page says it)."""
+    if row.live:
+        for pattern, words in _LIVE:
+            match = pattern.fullmatch(row.where)
+            if match:
+                return [(words(match), False)]
+        return [(row.where, True)]
+    app = services()
+    said = flows.shown_in(app.book, app.catalog, row.key, uses.get(row.key, []), lang)
+    return said or [(_("every call"), False)]
 
 
 def _text_of(lang: str, key: str) -> str | None:
@@ -87,6 +110,9 @@ def studio():
     shown = [r for r in rows if (not wanted or r.status.get(lang) == wanted)
              and (not words or words in r.key.lower() or any(words in t.lower() for t in r.texts.values()))]
     pages = Pages.of(len(shown), size=40)
+    uses, reader = usage.uses(services().book), language()
+    for row in shown[pages.offset:pages.offset + pages.size]:
+        row.shown = _shown(row, uses, reader)
     query = {k: v for k, v in request.args.items() if k != "page" and v}
     return render_template("dashboard/studio.html", rows=shown[pages.offset:pages.offset + pages.size],
                            pages=pages, query=query, progress=progress, languages=languages, lang=lang,
@@ -121,6 +147,23 @@ def studio_record(lang: str, key: str):
         return jsonify(ok=True, seconds=clip.seconds, status=RECORDED,
                        url=url_for("voice.audio", lang=lang, name=f"{key}.wav"))
     return redirect(url_for("dashboard.studio", q=key, lang=lang))
+
+
+@bp.get("/prompts/script.csv")
+@needs("read")
+def studio_script():
+    """The numbered list to record from by phone, in one language: what the phone
+    studio asks her to type, with each text's words and where it is played."""
+    languages = current_app.extensions["services"].catalog.languages
+    lang = request.args.get("lang")
+    lang = lang if lang in languages else current_app.config["GATEWAY"].default_language
+    uses, reader = usage.uses(services().book), language()
+    statuses = {RECORDED: _("recorded"), OUTDATED: _("outdated"), MISSING: _("missing")}
+    rows = sorted((row for row in catalogue() if lang in row.texts), key=lambda row: row.numbers[lang])
+    lines = [[_("Number to type"), _("Text"), _("Used in"), _("Status")]]
+    lines += [[row.numbers[lang], row.texts[lang], "; ".join(words for words, _code in _shown(row, uses, reader)),
+               statuses.get(row.status[lang], "")] for row in rows]
+    return csv_download(lines, f"recording-script-{lang}.csv")
 
 
 @bp.post("/prompts/call")

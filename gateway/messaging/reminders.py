@@ -111,7 +111,8 @@ def create_broadcast(db: Session, reminder: Reminder, catalog: Catalog, feedback
         reminder.broadcast_id, reminder.status = row.id, "sent"
         return row.id
     texts, audience = _message(session, catalog)
-    title = session.titles.get("en") or next(iter(session.titles.values()))
+    # The session's title in its own language: the name organisers see in the list.
+    title = session.titles.get(session.language) or next(iter(session.titles.values()))
     row = broadcasts.create(db, texts, audience, f"reminder: {title} ({reminder.offset_minutes} min before)",
                             session_id=session.id)
     row.by_preference = True  # a member who asked for calls gets a reminder call

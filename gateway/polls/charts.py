@@ -58,6 +58,7 @@ class _Piece:
 class _Layout:
     height: int
     pieces: list[_Piece] = field(default_factory=list)
+    width: int = WIDTH
 
 
 @lru_cache(maxsize=8)
@@ -95,20 +96,25 @@ def _wrap(text: str, size: int, width: float) -> list[str]:
     return lines or [""]
 
 
-def layout(chart: Chart) -> _Layout:
+# A phone's chart: the same words and sizes on a narrower canvas (labels wrap more),
+# so that on a 390 px screen its smallest words are still about 12 px high.
+NARROW = 480
+
+
+def layout(chart: Chart, width: int = WIDTH) -> _Layout:
     pieces: list[_Piece] = []
     y = PAD
-    for line in _wrap(chart.title, TITLE_SIZE, WIDTH - 2 * PAD):
+    for line in _wrap(chart.title, TITLE_SIZE, width - 2 * PAD):
         pieces.append(_Piece("text", PAD, y, line, TITLE_SIZE))
         y += TITLE_SIZE * 1.5
-    for line in _wrap(chart.subtitle, SMALL_SIZE, WIDTH - 2 * PAD):
+    for line in _wrap(chart.subtitle, SMALL_SIZE, width - 2 * PAD):
         pieces.append(_Piece("text", PAD, y, line, SMALL_SIZE, MUTED_COLOUR))
         y += SMALL_SIZE * 1.6
     y += GAP
-    label_width = min(max((_width(b.label, TEXT_SIZE) for b in chart.bars), default=0), WIDTH * 0.38)
+    label_width = min(max((_width(b.label, TEXT_SIZE) for b in chart.bars), default=0), width * 0.38)
     note_width = max((_width(b.note, TEXT_SIZE) for b in chart.bars), default=0) + 12
     bar_x = PAD + label_width + 16
-    bar_room = max(WIDTH - PAD - note_width - bar_x, 100)
+    bar_room = max(width - PAD - note_width - bar_x, 100)
     top = max((b.value for b in chart.bars), default=0)
     scale = chart.scale_max or top or 1
     for bar in chart.bars:
@@ -126,7 +132,7 @@ def layout(chart: Chart) -> _Layout:
         y += GAP
         pieces.append(_Piece("text", PAD, y, chart.footer, SMALL_SIZE, MUTED_COLOUR))
         y += SMALL_SIZE * 1.6
-    return _Layout(int(y + PAD), pieces)
+    return _Layout(int(y + PAD), pieces, width)
 
 
 def save(chart: Chart, path: Path | str) -> Path:
@@ -143,14 +149,14 @@ def save(chart: Chart, path: Path | str) -> Path:
     return path
 
 
-def svg(chart: Chart, embed_font: bool = True) -> str:
+def svg(chart: Chart, embed_font: bool = True, width: int = WIDTH) -> str:
     """``chart`` as SVG text. A page that already loads the Lao font (the dashboard)
     leaves it out, which saves ~125 KB per chart."""
-    return _svg(layout(chart), embed_font)
+    return _svg(layout(chart, width), embed_font)
 
 
 def _png(drawn: _Layout) -> Image.Image:
-    image = Image.new("RGB", (WIDTH, drawn.height), "white")
+    image = Image.new("RGB", (drawn.width, drawn.height), "white")
     draw = ImageDraw.Draw(image)
     for piece in drawn.pieces:
         if piece.kind == "rect":
@@ -169,11 +175,11 @@ def _svg(drawn: _Layout, embed_font: bool = True) -> str:
     # The font as a presentation attribute, not a <style>: the dashboard's
     # Content-Security-Policy allows no inline style. A file of its own carries the
     # font itself, in a <style> that only a standalone SVG needs.
-    parts = [f'<svg xmlns="http://www.w3.org/2000/svg" width="{WIDTH}" height="{drawn.height}" '
-             f'viewBox="0 0 {WIDTH} {drawn.height}" role="img" '
+    parts = [f'<svg xmlns="http://www.w3.org/2000/svg" width="{drawn.width}" height="{drawn.height}" '
+             f'viewBox="0 0 {drawn.width} {drawn.height}" role="img" '
              f'font-family="\'{FAMILY}\', \'Noto Sans Lao\', sans-serif">',
              f"<style>{face}</style>" if embed_font else "",
-             f'<rect width="{WIDTH}" height="{drawn.height}" fill="white"/>']
+             f'<rect width="{drawn.width}" height="{drawn.height}" fill="white"/>']
     for piece in drawn.pieces:
         if piece.kind == "rect":
             parts.append(f'<rect x="{piece.x:.1f}" y="{piece.y:.1f}" width="{piece.w:.1f}" '

@@ -47,15 +47,17 @@ def decode(data: bytes) -> tuple[str, str]:
                        "File > Save As > CSV UTF-8 (comma delimited) and try again")
 
 
-def rows_from_text(text: str, required: tuple[str, ...],
-                   columns: tuple[str, ...] = ()) -> Iterator[tuple[int, dict[str, str]]]:
-    """Yield (line number, row) with headers lower-cased and values stripped.
+def rows_from_text(text: str, required: tuple[str, ...], columns: tuple[str, ...] = (),
+                   aliases: dict[str, str] | None = None) -> Iterator[tuple[int, dict[str, str]]]:
+    """Yield (line number, row) with headers lower-cased and values stripped. A header
+    in ``aliases`` (another language's name for a column) is read as the column it names.
 
     Raises ``ImportRowError`` for line 1 when a required column is missing, before
     any row is yielded, so a wrong file is rejected whole.
     """
     reader = csv.DictReader(io.StringIO(text, newline=""))
-    headers = [h.strip().lower() for h in reader.fieldnames or []]
+    folded = {name.strip().lower(): column for name, column in (aliases or {}).items()}
+    headers = [folded.get(h.strip().lower(), h.strip().lower()) for h in reader.fieldnames or []]
     missing = [name for name in required if name not in headers]
     if missing:
         problem = InputProblem("missing column(s) %(missing)s; the header should be %(header)s",

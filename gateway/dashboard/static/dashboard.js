@@ -68,7 +68,7 @@
         out.dataset.encoding = size.encoding;
         out.dataset.segments = size.segments;
         out.textContent = size.length === 0 ? "" : [
-          size.encoding,
+          words[size.encoding] || size.encoding,
           fill(words.chars, { n: number.format(size.length) }),
           fill(words.segments, { n: number.format(size.segments) }),
           fill(words.cost, { cost: `${(size.segments * price).toFixed(3)} ${currency}` }),
