@@ -2,7 +2,7 @@
 
 Posts Africa's Talking inbound-SMS webhooks to a production-style gateway
 (gunicorn, real Redis, migrated database) with one real ``outreach worker``
-sending replies through the official SDK to a local fake Africa's Talking.
+sending replies (Africa's Talking's HTTP API, posted directly) to a local fake Africa's Talking.
 Members text keywords and answers; a share of the posts are redeliveries of an
 earlier message id, which must be recognised and not processed again.
 

@@ -20,6 +20,7 @@ from gateway.channels.sms.inbox import Inbox
 from gateway.channels.sms.service import SmsService
 from gateway.channels.sms.spool import Spool
 from gateway.channels.ussd.pages import PageLimits
+from gateway.channels.ussd.scriptline import ScriptLine
 from gateway.channels.ussd.service import UssdService
 from gateway.channels.ussd.sessions import UssdSessions
 from gateway.channels.voice.service import CallService
@@ -27,8 +28,7 @@ from gateway.channels.voice.studio import PhoneStudio
 from gateway.config import Config
 from gateway.content.recordings import Recordings
 from gateway.phone import to_e164
-from gateway.providers import get_provider
-from gateway.scriptline import ScriptLine
+from gateway.providers import get_provider, with_webhooks
 from gateway.services import Services, setup_logging
 from gateway.store import audit
 from gateway.web import headers
@@ -59,8 +59,7 @@ def create_app(config: Config | Mapping[str, Any] | None = None) -> Flask:
         PageLimits(settings.ussd_page_gsm7, settings.ussd_page_ucs2),
         settings.secret_key, settings.default_language, settings.ussd_rate_limit)
     # Inbound webhooks are provider-specific whatever provider sends our replies.
-    app.extensions["parsers"] = {name: get_provider(name, settings)
-                                 for name in ("africastalking", "twilio", "android", "http")}
+    app.extensions["parsers"] = {name: get_provider(name, settings) for name in with_webhooks()}
     if services.provider.name in app.extensions["parsers"]:  # the sending one knows its phones' health
         app.extensions["parsers"][services.provider.name] = services.provider
     app.extensions["sms"] = SmsService(services, conversations)

@@ -6,9 +6,8 @@ With no ``REDIS_URL`` the gateway starts a real Redis server bundled by
 unix socket. Child processes (web workers, RQ worker) are handed its URL.
 
 Jobs are queued by path (``job("send_batch")``), not by function object: the
-module that queues work then need not import the module that does it, which is
-what kept the old layout in one import circle. The paths are what Redis stores,
-so a job that moves keeps its old path working through ``MOVED_JOBS``.
+module that queues work then need not import the module that does it. The paths
+are what Redis stores; ``gateway.messaging.jobs`` keeps them stable.
 """
 
 from __future__ import annotations
@@ -21,10 +20,9 @@ from pathlib import Path
 from redis import Redis
 from rq import Queue, Retry
 from rq.exceptions import NoSuchJobError
-from rq.job import Job as RqJob
+from rq.job import Job
 from rq.job import JobStatus
 from rq.registry import ScheduledJobRegistry
-from rq.utils import import_attribute
 
 log = logging.getLogger(__name__)
 
@@ -38,26 +36,6 @@ SEND_RETRY = Retry(max=5, interval=[10, 60, 300, 900, 3600])
 def job(name: str) -> str:
     """The path Redis stores for one of ``gateway.messaging.jobs``."""
     return f"{JOBS_MODULE}.{name}"
-
-
-# Jobs queued before the layout by capability name their old homes; a worker runs
-# them at the new ones, so nothing queued across an upgrade is lost.
-MOVED_JOBS = {
-    "gateway.tasks.send_message": job("send_message"),
-    "gateway.bulk.send_batch": job("send_batch"),
-    "gateway.outbound_calls.call_again": job("call_again"),
-    "gateway.outbound_calls.call_back": job("call_back"),
-    "gateway.reminders.fire": job("fire_reminder"),
-}
-
-
-class Job(RqJob):
-    """An RQ job that still finds a function which has moved (see ``MOVED_JOBS``)."""
-
-    @property
-    def func(self):
-        moved = MOVED_JOBS.get(self.func_name)
-        return import_attribute(moved) if moved else super().func
 
 
 _embedded: dict[str, object] = {}  # keeps servers alive as long as this process runs
@@ -124,7 +102,7 @@ def connect(url: str) -> Redis:
 
 
 def queues(redis: Redis) -> dict[str, Queue]:
-    return {name: Queue(name, connection=redis, job_class=Job) for name in QUEUES}
+    return {name: Queue(name, connection=redis) for name in QUEUES}
 
 
 def enqueue(queue: Queue, name: str, *args, config, at: datetime | None = None,

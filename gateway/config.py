@@ -16,11 +16,11 @@ from typing import Any, Mapping
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 from gateway.errors import ConfigError
+from gateway.providers import PROVIDERS
 
 # Where the shipped flows/ and prompts/ live: the repository root (editable install).
 PROJECT_ROOT = Path(__file__).resolve().parent.parent
 COUNTS_FROM_ZERO = ("trusted_proxies",)
-SMS_PROVIDERS = ("console", "africastalking", "twilio", "android", "http", "smpp")
 
 
 def _int(name: str, raw: str, minimum: int = 0) -> int:
@@ -149,8 +149,8 @@ class Config:
         return cls(**values).checked()
 
     def checked(self) -> "Config":
-        if self.sms_provider not in SMS_PROVIDERS:
-            raise ConfigError("SMS_PROVIDER", f"must be one of {', '.join(SMS_PROVIDERS)}, "
+        if self.sms_provider not in PROVIDERS:
+            raise ConfigError("SMS_PROVIDER", f"must be one of {', '.join(PROVIDERS)}, "
                                               f"got {self.sms_provider!r}")
         if self.android_rate > 29:
             raise ConfigError("ANDROID_RATE", f"Android refuses more than about 30 texts a minute "

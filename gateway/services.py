@@ -92,8 +92,7 @@ class Services:
         redis_url = settings.redis_url or broker.embedded_redis_url(settings.instance_path)
         redis = broker.connect(redis_url)
         provider = get_provider(settings.sms_provider, settings)
-        if hasattr(provider, "attach"):  # a provider whose limits all workers share (Android phones)
-            provider.attach(redis)
+        provider.attach(redis)  # limits every worker shares (Android phones, the SMPP link)
         db = Database(settings.sqlalchemy_url)
         library = Library(db, redis, lambda: read_folders(settings.flows_dir, settings.prompts_dir,
                                                        settings.quizzes_dir, settings.surveys_dir),

@@ -14,7 +14,7 @@ from urllib.parse import parse_qs
 from werkzeug.wrappers import Response
 
 from gateway import services
-from gateway.broker import QUEUES, Job
+from gateway.broker import QUEUES
 
 
 # How long the gateway waits for a fake provider in tests, and how late a "timeout"
@@ -161,7 +161,7 @@ def drain(app) -> int:
     app.extensions["inbox"].drain(wait=True)  # texts accepted and not yet processed, first
     queues = [app.extensions["queues"][name] for name in QUEUES]
     before = sum(q.count for q in queues)
-    SimpleWorker(queues, connection=app.extensions["redis"], job_class=Job).work(burst=True)
+    SimpleWorker(queues, connection=app.extensions["redis"]).work(burst=True)
     return before
 
 

@@ -48,7 +48,7 @@ def test_every_top_level_entry_is_under_the_layer_rules():
 
 
 def test_the_top_level_holds_only_what_every_part_shares():
-    shared = {"app", "services", "config", "errors", "broker", "scriptline", "phone", "encoding"}
+    shared = {"app", "services", "config", "errors", "broker", "phone", "encoding"}
     packages = {"engine", "content", "channels", "messaging", "polls", "store", "providers", "dashboard",
                 "web", "cli"}
     assert _top_entries() == {f"gateway.{name}" for name in shared | packages}

@@ -17,7 +17,7 @@ from redis.exceptions import ResponseError
 from redis.exceptions import TimeoutError as RedisTimeoutError
 
 from gateway.cli.simulate import Phone
-from gateway.scriptline import Script, ScriptLine
+from gateway.channels.ussd.scriptline import Script, ScriptLine
 
 from .outage import Outage
 

@@ -157,7 +157,7 @@ def test_twilio_signatures_valid_tampered_missing_and_behind_a_proxy(tw_app):
     tampered = dict(form, Body="STOP")
     signature = RequestValidator("tw-secret").compute_signature("https://gw.example.org/sms/twilio", form)
     response = client.post("/sms/twilio", data=tampered, headers={"X-Twilio-Signature": signature})
-    assert response.status_code == 403 and b"<Response/>" in response.data
+    assert response.status_code == 403 and b"<Response />" in response.data
     assert twilio_post(client, "/sms/twilio", dict(form, MessageSid="SMsig2"), sign=False).status_code == 403
     # Signed over the internal address the proxy forwarded to: not what Twilio called.
     local = twilio_post(client, "/sms/twilio", dict(form, MessageSid="SMsig3"), base="http://localhost")
@@ -169,7 +169,7 @@ def test_twilio_signatures_valid_tampered_missing_and_behind_a_proxy(tw_app):
 def test_twilio_conversation_and_send(tw_app, fake_twilio):
     client = tw_app.test_client()
     assert tw_text(client, "JOIN").status_code == 200
-    assert tw_text(client, "0").data.endswith(b"<Response/>")
+    assert tw_text(client, "0").data.endswith(b"<Response />")
     drain(tw_app)
     assert [r["Body"] for r in fake_twilio.requests][1] == "Welcome! Please type your name:\n(ພາສາລາວ: 0)"
     assert fake_twilio.requests[0]["StatusCallback"] == "https://gw.example.org/status/twilio"

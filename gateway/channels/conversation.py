@@ -66,7 +66,7 @@ class Conversations:
         """Begin ``flow`` (with ``vars`` known already) on the published content. With
         ``db`` given, run inside that open transaction; with ``member``, her row loaded
         in it already (SMS loads a batch's members in one query: a query per text was
-        a fifth of the drainer's time, #16)."""
+        a fifth of the drainer's time)."""
         edition = self.library.current()
         if is_fictional(phone):  # an organiser's test number: the draft she previews, if any
             edition = self.library.preview(phone) or edition

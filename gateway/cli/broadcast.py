@@ -68,11 +68,11 @@ def _preview(services, broadcast_id: int):
             click.echo(f"      ... and {others} more, each its own")
     click.echo(f"  total: {result.recipients} recipient(s), {result.segments} segment(s), "
                f"estimated cost {result.cost:,.2f} {result.currency}")
-    pace = getattr(services.provider, "minutes_for", None)
-    if pace is not None and result.recipients:  # phones send at their own rate: say how long
-        phones = len(services.provider.phones)
+    minutes = services.provider.minutes_for(result.recipients) if result.recipients else None
+    if minutes is not None:  # phones send at their own rate: say how long
+        phones = services.provider.senders()
         click.echo(f"  time: {result.recipients:,} messages over {phones} phone{'s' if phones != 1 else ''}: "
-                   f"about {duration(pace(result.recipients))} (quiet hours pause it; it resumes in the morning)")
+                   f"about {duration(minutes)} (quiet hours pause it; it resumes in the morning)")
     return result
 
 

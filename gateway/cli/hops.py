@@ -338,7 +338,7 @@ def _send_open_poll(app) -> None:
     from rq import SimpleWorker
     from sqlalchemy import func, select
 
-    from gateway.broker import QUEUES, Job
+    from gateway.broker import QUEUES
     from gateway.messaging import bulk
     from gateway.messaging.audience import Audience
     from gateway.polls import poll as polls
@@ -355,7 +355,7 @@ def _send_open_poll(app) -> None:
         broadcast_id = polls.start_broadcast(db, poll, app.extensions["services"].catalog).id
     bulk.dispatch(app.extensions["services"], broadcast_id)
     queues = [app.extensions["queues"][name] for name in QUEUES]
-    SimpleWorker(queues, connection=app.extensions["redis"], job_class=Job).work(
+    SimpleWorker(queues, connection=app.extensions["redis"]).work(
         burst=True, logging_level="WARNING")
 
 

@@ -50,7 +50,7 @@ class Texter:
         from rq import SimpleWorker
         from sqlalchemy import select
 
-        from gateway.broker import QUEUES, Job
+        from gateway.broker import QUEUES
         from gateway.store import members
         from gateway.store.models import OutboundMessage
 
@@ -62,7 +62,7 @@ class Texter:
                                          "id": f"SIM{uuid.uuid4().hex}", "date": "", "linkId": ""})
         self.app.extensions["inbox"].drain(wait=True)  # the webhook only stored it
         queues = [self.app.extensions["queues"][name] for name in QUEUES]
-        SimpleWorker(queues, connection=self.app.extensions["redis"], job_class=Job).work(
+        SimpleWorker(queues, connection=self.app.extensions["redis"]).work(
             burst=True, logging_level="WARNING")
         with self.app.extensions["db"].session() as db:
             member = members.by_phone(db, self.phone)

@@ -54,7 +54,7 @@ def init_app(app: Flask) -> None:
 class CookieSessions(SecureCookieSessionInterface):
     """Flask's signed-cookie sessions, which build their signer on every request,
     cookie or not. Webhooks never carry the cookie: a request without it now gets
-    its empty session at once (1.6% of an SMS webhook's instructions, #16). One
+    its empty session at once (1.6% of an SMS webhook's instructions). One
     with it is read as before."""
 
     def open_session(self, app: Flask, request) -> SecureCookieSession | None:

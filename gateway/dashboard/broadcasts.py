@@ -165,9 +165,8 @@ def broadcast(broadcast_id: int):
         detail = {"id": row.id, "name": row.name, "status": row.status, "texts": dict(row.texts),
                   "audience": _describe(Audience.from_dict(row.audience)), "created_at": row.created_at}
     minutes = None
-    pace = getattr(app_services.provider, "minutes_for", None)
-    if preview is not None and pace is not None and preview.recipients:
-        minutes = pace(preview.recipients)
+    if preview is not None and preview.recipients:
+        minutes = app_services.provider.minutes_for(preview.recipients)
     problem = preview.problem() if preview is not None else None
     return render_template("dashboard/broadcast.html", row=detail, preview=preview, minutes=minutes,
                            problem=say(problem) if problem is not None else None, waits=waits(),

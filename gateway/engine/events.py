@@ -204,7 +204,7 @@ class State:
         """A JSON-ready copy. Written out by hand: ``dataclasses.asdict`` was the
         single largest cost of a USSD hop. ``copy=False`` shares the nested dicts
         and lists, for a caller that writes the state out at once: the deep copy
-        was then the largest of the gateway's own costs per hop (#16)."""
+        was then the largest of the gateway's own costs per hop (see docs/benchmarks.md)."""
         same = (lambda value: value) if not copy else _copy
         return {
             "flow": self.flow, "node": self.node, "language": self.language,

@@ -29,7 +29,7 @@ def batch_size(services: Services) -> int:
     """Rows a bulk job takes: BULK_BATCH_SIZE, or less where the provider paces itself
     (Android phones: about 20 s of their rate, so replies get a worker in between)."""
     return min(services.config.bulk_batch_size,
-               getattr(services.provider, "batch_size", None) or services.config.bulk_batch_size)
+               services.provider.batch_size or services.config.bulk_batch_size)
 
 
 def dispatch(services: Services, broadcast_id: int, not_before=None, urgent: bool = False):

@@ -100,11 +100,10 @@ def save_recording(provider_name: str, url: str, lang: str, key: str, text: str,
     services = current()
     config = services.config
     provider = get_provider(provider_name, config)
-    fetch = getattr(provider, "fetch_recording", None)
-    if fetch is None:
+    if not provider.makes_recordings:
         return f"{provider_name} makes no recordings"
     try:
-        clip = convert(fetch(url))
+        clip = convert(provider.fetch_recording(url))
     except (InputProblem, PermanentProviderError) as exc:
         log.warning("recording of %s/%s by phone not kept: %s", lang, key, exc)
         return f"not kept: {exc}"

@@ -40,6 +40,20 @@ from gateway.content.library import CHECK_EVERY_S
 from gateway.messaging import reconciler
 
 log = logging.getLogger(__name__)
+
+
+class _Worker(Worker):
+    """RQ's worker, which remembers that it was asked to stop (SIGTERM or SIGINT,
+    idle or busy) through RQ's public warm-shutdown hook, so that the loop below
+    tells a requested stop from RQ quitting on a Redis error."""
+
+    stop_requested = False
+
+    def handle_warm_shutdown_request(self):
+        self.stop_requested = True
+        super().handle_warm_shutdown_request()
+
+
 # A worker's registration in Redis lives this long without a heartbeat, so
 # /healthz sees a killed worker gone within about half a minute.
 WORKER_TTL_S = 30
@@ -169,15 +183,14 @@ def run(burst: bool = False,
         while True:
             _wait_for_redis(gateway)
             connection = broker.connect(gateway.redis_url)
-            worker = Worker(list(broker.queues(connection).values()), connection=connection, job_class=broker.Job,
-                            worker_ttl=WORKER_TTL_S)
+            worker = _Worker(list(broker.queues(connection).values()), connection=connection,
+                             worker_ttl=WORKER_TTL_S)
             try:
                 worker.work(with_scheduler=True, burst=burst)
             except (RedisConnectionError, RedisTimeoutError) as exc:
                 log.warning("worker: lost Redis (%s); reconnecting", type(exc).__name__)
                 continue
-            # RQ records a SIGTERM/SIGINT here, idle or busy (RQ has no public flag).
-            if burst or worker._shutdown_requested_date is not None:
+            if burst or worker.stop_requested:
                 return
             # RQ quit on its own: a Redis error outside the dequeue loop. Go again.
             log.warning("worker: stopped unexpectedly; reconnecting")

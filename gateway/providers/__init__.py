@@ -1,8 +1,9 @@
 """SMS providers, found by name (as rq resolves serializers).
 
-To add one (a local aggregator, an Android SIM gateway), write a class with
-``name``, ``send``, ``parse_inbound`` and ``parse_report`` (see ``base.Provider``)
-and add it to ``PROVIDERS``.
+``PROVIDERS`` is the one list of them: ``SMS_PROVIDER`` is checked against it, and
+the webhooks are served for each whose class says it has them. To add one (a local
+aggregator, an Android SIM gateway), subclass ``base.Provider`` (``name``, ``send``,
+``parse_inbound``, ``parse_report``, and what more it can do) and add a line here.
 """
 
 from __future__ import annotations
@@ -30,3 +31,8 @@ def provider_class(name: str):
 
 def get_provider(name: str, config):
     return provider_class(name)(config)
+
+
+def with_webhooks() -> list[str]:
+    """The providers that post to us (texts, reports, USSD, calls), whichever sends."""
+    return [name for name in PROVIDERS if provider_class(name).webhooks]

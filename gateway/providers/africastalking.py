@@ -1,7 +1,11 @@
-"""Africa's Talking SMS, through the official ``africastalking`` SDK.
+"""Africa's Talking SMS and calls, posted to its HTTP API directly.
 
-``AT_API_URL`` replaces the SDK's base URL, so tests point the real SDK code at a
-local fake that speaks the same wire format.
+Like RapidPro's Courier, this posts the documented form to Africa's Talking
+(``POST /version1/messaging``, ``POST /call``) with a ``requests`` session of its own,
+rather than through the ``africastalking`` SDK: the SDK opens a new connection (and a
+new TLS handshake) for every request and offers no public way to keep one, and a
+member waits for each reply. ``AT_API_URL`` and ``AT_VOICE_URL`` name the hosts, so
+tests point this same code at a local fake that speaks the same wire format.
 
 Send reply: ``{"SMSMessageData": {"Recipients": [{"number", "statusCode",
 "messageId", "status", "cost"}]}}``. Status codes: 100-102 accepted; 401 RiskHold,
@@ -17,9 +21,6 @@ import os
 from typing import Mapping, Sequence
 
 import requests
-from africastalking.Service import AfricasTalkingException
-from africastalking.SMS import SMSService
-from africastalking.Voice import VoiceService
 
 from gateway.errors import (
     AmbiguousProviderError,
@@ -30,6 +31,7 @@ from gateway.providers.base import (
     DeliveryReport,
     Inbound,
     OptOutNotice,
+    Provider,
     SendOutcome,
     SettledSession,
     request_was_written,
@@ -45,15 +47,8 @@ REPORT_STATUS = {"Success": "delivered", "Failed": "failed", "Rejected": "failed
                  "Expired": "failed", "Sent": None, "Submitted": None, "Buffered": None}
 
 
-class _KeptAliveSMS(SMSService):
-    """The SDK's SMS service, posting over kept-alive connections.
-
-    The SDK posts with ``requests.post``: a new connection, and a new TLS handshake
-    with Africa's Talking, for every request. Replies go out a round at a time (a
-    member's second reply only after her first has returned), so each handshake
-    was paid in every member's wait as well as in CPU (#16). This overrides the
-    SDK's private poster, name-mangled as ``_Service__make_post_request``; should a
-    later SDK rename it, the SDK's own poster runs again, slower but correct.
+class _Api:
+    """Africa's Talking's API for one account, over kept-alive connections.
 
     Sessions are lent one per request from a small stack, so concurrent requests
     (a wave of sends) never share one: a ``requests.Session`` is not documented as
@@ -63,11 +58,12 @@ class _KeptAliveSMS(SMSService):
     proxy settings once per host (``SettledSession``)."""
 
     def __init__(self, username: str, api_key: str):
-        super().__init__(username, api_key)
+        self.username = username
+        self.headers = {"Accept": "application/json", "apiKey": api_key}
         self._idle: list[requests.Session] = []
         self._owner = os.getpid()
 
-    def _Service__make_post_request(self, url, headers, data, params, callback=None, timeout=None):
+    def post(self, url: str, form: dict, timeout: float) -> requests.Response:
         if self._owner != os.getpid():
             self._idle, self._owner = [], os.getpid()  # the parent's sockets stay the parent's
         try:
@@ -75,53 +71,59 @@ class _KeptAliveSMS(SMSService):
         except IndexError:
             session = SettledSession()
         try:
-            response = session.post(url=url, headers=headers, params=params, data=data, timeout=timeout)
+            response = session.post(url, data={"username": self.username, **form}, headers=self.headers,
+                                    timeout=(timeout, timeout))
         except BaseException:
             session.close()  # its connection may be half-used: not for the next request
             raise
         self._idle.append(session)
-        if callback is None or callback == {}:
-            return response
-        callback(response)
+        return response
 
 
-class AfricasTalkingProvider:
+def _json(response: requests.Response):
+    """The reply's JSON, whatever content type it names; None when it is not JSON."""
+    try:
+        return json.loads(response.text)
+    except ValueError:
+        return None
+
+
+class AfricasTalkingProvider(Provider):
     name = "africastalking"
+    makes_recordings = True
+    webhooks = True
     recipients_per_request = None  # one bulk request carries the whole batch
 
     def __init__(self, config):
         self.sender_id = config.at_sender_id or None
         self.timeout = config.provider_timeout_ms / 1000
-        self.sms = _KeptAliveSMS(config.at_username or "sandbox", config.at_api_key or "")
-        self.sms._baseUrl = config.at_api_url.rstrip("/") + "/version1"  # the SDK has no setter
-        self.voice = VoiceService(config.at_username or "sandbox", config.at_api_key or "")
-        self.voice._baseUrl = config.at_voice_url.rstrip("/")  # calls go to voice.africastalking.com
+        self.api = _Api(config.at_username or "sandbox", config.at_api_key or "")
+        self.messaging_url = config.at_api_url.rstrip("/") + "/version1/messaging"
+        self.call_url = config.at_voice_url.rstrip("/") + "/call"  # calls go to voice.africastalking.com
         self.voice_number = config.at_voice_number
         # Africa's Talking's own hosts, and the voice API host it is reached at here.
         self.media = MediaHosts.of(config.recording_hosts, (".africastalking.com", host_of(config.at_voice_url)),
                                    config.recording_private_ok())
 
     def send(self, text: str, phones: Sequence[str], **options) -> list[SendOutcome]:
+        form = {"to": ",".join(phones), "message": text, "bulkSMSMode": 1}
+        if self.sender_id:
+            form["from"] = self.sender_id
         try:
-            reply = self.sms.send(text, list(phones), sender_id=self.sender_id,
-                                  timeout=(self.timeout, self.timeout))
+            response = self.api.post(self.messaging_url, form, self.timeout)
         except requests.RequestException as exc:
             if request_was_written(exc):
                 raise AmbiguousProviderError(
                     f"africastalking: no answer ({type(exc).__name__}); may have been sent") from None
             raise TransientProviderError(f"africastalking unreachable: {type(exc).__name__}") from None
-        except AfricasTalkingException as exc:  # an HTTP error status: AT did not take it
-            body = str(exc)[:120]
-            if "authentication" in body.lower() or "invalid" in body.lower():
+        if not 200 <= response.status_code < 300:  # AT did not take it
+            body = response.text[:120]
+            if response.status_code in (401, 403) or "authentication" in body.lower() or "invalid" in body.lower():
                 raise PermanentProviderError(f"africastalking refused the request: {body}") from None
-            raise TransientProviderError(f"africastalking error: {body}") from None
-        if isinstance(reply, str):  # the SDK only decodes an exact application/json type
-            try:
-                reply = json.loads(reply)
-            except ValueError:
-                reply = None
-        if not isinstance(reply, dict) or "SMSMessageData" not in reply:
-            # It answered 200, so it may well have sent: we cannot tell to whom.
+            raise TransientProviderError(f"africastalking error: {response.status_code} {body}") from None
+        reply = _json(response)
+        if not isinstance(reply, dict) or not isinstance(reply.get("SMSMessageData"), dict):
+            # It answered 2xx, so it may well have sent: we cannot tell to whom.
             raise AmbiguousProviderError("africastalking sent an unreadable reply; may have been sent")
         outcomes = {}
         for recipient in reply["SMSMessageData"].get("Recipients", []):
@@ -139,16 +141,13 @@ class AfricasTalkingProvider:
         callback (``/voice/africastalking``) with the session id returned here; its
         end-of-call post (``isActive=0``) carries ``status`` and ``hangupCause``."""
         try:
-            reply = self.voice.call(self.voice_number, [phone], timeout=(self.timeout, self.timeout))
+            response = self.api.post(self.call_url, {"from": self.voice_number or "", "to": phone}, self.timeout)
         except requests.RequestException as exc:
             return transport_outcome(phone, "africastalking", exc)
-        except (AfricasTalkingException, ValueError) as exc:
-            return SendOutcome(phone, False, error=f"africastalking: {str(exc)[:100]}")
-        if isinstance(reply, str):
-            try:
-                reply = json.loads(reply)
-            except ValueError:
-                reply = None
+        if not 200 <= response.status_code < 300:
+            return SendOutcome(phone, False, error=f"africastalking: {response.status_code} {response.text[:100]}",
+                               transient=response.status_code >= 500)
+        reply = _json(response)
         entries = reply.get("entries") if isinstance(reply, dict) else None
         if not entries:
             error = (reply or {}).get("errorMessage") if isinstance(reply, dict) else "unreadable reply"

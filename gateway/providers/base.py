@@ -11,11 +11,13 @@ from __future__ import annotations
 
 import os
 from dataclasses import dataclass
-from typing import Mapping, Protocol, Sequence
+from typing import Mapping, Sequence
 from urllib.parse import urlsplit
 
 import requests
 from urllib3.exceptions import NewConnectionError
+
+from gateway.errors import PermanentProviderError
 
 
 
@@ -134,13 +136,26 @@ def transport_outcome(phone: str, provider: str, exc: requests.RequestException)
     return SendOutcome(phone, False, error=f"{provider} unreachable: {kind}", transient=True)
 
 
-class Provider(Protocol):
-    name: str
+class Provider:
+    """What every provider is asked, with the answers of one that only sends texts.
+
+    A provider says what more it can do by overriding these (Africa's Talking and
+    Twilio place calls and fetch their recordings; Android phones pace themselves
+    and share their limits through Redis), so callers ask the provider, never
+    whether it happens to have an attribute."""
+
+    name: str = ""
     # How many recipients one request to the provider carries: None for as many as
     # BULK_BATCH_SIZE (Africa's Talking's bulk send), 1 where every recipient is a
     # request of its own (Twilio). Bulk sending claims rows per request, so this is
     # what keeps a crash from leaving more than the requests in flight unknown.
-    recipients_per_request: int | None
+    recipients_per_request: int | None = None
+    # Rows a bulk job takes, where the provider paces itself (None: BULK_BATCH_SIZE).
+    batch_size: int | None = None
+    # Whether recordings made on its calls can be fetched (record-by-phone).
+    makes_recordings: bool = False
+    # Whether it posts to our webhooks (texts, reports, USSD, calls), checked with its secret.
+    webhooks: bool = False
 
     def send(self, text: str, phones: Sequence[str], *, ids: Sequence[str] | None = None,
              urgent: bool = True, ttl: int | None = None) -> list[SendOutcome]:
@@ -152,18 +167,39 @@ class Provider(Protocol):
         takes a client id refuse a second copy; ``urgent`` is a reply to a member
         (bulk is not); ``ttl`` is how long a bulk text may still be worth sending.
         A provider that cannot use them ignores them."""
+        raise NotImplementedError
 
     def call(self, phone: str, answer_url: str, status_url: str) -> SendOutcome:
         """Place a phone call; when it is answered the provider asks ``answer_url``
         (Twilio) or the number's voice callback (Africa's Talking) what to play.
         The outcome's provider id is the call's id."""
+        return SendOutcome(phone, False, error=f"{self.name} places no calls")
 
     def fetch_recording(self, url: str) -> bytes:
         """The audio of a recording made on a call (record-by-phone), from the URL
         the provider's callback gave. Raises TransientProviderError while it is not
-        ready, PermanentProviderError when it never will be. Providers that make no
-        calls do not have it."""
+        ready, PermanentProviderError when it never will be (``makes_recordings``)."""
+        raise PermanentProviderError(f"{self.name} makes no recordings")
 
-    def parse_inbound(self, form: Mapping[str, str]) -> Inbound | None: ...
+    def parse_inbound(self, form: Mapping[str, str]) -> Inbound | None:
+        return None
 
-    def parse_report(self, form: Mapping[str, str]) -> DeliveryReport | OptOutNotice | None: ...
+    def parse_report(self, form: Mapping[str, str]) -> DeliveryReport | OptOutNotice | None:
+        return None
+
+    def attach(self, redis) -> None:
+        """Share its limits with every worker through Redis (Android phones' pace,
+        SMPP's one link). Most providers have none."""
+
+    def minutes_for(self, messages: int) -> float | None:
+        """How long ``messages`` texts take at the provider's own pace; None where
+        it has none worth saying (an aggregator takes a broadcast at once)."""
+        return None
+
+    def senders(self) -> int:
+        """How many senders share the pace (phones): said beside ``minutes_for``."""
+        return 1
+
+    def sender_health(self) -> list[dict] | None:
+        """Each sender's state for /healthz, where it has several (Android phones)."""
+        return None

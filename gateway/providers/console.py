@@ -7,12 +7,12 @@ table, where ``outreach simulate`` shows them under the screen that caused them.
 from __future__ import annotations
 
 import uuid
-from typing import Mapping, Sequence
+from typing import Sequence
 
-from gateway.providers.base import DeliveryReport, Inbound, SendOutcome
+from gateway.providers.base import Provider, SendOutcome
 
 
-class ConsoleProvider:
+class ConsoleProvider(Provider):
     name = "console"
     recipients_per_request = None
 
@@ -25,8 +25,3 @@ class ConsoleProvider:
     def call(self, phone: str, answer_url: str, status_url: str) -> SendOutcome:
         return SendOutcome(phone, True, f"console-call-{uuid.uuid4().hex[:12]}")
 
-    def parse_inbound(self, form: Mapping[str, str]) -> Inbound | None:
-        return None
-
-    def parse_report(self, form: Mapping[str, str]) -> DeliveryReport | None:
-        return None

@@ -41,7 +41,7 @@ import requests
 import yaml
 
 from gateway.errors import ConfigError
-from gateway.providers.base import DeliveryReport, Inbound, SendOutcome, SettledSession, transport_outcome
+from gateway.providers.base import DeliveryReport, Inbound, Provider, SendOutcome, SettledSession, transport_outcome
 
 
 @dataclass(frozen=True)
@@ -134,8 +134,9 @@ def fill(template: Any, values: Mapping[str, str]) -> Any:
     return template
 
 
-class HttpProvider:
+class HttpProvider(Provider):
     name = "http"
+    webhooks = True
     recipients_per_request = 1
 
     def __init__(self, config):

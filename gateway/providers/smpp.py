@@ -26,7 +26,7 @@ import warnings
 from dataclasses import dataclass
 from typing import Mapping, Sequence
 
-from gateway.providers.base import DeliveryReport, Inbound, SendOutcome
+from gateway.providers.base import DeliveryReport, Inbound, Provider, SendOutcome
 
 with warnings.catch_warnings():
     warnings.simplefilter("ignore", DeprecationWarning)
@@ -88,7 +88,7 @@ def inbound_id(phone: str, text: str, when: float) -> str:
     return "mo-" + hashlib.sha1(f"{phone}|{text}|{int(when // 60)}".encode(), usedforsecurity=False).hexdigest()[:24]
 
 
-class SmppProvider:
+class SmppProvider(Provider):
     name = "smpp"
     recipients_per_request = 1
 

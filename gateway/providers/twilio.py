@@ -19,6 +19,7 @@ from twilio.rest import Client
 from gateway.providers.base import (
     DeliveryReport,
     Inbound,
+    Provider,
     SendOutcome,
     environment_settings,
     transport_outcome,
@@ -30,8 +31,10 @@ REPORT_STATUS = {"delivered": "delivered", "undelivered": "failed", "failed": "f
                  "sent": "sent", "queued": None, "accepted": None, "sending": None}
 
 
-class TwilioProvider:
+class TwilioProvider(Provider):
     name = "twilio"
+    makes_recordings = True
+    webhooks = True
     recipients_per_request = 1  # Twilio has no bulk send: each recipient is a request
 
     def __init__(self, config):

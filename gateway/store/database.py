@@ -65,7 +65,7 @@ class Database:
         The transaction begins with the first statement (SQLAlchemy's autobegin), so
         a session nothing used commits nothing: most USSD hops open one and never
         touch the database, and the commit was two thirds of an empty session's
-        cost (#16)."""
+        cost."""
         with self.sessions() as session:
             yield session
             # As ``session.begin()`` did: a transaction a failed flush deactivated (and
@@ -113,7 +113,7 @@ class DriverInsert:
     For the hottest write there is (the inbox's, once per inbound text),
     SQLAlchemy's per-statement machinery (a Connection, a transaction object,
     looking up the cached compile, a result) cost more than the driver's own work:
-    about 440,000 instructions an insert against 185,000 this way (#16). What
+    about 440,000 instructions an insert against 185,000 this way. What
     SQLAlchemy does for correctness is kept: values go through their columns'
     own bind processors (``UTCDateTime`` turns an aware time into naive UTC, and
     SQLite's ``DateTime`` into text), a driver error is raised as SQLAlchemy's

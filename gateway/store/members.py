@@ -23,7 +23,7 @@ _CONSENT_WORDS = {"yes", "y", "true", "1", "ແມ່ນ", "ຍິນຍອມ"}
 
 
 # Built once: building the statement (coercing the clause, then its cache key) cost
-# more than running it, and this runs at the start of every USSD session (#16).
+# more than running it, and this runs at the start of every USSD session.
 # Topics load only if asked for: a vote never does. (A batch of texts uses by_phones.)
 _BY_PHONE = select(Member).where(Member.phone == bindparam("phone")).options(lazyload(Member.topic_rows))
 
@@ -38,7 +38,7 @@ def by_phones(session: Session, phones: set[str]) -> dict[str, Member]:
     text that starts a flow hands the flow her topics (``snapshot``): loaded one
     member at a time, each load also flushed the batch's pending writes first
     (autoflush): half the drainer's wall-clock time under load, mostly waiting on the
-    database (#16)."""
+    database."""
     if not phones:
         return {}
     return {member.phone: member for member in session.scalars(
@@ -107,7 +107,7 @@ def save_registration(session: Session, phone: str, answers: dict[str, Any],
     A new member (the usual case) takes one ``INSERT … RETURNING`` with every
     answer and one ``INSERT`` of her topics. Before, finding her, inserting her
     number, finding her again, updating her twice and reading her topics took
-    seven statements, the largest share of a registration's CPU (#16).
+    seven statements, the largest share of a registration's CPU.
     """
     now = now or utcnow()
     fields: dict[str, Any] = {"name": answers.get("name") or None,

@@ -11,7 +11,7 @@ from gateway.engine.events import FinishQuiz, RecordAnswer
 from gateway.store.models import QuizAnswer, QuizAttempt
 
 
-# Built once, as members.by_phone's: each quiz answer on USSD runs both (#16).
+# Built once, as members.by_phone's: each quiz answer on USSD runs both.
 _ATTEMPT = select(QuizAttempt).where(QuizAttempt.ref == bindparam("ref"))
 _ANSWER = select(QuizAnswer).where(QuizAnswer.attempt_id == bindparam("attempt_id"),
                                    QuizAnswer.question == bindparam("question"))

@@ -34,7 +34,6 @@ log = logging.getLogger(__name__)
 
 # Far longer than any USSD hop, text, report or call callback; a larger body is not read.
 WEBHOOK_MAX_BYTES = 64 * 1024
-PROVIDERS = ("africastalking", "twilio", "android", "http")
 
 
 def configured(provider: str) -> bool:

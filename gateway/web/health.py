@@ -100,12 +100,8 @@ def _voice() -> tuple[dict, list[str]]:
 def _phones() -> list[dict] | None:
     """The Android phones (SMS_PROVIDER=android): which are sending, and why others rest.
     Every phone resting means nothing goes out: degraded."""
-    pool = getattr(current_app.extensions["provider"], "pool", None)
-    if pool is None:
-        return None
     try:
-        return [{"name": p.phone.name, "in_rotation": p.in_rotation, "sent_last_minute": p.sent_last_minute,
-                 "reason": p.reason} for p in pool.status()]
+        return current_app.extensions["provider"].sender_health()
     except Exception as exc:
         log.warning("health check phones failed: %s", type(exc).__name__)
         return None

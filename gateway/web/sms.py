@@ -1,7 +1,7 @@
 """Inbound SMS: ``POST /sms/africastalking``, ``POST /sms/twilio`` and ``POST /sms/android``.
 
 Replies are not sent from here: they are queued for the worker, so the provider
-gets its answer at once. Twilio gets an empty TwiML ``<Response/>``.
+gets its answer at once. Twilio gets an empty TwiML ``<Response />`` (the SDK's ``MessagingResponse``).
 
 A 2xx means the text is durable: in the inbox, which the worker's drainer process
 takes in batches (``channels/sms/inbox.py``), or, while the database is down,
@@ -15,6 +15,7 @@ import json
 import logging
 
 from flask import Blueprint, Response, current_app, jsonify, request
+from twilio.twiml.messaging_response import MessagingResponse
 
 from gateway.messaging import outbox
 from gateway.providers.base import DeliveryReport, Inbound
@@ -24,7 +25,7 @@ from gateway.web.fields import request_fields
 
 bp = Blueprint("sms", __name__)
 log = logging.getLogger(__name__)
-EMPTY_TWIML = '<?xml version="1.0" encoding="UTF-8"?><Response/>'
+EMPTY_TWIML = str(MessagingResponse())  # nothing to send back now: replies go out through the outbox
 
 
 def _receive(provider: str, inbound=None) -> bool:

@@ -1,7 +1,7 @@
 """The inbox's doorbell: a webhook that stored a text wakes the drainer at once.
 
 Without it the drainer had to look for texts 20 times a second, day and night,
-and that idle polling cost about 5% of a core (#16) on the small machines the
+and that idle polling cost about 5% of a core on the small machines the
 gateway runs on. With it the drainer sleeps until a text comes, and looks on its
 own only once a second, in case a ring was missed.
 

@@ -8,9 +8,9 @@ Each hop costs two round trips, each one Lua script: ``open`` locks the session,
 counts the hop for rate limiting and reads the record (and, for a new session,
 the phone's resume slot); ``save`` writes the record and the resume slot and
 unlocks. One script instead of a pipeline of commands because the hop's cost is
-mostly per command, in redis-py and in the server (#16's profile). Both run on a
-``ScriptLine`` where the URL allows (not TLS): redis-py's own per-command work was
-four times the two system calls a script needs.
+mostly per command, in redis-py and in the server. Both run on a ``ScriptLine``
+where the URL allows (not TLS): redis-py's own per-command work was four times
+the two system calls a script needs (see ``scriptline`` for the measurement).
 """
 
 from __future__ import annotations
@@ -24,7 +24,7 @@ from typing import Any
 
 from redis import Redis
 
-from gateway.scriptline import Script, ScriptLine
+from gateway.channels.ussd.scriptline import Script, ScriptLine
 
 # KEYS: session record, its lock, the phone's hop counter this minute, her resume slot.
 # ARGV: lock token, lock lifetime (ms). The resume slot is read only when there is

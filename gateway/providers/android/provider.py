@@ -33,6 +33,7 @@ from gateway.providers.android.pool import Phone, PhonePool, phones_from
 from gateway.providers.base import (
     DeliveryReport,
     Inbound,
+    Provider,
     SendOutcome,
     SettledSession,
     request_was_written,
@@ -58,8 +59,9 @@ class _TimedSession(SettledSession):
         return super().request(*args, **kwargs)
 
 
-class AndroidProvider:
+class AndroidProvider(Provider):
     name = "android"
+    webhooks = True
     recipients_per_request = 1  # the app sends one text per request here (its own id each)
 
     def __init__(self, config):
@@ -87,6 +89,16 @@ class AndroidProvider:
     def minutes_for(self, messages: int) -> float:
         """How long ``messages`` texts take at the phones' rate (for the preview)."""
         return messages / max(self.rate * len(self.phones), 1) * self.window_s / 60
+
+    def senders(self) -> int:
+        return len(self.phones)
+
+    def sender_health(self) -> list[dict] | None:
+        """Which phones are sending, and why others rest (for /healthz)."""
+        if self.pool is None:
+            return None
+        return [{"name": p.phone.name, "in_rotation": p.in_rotation, "sent_last_minute": p.sent_last_minute,
+                 "reason": p.reason} for p in self.pool.status()]
 
     # ------------------------------------------------------------------ sending
 

@@ -1,7 +1,14 @@
 """A lean line to Redis for the Lua scripts a USSD hop runs (opening and saving it).
 
+Why it is hand-written, measured: with the hop's two scripts on redis-py's own
+``Script`` instead, ``bench/ussd.py`` (SQLite, embedded Redis, 2 cores, old and new
+alternated in one session) answered 10-17% fewer walking hops a second (1,386 ->
+1,242 and 1,418 -> 1,180) and up to 13% fewer registration hops, with 15-26% more
+web CPU per hop: past the 10% a change may cost (docs/benchmarks.md). So it stays,
+beside its one caller (``sessions``).
+
 redis-py 8 spends about 250 µs of CPU on one command here, where the command's
-own two system calls (send, receive) cost about 50 µs (#16): before lending a
+own two system calls (send, receive) cost about 50 µs: before lending a
 connection it polls the socket for stray data and checks the process id, Python
 polls again before every send and receive because the socket has a timeout, and
 each call passes through retry and observability wrappers. A hop runs two
