@@ -1,11 +1,11 @@
 """A lean line to Redis for the Lua scripts a USSD hop runs (opening and saving it).
 
 Why it is hand-written, measured: with the hop's two scripts on redis-py's own
-``Script`` instead, ``bench/ussd.py`` (SQLite, embedded Redis, 2 cores, old and new
-alternated in one session) answered 10-17% fewer walking hops a second (1,386 ->
-1,242 and 1,418 -> 1,180) and up to 13% fewer registration hops, with 15-26% more
-web CPU per hop: past the 10% a change may cost (docs/benchmarks.md). So it stays,
-beside its one caller (``sessions``).
+``Script`` instead, ``bench/ussd.py`` (SQLite, embedded Redis, 2 cores; the line,
+redis-py, redis-py, the line, in one session) answered 0.80x and 0.95x the
+registration hops a second and 0.92x and 0.98x the walking ones, with 4-28% more
+web CPU per hop. Registrations fell past the 10% a change may cost on average
+(docs/benchmarks.md), so it stays, beside its one caller (``sessions``).
 
 redis-py 8 spends about 250 µs of CPU on one command here, where the command's
 own two system calls (send, receive) cost about 50 µs: before lending a
