@@ -113,6 +113,8 @@ def test_an_organiser_adds_a_language_on_the_dashboard(app, people):
     with app.extensions["db"].session() as db:
         assert {row.key for row in versions.edits(db) if row.language == "th"} == {
             "catalog.name", "catalog.digits", "catalog.fallback"}
+    draft = organiser.get("/content").get_data(as_text=True)
+    assert "the language ภาษาไทย" in draft and "catalog.name" not in draft  # named by its draft name, once
     editor = _client(app, "lah@ngo.la")
     published = editor.post("/content/publish", data={"csrf": token(editor.get("/content").data)})
     assert published.status_code == 302, published.get_data(as_text=True)

@@ -158,8 +158,10 @@ def draft_names(edition: Edition, edits) -> list[dict]:
     what it says, a language by its name, a quiz or a survey by its title."""
     named, seen = [], set()
     for row in edits:
-        if row.key.startswith(CATALOG):
-            entry = {"words": _("the language %(name)s", name=edition.catalog.name(row.language)), "code": "",
+        if row.key.startswith(CATALOG):  # a language being added has its name only in the draft
+            named_as = next((edit.text for edit in edits if edit.key == CATALOG + "name"
+                             and edit.language == row.language), None) or edition.catalog.name(row.language)
+            entry = {"words": _("the language %(name)s", name=named_as), "code": "",
                      "link": url_for("dashboard.content") + "#languages"}
         elif row.language:
             entry = {"words": text_title(edition, row.key, {row.language: row.text}), "code": "",
