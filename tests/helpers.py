@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import itertools
 import re
+import time
 from datetime import datetime, timezone
 from zoneinfo import ZoneInfo
 
@@ -14,6 +15,19 @@ from gateway.store import members, schedule
 from gateway.store.models import Member
 
 from .fakes import FakeTwilio
+
+def wait_until(check, timeout_s: float = 10.0, what: str = "", every_s: float = 0.02):
+    """Ask ``check`` until it answers something true, and return that; fail the test
+    saying ``what`` did not happen once ``timeout_s`` has passed. Tests wait for an
+    event this way instead of sleeping a fixed time."""
+    deadline = time.monotonic() + timeout_s
+    while True:
+        found = check()
+        if found:
+            return found
+        assert time.monotonic() < deadline, f"not within {timeout_s} s: {what or check}"
+        time.sleep(every_s)
+
 
 PASSWORD = "correct horse battery"  # the dashboard accounts' (the ``people`` fixture)
 

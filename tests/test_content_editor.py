@@ -5,7 +5,6 @@ editors, history and putting a text back, and hostile input."""
 from __future__ import annotations
 
 import re
-import time
 
 from sqlalchemy import select
 
@@ -15,7 +14,7 @@ from gateway.store import content as versions
 from gateway.store import users as accounts
 from gateway.store.models import AuditEvent, User
 
-from .helpers import PASSWORD, add_member, switch_language
+from .helpers import PASSWORD, add_member, switch_language, wait_until
 from .helpers import form_token as token
 from .test_dashboard import sign_in
 
@@ -74,10 +73,10 @@ def _versions(app):
 
 
 def _until(check, seconds=5.0):
-    deadline = time.monotonic() + seconds
-    while not (found := check()) and time.monotonic() < deadline:
-        time.sleep(0.2)
-    return found
+    try:
+        return wait_until(check, seconds, every_s=0.2)
+    except AssertionError:
+        return check()  # the caller's assertion says what was missing
 
 
 def test_without_a_session_nothing_opens_or_changes(app, people):

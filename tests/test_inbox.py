@@ -19,6 +19,7 @@ from gateway.store.models import InboundMessage, InboxMessage, Member, OutboundM
 
 from .fakes import drain
 from .helpers import at_webhook as post  # the webhook alone: nothing drains
+from .helpers import wait_until
 
 MEMBERS = [f"+8562055540{n:03d}" for n in range(10)]
 
@@ -125,9 +126,7 @@ def test_the_drainer_sends_replies_itself_and_twice_processed_texts_answer_once(
     stop = threading.Event()
     thread = threading.Thread(target=inbox.run, args=(stop,), daemon=True)
     thread.start()
-    deadline = time.monotonic() + 15
-    while sent(at_app) < 9 and time.monotonic() < deadline:
-        time.sleep(0.05)
+    wait_until(lambda: sent(at_app) >= 9, 15, "nine replies sent by the drainer")
     stop.set()
     thread.join(timeout=5)
     assert counts(at_app) == (10, 10)  # d0 once, and one reply to it

@@ -20,7 +20,7 @@ from gateway.providers.base import Inbound
 from gateway.store.models import InboundMessage, Member, OutboundMessage
 
 from .fakes import drain
-from .helpers import at_text, walk
+from .helpers import at_text, wait_until, walk
 from .outage import Outage
 
 NUMBERS = [f"+85620555{n:05d}" for n in range(30001, 30021)]
@@ -229,9 +229,7 @@ def test_a_redis_outage_mid_broadcast_and_it_still_finishes_with_nothing_lost(ma
                JOB_STALE_AFTER="5", SENDING_TIMEOUT="3")
     worker = start_worker(env)
     try:
-        deadline = time.monotonic() + 60
-        while len(fake_at.requests) < 3 and time.monotonic() < deadline:
-            time.sleep(0.02)
+        wait_until(lambda: len(fake_at.requests) >= 3, 60, "the broadcast under way")
         proxy.cut()
         time.sleep(seconds)
         proxy.restore()
