@@ -354,3 +354,14 @@ def test_healthz_warns_while_lao_is_not_all_recorded(make_app, tmp_path):
     recorded, needed = health["voice"]["lo"]["recorded"], health["voice"]["lo"]["needed"]
     assert recorded == 0 and needed > 100
     assert health["warnings"] and f"0 of {needed} lo prompts recorded" in health["warnings"][0]
+
+
+def test_the_numbered_recording_list_is_for_signed_in_readers_only(people):
+    outsider = people.test_client()
+    assert outsider.get("/prompts/script.csv").status_code == 302  # to sign-in, nothing served
+    viewer = signed_in(people, "kham@ngo.la")
+    lao = viewer.get("/prompts/script.csv?lang=lo").get_data(as_text=True).lstrip("\ufeff").splitlines()
+    assert lao[0].startswith("Number to type,Text,Used in,Status") and len(lao) > 20
+    assert any("every call" in line for line in lao) and not any("voice.press" in line for line in lao)
+    hostile = viewer.get("/prompts/script.csv?lang=../../etc/passwd")  # an unknown language: the default's
+    assert hostile.status_code == 200 and "recording-script-lo.csv" in hostile.headers["Content-Disposition"]

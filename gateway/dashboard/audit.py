@@ -18,6 +18,7 @@ from flask_babel import gettext as _
 
 from gateway.dashboard.auth import bp, needs
 from gateway.dashboard.auth import language_name as lang_name
+from gateway.dashboard.form import said_from
 from gateway.dashboard.users import role_names
 from gateway.store import audit as audit_log
 
@@ -169,10 +170,9 @@ def detail(action: str, text: str | None) -> tuple[str, bool]:
         codes = [part.strip() for part in text.split(",")]
         if all(re.fullmatch(r"[a-z]{2,3}", code) for code in codes):
             return ", ".join(lang_name(code) for code in codes), False
-    for pattern, words in _DETAILS:
-        match = pattern.fullmatch(text)
-        if match:
-            return words(match), False
+    words = said_from(_DETAILS, text)
+    if words is not None:
+        return words, False
     if action in ("session.create", "session.cancel", "broadcast.create", "broadcast.delete", "poll.create"):
         return text, False  # a title she wrote: her words, in her language
     return text, True

@@ -30,6 +30,7 @@ from gateway.dashboard.form import (
     found,
     language,
     member_languages,
+    said_from,
     say,
     services,
     take_draft,
@@ -94,11 +95,7 @@ _MADE_NAMES = [
 
 @bp.app_template_filter("broadcast_name")
 def broadcast_name(name: str | None, broadcast_id: int | None = None) -> str:
-    for pattern, words in _MADE_NAMES:
-        match = pattern.fullmatch(name or "")
-        if match:
-            return words(match)
-    return name or _("Message %(number)s", number=broadcast_id)
+    return said_from(_MADE_NAMES, name) or name or _("Message %(number)s", number=broadcast_id)
 
 
 def status_names() -> dict[str, str]:

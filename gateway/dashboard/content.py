@@ -29,7 +29,7 @@ from gateway.content.edition import Edition
 from gateway.content.flows import Problem
 from gateway.dashboard import flows
 from gateway.dashboard.auth import bp, needs
-from gateway.dashboard.form import actor, found, language, services
+from gateway.dashboard.form import actor, found, language, said_from, services
 from gateway.dashboard.simulator import test_number
 from gateway.encoding import normalise_lao
 from gateway.store import audit
@@ -132,22 +132,16 @@ _NOTES = [
 def version_words(row) -> dict:
     """Who made a version and its note, in her language where the gateway wrote them."""
     author = _("this release of the gateway") if row.author == library.SHIPPED_BY else row.author
-    note, typed = row.note or "", True
-    for pattern, words in _NOTES:
-        match = pattern.fullmatch(note)
-        if match:
-            note, typed = words(match), False
-            break
-    return {"author": author, "note": note, "typed": typed and bool(note)}
+    note = said_from(_NOTES, row.note)
+    return {"author": author, "note": note or row.note or "", "typed": note is None and bool(row.note)}
 
 
 def text_title(edition: Edition, key: str, drafts: dict | None = None) -> str:
     """A text named by what it says, in her language (or the first that has it),
     shortened to a line."""
-    lang, catalog = language(), edition.catalog
-    said = (drafts or {}).get(lang) or catalog.texts.get(lang, {}).get(key)
-    for other in [lang] + _languages(edition):
-        said = said or (drafts or {}).get(other) or catalog.texts.get(other, {}).get(key)
+    lang, catalog, drafts = language(), edition.catalog, drafts or {}
+    said = next((text for other in [lang] + _languages(edition)
+                 if (text := drafts.get(other) or catalog.texts.get(other, {}).get(key))), "")
     said = example(edition, key, lang, said) or said
     said = " ".join((said or "").split())
     return said if len(said) <= 70 else said[:69] + "…"

@@ -75,6 +75,17 @@ def member_languages() -> list[tuple[str, str]]:
             if lang.code in chosen]
 
 
+def said_from(table, text: str | None) -> str | None:
+    """What the gateway wrote (an audit detail, a version's note, a message's name),
+    said in her language: the words of the first pattern of ``table`` that matches
+    all of ``text``, or None when none does (a line someone typed is shown as typed)."""
+    for pattern, words in table:
+        match = pattern.fullmatch(text or "")
+        if match:
+            return words(match)
+    return None
+
+
 def found(row):
     """The row a page is about, or 404."""
     if row is None:

@@ -22,7 +22,7 @@ from gateway.content.recordings import MISSING, OUTDATED, RECORDED
 from gateway.content import usage
 from gateway.dashboard import flows
 from gateway.dashboard.auth import bp, needs
-from gateway.dashboard.form import Pages, actor, csv_download, found, language, say, services
+from gateway.dashboard.form import Pages, actor, csv_download, found, language, said_from, say, services
 from gateway.errors import InputProblem
 from gateway.phone import mask, to_e164
 from gateway.store import audit, live_texts
@@ -72,11 +72,8 @@ _LIVE = [(re.compile(r"session (?P<n>\d+): title"), lambda m: _("the title of se
 def _shown(row: Row, uses: dict, lang: str) -> list[tuple[str, bool]]:
     """Where a recording is played, in words (as the Content page says it)."""
     if row.live:
-        for pattern, words in _LIVE:
-            match = pattern.fullmatch(row.where)
-            if match:
-                return [(words(match), False)]
-        return [(row.where, True)]
+        words = said_from(_LIVE, row.where)
+        return [(words, False)] if words else [(row.where, True)]
     app = services()
     said = flows.shown_in(app.book, app.catalog, row.key, uses.get(row.key, []), lang)
     return said or [(_("every call"), False)]
