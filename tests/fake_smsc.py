@@ -42,6 +42,7 @@ class FakeSmsc:
         self.enquire_links = 0
         self.drop_after: int | None = None  # drop the connection after this many submits
         self.hold = False  # take submit_sm but answer nothing (a slow SMSC)
+        self.refuse: int | None = None  # answer the next submit_sm with this error status, taking nothing
         self.ids = itertools.count(1)
         self.sequences = _Sequences()
         self.lock = threading.Lock()
@@ -118,6 +119,10 @@ class FakeSmsc:
                 self.drop_after = None
                 connection.close()  # the line goes dead mid-broadcast
                 raise OSError("dropped")
+            if self.refuse is not None:
+                status, self.refuse = self.refuse, None
+                self._send(connection, "submit_sm_resp", pdu.sequence, status=status, message_id="")
+                return
             message_id = f"SMSC{next(self.ids)}"
             part = {"id": message_id, "to": pdu.destination_addr.decode(), "data_coding": pdu.data_coding,
                     "esm_class": pdu.esm_class, "body": pdu.short_message,
@@ -166,6 +171,11 @@ class FakeSmsc:
             self._send(self.connection, "deliver_sm", source_addr_ton=consts.SMPP_TON_INTL,
                        source_addr=source.lstrip("+"), destination_addr="1234", short_message=body,
                        data_coding=coding, esm_class=esm_class)
+
+    def deliver_raw(self, **fields) -> None:
+        """A deliver_sm with exactly these fields, however malformed."""
+        self._send(self.connection, "deliver_sm", **{"source_addr": "8562055550000", "destination_addr": "1234",
+                                                     **fields})
 
     def receipt(self, message_id: str, stat: str = "DELIVRD") -> None:
         text = (f"id:{message_id} sub:001 dlvrd:001 submit date:2611301000 done date:2611301001 "

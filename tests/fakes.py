@@ -34,6 +34,7 @@ class ScriptedFake:
     def __init__(self, server):
         self.server = server
         self.requests: list[dict] = []  # the requests the provider accepted
+        self.taken: list[tuple[str, str]] = []  # (number, text) it took to send: not refused, not lost
         self.script: list[str] = []
         self.delay = 0.0  # seconds every request takes (to catch a worker mid-broadcast)
         self.ids = itertools.count(1)
@@ -77,6 +78,8 @@ class FakeAfricasTalking(ScriptedFake):
             self.requests.append(form)
         code, status = {"ok": (101, "Success"), "timeout": (101, "Success"), "406": (406, "UserInBlacklist"),
                         "403": (403, "InvalidPhoneNumber")}[behaviour]
+        if code == 101:
+            self.taken += [(number, form["message"]) for number in form["to"].split(",")]
         recipients = [{"statusCode": code, "number": number, "status": status,
                        "cost": "USD 0.0200" if code == 101 else "0",
                        "messageId": f"ATXid_{next(self.ids)}" if code == 101 else "None"}
@@ -109,6 +112,7 @@ class FakeTwilio(ScriptedFake):
                                         "more_info": f"https://www.twilio.com/docs/errors/{behaviour}",
                                         "status": 400}), 400, content_type="application/json")
         sid = f"SM{next(self.ids):032d}"
+        self.taken.append((form["To"], form["Body"]))
         return Response(json.dumps({"sid": sid, "status": "queued", "to": form["To"],
                                     "body": form["Body"], "account_sid": self.SID,
                                     "num_segments": "1", "direction": "outbound-api"}),

@@ -149,3 +149,7 @@ def test_a_bad_configuration_names_the_setting(make_app, tmp_path):
     path.write_text("token: a-long-enough-token\nsms: {inbound: {from: msisdn}}\n", encoding="utf-8")
     with pytest.raises(ConfigError, match="sms.send.url"):
         make_app(sms_provider="http", http_aggregator_config=str(path))
+    path.write_text("token: a-long-enough-token\nsms: {send: {url: 'https://a.la/s'}, report: {delivered: DELIVRD}}\n",
+                    encoding="utf-8")
+    with pytest.raises(ConfigError, match=r"sms.report.delivered is a list"):
+        make_app(sms_provider="http", http_aggregator_config=str(path))

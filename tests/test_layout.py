@@ -4,6 +4,7 @@
 
 from __future__ import annotations
 
+import re
 import tomllib
 
 import grimp
@@ -39,18 +40,53 @@ def test_no_module_imports_itself_back_through_others():
 
 def test_every_top_level_entry_is_under_the_layer_rules():
     contracts, entries = _contracts(), _top_entries()
-    top = {"gateway.app", "gateway.web", "gateway.dashboard", "gateway.cli"}
+    top = {"gateway.app", "gateway.webhooks", "gateway.dashboard", "gateway.cli"}
     engine_may_use = {"gateway.engine", "gateway.errors"}
     providers_may_use = {"gateway.providers", "gateway.config", "gateway.errors", "gateway.phone"}
     assert entries - engine_may_use <= set(contracts["engine-pure"]["forbidden_modules"])
-    assert entries - top <= set(contracts["top-layers"]["source_modules"])
+    # The providers are under the rules module by module (the next test).
+    assert entries - top - {"gateway.providers"} <= set(contracts["top-layers"]["source_modules"])
     assert entries - top - providers_may_use <= set(contracts["providers-thin"]["forbidden_modules"])
+
+
+def _matches(module: str, expressions) -> bool:
+    """Whether an import-linter expression (``*`` for one name) names ``module``."""
+    return any(re.fullmatch(re.escape(e).replace(r"\*", "[^.]+"), module) for e in expressions)
+
+
+def test_every_provider_module_is_thin_or_on_top():
+    """A provider's folder: its sending, parsing and settings are thin; its webhooks
+    and commands are the top layer; anything else in it must be named in a rule."""
+    contracts = _contracts()
+    thin = contracts["providers-thin"]["source_modules"]
+    below_top = contracts["top-layers"]["source_modules"]
+    on_top = contracts["top-layers"]["forbidden_modules"]
+    modules = {p.relative_to(ROOT).with_suffix("").as_posix().replace("/", ".").removesuffix(".__init__")
+               for p in (ROOT / "gateway" / "providers").rglob("*.py")}
+    unruled = {m for m in modules if not (_matches(m, thin) or _matches(m, on_top) or _matches(m, below_top))}
+    assert not unruled, f"provider modules no layer rule names: {sorted(unruled)}"
+
+
+def test_no_provider_imports_another():
+    """Each provider is its own folder: it shares base and media with the others,
+    never another provider's parts, so one can be added or removed alone."""
+    graph = grimp.build_graph("gateway")
+    folders = {m for m in graph.modules if re.fullmatch(r"gateway\.providers\.[a-z_]+", m)
+               and (ROOT / m.replace(".", "/")).is_dir()}
+    crossing = []
+    for folder in folders:
+        for module in graph.find_descendants(folder) | {folder}:
+            for imported in graph.find_modules_directly_imported_by(module):
+                other = next((f for f in folders if imported == f or imported.startswith(f + ".")), None)
+                if other not in (None, folder):
+                    crossing.append(f"{module} -> {imported}")
+    assert len(folders) >= 6 and not crossing, crossing
 
 
 def test_the_top_level_holds_only_what_every_part_shares():
     shared = {"app", "services", "config", "errors", "broker", "phone", "encoding"}
     packages = {"engine", "content", "channels", "messaging", "polls", "store", "providers", "dashboard",
-                "web", "cli"}
+                "webhooks", "cli"}
     assert _top_entries() == {f"gateway.{name}" for name in shared | packages}
 
 

@@ -8,7 +8,7 @@ import time
 import pytest
 from sqlalchemy import func, select
 
-from gateway.channels.sms.smpp_link import SmppLink
+from gateway.providers.smpp.link import SmppLink
 from gateway.messaging import broadcasts, bulk
 from gateway.messaging.audience import Audience
 from gateway.store.models import InboundMessage, OutboundMessage

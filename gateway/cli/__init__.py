@@ -25,14 +25,14 @@ def cli() -> None:
 
 
 def register_commands() -> None:
-    """Import every command module; each registers its commands on ``cli``."""
+    """Import every command module, and each provider's (``providers/<name>/cli.py``);
+    each registers its commands on ``cli``."""
     from gateway.cli import (  # noqa: F401
         broadcast,
         content,
         flows,
         hops,
         members,
-        phones,
         poll,
         prompts,
         quiz,
@@ -41,6 +41,9 @@ def register_commands() -> None:
         up,
         users,
     )
+    from gateway.providers import parts
+
+    parts("cli")
 
 
 def main() -> None:

@@ -10,7 +10,7 @@ import time
 
 import click
 
-from gateway.cli import cli, fail
+from gateway.cli import cli
 
 
 @cli.command()
@@ -27,11 +27,7 @@ def up(host: str, port: int | None, workers: int | None) -> None:
 
     config = load_config()
     port = port or config.port
-    aggregator = None
-    if config.http_aggregator_config:  # its token is checked before anything starts
-        from gateway.providers.http import AggregatorShape
-
-        aggregator = AggregatorShape.load(config.http_aggregator_config)
+    urls = _webhook_urls(config, config.public_base_url.rstrip("/") or _local(host, port))  # read before starting
     # Migrating (SQLAlchemy, Alembic) and checking the recordings happen in a child
     # process: this supervisor only watches the others, and stays small while idle.
     migrated = subprocess.run([sys.executable, "-m", "gateway.cli.main", "migrate", "--voice-warning"])
@@ -47,15 +43,15 @@ def up(host: str, port: int | None, workers: int | None) -> None:
         # No client address, no body, and the path without its query string: AT's
         # callbacks carry ?token=, which would let anyone reading logs forge them.
         "--access-logformat", '%(t)s "%(m)s %(U)s" %(s)s %(L)ss',
-        "--config", "python:gateway.web.gunicorn_conf",  # the app loaded once, shared by the workers
+        "--config", "python:gateway.webhooks.gunicorn_conf",  # the app loaded once, shared by the workers
         "gateway.app:create_app()"], env)
     worker = Child("worker", [sys.executable, "-m", "gateway.cli.main", "worker"], env)
     children = [web, worker]
-    if config.sms_provider == "smpp":  # one long-lived process holds the bind to the SMSC
-        children.append(Child("smpp link", [sys.executable, "-m", "gateway.cli.main", "smpp"], env))
+    for name, command in provider_commands(config.sms_provider).items():  # the SMPP link's bind
+        children.append(Child(name, [sys.executable, "-m", "gateway.cli.main", *command], env))
     for child in children:
         child.start()
-    _announce(config, host, port, redis_url, aggregator)
+    _announce(config, host, port, redis_url, urls)
     stopping = []
 
     def stop(*_):
@@ -153,32 +149,38 @@ class Child:
             self.process.wait()
 
 
-def _announce(config, host: str, port: int, redis_url: str, aggregator) -> None:
-    """What is running, and the webhook URLs to give each provider, with their token:
-    only the providers whose secret is configured are served at all (``aggregator``:
-    the HTTP aggregator's shape, when there is one)."""
+def _local(host: str, port: int) -> str:
     # Compared, not bound: the address to print when listening on all interfaces.
-    base = f"http://{'127.0.0.1' if host in ('0.0.0.0', '::') else host}:{port}"  # nosec B104
-    public = config.public_base_url.rstrip("/") or base
+    return f"http://{'127.0.0.1' if host in ('0.0.0.0', '::') else host}:{port}"  # nosec B104
+
+
+def _webhook_urls(config, public: str) -> list[tuple[str, list[tuple[str, str]]]]:
+    """Each provider's webhook URLs to give it, with their token: only the providers
+    whose secret is configured are served at all (``providers/<name>/settings.py``)."""
+    from gateway.providers import parts
+
+    return [found for module in parts("settings") if hasattr(module, "webhook_urls")
+            and (found := module.webhook_urls(config, public)) is not None]
+
+
+def provider_commands(name: str) -> dict[str, list[str]]:
+    """The long-lived processes the sending provider needs beside the worker."""
+    from gateway.providers import part
+
+    settings = part(name, "settings")
+    return dict(getattr(settings, "COMMANDS", {}))
+
+
+def _announce(config, host: str, port: int, redis_url: str, urls) -> None:
+    """What is running, and the webhook URLs to give each provider."""
+    base = _local(host, port)
     click.secho("\nOutreach Gateway is starting", bold=True)
     click.echo(f"  dashboard:     {base}/  (accounts: outreach users add EMAIL --role admin)")
     click.echo(f"  health:        {base}/healthz")
-    token = f"?token={config.at_webhook_token}"
-    click.echo("  Africa's Talking callback URLs (the token is this install's; keep them private):")
-    for label, path in (("USSD", "/ussd/africastalking"), ("SMS", "/sms/africastalking"),
-                        ("delivery", "/status/africastalking"), ("voice", "/voice/africastalking")):
-        click.echo(f"    {label + ':':<10} {public}{path}{token}")
-    if config.twilio_auth_token:
-        click.echo("  Twilio webhooks (signed with TWILIO_AUTH_TOKEN):")
-        for label, path in (("SMS", "/sms/twilio"), ("delivery", "/status/twilio"), ("voice", "/voice/twilio")):
-            click.echo(f"    {label + ':':<10} {public}{path}")
-    if config.android_signing_key:
-        click.echo(f"  Android phones: {public}/sms/android (signed with ANDROID_SIGNING_KEY); register it on "
-                   "each phone with `outreach phones webhooks` (docs/android.md)")
-    if aggregator is not None:
-        click.echo("  HTTP aggregator:")
-        for label, path in (("USSD", "/ussd/http"), ("SMS", "/sms/http")):
-            click.echo(f"    {label + ':':<10} {public}{path}?token={aggregator.token}")
+    for heading, lines in urls:
+        click.echo(f"  {heading}")
+        for label, url in lines:
+            click.echo(f"    {label + ':':<10} {url}")
     click.echo(f"  database:      {config.sqlalchemy_url.split('@')[-1]}")
     click.echo(f"  redis:         {'embedded ' if not config.redis_url else ''}{redis_url.split('@')[-1]}")
     click.echo(f"  SMS provider:  {config.sms_provider}")
@@ -215,30 +217,6 @@ def drain_inbox(services, stop) -> None:
     from gateway.messaging.replies import ReplySender
 
     Inbox.of(services, sender=ReplySender(services)).run(stop)
-
-
-@cli.command()
-def smpp() -> None:
-    """Hold the SMPP bind to the SMSC (SMS_PROVIDER=smpp): send what jobs hand it,
-    take inbound texts and receipts. ``outreach up`` runs it for you."""
-    import threading
-
-    from gateway.channels.sms.inbox import Inbox
-    from gateway.channels.sms.smpp_link import SmppLink
-    from gateway.channels.sms.spool import Spool
-    from gateway.services import Services, setup_logging
-
-    services = Services.build()
-    config = services.config
-    if config.sms_provider != "smpp":
-        fail(f"SMS_PROVIDER is {config.sms_provider!r}; `outreach smpp` is for SMS_PROVIDER=smpp")
-    setup_logging(config)
-    link = SmppLink(services, Inbox.of(services), Spool(config.instance_path / "spool"))
-    stop = threading.Event()
-    for signum in (signal.SIGTERM, signal.SIGINT, signal.SIGHUP):
-        signal.signal(signum, lambda *_: stop.set())
-    click.echo(f"smpp link to {config.smpp_host}:{config.smpp_port} as {config.smpp_system_id}")
-    link.run(stop)
 
 
 def _check_default_language(config) -> None:

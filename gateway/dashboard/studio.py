@@ -142,7 +142,7 @@ def studio_record(lang: str, key: str):
         audit.record(db, actor(), "prompt.record", f"{lang}/{key}", f"{clip.seconds} s")
     if wants_json:
         return jsonify(ok=True, seconds=clip.seconds, status=RECORDED,
-                       url=url_for("voice.audio", lang=lang, name=f"{key}.wav"))
+                       url=url_for("audio.audio", lang=lang, name=f"{key}.wav"))
     return redirect(url_for("dashboard.studio", q=key, lang=lang))
 
 

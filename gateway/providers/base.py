@@ -154,8 +154,6 @@ class Provider:
     batch_size: int | None = None
     # Whether recordings made on its calls can be fetched (record-by-phone).
     makes_recordings: bool = False
-    # Whether it posts to our webhooks (texts, reports, USSD, calls), checked with its secret.
-    webhooks: bool = False
 
     def send(self, text: str, phones: Sequence[str], *, ids: Sequence[str] | None = None,
              urgent: bool = True, ttl: int | None = None) -> list[SendOutcome]:

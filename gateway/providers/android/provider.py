@@ -61,7 +61,6 @@ class _TimedSession(SettledSession):
 
 class AndroidProvider(Provider):
     name = "android"
-    webhooks = True
     recipients_per_request = 1  # the app sends one text per request here (its own id each)
 
     def __init__(self, config):
@@ -99,6 +98,14 @@ class AndroidProvider(Provider):
             return None
         return [{"name": p.phone.name, "in_rotation": p.in_rotation, "sent_last_minute": p.sent_last_minute,
                  "reason": p.reason} for p in self.pool.status()]
+
+    def answered(self, device_id: str | None) -> None:
+        """The phone ``device_id`` pinged us: it is alive, so back in the rotation."""
+        if self.pool is None:
+            return
+        for known in self.phones:
+            if known.device_id in (None, device_id):
+                self.pool.answered(known)
 
     # ------------------------------------------------------------------ sending
 

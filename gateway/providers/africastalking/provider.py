@@ -91,7 +91,6 @@ def _json(response: requests.Response):
 class AfricasTalkingProvider(Provider):
     name = "africastalking"
     makes_recordings = True
-    webhooks = True
     recipients_per_request = None  # one bulk request carries the whole batch
 
     def __init__(self, config):

@@ -24,6 +24,8 @@ defaults::
       text_is: latest               # latest (only the new input) | cumulative (1*2*Noy)
       hop_id: requestId             # with "latest": what tells a retransmission apart
       reply: {as: json, text: message, flag: action, continue: CON, end: END}
+    # under sms: delivery reports, POST /status/http
+    #   report: {id: messageId, status: status, delivered: [DELIVRD], failed: [UNDELIV, REJECTD]}
 
 Webhook bodies may be form fields or JSON; a field name with dots reaches into
 nested JSON (``message.text``).
@@ -71,6 +73,7 @@ class AggregatorShape:
     inbound: Mapping[str, str] = field(default_factory=lambda: {"from": "from", "text": "text", "id": "id"})
     send: Mapping[str, Any] = field(default_factory=dict)
     ussd: Mapping[str, Any] = field(default_factory=dict)
+    report: Mapping[str, Any] = field(default_factory=dict)
 
     @classmethod
     def load(cls, path: str) -> "AggregatorShape":
@@ -98,7 +101,12 @@ class AggregatorShape:
             raise ConfigError("HTTP_AGGREGATOR_CONFIG", f"{path}: needs token: with 16 or more characters, "
                                                         "which the aggregator sends as ?token=… or X-Token")
         inbound = {"from": "from", "text": "text", "id": "id", **(sms.get("inbound") or {})}
-        return cls(token, inbound, send, ussd)
+        report = dict(sms.get("report") or {})
+        for word in ("delivered", "failed"):
+            if not isinstance(report.get(word, []), list):
+                raise ConfigError("HTTP_AGGREGATOR_CONFIG", f"{path}: sms.report.{word} is a list of the "
+                                                            "aggregator's words for it, like [DELIVRD, delivered]")
+        return cls(token, inbound, send, ussd, report)
 
     def ussd_field(self, name: str, default: str) -> str:
         return str(self.ussd.get(name) or default)
@@ -136,7 +144,6 @@ def fill(template: Any, values: Mapping[str, str]) -> Any:
 
 class HttpProvider(Provider):
     name = "http"
-    webhooks = True
     recipients_per_request = 1
 
     def __init__(self, config):
@@ -183,5 +190,13 @@ class HttpProvider(Provider):
             return None
         return Inbound(self.name, str(message_id)[:200], str(phone), str(text or ""))
 
-    def parse_report(self, form: Mapping[str, str]) -> DeliveryReport | None:
-        return None
+    def parse_report(self, data: Mapping[str, Any]) -> DeliveryReport | None:
+        """A delivery report (``POST /status/http``), its fields and words as
+        ``sms.report`` says; a word it lists under neither is a step on the way (None)."""
+        spec = self.shape.report
+        message_id, word = pick(data, spec.get("id", "id")), pick(data, spec.get("status", "status"))
+        if message_id in (None, "") or word is None:
+            return None
+        status = ("delivered" if str(word) in map(str, spec.get("delivered", ["delivered"]))
+                  else "failed" if str(word) in map(str, spec.get("failed", ["failed"])) else None)
+        return DeliveryReport(self.name, str(message_id)[:64], status)

@@ -3,7 +3,7 @@
 It binds as a transceiver and serves three things on the one connection:
 
 - **Sending.** Jobs put texts on two Redis lists (replies first, then bulk) and
-  wait for the answer under the text's id (``gateway/providers/smpp.py``). The link
+  wait for the answer under the text's id (``provider.py``). The link
   submits them as ``submit_sm`` parts, with at most ``SMPP_WINDOW`` unanswered at a
   time and no more than ``SMPP_TPS`` a second, and hands each ``submit_sm_resp``
   back. If the connection drops with parts unanswered, those texts are answered
@@ -32,7 +32,7 @@ from gateway.channels.sms.inbox import Inbox
 from gateway.channels.sms.spool import Spool
 from gateway.messaging import outbox
 from gateway.phone import mask
-from gateway.providers import smpp
+from gateway.providers.smpp import provider as smpp
 from gateway.providers.base import Inbound
 from gateway.services import Services, is_outage
 

@@ -34,7 +34,6 @@ REPORT_STATUS = {"delivered": "delivered", "undelivered": "failed", "failed": "f
 class TwilioProvider(Provider):
     name = "twilio"
     makes_recordings = True
-    webhooks = True
     recipients_per_request = 1  # Twilio has no bulk send: each recipient is a request
 
     def __init__(self, config):

@@ -1,0 +1,1 @@
+"""Africa's Talking: SMS, USSD and calls, posted to its HTTP API directly."""

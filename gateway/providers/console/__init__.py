@@ -1,0 +1,1 @@
+"""The console: texts printed, not sent (the default; for trying the gateway out)."""

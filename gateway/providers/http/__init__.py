@@ -1,0 +1,1 @@
+"""A local aggregator's HTTP API (SMS and USSD), described by a YAML file."""

@@ -1,0 +1,1 @@
+"""SMPP to a local aggregator's or operator's SMSC, held by one long-lived link."""

@@ -1,0 +1,1 @@
+"""Twilio: SMS and calls, through the official ``twilio`` SDK."""
