@@ -126,7 +126,7 @@ class FakeSmsc:
             message_id = f"SMSC{next(self.ids)}"
             part = {"id": message_id, "to": pdu.destination_addr.decode(), "data_coding": pdu.data_coding,
                     "esm_class": pdu.esm_class, "body": pdu.short_message,
-                    "registered_delivery": pdu.registered_delivery}
+                    "registered_delivery": pdu.registered_delivery, "at": time.monotonic()}
             self.submits.append(part)
             self._join(part)
         if not self.hold:

@@ -242,8 +242,11 @@ def _smpp(make_app, server, tmp_path):
     def fail_next(kind):
         if kind == "ambiguous":
             smsc.hold = True  # it takes the text and never answers
-        else:
-            smsc.refuse = consts.SMPP_ESME_RTHROTTLED if kind == "not sent" else consts.SMPP_ESME_RINVDSTADR
+        elif kind == "rejected":
+            smsc.refuse = consts.SMPP_ESME_RINVDSTADR
+        else:  # the link is down: a job finds no bind (a "too fast" is the link's to retry: test_jasmin)
+            stop.set()
+            thread.join(timeout=10)
 
     def close():
         stop.set()

@@ -6,7 +6,10 @@ It binds as a transceiver and serves three things on the one connection:
   wait for the answer under the text's id (``provider.py``). The link
   submits them as ``submit_sm`` parts, with at most ``SMPP_WINDOW`` unanswered at a
   time and no more than ``SMPP_TPS`` a second, and hands each ``submit_sm_resp``
-  back. If the connection drops with parts unanswered, those texts are answered
+  back. A part the SMSC refuses for now (``ESME_RTHROTTLED``, ``ESME_RMSGQFUL``) was
+  not taken: the link pauses, halves its rate (climbing back a step every
+  ``RECOVER_S`` without another), and submits that part again, so a long text is
+  never left half sent because of the SMSC's pace. If the connection drops with parts unanswered, those texts are answered
   "may have been sent" (``unknown``, never resent blindly); texts still on the
   lists wait for the next bind: nothing is lost and nothing sent twice.
 - **Inbound texts** (``deliver_sm``): joined when sent in parts, then put in the
@@ -46,6 +49,8 @@ with warnings.catch_warnings():
 log = logging.getLogger(__name__)
 RETRY_LATER = {consts.SMPP_ESME_RTHROTTLED, consts.SMPP_ESME_RMSGQFUL}
 LONGEST_BACKOFF_S = 60
+THROTTLED_PAUSE_S = 1.0  # after "too fast": nothing is submitted for this long
+RECOVER_S = 10  # a second without being told "too fast" this long earns one more a second
 
 
 class SmppLink:
@@ -57,6 +62,10 @@ class SmppLink:
         self.pending: dict[str, dict] = {}  # text id -> parts answered so far
         self.parts: dict[tuple, dict[int, str]] = {}  # inbound texts arriving in parts
         self.sent_at: list[float] = []  # submit times in the last second (the TPS limit)
+        self.tps = self.config.smpp_tps  # SMPP_TPS, or less while the SMSC says "too fast"
+        self.again: list[tuple[str, int]] = []  # (text id, part) refused for now: submitted again first
+        self.paused_until = 0.0
+        self.last_throttled = 0.0
         self.bound = threading.Event()
 
     # ------------------------------------------------------------------ the loop
@@ -99,6 +108,9 @@ class SmppLink:
                 self.client.send_pdu(smpp_pdu.make_pdu("enquire_link", client=self.client))
                 last_heard = time.monotonic()
             if len(self.inflight) < self.config.smpp_window and self._rate_allows():
+                if self.again:
+                    self._submit_again(*self.again.pop(0))
+                    continue
                 item = self.redis.lpop(smpp.URGENT_LIST) or self.redis.lpop(smpp.BULK_LIST)
                 if item is not None:
                     self._submit(json.loads(item))
@@ -113,6 +125,7 @@ class SmppLink:
             self._answer(ref, {"accepted": False, "ambiguous": True,
                                "error": "smpp: the connection dropped before the SMSC answered"})
         self.inflight.clear()
+        self.again.clear()
         if self.client is not None:
             try:
                 self.client.disconnect()
@@ -122,8 +135,23 @@ class SmppLink:
 
     def _rate_allows(self) -> bool:
         now = time.monotonic()
+        if now < self.paused_until:
+            return False
+        if self.tps < self.config.smpp_tps and now - self.last_throttled > RECOVER_S:
+            self.tps += 1
+            self.last_throttled = now  # the next step up is another RECOVER_S away
         self.sent_at = [t for t in self.sent_at if t > now - 1]
-        return len(self.sent_at) < self.config.smpp_tps
+        return len(self.sent_at) < self.tps
+
+    def _throttled(self, ref: str, number: int) -> None:
+        """The SMSC refused a part for now: slow down, and send it again first."""
+        now = time.monotonic()
+        if now >= self.paused_until:
+            log.warning("smpp: the SMSC says too fast; pausing, then %s a second", max(1, self.tps // 2))
+        self.tps = max(1, self.tps // 2) if now >= self.paused_until else self.tps
+        self.paused_until = max(self.paused_until, now + THROTTLED_PAUSE_S)
+        self.last_throttled = now
+        self.again.append((ref, number))
 
     # ------------------------------------------------------------------ sending
 
@@ -133,17 +161,34 @@ class SmppLink:
             self._answer(ref, {"accepted": False, "transient": True, "error": "smpp: waited too long; not sent"})
             return
         parts = smpp.split(request["text"])
-        source = self.config.smpp_source
-        self.pending[ref] = {"total": len(parts.bodies), "ids": {}, "refused": None}
-        for number, body in enumerate(parts.bodies):
-            pdu = self.client.send_message(
-                source_addr_ton=consts.SMPP_TON_INTL if source.isdigit() else consts.SMPP_TON_ALNUM,
-                source_addr=source, dest_addr_ton=consts.SMPP_TON_INTL, dest_addr_npi=consts.SMPP_NPI_ISDN,
-                destination_addr=request["to"].lstrip("+"), short_message=body,
-                data_coding=parts.data_coding, esm_class=parts.esm_class,
-                registered_delivery=1 if number == 0 else 0)  # the receipt names the first part's id
-            self.inflight[pdu.sequence] = (ref, number)
-            self.sent_at.append(time.monotonic())
+        self.pending[ref] = {"total": len(parts.bodies), "ids": {}, "refused": None, "to": request["to"],
+                             "parts": parts, "deadline": request.get("deadline", 0)}
+        for number in range(len(parts.bodies)):
+            self._submit_part(ref, number)
+
+    def _submit_part(self, ref: str, number: int) -> None:
+        entry, source = self.pending[ref], self.config.smpp_source
+        parts = entry["parts"]
+        pdu = self.client.send_message(
+            source_addr_ton=consts.SMPP_TON_INTL if source.isdigit() else consts.SMPP_TON_ALNUM,
+            source_addr=source, dest_addr_ton=consts.SMPP_TON_INTL, dest_addr_npi=consts.SMPP_NPI_ISDN,
+            destination_addr=entry["to"].lstrip("+"), short_message=parts.bodies[number],
+            data_coding=parts.data_coding, esm_class=parts.esm_class,
+            registered_delivery=1 if number == 0 else 0)  # the receipt names the first part's id
+        self.inflight[pdu.sequence] = (ref, number)
+        self.sent_at.append(time.monotonic())
+
+    def _submit_again(self, ref: str, number: int) -> None:
+        """A part refused for now, once the pause is over; unless its job gave up waiting."""
+        entry = self.pending.get(ref)
+        if entry is None:
+            return
+        if entry["deadline"] < time.time():
+            taken = bool(entry["ids"])  # the member may have some of it
+            self._answer(ref, {"accepted": False, "transient": not taken, "ambiguous": taken,
+                               "error": "smpp: the SMSC stayed too busy; " + ("partly sent" if taken else "not sent")})
+            return
+        self._submit_part(ref, number)
 
     def _submitted(self, pdu, **_) -> None:
         found = self.inflight.pop(pdu.sequence, None)
@@ -151,6 +196,9 @@ class SmppLink:
             return
         ref, number = found
         entry = self.pending[ref]
+        if pdu.status in RETRY_LATER:
+            self._throttled(ref, number)
+            return
         if pdu.status:
             entry["refused"] = int(pdu.status)
         else:
@@ -162,9 +210,7 @@ class SmppLink:
             self._answer(ref, {"accepted": True, "message_id": entry["ids"].get(0)})
         else:
             status = entry["refused"]
-            # Refused outright (no part taken) and only for now: try again later.
-            again = status in RETRY_LATER and not entry["ids"]
-            self._answer(ref, {"accepted": False, "transient": again,
+            self._answer(ref, {"accepted": False,
                                "error": f"smpp: {consts.DESCRIPTIONS.get(status, hex(status))}"})
 
     def _answer(self, ref: str, result: dict) -> None:
