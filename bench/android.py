@@ -38,6 +38,7 @@ from harness import (ROOT, Load, add_server_arguments, count_inbound, gateway, l
                      wait_for_inbox, worker)
 
 from tests.fake_android import FakeAndroidPhone
+from gateway.runtime import runtime_of
 
 KEY = "bench-signing-key"
 TEXTS = ["HELP", "JOIN", "2", "Noy", "ຕໍ່ໄປ", "hello", "QUIZ", "STOP", "START"]
@@ -59,14 +60,14 @@ def broadcast_over_phones(members: int, phones: int, rate: int, workers: int) ->
     from gateway.messaging.audience import Audience
 
     app = create_app()
-    app.extensions["db"].upgrade()
-    add_members(app.extensions["db"], members, 0, "nutrition")
-    with app.extensions["db"].session() as db:
+    runtime_of(app).db.upgrade()
+    add_members(runtime_of(app).db, members, 0, "nutrition")
+    with runtime_of(app).db.session() as db:
         broadcast_id = broadcasts.create(db, {"lo": "ເຕືອນ: ກິດຈະກຳໂພຊະນາການ ວັນສຸກ ເວລາ 14:00 ໂມງ",
                                               "en": "Reminder: nutrition hangout Friday 14:00"},
                                          Audience(topics=("nutrition",))).id
     started = time.perf_counter()
-    added, batches, _ = bulk.dispatch(app.extensions["services"], broadcast_id)
+    added, batches, _ = bulk.dispatch(runtime_of(app).services, broadcast_id)
     procs = [subprocess.Popen([sys.executable, "-m", "gateway.cli.main", "worker", "--burst"],
                               env=dict(os.environ), cwd=ROOT, stdout=subprocess.DEVNULL,
                               stderr=subprocess.DEVNULL) for _ in range(workers)]
@@ -89,7 +90,7 @@ def broadcast_over_phones(members: int, phones: int, rate: int, workers: int) ->
     duplicates = len(sent) - len(set(sent))
     early = [mb for done, mb in samples if 0.1 * added <= done <= 0.3 * added]
     late = [mb for done, mb in samples if 0.7 * added <= done <= 0.9 * added]
-    with app.extensions["db"].session() as db:
+    with runtime_of(app).db.session() as db:
         counts = broadcasts.progress(db, broadcast_id)
     print(f"broadcast: {added:,} texts over {phones} phones at {rate}/min each (a minute scaled to 1 s): "
           f"{elapsed:.1f}s = {len(sent) / elapsed:.1f}/s of {allowed}/s allowed = {share:.1%}; "

@@ -22,6 +22,7 @@ from pathlib import Path
 
 import psutil
 from harness import FakeAT, lao_mobile, scratch_database, start_fake_at
+from gateway.runtime import runtime_of
 
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
@@ -49,11 +50,11 @@ def run_broadcast(app, texts: dict, spec: str, workers: int, env: dict) -> dict:
     from gateway.messaging import broadcasts, bulk
     from gateway.messaging.audience import Audience
 
-    vocabulary = Vocabulary.build(app.extensions["services"].book, app.extensions["services"].catalog)
-    with app.extensions["db"].session() as db:
+    vocabulary = Vocabulary.build(runtime_of(app).services.book, runtime_of(app).services.catalog)
+    with runtime_of(app).db.session() as db:
         broadcast_id = broadcasts.create(db, texts, Audience.parse(spec, vocabulary)).id
     started = time.perf_counter()
-    added, batches, _ = bulk.dispatch(app.extensions["services"], broadcast_id)
+    added, batches, _ = bulk.dispatch(runtime_of(app).services, broadcast_id)
     dispatched = time.perf_counter() - started
     procs = [subprocess.Popen([sys.executable, "-m", "gateway.cli.main", "worker", "--burst"],
                               env=env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
@@ -69,7 +70,7 @@ def run_broadcast(app, texts: dict, spec: str, workers: int, env: dict) -> dict:
                 pass
         time.sleep(0.05)
     elapsed = time.perf_counter() - started
-    with app.extensions["db"].session() as db:
+    with runtime_of(app).db.session() as db:
         counts = broadcasts.progress(db, broadcast_id)
     return {"messages": added, "batches": batches, "dispatch_s": dispatched, "total_s": elapsed,
             "rate": added / elapsed, "peak_rss_mb": max(peak) / 2**20, "counts": counts}
@@ -107,9 +108,9 @@ def run(args, instance: Path, database_url: str) -> int:
     from gateway import create_app
 
     app = create_app()
-    app.extensions["db"].upgrade()
-    add_members(app.extensions["db"], args.members, 0, "nutrition")
-    add_members(app.extensions["db"], args.personalised, 10**7, "wash")
+    runtime_of(app).db.upgrade()
+    add_members(runtime_of(app).db, args.members, 0, "nutrition")
+    add_members(runtime_of(app).db, args.personalised, 10**7, "wash")
     env = dict(os.environ)
     print(f"{args.members:,} + {args.personalised:,} members; {args.workers} worker processes; "
           f"db={os.environ['DATABASE_URL'].split(':')[0]}; cpus={os.cpu_count()}", flush=True)

@@ -21,6 +21,7 @@ import sys
 import tempfile
 import time
 from pathlib import Path
+from gateway.runtime import runtime_of
 
 
 def main() -> None:
@@ -32,15 +33,15 @@ def main() -> None:
 
     from gateway import create_app
     from gateway.broker import stop_embedded
-    from gateway.services import setup_logging
+    from gateway.logs import setup_logging
     from gateway.store.models import Member, utcnow
 
     with tempfile.TemporaryDirectory(prefix="hop-bench-") as folder:
         app = create_app({"instance_path": Path(folder), "database_url": "", "redis_url": "",
                           "sms_provider": "console", "quiet_hours": "off", "ussd_rate_limit": 10**9})
         setup_logging(level="WARNING")
-        app.extensions["db"].upgrade()
-        with app.extensions["db"].session() as db:
+        runtime_of(app).db.upgrade()
+        with runtime_of(app).db.session() as db:
             db.add(Member(phone="+8562055510001", name="Noy", language="lo", province="bokeo",
                           consent_at=utcnow()))
         client = app.test_client()
@@ -56,7 +57,7 @@ def main() -> None:
                 client.post(url, data={**form, "text": "2"})
             if run:
                 results.append((time.perf_counter() - started) / (args.hops // 2 * 2) * 1e6)
-        app.extensions["redis"].close()
+        runtime_of(app).redis.close()
         stop_embedded()
     print(f"{Path.cwd().name}: median {statistics.median(results):.0f} µs per hop "
           f"(runs: {', '.join(f'{r:.0f}' for r in results)})")

@@ -26,6 +26,7 @@ from datetime import datetime, timezone
 from pathlib import Path
 
 from harness import lao_mobile
+from gateway.runtime import runtime_of
 
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
@@ -99,7 +100,7 @@ def main() -> None:
     try:
         app = create_app(Config.from_env({}, instance_path=folder / "instance", database_url=database_url,
                                          redis_url=redis_url, secret_key="bench-secret"))
-        with app.extensions["db"].session() as db:
+        with runtime_of(app).db.session() as db:
             users.add(db, "bench@ngo.la", "bench password 1", "organiser", language="en")
         client = app.test_client()
         form = client.get("/login").data

@@ -2,8 +2,9 @@
 
 The services (database, Redis, queues, provider, flows, prompts) come from
 ``gateway.services``, the same place the worker gets them; this adds what only
-webhooks need: the channel services and the blueprints. The parts are also kept
-in ``app.extensions`` under their own names, as flaskr does.
+webhooks need: the channel services and the blueprints. They are kept together,
+typed, as ``gateway.runtime.Runtime`` in ``app.extensions["gateway"]``, and read
+through ``runtime()`` (in a request) or ``runtime_of(app)``.
 """
 
 from __future__ import annotations
@@ -29,7 +30,9 @@ from gateway.config import Config
 from gateway.content.recordings import Recordings
 from gateway.phone import to_e164
 from gateway.providers import get_provider, with_webhooks
-from gateway.services import Services, setup_logging
+from gateway.runtime import Runtime
+from gateway.logs import setup_logging
+from gateway.services import Services
 from gateway.store import audit
 from gateway.webhooks import headers
 
@@ -48,29 +51,26 @@ def create_app(config: Config | Mapping[str, Any] | None = None) -> Flask:
 
     services.library.prepare()
     conversations = conversations_for(services)
-    app.extensions.update(
-        services=services, db=services.db, redis=services.redis, redis_url=services.redis_url,
-        queues=services.queues, provider=services.provider, library=services.library,
-        conversations=conversations)
-    app.extensions["ussd"] = UssdService(
-        conversations,
-        UssdSessions(services.redis, settings.ussd_session_ttl, settings.ussd_resume_ttl,
-                     ScriptLine.for_url(services.redis_url)),
-        PageLimits(settings.ussd_page_gsm7, settings.ussd_page_ucs2),
-        settings.secret_key, settings.default_language, settings.ussd_rate_limit)
-    # Inbound webhooks are provider-specific whatever provider sends our replies.
-    app.extensions["parsers"] = {name: get_provider(name, settings) for name in with_webhooks()}
-    if services.provider.name in app.extensions["parsers"]:  # the sending one knows its phones' health
-        app.extensions["parsers"][services.provider.name] = services.provider
-    app.extensions["sms"] = SmsService(services, conversations)
-    app.extensions["spool"] = Spool(settings.instance_path / "spool")
-    app.extensions["inbox"] = Inbox(services, app.extensions["sms"], settings.instance_path)
-    app.extensions["audio"] = Recordings(settings.recordings_path(), settings.prompts_dir / "audio")
-    app.extensions["calls"] = CallService(conversations, services.redis,
-                                          settings.secret_key, settings.voice_max_repeats)
-    app.extensions["studio"] = PhoneStudio(
-        services.redis, settings.secret_key, settings.studio_pin, services.library, "en",
-        tuple(filter(None, map(to_e164, settings.studio_numbers()))), _audit_to(services))
+    sms = SmsService(services, conversations)
+    # Inbound webhooks are provider-specific whatever provider sends our replies; the
+    # sending one is the same object, which knows its phones' health.
+    parsers = {name: services.provider if name == services.provider.name else get_provider(name, settings)
+               for name in with_webhooks()}
+    app.extensions["gateway"] = Runtime(
+        services=services, conversations=conversations, sms=sms, parsers=parsers,
+        ussd=UssdService(
+            conversations,
+            UssdSessions(services.redis, settings.ussd_session_ttl, settings.ussd_resume_ttl,
+                         ScriptLine.for_url(services.redis_url)),
+            PageLimits(settings.ussd_page_gsm7, settings.ussd_page_ucs2),
+            settings.secret_key, settings.default_language, settings.ussd_rate_limit),
+        spool=Spool(settings.instance_path / "spool"),
+        inbox=Inbox(services, sms, settings.instance_path),
+        audio=Recordings(settings.recordings_path(), settings.prompts_dir / "audio"),
+        calls=CallService(conversations, services.redis, settings.secret_key, settings.voice_max_repeats),
+        studio=PhoneStudio(
+            services.redis, settings.secret_key, settings.studio_pin, services.library, "en",
+            tuple(filter(None, map(to_e164, settings.studio_numbers()))), _audit_to(services)))
     webhooks.init_app(app)
     dashboard.init_app(app)
     return app

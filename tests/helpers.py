@@ -10,22 +10,26 @@ from zoneinfo import ZoneInfo
 
 from twilio.request_validator import RequestValidator
 
-from gateway.services import is_outage
+from gateway.runtime import runtime_of
+from gateway.outage import is_outage
 from gateway.store import members, schedule
 from gateway.store.models import Member
 
 from .fakes import FakeTwilio
 
-def wait_until(check, timeout_s: float = 10.0, what: str = "", every_s: float = 0.02):
+def wait_until(check, timeout_s: float = 10.0, what="", every_s: float = 0.02):
     """Ask ``check`` until it answers something true, and return that; fail the test
-    saying ``what`` did not happen once ``timeout_s`` has passed. Tests wait for an
-    event this way instead of sleeping a fixed time."""
+    saying ``what`` did not happen once ``timeout_s`` has passed (``what`` may be a
+    function, asked then: a log's last lines). Tests wait for an event this way
+    instead of sleeping a fixed time."""
     deadline = time.monotonic() + timeout_s
     while True:
         found = check()
         if found:
             return found
-        assert time.monotonic() < deadline, f"not within {timeout_s} s: {what or check}"
+        if time.monotonic() >= deadline:
+            said = what() if callable(what) else what
+            raise AssertionError(f"not within {timeout_s} s: {said or check}")
         time.sleep(every_s)
 
 
@@ -91,7 +95,7 @@ def processed(client, response):
     worker's drainer would a moment later (after its turn, if one is draining), so a
     test can look at the outcome as a member would."""
     try:
-        client.application.extensions["inbox"].drain(wait=True)
+        runtime_of(client.application).inbox.drain(wait=True)
     except Exception as exc:
         if not is_outage(exc):
             raise  # during an outage the text waits in the inbox, as it would in production

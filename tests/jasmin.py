@@ -113,13 +113,24 @@ class Jasmin:
             # The DLR services in-process (its docs advise separate daemons in production).
             [JASMIN_PYTHON, "-c", LAUNCH, str(Path(JASMIN_PYTHON).parent / "jasmind.py"), "--enable-dlr-thrower",
              "--enable-dlr-lookup", "--disable-http-api"],
-            env={**os.environ, "ROOT_PATH": str(self.root)}, stdin=subprocess.DEVNULL, stdout=log,
+            env=self._environment(), stdin=subprocess.DEVNULL, stdout=log,
             stderr=subprocess.STDOUT, start_new_session=True)
         self.pids.append(self.process.pid)
         self._wait_listening(self.jcli_port)
+        # jCli answers before jasmind has wired its parts together: a connector started
+        # before the router is attached drops members' texts ("RouterPB not set"), and
+        # one started before the AMQP channel is open takes nothing from its queue.
+        self._wait_logged("smppclient-manager.log", "Added RouterPB to SMPPClientManagerPB")
+        self._wait_logged("amqp-client.log", "The channel is open")
         if configure:
             self._configure()
         self._wait_listening(self.port)
+
+    def _environment(self) -> dict[str, str]:
+        """Jasmin reads REDIS_URL (Heroku's form), CLOUDAMQP_URL and any SECTION_OPTION
+        variable over its configuration file; the test run's REDIS_URL is ours, not its."""
+        keep = {name: os.environ[name] for name in ("PATH", "HOME", "LANG", "TMPDIR") if name in os.environ}
+        return {**keep, "ROOT_PATH": str(self.root)}
 
     def stop(self, hard: bool = False) -> None:
         if self.process is not None and self.process.poll() is None:
@@ -135,8 +146,7 @@ class Jasmin:
         self.start(configure=False)
         # Loading its saved profile, jasmind starts the connector before its AMQP channel
         # is open, and the connector then takes nothing from its queue (seen with 0.11.0):
-        # restarting the connector once the channel is open, as its operator would, does.
-        self._wait_logged("amqp-client.log", "The channel is open")
+        # restarting the connector once it is (start waited), as its operator would, does.
         self.jcli("smppccm -0 upstream", "smppccm -1 upstream")
 
     def close(self) -> None:

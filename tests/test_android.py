@@ -11,6 +11,7 @@ from sqlalchemy import func, select
 from gateway.messaging import broadcasts, bulk
 from gateway.messaging.audience import Audience
 from gateway.providers.android import signature
+from gateway.runtime import runtime_of
 from gateway.store.models import InboundMessage, OutboundMessage
 
 from .fake_android import FakeAndroidPhone
@@ -41,7 +42,7 @@ def received(text, number=MEMBER):
 
 
 def outbox_rows(app):
-    with app.extensions["db"].session() as db:
+    with runtime_of(app).db.session() as db:
         return list(db.scalars(select(OutboundMessage).order_by(OutboundMessage.id)))
 
 
@@ -60,9 +61,9 @@ def test_a_retried_event_counts_once_and_a_retry_of_a_send_is_not_sent_twice(and
     client = android_app.test_client()
     for _ in range(3):  # the phone retries an event it got no 2xx for: same event id
         assert phone.post(client, "sms:received", received("JOIN"), event_id="evt-1").status_code == 200
-    with android_app.extensions["db"].session() as db:
+    with runtime_of(android_app).db.session() as db:
         assert db.scalar(select(func.count()).select_from(InboundMessage)) == 1
-    provider = android_app.extensions["provider"]
+    provider = runtime_of(android_app).provider
     for _ in range(2):  # our retry after a lost answer carries the same id
         [outcome] = provider.send("ສະບາຍດີ", [MEMBER], ids=["og-999"], urgent=True)
         assert outcome.accepted
@@ -111,13 +112,13 @@ def test_bad_signatures_old_timestamps_and_bad_json_change_nothing(android_app, 
         assert client.post("/sms/android", data=raw, headers=signed).status_code == 400
     assert phone.post(client, "mms:received", {"x": 1}).status_code == 200  # not ours: ignored
     assert phone.post(client, "system:ping", {"health": "pass"}).status_code == 200
-    with android_app.extensions["db"].session() as db:
+    with runtime_of(android_app).db.session() as db:
         assert db.scalar(select(func.count()).select_from(InboundMessage)) == 0
     assert outbox_rows(android_app) == []
 
 
 def test_stop_and_keywords_work_over_the_phone_too(android_app, phone):
-    with android_app.extensions["db"].session() as db:
+    with runtime_of(android_app).db.session() as db:
         add_member(db, MEMBER, language="en")
     client = android_app.test_client()
     phone.post(client, "sms:received", received("STOP"))
@@ -140,14 +141,14 @@ def test_a_broadcast_spreads_over_the_phones_each_at_its_rate(make_app, three_ph
                    android_phones=",".join(f.url for f in three_phones), android_username="sms",
                    android_password="secret", android_signing_key=KEY, android_rate=4,
                    android_rate_window=2, quiet_hours="off")
-    with app.extensions["db"].session() as db:
+    with runtime_of(app).db.session() as db:
         for n in range(24):
             add_member(db, f"+85620555{61000 + n}")
         session = add_session(db, starts=(datetime.now(timezone(timedelta(hours=7))) + timedelta(hours=3))
                               .strftime("%Y-%m-%d %H:%M"))
         row = broadcasts.create(db, {"lo": "ເຕືອນ: ພົບກັນມື້ນີ້"}, Audience(), "test", session.id)
     started = time.monotonic()
-    bulk.dispatch(app.extensions["services"], row.id)
+    bulk.dispatch(runtime_of(app).services, row.id)
     drain(app)
     took = time.monotonic() - started
     counts = [len(f.sent) for f in three_phones]
@@ -164,7 +165,7 @@ def test_a_phone_that_stops_answering_rests_and_the_others_carry_on(make_app, th
                    android_phones=",".join(f.url for f in three_phones), android_username="sms",
                    android_password="secret", android_signing_key=KEY, quiet_hours="off")
     three_phones[1].stop()  # switched off
-    provider = app.extensions["provider"]
+    provider = runtime_of(app).provider
     outcomes = [provider.send("hi", [f"+85620555{62000 + n}"], ids=[f"og-{n}"], urgent=True)[0]
                 for n in range(6)]
     refused = [o for o in outcomes if not o.accepted]
@@ -196,7 +197,7 @@ def test_setup_registers_the_webhooks_and_the_preview_says_how_long(run, make_ap
     status = run("phones", "status")
     assert status.exit_code == 0 and "phone-a" in status.output and "in rotation" in status.output
     app = make_app()
-    with app.extensions["db"].session() as db:
+    with runtime_of(app).db.session() as db:
         for n in range(4000):
             add_member(db, f"+85620{5570000 + n}")
     created = run("broadcast", "create", "--text", "lo", "ສະບາຍດີ")

@@ -6,6 +6,7 @@ from __future__ import annotations
 
 from sqlalchemy import select, update
 
+from gateway.runtime import runtime_of
 from gateway.store.models import AuditEvent, Broadcast, OutboundMessage
 
 from .fakes import drain
@@ -14,7 +15,7 @@ from .test_dashboard_pages import post, signed_in
 
 
 def _sent(app, client, count=3) -> str:
-    with app.extensions["db"].session() as db:
+    with runtime_of(app).db.session() as db:
         for n in range(count):
             add_member(db, f"+85620555123{n:02d}", name=f"Noy {n}", language="en")
     made = post(client, "/broadcasts/new", {"text_en": "Hello {name}"})
@@ -44,7 +45,7 @@ def test_resend_to_the_failed_not_the_unknown(people):
     organiser, viewer = signed_in(people), signed_in(people, "kham@ngo.la")
     page_url = _sent(people, organiser)
     broadcast_id = int(page_url.rsplit("/", 1)[1])
-    with people.extensions["db"].session() as db:
+    with runtime_of(people).db.session() as db:
         first, second, _third = db.scalars(select(OutboundMessage.id).order_by(OutboundMessage.id)).all()
         # what a provider's failure and a lost answer leave behind
         db.execute(update(OutboundMessage).where(OutboundMessage.id == first).values(status="failed", error="busy"))
@@ -53,7 +54,7 @@ def test_resend_to_the_failed_not_the_unknown(people):
     assert post(viewer, page_url + "/resend-failed").status_code == 403
     post(organiser, page_url + "/resend-failed")
     drain(people)
-    with people.extensions["db"].session() as db:
+    with runtime_of(people).db.session() as db:
         statuses = [m.status for m in db.scalars(select(OutboundMessage).order_by(OutboundMessage.id))]
         assert statuses == ["sent", "unknown", "sent"]
         assert db.scalar(select(AuditEvent).where(AuditEvent.action == "broadcast.resend_failed")).subject == \
@@ -67,6 +68,6 @@ def test_a_draft_is_deleted_a_sent_one_is_not(people):
     assert post(viewer, draft + "/delete").status_code == 403
     assert post(organiser, sent_url + "/delete").status_code == 302
     assert post(organiser, draft + "/delete").status_code == 302
-    with people.extensions["db"].session() as db:
+    with runtime_of(people).db.session() as db:
         assert [b.id for b in db.scalars(select(Broadcast))] == [int(sent_url.rsplit("/", 1)[1])]
         assert db.scalar(select(AuditEvent).where(AuditEvent.action == "broadcast.delete")) is not None

@@ -21,6 +21,7 @@ import pytest
 from werkzeug.serving import make_server
 
 from gateway.encoding import sms_size
+from gateway.runtime import runtime_of
 from gateway.store import users as accounts
 
 from .fakes import drain
@@ -68,7 +69,7 @@ class LiveServer:
 
 @pytest.fixture
 def site(at_app):
-    with at_app.extensions["db"].session() as db:
+    with runtime_of(at_app).db.session() as db:
         accounts.add(db, "noy@ngo.la", PASSWORD, "organiser", language="en")
     live = LiveServer(at_app)
     live.app = at_app
@@ -113,7 +114,7 @@ def sign_in(page, site):
 
 
 def test_sign_in_and_switch_the_interface_to_lao(page, site):
-    with site.app.extensions["db"].session() as db:
+    with runtime_of(site.app).db.session() as db:
         add_member(db, "+8562055512345", name="ນ້ອຍ", province="bokeo")
     page.goto(f"{site.url}/")
     shot(page, "login-lo")
@@ -157,7 +158,7 @@ COUNTER_SAMPLES = ["Hello", "a" * 160, "a" * 161, "[" * 80, "[" * 81, "Price: 5�
 
 
 def test_the_lao_broadcast_counter_agrees_with_the_server_then_it_sends_to_the_end(page, site):
-    with site.app.extensions["db"].session() as db:
+    with runtime_of(site.app).db.session() as db:
         for n in range(12):
             add_member(db, f"+85620555123{n:02d}", name=f"ນ້ອຍ{n}", language="lo", topics=["nutrition"])
         add_member(db, "+8562055598765", name="Kham", language="en", topics=["wash"])
@@ -204,7 +205,7 @@ def test_the_lao_broadcast_counter_agrees_with_the_server_then_it_sends_to_the_e
 
 
 def test_a_poll_is_created_and_its_chart_reads_in_lao(page, site):
-    with site.app.extensions["db"].session() as db:
+    with runtime_of(site.app).db.session() as db:
         add_member(db, "+8562055512345", name="Noy")
     sign_in(page, site)
     page.click("text=ພາສາລາວ")
@@ -242,7 +243,7 @@ def test_the_simulator_walks_ussd_in_lao_and_english(page, site):
 
 @pytest.mark.parametrize("width,height", [(1366, 768), (390, 844)])
 def test_pages_fit_a_laptop_and_a_phone(browser, site, width, height):
-    with site.app.extensions["db"].session() as db:
+    with runtime_of(site.app).db.session() as db:
         add_member(db, "+8562055512345", name="ນ້ອຍ ພົມມະຈັນ", province="bokeo")
     context = browser.new_context(viewport={"width": width, "height": height})
     tab = context.new_page()
@@ -287,7 +288,7 @@ def test_the_prompt_studio_records_from_the_microphone(page, site):
     row.locator("[data-record]").click()
     row.locator(".tag.recorded").wait_for(timeout=15_000)
     assert "Saved" in row.locator("[data-state]").inner_text()
-    library = site.app.extensions["audio"]
+    library = runtime_of(site.app).audio
     assert library.has("lo", "voice.sorry_english") and library.info("lo", "voice.sorry_english")["source"] == "browser"
     assert page.evaluate("fetch(document.querySelector('tr[data-row=\"lo/voice.sorry_english\"] audio').src)"
                          ".then(r => r.headers.get('content-type'))") == "audio/wav"
@@ -299,7 +300,7 @@ SECURITY_HEADERS = {"content-security-policy", "x-frame-options", "x-content-typ
 def test_an_admin_disables_an_organiser_whose_open_page_is_signed_out(browser, site):
     """Two browsers: the organiser's page is open; the admin disables her on the Users
     page; her next click lands on the sign-in page, and her password no longer works."""
-    with site.app.extensions["db"].session() as db:
+    with runtime_of(site.app).db.session() as db:
         accounts.add(db, "admin@ngo.la", PASSWORD, "admin", language="en")
     contexts = [browser.new_context(viewport={"width": 1366, "height": 768}) for _ in range(2)]
     organiser, admin = (context.new_page() for context in contexts)

@@ -13,6 +13,7 @@ import re
 from collections import Counter
 from urllib.parse import urlsplit
 
+from gateway.runtime import runtime_of
 from gateway.store import users as accounts
 
 from .fakes import drain
@@ -71,7 +72,7 @@ def latin_words(pairs, names: set[str]) -> list[str]:
 
 def _seed(app) -> None:
     """A week of an organiser's work, made through the dashboard and the webhook."""
-    with app.extensions["db"].session() as db:
+    with runtime_of(app).db.session() as db:
         for role, email in ROLES.items():
             accounts.add(db, email, PASSWORD, role, language="lo")
         for n, (name, province) in enumerate([("ນ້ອຍ", "vientiane_capital"), ("ຄຳ", "savannakhet"),
@@ -87,7 +88,7 @@ def _seed(app) -> None:
                                "topics": "nutrition"})
     at_text(app.test_client(), "ຂ້ອຍຢາກຖາມ ກອງປະຊຸມຢູ່ໃສ?", phone="+8562055500001")
     drain(app)
-    catalog = app.extensions["services"].catalog
+    catalog = runtime_of(app).services.catalog
     texts = {f"{kind}_{lang}": catalog.template(lang, "register.welcome") for lang in ("lo", "en")
              for kind in ("text", "base")}
     texts["text_lo"] = texts["text_lo"].replace("ຍິນດີຕ້ອນຮັບ", "ສະບາຍດີ")  # a version that changes a text

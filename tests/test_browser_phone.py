@@ -6,6 +6,7 @@ from __future__ import annotations
 
 from .helpers import add_member, add_session
 from .test_browser import PASSWORD, browser, shot, site  # noqa: F401 (fixtures)
+from gateway.runtime import runtime_of
 
 PAGES = ["/", "/members", "/members/1", "/sessions", "/sessions/1", "/broadcasts", "/broadcasts/new", "/polls",
          "/polls/new", "/quiz", "/content", "/content/quizzes", "/content/quizzes/new", "/content/surveys",
@@ -23,7 +24,7 @@ SMALL = """() => [...document.querySelectorAll('a, button, input, select, textar
 
 
 def test_every_page_fits_a_phone_with_big_enough_targets(browser, site):  # noqa: F811
-    with site.app.extensions["db"].session() as db:
+    with runtime_of(site.app).db.session() as db:
         add_member(db, "+8562055512345", name="ນ້ອຍ")
         add_session(db)
     from .test_dashboard_pages import post, signed_in

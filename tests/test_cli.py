@@ -2,6 +2,7 @@
 
 import csv
 import io
+from gateway.runtime import runtime_of
 
 
 def test_members_import_then_export_round_trip(run, tmp_path):
@@ -105,7 +106,7 @@ def test_broadcast_commands(run, app):
 
     from .helpers import add_member
 
-    with app.extensions["db"].session() as db:
+    with runtime_of(app).db.session() as db:
         add_member(db, "+8562055550001", language="lo", province="bokeo")
         add_member(db, "+8562055550002", language="en", province="sekong")
     created = run("broadcast", "create", "--audience", "province=bokeo,Sekong",

@@ -7,6 +7,7 @@ import pytest
 from gateway.config import Config
 from gateway.errors import ConfigError
 from gateway.phone import mask, phone_key
+from gateway.runtime import runtime_of
 
 from .helpers import walk
 
@@ -49,7 +50,7 @@ def test_no_phone_number_in_logs_or_redis_keys(app, phone_factory, caplog):
     walk(phone, "ນ້ອຍ", "0")                   # leaves a resume slot
     for _ in range(40):                         # trips the rate limiter, which logs
         phone.dial()
-    redis = app.extensions["redis"]
+    redis = runtime_of(app).redis
     digits = number.lstrip("+")
     for key in redis.keys("*"):
         assert digits not in key.decode() and "2055512399" not in key.decode()
@@ -67,7 +68,7 @@ def test_a_database_error_is_logged_without_the_number_it_was_about(app):
 
     from sqlalchemy.exc import IntegrityError
 
-    from gateway.services import RedactingFormatter
+    from gateway.logs import RedactingFormatter
     from gateway.store.models import Member
 
     number = "+8562055519876"
@@ -77,10 +78,10 @@ def test_a_database_error_is_logged_without_the_number_it_was_about(app):
     log = logging.getLogger("test.privacy")
     log.addHandler(handler)
     try:
-        with app.extensions["db"].session() as db:
+        with runtime_of(app).db.session() as db:
             db.add(Member(phone=number, language="lo"))
         try:
-            with app.extensions["db"].session() as db:
+            with runtime_of(app).db.session() as db:
                 db.add(Member(phone=number, language="lo"))
         except IntegrityError:
             log.exception("could not add a member")
@@ -106,8 +107,8 @@ def test_healthz_is_degraded_while_no_worker_is_alive(app):
     client = app.test_client()
     body = client.get("/healthz").json
     assert (body["status"], body["workers"]) == ("degraded", 0)  # webhooks work; sending waits
-    worker = Worker([Queue("replies", connection=app.extensions["redis"])],
-                    connection=app.extensions["redis"])
+    worker = Worker([Queue("replies", connection=runtime_of(app).redis)],
+                    connection=runtime_of(app).redis)
     worker.register_birth()
     try:
         assert client.get("/healthz").json["status"] == "ok"

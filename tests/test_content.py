@@ -12,6 +12,7 @@ from sqlalchemy import func, select
 from gateway.config import PROJECT_ROOT
 from gateway.content.edition import read_folder, read_folders, write_folder
 from gateway.content.library import Library
+from gateway.runtime import runtime_of
 from gateway.store import content as versions
 from gateway.store.models import AuditEvent, ContentVersion
 
@@ -22,7 +23,7 @@ CLEARER = "ລະຫັດແບບໃດປອດໄພກວ່າໝູ່?"
 
 
 def _history(app) -> list[tuple[int, str]]:
-    with app.extensions["db"].session() as db:
+    with runtime_of(app).db.session() as db:
         return [(row.id, row.status) for row in versions.history(db)]
 
 
@@ -50,7 +51,7 @@ def test_a_new_install_publishes_the_shipped_content_as_version_1(app, run, tmp_
 
 
 def test_import_publish_is_live_on_the_next_dial_and_revert_restores_it(app, run, phone_factory, tmp_path):
-    with app.extensions["db"].session() as db:
+    with runtime_of(app).db.session() as db:
         add_member(db, "+8562055510001")
     phone = phone_factory("+8562055510001")
     assert QUESTION in _quiz_first_screen(phone)  # the running gateway, on the first version
@@ -81,7 +82,7 @@ def test_import_publish_is_live_on_the_next_dial_and_revert_restores_it(app, run
     assert result.exit_code == 0, result.output
     assert _until(lambda: QUESTION in _quiz_first_screen(phone))
     assert [status for _, status in _history(app)] == ["published", "past", "past"]
-    with app.extensions["db"].session() as db:
+    with runtime_of(app).db.session() as db:
         actions = [e.action for e in db.scalars(select(AuditEvent).order_by(AuditEvent.id))]
     assert actions.count("content.publish") == 2 and "content.revert" in actions
 
@@ -91,7 +92,7 @@ def test_a_member_mid_quiz_finishes_on_the_version_she_started_with(app, phone_f
     gets the second question as it was; a member who dials afterwards gets the new one."""
     from gateway.content import publication
 
-    with app.extensions["db"].session() as db:
+    with runtime_of(app).db.session() as db:
         add_member(db, "+8562055510001")
         add_member(db, "+8562055510002")
         docs = versions.documents(db, versions.published_number(db))
@@ -99,7 +100,7 @@ def test_a_member_mid_quiz_finishes_on_the_version_she_started_with(app, phone_f
     assert QUESTION in _quiz_first_screen(started)
     old_second, new_second = "ຢືນຢັນ 2 ຂັ້ນຕອນ ເພີ່ມຫຍັງ?", "ຢືນຢັນ 2 ຂັ້ນຕອນ ຊ່ວຍຫຍັງ?"
     docs["prompts/lo.yaml"] = docs["prompts/lo.yaml"].replace(old_second, new_second)
-    outcome = publication.publish_documents(publication.Desk.of(app.extensions["services"], walk_hops=False),
+    outcome = publication.publish_documents(publication.Desk.of(runtime_of(app).services, walk_hops=False),
                                             docs, "import", "test")
     assert outcome.published, outcome.problems
     time.sleep(1.1)  # past every process's next check of the published number
@@ -109,13 +110,13 @@ def test_a_member_mid_quiz_finishes_on_the_version_she_started_with(app, phone_f
 
 
 def test_two_versions_are_never_published_at_once(app):
-    with app.extensions["db"].session() as db:
+    with runtime_of(app).db.session() as db:
         docs = versions.documents(db, versions.published_number(db))
         first = versions.add(db, docs, "import", "a").id
         second = versions.add(db, docs, "import", "b").id
-    with app.extensions["db"].session() as db:
+    with runtime_of(app).db.session() as db:
         versions.publish(db, first)
-    with app.extensions["db"].session() as db:
+    with runtime_of(app).db.session() as db:
         versions.publish(db, second)
         assert db.scalar(select(func.count()).select_from(ContentVersion)
                          .where(ContentVersion.status == "published")) == 1
@@ -123,13 +124,13 @@ def test_two_versions_are_never_published_at_once(app):
     from sqlalchemy.exc import IntegrityError
 
     with pytest.raises(IntegrityError):
-        with app.extensions["db"].session() as db:
+        with runtime_of(app).db.session() as db:
             db.get(ContentVersion, first).status = "published"
             db.flush()
 
 
 def test_an_upgrade_offers_new_shipped_content_and_never_overwrites_edits(app, tmp_path):
-    services = app.extensions["services"]
+    services = runtime_of(app).services
     shipped = read_folders(PROJECT_ROOT / "flows", PROJECT_ROOT / "prompts")
     release = dict(shipped)
     release["prompts/en.yaml"] = release["prompts/en.yaml"].replace("Which password is strongest?",
@@ -169,11 +170,11 @@ def test_an_upgrade_offers_new_shipped_content_and_never_overwrites_edits(app, t
 def test_hostile_content_is_refused_with_a_reason_and_nothing_is_written(app, name, body, says):
     from gateway.content import publication
 
-    with app.extensions["db"].session() as db:
+    with runtime_of(app).db.session() as db:
         docs = versions.documents(db, versions.published_number(db))
     before = _history(app)
     docs[name] = body
-    outcome = publication.publish_documents(publication.Desk.of(app.extensions["services"]), docs,
+    outcome = publication.publish_documents(publication.Desk.of(runtime_of(app).services), docs,
                                             "import", "test")
     assert not outcome.published
     assert says in "\n".join(str(p) for p in outcome.problems)
@@ -259,13 +260,13 @@ def test_a_published_version_this_release_cannot_build_does_not_stop_the_menus(a
     """Published under an older release with looser checks, say: members keep the menus."""
     from gateway.store.models import ContentDocument
 
-    with app.extensions["db"].session() as db:
+    with runtime_of(app).db.session() as db:
         add_member(db, "+8562055510001")
         number = versions.published_number(db)
         broken = versions.add(db, {**versions.documents(db, number), "prompts/en.yaml": "- not a catalog\n"},
                               "import", "an older release")
         versions.publish(db, broken.id)
         assert db.get(ContentDocument, (broken.id, "prompts/en.yaml")) is not None
-    app.extensions["services"].library.announce(broken.id)
+    runtime_of(app).services.library.announce(broken.id)
     assert QUESTION in _quiz_first_screen(phone_factory("+8562055510001"))
     assert f"content version {broken.id} cannot be built" in caplog.text

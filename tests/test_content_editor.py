@@ -8,8 +8,9 @@ import re
 
 from sqlalchemy import select
 
-from gateway.cli.simulate import Phone
+from .handsets import Phone
 from gateway.phone import fictional
+from gateway.runtime import runtime_of
 from gateway.store import content as versions
 from gateway.store import users as accounts
 from gateway.store.models import AuditEvent, User
@@ -25,7 +26,7 @@ ENGLISH = "Which password is strongest?"
 
 
 def _editor(app, email="lah@ngo.la", role="editor"):
-    with app.extensions["db"].session() as db:
+    with runtime_of(app).db.session() as db:
         accounts.add(db, email, PASSWORD, role, language="en")
 
 
@@ -68,7 +69,7 @@ def _quiz_screen(app, number):
 
 
 def _versions(app):
-    with app.extensions["db"].session() as db:
+    with runtime_of(app).db.session() as db:
         return [(row.id,) for row in versions.history(db)]
 
 
@@ -87,7 +88,7 @@ def test_without_a_session_nothing_opens_or_changes(app, people):
                  "/content/measure", "/content/versions/1/revert", f"/content/text/{KEY}/restore/1"):
         answer = client.post(path, data={"text_lo": "x"})
         assert answer.status_code == 302 and "/login" in answer.headers["Location"]
-    with app.extensions["db"].session() as db:
+    with runtime_of(app).db.session() as db:
         assert versions.edits(db) == [] and len(versions.history(db)) == 1
 
 
@@ -105,14 +106,14 @@ def test_a_viewer_reads_but_changes_nothing_and_an_organiser_cannot_publish(app,
     assert _save(organiser, _form(organiser), CLEARER).status_code == 302
     assert _post(organiser, "/content/publish").status_code == 403
     assert _post(organiser, "/content/versions/1/revert").status_code == 403
-    with app.extensions["db"].session() as db:
+    with runtime_of(app).db.session() as db:
         assert [(e.language, e.key, e.text) for e in versions.edits(db)] == [("lo", KEY, CLEARER)]
         assert len(versions.history(db)) == 1
 
 
 def test_draft_preview_on_her_test_number_then_publish_live_and_put_back(app, people):
     _editor(app)
-    with app.extensions["db"].session() as db:
+    with runtime_of(app).db.session() as db:
         add_member(db, "+8562055510001")
         noy = db.scalar(select(User).where(User.email == "noy@ngo.la"))
         add_member(db, fictional(noy.id))
@@ -130,7 +131,7 @@ def test_draft_preview_on_her_test_number_then_publish_live_and_put_back(app, pe
     answer = _post(editor, "/content/publish")
     assert answer.status_code == 302, answer.get_data(as_text=True)
     assert _until(lambda: CLEARER in _quiz_screen(app, "+8562055510001"))
-    with app.extensions["db"].session() as db:
+    with runtime_of(app).db.session() as db:
         assert versions.edits(db) == []
         actions = [e.action for e in db.scalars(select(AuditEvent).order_by(AuditEvent.id))]
         published = versions.published_number(db)
@@ -154,14 +155,14 @@ def test_a_second_editor_gets_a_conflict_showing_both_texts(app, people):
     assert clash.status_code == 409
     html = clash.get_data(as_text=True)
     assert CLEARER in html and "ລະຫັດແບບໃດ ປອດໄພ?" in html and "noy@ngo.la" in html
-    with app.extensions["db"].session() as db:
+    with runtime_of(app).db.session() as db:
         assert versions.edit(db, "lo", KEY).text == CLEARER  # nothing overwritten
     # She keeps hers, knowingly.
     keep = second.post(f"/content/text/{KEY}", data={
         "csrf": token(clash.data), "overwrite": "yes", "text_lo": "ລະຫັດແບບໃດ ປອດໄພ?", "text_en": ENGLISH,
         "base_lo": CLEARER, "base_en": ENGLISH})
     assert keep.status_code == 302
-    with app.extensions["db"].session() as db:
+    with runtime_of(app).db.session() as db:
         assert versions.edit(db, "lo", KEY).text == "ລະຫັດແບບໃດ ປອດໄພ?"
 
 
@@ -175,7 +176,7 @@ def test_a_publish_that_fails_a_check_is_refused_in_her_language_and_the_draft_i
     assert answer.status_code == 400
     assert "ບໍ່ໄດ້ເຜີຍແຜ່" in html and "ຕົວເລືອກທຳອິດບໍ່ຢູ່ໜ້າ 1" in html
     assert f'href="/content/text/{KEY}"' in html
-    with app.extensions["db"].session() as db:
+    with runtime_of(app).db.session() as db:
         assert versions.edit(db, "lo", KEY).text == long
         assert len(versions.history(db)) == 1  # only the shipped version, published
     counter = admin.post("/content/measure", data={"csrf": token(_form(admin).data), "key": KEY, "lang": "lo",
@@ -207,7 +208,7 @@ def test_hostile_text_is_refused_or_escaped(app, people):
 
 
 def test_the_simulators_call_speaks_the_draft_on_her_test_number(app, people):
-    with app.extensions["db"].session() as db:
+    with runtime_of(app).db.session() as db:
         noy = db.scalar(select(User).where(User.email == "noy@ngo.la"))
         add_member(db, fictional(noy.id))
     organiser = _client(app, "noy@ngo.la")
@@ -245,7 +246,7 @@ def test_the_shared_reminder_text_may_not_use_a_members_name(app, people):
     english = _hidden(page.get_data(as_text=True), "base_en")
     refused = _save(admin, page, "ສະບາຍດີ {name}! {session.title}", english, key="reminder.text")
     assert refused.status_code == 400 and "{name}" in refused.get_data(as_text=True)
-    services = app.extensions["services"]
+    services = runtime_of(app).services
     docs = wording.apply(services.library.current().documents, [
         ("lo", "reminder.text", "ສະບາຍດີ {name}! {session.title} ຈະເລີ່ມ {session.starts_at}."),
         ("en", "reminder.text", "Hello {name}! {session.title} starts {session.starts_at}.")])
@@ -253,5 +254,5 @@ def test_the_shared_reminder_text_may_not_use_a_members_name(app, people):
     assert outcome.number is None
     said = [str(problem) for problem in outcome.problems]
     assert any("prompts/lo.yaml" in text and "reminder.text' uses {name}" in text for text in said), said
-    with app.extensions["db"].session() as db:
+    with runtime_of(app).db.session() as db:
         assert len(versions.history(db)) == 1

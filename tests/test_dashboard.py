@@ -8,6 +8,7 @@ from babel.messages.pofile import read_po
 from sqlalchemy import select
 
 from gateway.config import PROJECT_ROOT
+from gateway.runtime import runtime_of
 from gateway.store import users as accounts
 from gateway.store.models import AuditEvent, User
 
@@ -26,7 +27,7 @@ def sign_in(client, email="admin@ngo.la", password=PASSWORD, next_page="/"):
 def test_users_add_hashes_the_password_and_refuses_bad_input(run, app):
     made = run("users", "add", "Noy@NGO.la", "--role", "organiser", "--password-stdin", input=PASSWORD + "\n")
     assert made.exit_code == 0, made.output
-    with app.extensions["db"].session() as db:
+    with runtime_of(app).db.session() as db:
         user = db.scalar(select(User))
         assert user.email == "noy@ngo.la" and user.password_hash.startswith("scrypt$")
         assert PASSWORD not in user.password_hash and accounts.password_matches(PASSWORD, user.password_hash)
@@ -73,13 +74,13 @@ def test_wrong_passwords_lock_the_account_from_that_address_only_and_say_nothing
     elsewhere = people.test_client()  # nobody can lock an organiser out from another address
     elsewhere.environ_base["REMOTE_ADDR"] = "10.9.8.7"
     assert sign_in(elsewhere).status_code == 302
-    with people.extensions["db"].session() as db:
+    with runtime_of(people).db.session() as db:
         refusals = db.scalars(select(AuditEvent).where(AuditEvent.action == "sign in refused")).all()
         assert len(refusals) == 7 and "locked for 15 minutes" in refusals[4].detail
         assert sum(e.subject == "no such account" for e in refusals) == 1
         assert not any("nobody" in (e.actor + e.subject + (e.detail or "")) for e in refusals)
-    for key in people.extensions["redis"].scan_iter("dash:fail:*"):  # fifteen minutes later
-        people.extensions["redis"].delete(key)
+    for key in runtime_of(people).redis.scan_iter("dash:fail:*"):  # fifteen minutes later
+        runtime_of(people).redis.delete(key)
     assert sign_in(client).status_code == 302
     for _ in range(10):
         sign_in(client, email="nobody@ngo.la", password="x" * 10)
@@ -98,7 +99,7 @@ def test_roles_are_checked_on_the_server(people):
 
 
 def test_the_overview_counts_members_and_lists_what_is_coming_in_lao(people):
-    with people.extensions["db"].session() as db:
+    with runtime_of(people).db.session() as db:
         add_member(db, "+8562055590001", province="bokeo", language="lo", topics=("nutrition", "wash"))
         add_member(db, "+8562055590002", province="saravane", language="en", topics=("nutrition",))
         add_session(db)
@@ -112,7 +113,7 @@ def test_the_overview_counts_members_and_lists_what_is_coming_in_lao(people):
     assert "ພົບປະລົມກັນ: ໂພຊະນາການແມ່ ແລະ ເດັກ" in page
     assert "+8562055590001" not in page and "2055590001" not in page  # no phone numbers on the overview
     assert '<html lang="lo">' in page
-    with people.extensions["db"].session() as db:
+    with runtime_of(people).db.session() as db:
         assert accounts.by_email(db, "admin@ngo.la").language == "lo"  # kept for her next visit
 
 
@@ -175,11 +176,11 @@ def test_the_users_page_is_for_admins_and_explains_a_refusal_in_her_language(peo
                                        "language": "lo", "password": "short"})
     assert short.status_code == 400 and "ລະຫັດຜ່ານຕ້ອງມີຢ່າງໜ້ອຍ 10" in short.get_data(as_text=True)
     assert 'value="new@ngo.la"' in short.get_data(as_text=True)  # what she typed is kept
-    with people.extensions["db"].session() as db:
+    with runtime_of(people).db.session() as db:
         admin_id = accounts.by_email(db, "admin@ngo.la").id
         assert accounts.by_email(db, "new@ngo.la") is None  # nothing half-written
     last = admin.post(f"/users/{admin_id}/role", data={"csrf": csrf, "role": "viewer"})
     assert last.status_code == 400 and "ຜູ້ດູແລລະບົບຄົນດຽວ" in last.get_data(as_text=True)
-    with people.extensions["db"].session() as db:
+    with runtime_of(people).db.session() as db:
         assert accounts.by_email(db, "admin@ngo.la").role == "admin"
     assert admin.post("/users/99999999999/disable", data={"csrf": csrf}).status_code == 404

@@ -11,6 +11,7 @@ from datetime import timedelta
 import pytest
 from sqlalchemy import func, select
 
+from gateway.runtime import runtime_of
 from gateway.store.models import AuditEvent, Broadcast, Member, OutboundMessage, Poll, Reminder, TrainingSession, utcnow
 
 from .fakes import drain
@@ -42,7 +43,7 @@ PAGES = ["/", "/members", "/sessions", "/broadcasts", "/polls", "/quiz", "/flows
 def test_every_page_answers_in_both_languages(people, lang):
     client = signed_in(people, "admin@ngo.la")
     switch_language(client, lang)
-    with people.extensions["db"].session() as db:
+    with runtime_of(people).db.session() as db:
         add_member(db, "+8562055512345", name="Noy", province="bokeo", topics=["nutrition"])
         add_session(db)
     for page in PAGES + ["/members/import", "/broadcasts/new", "/polls/new", "/sessions/new", "/simulator",
@@ -57,7 +58,7 @@ def test_signed_out_pages_go_to_login_and_viewers_cannot_change_anything(people)
     for page in PAGES:
         assert anonymous.get(page).status_code == 302
     viewer = signed_in(people, "kham@ngo.la")
-    with people.extensions["db"].session() as db:
+    with runtime_of(people).db.session() as db:
         member = add_member(db, "+8562055512345", name="Noy")
         add_session(db)
         member_id = member.id
@@ -68,27 +69,27 @@ def test_signed_out_pages_go_to_login_and_viewers_cannot_change_anything(people)
     assert sent.status_code == 403
     assert post(viewer, f"/members/{member_id}", {"name": "Changed", "language": "lo"}).status_code == 403
     assert post(viewer, f"/members/{member_id}/erase", {"confirm": "yes"}).status_code == 403
-    with people.extensions["db"].session() as db:
+    with runtime_of(people).db.session() as db:
         assert db.scalar(select(func.count(Broadcast.id))) == 0
         assert db.get(Member, member_id).name == "Noy"
 
 
 def test_a_viewer_who_posts_a_send_gets_403_and_nothing_is_sent(people):
     organiser, viewer = signed_in(people), signed_in(people, "kham@ngo.la")
-    with people.extensions["db"].session() as db:
+    with runtime_of(people).db.session() as db:
         add_member(db, "+8562055512345", name="Noy")
     made = post(organiser, "/broadcasts/new", {"text_en": "Hello {name}", "name": "hello"})
     broadcast_id = int(made.location.rsplit("/", 1)[1])
     refused = post(viewer, f"/broadcasts/{broadcast_id}/send", {"confirm": "yes"})
     assert refused.status_code == 403
-    with people.extensions["db"].session() as db:
+    with runtime_of(people).db.session() as db:
         assert db.scalar(select(func.count(OutboundMessage.id))) == 0
         assert db.get(Broadcast, broadcast_id).status == "draft"
 
 
 def test_members_search_by_name_or_last_digits_and_filters(people):
     client = signed_in(people)
-    with people.extensions["db"].session() as db:
+    with runtime_of(people).db.session() as db:
         add_member(db, "+8562055512345", name="Noy Phommachanh", province="bokeo")
         add_member(db, "+8562055598765", name="ແສງ", province="vientiane_capital", language="lo")
         add_member(db, "+8562055511111", name="Kham", registered=False)
@@ -103,7 +104,7 @@ def test_members_search_by_name_or_last_digits_and_filters(people):
     assert names("q=%25") == set()  # a LIKE wildcard is searched as a character
     page = client.get("/members").get_data(as_text=True)
     assert "+8562055512345" not in page and "*345" in page  # numbers masked in the list
-    with people.extensions["db"].session() as db:
+    with runtime_of(people).db.session() as db:
         for n in range(60):
             add_member(db, f"+85620555{n:05d}", name=f"Many {n}")
     first = client.get("/members?q=many").get_data(as_text=True)
@@ -113,18 +114,18 @@ def test_members_search_by_name_or_last_digits_and_filters(people):
 
 def test_editing_a_member_keeps_every_field_or_none_and_is_audited(people):
     client = signed_in(people)
-    with people.extensions["db"].session() as db:
+    with runtime_of(people).db.session() as db:
         member_id = add_member(db, "+8562055512345", name="Noy", province="bokeo", topics=["nutrition"]).id
     bad = post(client, f"/members/{member_id}", {"name": "x" * 81, "organisation": "New org", "province": "bokeo",
                                                  "language": "lo", "topic": "nutrition", "reminders_by": "sms"})
     assert bad.status_code == 400 and "up to 80 characters" in bad.get_data(as_text=True)
-    with people.extensions["db"].session() as db:
+    with runtime_of(people).db.session() as db:
         assert db.get(Member, member_id).organisation is None  # nothing half-saved
     good = post(client, f"/members/{member_id}", {"name": "Noy P.", "organisation": "New org", "province": "bokeo",
                                                   "language": "en", "topic": ["nutrition", "wash"],
                                                   "reminders_by": "voice"})
     assert good.status_code == 302
-    with people.extensions["db"].session() as db:
+    with runtime_of(people).db.session() as db:
         row = db.get(Member, member_id)
         assert (row.name, row.organisation, row.language, row.reminder_channel) == ("Noy P.", "New org", "en", "voice")
         assert sorted(row.topics) == ["nutrition", "wash"]
@@ -136,15 +137,15 @@ def test_editing_a_member_keeps_every_field_or_none_and_is_audited(people):
 
 def test_erasing_needs_the_confirmation_then_removes_her(people):
     client = signed_in(people)
-    with people.extensions["db"].session() as db:
+    with runtime_of(people).db.session() as db:
         member_id = add_member(db, "+8562055512345", name="Noy").id
     assert "cannot be undone" in client.get(f"/members/{member_id}/erase").get_data(as_text=True)
     assert post(client, f"/members/{member_id}/erase").status_code == 302  # not confirmed: nothing happens
-    with people.extensions["db"].session() as db:
+    with runtime_of(people).db.session() as db:
         assert db.get(Member, member_id).phone == "+8562055512345"
     done = post(client, f"/members/{member_id}/erase", {"confirm": "yes"})
     assert done.status_code == 200
-    with people.extensions["db"].session() as db:
+    with runtime_of(people).db.session() as db:
         row = db.get(Member, member_id)
         assert row.phone is None and row.name is None and row.erased_at is not None
     assert client.get(f"/members/{member_id}").status_code == 404
@@ -169,7 +170,7 @@ def test_csv_import_shows_each_bad_row_with_its_line_and_imports_the_rest(people
     switch_language(client, "lo")
     lao = upload(client, text.encode("utf-8")).get_data(as_text=True)
     assert "ບໍ່ຮູ້ຈັກແຂວງ" in lao  # the reason in her language
-    with people.extensions["db"].session() as db:
+    with runtime_of(people).db.session() as db:
         assert db.scalar(select(func.count(Member.id))) == 2
 
 
@@ -178,7 +179,7 @@ def test_csv_from_excel_in_windows_1252_is_read_with_a_warning_and_a_wrong_file_
     latin = "phone,name,organisation\n+8562055512345,José,Café Solidarité\n".encode("cp1252")
     page = upload(client, latin).get_data(as_text=True)
     assert "1 added" in page and "Windows-1252" in page
-    with people.extensions["db"].session() as db:
+    with runtime_of(people).db.session() as db:
         assert db.scalar(select(Member.organisation)) == "Café Solidarité"
     utf16 = "phone,name\n+8562055598765,Noy\n".encode("utf-16")
     assert "1 added" in upload(client, utf16).get_data(as_text=True)
@@ -191,7 +192,7 @@ def test_csv_from_excel_in_windows_1252_is_read_with_a_warning_and_a_wrong_file_
 
 def test_csv_export_has_a_bom_and_every_member(people):
     client = signed_in(people)
-    with people.extensions["db"].session() as db:
+    with runtime_of(people).db.session() as db:
         add_member(db, "+8562055512345", name="ນ້ອຍ", topics=["nutrition"])
     reply = client.get("/members/export.csv")
     text = reply.get_data(as_text=True)
@@ -201,11 +202,11 @@ def test_csv_export_has_a_bom_and_every_member(people):
     assert rows[0]["province"] == "Savannakhet" and rows[0]["language"] == "ພາສາລາວ"
     assert rows[0]["phone"] == "+8562055512345"  # a number stays a number
     assert re.fullmatch(r"\d{4}-\d{2}-\d{2} \d{2}:\d{2}", rows[0]["consent"])  # local time, no offset
-    with people.extensions["db"].session() as db:
+    with runtime_of(people).db.session() as db:
         add_member(db, "+8562055598765", name='=HYPERLINK("http://evil.example","click")')
     rows = list(csv.DictReader(io.StringIO(client.get("/members/export.csv").get_data(as_text=True).lstrip("\ufeff"))))
     assert rows[1]["name"] == '\'=HYPERLINK("http://evil.example","click")'  # shown, never run by Excel
-    with people.extensions["db"].session() as db:
+    with runtime_of(people).db.session() as db:
         add_member(db, "+8562055511111", name="Kham", province="bokeo")
     shown = client.get("/members?province=bokeo").get_data(as_text=True)
     assert "/members/export.csv?province=bokeo" in shown
@@ -225,12 +226,12 @@ def test_a_session_is_added_with_its_reminders_edited_and_cancelled(people):
     assert 'value="Nutrition hangout"' in missing.get_data(as_text=True)  # her text is kept
     past = post(client, "/sessions/new", {**form, "starts_at": "2020-01-01T10:00"})
     assert past.status_code == 400
-    with people.extensions["db"].session() as db:
+    with runtime_of(people).db.session() as db:
         assert db.scalar(select(func.count(TrainingSession.id))) == 0
     made = post(client, "/sessions/new", form)
     assert made.status_code == 302
     page = client.get(made.location).get_data(as_text=True)
-    with people.extensions["db"].session() as db:
+    with runtime_of(people).db.session() as db:
         session_id = db.scalar(select(TrainingSession.id))
         reminders = db.scalars(select(Reminder).where(Reminder.session_id == session_id)).all()
     assert reminders and "Feedback poll" in page and "Reminder" in page
@@ -239,7 +240,7 @@ def test_a_session_is_added_with_its_reminders_edited_and_cancelled(people):
     later = (utcnow() + timedelta(days=11)).strftime("%Y-%m-%dT%H:%M")
     assert post(client, f"/sessions/{session_id}/edit", {**form, "starts_at": later}).status_code == 302
     assert post(client, f"/sessions/{session_id}/cancel").status_code == 302
-    with people.extensions["db"].session() as db:
+    with runtime_of(people).db.session() as db:
         assert db.get(TrainingSession, session_id).cancelled_at is not None
         statuses = set(db.scalars(select(Reminder.status).where(Reminder.session_id == session_id)))
         actions = set(db.scalars(select(AuditEvent.action)))
@@ -251,7 +252,7 @@ def test_a_session_is_added_with_its_reminders_edited_and_cancelled(people):
 
 def test_a_broadcast_from_composer_to_preview_to_sent_and_its_progress(people):
     client = signed_in(people)
-    with people.extensions["db"].session() as db:
+    with runtime_of(people).db.session() as db:
         for n in range(3):
             add_member(db, f"+856205551234{n}", name=f"Noy{n}", language="lo", topics=["nutrition"])
         add_member(db, "+8562055598765", name="Kham", language="en", topics=["wash"])
@@ -269,7 +270,7 @@ def test_a_broadcast_from_composer_to_preview_to_sent_and_its_progress(people):
     assert "Lao letters: 70 a part" in preview and "3 recipients" in preview and "Send now" in preview
     broadcast_id = int(made.location.rsplit("/", 1)[1])
     unconfirmed = post(client, f"/broadcasts/{broadcast_id}/send")
-    with people.extensions["db"].session() as db:
+    with runtime_of(people).db.session() as db:
         assert unconfirmed.status_code == 302 and db.get(Broadcast, broadcast_id).status == "draft"
     post(client, f"/broadcasts/{broadcast_id}/send", {"confirm": "yes"})
     post(client, f"/broadcasts/{broadcast_id}/send", {"confirm": "yes"})  # a double click sends once
@@ -278,7 +279,7 @@ def test_a_broadcast_from_composer_to_preview_to_sent_and_its_progress(people):
     drain(people)
     progress = client.get(f"/broadcasts/{broadcast_id}/progress").get_json()
     assert progress["sent"] == 3 and progress["remaining"] == 0 and progress["finished"]
-    with people.extensions["db"].session() as db:
+    with runtime_of(people).db.session() as db:
         assert db.scalar(select(func.count(OutboundMessage.id))) == 3
         assert [e for e in db.scalars(select(AuditEvent.action)) if e.startswith("broadcast.")] == \
             ["broadcast.create", "broadcast.send"]
@@ -286,7 +287,7 @@ def test_a_broadcast_from_composer_to_preview_to_sent_and_its_progress(people):
 
 def test_cancelling_a_broadcast_stops_what_is_not_sent(people):
     client = signed_in(people)
-    with people.extensions["db"].session() as db:
+    with runtime_of(people).db.session() as db:
         for n in range(4):
             add_member(db, f"+856205551234{n}", name=f"Noy{n}")
     made = post(client, "/broadcasts/new", {"text_en": "Hello"})
@@ -300,14 +301,14 @@ def test_cancelling_a_broadcast_stops_what_is_not_sent(people):
 
 def test_a_poll_is_created_its_chart_drawn_its_csv_downloaded_and_closed(people):
     client = signed_in(people)
-    with people.extensions["db"].session() as db:
+    with runtime_of(people).db.session() as db:
         add_member(db, "+8562055512345", name="Noy")
     unpaired = post(client, "/polls/new", {"question_lo": "ມັກບໍ?", "question_en": "Like it?",
                                            "options_lo": "ມັກ\nບໍ່ມັກ", "options_en": "Yes"})
     assert unpaired.status_code == 400 and "ພາສາລາວ: 2, English: 1" in unpaired.get_data(as_text=True)
     one = post(client, "/polls/new", {"question_en": "Like it?", "options_en": "Yes"})
     assert one.status_code == 400 and "2 to 9 options" in one.get_data(as_text=True)
-    with people.extensions["db"].session() as db:
+    with runtime_of(people).db.session() as db:
         assert db.scalar(select(func.count(Poll.id))) == 0
     made = post(client, "/polls/new", {"question_lo": "ມັກບໍ?", "question_en": "Like it?",
                                        "options_lo": "ມັກ\nບໍ່ມັກ", "options_en": "Yes\nNo", "open_for": "3d"})
@@ -319,12 +320,12 @@ def test_a_poll_is_created_its_chart_drawn_its_csv_downloaded_and_closed(people)
     table = client.get("/polls/P1.csv").get_data(as_text=True)
     assert table.startswith("\ufeffgroup,value,option,label,votes,percent")
     post(client, "/polls/P1/close")
-    with people.extensions["db"].session() as db:
+    with runtime_of(people).db.session() as db:
         poll = db.scalar(select(Poll))
         assert poll.closed_at is not None
         broadcast_id = poll.broadcast_id
     post(client, f"/broadcasts/{broadcast_id}/send", {"confirm": "yes"})  # a closed poll's question stays unsent
-    with people.extensions["db"].session() as db:
+    with runtime_of(people).db.session() as db:
         assert db.scalar(select(func.count(OutboundMessage.id))) == 0
 
 
@@ -349,10 +350,10 @@ def test_with_a_worker_running_the_simulator_waits_for_its_drainer(people):
     from gateway.channels.sms.inbox import Inbox
 
     client = signed_in(people)
-    services = people.extensions["services"]
+    services = runtime_of(people).services
     worker = Worker(list(services.queues.values()), connection=services.redis)
     worker.register_birth()
-    drainer = Inbox(services, people.extensions["sms"], services.config.instance_path)
+    drainer = Inbox(services, runtime_of(people).sms, services.config.instance_path)
     stop = threading.Event()
     thread = threading.Thread(target=drainer.run, args=(stop,), daemon=True)
     thread.start()
@@ -380,13 +381,13 @@ def test_an_expired_session_returns_to_login_and_keeps_her_text(people):
     page = client.get("/broadcasts/new").get_data(as_text=True)
     assert text in page and 'value="kept"' in page
     assert text not in client.get("/broadcasts/new").get_data(as_text=True)  # given back once
-    with people.extensions["db"].session() as db:
+    with runtime_of(people).db.session() as db:
         assert db.scalar(select(func.count(Broadcast.id))) == 0
 
 
 def test_every_post_refuses_a_viewer_and_a_missing_token_and_changes_nothing(people):
     viewer, organiser = signed_in(people, "kham@ngo.la"), signed_in(people)
-    with people.extensions["db"].session() as db:
+    with runtime_of(people).db.session() as db:
         member_id = add_member(db, "+8562055512345", name="Noy").id
         session_id = add_session(db).id
     made = post(organiser, "/broadcasts/new", {"text_en": "Hello"})
@@ -394,7 +395,7 @@ def test_every_post_refuses_a_viewer_and_a_missing_token_and_changes_nothing(peo
     post(organiser, "/polls/new", {"question_en": "Like it?", "options_en": "Yes\nNo"})
 
     def snapshot():
-        with people.extensions["db"].session() as db:
+        with runtime_of(people).db.session() as db:
             return (db.scalar(select(func.count(Broadcast.id))), db.scalar(select(func.count(Poll.id))),
                     db.scalar(select(func.count(TrainingSession.id))), db.scalar(select(func.count(OutboundMessage.id))),
                     db.get(Member, member_id).name, db.get(TrainingSession, session_id).cancelled_at,
@@ -433,6 +434,6 @@ def test_csv_import_forgives_spellings_asks_when_unsure_and_lists_every_error_of
         "'ວຽງຈັນ' could be Vientiane Capital / Vientiane Province: write which" in page
     assert "did you mean Savannakhet" in page
     assert "'12' is not a valid number" in page and "unknown province 'Atlantis'" in page
-    with people.extensions["db"].session() as db:
+    with runtime_of(people).db.session() as db:
         added = {m.name: (m.province, m.topics) for m in db.scalars(select(Member))}
     assert added["A"] == ("vientiane_capital", ["health"]) and added["B"][0] == "luang_prabang"

@@ -13,6 +13,7 @@ import pytest
 import yaml
 from sqlalchemy import func, select
 
+from gateway.runtime import runtime_of
 from gateway.store import members
 from gateway.store.models import Enrolment, QuizAnswer, QuizAttempt
 
@@ -22,7 +23,7 @@ CASES = sorted((Path(__file__).parent / "cases").glob("*.yaml"))
 
 
 def stored_summary(app, phone: str) -> dict:
-    with app.extensions["db"].session() as db:
+    with runtime_of(app).db.session() as db:
         member = members.by_phone(db, phone)
         summary: dict = {"member": None}
         if member is not None:
@@ -44,7 +45,7 @@ def stored_summary(app, phone: str) -> dict:
 @pytest.mark.parametrize("path", CASES, ids=[p.stem for p in CASES])
 def test_golden_case(path, app, phone_factory, request):
     case = yaml.safe_load(path.read_text(encoding="utf-8"))
-    with app.extensions["db"].session() as db:
+    with runtime_of(app).db.session() as db:
         for spec in case.get("setup", {}).get("members", []):
             add_member(db, **spec)
         for spec in case.get("setup", {}).get("sessions", []):

@@ -2,6 +2,7 @@
 through the real webhook the way a member would (``outreach flows hops``)."""
 
 from gateway.cli.hops import WALKS, count_all, problems, table, walks_for
+from gateway.runtime import runtime_of
 
 
 def test_every_flow_keeps_its_hop_budget_and_lao_stays_within_1_2_times_english(app):
@@ -13,7 +14,7 @@ def test_every_flow_keeps_its_hop_budget_and_lao_stays_within_1_2_times_english(
 
 
 def test_every_ussd_flow_has_a_budget_and_a_walk_held_to_it(app):
-    book = app.extensions["services"].book
+    book = runtime_of(app).services.book
     # The quiz and survey lists are walked inside every quiz's, survey's and poll's walk, and
     # counted in its budget.
     walked = {walk.flow for walk in walks_for(book) if walk.budgeted} | {"quizzes", "surveys"}

@@ -8,6 +8,7 @@ from sqlalchemy import select
 from werkzeug.wrappers import Response
 
 from gateway.errors import ConfigError
+from gateway.runtime import runtime_of
 from gateway.store import members
 from gateway.store.models import OutboundMessage
 
@@ -74,7 +75,7 @@ def test_laolink_json_ussd_with_latest_inputs_and_hop_ids(aggregator):
     replies = [hop(request_id, text).get_json() for request_id, text in steps]
     assert replies[-1]["action"] == "end" and "ລົງທະບຽນແລ້ວ" in replies[-1]["message"]
     assert hop("r7", "1").get_json() == replies[-1]  # retransmitted: same answer, nothing twice
-    with app.extensions["db"].session() as db:
+    with runtime_of(app).db.session() as db:
         member = members.by_phone(db, PHONE)
         assert (member.name, member.province, member.topics) == ("ນ້ອຍ", "saravane", ["nutrition"])
     forbidden = client.post("/ussd/http?token=wrong", json={"requestId": "x"})
@@ -117,7 +118,7 @@ def test_laolink_texts_in_and_out(aggregator, provider_server):
     [(auth, body)] = sent  # the redelivered text was answered once
     assert auth == "Bearer abc" and body["messages"][0]["to"] == PHONE
     assert body["messages"][0]["body"].startswith("ສົ່ງຄຳວ່າ:")
-    with app.extensions["db"].session() as db:
+    with runtime_of(app).db.session() as db:
         [row] = db.scalars(select(OutboundMessage)).all()
         assert (row.status, row.provider_message_id) == ("sent", "LL-1")
         assert body["messages"][0]["clientRef"] == f"og-{row.id}"

@@ -15,6 +15,7 @@ from gateway.channels.sms import keywords
 from gateway.messaging import reconciler
 from gateway.messaging.replies import ReplySender
 from gateway.providers.base import Inbound
+from gateway.runtime import runtime_of
 from gateway.store.models import InboundMessage, InboxMessage, Member, OutboundMessage, utcnow
 
 from .fakes import drain
@@ -25,7 +26,7 @@ MEMBERS = [f"+8562055540{n:03d}" for n in range(10)]
 
 
 def counts(app) -> tuple[int, int]:
-    with app.extensions["db"].session() as db:
+    with runtime_of(app).db.session() as db:
         return (db.scalar(select(func.count()).select_from(InboundMessage)),
                 db.scalar(select(func.count()).select_from(OutboundMessage)))
 
@@ -38,11 +39,11 @@ def test_the_webhook_only_stores_the_text_and_health_counts_what_waits(app):
     health = client.get("/healthz").get_json()
     assert health["inbox"]["waiting"] == 1 and health["inbox"]["oldest_s"] >= 0
     assert not any("inbox" in warning for warning in health["warnings"])  # it has not waited long
-    with app.extensions["inbox"].store.session() as db:  # as if no worker had run for a minute
+    with runtime_of(app).inbox.store.session() as db:  # as if no worker had run for a minute
         db.execute(update(InboxMessage).values(received_at=utcnow() - timedelta(seconds=60)))
     late = client.get("/healthz").get_json()
     assert "inbox: 1 text(s) waiting, the oldest for 60 s" in late["warnings"]
-    assert app.extensions["inbox"].drain() == 1
+    assert runtime_of(app).inbox.drain() == 1
     assert counts(app) == (1, 1)
     assert client.get("/healthz").get_json()["inbox"] == {"waiting": 0, "oldest_s": None}
 
@@ -53,15 +54,15 @@ def test_a_batch_is_processed_in_order_with_one_job_for_its_replies(at_app, fake
         phone = MEMBERS[n % 10]
         text = ["JOIN", "0", "Noy"][n // 10]
         post(client, text, phone, f"b{n}")
-    assert at_app.extensions["inbox"].drain() == 30
+    assert runtime_of(at_app).inbox.drain() == 30
     assert counts(at_app)[0] == 30
-    replies_queue = at_app.extensions["queues"]["replies"]
+    replies_queue = runtime_of(at_app).queues["replies"]
     assert replies_queue.count == 1  # not one forked job per reply
     drain(at_app)
     recipients = [number for request in fake_at.requests for number in request["to"].split(",")]
     assert sorted(recipients) == sorted(MEMBERS * 3)  # replies to the same words share a request
     # Each member's texts were processed in the order she sent them: the flow moved on.
-    with at_app.extensions["db"].session() as db:
+    with runtime_of(at_app).db.session() as db:
         for phone in MEMBERS:
             mine = list(db.scalars(select(OutboundMessage.body).join(Member)
                                    .where(Member.phone == phone).order_by(OutboundMessage.id)))
@@ -78,7 +79,7 @@ def test_her_replies_go_out_in_the_order_she_texted_even_when_another_shares_the
     post(client, "JOIN", MEMBERS[0], "o1")
     post(client, "HELP", MEMBERS[1], "o2")
     post(client, "JOIN", MEMBERS[1], "o3")
-    assert at_app.extensions["inbox"].drain() == 3
+    assert runtime_of(at_app).inbox.drain() == 3
     drain(at_app)
     hers = [request["message"] for request in fake_at.requests if MEMBERS[1] in request["to"].split(",")]
     welcome = next(request["message"] for request in fake_at.requests if MEMBERS[0] in request["to"])
@@ -95,10 +96,10 @@ def test_a_reply_refused_for_now_holds_back_her_later_ones_until_its_retry(at_ap
     client = at_app.test_client()
     post(client, "HELP", MEMBERS[2], "h1")
     post(client, "JOIN", MEMBERS[2], "h2")
-    assert at_app.extensions["inbox"].drain() == 2
+    assert runtime_of(at_app).inbox.drain() == 2
     fake_at.script = ["500"]
     drain(at_app)  # the job's first try fails; RQ retries it (at once, in this burst worker)
-    with at_app.extensions["db"].session() as db:
+    with runtime_of(at_app).db.session() as db:
         if "queued" in set(db.scalars(select(OutboundMessage.status))):  # a retry still to run
             drain(at_app)
         assert sorted(db.scalars(select(OutboundMessage.status))) == ["sent", "sent"]
@@ -107,7 +108,7 @@ def test_a_reply_refused_for_now_holds_back_her_later_ones_until_its_retry(at_ap
 
 
 def sent(app) -> int:
-    with app.extensions["db"].session() as db:
+    with runtime_of(app).db.session() as db:
         return db.scalar(select(func.count()).select_from(OutboundMessage).where(OutboundMessage.status == "sent"))
 
 
@@ -115,14 +116,14 @@ def test_the_drainer_sends_replies_itself_and_twice_processed_texts_answer_once(
     """As in ``outreach worker``'s drainer process: ``run`` with a reply sender."""
     from gateway.channels.sms.inbox import Inbox
 
-    services = at_app.extensions["services"]
-    inbox = Inbox(services, at_app.extensions["sms"], services.config.instance_path,
+    services = runtime_of(at_app).services
+    inbox = Inbox(services, runtime_of(at_app).sms, services.config.instance_path,
                   sender=ReplySender(services))
     client = at_app.test_client()
     for n, phone in enumerate(MEMBERS):
         post(client, "HELP", phone, f"d{n}")
     # A drainer that died after processing, before deleting: the texts are processed again.
-    at_app.extensions["sms"].receive_batch([Inbound("africastalking", "d0", MEMBERS[0], "HELP")])
+    runtime_of(at_app).sms.receive_batch([Inbound("africastalking", "d0", MEMBERS[0], "HELP")])
     stop = threading.Event()
     thread = threading.Thread(target=inbox.run, args=(stop,), daemon=True)
     thread.start()
@@ -132,7 +133,7 @@ def test_the_drainer_sends_replies_itself_and_twice_processed_texts_answer_once(
     assert counts(at_app) == (10, 10)  # d0 once, and one reply to it
     recipients = [number for request in fake_at.requests for number in request["to"].split(",")]
     assert sorted(recipients) == sorted(MEMBERS[1:])  # each once, and no RQ job was needed
-    assert at_app.extensions["queues"]["replies"].count == 0
+    assert runtime_of(at_app).queues["replies"].count == 0
     # The dead drainer's reply to d0 was written but never handed over: the
     # reconciler finds it queued and queues it.
     monkeypatch.setattr(reconciler, "STRANDED_AFTER_S", 0)
@@ -152,11 +153,11 @@ def test_the_webhook_rings_the_idle_drainer_awake_and_a_new_drainer_hears_it_too
     from gateway.channels.sms.inbox import Inbox
 
     monkeypatch.setattr(inbox_module, "LOOK_EVERY_S", 30.0)
-    services, client = at_app.extensions["services"], at_app.test_client()
+    services, client = runtime_of(at_app).services, at_app.test_client()
     post(client, "HELP", MEMBERS[0], "early")  # before any drainer: nothing listens, nothing breaks
 
     for turn in range(2):
-        drainer = Inbox(services, at_app.extensions["sms"], services.config.instance_path,
+        drainer = Inbox(services, runtime_of(at_app).sms, services.config.instance_path,
                         sender=ReplySender(services))
         stop = threading.Event()
         thread = threading.Thread(target=drainer.run, args=(stop,), daemon=True)
@@ -169,7 +170,7 @@ def test_the_webhook_rings_the_idle_drainer_awake_and_a_new_drainer_hears_it_too
         assert counts(at_app)[0] == 2 + turn, "the ring did not wake the drainer"
         assert time.monotonic() - started < 5  # well before its own look at 30 s
         stop.set()
-        at_app.extensions["inbox"].bell.ring()  # wake it to see ``stop``
+        runtime_of(at_app).inbox.bell.ring()  # wake it to see ``stop``
         thread.join(timeout=5)
         assert not thread.is_alive()
 
@@ -207,9 +208,9 @@ def test_a_text_that_breaks_processing_is_set_aside_and_the_rest_go_on(app, monk
     monkeypatch.setattr(keywords, "match", match)
     for n, text in enumerate(["HELP", "BOOM", "HELP"]):
         post(client, text, MEMBERS[n], f"x{n}")
-    assert app.extensions["inbox"].drain() == 3
+    assert runtime_of(app).inbox.drain() == 3
     assert counts(app) == (2, 2)
-    assert app.extensions["inbox"].pending()[0] == 0
+    assert runtime_of(app).inbox.pending()[0] == 0
     failed = app.config["GATEWAY"].instance_path / "inbox.failed.jsonl"
     [line] = failed.read_text(encoding="utf-8").splitlines()
     assert json.loads(line)["id"] == "x1" and oct(failed.stat().st_mode)[-3:] == "600"
@@ -224,9 +225,9 @@ def test_hostile_webhook_input_is_answered_and_nothing_half_written(app):
     broken = b"from=%2B8562055540001&text=%ED%A0%80%FF&id=utf8&to=20880"  # not UTF-8 at all
     assert client.post("/sms/africastalking", data=broken,
                        content_type="application/x-www-form-urlencoded").status_code == 200
-    app.extensions["inbox"].drain()
-    assert app.extensions["inbox"].pending()[0] == 0
-    with app.extensions["db"].session() as db:  # only the real number's garbage earned a reply: help
+    runtime_of(app).inbox.drain()
+    assert runtime_of(app).inbox.pending()[0] == 0
+    with runtime_of(app).db.session() as db:  # only the real number's garbage earned a reply: help
         [row] = db.scalars(select(OutboundMessage)).all()
         assert db.get(Member, row.member_id).phone == "+8562055540001"
 
@@ -285,8 +286,8 @@ def test_a_batch_of_people_new_to_us_makes_each_one_row_and_links_her_texts(app)
         post(client, "HELP", phone, f"new{n}")
     post(client, "JOIN", newcomers[0], "new-second")  # her second text, in the same batch
     post(client, "HELP", newcomers[1], "new1")  # a redelivery, in the same batch
-    assert app.extensions["inbox"].drain() == 6
-    with app.extensions["db"].session() as db:
+    assert runtime_of(app).inbox.drain() == 6
+    with runtime_of(app).db.session() as db:
         made = {m.phone: m for m in db.scalars(select(Member).where(Member.phone.in_(newcomers)))}
         assert sorted(made) == newcomers and {m.source for m in made.values()} == {"sms"}
         linked = dict(db.execute(select(InboundMessage.provider_message_id, InboundMessage.member_id)).all())
@@ -295,8 +296,8 @@ def test_a_batch_of_people_new_to_us_makes_each_one_row_and_links_her_texts(app)
         replied = db.scalars(select(OutboundMessage.member_id)).all()
         assert sorted(replied) == sorted([m.id for m in made.values()] + [made[newcomers[0]].id])
         gone = made[newcomers[2]].id
-    erase_member(app.extensions["services"], app.extensions["inbox"], app.extensions["spool"], gone, "test")
+    erase_member(runtime_of(app).services, runtime_of(app).inbox, runtime_of(app).spool, gone, "test")
     post(client, "HELP", newcomers[2], "new2")  # the provider redelivers her old text
-    assert app.extensions["inbox"].drain() == 1
-    with app.extensions["db"].session() as db:
+    assert runtime_of(app).inbox.drain() == 1
+    with runtime_of(app).db.session() as db:
         assert db.scalar(select(func.count()).select_from(Member).where(Member.phone == newcomers[2])) == 0

@@ -21,6 +21,7 @@ from sqlalchemy import select, text
 from gateway.messaging import broadcasts, bulk
 from gateway.messaging.audience import Audience
 from gateway.providers.smpp.link import SmppLink
+from gateway.runtime import runtime_of
 from gateway.store.models import InboundMessage, Member, OutboundMessage
 
 from .fake_smsc import FakeSmsc
@@ -51,7 +52,7 @@ def _via_jasmin(make_app, upstream, tmp_path, throughput=None, **settings):
     app = make_app(sms_provider="smpp", smpp_host="127.0.0.1", smpp_port=jasmin.port, smpp_system_id=USER,
                    smpp_password=PASSWORD, smpp_source="OUTREACH", smpp_enquire_s=5,
                    **{"smpp_tps": 50, "smpp_window": 10, "provider_timeout_ms": 8000, **settings})
-    link = SmppLink(app.extensions["services"], app.extensions["inbox"], app.extensions["spool"])
+    link = SmppLink(runtime_of(app).services, runtime_of(app).inbox, runtime_of(app).spool)
     stop = threading.Event()
     thread = threading.Thread(target=link.run, args=(stop,), daemon=True)
     thread.start()
@@ -73,7 +74,7 @@ def linked(make_app, upstream, tmp_path):
 
 
 def rows(app):
-    with app.extensions["db"].session() as db:
+    with runtime_of(app).db.session() as db:
         return list(db.scalars(select(OutboundMessage).order_by(OutboundMessage.id)))
 
 
@@ -83,7 +84,7 @@ def _first_part(upstream, number: str) -> dict:
 
 
 def test_a_long_lao_text_goes_through_jasmin_whole_and_its_receipt_comes_back_under_jasmins_id(linked, upstream):
-    provider = linked.extensions["provider"]
+    provider = runtime_of(linked).provider
     [outcome] = provider.send(LONG_LAO, [MEMBER], ids=["j-1"])
     assert outcome.accepted and outcome.provider_message_id
     wait_until(lambda: LONG_LAO in upstream.texts.values(), 15, "the whole text at the SMSC")
@@ -112,11 +113,11 @@ def test_a_members_long_text_comes_through_jasmin_as_one_text(linked, upstream):
     upstream.deliver(MEMBER, LONG_LAO)  # three deliver_sm to Jasmin, and on to us
 
     def waiting():  # the inbox, as the drainer will read it
-        with linked.extensions["inbox"].store.session() as db:
+        with runtime_of(linked).inbox.store.session() as db:
             return db.execute(text("SELECT phone, text FROM inbox")).all()
     assert [tuple(row) for row in wait_until(waiting, 15, "her text kept")] == [(MEMBER, LONG_LAO)]
     wait_until(lambda: _answered(linked), 15, "her text answered")
-    with linked.extensions["db"].session() as db:
+    with runtime_of(linked).db.session() as db:
         assert len(db.scalars(select(InboundMessage)).all()) == 1 and len(rows(linked)) == 1
 
 
@@ -127,7 +128,7 @@ def test_jasmins_throttling_is_respected_nothing_lost_nothing_twice(make_app, up
     app, close = _via_jasmin(make_app, upstream, tmp_path, throughput=2, provider_timeout_ms=30000)
     try:
         numbers = [f"+85620559{n:05d}" for n in range(10)]
-        provider = app.extensions["provider"]
+        provider = runtime_of(app).provider
         started = time.monotonic()
         texts = {n: LONG_LAO if n == numbers[0] else "ເຕືອນ: ພົບກັນມື້ນີ້ 14:00" for n in numbers}  # 3 parts, 1 each
         with ThreadPoolExecutor(10) as pool:
@@ -146,11 +147,11 @@ def test_jasmins_throttling_is_respected_nothing_lost_nothing_twice(make_app, up
 def test_jasmin_killed_mid_broadcast_loses_nothing_and_sends_nothing_twice(make_app, upstream, tmp_path):
     app, close = _via_jasmin(make_app, upstream, tmp_path, smpp_tps=10, smpp_window=4)
     try:
-        with app.extensions["db"].session() as db:
+        with runtime_of(app).db.session() as db:
             for n in range(40):
                 add_member(db, f"+85620557{n:05d}")
             broadcast_id = broadcasts.create(db, {"lo": "ເຕືອນ: ພົບກັນມື້ນີ້ 14:00 ໂມງ"}, Audience(), "restart").id
-        bulk.dispatch(app.extensions["services"], broadcast_id)
+        bulk.dispatch(runtime_of(app).services, broadcast_id)
 
         def kill_mid_way():
             wait_until(lambda: len(upstream.submits) >= 12, 30, "the broadcast under way")
@@ -162,7 +163,7 @@ def test_jasmin_killed_mid_broadcast_loses_nothing_and_sends_nothing_twice(make_
         drain(app)  # retries of what was refused while Jasmin was down
         wait_until(lambda: app.link.bound.is_set(), 30, "our link bound to Jasmin again")
         statuses = [r.status for r in rows(app)]
-        with app.extensions["db"].session() as db:
+        with runtime_of(app).db.session() as db:
             numbers = {status: {n.lstrip("+") for n in db.scalars(
                 select(Member.phone).join(OutboundMessage).where(OutboundMessage.status == status))}
                 for status in ("sent", "unknown")}

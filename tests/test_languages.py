@@ -8,6 +8,7 @@ import yaml
 
 from gateway.content import languages
 from gateway.content.edition import Edition
+from gateway.runtime import runtime_of
 from gateway.store import content as versions
 
 from .helpers import add_member, walk
@@ -17,7 +18,7 @@ THAI = {"name": "ภาษาไทย", "digits": "๐๑๒๓๔๕๖๗๘�
 
 
 def _documents(app) -> dict[str, str]:
-    with app.extensions["db"].session() as db:
+    with runtime_of(app).db.session() as db:
         return versions.documents(db, versions.published_number(db))
 
 
@@ -30,11 +31,11 @@ def test_a_partial_catalog_is_published_off_the_menu_and_falls_back(app, phone_f
     outcome = _publish(app, {"prompts/th.yaml": _thai(app, {"main": {"help": "ช่วยเหลือ"}})})
     assert outcome.published, outcome.problems
     _live(app)
-    services = app.extensions["services"]
+    services = runtime_of(app).services
     described = {lang.code: lang for lang in languages.described(services.book, services.catalog)}
     assert described["th"].name == "ภาษาไทย" and not described["th"].complete
     assert 0 < described["th"].covered < described["th"].total == described["lo"].total == described["lo"].covered
-    with app.extensions["db"].session() as db:
+    with runtime_of(app).db.session() as db:
         add_member(db, "+8562055510001")
         add_member(db, "+8562055510002", language="th")
     listed = walk(phone_factory("+8562055510001"), "4")[-1]  # Language on the menu
@@ -51,7 +52,7 @@ def test_a_complete_catalog_joins_the_language_menu_by_its_own_name(app, phone_f
     english["format"]["datetime_short"] = "d/M HH:mm"  # ("ศุกร์" is longer than "Fri")
     assert _publish(app, {"prompts/th.yaml": _thai(app, english)}).published
     _live(app)
-    with app.extensions["db"].session() as db:
+    with runtime_of(app).db.session() as db:
         add_member(db, "+8562055510001")
     phone = phone_factory("+8562055510001")
     listed = walk(phone, "4")[-1]  # Language on the menu
@@ -96,7 +97,7 @@ def test_an_organiser_adds_a_language_on_the_dashboard(app, people):
     from .helpers import form_token as token
     from .test_quiz_builder import _client
 
-    with app.extensions["db"].session() as db:
+    with runtime_of(app).db.session() as db:
         accounts.add(db, "lah@ngo.la", PASSWORD, "editor", language="en")
     viewer = _client(app, "kham@ngo.la")
     page = viewer.get("/content")
@@ -107,10 +108,10 @@ def test_an_organiser_adds_a_language_on_the_dashboard(app, people):
     form["csrf"] = token(organiser.get("/content").data)
     for bad in ({"code": "Thai"}, {"code": "lo"}, {"fallback": "xx"}, {"digits": "12345"}):
         assert "notice=" in organiser.post("/content/languages", data={**form, **bad}).headers["Location"]
-    with app.extensions["db"].session() as db:
+    with runtime_of(app).db.session() as db:
         assert [row for row in versions.edits(db) if row.language == "th"] == []
     assert organiser.post("/content/languages", data=form).status_code == 302
-    with app.extensions["db"].session() as db:
+    with runtime_of(app).db.session() as db:
         assert {row.key for row in versions.edits(db) if row.language == "th"} == {
             "catalog.name", "catalog.digits", "catalog.fallback"}
     draft = organiser.get("/content").get_data(as_text=True)
@@ -119,7 +120,7 @@ def test_an_organiser_adds_a_language_on_the_dashboard(app, people):
     published = editor.post("/content/publish", data={"csrf": token(editor.get("/content").data)})
     assert published.status_code == 302, published.get_data(as_text=True)
     _live(app)
-    services = app.extensions["services"]
+    services = runtime_of(app).services
     assert services.catalog.name("th") == "ภาษาไทย" and "th" not in services.book.lists["languages"].items
     content = editor.get("/content").get_data(as_text=True)
     assert "ภาษาไทย" in content and "not yet: every text must be written" in content
@@ -133,6 +134,6 @@ def test_a_catalog_from_before_catalogs_described_themselves_still_publishes(app
     outcome = _publish(app, {"prompts/lo.yaml": yaml.safe_dump(lao, allow_unicode=True)})
     assert outcome.published, outcome.problems
     _live(app)
-    services = app.extensions["services"]
+    services = runtime_of(app).services
     assert services.catalog.name("lo") == "lo" and services.catalog.template("en", "lang.lo") == "ພາສາລາວ"
     assert "lo" in services.book.lists["languages"].items

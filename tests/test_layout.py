@@ -40,7 +40,7 @@ def test_no_module_imports_itself_back_through_others():
 
 def test_every_top_level_entry_is_under_the_layer_rules():
     contracts, entries = _contracts(), _top_entries()
-    top = {"gateway.app", "gateway.webhooks", "gateway.dashboard", "gateway.cli"}
+    top = {"gateway.app", "gateway.runtime", "gateway.webhooks", "gateway.dashboard", "gateway.cli"}
     engine_may_use = {"gateway.engine", "gateway.errors"}
     providers_may_use = {"gateway.providers", "gateway.config", "gateway.errors", "gateway.phone"}
     assert entries - engine_may_use <= set(contracts["engine-pure"]["forbidden_modules"])
@@ -84,7 +84,7 @@ def test_no_provider_imports_another():
 
 
 def test_the_top_level_holds_only_what_every_part_shares():
-    shared = {"app", "services", "config", "errors", "broker", "phone", "encoding"}
+    shared = {"app", "runtime", "services", "config", "errors", "broker", "phone", "encoding", "logs", "outage"}
     packages = {"engine", "content", "channels", "messaging", "polls", "store", "providers", "dashboard",
                 "webhooks", "cli"}
     assert _top_entries() == {f"gateway.{name}" for name in shared | packages}

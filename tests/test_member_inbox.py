@@ -9,7 +9,8 @@ from datetime import timedelta
 
 from sqlalchemy import func, select
 
-from gateway.cli.simulate import Texter
+from .handsets import Texter
+from gateway.runtime import runtime_of
 from gateway.store import privacy, users as accounts
 from gateway.store.models import AuditEvent, Member, MemberText, utcnow
 
@@ -21,7 +22,7 @@ QUESTION = "ກອງປະຊຸມເດືອນໜ້າ ມີຢູ່ປ�
 
 
 def _people(app):
-    with app.extensions["db"].session() as db:
+    with runtime_of(app).db.session() as db:
         for email, role in (("noy@ngo.la", "organiser"), ("kham@ngo.la", "viewer")):
             accounts.add(db, email, PASSWORD, role, language="en")
         return add_member(db, "+8562055512345", name="Souk").id
@@ -51,7 +52,7 @@ def test_a_question_is_answered_from_the_inbox_and_arrives_once(at_app, fake_at)
     assert thread.index(QUESTION) < thread.index(answer)
     assert "Souk" not in organiser.get("/inbox").get_data(as_text=True)  # handled: out of the unread
     assert "Souk" in organiser.get("/inbox?show=handled").get_data(as_text=True)
-    with at_app.extensions["db"].session() as db:
+    with runtime_of(at_app).db.session() as db:
         assert db.scalar(select(AuditEvent).where(AuditEvent.action == "inbox.answer")).subject == f"member {member_id}"
 
 
@@ -63,7 +64,7 @@ def test_stop_is_respected_and_erasure_and_retention_reach_her_texts(at_app):
     organiser = signed_in(at_app)
     refused = post(organiser, f"/inbox/{member_id}/reply", {"text": "Hello?"})
     assert refused.status_code == 400 and "STOP" in refused.get_data(as_text=True)
-    with at_app.extensions["db"].session() as db:
+    with runtime_of(at_app).db.session() as db:
         kept = privacy.apply_retention(db, 30, now=utcnow() + timedelta(days=31))
         assert kept["replies"] >= 1 and db.scalar(select(MemberText.text)) == ""
         privacy.erase(db, db.get(Member, member_id), "test")

@@ -11,6 +11,7 @@ from sqlalchemy import func, select
 from gateway.errors import InputProblem
 from gateway.messaging import broadcasts, bulk
 from gateway.messaging.audience import Audience
+from gateway.runtime import runtime_of
 from gateway.store.models import Broadcast, Enrolment, Member, OutboundMessage
 
 from .helpers import add_member, add_session
@@ -18,13 +19,13 @@ from .test_dashboard_pages import post, signed_in
 
 
 def _count(app, model) -> int:
-    with app.extensions["db"].session() as db:
+    with runtime_of(app).db.session() as db:
         return db.scalar(select(func.count()).select_from(model))
 
 
 def test_the_composer_refuses_a_session_blank_and_keeps_what_she_typed(people):
     client = signed_in(people)
-    with people.extensions["db"].session() as db:
+    with runtime_of(people).db.session() as db:
         member = add_member(db, "+8562055512345", name="Noy")
         session_id = add_session(db).id
         db.add(Enrolment(member_id=member.id, session_id=session_id))
@@ -40,7 +41,7 @@ def test_the_composer_refuses_a_session_blank_and_keeps_what_she_typed(people):
 
 def test_a_member_without_a_name_is_named_as_the_reason(people):
     client = signed_in(people)
-    with people.extensions["db"].session() as db:
+    with runtime_of(people).db.session() as db:
         add_member(db, "+8562055512345", name="Noy")
         add_member(db, "+8562055512346", name="")
     refused = post(client, "/broadcasts/new", {"text_en": "Hello {name}!"})
@@ -51,7 +52,7 @@ def test_a_member_without_a_name_is_named_as_the_reason(people):
 
 def test_the_preview_shows_each_different_text(people):
     client = signed_in(people)
-    with people.extensions["db"].session() as db:
+    with runtime_of(people).db.session() as db:
         for n, name in enumerate(("Noy", "Kham", "Noy")):
             add_member(db, f"+85620555123{n:02d}", name=name, language="en")
     made = post(client, "/broadcasts/new", {"text_en": "Hello {name}!"})
@@ -61,10 +62,10 @@ def test_the_preview_shows_each_different_text(people):
 
 def test_a_name_erased_after_the_preview_stops_the_send(people):
     client = signed_in(people)
-    with people.extensions["db"].session() as db:
+    with runtime_of(people).db.session() as db:
         member_id = add_member(db, "+8562055512345", name="Noy", language="en").id
     made = post(client, "/broadcasts/new", {"text_en": "Hello {name}!"})
-    with people.extensions["db"].session() as db:
+    with runtime_of(people).db.session() as db:
         db.get(Member, member_id).name = None
     page = client.get(made.location).get_data(as_text=True)
     assert "would be empty" in page and 'name="confirm"' not in page  # no Send button
@@ -73,7 +74,7 @@ def test_a_name_erased_after_the_preview_stops_the_send(people):
 
 
 def test_the_cli_refuses_a_blank_and_keeps_nothing(run, app):
-    with app.extensions["db"].session() as db:
+    with runtime_of(app).db.session() as db:
         add_member(db, "+8562055512345", name="Noy")
     created = run("broadcast", "create", "--text", "lo", "ເຕືອນ: {session.title}")
     assert created.exit_code == 1 and "no session is chosen" in created.output
@@ -86,7 +87,7 @@ def test_the_cli_refuses_a_blank_and_keeps_nothing(run, app):
 def test_no_text_with_an_empty_placeholder_reaches_the_outbox(app, text, name):
     """Whatever made the broadcast (a script, an old draft), writing its outbox rows
     refuses a blank, and writes none of them."""
-    services = app.extensions["services"]
+    services = runtime_of(app).services
     with services.db.session() as db:
         add_member(db, "+8562055512345", name="Kham")
         add_member(db, "+8562055512346", name=name)

@@ -17,6 +17,7 @@ from redis.exceptions import ConnectionError as RedisConnectionError
 
 from gateway.messaging import bulk
 from gateway.providers.base import Inbound
+from gateway.runtime import runtime_of
 from gateway.store.models import InboundMessage, Member, OutboundMessage
 
 from .fakes import drain
@@ -28,14 +29,14 @@ NUMBERS = [f"+85620555{n:05d}" for n in range(30001, 30021)]
 
 def drained(app) -> None:
     """Drain the spool and the inbox as the web process's threads would, now."""
-    assert app.extensions["spool"].drain(app.extensions["inbox"].add, wait=True) >= 0
-    assert not app.extensions["spool"].pending()
-    app.extensions["inbox"].drain(wait=True)
-    assert app.extensions["inbox"].pending()[0] == 0
+    assert runtime_of(app).spool.drain(runtime_of(app).inbox.add, wait=True) >= 0
+    assert not runtime_of(app).spool.pending()
+    runtime_of(app).inbox.drain(wait=True)
+    assert runtime_of(app).inbox.pending()[0] == 0
 
 
 def counts(app) -> tuple[int, int]:
-    with app.extensions["db"].session() as db:
+    with runtime_of(app).db.session() as db:
         return (db.scalar(select(func.count()).select_from(InboundMessage)),
                 db.scalar(select(func.count()).select_from(OutboundMessage)))
 
@@ -55,13 +56,13 @@ def test_texts_that_arrive_while_the_database_is_down_are_processed_once_afterwa
     database_outage.cut()
     replies = [at_text(client, "HELP", phone=number, message_id=f"down-{number}") for number in numbers]
     assert [r.status_code for r in replies] == [200] * len(numbers)  # each one fsynced to the spool first
-    assert app.extensions["spool"].pending()
+    assert runtime_of(app).spool.pending()
     database_outage.restore()
     drained(app)
     # The provider did not retry (it got 200s); one redelivered anyway changes nothing.
     at_text(client, "HELP", phone=numbers[0], message_id=f"down-{numbers[0]}")
     assert counts(app) == (len(numbers), len(numbers))  # every text, once; every reply, once
-    assert not app.extensions["spool"].pending()
+    assert not runtime_of(app).spool.pending()
 
 
 def test_texts_that_arrive_while_redis_is_down_are_processed_once_afterwards(redis_outage, fake_at):
@@ -71,13 +72,13 @@ def test_texts_that_arrive_while_redis_is_down_are_processed_once_afterwards(red
     replies = [at_text(client, "HELP", phone=number, message_id=f"r-{number}") for number in NUMBERS[:10]]
     assert [r.status_code for r in replies] == [200] * 10
     assert counts(app) == (0, 0)
-    assert app.extensions["inbox"].pending()[0] == 10  # durable in the database, not yet processed
-    assert not app.extensions["spool"].pending()  # the database was up: no need for the disk
+    assert runtime_of(app).inbox.pending()[0] == 10  # durable in the database, not yet processed
+    assert not runtime_of(app).spool.pending()  # the database was up: no need for the disk
     proxy.restore()
     drained(app)
     assert counts(app) == (10, 10)
     drain(app)
-    with app.extensions["db"].session() as db:
+    with runtime_of(app).db.session() as db:
         assert set(db.scalars(select(OutboundMessage.status))) == {"sent"}
 
 
@@ -87,12 +88,12 @@ def test_while_redis_is_down_the_inbox_keeps_what_still_fails_in_order(redis_out
     proxy.cut()
     at_text(client, "HELP", phone=NUMBERS[0], message_id="k1")
     with pytest.raises(RedisConnectionError):
-        app.extensions["inbox"].drain(wait=True)  # still down: nothing processed, nothing dropped
+        runtime_of(app).inbox.drain(wait=True)  # still down: nothing processed, nothing dropped
     at_text(client, "HELP", phone=NUMBERS[1], message_id="k2")  # a newer one waits behind it
-    assert app.extensions["inbox"].pending()[0] == 2
+    assert runtime_of(app).inbox.pending()[0] == 2
     proxy.restore()
     drained(app)
-    with app.extensions["db"].session() as db:
+    with runtime_of(app).db.session() as db:
         assert list(db.scalars(select(InboundMessage.provider_message_id).order_by(InboundMessage.id))) == [
             "k1", "k2"]
 
@@ -111,7 +112,7 @@ class DatabaseOutage:
     def cut(self):
         if self.server:
             return self.proxy.cut()
-        self.blocker = self.app.extensions["inbox"].store.engine.connect()
+        self.blocker = runtime_of(self.app).inbox.store.engine.connect()
         self.blocker.exec_driver_sql("BEGIN EXCLUSIVE")
 
     def restore(self):
@@ -136,14 +137,14 @@ def test_while_the_spool_is_in_use_a_drain_keeps_what_still_fails(database_outag
     """The spool holds what the webhook could not put in the database; its drain
     moves texts into the inbox, and stops at the first the database still refuses."""
     app = database_outage.app
-    spool, inbox = app.extensions["spool"], app.extensions["inbox"]
+    spool, inbox = runtime_of(app).spool, runtime_of(app).inbox
     spool.add(Inbound("africastalking", "k1", NUMBERS[0], "HELP"))
     database_outage.cut()
     assert spool.drain(inbox.add, wait=True) == 0  # still down
     spool.add(Inbound("africastalking", "k2", NUMBERS[1], "HELP"))  # a newer one waits behind it
     database_outage.restore()
     drained(app)
-    with app.extensions["db"].session() as db:
+    with runtime_of(app).db.session() as db:
         assert list(db.scalars(select(InboundMessage.provider_message_id).order_by(InboundMessage.id))) == [
             "k1", "k2"]
 
@@ -165,14 +166,14 @@ def test_a_redis_outage_leaves_a_reply_in_the_database_for_the_reconciler(app, f
     job never reached Redis. The reconciler finds the row and queues it."""
     from gateway.messaging import reconciler
 
-    services = app.extensions["services"]
+    services = runtime_of(app).services
     at_text(app.test_client(), "HELP", phone=NUMBERS[0])
     services.queues["replies"].empty()  # as if Redis had lost the job
     monkeypatch.setattr(reconciler, "STRANDED_AFTER_S", 0)
     assert reconciler.reconcile(services)["requeued"] == 1
     assert reconciler.reconcile(services)["requeued"] == 0  # its job is queued now: not twice
     drain(app)
-    with app.extensions["db"].session() as db:
+    with runtime_of(app).db.session() as db:
         assert list(db.scalars(select(OutboundMessage.status))) == ["sent"]
 
 
@@ -196,7 +197,7 @@ def test_a_registration_and_a_first_text_at_once_make_one_member_and_lose_nothin
         thread.start()
     for thread in threads:
         thread.join()
-    with app.extensions["db"].session() as db:
+    with runtime_of(app).db.session() as db:
         assert db.scalar(select(func.count()).select_from(Member)) == 8
         assert db.scalar(select(func.count()).select_from(InboundMessage)) == 8  # every text kept
         assert db.scalar(select(func.count()).select_from(Member)
@@ -221,9 +222,9 @@ def test_a_redis_outage_mid_broadcast_and_it_still_finishes_with_nothing_lost(ma
     proxy, url = Outage.for_url(redis_url)
     app = make_app(sms_provider="africastalking", at_api_url=fake_at.url, quiet_hours="off",
                    bulk_batch_size=20, redis_url=url)
-    with app.extensions["db"].session() as db:
+    with runtime_of(app).db.session() as db:
         many_members(db, 400)
-    bulk.dispatch(app.extensions["services"], new_broadcast(app, {"lo": "ສະບາຍດີ"}))
+    bulk.dispatch(runtime_of(app).services, new_broadcast(app, {"lo": "ສະບາຍດີ"}))
     fake_at.delay = 0.05
     env = dict(worker_env(app, fake_at), REDIS_URL=url, BULK_BATCH_SIZE="20", RECONCILE_EVERY="2",
                JOB_STALE_AFTER="5", SENDING_TIMEOUT="3")
@@ -233,11 +234,8 @@ def test_a_redis_outage_mid_broadcast_and_it_still_finishes_with_nothing_lost(ma
         proxy.cut()
         time.sleep(seconds)
         proxy.restore()
-        deadline = time.monotonic() + 120
-        while time.monotonic() < deadline:
-            if {r.status for r in rows(app)} <= {"sent", "unknown"}:
-                break
-            time.sleep(0.5)
+        wait_until(lambda: {r.status for r in rows(app)} <= {"sent", "unknown"}, 120,
+                   "the broadcast finished after Redis came back", every_s=0.5)
     finally:
         worker.terminate()
         worker.wait(timeout=30)

@@ -14,6 +14,7 @@ from gateway.messaging.audience import Audience
 from gateway.polls import answer as poll_answer
 from gateway.polls import poll as polls
 from gateway.polls import results as poll_results
+from gateway.runtime import runtime_of
 from gateway.store.models import OutboundMessage, PollReply, PollVote, utcnow
 
 from .fakes import PROVIDER_TIMEOUT_MS, drain
@@ -28,18 +29,18 @@ OPTIONS = [{"en": "Feeding babies", "lo": "ການລ້ຽງລູກອ່�
 def open_poll(app, code="P4", audience=None, confirm=False, closes_in=timedelta(days=1)):
     """Create a poll and send its question through the real broadcast path."""
     now = utcnow()
-    with app.extensions["db"].session() as db:
+    with runtime_of(app).db.session() as db:
         poll = polls.create(db, code, QUESTIONS, OPTIONS, audience or Audience(), now - timedelta(minutes=1),
                             now + closes_in, confirm=confirm)
-        broadcast_id = polls.start_broadcast(db, poll, app.extensions["services"].catalog).id
+        broadcast_id = polls.start_broadcast(db, poll, runtime_of(app).services.catalog).id
         poll_id = poll.id
-    bulk.dispatch(app.extensions["services"], broadcast_id)
+    bulk.dispatch(runtime_of(app).services, broadcast_id)
     drain(app)
     return poll_id
 
 
 def votes(app, poll_id):
-    with app.extensions["db"].session() as db:
+    with runtime_of(app).db.session() as db:
         return {row.member_id: row for row in db.scalars(select(PollVote).where(PollVote.poll_id == poll_id))}
 
 
@@ -52,7 +53,7 @@ def only_vote(app, poll_id):
 def replies_to(app, phone=PHONE):
     from gateway.store import members
 
-    with app.extensions["db"].session() as db:
+    with runtime_of(app).db.session() as db:
         member = members.by_phone(db, phone)
         return [m.body for m in db.scalars(select(OutboundMessage).where(
             OutboundMessage.member_id == member.id, OutboundMessage.broadcast_id.is_(None))
@@ -98,7 +99,7 @@ def test_a_leading_code_is_split_off(typed, code, body):
     ("en", "2", 2), ("en", "Clean water", 2), ("en", "B", 2), ("en", "p4 a", 1),
 ])
 def test_sms_replies_through_africas_talking_count(poll_app, language, typed, option):
-    with poll_app.extensions["db"].session() as db:
+    with runtime_of(poll_app).db.session() as db:
         add_member(db, PHONE, language=language)
     poll_id = open_poll(poll_app)
     assert at_text(poll_app.test_client(), typed).status_code == 200
@@ -113,7 +114,7 @@ def test_sms_replies_through_twilio_count(make_app, fake_twilio, typed, option):
     app = make_app(sms_provider="twilio", twilio_api_url=fake_twilio.url, twilio_account_sid=FakeTwilio.SID,
                    twilio_auth_token="tw-secret", twilio_from="+15005550006",
                    public_base_url="https://gw.example.org", quiet_hours="off")
-    with app.extensions["db"].session() as db:
+    with runtime_of(app).db.session() as db:
         add_member(db, PHONE)
     poll_id = open_poll(app)
     assert len(fake_twilio.requests) == 1  # the question went out through Twilio
@@ -122,7 +123,7 @@ def test_sms_replies_through_twilio_count(make_app, fake_twilio, typed, option):
 
 
 def test_a_new_answer_replaces_the_old_and_keeps_the_first_time(poll_app):
-    with poll_app.extensions["db"].session() as db:
+    with runtime_of(poll_app).db.session() as db:
         add_member(db, PHONE)
     poll_id = open_poll(poll_app, confirm=True)
     client = poll_app.test_client()
@@ -138,7 +139,7 @@ def test_a_new_answer_replaces_the_old_and_keeps_the_first_time(poll_app):
 
 
 def test_an_invalid_reply_gets_help_listing_the_answers_and_is_kept(poll_app):
-    with poll_app.extensions["db"].session() as db:
+    with runtime_of(poll_app).db.session() as db:
         add_member(db, PHONE, language="en")
     poll_id = open_poll(poll_app)
     client = poll_app.test_client()
@@ -148,13 +149,13 @@ def test_an_invalid_reply_gets_help_listing_the_answers_and_is_kept(poll_app):
         "Sorry, we could not read your answer to poll P4. Reply with a number (or a letter a-c):\n"
         "1 Feeding babies\n2 Clean water\n3 Staying safe online"] * polls.INVALID_HELP_LIMIT
     assert votes(poll_app, poll_id) == {}
-    with poll_app.extensions["db"].session() as db:
+    with runtime_of(poll_app).db.session() as db:
         results = poll_results.compute(db, db.get(polls.Poll, poll_id), "en")
     assert results.invalid_count == 5 and results.invalid[0][1:] == ("invalid", "maybe")
 
 
 def test_without_a_code_the_most_recently_sent_open_poll_gets_the_answer(poll_app):
-    with poll_app.extensions["db"].session() as db:
+    with runtime_of(poll_app).db.session() as db:
         add_member(db, PHONE, language="en")
     older = open_poll(poll_app, "P4")
     newer = open_poll(poll_app, "P5")
@@ -162,14 +163,14 @@ def test_without_a_code_the_most_recently_sent_open_poll_gets_the_answer(poll_ap
     at_text(client, "2")
     at_text(client, "P4 3")
     assert (only_vote(poll_app, older), only_vote(poll_app, newer)) == (3, 2)
-    with poll_app.extensions["db"].session() as db:
+    with runtime_of(poll_app).db.session() as db:
         polls.close(db, db.get(polls.Poll, newer))
     at_text(client, "1")  # P5 closed: the most recent *open* poll is P4
     assert (only_vote(poll_app, older), only_vote(poll_app, newer)) == (1, 2)
 
 
 def test_a_reply_after_closing_gets_one_closed_message_and_does_not_count(poll_app, run):
-    with poll_app.extensions["db"].session() as db:
+    with runtime_of(poll_app).db.session() as db:
         add_member(db, PHONE, language="en")
     poll_id = open_poll(poll_app)
     client = poll_app.test_client()
@@ -181,7 +182,7 @@ def test_a_reply_after_closing_gets_one_closed_message_and_does_not_count(poll_a
 
 
 def test_the_same_inbound_message_twice_counts_once(poll_app):
-    with poll_app.extensions["db"].session() as db:
+    with runtime_of(poll_app).db.session() as db:
         add_member(db, PHONE)
     poll_id = open_poll(poll_app)
     client = poll_app.test_client()
@@ -197,7 +198,7 @@ def test_a_batch_of_answers_counts_each_and_reads_her_row_as_the_batch_left_it(p
     in the batch replaces her first and keeps its time as her first; a STOP earlier
     in the batch means her answer after it does not count; a redelivery counts once."""
     phones = [f"+8562055530{n:03d}" for n in range(4)]
-    with poll_app.extensions["db"].session() as db:
+    with runtime_of(poll_app).db.session() as db:
         ids = {add_member(db, phone, language="en").id: phone for phone in phones}
     poll_id = open_poll(poll_app, confirm=True)
     client = poll_app.test_client()
@@ -205,7 +206,7 @@ def test_a_batch_of_answers_counts_each_and_reads_her_row_as_the_batch_left_it(p
                                     ("STOP", phones[2], "s2"), ("2", phones[2], "a2"), ("2", phones[1], "a1"),
                                     ("b", phones[3], "a3")]:
         assert at_webhook(client, text, phone, message_id).status_code == 200
-    assert poll_app.extensions["inbox"].drain() == 6  # the redelivery waited beside its first: dropped
+    assert runtime_of(poll_app).inbox.drain() == 6  # the redelivery waited beside its first: dropped
     found = votes(poll_app, poll_id)
     assert {ids[member_id]: vote.option for member_id, vote in found.items()} == {
         phones[0]: 3, phones[1]: 2, phones[3]: 2}
@@ -219,7 +220,7 @@ def test_a_batch_of_answers_counts_each_and_reads_her_row_as_the_batch_left_it(p
 
 
 def test_concurrent_replies_from_one_member_leave_exactly_one_vote(poll_app):
-    with poll_app.extensions["db"].session() as db:
+    with runtime_of(poll_app).db.session() as db:
         add_member(db, PHONE)
     open_poll(poll_app)
     start = threading.Barrier(8)
@@ -236,12 +237,12 @@ def test_concurrent_replies_from_one_member_leave_exactly_one_vote(poll_app):
     for thread in threads:
         thread.join()
     assert statuses == [200] * 8
-    with poll_app.extensions["db"].session() as db:
+    with runtime_of(poll_app).db.session() as db:
         assert db.scalar(select(func.count()).select_from(PollVote)) == 1
 
 
 def test_keywords_still_win_and_conversations_asked_later_keep_their_answers(poll_app):
-    with poll_app.extensions["db"].session() as db:
+    with runtime_of(poll_app).db.session() as db:
         add_member(db, PHONE, language="en")
     poll_id = open_poll(poll_app)
     client = poll_app.test_client()
@@ -256,7 +257,7 @@ def test_keywords_still_win_and_conversations_asked_later_keep_their_answers(pol
 
 
 def test_members_the_poll_did_not_reach_are_not_counted(poll_app):
-    with poll_app.extensions["db"].session() as db:
+    with runtime_of(poll_app).db.session() as db:
         add_member(db, PHONE, language="en", province="bokeo")
         add_member(db, "+8562055520002", language="en", province="saravane")
     poll_id = open_poll(poll_app, audience=Audience(provinces=("bokeo",)))
@@ -267,7 +268,7 @@ def test_members_the_poll_did_not_reach_are_not_counted(poll_app):
 # ------------------------------------------------------------------ USSD
 
 def test_ussd_polls_menu_lists_open_polls_and_records_the_choice(poll_app, phone_factory):
-    with poll_app.extensions["db"].session() as db:
+    with runtime_of(poll_app).db.session() as db:
         add_member(db, "+8562055510001", language="en")
     first, second = open_poll(poll_app, "P4"), open_poll(poll_app, "P5")
     phone = phone_factory("+8562055510001")
@@ -277,12 +278,12 @@ def test_ussd_polls_menu_lists_open_polls_and_records_the_choice(poll_app, phone
     assert "P4: Which topic next month?" in screens[0] and "2. Clean water" in screens[0]
     assert "Thanks! Your answer: Clean water." in phone.press("2")
     assert only_vote(poll_app, first) == 2 and votes(poll_app, second) == {}
-    with poll_app.extensions["db"].session() as db:
+    with runtime_of(poll_app).db.session() as db:
         assert db.scalar(select(PollVote.channel)) == "ussd"
 
 
 def test_ussd_polls_menu_in_lao_with_one_poll_goes_straight_to_the_question(poll_app, phone_factory):
-    with poll_app.extensions["db"].session() as db:
+    with runtime_of(poll_app).db.session() as db:
         add_member(db, "+8562055510001", language="lo")
     poll_id = open_poll(poll_app)
     phone = phone_factory("+8562055510001")
@@ -295,7 +296,7 @@ def test_ussd_polls_menu_in_lao_with_one_poll_goes_straight_to_the_question(poll
 
 
 def test_ussd_polls_menu_with_nothing_open(app, phone_factory):
-    with app.extensions["db"].session() as db:
+    with runtime_of(app).db.session() as db:
         add_member(db, "+8562055510001", language="en")
     assert "There are no open polls for you right now." in walk(phone_factory("+8562055510001"), "3")[-1]
 
@@ -303,7 +304,7 @@ def test_ussd_polls_menu_with_nothing_open(app, phone_factory):
 # ------------------------------------------------------------------ results and closing
 
 def test_results_count_reach_breakdowns_and_closing_cancels_unsent_questions(poll_app):
-    with poll_app.extensions["db"].session() as db:
+    with runtime_of(poll_app).db.session() as db:
         for n, (province, language) in enumerate([("bokeo", "lo"), ("bokeo", "en"), ("saravane", "lo"),
                                                   ("saravane", "lo")]):
             add_member(db, f"+85620555300{n:02d}", province=province, language=language)
@@ -311,7 +312,7 @@ def test_results_count_reach_breakdowns_and_closing_cancels_unsent_questions(pol
     client = poll_app.test_client()
     for n, typed in enumerate(["2", "2", "1"]):
         at_text(client, typed, phone=f"+85620555300{n:02d}")
-    with poll_app.extensions["db"].session() as db:
+    with runtime_of(poll_app).db.session() as db:
         results = poll_results.compute(db, db.get(polls.Poll, poll_id), "en")
     assert results.overall.votes == [1, 2, 0] and results.reached == 4
     assert round(results.response_rate, 1) == 75.0
@@ -324,16 +325,16 @@ def test_results_count_reach_breakdowns_and_closing_cancels_unsent_questions(pol
 
 def test_the_reconciler_closes_polls_past_their_time_and_stops_unsent_questions(make_app):
     app = make_app(quiet_hours="00:00-23:59")  # the question waits for morning
-    with app.extensions["db"].session() as db:
+    with runtime_of(app).db.session() as db:
         add_member(db, PHONE)
     now = utcnow()
-    with app.extensions["db"].session() as db:
+    with runtime_of(app).db.session() as db:
         poll = polls.create(db, "P4", QUESTIONS, OPTIONS, Audience(), now - timedelta(hours=2),
                             now - timedelta(minutes=1))
-        broadcast_id = polls.start_broadcast(db, poll, app.extensions["services"].catalog).id
-    bulk.dispatch(app.extensions["services"], broadcast_id)
-    reconciler.reconcile(app.extensions["services"])
-    with app.extensions["db"].session() as db:
+        broadcast_id = polls.start_broadcast(db, poll, runtime_of(app).services.catalog).id
+    bulk.dispatch(runtime_of(app).services, broadcast_id)
+    reconciler.reconcile(runtime_of(app).services)
+    with runtime_of(app).db.session() as db:
         assert db.scalar(select(polls.Poll.closed_at)) is not None
         assert db.scalar(select(OutboundMessage.status)) == "cancelled"
         assert db.scalar(select(func.count()).select_from(PollReply)) == 0

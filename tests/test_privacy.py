@@ -10,6 +10,7 @@ from datetime import timedelta
 from sqlalchemy import JSON, String, func, select, update
 
 from gateway.messaging import reconciler
+from gateway.runtime import runtime_of
 from gateway.store.models import AuditEvent, Base, InboxMessage, Member, OutboundMessage, PollReply, QuizAnswer, utcnow
 
 from .helpers import at_text, walk
@@ -27,7 +28,7 @@ def forms_of(number: str) -> list[str]:
 def everything_in_the_database(app) -> str:
     """Every text and JSON column of every row of every table, as one string."""
     parts = []
-    with app.extensions["db"].session() as db:
+    with runtime_of(app).db.session() as db:
         for table in Base.metadata.sorted_tables:
             columns = [c for c in table.columns if isinstance(c.type, (String, JSON))]
             if columns:
@@ -37,7 +38,7 @@ def everything_in_the_database(app) -> str:
 
 
 def everything_in_redis(app) -> str:
-    redis, parts = app.extensions["redis"], []
+    redis, parts = runtime_of(app).redis, []
     for key in redis.scan_iter():
         parts.append(key.decode("utf-8", "replace"))
         kind = redis.type(key)
@@ -57,7 +58,7 @@ def test_erase_leaves_no_number_or_name_anywhere_and_keeps_the_totals(app, phone
     walk(handset, "2", NAME, ORGANISATION, "1", "1", "1 3", "1")
     walk(handset, "2", "3")
     at_text(app.test_client(), "HELP", phone=NUMBER)  # a reply row with its text
-    with app.extensions["db"].session() as db:
+    with runtime_of(app).db.session() as db:
         answers = db.scalar(select(func.count()).select_from(QuizAnswer))
     assert answers == 1
     assert NAME in everything_in_redis(app)  # her name is in her saved USSD state
@@ -83,7 +84,7 @@ def test_erase_leaves_no_number_or_name_anywhere_and_keeps_the_totals(app, phone
     for needle in forms_of(NUMBER) + [NAME, ORGANISATION]:
         assert needle not in database, f"{needle} still in the database"
         assert needle not in redis, f"{needle} still in Redis"
-    with app.extensions["db"].session() as db:
+    with runtime_of(app).db.session() as db:
         assert db.scalar(select(func.count()).select_from(QuizAnswer)) == answers  # totals stay
         assert db.scalar(select(func.count()).select_from(OutboundMessage)) >= 1  # rows stay, words go
         [event] = db.scalars(select(AuditEvent).where(AuditEvent.action == "member.erase"))
@@ -92,7 +93,7 @@ def test_erase_leaves_no_number_or_name_anywhere_and_keeps_the_totals(app, phone
     assert run("members", "show", NUMBER).exit_code == 1  # nothing left to show
     # She may come back: a new text from the number makes a new, empty member.
     at_text(app.test_client(), "HELP", phone=NUMBER)
-    with app.extensions["db"].session() as db:
+    with runtime_of(app).db.session() as db:
         assert db.scalar(select(func.count()).select_from(Member)) == 2
 
 
@@ -119,7 +120,7 @@ def test_erase_deletes_her_texts_still_waiting_so_none_brings_her_back(app, run)
     erased = run("members", "erase", NUMBER, "--yes")
     assert erased.exit_code == 0 and "3 unprocessed text(s) of hers" in erased.output, erased.output
 
-    inbox = app.extensions["inbox"]
+    inbox = runtime_of(app).inbox
     with inbox.store.session() as db:
         assert [m.phone for m in db.scalars(select(InboxMessage))] == [other]
     for path in (aside, spool.path):
@@ -127,14 +128,14 @@ def test_erase_deletes_her_texts_still_waiting_so_none_brings_her_back(app, run)
         assert other in text and not any(form in text for form in forms_of(NUMBER) + ["856 20 5551 2399"])
     assert oct(aside.stat().st_mode)[-3:] == "600"
     assert inbox.drain() == 1 and spool.drain(inbox.add) == 1 and inbox.drain() == 1  # the other's go on
-    with app.extensions["db"].session() as db:
+    with runtime_of(app).db.session() as db:
         assert db.scalar(select(func.count()).select_from(Member).where(Member.phone == NUMBER)) == 0
         assert db.scalar(select(func.count()).select_from(Member).where(Member.phone == other)) == 1
 
 
 def test_retention_blanks_old_texts_once_a_day_and_keeps_the_rows(app):
     at_text(app.test_client(), "HELP", phone=NUMBER)
-    services = app.extensions["services"]
+    services = runtime_of(app).services
     with services.db.session() as db:
         db.execute(update(OutboundMessage).values(status="sent",
                                                   created_at=utcnow() - timedelta(days=200)))

@@ -19,6 +19,7 @@ from sqlalchemy import select
 from gateway.content.audio import convert
 from gateway.content.prompt_audit import audit
 from gateway.errors import InputProblem
+from gateway.runtime import runtime_of
 from gateway.store import live_texts
 from gateway.store.models import AuditEvent
 
@@ -102,8 +103,8 @@ def studio_app(make_app, people, tmp_path, provider_server):
 def test_the_studio_lists_every_prompt_with_progress_and_records_an_upload(studio_app):
     client = signed_in(studio_app)
     page = client.get("/prompts?status=missing").get_data(as_text=True)
-    total = sum(1 for n in audit(studio_app.extensions["services"].book, studio_app.extensions["services"].catalog,
-                                 studio_app.extensions["audio"]).needed if n.language == "lo")
+    total = sum(1 for n in audit(runtime_of(studio_app).services.book, runtime_of(studio_app).services.catalog,
+                                 runtime_of(studio_app).audio).needed if n.language == "lo")
     assert f"0 of {total} recorded" in page and "voice.sorry_english" in page
     made = upload(client, "lo", "voice.sorry_english", encoded("webm", "libopus"), name="blob")
     assert made.status_code == 200 and made.get_json()["ok"], made.get_data(as_text=True)
@@ -113,7 +114,7 @@ def test_the_studio_lists_every_prompt_with_progress_and_records_an_upload(studi
     served = client.get("/audio/lo/voice.sorry_english.wav")
     assert served.status_code == 200 and served.mimetype == "audio/wav"
     assert wav_facts(served.data)[:2] == (8000, 1)
-    with studio_app.extensions["db"].session() as db:
+    with runtime_of(studio_app).db.session() as db:
         event = db.scalar(select(AuditEvent).where(AuditEvent.action == "prompt.record"))
         assert event.actor == "noy@ngo.la" and event.subject == "lo/voice.sorry_english"
     sidecar = json.loads((studio_app.config["GATEWAY"].recordings_path() / "lo" / "voice.sorry_english.json")
@@ -122,7 +123,7 @@ def test_the_studio_lists_every_prompt_with_progress_and_records_an_upload(studi
 
 
 def test_a_recording_whose_text_changed_is_outdated(studio_app):
-    library = studio_app.extensions["audio"]
+    library = runtime_of(studio_app).audio
     library.save("lo", "main.polls", convert(wav()).wav, text="an older wording", by="x", source="upload",
                  seconds=1.5)
     client = signed_in(studio_app)
@@ -137,9 +138,9 @@ def test_publishing_a_changed_text_marks_its_recording_outdated(studio_app):
     from gateway.content import publication
     from gateway.store import content as versions
 
-    services = studio_app.extensions["services"]
+    services = runtime_of(studio_app).services
     text = services.catalog.template("lo", "main.polls")
-    studio_app.extensions["audio"].save("lo", "main.polls", convert(wav()).wav, text=text, by="x",
+    runtime_of(studio_app).audio.save("lo", "main.polls", convert(wav()).wav, text=text, by="x",
                                         source="upload", seconds=1.5)
     client = signed_in(studio_app)
     assert 'class="tag outdated"' not in client.get("/prompts?q=main.polls&lang=lo").get_data(as_text=True)
@@ -160,14 +161,14 @@ def test_a_bad_upload_is_refused_in_her_language_and_a_viewer_cannot_record(stud
     assert upload(client, "lo", "../../etc", wav()).status_code == 404
     viewer = signed_in(studio_app, "kham@ngo.la")
     assert upload(viewer, "lo", "main.polls", wav()).status_code == 403
-    assert not studio_app.extensions["audio"].has("lo", "main.polls")
+    assert not runtime_of(studio_app).audio.has("lo", "main.polls")
 
 
 # ------------------------------------------------------------------ never silent
 
 
 def walk_lao_call(app, provider: str, presses: list[str]) -> list[ET.Element]:
-    with app.extensions["db"].session() as db:
+    with runtime_of(app).db.session() as db:
         add_member(db, "+8562055580001", name="ນ້ອຍ", language="lo")
         add_session(db, starts="2030-01-11 14:30")
     client = app.test_client()
@@ -198,7 +199,7 @@ def test_a_lao_call_with_no_recordings_at_all_is_never_silent(make_app, provider
 def test_every_play_url_of_a_partly_recorded_lao_call_returns_audio(make_app, provider, tmp_path):
     app = make_app(public_base_url=BASE, at_webhook_token="tok", twilio_auth_token="tw-secret",
                    twilio_account_sid=FakeTwilio.SID, recordings_dir=str(tmp_path / "own"))
-    library, take = app.extensions["audio"], convert(wav()).wav
+    library, take = runtime_of(app).audio, convert(wav()).wav
     for key in ("voice.sorry_english", "main.next_session", "main.polls", "voice.press", "number.1", "number.2"):
         library.save("lo", key, take, text="", by="test", source="upload", seconds=1.5)
     client = app.test_client()
@@ -218,11 +219,11 @@ def test_every_play_url_of_a_partly_recorded_lao_call_returns_audio(make_app, pr
 def test_a_recorded_session_title_is_played_on_a_lao_call(make_app, recorded_prompts, tmp_path):  # noqa: F811 (a fixture)
     app = make_app(public_base_url=BASE, at_webhook_token="tok", recordings_dir=str(tmp_path / "own"),
                    prompts_dir=recorded_prompts)  # every prompt recorded; the title is recorded here
-    with app.extensions["db"].session() as db:
+    with runtime_of(app).db.session() as db:
         add_member(db, "+8562055580002", language="lo")
         session_id = add_session(db, starts="2030-01-11 14:30").id
     key = live_texts.session_title_key(session_id)
-    app.extensions["audio"].save("lo", key, convert(wav()).wav, text="", by="t", source="upload", seconds=1.5)
+    runtime_of(app).audio.save("lo", key, convert(wav()).wav, text="", by="t", source="upload", seconds=1.5)
     call = AtCall(app.test_client(), "+8562055580002")
     call.post()
     _, body = call.post(dtmfDigits="1")
@@ -276,9 +277,9 @@ def test_recording_a_prompt_by_phone(studio_app, recording_server, provider):
     call.post(**{recording_field: url})
     _, kept = call.post(**{key_field: "1"})
     assert "Kept" in kept and "number of the prompt" in kept
-    assert not studio_app.extensions["audio"].has("lo", "voice.goodbye")  # the job fetches it
+    assert not runtime_of(studio_app).audio.has("lo", "voice.goodbye")  # the job fetches it
     drain(studio_app)
-    library = studio_app.extensions["audio"]
+    library = runtime_of(studio_app).audio
     assert library.has("lo", "voice.goodbye") and library.info("lo", "voice.goodbye")["source"] == "phone"
     folder = studio_app.config["GATEWAY"].recordings_path()
     assert all(stat.S_IMODE(p.stat().st_mode) & 0o077 == 0 for p in folder.rglob("*"))  # for this account only
@@ -300,7 +301,7 @@ def test_the_phone_studio_hangs_up_after_three_wrong_pins_and_is_off_without_a_p
 
 
 def test_a_live_text_is_recorded_by_its_number(studio_app, recording_server):
-    with studio_app.extensions["db"].session() as db:
+    with runtime_of(studio_app).db.session() as db:
         session_id = add_session(db, starts="2030-01-11 14:30").id
     number = live_texts.SESSIONS + session_id * 10 + 1
     call = AtCall(studio_app.test_client(), "+8562055580006")
@@ -311,7 +312,7 @@ def test_a_live_text_is_recorded_by_its_number(studio_app, recording_server):
     call.post(recordingUrl=recording_server.url_for("/at/recording-1.mp3"))
     call.post(dtmfDigits="1")
     drain(studio_app)
-    assert studio_app.extensions["audio"].has("lo", live_texts.session_title_key(session_id))
+    assert runtime_of(studio_app).audio.has("lo", live_texts.session_title_key(session_id))
 
 
 # ------------------------------------------------------------------ between installs

@@ -33,6 +33,7 @@ from werkzeug.test import EnvironBuilder
 from werkzeug.wrappers import Request, Response
 
 from gateway.errors import AmbiguousProviderError, PermanentProviderError, TransientProviderError
+from gateway.runtime import runtime_of
 from gateway.store.models import Member, OutboundMessage
 
 from .fakes import LATE_ANSWER_S, PROVIDER_TIMEOUT_MS, FakeAfricasTalking, FakeTwilio, drain
@@ -229,7 +230,7 @@ def _smpp(make_app, server, tmp_path):
     app = make_app(sms_provider="smpp", smpp_host="127.0.0.1", smpp_port=smsc.port, smpp_system_id="outreach",
                    smpp_password="secret", smpp_source="OUTREACH", smpp_enquire_s=1, smpp_tps=50, smpp_window=6,
                    provider_timeout_ms=2000)
-    link = SmppLink(app.extensions["services"], app.extensions["inbox"], app.extensions["spool"])
+    link = SmppLink(runtime_of(app).services, runtime_of(app).inbox, runtime_of(app).spool)
     stop = threading.Event()
     thread = threading.Thread(target=link.run, args=(stop,), daemon=True)
     thread.start()
@@ -301,7 +302,7 @@ def _kind(send) -> str:
 
 
 def test_one_text_many_numbers_lao_and_long(case):
-    provider = case.app.extensions["provider"]
+    provider = runtime_of(case.app).provider
     assert _kind(lambda: provider.send("Hello from the network", [MEMBERS[0]], ids=["c-1"])) == "sent"
     outcomes = provider.send(LAO, MEMBERS, ids=["c-2", "c-3", "c-4"], urgent=False, ttl=3600)
     assert [o.phone for o in outcomes] == MEMBERS and all(o.accepted and o.provider_message_id for o in outcomes)
@@ -319,14 +320,14 @@ def test_the_three_failure_kinds(case, kind):
     if case.fail_next is None:
         pytest.skip("the console accepts every text: it sends nowhere")
     case.fail_next(kind)
-    provider = case.app.extensions["provider"]
+    provider = runtime_of(case.app).provider
     assert _kind(lambda: provider.send("Kind test", [MEMBERS[2]], ids=[f"k-{kind}"])) == kind
     if kind != "ambiguous":
         assert (MEMBERS[2], "Kind test") not in case.delivered()
 
 
 def _reply_row(app, phone: str):
-    with app.extensions["db"].session() as db:
+    with runtime_of(app).db.session() as db:
         return db.scalars(select(OutboundMessage).join(Member).where(Member.phone == phone)
                           .order_by(OutboundMessage.id.desc())).first()
 
@@ -338,7 +339,7 @@ def _answered(app, phone: str) -> bool:
 
 
 def _status(app, row_id: int) -> str:
-    with app.extensions["db"].session() as db:
+    with runtime_of(app).db.session() as db:
         return db.get(OutboundMessage, row_id).status
 
 

@@ -10,6 +10,7 @@ from zoneinfo import ZoneInfo
 from sqlalchemy import select
 
 from gateway.messaging import reconciler
+from gateway.runtime import runtime_of
 from gateway.store import users as accounts
 from gateway.store.models import AuditEvent, Broadcast, OutboundMessage
 
@@ -26,7 +27,7 @@ def _quiet_now() -> str:
 
 def _app(make_app):
     app = make_app(quiet_hours=_quiet_now())
-    with app.extensions["db"].session() as db:
+    with runtime_of(app).db.session() as db:
         for email, role in (("admin@ngo.la", "admin"), ("noy@ngo.la", "organiser")):
             accounts.add(db, email, PASSWORD, role, language="en")
         add_member(db, "+8562055512345", name="Noy", language="en")
@@ -42,7 +43,7 @@ def test_the_preview_says_it_waits_and_an_organiser_cannot_hurry_it(make_app):
     assert 'name="urgent"' not in page
     post(organiser, made.location + "/send", {"confirm": "yes", "urgent": "yes"})  # ignored: not hers to decide
     drain(app)
-    with app.extensions["db"].session() as db:
+    with runtime_of(app).db.session() as db:
         row = db.scalar(select(Broadcast))
         assert not row.urgent and row.send_after is not None
         assert {m.status for m in db.scalars(select(OutboundMessage))} == {"queued"}
@@ -56,13 +57,13 @@ def test_an_admin_sends_urgently_now_and_it_is_audited(make_app):
     assert 'name="urgent"' in admin.get(made.location).get_data(as_text=True)
     post(admin, made.location + "/send", {"confirm": "yes", "urgent": "yes"})
     drain(app)
-    with app.extensions["db"].session() as db:
+    with runtime_of(app).db.session() as db:
         row = db.scalar(select(Broadcast))
         assert row.urgent and row.send_after is None
         assert [m.status for m in db.scalars(select(OutboundMessage))] == ["sent"]
         event = db.scalar(select(AuditEvent).where(AuditEvent.action == "broadcast.urgent"))
         assert event.actor == "admin@ngo.la" and "quiet hours" in event.detail
-    assert reconciler.reconcile(app.extensions["services"])["requeued"] == 0
+    assert reconciler.reconcile(runtime_of(app).services)["requeued"] == 0
 
 
 def test_the_cli_says_it_waits_and_urgent_sends_now(make_app, run, monkeypatch):
@@ -72,5 +73,5 @@ def test_the_cli_says_it_waits_and_urgent_sends_now(make_app, run, monkeypatch):
     assert "quiet hours: it waits until" in waiting.output
     now = run("broadcast", "send", "--audience", "all", "--text", "en", "Now", "--yes", "--urgent")
     assert now.exit_code == 0 and "sending starts now" in now.output
-    with app.extensions["db"].session() as db:
+    with runtime_of(app).db.session() as db:
         assert db.scalar(select(AuditEvent.action).where(AuditEvent.action == "broadcast.urgent")) is not None

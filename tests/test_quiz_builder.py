@@ -3,6 +3,7 @@ publishing, conflicts, removal and hostile input."""
 
 from __future__ import annotations
 
+from gateway.runtime import runtime_of
 from gateway.store import content as versions
 from gateway.store import users as accounts
 
@@ -38,7 +39,7 @@ def _client(app, email):
 
 
 def _drafted(app):
-    with app.extensions["db"].session() as db:
+    with runtime_of(app).db.session() as db:
         return {row.key: row.text for row in versions.edits(db) if not row.language}
 
 
@@ -56,7 +57,7 @@ def test_roles_decide_who_may_write_a_quiz(app, people):
 
 
 def test_an_organiser_writes_a_quiz_an_editor_publishes_it_members_take_it(app, people, phone_factory):
-    with app.extensions["db"].session() as db:
+    with runtime_of(app).db.session() as db:
         accounts.add(db, "lah@ngo.la", PASSWORD, "editor", language="en")
         add_member(db, "+8562055510001")
     organiser = _client(app, "noy@ngo.la")
@@ -72,7 +73,7 @@ def test_an_organiser_writes_a_quiz_an_editor_publishes_it_members_take_it(app, 
     page = editor.get("/content")
     published = editor.post("/content/publish", data={"csrf": token(page.data)})
     assert published.status_code == 302, published.get_data(as_text=True)
-    app.extensions["services"].library.forget()
+    runtime_of(app).services.library.forget()
     listed = walk(phone_factory("+8562055510001"), "2")[-1]
     assert "ກົດໝາຍ ແລະ ສິດ" in listed
     assert _drafted(app) == {}
@@ -98,7 +99,7 @@ def test_a_quiz_that_does_not_fit_is_refused_on_the_form_in_her_language(app, pe
 
 
 def test_a_second_writer_gets_a_conflict_and_removal_is_a_draft(app, people):
-    with app.extensions["db"].session() as db:
+    with runtime_of(app).db.session() as db:
         accounts.add(db, "lah@ngo.la", PASSWORD, "editor", language="en")
     first, second = _client(app, "noy@ngo.la"), _client(app, "lah@ngo.la")
     assert first.post("/content/quizzes", data=quiz_form(first.get("/content/quizzes/new"))).status_code == 302
@@ -115,8 +116,8 @@ def test_a_second_writer_gets_a_conflict_and_removal_is_a_draft(app, people):
     assert second.post("/content/quizzes/laws/remove", data={"csrf": token(page.data)}).status_code == 302
     assert _drafted(app) == {"quizzes/laws.yaml": ""}
     assert second.post("/content/publish", data={"csrf": token(page.data)}).status_code == 302
-    app.extensions["services"].library.forget()  # this process asks at once (others within a second)
-    assert "quizzes/laws.yaml" not in app.extensions["services"].library.current().documents
+    runtime_of(app).services.library.forget()  # this process asks at once (others within a second)
+    assert "quizzes/laws.yaml" not in runtime_of(app).services.library.current().documents
 
 
 def test_hostile_quiz_text_is_escaped(app, people):

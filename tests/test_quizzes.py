@@ -11,6 +11,7 @@ import pytest
 from sqlalchemy import select
 
 from gateway.content import publication
+from gateway.runtime import runtime_of
 from gateway.store import content as versions
 from gateway.store.models import QuizAttempt, utcnow
 
@@ -42,7 +43,7 @@ LAWS = textwrap.dedent("""\
 
 
 def _publish(app, extra: dict[str, str]):
-    services = app.extensions["services"]
+    services = runtime_of(app).services
     with services.db.session() as db:
         docs = versions.documents(db, versions.published_number(db))
     return publication.publish_documents(publication.Desk.of(services, walk_hops=False),
@@ -50,17 +51,17 @@ def _publish(app, extra: dict[str, str]):
 
 
 def _live(app):
-    app.extensions["services"].library.forget()  # this process checks at once (others within a second)
+    runtime_of(app).services.library.forget()  # this process checks at once (others within a second)
 
 
 def test_a_written_quiz_is_listed_taken_by_ussd_and_sms_and_reported(app, phone_factory):
-    from gateway.cli.simulate import Texter
+    from .handsets import Texter
     from gateway.polls import quiz_report
 
     outcome = _publish(app, {"quizzes/laws.yaml": LAWS})
     assert outcome.published, outcome.problems
     _live(app)
-    with app.extensions["db"].session() as db:
+    with runtime_of(app).db.session() as db:
         add_member(db, "+8562055510001")
         add_member(db, "+8562055510002", language="en")
     phone = phone_factory("+8562055510001")
@@ -81,10 +82,10 @@ def test_a_written_quiz_is_listed_taken_by_ussd_and_sms_and_reported(app, phone_
     number = next(line.split(".")[0] for line in listed.splitlines() if "Laws" in line)
     assert "Who decides" in texter.send(number)[-1]
 
-    with app.extensions["db"].session() as db:
+    with runtime_of(app).db.session() as db:
         attempts = list(db.scalars(select(QuizAttempt).where(QuizAttempt.quiz == "laws")))
         assert {(a.channel, a.score) for a in attempts if a.finished_at} == {("ussd", 2)}
-        report = quiz_report.compute(db, app.extensions["services"].book, app.extensions["services"].catalog,
+        report = quiz_report.compute(db, runtime_of(app).services.book, runtime_of(app).services.catalog,
                                      "lo", quiz="laws")
     assert report.total == 3 and report.attempts == 1 and report.scores[2] == 1
     assert report.questions[0].text == "ໃຜຕັດສິນວ່າຈະແບ່ງປັນຂໍ້ມູນ?"
@@ -107,7 +108,7 @@ def test_a_quiz_document_with_problems_is_refused_naming_its_lines(app):
     ]:
         outcome = _publish(app, {"quizzes/laws.yaml": body})
         assert not outcome.published and any(says in str(p) for p in outcome.problems), (says, outcome.problems)
-    with app.extensions["db"].session() as db:
+    with runtime_of(app).db.session() as db:
         assert len(versions.history(db)) == 1
 
 
@@ -115,7 +116,7 @@ def test_dates_and_a_session_decide_what_the_quiz_menu_lists(app, phone_factory)
     today = utcnow().date()
     from gateway.store.models import Enrolment
 
-    with app.extensions["db"].session() as db:
+    with runtime_of(app).db.session() as db:
         member = add_member(db, "+8562055510001")
         session = add_session(db, starts=(utcnow() - timedelta(days=1)).strftime("%Y-%m-%d %H:%M"))
         db.add(Enrolment(member_id=member.id, session_id=session.id))
@@ -165,7 +166,7 @@ def test_a_written_quiz_is_taken_on_a_call(make_app):
     app = make_app(public_base_url="https://gw.example.org", at_webhook_token="tok")
     assert _publish(app, {"quizzes/laws.yaml": LAWS}).published
     _live(app)
-    with app.extensions["db"].session() as db:
+    with runtime_of(app).db.session() as db:
         add_member(db, "+8562055510002", language="en")
     call = AtCall(app.test_client(), "+8562055510002", "ATVId_quiz")
     call.post()
@@ -174,7 +175,7 @@ def test_a_written_quiz_is_taken_on_a_call(make_app):
     spoken = " ".join(heard(parse(call.post(dtmfDigits="2")[1], AT_VERBS)))
     assert "Who decides to share your data?" in spoken
     call.post(dtmfDigits="1")
-    with app.extensions["db"].session() as db:
+    with runtime_of(app).db.session() as db:
         attempt = db.scalar(select(QuizAttempt).where(QuizAttempt.quiz == "laws"))
         assert attempt is not None and attempt.channel == "voice"
 
@@ -187,7 +188,7 @@ def test_when_its_session_ends_its_members_are_invited_once(app):
 
     from .fakes import drain
 
-    with app.extensions["db"].session() as db:
+    with runtime_of(app).db.session() as db:
         signed_up = add_member(db, "+8562055510001")
         add_member(db, "+8562055510002")  # not signed up: nothing for her
         ended = add_session(db, starts=(utcnow() + timedelta(hours=7) - timedelta(hours=3)).strftime("%Y-%m-%d %H:%M"))
@@ -198,11 +199,11 @@ def test_when_its_session_ends_its_members_are_invited_once(app):
             "quizzes/later.yaml": f"session: {later_id}\n" + LAWS.replace("ກົດໝາຍ ແລະ ສິດ", "ກົດໝາຍ 2")}
     assert _publish(app, docs).published
     _live(app)
-    services = app.extensions["services"]
+    services = runtime_of(app).services
     assert reconciler.reconcile(services)["invitations"] == 1
     assert reconciler.reconcile(services)["invitations"] == 0  # once
     drain(app)
-    with app.extensions["db"].session() as db:
+    with runtime_of(app).db.session() as db:
         sent = [(row.member_id, row.body) for row in db.scalars(select(OutboundMessage))]
     assert len(sent) == 1 and sent[0][0] == signed_up.id
     assert sent[0][1] == "ຂອບໃຈທີ່ເຂົ້າຮ່ວມ ໂພຊະນາການແມ່ ແລະ ເດັກ! ລອງທົດສອບຄວາມຮູ້ «ກົດໝາຍ ແລະ ສິດ»: ສົ່ງຄຳວ່າ ທົດສອບ."
@@ -212,7 +213,7 @@ def test_publishing_a_written_quiz_walks_it_within_its_budget(app):
     """The hop walk at publish covers written quizzes: all right, and with a wrong answer."""
     from gateway.content.review import hop_problems
 
-    services = app.extensions["services"]
+    services = runtime_of(app).services
     with services.db.session() as db:
         docs = {**versions.documents(db, versions.published_number(db)), "quizzes/laws.yaml": LAWS}
     assert hop_problems(docs) == []

@@ -13,6 +13,7 @@ from sqlalchemy import select
 
 from gateway import services
 from gateway.messaging import jobs, reconciler, reminders
+from gateway.runtime import runtime_of
 from gateway.store.models import Enrolment, Member, OutboundMessage, Reminder
 
 from .fakes import FakeAfricasTalking, FakeAfricasTalkingVoice, FakeTwilio, FakeTwilioCalls, drain
@@ -35,7 +36,7 @@ def twilio_app(make_app, provider_server, recorded_prompts):  # noqa: F811
 
 def fire_reminder(app) -> int:
     """Members in the topic, a session, and its one-hour reminder fired; returns the session id."""
-    with app.extensions["db"].session() as db:
+    with runtime_of(app).db.session() as db:
         add_member(db, CALLER, language="lo").reminder_channel = "voice"
         add_member(db, TEXTER, language="en")
         # held in both languages: the Lao caller and the English texter are both reminded
@@ -43,23 +44,23 @@ def fire_reminder(app) -> int:
         session_id = session.id
         reminders.sync(db, session, [60], now=session.starts_at - timedelta(days=1))
         reminder_id = db.scalar(select(Reminder.id).where(Reminder.kind == "reminder"))
-    with app.extensions["db"].session() as db:
+    with runtime_of(app).db.session() as db:
         reminder = db.get(Reminder, reminder_id)
         reminder.due_at = reminder.due_at - timedelta(days=10000)  # due now
-    services.bind(app.extensions["services"])  # the job runs against this app, as a worker would
+    services.bind(runtime_of(app).services)  # the job runs against this app, as a worker would
     assert jobs.fire_reminder(reminder_id).startswith("broadcast")
     drain(app)
     return session_id
 
 
 def call_row(app) -> OutboundMessage:
-    with app.extensions["db"].session() as db:
+    with runtime_of(app).db.session() as db:
         return db.scalar(select(OutboundMessage).where(OutboundMessage.channel == "voice"))
 
 
 def run_scheduled(app) -> list:
     """Run the jobs RQ holds for later (a retry an hour from now) at once."""
-    queue = app.extensions["queues"]["bulk"]
+    queue = runtime_of(app).queues["bulk"]
     registry = ScheduledJobRegistry(queue=queue)
     when = [registry.get_scheduled_time(job_id) for job_id in registry.get_job_ids()]
     for job_id in registry.get_job_ids():
@@ -96,7 +97,7 @@ def test_answering_plays_the_reminder_and_1_confirms_on_the_enrolment(twilio_app
     assert again == first
     done = parse(twilio_post(client, path, {**form, "Digits": "1"}).get_data(as_text=True), TWILIO_VERBS)
     assert heard(done) == ["reminder.thanks"] and done.find("Hangup") is not None
-    with twilio_app.extensions["db"].session() as db:
+    with runtime_of(twilio_app).db.session() as db:
         enrolment = db.scalar(select(Enrolment).join(Member).where(Member.phone == CALLER))
         assert enrolment.session_id == session_id and enrolment.confirmed_at is not None
     status = twilio_post(client, "/status/twilio", {"CallSid": row.provider_message_id, "CallStatus": "completed",
@@ -115,7 +116,7 @@ def test_no_answer_and_busy_are_tried_again_an_hour_later_then_given_up(twilio_a
                                                "AccountSid": FakeTwilio.SID})
         if attempt < 3:
             assert call_row(twilio_app).status == "waiting"
-            reconciler.reconcile(twilio_app.extensions["services"])  # its minute check must not call early
+            reconciler.reconcile(runtime_of(twilio_app).services)  # its minute check must not call early
             drain(twilio_app)
             assert len(calls.requests) == attempt
             [when] = run_scheduled(twilio_app)
@@ -132,7 +133,7 @@ def test_a_retry_waits_for_quiet_hours_to_end(twilio_app, make_app):
                      twilio_auth_token="tw-secret", public_base_url=BASE, quiet_hours="00:00-23:59")
     twilio_post(quiet.test_client(), "/status/twilio", {"CallSid": call_row(twilio_app).provider_message_id,
                                                         "CallStatus": "no-answer", "AccountSid": FakeTwilio.SID})
-    registry = ScheduledJobRegistry(queue=quiet.extensions["queues"]["bulk"])
+    registry = ScheduledJobRegistry(queue=runtime_of(quiet).queues["bulk"])
     [job_id] = registry.get_job_ids()
     local = registry.get_scheduled_time(job_id).astimezone(ZoneInfo("Asia/Vientiane"))
     assert (local.hour, local.minute) == (23, 59)
@@ -165,7 +166,7 @@ def test_a_missed_call_is_rejected_and_called_back_once(twilio_app, make_app):
     app = make_app(sms_provider="twilio", twilio_api_url=calls.url, twilio_account_sid=FakeTwilio.SID,
                    twilio_auth_token="tw-secret", twilio_from="+15005550006", public_base_url=BASE,
                    missed_call_callback="on", prompts_dir=twilio_app.config["GATEWAY"].prompts_dir)
-    with app.extensions["db"].session() as db:
+    with runtime_of(app).db.session() as db:
         add_member(db, CALLER, language="lo")
     client = app.test_client()
     for sid in ("CA" + "7" * 32, "CA" + "8" * 32):  # she rings twice
@@ -173,7 +174,7 @@ def test_a_missed_call_is_rejected_and_called_back_once(twilio_app, make_app):
                 "CallStatus": "ringing", "AccountSid": FakeTwilio.SID}
         root = parse(twilio_post(client, "/voice/twilio", ring).get_data(as_text=True), TWILIO_VERBS)
         assert [e.tag for e in root] == ["Reject"]
-    replies = app.extensions["queues"]["replies"]
+    replies = runtime_of(app).queues["replies"]
     registry = ScheduledJobRegistry(queue=replies)
     assert registry.count == 1  # one call-back, not two
     for job_id in registry.get_job_ids():
@@ -191,7 +192,7 @@ def test_a_missed_call_is_rejected_and_called_back_once(twilio_app, make_app):
 
 
 def test_with_call_back_off_a_call_is_answered(twilio_app):
-    with twilio_app.extensions["db"].session() as db:
+    with runtime_of(twilio_app).db.session() as db:
         add_member(db, CALLER, language="lo")
     ring = {"CallSid": "CA" + "9" * 32, "From": CALLER, "To": "+15005550006", "Direction": "inbound",
             "CallStatus": "ringing", "AccountSid": FakeTwilio.SID}
@@ -202,7 +203,7 @@ def test_with_call_back_off_a_call_is_answered(twilio_app):
 def test_a_cancelled_session_is_not_confirmed_on_the_call(twilio_app):
     fire_reminder(twilio_app)
     row = call_row(twilio_app)
-    with twilio_app.extensions["db"].session() as db:
+    with runtime_of(twilio_app).db.session() as db:
         reminders.session_for_message(db, row.id).cancelled_at = row.created_at
     form = {"CallSid": row.provider_message_id, "From": "+15005550006", "To": CALLER,
             "Direction": "outbound-api", "CallStatus": "in-progress", "AccountSid": FakeTwilio.SID}
@@ -217,10 +218,10 @@ def test_a_retry_whose_job_redis_lost_is_rescheduled_by_the_reconciler(twilio_ap
     _, calls = twilio_app.fakes
     fire_reminder(twilio_app)
     row = call_row(twilio_app)
-    with twilio_app.extensions["db"].session() as db:  # waiting for 2 hours, and no job in Redis
+    with runtime_of(twilio_app).db.session() as db:  # waiting for 2 hours, and no job in Redis
         db.execute(update(OutboundMessage).where(OutboundMessage.id == row.id)
                    .values(status="waiting", updated_at=row.updated_at - timedelta(hours=2)))
-    reconciler.reconcile(twilio_app.extensions["services"])
+    reconciler.reconcile(runtime_of(twilio_app).services)
     drain(twilio_app)
     assert len(calls.requests) == 2 and call_row(twilio_app).status == "sent"
 
@@ -230,7 +231,7 @@ def test_somleng_works_by_pointing_twilio_api_url_at_it(twilio_app):
     no code: TWILIO_API_URL is its base URL, for texts and for calls alike. The fakes
     here stand at that URL, so every request below went to "Somleng", none elsewhere."""
     sms, calls = twilio_app.fakes
-    assert twilio_app.extensions["provider"].client.api.base_url == sms.url
+    assert runtime_of(twilio_app).provider.client.api.base_url == sms.url
     fire_reminder(twilio_app)
     assert [r["To"] for r in sms.requests] == [TEXTER]  # a text, through Messages.json
     assert [r["To"] for r in calls.requests] == [CALLER]  # a call, through Calls.json

@@ -12,6 +12,7 @@ from sqlalchemy import select
 
 from gateway.messaging import jobs, reminders
 from gateway.polls import charts
+from gateway.runtime import runtime_of
 from gateway.store import schedule
 from gateway.store.models import Poll, QuizAnswer, QuizAttempt, Reminder
 
@@ -41,7 +42,7 @@ def test_charts_are_real_images_with_their_labels(tmp_path):
 
 
 def test_poll_create_send_results_csv_and_chart_from_the_cli(run, app, tmp_path):
-    with app.extensions["db"].session() as db:
+    with runtime_of(app).db.session() as db:
         add_member(db, "+8562055540001", province="bokeo")
         add_member(db, "+8562055540002", language="en", province="saravane")
     created = run(*POLL)
@@ -81,7 +82,7 @@ def test_bad_poll_input_is_refused_and_nothing_is_written(run, app, tmp_path):
         assert result.exit_code == 1 and message in result.output, (extra, result.output)
     one_option = run("poll", "create", "--question", "en", "Yes?", "--option", "en", "Yes")
     assert one_option.exit_code == 1 and "2 to 9 options" in one_option.output
-    with app.extensions["db"].session() as db:
+    with runtime_of(app).db.session() as db:
         assert db.scalar(select(Poll.id)) is None
     created = run(*POLL)
     assert created.exit_code == 0 and "warning" not in created.output
@@ -100,7 +101,7 @@ def test_bad_poll_input_is_refused_and_nothing_is_written(run, app, tmp_path):
 
 
 def test_quiz_report_by_question_province_and_language(run, app, phone_factory, tmp_path):
-    with app.extensions["db"].session() as db:
+    with runtime_of(app).db.session() as db:
         add_member(db, "+8562055550001", province="bokeo", language="lo")
         add_member(db, "+8562055550002", province="saravane", language="en")
     # The correct answers are 3,1,2,... (flows/safety_quiz.yaml); one member gets all right,
@@ -128,18 +129,18 @@ def test_quiz_report_by_question_province_and_language(run, app, phone_factory, 
     text = svg.read_text(encoding="utf-8")
     assert "ລະຫັດຜ່ານແບບໃດປອດໄພທີ່ສຸດ?" in text
     assert (tmp_path / "quiz-scores.svg").exists()
-    with app.extensions["db"].session() as db:
+    with runtime_of(app).db.session() as db:
         assert db.scalar(select(QuizAttempt.id)) is not None and db.scalar(select(QuizAnswer.id)) is not None
 
 
 def _correct_answers(app) -> list[str]:
-    book = app.extensions["services"].book
+    book = runtime_of(app).services.book
     return [str(node.answer) for node in book.quiz_questions("digital_safety")]
 
 
 def test_session_feedback_poll_goes_to_the_enrolled_and_shows_on_sessions_show(run, make_app):
     app = make_app(quiet_hours="off")
-    with app.extensions["db"].session() as db:
+    with runtime_of(app).db.session() as db:
         session = add_session(db, starts="2020-01-11 14:00")
         session.feedback_after_minutes = 120
         for n in range(3):
@@ -147,7 +148,7 @@ def test_session_feedback_poll_goes_to_the_enrolled_and_shows_on_sessions_show(r
             if n < 2:
                 schedule.enrol(db, member, session.id, "ussd")
         session_id = session.id
-    with app.extensions["db"].session() as db:
+    with runtime_of(app).db.session() as db:
         row = db.get(type(session), session_id)
         reminders.sync(db, row, [], now=row.starts_at - timedelta(days=1))
         feedback = db.scalar(select(Reminder).where(Reminder.kind == "feedback"))
@@ -155,7 +156,7 @@ def test_session_feedback_poll_goes_to_the_enrolled_and_shows_on_sessions_show(r
         feedback_id = feedback.id
     assert jobs.fire_reminder(feedback_id).startswith("broadcast")
     drain(app)
-    with app.extensions["db"].session() as db:
+    with runtime_of(app).db.session() as db:
         poll = db.scalar(select(Poll))
         assert (poll.kind, poll.code, len(poll.options)) == ("feedback", f"F{session_id}", 5)
         assert poll.questions["en"] == "Feeding mothers and babies: how useful was this session for you?"

@@ -16,7 +16,7 @@ from redis.exceptions import ConnectionError as RedisConnectionError
 from redis.exceptions import ResponseError
 from redis.exceptions import TimeoutError as RedisTimeoutError
 
-from gateway.cli.simulate import Phone
+from .handsets import Phone
 from gateway.channels.ussd.scriptline import Script, ScriptLine
 
 from .outage import Outage

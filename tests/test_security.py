@@ -28,6 +28,7 @@ from gateway.errors import PermanentProviderError
 from gateway.providers.android import signature
 from gateway.providers.base import Inbound
 from gateway.providers.media import MediaHosts, download
+from gateway.runtime import runtime_of
 from gateway.store.models import AuditEvent, Base
 
 from .helpers import add_member
@@ -50,14 +51,14 @@ BASE = "https://gw.example.org"
 def snapshot(app) -> dict:
     """Every row of every table, what waits in the inbox and the spool, and every Redis key."""
     tables = {}
-    with app.extensions["db"].engine.connect() as connection:
+    with runtime_of(app).db.engine.connect() as connection:
         for table in Base.metadata.sorted_tables:
             rows = connection.execute(select(table)).all()
             tables[table.name] = sorted(repr(tuple(row)) for row in rows)
-    redis = app.extensions["redis"]
+    redis = runtime_of(app).redis
     keys = sorted((key, redis.type(key)) for key in redis.scan_iter(count=1000))
-    return {"tables": tables, "inbox": app.extensions["inbox"].pending()[0],
-            "spool": app.extensions["spool"].pending(), "redis": keys}
+    return {"tables": tables, "inbox": runtime_of(app).inbox.pending()[0],
+            "spool": runtime_of(app).spool.pending(), "redis": keys}
 
 
 def plain(app) -> FlaskClient:
@@ -99,7 +100,7 @@ ANDROID_EVENT = json.dumps({"event": "sms:received", "id": "evt1", "deviceId": "
 @pytest.fixture
 def member_app(make_app):
     app = make_app()
-    with app.extensions["db"].session() as db:
+    with runtime_of(app).db.session() as db:
         add_member(db, MEMBER, name=NAME)
     return app
 
@@ -133,15 +134,15 @@ def test_africastalking_routes_refuse_without_the_install_token(member_app, path
     try:
         refused(member_app, plain(rotated).post(f"{path}?token={token}", data=AT_FORMS[path]), 403, before)
     finally:
-        rotated.extensions["db"].dispose()
-        rotated.extensions["inbox"].store.dispose()
+        runtime_of(rotated).db.dispose()
+        runtime_of(rotated).inbox.store.dispose()
     assert plain(member_app).post(f"{path}?token={token}", data=AT_FORMS[path]).status_code == 200
 
 
 @pytest.mark.parametrize("path", sorted(TWILIO_FORMS))
 def test_twilio_routes_are_not_served_without_a_token_and_refuse_bad_signatures(make_app, path):
     unset = make_app(public_base_url=BASE)
-    with unset.extensions["db"].session() as db:
+    with runtime_of(unset).db.session() as db:
         add_member(db, MEMBER, name=NAME)
     form = TWILIO_FORMS[path]
     before = snapshot(unset)
@@ -159,7 +160,7 @@ def test_twilio_routes_are_not_served_without_a_token_and_refuse_bad_signatures(
 
 def test_android_route_is_not_served_without_a_key_and_refuses_bad_signatures(make_app):
     unset = make_app()
-    with unset.extensions["db"].session() as db:
+    with runtime_of(unset).db.session() as db:
         add_member(db, MEMBER, name=NAME)
     before = snapshot(unset)
     refused(unset, plain(unset).post("/sms/android", data=ANDROID_EVENT, headers=android_headers(ANDROID_EVENT)),
@@ -179,7 +180,7 @@ def test_android_route_is_not_served_without_a_key_and_refuses_bad_signatures(ma
 @pytest.mark.parametrize("path", sorted(HTTP_FORMS))
 def test_aggregator_routes_are_not_served_unconfigured_and_refuse_a_wrong_token(make_app, aggregator_file, path):
     unset = make_app()
-    with unset.extensions["db"].session() as db:
+    with runtime_of(unset).db.session() as db:
         add_member(db, MEMBER, name=NAME)
     form = HTTP_FORMS[path]
     before = snapshot(unset)
@@ -263,14 +264,14 @@ def test_pin_guessing_is_limited_per_number_and_across_the_install_and_audited(m
         call.post(dtmfDigits="*")
         refusal = call.post(dtmfDigits=PIN)
         assert "Goodbye" in refusal and "number of the prompt" not in refusal
-    with app.extensions["db"].session() as db:
+    with runtime_of(app).db.session() as db:
         locks = [e.detail for e in db.scalars(select(AuditEvent).where(AuditEvent.action == "studio.locked"))]
     assert any(f"{NUMBER_TRIES} wrong PINs" in d and "099101"[-3:] in d for d in locks)
     assert any(f"every number: {INSTALL_TRIES}" in d for d in locks)
     assert not any(number in " ".join(locks) for number in numbers)  # masked
     # When the hour is over, the right PIN opens the studio again.
-    for key in app.extensions["redis"].scan_iter("voice:studio:fail:*"):
-        app.extensions["redis"].delete(key)
+    for key in runtime_of(app).redis.scan_iter("voice:studio:fail:*"):
+        runtime_of(app).redis.delete(key)
     call = Call(client, numbers[0], "ATVId_later")
     call.post()
     call.post(dtmfDigits="*")
@@ -367,7 +368,7 @@ def test_the_worker_refuses_a_recording_url_on_loopback(make_app, listener):
     drain(app)
     time.sleep(0.3)
     assert listener.connections == 0
-    assert not app.extensions["audio"].has("lo", "voice.goodbye")
+    assert not runtime_of(app).audio.has("lo", "voice.goodbye")
 
 
 # ------------------------------------------------------------------ files
@@ -382,7 +383,7 @@ def test_the_instance_folder_and_its_secrets_are_private(make_app, tmp_path):
         if path.exists():
             assert stat.S_IMODE(path.stat().st_mode) == 0o600, name
     assert stat.S_IMODE((folder / "webhook_token").stat().st_mode) == 0o600
-    app.extensions["spool"].add(Inbound("africastalking", "spooled-1", MEMBER, "hi"))
+    runtime_of(app).spool.add(Inbound("africastalking", "spooled-1", MEMBER, "hi"))
     for path in folder.rglob("*"):
         if path.is_file():
             assert stat.S_IMODE(path.stat().st_mode) & 0o077 == 0, path
@@ -392,19 +393,19 @@ def test_the_install_database_and_its_log_are_private(config, tmp_path):
     """The default SQLite file, made by the gateway in its instance folder."""
     app = create_app(replace(config, instance_path=tmp_path / "own", database_url=""))
     try:
-        app.extensions["db"].upgrade()
+        runtime_of(app).db.upgrade()
         files = [p for p in (tmp_path / "own").rglob("*") if p.is_file()]
         assert any(p.name == "outreach.db" for p in files)
         for path in files:
             assert stat.S_IMODE(path.stat().st_mode) & 0o077 == 0, path
     finally:
-        app.extensions["db"].dispose()
-        app.extensions["inbox"].store.dispose()
+        runtime_of(app).db.dispose()
+        runtime_of(app).inbox.store.dispose()
 
 
 def test_an_erasure_leaves_no_trace_of_her_in_the_sqlite_files(make_app):
     app = make_app()
-    database = app.extensions["db"]
+    database = runtime_of(app).db
     if database.engine.dialect.name != "sqlite":
         pytest.skip("the write-ahead log is SQLite's")
     from gateway.channels.erasure import erase_member
@@ -412,7 +413,7 @@ def test_an_erasure_leaves_no_trace_of_her_in_the_sqlite_files(make_app):
     unusual = "Zyxwvut Qponmlk"
     with database.session() as db:
         member_id = add_member(db, "+8562055599401", name=unusual).id
-    erase_member(app.extensions["services"], app.extensions["inbox"], app.extensions["spool"], member_id, "test")
+    erase_member(runtime_of(app).services, runtime_of(app).inbox, runtime_of(app).spool, member_id, "test")
     path = database.engine.url.database
     for suffix in ("", "-wal"):
         data = file_bytes(path + suffix)

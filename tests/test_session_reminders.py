@@ -7,6 +7,7 @@ from datetime import timedelta
 
 from gateway.messaging import reminders
 from gateway.phone import fictional
+from gateway.runtime import runtime_of
 from gateway.store.models import OutboundMessage, utcnow
 
 from .helpers import add_member
@@ -19,7 +20,7 @@ def test_a_session_says_who_gets_each_reminder_and_what_it_says(people):
 
     app = people
     client = signed_in(app)
-    with app.extensions["db"].session() as db:
+    with runtime_of(app).db.session() as db:
         for n in range(3):
             add_member(db, f"+85620555123{n:02d}", name="Noy")
         caller = add_member(db, "+8562055512399", name="Kham")
@@ -46,14 +47,14 @@ def test_a_sessions_own_reminder_words_are_checked_shown_and_sent(people):
 
     app = people
     client = signed_in(app)
-    with app.extensions["db"].session() as db:
+    with runtime_of(app).db.session() as db:
         add_member(db, "+8562055512345", name="Noy")
     starts = (utcnow() + timedelta(hours=10)).strftime("%Y-%m-%dT%H:%M")
     form = {"title_lo": "ໂພຊະນາການ", "title_en": "Nutrition", "kind": "hangout", "topic": "nutrition",
             "language": "lo", "starts_at": starts, "duration_minutes": "60", "place": "Pakse"}
     made = post(client, "/sessions/new", form)
     session_id = int(made.location.split("?")[0].rsplit("/", 1)[1])
-    with app.extensions["db"].session() as db:
+    with runtime_of(app).db.session() as db:
         assert db.get(TrainingSession, session_id).reminder_texts is None  # the shared text, untouched
     for bad, says in (("ມື້ອື່ນ {nmae}", "uses {nmae}"), ("ສະບາຍດີ {name}", "cannot use {name}")):
         refused = post(client, f"/sessions/{session_id}/edit", {**form, "reminder_lo": bad})
@@ -62,7 +63,7 @@ def test_a_sessions_own_reminder_words_are_checked_shown_and_sent(people):
     assert post(client, f"/sessions/{session_id}/edit", {**form, "reminder_lo": own}).status_code == 302
     page = client.get(f"/sessions/{session_id}").get_data(as_text=True)
     assert "ພົບກັນ ໂພຊະນາການ ທີ່ Pakse, ເອົາສະໝຸດມານຳ" in page
-    services = app.extensions["services"]
+    services = runtime_of(app).services
     with services.db.session() as db:
         reminder = db.scalar(select_(reminders.Reminder).where(reminders.Reminder.session_id == session_id,
                                                                reminders.Reminder.status == "scheduled"))

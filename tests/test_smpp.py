@@ -3,7 +3,6 @@ small SMSC the tests start (binds, submit_sm in UCS-2 parts, inbound texts,
 receipts, keep-alives, and a connection dropped mid-broadcast)."""
 
 import threading
-import time
 
 import pytest
 from sqlalchemy import func, select
@@ -11,6 +10,7 @@ from sqlalchemy import func, select
 from gateway.providers.smpp.link import SmppLink
 from gateway.messaging import broadcasts, bulk
 from gateway.messaging.audience import Audience
+from gateway.runtime import runtime_of
 from gateway.store.models import InboundMessage, OutboundMessage
 
 from .fake_smsc import FakeSmsc
@@ -34,7 +34,7 @@ def linked(make_app, smsc):
     app = make_app(sms_provider="smpp", smpp_host="127.0.0.1", smpp_port=smsc.port, smpp_system_id="outreach",
                    smpp_password="secret", smpp_source="OUTREACH", smpp_enquire_s=1, smpp_tps=50,
                    smpp_window=6, quiet_hours="off", provider_timeout_ms=4000)
-    link = SmppLink(app.extensions["services"], app.extensions["inbox"], app.extensions["spool"])
+    link = SmppLink(runtime_of(app).services, runtime_of(app).inbox, runtime_of(app).spool)
     stop = threading.Event()
     thread = threading.Thread(target=link.run, args=(stop,), daemon=True)
     thread.start()
@@ -46,12 +46,12 @@ def linked(make_app, smsc):
 
 
 def rows(app):
-    with app.extensions["db"].session() as db:
+    with runtime_of(app).db.session() as db:
         return list(db.scalars(select(OutboundMessage).order_by(OutboundMessage.id)))
 
 
 def test_a_long_lao_text_goes_as_ucs2_parts_joined_by_a_udh(linked, smsc):
-    provider = linked.extensions["provider"]
+    provider = runtime_of(linked).provider
     [outcome] = provider.send(LONG_LAO, [MEMBER], ids=["og-1"], urgent=True)
     assert outcome.accepted and outcome.provider_message_id == smsc.submits[0]["id"]
     assert len(LONG_LAO) > 134 and len(smsc.submits) == 3  # 67 UCS-2 characters a part
@@ -64,7 +64,7 @@ def test_a_long_lao_text_goes_as_ucs2_parts_joined_by_a_udh(linked, smsc):
 def test_inbound_texts_are_answered_and_receipts_settle_the_row(linked, smsc):
     smsc.deliver(MEMBER, "HELP")
     # The link stores her text in the inbox; the worker's drainer makes the reply.
-    wait_until(lambda: linked.extensions["inbox"].drain() or rows(linked), 10, "the reply to HELP queued")
+    wait_until(lambda: runtime_of(linked).inbox.drain() or rows(linked), 10, "the reply to HELP queued")
     drain(linked)  # the reply job hands the text to the link
     [row] = rows(linked)
     assert row.status == "sent" and smsc.texts[row.provider_message_id].startswith("ສົ່ງຄຳວ່າ:")
@@ -74,28 +74,26 @@ def test_inbound_texts_are_answered_and_receipts_settle_the_row(linked, smsc):
 
 def test_a_long_inbound_text_in_parts_is_one_text(linked, smsc):
     smsc.deliver(MEMBER, LONG_LAO)  # arrives as three deliver_sm
-    deadline = time.monotonic() + 10
-    while not rows(linked) and time.monotonic() < deadline:
-        linked.extensions["inbox"].drain()  # as the worker's drainer does
-        time.sleep(0.05)
-    time.sleep(0.3)
-    with linked.extensions["db"].session() as db:
+    wait_until(lambda: smsc.delivered >= 3, 10, "the link to answer all three parts")
+    wait_until(lambda: runtime_of(linked).inbox.drain() or rows(linked), 10, "her text answered")
+    runtime_of(linked).inbox.drain()  # as the worker's drainer does
+    with runtime_of(linked).db.session() as db:
         assert db.scalar(select(func.count()).select_from(InboundMessage)) == 1
     assert len(rows(linked)) == 1  # one help text, for one text
 
 
 def test_enquire_link_keeps_an_idle_bind(linked, smsc):
-    time.sleep(2.5)
-    assert smsc.enquire_links >= 1 and smsc.binds == 1
+    wait_until(lambda: smsc.enquire_links >= 1, 5, "an enquire_link on the idle bind (SMPP_ENQUIRE_S=1)")
+    assert smsc.binds == 1
 
 
 def test_a_connection_dropped_mid_broadcast_loses_nothing_and_sends_nothing_twice(linked, smsc):
-    with linked.extensions["db"].session() as db:
+    with runtime_of(linked).db.session() as db:
         for n in range(30):
             add_member(db, f"+85620558{10000 + n}")
         broadcast_id = broadcasts.create(db, {"lo": "ເຕືອນ: ພົບກັນມື້ນີ້ 14:00 ໂມງ"}, Audience(), "drop").id
     smsc.drop_after = 10  # the line goes dead at the eleventh submit_sm
-    bulk.dispatch(linked.extensions["services"], broadcast_id)
+    bulk.dispatch(runtime_of(linked).services, broadcast_id)
     drain(linked)
     statuses = [r.status for r in rows(linked)]
     sent_to = [p["to"] for p in smsc.submits]

@@ -11,6 +11,7 @@ from twilio.request_validator import RequestValidator
 from gateway import services
 from gateway.channels.sms import keywords
 from gateway.messaging import jobs
+from gateway.runtime import runtime_of
 from gateway.store import members
 from gateway.store.models import InboundMessage, Member, OutboundMessage
 
@@ -19,14 +20,14 @@ from .helpers import PHONE, add_member, add_session, at_text, tw_text, twilio_po
 
 
 def sent_bodies(app, phone=PHONE):
-    with app.extensions["db"].session() as db:
+    with runtime_of(app).db.session() as db:
         member = members.by_phone(db, phone)
         return [m.body for m in db.scalars(select(OutboundMessage).where(
             OutboundMessage.member_id == member.id).order_by(OutboundMessage.id))] if member else []
 
 
 def outbox(app):
-    with app.extensions["db"].session() as db:
+    with runtime_of(app).db.session() as db:
         return db.scalars(select(OutboundMessage).order_by(OutboundMessage.id)).all()
 
 
@@ -53,7 +54,7 @@ def test_join_walks_registration_one_sms_at_a_time_over_africastalking(at_app, f
     assert bodies[2].startswith("ທ່ານຢູ່ພາກໃດ?")
     assert "ແຂວງໃດ?" in bodies[3] and "7. ສະຫວັນນະເຂດ" in bodies[3]  # one SMS, no paging
     assert bodies[-1] == "ຂອບໃຈ ນ້ອຍ! ລົງທະບຽນແລ້ວ. ຫົວຂໍ້: ໂພຊະນາການ"  # no "1. Continue" text
-    with at_app.extensions["db"].session() as db:
+    with runtime_of(at_app).db.session() as db:
         member = members.by_phone(db, PHONE)
         assert (member.registered, member.province, member.topics) == (True, "savannakhet", ["nutrition"])
     assert drain(at_app) == len(bodies)
@@ -69,7 +70,7 @@ def test_next_needs_registration_then_shows_the_session(at_app):
     client = at_app.test_client()
     at_text(client, "NEXT")
     assert sent_bodies(at_app) == ["ກະລຸນາລົງທະບຽນກ່ອນ: ສົ່ງຄຳວ່າ ສະໝັກ."]
-    with at_app.extensions["db"].session() as db:
+    with runtime_of(at_app).db.session() as db:
         add_member(db, "+8562055520002", language="en")
         add_session(db, language="en", title_en="Feeding babies well")
     at_text(client, "next", phone="+8562055520002")
@@ -88,16 +89,16 @@ def test_unknown_text_gets_help_once_a_day(at_app):
 
 def test_stop_silences_every_message_until_start(at_app, fake_at):
     client = at_app.test_client()
-    with at_app.extensions["db"].session() as db:
+    with runtime_of(at_app).db.session() as db:
         add_member(db, PHONE, language="en")
     at_text(client, "stop")
     at_text(client, "NEXT")
     at_text(client, "HELP")
     assert sent_bodies(at_app) == ["You will get no more messages from us. Text START to receive them again."]
-    with at_app.extensions["db"].session() as db:
+    with runtime_of(at_app).db.session() as db:
         assert members.by_phone(db, PHONE).opted_out_at is not None
     at_text(client, "START")
-    with at_app.extensions["db"].session() as db:
+    with runtime_of(at_app).db.session() as db:
         member = members.by_phone(db, PHONE)
         assert member.opted_out_at is None and member.opted_in_at is not None
     assert sent_bodies(at_app)[-1].startswith("Welcome back!")
@@ -107,7 +108,7 @@ def test_stop_silences_every_message_until_start(at_app, fake_at):
 
 def test_lao_stop_from_a_stranger_is_remembered(at_app):
     at_text(at_app.test_client(), "ຢຸດ", phone="+8562055520003")
-    with at_app.extensions["db"].session() as db:
+    with runtime_of(at_app).db.session() as db:
         member = members.by_phone(db, "+8562055520003")
         assert member.opted_out_at is not None and not member.registered
 
@@ -131,7 +132,7 @@ def test_concurrent_copies_are_processed_once(at_app):
         thread.start()
     for thread in threads:
         thread.join()
-    with at_app.extensions["db"].session() as db:
+    with runtime_of(at_app).db.session() as db:
         assert db.scalar(select(func.count()).select_from(InboundMessage)) == 1
     assert len(sent_bodies(at_app)) == 1
 
@@ -144,7 +145,7 @@ def test_africastalking_token_guards_sms_and_status(make_app):
     assert at_text(client, "HELP").status_code == 403
     assert at_text(client, "HELP", token="nope").status_code == 403
     assert client.post("/status/africastalking", data={"id": "x", "status": "Success"}).status_code == 403
-    with app.extensions["db"].session() as db:
+    with runtime_of(app).db.session() as db:
         assert db.scalar(select(func.count()).select_from(InboundMessage)) == 0
         assert db.scalar(select(func.count()).select_from(Member)) == 0
     assert at_text(client, "HELP", token="tok").status_code == 200
@@ -203,16 +204,16 @@ def test_twilio_status_callback_and_21610_opt_out(tw_app):
                 "ErrorCode": "21610", "AccountSid": FakeTwilio.SID}
     assert twilio_post(client, "/status/twilio", callback).status_code == 200
     assert outbox(tw_app)[0].status == "failed"
-    with tw_app.extensions["db"].session() as db:
+    with runtime_of(tw_app).db.session() as db:
         assert members.by_phone(db, PHONE).opted_out_at is not None
     assert twilio_post(client, "/status/twilio", callback, sign=False).status_code == 403
 
 
 def test_africastalking_bulk_opt_out_notification(at_app):
-    with at_app.extensions["db"].session() as db:
+    with runtime_of(at_app).db.session() as db:
         add_member(db, PHONE)
     at_app.test_client().post("/status/africastalking", data={"senderId": "OUTREACH", "phoneNumber": PHONE})
-    with at_app.extensions["db"].session() as db:
+    with runtime_of(at_app).db.session() as db:
         assert members.by_phone(db, PHONE).opted_out_at is not None
 
 
@@ -253,7 +254,7 @@ def test_africastalking_blacklist_fails_once_and_opts_out(at_app, fake_at):
     [row] = outbox(at_app)
     assert (row.status, row.attempts, row.error) == ("failed", 1, "406 UserInBlacklist")
     assert len(fake_at.requests) == 1
-    with at_app.extensions["db"].session() as db:
+    with runtime_of(at_app).db.session() as db:
         assert members.by_phone(db, PHONE).opted_out_at is not None
 
 
@@ -265,7 +266,7 @@ def test_twilio_permanent_errors_are_not_retried(tw_app, fake_twilio):
     drain(tw_app)
     rows = outbox(tw_app)
     assert [(r.status, r.attempts, r.error) for r in rows] == [("failed", 1, "21610"), ("failed", 1, "21211")]
-    with tw_app.extensions["db"].session() as db:
+    with runtime_of(tw_app).db.session() as db:
         assert members.by_phone(db, PHONE).opted_out_at is not None
         assert members.by_phone(db, "+8562055520009").opted_out_at is None
 
@@ -273,7 +274,7 @@ def test_twilio_permanent_errors_are_not_retried(tw_app, fake_twilio):
 def test_a_claimed_row_is_never_sent_twice(at_app, fake_at):
     at_text(at_app.test_client(), "HELP")
     [row] = outbox(at_app)
-    services.bind(at_app.extensions["services"])
+    services.bind(runtime_of(at_app).services)
     assert jobs.send_message(row.id) == "sent"
     assert jobs.send_message(row.id).startswith("not claimed")  # a duplicate job
     assert len(fake_at.requests) == 1
@@ -288,8 +289,8 @@ def test_no_phone_number_in_logs_job_arguments_or_redis(at_app, fake_at, caplog)
         at_text(client, text)
     at_text(client, "HELP", phone="+8562055520077")
     fake_at.script = ["406"]
-    redis = at_app.extensions["redis"]
-    job_args = [job.args for q in at_app.extensions["queues"].values() for job in q.jobs]
+    redis = runtime_of(at_app).redis
+    job_args = [job.args for q in runtime_of(at_app).queues.values() for job in q.jobs]
     def ids(argument):  # a row id, or a batch of them (the inbox's replies)
         return isinstance(argument, int) or (isinstance(argument, list) and all(isinstance(i, int) for i in argument))
 
@@ -319,7 +320,7 @@ def test_stop_mid_registration_answers_in_the_language_she_chose(at_app):
 def test_lao_confirmations_fit_one_sms(app):
     from gateway.encoding import sms_size
 
-    catalog = app.extensions["services"].catalog
+    catalog = runtime_of(app).services.catalog
     for key in ("sms.stopped", "sms.started", "sms.register_first"):
         assert sms_size(catalog.template("lo", key)).segments == 1, key
 
@@ -359,7 +360,7 @@ def test_an_invalid_sender_gets_no_member_and_no_reply_and_is_logged_masked(at_a
     caplog.set_level(logging.INFO)
     reply = at_text(at_app.test_client(), "JOIN", phone="+8562060000000")  # possible, not valid
     assert reply.status_code == 200
-    with at_app.extensions["db"].session() as db:
+    with runtime_of(at_app).db.session() as db:
         assert db.scalar(select(func.count()).select_from(Member)) == 0
     assert outbox(at_app) == []
     assert "invalid number ***********000" in caplog.text and "2060000000" not in caplog.text
@@ -375,7 +376,7 @@ def test_africastalking_sends_go_over_one_kept_alive_connection(make_app):
     try:
         app = make_app(sms_provider="africastalking", at_api_url=fake.url, at_username="outreach",
                        at_api_key="key", provider_timeout_ms=PROVIDER_TIMEOUT_MS)
-        provider = app.extensions["services"].provider
+        provider = runtime_of(app).services.provider
         for n in range(3):
             assert provider.send(f"Hello {n}", ["+8562055510001"])[0].accepted
         assert len(fake.ports) == 3 and len(set(fake.ports)) == 1
@@ -401,14 +402,14 @@ def test_africastalking_sends_take_the_proxy_the_environment_names(make_app, mon
         # A host that does not resolve: only the proxy can carry the request.
         app = make_app(sms_provider="africastalking", at_api_url="http://at.invalid", at_username="outreach",
                        at_api_key="key", provider_timeout_ms=PROVIDER_TIMEOUT_MS)
-        provider = app.extensions["services"].provider
+        provider = runtime_of(app).services.provider
         for n in range(2):
             assert provider.send(f"Hello {n}", ["+8562055510001"])[0].accepted
         assert proxy.paths == ["http://at.invalid/version1/messaging"] * 2
         monkeypatch.setenv("no_proxy", "127.0.0.1")
         app = make_app(sms_provider="africastalking", at_api_url=direct.url, at_username="outreach",
                        at_api_key="key", provider_timeout_ms=PROVIDER_TIMEOUT_MS)
-        assert app.extensions["services"].provider.send("Direct", ["+8562055510001"])[0].accepted
+        assert runtime_of(app).services.provider.send("Direct", ["+8562055510001"])[0].accepted
         assert direct.paths == ["/version1/messaging"] and len(proxy.paths) == 2
     finally:
         proxy.close()
@@ -426,7 +427,7 @@ def test_twilio_sends_take_the_proxy_the_environment_names(make_app, fake_twilio
     app = make_app(sms_provider="twilio", twilio_api_url="http://twilio.invalid",
                    twilio_account_sid=FakeTwilio.SID, twilio_auth_token="tw-secret", twilio_from="+15005550006",
                    provider_timeout_ms=PROVIDER_TIMEOUT_MS)
-    assert app.extensions["services"].provider.send("Hello", ["+8562055510001"])[0].accepted
+    assert runtime_of(app).services.provider.send("Hello", ["+8562055510001"])[0].accepted
     assert [form["To"] for form in fake_twilio.requests] == ["+8562055510001"]
 
 
@@ -441,7 +442,7 @@ def test_a_forked_sender_opens_its_own_connection_to_africastalking(make_app):
     try:
         app = make_app(sms_provider="africastalking", at_api_url=fake.url, at_username="outreach",
                        at_api_key="key", provider_timeout_ms=PROVIDER_TIMEOUT_MS)
-        provider = app.extensions["services"].provider
+        provider = runtime_of(app).services.provider
         assert provider.send("Parent", ["+8562055510001"])[0].accepted
         pid = os.fork()
         if pid == 0:

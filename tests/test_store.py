@@ -1,5 +1,7 @@
 """The store on the real database: schema, times, CSV import and export."""
 
+import re
+
 from datetime import datetime, timedelta, timezone
 
 import pytest
@@ -8,6 +10,7 @@ from alembic.migration import MigrationContext
 
 from gateway.content.vocabulary import Vocabulary
 from gateway.errors import ImportRowError
+from gateway.runtime import runtime_of
 from gateway.store import members, schedule
 from gateway.store.csvfile import read_rows
 from gateway.store.models import Base, Member, TrainingSession
@@ -16,9 +19,30 @@ from .helpers import add_member, add_session
 
 
 def test_migrations_match_the_models(app):
-    with app.extensions["db"].engine.connect() as connection:
+    with runtime_of(app).db.engine.connect() as connection:
         diff = compare_metadata(MigrationContext.configure(connection), Base.metadata)
     assert diff == []
+
+
+def test_every_row_state_is_a_word_the_database_knows(app):
+    """Each status column takes only its StrEnum's words: the model's CHECK and the
+    migration's are the same, and a stray word is refused where it is written."""
+    from sqlalchemy import inspect, insert
+    from sqlalchemy.exc import IntegrityError
+
+    from gateway.store.states import BroadcastState, MessageState, ReminderState, VersionState
+
+    engine = runtime_of(app).db.engine
+    found = {table: [c["sqltext"] for c in inspect(engine).get_check_constraints(table)]
+             for table in ("outbound_messages", "broadcasts", "reminders", "content_versions")}
+    for table, states in (("outbound_messages", MessageState), ("broadcasts", BroadcastState),
+                          ("reminders", ReminderState), ("content_versions", VersionState)):
+        (check,) = found[table]
+        assert sorted(re.findall(r"'([a-z_]+)'", check)) == sorted(state.value for state in states), table
+    assert MessageState.SENT == "sent" and f"{BroadcastState.DONE}" == "done"  # the words, as before
+    with engine.begin() as connection, pytest.raises(IntegrityError):
+        connection.execute(insert(Base.metadata.tables["broadcasts"]).values(
+            name="x", texts={}, audience={}, status="sentt", by_preference=False, urgent=False))
 
 
 def test_times_come_back_aware_utc_and_naive_ones_are_refused(db):
@@ -40,7 +64,7 @@ def write(tmp_path, text):
 
 @pytest.fixture
 def vocabulary(app):
-    return Vocabulary.build(app.extensions["services"].book, app.extensions["services"].catalog)
+    return Vocabulary.build(runtime_of(app).services.book, runtime_of(app).services.catalog)
 
 
 def test_member_import_reports_bad_rows_and_reimport_updates(db, tmp_path, vocabulary):

@@ -6,6 +6,7 @@ from __future__ import annotations
 
 from sqlalchemy import func, select
 
+from gateway.runtime import runtime_of
 from gateway.store import users as accounts
 from gateway.store.models import SurveyResponse
 
@@ -28,7 +29,7 @@ def survey_form(page, name="safety", sensitive=True, **extra):
 def _publish(app, client):
     page = client.get("/content")
     assert client.post("/content/publish", data={"csrf": token(page.data)}).status_code == 302
-    app.extensions["services"].library.forget()
+    runtime_of(app).services.library.forget()
 
 
 def test_roles_decide_who_may_write_read_and_close_a_survey(app, people):
@@ -48,7 +49,7 @@ def test_roles_decide_who_may_write_read_and_close_a_survey(app, people):
 
 
 def test_an_organiser_writes_a_private_survey_members_answer_results_stay_hidden_below_five(app, people, phone_factory):
-    with app.extensions["db"].session() as db:
+    with runtime_of(app).db.session() as db:
         accounts.add(db, "lah@ngo.la", PASSWORD, "editor", language="en")
         for n in range(6):
             add_member(db, f"+85620555100{n:02d}")
@@ -80,7 +81,7 @@ def test_an_organiser_writes_a_private_survey_members_answer_results_stay_hidden
     # Closing now deletes the answers and keeps the totals.
     closed = organiser.post("/surveys/safety/close", data={"csrf": token(page.data)})
     assert closed.status_code == 302
-    with app.extensions["db"].session() as db:
+    with runtime_of(app).db.session() as db:
         assert db.scalar(select(func.count()).select_from(SurveyResponse)) == 0
     after = organiser.get("/surveys/safety").get_data(as_text=True)
     assert "data-withheld" not in after and "Threatened online?" in after  # the totals kept at the close

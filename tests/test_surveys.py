@@ -15,6 +15,7 @@ from sqlalchemy import func, select
 from gateway.content import survey
 from gateway.messaging import reconciler, survey_closing
 from gateway.polls import survey_report
+from gateway.runtime import runtime_of
 from gateway.store import surveys
 from gateway.store.models import AuditEvent, Member, SurveyClosure, SurveyResponse, utcnow
 
@@ -50,13 +51,13 @@ SAFETY = textwrap.dedent("""\
 
 
 def _members(app, count: int, province: str = "savannakhet", first: int = 10001, language: str = "lo"):
-    with app.extensions["db"].session() as db:
+    with runtime_of(app).db.session() as db:
         return [add_member(db, f"+85620555{first + n}", province=province, language=language).id
                 for n in range(count)]
 
 
 def test_a_survey_is_taken_by_ussd_and_sms_once_per_member_and_reported(app, phone_factory):
-    from gateway.cli.simulate import Texter
+    from .handsets import Texter
 
     outcome = _publish(app, {"surveys/feedback.yaml": FEEDBACK})
     assert outcome.published, outcome.problems
@@ -81,12 +82,12 @@ def test_a_survey_is_taken_by_ussd_and_sms_once_per_member_and_reported(app, pho
     texter.send("1")
     assert "Thank you! We have your answers." in texter.send("More practice please")[-1]
 
-    with app.extensions["db"].session() as db:
+    with runtime_of(app).db.session() as db:
         rows = surveys.responses(db, "feedback")
         assert sorted((r.channel, r.answers[0], r.answers[1], r.answers[2]) for r in rows) == [
             ("sms", 9, 1, "More practice please"), ("ussd", 5, 3, "ok")]
         assert {r.province for r in rows} == {"savannakhet", "attapeu"}
-    entry = survey.listed(app.extensions["services"].book)[0]
+    entry = survey.listed(runtime_of(app).services.book)[0]
     report = survey_report.compute("feedback", entry, rows, sensitive=False)
     scale, choice, text = report["questions"]
     assert scale["overall"][5] == 1 and scale["overall"][9] == 1 and scale["median"] == 7
@@ -101,7 +102,7 @@ def test_a_conversation_keeps_no_answer_once_saved(app, phone_factory):
     _members(app, 1)
     phone = phone_factory("+8562055510001")
     walk(phone, "3", "4", "1")
-    redis = app.extensions["services"].redis
+    redis = runtime_of(app).services.redis
     held = [redis.get(key) for key in redis.scan_iter("ussd:s:*")]
     assert any(b"survey_feedback__q1\":4" in value for value in held)
     phone.press("secret words")
@@ -129,16 +130,16 @@ def test_a_sensitive_survey_says_so_first_hides_small_groups_and_forgets_at_clos
         phone = phone_factory(number)
         walk(phone, "3", "1", "2", "ບໍ່ມີ")
     # One member stops half way, on the text question: her choice waits in Redis.
-    with app.extensions["db"].session() as db:
+    with runtime_of(app).db.session() as db:
         late = add_member(db, "+8562055510301", province="savannakhet").id
     halfway = phone_factory("+8562055510301")
     walk(halfway, "3", "1", "1")
-    redis = app.extensions["services"].redis
+    redis = runtime_of(app).services.redis
     assert any(b'"survey_safety"' in (redis.get(k) or b"") for k in redis.scan_iter("ussd:*"))
 
-    services = app.extensions["services"]
+    services = runtime_of(app).services
     entry = survey.listed(services.book)[0]
-    with app.extensions["db"].session() as db:
+    with runtime_of(app).db.session() as db:
         rows = surveys.responses(db, "safety")
     assert len(rows) == 15
     report = survey_report.compute("safety", entry, rows, sensitive=True)
@@ -153,7 +154,7 @@ def test_a_sensitive_survey_says_so_first_hides_small_groups_and_forgets_at_clos
 
     closure = survey_closing.close(services, "safety", "kham@ngo.la")
     assert closure is not None and closure.responses == 15
-    with app.extensions["db"].session() as db:
+    with runtime_of(app).db.session() as db:
         assert db.scalar(select(func.count()).select_from(SurveyResponse)) == 0
         kept = db.get(SurveyClosure, "safety")
         assert kept.sensitive and kept.results["questions"][0]["overall"] == [1, 14]
@@ -176,24 +177,24 @@ def test_the_reconciler_closes_a_survey_after_its_last_day(app):
                           "surveys/feedback.yaml": FEEDBACK}).published
     _live(app)
     ids = _members(app, 1)
-    with app.extensions["db"].session() as db:
+    with runtime_of(app).db.session() as db:
         member = db.get(Member, ids[0])
         surveys.save(db, "safety", member, [1, "x"], True, "ussd", utcnow())
-    assert reconciler.reconcile(app.extensions["services"])["surveys_closed"] == 1
-    with app.extensions["db"].session() as db:
+    assert reconciler.reconcile(runtime_of(app).services)["surveys_closed"] == 1
+    with runtime_of(app).db.session() as db:
         assert db.scalar(select(func.count()).select_from(SurveyResponse)) == 0
         assert db.get(SurveyClosure, "safety").actor == "schedule"
         assert db.get(SurveyClosure, "feedback") is None  # no last day: open
-    assert reconciler.reconcile(app.extensions["services"])["surveys_closed"] == 0
+    assert reconciler.reconcile(runtime_of(app).services)["surveys_closed"] == 0
 
 
 def test_sensitive_answers_to_a_survey_taken_out_of_the_content_are_closed_too(app):
     assert _publish(app, {"surveys/safety.yaml": SAFETY}).published
     _live(app)
     ids = _members(app, 1)
-    with app.extensions["db"].session() as db:
+    with runtime_of(app).db.session() as db:
         surveys.save(db, "safety", db.get(Member, ids[0]), [2, "y"], True, "sms", utcnow())
-    services = app.extensions["services"]
+    services = runtime_of(app).services
     with services.db.session() as db:
         from gateway.store import content as versions
         docs = versions.documents(db, versions.published_number(db))
@@ -202,7 +203,7 @@ def test_sensitive_answers_to_a_survey_taken_out_of_the_content_are_closed_too(a
     assert publication.publish_documents(publication.Desk.of(services, walk_hops=False), docs, "import", "t").published
     _live(app)
     assert survey_closing.due(services) == ["safety"]
-    with app.extensions["db"].session() as db:
+    with runtime_of(app).db.session() as db:
         assert db.scalar(select(func.count()).select_from(SurveyResponse)) == 0
         assert db.get(SurveyClosure, "safety").results["responses"] == 1
 

@@ -10,6 +10,7 @@ from sqlalchemy import select
 from gateway.messaging import broadcasts, bulk, reminders
 from gateway.messaging.audience import Audience
 from gateway.phone import fictional
+from gateway.runtime import runtime_of
 from gateway.store.models import OutboundMessage, utcnow
 
 from .helpers import add_member, add_session
@@ -18,7 +19,7 @@ from .test_dashboard_pages import signed_in
 
 def test_a_test_member_is_marked_never_sent_to_and_never_reminded(people):
     app = people
-    services = app.extensions["services"]
+    services = runtime_of(app).services
     with services.db.session() as db:
         real = add_member(db, "+8562055512345", name="Noy").id
         add_member(db, fictional(3), name="Test")  # what the simulator registers, on its topic

@@ -11,6 +11,8 @@ import urllib.error
 import urllib.request
 from pathlib import Path
 
+from .helpers import wait_until
+
 
 def outbox_status(database_url: str):
     from sqlalchemy import select
@@ -47,16 +49,16 @@ def start_up(tmp_path, database_url, **settings) -> tuple[subprocess.Popen, int]
     process = subprocess.Popen([sys.executable, "-m", "gateway.cli.main", "up", "--port",
                                 str(port), "--workers", "2"], env=env, stdout=log,
                                stderr=subprocess.STDOUT, cwd=tmp_path, start_new_session=True)
-    deadline = time.monotonic() + 60
-    status = None
-    while time.monotonic() < deadline and status != 200:
+    def healthy() -> bool:
         try:
-            status = urllib.request.urlopen(f"http://127.0.0.1:{port}/healthz", timeout=2).status
+            return urllib.request.urlopen(f"http://127.0.0.1:{port}/healthz", timeout=2).status == 200
         except OSError:
-            time.sleep(0.3)
-    if status != 200:
+            return False
+    try:
+        wait_until(healthy, 60, lambda: Path(tmp_path / "up.log").read_text(), every_s=0.3)
+    except AssertionError:
         stop(process)
-    assert status == 200, Path(tmp_path / "up.log").read_text()
+        raise
     return process, port
 
 
@@ -80,7 +82,6 @@ def webhook_token(tmp_path) -> str:
 
 def test_up_serves_healthz_and_ussd_then_stops_on_sigterm(tmp_path, database_url):
     process, port = start_up(tmp_path, database_url)
-    deadline = time.monotonic() + 60
     token = webhook_token(tmp_path)
     try:
         hop = "sessionId=up1&serviceCode=*384%23&phoneNumber=%2B8562055510001&text="
@@ -88,10 +89,8 @@ def test_up_serves_healthz_and_ussd_then_stops_on_sigterm(tmp_path, database_url
         assert post(port, "/sms/twilio", "From=%2B8562055510001&Body=STOP")[0] == 404  # no Twilio: not served
         status, reply = post(port, f"/ussd/africastalking?token={token}", hop)
         assert status == 200 and reply.startswith("CON ")
-        output = ""
-        while time.monotonic() < deadline and "Scheduler for" not in output:
-            time.sleep(0.3)
-            output = Path(tmp_path / "up.log").read_text()
+        output = wait_until(lambda: "Scheduler for" in (text := Path(tmp_path / "up.log").read_text()) and text,
+                            60, "the worker's scheduler started", every_s=0.3)
         assert "Listening on replies, default, bulk" in output  # the RQ worker ...
         assert "Scheduler for" in output and "started with PID" in output  # ... with its scheduler
         assert f"http://127.0.0.1:{port}/ussd/africastalking?token={token}" in output  # ready to paste
@@ -106,11 +105,8 @@ def test_up_serves_healthz_and_ussd_then_stops_on_sigterm(tmp_path, database_url
             data=b"from=%2B8562055510002&to=20880&text=HELP&id=up-sms-1&date=&linkId=",
             method="POST")
         assert urllib.request.urlopen(sms, timeout=5).status == 200
-        status = None
-        while time.monotonic() < deadline and status != "sent":
-            time.sleep(0.3)
-            status = outbox_status(database_url)
-        assert status == "sent", Path(tmp_path / "up.log").read_text()[-3000:]
+        wait_until(lambda: outbox_status(database_url) == "sent", 60,
+                   lambda: Path(tmp_path / "up.log").read_text()[-3000:], every_s=0.3)
     finally:
         code = stop(process)
     assert code == 0, Path(tmp_path / "up.log").read_text()
@@ -138,7 +134,9 @@ def test_a_whole_run_logs_neither_the_webhook_token_nor_a_full_number(tmp_path, 
             assert post(port, f"/status/africastalking?token={token}",
                         f"id=ATX-{number}&status=Failed&phoneNumber={encoded}&failureReason=x")[0] == 200
         assert post(port, "/sms/africastalking?token=wrong", "from=%2B8562055510031&text=hi&id=w")[0] == 403
-        time.sleep(3)  # the worker sends the replies and logs what it did
+        # The worker sends the replies and logs what it did.
+        wait_until(lambda: outbox_status(database_url) not in (None, "queued", "sending"), 30,
+                   "the worker to have sent the replies", every_s=0.3)
     finally:
         assert stop(process) == 0
     log = Path(tmp_path / "up.log").read_text()
@@ -173,11 +171,9 @@ def test_a_killed_worker_is_restarted_while_the_webhooks_keep_answering(tmp_path
 
     process, port = start_up(tmp_path, database_url, RECONCILE_EVERY="3")
     try:
-        deadline = time.monotonic() + 60
-        while time.monotonic() < deadline and len(_workers_of(process)) != 1:
-            time.sleep(0.2)
-        [worker] = _workers_of(process)
-        time.sleep(2)  # its scheduler and job children are up
+        [worker] = wait_until(lambda: len(found := _workers_of(process)) == 1 and found, 60, "one worker",
+                              every_s=0.2)
+        wait_until(lambda: worker.children(recursive=True), 30, "its scheduler and drainer up", every_s=0.2)
         family = [worker] + worker.children(recursive=True)
         worker.kill()  # SIGKILL to the worker alone: its children must not outlive it
         killed_at = time.monotonic()
@@ -187,27 +183,24 @@ def test_a_killed_worker_is_restarted_while_the_webhooks_keep_answering(tmp_path
         assert status == 200 and reply.startswith("CON ")
         assert post(port, f"/sms/africastalking?token={webhook_token(tmp_path)}",
                     "from=%2B8562055510041&to=20880&text=HELP&id=k1")[0] == 200
-        while time.monotonic() - killed_at < 60 and not [w for w in _workers_of(process) if w.pid != worker.pid]:
-            time.sleep(0.2)
-        assert [w for w in _workers_of(process) if w.pid != worker.pid], "no worker within 60 s"
-        time.sleep(1)
+        wait_until(lambda: [w for w in _workers_of(process) if w.pid != worker.pid], 60, "a new worker",
+                   every_s=0.2)
+
         def alive(proc):
             try:
                 return proc.is_running() and proc.status() != psutil.STATUS_ZOMBIE
             except psutil.Error:
                 return False
 
-        assert len(family) >= 2 and not [p for p in family if alive(p)]
+        assert len(family) >= 2
+        wait_until(lambda: not [p for p in family if alive(p)], 10, "the killed worker's children gone")
         health = json.loads(urllib.request.urlopen(f"http://127.0.0.1:{port}/healthz", timeout=5).read())
         assert health["status"] in ("ok", "degraded") and health["database"] == "ok"
         # ... and the reply to the text sent while no worker ran goes out. (A worker
         # killed inside BLPOP can make Redis hand the next job to its dead socket:
         # the reconciler finds the reply row whose job is in no queue, and queues it.)
-        status = None
-        while time.monotonic() - killed_at < 90 and status != "sent":
-            time.sleep(0.3)
-            status = outbox_status(database_url)
-        assert status == "sent"
+        wait_until(lambda: outbox_status(database_url) == "sent", 90 - (time.monotonic() - killed_at),
+                   "the reply to the text sent while no worker ran", every_s=0.3)
     finally:
         code = stop(process)
     log = Path(tmp_path / "up.log").read_text()

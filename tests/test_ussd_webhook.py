@@ -8,6 +8,7 @@ from flask.testing import FlaskClient
 from sqlalchemy import func, select
 
 from gateway.channels.ussd.service import new_input
+from gateway.runtime import runtime_of
 from gateway.store import members
 from gateway.store.models import Enrolment, Member
 
@@ -38,12 +39,12 @@ def test_new_input_comes_from_history_not_a_blind_split():
 
 def test_an_input_containing_a_star_is_kept_whole(app, handset):
     walk(handset, "0", "No*y", "0", "1", "1", "1 3", "1")
-    with app.extensions["db"].session() as db:
+    with runtime_of(app).db.session() as db:
         assert members.by_phone(db, "+8562055510001").name == "No*y"
 
 
 def test_retransmitted_hop_gets_same_reply_and_applies_nothing_twice(app, client, handset):
-    with app.extensions["db"].session() as db:
+    with runtime_of(app).db.session() as db:
         add_member(db, "+8562055510001")
         add_session(db, capacity=5)
     walk(handset, "1")
@@ -53,12 +54,12 @@ def test_retransmitted_hop_gets_same_reply_and_applies_nothing_twice(app, client
         again = post(client, sessionId=handset.session_id, phoneNumber=handset.phone,
                      text=handset.text)
         assert again.get_data(as_text=True) == enrol_reply
-    with app.extensions["db"].session() as db:
+    with runtime_of(app).db.session() as db:
         assert db.scalar(select(func.count()).select_from(Enrolment)) == 1
 
 
 def test_concurrent_duplicate_hops_apply_once(app, handset):
-    with app.extensions["db"].session() as db:
+    with runtime_of(app).db.session() as db:
         add_member(db, "+8562055510001")
         add_session(db)
     walk(handset, "1")
@@ -76,14 +77,14 @@ def test_concurrent_duplicate_hops_apply_once(app, handset):
     for t in threads:
         t.join()
     assert len(set(replies)) == 1 and "ລົງຊື່ແລ້ວ" in replies[0]
-    with app.extensions["db"].session() as db:
+    with runtime_of(app).db.session() as db:
         assert db.scalar(select(func.count()).select_from(Enrolment)) == 1
 
 
 def test_token_is_required_when_configured_and_403_changes_nothing(make_app):
     app = make_app(at_webhook_token="s3cret-token")
     client = FlaskClient(app)  # posts exactly what it is given: no token added
-    redis = app.extensions["redis"]
+    redis = runtime_of(app).redis
     before = set(redis.keys("*"))
     for token in (None, "", "wrong", "s3cret-toke"):
         response = post(client, token=token)
@@ -105,7 +106,7 @@ def test_each_phone_is_rate_limited(make_app):
 
 def test_sessions_expire_in_redis(app, handset):
     handset.dial()
-    redis = app.extensions["redis"]
+    redis = runtime_of(app).redis
     keys = [k for k in redis.keys("ussd:s:*") if not k.endswith(b":lock")]
     assert keys and all(0 < redis.ttl(k) <= 180 for k in keys)
 
@@ -128,7 +129,7 @@ def test_resume_offer_can_start_over(phone_factory):
 
 
 def test_no_resume_offer_after_finishing(app, phone_factory):
-    with app.extensions["db"].session() as db:
+    with runtime_of(app).db.session() as db:
         add_member(db, "+8562055510001")
     phone = phone_factory()
     walk(phone, "5")  # Help
@@ -147,7 +148,7 @@ def test_a_redis_restart_forgetting_the_scripts_costs_no_hop(app, phone_factory)
     loads them again and goes on: nothing lost, and the session is not left locked."""
     phone = phone_factory()
     walk(phone, "0", "Noy")
-    redis = app.extensions["redis"]
+    redis = runtime_of(app).redis
     redis.script_flush()
     assert "1. North" in phone.press("0")       # organisation: none
     redis.script_flush()
@@ -164,7 +165,7 @@ def test_unknown_session_with_text_starts_cleanly(client):
 
 def test_corrupt_stored_state_starts_over_rather_than_failing(app, client, handset):
     handset.dial()
-    redis = app.extensions["redis"]
+    redis = runtime_of(app).redis
     key = [k for k in redis.keys("ussd:s:*") if not k.endswith(b":lock")][0]
     record = json.loads(redis.get(key))
     record["state"]["node"] = "a-node-that-was-deleted"
@@ -174,7 +175,7 @@ def test_corrupt_stored_state_starts_over_rather_than_failing(app, client, hands
 
 
 def test_unreadable_stored_records_start_afresh_and_leave_no_lock(app, phone_factory):
-    redis = app.extensions["redis"]
+    redis = runtime_of(app).redis
     phone = phone_factory()
     walk(phone, "0", "Noy")                  # in a flow: a resume slot is kept
     [slot] = redis.keys("ussd:resume:*")
@@ -196,7 +197,7 @@ def test_hostile_input_gets_a_valid_reply(app, client, text):
     response = post(client, sessionId="hostile", text=text)
     assert response.status_code == 200
     assert response.get_data(as_text=True)[:4] in ("CON ", "END ")
-    with app.extensions["db"].session() as db:
+    with runtime_of(app).db.session() as db:
         assert db.scalar(select(func.count()).select_from(Member)) == 0
 
 
@@ -212,7 +213,7 @@ def test_an_internal_failure_becomes_an_end_reply_not_a_500(app, client, monkeyp
     def explode(*args, **kwargs):
         raise RuntimeError("database on fire")
 
-    monkeypatch.setattr(app.extensions["conversations"], "start", explode)
+    monkeypatch.setattr(runtime_of(app).conversations, "start", explode)
     response = post(client, sessionId="boom")
     assert response.status_code == 200
     assert body(response.get_data(as_text=True)) == "ຂໍອະໄພ, ລະບົບມີບັນຫາ. ກະລຸນາລອງໃໝ່ພາຍຫຼັງ."
@@ -235,7 +236,7 @@ def test_a_wrong_key_on_the_resume_offer_is_no_trap(phone_factory):
 
 
 def test_no_resume_offer_after_a_flow_ended(app, phone_factory):
-    with app.extensions["db"].session() as db:
+    with runtime_of(app).db.session() as db:
         add_session(db)
     phone = phone_factory()
     done = walk(phone, "ນ້ອຍ", "0", "3", "1", "1 3", "1")[-1]
@@ -247,7 +248,7 @@ def test_no_resume_offer_after_a_flow_ended(app, phone_factory):
 
 
 def test_a_lao_name_keeps_the_english_menu_on_one_page(app, phone_factory):
-    with app.extensions["db"].session() as db:
+    with runtime_of(app).db.session() as db:
         add_member(db, "+8562055510001", name="ສຸກສະຫວັນ ພົມມະຈັນ", language="en")
     menu = phone_factory().dial()
     assert menu.startswith("CON Hello ") and "5. Help" in menu and "98" not in menu
@@ -262,7 +263,7 @@ def test_an_option_she_has_not_been_shown_does_not_count(app, phone_factory):
     assert retry.startswith("CON ກະລຸນາພິມຕົວເລກ 1 ຫາ 5.")
     phone.press("98")
     assert "ຫົວຂໍ້ໃດ?" in phone.press("7")  # seen now: it counts
-    with app.extensions["db"].session() as db:
+    with runtime_of(app).db.session() as db:
         assert members.by_phone(db, "+8562055510001") is None  # nothing stored before consent
 
 
@@ -272,15 +273,15 @@ def test_signing_up_texts_where_and_how_to_join(app, phone_factory):
     from gateway import broker
     from gateway.store.models import OutboundMessage
 
-    with app.extensions["db"].session() as db:
+    with runtime_of(app).db.session() as db:
         add_member(db, "+8562055510001")
         add_session(db)
     phone = phone_factory()
     walk(phone, "1", "1")
-    with app.extensions["db"].session() as db:
+    with runtime_of(app).db.session() as db:
         [row] = db.scalars(select(OutboundMessage)).all()
         body, row_id = row.body, row.id
     assert body == ("ພົບປະລົມກັນ: ໂພຊະນາການແມ່ ແລະ ເດັກ\nວັນສຸກ ທີ 11 ມັງກອນ ເວລາ 14:00 ໂມງ\n"
                     "meet.jit.si/nutrition")
-    queued = app.extensions["queues"]["replies"].job_ids
+    queued = runtime_of(app).queues["replies"].job_ids
     assert queued == [broker.message_job_id(row_id)]  # its id only: no number in the job

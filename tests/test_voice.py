@@ -21,6 +21,7 @@ from gateway.content.recordings import Recordings
 from gateway.content.flows import load_book
 from gateway.content.prompt_audit import audit
 from gateway.content.prompts import Catalog
+from gateway.runtime import runtime_of
 from gateway.store import members
 
 from .fakes import FakeTwilio
@@ -113,7 +114,7 @@ CALLS = sorted(CASES.glob("*.yaml"))
 @pytest.mark.parametrize("path", CALLS, ids=[p.stem for p in CALLS])
 def test_golden_call(path, voice_app, request):
     case = yaml.safe_load(path.read_text(encoding="utf-8"))
-    with voice_app.extensions["db"].session() as db:
+    with runtime_of(voice_app).db.session() as db:
         for spec in case.get("setup", {}).get("members", []):
             add_member(db, **spec)
         for spec in case.get("setup", {}).get("sessions", []):
@@ -183,7 +184,7 @@ def test_a_whole_twilio_call_registers_a_caller_with_recorded_name(make_app, rec
     for digits in ("2", "1"):  # remind by call, consent
         status, xml = call.post(Digits=digits)
         assert status == 200
-    with voice_app.extensions["db"].session() as db:
+    with runtime_of(voice_app).db.session() as db:
         member = members.by_phone(db, "+8562055570001")
         assert member.registered and member.language == "en" and member.reminder_channel == "voice"
         assert (member.province, member.topics) == ("sekong", ["digital_safety", "nutrition"])
@@ -192,7 +193,7 @@ def test_a_whole_twilio_call_registers_a_caller_with_recorded_name(make_app, rec
 
 
 def test_silence_repeats_the_prompt_then_ends_the_call_politely(voice_app):
-    with voice_app.extensions["db"].session() as db:
+    with runtime_of(voice_app).db.session() as db:
         add_member(db, "+8562055570002", language="en")
     call = TwilioCall(voice_app.test_client(), "+8562055570002")
     first = heard(parse(call.post()[1], TWILIO_VERBS))
@@ -204,7 +205,7 @@ def test_silence_repeats_the_prompt_then_ends_the_call_politely(voice_app):
 
 
 def test_an_invalid_key_says_so_and_repeats_the_menu(voice_app):
-    with voice_app.extensions["db"].session() as db:
+    with runtime_of(voice_app).db.session() as db:
         add_member(db, "+8562055570003", language="lo")
     call = AtCall(voice_app.test_client(), "+8562055570003")
     menu = heard(parse(call.post()[1], AT_VERBS))
@@ -213,7 +214,7 @@ def test_an_invalid_key_says_so_and_repeats_the_menu(voice_app):
 
 
 def test_at_end_of_call_closes_the_session(voice_app):
-    with voice_app.extensions["db"].session() as db:
+    with runtime_of(voice_app).db.session() as db:
         add_member(db, "+8562055570004", language="lo")
     client = voice_app.test_client()
     call = AtCall(client, "+8562055570004")
@@ -222,13 +223,13 @@ def test_at_end_of_call_closes_the_session(voice_app):
     status, xml = call.post(isActive="0", durationInSeconds="31", amount="0.2")
     assert status == 200 and parse(xml, AT_VERBS).findall("*") == []
     assert heard(parse(call.post()[1], AT_VERBS))[0] == "main.menu"  # a new call starts over
-    redis = voice_app.extensions["redis"]
+    redis = runtime_of(voice_app).redis
     assert not any(b"+856" in key for key in redis.keys("*"))
 
 
 def test_lao_without_recordings_is_never_silent_it_falls_back_to_english(make_app):
     app = make_app(public_base_url=BASE)  # the shipped prompts: no recordings at all
-    with app.extensions["db"].session() as db:
+    with runtime_of(app).db.session() as db:
         add_member(db, "+8562055570005", language="en")
         add_member(db, "+8562055570006", language="lo")
     token = app.config["GATEWAY"].at_webhook_token  # the install's own: none was set
@@ -244,7 +245,7 @@ def test_lao_without_recordings_is_never_silent_it_falls_back_to_english(make_ap
 
 
 def test_dates_are_spoken_from_pieces(voice_app):
-    with voice_app.extensions["db"].session() as db:
+    with runtime_of(voice_app).db.session() as db:
         add_member(db, "+8562055570007", language="lo")
         add_session(db, starts="2030-01-11 14:30")
     call = AtCall(voice_app.test_client(), "+8562055570007")
@@ -279,8 +280,8 @@ def test_bad_signature_or_token_gets_403_and_nothing_is_kept(voice_app):
     assert status == 403 and parse(xml, TWILIO_VERBS).find("Reject") is not None
     status, xml = AtCall(client, "+8562055570009").post(token="wrong")
     assert status == 403 and parse(xml, AT_VERBS).find("Reject") is not None
-    assert voice_app.extensions["redis"].keys("voice:*") == []
-    with voice_app.extensions["db"].session() as db:
+    assert runtime_of(voice_app).redis.keys("voice:*") == []
+    with runtime_of(voice_app).db.session() as db:
         assert members.by_phone(db, "+8562055570009") is None
 
 
@@ -307,7 +308,7 @@ def test_prompts_audit_lists_gaps_and_writes_a_script(run, tmp_path):
 
 
 def test_the_simulator_prints_what_a_caller_hears(run, app):
-    with app.extensions["db"].session() as db:
+    with runtime_of(app).db.session() as db:
         add_member(db, "+8562055570010", language="lo")
     result = run("simulate", "--channel", "voice", "--phone", "+8562055570010", "--input", "4")
     assert result.exit_code == 0, result.output
@@ -320,7 +321,7 @@ def test_registration_by_voice_stores_nothing_until_consent(voice_app):
     call.post()
     call.post(dtmfDigits="1")
     call.post(recordingUrl="https://voice.example.org/r/1.mp3")
-    with voice_app.extensions["db"].session() as db:
+    with runtime_of(voice_app).db.session() as db:
         assert db.scalar(select(members.Member.id).where(members.Member.phone == "+8562055570011")) is None
 
 
@@ -331,7 +332,7 @@ def test_a_database_failure_still_gets_valid_xml(voice_app, provider, monkeypatc
     def down(*args, **kwargs):
         raise OperationalError("connect", {}, OSError("database down"))
 
-    engine = voice_app.extensions["db"].engine
+    engine = runtime_of(voice_app).db.engine
     engine.dispose()
     monkeypatch.setattr(engine, "connect", down)  # the database goes away mid-call
     client = voice_app.test_client()

@@ -47,7 +47,7 @@ def register_commands() -> None:
 
 
 def main() -> None:
-    from gateway.services import setup_logging
+    from gateway.logs import setup_logging
 
     # A person at a terminal sees warnings and errors (masked), not library chatter.
     setup_logging(level="WARNING")
@@ -77,12 +77,13 @@ def open_services():
 def open_app():
     """The web app with its database migrated: for commands that post to webhooks."""
     from gateway import create_app
-    from gateway.services import setup_logging
+    from gateway.runtime import runtime_of
+    from gateway.logs import setup_logging
 
     app = create_app()
-    _let_go_at_exit(app.extensions["redis"])
+    _let_go_at_exit(runtime_of(app).redis)
     setup_logging(level="WARNING")  # the app logs for servers; a person at a terminal reads screens
-    app.extensions["db"].upgrade()
+    runtime_of(app).db.upgrade()
     return app
 
 

@@ -15,7 +15,7 @@ def flows() -> None:
 
 
 def _settings():
-    from gateway.services import load_config
+    from gateway.config import load_config
 
     return load_config()
 

@@ -27,6 +27,7 @@ import click
 from gateway.cli.flows import flows
 from gateway.engine import Text
 from gateway.engine.model import FlowBook
+from gateway.runtime import runtime_of
 
 MORE = "98"
 # Lao may take at most this many times the screens of English for the same walk.
@@ -174,9 +175,9 @@ def count_all(app, languages=None) -> list[Count]:
     content promises (``flows/lists.yaml``: Lao and English as shipped)."""
     from gateway.services import bind
 
-    bind(app.extensions["services"])  # the poll's question goes out through a real worker
-    book, results = app.extensions["services"].book, []
-    languages = languages or app.extensions["services"].catalog.promised
+    bind(runtime_of(app).services)  # the poll's question goes out through a real worker
+    book, results = runtime_of(app).services.book, []
+    languages = languages or runtime_of(app).services.catalog.promised
     _seed(app)
     for number, walk in enumerate(walks_for(book)):
         for lang_number, lang in enumerate(languages):
@@ -227,7 +228,7 @@ def count_on_a_throwaway_instance(content: Path | None = None) -> list[Count]:
     with ``content`` (a folder as ``outreach content export`` writes), on that
     content instead of the repository's."""
     from gateway import broker
-    from gateway.services import setup_logging
+    from gateway.logs import setup_logging
 
     with tempfile.TemporaryDirectory(prefix="outreach-hops-") as folder:
         app = throwaway_app(Path(folder), content)
@@ -235,7 +236,7 @@ def count_on_a_throwaway_instance(content: Path | None = None) -> list[Count]:
         try:
             return count_all(app)
         finally:
-            app.extensions["redis"].close()
+            runtime_of(app).redis.close()
             broker.stop_embedded()
 
 
@@ -249,7 +250,7 @@ def throwaway_app(folder: Path, content: Path | None = None):
         settings.update(flows_dir=content / "flows", prompts_dir=content / "prompts", quizzes_dir=content / "quizzes",
                         surveys_dir=content / "surveys")
     app = create_app(settings)
-    app.extensions["db"].upgrade()
+    runtime_of(app).db.upgrade()
     return app
 
 
@@ -258,7 +259,7 @@ def throwaway_app(folder: Path, content: Path | None = None):
 def _walk(app, number: str, intents: list[Intent], lang: str) -> list[str]:
     from gateway.cli.simulate import Phone
 
-    catalog = app.extensions["services"].catalog
+    catalog = runtime_of(app).services.catalog
     phone = Phone(app.test_client(), number, "*384#", app.config["GATEWAY"].at_webhook_token)
     screens = [phone.dial()]
     for kind, value in intents:
@@ -311,7 +312,7 @@ def _add_member(app, phone: str, lang: str) -> None:
     from gateway.store import members
     from gateway.store.models import Member, utcnow
 
-    with app.extensions["db"].session() as db:
+    with runtime_of(app).db.session() as db:
         member = Member(phone=phone, name="ນ້ອຍ" if lang == "lo" else "Noy", language=lang,
                         province="bokeo", consent_at=utcnow())
         db.add(member)
@@ -324,7 +325,7 @@ def _seed(app) -> None:
     from gateway.store import schedule
     from gateway.store.models import utcnow
 
-    with app.extensions["db"].session() as db:
+    with runtime_of(app).db.session() as db:
         for lang, title in (("lo", "ໂພຊະນາການແມ່ ແລະ ເດັກ"), ("en", "Feeding mothers and babies")):
             schedule.add(db, {"titles": {lang: title}, "kind": "hangout", "topic": "nutrition",
                               "language": lang, "starts_at": utcnow() + timedelta(days=7),
@@ -345,17 +346,17 @@ def _send_open_poll(app) -> None:
     from gateway.store.models import Poll, utcnow
 
     now = utcnow()
-    with app.extensions["db"].session() as db:
+    with runtime_of(app).db.session() as db:
         code = f"P{(db.scalar(select(func.count()).select_from(Poll)) or 0) + 1}"
         for old in db.scalars(select(Poll).where(Poll.closed_at.is_(None))):
             old.closed_at = now  # only the newest stays open
         poll = polls.create(db, code, {"lo": "ເດືອນໜ້າ ລົມເລື່ອງໃດ?", "en": "Next month's topic?"},
                             [{"lo": "ໂພຊະນາການ", "en": "Nutrition"}, {"lo": "ນ້ຳສະອາດ", "en": "Clean water"}],
                             Audience(), now - timedelta(minutes=1), now + timedelta(days=1))
-        broadcast_id = polls.start_broadcast(db, poll, app.extensions["services"].catalog).id
-    bulk.dispatch(app.extensions["services"], broadcast_id)
-    queues = [app.extensions["queues"][name] for name in QUEUES]
-    SimpleWorker(queues, connection=app.extensions["redis"]).work(
+        broadcast_id = polls.start_broadcast(db, poll, runtime_of(app).services.catalog).id
+    bulk.dispatch(runtime_of(app).services, broadcast_id)
+    queues = [runtime_of(app).queues[name] for name in QUEUES]
+    SimpleWorker(queues, connection=runtime_of(app).redis).work(
         burst=True, logging_level="WARNING")
 
 

@@ -24,7 +24,7 @@ def audit_command(script: Path | None, everything: bool) -> None:
     from gateway.content.flows import load_book
     from gateway.content.prompt_audit import audit, write_script
     from gateway.content.prompts import Catalog
-    from gateway.services import load_config
+    from gateway.config import load_config
 
     config = load_config()
     catalog = Catalog.load(config.prompts_dir, config.timezone)
@@ -154,7 +154,7 @@ def export_command(output: Path) -> None:
     import zipfile
 
     from gateway.content.recordings import Recordings
-    from gateway.services import load_config
+    from gateway.config import load_config
 
     config = load_config()
     if not output.parent.is_dir():

@@ -9,6 +9,7 @@ import uuid
 import click
 
 from gateway.cli import cli, fail, open_app
+from gateway.runtime import runtime_of
 
 
 class Phone:
@@ -42,7 +43,7 @@ class Texter:
     def __init__(self, app, phone: str, token: str):
         from gateway import services
 
-        services.bind(app.extensions["services"])
+        services.bind(runtime_of(app).services)
         self.app, self.client, self.phone = app, app.test_client(), phone
         self.url = "/sms/africastalking" + (f"?token={token}" if token else "")
 
@@ -54,17 +55,17 @@ class Texter:
         from gateway.store import members
         from gateway.store.models import OutboundMessage
 
-        with self.app.extensions["db"].session() as db:
+        with runtime_of(self.app).db.session() as db:
             member = members.by_phone(db, self.phone)
             last = db.scalar(select(OutboundMessage.id).order_by(OutboundMessage.id.desc())
                              .limit(1)) or 0
         self.client.post(self.url, data={"from": self.phone, "to": "20880", "text": text,
                                          "id": f"SIM{uuid.uuid4().hex}", "date": "", "linkId": ""})
-        self.app.extensions["inbox"].drain(wait=True)  # the webhook only stored it
-        queues = [self.app.extensions["queues"][name] for name in QUEUES]
-        SimpleWorker(queues, connection=self.app.extensions["redis"]).work(
+        runtime_of(self.app).inbox.drain(wait=True)  # the webhook only stored it
+        queues = [runtime_of(self.app).queues[name] for name in QUEUES]
+        SimpleWorker(queues, connection=runtime_of(self.app).redis).work(
             burst=True, logging_level="WARNING")
-        with self.app.extensions["db"].session() as db:
+        with runtime_of(self.app).db.session() as db:
             member = members.by_phone(db, self.phone)
             if member is None:
                 return []
@@ -93,7 +94,7 @@ class Caller:
         self.call_id = f"SIMCALL{uuid.uuid4().hex[:12]}"
 
     def step(self, typed: str | None, record: bool) -> object:
-        calls = self.app.extensions["calls"]
+        calls = runtime_of(self.app).calls
         if typed is None:
             return calls.step("simulator", self.call_id, self.phone)
         if record:
@@ -102,7 +103,7 @@ class Caller:
 
 
 def show_call(app, step, number: int) -> None:
-    library = app.extensions["audio"]
+    library = runtime_of(app).audio
     speech, lang = step.speech, step.language
     click.secho(f"── call, step {number} ({lang}) " + "─" * 24, fg="cyan")
     for piece in speech.pieces:
@@ -170,11 +171,11 @@ def simulate(phone: str, lang: str | None, inputs: tuple[str, ...], service_code
     if to_e164(phone) is None:
         fail(f"--phone {phone!r} is not a phone number; try +12025550100")
     app = open_app()
-    if lang and lang not in app.extensions["services"].catalog.languages:
-        fail(f"no language {lang!r}; use {', '.join(app.extensions['services'].catalog.languages)}")
+    if lang and lang not in runtime_of(app).services.catalog.languages:
+        fail(f"no language {lang!r}; use {', '.join(runtime_of(app).services.catalog.languages)}")
     if lang:
-        app.extensions["conversations"].default_language = lang
-        app.extensions["ussd"].default_language = lang
+        runtime_of(app).conversations.default_language = lang
+        runtime_of(app).ussd.default_language = lang
     if channel == "sms":
         texter = Texter(app, to_e164(phone), app.config["GATEWAY"].at_webhook_token)
         for typed in inputs:

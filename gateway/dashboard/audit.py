@@ -12,7 +12,7 @@ from __future__ import annotations
 
 import re
 
-from flask import current_app, render_template, url_for
+from flask import render_template, url_for
 from flask_babel import format_decimal
 from flask_babel import gettext as _
 
@@ -20,6 +20,7 @@ from gateway.dashboard.auth import bp, needs
 from gateway.dashboard.auth import language_name as lang_name
 from gateway.dashboard.form import said_from
 from gateway.dashboard.users import role_names
+from gateway.runtime import runtime
 from gateway.store import audit as audit_log
 
 
@@ -182,7 +183,7 @@ def detail(action: str, text: str | None) -> tuple[str, bool]:
 @needs("manage")
 def show():
     names = action_names()
-    with current_app.extensions["db"].session() as db:
+    with runtime().db.session() as db:
         events = []
         for event in audit_log.recent(db, 200):
             words, english = detail(event.action, event.detail)

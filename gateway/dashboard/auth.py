@@ -42,6 +42,7 @@ from flask_babel import gettext as _
 from markupsafe import Markup
 
 from gateway.dashboard.form import keep_draft
+from gateway.runtime import runtime
 from gateway.store import audit
 from gateway.store import users as accounts
 from gateway.store.models import User
@@ -115,7 +116,7 @@ def _member_languages():
 
 def language_name(code: str) -> str:
     """A language's name in its own script, as its catalog gives it (``ພາສາລາວ``)."""
-    catalog = current_app.extensions["services"].catalog
+    catalog = runtime().services.catalog
     return catalog.name(code)
 
 
@@ -146,7 +147,7 @@ def current_user() -> User | None:
     now = int(time.time())
     seen = session.get("seen")
     idle_s = current_app.config["GATEWAY"].session_idle_minutes * 60
-    with current_app.extensions["db"].session() as db:
+    with runtime().db.session() as db:
         user = db.get(User, user_id)
         if user is not None:
             db.expunge(user)
@@ -184,9 +185,9 @@ def login_post():
         return render_template("dashboard/login.html", next=next_page, email=email,
                                error=_("Too many tries from here. Please wait a minute.")), 429
     pair = _pair_key(email)
-    redis = current_app.extensions["redis"]
+    redis = runtime().redis
     locked = int(redis.get(pair) or 0) >= LOCK_AFTER
-    with current_app.extensions["db"].session() as db:
+    with runtime().db.session() as db:
         # Checked even while locked: the same time and the same words either way.
         user = accounts.check_login(db, email, password, allowed=not locked)
         if user is not None:
@@ -214,7 +215,7 @@ def login_post():
 def logout():
     """Sign out everywhere: the old cookie, replayed, no longer signs anyone in."""
     if g.get("user") is not None:
-        with current_app.extensions["db"].session() as db:
+        with runtime().db.session() as db:
             user = db.get(User, g.user.id)
             accounts.end_sessions(user)
             audit.record(db, user.email, "sign out", f"user {user.id}")
@@ -228,7 +229,7 @@ def language(code: str):
     if code in LANGUAGES:
         session["lang"] = code
         if g.get("user") is not None:
-            with current_app.extensions["db"].session() as db:
+            with runtime().db.session() as db:
                 db.get(User, g.user.id).language = code
     return redirect(_safe_next(request.form.get("next")))
 
@@ -262,7 +263,7 @@ def _pair_key(email: str) -> str:
 def _count_failure(key: str) -> int:
     """One more wrong try of this account from this address; the 15 minutes start
     at the first."""
-    pipe = current_app.extensions["redis"].pipeline(transaction=False)
+    pipe = runtime().redis.pipeline(transaction=False)
     pipe.set(key, 0, ex=LOCK_S, nx=True)
     pipe.incr(key)
     return pipe.execute()[1]
@@ -272,7 +273,7 @@ def _may_try() -> bool:
     """Ten tries a minute per address. The minute starts at the first try (not on
     the clock's minute, where eleven quick tries could straddle two minutes)."""
     key = f"dash:login:{_address_tag()}"
-    pipe = current_app.extensions["redis"].pipeline(transaction=False)
+    pipe = runtime().redis.pipeline(transaction=False)
     pipe.set(key, 0, ex=60, nx=True)
     pipe.incr(key)
     _, tries = pipe.execute()

@@ -40,8 +40,10 @@ from gateway.errors import InputProblem
 from gateway.messaging import broadcasts, bulk
 from gateway.messaging.audience import Audience
 from gateway.phone import mask
+from gateway.runtime import runtime
 from gateway.store import audit, schedule
 from gateway.store.models import Broadcast, Member, Poll, utcnow
+from gateway.store.states import BroadcastState
 from gateway.store.users import can
 
 REMAINING = ("queued", "sending", "waiting")
@@ -55,7 +57,7 @@ def alphabet() -> str:
 
 
 def session_choices() -> list[tuple[int, str]]:
-    with current_app.extensions["db"].session() as db:
+    with runtime().db.session() as db:
         return [(row.id, f"{row.titles.get(language()) or next(iter(row.titles.values()), '')} "
                          f"({row.starts_at.astimezone(_zone()):%d/%m})")
                 for row in schedule.upcoming(db)[:50] if row.cancelled_at is None]
@@ -70,7 +72,7 @@ def _zone():
 @bp.get("/broadcasts")
 @needs("read")
 def broadcasts_list():
-    with current_app.extensions["db"].session() as db:
+    with runtime().db.session() as db:
         rows = []
         for row in db.scalars(select(Broadcast).order_by(Broadcast.id.desc()).limit(100)):
             counts = broadcasts.progress(db, row.id)
@@ -126,7 +128,7 @@ def broadcast_new_post():
     except InputProblem as problem:
         return _composer(form, say(problem), 400)
     audience = audience_from(form)
-    with current_app.extensions["db"].session() as db:
+    with runtime().db.session() as db:
         if not db.scalar(select(func.count()).select_from(audience.select(Member.id).subquery())):
             return _composer(form, _("Nobody is in this audience. Choose fewer filters."), 400)
         row = broadcasts.create(db, texts, audience, form.get("name", "").strip()[:120], audience.session_id)
@@ -145,7 +147,7 @@ def audience_count():
     """How many the audience reaches, in all and by language (the composer's live count)."""
     audience = audience_from(request.args)
     query = audience.select(Member.language).order_by(None).subquery()
-    with current_app.extensions["db"].session() as db:
+    with runtime().db.session() as db:
         by_language = dict(db.execute(select(query.c.language, func.count()).group_by(query.c.language)).all())
     total = sum(by_language.values())
     return jsonify(total=total, by_language=by_language,
@@ -156,9 +158,9 @@ def audience_count():
 @needs("read")
 def broadcast(broadcast_id: int):
     app_services = services()
-    with current_app.extensions["db"].session() as db:
+    with runtime().db.session() as db:
         row = found(db.get(Broadcast, broadcast_id))
-        preview = broadcasts.preview_of(db, row, services().catalog, services().config) if row.status == "draft" else None
+        preview = broadcasts.preview_of(db, row, services().catalog, services().config) if row.status == BroadcastState.DRAFT else None
         detail = {"id": row.id, "name": row.name, "status": row.status, "texts": dict(row.texts),
                   "audience": _describe(Audience.from_dict(row.audience)), "created_at": row.created_at}
     minutes = None
@@ -200,13 +202,13 @@ def _describe(audience: Audience) -> str:
 @bp.post("/broadcasts/<int:broadcast_id>/send")
 @needs("send")
 def broadcast_send(broadcast_id: int):
-    with current_app.extensions["db"].session() as db:
+    with runtime().db.session() as db:
         row = found(db.get(Broadcast, broadcast_id))
-        if row.status != "draft":  # a second click, or another tab: it is already going
+        if row.status != BroadcastState.DRAFT:  # a second click, or another tab: it is already going
             return redirect(url_for("dashboard.broadcast", broadcast_id=broadcast_id))
     if request.form.get("confirm") != "yes":
         return redirect(url_for("dashboard.broadcast", broadcast_id=broadcast_id))
-    with current_app.extensions["db"].session() as db:
+    with runtime().db.session() as db:
         # A poll's question waits for the poll to open, and a closed poll's is not sent.
         poll = db.scalar(select(Poll).where(Poll.broadcast_id == broadcast_id))
         opens_at = poll.opens_at if poll is not None else None
@@ -217,7 +219,7 @@ def broadcast_send(broadcast_id: int):
         added, batches, when = bulk.dispatch(services(), broadcast_id, not_before=opens_at, urgent=urgent)
     except InputProblem:  # a blank since the preview (a member's name gone): the page says which
         return redirect(url_for("dashboard.broadcast", broadcast_id=broadcast_id))
-    with current_app.extensions["db"].session() as db:
+    with runtime().db.session() as db:
         audit.record(db, actor(), "broadcast.urgent" if urgent else "broadcast.send", f"broadcast {broadcast_id}",
                      f"{added} message(s)" + (", sent in quiet hours" if urgent else ""))
     return redirect(url_for("dashboard.broadcast", broadcast_id=broadcast_id))
@@ -226,9 +228,9 @@ def broadcast_send(broadcast_id: int):
 @bp.post("/broadcasts/<int:broadcast_id>/cancel")
 @needs("send")
 def broadcast_cancel(broadcast_id: int):
-    with current_app.extensions["db"].session() as db:
+    with runtime().db.session() as db:
         row = found(db.get(Broadcast, broadcast_id))
-        if row.status != "cancelled":
+        if row.status != BroadcastState.CANCELLED:
             stopped = broadcasts.cancel(db, row)
             audit.record(db, actor(), "broadcast.cancel", f"broadcast {broadcast_id}",
                          f"{stopped} unsent message(s) stopped")
@@ -245,7 +247,7 @@ def message_states() -> dict[str, str]:
 def _recipient_rows(broadcast_id: int, status: str | None, paged: bool = False):
     """(the page, or None for every row; the rows): numbers masked for who may not see them."""
     by_number = can(g.user, "see_numbers")
-    with current_app.extensions["db"].session() as db:
+    with runtime().db.session() as db:
         found(db.get(Broadcast, broadcast_id))
         query = broadcasts.recipients(db, broadcast_id, status)
         pages = None
@@ -287,9 +289,9 @@ def broadcast_recipients_csv(broadcast_id: int):
 @needs("send")
 def broadcast_resend_failed(broadcast_id: int):
     """The failed ones, once more (not the unknown: some of those arrived)."""
-    with current_app.extensions["db"].session() as db:
+    with runtime().db.session() as db:
         row = found(db.get(Broadcast, broadcast_id))
-        if row.status == "cancelled" or row.status == "draft":
+        if row.status == BroadcastState.CANCELLED or row.status == BroadcastState.DRAFT:
             return redirect(url_for("dashboard.broadcast", broadcast_id=broadcast_id))
         requeued = broadcasts.requeue_failed(db, broadcast_id)
         audit.record(db, actor(), "broadcast.resend_failed", f"broadcast {broadcast_id}", f"{requeued} message(s)")
@@ -302,9 +304,9 @@ def broadcast_resend_failed(broadcast_id: int):
 @needs("send")
 def broadcast_delete(broadcast_id: int):
     """A draft she will not send: gone, audited. A sent one stays (its rows are the record)."""
-    with current_app.extensions["db"].session() as db:
+    with runtime().db.session() as db:
         row = found(db.get(Broadcast, broadcast_id))
-        if row.status != "draft" or db.scalar(select(Poll.id).where(Poll.broadcast_id == broadcast_id)):
+        if row.status != BroadcastState.DRAFT or db.scalar(select(Poll.id).where(Poll.broadcast_id == broadcast_id)):
             return redirect(url_for("dashboard.broadcast", broadcast_id=broadcast_id))
         db.delete(row)
         audit.record(db, actor(), "broadcast.delete", f"broadcast {broadcast_id}", row.name or None)
@@ -319,7 +321,7 @@ def broadcast_progress(broadcast_id: int):
 
 def _progress(broadcast_id: int) -> dict:
     """Sent, failed and remaining, with a time to finish from the pace so far."""
-    with current_app.extensions["db"].session() as db:
+    with runtime().db.session() as db:
         row = found(db.get(Broadcast, broadcast_id))
         counts = broadcasts.progress(db, broadcast_id)
         status, started, send_after = row.status, row.started_at, row.send_after

@@ -32,6 +32,7 @@ from gateway.dashboard.auth import bp, needs
 from gateway.dashboard.form import actor, found, language, said_from, services
 from gateway.dashboard.simulator import test_number
 from gateway.encoding import normalise_lao
+from gateway.runtime import runtime
 from gateway.store import audit
 from gateway.store import content as versions
 from gateway.store.users import can
@@ -183,7 +184,7 @@ def _languages(edition: Edition) -> list[str]:
 def content():
     edition = _edition()
     query = request.args.get("q", "").strip()[:100]
-    with current_app.extensions["db"].session() as db:
+    with runtime().db.session() as db:
         edits = versions.edits(db)
         offered = [row for row in versions.drafts(db) if row.source == "shipped"]
         offered = [(row.id, row.created_at) for row in offered]
@@ -211,7 +212,7 @@ def _text_page(key: str, form=None, errors=None, conflicts=None, status=200):
     edition = _edition()
     used = usage.uses(edition.book).get(key, [])
     known = _known(edition, key)
-    with current_app.extensions["db"].session() as db:
+    with runtime().db.session() as db:
         pending = {row.language: row for row in versions.edits(db) if row.key == key}
         db.expunge_all()
         history = _key_history(db, key, edition)
@@ -255,7 +256,7 @@ def content_save(key: str):
     errors = _text_errors(edition, key, form)
     if errors:
         return _text_page(key, form, errors, status=400)
-    with current_app.extensions["db"].session() as db:
+    with runtime().db.session() as db:
         conflicts, changed = {}, []
         for lang in languages:
             published = edition.catalog.texts[lang].get(key, "")
@@ -364,7 +365,7 @@ def _draft_version(db, edition: Edition) -> tuple[int, list]:
 def content_preview():
     """Run the draft on her test number in the simulator (for two hours)."""
     edition = _edition()
-    with current_app.extensions["db"].session() as db:
+    with runtime().db.session() as db:
         number, _edits = _draft_version(db, edition)
     services().library.show_preview(test_number(), number)
     return redirect(url_for("dashboard.simulator", preview=number))
@@ -382,17 +383,17 @@ def content_preview_stop():
 def content_publish():
     """Check the draft and publish it; refused, she sees every reason."""
     edition = _edition()
-    with current_app.extensions["db"].session() as db:
+    with runtime().db.session() as db:
         if not versions.edits(db):
             return redirect(url_for("dashboard.content", notice=_("Nothing to publish: no text is changed.")))
         number, edits = _draft_version(db, edition)
         db.expunge_all()
     outcome = publication.publish(_desk(), number, actor())
     if not outcome.published:
-        with current_app.extensions["db"].session() as db:
+        with runtime().db.session() as db:
             versions.discard(db, number)  # her edits stay; the version made from them goes
         return _refused(outcome.problems, url_for("dashboard.content"))
-    with current_app.extensions["db"].session() as db:
+    with runtime().db.session() as db:
         versions.clear_edits(db, edits)
     services().library.show_preview(test_number(), None)
     return redirect(url_for("dashboard.content", notice=_("Version %(number)s is published. Members see it "
@@ -402,7 +403,7 @@ def content_publish():
 @bp.post("/content/discard")
 @needs("send")
 def content_discard():
-    with current_app.extensions["db"].session() as db:
+    with runtime().db.session() as db:
         edits = versions.edits(db)
         versions.clear_edits(db, edits)
         if edits:
@@ -417,7 +418,7 @@ def content_restore(key: str, number: int):
     edition = _edition()
     if not _known(edition, key):
         return found(None)
-    with current_app.extensions["db"].session() as db:
+    with runtime().db.session() as db:
         docs = versions.documents(db, number)
         if not docs:
             return found(None)
@@ -437,7 +438,7 @@ def content_restore(key: str, number: int):
 @bp.get("/content/versions")
 @needs("read")
 def content_versions():
-    with current_app.extensions["db"].session() as db:
+    with runtime().db.session() as db:
         rows = versions.history(db, 100)
         db.expunge_all()
     return render_template("dashboard/content_versions.html", rows=rows, said=version_words,
@@ -448,7 +449,7 @@ def content_versions():
 @bp.get("/content/versions/<int:number>")
 @needs("read")
 def content_version(number: int):
-    with current_app.extensions["db"].session() as db:
+    with runtime().db.session() as db:
         row = found(versions.get(db, number))
         db.expunge(row)
         docs = versions.documents(db, number)

@@ -19,6 +19,7 @@ from gateway.dashboard.content import _desk, _edition, _limits, say_problem
 from gateway.content import wording
 from gateway.dashboard.form import actor
 from gateway.encoding import normalise_lao
+from gateway.runtime import runtime
 from gateway.store import audit
 from gateway.store import content as versions
 
@@ -28,7 +29,7 @@ DOC = ""  # a content edit of a whole document: no language
 def current(document: str) -> tuple[str | None, str | None]:
     """(the body members see, the draft's body) of ``document``; None where there is none."""
     published = _edition().documents.get(document)
-    with current_app.extensions["db"].session() as db:
+    with runtime().db.session() as db:
         pending = versions.edit(db, DOC, document)
         return published, (pending.text if pending is not None else None)
 
@@ -43,7 +44,7 @@ def listing(folder: str, to_form: Callable[[str], dict]) -> list[dict]:
     """Each document of ``folder`` in the published content or the draft: its name,
     its form, and whether it is changed, removed or published."""
     edition = _edition()
-    with current_app.extensions["db"].session() as db:
+    with runtime().db.session() as db:
         pending = {row.key: row.text for row in versions.edits(db) if row.language == DOC}
     names = sorted({doc for doc in list(edition.documents) + list(pending) if doc.startswith(folder + "/")})
     rows = []
@@ -68,7 +69,7 @@ def save(document: str, body: str, base: str, overwrite: bool, what: str) -> str
     """Keep ``body`` in the draft; or, when someone changed the document since she
     opened it (``base``), return who, and save nothing."""
     published = _edition().documents.get(document)
-    with current_app.extensions["db"].session() as db:
+    with runtime().db.session() as db:
         pending = versions.edit(db, DOC, document)
         now = pending.text if pending is not None else (published or "")
         if base != now and not overwrite:
@@ -82,7 +83,7 @@ def save(document: str, body: str, base: str, overwrite: bool, what: str) -> str
 def remove(document: str, what: str) -> None:
     """Take the document away with the next publish (a draft-only one is forgotten)."""
     published = _edition().documents.get(document)
-    with current_app.extensions["db"].session() as db:
+    with runtime().db.session() as db:
         if published is None:
             versions.drop_edit(db, DOC, document)
         else:

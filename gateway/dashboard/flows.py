@@ -7,13 +7,14 @@ each text is shown with the same words."""
 
 from __future__ import annotations
 
-from flask import Response, abort, current_app, render_template
+from flask import Response, abort, render_template
 from flask_babel import gettext as _
 from markupsafe import Markup
 
 from gateway.content import flowgraph, quiz, survey, usage
 from gateway.dashboard.auth import bp, english_marked, needs
 from gateway.dashboard.form import language
+from gateway.runtime import runtime
 
 
 def _flow_names() -> dict[str, str]:
@@ -66,7 +67,7 @@ def shown_in(book, catalog, key: str, uses: list[usage.Use], lang: str) -> list[
 @bp.get("/flows")
 @needs("read")
 def flows():
-    found = current_app.extensions["services"]
+    found = runtime().services
     book, lang, channels = found.book, language(), channel_names()
     rows = [(name, *flow_name(book, found.catalog, name, lang), flow.hop_budget,
              ", ".join(channels.get(c, c) for c in flow.channels or ()), len(flow.nodes))
@@ -75,7 +76,7 @@ def flows():
 
 
 def _drawing(name: str) -> str:
-    found = current_app.extensions["services"]
+    found = runtime().services
     if name not in found.book.flows:
         abort(404)
     lang = language()
@@ -103,7 +104,7 @@ def flowgraph_words() -> dict[str, str]:
 @bp.get("/flows/<name>")
 @needs("read")
 def flow(name: str):
-    found = current_app.extensions["services"]
+    found = runtime().services
     flow_row = found.book.flows.get(name)
     # Our own SVG, every text in it escaped (flowgraph.py).
     drawing = Markup(_drawing(name))  # nosec B704

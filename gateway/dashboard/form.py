@@ -14,12 +14,13 @@ import math
 from dataclasses import dataclass
 from urllib.parse import urlsplit
 
-from flask import Response, abort, current_app, g, request, session
+from flask import Response, abort, g, request, session
 from flask_babel import get_locale
 from flask_babel import gettext as _
 
 from gateway.errors import ImportRowError, InputProblem
 from gateway.messaging.audience import Audience
+from gateway.runtime import runtime
 from gateway.store.csvfile import plain_row
 
 # What a stashed draft may hold: text she typed, never a password or a token.
@@ -28,7 +29,7 @@ _DRAFT_LIMIT = 20_000  # characters; a session cookie is small
 
 
 def services():
-    return current_app.extensions["services"]
+    return runtime().services
 
 
 def language() -> str:
@@ -55,7 +56,7 @@ def say(problem: Exception) -> str:
 
 def choices(list_name: str) -> list[tuple[str, str]]:
     """(key, label in her language) for one of the flows' lists: provinces, topics, languages."""
-    book, catalog = current_app.extensions["services"].book, current_app.extensions["services"].catalog
+    book, catalog = runtime().services.book, runtime().services.catalog
     option_list = book.lists.get(list_name)
     if option_list is None:
         return []

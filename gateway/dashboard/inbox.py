@@ -8,7 +8,7 @@ Numbers are masked for viewers, who read but do not answer.
 
 from __future__ import annotations
 
-from flask import current_app, g, redirect, render_template, request, url_for
+from flask import g, redirect, render_template, request, url_for
 from flask_babel import gettext as _
 
 from gateway import broker
@@ -18,6 +18,7 @@ from gateway.dashboard.form import actor, found, services
 from gateway.encoding import normalise_lao
 from gateway.messaging import outbox
 from gateway.phone import mask
+from gateway.runtime import runtime
 from gateway.store import audit, inbox
 from gateway.store.models import Member, utcnow
 from gateway.store.users import can
@@ -34,7 +35,7 @@ def _number(phone: str | None) -> str:
 @needs("read")
 def inbox_list():
     show = request.args.get("show") if request.args.get("show") in SHOW else "unread"
-    with current_app.extensions["db"].session() as db:
+    with runtime().db.session() as db:
         rows = [{"member_id": t.member_id, "name": t.name or "—", "phone": _number(t.phone), "at": t.last_at,
                  "text": t.last_text, "unread": t.unread} for t in inbox.threads(db, show)]
     return render_template("dashboard/inbox.html", rows=rows, show=show)
@@ -42,7 +43,7 @@ def inbox_list():
 
 def _thread_page(member_id: int, error: str | None = None, typed: str = "", status: int = 200):
     config = services().config
-    with current_app.extensions["db"].session() as db:
+    with runtime().db.session() as db:
         member = db.get(Member, member_id)
         if member is None or member.erased_at is not None:
             return found(None)
@@ -72,7 +73,7 @@ def inbox_reply(member_id: int):
     if len(body) > MAX_ANSWER:
         return _thread_page(member_id, _("The answer is %(length)s characters; keep it under %(most)s.",
                                          length=len(body), most=MAX_ANSWER), body[:MAX_ANSWER * 2], 400)
-    with current_app.extensions["db"].session() as db:
+    with runtime().db.session() as db:
         member = db.get(Member, member_id)
         if member is None or member.erased_at is not None or not inbox.thread(db, member_id):
             return found(None)
@@ -91,7 +92,7 @@ def inbox_reply(member_id: int):
 @needs("send")
 def inbox_handled(member_id: int):
     """Nothing to answer (a thank-you, a wrong number): out of the unread."""
-    with current_app.extensions["db"].session() as db:
+    with runtime().db.session() as db:
         if inbox.handle(db, member_id, actor(), utcnow()):
             audit.record(db, actor(), "inbox.handled", f"member {member_id}")
     return redirect(url_for("dashboard.inbox_list"))

@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import re
 
-from flask import current_app, redirect, request, url_for
+from flask import redirect, request, url_for
 from flask_babel import gettext as _
 
 from gateway.content import languages
@@ -19,6 +19,7 @@ from gateway.dashboard.auth import bp, needs
 from gateway.dashboard.content import _edition, say_problem
 from gateway.dashboard.form import actor
 from gateway.encoding import normalise_lao
+from gateway.runtime import runtime
 from gateway.store import audit
 from gateway.store import content as versions
 
@@ -48,7 +49,7 @@ def content_language_add():
         errors += [say_problem(p) for p in languages.problems(trial) if p.location.startswith(f"prompts/{code}")]
     if errors:
         return redirect(url_for("dashboard.content", notice=" ".join(errors)))
-    with current_app.extensions["db"].session() as db:
+    with runtime().db.session() as db:
         for key, text in meta.items():
             versions.save_edit(db, code, key, text, None, actor())
         audit.record(db, actor(), "content.edit", f"prompts/{code}.yaml", "language added")

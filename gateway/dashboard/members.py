@@ -25,6 +25,7 @@ from gateway.dashboard.auth import LANGUAGES, bp, needs
 from gateway.dashboard.form import Pages, actor, choices, csv_download, found, label, say, services
 from gateway.errors import ImportRowError, InputProblem
 from gateway.phone import is_fictional, mask
+from gateway.runtime import runtime
 from gateway.store import audit, privacy
 from gateway.store import users as accounts
 from gateway.store import members as store
@@ -71,7 +72,7 @@ def _filters(args, by_number: bool) -> list:
 @needs("read")
 def members():
     where = _filters(request.args, accounts.can(g.user, "see_numbers"))
-    with current_app.extensions["db"].session() as db:
+    with runtime().db.session() as db:
         total = db.scalar(select(func.count(Member.id)).where(*where)) or 0
         pages = Pages.of(total)
         rows = db.execute(select(Member.id, Member.name, Member.phone, Member.organisation, Member.province,
@@ -112,7 +113,7 @@ def _member(db, member_id: int) -> Member:
 @bp.get("/members/<int:member_id>")
 @needs("read")
 def member(member_id: int):
-    with current_app.extensions["db"].session() as db:
+    with runtime().db.session() as db:
         row = _member(db, member_id)
         history = _history(db, row)
         data = _profile(db, row)
@@ -167,7 +168,7 @@ def member_edit(member_id: int):
               "province": form.get("province", ""), "language": form.get("language", ""),
               "topics": form.getlist("topic"), "reminders_by": form.get("reminders_by", "sms")}
     errors = _check(values)
-    with current_app.extensions["db"].session() as db:
+    with runtime().db.session() as db:
         row = _member(db, member_id)
         if errors:
             data = _profile(db, row)
@@ -212,7 +213,7 @@ def _check(values: dict) -> dict[str, str]:
 @bp.get("/members/<int:member_id>/erase")
 @needs("send")
 def member_erase_confirm(member_id: int):
-    with current_app.extensions["db"].session() as db:
+    with runtime().db.session() as db:
         row = _member(db, member_id)
         who = {"id": row.id, "name": row.name or "—", "phone": mask(row.phone)}
     return render_template("dashboard/member_erase.html", who=who)
@@ -223,10 +224,10 @@ def member_erase_confirm(member_id: int):
 def member_erase(member_id: int):
     if request.form.get("confirm") != "yes":
         return redirect(url_for("dashboard.member_erase_confirm", member_id=member_id))
-    with current_app.extensions["db"].session() as db:
+    with runtime().db.session() as db:
         _member(db, member_id)  # a 404 for one that is not there, or already erased
-    erase_member(services(), current_app.extensions["inbox"],
-                 current_app.extensions["spool"], member_id, actor())
+    erase_member(services(), runtime().inbox,
+                 runtime().spool, member_id, actor())
     return render_template("dashboard/message.html", title=_("Erased"),
                            text=_("Member %(id)s was erased: her name, number, organisation, topics and "
                                   "message texts are gone. Votes and quiz scores stay in the totals.",
@@ -254,7 +255,7 @@ def members_import_post():
         vocabulary = Vocabulary.build(app_services.book, app_services.catalog)
         try:
             text, encoding = decode(data)
-            with current_app.extensions["db"].session() as db:
+            with runtime().db.session() as db:
                 report = store.import_rows(db, rows_from_text(text, ("phone",), store.CSV_COLUMNS, column_aliases()),
                                            vocabulary, app_services.config.default_language)
                 audit.record(db, actor(), "members.import", upload.filename or "upload.csv",
@@ -300,7 +301,7 @@ def members_export():
     where = _filters(request.args, accounts.can(g.user, "see_numbers"))[1:]  # (the erased are left out anyway)
     words = {list_name: dict(choices(list_name)) for list_name in ("provinces", "languages", "topics")}
     zone = ZoneInfo(current_app.config["GATEWAY"].timezone)
-    with current_app.extensions["db"].session() as db:
+    with runtime().db.session() as db:
         names = column_names()
         rows = [[names[column] for column in store.CSV_COLUMNS + ("consent", "opted_out_at", "opted_in_at")]]
         rows += [list(row.values()) for row in store.export_rows(db, where, words, zone)]

@@ -8,6 +8,7 @@ from sqlalchemy import func, select
 
 from gateway.dashboard.auth import bp, needs
 from gateway.messaging import broadcasts
+from gateway.runtime import runtime
 from gateway.store import schedule
 from gateway.store.models import Broadcast, Member, MemberTopic, Poll, utcnow
 
@@ -16,10 +17,10 @@ from gateway.store.models import Broadcast, Member, MemberTopic, Poll, utcnow
 @needs("read")
 def overview():
     lang = str(get_locale() or "lo")
-    catalog = current_app.extensions["services"].catalog
+    catalog = runtime().services.catalog
     registered = (Member.consent_at.is_not(None), Member.erased_at.is_(None))
     now = utcnow()
-    with current_app.extensions["db"].session() as db:
+    with runtime().db.session() as db:
         total = db.scalar(select(func.count()).select_from(Member).where(*registered)) or 0
         by_province = db.execute(select(Member.province, func.count()).where(*registered)
                                  .group_by(Member.province).order_by(func.count().desc())).all()

@@ -9,7 +9,7 @@ from __future__ import annotations
 
 from datetime import timedelta
 
-from flask import current_app, redirect, render_template, request, url_for
+from flask import redirect, render_template, request, url_for
 from flask_babel import gettext as _
 from markupsafe import Markup
 from sqlalchemy import func, select
@@ -33,8 +33,10 @@ from gateway.errors import InputProblem
 from gateway.polls import charts
 from gateway.polls import poll as polls
 from gateway.polls import results as poll_results
+from gateway.runtime import runtime
 from gateway.store import audit
 from gateway.store.models import Broadcast, Poll, PollVote, utcnow
+from gateway.store.states import BroadcastState
 
 OPEN_FOR = {"1d": timedelta(days=1), "3d": timedelta(days=3), "7d": timedelta(days=7), "14d": timedelta(days=14)}
 
@@ -58,7 +60,7 @@ def drawn(chart) -> Markup:
 @needs("read")
 def polls_list():
     now = utcnow()
-    with current_app.extensions["db"].session() as db:
+    with runtime().db.session() as db:
         votes = dict(db.execute(select(PollVote.poll_id, func.count()).group_by(PollVote.poll_id)).all())
         rows = [(row.code, polls.label(row.questions, language()), _state(row, now), row.closes_at,
                  votes.get(row.id, 0)) for row in db.scalars(select(Poll).order_by(Poll.id.desc()).limit(100))]
@@ -97,7 +99,7 @@ def poll_new_post():
     opens_at = utcnow()
     closes_at = opens_at + OPEN_FOR.get(form.get("open_for", ""), OPEN_FOR["7d"])
     try:
-        with current_app.extensions["db"].session() as db:
+        with runtime().db.session() as db:
             code = form.get("code", "").strip().upper() or polls.next_code(db)
             polls.check(code, questions, options, opens_at, closes_at, services().catalog.languages)
             row = polls.create(db, code, questions, options, audience_from(form), opens_at, closes_at,
@@ -118,15 +120,15 @@ def _poll(db, code: str) -> Poll:
 @needs("read")
 def poll(code: str):
     lang, now = language(), utcnow()
-    catalog = current_app.extensions["services"].catalog
-    with current_app.extensions["db"].session() as db:
+    catalog = runtime().services.catalog
+    with runtime().db.session() as db:
         row = _poll(db, code)
         results = poll_results.compute(db, row, lang)
         chart = drawn(poll_results.chart(results, lang, catalog, now))
         broadcast = db.get(Broadcast, row.broadcast_id) if row.broadcast_id else None
         detail = {"id": row.id, "code": row.code, "question": polls.label(row.questions, lang), "state": _state(row, now),
                   "open": row.is_open(now), "opens_at": row.opens_at, "closes_at": row.closed_at or row.closes_at,
-                  "broadcast_id": row.broadcast_id, "sent": broadcast is not None and broadcast.status != "draft"}
+                  "broadcast_id": row.broadcast_id, "sent": broadcast is not None and broadcast.status != BroadcastState.DRAFT}
     by_group = [(_("By province"), {choices_label("provinces", k): t for k, t in results.by_province.items()}),
                 (_("By language"), {choices_label("languages", k): t for k, t in results.by_language.items()})]
     return render_template("dashboard/poll.html", poll=detail, results=results, chart=chart, by_group=by_group)
@@ -139,7 +141,7 @@ def choices_label(list_name: str, key: str) -> str:
 @bp.post("/polls/<code>/close")
 @needs("send")
 def poll_close(code: str):
-    with current_app.extensions["db"].session() as db:
+    with runtime().db.session() as db:
         row = _poll(db, code)
         if row.closed_at is None:
             stopped = polls.close(db, row)
@@ -150,6 +152,6 @@ def poll_close(code: str):
 @bp.get("/polls/<code>.csv")
 @needs("read")
 def poll_csv(code: str):
-    with current_app.extensions["db"].session() as db:
+    with runtime().db.session() as db:
         results = poll_results.compute(db, _poll(db, code), language())
     return csv_download(poll_results.table(results), f"poll-{code.upper()}.csv")

@@ -4,19 +4,20 @@ spread."""
 
 from __future__ import annotations
 
-from flask import abort, current_app, render_template, request
+from flask import abort, render_template, request
 
 from gateway.dashboard.auth import bp, needs
 from gateway.dashboard.form import choices, csv_download, language
 from gateway.dashboard.polls import drawn
 from gateway.content.quiz import SHIPPED, listed
 from gateway.polls import quiz_report
+from gateway.runtime import runtime
 from gateway.store.models import utcnow
 
 
 def quizzes() -> dict[str, str]:
     """Each quiz of the published content: its name -> its title's prompt key."""
-    titles = {entry["quiz"]: entry["title"] for entry in listed(current_app.extensions["services"].book)}
+    titles = {entry["quiz"]: entry["title"] for entry in listed(runtime().services.book)}
     return {name: ("report.digital_safety" if name == SHIPPED[1] else key) for name, key in titles.items()}
 
 
@@ -29,8 +30,8 @@ def _chosen() -> tuple[str, str]:
 
 
 def _report(name: str):
-    services = current_app.extensions["services"]
-    with current_app.extensions["db"].session() as db:
+    services = runtime().services
+    with runtime().db.session() as db:
         return quiz_report.compute(db, services.book, services.catalog, language(), quiz=name)
 
 
@@ -39,7 +40,7 @@ def _report(name: str):
 def quiz():
     name, title_key = _chosen()
     report = _report(name)
-    catalog = current_app.extensions["services"].catalog
+    catalog = runtime().services.catalog
     questions, scores = quiz_report.charts(report, language(), catalog, utcnow(), title_key)
     provinces, languages = dict(choices("provinces")), dict(choices("languages"))
     titles = {key: catalog.template(language(), title) for key, title in quizzes().items()}

@@ -25,6 +25,7 @@ from gateway.errors import InputProblem
 from gateway.messaging import reminders as reminder_jobs
 from gateway.phone import mask
 from gateway.polls import results as poll_results
+from gateway.runtime import runtime
 from gateway.store import audit, schedule
 from gateway.store.models import Enrolment, Member, Poll, TrainingSession, utcnow
 
@@ -42,7 +43,7 @@ def _title(row: TrainingSession) -> str:
 
 
 def _kinds() -> list[tuple[str, str]]:
-    catalog = current_app.extensions["services"].catalog
+    catalog = runtime().services.catalog
     return [(kind, catalog.template(language(), f"kind.{kind}")) for kind in schedule.KINDS]
 
 
@@ -63,7 +64,7 @@ def sessions():
     last = first.replace(day=calendar.monthrange(first.year, first.month)[1])
     start = datetime.combine(first, datetime.min.time(), zone)
     end = datetime.combine(last + timedelta(days=1), datetime.min.time(), zone)
-    with current_app.extensions["db"].session() as db:
+    with runtime().db.session() as db:
         kinds, languages = dict(_kinds()), dict(_languages())
         upcoming = [(row.id, row.starts_at, _title(row), kinds.get(row.kind, row.kind),
                      languages.get(row.language, row.language), schedule.enrolled_count(db, row.id),
@@ -118,7 +119,7 @@ def session_new_post():
     fields, errors = _fields(request.form)
     if errors:
         return _form_page(request.form, errors, status=400)
-    with current_app.extensions["db"].session() as db:
+    with runtime().db.session() as db:
         row = schedule.add(db, fields)
         audit.record(db, actor(), "session.create", f"session {row.id}", _title(row))
         session_id = row.id
@@ -157,7 +158,7 @@ def _fields(form) -> tuple[dict, list[str]]:
 @bp.get("/sessions/<int:session_id>")
 @needs("read")
 def session(session_id: int):
-    with current_app.extensions["db"].session() as db:
+    with runtime().db.session() as db:
         row = found(db.get(TrainingSession, session_id))
         reminders = [(r.kind, r.offset_minutes, r.due_at, r.status) for r in schedule.reminders(db, row.id)]
         reaches = reminder_jobs.recipients(db, row, services().catalog, current_app.config["GATEWAY"].default_language)
@@ -191,7 +192,7 @@ def reminder_states() -> dict[str, str]:
 @needs("send")
 def session_edit(session_id: int):
     draft = take_draft()
-    with current_app.extensions["db"].session() as db:
+    with runtime().db.session() as db:
         row = found(db.get(TrainingSession, session_id))
         values = draft or MultiDict({
             **{f"title_{lang}": text for lang, text in row.titles.items()}, "kind": row.kind,
@@ -209,7 +210,7 @@ def session_edit(session_id: int):
 @needs("send")
 def session_edit_post(session_id: int):
     fields, errors = _fields(request.form)
-    with current_app.extensions["db"].session() as db:
+    with runtime().db.session() as db:
         row = found(db.get(TrainingSession, session_id))
         if errors:
             return _form_page(request.form, errors, row={"id": row.id, "title": _title(row)}, status=400)
@@ -225,7 +226,7 @@ def session_edit_post(session_id: int):
 @bp.post("/sessions/<int:session_id>/cancel")
 @needs("send")
 def session_cancel(session_id: int):
-    with current_app.extensions["db"].session() as db:
+    with runtime().db.session() as db:
         row = found(db.get(TrainingSession, session_id))
         if row.cancelled_at is None:
             row.cancelled_at = utcnow()

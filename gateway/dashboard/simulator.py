@@ -18,8 +18,9 @@ from sqlalchemy import select
 
 from gateway.broker import workers_alive
 from gateway.dashboard.auth import bp, needs
-from gateway.services import is_outage
+from gateway.outage import is_outage
 from gateway.phone import fictional
+from gateway.runtime import runtime
 from gateway.store import members
 from gateway.store.models import OutboundMessage
 
@@ -40,7 +41,7 @@ def _webhook(path: str, form: dict) -> str:
 @bp.get("/simulator")
 @needs("send")
 def simulator():
-    library = current_app.extensions["services"].library
+    library = runtime().services.library
     return render_template("dashboard/simulator.html", number=test_number(), service_code=SERVICE_CODE,
                            preview=library.previewing(test_number()), published=library.current().number)
 
@@ -64,14 +65,14 @@ def simulator_sms():
     """Text the gateway; the answer is the replies it wrote to the outbox for her."""
     phone = test_number()
     body = request.form.get("text", "")[:480]
-    with current_app.extensions["db"].session() as db:
+    with runtime().db.session() as db:
         last = db.scalar(select(OutboundMessage.id).order_by(OutboundMessage.id.desc()).limit(1)) or 0
     message_id = f"SIM{uuid.uuid4().hex}"
     _webhook("/sms/africastalking", {"from": phone, "to": "20880", "text": body,
                                      "id": message_id, "date": "", "linkId": ""})
-    inbox = current_app.extensions["inbox"]
+    inbox = runtime().inbox
     try:  # the webhook only stored it
-        if workers_alive(current_app.extensions["redis"]):
+        if workers_alive(runtime().redis):
             # Its drainer takes it within 50 ms; a page that returns sooner asks again.
             inbox.wait_for("africastalking", message_id, timeout=SMS_WAIT_S)
         else:  # no worker (not started, or being restarted): process it here, as it would
@@ -91,7 +92,7 @@ def simulator_sms_replies():
 
 
 def _replies(phone: str, after: int) -> list[dict]:
-    with current_app.extensions["db"].session() as db:
+    with runtime().db.session() as db:
         member = members.by_phone(db, phone)
         if member is None:
             return []
@@ -106,7 +107,7 @@ def simulator_call():
     """One step of a phone call, as the caller hears it: the words of each piece and
     whether it is recorded (in her language, or played in English meanwhile). With
     no ``call`` it rings; then ``keys`` are what she pressed (empty: silence)."""
-    calls, library = current_app.extensions["calls"], current_app.extensions["audio"]
+    calls, library = runtime().calls, runtime().audio
     call_id = request.form.get("call", "")[:40]
     keys = request.form.get("keys", "")[:8]
     if not call_id:

@@ -25,6 +25,7 @@ from gateway.dashboard.auth import bp, needs
 from gateway.dashboard.form import Pages, actor, csv_download, found, language, said_from, say, services
 from gateway.errors import InputProblem
 from gateway.phone import mask, to_e164
+from gateway.runtime import runtime, runtime_of
 from gateway.store import audit, live_texts
 
 UPLOAD_LIMIT = 20 * 1024 * 1024  # a minute of uncompressed 48 kHz stereo is 11 MB
@@ -45,12 +46,12 @@ class Row:
 def catalogue() -> list[Row]:
     """Every recordable text: the flows' prompts, then the live texts."""
     app = current_app
-    recordings, catalog = app.extensions["audio"], app.extensions["services"].catalog
+    recordings, catalog = runtime_of(app).audio, runtime_of(app).services.catalog
     rows: dict[str, Row] = {}
-    for entry in prompt_audit(app.extensions["services"].book, catalog, recordings).needed:
+    for entry in prompt_audit(runtime_of(app).services.book, catalog, recordings).needed:
         row = rows.setdefault(entry.key, Row(entry.key, ", ".join(sorted(entry.where))[:120]))
         row.texts[entry.language], row.numbers[entry.language] = entry.text, entry.number
-    with app.extensions["db"].session() as db:
+    with runtime_of(app).db.session() as db:
         for text in live_texts.current(db):
             row = rows.setdefault(text.key, Row(text.key, text.where, live=True))
             for lang in catalog.languages:
@@ -82,13 +83,13 @@ def _shown(row: Row, uses: dict, lang: str) -> list[tuple[str, bool]]:
 def _text_of(lang: str, key: str) -> str | None:
     """The words a recording of ``key`` in ``lang`` is read from; None if calls never play it."""
     app = current_app
-    if lang not in app.extensions["services"].catalog.languages:
+    if lang not in runtime_of(app).services.catalog.languages:
         return None
     if key.startswith("live."):
-        with app.extensions["db"].session() as db:
+        with runtime_of(app).db.session() as db:
             text = live_texts.by_key(db, key)
         return (text.texts.get(lang) or next(iter(text.texts.values()), "")) if text else None
-    entries = prompt_audit(app.extensions["services"].book, app.extensions["services"].catalog, app.extensions["audio"]).needed
+    entries = prompt_audit(runtime_of(app).services.book, runtime_of(app).services.catalog, runtime_of(app).audio).needed
     return next((e.text for e in entries if e.key == key and e.language == lang), None)
 
 
@@ -97,7 +98,7 @@ def _text_of(lang: str, key: str) -> str | None:
 def studio():
     rows = catalogue()
     default = current_app.config["GATEWAY"].default_language
-    languages = sorted(current_app.extensions["services"].catalog.languages, key=lambda code: code != default)  # Lao first
+    languages = sorted(runtime().services.catalog.languages, key=lambda code: code != default)  # Lao first
     progress = {lang: {"recorded": sum(1 for r in rows if r.status.get(lang) == RECORDED),
                        "outdated": sum(1 for r in rows if r.status.get(lang) == OUTDATED),
                        "total": sum(1 for r in rows if lang in r.status)} for lang in languages}
@@ -135,10 +136,10 @@ def studio_record(lang: str, key: str):
         if wants_json:
             return jsonify(ok=False, error=message), 400
         return render_template("dashboard/message.html", title=_("Not saved"), text=message), 400
-    current_app.extensions["audio"].save(lang, key, clip.wav, text=text, by=actor(),
+    runtime().audio.save(lang, key, clip.wav, text=text, by=actor(),
                                          source="upload" if upload.filename and upload.filename != "blob" else "browser",
                                          seconds=clip.seconds)
-    with current_app.extensions["db"].session() as db:
+    with runtime().db.session() as db:
         audit.record(db, actor(), "prompt.record", f"{lang}/{key}", f"{clip.seconds} s")
     if wants_json:
         return jsonify(ok=True, seconds=clip.seconds, status=RECORDED,
@@ -151,7 +152,7 @@ def studio_record(lang: str, key: str):
 def studio_script():
     """The numbered list to record from by phone, in one language: what the phone
     studio asks her to type, with each text's words and where it is played."""
-    languages = current_app.extensions["services"].catalog.languages
+    languages = runtime().services.catalog.languages
     lang = request.args.get("lang")
     lang = lang if lang in languages else current_app.config["GATEWAY"].default_language
     uses, reader = usage.uses(services().book), language()
@@ -177,8 +178,8 @@ def studio_call():
     if not outcome.accepted or not outcome.provider_message_id:
         return render_template("dashboard/message.html", title=_("Not called"),
                                text=_("The provider did not place the call: %(error)s", error=outcome.error or "?")), 502
-    current_app.extensions["studio"].begin(app_services.provider.name, outcome.provider_message_id)
-    with current_app.extensions["db"].session() as db:
+    runtime().studio.begin(app_services.provider.name, outcome.provider_message_id)
+    with runtime().db.session() as db:
         audit.record(db, actor(), "prompt.call_me", mask(phone))
     return render_template("dashboard/message.html", title=_("Calling you"),
                            text=_("Your phone will ring in a moment. Type the studio PIN when asked."))

@@ -10,7 +10,7 @@ box cannot be unticked (its answers were given on that promise).
 
 from __future__ import annotations
 
-from flask import current_app, redirect, render_template, request, url_for
+from flask import redirect, render_template, request, url_for
 from flask_babel import gettext as _
 
 from gateway.content import survey
@@ -18,6 +18,7 @@ from gateway.dashboard import documents
 from gateway.dashboard.auth import bp, needs
 from gateway.dashboard.content import _edition, _languages
 from gateway.dashboard.form import found, language
+from gateway.runtime import runtime
 from gateway.store import surveys
 
 OPTIONS = survey.MAX_OPTIONS
@@ -32,7 +33,7 @@ def _promised(name: str, published: str | None) -> bool:
     answered so."""
     if published and survey.to_form(published)["sensitive"]:
         return True
-    with current_app.extensions["db"].session() as db:
+    with runtime().db.session() as db:
         return surveys.is_sensitive(db, name)
 
 
@@ -42,7 +43,7 @@ def content_surveys():
     edition = _edition()
     lang = language() if language() in edition.catalog.languages else _languages(edition)[0]
     rows = documents.listing("surveys", survey.to_form)
-    with current_app.extensions["db"].session() as db:
+    with runtime().db.session() as db:
         closed = surveys.closed(db, [row["name"] for row in rows])
     for row in rows:
         row.update(title=row["form"]["title"].get(lang) or row["name"], questions=len(row["form"]["questions"]),

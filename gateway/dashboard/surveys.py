@@ -8,7 +8,7 @@ its page shows the totals kept at the close, its answers gone.
 
 from __future__ import annotations
 
-from flask import abort, current_app, redirect, render_template, url_for
+from flask import abort, redirect, render_template, url_for
 from flask_babel import format_datetime
 from flask_babel import gettext as _
 
@@ -18,13 +18,14 @@ from gateway.dashboard.form import actor, choices, csv_download, language, servi
 from gateway.messaging import survey_closing
 from gateway.polls import survey_report
 from gateway.polls.results import UNKNOWN
+from gateway.runtime import runtime
 from gateway.store import surveys
 
 
 def _report(name: str) -> tuple[dict, dict, object, list]:
     """(the report, what the survey asks, its closure or None, its answer rows)."""
     entry = survey_closing.entry_of(services(), name)
-    with current_app.extensions["db"].session() as db:
+    with runtime().db.session() as db:
         closure = surveys.closure(db, name)
         rows = surveys.responses(db, name)
         sensitive = bool(entry and entry.get("sensitive")) or surveys.is_sensitive(db, name) or \

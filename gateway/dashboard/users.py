@@ -11,12 +11,13 @@ from __future__ import annotations
 
 import secrets
 
-from flask import current_app, g, redirect, render_template, request, url_for
+from flask import g, redirect, render_template, request, url_for
 from flask_babel import gettext as _
 
 from gateway.dashboard.auth import bp, needs
 from gateway.dashboard.form import say
 from gateway.errors import InputProblem
+from gateway.runtime import runtime
 from gateway.store import audit
 from gateway.store import users as accounts
 from gateway.store.models import User
@@ -26,7 +27,7 @@ def role_names() -> dict[str, str]:
 
 
 def _page(errors=None, form=None, notice=None, new_password=None, status=200):
-    with current_app.extensions["db"].session() as db:
+    with runtime().db.session() as db:
         rows = [(u.id, u.email, u.role, u.disabled_at, u.last_login_at) for u in accounts.everyone(db)]
     return render_template("dashboard/users.html", rows=rows, roles=role_names(), errors=errors or {},
                            form=form or {}, notice=notice, new_password=new_password,
@@ -44,7 +45,7 @@ def users_page():
 def add():
     form = {key: request.form.get(key, "")[:254] for key in ("email", "role", "language")}
     password = request.form.get("password", "")[:1000]
-    with current_app.extensions["db"].session() as db:
+    with runtime().db.session() as db:
         try:
             user = accounts.add(db, form["email"], password, form["role"],
                                 form["language"] if form["language"] in ("lo", "en") else "lo")
@@ -60,7 +61,7 @@ def add():
 def _change(user_id: int, change):
     """Apply ``change(db, user)`` (which returns the audit action and detail), or
     show why not; nothing is written when it refuses."""
-    with current_app.extensions["db"].session() as db:
+    with runtime().db.session() as db:
         user = db.get(User, user_id)
         if user is None:
             return _page(notice=_("No such account."), status=404)

@@ -25,6 +25,7 @@ from gateway.errors import InputProblem
 from gateway.messaging.audience import Audience  # noqa: F401  (re-exported for the CLI)
 from gateway.store.models import Broadcast, Member, OutboundMessage, TrainingSession, utcnow
 from gateway.store.schedule import where_to_join
+from gateway.store.states import BroadcastState, MessageState
 
 PLACEHOLDERS = {"name", "session.title", "session.starts_at", "session.where"}
 EXAMPLES = 3  # distinct renderings a preview shows per language
@@ -230,7 +231,7 @@ def materialise(db: Session, broadcast: Broadcast, renderer: Renderer, chunk: in
         pending.append({"member_id": member.id, "broadcast_id": broadcast.id, "kind": "bulk",
                         "channel": "voice" if call else "sms", "body": body,
                         "encoding": "voice" if call else size.encoding,
-                        "segments": 0 if call else size.segments, "status": "queued", "attempts": 0,
+                        "segments": 0 if call else size.segments, "status": MessageState.QUEUED, "attempts": 0,
                         "created_at": now, "updated_at": now})
         if len(pending) >= chunk:
             db.execute(insert(OutboundMessage), pending)
@@ -246,7 +247,7 @@ def queued_batches(db: Session, broadcast_id: int, size: int, unowned: bool = Fa
     rows with the same text sit together, so one Africa's Talking request can
     carry a whole batch."""
     query = (select(OutboundMessage.id, OutboundMessage.body)
-             .where(OutboundMessage.broadcast_id == broadcast_id, OutboundMessage.status == "queued")
+             .where(OutboundMessage.broadcast_id == broadcast_id, OutboundMessage.status == MessageState.QUEUED)
              .order_by(OutboundMessage.body, OutboundMessage.id))
     rows = db.execute(query.where(OutboundMessage.job_id.is_(None)) if unowned else query).all()
     batches: list[list[int]] = []
@@ -270,7 +271,7 @@ def queued_by_job(db: Session, broadcast_id: int, size: int) -> list[tuple[str, 
     orphans = False
     for job_id, message_id in db.execute(
             select(OutboundMessage.job_id, OutboundMessage.id)
-            .where(OutboundMessage.broadcast_id == broadcast_id, OutboundMessage.status == "queued")
+            .where(OutboundMessage.broadcast_id == broadcast_id, OutboundMessage.status == MessageState.QUEUED)
             .order_by(OutboundMessage.id)):
         if job_id is None:
             orphans = True
@@ -285,7 +286,7 @@ def queued_by_job(db: Session, broadcast_id: int, size: int) -> list[tuple[str, 
 
 
 def _unknown_before(broadcast_id: int, grace_s: int):
-    return (OutboundMessage.broadcast_id == broadcast_id, OutboundMessage.status == "unknown",
+    return (OutboundMessage.broadcast_id == broadcast_id, OutboundMessage.status == MessageState.UNKNOWN,
             OutboundMessage.updated_at < utcnow() - timedelta(seconds=grace_s))
 
 
@@ -298,7 +299,7 @@ def unknown_count(db: Session, broadcast_id: int, grace_s: int) -> int:
 def requeue_unknown(db: Session, broadcast_id: int, grace_s: int) -> int:
     """An organiser chose to resend them: back in the queue with a fresh budget."""
     return db.execute(update(OutboundMessage).where(*_unknown_before(broadcast_id, grace_s))
-                      .values(status="queued", attempts=0, error=None, job_id=None, claim=None,
+                      .values(status=MessageState.QUEUED, attempts=0, error=None, job_id=None, claim=None,
                               updated_at=utcnow())).rowcount
 
 
@@ -306,8 +307,8 @@ def requeue_failed(db: Session, broadcast_id: int) -> int:
     """An organiser chose to try the failed ones again (not ``unknown``: those may
     have arrived, and have their own careful path)."""
     return db.execute(update(OutboundMessage).where(OutboundMessage.broadcast_id == broadcast_id,
-                                                    OutboundMessage.status == "failed")
-                      .values(status="queued", attempts=0, error=None, job_id=None, claim=None,
+                                                    OutboundMessage.status == MessageState.FAILED)
+                      .values(status=MessageState.QUEUED, attempts=0, error=None, job_id=None, claim=None,
                               updated_at=utcnow())).rowcount
 
 
@@ -324,11 +325,11 @@ def recipients(db: Session, broadcast_id: int, status: str | None = None):
 def cancel(db: Session, broadcast: Broadcast) -> int:
     """Stop a broadcast: rows not yet claimed (or calls waiting to be tried again)
     are cancelled; returns how many."""
-    broadcast.status, broadcast.cancelled_at = "cancelled", utcnow()
+    broadcast.status, broadcast.cancelled_at = BroadcastState.CANCELLED, utcnow()
     return db.execute(update(OutboundMessage)
                       .where(OutboundMessage.broadcast_id == broadcast.id,
-                             OutboundMessage.status.in_(("queued", "waiting")))
-                      .values(status="cancelled", updated_at=utcnow())).rowcount
+                             OutboundMessage.status.in_((MessageState.QUEUED, MessageState.WAITING)))
+                      .values(status=MessageState.CANCELLED, updated_at=utcnow())).rowcount
 
 
 def progress(db: Session, broadcast_id: int) -> dict[str, int]:

@@ -23,6 +23,7 @@ from gateway.messaging.throttle import Throttle
 from gateway.providers.base import SendOutcome
 from gateway.services import Services
 from gateway.store.models import Broadcast, Member, OutboundMessage, TrainingSession, utcnow
+from gateway.store.states import BroadcastState, MessageState
 
 
 def batch_size(services: Services) -> int:
@@ -42,7 +43,7 @@ def dispatch(services: Services, broadcast_id: int, not_before=None, urgent: boo
         broadcast = db.get(Broadcast, broadcast_id)
         if broadcast is None:
             raise LookupError(f"no broadcast {broadcast_id}")
-        if broadcast.status == "cancelled":
+        if broadcast.status == BroadcastState.CANCELLED:
             raise LookupError(f"broadcast {broadcast_id} was cancelled")
         renderer = broadcasts.renderer_for(db, broadcast, services.catalog,
                                            config.default_language)
@@ -51,7 +52,7 @@ def dispatch(services: Services, broadcast_id: int, not_before=None, urgent: boo
         start = not_before if not_before is not None and not_before > now else now
         window = None if urgent else config.quiet_window()
         when = broadcasts.next_allowed(start, window, config.timezone) or (start if start > now else None)
-        broadcast.status, broadcast.send_after = "sending", when
+        broadcast.status, broadcast.send_after = BroadcastState.SENDING, when
         broadcast.urgent = broadcast.urgent or urgent
         broadcast.started_at = broadcast.started_at or now
     with database.session() as db:
@@ -62,7 +63,7 @@ def dispatch(services: Services, broadcast_id: int, not_before=None, urgent: boo
                        .values(job_id=job_id))
     for job_id, ids in jobs:
         broker.enqueue(services.queues["bulk"], "send_batch", ids, config=config, at=when,
-                       retry=broker.SEND_RETRY, job_id=job_id)
+                       retry=broker.jobs.SEND_RETRY, job_id=job_id)
     return added, len(batches), when
 
 
@@ -115,7 +116,7 @@ def send_batch(services: Services, message_ids: list[int], replies: bool = False
                    OutboundMessage.kind)
             .join(Member, Member.id == OutboundMessage.member_id)
             .outerjoin(Broadcast, Broadcast.id == OutboundMessage.broadcast_id)
-            .where(OutboundMessage.id.in_(message_ids), OutboundMessage.status == "queued")
+            .where(OutboundMessage.id.in_(message_ids), OutboundMessage.status == MessageState.QUEUED)
             .order_by(OutboundMessage.id)).all()
         ttl = _worth_sending_for(db, message_ids[0]) if message_ids else None
     attempts = {row.id: row.attempts + 1 for row in rows}  # once claimed
@@ -199,7 +200,7 @@ def send_batch(services: Services, message_ids: list[int], replies: bool = False
                 counts += _record(database, provider.name, outcomes, last_try, job_id)
                 phone_of = {m: phone for _, recipients in wave for m, phone in recipients}
                 held_back |= {phone_of[message_id] for message_id, outcome in outcomes.items()
-                              if outbox.settle(outcome, last_try(message_id))[0] == "queued"}
+                              if outbox.settle(outcome, last_try(message_id))[0] == MessageState.QUEUED}
     if counts.get("queued"):  # held-back rows only exist behind a queued one: the retry sends them
         raise TransientProviderError(f"{counts['queued']} of {len(message_ids)} will be retried")
     return dict(counts)
@@ -224,13 +225,13 @@ def _record(database, provider_name: str, outcomes: dict[int, SendOutcome | None
     now = utcnow()
     rows, opted_out, counts = [], [], Counter()
     for message_id, outcome in outcomes.items():
-        status, error = ("cancelled", None) if outcome is None else outbox.settle(outcome, last_try(message_id))
+        status, error = (MessageState.CANCELLED, None) if outcome is None else outbox.settle(outcome, last_try(message_id))
         counts[status] += 1
         accepted = outcome is not None and outcome.accepted
         rows.append({"id": message_id, "status": status, "provider": provider_name,
                      "provider_message_id": outcome.provider_message_id if accepted else None,
                      "error": error, "claim": None, "updated_at": now,
-                     "job_id": job_id if status == "queued" else None})
+                     "job_id": job_id if status == MessageState.QUEUED else None})
         if outcome is not None and outcome.opted_out:
             opted_out.append(message_id)
     with database.session() as db:

@@ -26,6 +26,7 @@ from gateway.providers.base import SendOutcome
 from gateway.services import Services
 from gateway.store import members
 from gateway.store.models import OutboundMessage, utcnow
+from gateway.store.states import MessageState
 
 log = logging.getLogger(__name__)
 ANSWERED, RETRY, FAILED = "answered", "retry", "failed"
@@ -67,18 +68,18 @@ def settle(services: Services, provider: str, call_id: str, outcome: str) -> str
     config = services.config
     with services.db.session() as db:
         row = find(db, provider, call_id)
-        if row is None or row.status in ("delivered", "failed", "cancelled"):
+        if row is None or row.status in (MessageState.DELIVERED, MessageState.FAILED, MessageState.CANCELLED):
             return None
         if outcome == ANSWERED:
-            row.status, row.error = "delivered", None
+            row.status, row.error = MessageState.DELIVERED, None
             return row.status
         if outcome == RETRY and row.attempts <= config.voice_retries:
             later = utcnow() + timedelta(minutes=config.voice_retry_minutes)
             when = next_allowed(later, config.quiet_window(), config.timezone) or later
-            row.status, row.error, row.provider_message_id = "waiting", "not answered; calling again", None
+            row.status, row.error, row.provider_message_id = MessageState.WAITING, "not answered; calling again", None
             message_id = row.id
         else:
-            row.status, row.error = "failed", ("not answered" if outcome == RETRY else "call failed")
+            row.status, row.error = MessageState.FAILED, ("not answered" if outcome == RETRY else "call failed")
             return row.status
     broker.enqueue(services.queues["bulk"], "call_again", message_id, config=config, at=when)
     return "waiting"
@@ -89,14 +90,14 @@ def requeue(services: Services, message_id: int) -> bool:
     cancelled or another trigger already took it."""
     with services.db.session() as db:
         return db.execute(update(OutboundMessage).where(
-            OutboundMessage.id == message_id, OutboundMessage.status == "waiting")
-            .values(status="queued", updated_at=utcnow())).rowcount == 1
+            OutboundMessage.id == message_id, OutboundMessage.status == MessageState.WAITING)
+            .values(status=MessageState.QUEUED, updated_at=utcnow())).rowcount == 1
 
 
 def overdue(db: Session, retry_minutes: int) -> list[int]:
     """Waiting calls whose retry job is well past due: Redis lost it (for the reconciler)."""
     return list(db.scalars(select(OutboundMessage.id).where(
-        OutboundMessage.status == "waiting",
+        OutboundMessage.status == MessageState.WAITING,
         OutboundMessage.updated_at < utcnow() - timedelta(minutes=retry_minutes + 15))))
 
 
@@ -122,7 +123,7 @@ def callback_row(services: Services, member_id: int) -> int:
     """The outbox row for a call-back, to be claimed and placed like any call."""
     with services.db.session() as db:
         row = OutboundMessage(member_id=member_id, kind="callback", channel="voice", body="call-back",
-                              encoding="voice", segments=0, status="queued")
+                              encoding="voice", segments=0, status=MessageState.QUEUED)
         db.add(row)
         db.flush()
         return row.id

@@ -22,6 +22,7 @@ from gateway.messaging.throttle import Throttle
 from gateway.phone import mask
 from gateway.services import current
 from gateway.store.models import Member
+from gateway.store.states import MessageState
 
 log = logging.getLogger(__name__)
 
@@ -36,11 +37,11 @@ def send_message(message_id: int) -> str:
             return "not claimed (already sent, sending or cancelled)"
         member = db.get(Member, row.member_id)
         if member is None or member.phone is None:
-            row.status, row.error = "failed", "member erased"
-            return "failed"
+            row.status, row.error = MessageState.FAILED, "member erased"
+            return MessageState.FAILED
         if row.kind == "bulk" and member.opted_out_at is not None:
-            row.status, row.error = "failed", "opted out"
-            return "failed"
+            row.status, row.error = MessageState.FAILED, "opted out"
+            return MessageState.FAILED
         phone, body, attempts = member.phone, row.body, row.attempts
     # Counted so bulk sends yield to it; a reply to a member never waits.
     Throttle(services.redis, provider.name, services.config.segments_per_second).take(
@@ -54,7 +55,7 @@ def send_message(message_id: int) -> str:
     with database.session() as db:
         status = outbox.record(db, message_id, provider.name, outcome, last_try=last_try)
     log.info("message %s to %s: %s", message_id, mask(phone), status)
-    if status == "queued":  # transient: let RQ retry with backoff
+    if status == MessageState.QUEUED:  # transient: let RQ retry with backoff
         raise TransientProviderError(f"message {message_id}: {outcome.error}")
     return status
 

@@ -25,10 +25,11 @@ from gateway.errors import AmbiguousProviderError, ProviderError, TransientProvi
 from gateway.phone import mask, to_e164
 from gateway.providers.base import DeliveryReport, SendOutcome
 from gateway.store.models import Member, OutboundMessage, utcnow
+from gateway.store.states import MessageState
 
 log = logging.getLogger(__name__)
 
-FINAL = {"delivered", "failed", "unknown", "cancelled"}
+FINAL = {MessageState.DELIVERED, MessageState.FAILED, MessageState.UNKNOWN, MessageState.CANCELLED}
 # The order a report may move a row in; a final state never moves back.
 RANK = {"queued": 0, "waiting": 0, "sending": 1, "sent": 2, "delivered": 3, "failed": 3, "unknown": 3,
         "cancelled": 3}
@@ -41,7 +42,7 @@ def add(db: Session, member: Member, body: str, kind: str = "reply",
     size = sms_size(body)
     row = OutboundMessage(member_id=member.id, body=body[:1600], kind=kind, channel="sms",
                           broadcast_id=broadcast_id, encoding=size.encoding,
-                          segments=size.segments, status="queued")
+                          segments=size.segments, status=MessageState.QUEUED)
     db.add(row)
     if flush:
         db.flush()
@@ -57,8 +58,8 @@ def client_id(message_id: int) -> str:
 def claim(db: Session, message_id: int) -> OutboundMessage | None:
     """Take the row for sending; None if another worker has it or it is done."""
     won = db.execute(update(OutboundMessage)
-                     .where(OutboundMessage.id == message_id, OutboundMessage.status == "queued")
-                     .values(status="sending", attempts=OutboundMessage.attempts + 1,
+                     .where(OutboundMessage.id == message_id, OutboundMessage.status == MessageState.QUEUED)
+                     .values(status=MessageState.SENDING, attempts=OutboundMessage.attempts + 1,
                              updated_at=utcnow())).rowcount
     return db.get(OutboundMessage, message_id) if won == 1 else None
 
@@ -66,8 +67,8 @@ def claim(db: Session, message_id: int) -> OutboundMessage | None:
 def claim_many(db: Session, message_ids: list[int], token: str) -> list[int]:
     """Take these rows for one provider request; returns the ids this call won."""
     db.execute(update(OutboundMessage)
-               .where(OutboundMessage.id.in_(message_ids), OutboundMessage.status == "queued")
-               .values(status="sending", claim=token, attempts=OutboundMessage.attempts + 1,
+               .where(OutboundMessage.id.in_(message_ids), OutboundMessage.status == MessageState.QUEUED)
+               .values(status=MessageState.SENDING, claim=token, attempts=OutboundMessage.attempts + 1,
                        updated_at=utcnow()))
     return list(db.scalars(select(OutboundMessage.id).where(OutboundMessage.claim == token)))
 
@@ -88,13 +89,13 @@ def settle(outcome: SendOutcome, last_try: bool) -> tuple[str, str | None]:
     rather than strand in the queue.
     """
     if outcome.accepted:
-        return "sent", None
+        return MessageState.SENT, None
     if outcome.ambiguous:
-        return "unknown", (outcome.error or "no answer; may have been sent")[:200]
+        return MessageState.UNKNOWN, (outcome.error or "no answer; may have been sent")[:200]
     if outcome.transient and not last_try:
-        return "queued", (outcome.error or "")[:200] or None
+        return MessageState.QUEUED, (outcome.error or "")[:200] or None
     error = f"gave up after retries: {outcome.error}" if outcome.transient else outcome.error
-    return "failed", (error or "")[:200] or None
+    return MessageState.FAILED, (error or "")[:200] or None
 
 
 def record(db: Session, message_id: int, provider: str, outcome: SendOutcome,
@@ -130,7 +131,7 @@ def apply_report(db: Session, report: DeliveryReport) -> bool:
         if row is None:
             return False
         row.provider_message_id = report.provider_message_id
-        row.status, row.error = "sent", None  # the provider had it; the report moves it on
+        row.status, row.error = MessageState.SENT, None  # the provider had it; the report moves it on
     if report.opted_out:
         member = db.get(Member, row.member_id)
         if member is not None and member.opted_out_at is None:
@@ -145,10 +146,10 @@ def settle_stuck(db: Session, older_than: datetime) -> list[int]:
     """Rows left in ``sending`` by a crashed worker become ``unknown``: we cannot
     know whether the provider got them, and resending could send twice."""
     stuck = list(db.scalars(select(OutboundMessage.id).where(
-        OutboundMessage.status == "sending", OutboundMessage.updated_at < older_than)))
+        OutboundMessage.status == MessageState.SENDING, OutboundMessage.updated_at < older_than)))
     if stuck:
         db.execute(update(OutboundMessage).where(OutboundMessage.id.in_(stuck))
-                   .values(status="unknown", claim=None, error="worker stopped mid-send; not resent"))
+                   .values(status=MessageState.UNKNOWN, claim=None, error="worker stopped mid-send; not resent"))
     return stuck
 
 
@@ -158,7 +159,7 @@ def _unknown_row_for(db: Session, report: DeliveryReport) -> OutboundMessage | N
     # Providers echo the E.164 number we sent to; parse anything else.
     phone = report.phone if report.phone.startswith("+") else to_e164(report.phone)
     return db.scalar(select(OutboundMessage).join(Member, Member.id == OutboundMessage.member_id).where(
-        Member.phone == phone, OutboundMessage.status == "unknown",
+        Member.phone == phone, OutboundMessage.status == MessageState.UNKNOWN,
         OutboundMessage.provider == report.provider, OutboundMessage.provider_message_id.is_(None),
         OutboundMessage.updated_at > utcnow() - REPORT_MATCH_WINDOW)
         .order_by(OutboundMessage.updated_at).limit(1))
@@ -168,6 +169,6 @@ def stranded_replies(db: Session, queued_before: datetime) -> list[int]:
     """Conversational replies still queued since before then (the reconciler
     checks whether Redis holds their job)."""
     return list(db.scalars(select(OutboundMessage.id).where(
-        OutboundMessage.status == "queued", OutboundMessage.kind == "reply",
+        OutboundMessage.status == MessageState.QUEUED, OutboundMessage.kind == "reply",
         OutboundMessage.broadcast_id.is_(None), OutboundMessage.updated_at < queued_before)
         .order_by(OutboundMessage.id).limit(1000)))

@@ -13,11 +13,12 @@ from datetime import timedelta
 from sqlalchemy import select
 
 from gateway import broker
-from gateway.messaging import broadcasts, bulk, calls, outbox, invitations, reminders, survey_closing
+from gateway.messaging import broadcasts, bulk, calls, invitations, outbox, reminders, survey_closing
 from gateway.polls import poll as polls
 from gateway.services import Services
 from gateway.store import privacy
 from gateway.store.models import Broadcast, utcnow
+from gateway.store.states import BroadcastState
 
 log = logging.getLogger(__name__)
 # A reply queued this long ago whose job Redis does not hold was never queued
@@ -41,7 +42,7 @@ def reconcile(services: Services) -> dict:
         # A broadcast held for quiet hours or a later start waits for its own trigger.
         held_until = broadcasts.next_allowed(utcnow(), config.quiet_window(), config.timezone)
         sending = list(db.scalars(
-            select(Broadcast.id).where(Broadcast.status == "sending",
+            select(Broadcast.id).where(Broadcast.status == BroadcastState.SENDING,
                                        (Broadcast.send_after.is_(None)) | (Broadcast.send_after <= utcnow()),
                                        *([Broadcast.urgent.is_(True)] if held_until is not None else []))))
         overdue = reminders.due(db)
@@ -57,14 +58,14 @@ def reconcile(services: Services) -> dict:
         with database.session() as db:
             left = broadcasts.progress(db, broadcast_id)
             if left["queued"] == 0 and left["sending"] == 0 and left["waiting"] == 0:
-                db.get(Broadcast, broadcast_id).status = "done"
+                db.get(Broadcast, broadcast_id).status = BroadcastState.DONE
                 continue
             owners = broadcasts.queued_by_job(db, broadcast_id, bulk.batch_size(services))
         # Only a job Redis no longer holds is queued again, under the same id: a
         # job waiting for its retry keeps its rows, and no row gets a fresh budget.
         for job_id, ids in owners:
             if broker.enqueue(queues["bulk"], "send_batch", ids, config=config,
-                              retry=broker.SEND_RETRY, job_id=job_id) is not None:
+                              retry=broker.jobs.SEND_RETRY, job_id=job_id) is not None:
                 requeued += len(ids)
     for message_id in stranded_replies:  # answered 200, but Redis was down to queue the reply
         if broker.enqueue_reply(queues, message_id, config) is not None:

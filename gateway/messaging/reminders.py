@@ -30,8 +30,9 @@ from gateway.messaging import broadcasts, bulk
 from gateway.messaging.audience import Audience
 from gateway.polls import poll as polls
 from gateway.services import Services
-from gateway.store.schedule import audience_languages
 from gateway.store.models import Broadcast, Member, OutboundMessage, Reminder, TrainingSession, utcnow
+from gateway.store.schedule import audience_languages
+from gateway.store.states import ReminderState
 
 # A trigger this early (clock skew between machines) still counts as due.
 EARLY_S = 60
@@ -52,22 +53,22 @@ def sync(db: Session, session: TrainingSession, offsets: list[int], now: datetim
         if row is None:
             row = Reminder(session_id=session.id, offset_minutes=offset, due_at=due, kind=kind)
             db.add(row)
-        elif row.status == "firing":
+        elif row.status == ReminderState.FIRING:
             continue  # being turned into a broadcast right now
-        elif row.status == "sent":
+        elif row.status == ReminderState.SENT:
             if not _withdraw(db, row, session, due):
                 continue  # already handed to the provider; nothing to take back
         row.due_at = due
         if session.cancelled_at is not None:
-            row.status = "cancelled"
+            row.status = ReminderState.CANCELLED
         elif due <= now:
-            row.status = "missed"
+            row.status = ReminderState.MISSED
         else:
-            row.status = "scheduled"
+            row.status = ReminderState.SCHEDULED
             scheduled.append(row)
     for row in existing.values():  # an offset no longer configured
-        if row.status == "scheduled":
-            row.status = "cancelled"
+        if row.status == ReminderState.SCHEDULED:
+            row.status = ReminderState.CANCELLED
     db.flush()
     return scheduled
 
@@ -92,14 +93,14 @@ def due(db: Session, now: datetime | None = None) -> list[int]:
     """Scheduled reminders whose time has come (for the reconciler)."""
     now = now or utcnow()
     return list(db.scalars(select(Reminder.id).where(
-        Reminder.status == "scheduled", Reminder.due_at <= now + timedelta(seconds=EARLY_S))))
+        Reminder.status == ReminderState.SCHEDULED, Reminder.due_at <= now + timedelta(seconds=EARLY_S))))
 
 
 def claim(db: Session, reminder_id: int, now: datetime | None = None) -> Reminder | None:
     now = now or utcnow()
     won = db.execute(update(Reminder).where(
-        Reminder.id == reminder_id, Reminder.status == "scheduled",
-        Reminder.due_at <= now + timedelta(seconds=EARLY_S)).values(status="firing")).rowcount
+        Reminder.id == reminder_id, Reminder.status == ReminderState.SCHEDULED,
+        Reminder.due_at <= now + timedelta(seconds=EARLY_S)).values(status=ReminderState.FIRING)).rowcount
     return db.get(Reminder, reminder_id) if won == 1 else None
 
 
@@ -108,7 +109,7 @@ def create_broadcast(db: Session, reminder: Reminder, catalog: Catalog, feedback
     if reminder.kind == "feedback":
         poll = polls.feedback_poll(db, session, catalog, timedelta(minutes=feedback_open_minutes))
         row = polls.start_broadcast(db, poll, catalog)
-        reminder.broadcast_id, reminder.status = row.id, "sent"
+        reminder.broadcast_id, reminder.status = row.id, ReminderState.SENT
         return row.id
     texts, audience = _message(session, catalog)
     # The session's title in its own language: the name organisers see in the list.
@@ -116,7 +117,7 @@ def create_broadcast(db: Session, reminder: Reminder, catalog: Catalog, feedback
     row = broadcasts.create(db, texts, audience, f"reminder: {title} ({reminder.offset_minutes} min before)",
                             session_id=session.id)
     row.by_preference = True  # a member who asked for calls gets a reminder call
-    reminder.broadcast_id, reminder.status = row.id, "sent"
+    reminder.broadcast_id, reminder.status = row.id, ReminderState.SENT
     return row.id
 
 

@@ -22,7 +22,8 @@ import threading
 from gateway import broker
 from gateway.errors import TransientProviderError
 from gateway.messaging import bulk
-from gateway.services import Services, is_outage
+from gateway.outage import is_outage
+from gateway.services import Services
 
 log = logging.getLogger(__name__)
 MOST = 500
@@ -47,7 +48,7 @@ def queue_job(services: Services, message_ids: list[int]) -> None:
         return
     try:
         broker.enqueue(services.queues["replies"], "send_replies", message_ids, config=services.config,
-                       retry=broker.SEND_RETRY, job_id=broker.replies_job_id(message_ids[0]))
+                       retry=broker.jobs.SEND_RETRY, job_id=broker.replies_job_id(message_ids[0]))
     except Exception as exc:
         if is_outage(exc):
             log.warning("replies: %d message(s) left for the reconciler: Redis unreachable", len(message_ids))

@@ -36,6 +36,7 @@ from redis.exceptions import TimeoutError as RedisTimeoutError
 from rq import Worker
 
 from gateway import broker, services
+from gateway.logs import setup_logging
 from gateway.content.library import CHECK_EVERY_S
 from gateway.messaging import reconciler
 
@@ -157,7 +158,7 @@ def run(burst: bool = False,
     """The RQ worker. ``companion`` (the inbox drainer, from ``outreach worker``)
     runs beside it in a forked process, unless ``burst``."""
     gateway = services.Services.build()
-    services.setup_logging(gateway.config)
+    setup_logging(gateway.config)
     services.bind(gateway)
     gateway.library.prepare()  # built once here, inherited by every forked job
     engine = gateway.db.engine

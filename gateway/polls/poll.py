@@ -36,6 +36,7 @@ from gateway.store.models import (
     TrainingSession,
     utcnow,
 )
+from gateway.store.states import MessageState
 
 MAX_OPTIONS = 9  # one key on a phone pad
 # A member who keeps sending answers we cannot read gets help this many times per
@@ -43,7 +44,7 @@ MAX_OPTIONS = 9  # one key on a phone pad
 INVALID_HELP_LIMIT = 3
 # A reply to a poll closed longer ago than this is not taken as a late answer.
 CLOSED_GRACE = timedelta(days=7)
-SENT = ("sent", "delivered", "unknown")  # "unknown": the provider may well have sent it
+SENT = (MessageState.SENT, MessageState.DELIVERED, MessageState.UNKNOWN)  # "unknown": the provider may well have sent it
 # Bumped when this process creates or closes a poll, so its answer cache reloads at once.
 _generation = 0
 

@@ -16,8 +16,9 @@ from sqlalchemy import delete, select, update
 from sqlalchemy.orm import Session
 
 from gateway.store.models import ContentDocument, ContentEdit, ContentVersion, utcnow
+from gateway.store.states import VersionState
 
-DRAFT, PUBLISHED, PAST = "draft", "published", "past"
+DRAFT, PUBLISHED, PAST = VersionState.DRAFT, VersionState.PUBLISHED, VersionState.PAST
 
 
 def published(db: Session) -> ContentVersion | None:

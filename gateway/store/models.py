@@ -14,6 +14,8 @@ from sqlalchemy import false as sa_false
 from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column, relationship
 from sqlalchemy.types import TypeDecorator
 
+from gateway.store import states
+
 
 def utcnow() -> datetime:
     return datetime.now(timezone.utc)
@@ -196,7 +198,8 @@ class OutboundMessage(Base):
     """
 
     __tablename__ = "outbound_messages"
-    __table_args__ = (UniqueConstraint("broadcast_id", "member_id", name="uq_outbound_broadcast_member"),)
+    __table_args__ = (UniqueConstraint("broadcast_id", "member_id", name="uq_outbound_broadcast_member"),
+                      states.check("outbound_messages", states.MessageState))
 
     id: Mapped[int] = mapped_column(Integer, primary_key=True)
     member_id: Mapped[int] = mapped_column(ForeignKey("members.id", ondelete="CASCADE"), index=True)
@@ -208,7 +211,7 @@ class OutboundMessage(Base):
     encoding: Mapped[str] = mapped_column(String(8))
     segments: Mapped[int] = mapped_column(Integer)
     # queued -> sending -> sent -> delivered | failed | unknown (settled after a crash)
-    status: Mapped[str] = mapped_column(String(12), default="queued", index=True)
+    status: Mapped[str] = mapped_column(String(12), default=states.MessageState.QUEUED, index=True)
     provider: Mapped[str | None] = mapped_column(String(20))
     provider_message_id: Mapped[str | None] = mapped_column(String(64), index=True)
     error: Mapped[str | None] = mapped_column(String(200))
@@ -284,13 +287,14 @@ class Broadcast(Base):
     """
 
     __tablename__ = "broadcasts"
+    __table_args__ = (states.check("broadcasts", states.BroadcastState),)
 
     id: Mapped[int] = mapped_column(Integer, primary_key=True)
     name: Mapped[str] = mapped_column(String(120), default="")
     texts: Mapped[dict] = mapped_column(JSON)  # {"lo": "...", "en": "..."}
     audience: Mapped[dict] = mapped_column(JSON)  # see gateway.audience.Audience
     session_id: Mapped[int | None] = mapped_column(ForeignKey("training_sessions.id", ondelete="SET NULL"))
-    status: Mapped[str] = mapped_column(String(12), default="draft")  # draft|sending|done|cancelled
+    status: Mapped[str] = mapped_column(String(12), default=states.BroadcastState.DRAFT)
     created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
     started_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
     # Reminders go to each member the way she chose (SMS or a call); other broadcasts by SMS.
@@ -311,14 +315,15 @@ class Reminder(Base):
     """
 
     __tablename__ = "reminders"
-    __table_args__ = (UniqueConstraint("session_id", "offset_minutes", name="uq_reminder_offset"),)
+    __table_args__ = (UniqueConstraint("session_id", "offset_minutes", name="uq_reminder_offset"),
+                      states.check("reminders", states.ReminderState))
 
     id: Mapped[int] = mapped_column(Integer, primary_key=True)
     session_id: Mapped[int] = mapped_column(ForeignKey("training_sessions.id", ondelete="CASCADE"), index=True)
     offset_minutes: Mapped[int] = mapped_column(Integer)  # before the start; negative is after
     kind: Mapped[str] = mapped_column(String(12), default="reminder", server_default="reminder")  # reminder | feedback
     due_at: Mapped[datetime] = mapped_column(UTCDateTime, index=True)
-    status: Mapped[str] = mapped_column(String(12), default="scheduled")  # scheduled|firing|sent|cancelled|missed
+    status: Mapped[str] = mapped_column(String(12), default=states.ReminderState.SCHEDULED)
     broadcast_id: Mapped[int | None] = mapped_column(ForeignKey("broadcasts.id", ondelete="SET NULL"))
 
 
@@ -435,10 +440,11 @@ class ContentVersion(Base):
     __table_args__ = (
         Index("one_published_version", "status", unique=True,
               sqlite_where=sql("status = 'published'"), postgresql_where=sql("status = 'published'")),
+        states.check("content_versions", states.VersionState),
     )
 
     id: Mapped[int] = mapped_column(Integer, primary_key=True)
-    status: Mapped[str] = mapped_column(String(12), index=True)  # draft | published | past
+    status: Mapped[str] = mapped_column(String(12), index=True)  # states.VersionState
     source: Mapped[str] = mapped_column(String(40))  # shipped | import | dashboard | revert
     note: Mapped[str | None] = mapped_column(String(500))
     author: Mapped[str] = mapped_column(String(254))

@@ -33,6 +33,7 @@ from gateway.store.models import (
     TrainingSession,
     utcnow,
 )
+from gateway.store.states import MessageState
 
 ERASED_TEXT = ""  # a message row stays for the counts; its words go
 
@@ -106,7 +107,7 @@ def apply_retention(db: Session, days: int, now: datetime | None = None) -> dict
     before = (now or utcnow()) - timedelta(days=days)
     messages = db.execute(update(OutboundMessage).where(
         OutboundMessage.created_at < before, OutboundMessage.body != ERASED_TEXT,
-        OutboundMessage.status.notin_(("queued", "sending", "waiting")))
+        OutboundMessage.status.notin_((MessageState.QUEUED, MessageState.SENDING, MessageState.WAITING)))
         .values(body=ERASED_TEXT)).rowcount
     replies = db.execute(update(PollReply).where(PollReply.received_at < before,
                                                  PollReply.text != ERASED_TEXT)

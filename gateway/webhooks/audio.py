@@ -4,7 +4,8 @@ is served only when it is the recording's current file."""
 
 from __future__ import annotations
 
-from flask import Blueprint, abort, current_app, send_from_directory
+from flask import Blueprint, abort, send_from_directory
+from gateway.runtime import runtime
 
 bp = Blueprint("audio", __name__)
 
@@ -12,7 +13,7 @@ bp = Blueprint("audio", __name__)
 @bp.get("/audio/<lang>/<name>")
 def audio(lang: str, name: str):
     key, _, extension = name.rpartition(".")
-    found = current_app.extensions["audio"].path(lang, key)
+    found = runtime().audio.path(lang, key)
     if found is None or found.name != name:
         abort(404)
     # A re-recorded prompt keeps its URL: providers and browsers must ask again soon.

@@ -22,6 +22,7 @@ from gateway.channels.voice.studio import Target
 from gateway.content.prompt_audit import audit as prompt_audit
 from gateway.messaging import calls as outbound_calls
 from gateway.phone import to_e164
+from gateway.runtime import runtime
 from gateway.store import audit, live_texts
 
 log = logging.getLogger(__name__)
@@ -38,14 +39,14 @@ def base() -> str:
 
 
 def audio_url(lang: str, key: str) -> str | None:
-    name = current_app.extensions["audio"].file(lang, key)
+    name = runtime().audio.file(lang, key)
     return f"{base()}/audio/{lang}/{name}" if name else None
 
 
 def ended(provider: str, call_id: str) -> None:
     """The call is over: its menu and any studio session are let go."""
-    current_app.extensions["calls"].hang_up(provider, call_id)
-    current_app.extensions["studio"].end(provider, call_id)
+    runtime().calls.hang_up(provider, call_id)
+    runtime().studio.end(provider, call_id)
 
 
 def studio_step(provider: str, call_id: str, digits: str, recording: str, caller: str):
@@ -53,7 +54,7 @@ def studio_step(provider: str, call_id: str, digits: str, recording: str, caller
     A caller becomes one by pressing * (the first menu takes one key) when
     STUDIO_PIN is set (and STUDIO_PHONES, if set, lists her number); the PIN is
     asked before anything else."""
-    studio = current_app.extensions["studio"]
+    studio = runtime().studio
     phone = to_e164(caller) or ""
     if not studio.enabled or not call_id:
         return None
@@ -61,7 +62,7 @@ def studio_step(provider: str, call_id: str, digits: str, recording: str, caller
         speech = studio.step(provider, call_id, digits[:8], recording[:500], _studio_target, audio_url,
                              _keep_recording, "phone", phone)
     elif digits == "*" and studio.allows(phone):
-        current_app.extensions["calls"].hang_up(provider, call_id)  # her member menu is left behind
+        runtime().calls.hang_up(provider, call_id)  # her member menu is left behind
         speech = studio.begin(provider, call_id)
     else:
         return None
@@ -71,11 +72,11 @@ def studio_step(provider: str, call_id: str, digits: str, recording: str, caller
 def _studio_target(number: int):
     """The prompt (or live text) an organiser typed the number of."""
     if number < live_texts.SESSIONS:
-        entries = prompt_audit(current_app.extensions["services"].book, current_app.extensions["services"].catalog,
-                               current_app.extensions["audio"]).needed
+        entries = prompt_audit(runtime().services.book, runtime().services.catalog,
+                               runtime().audio).needed
         entry = next((e for e in entries if e.number == number), None)
         return Target(entry.language, entry.key, entry.text) if entry else None
-    with current_app.extensions["db"].session() as db:
+    with runtime().db.session() as db:
         text = live_texts.by_number(db, number)
     if text is None:
         return None
@@ -86,10 +87,10 @@ def _studio_target(number: int):
 def _keep_recording(provider: str, url: str, target, who: str) -> None:
     """Queue the job that fetches her recording from the provider and keeps it."""
     config = current_app.config["GATEWAY"]
-    broker.enqueue(current_app.extensions["queues"]["default"], "save_recording", provider, url,
+    broker.enqueue(runtime().queues["default"], "save_recording", provider, url,
                    target.lang, target.key, target.text, who, config=config,
                    retry=Retry(max=5, interval=[5, 15, 60, 300, 900]))
-    with current_app.extensions["db"].session() as db:
+    with runtime().db.session() as db:
         audit.record(db, f"{who} (studio PIN)", "prompt.record", f"{target.lang}/{target.key}", "by phone")
 
 
@@ -97,7 +98,7 @@ def step(provider: str, call_id: str, caller: str, digits: str, recording: str, 
          placed: int | None = None):
     """What to say for this callback (a ``CallStep``); a goodbye when it cannot go on.
     ``placed`` is the outbox row of a call we placed, if this is one."""
-    calls = current_app.extensions["calls"]
+    calls = runtime().calls
     phone = to_e164(caller)
     lang = current_app.config["GATEWAY"].default_language
     if phone is None or not call_id:
@@ -105,7 +106,7 @@ def step(provider: str, call_id: str, caller: str, digits: str, recording: str, 
     try:
         flow, start_vars = "main", {}
         if placed is not None and not calls.in_progress(provider, call_id):
-            with current_app.extensions["db"].session() as db:
+            with runtime().db.session() as db:
                 flow, start_vars = outbound_calls.flow_for(db, placed)
         return calls.step(provider, call_id[:80], phone, digits=digits[:8], recording=recording[:300],
                           silent=silent, flow=flow, start_vars=start_vars)
@@ -126,7 +127,7 @@ def always_xml(render: Callable[[CallStep], str]):
             except Exception:
                 log.exception("voice webhook %s failed", request.path)
                 lang = current_app.config["GATEWAY"].default_language
-                return xml(render(current_app.extensions["calls"].farewell(lang)))
+                return xml(render(runtime().calls.farewell(lang)))
         return guarded
     return wrap
 
@@ -136,13 +137,13 @@ def call_back(provider: str, call_id: str, caller: str) -> bool:
     nothing) and we call her back. True when this call should be rejected."""
     if not current_app.config["GATEWAY"].calls_back or not call_id:
         return False
-    if current_app.extensions["calls"].in_progress(provider, call_id):
+    if runtime().calls.in_progress(provider, call_id):
         return False
     phone = to_e164(caller)
     if phone is None:
         return False
     try:
-        outbound_calls.missed_call(current_app.extensions["services"], phone)
+        outbound_calls.missed_call(runtime().services, phone)
     except Exception:  # she still gets the reject; the log says why no call came
         log.exception("call-back via %s could not be queued", provider)
     return True

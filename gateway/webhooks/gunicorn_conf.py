@@ -17,7 +17,9 @@ control_socket_disable = True
 
 
 def post_fork(server, worker):  # noqa: ARG001 (gunicorn's hook signature)
+    from gateway.runtime import runtime_of
+
     app = server.app.wsgi()
-    app.extensions["db"].engine.dispose(close=False)  # never reuse a parent's connection
-    app.extensions["inbox"].store.engine.dispose(close=False)  # the inbox's own (it created its table)
-    app.extensions["redis"].connection_pool.reset()
+    runtime_of(app).db.engine.dispose(close=False)  # never reuse a parent's connection
+    runtime_of(app).inbox.store.engine.dispose(close=False)  # the inbox's own (it created its table)
+    runtime_of(app).redis.connection_pool.reset()

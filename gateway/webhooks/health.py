@@ -25,6 +25,7 @@ from flask import Blueprint, current_app, jsonify
 
 from gateway.broker import workers_alive
 from gateway.content.prompt_audit import audit, coverage, coverage_warning
+from gateway.runtime import runtime
 
 bp = Blueprint("health", __name__)
 log = logging.getLogger(__name__)
@@ -34,8 +35,8 @@ INBOX_LATE_S = 10  # a text waiting longer is answered late: worth a warning
 @bp.get("/healthz")
 def healthz():
     checks = {}
-    for name, probe in (("database", lambda: current_app.extensions["db"].ping()),
-                        ("redis", lambda: current_app.extensions["redis"].ping())):
+    for name, probe in (("database", lambda: runtime().db.ping()),
+                        ("redis", lambda: runtime().redis.ping())):
         try:
             checks[name] = "ok" if probe() else "down"
         except Exception as exc:  # a health check reports; it never raises
@@ -44,7 +45,7 @@ def healthz():
     if any(value != "ok" for value in checks.values()):
         return jsonify(status="down", workers=None, **checks), 503
     try:
-        workers = workers_alive(current_app.extensions["redis"])
+        workers = workers_alive(runtime().redis)
     except Exception as exc:
         log.warning("health check workers failed: %s", type(exc).__name__)
         workers = 0
@@ -76,7 +77,7 @@ def _inbox() -> dict:
     """Texts accepted and not yet processed. A backlog that grows means the drainer
     cannot keep up (or is stuck); replies are late, nothing is lost."""
     try:
-        waiting, oldest = current_app.extensions["inbox"].pending()
+        waiting, oldest = runtime().inbox.pending()
     except Exception as exc:
         log.warning("health check inbox failed: %s", type(exc).__name__)
         return {}
@@ -87,8 +88,8 @@ def _voice() -> tuple[dict, list[str]]:
     """Recorded prompts per language. Less than all of the default language is a
     warning, not a degradation: calls still work, those screens are in English."""
     try:
-        result = audit(current_app.extensions["services"].book, current_app.extensions["services"].catalog,
-                       current_app.extensions["audio"])
+        result = audit(runtime().services.book, runtime().services.catalog,
+                       runtime().audio)
     except Exception as exc:
         log.warning("health check voice failed: %s", type(exc).__name__)
         return {}, []
@@ -101,7 +102,7 @@ def _phones() -> list[dict] | None:
     """The Android phones (SMS_PROVIDER=android): which are sending, and why others rest.
     Every phone resting means nothing goes out: degraded."""
     try:
-        return current_app.extensions["provider"].sender_health()
+        return runtime().provider.sender_health()
     except Exception as exc:
         log.warning("health check phones failed: %s", type(exc).__name__)
         return None

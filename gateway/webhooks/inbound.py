@@ -11,10 +11,11 @@ from __future__ import annotations
 
 import logging
 
-from flask import current_app, request
+from flask import request
 
 from gateway.providers.base import Inbound
-from gateway.services import is_outage
+from gateway.runtime import runtime
+from gateway.outage import is_outage
 
 log = logging.getLogger(__name__)
 
@@ -24,13 +25,13 @@ def keep(provider: str, inbound: Inbound | None = None) -> bool:
     not be made durable. A form that is not a text is dropped: nothing to keep."""
     if inbound is None:
         try:
-            inbound = current_app.extensions["parsers"][provider].parse_inbound(request.form)
+            inbound = runtime().parsers[provider].parse_inbound(request.form)
         except Exception:
             log.exception("unreadable inbound sms via %s", provider)  # nothing to keep
             return True
     if inbound is None:
         return True
-    spool, inbox = current_app.extensions["spool"], current_app.extensions["inbox"]
+    spool, inbox = runtime().spool, runtime().inbox
     try:
         inbox.add(inbound)
     except Exception as exc:

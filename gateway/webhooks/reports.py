@@ -9,11 +9,12 @@ from __future__ import annotations
 
 import logging
 
-from flask import current_app, request
+from flask import request
 
 from gateway.messaging import outbox
 from gateway.phone import mask, to_e164
 from gateway.providers.base import DeliveryReport, OptOutNotice
+from gateway.runtime import runtime
 from gateway.store import members
 from gateway.store.models import utcnow
 
@@ -23,7 +24,7 @@ log = logging.getLogger(__name__)
 def apply_form(provider: str) -> None:
     """Parse the posted form as ``provider``'s report and apply it; a failure is logged."""
     try:
-        report = current_app.extensions["parsers"][provider].parse_report(request.form)
+        report = runtime().parsers[provider].parse_report(request.form)
         if report is not None:
             apply(report)
     except Exception:
@@ -32,7 +33,7 @@ def apply_form(provider: str) -> None:
 
 def apply(report: DeliveryReport | OptOutNotice) -> None:
     """Raises what the database raises: a caller that can ask again (a 503) does."""
-    with current_app.extensions["db"].session() as db:
+    with runtime().db.session() as db:
         if isinstance(report, OptOutNotice):
             member = members.by_phone(db, to_e164(report.phone) or "")
             if member is not None and member.opted_out_at is None:

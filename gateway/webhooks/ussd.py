@@ -10,16 +10,16 @@ from __future__ import annotations
 import logging
 from typing import Callable
 
-from flask import current_app
 
 from gateway.channels.ussd.service import UssdHop
+from gateway.runtime import runtime
 
 log = logging.getLogger(__name__)
 
 
 def answer(provider: str, read_hop: Callable[[], UssdHop]) -> str:
     """The ``CON``/``END`` text for the hop ``read_hop()`` reads from the request."""
-    service = current_app.extensions["ussd"]
+    service = runtime().ussd
     try:
         hop = read_hop()
         if not hop.session_id:

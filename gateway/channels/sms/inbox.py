@@ -60,7 +60,8 @@ from gateway.channels.sms.spool import forget_lines
 from gateway.messaging.replies import ReplySender, queue_job
 from gateway.phone import to_e164
 from gateway.providers.base import Inbound
-from gateway.services import Services, is_outage
+from gateway.outage import is_outage
+from gateway.services import Services
 from gateway.store.database import Database, DriverInsert, upsert_dialect
 from gateway.store.models import InboxMessage, utcnow
 

@@ -35,7 +35,8 @@ from gateway.phone import mask, phone_key, to_e164
 from gateway.polls import answer as poll_answer
 from gateway.polls import poll as polls
 from gateway.providers.base import Inbound
-from gateway.services import Services, is_outage
+from gateway.outage import is_outage
+from gateway.services import Services
 from gateway.store import members
 from gateway.store import inbox
 from gateway.store.database import upsert_dialect

@@ -27,7 +27,7 @@ from typing import Callable
 
 from gateway.phone import to_e164
 from gateway.providers.base import Inbound
-from gateway.services import is_outage
+from gateway.outage import is_outage
 
 log = logging.getLogger(__name__)
 DRAIN_EVERY_S = 10

@@ -13,6 +13,7 @@ from flask import Blueprint, Response, current_app, request
 from gateway.channels.ussd.service import UssdHop
 from gateway.channels.voice import markup
 from gateway.messaging import calls as outbound_calls
+from gateway.runtime import runtime
 from gateway.webhooks import calls, inbound, refusals, reports, ussd
 from gateway.webhooks.guard import same, webhook
 
@@ -72,7 +73,7 @@ def voice():
     if form.get("isActive", "1") == "0":  # the end-of-call notification
         calls.ended("africastalking", call_id)
         if call_id and form.get("direction", "Inbound") == "Outbound":
-            outbound_calls.settle(current_app.extensions["services"], "africastalking", call_id,
+            outbound_calls.settle(runtime().services, "africastalking", call_id,
                                   outbound_calls.at_outcome(form))
         return calls.xml(markup.empty())
     callback = f"{calls.base()}/voice/africastalking?token={current_app.config['GATEWAY'].at_webhook_token}"
@@ -86,7 +87,7 @@ def voice():
         return calls.xml(markup.reject())
     placed = None
     if not incoming and call_id:
-        with current_app.extensions["db"].session() as db:
+        with runtime().db.session() as db:
             row = outbound_calls.find(db, "africastalking", call_id)
             placed = row.id if row is not None else None
     step = calls.step("africastalking", call_id, caller, form.get("dtmfDigits", ""),

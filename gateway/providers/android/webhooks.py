@@ -16,7 +16,8 @@ import logging
 from flask import Blueprint, current_app, jsonify, request
 
 from gateway.providers.base import DeliveryReport, Inbound
-from gateway.services import is_outage
+from gateway.runtime import runtime
+from gateway.outage import is_outage
 from gateway.webhooks import inbound, refusals, reports
 from gateway.webhooks.guard import webhook
 
@@ -29,7 +30,7 @@ def _configured() -> bool:
 
 
 def _authentic() -> bool:
-    return current_app.extensions["parsers"]["android"].verified(request.get_data(cache=True), request.headers)
+    return runtime().parsers["android"].verified(request.get_data(cache=True), request.headers)
 
 
 guard = webhook("android", _configured, _authentic)
@@ -38,7 +39,7 @@ guard = webhook("android", _configured, _authentic)
 @bp.post("/sms/android")
 @guard(refusals.json)
 def sms():
-    phone = current_app.extensions["parsers"]["android"]
+    phone = runtime().parsers["android"]
     raw = request.get_data(cache=False)  # read (and its signature checked) by the guard
     try:
         event = json.loads(raw)

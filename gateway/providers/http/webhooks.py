@@ -6,12 +6,13 @@ from __future__ import annotations
 
 import logging
 
-from flask import Blueprint, Response, current_app, jsonify, request
+from flask import Blueprint, Response, jsonify, request
 
 from gateway.channels.ussd.pages import reply
 from gateway.channels.ussd.service import UssdHop
 from gateway.providers.http.provider import pick
-from gateway.services import is_outage
+from gateway.runtime import runtime
+from gateway.outage import is_outage
 from gateway.webhooks import inbound, refusals, reports, ussd
 from gateway.webhooks.fields import request_fields
 from gateway.webhooks.guard import same, webhook
@@ -21,7 +22,7 @@ log = logging.getLogger(__name__)
 
 
 def _shape():
-    return current_app.extensions["parsers"]["http"].shape
+    return runtime().parsers["http"].shape
 
 
 def _configured() -> bool:
@@ -50,7 +51,7 @@ def _ussd_refused(status: int) -> Response:
 @guard(refusals.json)
 def sms():
     try:
-        text = current_app.extensions["parsers"]["http"].parse_inbound(request_fields())
+        text = runtime().parsers["http"].parse_inbound(request_fields())
     except ValueError:
         text = None
     if text is None:
@@ -66,7 +67,7 @@ def status():
     """A delivery report. One it cannot read is answered 400; a database outage 503,
     so that the aggregator sends it again."""
     try:
-        report = current_app.extensions["parsers"]["http"].parse_report(request_fields())
+        report = runtime().parsers["http"].parse_report(request_fields())
     except ValueError:
         return jsonify(error="not a delivery report"), 400
     if report is not None:

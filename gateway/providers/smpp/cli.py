@@ -18,7 +18,8 @@ def smpp() -> None:
     from gateway.channels.sms.inbox import Inbox
     from gateway.providers.smpp.link import SmppLink
     from gateway.channels.sms.spool import Spool
-    from gateway.services import Services, setup_logging
+    from gateway.logs import setup_logging
+    from gateway.services import Services
 
     services = Services.build()
     config = services.config

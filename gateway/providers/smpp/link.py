@@ -37,7 +37,8 @@ from gateway.messaging import outbox
 from gateway.phone import mask
 from gateway.providers.smpp import provider as smpp
 from gateway.providers.base import Inbound
-from gateway.services import Services, is_outage
+from gateway.outage import is_outage
+from gateway.services import Services
 
 with warnings.catch_warnings():
     warnings.simplefilter("ignore", DeprecationWarning)

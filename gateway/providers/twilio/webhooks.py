@@ -17,6 +17,7 @@ from twilio.twiml.messaging_response import MessagingResponse
 
 from gateway.channels.voice import markup
 from gateway.messaging import calls as outbound_calls
+from gateway.runtime import runtime
 from gateway.webhooks import calls, inbound, refusals, reports
 from gateway.webhooks.guard import webhook
 
@@ -62,7 +63,7 @@ def status():
         outcome = outbound_calls.TWILIO_OUTCOME.get(form["CallStatus"])
         if outcome is not None:  # None: not final yet (ringing, in-progress)
             try:
-                outbound_calls.settle(current_app.extensions["services"], "twilio", form["CallSid"], outcome)
+                outbound_calls.settle(runtime().services, "twilio", form["CallSid"], outcome)
             except Exception:
                 log.exception("call status via twilio failed")
     else:
