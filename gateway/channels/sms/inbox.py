@@ -62,7 +62,8 @@ from gateway.phone import to_e164
 from gateway.providers.base import Inbound
 from gateway.outage import is_outage
 from gateway.services import Services
-from gateway.store.database import Database, DriverInsert, upsert_dialect
+from gateway.channels.sms.driver_insert import DriverInsert
+from gateway.store.database import Database, upsert_dialect
 from gateway.store.models import InboxMessage, utcnow
 
 log = logging.getLogger(__name__)
