@@ -34,8 +34,18 @@ from pathlib import Path
 
 import psutil
 from broadcast import add_members
-from harness import (ROOT, Load, add_server_arguments, count_inbound, gateway, lao_mobile, percentile, post,
-                     wait_for_inbox, worker)
+from harness import (
+    ROOT,
+    Load,
+    add_server_arguments,
+    count_inbound,
+    gateway,
+    lao_mobile,
+    percentile,
+    post,
+    wait_for_inbox,
+    worker,
+)
 
 from tests.fake_android import FakeAndroidPhone
 from gateway.runtime import runtime_of
@@ -50,11 +60,21 @@ def broadcast_over_phones(members: int, phones: int, rate: int, workers: int) ->
     from gateway import broker
 
     os.environ.update(
-        DATABASE_URL=f"sqlite:///{instance / 'bench.db'}", REDIS_URL=broker.embedded_redis_url(instance),
-        INSTANCE_PATH=str(instance), SECRET_KEY="bench", SMS_PROVIDER="android",
-        ANDROID_API_URL=fakes[0].url, ANDROID_PHONES=",".join(f.url for f in fakes),
-        ANDROID_USERNAME="sms", ANDROID_PASSWORD="secret", ANDROID_SIGNING_KEY=KEY,
-        ANDROID_RATE=str(rate), ANDROID_RATE_WINDOW="1", QUIET_HOURS="off", LOG_LEVEL="WARNING")
+        DATABASE_URL=f"sqlite:///{instance / 'bench.db'}",
+        REDIS_URL=broker.embedded_redis_url(instance),
+        INSTANCE_PATH=str(instance),
+        SECRET_KEY="bench",
+        SMS_PROVIDER="android",
+        ANDROID_API_URL=fakes[0].url,
+        ANDROID_PHONES=",".join(f.url for f in fakes),
+        ANDROID_USERNAME="sms",
+        ANDROID_PASSWORD="secret",
+        ANDROID_SIGNING_KEY=KEY,
+        ANDROID_RATE=str(rate),
+        ANDROID_RATE_WINDOW="1",
+        QUIET_HOURS="off",
+        LOG_LEVEL="WARNING",
+    )
     from gateway import create_app
     from gateway.messaging import broadcasts, bulk
     from gateway.messaging.audience import Audience
@@ -63,14 +83,23 @@ def broadcast_over_phones(members: int, phones: int, rate: int, workers: int) ->
     runtime_of(app).db.upgrade()
     add_members(runtime_of(app).db, members, 0, "nutrition")
     with runtime_of(app).db.session() as db:
-        broadcast_id = broadcasts.create(db, {"lo": "ເຕືອນ: ກິດຈະກຳໂພຊະນາການ ວັນສຸກ ເວລາ 14:00 ໂມງ",
-                                              "en": "Reminder: nutrition hangout Friday 14:00"},
-                                         Audience(topics=("nutrition",))).id
+        broadcast_id = broadcasts.create(
+            db,
+            {"lo": "ເຕືອນ: ກິດຈະກຳໂພຊະນາການ ວັນສຸກ ເວລາ 14:00 ໂມງ", "en": "Reminder: nutrition hangout Friday 14:00"},
+            Audience(topics=("nutrition",)),
+        ).id
     started = time.perf_counter()
     added, batches, _ = bulk.dispatch(runtime_of(app).services, broadcast_id)
-    procs = [subprocess.Popen([sys.executable, "-m", "gateway.cli.main", "worker", "--burst"],
-                              env=dict(os.environ), cwd=ROOT, stdout=subprocess.DEVNULL,
-                              stderr=subprocess.DEVNULL) for _ in range(workers)]
+    procs = [
+        subprocess.Popen(
+            [sys.executable, "-m", "gateway.cli.main", "worker", "--burst"],
+            env=dict(os.environ),
+            cwd=ROOT,
+            stdout=subprocess.DEVNULL,
+            stderr=subprocess.DEVNULL,
+        )
+        for _ in range(workers)
+    ]
     samples: list[tuple[int, float]] = []  # (texts sent so far, workers' RSS in MB)
     while any(p.poll() is None for p in procs):
         rss = 0
@@ -92,12 +121,15 @@ def broadcast_over_phones(members: int, phones: int, rate: int, workers: int) ->
     late = [mb for done, mb in samples if 0.7 * added <= done <= 0.9 * added]
     with runtime_of(app).db.session() as db:
         counts = broadcasts.progress(db, broadcast_id)
-    print(f"broadcast: {added:,} texts over {phones} phones at {rate}/min each (a minute scaled to 1 s): "
-          f"{elapsed:.1f}s = {len(sent) / elapsed:.1f}/s of {allowed}/s allowed = {share:.1%}; "
-          f"{batches} batch jobs, {workers} workers; per phone {[len(f.sent) for f in fakes]}; "
-          f"sent over a phone's rate: {over}; duplicates: {duplicates}; "
-          f"workers' RSS {statistics.median(early or [0]):.0f} MB early, {statistics.median(late or [0]):.0f} MB late; "
-          f"rows {counts}", flush=True)
+    print(
+        f"broadcast: {added:,} texts over {phones} phones at {rate}/min each (a minute scaled to 1 s): "
+        f"{elapsed:.1f}s = {len(sent) / elapsed:.1f}/s of {allowed}/s allowed = {share:.1%}; "
+        f"{batches} batch jobs, {workers} workers; per phone {[len(f.sent) for f in fakes]}; "
+        f"sent over a phone's rate: {over}; duplicates: {duplicates}; "
+        f"workers' RSS {statistics.median(early or [0]):.0f} MB early, {statistics.median(late or [0]):.0f} MB late; "
+        f"rows {counts}",
+        flush=True,
+    )
     for fake in fakes:
         fake.stop()
     broker.stop_embedded()
@@ -121,15 +153,27 @@ class SignedTexts(Load):
                 event_id, text = f"evt-{self.counter}-{random.random()}", random.choice(TEXTS)
                 self.events.append((event_id, text))
             self.distinct.add(event_id)
-            body = json.dumps({"deviceId": "bench", "event": "sms:received", "id": event_id,
-                               "webhookId": "w", "payload": {"messageId": "m", "message": text,
-                                                             "phoneNumber": phone, "simNumber": 1,
-                                                             "receivedAt": "2026-11-30T10:00:00+07:00"}},
-                              ensure_ascii=False).encode()
+            body = json.dumps(
+                {
+                    "deviceId": "bench",
+                    "event": "sms:received",
+                    "id": event_id,
+                    "webhookId": "w",
+                    "payload": {
+                        "messageId": "m",
+                        "message": text,
+                        "phoneNumber": phone,
+                        "simNumber": 1,
+                        "receivedAt": "2026-11-30T10:00:00+07:00",
+                    },
+                },
+                ensure_ascii=False,
+            ).encode()
             stamp = str(int(time.time()))
             signature = hmac.new(KEY.encode(), body + stamp.encode(), hashlib.sha256).hexdigest()
-            status, _, elapsed = await post(self.port, "/sms/android", body, "application/json",
-                                            {"X-Timestamp": stamp, "X-Signature": signature})
+            status, _, elapsed = await post(
+                self.port, "/sms/android", body, "application/json", {"X-Timestamp": stamp, "X-Signature": signature}
+            )
             self.latencies.append(elapsed)
             if status != 200:
                 self.errors += 1
@@ -137,8 +181,14 @@ class SignedTexts(Load):
 
 def inbound_webhooks(args) -> bool:
     fake = FakeAndroidPhone(signing_key=KEY)  # only so the provider has a URL; nothing is sent here
-    with gateway(args, SMS_PROVIDER="android", ANDROID_API_URL=fake.url, ANDROID_SIGNING_KEY=KEY,
-                 ANDROID_USERNAME="sms", ANDROID_PASSWORD="secret") as running:
+    with gateway(
+        args,
+        SMS_PROVIDER="android",
+        ANDROID_API_URL=fake.url,
+        ANDROID_SIGNING_KEY=KEY,
+        ANDROID_USERNAME="sms",
+        ANDROID_PASSWORD="secret",
+    ) as running:
         stored_before = count_inbound(running.database_url)
         with worker(running.env):  # its drainer processes the texts the webhooks stored
             results, distinct = [], set()
@@ -148,16 +198,21 @@ def inbound_webhooks(args) -> bool:
                 distinct |= load.distinct
                 rate = len(load.latencies) / elapsed
                 results.append((rate, percentile(load.latencies, 0.99) * 1000, load.errors))
-                print(f"inbound run {run + 1}: {len(load.latencies)} signed webhooks in {elapsed:.1f}s = "
-                      f"{rate:,.0f}/s; p99 {results[-1][1]:.1f} ms; errors {load.errors}", flush=True)
+                print(
+                    f"inbound run {run + 1}: {len(load.latencies)} signed webhooks in {elapsed:.1f}s = "
+                    f"{rate:,.0f}/s; p99 {results[-1][1]:.1f} ms; errors {load.errors}",
+                    flush=True,
+                )
             wait_for_inbox(running.database_url)
         stored = count_inbound(running.database_url) - stored_before
         description = running.description
     fake.stop()
     median = sorted(results)[len(results) // 2]
     exact = stored == len(distinct)
-    print(f"inbound: median of {args.runs}: {median[0]:,.0f} signed webhooks/s, p99 {median[1]:.1f} ms; "
-          f"dedupe {'exact' if exact else f'WRONG: {stored} kept for {len(distinct)} events'}  ({description})")
+    print(
+        f"inbound: median of {args.runs}: {median[0]:,.0f} signed webhooks/s, p99 {median[1]:.1f} ms; "
+        f"dedupe {'exact' if exact else f'WRONG: {stored} kept for {len(distinct)} events'}  ({description})"
+    )
     return exact and median[2] == 0 and median[0] >= 500
 
 

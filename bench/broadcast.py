@@ -36,9 +36,19 @@ def add_members(database, count: int, start: int, topic: str) -> None:
     now = utcnow()
     for offset in range(0, count, 5000):
         size = min(5000, count - offset)
-        rows = [{"phone": lao_mobile(start + offset + n), "name": f"Member {start + offset + n}",
-                 "language": "lo" if n % 4 else "en", "province": "bokeo", "source": "import",
-                 "consent_at": now, "created_at": now, "updated_at": now} for n in range(size)]
+        rows = [
+            {
+                "phone": lao_mobile(start + offset + n),
+                "name": f"Member {start + offset + n}",
+                "language": "lo" if n % 4 else "en",
+                "province": "bokeo",
+                "source": "import",
+                "consent_at": now,
+                "created_at": now,
+                "updated_at": now,
+            }
+            for n in range(size)
+        ]
         with database.session() as db:
             db.execute(insert(Member), rows)
             ids = db.scalars(select(Member.id).where(Member.phone.in_([r["phone"] for r in rows]))).all()
@@ -56,9 +66,15 @@ def run_broadcast(app, texts: dict, spec: str, workers: int, env: dict) -> dict:
     started = time.perf_counter()
     added, batches, _ = bulk.dispatch(runtime_of(app).services, broadcast_id)
     dispatched = time.perf_counter() - started
-    procs = [subprocess.Popen([sys.executable, "-m", "gateway.cli.main", "worker", "--burst"],
-                              env=env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
-             for _ in range(workers)]
+    procs = [
+        subprocess.Popen(
+            [sys.executable, "-m", "gateway.cli.main", "worker", "--burst"],
+            env=env,
+            stdout=subprocess.DEVNULL,
+            stderr=subprocess.DEVNULL,
+        )
+        for _ in range(workers)
+    ]
     peak = [0] * workers
     while any(p.poll() is None for p in procs):
         for n, p in enumerate(procs):
@@ -72,18 +88,29 @@ def run_broadcast(app, texts: dict, spec: str, workers: int, env: dict) -> dict:
     elapsed = time.perf_counter() - started
     with runtime_of(app).db.session() as db:
         counts = broadcasts.progress(db, broadcast_id)
-    return {"messages": added, "batches": batches, "dispatch_s": dispatched, "total_s": elapsed,
-            "rate": added / elapsed, "peak_rss_mb": max(peak) / 2**20, "counts": counts}
+    return {
+        "messages": added,
+        "batches": batches,
+        "dispatch_s": dispatched,
+        "total_s": elapsed,
+        "rate": added / elapsed,
+        "peak_rss_mb": max(peak) / 2**20,
+        "counts": counts,
+    }
 
 
 def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--members", type=int, default=100_000)
-    parser.add_argument("--personalised", type=int, default=20_000,
-                        help="members who get a personalised text (one request each)")
+    parser.add_argument(
+        "--personalised", type=int, default=20_000, help="members who get a personalised text (one request each)"
+    )
     parser.add_argument("--workers", type=int, default=os.cpu_count() or 2)
-    parser.add_argument("--database-url", default="", help="default: SQLite in a temp folder; on PostgreSQL "
-                        "a scratch database on that server, dropped afterwards")
+    parser.add_argument(
+        "--database-url",
+        default="",
+        help="default: SQLite in a temp folder; on PostgreSQL a scratch database on that server, dropped afterwards",
+    )
     parser.add_argument("--redis-url", default="")
     args = parser.parse_args()
 
@@ -104,7 +131,11 @@ def run(args, instance: Path, database_url: str) -> int:
     os.environ.update(
         DATABASE_URL=database_url,
         REDIS_URL=args.redis_url or broker.embedded_redis_url(instance),
-        INSTANCE_PATH=str(instance), SECRET_KEY="bench", LOG_LEVEL="WARNING", **provider_settings)
+        INSTANCE_PATH=str(instance),
+        SECRET_KEY="bench",
+        LOG_LEVEL="WARNING",
+        **provider_settings,
+    )
     from gateway import create_app
 
     app = create_app()
@@ -112,24 +143,39 @@ def run(args, instance: Path, database_url: str) -> int:
     add_members(runtime_of(app).db, args.members, 0, "nutrition")
     add_members(runtime_of(app).db, args.personalised, 10**7, "wash")
     env = dict(os.environ)
-    print(f"{args.members:,} + {args.personalised:,} members; {args.workers} worker processes; "
-          f"db={os.environ['DATABASE_URL'].split(':')[0]}; cpus={os.cpu_count()}", flush=True)
+    print(
+        f"{args.members:,} + {args.personalised:,} members; {args.workers} worker processes; "
+        f"db={os.environ['DATABASE_URL'].split(':')[0]}; cpus={os.cpu_count()}",
+        flush=True,
+    )
     ok = True
     for label, texts, spec in [
-            ("shared text", {"lo": "ເຕືອນ: ກິດຈະກຳໂພຊະນາການ ວັນສຸກ ເວລາ 14:00", "en": "Reminder: nutrition hangout Friday 14:00"},
-             "topic=nutrition"),
-            ("personalised", {"lo": "ສະບາຍດີ {name}, ກິດຈະກຳວັນສຸກ ເວລາ 14:00", "en": "Hi {name}, hangout Friday 14:00"},
-             "topic=wash")]:
+        (
+            "shared text",
+            {"lo": "ເຕືອນ: ກິດຈະກຳໂພຊະນາການ ວັນສຸກ ເວລາ 14:00", "en": "Reminder: nutrition hangout Friday 14:00"},
+            "topic=nutrition",
+        ),
+        (
+            "personalised",
+            {"lo": "ສະບາຍດີ {name}, ກິດຈະກຳວັນສຸກ ເວລາ 14:00", "en": "Hi {name}, hangout Friday 14:00"},
+            "topic=wash",
+        ),
+    ]:
         result = run_broadcast(app, texts, spec, args.workers, env)
         settled = result["counts"]["sent"] == result["messages"]
         ok = ok and settled
-        print(f"{label}: {result['messages']:,} messages in {result['total_s']:.1f}s "
-              f"({result['rate']:,.0f} msg/s; dispatch {result['dispatch_s']:.1f}s, "
-              f"{result['batches']} batch jobs); worker peak RSS {result['peak_rss_mb']:.0f} MB; "
-              f"{'all sent' if settled else result['counts']}", flush=True)
+        print(
+            f"{label}: {result['messages']:,} messages in {result['total_s']:.1f}s "
+            f"({result['rate']:,.0f} msg/s; dispatch {result['dispatch_s']:.1f}s, "
+            f"{result['batches']} batch jobs); worker peak RSS {result['peak_rss_mb']:.0f} MB; "
+            f"{'all sent' if settled else result['counts']}",
+            flush=True,
+        )
     duplicates = sum(1 for c in FakeAT.accepted.values() if c > 1)
-    print(f"provider saw {sum(FakeAT.accepted.values()):,} messages to {len(FakeAT.accepted):,} "
-          f"numbers; duplicates: {duplicates}")
+    print(
+        f"provider saw {sum(FakeAT.accepted.values()):,} messages to {len(FakeAT.accepted):,} "
+        f"numbers; duplicates: {duplicates}"
+    )
     server.shutdown()
     return 0 if ok and duplicates == 0 else 1
 

@@ -45,8 +45,9 @@ def main() -> int:
     command = [sys.executable, "-m", "gateway.cli.main", "up", "--port", str(port)]
     if args.workers:
         command += ["--workers", str(args.workers)]
-    stack = subprocess.Popen(command, env=env, cwd=ROOT, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
-                             start_new_session=True)
+    stack = subprocess.Popen(
+        command, env=env, cwd=ROOT, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, start_new_session=True
+    )
     try:
         if not wait_for_health(port):
             print("outreach up did not answer /healthz")
@@ -55,9 +56,13 @@ def main() -> int:
         root = psutil.Process(stack.pid)
         processes = [root] + root.children(recursive=True)
         # The embedded Redis server daemonizes: find it by its folder in the instance.
-        processes += [p for p in psutil.process_iter(["cmdline"])
-                      if "redis-server" in " ".join(p.info["cmdline"] or []) and p not in processes
-                      and any(str(instance) in open_file.path for open_file in _files(p))]
+        processes += [
+            p
+            for p in psutil.process_iter(["cmdline"])
+            if "redis-server" in " ".join(p.info["cmdline"] or [])
+            and p not in processes
+            and any(str(instance) in open_file.path for open_file in _files(p))
+        ]
         total_rss = total_pss = 0
         print(f"{'pid':>7} {'rss MB':>8} {'pss MB':>8}  command")
         for process in processes:
@@ -69,8 +74,10 @@ def main() -> int:
             total_rss += memory.rss
             total_pss += memory.pss
             print(f"{process.pid:>7} {memory.rss / 2**20:>8.1f} {memory.pss / 2**20:>8.1f}  {line}")
-        print(f"{len(processes)} processes: RSS {total_rss / 2**20:.0f} MB, PSS {total_pss / 2**20:.0f} MB "
-              f"(target ≤ 300 MB)")
+        print(
+            f"{len(processes)} processes: RSS {total_rss / 2**20:.0f} MB, PSS {total_pss / 2**20:.0f} MB "
+            f"(target ≤ 300 MB)"
+        )
         return 0
     finally:
         os.killpg(stack.pid, signal.SIGTERM)

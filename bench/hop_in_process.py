@@ -37,13 +37,20 @@ def main() -> None:
     from gateway.store.models import Member, utcnow
 
     with tempfile.TemporaryDirectory(prefix="hop-bench-") as folder:
-        app = create_app({"instance_path": Path(folder), "database_url": "", "redis_url": "",
-                          "sms_provider": "console", "quiet_hours": "off", "ussd_rate_limit": 10**9})
+        app = create_app(
+            {
+                "instance_path": Path(folder),
+                "database_url": "",
+                "redis_url": "",
+                "sms_provider": "console",
+                "quiet_hours": "off",
+                "ussd_rate_limit": 10**9,
+            }
+        )
         setup_logging(level="WARNING")
         runtime_of(app).db.upgrade()
         with runtime_of(app).db.session() as db:
-            db.add(Member(phone="+8562055510001", name="Noy", language="lo", province="bokeo",
-                          consent_at=utcnow()))
+            db.add(Member(phone="+8562055510001", name="Noy", language="lo", province="bokeo", consent_at=utcnow()))
         client = app.test_client()
         token = app.config["GATEWAY"].at_webhook_token
         url = f"/ussd/africastalking?token={token}"
@@ -51,16 +58,23 @@ def main() -> None:
         for run in range(args.runs + 1):  # the first run warms up, and is not counted
             started = time.perf_counter()
             for n in range(args.hops // 2):
-                form = {"sessionId": f"b{run}-{n}", "serviceCode": "*384#",
-                        "phoneNumber": "+8562055510001", "networkCode": "45701", "text": ""}
+                form = {
+                    "sessionId": f"b{run}-{n}",
+                    "serviceCode": "*384#",
+                    "phoneNumber": "+8562055510001",
+                    "networkCode": "45701",
+                    "text": "",
+                }
                 client.post(url, data=form)
                 client.post(url, data={**form, "text": "2"})
             if run:
                 results.append((time.perf_counter() - started) / (args.hops // 2 * 2) * 1e6)
         runtime_of(app).redis.close()
         stop_embedded()
-    print(f"{Path.cwd().name}: median {statistics.median(results):.0f} µs per hop "
-          f"(runs: {', '.join(f'{r:.0f}' for r in results)})")
+    print(
+        f"{Path.cwd().name}: median {statistics.median(results):.0f} µs per hop "
+        f"(runs: {', '.join(f'{r:.0f}' for r in results)})"
+    )
 
 
 if __name__ == "__main__":

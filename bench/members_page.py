@@ -55,16 +55,28 @@ def fill(database, count: int) -> None:
     now = datetime.now(timezone.utc)
     with database.engine.begin() as connection:
         for start in range(0, count, 10_000):
-            rows = [{"id": n + 1, "phone": lao_mobile(n * 7919 % 18_000_000),
-                     "name": f"{rng.choice(GIVEN)} {rng.choice(FAMILY)}", "organisation": f"Group {n % 500}",
-                     "province": rng.choice(PROVINCES), "language": rng.choice(["lo", "lo", "en"]),
-                     "source": "import", "reminder_channel": "sms",
-                     "consent_at": now if n % 10 else None, "opted_out_at": now if n % 50 == 0 else None,
-                     "created_at": now, "updated_at": now}
-                    for n in range(start, min(start + 10_000, count))]
+            rows = [
+                {
+                    "id": n + 1,
+                    "phone": lao_mobile(n * 7919 % 18_000_000),
+                    "name": f"{rng.choice(GIVEN)} {rng.choice(FAMILY)}",
+                    "organisation": f"Group {n % 500}",
+                    "province": rng.choice(PROVINCES),
+                    "language": rng.choice(["lo", "lo", "en"]),
+                    "source": "import",
+                    "reminder_channel": "sms",
+                    "consent_at": now if n % 10 else None,
+                    "opted_out_at": now if n % 50 == 0 else None,
+                    "created_at": now,
+                    "updated_at": now,
+                }
+                for n in range(start, min(start + 10_000, count))
+            ]
             connection.execute(insert(Member), rows)
-            connection.execute(insert(MemberTopic), [{"member_id": row["id"], "topic": topic} for row in rows
-                                                     for topic in rng.sample(TOPICS, 2)])
+            connection.execute(
+                insert(MemberTopic),
+                [{"member_id": row["id"], "topic": topic} for row in rows for topic in rng.sample(TOPICS, 2)],
+            )
 
 
 def main() -> None:
@@ -93,13 +105,19 @@ def main() -> None:
     database.upgrade()
     started = time.perf_counter()
     fill(database, args.members)
-    print(f"{args.members:,} members written in {time.perf_counter() - started:.1f} s "
-          f"({database.engine.dialect.name})")
+    print(f"{args.members:,} members written in {time.perf_counter() - started:.1f} s ({database.engine.dialect.name})")
     database.dispose()
     redis_url = args.redis_url or embedded_redis_url(folder / "redis")
     try:
-        app = create_app(Config.from_env({}, instance_path=folder / "instance", database_url=database_url,
-                                         redis_url=redis_url, secret_key="bench-secret"))
+        app = create_app(
+            Config.from_env(
+                {},
+                instance_path=folder / "instance",
+                database_url=database_url,
+                redis_url=redis_url,
+                secret_key="bench-secret",
+            )
+        )
         with runtime_of(app).db.session() as db:
             users.add(db, "bench@ngo.la", "bench password 1", "organiser", language="en")
         client = app.test_client()

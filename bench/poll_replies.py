@@ -26,12 +26,13 @@ import sys
 import time
 from datetime import datetime, timedelta, timezone
 
-from harness import (CpuMeter, add_server_arguments, gateway, lao_mobile, percentile, post_form, wait_for_inbox,
-                     worker)
+from harness import CpuMeter, add_server_arguments, gateway, lao_mobile, percentile, post_form, wait_for_inbox, worker
 
-OPTIONS = [{"en": "Feeding babies", "lo": "ການລ້ຽງລູກອ່ອນ"},
-           {"en": "Clean water", "lo": "ນ້ຳສະອາດ"},
-           {"en": "Staying safe online", "lo": "ຄວາມປອດໄພອອນລາຍ"}]
+OPTIONS = [
+    {"en": "Feeding babies", "lo": "ການລ້ຽງລູກອ່ອນ"},
+    {"en": "Clean water", "lo": "ນ້ຳສະອາດ"},
+    {"en": "Staying safe online", "lo": "ຄວາມປອດໄພອອນລາຍ"},
+]
 LAO_DIGITS = "໐໑໒໓໔໕໖໗໘໙"
 PROVINCES = ["vientiane_capital", "bokeo", "saravane", "champasak", "luang_prabang", "savannakhet"]
 
@@ -69,23 +70,40 @@ def seed(database_url: str, members: int) -> int:
         broadcast = Broadcast(name="poll P1", texts={"en": "Poll P1"}, audience={}, status="done")
         db.add(broadcast)
         db.flush()
-        poll = Poll(code="P1", questions={"en": "Which topic next month?", "lo": "ເດືອນໜ້າ ຢາກລົມກັນເລື່ອງຫຍັງ?"},
-                    options=OPTIONS, audience={}, broadcast_id=broadcast.id,
-                    opens_at=now - timedelta(hours=1), closes_at=now + timedelta(days=7))
+        poll = Poll(
+            code="P1",
+            questions={"en": "Which topic next month?", "lo": "ເດືອນໜ້າ ຢາກລົມກັນເລື່ອງຫຍັງ?"},
+            options=OPTIONS,
+            audience={},
+            broadcast_id=broadcast.id,
+            opens_at=now - timedelta(hours=1),
+            closes_at=now + timedelta(days=7),
+        )
         db.add(poll)
         db.flush()
         poll_id, broadcast_id = poll.id, broadcast.id
     for start in range(0, members, 10_000):
         with database.session() as db:
-            rows = [{"phone": phone(n), "name": f"Member {n}", "language": "lo" if n % 3 else "en",
-                     "province": PROVINCES[n % len(PROVINCES)], "source": "import", "consent_at": now,
-                     "created_at": now, "updated_at": now} for n in range(start, min(start + 10_000, members))]
+            rows = [
+                {
+                    "phone": phone(n),
+                    "name": f"Member {n}",
+                    "language": "lo" if n % 3 else "en",
+                    "province": PROVINCES[n % len(PROVINCES)],
+                    "source": "import",
+                    "consent_at": now,
+                    "created_at": now,
+                    "updated_at": now,
+                }
+                for n in range(start, min(start + 10_000, members))
+            ]
             db.execute(insert(Member), rows)
     with database.engine.begin() as connection:  # one sent question per member
         connection.exec_driver_sql(
             "INSERT INTO outbound_messages (member_id, broadcast_id, kind, channel, body, encoding, segments,"
             " status, attempts, created_at, updated_at) SELECT id, %d, 'bulk', 'sms', 'Poll P1', 'GSM-7', 1,"
-            " 'sent', 1, created_at, created_at FROM members" % broadcast_id)
+            " 'sent', 1, created_at, created_at FROM members" % broadcast_id
+        )
     database.dispose()
     return poll_id
 
@@ -111,8 +129,14 @@ class Replies:
                 n = self.todo.pop()
                 option = self.rng.randint(1, 3)
                 self.expected[option - 1] += 1
-                form = {"from": phone(n), "to": "20880", "text": reply_text(option, self.rng),
-                        "id": f"ATXid_poll_{n}", "date": "2026-11-21 10:00:00", "linkId": ""}
+                form = {
+                    "from": phone(n),
+                    "to": "20880",
+                    "text": reply_text(option, self.rng),
+                    "id": f"ATXid_poll_{n}",
+                    "date": "2026-11-21 10:00:00",
+                    "linkId": "",
+                }
                 self.sent.append(form)
             status, _, elapsed = await post_form(self.port, "/sms/africastalking", form)
             self.latencies.append(elapsed)
@@ -154,29 +178,39 @@ def main() -> int:
     with gateway(args, QUIET_HOURS="off") as running, worker(running.env) as worker_process:
         started = time.perf_counter()
         poll_id = seed(running.database_url, args.replies)
-        print(f"seeded {args.replies:,} members with a sent poll in {time.perf_counter() - started:.1f}s",
-              flush=True)
+        print(f"seeded {args.replies:,} members with a sent poll in {time.perf_counter() - started:.1f}s", flush=True)
         load = Replies(running.port, args.replies, args.concurrency, args.duplicates, args.seed)
         meter = CpuMeter(running.pid, worker=worker_process.pid)
         elapsed = asyncio.run(load.run())
         posts = len(load.latencies)
-        print(f"{posts:,} webhooks ({args.replies:,} replies + {posts - args.replies:,} redeliveries) in "
-              f"{elapsed:.1f}s = {posts / elapsed:,.0f} replies/s; p50 {statistics.median(load.latencies) * 1000:.1f} "
-              f"ms, p99 {percentile(load.latencies, 0.99) * 1000:.1f} ms; errors {load.errors}", flush=True)
+        print(
+            f"{posts:,} webhooks ({args.replies:,} replies + {posts - args.replies:,} redeliveries) in "
+            f"{elapsed:.1f}s = {posts / elapsed:,.0f} replies/s; p50 {statistics.median(load.latencies) * 1000:.1f} "
+            f"ms, p99 {percentile(load.latencies, 0.99) * 1000:.1f} ms; errors {load.errors}",
+            flush=True,
+        )
         drained = wait_for_inbox(running.database_url)
         cpu = meter.per_request_us(posts)
         if drained is None:
             print("the inbox was NOT empty 120 s after the last webhook", flush=True)
         else:
             # What the gateway kept up with: answers taken in and counted, start to last.
-            print(f"the inbox was empty {drained:.1f} s after the last webhook: "
-                  f"{posts / (elapsed + drained):,.0f} answers/s counted", flush=True)
-        print("CPU per webhook " + " ".join(f"{part} {us:,.0f}" for part, us in cpu.items()) + " µs "
-              "(web: the web workers; worker: the drainer and RQ)", flush=True)
+            print(
+                f"the inbox was empty {drained:.1f} s after the last webhook: "
+                f"{posts / (elapsed + drained):,.0f} answers/s counted",
+                flush=True,
+            )
+        print(
+            "CPU per webhook " + " ".join(f"{part} {us:,.0f}" for part, us in cpu.items()) + " µs "
+            "(web: the web workers; worker: the drainer and RQ)",
+            flush=True,
+        )
         tally, timings = time_results(running.database_url, poll_id, 21)
         exact = tally == load.expected
-        print(f"results query at {sum(tally):,} votes: median {statistics.median(timings) * 1000:.1f} ms "
-              f"(min {min(timings) * 1000:.1f}, max {max(timings) * 1000:.1f}, 21 runs)")
+        print(
+            f"results query at {sum(tally):,} votes: median {statistics.median(timings) * 1000:.1f} ms "
+            f"(min {min(timings) * 1000:.1f}, max {max(timings) * 1000:.1f}, 21 runs)"
+        )
         print(f"tally {tally} vs sent {load.expected}: {'exact' if exact else 'WRONG'}  ({running.description})")
         return 0 if exact and load.errors == 0 else 1
 

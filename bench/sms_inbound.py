@@ -32,8 +32,20 @@ import statistics
 import sys
 import time
 
-from harness import (CpuMeter, FakeAT, Load, add_server_arguments, count_inbound, gateway, inbox_waiting, lao_mobile,
-                     percentile, post_form, start_fake_at, worker)
+from harness import (
+    CpuMeter,
+    FakeAT,
+    Load,
+    add_server_arguments,
+    count_inbound,
+    gateway,
+    inbox_waiting,
+    lao_mobile,
+    percentile,
+    post_form,
+    start_fake_at,
+    worker,
+)
 
 TEXTS = ["HELP", "JOIN", "2", "Noy", "ຕໍ່ໄປ", "hello", "QUIZ", "STOP", "START"]
 
@@ -75,9 +87,18 @@ class Texts(Load):
                 self.sent_ids.append(message_id)
             self.distinct.add(message_id)
             self.posted.setdefault(phone, []).append(time.perf_counter())
-            status, _, elapsed = await post_form(self.port, "/sms/africastalking", {
-                "from": phone, "to": "20880", "text": random.choice(TEXTS), "id": message_id,
-                "date": "2026-11-21 10:00:00", "linkId": ""})
+            status, _, elapsed = await post_form(
+                self.port,
+                "/sms/africastalking",
+                {
+                    "from": phone,
+                    "to": "20880",
+                    "text": random.choice(TEXTS),
+                    "id": message_id,
+                    "date": "2026-11-21 10:00:00",
+                    "linkId": "",
+                },
+            )
             self.busy.discard(phone)
             self.latencies.append(elapsed)
             if status != 200:
@@ -91,8 +112,9 @@ def unsent_replies(database_url: str) -> int:
     from gateway.store.models import OutboundMessage
 
     with Database(database_url).session() as db:
-        return db.scalar(select(func.count()).select_from(OutboundMessage)
-                         .where(OutboundMessage.status.in_(("queued", "sending"))))
+        return db.scalar(
+            select(func.count()).select_from(OutboundMessage).where(OutboundMessage.status.in_(("queued", "sending")))
+        )
 
 
 def reply_latencies(posted: dict[str, list[float]], since: float) -> list[float]:
@@ -117,14 +139,20 @@ def main() -> int:
     parser.add_argument("--seconds", type=float, default=20)
     parser.add_argument("--runs", type=int, default=3, help="report the median run")
     parser.add_argument("--duplicates", type=float, default=0.1, help="share of redeliveries")
-    parser.add_argument("--members", type=int, default=0,
-                        help="texts come from this many members, one text of hers at a time (default: "
-                             "one member per connection, each texting again at once: the hardest case "
-                             "for keeping her replies in order)")
+    parser.add_argument(
+        "--members",
+        type=int,
+        default=0,
+        help="texts come from this many members, one text of hers at a time (default: "
+        "one member per connection, each texting again at once: the hardest case "
+        "for keeping her replies in order)",
+    )
     args = parser.parse_args()
     if 0 < args.members < 2 * args.concurrency:
-        parser.error("--members must be at least twice --concurrency (or 0): each text needs a member "
-                     "who is not waiting on one already")
+        parser.error(
+            "--members must be at least twice --concurrency (or 0): each text needs a member "
+            "who is not waiting on one already"
+        )
 
     fake, provider_settings = start_fake_at()
     with gateway(args, **provider_settings) as running:
@@ -142,8 +170,7 @@ def main() -> int:
                     waiting = inbox_waiting(running.database_url)
                     if not waiting and processed_after is None:
                         processed_after = time.perf_counter() - ended
-                    if (not waiting and not unsent_replies(running.database_url)) or \
-                            time.perf_counter() - ended > 120:
+                    if (not waiting and not unsent_replies(running.database_url)) or time.perf_counter() - ended > 120:
                         break
                     time.sleep(0.05)
                 backlog = time.perf_counter() - ended
@@ -153,29 +180,44 @@ def main() -> int:
                 posts = len(load.latencies)
                 rate = posts / elapsed
                 replies = reply_latencies(load.posted, started)
-                results.append((rate, statistics.median(load.latencies) * 1000,
-                                percentile(load.latencies, 0.99) * 1000, load.errors, backlog,
-                                percentile(replies, 0.5) if replies else float("nan"),
-                                percentile(replies, 0.99) if replies else float("nan")))
-                print(f"run {run + 1}: {posts} webhooks in {elapsed:.1f}s = {rate:,.0f}/s "
-                      f"({len(load.distinct)} distinct ids); webhook p50 {results[-1][1]:.1f} ms, "
-                      f"p99 {results[-1][2]:.1f} ms; errors {load.errors}; inbox empty "
-                      f"{processed_after if processed_after is not None else float('nan'):.1f} s and "
-                      f"replies sent {backlog:.1f} s after the load; {len(replies)} replies: p50 {results[-1][5]:.2f} s, "
-                      f"p99 {results[-1][6]:.2f} s", flush=True)
-                print("        CPU per webhook " + " ".join(f"{part} {us:,.0f}" for part, us in cpu.items()) + " µs",
-                      flush=True)
+                results.append(
+                    (
+                        rate,
+                        statistics.median(load.latencies) * 1000,
+                        percentile(load.latencies, 0.99) * 1000,
+                        load.errors,
+                        backlog,
+                        percentile(replies, 0.5) if replies else float("nan"),
+                        percentile(replies, 0.99) if replies else float("nan"),
+                    )
+                )
+                print(
+                    f"run {run + 1}: {posts} webhooks in {elapsed:.1f}s = {rate:,.0f}/s "
+                    f"({len(load.distinct)} distinct ids); webhook p50 {results[-1][1]:.1f} ms, "
+                    f"p99 {results[-1][2]:.1f} ms; errors {load.errors}; inbox empty "
+                    f"{processed_after if processed_after is not None else float('nan'):.1f} s and "
+                    f"replies sent {backlog:.1f} s after the load; {len(replies)} replies: p50 {results[-1][5]:.2f} s, "
+                    f"p99 {results[-1][6]:.2f} s",
+                    flush=True,
+                )
+                print(
+                    "        CPU per webhook " + " ".join(f"{part} {us:,.0f}" for part, us in cpu.items()) + " µs",
+                    flush=True,
+                )
         fake.shutdown()
         stored = count_inbound(running.database_url) - stored_before
         waiting = inbox_waiting(running.database_url)
         median = sorted(results)[len(results) // 2]
         exact = "exact" if stored == len(distinct) else f"WRONG: {stored} stored for {len(distinct)} distinct"
-        print(f"\nmedian of {args.runs}: {median[0]:,.0f} inbound webhooks/s, p50 {median[1]:.1f} ms, "
-              f"p99 {median[2]:.1f} ms; replies p50 {median[5]:.2f} s, p99 {median[6]:.2f} s; "
-              f"dedupe {exact}; {waiting} left in the inbox  "
-              f"(concurrency={args.concurrency}, members={args.members or args.concurrency}, {running.description})")
-        print(f"the fake provider received {sum(FakeAT.accepted.values()):,} replies for "
-              f"{len(FakeAT.accepted):,} members")
+        print(
+            f"\nmedian of {args.runs}: {median[0]:,.0f} inbound webhooks/s, p50 {median[1]:.1f} ms, "
+            f"p99 {median[2]:.1f} ms; replies p50 {median[5]:.2f} s, p99 {median[6]:.2f} s; "
+            f"dedupe {exact}; {waiting} left in the inbox  "
+            f"(concurrency={args.concurrency}, members={args.members or args.concurrency}, {running.description})"
+        )
+        print(
+            f"the fake provider received {sum(FakeAT.accepted.values()):,} replies for {len(FakeAT.accepted):,} members"
+        )
         return 0 if stored == len(distinct) and median[3] == 0 and not waiting else 1
 
 

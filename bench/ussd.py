@@ -45,9 +45,11 @@ class Registrations(Load):
         self.sessions = 0
 
     async def hop(self, session: str, phone: str, text: str) -> str:
-        status, reply, elapsed = await post_form(self.port, "/ussd/africastalking", {
-            "sessionId": session, "serviceCode": "*384#", "phoneNumber": phone,
-            "networkCode": "45701", "text": text})
+        status, reply, elapsed = await post_form(
+            self.port,
+            "/ussd/africastalking",
+            {"sessionId": session, "serviceCode": "*384#", "phoneNumber": phone, "networkCode": "45701", "text": text},
+        )
         self.latencies.append(elapsed)
         if status != 200:
             self.errors += 1
@@ -107,8 +109,14 @@ def measure(kind, running, args) -> tuple[float, float, float, float, int, dict]
     meter = CpuMeter(running.pid)
     elapsed = asyncio.run(load.run())
     hops = len(load.latencies)
-    return (hops / elapsed, statistics.median(load.latencies) * 1000, percentile(load.latencies, 0.90) * 1000,
-            percentile(load.latencies, 0.99) * 1000, load.errors, meter.per_request_us(hops))
+    return (
+        hops / elapsed,
+        statistics.median(load.latencies) * 1000,
+        percentile(load.latencies, 0.90) * 1000,
+        percentile(load.latencies, 0.99) * 1000,
+        load.errors,
+        meter.per_request_us(hops),
+    )
 
 
 def cpu_line(cpu: dict) -> str:
@@ -130,15 +138,22 @@ def main() -> int:
             asyncio.run(kind(port, args.concurrency, 3).run())  # warm-up
         results: dict[str, list] = {name: [] for name in [*loads, "baseline"]}
         for run in range(args.runs):
-            for name, kind, server in [("registration", Registrations, running), ("baseline", Baseline, baseline),
-                                       ("walk", Walk, running)]:
+            for name, kind, server in [
+                ("registration", Registrations, running),
+                ("baseline", Baseline, baseline),
+                ("walk", Walk, running),
+            ]:
                 result = measure(kind, server, args)
                 results[name].append(result)
-                print(f"run {run + 1} {name:<12} {result[0]:>7,.0f} hops/s  p50 {result[1]:5.1f} ms  "
-                      f"p90 {result[2]:5.1f} ms  p99 {result[3]:5.1f} ms  errors {result[4]}"
-                      + cpu_line(result[5]), flush=True)
-        print(f"\nmedians of {args.runs} (concurrency={args.concurrency}, {running.description}"
-              f"{', preload' if args.preload else ''}):")
+                print(
+                    f"run {run + 1} {name:<12} {result[0]:>7,.0f} hops/s  p50 {result[1]:5.1f} ms  "
+                    f"p90 {result[2]:5.1f} ms  p99 {result[3]:5.1f} ms  errors {result[4]}" + cpu_line(result[5]),
+                    flush=True,
+                )
+        print(
+            f"\nmedians of {args.runs} (concurrency={args.concurrency}, {running.description}"
+            f"{', preload' if args.preload else ''}):"
+        )
         base = statistics.median(r[0] for r in results["baseline"])
         failed = 0
         for name, rows in results.items():

@@ -54,23 +54,42 @@ def create_app(config: Config | Mapping[str, Any] | None = None) -> Flask:
     sms = SmsService(services, conversations)
     # Inbound webhooks are provider-specific whatever provider sends our replies; the
     # sending one is the same object, which knows its phones' health.
-    parsers = {name: services.provider if name == services.provider.name else get_provider(name, settings)
-               for name in with_webhooks()}
+    parsers = {
+        name: services.provider if name == services.provider.name else get_provider(name, settings)
+        for name in with_webhooks()
+    }
     app.extensions["gateway"] = Runtime(
-        services=services, conversations=conversations, sms=sms, parsers=parsers,
+        services=services,
+        conversations=conversations,
+        sms=sms,
+        parsers=parsers,
         ussd=UssdService(
             conversations,
-            UssdSessions(services.redis, settings.ussd_session_ttl, settings.ussd_resume_ttl,
-                         ScriptLine.for_url(services.redis_url)),
+            UssdSessions(
+                services.redis,
+                settings.ussd_session_ttl,
+                settings.ussd_resume_ttl,
+                ScriptLine.for_url(services.redis_url),
+            ),
             PageLimits(settings.ussd_page_gsm7, settings.ussd_page_ucs2),
-            settings.secret_key, settings.default_language, settings.ussd_rate_limit),
+            settings.secret_key,
+            settings.default_language,
+            settings.ussd_rate_limit,
+        ),
         spool=Spool(settings.instance_path / "spool"),
         inbox=Inbox(services, sms, settings.instance_path),
         audio=Recordings(settings.recordings_path(), settings.prompts_dir / "audio"),
         calls=CallService(conversations, services.redis, settings.secret_key, settings.voice_max_repeats),
         studio=PhoneStudio(
-            services.redis, settings.secret_key, settings.studio_pin, services.library, "en",
-            tuple(filter(None, map(to_e164, settings.studio_numbers()))), _audit_to(services)))
+            services.redis,
+            settings.secret_key,
+            settings.studio_pin,
+            services.library,
+            "en",
+            tuple(filter(None, map(to_e164, settings.studio_numbers()))),
+            _audit_to(services),
+        ),
+    )
     webhooks.init_app(app)
     dashboard.init_app(app)
     return app
@@ -78,9 +97,11 @@ def create_app(config: Config | Mapping[str, Any] | None = None) -> Flask:
 
 def _audit_to(services: Services):
     """An audit writer for parts that have no database session of their own."""
+
     def record(action: str, detail: str) -> None:
         with services.db.session() as db:
             audit.record(db, "phone studio", action, "studio", detail)
+
     return record
 
 

@@ -125,8 +125,7 @@ class Config(*PROVIDER_SETTINGS):
 
     def checked(self) -> "Config":
         if self.sms_provider not in PROVIDERS:
-            raise ConfigError("SMS_PROVIDER", f"must be one of {', '.join(PROVIDERS)}, "
-                                              f"got {self.sms_provider!r}")
+            raise ConfigError("SMS_PROVIDER", f"must be one of {', '.join(PROVIDERS)}, got {self.sms_provider!r}")
         for module in parts("settings"):
             module.check(self)
         if self.log_level.upper() not in ("DEBUG", "INFO", "WARNING", "ERROR"):
@@ -134,8 +133,7 @@ class Config(*PROVIDER_SETTINGS):
         try:
             ZoneInfo(self.timezone)
         except (ZoneInfoNotFoundError, ValueError):
-            raise ConfigError("TIMEZONE", f"unknown time zone {self.timezone!r}, "
-                                          "e.g. Asia/Vientiane") from None
+            raise ConfigError("TIMEZONE", f"unknown time zone {self.timezone!r}, e.g. Asia/Vientiane") from None
         for name in ("flows_dir", "prompts_dir"):
             if not Path(getattr(self, name)).is_dir():
                 raise ConfigError(name.upper(), f"folder {getattr(self, name)} does not exist")
@@ -146,8 +144,11 @@ class Config(*PROVIDER_SETTINGS):
 
             wrong = [n for n in self.studio_numbers() if to_e164(n) is None]
             if wrong or not self.studio_numbers():
-                raise ConfigError("STUDIO_PHONES", f"not phone numbers: {', '.join(wrong) or self.studio_phones!r}; "
-                                                   "list them like +8562055512345,+8562055598765")
+                raise ConfigError(
+                    "STUDIO_PHONES",
+                    f"not phone numbers: {', '.join(wrong) or self.studio_phones!r}; "
+                    "list them like +8562055512345,+8562055598765",
+                )
         if not re.fullmatch(r"[a-z]{2,3}", self.default_language):
             # A language is a catalog of the published content, which the database
             # holds: `outreach content languages` lists them.
@@ -159,14 +160,17 @@ class Config(*PROVIDER_SETTINGS):
         try:
             self.quiet_window()
         except ValueError:
-            raise ConfigError("QUIET_HOURS",
-                              f"must look like 21:00-07:00 (or 'off'), got {self.quiet_hours!r}") from None
+            raise ConfigError(
+                "QUIET_HOURS", f"must look like 21:00-07:00 (or 'off'), got {self.quiet_hours!r}"
+            ) from None
         try:
             self.reminder_minutes()
         except ValueError:
             raise ConfigError("REMINDER_OFFSETS", f"must look like 1d,1h,30m, got {self.reminder_offsets!r}") from None
-        for name, check in (("feedback_after", self.feedback_minutes),
-                            ("feedback_open_for", self.feedback_open_minutes)):
+        for name, check in (
+            ("feedback_after", self.feedback_minutes),
+            ("feedback_open_for", self.feedback_open_minutes),
+        ):
             try:
                 check()
             except ValueError:

@@ -63,15 +63,15 @@ def sms_size(text: str) -> SmsSize:
 # some fonts, it arrives as NIGGAHITA (ໍ, U+0ECD), then the tone mark, then SARA AA
 # (າ, U+0EB2): it looks alike on a laptop but breaks on many handsets, and it does
 # not match the same word typed the usual way. Unicode's NFC leaves it alone.
-_DECOMPOSED_AM = re.compile("\u0ECD([\u0EC8-\u0ECB]?)\u0EB2")
+_DECOMPOSED_AM = re.compile("\u0ecd([\u0ec8-\u0ecb]?)\u0eb2")
 
 
 def normalise_lao(text: str) -> str:
     """Lao text in one canonical form: SARA AM as one character, after its tone mark."""
-    return _DECOMPOSED_AM.sub("\\1\u0EB3", text) if "\u0ECD" in text else text
+    return _DECOMPOSED_AM.sub("\\1\u0eb3", text) if "\u0ecd" in text else text
 
 
-_SUBSCRIPT_LO = str.maketrans({"\u0EBC": "\u0EA5"})  # ຼ (a subscript ລ) -> ລ
+_SUBSCRIPT_LO = str.maketrans({"\u0ebc": "\u0ea5"})  # ຼ (a subscript ລ) -> ລ
 
 
 def fold_lao(text: str) -> str:

@@ -11,5 +11,15 @@ def is_outage(exc: BaseException) -> bool:
     from sqlalchemy.exc import DisconnectionError, InterfaceError, OperationalError
     from sqlalchemy.exc import TimeoutError as PoolTimeoutError
 
-    return isinstance(exc, (OperationalError, InterfaceError, DisconnectionError, PoolTimeoutError,
-                            RedisConnectionError, RedisTimeoutError, ConnectionError))
+    return isinstance(
+        exc,
+        (
+            OperationalError,
+            InterfaceError,
+            DisconnectionError,
+            PoolTimeoutError,
+            RedisConnectionError,
+            RedisTimeoutError,
+            ConnectionError,
+        ),
+    )

@@ -60,11 +60,21 @@ class Services:
         provider = get_provider(settings.sms_provider, settings)
         provider.attach(redis)  # limits every worker shares (Android phones, the SMPP link)
         db = Database(settings.sqlalchemy_url)
-        library = Library(db, redis, lambda: read_folders(settings.flows_dir, settings.prompts_dir,
-                                                       settings.quizzes_dir, settings.surveys_dir),
-                          settings.timezone)
-        return cls(config=settings, db=db, redis=redis, redis_url=redis_url,
-                   queues=broker.queues(redis), provider=provider, library=library)
+        library = Library(
+            db,
+            redis,
+            lambda: read_folders(settings.flows_dir, settings.prompts_dir, settings.quizzes_dir, settings.surveys_dir),
+            settings.timezone,
+        )
+        return cls(
+            config=settings,
+            db=db,
+            redis=redis,
+            redis_url=redis_url,
+            queues=broker.queues(redis),
+            provider=provider,
+            library=library,
+        )
 
 
 _current: Services | None = None

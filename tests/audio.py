@@ -12,12 +12,14 @@ import av
 
 
 def tone(seconds: float, rate: int, level: float = 0.3, frequency: float = 440.0) -> array:
-    return array("h", (round(level * 32767 * math.sin(2 * math.pi * frequency * n / rate))
-                       for n in range(round(seconds * rate))))
+    return array(
+        "h", (round(level * 32767 * math.sin(2 * math.pi * frequency * n / rate)) for n in range(round(seconds * rate)))
+    )
 
 
-def samples(before: float = 1.0, voice: float = 1.0, after: float = 1.0, rate: int = 44100,
-            level: float = 0.3) -> array:
+def samples(
+    before: float = 1.0, voice: float = 1.0, after: float = 1.0, rate: int = 44100, level: float = 0.3
+) -> array:
     return array("h", [0] * round(before * rate)) + tone(voice, rate, level) + array("h", [0] * round(after * rate))
 
 
@@ -43,7 +45,7 @@ def encoded(container: str, codec: str, sound: array | None = None, rate: int = 
         stream.layout = "mono"
         frame_size = 960
         for start in range(0, len(sound), frame_size):
-            chunk = sound[start:start + frame_size]
+            chunk = sound[start : start + frame_size]
             if len(chunk) < frame_size:
                 chunk = chunk + array("h", [0] * (frame_size - len(chunk)))
             frame = av.AudioFrame(format="s16", layout="mono", samples=frame_size)

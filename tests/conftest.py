@@ -38,8 +38,7 @@ def redis_url(tmp_path_factory):
 
 @pytest.fixture(scope="session")
 def database_url(tmp_path_factory) -> str:
-    url = os.environ.get("DATABASE_URL") or \
-        f"sqlite:///{tmp_path_factory.mktemp('db') / 'test.db'}"
+    url = os.environ.get("DATABASE_URL") or f"sqlite:///{tmp_path_factory.mktemp('db') / 'test.db'}"
     database = Database(url)
     with database.engine.begin() as connection:  # start from nothing, then migrate
         Base.metadata.drop_all(connection)
@@ -59,8 +58,14 @@ def _wipe(database: Database) -> None:
 def config(tmp_path, database_url, redis_url) -> Config:
     # Quiet hours off unless a test sets them: the default (21:00-07:00 in Laos, from
     # 14:00 UTC) held every broadcast in a run that crossed 14:00 UTC.
-    return Config.from_env({}, instance_path=tmp_path / "instance", database_url=database_url,
-                           redis_url=redis_url, secret_key=TEST_SECRET, quiet_hours="off")
+    return Config.from_env(
+        {},
+        instance_path=tmp_path / "instance",
+        database_url=database_url,
+        redis_url=redis_url,
+        secret_key=TEST_SECRET,
+        quiet_hours="off",
+    )
 
 
 class CallbackClient(FlaskClient):
@@ -201,8 +206,14 @@ def at_app(make_app, fake_at, monkeypatch):
     from .fakes import PROVIDER_TIMEOUT_MS
 
     monkeypatch.setattr(broker.jobs, "SEND_RETRY", Retry(max=3, interval=0))  # retry at once in tests
-    return make_app(sms_provider="africastalking", at_api_url=fake_at.url, at_username="outreach",
-                    at_api_key="key", at_sender_id="OUTREACH", provider_timeout_ms=PROVIDER_TIMEOUT_MS)
+    return make_app(
+        sms_provider="africastalking",
+        at_api_url=fake_at.url,
+        at_username="outreach",
+        at_api_key="key",
+        at_sender_id="OUTREACH",
+        provider_timeout_ms=PROVIDER_TIMEOUT_MS,
+    )
 
 
 @pytest.fixture
@@ -215,13 +226,21 @@ def tw_app(make_app, fake_twilio, monkeypatch):
     from .fakes import PROVIDER_TIMEOUT_MS, FakeTwilio
 
     monkeypatch.setattr(broker.jobs, "SEND_RETRY", Retry(max=3, interval=0))
-    return make_app(sms_provider="twilio", twilio_api_url=fake_twilio.url,
-                    twilio_account_sid=FakeTwilio.SID, twilio_auth_token="tw-secret",
-                    twilio_from="+15005550006", public_base_url="https://gw.example.org",
-                    provider_timeout_ms=PROVIDER_TIMEOUT_MS)
+    return make_app(
+        sms_provider="twilio",
+        twilio_api_url=fake_twilio.url,
+        twilio_account_sid=FakeTwilio.SID,
+        twilio_auth_token="tw-secret",
+        twilio_from="+15005550006",
+        public_base_url="https://gw.example.org",
+        provider_timeout_ms=PROVIDER_TIMEOUT_MS,
+    )
 
 
 def pytest_addoption(parser):
-    parser.addoption("--update-goldens", action="store_true",
-                     help="Rewrite tests/cases/*.yaml from what the gateway now replies. "
-                          "Read every changed screen before committing.")
+    parser.addoption(
+        "--update-goldens",
+        action="store_true",
+        help="Rewrite tests/cases/*.yaml from what the gateway now replies. "
+        "Read every changed screen before committing.",
+    )

@@ -34,8 +34,14 @@ class _Quiet(WSGIRequestHandler):
 
 
 class FakeAndroidPhone:
-    def __init__(self, username: str = "sms", password: str = "secret", signing_key: str = "sign-key",
-                 planned_rate: int = 20, window_s: float = 60.0):
+    def __init__(
+        self,
+        username: str = "sms",
+        password: str = "secret",
+        signing_key: str = "sign-key",
+        planned_rate: int = 20,
+        window_s: float = 60.0,
+    ):
         self.username, self.password, self.signing_key = username, password, signing_key
         self.planned_rate, self.window_s = planned_rate, window_s
         self.sent: list[dict] = []  # every text it sent, with its device and time
@@ -97,9 +103,15 @@ class FakeAndroidPhone:
             if len(recent) >= self.planned_rate:
                 self.over_plan += 1
             recent.append(now)
-            record = {"id": message_id, "device": device, "to": body["phoneNumbers"],
-                      "text": body["textMessage"]["text"], "priority": body.get("priority", 0),
-                      "ttl": body.get("ttl"), "at": now}
+            record = {
+                "id": message_id,
+                "device": device,
+                "to": body["phoneNumbers"],
+                "text": body["textMessage"]["text"],
+                "priority": body.get("priority", 0),
+                "ttl": body.get("ttl"),
+                "at": now,
+            }
             self.sent.append(record)
             self.by_id[message_id] = record
         if behaviour == "timeout":
@@ -108,9 +120,14 @@ class FakeAndroidPhone:
 
     @staticmethod
     def _state(record: dict) -> dict:
-        return {"id": record["id"], "state": "Pending", "isHashed": False, "isEncrypted": False,
-                "deviceId": None if record["device"] == "local" else record["device"],
-                "recipients": [{"phoneNumber": n, "state": "Pending"} for n in record["to"]]}
+        return {
+            "id": record["id"],
+            "state": "Pending",
+            "isHashed": False,
+            "isEncrypted": False,
+            "deviceId": None if record["device"] == "local" else record["device"],
+            "recipients": [{"phoneNumber": n, "state": "Pending"} for n in record["to"]],
+        }
 
     @staticmethod
     def _json(data, status: int) -> Response:
@@ -118,12 +135,20 @@ class FakeAndroidPhone:
 
     # ------------------------------------------------------------------ webhooks
 
-    def event(self, event: str, payload: dict, event_id: str | None = None,
-              device: str = "fake-device") -> tuple[bytes, dict]:
+    def event(
+        self, event: str, payload: dict, event_id: str | None = None, device: str = "fake-device"
+    ) -> tuple[bytes, dict]:
         """A webhook as the app sends it: (raw body, headers), signed with its key."""
-        body = json.dumps({"deviceId": device, "event": event, "id": event_id or uuid.uuid4().hex,
-                           "payload": payload, "webhookId": f"outreach-{event.replace(':', '-')}"},
-                          ensure_ascii=False).encode("utf-8")
+        body = json.dumps(
+            {
+                "deviceId": device,
+                "event": event,
+                "id": event_id or uuid.uuid4().hex,
+                "payload": payload,
+                "webhookId": f"outreach-{event.replace(':', '-')}",
+            },
+            ensure_ascii=False,
+        ).encode("utf-8")
         return body, self.signed(body)
 
     def signed(self, body: bytes) -> dict:

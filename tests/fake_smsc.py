@@ -103,8 +103,13 @@ class FakeSmsc:
         if pdu.command == "bind_transceiver":
             ok = (pdu.system_id.decode(), pdu.password.decode()) == (self.system_id, self.password)
             self.binds += ok
-            self._send(connection, "bind_transceiver_resp", pdu.sequence,
-                       status=0 if ok else consts.SMPP_ESME_RBINDFAIL, system_id="fake")
+            self._send(
+                connection,
+                "bind_transceiver_resp",
+                pdu.sequence,
+                status=0 if ok else consts.SMPP_ESME_RBINDFAIL,
+                system_id="fake",
+            )
         elif pdu.command == "enquire_link":
             self.enquire_links += 1
             self._send(connection, "enquire_link_resp", pdu.sequence)
@@ -127,9 +132,15 @@ class FakeSmsc:
                 self._send(connection, "submit_sm_resp", pdu.sequence, status=status, message_id="")
                 return
             message_id = f"SMSC{next(self.ids)}"
-            part = {"id": message_id, "to": pdu.destination_addr.decode(), "data_coding": pdu.data_coding,
-                    "esm_class": pdu.esm_class, "body": pdu.short_message,
-                    "registered_delivery": pdu.registered_delivery, "at": time.monotonic()}
+            part = {
+                "id": message_id,
+                "to": pdu.destination_addr.decode(),
+                "data_coding": pdu.data_coding,
+                "esm_class": pdu.esm_class,
+                "body": pdu.short_message,
+                "registered_delivery": pdu.registered_delivery,
+                "at": time.monotonic(),
+            }
             self.submits.append(part)
             self._join(part)
         if not self.hold:
@@ -141,7 +152,7 @@ class FakeSmsc:
         if not part["esm_class"] & 0x40:
             self.texts[part["id"]] = decode(body)
             return
-        header, data = body[1:1 + body[0]], body[1 + body[0]:]
+        header, data = body[1 : 1 + body[0]], body[1 + body[0] :]
         key = (part["to"], header[2], header[3])
         pieces = self._joining.setdefault(key, {})
         pieces[header[4]] = (part["id"], data)
@@ -171,20 +182,36 @@ class FakeSmsc:
         """A member's text to the gateway (in UDH parts when long)."""
         parts, coding, esm_class = gsm.make_parts(text)
         for body in parts:
-            self._send(self.connection, "deliver_sm", source_addr_ton=consts.SMPP_TON_INTL,
-                       source_addr=source.lstrip("+"), destination_addr="1234", short_message=body,
-                       data_coding=coding, esm_class=esm_class)
+            self._send(
+                self.connection,
+                "deliver_sm",
+                source_addr_ton=consts.SMPP_TON_INTL,
+                source_addr=source.lstrip("+"),
+                destination_addr="1234",
+                short_message=body,
+                data_coding=coding,
+                esm_class=esm_class,
+            )
 
     def deliver_raw(self, **fields) -> None:
         """A deliver_sm with exactly these fields, however malformed."""
-        self._send(self.connection, "deliver_sm", **{"source_addr": "8562055550000", "destination_addr": "1234",
-                                                     **fields})
+        self._send(
+            self.connection, "deliver_sm", **{"source_addr": "8562055550000", "destination_addr": "1234", **fields}
+        )
 
     def receipt(self, message_id: str, stat: str = "DELIVRD") -> None:
-        text = (f"id:{message_id} sub:001 dlvrd:001 submit date:2611301000 done date:2611301001 "
-                f"stat:{stat} err:000 text:")
-        self._send(self.connection, "deliver_sm", source_addr="8562055550000", destination_addr="1234",
-                   short_message=text.encode("ascii"), data_coding=0, esm_class=0x04)
+        text = (
+            f"id:{message_id} sub:001 dlvrd:001 submit date:2611301000 done date:2611301001 stat:{stat} err:000 text:"
+        )
+        self._send(
+            self.connection,
+            "deliver_sm",
+            source_addr="8562055550000",
+            destination_addr="1234",
+            short_message=text.encode("ascii"),
+            data_coding=0,
+            esm_class=0x04,
+        )
 
     def drop(self) -> None:
         connection = self.connection

@@ -77,16 +77,25 @@ class FakeAfricasTalking(ScriptedFake):
             return Response("Internal Server Error", 500)
         if behaviour != "timeout":
             self.requests.append(form)
-        code, status = {"ok": (101, "Success"), "timeout": (101, "Success"), "406": (406, "UserInBlacklist"),
-                        "403": (403, "InvalidPhoneNumber")}[behaviour]
+        code, status = {
+            "ok": (101, "Success"),
+            "timeout": (101, "Success"),
+            "406": (406, "UserInBlacklist"),
+            "403": (403, "InvalidPhoneNumber"),
+        }[behaviour]
         if code == 101:
             self.taken += [(number, form["message"]) for number in form["to"].split(",")]
-        recipients = [{"statusCode": code, "number": number, "status": status,
-                       "cost": "USD 0.0200" if code == 101 else "0",
-                       "messageId": f"ATXid_{next(self.ids)}" if code == 101 else "None"}
-                      for number in form["to"].split(",")]
-        body = {"SMSMessageData": {"Message": f"Sent to {len(recipients)}/{len(recipients)}",
-                                   "Recipients": recipients}}
+        recipients = [
+            {
+                "statusCode": code,
+                "number": number,
+                "status": status,
+                "cost": "USD 0.0200" if code == 101 else "0",
+                "messageId": f"ATXid_{next(self.ids)}" if code == 101 else "None",
+            }
+            for number in form["to"].split(",")
+        ]
+        body = {"SMSMessageData": {"Message": f"Sent to {len(recipients)}/{len(recipients)}", "Recipients": recipients}}
         return Response(json.dumps(body), 201, content_type="application/json")
 
 
@@ -96,28 +105,50 @@ class FakeTwilio(ScriptedFake):
 
     SID = "AC" + "1" * 32
     path = f"/2010-04-01/Accounts/{SID}/Messages.json"
-    ERRORS = {"21610": "Attempt to send to unsubscribed recipient",
-              "21211": "Invalid 'To' Phone Number"}
+    ERRORS = {"21610": "Attempt to send to unsubscribed recipient", "21211": "Invalid 'To' Phone Number"}
 
     sends_on_timeout = True
 
     def handle(self, request):
         form, behaviour = self.next_request(request)
         if behaviour == "500":
-            return Response(json.dumps({"code": 20500, "message": "Internal Server Error",
-                                        "status": 500}), 500, content_type="application/json")
+            return Response(
+                json.dumps({"code": 20500, "message": "Internal Server Error", "status": 500}),
+                500,
+                content_type="application/json",
+            )
         if behaviour != "timeout":
             self.requests.append(form)
         if behaviour in self.ERRORS:
-            return Response(json.dumps({"code": int(behaviour), "message": self.ERRORS[behaviour],
-                                        "more_info": f"https://www.twilio.com/docs/errors/{behaviour}",
-                                        "status": 400}), 400, content_type="application/json")
+            return Response(
+                json.dumps(
+                    {
+                        "code": int(behaviour),
+                        "message": self.ERRORS[behaviour],
+                        "more_info": f"https://www.twilio.com/docs/errors/{behaviour}",
+                        "status": 400,
+                    }
+                ),
+                400,
+                content_type="application/json",
+            )
         sid = f"SM{next(self.ids):032d}"
         self.taken.append((form["To"], form["Body"]))
-        return Response(json.dumps({"sid": sid, "status": "queued", "to": form["To"],
-                                    "body": form["Body"], "account_sid": self.SID,
-                                    "num_segments": "1", "direction": "outbound-api"}),
-                        201, content_type="application/json")
+        return Response(
+            json.dumps(
+                {
+                    "sid": sid,
+                    "status": "queued",
+                    "to": form["To"],
+                    "body": form["Body"],
+                    "account_sid": self.SID,
+                    "num_segments": "1",
+                    "direction": "outbound-api",
+                }
+            ),
+            201,
+            content_type="application/json",
+        )
 
 
 class FakeTwilioCalls(ScriptedFake):
@@ -128,13 +159,27 @@ class FakeTwilioCalls(ScriptedFake):
     def handle(self, request):
         form, behaviour = self.next_request(request)
         if behaviour in ("500", "timeout"):
-            return Response(json.dumps({"code": 20500, "message": "Internal Server Error", "status": 500}),
-                            500, content_type="application/json")
+            return Response(
+                json.dumps({"code": 20500, "message": "Internal Server Error", "status": 500}),
+                500,
+                content_type="application/json",
+            )
         self.requests.append(form)
         sid = f"CA{next(self.ids):032d}"
-        return Response(json.dumps({"sid": sid, "status": "queued", "to": form["To"], "from": form["From"],
-                                    "account_sid": FakeTwilio.SID, "direction": "outbound-api"}),
-                        201, content_type="application/json")
+        return Response(
+            json.dumps(
+                {
+                    "sid": sid,
+                    "status": "queued",
+                    "to": form["To"],
+                    "from": form["From"],
+                    "account_sid": FakeTwilio.SID,
+                    "direction": "outbound-api",
+                }
+            ),
+            201,
+            content_type="application/json",
+        )
 
 
 class FakeAfricasTalkingVoice(ScriptedFake):
@@ -148,12 +193,15 @@ class FakeAfricasTalkingVoice(ScriptedFake):
             return Response("Internal Server Error", 500)
         self.requests.append(form)
         if behaviour == "invalid":
-            body = {"entries": [{"phoneNumber": form["to"], "status": "InvalidPhoneNumber"}],
-                    "errorMessage": "None"}
+            body = {"entries": [{"phoneNumber": form["to"], "status": "InvalidPhoneNumber"}], "errorMessage": "None"}
         else:
-            body = {"entries": [{"phoneNumber": number, "status": "Queued",
-                                 "sessionId": f"ATVId_{next(self.ids):032x}"} for number in form["to"].split(",")],
-                    "errorMessage": "None"}
+            body = {
+                "entries": [
+                    {"phoneNumber": number, "status": "Queued", "sessionId": f"ATVId_{next(self.ids):032x}"}
+                    for number in form["to"].split(",")
+                ],
+                "errorMessage": "None",
+            }
         return Response(json.dumps(body), 200, content_type="application/json")
 
 
@@ -199,9 +247,21 @@ class KeptAliveHandler(BaseHTTPRequestHandler):
 
 def at_sent(numbers: list[str], message_ids) -> dict:
     """Africa's Talking's answer to a send that every recipient passed (statusCode 101)."""
-    return {"SMSMessageData": {"Message": f"Sent to {len(numbers)}/{len(numbers)}", "Recipients": [
-        {"statusCode": 101, "number": number, "status": "Success", "cost": "USD 0.0200", "messageId": message_id}
-        for number, message_id in zip(numbers, message_ids)]}}
+    return {
+        "SMSMessageData": {
+            "Message": f"Sent to {len(numbers)}/{len(numbers)}",
+            "Recipients": [
+                {
+                    "statusCode": 101,
+                    "number": number,
+                    "status": "Success",
+                    "cost": "USD 0.0200",
+                    "messageId": message_id,
+                }
+                for number, message_id in zip(numbers, message_ids)
+            ],
+        }
+    }
 
 
 class KeptAliveAfricasTalking:

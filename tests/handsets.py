@@ -35,9 +35,16 @@ class Phone:
         return self._post()
 
     def _post(self) -> str:
-        return self.client.post(self.url, data={
-            "sessionId": self.session_id, "serviceCode": self.service_code,
-            "phoneNumber": self.phone, "networkCode": "45701", "text": self.text}).get_data(as_text=True)
+        return self.client.post(
+            self.url,
+            data={
+                "sessionId": self.session_id,
+                "serviceCode": self.service_code,
+                "phoneNumber": self.phone,
+                "networkCode": "45701",
+                "text": self.text,
+            },
+        ).get_data(as_text=True)
 
 
 class Texter:
@@ -53,12 +60,26 @@ class Texter:
         db = runtime_of(self.app).db
         with db.session() as session:
             last = session.scalar(select(OutboundMessage.id).order_by(OutboundMessage.id.desc()).limit(1)) or 0
-        self.client.post(self.url, data={"from": self.phone, "to": "20880", "text": text, "date": "",
-                                         "id": f"texter-{self.phone}-{next(self.ids)}", "linkId": ""})
+        self.client.post(
+            self.url,
+            data={
+                "from": self.phone,
+                "to": "20880",
+                "text": text,
+                "date": "",
+                "id": f"texter-{self.phone}-{next(self.ids)}",
+                "linkId": "",
+            },
+        )
         drain(self.app)
         with db.session() as session:
             member = members.by_phone(session, self.phone)
             if member is None:
                 return []
-            return list(session.scalars(select(OutboundMessage.body).where(
-                OutboundMessage.member_id == member.id, OutboundMessage.id > last).order_by(OutboundMessage.id)))
+            return list(
+                session.scalars(
+                    select(OutboundMessage.body)
+                    .where(OutboundMessage.member_id == member.id, OutboundMessage.id > last)
+                    .order_by(OutboundMessage.id)
+                )
+            )

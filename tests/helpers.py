@@ -17,6 +17,7 @@ from gateway.store.models import Member
 
 from .fakes import FakeTwilio
 
+
 def wait_until(check, timeout_s: float = 10.0, what="", every_s: float = 0.02):
     """Ask ``check`` until it answers something true, and return that; fail the test
     saying ``what`` did not happen once ``timeout_s`` has passed (``what`` may be a
@@ -40,6 +41,7 @@ def form_token(page: bytes) -> str:
     """The CSRF token in a dashboard page's forms."""
     return re.search(rb'name="csrf" value="([^"]+)"', page)[1].decode()
 
+
 def switch_language(client, lang: str, next_page: str = "/login") -> None:
     """Press the page's language button (a POST with the session's CSRF token)."""
     token = form_token(client.get("/login").data)
@@ -50,28 +52,56 @@ PHONE = "+8562055520001"
 _ids = itertools.count(1)
 
 
-def add_member(db, phone: str, *, name: str = "Noy", language: str = "lo",
-               topics=("nutrition",), province: str = "savannakhet",
-               registered: bool = True) -> Member:
-    member = Member(phone=phone, name=name, language=language, province=province,
-                    consent_at=datetime.now(timezone.utc) if registered else None)
+def add_member(
+    db,
+    phone: str,
+    *,
+    name: str = "Noy",
+    language: str = "lo",
+    topics=("nutrition",),
+    province: str = "savannakhet",
+    registered: bool = True,
+) -> Member:
+    member = Member(
+        phone=phone,
+        name=name,
+        language=language,
+        province=province,
+        consent_at=datetime.now(timezone.utc) if registered else None,
+    )
     db.add(member)
     members.set_topics(member, topics)
     db.flush()
     return member
 
 
-def add_session(db, *, topic: str = "nutrition", language: str = "lo",
-                starts: str = "2030-01-11 14:00", capacity: int | None = None,
-                title_lo: str = "ໂພຊະນາການແມ່ ແລະ ເດັກ",
-                title_en: str = "Feeding mothers and babies", kind: str = "hangout",
-                cancelled: bool = False):
-    row = schedule.add(db, {
-        "titles": {"lo": title_lo, "en": title_en}, "kind": kind, "topic": topic,
-        "language": language,
-        "starts_at": datetime.fromisoformat(starts).replace(tzinfo=ZoneInfo("Asia/Vientiane")),
-        "duration_minutes": 60, "capacity": capacity, "place": None,
-        "join_link": "meet.jit.si/nutrition", "dial_in": None})
+def add_session(
+    db,
+    *,
+    topic: str = "nutrition",
+    language: str = "lo",
+    starts: str = "2030-01-11 14:00",
+    capacity: int | None = None,
+    title_lo: str = "ໂພຊະນາການແມ່ ແລະ ເດັກ",
+    title_en: str = "Feeding mothers and babies",
+    kind: str = "hangout",
+    cancelled: bool = False,
+):
+    row = schedule.add(
+        db,
+        {
+            "titles": {"lo": title_lo, "en": title_en},
+            "kind": kind,
+            "topic": topic,
+            "language": language,
+            "starts_at": datetime.fromisoformat(starts).replace(tzinfo=ZoneInfo("Asia/Vientiane")),
+            "duration_minutes": 60,
+            "capacity": capacity,
+            "place": None,
+            "join_link": "meet.jit.si/nutrition",
+            "dial_in": None,
+        },
+    )
     if cancelled:
         row.cancelled_at = datetime.now(timezone.utc)
     db.flush()
@@ -106,8 +136,17 @@ def at_webhook(client, text, phone=PHONE, message_id=None, token=None):
     """An inbound SMS as Africa's Talking posts it: the webhook alone, with nothing
     drained, so that several texts can wait to be processed in one batch."""
     url = "/sms/africastalking" + (f"?token={token}" if token else "")
-    return client.post(url, data={"from": phone, "to": "20880", "text": text, "date": "2026-11-21 10:00:00",
-                                  "id": message_id or f"at-{next(_ids)}", "linkId": "link-1"})
+    return client.post(
+        url,
+        data={
+            "from": phone,
+            "to": "20880",
+            "text": text,
+            "date": "2026-11-21 10:00:00",
+            "id": message_id or f"at-{next(_ids)}",
+            "linkId": "link-1",
+        },
+    )
 
 
 def at_text(client, text, phone=PHONE, message_id=None, token=None):
@@ -126,6 +165,12 @@ def twilio_post(client, path, form, token="tw-secret", base="https://gw.example.
 
 def tw_text(client, text, phone=PHONE, sid=None):
     """An inbound SMS as Twilio posts it."""
-    form = {"From": phone, "To": "+15005550006", "Body": text, "MessageSid": sid or f"SMin{next(_ids)}",
-            "NumSegments": "1", "AccountSid": FakeTwilio.SID}
+    form = {
+        "From": phone,
+        "To": "+15005550006",
+        "Body": text,
+        "MessageSid": sid or f"SMin{next(_ids)}",
+        "NumSegments": "1",
+        "AccountSid": FakeTwilio.SID,
+    }
     return twilio_post(client, "/sms/twilio", form)

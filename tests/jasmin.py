@@ -78,8 +78,12 @@ class Jasmin:
         (etc / "resource").mkdir(parents=True, exist_ok=True)
         (etc / "store").mkdir(exist_ok=True)
         (self.root / "var" / "log" / "jasmin").mkdir(parents=True, exist_ok=True)
-        spec = subprocess.run([JASMIN_PYTHON, "-c", "import txamqp, os; print(os.path.dirname(txamqp.__file__))"],
-                              capture_output=True, text=True, check=True).stdout.strip()
+        spec = subprocess.run(
+            [JASMIN_PYTHON, "-c", "import txamqp, os; print(os.path.dirname(txamqp.__file__))"],
+            capture_output=True,
+            text=True,
+            check=True,
+        ).stdout.strip()
         shutil.copy(Path(spec) / "specs" / "standard" / "amqp0-9-1.stripped.xml", etc / "resource" / "amqp0-9-1.xml")
         sections = {
             "smpp-server": {"bind": "127.0.0.1", "port": self.port},
@@ -94,15 +98,23 @@ class Jasmin:
         }
         pb_port = sections["smpp-server-pb"]["port"]
         sections["smpp-server-pb-client"] = {"port": pb_port}
-        (etc / "jasmin.cfg").write_text("".join(
-            f"[{name}]\n" + "".join(f"{key} = {value}\n" for key, value in values.items())
-            for name, values in sections.items()))
+        (etc / "jasmin.cfg").write_text(
+            "".join(
+                f"[{name}]\n" + "".join(f"{key} = {value}\n" for key, value in values.items())
+                for name, values in sections.items()
+            )
+        )
         subprocess.run(["rabbitmqctl", "-q", "add_vhost", self.vhost], check=True, capture_output=True)
-        subprocess.run(["rabbitmqctl", "-q", "set_permissions", "-p", self.vhost, "guest", ".*", ".*", ".*"],
-                       check=True, capture_output=True)
-        self.redis = subprocess.Popen(["redis-server", "--port", str(self.redis_port), "--bind", "127.0.0.1",
-                                       "--save", "", "--appendonly", "no"],
-                                      stdin=subprocess.DEVNULL, stdout=subprocess.DEVNULL)
+        subprocess.run(
+            ["rabbitmqctl", "-q", "set_permissions", "-p", self.vhost, "guest", ".*", ".*", ".*"],
+            check=True,
+            capture_output=True,
+        )
+        self.redis = subprocess.Popen(
+            ["redis-server", "--port", str(self.redis_port), "--bind", "127.0.0.1", "--save", "", "--appendonly", "no"],
+            stdin=subprocess.DEVNULL,
+            stdout=subprocess.DEVNULL,
+        )
 
     def start(self, configure: bool = True) -> None:
         for stale in self.root.glob("jasmind*"):  # a killed jasmind's lock
@@ -111,10 +123,21 @@ class Jasmin:
         log = open(self.root / "jasmind.out", "ab")  # noqa: SIM115 (the process keeps it)
         self.process = subprocess.Popen(
             # The DLR services in-process (its docs advise separate daemons in production).
-            [JASMIN_PYTHON, "-c", LAUNCH, str(Path(JASMIN_PYTHON).parent / "jasmind.py"), "--enable-dlr-thrower",
-             "--enable-dlr-lookup", "--disable-http-api"],
-            env=self._environment(), stdin=subprocess.DEVNULL, stdout=log,
-            stderr=subprocess.STDOUT, start_new_session=True)
+            [
+                JASMIN_PYTHON,
+                "-c",
+                LAUNCH,
+                str(Path(JASMIN_PYTHON).parent / "jasmind.py"),
+                "--enable-dlr-thrower",
+                "--enable-dlr-lookup",
+                "--disable-http-api",
+            ],
+            env=self._environment(),
+            stdin=subprocess.DEVNULL,
+            stdout=log,
+            stderr=subprocess.STDOUT,
+            start_new_session=True,
+        )
         self.pids.append(self.process.pid)
         self._wait_listening(self.jcli_port)
         # jCli answers before jasmind has wired its parts together: a connector started
@@ -189,8 +212,9 @@ class Jasmin:
 
     def forwarded(self, pid: int) -> list[str]:
         """The numbers of the texts jasmind ``pid`` handed to the SMSC upstream."""
-        return re.findall(rf" {pid} SMS-MT \[cid:upstream\] \[queue-msgid:.*?\[to:b'(\d+)'\]",
-                          self._log("messages.log"))
+        return re.findall(
+            rf" {pid} SMS-MT \[cid:upstream\] \[queue-msgid:.*?\[to:b'(\d+)'\]", self._log("messages.log")
+        )
 
     # ------------------------------------------------------------------ jCli
 
@@ -199,14 +223,31 @@ class Jasmin:
         if self.throughput is not None:
             user.append(f"mt_messaging_cred quota smpps_throughput {self.throughput}")
         self.jcli(
-            "smppccm -a", "cid upstream", "host 127.0.0.1", f"port {self.upstream_port}",
-            f"username {UPSTREAM_USER}", f"password {UPSTREAM_PASSWORD}", "submit_throughput 0", "ok",
+            "smppccm -a",
+            "cid upstream",
+            "host 127.0.0.1",
+            f"port {self.upstream_port}",
+            f"username {UPSTREAM_USER}",
+            f"password {UPSTREAM_PASSWORD}",
+            "submit_throughput 0",
+            "ok",
             "smppccm -1 upstream",
-            "group -a", "gid outreach", "ok",
-            *user, "ok",
-            "mtrouter -a", "type DefaultRoute", "connector smppc(upstream)", "rate 0.00", "ok",
-            "morouter -a", "type DefaultRoute", f"connector smpps({USER})", "ok",
-            "persist")
+            "group -a",
+            "gid outreach",
+            "ok",
+            *user,
+            "ok",
+            "mtrouter -a",
+            "type DefaultRoute",
+            "connector smppc(upstream)",
+            "rate 0.00",
+            "ok",
+            "morouter -a",
+            "type DefaultRoute",
+            f"connector smpps({USER})",
+            "ok",
+            "persist",
+        )
 
     def jcli(self, *lines: str) -> str:
         """Type ``lines`` into jCli as its operator would; raises on an error it prints."""

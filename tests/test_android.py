@@ -31,14 +31,25 @@ def phone():
 
 @pytest.fixture
 def android_app(make_app, phone):
-    return make_app(sms_provider="android", android_api_url=phone.url, android_username="sms",
-                    android_password="secret", android_signing_key=KEY, quiet_hours="off",
-                    provider_timeout_ms=700)
+    return make_app(
+        sms_provider="android",
+        android_api_url=phone.url,
+        android_username="sms",
+        android_password="secret",
+        android_signing_key=KEY,
+        quiet_hours="off",
+        provider_timeout_ms=700,
+    )
 
 
 def received(text, number=MEMBER):
-    return {"messageId": "c0ffee", "message": text, "phoneNumber": number, "simNumber": 1,
-            "receivedAt": "2026-11-30T10:00:00.000+07:00"}
+    return {
+        "messageId": "c0ffee",
+        "message": text,
+        "phoneNumber": number,
+        "simNumber": 1,
+        "receivedAt": "2026-11-30T10:00:00.000+07:00",
+    }
 
 
 def outbox_rows(app):
@@ -88,9 +99,10 @@ def test_reports_move_the_row_forward_only(android_app, phone):
     drain(android_app)
     [row] = outbox_rows(android_app)
     for event, payload, status in [
-            ("sms:delivered", {"deliveredAt": "2026-11-30T10:00:02+07:00"}, "delivered"),
-            ("sms:sent", {"sentAt": "2026-11-30T10:00:01+07:00"}, "delivered"),  # late: no step back
-            ("sms:failed", {"failedAt": "x", "reason": "RESULT_ERROR_GENERIC_FAILURE"}, "delivered")]:
+        ("sms:delivered", {"deliveredAt": "2026-11-30T10:00:02+07:00"}, "delivered"),
+        ("sms:sent", {"sentAt": "2026-11-30T10:00:01+07:00"}, "delivered"),  # late: no step back
+        ("sms:failed", {"failedAt": "x", "reason": "RESULT_ERROR_GENERIC_FAILURE"}, "delivered"),
+    ]:
         payload = {"messageId": f"og-{row.id}", "phoneNumber": MEMBER, **payload}
         assert phone.post(client, event, payload).status_code == 200
         assert outbox_rows(android_app)[0].status == status
@@ -99,8 +111,11 @@ def test_reports_move_the_row_forward_only(android_app, phone):
 def test_bad_signatures_old_timestamps_and_bad_json_change_nothing(android_app, phone):
     client = android_app.test_client()
     body, headers = phone.event("sms:received", received("JOIN"))
-    for bad in ({**headers, "X-Signature": "0" * 64}, {**headers, "X-Signature": ""},
-                {k: v for k, v in headers.items() if k != "X-Timestamp"}):
+    for bad in (
+        {**headers, "X-Signature": "0" * 64},
+        {**headers, "X-Signature": ""},
+        {k: v for k, v in headers.items() if k != "X-Timestamp"},
+    ):
         assert client.post("/sms/android", data=body, headers=bad).status_code == 403
     assert client.post("/sms/android", data=body + b" ", headers=headers).status_code == 403  # tampered
     old = str(int(time.time()) - 301)
@@ -125,7 +140,8 @@ def test_stop_and_keywords_work_over_the_phone_too(android_app, phone):
     phone.post(client, "sms:received", received("HELP"))
     drain(android_app)
     assert [s["text"] for s in phone.sent] == [
-        "You will get no more messages from us. Text START to receive them again."]
+        "You will get no more messages from us. Text START to receive them again."
+    ]
 
 
 @pytest.fixture
@@ -137,15 +153,23 @@ def three_phones():
 
 
 def test_a_broadcast_spreads_over_the_phones_each_at_its_rate(make_app, three_phones):
-    app = make_app(sms_provider="android", android_api_url=three_phones[0].url,
-                   android_phones=",".join(f.url for f in three_phones), android_username="sms",
-                   android_password="secret", android_signing_key=KEY, android_rate=4,
-                   android_rate_window=2, quiet_hours="off")
+    app = make_app(
+        sms_provider="android",
+        android_api_url=three_phones[0].url,
+        android_phones=",".join(f.url for f in three_phones),
+        android_username="sms",
+        android_password="secret",
+        android_signing_key=KEY,
+        android_rate=4,
+        android_rate_window=2,
+        quiet_hours="off",
+    )
     with runtime_of(app).db.session() as db:
         for n in range(24):
             add_member(db, f"+85620555{61000 + n}")
-        session = add_session(db, starts=(datetime.now(timezone(timedelta(hours=7))) + timedelta(hours=3))
-                              .strftime("%Y-%m-%d %H:%M"))
+        session = add_session(
+            db, starts=(datetime.now(timezone(timedelta(hours=7))) + timedelta(hours=3)).strftime("%Y-%m-%d %H:%M")
+        )
         row = broadcasts.create(db, {"lo": "ເຕືອນ: ພົບກັນມື້ນີ້"}, Audience(), "test", session.id)
     started = time.monotonic()
     bulk.dispatch(runtime_of(app).services, row.id)
@@ -161,13 +185,18 @@ def test_a_broadcast_spreads_over_the_phones_each_at_its_rate(make_app, three_ph
 
 
 def test_a_phone_that_stops_answering_rests_and_the_others_carry_on(make_app, three_phones, people):
-    app = make_app(sms_provider="android", android_api_url=three_phones[0].url,
-                   android_phones=",".join(f.url for f in three_phones), android_username="sms",
-                   android_password="secret", android_signing_key=KEY, quiet_hours="off")
+    app = make_app(
+        sms_provider="android",
+        android_api_url=three_phones[0].url,
+        android_phones=",".join(f.url for f in three_phones),
+        android_username="sms",
+        android_password="secret",
+        android_signing_key=KEY,
+        quiet_hours="off",
+    )
     three_phones[1].stop()  # switched off
     provider = runtime_of(app).provider
-    outcomes = [provider.send("hi", [f"+85620555{62000 + n}"], ids=[f"og-{n}"], urgent=True)[0]
-                for n in range(6)]
+    outcomes = [provider.send("hi", [f"+85620555{62000 + n}"], ids=[f"og-{n}"], urgent=True)[0] for n in range(6)]
     refused = [o for o in outcomes if not o.accepted]
     assert len(refused) == 1 and refused[0].transient  # refused connection: not sent, retry is safe
     assert len(three_phones[0].sent) + len(three_phones[2].sent) == 5
@@ -193,7 +222,8 @@ def test_setup_registers_the_webhooks_and_the_preview_says_how_long(run, make_ap
     assert done.exit_code == 0, done.output
     assert {(h["event"], h["url"]) for h in phone.webhooks} == {
         (event, "https://gw.example.org/sms/android")
-        for event in ("sms:received", "sms:sent", "sms:delivered", "sms:failed", "system:ping")}
+        for event in ("sms:received", "sms:sent", "sms:delivered", "sms:failed", "system:ping")
+    }
     status = run("phones", "status")
     assert status.exit_code == 0 and "phone-a" in status.output and "in rotation" in status.output
     app = make_app()

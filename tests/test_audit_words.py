@@ -12,8 +12,10 @@ from gateway.dashboard import audit as audit_page
 
 SOURCE = Path(__file__).resolve().parent.parent / "gateway"
 # audit.record(db, who, "action", ...) and users' (action, detail) returns.
-RECORDED = re.compile(r"""record\([^,\n]+,\s*[^,\n]+,\s*"([a-z_. ]+)"|return "(user\.[a-z_]+)",|"(broadcast\.[a-z_]+)" if"""
-                      r'|notify\("([a-z_.]+)"')
+RECORDED = re.compile(
+    r"""record\([^,\n]+,\s*[^,\n]+,\s*"([a-z_. ]+)"|return "(user\.[a-z_]+)",|"(broadcast\.[a-z_]+)" if"""
+    r'|notify\("([a-z_.]+)"'
+)
 
 
 def recorded_actions() -> set[str]:
@@ -34,18 +36,31 @@ def test_every_recorded_action_has_words(app):
 
 
 DETAILS = [
-    ("broadcast.send", "12 message(s)"), ("broadcast.urgent", "3 message(s), sent in quiet hours"),
-    ("broadcast.cancel", "4 unsent message(s) stopped"), ("poll.close", "2 unsent question(s) stopped"),
-    ("members.import", "5 created, 1 updated, 2 rejected"), ("members.export", "40 member(s)"),
-    ("members.export", "9 member(s); province=bokeo"), ("content.discard", "3 text(s)"),
-    ("inbox.answer", "2 SMS"), ("prompt.record", "4.5 s"), ("content.revert", "a copy of version 3"),
-    ("content.publish", "replaces version 4"), ("content.publish", "the first version"),
-    ("user.role", "role editor"), ("sign in refused", "from 3f2a9c4b5d6e7f80, locked for 15 minutes"),
-    ("survey.close", "7 answer(s) kept"), ("survey.close", "7 answer(s); sensitive: totals kept, 7 answer(s) deleted"),
-    ("member.erase", "name, number, organisation, topics; 3 message text(s), 1 typed reply(ies); "
-                     "votes and quiz scores kept"),
-    ("member.edit", "name, topics, reminders"), ("session.edit", "starts_at, capacity, reminder_texts"),
-    ("content.edit", "lo, en"), ("content.edit", "quiz removed"),
+    ("broadcast.send", "12 message(s)"),
+    ("broadcast.urgent", "3 message(s), sent in quiet hours"),
+    ("broadcast.cancel", "4 unsent message(s) stopped"),
+    ("poll.close", "2 unsent question(s) stopped"),
+    ("members.import", "5 created, 1 updated, 2 rejected"),
+    ("members.export", "40 member(s)"),
+    ("members.export", "9 member(s); province=bokeo"),
+    ("content.discard", "3 text(s)"),
+    ("inbox.answer", "2 SMS"),
+    ("prompt.record", "4.5 s"),
+    ("content.revert", "a copy of version 3"),
+    ("content.publish", "replaces version 4"),
+    ("content.publish", "the first version"),
+    ("user.role", "role editor"),
+    ("sign in refused", "from 3f2a9c4b5d6e7f80, locked for 15 minutes"),
+    ("survey.close", "7 answer(s) kept"),
+    ("survey.close", "7 answer(s); sensitive: totals kept, 7 answer(s) deleted"),
+    (
+        "member.erase",
+        "name, number, organisation, topics; 3 message text(s), 1 typed reply(ies); votes and quiz scores kept",
+    ),
+    ("member.edit", "name, topics, reminders"),
+    ("session.edit", "starts_at, capacity, reminder_texts"),
+    ("content.edit", "lo, en"),
+    ("content.edit", "quiz removed"),
     ("studio.locked", "number ***********345: 5 wrong PINs in an hour"),
     ("studio.locked", "every number: 20 wrong PINs in an hour"),
 ]

@@ -57,8 +57,10 @@ def test_resend_to_the_failed_not_the_unknown(people):
     with runtime_of(people).db.session() as db:
         statuses = [m.status for m in db.scalars(select(OutboundMessage).order_by(OutboundMessage.id))]
         assert statuses == ["sent", "unknown", "sent"]
-        assert db.scalar(select(AuditEvent).where(AuditEvent.action == "broadcast.resend_failed")).subject == \
-            f"broadcast {broadcast_id}"
+        assert (
+            db.scalar(select(AuditEvent).where(AuditEvent.action == "broadcast.resend_failed")).subject
+            == f"broadcast {broadcast_id}"
+        )
 
 
 def test_a_draft_is_deleted_a_sent_one_is_not(people):

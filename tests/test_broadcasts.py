@@ -35,15 +35,32 @@ def fake_at(provider_server):
 @pytest.fixture
 def bulk_app(make_app, fake_at, monkeypatch):
     monkeypatch.setattr(broker.jobs, "SEND_RETRY", Retry(max=5, interval=0))
-    return make_app(sms_provider="africastalking", at_api_url=fake_at.url, at_username="outreach",
-                    at_api_key="key", provider_timeout_ms=PROVIDER_TIMEOUT_MS, quiet_hours="off", bulk_batch_size=100)
+    return make_app(
+        sms_provider="africastalking",
+        at_api_url=fake_at.url,
+        at_username="outreach",
+        at_api_key="key",
+        provider_timeout_ms=PROVIDER_TIMEOUT_MS,
+        quiet_hours="off",
+        bulk_batch_size=100,
+    )
 
 
 def many_members(db, count, *, start=0, language="lo", topic="nutrition", province="bokeo"):
     now = utcnow()
-    rows = [{"phone": f"+85620{start + n:08d}", "name": f"Member {start + n}", "language": language,
-             "province": province, "source": "import", "consent_at": now, "created_at": now,
-             "updated_at": now} for n in range(count)]
+    rows = [
+        {
+            "phone": f"+85620{start + n:08d}",
+            "name": f"Member {start + n}",
+            "language": language,
+            "province": province,
+            "source": "import",
+            "consent_at": now,
+            "created_at": now,
+            "updated_at": now,
+        }
+        for n in range(count)
+    ]
     db.execute(insert(Member), rows)
     ids = db.scalars(select(Member.id).where(Member.phone.in_([r["phone"] for r in rows]))).all()
     db.execute(insert(MemberTopic), [{"member_id": i, "topic": topic} for i in ids])
@@ -66,6 +83,7 @@ def rows(app):
 
 # ------------------------------------------------------------------ audience
 
+
 def test_audience_filters_and_exclusions(app):
     vocabulary = Vocabulary.build(runtime_of(app).services.book, runtime_of(app).services.catalog)
     with runtime_of(app).db.session() as db:
@@ -78,6 +96,7 @@ def test_audience_filters_and_exclusions(app):
         enrolled = add_member(db, "+8562055530006", topics=["climate"])
         session = add_session(db, topic="climate")
         from gateway.store.schedule import enrol
+
         enrol(db, enrolled, session.id, "ussd")
 
         def phones(spec):
@@ -89,16 +108,23 @@ def test_audience_filters_and_exclusions(app):
         assert phones("topic=nutrition,wash;province=ສາລະວັນ") == ["2", "3"]
         assert phones("language=English") == ["2"]
         assert phones(f"session={session.id}") == ["6"]
-    for bad, reason in [("topic=cooking", "unknown topic"), ("colour=red", "cannot read"),
-                        ("session=abc", "session's id")]:
+    for bad, reason in [
+        ("topic=cooking", "unknown topic"),
+        ("colour=red", "cannot read"),
+        ("session=abc", "session's id"),
+    ]:
         with pytest.raises(ValueError, match=reason):
             Audience.parse(bad, vocabulary)
 
 
 def test_texts_are_checked_for_placeholders_and_languages():
     assert broadcasts.check_texts({"en": " Hi {name} ", "lo": ""}, ["lo", "en"]) == {"en": "Hi {name}"}
-    for texts, reason in [({"en": ""}, "give the message text"), ({"en": "Hi {nmae}"}, r"uses \{nmae\}"),
-                          ({"en": "Hi {"}, "broken placeholder"), ({"fr": "Salut"}, "no language 'fr'")]:
+    for texts, reason in [
+        ({"en": ""}, "give the message text"),
+        ({"en": "Hi {nmae}"}, r"uses \{nmae\}"),
+        ({"en": "Hi {"}, "broken placeholder"),
+        ({"fr": "Salut"}, "no language 'fr'"),
+    ]:
         with pytest.raises(ValueError, match=reason):
             broadcasts.check_texts(texts, ["lo", "en"])
 
@@ -114,11 +140,14 @@ def test_preview_counts_languages_segments_and_cost(bulk_app):
         renderer = broadcasts.renderer_for(db, row, runtime_of(bulk_app).services.catalog, "lo")
         result = broadcasts.preview(db, row, renderer, 0.02, "USD")
     assert [(e.language, e.recipients, e.encoding, e.segments) for e in result.languages] == [
-        ("lo", 3, "UCS-2", 9), ("en", 2, "GSM-7", 2)]
+        ("lo", 3, "UCS-2", 9),
+        ("en", 2, "GSM-7", 2),
+    ]
     assert (result.recipients, result.segments, result.cost) == (5, 11, 0.22)
 
 
 # ------------------------------------------------------------------- sending
+
 
 def test_shared_texts_go_in_bulk_requests_and_sending_again_sends_nothing(bulk_app, fake_at):
     with runtime_of(bulk_app).db.session() as db:
@@ -143,14 +172,17 @@ def test_personalised_texts_use_name_and_session_in_each_language(bulk_app, fake
         add_member(db, "+8562055531001", name="ນ້ອຍ", language="lo")
         add_member(db, "+8562055531002", name="Kham", language="en")
         session = add_session(db)
-    broadcast_id = new_broadcast(bulk_app, {
-        "lo": "{name}, {session.title} {session.starts_at}",
-        "en": "{name}: {session.title}, {session.starts_at}"}, session_id=session.id)
+    broadcast_id = new_broadcast(
+        bulk_app,
+        {"lo": "{name}, {session.title} {session.starts_at}", "en": "{name}: {session.title}, {session.starts_at}"},
+        session_id=session.id,
+    )
     bulk.dispatch(runtime_of(bulk_app).services, broadcast_id)
     drain(bulk_app)
     assert sorted(r["message"] for r in fake_at.requests) == [
         "Kham: Feeding mothers and babies, Fri 11 Jan, 14:00",
-        "ນ້ອຍ, ໂພຊະນາການແມ່ ແລະ ເດັກ ວັນສຸກ ທີ 11 ມັງກອນ ເວລາ 14:00 ໂມງ"]
+        "ນ້ອຍ, ໂພຊະນາການແມ່ ແລະ ເດັກ ວັນສຸກ ທີ 11 ມັງກອນ ເວລາ 14:00 ໂມງ",
+    ]
 
 
 def test_cancel_stops_unsent_messages(bulk_app, fake_at):
@@ -193,10 +225,14 @@ def test_next_allowed_respects_the_window_across_midnight():
     vientiane = ZoneInfo("Asia/Vientiane")
     at = lambda h, m: datetime(2026, 11, 21, h, m, tzinfo=vientiane).astimezone(timezone.utc)  # noqa: E731
     assert broadcasts.next_allowed(at(14, 0), window, "Asia/Vientiane") is None
-    assert broadcasts.next_allowed(at(22, 30), window, "Asia/Vientiane").astimezone(vientiane).isoformat() \
+    assert (
+        broadcasts.next_allowed(at(22, 30), window, "Asia/Vientiane").astimezone(vientiane).isoformat()
         == "2026-11-22T07:00:00+07:00"
-    assert broadcasts.next_allowed(at(3, 0), window, "Asia/Vientiane").astimezone(vientiane).isoformat() \
+    )
+    assert (
+        broadcasts.next_allowed(at(3, 0), window, "Asia/Vientiane").astimezone(vientiane).isoformat()
         == "2026-11-21T07:00:00+07:00"
+    )
 
 
 def test_a_slow_flaky_provider_sends_no_duplicates_and_counts_what_it_accepted(bulk_app, fake_at):
@@ -205,8 +241,7 @@ def test_a_slow_flaky_provider_sends_no_duplicates_and_counts_what_it_accepted(b
     with runtime_of(bulk_app).db.session() as db:
         many_members(db, 1000)
     random.seed(7)
-    fake_at.script = [random.choice(["500", "500", "timeout"]) if random.random() < 0.3 else "ok"
-                      for _ in range(60)]
+    fake_at.script = [random.choice(["500", "500", "timeout"]) if random.random() < 0.3 else "ok" for _ in range(60)]
     bulk.dispatch(runtime_of(bulk_app).services, new_broadcast(bulk_app, {"lo": "ສະບາຍດີ"}))
     drain(bulk_app)
     statuses = collections.Counter(r.status for r in rows(bulk_app))
@@ -228,28 +263,43 @@ def test_a_permanent_error_fails_once_and_is_not_retried(bulk_app, fake_at):
 
 # -------------------------------------------------------------------- faults
 
+
 def worker_env(app, fake_at):
     config = app.config["GATEWAY"]
-    return dict(os.environ, DATABASE_URL=config.sqlalchemy_url, REDIS_URL=runtime_of(app).services.redis_url,
-                SECRET_KEY=config.secret_key, INSTANCE_PATH=str(config.instance_path),
-                SMS_PROVIDER="africastalking", AT_API_URL=fake_at.url, AT_USERNAME="outreach",
-                AT_API_KEY="key", QUIET_HOURS="off", BULK_BATCH_SIZE="50", LOG_LEVEL="WARNING")
+    return dict(
+        os.environ,
+        DATABASE_URL=config.sqlalchemy_url,
+        REDIS_URL=runtime_of(app).services.redis_url,
+        SECRET_KEY=config.secret_key,
+        INSTANCE_PATH=str(config.instance_path),
+        SMS_PROVIDER="africastalking",
+        AT_API_URL=fake_at.url,
+        AT_USERNAME="outreach",
+        AT_API_KEY="key",
+        QUIET_HOURS="off",
+        BULK_BATCH_SIZE="50",
+        LOG_LEVEL="WARNING",
+    )
 
 
 def start_worker(env, burst=False):
     args = [sys.executable, "-m", "gateway.cli.main", "worker"] + (["--burst"] if burst else [])
-    return subprocess.Popen(args, env=env, start_new_session=True,
-                            stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    return subprocess.Popen(args, env=env, start_new_session=True, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
 
 
 @pytest.mark.parametrize("personalised", [False, True], ids=["shared text", "personalised"])
-def test_sigkill_mid_broadcast_sends_nobody_twice_and_skips_nobody_silently(make_app, fake_at,
-                                                                            personalised):
+def test_sigkill_mid_broadcast_sends_nobody_twice_and_skips_nobody_silently(make_app, fake_at, personalised):
     """A shared text goes 50 recipients to a request; a personalised one is a
     request per member, 8 at a time. Either way a crash leaves at most the
     requests in flight unknown, and the rest of the killed job's rows are sent."""
-    app = make_app(sms_provider="africastalking", at_api_url=fake_at.url, quiet_hours="off",
-                   bulk_batch_size=50, sending_timeout=1, job_stale_after=1)
+    app = make_app(
+        sms_provider="africastalking",
+        at_api_url=fake_at.url,
+        quiet_hours="off",
+        bulk_batch_size=50,
+        sending_timeout=1,
+        job_stale_after=1,
+    )
     members = 600 if personalised else 2000
     with runtime_of(app).db.session() as db:
         many_members(db, members)
@@ -275,14 +325,18 @@ def test_sigkill_mid_broadcast_sends_nobody_twice_and_skips_nobody_silently(make
     in_flight = 8 if personalised else 1  # requests, of one recipient or of 50
     assert statuses["unknown"] == settled["unknown"] <= in_flight * (1 if personalised else 50)
     with runtime_of(app).db.session() as db:
-        sent = set(db.scalars(select(Member.phone).join(OutboundMessage, OutboundMessage.member_id == Member.id)
-                              .where(OutboundMessage.status == "sent")))
+        sent = set(
+            db.scalars(
+                select(Member.phone)
+                .join(OutboundMessage, OutboundMessage.member_id == Member.id)
+                .where(OutboundMessage.status == "sent")
+            )
+        )
     assert sent <= set(accepted) and len(sent) + statuses["unknown"] == members
 
 
 def test_three_workers_on_one_broadcast_send_one_set(make_app, fake_at):
-    app = make_app(sms_provider="africastalking", at_api_url=fake_at.url, quiet_hours="off",
-                   bulk_batch_size=50)
+    app = make_app(sms_provider="africastalking", at_api_url=fake_at.url, quiet_hours="off", bulk_batch_size=50)
     with runtime_of(app).db.session() as db:
         many_members(db, 1500)
     broadcast_id = new_broadcast(app, {"lo": "ສະບາຍດີ"})
@@ -297,6 +351,7 @@ def test_three_workers_on_one_broadcast_send_one_set(make_app, fake_at):
 
 
 # ------------------------------------------------------- at most once, and honest
+
 
 def test_the_reconciler_and_status_never_queue_a_batch_twice(bulk_app, fake_at, run):
     with runtime_of(bulk_app).db.session() as db:
@@ -332,8 +387,13 @@ def test_a_batch_redis_lost_is_queued_again_under_its_own_id(bulk_app, fake_at):
 
 
 def test_a_row_is_tried_at_most_send_attempts_times_across_all_jobs(bulk_app, make_app, fake_at):
-    app = make_app(sms_provider="africastalking", at_api_url=fake_at.url, provider_timeout_ms=PROVIDER_TIMEOUT_MS,
-                   quiet_hours="off", send_attempts=2)
+    app = make_app(
+        sms_provider="africastalking",
+        at_api_url=fake_at.url,
+        provider_timeout_ms=PROVIDER_TIMEOUT_MS,
+        quiet_hours="off",
+        send_attempts=2,
+    )
     with runtime_of(app).db.session() as db:
         many_members(db, 3)
     fake_at.script = ["500"] * 20
@@ -354,11 +414,11 @@ def test_a_report_for_an_unknown_row_settles_it_by_number(bulk_app, fake_at):
     drain(bulk_app)
     assert [r.status for r in rows(bulk_app)] == ["unknown", "unknown"]
     client = bulk_app.test_client()
-    client.post("/status/africastalking", data={"id": "ATXid_2", "status": "Failed",
-                                                "phoneNumber": "+8562000000001",
-                                                "failureReason": "DeliveryFailure"})
-    assert [(r.status, r.provider_message_id) for r in rows(bulk_app)] == [
-        ("unknown", None), ("failed", "ATXid_2")]
+    client.post(
+        "/status/africastalking",
+        data={"id": "ATXid_2", "status": "Failed", "phoneNumber": "+8562000000001", "failureReason": "DeliveryFailure"},
+    )
+    assert [(r.status, r.provider_message_id) for r in rows(bulk_app)] == [("unknown", None), ("failed", "ATXid_2")]
 
 
 def test_resend_unknown_says_how_many_and_warns_before_sending_again(bulk_app, fake_at, run):
@@ -383,7 +443,8 @@ def test_resend_unknown_says_how_many_and_warns_before_sending_again(bulk_app, f
 
 
 def test_twilio_sends_a_shared_text_a_recipient_a_request_so_at_most_the_requests_in_flight_are_sending(
-        make_app, fake_twilio, monkeypatch):
+    make_app, fake_twilio, monkeypatch
+):
     """Twilio has no bulk send: a batch of one text is one request per recipient,
     and only the requests in flight (SEND_CONCURRENCY) may be mid-send at once."""
     import threading
@@ -393,9 +454,16 @@ def test_twilio_sends_a_shared_text_a_recipient_a_request_so_at_most_the_request
     from .fakes import FakeTwilio
 
     monkeypatch.setattr(broker.jobs, "SEND_RETRY", Retry(max=1, interval=0))
-    app = make_app(sms_provider="twilio", twilio_api_url=fake_twilio.url, twilio_account_sid=FakeTwilio.SID,
-                   twilio_auth_token="tw-secret", twilio_from="+15005550006", quiet_hours="off",
-                   send_concurrency=2, bulk_batch_size=100)
+    app = make_app(
+        sms_provider="twilio",
+        twilio_api_url=fake_twilio.url,
+        twilio_account_sid=FakeTwilio.SID,
+        twilio_auth_token="tw-secret",
+        twilio_from="+15005550006",
+        quiet_hours="off",
+        send_concurrency=2,
+        bulk_batch_size=100,
+    )
     with runtime_of(app).db.session() as db:
         many_members(db, 30)
     bulk.dispatch(runtime_of(app).services, new_broadcast(app, {"lo": "ສະບາຍດີ"}))
@@ -405,8 +473,11 @@ def test_twilio_sends_a_shared_text_a_recipient_a_request_so_at_most_the_request
     def watch():
         while not done.is_set():
             with runtime_of(app).db.session() as db:
-                seen.append(db.scalar(select(func.count()).select_from(OutboundMessage)
-                                      .where(OutboundMessage.status == "sending")))
+                seen.append(
+                    db.scalar(
+                        select(func.count()).select_from(OutboundMessage).where(OutboundMessage.status == "sending")
+                    )
+                )
             time.sleep(0.01)
 
     watcher = threading.Thread(target=watch)

@@ -47,8 +47,10 @@ def browser():
     playwright = sync_api.sync_playwright().start()
     # A fake microphone (a beeping tone) that needs no permission prompt: the studio's
     # recorder runs for real, MediaRecorder and all.
-    chromium = playwright.chromium.launch(executable_path=CHROMIUM, args=[
-        "--no-sandbox", "--disable-gpu", "--use-fake-ui-for-media-stream", "--use-fake-device-for-media-stream"])
+    chromium = playwright.chromium.launch(
+        executable_path=CHROMIUM,
+        args=["--no-sandbox", "--disable-gpu", "--use-fake-ui-for-media-stream", "--use-fake-device-for-media-stream"],
+    )
     yield chromium
     chromium.close()
     playwright.stop()
@@ -136,10 +138,13 @@ def test_sign_in_and_switch_the_interface_to_lao(page, site):
 def test_a_csv_with_one_bad_row_is_shown_with_its_line(page, site, tmp_path):
     sign_in(page, site)
     csv_file = tmp_path / "members.csv"
-    csv_file.write_text("phone,name,province,language,topics\n"
-                        "+8562055512345,Noy,Bokeo,lo,nutrition\n"
-                        "+8562055512346,ແສງ,Vientiane Capital,lo,wash\n"
-                        "not-a-number,Kham,Bokeo,en,\n", encoding="utf-8-sig")
+    csv_file.write_text(
+        "phone,name,province,language,topics\n"
+        "+8562055512345,Noy,Bokeo,lo,nutrition\n"
+        "+8562055512346,ແສງ,Vientiane Capital,lo,wash\n"
+        "not-a-number,Kham,Bokeo,en,\n",
+        encoding="utf-8-sig",
+    )
     page.click("nav >> text=Members")
     page.click("text=Import CSV")
     page.set_input_files("input[type=file]", str(csv_file))
@@ -152,9 +157,24 @@ def test_a_csv_with_one_bad_row_is_shown_with_its_line(page, site, tmp_path):
     shot(page, "import-en")
 
 
-COUNTER_SAMPLES = ["Hello", "a" * 160, "a" * 161, "[" * 80, "[" * 81, "Price: 5€ {name}", "ສະບາຍດີ",
-                   "ສ" * 70, "ສ" * 71, "ສ" * 134, "ສ" * 135, "Hi 👋", "line one\nline two",
-                   "ກໍາລັງ", "  padded  ", "Ça va? Æble"]
+COUNTER_SAMPLES = [
+    "Hello",
+    "a" * 160,
+    "a" * 161,
+    "[" * 80,
+    "[" * 81,
+    "Price: 5€ {name}",
+    "ສະບາຍດີ",
+    "ສ" * 70,
+    "ສ" * 71,
+    "ສ" * 134,
+    "ສ" * 135,
+    "Hi 👋",
+    "line one\nline two",
+    "ກໍາລັງ",
+    "  padded  ",
+    "Ça va? Æble",
+]
 
 
 def test_the_lao_broadcast_counter_agrees_with_the_server_then_it_sends_to_the_end(page, site):
@@ -166,13 +186,17 @@ def test_the_lao_broadcast_counter_agrees_with_the_server_then_it_sends_to_the_e
     page.goto(f"{site.url}/broadcasts/new")
     # The page's counter and the server's rules, on the awkward cases.
     for sample in COUNTER_SAMPLES:
-        ours = page.evaluate("([text, alphabet]) => window.outreachSmsSize(text, JSON.parse(alphabet))",
-                             [sample, page.get_attribute("[data-composer]", "data-alphabet")])
+        ours = page.evaluate(
+            "([text, alphabet]) => window.outreachSmsSize(text, JSON.parse(alphabet))",
+            [sample, page.get_attribute("[data-composer]", "data-alphabet")],
+        )
         server = sms_size(sample.strip().replace("\u0ecd\u0eb2", "\u0eb3"))
-        assert (ours["encoding"], ours["length"], ours["segments"]) == \
-            (server.encoding, server.length, server.segments), sample
-    text = ("ສະບາຍດີ {name}! ກິດຈະກຳໂພຊະນາການຈະເລີ່ມວັນເສົາ ເວລາ 14:00 ໂມງ "
-            "ທີ່ຫ້ອງການເມືອງ. ກະລຸນາມາໃຫ້ທັນເວລາ ແລະ ເອົາປຶ້ມບັນທຶກມານຳ.")
+        assert (ours["encoding"], ours["length"], ours["segments"]) == (
+            server.encoding,
+            server.length,
+            server.segments,
+        ), sample
+    text = "ສະບາຍດີ {name}! ກິດຈະກຳໂພຊະນາການຈະເລີ່ມວັນເສົາ ເວລາ 14:00 ໂມງ ທີ່ຫ້ອງການເມືອງ. ກະລຸນາມາໃຫ້ທັນເວລາ ແລະ ເອົາປຶ້ມບັນທຶກມານຳ."
     page.fill("input[name=name]", "Saturday reminder")
     page.locator("textarea[name=text_lo]").type(text, delay=2)  # as she types it, key by key
     counter = page.locator("[data-counter=lo]")
@@ -263,15 +287,16 @@ def test_the_prompt_studio_takes_a_file_and_the_row_turns_recorded(page, site, t
     take.write_bytes(wav())
     sign_in(page, site)
     page.click("nav >> text=Voice prompts")
-    page.wait_for_selector("[data-studio]")
+    page.wait_for_selector("[data-studio][data-ready]")  # its script has taken the file inputs
     shot(page, "studio-en", full=False)
     row = page.locator('tr[data-row="lo/voice.goodbye"]')
     assert row.locator(".tag").inner_text() == "missing"
     row.locator("input[data-upload]").set_input_files(str(take))
     row.locator(".tag.recorded").wait_for()
     assert "Saved (1.5 s)" in row.locator("[data-state]").inner_text()
-    assert row.locator("audio").get_attribute("src").startswith(f"{site.url}/audio/lo/voice.goodbye.wav") or \
-        "/audio/lo/voice.goodbye.wav" in row.locator("audio").get_attribute("src")
+    assert row.locator("audio").get_attribute("src").startswith(
+        f"{site.url}/audio/lo/voice.goodbye.wav"
+    ) or "/audio/lo/voice.goodbye.wav" in row.locator("audio").get_attribute("src")
     page.click("text=ພາສາລາວ")
     page.wait_for_selector("h1:text('ບັນທຶກສຽງ')")
     shot(page, "studio-lo", full=False)
@@ -290,8 +315,13 @@ def test_the_prompt_studio_records_from_the_microphone(page, site):
     assert "Saved" in row.locator("[data-state]").inner_text()
     library = runtime_of(site.app).audio
     assert library.has("lo", "voice.sorry_english") and library.info("lo", "voice.sorry_english")["source"] == "browser"
-    assert page.evaluate("fetch(document.querySelector('tr[data-row=\"lo/voice.sorry_english\"] audio').src)"
-                         ".then(r => r.headers.get('content-type'))") == "audio/wav"
+    assert (
+        page.evaluate(
+            "fetch(document.querySelector('tr[data-row=\"lo/voice.sorry_english\"] audio').src)"
+            ".then(r => r.headers.get('content-type'))"
+        )
+        == "audio/wav"
+    )
 
 
 SECURITY_HEADERS = {"content-security-policy", "x-frame-options", "x-content-type-options", "referrer-policy"}

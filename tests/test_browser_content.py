@@ -22,9 +22,11 @@ from .test_browser import CHROMIUM, browser, shot, wait_until  # noqa: F401 (bro
 from .test_up import start_up, stop
 
 MEMBER = "+8562055510001"
-QUIZ = [("ໃຜຕັດສິນວ່າຈະແບ່ງປັນຂໍ້ມູນ?", "Who decides to share your data?", ("ທ່ານເອງ", "You"), ("ທຸກຄົນ", "Anyone"), 1),
-        ("ຍິນຍອມແລ້ວ ຖອນຄືນໄດ້ບໍ?", "Can consent be withdrawn?", ("ບໍ່ໄດ້", "No"), ("ໄດ້ ທຸກເວລາ", "Yes, any time"), 2),
-        ("ຂ່າວປອມ ຄວນເຮັດແນວໃດ?", "What to do with fake news?", ("ແບ່ງປັນຕໍ່", "Share it"), ("ບໍ່ແບ່ງປັນ", "Do not share"), 2)]
+QUIZ = [
+    ("ໃຜຕັດສິນວ່າຈະແບ່ງປັນຂໍ້ມູນ?", "Who decides to share your data?", ("ທ່ານເອງ", "You"), ("ທຸກຄົນ", "Anyone"), 1),
+    ("ຍິນຍອມແລ້ວ ຖອນຄືນໄດ້ບໍ?", "Can consent be withdrawn?", ("ບໍ່ໄດ້", "No"), ("ໄດ້ ທຸກເວລາ", "Yes, any time"), 2),
+    ("ຂ່າວປອມ ຄວນເຮັດແນວໃດ?", "What to do with fake news?", ("ແບ່ງປັນຕໍ່", "Share it"), ("ບໍ່ແບ່ງປັນ", "Do not share"), 2),
+]
 
 
 class Handset:
@@ -42,8 +44,15 @@ class Handset:
         return self._post()
 
     def _post(self) -> str:
-        form = urllib.parse.urlencode({"sessionId": self.session, "serviceCode": "*384#", "phoneNumber": MEMBER,
-                                       "networkCode": "45701", "text": self.text}).encode()
+        form = urllib.parse.urlencode(
+            {
+                "sessionId": self.session,
+                "serviceCode": "*384#",
+                "phoneNumber": MEMBER,
+                "networkCode": "45701",
+                "text": self.text,
+            }
+        ).encode()
         return urllib.request.urlopen(self.url, form, timeout=10).read().decode()
 
 
@@ -63,8 +72,12 @@ def _option(screen: str, words: str) -> str:
     return next(line.split(".")[0].split()[-1] for line in screen.splitlines() if words in line)
 
 
-def test_an_organiser_writes_a_quiz_a_member_takes_it_and_a_revert_is_heard(browser, make_app, tmp_path,  # noqa: F811
-                                                                           database_url):
+def test_an_organiser_writes_a_quiz_a_member_takes_it_and_a_revert_is_heard(
+    browser,  # noqa: F811 (the fixture, imported above)
+    make_app,
+    tmp_path,
+    database_url,
+):
     make_app()  # a clean database, the shipped content published
     database = Database(database_url)
     with database.session() as db:
@@ -86,9 +99,16 @@ def test_an_organiser_writes_a_quiz_a_member_takes_it_and_a_revert_is_heard(brow
         noy.fill("input[name=title_lo]", "ກົດໝາຍ ແລະ ສິດ")
         noy.fill("input[name=title_en]", "Laws and rights")
         for n, (ask_lo, ask_en, (a1_lo, a1_en), (a2_lo, a2_en), right) in enumerate(QUIZ, start=1):
-            for field, value in ((f"q{n}_ask_lo", ask_lo), (f"q{n}_ask_en", ask_en), (f"q{n}_a1_lo", a1_lo),
-                                 (f"q{n}_a1_en", a1_en), (f"q{n}_a2_lo", a2_lo), (f"q{n}_a2_en", a2_en),
-                                 (f"q{n}_why_lo", "ເພາະວ່າ."), (f"q{n}_why_en", "Because.")):
+            for field, value in (
+                (f"q{n}_ask_lo", ask_lo),
+                (f"q{n}_ask_en", ask_en),
+                (f"q{n}_a1_lo", a1_lo),
+                (f"q{n}_a1_en", a1_en),
+                (f"q{n}_a2_lo", a2_lo),
+                (f"q{n}_a2_en", a2_en),
+                (f"q{n}_why_lo", "ເພາະວ່າ."),
+                (f"q{n}_why_en", "Because."),
+            ):
                 noy.fill(f"input[name={field}]", value)
             noy.check(f"input[name=q{n}_answer][value='{right}']")
         noy.click("form.form > button[type=submit]")
@@ -126,16 +146,25 @@ def test_an_organiser_writes_a_quiz_a_member_takes_it_and_a_revert_is_heard(brow
 
         # Then by SMS: the drainer of `outreach up` answers into the outbox.
         def sms(text: str) -> str:
-            form = urllib.parse.urlencode({"from": MEMBER, "to": "20880", "text": text, "id": f"e2e{time.monotonic_ns()}",
-                                           "date": "", "linkId": ""}).encode()
+            form = urllib.parse.urlencode(
+                {
+                    "from": MEMBER,
+                    "to": "20880",
+                    "text": text,
+                    "id": f"e2e{time.monotonic_ns()}",
+                    "date": "",
+                    "linkId": "",
+                }
+            ).encode()
             with database.session() as db:
                 last = db.scalar(select(OutboundMessage.id).order_by(OutboundMessage.id.desc()).limit(1)) or 0
             urllib.request.urlopen(f"{url}/sms/africastalking?token={token}", form, timeout=10).read()
             deadline = time.monotonic() + 15
             while True:
                 with database.session() as db:
-                    body = db.scalar(select(OutboundMessage.body).where(OutboundMessage.id > last)
-                                     .order_by(OutboundMessage.id))
+                    body = db.scalar(
+                        select(OutboundMessage.body).where(OutboundMessage.id > last).order_by(OutboundMessage.id)
+                    )
                 if body:
                     return body
                 assert time.monotonic() < deadline, f"no reply to {text!r}"

@@ -25,9 +25,36 @@ from .test_dashboard_pages import post, signed_in
 # and products, currency codes, the product's name, and the name of the English
 # language on its own button.
 ALLOWED = {
-    "SMS", "USSD", "CSV", "SVG", "PDF", "Zoom", "Jitsi", "MP3", "WAV", "OGG", "WebM", "M4A", "Opus", "UTF", "Excel",
-    "Africa's", "Talking", "Twilio", "Android", "SMPP", "HTTP", "HTTPS", "http", "https", "English", "USD", "LAK",
-    "Outreach", "Gateway", "PIN",
+    "SMS",
+    "USSD",
+    "CSV",
+    "SVG",
+    "PDF",
+    "Zoom",
+    "Jitsi",
+    "MP3",
+    "WAV",
+    "OGG",
+    "WebM",
+    "M4A",
+    "Opus",
+    "UTF",
+    "Excel",
+    "Africa's",
+    "Talking",
+    "Twilio",
+    "Android",
+    "SMPP",
+    "HTTP",
+    "HTTPS",
+    "http",
+    "https",
+    "English",
+    "USD",
+    "LAK",
+    "Outreach",
+    "Gateway",
+    "PIN",
 }
 
 # What she reads on a page, with the words in English on purpose left out (and names
@@ -75,8 +102,7 @@ def _seed(app) -> None:
     with runtime_of(app).db.session() as db:
         for role, email in ROLES.items():
             accounts.add(db, email, PASSWORD, role, language="lo")
-        for n, (name, province) in enumerate([("ນ້ອຍ", "vientiane_capital"), ("ຄຳ", "savannakhet"),
-                                               ("ແກ້ວ", "bokeo")]):
+        for n, (name, province) in enumerate([("ນ້ອຍ", "vientiane_capital"), ("ຄຳ", "savannakhet"), ("ແກ້ວ", "bokeo")]):
             add_member(db, f"+85620555{n:05d}", name=name, province=province)
         add_session(db)
     admin = signed_in(app, "admin@ngo.la")
@@ -84,13 +110,19 @@ def _seed(app) -> None:
     post(admin, made.location + "/send", {"confirm": "yes"})
     post(admin, "/broadcasts/new", {"text_lo": "ຮ່າງ"})
     post(admin, "/polls/new", {"question_lo": "ເຈົ້າມັກບໍ?", "options_lo": "ມັກ\nບໍ່ມັກ", "open_for": "7d"})
-    post(admin, "/members/1", {"name": "ນ້ອຍ ໃໝ່", "province": "vientiane_capital", "language": "lo",
-                               "topics": "nutrition"})
+    post(
+        admin,
+        "/members/1",
+        {"name": "ນ້ອຍ ໃໝ່", "province": "vientiane_capital", "language": "lo", "topics": "nutrition"},
+    )
     at_text(app.test_client(), "ຂ້ອຍຢາກຖາມ ກອງປະຊຸມຢູ່ໃສ?", phone="+8562055500001")
     drain(app)
     catalog = runtime_of(app).services.catalog
-    texts = {f"{kind}_{lang}": catalog.template(lang, "register.welcome") for lang in ("lo", "en")
-             for kind in ("text", "base")}
+    texts = {
+        f"{kind}_{lang}": catalog.template(lang, "register.welcome")
+        for lang in ("lo", "en")
+        for kind in ("text", "base")
+    }
     texts["text_lo"] = texts["text_lo"].replace("ຍິນດີຕ້ອນຮັບ", "ສະບາຍດີ")  # a version that changes a text
     assert post(admin, "/content/text/register.welcome", texts).status_code == 302
     assert post(admin, "/content/publish").status_code == 302
@@ -113,8 +145,15 @@ def test_every_page_reads_in_lao_for_every_role(browser, at_app):  # noqa: F811
                 page.click("main button[type=submit]")
             assert page.evaluate("document.documentElement.lang") == "lo", role
             # Pages no list links to directly, or only the first of their kind would show.
-            start = ["/", "/broadcasts/1", "/broadcasts/1/recipients", "/content/text/register.welcome",
-                     "/content/versions/2", "/flows/register", "/flows/quizzes"]
+            start = [
+                "/",
+                "/broadcasts/1",
+                "/broadcasts/1/recipients",
+                "/content/text/register.welcome",
+                "/content/versions/2",
+                "/flows/register",
+                "/flows/quizzes",
+            ]
             seen, queue, kin = set(start), list(start), Counter()
             while queue:
                 path = queue.pop(0)

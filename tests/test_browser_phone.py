@@ -8,9 +8,30 @@ from .helpers import add_member, add_session
 from .test_browser import PASSWORD, browser, shot, site  # noqa: F401 (fixtures)
 from gateway.runtime import runtime_of
 
-PAGES = ["/", "/members", "/members/1", "/sessions", "/sessions/1", "/broadcasts", "/broadcasts/new", "/polls",
-         "/polls/new", "/quiz", "/content", "/content/quizzes", "/content/quizzes/new", "/content/surveys",
-         "/content/surveys/new", "/content/versions", "/flows", "/simulator", "/inbox", "/members/import", "/polls/P1", "/content/versions/1"]
+PAGES = [
+    "/",
+    "/members",
+    "/members/1",
+    "/sessions",
+    "/sessions/1",
+    "/broadcasts",
+    "/broadcasts/new",
+    "/polls",
+    "/polls/new",
+    "/quiz",
+    "/content",
+    "/content/quizzes",
+    "/content/quizzes/new",
+    "/content/surveys",
+    "/content/surveys/new",
+    "/content/versions",
+    "/flows",
+    "/simulator",
+    "/inbox",
+    "/members/import",
+    "/polls/P1",
+    "/content/versions/1",
+]
 
 SMALL = """() => [...document.querySelectorAll('a, button, input, select, textarea, summary')].filter(e => {
   const box = e.getBoundingClientRect();
@@ -29,8 +50,11 @@ def test_every_page_fits_a_phone_with_big_enough_targets(browser, site):  # noqa
         add_session(db)
     from .test_dashboard_pages import post, signed_in
 
-    post(signed_in(site.app), "/polls/new", {"question_lo": "ກອງປະຊຸມຄັ້ງນີ້ມີປະໂຫຍດບໍ?",
-                                             "options_lo": "ມີປະໂຫຍດຫຼາຍ\nພໍໃຊ້ໄດ້\nບໍ່ມີປະໂຫຍດ", "open_for": "7d"})
+    post(
+        signed_in(site.app),
+        "/polls/new",
+        {"question_lo": "ກອງປະຊຸມຄັ້ງນີ້ມີປະໂຫຍດບໍ?", "options_lo": "ມີປະໂຫຍດຫຼາຍ\nພໍໃຊ້ໄດ້\nບໍ່ມີປະໂຫຍດ", "open_for": "7d"},
+    )
     context = browser.new_context(viewport={"width": 390, "height": 844}, locale="lo-LA")
     page = context.new_page()
     page.set_default_timeout(10_000)
@@ -52,8 +76,10 @@ def test_every_page_fits_a_phone_with_big_enough_targets(browser, site):  # noqa
         assert page.evaluate("document.documentElement.scrollWidth") <= 390, path
         assert page.evaluate(SMALL) == [], path
     page.goto(f"{site.url}/polls/P1")  # the chart's words stay readable on a phone: 11 px or more
-    shown = page.evaluate("[...document.querySelectorAll('[data-chart] svg text')]"
-                          ".map(t => t.getBoundingClientRect().height).filter(h => h > 0)")
+    shown = page.evaluate(
+        "[...document.querySelectorAll('[data-chart] svg text')]"
+        ".map(t => t.getBoundingClientRect().height).filter(h => h > 0)"
+    )
     assert shown and min(shown) >= 11, shown
     shot(page, "poll-chart-390", full=False)
     page.goto(f"{site.url}/members")

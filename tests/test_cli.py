@@ -7,9 +7,12 @@ from gateway.runtime import runtime_of
 
 def test_members_import_then_export_round_trip(run, tmp_path):
     path = tmp_path / "members.csv"
-    path.write_text("phone,name,organisation,province,language,topics\n"
-                    "020 5551 2345,Noy,LWU,Bokeo,lo,nutrition\n"
-                    "nonsense,Bad,,,lo,\n", encoding="utf-8")
+    path.write_text(
+        "phone,name,organisation,province,language,topics\n"
+        "020 5551 2345,Noy,LWU,Bokeo,lo,nutrition\n"
+        "nonsense,Bad,,,lo,\n",
+        encoding="utf-8",
+    )
     result = run("members", "import", str(path))
     assert result.exit_code == 1
     assert "members.csv:3: phone 'nonsense' is not a valid number" in result.output
@@ -18,7 +21,8 @@ def test_members_import_then_export_round_trip(run, tmp_path):
     assert exported.exit_code == 0
     rows = list(csv.DictReader(io.StringIO(exported.output)))
     assert [(r["phone"], r["name"], r["province"], r["topics"]) for r in rows] == [
-        ("+8562055512345", "Noy", "bokeo", "nutrition")]
+        ("+8562055512345", "Noy", "bokeo", "nutrition")
+    ]
     again = run("members", "import", str(path))
     assert "0 created, 1 updated, 1 rejected" in again.output
 
@@ -37,24 +41,69 @@ def test_members_import_of_a_missing_or_wrong_file(run, tmp_path):
 
 
 def test_sessions_add_list_and_import(run, tmp_path):
-    added = run("sessions", "add", "--title", "lo", "ໂພຊະນາການ", "--title", "en", "Nutrition hangout",
-                "--topic", "nutrition", "--language", "lo", "--starts", "2030-01-11 14:00",
-                "--link", "meet.jit.si/x", "--capacity", "25")
+    added = run(
+        "sessions",
+        "add",
+        "--title",
+        "lo",
+        "ໂພຊະນາການ",
+        "--title",
+        "en",
+        "Nutrition hangout",
+        "--topic",
+        "nutrition",
+        "--language",
+        "lo",
+        "--starts",
+        "2030-01-11 14:00",
+        "--link",
+        "meet.jit.si/x",
+        "--capacity",
+        "25",
+    )
     assert added.exit_code == 0 and "Fri 11 Jan 2030 14:00" in added.output
     assert "warning" not in added.output
-    long = run("sessions", "add", "--title", "lo", "ກອງປະຊຸມແລກປ່ຽນບົດຮຽນ ໂພຊະນາການແມ່ ແລະ ເດັກ",
-               "--topic", "nutrition", "--language", "all", "--starts", "2030-01-12 14:00",
-               "--place", "Pakse")
+    long = run(
+        "sessions",
+        "add",
+        "--title",
+        "lo",
+        "ກອງປະຊຸມແລກປ່ຽນບົດຮຽນ ໂພຊະນາການແມ່ ແລະ ເດັກ",
+        "--topic",
+        "nutrition",
+        "--language",
+        "all",
+        "--starts",
+        "2030-01-12 14:00",
+        "--place",
+        "Pakse",
+    )
     assert long.exit_code == 0
     assert "the lo title is 43 characters; the USSD screen has room for 22" in long.output
     assert "'ກອງປະຊຸມແລກປ່ຽນບົດຮຽນ…'" in long.output
-    bad = run("sessions", "add", "--topic", "nutrition", "--language", "lo",
-              "--starts", "next friday", "--title", "en", "x", "--place", "here")
+    bad = run(
+        "sessions",
+        "add",
+        "--topic",
+        "nutrition",
+        "--language",
+        "lo",
+        "--starts",
+        "next friday",
+        "--title",
+        "en",
+        "x",
+        "--place",
+        "here",
+    )
     assert bad.exit_code == 1 and "not like 2026-11-27 14:00" in bad.output
     path = tmp_path / "sessions.csv"
-    path.write_text("title_lo,title_en,kind,topic,language,starts_at,duration_minutes,place,join_link,dial_in,capacity\n"
-                    ",Water CoP,community_of_practice,wash,en,2030-02-01 09:30,90,,https://meet.example/wash,,\n"
-                    ",Broken,training,wash,en,someday,60,Pakse,,,\n", encoding="utf-8")
+    path.write_text(
+        "title_lo,title_en,kind,topic,language,starts_at,duration_minutes,place,join_link,dial_in,capacity\n"
+        ",Water CoP,community_of_practice,wash,en,2030-02-01 09:30,90,,https://meet.example/wash,,\n"
+        ",Broken,training,wash,en,someday,60,Pakse,,,\n",
+        encoding="utf-8",
+    )
     imported = run("sessions", "import", str(path))
     assert imported.exit_code == 1
     assert "sessions.csv:3: time 'someday'" in imported.output
@@ -92,8 +141,21 @@ def test_a_default_language_the_content_lacks_stops_the_start(run, monkeypatch):
 
 
 def test_simulate_over_sms_shows_the_replies(run):
-    result = run("simulate", "--channel", "sms", "--phone", "+8562055510078",
-                 "--input", "ຕໍ່ໄປ", "--input", "JOIN", "--input", "STOP", "--input", "HELP")
+    result = run(
+        "simulate",
+        "--channel",
+        "sms",
+        "--phone",
+        "+8562055510078",
+        "--input",
+        "ຕໍ່ໄປ",
+        "--input",
+        "JOIN",
+        "--input",
+        "STOP",
+        "--input",
+        "HELP",
+    )
     assert result.exit_code == 0, result.output
     assert "ກະລຸນາລົງທະບຽນກ່ອນ: ສົ່ງຄຳວ່າ ສະໝັກ." in result.output
     assert "(English: 0)" in result.output
@@ -109,8 +171,18 @@ def test_broadcast_commands(run, app):
     with runtime_of(app).db.session() as db:
         add_member(db, "+8562055550001", language="lo", province="bokeo")
         add_member(db, "+8562055550002", language="en", province="sekong")
-    created = run("broadcast", "create", "--audience", "province=bokeo,Sekong",
-                  "--text", "lo", "ສະບາຍດີ {name}", "--text", "en", "Hello {name}")
+    created = run(
+        "broadcast",
+        "create",
+        "--audience",
+        "province=bokeo,Sekong",
+        "--text",
+        "lo",
+        "ສະບາຍດີ {name}",
+        "--text",
+        "en",
+        "Hello {name}",
+    )
     assert created.exit_code == 0, created.output
     first = re.search(r"broadcast (\d+) created", created.output)[1]  # ids as the organiser sees them
     assert "lo: 1 recipient(s), UCS-2" in created.output and "en: 1 recipient(s), GSM-7" in created.output
@@ -139,8 +211,21 @@ def test_broadcast_commands(run, app):
 def test_sessions_edit_and_cancel_move_and_cancel_reminders(run):
     import re
 
-    added = run("sessions", "add", "--title", "en", "Hangout", "--topic", "nutrition", "--language", "lo",
-                "--starts", "2030-01-11 14:00", "--place", "Pakse")
+    added = run(
+        "sessions",
+        "add",
+        "--title",
+        "en",
+        "Hangout",
+        "--topic",
+        "nutrition",
+        "--language",
+        "lo",
+        "--starts",
+        "2030-01-11 14:00",
+        "--place",
+        "Pakse",
+    )
     assert "reminder 24h00 before: Thu 10 Jan 14:00 (scheduled)" in added.output
     session = re.search(r"session (\d+) added", added.output)[1]
     moved = run("sessions", "edit", session, "--starts", "2030-01-11 16:30")

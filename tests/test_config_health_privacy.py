@@ -12,12 +12,17 @@ from gateway.runtime import runtime_of
 from .helpers import walk
 
 
-@pytest.mark.parametrize("env,variable", [({"PORT": "eighty"}, "PORT"),
-                                          ({"SMS_PROVIDER": "carrier-pigeon"}, "SMS_PROVIDER"),
-                                          ({"TIMEZONE": "Mars/Olympus"}, "TIMEZONE"),
-                                          ({"DEFAULT_LANGUAGE": "french"}, "DEFAULT_LANGUAGE"),
-                                          ({"USSD_PAGE_UCS2": "0"}, "USSD_PAGE_UCS2"),
-                                          ({"PUBLIC_BASE_URL": "example.org"}, "PUBLIC_BASE_URL")])
+@pytest.mark.parametrize(
+    "env,variable",
+    [
+        ({"PORT": "eighty"}, "PORT"),
+        ({"SMS_PROVIDER": "carrier-pigeon"}, "SMS_PROVIDER"),
+        ({"TIMEZONE": "Mars/Olympus"}, "TIMEZONE"),
+        ({"DEFAULT_LANGUAGE": "french"}, "DEFAULT_LANGUAGE"),
+        ({"USSD_PAGE_UCS2": "0"}, "USSD_PAGE_UCS2"),
+        ({"PUBLIC_BASE_URL": "example.org"}, "PUBLIC_BASE_URL"),
+    ],
+)
 def test_bad_settings_fail_fast_naming_the_variable(env, variable):
     with pytest.raises(ConfigError) as caught:
         Config.from_env(env)
@@ -27,8 +32,12 @@ def test_bad_settings_fail_fast_naming_the_variable(env, variable):
 def test_defaults_are_the_embedded_ones(tmp_path):
     config = Config.from_env({}, instance_path=tmp_path)
     assert config.sqlalchemy_url == f"sqlite:///{tmp_path / 'outreach.db'}"
-    assert (config.redis_url, config.sms_provider, config.timezone, config.default_language) == \
-        ("", "console", "Asia/Vientiane", "lo")
+    assert (config.redis_url, config.sms_provider, config.timezone, config.default_language) == (
+        "",
+        "console",
+        "Asia/Vientiane",
+        "lo",
+    )
 
 
 def test_healthz_ok_and_degraded(make_app):
@@ -47,8 +56,8 @@ def test_no_phone_number_in_logs_or_redis_keys(app, phone_factory, caplog):
     caplog.set_level(logging.DEBUG)
     number = "+8562055512399"
     phone = phone_factory(number)
-    walk(phone, "ນ້ອຍ", "0")                   # leaves a resume slot
-    for _ in range(40):                         # trips the rate limiter, which logs
+    walk(phone, "ນ້ອຍ", "0")  # leaves a resume slot
+    for _ in range(40):  # trips the rate limiter, which logs
         phone.dial()
     redis = runtime_of(app).redis
     digits = number.lstrip("+")
@@ -96,7 +105,8 @@ def test_redact_masks_numbers_in_free_text_and_leaves_times_and_ids():
     from gateway.phone import redact
 
     assert redact("from +8562055512345, then 020 5551 2345 and 8562055512345.") == (
-        "from ***********345, then ********345 and **********345.")
+        "from ***********345, then ********345 and **********345."
+    )
     kept = "2026-11-22 10:00:00,163 job batch-3-7001 ATXid_1234567 took 1763790000 us"
     assert redact(kept) == kept
 
@@ -107,8 +117,7 @@ def test_healthz_is_degraded_while_no_worker_is_alive(app):
     client = app.test_client()
     body = client.get("/healthz").json
     assert (body["status"], body["workers"]) == ("degraded", 0)  # webhooks work; sending waits
-    worker = Worker([Queue("replies", connection=runtime_of(app).redis)],
-                    connection=runtime_of(app).redis)
+    worker = Worker([Queue("replies", connection=runtime_of(app).redis)], connection=runtime_of(app).redis)
     worker.register_birth()
     try:
         assert client.get("/healthz").json["status"] == "ok"

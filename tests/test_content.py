@@ -100,8 +100,9 @@ def test_a_member_mid_quiz_finishes_on_the_version_she_started_with(app, phone_f
     assert QUESTION in _quiz_first_screen(started)
     old_second, new_second = "ຢືນຢັນ 2 ຂັ້ນຕອນ ເພີ່ມຫຍັງ?", "ຢືນຢັນ 2 ຂັ້ນຕອນ ຊ່ວຍຫຍັງ?"
     docs["prompts/lo.yaml"] = docs["prompts/lo.yaml"].replace(old_second, new_second)
-    outcome = publication.publish_documents(publication.Desk.of(runtime_of(app).services, walk_hops=False),
-                                            docs, "import", "test")
+    outcome = publication.publish_documents(
+        publication.Desk.of(runtime_of(app).services, walk_hops=False), docs, "import", "test"
+    )
     assert outcome.published, outcome.problems
     time.sleep(1.1)  # past every process's next check of the published number
 
@@ -118,8 +119,9 @@ def test_two_versions_are_never_published_at_once(app):
         versions.publish(db, first)
     with runtime_of(app).db.session() as db:
         versions.publish(db, second)
-        assert db.scalar(select(func.count()).select_from(ContentVersion)
-                         .where(ContentVersion.status == "published")) == 1
+        assert (
+            db.scalar(select(func.count()).select_from(ContentVersion).where(ContentVersion.status == "published")) == 1
+        )
     # The index itself refuses a second published row, whatever the code does.
     from sqlalchemy.exc import IntegrityError
 
@@ -133,8 +135,9 @@ def test_an_upgrade_offers_new_shipped_content_and_never_overwrites_edits(app, t
     services = runtime_of(app).services
     shipped = read_folders(PROJECT_ROOT / "flows", PROJECT_ROOT / "prompts")
     release = dict(shipped)
-    release["prompts/en.yaml"] = release["prompts/en.yaml"].replace("Which password is strongest?",
-                                                                    "Which password is the strongest?")
+    release["prompts/en.yaml"] = release["prompts/en.yaml"].replace(
+        "Which password is strongest?", "Which password is the strongest?"
+    )
     assert release != shipped
 
     # Untouched since it was shipped: the new release's content is published.
@@ -160,13 +163,16 @@ def test_an_upgrade_offers_new_shipped_content_and_never_overwrites_edits(app, t
         assert versions.documents(db, offered[0].id) == later
 
 
-@pytest.mark.parametrize("name, body, says", [
-    ("prompts/lo.yaml", "a: &x [1]\nb: *x\n", "aliases"),
-    ("prompts/lo.yaml", "a: !!python/object/apply:os.system ['true']\n", "not valid YAML"),
-    ("prompts/lo.yaml", "a: '" + "ກ" * 100_000 + "'\n", "at most 256 KB"),
-    ("flows/../../etc.yaml", "flow: x\n", "not a content document name"),
-    ("prompts/lo.yaml", "- just\n- a list\n", "maps keys to texts"),
-])
+@pytest.mark.parametrize(
+    "name, body, says",
+    [
+        ("prompts/lo.yaml", "a: &x [1]\nb: *x\n", "aliases"),
+        ("prompts/lo.yaml", "a: !!python/object/apply:os.system ['true']\n", "not valid YAML"),
+        ("prompts/lo.yaml", "a: '" + "ກ" * 100_000 + "'\n", "at most 256 KB"),
+        ("flows/../../etc.yaml", "flow: x\n", "not a content document name"),
+        ("prompts/lo.yaml", "- just\n- a list\n", "maps keys to texts"),
+    ],
+)
 def test_hostile_content_is_refused_with_a_reason_and_nothing_is_written(app, name, body, says):
     from gateway.content import publication
 
@@ -174,8 +180,7 @@ def test_hostile_content_is_refused_with_a_reason_and_nothing_is_written(app, na
         docs = versions.documents(db, versions.published_number(db))
     before = _history(app)
     docs[name] = body
-    outcome = publication.publish_documents(publication.Desk.of(runtime_of(app).services), docs,
-                                            "import", "test")
+    outcome = publication.publish_documents(publication.Desk.of(runtime_of(app).services), docs, "import", "test")
     assert not outcome.published
     assert says in "\n".join(str(p) for p in outcome.problems)
     assert _history(app) == before
@@ -201,9 +206,15 @@ def test_a_publish_reaches_every_gunicorn_worker_without_a_restart(make_app, tmp
         def first_quiz_screen(n: int) -> str:
             screens, session = [], f"live-{n}-{time.monotonic_ns()}"
             for text in ("", "2"):
-                form = urllib.parse.urlencode({"sessionId": session, "serviceCode": "*384#",
-                                               "phoneNumber": "+8562055510001", "networkCode": "45701",
-                                               "text": text}).encode()
+                form = urllib.parse.urlencode(
+                    {
+                        "sessionId": session,
+                        "serviceCode": "*384#",
+                        "phoneNumber": "+8562055510001",
+                        "networkCode": "45701",
+                        "text": text,
+                    }
+                ).encode()
                 screens.append(urllib.request.urlopen(url, form, timeout=10).read().decode())
             return screens[-1]
 
@@ -221,12 +232,22 @@ def test_a_publish_reaches_every_gunicorn_worker_without_a_restart(make_app, tmp
             env["REDIS_URL"] = os.environ["REDIS_URL"].rsplit("/", 1)[0] + "/14"
         else:  # the embedded Redis `outreach up` started for this instance
             env.pop("REDIS_URL", None)
-        subprocess.run([sys.executable, "-m", "gateway.cli.main", "content", "export", str(tmp_path / "c")],
-                       env=env, cwd=tmp_path, check=True, capture_output=True)
+        subprocess.run(
+            [sys.executable, "-m", "gateway.cli.main", "content", "export", str(tmp_path / "c")],
+            env=env,
+            cwd=tmp_path,
+            check=True,
+            capture_output=True,
+        )
         lo = tmp_path / "c" / "prompts" / "lo.yaml"
         lo.write_text(lo.read_text(encoding="utf-8").replace(QUESTION, CLEARER), encoding="utf-8")
-        done = subprocess.run([sys.executable, "-m", "gateway.cli.main", "content", "import", str(tmp_path / "c"),
-                               "--publish"], env=env, cwd=tmp_path, capture_output=True, text=True)
+        done = subprocess.run(
+            [sys.executable, "-m", "gateway.cli.main", "content", "import", str(tmp_path / "c"), "--publish"],
+            env=env,
+            cwd=tmp_path,
+            capture_output=True,
+            text=True,
+        )
         assert done.returncode == 0, done.stdout + done.stderr
         # Within 5 s, eight dials in a row (over both workers) all show the new text.
         deadline, in_a_row, n = time.monotonic() + 5, 0, 0
@@ -263,8 +284,9 @@ def test_a_published_version_this_release_cannot_build_does_not_stop_the_menus(a
     with runtime_of(app).db.session() as db:
         add_member(db, "+8562055510001")
         number = versions.published_number(db)
-        broken = versions.add(db, {**versions.documents(db, number), "prompts/en.yaml": "- not a catalog\n"},
-                              "import", "an older release")
+        broken = versions.add(
+            db, {**versions.documents(db, number), "prompts/en.yaml": "- not a catalog\n"}, "import", "an older release"
+        )
         versions.publish(db, broken.id)
         assert db.get(ContentDocument, (broken.id, "prompts/en.yaml")) is not None
     runtime_of(app).services.library.announce(broken.id)

@@ -46,8 +46,10 @@ def _save(client, page, lo, en=ENGLISH, key=KEY, **extra):
     html = page.get_data(as_text=True)
     base_lo = _hidden(html, "base_lo")
     base_en = _hidden(html, "base_en")
-    return client.post(f"/content/text/{key}", data={"csrf": token(page.data), "text_lo": lo, "text_en": en,
-                                                     "base_lo": base_lo, "base_en": base_en, **extra})
+    return client.post(
+        f"/content/text/{key}",
+        data={"csrf": token(page.data), "text_lo": lo, "text_en": en, "base_lo": base_lo, "base_en": base_en, **extra},
+    )
 
 
 def _hidden(html: str, name: str) -> str:
@@ -84,8 +86,15 @@ def test_without_a_session_nothing_opens_or_changes(app, people):
     client = app.test_client()
     for path in ("/content", f"/content/text/{KEY}", "/content/versions", "/content/versions/1"):
         assert client.get(path).status_code == 302
-    for path in (f"/content/text/{KEY}", "/content/publish", "/content/preview", "/content/discard",
-                 "/content/measure", "/content/versions/1/revert", f"/content/text/{KEY}/restore/1"):
+    for path in (
+        f"/content/text/{KEY}",
+        "/content/publish",
+        "/content/preview",
+        "/content/discard",
+        "/content/measure",
+        "/content/versions/1/revert",
+        f"/content/text/{KEY}/restore/1",
+    ):
         answer = client.post(path, data={"text_lo": "x"})
         assert answer.status_code == 302 and "/login" in answer.headers["Location"]
     with runtime_of(app).db.session() as db:
@@ -99,8 +108,12 @@ def test_a_viewer_reads_but_changes_nothing_and_an_organiser_cannot_publish(app,
     assert _save(viewer, page, CLEARER).status_code == 403
     for path in ("/content/publish", "/content/preview", "/content/discard", "/content/versions/1/revert"):
         assert _post(viewer, path).status_code == 403
-    assert viewer.post("/content/measure", data={"csrf": token(page.data), "key": KEY, "lang": "lo",
-                                                 "text": "x"}).status_code == 403
+    assert (
+        viewer.post(
+            "/content/measure", data={"csrf": token(page.data), "key": KEY, "lang": "lo", "text": "x"}
+        ).status_code
+        == 403
+    )
 
     organiser = _client(app, "noy@ngo.la")
     assert _save(organiser, _form(organiser), CLEARER).status_code == 302
@@ -140,7 +153,7 @@ def test_draft_preview_on_her_test_number_then_publish_live_and_put_back(app, pe
     # History names who, when and what; putting the old text back is a draft edit.
     page = _form(editor).get_data(as_text=True)
     assert f"Version {published}" in page and "lah@ngo.la" in page and "<ins>" in page
-    first = min(number for number, in _versions(app))
+    first = min(number for (number,) in _versions(app))
     assert _post(editor, f"/content/text/{KEY}/restore/{first}", f"/content/text/{KEY}").status_code == 302
     assert _post(editor, "/content/publish").status_code == 302
     assert _until(lambda: QUESTION in _quiz_screen(app, "+8562055510001"))
@@ -158,9 +171,17 @@ def test_a_second_editor_gets_a_conflict_showing_both_texts(app, people):
     with runtime_of(app).db.session() as db:
         assert versions.edit(db, "lo", KEY).text == CLEARER  # nothing overwritten
     # She keeps hers, knowingly.
-    keep = second.post(f"/content/text/{KEY}", data={
-        "csrf": token(clash.data), "overwrite": "yes", "text_lo": "ລະຫັດແບບໃດ ປອດໄພ?", "text_en": ENGLISH,
-        "base_lo": CLEARER, "base_en": ENGLISH})
+    keep = second.post(
+        f"/content/text/{KEY}",
+        data={
+            "csrf": token(clash.data),
+            "overwrite": "yes",
+            "text_lo": "ລະຫັດແບບໃດ ປອດໄພ?",
+            "text_en": ENGLISH,
+            "base_lo": CLEARER,
+            "base_en": ENGLISH,
+        },
+    )
     assert keep.status_code == 302
     with runtime_of(app).db.session() as db:
         assert versions.edit(db, "lo", KEY).text == "ລະຫັດແບບໃດ ປອດໄພ?"
@@ -179,18 +200,21 @@ def test_a_publish_that_fails_a_check_is_refused_in_her_language_and_the_draft_i
     with runtime_of(app).db.session() as db:
         assert versions.edit(db, "lo", KEY).text == long
         assert len(versions.history(db)) == 1  # only the shipped version, published
-    counter = admin.post("/content/measure", data={"csrf": token(_form(admin).data), "key": KEY, "lang": "lo",
-                                                  "text": long}).get_json()
+    counter = admin.post(
+        "/content/measure", data={"csrf": token(_form(admin).data), "key": KEY, "lang": "lo", "text": long}
+    ).get_json()
     assert not counter["fits"] and any(line["bad"] for line in counter["lines"])
     assert counter["lines"][0]["text"].endswith("ຕົວອັກສອນ")
 
 
 def test_hostile_text_is_refused_or_escaped(app, people):
     admin = _client(app, "admin@ngo.la")
-    for bad, says in [("{name} ລະຫັດ", "a blank the English does not have"),
-                      ("ລະຫັດ {", "does not match"),
-                      ("ກ" * 1001, "At most 1000 characters"),
-                      ("", "cannot be empty")]:
+    for bad, says in [
+        ("{name} ລະຫັດ", "a blank the English does not have"),
+        ("ລະຫັດ {", "does not match"),
+        ("ກ" * 1001, "At most 1000 characters"),
+        ("", "cannot be empty"),
+    ]:
         answer = _save(admin, _form(admin), bad)
         assert answer.status_code == 400 and says in answer.get_data(as_text=True), bad[:20]
     script = "<script>alert(1)</script> ລະຫັດໃດ?"
@@ -200,8 +224,10 @@ def test_hostile_text_is_refused_or_escaped(app, people):
         # (Latin in a Lao text is marked as English, so a span may sit inside the escaped tag.)
         assert "<script>alert(1)" not in html and re.search(r'&lt;(<span lang="en">)?script', html)
     assert admin.get("/content/text/no.such.key").status_code == 404
-    invented = admin.post("/content/text/" + "x" * 300, data={"csrf": token(_form(admin).data), "text_lo": "a",
-                                                              "text_en": "a", "base_lo": "", "base_en": ""})
+    invented = admin.post(
+        "/content/text/" + "x" * 300,
+        data={"csrf": token(_form(admin).data), "text_lo": "a", "text_en": "a", "base_lo": "", "base_en": ""},
+    )
     assert invented.status_code == 404  # no key is invented (and none longer than the column)
     assert admin.get("/content/versions/99999").status_code == 404
     assert _post(admin, "/content/versions/99999/revert").status_code == 400
@@ -247,9 +273,13 @@ def test_the_shared_reminder_text_may_not_use_a_members_name(app, people):
     refused = _save(admin, page, "ສະບາຍດີ {name}! {session.title}", english, key="reminder.text")
     assert refused.status_code == 400 and "{name}" in refused.get_data(as_text=True)
     services = runtime_of(app).services
-    docs = wording.apply(services.library.current().documents, [
-        ("lo", "reminder.text", "ສະບາຍດີ {name}! {session.title} ຈະເລີ່ມ {session.starts_at}."),
-        ("en", "reminder.text", "Hello {name}! {session.title} starts {session.starts_at}.")])
+    docs = wording.apply(
+        services.library.current().documents,
+        [
+            ("lo", "reminder.text", "ສະບາຍດີ {name}! {session.title} ຈະເລີ່ມ {session.starts_at}."),
+            ("en", "reminder.text", "Hello {name}! {session.title} starts {session.starts_at}."),
+        ],
+    )
     outcome = publication.publish_documents(publication.Desk.of(services, walk_hops=False), docs, "import", "test")
     assert outcome.number is None
     said = [str(problem) for problem in outcome.problems]

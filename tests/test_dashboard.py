@@ -1,7 +1,6 @@
 """The organiser dashboard's foundation: accounts, signing in and out, CSRF, roles,
 the overview and the audit log, in Lao and English (Flask test client)."""
 
-
 from babel.messages.extract import extract_from_dir
 from babel.messages.frontend import parse_mapping_cfg
 from babel.messages.pofile import read_po
@@ -20,8 +19,7 @@ DASHBOARD = PROJECT_ROOT / "gateway" / "dashboard"
 
 def sign_in(client, email="admin@ngo.la", password=PASSWORD, next_page="/"):
     form = client.get("/login").data
-    return client.post("/login", data={"csrf": token(form), "email": email, "password": password,
-                                       "next": next_page})
+    return client.post("/login", data={"csrf": token(form), "email": email, "password": password, "next": next_page})
 
 
 def test_users_add_hashes_the_password_and_refuses_bad_input(run, app):
@@ -31,9 +29,11 @@ def test_users_add_hashes_the_password_and_refuses_bad_input(run, app):
         user = db.scalar(select(User))
         assert user.email == "noy@ngo.la" and user.password_hash.startswith("scrypt$")
         assert PASSWORD not in user.password_hash and accounts.password_matches(PASSWORD, user.password_hash)
-    for args, text, message in [(("noy@ngo.la", "--role", "viewer"), PASSWORD, "has an account already"),
-                                (("not-an-email", "--role", "viewer"), PASSWORD, "is not an email address"),
-                                (("b@ngo.la", "--role", "viewer"), "short", "at least 10 characters")]:
+    for args, text, message in [
+        (("noy@ngo.la", "--role", "viewer"), PASSWORD, "has an account already"),
+        (("not-an-email", "--role", "viewer"), PASSWORD, "is not an email address"),
+        (("b@ngo.la", "--role", "viewer"), "short", "at least 10 characters"),
+    ]:
         refused = run("users", "add", *args, "--password-stdin", input=text + "\n")
         assert refused.exit_code == 1 and message in refused.output
     assert run("users", "add", "c@ngo.la", "--role", "boss", "--password-stdin", input=PASSWORD).exit_code == 2
@@ -94,7 +94,9 @@ def test_roles_are_checked_on_the_server(people):
     assert viewer.get("/audit").status_code == 403
     log = admin.get("/audit")
     assert log.status_code == 200 and b"signed in" in log.data
-    assert b'data-label="Who">kham@ngo.la</td>\n    <td data-label="What">signed in</td>' in log.data  # who, by her email (ids differ per database)
+    assert (
+        b'data-label="Who">kham@ngo.la</td>\n    <td data-label="What">signed in</td>' in log.data
+    )  # who, by her email (ids differ per database)
     assert b"Audit log" not in viewer.get("/").data  # not offered to whom cannot open it
 
 
@@ -138,8 +140,12 @@ def test_every_word_of_the_interface_has_a_lao_translation():
     # The same files and keywords as translations/README.md's `pybabel extract`.
     with open(DASHBOARD / "babel.cfg") as handle:
         method_map, _options = parse_mapping_cfg(handle)
-    used = {message for _, _, message, _, _ in extract_from_dir(
-        str(DASHBOARD.parent), method_map, keywords={"_": None, "InputProblem": None})}
+    used = {
+        message
+        for _, _, message, _, _ in extract_from_dir(
+            str(DASHBOARD.parent), method_map, keywords={"_": None, "InputProblem": None}
+        )
+    }
     untranslated = sorted(m for m in used if not lao.get(m))
     assert not untranslated, f"run pybabel update for {untranslated}"
 
@@ -169,11 +175,14 @@ def test_the_users_page_is_for_admins_and_explains_a_refusal_in_her_language(peo
     sign_in(admin)
     switch_language(admin, "lo")
     csrf = token(admin.get("/users").data)
-    bad = admin.post("/users", data={"csrf": csrf, "email": "not-an-email", "role": "organiser",
-                                     "language": "lo", "password": PASSWORD})
+    bad = admin.post(
+        "/users",
+        data={"csrf": csrf, "email": "not-an-email", "role": "organiser", "language": "lo", "password": PASSWORD},
+    )
     assert bad.status_code == 400 and "ບໍ່ແມ່ນທີ່ຢູ່ອີເມວ" in bad.get_data(as_text=True)
-    short = admin.post("/users", data={"csrf": csrf, "email": "new@ngo.la", "role": "organiser",
-                                       "language": "lo", "password": "short"})
+    short = admin.post(
+        "/users", data={"csrf": csrf, "email": "new@ngo.la", "role": "organiser", "language": "lo", "password": "short"}
+    )
     assert short.status_code == 400 and "ລະຫັດຜ່ານຕ້ອງມີຢ່າງໜ້ອຍ 10" in short.get_data(as_text=True)
     assert 'value="new@ngo.la"' in short.get_data(as_text=True)  # what she typed is kept
     with runtime_of(people).db.session() as db:

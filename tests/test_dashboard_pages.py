@@ -19,7 +19,6 @@ from .helpers import PASSWORD, add_member, add_session, switch_language
 from .helpers import form_token as token
 
 
-
 def signed_in(app, email="noy@ngo.la"):
     client = app.test_client()
     form = client.get("/login").data
@@ -32,11 +31,27 @@ def post(client, url, data=None, **kwargs):
     return client.post(url, data={"csrf": client.csrf, **(data or {})}, **kwargs)
 
 
-PAGES = ["/", "/members", "/sessions", "/broadcasts", "/polls", "/quiz", "/flows", "/flows/register",
-         "/flows/register.svg", "/members?q=Noy&province=bokeo&status=registered", "/sessions?month=2031-02",
-         "/broadcasts/audience?topic=nutrition", "/quiz.csv", "/content", "/content?q=ລະຫັດ",
-         "/content/text/quiz.passwords.ask", "/content/versions", "/content/quizzes",
-         "/content/quizzes/new"]
+PAGES = [
+    "/",
+    "/members",
+    "/sessions",
+    "/broadcasts",
+    "/polls",
+    "/quiz",
+    "/flows",
+    "/flows/register",
+    "/flows/register.svg",
+    "/members?q=Noy&province=bokeo&status=registered",
+    "/sessions?month=2031-02",
+    "/broadcasts/audience?topic=nutrition",
+    "/quiz.csv",
+    "/content",
+    "/content?q=ລະຫັດ",
+    "/content/text/quiz.passwords.ask",
+    "/content/versions",
+    "/content/quizzes",
+    "/content/quizzes/new",
+]
 
 
 @pytest.mark.parametrize("lang", ["en", "lo"])
@@ -46,8 +61,7 @@ def test_every_page_answers_in_both_languages(people, lang):
     with runtime_of(people).db.session() as db:
         add_member(db, "+8562055512345", name="Noy", province="bokeo", topics=["nutrition"])
         add_session(db)
-    for page in PAGES + ["/members/import", "/broadcasts/new", "/polls/new", "/sessions/new", "/simulator",
-                         "/audit"]:
+    for page in PAGES + ["/members/import", "/broadcasts/new", "/polls/new", "/sessions/new", "/simulator", "/audit"]:
         reply = client.get(page)
         assert reply.status_code == 200, page
     assert "ສະມາຊິກ" in client.get("/members").get_data(as_text=True) if lang == "lo" else True
@@ -62,8 +76,15 @@ def test_signed_out_pages_go_to_login_and_viewers_cannot_change_anything(people)
         member = add_member(db, "+8562055512345", name="Noy")
         add_session(db)
         member_id = member.id
-    for page in ("/members/import", "/broadcasts/new", "/polls/new", "/sessions/new", "/simulator",
-                 "/members/export.csv", "/audit"):
+    for page in (
+        "/members/import",
+        "/broadcasts/new",
+        "/polls/new",
+        "/sessions/new",
+        "/simulator",
+        "/members/export.csv",
+        "/audit",
+    ):
         assert viewer.get(page).status_code == 403, page
     sent = post(viewer, "/broadcasts/new", {"text_en": "Hello", "name": "x"})
     assert sent.status_code == 403
@@ -93,9 +114,11 @@ def test_members_search_by_name_or_last_digits_and_filters(people):
         add_member(db, "+8562055512345", name="Noy Phommachanh", province="bokeo")
         add_member(db, "+8562055598765", name="ແສງ", province="vientiane_capital", language="lo")
         add_member(db, "+8562055511111", name="Kham", registered=False)
+
     def names(query):
         page = client.get(f"/members?{query}").get_data(as_text=True)
         return set(re.findall(r'/members/\d+">([^<]+)<', page))
+
     assert names("q=noy") == {"Noy Phommachanh"}
     assert names("q=8765") == {"ແສງ"}
     assert names("q=ແສງ") == {"ແສງ"}
@@ -116,14 +139,33 @@ def test_editing_a_member_keeps_every_field_or_none_and_is_audited(people):
     client = signed_in(people)
     with runtime_of(people).db.session() as db:
         member_id = add_member(db, "+8562055512345", name="Noy", province="bokeo", topics=["nutrition"]).id
-    bad = post(client, f"/members/{member_id}", {"name": "x" * 81, "organisation": "New org", "province": "bokeo",
-                                                 "language": "lo", "topic": "nutrition", "reminders_by": "sms"})
+    bad = post(
+        client,
+        f"/members/{member_id}",
+        {
+            "name": "x" * 81,
+            "organisation": "New org",
+            "province": "bokeo",
+            "language": "lo",
+            "topic": "nutrition",
+            "reminders_by": "sms",
+        },
+    )
     assert bad.status_code == 400 and "up to 80 characters" in bad.get_data(as_text=True)
     with runtime_of(people).db.session() as db:
         assert db.get(Member, member_id).organisation is None  # nothing half-saved
-    good = post(client, f"/members/{member_id}", {"name": "Noy P.", "organisation": "New org", "province": "bokeo",
-                                                  "language": "en", "topic": ["nutrition", "wash"],
-                                                  "reminders_by": "voice"})
+    good = post(
+        client,
+        f"/members/{member_id}",
+        {
+            "name": "Noy P.",
+            "organisation": "New org",
+            "province": "bokeo",
+            "language": "en",
+            "topic": ["nutrition", "wash"],
+            "reminders_by": "voice",
+        },
+    )
     assert good.status_code == 302
     with runtime_of(people).db.session() as db:
         row = db.get(Member, member_id)
@@ -132,7 +174,9 @@ def test_editing_a_member_keeps_every_field_or_none_and_is_audited(people):
         event = db.scalar(select(AuditEvent).where(AuditEvent.action == "member.edit"))
         assert event.actor == "noy@ngo.la" and "name" in event.detail and "topics" in event.detail
     page = client.get(f"/members/{member_id}").get_data(as_text=True)
-    assert "edited a member: name, organisation" in page and "+8562055512345" in page  # history, and the whole number for an organiser
+    assert (
+        "edited a member: name, organisation" in page and "+8562055512345" in page
+    )  # history, and the whole number for an organiser
 
 
 def test_erasing_needs_the_confirmation_then_removes_her(people):
@@ -157,11 +201,13 @@ def upload(client, data: bytes, name="members.csv"):
 
 def test_csv_import_shows_each_bad_row_with_its_line_and_imports_the_rest(people):
     client = signed_in(people)
-    text = ("phone,name,province,language,topics\n"
-            "020 5551 2345,Noy,Bokeo,lo,nutrition\n"
-            "12,Bad number,Bokeo,lo,\n"
-            "+8562055598765,ແສງ,ຫຼວງພະບາງ,lo,wash\n"
-            "+8562055598766,Kham,Atlantis,en,\n")
+    text = (
+        "phone,name,province,language,topics\n"
+        "020 5551 2345,Noy,Bokeo,lo,nutrition\n"
+        "12,Bad number,Bokeo,lo,\n"
+        "+8562055598765,ແສງ,ຫຼວງພະບາງ,lo,wash\n"
+        "+8562055598766,Kham,Atlantis,en,\n"
+    )
     page = upload(client, ("\ufeff" + text).encode("utf-8"))  # Excel's "CSV UTF-8" has a BOM
     body = page.get_data(as_text=True)
     assert page.status_code == 200 and "2 added, 0 updated, 2 not imported" in body
@@ -210,17 +256,29 @@ def test_csv_export_has_a_bom_and_every_member(people):
         add_member(db, "+8562055511111", name="Kham", province="bokeo")
     shown = client.get("/members?province=bokeo").get_data(as_text=True)
     assert "/members/export.csv?province=bokeo" in shown
-    rows = list(csv.DictReader(io.StringIO(client.get("/members/export.csv?province=bokeo")
-                                           .get_data(as_text=True).lstrip("\ufeff"))))
+    rows = list(
+        csv.DictReader(
+            io.StringIO(client.get("/members/export.csv?province=bokeo").get_data(as_text=True).lstrip("\ufeff"))
+        )
+    )
     assert [row["name"] for row in rows] == ["Kham"]  # the filter she chose, not everyone
 
 
 def test_a_session_is_added_with_its_reminders_edited_and_cancelled(people):
     client = signed_in(people)
     starts = (utcnow() + timedelta(days=10)).strftime("%Y-%m-%dT%H:%M")
-    form = {"title_lo": "ໂພຊະນາການ", "title_en": "Nutrition hangout", "kind": "hangout", "topic": "nutrition",
-            "language": "lo", "starts_at": starts, "duration_minutes": "60", "place": "Vientiane",
-            "capacity": "", "feedback_after": "2h"}
+    form = {
+        "title_lo": "ໂພຊະນາການ",
+        "title_en": "Nutrition hangout",
+        "kind": "hangout",
+        "topic": "nutrition",
+        "language": "lo",
+        "starts_at": starts,
+        "duration_minutes": "60",
+        "place": "Vientiane",
+        "capacity": "",
+        "feedback_after": "2h",
+    }
     missing = post(client, "/sessions/new", {**form, "place": ""})
     assert missing.status_code == 400 and "where or how to join" in missing.get_data(as_text=True)
     assert 'value="Nutrition hangout"' in missing.get_data(as_text=True)  # her text is kept
@@ -263,8 +321,11 @@ def test_a_broadcast_from_composer_to_preview_to_sent_and_its_progress(people):
     nobody = post(client, "/broadcasts/new", {"text_en": "Hi", "province": "bokeo", "topic": "nutrition"})
     assert nobody.status_code == 400 and "Nobody is in this audience" in nobody.get_data(as_text=True)
     text_lo = "ສະບາຍດີ {name}! ກອງປະຊຸມໂພຊະນາການຈະເລີ່ມໃນວັນເສົາ ເວລາ 14:00 ທີ່ຫ້ອງການ ກະລຸນາມາໃຫ້ທັນເວລາ"
-    made = post(client, "/broadcasts/new", {"name": "Saturday", "text_lo": text_lo, "text_en": "Hi {name}",
-                                            "topic": "nutrition"})
+    made = post(
+        client,
+        "/broadcasts/new",
+        {"name": "Saturday", "text_lo": text_lo, "text_en": "Hi {name}", "topic": "nutrition"},
+    )
     assert made.status_code == 302
     preview = client.get(made.location).get_data(as_text=True)
     assert "Lao letters: 70 a part" in preview and "3 recipients" in preview and "Send now" in preview
@@ -281,8 +342,10 @@ def test_a_broadcast_from_composer_to_preview_to_sent_and_its_progress(people):
     assert progress["sent"] == 3 and progress["remaining"] == 0 and progress["finished"]
     with runtime_of(people).db.session() as db:
         assert db.scalar(select(func.count(OutboundMessage.id))) == 3
-        assert [e for e in db.scalars(select(AuditEvent.action)) if e.startswith("broadcast.")] == \
-            ["broadcast.create", "broadcast.send"]
+        assert [e for e in db.scalars(select(AuditEvent.action)) if e.startswith("broadcast.")] == [
+            "broadcast.create",
+            "broadcast.send",
+        ]
 
 
 def test_cancelling_a_broadcast_stops_what_is_not_sent(people):
@@ -303,15 +366,27 @@ def test_a_poll_is_created_its_chart_drawn_its_csv_downloaded_and_closed(people)
     client = signed_in(people)
     with runtime_of(people).db.session() as db:
         add_member(db, "+8562055512345", name="Noy")
-    unpaired = post(client, "/polls/new", {"question_lo": "ມັກບໍ?", "question_en": "Like it?",
-                                           "options_lo": "ມັກ\nບໍ່ມັກ", "options_en": "Yes"})
+    unpaired = post(
+        client,
+        "/polls/new",
+        {"question_lo": "ມັກບໍ?", "question_en": "Like it?", "options_lo": "ມັກ\nບໍ່ມັກ", "options_en": "Yes"},
+    )
     assert unpaired.status_code == 400 and "ພາສາລາວ: 2, English: 1" in unpaired.get_data(as_text=True)
     one = post(client, "/polls/new", {"question_en": "Like it?", "options_en": "Yes"})
     assert one.status_code == 400 and "2 to 9 options" in one.get_data(as_text=True)
     with runtime_of(people).db.session() as db:
         assert db.scalar(select(func.count(Poll.id))) == 0
-    made = post(client, "/polls/new", {"question_lo": "ມັກບໍ?", "question_en": "Like it?",
-                                       "options_lo": "ມັກ\nບໍ່ມັກ", "options_en": "Yes\nNo", "open_for": "3d"})
+    made = post(
+        client,
+        "/polls/new",
+        {
+            "question_lo": "ມັກບໍ?",
+            "question_en": "Like it?",
+            "options_lo": "ມັກ\nບໍ່ມັກ",
+            "options_en": "Yes\nNo",
+            "open_for": "3d",
+        },
+    )
     assert made.status_code == 302 and made.location.endswith("/polls/P1")
     page = client.get("/polls/P1").get_data(as_text=True)
     assert "<svg" in page and "Like it?" in page and "Send the question" in page
@@ -371,12 +446,16 @@ def test_an_expired_session_returns_to_login_and_keeps_her_text(people):
     with client.session_transaction() as session:  # what a browser holds after the session expires
         session.pop("user")
     text = "ສະບາຍດີ ທຸກຄົນ, a long text she typed"
-    reply = client.post("/broadcasts/new", data={"csrf": "stale", "text_lo": text, "name": "kept"},
-                        headers={"Origin": "http://localhost"})
+    reply = client.post(
+        "/broadcasts/new",
+        data={"csrf": "stale", "text_lo": text, "name": "kept"},
+        headers={"Origin": "http://localhost"},
+    )
     assert reply.status_code == 302 and "/login?next=/broadcasts/new" in reply.location
     form = client.get("/login?next=/broadcasts/new").data
-    back = client.post("/login", data={"csrf": token(form), "email": "noy@ngo.la", "password": PASSWORD,
-                                       "next": "/broadcasts/new"})
+    back = client.post(
+        "/login", data={"csrf": token(form), "email": "noy@ngo.la", "password": PASSWORD, "next": "/broadcasts/new"}
+    )
     assert back.location == "/broadcasts/new"
     page = client.get("/broadcasts/new").get_data(as_text=True)
     assert text in page and 'value="kept"' in page
@@ -396,18 +475,33 @@ def test_every_post_refuses_a_viewer_and_a_missing_token_and_changes_nothing(peo
 
     def snapshot():
         with runtime_of(people).db.session() as db:
-            return (db.scalar(select(func.count(Broadcast.id))), db.scalar(select(func.count(Poll.id))),
-                    db.scalar(select(func.count(TrainingSession.id))), db.scalar(select(func.count(OutboundMessage.id))),
-                    db.get(Member, member_id).name, db.get(TrainingSession, session_id).cancelled_at,
-                    db.scalar(select(Poll.closed_at)), db.get(Broadcast, broadcast_id).status)
+            return (
+                db.scalar(select(func.count(Broadcast.id))),
+                db.scalar(select(func.count(Poll.id))),
+                db.scalar(select(func.count(TrainingSession.id))),
+                db.scalar(select(func.count(OutboundMessage.id))),
+                db.get(Member, member_id).name,
+                db.get(TrainingSession, session_id).cancelled_at,
+                db.scalar(select(Poll.closed_at)),
+                db.get(Broadcast, broadcast_id).status,
+            )
 
     before = snapshot()
-    routes = {"/broadcasts/new": {"text_en": "Hi"}, f"/broadcasts/{broadcast_id}/send": {"confirm": "yes"},
-              f"/broadcasts/{broadcast_id}/cancel": {}, "/polls/new": {"question_en": "Q", "options_en": "A\nB"},
-              "/polls/P1/close": {}, "/sessions/new": {"title_en": "T"}, f"/sessions/{session_id}/edit": {"title_en": "T"},
-              f"/sessions/{session_id}/cancel": {}, f"/members/{member_id}": {"name": "Changed", "language": "lo"},
-              f"/members/{member_id}/erase": {"confirm": "yes"}, "/members/import": {},
-              "/simulator/ussd": {"text": ""}, "/simulator/sms": {"text": "HELP"}}
+    routes = {
+        "/broadcasts/new": {"text_en": "Hi"},
+        f"/broadcasts/{broadcast_id}/send": {"confirm": "yes"},
+        f"/broadcasts/{broadcast_id}/cancel": {},
+        "/polls/new": {"question_en": "Q", "options_en": "A\nB"},
+        "/polls/P1/close": {},
+        "/sessions/new": {"title_en": "T"},
+        f"/sessions/{session_id}/edit": {"title_en": "T"},
+        f"/sessions/{session_id}/cancel": {},
+        f"/members/{member_id}": {"name": "Changed", "language": "lo"},
+        f"/members/{member_id}/erase": {"confirm": "yes"},
+        "/members/import": {},
+        "/simulator/ussd": {"text": ""},
+        "/simulator/sms": {"text": "HELP"},
+    }
     for url, data in routes.items():
         assert post(viewer, url, data).status_code == 403, url
         tokenless = organiser.post(url, data=data)
@@ -422,16 +516,20 @@ def test_csv_import_forgives_spellings_asks_when_unsure_and_lists_every_error_of
     import html
 
     client = signed_in(people)
-    text = ("phone,name,province,language,topics\n"
-            "020 5551 2301,A,ນະຄອນຫຼວງ ວຽງຈັນ,lo,ສຸຂະພາບ\n"
-            "020 5551 2302,B,luang-prabang,en,Nutrition\n"
-            "020 5551 2303,C,ວຽງຈັນ,lo,nutrition\n"
-            "020 5551 2304,D,Savanakhet,lo,nutrition\n"
-            "12,E,Atlantis,lo,nutrition\n")
+    text = (
+        "phone,name,province,language,topics\n"
+        "020 5551 2301,A,ນະຄອນຫຼວງ ວຽງຈັນ,lo,ສຸຂະພາບ\n"
+        "020 5551 2302,B,luang-prabang,en,Nutrition\n"
+        "020 5551 2303,C,ວຽງຈັນ,lo,nutrition\n"
+        "020 5551 2304,D,Savanakhet,lo,nutrition\n"
+        "12,E,Atlantis,lo,nutrition\n"
+    )
     page = html.unescape(upload(client, text.encode("utf-8")).get_data(as_text=True))
     assert "2 added" in page
-    assert "'ວຽງຈັນ' could be ນະຄອນຫຼວງວຽງຈັນ / ແຂວງວຽງຈັນ: write which" in page or \
-        "'ວຽງຈັນ' could be Vientiane Capital / Vientiane Province: write which" in page
+    assert (
+        "'ວຽງຈັນ' could be ນະຄອນຫຼວງວຽງຈັນ / ແຂວງວຽງຈັນ: write which" in page
+        or "'ວຽງຈັນ' could be Vientiane Capital / Vientiane Province: write which" in page
+    )
     assert "did you mean Savannakhet" in page
     assert "'12' is not a valid number" in page and "unknown province 'Atlantis'" in page
     with runtime_of(people).db.session() as db:

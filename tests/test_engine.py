@@ -20,10 +20,12 @@ from gateway.errors import FlowError, StateError
 
 
 def book_of(tmp_path, **flows):
-    (tmp_path / "lists.yaml").write_text(textwrap.dedent("""
+    (tmp_path / "lists.yaml").write_text(
+        textwrap.dedent("""
         colours: {label: colour, items: [red, green, blue]}
         languages: {label: lang, items: [lo, en]}
-    """))
+    """)
+    )
     for name, text in flows.items():
         (tmp_path / f"{name}.yaml").write_text(textwrap.dedent(text))
     return load_book(tmp_path)
@@ -33,7 +35,9 @@ START = Start({"registered": False}, "lo", "conv1")
 
 
 def test_menu_moves_on_and_saves_value(tmp_path):
-    book = book_of(tmp_path, main="""
+    book = book_of(
+        tmp_path,
+        main="""
         flow: main
         start: pick
         nodes:
@@ -44,7 +48,8 @@ def test_menu_moves_on_and_saves_value(tmp_path):
             save_as: colour
             next: done
           done: {type: end, prompt: p.done}
-    """)
+    """,
+    )
     first = step(book, None, START)
     assert [o.label.key for o in first.screen.options] == ["colour.red", "colour.green", "colour.blue"]
     result = step(book, first.state, Input("2"))
@@ -54,25 +59,31 @@ def test_menu_moves_on_and_saves_value(tmp_path):
 
 @pytest.mark.parametrize("typed", ["໒", "๒", "២", "၂", " 2 ", "2."])
 def test_regional_digits_and_stray_spaces_choose_options(tmp_path, typed):
-    book = book_of(tmp_path, main="""
+    book = book_of(
+        tmp_path,
+        main="""
         flow: main
         start: pick
         nodes:
           pick: {type: menu, prompt: p, options_from: colours, save_as: c, next: end}
           end: {type: end, prompt: e}
-    """)
+    """,
+    )
     result = step(book, step(book, None, START).state, Input(typed))
     assert result.state.vars["c"] == "green"
 
 
 def test_invalid_menu_choice_retries_with_notice_then_gives_up(tmp_path):
-    book = book_of(tmp_path, main="""
+    book = book_of(
+        tmp_path,
+        main="""
         flow: main
         start: pick
         nodes:
           pick: {type: menu, prompt: p, options_from: colours, save_as: c, next: end, max_tries: 2}
           end: {type: end, prompt: e}
-    """)
+    """,
+    )
     state = step(book, None, START).state
     retry = step(book, state, Input("9"))
     assert retry.screen.notice.key == "validate.menu" and retry.screen.notice.vars == {"max": 3}
@@ -82,7 +93,9 @@ def test_invalid_menu_choice_retries_with_notice_then_gives_up(tmp_path):
 
 
 def test_input_validates_and_skips(tmp_path):
-    book = book_of(tmp_path, main="""
+    book = book_of(
+        tmp_path,
+        main="""
         flow: main
         start: name
         nodes:
@@ -99,7 +112,8 @@ def test_input_validates_and_skips(tmp_path):
             skip: "0"
             next: end
           end: {type: end, prompt: e}
-    """)
+    """,
+    )
     state = step(book, None, START).state
     too_long = step(book, state, Input("Souksavanh"))
     assert too_long.screen.notice.key == "validate.text_length"
@@ -111,7 +125,9 @@ def test_input_validates_and_skips(tmp_path):
 
 
 def test_condition_branches_on_member_fields(tmp_path):
-    book = book_of(tmp_path, main="""
+    book = book_of(
+        tmp_path,
+        main="""
         flow: main
         start: check
         nodes:
@@ -123,12 +139,14 @@ def test_condition_branches_on_member_fields(tmp_path):
             else: lao
           english: {type: end, prompt: en}
           lao: {type: end, prompt: lo}
-    """, other="""
+    """,
+        other="""
         flow: other
         start: hi
         nodes:
           hi: {type: end, prompt: other}
-    """)
+    """,
+    )
     assert step(book, None, START).screen.prompt.key == "other"
     registered = Start({"registered": True, "language": "en"}, "en", "c")
     assert step(book, None, registered).screen.prompt.key == "en"
@@ -137,7 +155,9 @@ def test_condition_branches_on_member_fields(tmp_path):
 
 
 def test_action_returns_a_call_and_branches_on_outcome(tmp_path):
-    book = book_of(tmp_path, main="""
+    book = book_of(
+        tmp_path,
+        main="""
         flow: main
         start: find
         nodes:
@@ -148,7 +168,8 @@ def test_action_returns_a_call_and_branches_on_outcome(tmp_path):
             outcomes: {found: show, none: sorry}
           show: {type: end, prompt: p.show}
           sorry: {type: end, prompt: p.sorry}
-    """)
+    """,
+    )
     asked = step(book, None, START)
     assert asked.screen is None
     assert asked.call == ActionCall("lookup", {"kind": "any"}, {}, "lo")
@@ -160,13 +181,16 @@ def test_action_returns_a_call_and_branches_on_outcome(tmp_path):
 
 
 def test_multiselect_takes_several_numbers_in_one_answer(tmp_path):
-    book = book_of(tmp_path, main="""
+    book = book_of(
+        tmp_path,
+        main="""
         flow: main
         start: pick
         nodes:
           pick: {type: multiselect, prompt: p, options_from: colours, save_as: cs, next: end}
           end: {type: end, prompt: e}
-    """)
+    """,
+    )
     state = step(book, None, START).state
     for bad in ("", "7", "1 9", "red", "1 3 x"):
         refused = step(book, state, Input(bad))
@@ -186,14 +210,17 @@ def test_pick_many_reads_run_together_numbers_only_when_unambiguous():
 
 
 def test_quiz_verdict_rides_on_the_next_question_and_only_a_wrong_answer_costs_a_screen(tmp_path):
-    book = book_of(tmp_path, main="""
+    book = book_of(
+        tmp_path,
+        main="""
         flow: main
         start: q1
         nodes:
           q1: {type: quiz_question, quiz: s, prompt: a, options: [x, y], answer: 2, explain: why1, next: q2}
           q2: {type: quiz_question, quiz: s, prompt: b, options: [x, y], answer: 1, explain: why2, next: score}
           score: {type: quiz_score, quiz: s}
-    """)
+    """,
+    )
     first = step(book, None, START)
     assert first.screen.header.vars == {"number": 1, "total": 2}
     answered = step(book, first.state, Input("2"))
@@ -212,14 +239,17 @@ def test_quiz_verdict_rides_on_the_next_question_and_only_a_wrong_answer_costs_a
 
 
 def test_a_message_is_a_line_above_the_next_screen_and_can_send_a_text(tmp_path):
-    book = book_of(tmp_path, main="""
+    book = book_of(
+        tmp_path,
+        main="""
         flow: main
         start: saved
         nodes:
           saved: {type: message, prompt: saved, next: pick, sms: details}
           pick: {type: menu, prompt: p, options_from: colours, save_as: c, next: bye}
           bye: {type: end, prompt: bye, sms: where}
-    """)
+    """,
+    )
     first = step(book, None, START)
     assert first.screen.prompt.key == "p" and first.screen.notice.key == "saved"
     assert [e.text.key for e in first.effects if isinstance(e, SendSms)] == ["details"]
@@ -228,13 +258,16 @@ def test_a_message_is_a_line_above_the_next_screen_and_can_send_a_text(tmp_path)
 
 
 def test_state_is_not_mutated_and_wrong_events_are_refused(tmp_path):
-    book = book_of(tmp_path, main="""
+    book = book_of(
+        tmp_path,
+        main="""
         flow: main
         start: pick
         nodes:
           pick: {type: menu, prompt: p, options_from: colours, save_as: c, next: end}
           end: {type: end, prompt: e}
-    """)
+    """,
+    )
     state = step(book, None, START).state
     before = state.to_dict()
     step(book, state, Input("1"))
@@ -246,23 +279,29 @@ def test_state_is_not_mutated_and_wrong_events_are_refused(tmp_path):
 
 
 def test_a_loop_of_conditions_is_reported_not_spun(tmp_path):
-    book = book_of(tmp_path, main="""
+    book = book_of(
+        tmp_path,
+        main="""
         flow: main
         start: a
         nodes:
           a: {type: condition, else: b}
           b: {type: condition, else: a}
-    """)
+    """,
+    )
     with pytest.raises(FlowError, match="loop"):
         step(book, None, START)
 
 
 def test_language_menu_switches_language(tmp_path):
-    book = book_of(tmp_path, main="""
+    book = book_of(
+        tmp_path,
+        main="""
         flow: main
         start: lang
         nodes:
           lang: {type: menu, prompt: p, options_from: languages, save_as: language, sets_language: true, next: end}
           end: {type: end, prompt: e}
-    """)
+    """,
+    )
     assert step(book, step(book, None, START).state, Input("2")).state.language == "en"

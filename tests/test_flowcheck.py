@@ -36,7 +36,10 @@ def messages(flows, **kwargs):
 
 
 def test_unknown_type_dangling_target_unreachable_node_and_action(tmp_path):
-    flows = broken_copy(tmp_path, "extra", """
+    flows = broken_copy(
+        tmp_path,
+        "extra",
+        """
         flow: extra
         start: a
         nodes:
@@ -54,7 +57,8 @@ def test_unknown_type_dangling_target_unreachable_node_and_action(tmp_path):
             type: action
             action: launch_rockets
             next: c
-    """)
+    """,
+    )
     found = "\n".join(messages(flows))
     assert "extra.yaml:10: error: node 'b' has unknown type 'teleport'" in found
     assert "extra.yaml:5: error: extra:a points nowhere" in found
@@ -63,12 +67,16 @@ def test_unknown_type_dangling_target_unreachable_node_and_action(tmp_path):
 
 
 def test_missing_prompt_in_one_language(tmp_path):
-    flows = broken_copy(tmp_path, "extra", """
+    flows = broken_copy(
+        tmp_path,
+        "extra",
+        """
         flow: extra
         start: a
         nodes:
           a: {type: end, prompt: brand.new.key}
-    """)
+    """,
+    )
     found = messages(flows)
     assert any("extra.yaml:5" in m and "'brand.new.key' is missing in lo.yaml" in m for m in found)
     assert any("'brand.new.key' is missing in en.yaml" in m for m in found)

@@ -28,17 +28,28 @@ def stored_summary(app, phone: str) -> dict:
         summary: dict = {"member": None}
         if member is not None:
             summary["member"] = {
-                "name": member.name, "organisation": member.organisation,
-                "province": member.province, "language": member.language,
-                "topics": member.topics, "registered": member.registered,
-                "reminders_by": member.reminder_channel}
-            summary["enrolments"] = db.scalar(select(func.count()).select_from(Enrolment)
-                                              .where(Enrolment.member_id == member.id))
+                "name": member.name,
+                "organisation": member.organisation,
+                "province": member.province,
+                "language": member.language,
+                "topics": member.topics,
+                "registered": member.registered,
+                "reminders_by": member.reminder_channel,
+            }
+            summary["enrolments"] = db.scalar(
+                select(func.count()).select_from(Enrolment).where(Enrolment.member_id == member.id)
+            )
             attempts = db.scalars(select(QuizAttempt).where(QuizAttempt.member_id == member.id)).all()
-            summary["quiz"] = [{"score": a.score, "total": a.total,
-                                "answers": db.scalar(select(func.count()).select_from(QuizAnswer)
-                                                     .where(QuizAnswer.attempt_id == a.id))}
-                               for a in attempts]
+            summary["quiz"] = [
+                {
+                    "score": a.score,
+                    "total": a.total,
+                    "answers": db.scalar(
+                        select(func.count()).select_from(QuizAnswer).where(QuizAnswer.attempt_id == a.id)
+                    ),
+                }
+                for a in attempts
+            ]
         return summary
 
 
@@ -59,8 +70,7 @@ def test_golden_case(path, app, phone_factory, request):
     summary = stored_summary(app, case["phone"])
     if request.config.getoption("--update-goldens"):
         case["steps"], case["expect"] = walked, summary
-        path.write_text(yaml.safe_dump(case, allow_unicode=True, sort_keys=False, width=200),
-                        encoding="utf-8")
+        path.write_text(yaml.safe_dump(case, allow_unicode=True, sort_keys=False, width=200), encoding="utf-8")
         return
     for number, (want, got) in enumerate(zip(case["steps"], walked, strict=True), start=1):
         assert got["reply"] == want["reply"], f"{path.name} step {number} (press {got['press']})"

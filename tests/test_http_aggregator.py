@@ -57,6 +57,7 @@ def aggregator(make_app, provider_server, tmp_path):
         path = tmp_path / "aggregator.yaml"
         path.write_text(shape.format(url=provider_server.url_for("").rstrip("/")), encoding="utf-8")
         return make_app(sms_provider="http", http_aggregator_config=str(path), quiet_hours="off")
+
     return build
 
 
@@ -65,8 +66,10 @@ def test_laolink_json_ussd_with_latest_inputs_and_hop_ids(aggregator):
     client = app.test_client()
 
     def hop(request_id, text):
-        return client.post("/ussd/http?token=laolink-secret-0001", json={
-            "requestId": request_id, "input": text, "session": {"id": "S1", "msisdn": PHONE}})
+        return client.post(
+            "/ussd/http?token=laolink-secret-0001",
+            json={"requestId": request_id, "input": text, "session": {"id": "S1", "msisdn": PHONE}},
+        )
 
     first = hop("r1", "*384#")
     assert first.status_code == 200 and first.content_type.startswith("application/json")
@@ -81,8 +84,9 @@ def test_laolink_json_ussd_with_latest_inputs_and_hop_ids(aggregator):
     forbidden = client.post("/ussd/http?token=wrong", json={"requestId": "x"})
     assert forbidden.status_code == 403 and forbidden.get_json()["action"] == "end"
     for hostile in (b"{not json", b"[]", b'{"session": 7}'):
-        answer = client.post("/ussd/http", data=hostile, headers={"X-Token": "laolink-secret-0001",
-                                                                  "Content-Type": "application/json"})
+        answer = client.post(
+            "/ussd/http", data=hostile, headers={"X-Token": "laolink-secret-0001", "Content-Type": "application/json"}
+        )
         assert answer.status_code == 200 and answer.get_json()["action"] == "end"
 
 
@@ -90,14 +94,20 @@ def test_mekong_form_ussd_with_the_whole_history_and_plain_replies(aggregator):
     app = aggregator(MEKONG)
     client = app.test_client()
     texts = ["", "0", "0*Noy", "0*Noy*0", "0*Noy*0*2", "0*Noy*0*2*1", "0*Noy*0*2*1*2 4"]
-    replies = [client.post("/ussd/http?token=mekong-secret-0001", data={"SESSIONID": "M1", "MSISDN": PHONE, "USSDSTRING": t})
-               for t in texts]
+    replies = [
+        client.post("/ussd/http?token=mekong-secret-0001", data={"SESSIONID": "M1", "MSISDN": PHONE, "USSDSTRING": t})
+        for t in texts
+    ]
     assert all(r.status_code == 200 and r.content_type.startswith("text/plain") for r in replies)
     bodies = [r.get_data(as_text=True) for r in replies]
     assert bodies[1].startswith("CON Welcome! Please type your name:")
     assert bodies[-1].startswith("CON May we keep your details")
-    assert client.post("/ussd/http?token=mekong-secret-0001", data={"SESSIONID": "M1", "MSISDN": PHONE,
-                                           "USSDSTRING": texts[-1]}).get_data(as_text=True) == bodies[-1]
+    assert (
+        client.post(
+            "/ussd/http?token=mekong-secret-0001", data={"SESSIONID": "M1", "MSISDN": PHONE, "USSDSTRING": texts[-1]}
+        ).get_data(as_text=True)
+        == bodies[-1]
+    )
 
 
 def test_laolink_texts_in_and_out(aggregator, provider_server):
@@ -106,8 +116,9 @@ def test_laolink_texts_in_and_out(aggregator, provider_server):
 
     def accept(request):
         sent.append((request.headers.get("Authorization"), request.get_json()))
-        return Response(json.dumps({"status": "ok", "data": {"id": f"LL-{len(sent)}"}}), 201,
-                        content_type="application/json")
+        return Response(
+            json.dumps({"status": "ok", "data": {"id": f"LL-{len(sent)}"}}), 201, content_type="application/json"
+        )
 
     provider_server.expect_request("/v2/sms", method="POST").respond_with_handler(accept)
     client = app.test_client()
@@ -123,17 +134,25 @@ def test_laolink_texts_in_and_out(aggregator, provider_server):
         assert (row.status, row.provider_message_id) == ("sent", "LL-1")
         assert body["messages"][0]["clientRef"] == f"og-{row.id}"
     assert client.post("/sms/http", json=inbound).status_code == 403
-    assert client.post("/sms/http", json={"sms": {"body": "x"}},
-                       headers={"X-Token": "laolink-secret-0001"}).status_code == 400
+    assert (
+        client.post("/sms/http", json={"sms": {"body": "x"}}, headers={"X-Token": "laolink-secret-0001"}).status_code
+        == 400
+    )
 
 
 def test_mekong_texts_go_out_as_a_form(aggregator, provider_server):
     app = aggregator(MEKONG)
     sent = []
     provider_server.expect_request("/send.php", method="POST").respond_with_handler(
-        lambda request: (sent.append(request.form.to_dict()), Response("OK", 200))[1])
+        lambda request: (sent.append(request.form.to_dict()), Response("OK", 200))[1]
+    )
     client = app.test_client()
-    assert client.post("/sms/http?token=mekong-secret-0001", data={"MSISDN": PHONE, "MSG": "HELP", "MSGID": "77"}).status_code == 200
+    assert (
+        client.post(
+            "/sms/http?token=mekong-secret-0001", data={"MSISDN": PHONE, "MSG": "HELP", "MSGID": "77"}
+        ).status_code
+        == 200
+    )
     drain(app)
     assert sent and sent[0]["dst"] == PHONE and sent[0]["user"] == "outreach"
     assert sent[0]["msg"].startswith("ສົ່ງຄຳວ່າ:") and sent[0]["ref"].startswith("og-")
@@ -150,7 +169,9 @@ def test_a_bad_configuration_names_the_setting(make_app, tmp_path):
     path.write_text("token: a-long-enough-token\nsms: {inbound: {from: msisdn}}\n", encoding="utf-8")
     with pytest.raises(ConfigError, match="sms.send.url"):
         make_app(sms_provider="http", http_aggregator_config=str(path))
-    path.write_text("token: a-long-enough-token\nsms: {send: {url: 'https://a.la/s'}, report: {delivered: DELIVRD}}\n",
-                    encoding="utf-8")
+    path.write_text(
+        "token: a-long-enough-token\nsms: {send: {url: 'https://a.la/s'}, report: {delivered: DELIVRD}}\n",
+        encoding="utf-8",
+    )
     with pytest.raises(ConfigError, match=r"sms.report.delivered is a list"):
         make_app(sms_provider="http", http_aggregator_config=str(path))

@@ -27,8 +27,10 @@ MEMBERS = [f"+8562055540{n:03d}" for n in range(10)]
 
 def counts(app) -> tuple[int, int]:
     with runtime_of(app).db.session() as db:
-        return (db.scalar(select(func.count()).select_from(InboundMessage)),
-                db.scalar(select(func.count()).select_from(OutboundMessage)))
+        return (
+            db.scalar(select(func.count()).select_from(InboundMessage)),
+            db.scalar(select(func.count()).select_from(OutboundMessage)),
+        )
 
 
 def test_the_webhook_only_stores_the_text_and_health_counts_what_waits(app):
@@ -64,8 +66,11 @@ def test_a_batch_is_processed_in_order_with_one_job_for_its_replies(at_app, fake
     # Each member's texts were processed in the order she sent them: the flow moved on.
     with runtime_of(at_app).db.session() as db:
         for phone in MEMBERS:
-            mine = list(db.scalars(select(OutboundMessage.body).join(Member)
-                                   .where(Member.phone == phone).order_by(OutboundMessage.id)))
+            mine = list(
+                db.scalars(
+                    select(OutboundMessage.body).join(Member).where(Member.phone == phone).order_by(OutboundMessage.id)
+                )
+            )
             assert "English: 0" in mine[0]  # the welcome, in Lao first
             assert "name" in mine[1].lower() and "organisation" in mine[2].lower()
 
@@ -117,8 +122,7 @@ def test_the_drainer_sends_replies_itself_and_twice_processed_texts_answer_once(
     from gateway.channels.sms.inbox import Inbox
 
     services = runtime_of(at_app).services
-    inbox = Inbox(services, runtime_of(at_app).sms, services.config.instance_path,
-                  sender=ReplySender(services))
+    inbox = Inbox(services, runtime_of(at_app).sms, services.config.instance_path, sender=ReplySender(services))
     client = at_app.test_client()
     for n, phone in enumerate(MEMBERS):
         post(client, "HELP", phone, f"d{n}")
@@ -157,8 +161,7 @@ def test_the_webhook_rings_the_idle_drainer_awake_and_a_new_drainer_hears_it_too
     post(client, "HELP", MEMBERS[0], "early")  # before any drainer: nothing listens, nothing breaks
 
     for turn in range(2):
-        drainer = Inbox(services, runtime_of(at_app).sms, services.config.instance_path,
-                        sender=ReplySender(services))
+        drainer = Inbox(services, runtime_of(at_app).sms, services.config.instance_path, sender=ReplySender(services))
         stop = threading.Event()
         thread = threading.Thread(target=drainer.run, args=(stop,), daemon=True)
         thread.start()
@@ -218,13 +221,18 @@ def test_a_text_that_breaks_processing_is_set_aside_and_the_rest_go_on(app, monk
 
 def test_hostile_webhook_input_is_answered_and_nothing_half_written(app):
     client = app.test_client()
-    for form in [{}, {"from": "", "text": "", "id": ""}, {"from": "+85620555" + "9" * 300, "text": "x" * 5000,
-                                                          "id": "i" * 500},
-                 {"from": "not a number", "text": "\x00", "id": "bad"}]:
+    for form in [
+        {},
+        {"from": "", "text": "", "id": ""},
+        {"from": "+85620555" + "9" * 300, "text": "x" * 5000, "id": "i" * 500},
+        {"from": "not a number", "text": "\x00", "id": "bad"},
+    ]:
         assert client.post("/sms/africastalking", data=form).status_code == 200
     broken = b"from=%2B8562055540001&text=%ED%A0%80%FF&id=utf8&to=20880"  # not UTF-8 at all
-    assert client.post("/sms/africastalking", data=broken,
-                       content_type="application/x-www-form-urlencoded").status_code == 200
+    assert (
+        client.post("/sms/africastalking", data=broken, content_type="application/x-www-form-urlencoded").status_code
+        == 200
+    )
     runtime_of(app).inbox.drain()
     assert runtime_of(app).inbox.pending()[0] == 0
     with runtime_of(app).db.session() as db:  # only the real number's garbage earned a reply: help
@@ -291,8 +299,10 @@ def test_a_batch_of_people_new_to_us_makes_each_one_row_and_links_her_texts(app)
         made = {m.phone: m for m in db.scalars(select(Member).where(Member.phone.in_(newcomers)))}
         assert sorted(made) == newcomers and {m.source for m in made.values()} == {"sms"}
         linked = dict(db.execute(select(InboundMessage.provider_message_id, InboundMessage.member_id)).all())
-        assert linked == {**{f"new{n}": made[phone].id for n, phone in enumerate(newcomers)},
-                          "new-second": made[newcomers[0]].id}
+        assert linked == {
+            **{f"new{n}": made[phone].id for n, phone in enumerate(newcomers)},
+            "new-second": made[newcomers[0]].id,
+        }
         replied = db.scalars(select(OutboundMessage.member_id)).all()
         assert sorted(replied) == sorted([m.id for m in made.values()] + [made[newcomers[0]].id])
         gone = made[newcomers[2]].id

@@ -30,8 +30,10 @@ from .helpers import add_member, wait_until
 from .jasmin import PASSWORD, UPSTREAM_PASSWORD, UPSTREAM_USER, USER, Jasmin, available
 
 MEMBER = "+8562055590001"
-LONG_LAO = ("ເຕືອນ: ກອງປະຊຸມແລກປ່ຽນບົດຮຽນ ໂພຊະນາການແມ່ ແລະ ເດັກ ຈະເລີ່ມ ວັນເສົາ ທີ 5 ທັນວາ "
-            "ເວລາ 14:00 ໂມງ ທີ່ຫ້ອງປະຊຸມ ສະຫະພັນແມ່ຍິງ ແຂວງສາລະວັນ. ກະລຸນາມາກ່ອນເວລາ 10 ນາທີ.")
+LONG_LAO = (
+    "ເຕືອນ: ກອງປະຊຸມແລກປ່ຽນບົດຮຽນ ໂພຊະນາການແມ່ ແລະ ເດັກ ຈະເລີ່ມ ວັນເສົາ ທີ 5 ທັນວາ "
+    "ເວລາ 14:00 ໂມງ ທີ່ຫ້ອງປະຊຸມ ສະຫະພັນແມ່ຍິງ ແຂວງສາລະວັນ. ກະລຸນາມາກ່ອນເວລາ 10 ນາທີ."
+)
 
 _missing = available()
 if _missing and os.environ.get("REQUIRE_JASMIN"):
@@ -49,9 +51,16 @@ def upstream():
 def _via_jasmin(make_app, upstream, tmp_path, throughput=None, **settings):
     jasmin = Jasmin(upstream.port, tmp_path / "jasmin", throughput=throughput)
     upstream.wait_bound(20)  # Jasmin's client connector to the SMSC
-    app = make_app(sms_provider="smpp", smpp_host="127.0.0.1", smpp_port=jasmin.port, smpp_system_id=USER,
-                   smpp_password=PASSWORD, smpp_source="OUTREACH", smpp_enquire_s=5,
-                   **{"smpp_tps": 50, "smpp_window": 10, "provider_timeout_ms": 8000, **settings})
+    app = make_app(
+        sms_provider="smpp",
+        smpp_host="127.0.0.1",
+        smpp_port=jasmin.port,
+        smpp_system_id=USER,
+        smpp_password=PASSWORD,
+        smpp_source="OUTREACH",
+        smpp_enquire_s=5,
+        **{"smpp_tps": 50, "smpp_window": 10, "provider_timeout_ms": 8000, **settings},
+    )
     link = SmppLink(runtime_of(app).services, runtime_of(app).inbox, runtime_of(app).spool)
     stop = threading.Event()
     thread = threading.Thread(target=link.run, args=(stop,), daemon=True)
@@ -63,6 +72,7 @@ def _via_jasmin(make_app, upstream, tmp_path, throughput=None, **settings):
         stop.set()
         thread.join(timeout=15)
         jasmin.close()
+
     return app, close
 
 
@@ -115,6 +125,7 @@ def test_a_members_long_text_comes_through_jasmin_as_one_text(linked, upstream):
     def waiting():  # the inbox, as the drainer will read it
         with runtime_of(linked).inbox.store.session() as db:
             return db.execute(text("SELECT phone, text FROM inbox")).all()
+
     assert [tuple(row) for row in wait_until(waiting, 15, "her text kept")] == [(MEMBER, LONG_LAO)]
     wait_until(lambda: _answered(linked), 15, "her text answered")
     with runtime_of(linked).db.session() as db:
@@ -156,6 +167,7 @@ def test_jasmin_killed_mid_broadcast_loses_nothing_and_sends_nothing_twice(make_
         def kill_mid_way():
             wait_until(lambda: len(upstream.submits) >= 12, 30, "the broadcast under way")
             app.jasmin.restart()  # SIGKILL, then up again with its persisted configuration
+
         killer = threading.Thread(target=kill_mid_way)
         killer.start()
         drain(app)  # the broadcast's jobs, as a worker runs them (RQ needs the main thread)
@@ -164,12 +176,21 @@ def test_jasmin_killed_mid_broadcast_loses_nothing_and_sends_nothing_twice(make_
         wait_until(lambda: app.link.bound.is_set(), 30, "our link bound to Jasmin again")
         statuses = [r.status for r in rows(app)]
         with runtime_of(app).db.session() as db:
-            numbers = {status: {n.lstrip("+") for n in db.scalars(
-                select(Member.phone).join(OutboundMessage).where(OutboundMessage.status == status))}
-                for status in ("sent", "unknown")}
+            numbers = {
+                status: {
+                    n.lstrip("+")
+                    for n in db.scalars(
+                        select(Member.phone).join(OutboundMessage).where(OutboundMessage.status == status)
+                    )
+                }
+                for status in ("sent", "unknown")
+            }
         sent = numbers["sent"]
-        wait_until(lambda: sent <= {p["to"] for p in upstream.submits}, 20,
-                   "every text Jasmin took at the SMSC (its queue drained after the restart)")
+        wait_until(
+            lambda: sent <= {p["to"] for p in upstream.submits},
+            20,
+            "every text Jasmin took at the SMSC (its queue drained after the restart)",
+        )
         sent_to = [p["to"] for p in upstream.submits]
         taken = app.jasmin.taken_from_us()
         assert len(taken) == len(set(taken)), "our link submitted a text twice"

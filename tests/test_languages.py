@@ -63,8 +63,11 @@ def test_a_complete_catalog_joins_the_language_menu_by_its_own_name(app, phone_f
 
 
 def test_a_catalog_that_describes_itself_wrongly_is_refused(app):
-    for meta, says in [({"name": ""}, "catalog.name"), ({"digits": "abc"}, "catalog.digits"),
-                       ({"fallback": "xx"}, "catalog.fallback: xx has no catalog")]:
+    for meta, says in [
+        ({"name": ""}, "catalog.name"),
+        ({"digits": "abc"}, "catalog.digits"),
+        ({"fallback": "xx"}, "catalog.fallback: xx has no catalog"),
+    ]:
         outcome = _publish(app, {"prompts/th.yaml": _thai(app, **meta)})
         assert not outcome.published and any(says in str(p) for p in outcome.problems), (meta, outcome.problems)
 
@@ -80,10 +83,12 @@ def test_a_promised_language_still_needs_every_text(app):
 
 
 def test_the_fallback_chain_follows_each_catalog():
-    documents = {"flows/main.yaml": "flow: main\nstart: a\nnodes:\n  a: {type: end, prompt: x.y}\n",
-                 "prompts/en.yaml": "catalog: {name: English}\nx: {y: hello, z: only English}\n",
-                 "prompts/lo.yaml": "catalog: {name: ພາສາລາວ, fallback: en}\nx: {y: ສະບາຍດີ}\n",
-                 "prompts/hnj.yaml": "catalog: {name: Hmoob, fallback: lo}\nx: {}\n"}
+    documents = {
+        "flows/main.yaml": "flow: main\nstart: a\nnodes:\n  a: {type: end, prompt: x.y}\n",
+        "prompts/en.yaml": "catalog: {name: English}\nx: {y: hello, z: only English}\n",
+        "prompts/lo.yaml": "catalog: {name: ພາສາລາວ, fallback: en}\nx: {y: ສະບາຍດີ}\n",
+        "prompts/hnj.yaml": "catalog: {name: Hmoob, fallback: lo}\nx: {}\n",
+    }
     catalog = Edition.build(1, documents, "Asia/Vientiane").catalog
     assert catalog.template("hnj", "x.y") == "ສະບາຍດີ"  # Hmong falls back to Lao first
     assert catalog.template("hnj", "x.z") == "only English"
@@ -113,7 +118,10 @@ def test_an_organiser_adds_a_language_on_the_dashboard(app, people):
     assert organiser.post("/content/languages", data=form).status_code == 302
     with runtime_of(app).db.session() as db:
         assert {row.key for row in versions.edits(db) if row.language == "th"} == {
-            "catalog.name", "catalog.digits", "catalog.fallback"}
+            "catalog.name",
+            "catalog.digits",
+            "catalog.fallback",
+        }
     draft = organiser.get("/content").get_data(as_text=True)
     assert "the language ภาษาไทย" in draft and "catalog.name" not in draft  # named by its draft name, once
     editor = _client(app, "lah@ngo.la")

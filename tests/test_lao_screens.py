@@ -22,8 +22,9 @@ def test_shipped_flows_pass_the_checker():
     assert check(BOOK, CATALOG, ACTIONS.names()) == []
 
 
-@pytest.mark.parametrize("where,lang,pages", list(page_report(BOOK, CATALOG)),
-                         ids=lambda value: value if isinstance(value, str) else "")
+@pytest.mark.parametrize(
+    "where,lang,pages", list(page_report(BOOK, CATALOG)), ids=lambda value: value if isinstance(value, str) else ""
+)
 def test_every_page_fits(where, lang, pages):
     limit = 80 if lang == "lo" else 182
     for page in pages:
@@ -38,16 +39,20 @@ def test_every_golden_lao_reply_fits_80_characters():
                 assert len(page) <= 80, f"{path.name}: {page}"
 
 
-@pytest.mark.parametrize("where,lang,text", list(sms_report(BOOK, CATALOG)),
-                         ids=lambda value: value if isinstance(value, str) and ":" in value else "")
+@pytest.mark.parametrize(
+    "where,lang,text",
+    list(sms_report(BOOK, CATALOG)),
+    ids=lambda value: value if isinstance(value, str) and ":" in value else "",
+)
 def test_every_conversational_sms_fits_two_segments(where, lang, text):
     """A Lao text is UCS-2: two segments are 134 characters. Lists are sent once per
     question (topics are chosen in one answer), never again after each choice."""
     assert sms_size(text).segments <= 2, f"{where} [{lang}]: {sms_size(text)}\n{text}"
 
 
-@pytest.mark.parametrize("key", ["sms.help", "sms.stopped", "sms.started", "sms.register_first",
-                                 "poll.closed", "next_session.joining"])
+@pytest.mark.parametrize(
+    "key", ["sms.help", "sms.stopped", "sms.started", "sms.register_first", "poll.closed", "next_session.joining"]
+)
 def test_keyword_replies_fit_two_segments(key):
     for lang in CATALOG.languages:
         text = CATALOG.render(Text(key, SAMPLE_VARS), lang)
@@ -59,6 +64,7 @@ def test_lao_and_english_catalogs_have_the_same_keys():
     may be in one language only: Lao needs "ບໍ່ຍິນຍອມ" where a call would otherwise say
     "ບໍ່ ກົດ 2" ("don't press 2"); English says "No" on calls as on screens, and its
     recording stays that of ``register.consent_no``."""
+
     def screens(lang):
         return {key for key in CATALOG.texts[lang] if not key.endswith("_voice")}
 
@@ -66,4 +72,4 @@ def test_lao_and_english_catalogs_have_the_same_keys():
     for lang in ("lo", "en"):
         for key in CATALOG.texts[lang]:
             if key.endswith("_voice"):
-                assert key[:-len("_voice")] in CATALOG.texts[lang], f"{lang}: {key} has no screen key"
+                assert key[: -len("_voice")] in CATALOG.texts[lang], f"{lang}: {key} has no screen key"

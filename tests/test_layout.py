@@ -30,10 +30,16 @@ def _contracts() -> dict[str, dict]:
 
 def test_no_module_imports_itself_back_through_others():
     graph = grimp.build_graph("gateway")
-    edges = {module: {imported for imported in graph.find_modules_directly_imported_by(module)
-                      if imported.startswith("gateway")
-                      and not (module in REGISTERING_PACKAGES and imported.startswith(module + "."))}
-             for module in graph.modules if module.startswith("gateway")}
+    edges = {
+        module: {
+            imported
+            for imported in graph.find_modules_directly_imported_by(module)
+            if imported.startswith("gateway")
+            and not (module in REGISTERING_PACKAGES and imported.startswith(module + "."))
+        }
+        for module in graph.modules
+        if module.startswith("gateway")
+    }
     circles = _strongly_connected(edges)
     assert not circles, "import circles: " + "; ".join(" -> ".join(sorted(c)) for c in circles)
 
@@ -61,8 +67,10 @@ def test_every_provider_module_is_thin_or_on_top():
     thin = contracts["providers-thin"]["source_modules"]
     below_top = contracts["top-layers"]["source_modules"]
     on_top = contracts["top-layers"]["forbidden_modules"]
-    modules = {p.relative_to(ROOT).with_suffix("").as_posix().replace("/", ".").removesuffix(".__init__")
-               for p in (ROOT / "gateway" / "providers").rglob("*.py")}
+    modules = {
+        p.relative_to(ROOT).with_suffix("").as_posix().replace("/", ".").removesuffix(".__init__")
+        for p in (ROOT / "gateway" / "providers").rglob("*.py")
+    }
     unruled = {m for m in modules if not (_matches(m, thin) or _matches(m, on_top) or _matches(m, below_top))}
     assert not unruled, f"provider modules no layer rule names: {sorted(unruled)}"
 
@@ -71,8 +79,11 @@ def test_no_provider_imports_another():
     """Each provider is its own folder: it shares base and media with the others,
     never another provider's parts, so one can be added or removed alone."""
     graph = grimp.build_graph("gateway")
-    folders = {m for m in graph.modules if re.fullmatch(r"gateway\.providers\.[a-z_]+", m)
-               and (ROOT / m.replace(".", "/")).is_dir()}
+    folders = {
+        m
+        for m in graph.modules
+        if re.fullmatch(r"gateway\.providers\.[a-z_]+", m) and (ROOT / m.replace(".", "/")).is_dir()
+    }
     crossing = []
     for folder in folders:
         for module in graph.find_descendants(folder) | {folder}:
@@ -85,8 +96,18 @@ def test_no_provider_imports_another():
 
 def test_the_top_level_holds_only_what_every_part_shares():
     shared = {"app", "runtime", "services", "config", "errors", "broker", "phone", "encoding", "logs", "outage"}
-    packages = {"engine", "content", "channels", "messaging", "polls", "store", "providers", "dashboard",
-                "webhooks", "cli"}
+    packages = {
+        "engine",
+        "content",
+        "channels",
+        "messaging",
+        "polls",
+        "store",
+        "providers",
+        "dashboard",
+        "webhooks",
+        "cli",
+    }
     assert _top_entries() == {f"gateway.{name}" for name in shared | packages}
 
 

@@ -37,8 +37,10 @@ def drained(app) -> None:
 
 def counts(app) -> tuple[int, int]:
     with runtime_of(app).db.session() as db:
-        return (db.scalar(select(func.count()).select_from(InboundMessage)),
-                db.scalar(select(func.count()).select_from(OutboundMessage)))
+        return (
+            db.scalar(select(func.count()).select_from(InboundMessage)),
+            db.scalar(select(func.count()).select_from(OutboundMessage)),
+        )
 
 
 @pytest.fixture
@@ -94,8 +96,7 @@ def test_while_redis_is_down_the_inbox_keeps_what_still_fails_in_order(redis_out
     proxy.restore()
     drained(app)
     with runtime_of(app).db.session() as db:
-        assert list(db.scalars(select(InboundMessage.provider_message_id).order_by(InboundMessage.id))) == [
-            "k1", "k2"]
+        assert list(db.scalars(select(InboundMessage.provider_message_id).order_by(InboundMessage.id))) == ["k1", "k2"]
 
 
 class DatabaseOutage:
@@ -145,8 +146,7 @@ def test_while_the_spool_is_in_use_a_drain_keeps_what_still_fails(database_outag
     database_outage.restore()
     drained(app)
     with runtime_of(app).db.session() as db:
-        assert list(db.scalars(select(InboundMessage.provider_message_id).order_by(InboundMessage.id))) == [
-            "k1", "k2"]
+        assert list(db.scalars(select(InboundMessage.provider_message_id).order_by(InboundMessage.id))) == ["k1", "k2"]
 
 
 def test_a_text_that_cannot_be_made_durable_gets_a_503_so_the_provider_retries(database_outage):
@@ -156,8 +156,12 @@ def test_a_text_that_cannot_be_made_durable_gets_a_503_so_the_provider_retries(d
     (config.instance_path / "spool").rmdir() if (config.instance_path / "spool").is_dir() else None
     (config.instance_path / "spool").write_text("not a folder")
     database_outage.cut()
-    assert app.test_client().post("/sms/africastalking", data={
-        "from": NUMBERS[0], "to": "20880", "text": "HELP", "id": "x503"}).status_code == 503
+    assert (
+        app.test_client()
+        .post("/sms/africastalking", data={"from": NUMBERS[0], "to": "20880", "text": "HELP", "id": "x503"})
+        .status_code
+        == 503
+    )
     database_outage.restore()
 
 
@@ -200,13 +204,16 @@ def test_a_registration_and_a_first_text_at_once_make_one_member_and_lose_nothin
     with runtime_of(app).db.session() as db:
         assert db.scalar(select(func.count()).select_from(Member)) == 8
         assert db.scalar(select(func.count()).select_from(InboundMessage)) == 8  # every text kept
-        assert db.scalar(select(func.count()).select_from(Member)
-                         .where(Member.consent_at.is_not(None), Member.name == "Noy")) == 8  # and registered
+        assert (
+            db.scalar(
+                select(func.count()).select_from(Member).where(Member.consent_at.is_not(None), Member.name == "Noy")
+            )
+            == 8
+        )  # and registered
 
 
 @pytest.mark.parametrize("seconds", [2, 10])
-def test_a_redis_outage_mid_broadcast_and_it_still_finishes_with_nothing_lost(make_app, redis_url, fake_at,
-                                                                              seconds):
+def test_a_redis_outage_mid_broadcast_and_it_still_finishes_with_nothing_lost(make_app, redis_url, fake_at, seconds):
     """A real worker process sends through the proxy; Redis goes away mid-broadcast.
     The worker waits for it, its reconciler revives what the outage interrupted,
     and every member ends with one copy (or, for a request in flight, unknown)."""
@@ -220,22 +227,33 @@ def test_a_redis_outage_mid_broadcast_and_it_still_finishes_with_nothing_lost(ma
     )
 
     proxy, url = Outage.for_url(redis_url)
-    app = make_app(sms_provider="africastalking", at_api_url=fake_at.url, quiet_hours="off",
-                   bulk_batch_size=20, redis_url=url)
+    app = make_app(
+        sms_provider="africastalking", at_api_url=fake_at.url, quiet_hours="off", bulk_batch_size=20, redis_url=url
+    )
     with runtime_of(app).db.session() as db:
         many_members(db, 400)
     bulk.dispatch(runtime_of(app).services, new_broadcast(app, {"lo": "ສະບາຍດີ"}))
     fake_at.delay = 0.05
-    env = dict(worker_env(app, fake_at), REDIS_URL=url, BULK_BATCH_SIZE="20", RECONCILE_EVERY="2",
-               JOB_STALE_AFTER="5", SENDING_TIMEOUT="3")
+    env = dict(
+        worker_env(app, fake_at),
+        REDIS_URL=url,
+        BULK_BATCH_SIZE="20",
+        RECONCILE_EVERY="2",
+        JOB_STALE_AFTER="5",
+        SENDING_TIMEOUT="3",
+    )
     worker = start_worker(env)
     try:
         wait_until(lambda: len(fake_at.requests) >= 3, 60, "the broadcast under way")
         proxy.cut()
         time.sleep(seconds)
         proxy.restore()
-        wait_until(lambda: {r.status for r in rows(app)} <= {"sent", "unknown"}, 120,
-                   "the broadcast finished after Redis came back", every_s=0.5)
+        wait_until(
+            lambda: {r.status for r in rows(app)} <= {"sent", "unknown"},
+            120,
+            "the broadcast finished after Redis came back",
+            every_s=0.5,
+        )
     finally:
         worker.terminate()
         worker.wait(timeout=30)

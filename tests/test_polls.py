@@ -21,17 +21,27 @@ from .fakes import PROVIDER_TIMEOUT_MS, drain
 from .helpers import PHONE, add_member, at_text, at_webhook, tw_text, walk
 
 QUESTIONS = {"en": "Which topic next month?", "lo": "ເດືອນໜ້າ ຢາກລົມກັນເລື່ອງຫຍັງ?"}
-OPTIONS = [{"en": "Feeding babies", "lo": "ການລ້ຽງລູກອ່ອນ"},
-           {"en": "Clean water", "lo": "ນ້ຳສະອາດ"},
-           {"en": "Staying safe online", "lo": "ຄວາມປອດໄພອອນລາຍ"}]
+OPTIONS = [
+    {"en": "Feeding babies", "lo": "ການລ້ຽງລູກອ່ອນ"},
+    {"en": "Clean water", "lo": "ນ້ຳສະອາດ"},
+    {"en": "Staying safe online", "lo": "ຄວາມປອດໄພອອນລາຍ"},
+]
 
 
 def open_poll(app, code="P4", audience=None, confirm=False, closes_in=timedelta(days=1)):
     """Create a poll and send its question through the real broadcast path."""
     now = utcnow()
     with runtime_of(app).db.session() as db:
-        poll = polls.create(db, code, QUESTIONS, OPTIONS, audience or Audience(), now - timedelta(minutes=1),
-                            now + closes_in, confirm=confirm)
+        poll = polls.create(
+            db,
+            code,
+            QUESTIONS,
+            OPTIONS,
+            audience or Audience(),
+            now - timedelta(minutes=1),
+            now + closes_in,
+            confirm=confirm,
+        )
         broadcast_id = polls.start_broadcast(db, poll, runtime_of(app).services.catalog).id
         poll_id = poll.id
     bulk.dispatch(runtime_of(app).services, broadcast_id)
@@ -55,25 +65,54 @@ def replies_to(app, phone=PHONE):
 
     with runtime_of(app).db.session() as db:
         member = members.by_phone(db, phone)
-        return [m.body for m in db.scalars(select(OutboundMessage).where(
-            OutboundMessage.member_id == member.id, OutboundMessage.broadcast_id.is_(None))
-            .order_by(OutboundMessage.id))]
+        return [
+            m.body
+            for m in db.scalars(
+                select(OutboundMessage)
+                .where(OutboundMessage.member_id == member.id, OutboundMessage.broadcast_id.is_(None))
+                .order_by(OutboundMessage.id)
+            )
+        ]
 
 
 @pytest.fixture
 def poll_app(make_app, fake_at):
-    return make_app(sms_provider="africastalking", at_api_url=fake_at.url, at_username="outreach",
-                    at_api_key="key", quiet_hours="off", provider_timeout_ms=PROVIDER_TIMEOUT_MS)
+    return make_app(
+        sms_provider="africastalking",
+        at_api_url=fake_at.url,
+        at_username="outreach",
+        at_api_key="key",
+        quiet_hours="off",
+        provider_timeout_ms=PROVIDER_TIMEOUT_MS,
+    )
 
 
 # ------------------------------------------------------------------ parsing (pure)
 
-@pytest.mark.parametrize("typed, option", [
-    ("2", 2), (" 2. ", 2), ("໒", 2), ("๒", 2), ("២", 2), ("၂", 2), ("２", 2),
-    ("b", 2), ("B", 2), ("c", 3),
-    ("Clean water", 2), ("clean WATER!", 2), ("water", 2), ("online", 3),
-    ("ນ້ຳສະອາດ", 2), ("ນ້ຳ", 2), ("ການລ້ຽງລູກອ່ອນ", 1), ("ອອນລາຍ", 3),
-])
+
+@pytest.mark.parametrize(
+    "typed, option",
+    [
+        ("2", 2),
+        (" 2. ", 2),
+        ("໒", 2),
+        ("๒", 2),
+        ("២", 2),
+        ("၂", 2),
+        ("２", 2),
+        ("b", 2),
+        ("B", 2),
+        ("c", 3),
+        ("Clean water", 2),
+        ("clean WATER!", 2),
+        ("water", 2),
+        ("online", 3),
+        ("ນ້ຳສະອາດ", 2),
+        ("ນ້ຳ", 2),
+        ("ການລ້ຽງລູກອ່ອນ", 1),
+        ("ອອນລາຍ", 3),
+    ],
+)
 def test_every_reply_form_picks_its_option(typed, option):
     assert poll_answer.choose(typed, OPTIONS) == option
 
@@ -83,21 +122,39 @@ def test_replies_that_are_not_an_option(typed):
     assert poll_answer.choose(typed, OPTIONS) is None
 
 
-@pytest.mark.parametrize("typed, code, body", [
-    ("P4 2", "P4", "2"), ("p4-b", "P4", "b"), ("P4: clean water", "P4", "clean water"),
-    ("P4b", "P4", "b"), ("P໔ ໒", "P4", "2"), ("2", None, "2"), ("P42", None, "p42"),
-    ("ນ້ຳສະອາດ", None, "ນ້ຳສະອາດ"),
-])
+@pytest.mark.parametrize(
+    "typed, code, body",
+    [
+        ("P4 2", "P4", "2"),
+        ("p4-b", "P4", "b"),
+        ("P4: clean water", "P4", "clean water"),
+        ("P4b", "P4", "b"),
+        ("P໔ ໒", "P4", "2"),
+        ("2", None, "2"),
+        ("P42", None, "p42"),
+        ("ນ້ຳສະອາດ", None, "ນ້ຳສະອາດ"),
+    ],
+)
 def test_a_leading_code_is_split_off(typed, code, body):
     assert poll_answer.split(typed) == poll_answer.Answer(code, body)
 
 
 # ------------------------------------------------------------------ replies by SMS
 
-@pytest.mark.parametrize("language, typed, option", [
-    ("lo", "໒", 2), ("lo", "ນ້ຳສະອາດ", 2), ("lo", "c", 3), ("lo", "P4 1", 1),
-    ("en", "2", 2), ("en", "Clean water", 2), ("en", "B", 2), ("en", "p4 a", 1),
-])
+
+@pytest.mark.parametrize(
+    "language, typed, option",
+    [
+        ("lo", "໒", 2),
+        ("lo", "ນ້ຳສະອາດ", 2),
+        ("lo", "c", 3),
+        ("lo", "P4 1", 1),
+        ("en", "2", 2),
+        ("en", "Clean water", 2),
+        ("en", "B", 2),
+        ("en", "p4 a", 1),
+    ],
+)
 def test_sms_replies_through_africas_talking_count(poll_app, language, typed, option):
     with runtime_of(poll_app).db.session() as db:
         add_member(db, PHONE, language=language)
@@ -111,9 +168,15 @@ def test_sms_replies_through_africas_talking_count(poll_app, language, typed, op
 def test_sms_replies_through_twilio_count(make_app, fake_twilio, typed, option):
     from .fakes import FakeTwilio
 
-    app = make_app(sms_provider="twilio", twilio_api_url=fake_twilio.url, twilio_account_sid=FakeTwilio.SID,
-                   twilio_auth_token="tw-secret", twilio_from="+15005550006",
-                   public_base_url="https://gw.example.org", quiet_hours="off")
+    app = make_app(
+        sms_provider="twilio",
+        twilio_api_url=fake_twilio.url,
+        twilio_account_sid=FakeTwilio.SID,
+        twilio_auth_token="tw-secret",
+        twilio_from="+15005550006",
+        public_base_url="https://gw.example.org",
+        quiet_hours="off",
+    )
     with runtime_of(app).db.session() as db:
         add_member(db, PHONE)
     poll_id = open_poll(app)
@@ -135,7 +198,8 @@ def test_a_new_answer_replaces_the_old_and_keeps_the_first_time(poll_app):
     assert second.voted_at >= first.voted_at
     assert replies_to(poll_app) == [
         "ຂອບໃຈ! ຄຳຕອບຂອງທ່ານສຳລັບແບບສຳຫຼວດ P4: ການລ້ຽງລູກອ່ອນ. ຢາກປ່ຽນ ສົ່ງເລກອື່ນມາ.",
-        "ຂອບໃຈ! ຄຳຕອບຂອງທ່ານສຳລັບແບບສຳຫຼວດ P4: ຄວາມປອດໄພອອນລາຍ. ຢາກປ່ຽນ ສົ່ງເລກອື່ນມາ."]
+        "ຂອບໃຈ! ຄຳຕອບຂອງທ່ານສຳລັບແບບສຳຫຼວດ P4: ຄວາມປອດໄພອອນລາຍ. ຢາກປ່ຽນ ສົ່ງເລກອື່ນມາ.",
+    ]
 
 
 def test_an_invalid_reply_gets_help_listing_the_answers_and_is_kept(poll_app):
@@ -145,9 +209,14 @@ def test_an_invalid_reply_gets_help_listing_the_answers_and_is_kept(poll_app):
     client = poll_app.test_client()
     for _ in range(5):
         at_text(client, "maybe")
-    assert replies_to(poll_app) == [
-        "Sorry, we could not read your answer to poll P4. Reply with a number (or a letter a-c):\n"
-        "1 Feeding babies\n2 Clean water\n3 Staying safe online"] * polls.INVALID_HELP_LIMIT
+    assert (
+        replies_to(poll_app)
+        == [
+            "Sorry, we could not read your answer to poll P4. Reply with a number (or a letter a-c):\n"
+            "1 Feeding babies\n2 Clean water\n3 Staying safe online"
+        ]
+        * polls.INVALID_HELP_LIMIT
+    )
     assert votes(poll_app, poll_id) == {}
     with runtime_of(poll_app).db.session() as db:
         results = poll_results.compute(db, db.get(polls.Poll, poll_id), "en")
@@ -202,21 +271,32 @@ def test_a_batch_of_answers_counts_each_and_reads_her_row_as_the_batch_left_it(p
         ids = {add_member(db, phone, language="en").id: phone for phone in phones}
     poll_id = open_poll(poll_app, confirm=True)
     client = poll_app.test_client()
-    for text, phone, message_id in [("1", phones[0], "a0"), ("2", phones[1], "a1"), ("3", phones[0], "a0-again"),
-                                    ("STOP", phones[2], "s2"), ("2", phones[2], "a2"), ("2", phones[1], "a1"),
-                                    ("b", phones[3], "a3")]:
+    for text, phone, message_id in [
+        ("1", phones[0], "a0"),
+        ("2", phones[1], "a1"),
+        ("3", phones[0], "a0-again"),
+        ("STOP", phones[2], "s2"),
+        ("2", phones[2], "a2"),
+        ("2", phones[1], "a1"),
+        ("b", phones[3], "a3"),
+    ]:
         assert at_webhook(client, text, phone, message_id).status_code == 200
     assert runtime_of(poll_app).inbox.drain() == 6  # the redelivery waited beside its first: dropped
     found = votes(poll_app, poll_id)
     assert {ids[member_id]: vote.option for member_id, vote in found.items()} == {
-        phones[0]: 3, phones[1]: 2, phones[3]: 2}
+        phones[0]: 3,
+        phones[1]: 2,
+        phones[3]: 2,
+    }
     changed = next(vote for member_id, vote in found.items() if ids[member_id] == phones[0])
     assert changed.first_voted_at < changed.voted_at
     assert replies_to(poll_app, phones[0]) == [
         "Thank you! Your answer to poll P4: Feeding babies. Send another number to change it.",
-        "Thank you! Your answer to poll P4: Staying safe online. Send another number to change it."]
+        "Thank you! Your answer to poll P4: Staying safe online. Send another number to change it.",
+    ]
     assert replies_to(poll_app, phones[2]) == [
-        "You will get no more messages from us. Text START to receive them again."]
+        "You will get no more messages from us. Text START to receive them again."
+    ]
 
 
 def test_concurrent_replies_from_one_member_leave_exactly_one_vote(poll_app):
@@ -267,6 +347,7 @@ def test_members_the_poll_did_not_reach_are_not_counted(poll_app):
 
 # ------------------------------------------------------------------ USSD
 
+
 def test_ussd_polls_menu_lists_open_polls_and_records_the_choice(poll_app, phone_factory):
     with runtime_of(poll_app).db.session() as db:
         add_member(db, "+8562055510001", language="en")
@@ -303,10 +384,12 @@ def test_ussd_polls_menu_with_nothing_open(app, phone_factory):
 
 # ------------------------------------------------------------------ results and closing
 
+
 def test_results_count_reach_breakdowns_and_closing_cancels_unsent_questions(poll_app):
     with runtime_of(poll_app).db.session() as db:
-        for n, (province, language) in enumerate([("bokeo", "lo"), ("bokeo", "en"), ("saravane", "lo"),
-                                                  ("saravane", "lo")]):
+        for n, (province, language) in enumerate(
+            [("bokeo", "lo"), ("bokeo", "en"), ("saravane", "lo"), ("saravane", "lo")]
+        ):
             add_member(db, f"+85620555300{n:02d}", province=province, language=language)
     poll_id = open_poll(poll_app)
     client = poll_app.test_client()
@@ -329,8 +412,9 @@ def test_the_reconciler_closes_polls_past_their_time_and_stops_unsent_questions(
         add_member(db, PHONE)
     now = utcnow()
     with runtime_of(app).db.session() as db:
-        poll = polls.create(db, "P4", QUESTIONS, OPTIONS, Audience(), now - timedelta(hours=2),
-                            now - timedelta(minutes=1))
+        poll = polls.create(
+            db, "P4", QUESTIONS, OPTIONS, Audience(), now - timedelta(hours=2), now - timedelta(minutes=1)
+        )
         broadcast_id = polls.start_broadcast(db, poll, runtime_of(app).services.catalog).id
     bulk.dispatch(runtime_of(app).services, broadcast_id)
     reconciler.reconcile(runtime_of(app).services)
@@ -338,4 +422,3 @@ def test_the_reconciler_closes_polls_past_their_time_and_stops_unsent_questions(
         assert db.scalar(select(polls.Poll.closed_at)) is not None
         assert db.scalar(select(OutboundMessage.status)) == "cancelled"
         assert db.scalar(select(func.count()).select_from(PollReply)) == 0
-

@@ -108,14 +108,22 @@ def test_erase_deletes_her_texts_still_waiting_so_none_brings_her_back(app, run)
     client, folder = app.test_client(), app.config["GATEWAY"].instance_path
     at_text(client, "HELP", phone=NUMBER)  # she is a member
     for phone, message_id in ((NUMBER, "wait-1"), (other, "wait-2")):  # the webhook alone: they wait
-        assert client.post("/sms/africastalking", data={"from": phone, "to": "20880", "text": "HELP",
-                                                        "id": message_id}).status_code == 200
+        assert (
+            client.post(
+                "/sms/africastalking", data={"from": phone, "to": "20880", "text": "HELP", "id": message_id}
+            ).status_code
+            == 200
+        )
     spool = Spool(folder / "spool")
     for phone, message_id in (("856 20 5551 2399", "spooled-1"), (other, "spooled-2")):
         spool.add(Inbound("africastalking", message_id, phone, "HELP"))
     aside = folder / "inbox.failed.jsonl"
-    aside.write_text("".join(json.dumps({"provider": "africastalking", "id": f"bug-{n}", "phone": phone,
-                                         "text": "BOOM"}) + "\n" for n, phone in enumerate((NUMBER, other))))
+    aside.write_text(
+        "".join(
+            json.dumps({"provider": "africastalking", "id": f"bug-{n}", "phone": phone, "text": "BOOM"}) + "\n"
+            for n, phone in enumerate((NUMBER, other))
+        )
+    )
 
     erased = run("members", "erase", NUMBER, "--yes")
     assert erased.exit_code == 0 and "3 unprocessed text(s) of hers" in erased.output, erased.output
@@ -137,11 +145,17 @@ def test_retention_blanks_old_texts_once_a_day_and_keeps_the_rows(app):
     at_text(app.test_client(), "HELP", phone=NUMBER)
     services = runtime_of(app).services
     with services.db.session() as db:
-        db.execute(update(OutboundMessage).values(status="sent",
-                                                  created_at=utcnow() - timedelta(days=200)))
+        db.execute(update(OutboundMessage).values(status="sent", created_at=utcnow() - timedelta(days=200)))
         member = db.scalar(select(Member))
-        db.add(PollReply(poll_id=_poll(db), member_id=member.id, reason="invalid", text="maybe",
-                         received_at=utcnow() - timedelta(days=200)))
+        db.add(
+            PollReply(
+                poll_id=_poll(db),
+                member_id=member.id,
+                reason="invalid",
+                text="maybe",
+                received_at=utcnow() - timedelta(days=200),
+            )
+        )
     assert reconciler.reconcile(services)["retention_messages"] == 1
     assert "retention_messages" not in reconciler.reconcile(services)  # once a day
     with services.db.session() as db:
@@ -152,8 +166,15 @@ def test_retention_blanks_old_texts_once_a_day_and_keeps_the_rows(app):
 def _poll(db) -> int:
     from gateway.store.models import Poll
 
-    poll = Poll(code="P1", kind="poll", questions={"en": "?"}, options=[{"en": "a"}], audience={},
-                opens_at=utcnow(), closes_at=utcnow())
+    poll = Poll(
+        code="P1",
+        kind="poll",
+        questions={"en": "?"},
+        options=[{"en": "a"}],
+        audience={},
+        opens_at=utcnow(),
+        closes_at=utcnow(),
+    )
     db.add(poll)
     db.flush()
     return poll.id

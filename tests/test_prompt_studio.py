@@ -35,22 +35,28 @@ PIN = "246810"
 
 def signed_in(app, email="noy@ngo.la"):
     client = app.test_client()
-    client.post("/login", data={"csrf": form_token(client.get("/login").data), "email": email,
-                                "password": PASSWORD, "next": "/"})
+    client.post(
+        "/login",
+        data={"csrf": form_token(client.get("/login").data), "email": email, "password": PASSWORD, "next": "/"},
+    )
     client.csrf = form_token(client.get("/").data)
     return client
 
 
 def upload(client, lang, key, data, name="take.webm", json_reply=True):
     headers = {"Accept": "application/json"} if json_reply else {}
-    return client.post(f"/prompts/{lang}/{key}", data={"csrf": client.csrf, "audio": (io.BytesIO(data), name)},
-                       content_type="multipart/form-data", headers=headers)
+    return client.post(
+        f"/prompts/{lang}/{key}",
+        data={"csrf": client.csrf, "audio": (io.BytesIO(data), name)},
+        content_type="multipart/form-data",
+        headers=headers,
+    )
 
 
 def wav_facts(data: bytes) -> tuple[int, int, int, float]:
     with wave.open(io.BytesIO(data)) as handle:
         frames = handle.readframes(handle.getnframes())
-        peak = max(abs(int.from_bytes(frames[i:i + 2], "little", signed=True)) for i in range(0, len(frames), 2))
+        peak = max(abs(int.from_bytes(frames[i : i + 2], "little", signed=True)) for i in range(0, len(frames), 2))
         return handle.getframerate(), handle.getnchannels(), handle.getsampwidth(), peak / 32767
 
 
@@ -59,10 +65,12 @@ def wav_facts(data: bytes) -> tuple[int, int, int, float]:
 
 @pytest.mark.parametrize("kind", ["wav 44.1 kHz stereo", "webm/opus (a browser)", "ogg/opus", "mp3"])
 def test_any_audio_becomes_8khz_mono_wav_trimmed_and_evened_out(kind):
-    data = {"wav 44.1 kHz stereo": lambda: wav(channels=2),
-            "webm/opus (a browser)": lambda: encoded("webm", "libopus"),
-            "ogg/opus": lambda: encoded("ogg", "libopus"),
-            "mp3": lambda: encoded("mp3", "libmp3lame", samples(rate=44100), rate=44100)}[kind]()
+    data = {
+        "wav 44.1 kHz stereo": lambda: wav(channels=2),
+        "webm/opus (a browser)": lambda: encoded("webm", "libopus"),
+        "ogg/opus": lambda: encoded("ogg", "libopus"),
+        "mp3": lambda: encoded("mp3", "libmp3lame", samples(rate=44100), rate=44100),
+    }[kind]()
     clip = convert(data)
     rate, channels, width, peak = wav_facts(clip.wav)
     assert (rate, channels, width) == (8000, 1, 2)
@@ -76,12 +84,15 @@ def test_quiet_and_loud_takes_come_out_equally_loud():
     assert abs(wav_facts(quiet.wav)[3] - wav_facts(loud.wav)[3]) < 0.02
 
 
-@pytest.mark.parametrize("data,reason", [
-    (b"", "the file is empty"),
-    (b"this is a text file, not a recording" * 10, "not an audio file we can read"),
-    (wav(samples(before=1, voice=0, after=1)), "only silence"),
-    (wav(tone(61.5, 8000), rate=8000), "too long: 62 s; keep it under 60 s"),
-])
+@pytest.mark.parametrize(
+    "data,reason",
+    [
+        (b"", "the file is empty"),
+        (b"this is a text file, not a recording" * 10, "not an audio file we can read"),
+        (wav(samples(before=1, voice=0, after=1)), "only silence"),
+        (wav(tone(61.5, 8000), rate=8000), "too long: 62 s; keep it under 60 s"),
+    ],
+)
 def test_unusable_audio_is_refused_with_the_reason(data, reason):
     with pytest.raises(InputProblem) as refused:
         convert(data)
@@ -95,16 +106,28 @@ def test_unusable_audio_is_refused_with_the_reason(data, reason):
 def studio_app(make_app, people, tmp_path, provider_server):
     # The provider's recordings come from its stand-in on this machine: listed, and
     # allowed on a loopback address (docs/security.md).
-    return make_app(public_base_url=BASE, at_webhook_token="tok", twilio_auth_token="tw-secret",
-                    twilio_account_sid=FakeTwilio.SID, studio_pin=PIN, recordings_dir=str(tmp_path / "own"),
-                    recording_hosts=f"{provider_server.host}:{provider_server.port}", recording_private="on")
+    return make_app(
+        public_base_url=BASE,
+        at_webhook_token="tok",
+        twilio_auth_token="tw-secret",
+        twilio_account_sid=FakeTwilio.SID,
+        studio_pin=PIN,
+        recordings_dir=str(tmp_path / "own"),
+        recording_hosts=f"{provider_server.host}:{provider_server.port}",
+        recording_private="on",
+    )
 
 
 def test_the_studio_lists_every_prompt_with_progress_and_records_an_upload(studio_app):
     client = signed_in(studio_app)
     page = client.get("/prompts?status=missing").get_data(as_text=True)
-    total = sum(1 for n in audit(runtime_of(studio_app).services.book, runtime_of(studio_app).services.catalog,
-                                 runtime_of(studio_app).audio).needed if n.language == "lo")
+    total = sum(
+        1
+        for n in audit(
+            runtime_of(studio_app).services.book, runtime_of(studio_app).services.catalog, runtime_of(studio_app).audio
+        ).needed
+        if n.language == "lo"
+    )
     assert f"0 of {total} recorded" in page and "voice.sorry_english" in page
     made = upload(client, "lo", "voice.sorry_english", encoded("webm", "libopus"), name="blob")
     assert made.status_code == 200 and made.get_json()["ok"], made.get_data(as_text=True)
@@ -117,15 +140,15 @@ def test_the_studio_lists_every_prompt_with_progress_and_records_an_upload(studi
     with runtime_of(studio_app).db.session() as db:
         event = db.scalar(select(AuditEvent).where(AuditEvent.action == "prompt.record"))
         assert event.actor == "noy@ngo.la" and event.subject == "lo/voice.sorry_english"
-    sidecar = json.loads((studio_app.config["GATEWAY"].recordings_path() / "lo" / "voice.sorry_english.json")
-                         .read_text(encoding="utf-8"))
+    sidecar = json.loads(
+        (studio_app.config["GATEWAY"].recordings_path() / "lo" / "voice.sorry_english.json").read_text(encoding="utf-8")
+    )
     assert sidecar["source"] == "browser" and "ຂໍອະໄພ" in sidecar["text"]
 
 
 def test_a_recording_whose_text_changed_is_outdated(studio_app):
     library = runtime_of(studio_app).audio
-    library.save("lo", "main.polls", convert(wav()).wav, text="an older wording", by="x", source="upload",
-                 seconds=1.5)
+    library.save("lo", "main.polls", convert(wav()).wav, text="an older wording", by="x", source="upload", seconds=1.5)
     client = signed_in(studio_app)
     row = client.get("/prompts?q=main.polls&lang=lo").get_data(as_text=True)
     assert 'class="tag outdated"' in row
@@ -140,8 +163,9 @@ def test_publishing_a_changed_text_marks_its_recording_outdated(studio_app):
 
     services = runtime_of(studio_app).services
     text = services.catalog.template("lo", "main.polls")
-    runtime_of(studio_app).audio.save("lo", "main.polls", convert(wav()).wav, text=text, by="x",
-                                        source="upload", seconds=1.5)
+    runtime_of(studio_app).audio.save(
+        "lo", "main.polls", convert(wav()).wav, text=text, by="x", source="upload", seconds=1.5
+    )
     client = signed_in(studio_app)
     assert 'class="tag outdated"' not in client.get("/prompts?q=main.polls&lang=lo").get_data(as_text=True)
     with services.db.session() as db:
@@ -172,8 +196,7 @@ def walk_lao_call(app, provider: str, presses: list[str]) -> list[ET.Element]:
         add_member(db, "+8562055580001", name="ນ້ອຍ", language="lo")
         add_session(db, starts="2030-01-11 14:30")
     client = app.test_client()
-    call = (TwilioCall(client, "+8562055580001") if provider == "twilio"
-            else AtCall(client, "+8562055580001"))
+    call = TwilioCall(client, "+8562055580001") if provider == "twilio" else AtCall(client, "+8562055580001")
     screens = []
     for press in [None] + presses:
         fields = {} if press is None else ({"Digits": press} if provider == "twilio" else {"dtmfDigits": press})
@@ -185,8 +208,13 @@ def walk_lao_call(app, provider: str, presses: list[str]) -> list[ET.Element]:
 
 @pytest.mark.parametrize("provider", ["twilio", "africastalking"])
 def test_a_lao_call_with_no_recordings_at_all_is_never_silent(make_app, provider, tmp_path):
-    app = make_app(public_base_url=BASE, at_webhook_token="tok", twilio_auth_token="tw-secret",
-                   twilio_account_sid=FakeTwilio.SID, recordings_dir=str(tmp_path / "none"))
+    app = make_app(
+        public_base_url=BASE,
+        at_webhook_token="tok",
+        twilio_auth_token="tw-secret",
+        twilio_account_sid=FakeTwilio.SID,
+        recordings_dir=str(tmp_path / "none"),
+    )
     for screen in walk_lao_call(app, provider, ["1", "2", "9", "1"]):
         for gather in list(screen.iter("Gather")) + list(screen.iter("GetDigits")):
             assert list(gather), "a screen that waits for keys plays nothing"
@@ -197,8 +225,13 @@ def test_a_lao_call_with_no_recordings_at_all_is_never_silent(make_app, provider
 
 @pytest.mark.parametrize("provider", ["twilio", "africastalking"])
 def test_every_play_url_of_a_partly_recorded_lao_call_returns_audio(make_app, provider, tmp_path):
-    app = make_app(public_base_url=BASE, at_webhook_token="tok", twilio_auth_token="tw-secret",
-                   twilio_account_sid=FakeTwilio.SID, recordings_dir=str(tmp_path / "own"))
+    app = make_app(
+        public_base_url=BASE,
+        at_webhook_token="tok",
+        twilio_auth_token="tw-secret",
+        twilio_account_sid=FakeTwilio.SID,
+        recordings_dir=str(tmp_path / "own"),
+    )
     library, take = runtime_of(app).audio, convert(wav()).wav
     for key in ("voice.sorry_english", "main.next_session", "main.polls", "voice.press", "number.1", "number.2"):
         library.save("lo", key, take, text="", by="test", source="upload", seconds=1.5)
@@ -210,15 +243,16 @@ def test_every_play_url_of_a_partly_recorded_lao_call_returns_audio(make_app, pr
         for play in screen.iter("Play"):
             url = play.get("url") or play.text
             assert url.startswith(BASE + "/audio/")
-            reply = client.get(url[len(BASE):])
+            reply = client.get(url[len(BASE) :])
             assert reply.status_code == 200 and reply.mimetype in ("audio/wav", "audio/mpeg"), url
             played += 1
     assert played >= 2
 
 
 def test_a_recorded_session_title_is_played_on_a_lao_call(make_app, recorded_prompts, tmp_path):  # noqa: F811 (a fixture)
-    app = make_app(public_base_url=BASE, at_webhook_token="tok", recordings_dir=str(tmp_path / "own"),
-                   prompts_dir=recorded_prompts)  # every prompt recorded; the title is recorded here
+    app = make_app(
+        public_base_url=BASE, at_webhook_token="tok", recordings_dir=str(tmp_path / "own"), prompts_dir=recorded_prompts
+    )  # every prompt recorded; the title is recorded here
     with runtime_of(app).db.session() as db:
         add_member(db, "+8562055580002", language="lo")
         session_id = add_session(db, starts="2030-01-11 14:30").id
@@ -248,17 +282,21 @@ def recording_server(provider_server):
 
     provider_server.expect_request("/2010-04-01/Accounts/rec/RE1.wav").respond_with_handler(twilio)
     provider_server.expect_request("/at/recording-1.mp3").respond_with_data(
-        encoded("mp3", "libmp3lame", samples(rate=44100), rate=44100), content_type="audio/mpeg")
+        encoded("mp3", "libmp3lame", samples(rate=44100), rate=44100), content_type="audio/mpeg"
+    )
     return provider_server
 
 
 @pytest.mark.parametrize("provider", ["twilio", "africastalking"])
 def test_recording_a_prompt_by_phone(studio_app, recording_server, provider):
     client = studio_app.test_client()
-    call = (TwilioCall(client, "+8562055580003") if provider == "twilio" else AtCall(client, "+8562055580003"))
+    call = TwilioCall(client, "+8562055580003") if provider == "twilio" else AtCall(client, "+8562055580003")
     key_field, recording_field = ("Digits", "RecordingUrl") if provider == "twilio" else ("dtmfDigits", "recordingUrl")
-    url = (recording_server.url_for("/2010-04-01/Accounts/rec/RE1") if provider == "twilio"
-           else recording_server.url_for("/at/recording-1.mp3"))
+    url = (
+        recording_server.url_for("/2010-04-01/Accounts/rec/RE1")
+        if provider == "twilio"
+        else recording_server.url_for("/at/recording-1.mp3")
+    )
     call.post()
     _, pin = call.post(**{key_field: "*"})  # * on the first menu opens the studio
     assert "PIN" in pin

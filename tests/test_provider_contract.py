@@ -40,20 +40,38 @@ from .fakes import LATE_ANSWER_S, PROVIDER_TIMEOUT_MS, FakeAfricasTalking, FakeT
 from .helpers import wait_until
 
 LAO = "ສະບາຍດີ! ກອງປະຊຸມຄັ້ງຕໍ່ໄປແມ່ນວັນພຸດ ເວລາ 14:00 ທີ່ຫ້ອງການ."
-LONG = ("ຝຶກອົບຮົມຄວາມປອດໄພດິຈິຕອນ: ຢ່າແບ່ງປັນລະຫັດຜ່ານ, ເປີດການຢືນຢັນສອງຂັ້ນຕອນ, "
-        "ແລະ ກວດເບິ່ງລິ້ງກ່ອນກົດ. ") * 4
+LONG = ("ຝຶກອົບຮົມຄວາມປອດໄພດິຈິຕອນ: ຢ່າແບ່ງປັນລະຫັດຜ່ານ, ເປີດການຢືນຢັນສອງຂັ້ນຕອນ, ແລະ ກວດເບິ່ງລິ້ງກ່ອນກົດ. ") * 4
 MEMBERS = ["+8562055580001", "+8562055580002", "+8562055580003"]
 SHAPES = ("ussd", "xml", "json", "plain", "empty")
 HOSTILE_FORMS = [
     {},
     {"from": "'; DROP TABLE members; --", "text": "\x00\x1b[2J", "id": "../../etc/passwd"},
     {"phoneNumber": "+" + "9" * 300, "text": "ສ" * 20000, "sessionId": "x" * 3000, "CallSid": "<Say>"},
-    {"From": "+8562055580009", "Body": "{name}{{7*7}}%s%n", "MessageSid": "", "CallStatus": "in-progress",
-     "isActive": "maybe", "dtmfDigits": "*" * 500, "direction": "Sideways"},
+    {
+        "From": "+8562055580009",
+        "Body": "{name}{{7*7}}%s%n",
+        "MessageSid": "",
+        "CallStatus": "in-progress",
+        "isActive": "maybe",
+        "dtmfDigits": "*" * 500,
+        "direction": "Sideways",
+    },
 ]
-HOSTILE_JSON = [b"", b"[]", b"null", b"{\"event\": \"sms:received\", \"payload\": []}", b"\xff\xfe\x00garbage",
-                json.dumps({"sender": {"msisdn": 7}, "sms": {"body": None, "id": {"a": 1}},
-                            "session": {"id": ["x"]}, "dlr": {"messageId": None}}).encode()]
+HOSTILE_JSON = [
+    b"",
+    b"[]",
+    b"null",
+    b'{"event": "sms:received", "payload": []}',
+    b"\xff\xfe\x00garbage",
+    json.dumps(
+        {
+            "sender": {"msisdn": 7},
+            "sms": {"body": None, "id": {"a": 1}},
+            "session": {"id": ["x"]},
+            "dlr": {"messageId": None},
+        }
+    ).encode(),
+]
 
 
 @dataclass
@@ -82,65 +100,145 @@ def _console(make_app, server, tmp_path):
 
 def _africastalking(make_app, server, tmp_path):
     fake = FakeAfricasTalking(server)
-    app = make_app(sms_provider="africastalking", at_api_url=fake.url, at_username="outreach", at_api_key="key",
-                   at_sender_id="OUTREACH", provider_timeout_ms=PROVIDER_TIMEOUT_MS)
+    app = make_app(
+        sms_provider="africastalking",
+        at_api_url=fake.url,
+        at_username="outreach",
+        at_api_key="key",
+        at_sender_id="OUTREACH",
+        provider_timeout_ms=PROVIDER_TIMEOUT_MS,
+    )
     token = app.config["GATEWAY"].at_webhook_token
 
     def post(client, path, body, signed=True):
         url = path + (f"?token={token}" if signed else "?token=not-the-token")
-        return client.post(url, data=body) if isinstance(body, dict) else client.post(
-            url, data=body, content_type="application/x-www-form-urlencoded")
+        return (
+            client.post(url, data=body)
+            if isinstance(body, dict)
+            else client.post(url, data=body, content_type="application/x-www-form-urlencoded")
+        )
 
     def text_in(client, phone, text):
-        post(client, "/sms/africastalking", {"from": phone, "to": "20880", "text": text, "id": f"at-{phone}-{text}",
-                                             "date": "2026-12-07 10:00:00", "linkId": "l1"})
+        post(
+            client,
+            "/sms/africastalking",
+            {
+                "from": phone,
+                "to": "20880",
+                "text": text,
+                "id": f"at-{phone}-{text}",
+                "date": "2026-12-07 10:00:00",
+                "linkId": "l1",
+            },
+        )
 
     def report(client, message_id, phone, ok):
-        post(client, "/status/africastalking", {"id": message_id, "status": "Success" if ok else "Failed",
-                                                "phoneNumber": phone, "failureReason": "" if ok else "AbsentSubscriber"})
+        post(
+            client,
+            "/status/africastalking",
+            {
+                "id": message_id,
+                "status": "Success" if ok else "Failed",
+                "phoneNumber": phone,
+                "failureReason": "" if ok else "AbsentSubscriber",
+            },
+        )
 
-    return Case(app, lambda: list(fake.taken),
-                lambda kind: fake.script.append({"not sent": "500", "rejected": "403", "ambiguous": "timeout"}[kind]),
-                text_in, report,
-                {"/ussd/africastalking": "ussd", "/sms/africastalking": "plain", "/status/africastalking": "empty",
-                 "/voice/africastalking": "xml"}, post)
+    return Case(
+        app,
+        lambda: list(fake.taken),
+        lambda kind: fake.script.append({"not sent": "500", "rejected": "403", "ambiguous": "timeout"}[kind]),
+        text_in,
+        report,
+        {
+            "/ussd/africastalking": "ussd",
+            "/sms/africastalking": "plain",
+            "/status/africastalking": "empty",
+            "/voice/africastalking": "xml",
+        },
+        post,
+    )
 
 
 def _twilio(make_app, server, tmp_path):
     fake = FakeTwilio(server)
-    app = make_app(sms_provider="twilio", twilio_api_url=fake.url, twilio_account_sid=FakeTwilio.SID,
-                   twilio_auth_token="tw-secret", twilio_from="+15005550006",
-                   public_base_url="https://gw.example.org", provider_timeout_ms=PROVIDER_TIMEOUT_MS)
+    app = make_app(
+        sms_provider="twilio",
+        twilio_api_url=fake.url,
+        twilio_account_sid=FakeTwilio.SID,
+        twilio_auth_token="tw-secret",
+        twilio_from="+15005550006",
+        public_base_url="https://gw.example.org",
+        provider_timeout_ms=PROVIDER_TIMEOUT_MS,
+    )
 
     def post(client, path, body, signed=True):
         # Signed over the fields as the gateway will read them (a raw body: as a form).
-        body_form = body if isinstance(body, dict) else Request(EnvironBuilder(
-            method="POST", data=body, content_type="application/x-www-form-urlencoded").get_environ()).form.to_dict()
+        body_form = (
+            body
+            if isinstance(body, dict)
+            else Request(
+                EnvironBuilder(method="POST", data=body, content_type="application/x-www-form-urlencoded").get_environ()
+            ).form.to_dict()
+        )
         signature = RequestValidator("tw-secret" if signed else "not-the-token").compute_signature(
-            "https://gw.example.org" + path, body_form)
-        return client.post(path, data=body, headers={"X-Twilio-Signature": signature},
-                           **({} if isinstance(body, dict) else {"content_type": "application/x-www-form-urlencoded"}))
+            "https://gw.example.org" + path, body_form
+        )
+        return client.post(
+            path,
+            data=body,
+            headers={"X-Twilio-Signature": signature},
+            **({} if isinstance(body, dict) else {"content_type": "application/x-www-form-urlencoded"}),
+        )
 
     def text_in(client, phone, text):
-        post(client, "/sms/twilio", {"From": phone, "To": "+15005550006", "Body": text,
-                                     "MessageSid": f"SMin{abs(hash((phone, text)))}", "NumSegments": "1"})
+        post(
+            client,
+            "/sms/twilio",
+            {
+                "From": phone,
+                "To": "+15005550006",
+                "Body": text,
+                "MessageSid": f"SMin{abs(hash((phone, text)))}",
+                "NumSegments": "1",
+            },
+        )
 
     def report(client, message_id, phone, ok):
-        post(client, "/status/twilio", {"MessageSid": message_id, "MessageStatus": "delivered" if ok else "undelivered",
-                                        "To": phone, "ErrorCode": "" if ok else "30003"})
+        post(
+            client,
+            "/status/twilio",
+            {
+                "MessageSid": message_id,
+                "MessageStatus": "delivered" if ok else "undelivered",
+                "To": phone,
+                "ErrorCode": "" if ok else "30003",
+            },
+        )
 
-    return Case(app, lambda: list(fake.taken),
-                lambda kind: fake.script.append({"not sent": "500", "rejected": "21211", "ambiguous": "timeout"}[kind]),
-                text_in, report,
-                {"/sms/twilio": "xml", "/status/twilio": "empty", "/voice/twilio": "xml"}, post)
+    return Case(
+        app,
+        lambda: list(fake.taken),
+        lambda kind: fake.script.append({"not sent": "500", "rejected": "21211", "ambiguous": "timeout"}[kind]),
+        text_in,
+        report,
+        {"/sms/twilio": "xml", "/status/twilio": "empty", "/voice/twilio": "xml"},
+        post,
+    )
 
 
 def _android(make_app, server, tmp_path):
     from .fake_android import FakeAndroidPhone
 
     phone = FakeAndroidPhone()
-    app = make_app(sms_provider="android", android_api_url=phone.url, android_username="sms",
-                   android_password="secret", android_signing_key="sign-key", provider_timeout_ms=PROVIDER_TIMEOUT_MS)
+    app = make_app(
+        sms_provider="android",
+        android_api_url=phone.url,
+        android_username="sms",
+        android_password="secret",
+        android_signing_key="sign-key",
+        provider_timeout_ms=PROVIDER_TIMEOUT_MS,
+    )
 
     def post(client, path, body, signed=True):
         raw = json.dumps(body).encode() if isinstance(body, dict) else body
@@ -150,8 +248,10 @@ def _android(make_app, server, tmp_path):
         return client.post(path, data=raw, headers=headers)
 
     def text_in(client, number, text):
-        body, headers = phone.event("sms:received", {"messageId": "1", "message": text, "phoneNumber": number,
-                                                     "receivedAt": "2026-12-07T10:00:00+07:00"})
+        body, headers = phone.event(
+            "sms:received",
+            {"messageId": "1", "message": text, "phoneNumber": number, "receivedAt": "2026-12-07T10:00:00+07:00"},
+        )
         client.post("/sms/android", data=body, headers=headers)
 
     def report(client, message_id, number, ok):
@@ -161,9 +261,16 @@ def _android(make_app, server, tmp_path):
         body, headers = phone.event("sms:delivered" if ok else "sms:failed", payload)
         client.post("/sms/android", data=body, headers=headers)
 
-    return Case(app, lambda: [(r["to"][0], r["text"]) for r in phone.sent],
-                lambda kind: phone.script.append({"not sent": "500", "rejected": "400", "ambiguous": "timeout"}[kind]),
-                text_in, report, {"/sms/android": "json"}, post, close=phone.stop)
+    return Case(
+        app,
+        lambda: [(r["to"][0], r["text"]) for r in phone.sent],
+        lambda kind: phone.script.append({"not sent": "500", "rejected": "400", "ambiguous": "timeout"}[kind]),
+        text_in,
+        report,
+        {"/sms/android": "json"},
+        post,
+        close=phone.stop,
+    )
 
 
 AGGREGATOR = """
@@ -214,9 +321,15 @@ def _http(make_app, server, tmp_path):
     def report(client, message_id, phone, ok):
         post(client, "/status/http", {"dlr": {"messageId": message_id, "status": "DELIVRD" if ok else "UNDELIV"}})
 
-    return Case(app, lambda: [(b["to"], b["text"]) for b in received],
-                lambda kind: script.append({"not sent": "500", "rejected": "400", "ambiguous": "timeout"}[kind]),
-                text_in, report, {"/sms/http": "json", "/status/http": "json", "/ussd/http": "json"}, post)
+    return Case(
+        app,
+        lambda: [(b["to"], b["text"]) for b in received],
+        lambda kind: script.append({"not sent": "500", "rejected": "400", "ambiguous": "timeout"}[kind]),
+        text_in,
+        report,
+        {"/sms/http": "json", "/status/http": "json", "/ussd/http": "json"},
+        post,
+    )
 
 
 def _smpp(make_app, server, tmp_path):
@@ -227,9 +340,18 @@ def _smpp(make_app, server, tmp_path):
     from .fake_smsc import FakeSmsc
 
     smsc = FakeSmsc()
-    app = make_app(sms_provider="smpp", smpp_host="127.0.0.1", smpp_port=smsc.port, smpp_system_id="outreach",
-                   smpp_password="secret", smpp_source="OUTREACH", smpp_enquire_s=1, smpp_tps=50, smpp_window=6,
-                   provider_timeout_ms=2000)
+    app = make_app(
+        sms_provider="smpp",
+        smpp_host="127.0.0.1",
+        smpp_port=smsc.port,
+        smpp_system_id="outreach",
+        smpp_password="secret",
+        smpp_source="OUTREACH",
+        smpp_enquire_s=1,
+        smpp_tps=50,
+        smpp_window=6,
+        provider_timeout_ms=2000,
+    )
     link = SmppLink(runtime_of(app).services, runtime_of(app).inbox, runtime_of(app).spool)
     stop = threading.Event()
     thread = threading.Thread(target=link.run, args=(stop,), daemon=True)
@@ -261,13 +383,25 @@ def _smpp(make_app, server, tmp_path):
         smsc.deliver_raw(source_addr="", short_message=b"no sender")
         smsc.deliver_raw(short_message=b"id:SMSC999 stat:NOSUCH err:xyz", esm_class=0x04)  # a receipt for nothing
 
-    return Case(app, delivered, fail_next, lambda client, phone, text: smsc.deliver(phone, text),
-                lambda client, message_id, phone, ok: smsc.receipt(message_id, "DELIVRD" if ok else "UNDELIV"),
-                close=close, hostile_in=hostile_in)
+    return Case(
+        app,
+        delivered,
+        fail_next,
+        lambda client, phone, text: smsc.deliver(phone, text),
+        lambda client, message_id, phone, ok: smsc.receipt(message_id, "DELIVRD" if ok else "UNDELIV"),
+        close=close,
+        hostile_in=hostile_in,
+    )
 
 
-CASES = {"console": _console, "africastalking": _africastalking, "twilio": _twilio, "android": _android,
-         "http": _http, "smpp": _smpp}
+CASES = {
+    "console": _console,
+    "africastalking": _africastalking,
+    "twilio": _twilio,
+    "android": _android,
+    "http": _http,
+    "smpp": _smpp,
+}
 
 
 def test_every_provider_in_the_registry_has_a_row():
@@ -311,8 +445,9 @@ def test_one_text_many_numbers_lao_and_long(case):
     if case.name == "console":
         return  # it sends nowhere
     wait_until(lambda: len(case.delivered()) >= 5, what="the provider to have every text")
-    assert sorted(case.delivered()) == sorted([(MEMBERS[0], "Hello from the network"),
-                                               *[(m, LAO) for m in MEMBERS], (MEMBERS[1], LONG)])
+    assert sorted(case.delivered()) == sorted(
+        [(MEMBERS[0], "Hello from the network"), *[(m, LAO) for m in MEMBERS], (MEMBERS[1], LONG)]
+    )
 
 
 @pytest.mark.parametrize("kind", ["not sent", "rejected", "ambiguous"])
@@ -328,8 +463,9 @@ def test_the_three_failure_kinds(case, kind):
 
 def _reply_row(app, phone: str):
     with runtime_of(app).db.session() as db:
-        return db.scalars(select(OutboundMessage).join(Member).where(Member.phone == phone)
-                          .order_by(OutboundMessage.id.desc())).first()
+        return db.scalars(
+            select(OutboundMessage).join(Member).where(Member.phone == phone).order_by(OutboundMessage.id.desc())
+        ).first()
 
 
 def _answered(app, phone: str) -> bool:
@@ -353,8 +489,9 @@ def test_a_members_text_is_answered_and_reports_move_the_answer(case):
         row = _reply_row(case.app, phone)
         assert row.provider_message_id and any(number == phone for number, _ in case.delivered())
         case.report(client, row.provider_message_id, phone, delivered)
-        wait_until(lambda: _status(case.app, row.id) == ("delivered" if delivered else "failed"),
-                   what="the report applied")
+        wait_until(
+            lambda: _status(case.app, row.id) == ("delivered" if delivered else "failed"), what="the report applied"
+        )
 
 
 def _shaped(shape: str, response) -> bool:

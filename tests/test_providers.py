@@ -35,8 +35,12 @@ def test_a_providers_settings_are_its_own_and_join_the_configuration(tmp_path, m
     assert config.smpp_port == 2776 and config.at_username == "outreach"
     with pytest.raises(ConfigError, match="SMPP_PORT: must be a whole number"):
         Config.from_env({"SMPP_PORT": "two"}, instance_path=tmp_path)
-    for provider, variable in (("twilio", "TWILIO_AUTH_TOKEN"), ("android", "ANDROID_SIGNING_KEY"),
-                               ("http", "HTTP_AGGREGATOR_CONFIG"), ("smpp", "SMPP_HOST")):
+    for provider, variable in (
+        ("twilio", "TWILIO_AUTH_TOKEN"),
+        ("android", "ANDROID_SIGNING_KEY"),
+        ("http", "HTTP_AGGREGATOR_CONFIG"),
+        ("smpp", "SMPP_HOST"),
+    ):
         with pytest.raises(ConfigError, match=variable):
             Config.from_env({"SMS_PROVIDER": provider}, instance_path=tmp_path)
 
@@ -49,7 +53,9 @@ def test_outreach_up_runs_what_the_sending_provider_needs_and_names_its_urls(tmp
     config = Config(instance_path=tmp_path, at_webhook_token="t0k", twilio_auth_token="x")
     headings = [heading for heading, _ in _webhook_urls(config, "https://gw.example")]
     assert [h.split(" ")[0] for h in headings] == ["Africa's", "Twilio"]  # android, http: no secret, not served
-    assert ("SMS", "https://gw.example/sms/africastalking?token=t0k") in _webhook_urls(config, "https://gw.example")[0][1]
+    assert ("SMS", "https://gw.example/sms/africastalking?token=t0k") in _webhook_urls(config, "https://gw.example")[0][
+        1
+    ]
 
 
 def test_a_provider_with_nothing_extra_answers_for_itself():

@@ -47,7 +47,9 @@ def test_the_preview_says_it_waits_and_an_organiser_cannot_hurry_it(make_app):
         row = db.scalar(select(Broadcast))
         assert not row.urgent and row.send_after is not None
         assert {m.status for m in db.scalars(select(OutboundMessage))} == {"queued"}
-        assert db.scalar(select(AuditEvent.action).where(AuditEvent.action.like("broadcast.%send%"))) == "broadcast.send"
+        assert (
+            db.scalar(select(AuditEvent.action).where(AuditEvent.action.like("broadcast.%send%"))) == "broadcast.send"
+        )
 
 
 def test_an_admin_sends_urgently_now_and_it_is_audited(make_app):

@@ -12,21 +12,42 @@ from .helpers import form_token as token
 from .test_dashboard import sign_in
 
 QUESTIONS = [
-    ("ໃຜຕັດສິນວ່າຈະແບ່ງປັນຂໍ້ມູນ?", "Who decides to share your data?", [("ທ່ານເອງ", "You"), ("ທຸກຄົນ", "Anyone")], 1,
-     ("ຂໍ້ມູນຂອງທ່ານ ທ່ານເປັນຜູ້ຕັດສິນ.", "Your data is yours to decide.")),
-    ("ຍິນຍອມແລ້ວ ຖອນຄືນໄດ້ບໍ?", "Can consent be withdrawn?", [("ບໍ່ໄດ້", "No"), ("ໄດ້ ທຸກເວລາ", "Yes, any time")], 2,
-     ("ຖອນຄືນໄດ້ ທຸກເວລາ.", "You may withdraw it any time.")),
-    ("ຂ່າວປອມ ຄວນເຮັດແນວໃດ?", "What to do with fake news?", [("ແບ່ງປັນຕໍ່", "Share it"), ("ບໍ່ແບ່ງປັນ", "Do not share it")], 2,
-     ("ຂ່າວປອມແຜ່ໄວ.", "Fake news spreads fast.")),
+    (
+        "ໃຜຕັດສິນວ່າຈະແບ່ງປັນຂໍ້ມູນ?",
+        "Who decides to share your data?",
+        [("ທ່ານເອງ", "You"), ("ທຸກຄົນ", "Anyone")],
+        1,
+        ("ຂໍ້ມູນຂອງທ່ານ ທ່ານເປັນຜູ້ຕັດສິນ.", "Your data is yours to decide."),
+    ),
+    (
+        "ຍິນຍອມແລ້ວ ຖອນຄືນໄດ້ບໍ?",
+        "Can consent be withdrawn?",
+        [("ບໍ່ໄດ້", "No"), ("ໄດ້ ທຸກເວລາ", "Yes, any time")],
+        2,
+        ("ຖອນຄືນໄດ້ ທຸກເວລາ.", "You may withdraw it any time."),
+    ),
+    (
+        "ຂ່າວປອມ ຄວນເຮັດແນວໃດ?",
+        "What to do with fake news?",
+        [("ແບ່ງປັນຕໍ່", "Share it"), ("ບໍ່ແບ່ງປັນ", "Do not share it")],
+        2,
+        ("ຂ່າວປອມແຜ່ໄວ.", "Fake news spreads fast."),
+    ),
 ]
 
 
 def quiz_form(page, name="laws", title=("ກົດໝາຍ ແລະ ສິດ", "Laws and rights"), questions=QUESTIONS, **extra):
-    form = {"csrf": token(page.data), "new": "1", "base": "", "name": name,
-            "title_lo": title[0], "title_en": title[1]}
+    form = {"csrf": token(page.data), "new": "1", "base": "", "name": name, "title_lo": title[0], "title_en": title[1]}
     for n, (ask_lo, ask_en, options, answer, (why_lo, why_en)) in enumerate(questions, start=1):
-        form.update({f"q{n}_ask_lo": ask_lo, f"q{n}_ask_en": ask_en, f"q{n}_answer": str(answer),
-                     f"q{n}_why_lo": why_lo, f"q{n}_why_en": why_en})
+        form.update(
+            {
+                f"q{n}_ask_lo": ask_lo,
+                f"q{n}_ask_en": ask_en,
+                f"q{n}_answer": str(answer),
+                f"q{n}_why_lo": why_lo,
+                f"q{n}_why_en": why_en,
+            }
+        )
         for m, (lo, en) in enumerate(options, start=1):
             form.update({f"q{n}_a{m}_lo": lo, f"q{n}_a{m}_en": en})
     return {**form, **extra}
@@ -78,7 +99,7 @@ def test_an_organiser_writes_a_quiz_an_editor_publishes_it_members_take_it(app, 
     assert "ກົດໝາຍ ແລະ ສິດ" in listed
     assert _drafted(app) == {}
     edit = editor.get("/content/quizzes/laws").get_data(as_text=True)
-    assert "ຍິນຍອມແລ້ວ ຖອນຄືນໄດ້ບໍ?" in edit and 'readonly' in edit
+    assert "ຍິນຍອມແລ້ວ ຖອນຄືນໄດ້ບໍ?" in edit and "readonly" in edit
 
 
 def test_a_quiz_that_does_not_fit_is_refused_on_the_form_in_her_language(app, people):
@@ -90,9 +111,13 @@ def test_a_quiz_that_does_not_fit_is_refused_on_the_form_in_her_language(app, pe
     html = answer.get_data(as_text=True)
     assert answer.status_code == 400 and "ຕົວເລືອກທຳອິດບໍ່ຢູ່ໜ້າ 1" in html
     assert long[0] in html  # her text is kept on the form
-    for bad, says in [({"name": "Laws!"}, "ຊື່ສັ້ນ"), ({"opens": "next week"}, "2026-12-31"),
-                      ({"q1_answer": "4"}, "ຄຳຕອບທີ່ຖືກ"), ({"q1_a1_lo": "", "q1_a1_en": ""}, "ວ່າງ"),
-                      ({"title_en": ""}, "en")]:
+    for bad, says in [
+        ({"name": "Laws!"}, "ຊື່ສັ້ນ"),
+        ({"opens": "next week"}, "2026-12-31"),
+        ({"q1_answer": "4"}, "ຄຳຕອບທີ່ຖືກ"),
+        ({"q1_a1_lo": "", "q1_a1_en": ""}, "ວ່າງ"),
+        ({"title_en": ""}, "en"),
+    ]:
         answer = organiser.post("/content/quizzes", data=quiz_form(page, **bad))
         assert answer.status_code == 400 and says in answer.get_data(as_text=True), bad
     assert _drafted(app) == {}

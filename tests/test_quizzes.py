@@ -46,8 +46,9 @@ def _publish(app, extra: dict[str, str]):
     services = runtime_of(app).services
     with services.db.session() as db:
         docs = versions.documents(db, versions.published_number(db))
-    return publication.publish_documents(publication.Desk.of(services, walk_hops=False),
-                                         {**docs, **extra}, "import", "test")
+    return publication.publish_documents(
+        publication.Desk.of(services, walk_hops=False), {**docs, **extra}, "import", "test"
+    )
 
 
 def _live(app):
@@ -85,23 +86,28 @@ def test_a_written_quiz_is_listed_taken_by_ussd_and_sms_and_reported(app, phone_
     with runtime_of(app).db.session() as db:
         attempts = list(db.scalars(select(QuizAttempt).where(QuizAttempt.quiz == "laws")))
         assert {(a.channel, a.score) for a in attempts if a.finished_at} == {("ussd", 2)}
-        report = quiz_report.compute(db, runtime_of(app).services.book, runtime_of(app).services.catalog,
-                                     "lo", quiz="laws")
+        report = quiz_report.compute(
+            db, runtime_of(app).services.book, runtime_of(app).services.catalog, "lo", quiz="laws"
+        )
     assert report.total == 3 and report.attempts == 1 and report.scores[2] == 1
     assert report.questions[0].text == "ໃຜຕັດສິນວ່າຈະແບ່ງປັນຂໍ້ມູນ?"
     assert [(q.overall.answered, q.overall.correct) for q in report.questions] == [(1, 1), (1, 0), (1, 1)]
 
 
 def test_a_quiz_document_with_problems_is_refused_naming_its_lines(app):
-    too_long = LAWS.replace("ໃຜຕັດສິນວ່າຈະແບ່ງປັນຂໍ້ມູນ?",
-                            "ໃຜເປັນຜູ້ຕັດສິນວ່າຈະແບ່ງປັນຂໍ້ມູນສ່ວນຕົວ ຮູບພາບ ແລະ ເບີໂທລະສັບຂອງທ່ານ ໃຫ້ຜູ້ອື່ນ ຫຼື ບໍລິສັດ?")
+    too_long = LAWS.replace("ໃຜຕັດສິນວ່າຈະແບ່ງປັນຂໍ້ມູນ?", "ໃຜເປັນຜູ້ຕັດສິນວ່າຈະແບ່ງປັນຂໍ້ມູນສ່ວນຕົວ ຮູບພາບ ແລະ ເບີໂທລະສັບຂອງທ່ານ ໃຫ້ຜູ້ອື່ນ ຫຼື ບໍລິສັດ?")
     outcome = _publish(app, {"quizzes/laws.yaml": too_long})
     assert not outcome.published
-    assert any(str(p).startswith("quizzes/laws.yaml:3: error: [lo] quiz_laws:q1: the first option is not on page 1")
-               for p in outcome.problems), outcome.problems
+    assert any(
+        str(p).startswith("quizzes/laws.yaml:3: error: [lo] quiz_laws:q1: the first option is not on page 1")
+        for p in outcome.problems
+    ), outcome.problems
     for body, says in [
         (LAWS.replace("answer: 1", "answer: 5"), "quizzes/laws.yaml:3: error: question 1: the right answer"),
-        (LAWS.replace('      - {lo: "ທຸກຄົນ", en: "Anyone"}\n', ""), "quizzes/laws.yaml:3: error: question 1 needs 2 to 4"),
+        (
+            LAWS.replace('      - {lo: "ທຸກຄົນ", en: "Anyone"}\n', ""),
+            "quizzes/laws.yaml:3: error: question 1 needs 2 to 4",
+        ),
         (LAWS.replace('en: "Laws and rights"', 'xx: "?"'), "quizzes/laws.yaml:1: error: title has no words in en"),
         ("title: {lo: x, en: x}\nquestions: []\n", "a quiz has 1 to 10 questions"),
         (LAWS + "closes: not-a-date\n", "closes is a date"),
@@ -195,8 +201,10 @@ def test_when_its_session_ends_its_members_are_invited_once(app):
         later = add_session(db, starts="2030-01-11 14:00")
         db.add(Enrolment(member_id=signed_up.id, session_id=ended.id))
         ended_id, later_id = ended.id, later.id
-    docs = {"quizzes/laws.yaml": f"session: {ended_id}\n" + LAWS,
-            "quizzes/later.yaml": f"session: {later_id}\n" + LAWS.replace("ກົດໝາຍ ແລະ ສິດ", "ກົດໝາຍ 2")}
+    docs = {
+        "quizzes/laws.yaml": f"session: {ended_id}\n" + LAWS,
+        "quizzes/later.yaml": f"session: {later_id}\n" + LAWS.replace("ກົດໝາຍ ແລະ ສິດ", "ກົດໝາຍ 2"),
+    }
     assert _publish(app, docs).published
     _live(app)
     services = runtime_of(app).services
@@ -217,6 +225,7 @@ def test_publishing_a_written_quiz_walks_it_within_its_budget(app):
     with services.db.session() as db:
         docs = {**versions.documents(db, versions.published_number(db)), "quizzes/laws.yaml": LAWS}
     assert hop_problems(docs) == []
-    heavy = LAWS.replace("questions:\n", "questions:\n" + "".join(
-        LAWS.split("questions:\n", 1)[1] for _ in range(2)), 1)  # nine questions
+    heavy = LAWS.replace(
+        "questions:\n", "questions:\n" + "".join(LAWS.split("questions:\n", 1)[1] for _ in range(2)), 1
+    )  # nine questions
     assert hop_problems({**docs, "quizzes/laws.yaml": heavy}) == []

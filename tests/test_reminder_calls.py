@@ -27,9 +27,16 @@ TEXTER = "+8562055590002"
 @pytest.fixture
 def twilio_app(make_app, provider_server, recorded_prompts):  # noqa: F811
     sms, calls = FakeTwilio(provider_server), FakeTwilioCalls(provider_server)
-    app = make_app(sms_provider="twilio", twilio_api_url=sms.url, twilio_account_sid=FakeTwilio.SID,
-                   twilio_auth_token="tw-secret", twilio_from="+15005550006", public_base_url=BASE,
-                   quiet_hours="off", prompts_dir=recorded_prompts)
+    app = make_app(
+        sms_provider="twilio",
+        twilio_api_url=sms.url,
+        twilio_account_sid=FakeTwilio.SID,
+        twilio_auth_token="tw-secret",
+        twilio_from="+15005550006",
+        public_base_url=BASE,
+        quiet_hours="off",
+        prompts_dir=recorded_prompts,
+    )
     app.fakes = (sms, calls)
     return app
 
@@ -85,14 +92,26 @@ def test_answering_plays_the_reminder_and_1_confirms_on_the_enrolment(twilio_app
     session_id = fire_reminder(twilio_app)
     row = call_row(twilio_app)
     client = twilio_app.test_client()
-    form = {"CallSid": row.provider_message_id, "From": "+15005550006", "To": CALLER,
-            "Direction": "outbound-api", "CallStatus": "in-progress", "AccountSid": FakeTwilio.SID}
+    form = {
+        "CallSid": row.provider_message_id,
+        "From": "+15005550006",
+        "To": CALLER,
+        "Direction": "outbound-api",
+        "CallStatus": "in-progress",
+        "AccountSid": FakeTwilio.SID,
+    }
     path = f"/voice/twilio?call={row.id}"
     first = heard(parse(twilio_post(client, path, form).get_data(as_text=True), TWILIO_VERBS))
     # "Reminder: hangout, <title>, starts Friday 11 January at 14. Confirm, press 1. Hear again, press 2."
     assert first[:2] == ["reminder.call@1", "kind.hangout"]
-    assert "time.weekday.4" in first and first[-6:] == ["reminder.confirm", "voice.press", "number.1",
-                                                       "reminder.again", "voice.press", "number.2"]
+    assert "time.weekday.4" in first and first[-6:] == [
+        "reminder.confirm",
+        "voice.press",
+        "number.1",
+        "reminder.again",
+        "voice.press",
+        "number.2",
+    ]
     again = heard(parse(twilio_post(client, path, {**form, "Digits": "2"}).get_data(as_text=True), TWILIO_VERBS))
     assert again == first
     done = parse(twilio_post(client, path, {**form, "Digits": "1"}).get_data(as_text=True), TWILIO_VERBS)
@@ -100,8 +119,11 @@ def test_answering_plays_the_reminder_and_1_confirms_on_the_enrolment(twilio_app
     with runtime_of(twilio_app).db.session() as db:
         enrolment = db.scalar(select(Enrolment).join(Member).where(Member.phone == CALLER))
         assert enrolment.session_id == session_id and enrolment.confirmed_at is not None
-    status = twilio_post(client, "/status/twilio", {"CallSid": row.provider_message_id, "CallStatus": "completed",
-                                                    "AccountSid": FakeTwilio.SID})
+    status = twilio_post(
+        client,
+        "/status/twilio",
+        {"CallSid": row.provider_message_id, "CallStatus": "completed", "AccountSid": FakeTwilio.SID},
+    )
     assert status.status_code == 200 and call_row(twilio_app).status == "delivered"
 
 
@@ -112,8 +134,11 @@ def test_no_answer_and_busy_are_tried_again_an_hour_later_then_given_up(twilio_a
     for attempt, status in enumerate(["no-answer", "busy", "no-answer"], start=1):
         row = call_row(twilio_app)
         assert len(calls.requests) == attempt and row.attempts == attempt
-        twilio_post(client, "/status/twilio", {"CallSid": row.provider_message_id, "CallStatus": status,
-                                               "AccountSid": FakeTwilio.SID})
+        twilio_post(
+            client,
+            "/status/twilio",
+            {"CallSid": row.provider_message_id, "CallStatus": status, "AccountSid": FakeTwilio.SID},
+        )
         if attempt < 3:
             assert call_row(twilio_app).status == "waiting"
             reconciler.reconcile(runtime_of(twilio_app).services)  # its minute check must not call early
@@ -129,32 +154,53 @@ def test_no_answer_and_busy_are_tried_again_an_hour_later_then_given_up(twilio_a
 def test_a_retry_waits_for_quiet_hours_to_end(twilio_app, make_app):
     _, calls = twilio_app.fakes
     fire_reminder(twilio_app)
-    quiet = make_app(sms_provider="twilio", twilio_api_url=calls.url, twilio_account_sid=FakeTwilio.SID,
-                     twilio_auth_token="tw-secret", public_base_url=BASE, quiet_hours="00:00-23:59")
-    twilio_post(quiet.test_client(), "/status/twilio", {"CallSid": call_row(twilio_app).provider_message_id,
-                                                        "CallStatus": "no-answer", "AccountSid": FakeTwilio.SID})
+    quiet = make_app(
+        sms_provider="twilio",
+        twilio_api_url=calls.url,
+        twilio_account_sid=FakeTwilio.SID,
+        twilio_auth_token="tw-secret",
+        public_base_url=BASE,
+        quiet_hours="00:00-23:59",
+    )
+    twilio_post(
+        quiet.test_client(),
+        "/status/twilio",
+        {"CallSid": call_row(twilio_app).provider_message_id, "CallStatus": "no-answer", "AccountSid": FakeTwilio.SID},
+    )
     registry = ScheduledJobRegistry(queue=runtime_of(quiet).queues["bulk"])
     [job_id] = registry.get_job_ids()
     local = registry.get_scheduled_time(job_id).astimezone(ZoneInfo("Asia/Vientiane"))
     assert (local.hour, local.minute) == (23, 59)
 
 
-def test_africas_talking_reminder_call_and_its_end_of_call_status(make_app, provider_server,
-                                                                   recorded_prompts):  # noqa: F811
+def test_africas_talking_reminder_call_and_its_end_of_call_status(make_app, provider_server, recorded_prompts):  # noqa: F811
     sms, voice = FakeAfricasTalking(provider_server), FakeAfricasTalkingVoice(provider_server)
-    app = make_app(sms_provider="africastalking", at_api_url=sms.url, at_voice_url=voice.url,
-                   at_voice_number="+85621000000", at_username="outreach", at_api_key="key",
-                   at_webhook_token="tok", public_base_url=BASE, quiet_hours="off", prompts_dir=recorded_prompts)
+    app = make_app(
+        sms_provider="africastalking",
+        at_api_url=sms.url,
+        at_voice_url=voice.url,
+        at_voice_number="+85621000000",
+        at_username="outreach",
+        at_api_key="key",
+        at_webhook_token="tok",
+        public_base_url=BASE,
+        quiet_hours="off",
+        prompts_dir=recorded_prompts,
+    )
     fire_reminder(app)
     assert [(r["from"], r["to"], r["username"]) for r in voice.requests] == [("+85621000000", CALLER, "outreach")]
     row = call_row(app)
     client = app.test_client()
-    form = {"sessionId": row.provider_message_id, "direction": "Outbound", "isActive": "1",
-            "callerNumber": "+85621000000", "destinationNumber": CALLER}
+    form = {
+        "sessionId": row.provider_message_id,
+        "direction": "Outbound",
+        "isActive": "1",
+        "callerNumber": "+85621000000",
+        "destinationNumber": CALLER,
+    }
     answered = parse(client.post("/voice/africastalking?token=tok", data=form).get_data(as_text=True), AT_VERBS)
     assert heard(answered)[:2] == ["reminder.call@1", "kind.hangout"]
-    ended = {**form, "isActive": "0", "status": "NotAnswered", "hangupCause": "NO_ANSWER",
-             "durationInSeconds": "0"}
+    ended = {**form, "isActive": "0", "status": "NotAnswered", "hangupCause": "NO_ANSWER", "durationInSeconds": "0"}
     assert client.post("/voice/africastalking?token=tok", data=ended).status_code == 200
     assert call_row(app).status == "waiting"
     run_scheduled(app)
@@ -163,15 +209,28 @@ def test_africas_talking_reminder_call_and_its_end_of_call_status(make_app, prov
 
 def test_a_missed_call_is_rejected_and_called_back_once(twilio_app, make_app):
     _, calls = twilio_app.fakes
-    app = make_app(sms_provider="twilio", twilio_api_url=calls.url, twilio_account_sid=FakeTwilio.SID,
-                   twilio_auth_token="tw-secret", twilio_from="+15005550006", public_base_url=BASE,
-                   missed_call_callback="on", prompts_dir=twilio_app.config["GATEWAY"].prompts_dir)
+    app = make_app(
+        sms_provider="twilio",
+        twilio_api_url=calls.url,
+        twilio_account_sid=FakeTwilio.SID,
+        twilio_auth_token="tw-secret",
+        twilio_from="+15005550006",
+        public_base_url=BASE,
+        missed_call_callback="on",
+        prompts_dir=twilio_app.config["GATEWAY"].prompts_dir,
+    )
     with runtime_of(app).db.session() as db:
         add_member(db, CALLER, language="lo")
     client = app.test_client()
     for sid in ("CA" + "7" * 32, "CA" + "8" * 32):  # she rings twice
-        ring = {"CallSid": sid, "From": CALLER, "To": "+15005550006", "Direction": "inbound",
-                "CallStatus": "ringing", "AccountSid": FakeTwilio.SID}
+        ring = {
+            "CallSid": sid,
+            "From": CALLER,
+            "To": "+15005550006",
+            "Direction": "inbound",
+            "CallStatus": "ringing",
+            "AccountSid": FakeTwilio.SID,
+        }
         root = parse(twilio_post(client, "/voice/twilio", ring).get_data(as_text=True), TWILIO_VERBS)
         assert [e.tag for e in root] == ["Reject"]
     replies = runtime_of(app).queues["replies"]
@@ -184,18 +243,29 @@ def test_a_missed_call_is_rejected_and_called_back_once(twilio_app, make_app):
     [placed] = calls.requests
     row = call_row(app)
     assert placed["To"] == CALLER and placed["Url"] == f"{BASE}/voice/twilio?call={row.id}"
-    answered = {"CallSid": row.provider_message_id, "From": "+15005550006", "To": CALLER,
-                "Direction": "outbound-api", "CallStatus": "in-progress", "AccountSid": FakeTwilio.SID}
-    root = parse(twilio_post(client, f"/voice/twilio?call={row.id}", answered).get_data(as_text=True),
-                 TWILIO_VERBS)
+    answered = {
+        "CallSid": row.provider_message_id,
+        "From": "+15005550006",
+        "To": CALLER,
+        "Direction": "outbound-api",
+        "CallStatus": "in-progress",
+        "AccountSid": FakeTwilio.SID,
+    }
+    root = parse(twilio_post(client, f"/voice/twilio?call={row.id}", answered).get_data(as_text=True), TWILIO_VERBS)
     assert heard(root)[:2] == ["main.menu", "main.next_session"]
 
 
 def test_with_call_back_off_a_call_is_answered(twilio_app):
     with runtime_of(twilio_app).db.session() as db:
         add_member(db, CALLER, language="lo")
-    ring = {"CallSid": "CA" + "9" * 32, "From": CALLER, "To": "+15005550006", "Direction": "inbound",
-            "CallStatus": "ringing", "AccountSid": FakeTwilio.SID}
+    ring = {
+        "CallSid": "CA" + "9" * 32,
+        "From": CALLER,
+        "To": "+15005550006",
+        "Direction": "inbound",
+        "CallStatus": "ringing",
+        "AccountSid": FakeTwilio.SID,
+    }
     root = parse(twilio_post(twilio_app.test_client(), "/voice/twilio", ring).get_data(as_text=True), TWILIO_VERBS)
     assert root.find("Gather") is not None and root.find("Reject") is None
 
@@ -205,10 +275,17 @@ def test_a_cancelled_session_is_not_confirmed_on_the_call(twilio_app):
     row = call_row(twilio_app)
     with runtime_of(twilio_app).db.session() as db:
         reminders.session_for_message(db, row.id).cancelled_at = row.created_at
-    form = {"CallSid": row.provider_message_id, "From": "+15005550006", "To": CALLER,
-            "Direction": "outbound-api", "CallStatus": "in-progress", "AccountSid": FakeTwilio.SID}
-    root = parse(twilio_post(twilio_app.test_client(), f"/voice/twilio?call={row.id}", form)
-                 .get_data(as_text=True), TWILIO_VERBS)
+    form = {
+        "CallSid": row.provider_message_id,
+        "From": "+15005550006",
+        "To": CALLER,
+        "Direction": "outbound-api",
+        "CallStatus": "in-progress",
+        "AccountSid": FakeTwilio.SID,
+    }
+    root = parse(
+        twilio_post(twilio_app.test_client(), f"/voice/twilio?call={row.id}", form).get_data(as_text=True), TWILIO_VERBS
+    )
     assert heard(root) == ["reminder.gone"]
 
 
@@ -219,8 +296,11 @@ def test_a_retry_whose_job_redis_lost_is_rescheduled_by_the_reconciler(twilio_ap
     fire_reminder(twilio_app)
     row = call_row(twilio_app)
     with runtime_of(twilio_app).db.session() as db:  # waiting for 2 hours, and no job in Redis
-        db.execute(update(OutboundMessage).where(OutboundMessage.id == row.id)
-                   .values(status="waiting", updated_at=row.updated_at - timedelta(hours=2)))
+        db.execute(
+            update(OutboundMessage)
+            .where(OutboundMessage.id == row.id)
+            .values(status="waiting", updated_at=row.updated_at - timedelta(hours=2))
+        )
     reconciler.reconcile(runtime_of(twilio_app).services)
     drain(twilio_app)
     assert len(calls.requests) == 2 and call_row(twilio_app).status == "sent"

@@ -20,8 +20,12 @@ from .helpers import add_member, add_session
 
 def reminder_rows(app, session_id):
     with runtime_of(app).db.session() as db:
-        return [(r.offset_minutes, r.due_at, r.status) for r in db.scalars(
-            select(Reminder).where(Reminder.session_id == session_id).order_by(Reminder.offset_minutes.desc()))]
+        return [
+            (r.offset_minutes, r.due_at, r.status)
+            for r in db.scalars(
+                select(Reminder).where(Reminder.session_id == session_id).order_by(Reminder.offset_minutes.desc())
+            )
+        ]
 
 
 def test_reminders_are_made_moved_and_cancelled_with_their_session(app):
@@ -29,15 +33,19 @@ def test_reminders_are_made_moved_and_cancelled_with_their_session(app):
         session_id = add_session(db, starts="2030-01-11 14:00").id
     reminders.schedule(runtime_of(app).services, session_id)
     start = datetime(2030, 1, 11, 7, 0, tzinfo=timezone.utc)  # 14:00 in Vientiane
-    assert reminder_rows(app, session_id) == [(1440, start - timedelta(days=1), "scheduled"),
-                                          (60, start - timedelta(hours=1), "scheduled")]
+    assert reminder_rows(app, session_id) == [
+        (1440, start - timedelta(days=1), "scheduled"),
+        (60, start - timedelta(hours=1), "scheduled"),
+    ]
     scheduled = ScheduledJobRegistry(queue=runtime_of(app).queues["default"])
     assert scheduled.count == 2
     with runtime_of(app).db.session() as db:
         db.get(TrainingSession, session_id).starts_at = start + timedelta(hours=1)  # moved to 15:00
     reminders.schedule(runtime_of(app).services, session_id)
-    assert [due for _, due, _ in reminder_rows(app, session_id)] == [start + timedelta(hours=1) - timedelta(days=1),
-                                                                 start]
+    assert [due for _, due, _ in reminder_rows(app, session_id)] == [
+        start + timedelta(hours=1) - timedelta(days=1),
+        start,
+    ]
     with runtime_of(app).db.session() as db:
         db.get(TrainingSession, session_id).cancelled_at = datetime.now(timezone.utc)
     reminders.schedule(runtime_of(app).services, session_id)
@@ -53,10 +61,13 @@ def test_a_cancelled_or_moved_reminder_trigger_sends_nothing(app):
     assert jobs.fire_reminder(first) == "not due, already sent, or cancelled"  # 2030 is not now
 
 
-@pytest.mark.parametrize("language,reached", [
-    ("all", ["+8562055540001", "+8562055540002"]),  # a session held in both languages
-    ("lo", ["+8562055540001"]),  # a Lao session: not to English members, who cannot find it
-])
+@pytest.mark.parametrize(
+    "language,reached",
+    [
+        ("all", ["+8562055540001", "+8562055540002"]),  # a session held in both languages
+        ("lo", ["+8562055540001"]),  # a Lao session: not to English members, who cannot find it
+    ],
+)
 def test_a_due_reminder_fires_once_in_each_members_language(make_app, provider_server, language, reached):
     fake = FakeAfricasTalking(provider_server)
     app = make_app(sms_provider="africastalking", at_api_url=fake.url, quiet_hours="off")
@@ -73,8 +84,11 @@ def test_a_due_reminder_fires_once_in_each_members_language(make_app, provider_s
     reminders.schedule(runtime_of(app).services, session_id)
     assert [status for _, _, status in reminder_rows(app, session_id)] == ["missed", "missed"]
     with runtime_of(app).db.session() as db:  # an organiser's 1-hour reminder is now due
-        db.execute(update(Reminder).where(Reminder.offset_minutes == 60)
-                   .values(status="scheduled", due_at=datetime.now(timezone.utc)))
+        db.execute(
+            update(Reminder)
+            .where(Reminder.offset_minutes == 60)
+            .values(status="scheduled", due_at=datetime.now(timezone.utc))
+        )
     assert reconciler.reconcile(runtime_of(app).services)["reminders"] == 1  # the reconciler fires what is due
     reconciler.reconcile(runtime_of(app).services)  # and firing twice sends once
     drain(app)
@@ -104,8 +118,11 @@ def test_cancelling_a_session_withdraws_a_reminder_waiting_for_quiet_hours(make_
         session_id = add_session(db, starts=soon.strftime("%Y-%m-%d %H:%M")).id
     reminders.schedule(runtime_of(app).services, session_id)
     with runtime_of(app).db.session() as db:
-        db.execute(update(Reminder).where(Reminder.offset_minutes == 60)
-                   .values(status="scheduled", due_at=datetime.now(timezone.utc)))
+        db.execute(
+            update(Reminder)
+            .where(Reminder.offset_minutes == 60)
+            .values(status="scheduled", due_at=datetime.now(timezone.utc))
+        )
     reconciler.reconcile(runtime_of(app).services)
     drain(app)  # fires the reminder: its broadcast waits for quiet hours to end
     with runtime_of(app).db.session() as db:

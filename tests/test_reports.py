@@ -19,16 +19,38 @@ from gateway.store.models import Poll, QuizAnswer, QuizAttempt, Reminder
 from .fakes import drain
 from .helpers import add_member, add_session, at_text, walk
 
-POLL = ["poll", "create", "--code", "P7", "--question", "en", "Which topic next month?",
-        "--question", "lo", "ເດືອນໜ້າ ຢາກລົມກັນເລື່ອງຫຍັງ?",
-        "--option", "en", "Feeding babies", "--option", "lo", "ການລ້ຽງລູກອ່ອນ",
-        "--option", "en", "Clean water", "--option", "lo", "ນ້ຳສະອາດ"]
+POLL = [
+    "poll",
+    "create",
+    "--code",
+    "P7",
+    "--question",
+    "en",
+    "Which topic next month?",
+    "--question",
+    "lo",
+    "ເດືອນໜ້າ ຢາກລົມກັນເລື່ອງຫຍັງ?",
+    "--option",
+    "en",
+    "Feeding babies",
+    "--option",
+    "lo",
+    "ການລ້ຽງລູກອ່ອນ",
+    "--option",
+    "en",
+    "Clean water",
+    "--option",
+    "lo",
+    "ນ້ຳສະອາດ",
+]
 
 
 def test_charts_are_real_images_with_their_labels(tmp_path):
-    chart = charts.Chart("ເດືອນໜ້າ ຢາກລົມກັນເລື່ອງຫຍັງ? Which topic next month?", "P7 · n = 3",
-                         [charts.Bar("1. ການລ້ຽງລູກອ່ອນ", 1, "1 (33.3%)"),
-                          charts.Bar("2. Clean water & <sanitation>", 2, "2 (66.7%)")])
+    chart = charts.Chart(
+        "ເດືອນໜ້າ ຢາກລົມກັນເລື່ອງຫຍັງ? Which topic next month?",
+        "P7 · n = 3",
+        [charts.Bar("1. ການລ້ຽງລູກອ່ອນ", 1, "1 (33.3%)"), charts.Bar("2. Clean water & <sanitation>", 2, "2 (66.7%)")],
+    )
     png = charts.save(chart, tmp_path / "c.png")
     with Image.open(png) as image:
         assert image.size[0] == charts.WIDTH and image.size[1] > 200
@@ -87,9 +109,24 @@ def test_bad_poll_input_is_refused_and_nothing_is_written(run, app, tmp_path):
     created = run(*POLL)
     assert created.exit_code == 0 and "warning" not in created.output
     assert "code P7 is taken" in run(*POLL).output
-    long = run("poll", "create", "--code", "P8", "--question", "lo",
-               "ເດືອນໜ້າ ທ່ານຢາກໃຫ້ກຸ່ມຂອງພວກເຮົາລົມກັນເລື່ອງຫຍັງ ໃນກອງປະຊຸມແລກປ່ຽນບົດຮຽນ?",
-               "--option", "lo", "ການລ້ຽງລູກອ່ອນ", "--option", "lo", "ນ້ຳສະອາດ", "--option", "lo", "ບົດບາດຍິງ-ຊາຍ")
+    long = run(
+        "poll",
+        "create",
+        "--code",
+        "P8",
+        "--question",
+        "lo",
+        "ເດືອນໜ້າ ທ່ານຢາກໃຫ້ກຸ່ມຂອງພວກເຮົາລົມກັນເລື່ອງຫຍັງ ໃນກອງປະຊຸມແລກປ່ຽນບົດຮຽນ?",
+        "--option",
+        "lo",
+        "ການລ້ຽງລູກອ່ອນ",
+        "--option",
+        "lo",
+        "ນ້ຳສະອາດ",
+        "--option",
+        "lo",
+        "ບົດບາດຍິງ-ຊາຍ",
+    )
     assert long.exit_code == 0
     assert "warning: in lo, the question and its answers do not fit one USSD screen" in long.output
     assert run("poll", "results", "P99").exit_code == 1

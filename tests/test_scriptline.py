@@ -125,8 +125,13 @@ def test_threads_never_share_a_socket(redis_url, key):
 def test_it_logs_in_as_the_url_says(redis_url, key):
     admin = Redis.from_url(redis_url)
     user, password = f"line{uuid.uuid4().hex[:8]}", uuid.uuid4().hex
-    admin.acl_setuser(user, enabled=True, passwords=[f"+{password}"], keys=["test:line:*"],
-                      commands=["+evalsha", "+eval", "+incrby", "+select", "+auth"])
+    admin.acl_setuser(
+        user,
+        enabled=True,
+        passwords=[f"+{password}"],
+        keys=["test:line:*"],
+        commands=["+evalsha", "+eval", "+incrby", "+select", "+auth"],
+    )
     try:
         line = ScriptLine.for_url(redis_url)
         good = ScriptLine(line.address, line.db, user, password)
@@ -148,9 +153,16 @@ def test_a_hop_while_redis_is_down_gets_a_readable_end_and_the_session_goes_on_a
         phone = Phone(app.test_client(), "+8562055510077", "*384*1#", "")
         assert phone.dial().startswith("CON ")
         proxy.cut()
-        response = app.test_client().post("/ussd/africastalking", data={
-            "sessionId": phone.session_id, "serviceCode": "*384*1#", "phoneNumber": phone.phone,
-            "networkCode": "45701", "text": "0"})
+        response = app.test_client().post(
+            "/ussd/africastalking",
+            data={
+                "sessionId": phone.session_id,
+                "serviceCode": "*384*1#",
+                "phoneNumber": phone.phone,
+                "networkCode": "45701",
+                "text": "0",
+            },
+        )
         assert response.status_code == 200
         assert response.get_data(as_text=True).startswith("END ")
         proxy.restore()
@@ -170,8 +182,9 @@ def test_a_session_opens_saves_and_unlocks_the_same_on_either_client(redis_url, 
         opened = sessions.open(session_id, phone_key)
         assert (opened.record, opened.locked, opened.hops_this_minute, opened.resume) == (None, True, 1, None)
         assert not sessions.open(session_id, phone_key).locked  # held until saved
-        sessions.save(session_id, UssdRecord(last_text="1", reply="CON hi"), opened.token, phone_key,
-                      resume={"flow": "register"})
+        sessions.save(
+            session_id, UssdRecord(last_text="1", reply="CON hi"), opened.token, phone_key, resume={"flow": "register"}
+        )
         again = sessions.open(session_id, phone_key)
         assert again.locked and again.record.reply == "CON hi" and again.hops_this_minute == 3
         sessions.unlock(session_id, again.token)

@@ -57,8 +57,12 @@ def snapshot(app) -> dict:
             tables[table.name] = sorted(repr(tuple(row)) for row in rows)
     redis = runtime_of(app).redis
     keys = sorted((key, redis.type(key)) for key in redis.scan_iter(count=1000))
-    return {"tables": tables, "inbox": runtime_of(app).inbox.pending()[0],
-            "spool": runtime_of(app).spool.pending(), "redis": keys}
+    return {
+        "tables": tables,
+        "inbox": runtime_of(app).inbox.pending()[0],
+        "spool": runtime_of(app).spool.pending(),
+        "redis": keys,
+    }
 
 
 def plain(app) -> FlaskClient:
@@ -80,21 +84,31 @@ AT_FORMS = {
     "/ussd/africastalking": {"sessionId": "s1", "serviceCode": "*384#", "phoneNumber": MEMBER, "text": ""},
     "/sms/africastalking": {"from": MEMBER, "to": "20880", "text": "STOP", "id": "ATm1", "date": "", "linkId": ""},
     "/status/africastalking": {"senderId": "OUTREACH", "phoneNumber": MEMBER},
-    "/voice/africastalking": {"sessionId": "ATVId_1", "callerNumber": MEMBER, "isActive": "1",
-                              "direction": "Inbound"},
+    "/voice/africastalking": {"sessionId": "ATVId_1", "callerNumber": MEMBER, "isActive": "1", "direction": "Inbound"},
 }
 TWILIO_FORMS = {
     "/sms/twilio": {"From": MEMBER, "To": "+15005550006", "Body": "STOP", "MessageSid": "SM1"},
     "/status/twilio": {"MessageSid": "SM2", "MessageStatus": "failed", "ErrorCode": "21610", "To": MEMBER},
-    "/voice/twilio": {"CallSid": "CA1", "From": MEMBER, "To": "+15005550006", "CallStatus": "ringing",
-                      "Direction": "inbound"},
+    "/voice/twilio": {
+        "CallSid": "CA1",
+        "From": MEMBER,
+        "To": "+15005550006",
+        "CallStatus": "ringing",
+        "Direction": "inbound",
+    },
 }
 HTTP_FORMS = {
     "/ussd/http": {"sessionId": "h1", "msisdn": MEMBER, "input": ""},
     "/sms/http": {"msisdn": MEMBER, "message": "STOP", "messageId": "h-1"},
 }
-ANDROID_EVENT = json.dumps({"event": "sms:received", "id": "evt1", "deviceId": "d1",
-                            "payload": {"phoneNumber": MEMBER, "message": "STOP", "messageId": "m1"}}).encode()
+ANDROID_EVENT = json.dumps(
+    {
+        "event": "sms:received",
+        "id": "evt1",
+        "deviceId": "d1",
+        "payload": {"phoneNumber": MEMBER, "message": "STOP", "messageId": "m1"},
+    }
+).encode()
 
 
 @pytest.fixture
@@ -163,15 +177,24 @@ def test_android_route_is_not_served_without_a_key_and_refuses_bad_signatures(ma
     with runtime_of(unset).db.session() as db:
         add_member(db, MEMBER, name=NAME)
     before = snapshot(unset)
-    refused(unset, plain(unset).post("/sms/android", data=ANDROID_EVENT, headers=android_headers(ANDROID_EVENT)),
-            404, before)
+    refused(
+        unset,
+        plain(unset).post("/sms/android", data=ANDROID_EVENT, headers=android_headers(ANDROID_EVENT)),
+        404,
+        before,
+    )
     app = make_app(android_signing_key=ANDROID_KEY)
     client = plain(app)
     before = snapshot(app)
-    refused(app, client.post("/sms/android", data=ANDROID_EVENT, headers={"Content-Type": "application/json"}),
-            403, before)
-    refused(app, client.post("/sms/android", data=ANDROID_EVENT,
-                             headers=android_headers(ANDROID_EVENT, "wrong-key")), 403, before)
+    refused(
+        app, client.post("/sms/android", data=ANDROID_EVENT, headers={"Content-Type": "application/json"}), 403, before
+    )
+    refused(
+        app,
+        client.post("/sms/android", data=ANDROID_EVENT, headers=android_headers(ANDROID_EVENT, "wrong-key")),
+        403,
+        before,
+    )
     stale = android_headers(ANDROID_EVENT, at=time.time() - 3600)  # replayed an hour later
     refused(app, client.post("/sms/android", data=ANDROID_EVENT, headers=stale), 403, before)
     assert client.post("/sms/android", data=ANDROID_EVENT, headers=android_headers(ANDROID_EVENT)).status_code == 200
@@ -201,8 +224,11 @@ def test_an_aggregator_file_without_a_token_or_a_provider_without_its_secret_sto
     open_file.write_text("sms:\n  inbound: {from: msisdn}\n")
     with pytest.raises(ConfigError, match="HTTP_AGGREGATOR_CONFIG.*token"):
         make_app(http_aggregator_config=str(open_file))
-    for provider, variable in (("twilio", "TWILIO_AUTH_TOKEN"), ("android", "ANDROID_SIGNING_KEY"),
-                               ("http", "HTTP_AGGREGATOR_CONFIG")):
+    for provider, variable in (
+        ("twilio", "TWILIO_AUTH_TOKEN"),
+        ("android", "ANDROID_SIGNING_KEY"),
+        ("http", "HTTP_AGGREGATOR_CONFIG"),
+    ):
         with pytest.raises(ConfigError, match=variable):
             make_app(sms_provider=provider)
 
@@ -213,8 +239,9 @@ def test_a_webhook_body_over_the_limit_is_refused_unread(member_app):
     big = {"from": MEMBER, "text": "x" * (70 * 1024), "id": "big"}
     response = plain(member_app).post(f"/sms/africastalking?token={token}", data=big)
     refused(member_app, response, 413, before)
-    ussd = plain(member_app).post(f"/ussd/africastalking?token={token}", data=dict(AT_FORMS["/ussd/africastalking"],
-                                                                                  text="1" * (70 * 1024)))
+    ussd = plain(member_app).post(
+        f"/ussd/africastalking?token={token}", data=dict(AT_FORMS["/ussd/africastalking"], text="1" * (70 * 1024))
+    )
     assert ussd.status_code == 413 and ussd.get_data(as_text=True).startswith("END ")
 
 
@@ -243,8 +270,13 @@ class Call:
         self.client, self.caller, self.call_id = client, caller, call_id
 
     def post(self, **fields) -> str:
-        form = {"sessionId": self.call_id, "callerNumber": self.caller, "isActive": "1", "direction": "Inbound",
-                **fields}
+        form = {
+            "sessionId": self.call_id,
+            "callerNumber": self.caller,
+            "isActive": "1",
+            "direction": "Inbound",
+            **fields,
+        }
         return self.client.post("/voice/africastalking", data=form).get_data(as_text=True)
 
 
@@ -328,10 +360,18 @@ def listener():
     server.close()
 
 
-@pytest.mark.parametrize("url", ["http://127.0.0.1:{port}/r.wav", "https://127.0.0.1:{port}/r.wav",
-                                 "https://10.1.2.3/r.wav", "https://169.254.169.254/latest/meta-data/",
-                                 "https://localhost:{port}/r.wav", "https://user:pw@api.twilio.com/r.wav",
-                                 "file:///etc/passwd"])
+@pytest.mark.parametrize(
+    "url",
+    [
+        "http://127.0.0.1:{port}/r.wav",
+        "https://127.0.0.1:{port}/r.wav",
+        "https://10.1.2.3/r.wav",
+        "https://169.254.169.254/latest/meta-data/",
+        "https://localhost:{port}/r.wav",
+        "https://user:pw@api.twilio.com/r.wav",
+        "file:///etc/passwd",
+    ],
+)
 def test_recording_urls_off_the_provider_or_on_private_addresses_are_refused(listener, url):
     twilio = MediaHosts.of("", (".twilio.com", "api.twilio.com"), private_ok=False)
     with pytest.raises(PermanentProviderError):
@@ -346,7 +386,8 @@ def test_recording_urls_off_the_provider_or_on_private_addresses_are_refused(lis
 
 def test_a_redirect_to_loopback_is_refused_and_credentials_stay_with_the_first_host(provider_server, listener):
     provider_server.expect_request("/r.wav").respond_with_data(
-        "", status=302, headers={"Location": f"http://127.0.0.1:{listener.port}/steal"})
+        "", status=302, headers={"Location": f"http://127.0.0.1:{listener.port}/steal"}
+    )
     hosts = MediaHosts.of(f"{provider_server.host}:{provider_server.port}", (), private_ok=True)
     with pytest.raises(PermanentProviderError, match="media host"):
         download(provider_server.url_for("/r.wav"), 2, hosts, auth=("AC1", "secret"))
@@ -424,9 +465,17 @@ def file_bytes(path: str) -> bytes:
     """The file's bytes, read by another process: closing a descriptor of a SQLite file
     in this one would drop every lock this process's connections hold on it (POSIX
     locks are per process), and later writes by other processes go unseen here."""
-    return subprocess.run([sys.executable, "-c", "import sys, pathlib; p = pathlib.Path(sys.argv[1]); "
-                           "sys.stdout.buffer.write(p.read_bytes() if p.exists() else b'')", path],
-                          check=True, capture_output=True).stdout
+    return subprocess.run(
+        [
+            sys.executable,
+            "-c",
+            "import sys, pathlib; p = pathlib.Path(sys.argv[1]); "
+            "sys.stdout.buffer.write(p.read_bytes() if p.exists() else b'')",
+            path,
+        ],
+        check=True,
+        capture_output=True,
+    ).stdout
 
 
 def test_every_dashboard_page_carries_the_security_headers(people):
@@ -442,6 +491,10 @@ def test_every_dashboard_page_carries_the_security_headers(people):
         if response.mimetype == "text/html":
             assert "frame-ancestors 'none'" in headers["Content-Security-Policy"], path
             assert "unsafe-inline" not in headers["Content-Security-Policy"], path
-            assert b"<script>" not in response.data and b"<style>" not in response.data and b' style="' not in response.data, path
+            assert (
+                b"<script>" not in response.data
+                and b"<style>" not in response.data
+                and b' style="' not in response.data
+            ), path
         if not path.startswith("/static"):
             assert headers["Cache-Control"] == "no-store", path

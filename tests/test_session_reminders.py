@@ -27,8 +27,16 @@ def test_a_session_says_who_gets_each_reminder_and_what_it_says(people):
         caller.reminder_channel = "voice"
         add_member(db, "+8562055512398", name="Other", topics=("wash",))
         add_member(db, fictional(1), name="Test")
-    form = {"title_lo": "ໂພຊະນາການ", "title_en": "Nutrition", "kind": "hangout", "topic": "nutrition",
-            "language": "lo", "starts_at": "2030-01-11T14:00", "duration_minutes": "60", "place": "Pakse"}
+    form = {
+        "title_lo": "ໂພຊະນາການ",
+        "title_en": "Nutrition",
+        "kind": "hangout",
+        "topic": "nutrition",
+        "language": "lo",
+        "starts_at": "2030-01-11T14:00",
+        "duration_minutes": "60",
+        "place": "Pakse",
+    }
     made = post(client, "/sessions/new", form)
     assert made.status_code == 302, made.get_data(as_text=True)
     page = client.get(made.location.split("?")[0]).get_data(as_text=True)
@@ -50,8 +58,16 @@ def test_a_sessions_own_reminder_words_are_checked_shown_and_sent(people):
     with runtime_of(app).db.session() as db:
         add_member(db, "+8562055512345", name="Noy")
     starts = (utcnow() + timedelta(hours=10)).strftime("%Y-%m-%dT%H:%M")
-    form = {"title_lo": "ໂພຊະນາການ", "title_en": "Nutrition", "kind": "hangout", "topic": "nutrition",
-            "language": "lo", "starts_at": starts, "duration_minutes": "60", "place": "Pakse"}
+    form = {
+        "title_lo": "ໂພຊະນາການ",
+        "title_en": "Nutrition",
+        "kind": "hangout",
+        "topic": "nutrition",
+        "language": "lo",
+        "starts_at": starts,
+        "duration_minutes": "60",
+        "place": "Pakse",
+    }
     made = post(client, "/sessions/new", form)
     session_id = int(made.location.split("?")[0].rsplit("/", 1)[1])
     with runtime_of(app).db.session() as db:
@@ -65,8 +81,11 @@ def test_a_sessions_own_reminder_words_are_checked_shown_and_sent(people):
     assert "ພົບກັນ ໂພຊະນາການ ທີ່ Pakse, ເອົາສະໝຸດມານຳ" in page
     services = runtime_of(app).services
     with services.db.session() as db:
-        reminder = db.scalar(select_(reminders.Reminder).where(reminders.Reminder.session_id == session_id,
-                                                               reminders.Reminder.status == "scheduled"))
+        reminder = db.scalar(
+            select_(reminders.Reminder).where(
+                reminders.Reminder.session_id == session_id, reminders.Reminder.status == "scheduled"
+            )
+        )
         reminder.due_at = utcnow() - timedelta(minutes=1)
         reminder_id = reminder.id
     reminders.fire(services, reminder_id)

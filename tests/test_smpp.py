@@ -18,8 +18,10 @@ from .fakes import drain
 from .helpers import add_member, wait_until
 
 MEMBER = "+8562055580001"
-LONG_LAO = ("ເຕືອນ: ກອງປະຊຸມແລກປ່ຽນບົດຮຽນ ໂພຊະນາການແມ່ ແລະ ເດັກ ຈະເລີ່ມ ວັນເສົາ ທີ 5 ທັນວາ "
-            "ເວລາ 14:00 ໂມງ ທີ່ຫ້ອງປະຊຸມ ສະຫະພັນແມ່ຍິງ ແຂວງສາລະວັນ. ກະລຸນາມາກ່ອນເວລາ 10 ນາທີ.")
+LONG_LAO = (
+    "ເຕືອນ: ກອງປະຊຸມແລກປ່ຽນບົດຮຽນ ໂພຊະນາການແມ່ ແລະ ເດັກ ຈະເລີ່ມ ວັນເສົາ ທີ 5 ທັນວາ "
+    "ເວລາ 14:00 ໂມງ ທີ່ຫ້ອງປະຊຸມ ສະຫະພັນແມ່ຍິງ ແຂວງສາລະວັນ. ກະລຸນາມາກ່ອນເວລາ 10 ນາທີ."
+)
 
 
 @pytest.fixture
@@ -31,9 +33,19 @@ def smsc():
 
 @pytest.fixture
 def linked(make_app, smsc):
-    app = make_app(sms_provider="smpp", smpp_host="127.0.0.1", smpp_port=smsc.port, smpp_system_id="outreach",
-                   smpp_password="secret", smpp_source="OUTREACH", smpp_enquire_s=1, smpp_tps=50,
-                   smpp_window=6, quiet_hours="off", provider_timeout_ms=4000)
+    app = make_app(
+        sms_provider="smpp",
+        smpp_host="127.0.0.1",
+        smpp_port=smsc.port,
+        smpp_system_id="outreach",
+        smpp_password="secret",
+        smpp_source="OUTREACH",
+        smpp_enquire_s=1,
+        smpp_tps=50,
+        smpp_window=6,
+        quiet_hours="off",
+        provider_timeout_ms=4000,
+    )
     link = SmppLink(runtime_of(app).services, runtime_of(app).inbox, runtime_of(app).spool)
     stop = threading.Event()
     thread = threading.Thread(target=link.run, args=(stop,), daemon=True)

@@ -22,8 +22,16 @@ from .helpers import PHONE, add_member, add_session, at_text, tw_text, twilio_po
 def sent_bodies(app, phone=PHONE):
     with runtime_of(app).db.session() as db:
         member = members.by_phone(db, phone)
-        return [m.body for m in db.scalars(select(OutboundMessage).where(
-            OutboundMessage.member_id == member.id).order_by(OutboundMessage.id))] if member else []
+        return (
+            [
+                m.body
+                for m in db.scalars(
+                    select(OutboundMessage).where(OutboundMessage.member_id == member.id).order_by(OutboundMessage.id)
+                )
+            ]
+            if member
+            else []
+        )
 
 
 def outbox(app):
@@ -33,17 +41,39 @@ def outbox(app):
 
 # ------------------------------------------------------------------ keywords
 
-@pytest.mark.parametrize("typed,keyword", [
-    ("JOIN", "join"), ("register", "join"), (" ສະໝັກ ", "join"), ("ລົງທະບຽນ", "join"),
-    ("next", "next"), ("ຕໍ່ໄປ", "next"), ("Quiz", "quiz"), ("ທົດສອບ", "quiz"),
-    ("HELP", "help"), ("ຊ່ວຍເຫຼືອ", "help"), ("lang", "lang"), ("ພາສາ", "lang"),
-    ("STOP", "stop"), ("s t o p", "stop"), ("Stop.", "stop"), ("ຢຸດ", "stop"),
-    ("START", "start"), ("ເລີ່ມ", "start"), ("please stop", None), ("1", None), ("", None)])
+
+@pytest.mark.parametrize(
+    "typed,keyword",
+    [
+        ("JOIN", "join"),
+        ("register", "join"),
+        (" ສະໝັກ ", "join"),
+        ("ລົງທະບຽນ", "join"),
+        ("next", "next"),
+        ("ຕໍ່ໄປ", "next"),
+        ("Quiz", "quiz"),
+        ("ທົດສອບ", "quiz"),
+        ("HELP", "help"),
+        ("ຊ່ວຍເຫຼືອ", "help"),
+        ("lang", "lang"),
+        ("ພາສາ", "lang"),
+        ("STOP", "stop"),
+        ("s t o p", "stop"),
+        ("Stop.", "stop"),
+        ("ຢຸດ", "stop"),
+        ("START", "start"),
+        ("ເລີ່ມ", "start"),
+        ("please stop", None),
+        ("1", None),
+        ("", None),
+    ],
+)
 def test_keywords_in_english_and_lao(typed, keyword):
     assert keywords.match(typed) == keyword
 
 
 # ------------------------------------------------------------ conversations
+
 
 def test_join_walks_registration_one_sms_at_a_time_over_africastalking(at_app, fake_at):
     client = at_app.test_client()
@@ -83,8 +113,8 @@ def test_unknown_text_gets_help_once_a_day(at_app):
     at_text(client, "hello?")
     at_text(client, "anyone there?")
     assert sent_bodies(at_app) == [
-        "ສົ່ງຄຳວ່າ: ສະໝັກ = ລົງທະບຽນ · ຕໍ່ໄປ = ກິດຈະກຳຕໍ່ໄປ · ທົດສອບ = ທົດສອບຄວາມຮູ້ · "
-        "ພາສາ = ປ່ຽນພາສາ · ຢຸດ = ຢຸດຮັບຂໍ້ຄວາມ"]
+        "ສົ່ງຄຳວ່າ: ສະໝັກ = ລົງທະບຽນ · ຕໍ່ໄປ = ກິດຈະກຳຕໍ່ໄປ · ທົດສອບ = ທົດສອບຄວາມຮູ້ · ພາສາ = ປ່ຽນພາສາ · ຢຸດ = ຢຸດຮັບຂໍ້ຄວາມ"
+    ]
 
 
 def test_stop_silences_every_message_until_start(at_app, fake_at):
@@ -115,6 +145,7 @@ def test_lao_stop_from_a_stranger_is_remembered(at_app):
 
 # --------------------------------------------------------------------- dedupe
 
+
 def test_the_same_message_delivered_again_is_processed_once(at_app):
     client = at_app.test_client()
     for _ in range(3):
@@ -138,6 +169,7 @@ def test_concurrent_copies_are_processed_once(at_app):
 
 
 # --------------------------------------------------------------- authenticity
+
 
 def test_africastalking_token_guards_sms_and_status(make_app):
     app = make_app(at_webhook_token="tok")
@@ -179,6 +211,7 @@ def test_twilio_conversation_and_send(tw_app, fake_twilio):
 
 # ------------------------------------------------------------ delivery reports
 
+
 def test_africastalking_delivery_reports_move_rows_forward_only(at_app):
     client = at_app.test_client()
     at_text(client, "HELP")
@@ -200,8 +233,12 @@ def test_twilio_status_callback_and_21610_opt_out(tw_app):
     tw_text(client, "HELP")
     drain(tw_app)
     [row] = outbox(tw_app)
-    callback = {"MessageSid": row.provider_message_id, "MessageStatus": "undelivered",
-                "ErrorCode": "21610", "AccountSid": FakeTwilio.SID}
+    callback = {
+        "MessageSid": row.provider_message_id,
+        "MessageStatus": "undelivered",
+        "ErrorCode": "21610",
+        "AccountSid": FakeTwilio.SID,
+    }
     assert twilio_post(client, "/status/twilio", callback).status_code == 200
     assert outbox(tw_app)[0].status == "failed"
     with runtime_of(tw_app).db.session() as db:
@@ -219,6 +256,7 @@ def test_africastalking_bulk_opt_out_notification(at_app):
 
 # ------------------------------------------------------------ provider failures
 
+
 def test_africastalking_500s_are_retried_and_a_timeout_is_never_resent(at_app, fake_at):
     fake_at.script = ["500", "timeout"]  # not sent; then sent, but the answer is lost
     at_text(at_app.test_client(), "HELP")
@@ -227,8 +265,10 @@ def test_africastalking_500s_are_retried_and_a_timeout_is_never_resent(at_app, f
     assert (row.status, row.attempts) == ("unknown", 2)
     assert len(fake_at.requests) == 1  # the member got it once, and only once
     # Its delivery report names the number: the row is settled after all.
-    at_app.test_client().post("/status/africastalking", data={
-        "id": "ATXid_1", "status": "Success", "phoneNumber": PHONE, "networkCode": "45701"})
+    at_app.test_client().post(
+        "/status/africastalking",
+        data={"id": "ATXid_1", "status": "Success", "phoneNumber": PHONE, "networkCode": "45701"},
+    )
     [row] = outbox(at_app)
     assert (row.status, row.provider_message_id) == ("delivered", "ATXid_1")
 
@@ -241,8 +281,11 @@ def test_twilio_500s_are_retried_and_a_timeout_is_never_resent(tw_app, fake_twil
     assert (row.status, row.attempts) == ("unknown", 2)
     assert len(fake_twilio.requests) == 1
     sid = f"SM{1:032d}"
-    twilio_post(tw_app.test_client(), "/status/twilio", {
-        "MessageSid": sid, "MessageStatus": "delivered", "To": PHONE, "AccountSid": FakeTwilio.SID})
+    twilio_post(
+        tw_app.test_client(),
+        "/status/twilio",
+        {"MessageSid": sid, "MessageStatus": "delivered", "To": PHONE, "AccountSid": FakeTwilio.SID},
+    )
     [row] = outbox(tw_app)
     assert (row.status, row.provider_message_id) == ("delivered", sid)
 
@@ -291,6 +334,7 @@ def test_no_phone_number_in_logs_job_arguments_or_redis(at_app, fake_at, caplog)
     fake_at.script = ["406"]
     redis = runtime_of(at_app).redis
     job_args = [job.args for q in runtime_of(at_app).queues.values() for job in q.jobs]
+
     def ids(argument):  # a row id, or a batch of them (the inbox's replies)
         return isinstance(argument, int) or (isinstance(argument, list) and all(isinstance(i, int) for i in argument))
 
@@ -374,8 +418,13 @@ def test_africastalking_sends_go_over_one_kept_alive_connection(make_app):
 
     fake = KeptAliveAfricasTalking()
     try:
-        app = make_app(sms_provider="africastalking", at_api_url=fake.url, at_username="outreach",
-                       at_api_key="key", provider_timeout_ms=PROVIDER_TIMEOUT_MS)
+        app = make_app(
+            sms_provider="africastalking",
+            at_api_url=fake.url,
+            at_username="outreach",
+            at_api_key="key",
+            provider_timeout_ms=PROVIDER_TIMEOUT_MS,
+        )
         provider = runtime_of(app).services.provider
         for n in range(3):
             assert provider.send(f"Hello {n}", ["+8562055510001"])[0].accepted
@@ -400,15 +449,25 @@ def test_africastalking_sends_take_the_proxy_the_environment_names(make_app, mon
     monkeypatch.setenv("http_proxy", proxy.url)
     try:
         # A host that does not resolve: only the proxy can carry the request.
-        app = make_app(sms_provider="africastalking", at_api_url="http://at.invalid", at_username="outreach",
-                       at_api_key="key", provider_timeout_ms=PROVIDER_TIMEOUT_MS)
+        app = make_app(
+            sms_provider="africastalking",
+            at_api_url="http://at.invalid",
+            at_username="outreach",
+            at_api_key="key",
+            provider_timeout_ms=PROVIDER_TIMEOUT_MS,
+        )
         provider = runtime_of(app).services.provider
         for n in range(2):
             assert provider.send(f"Hello {n}", ["+8562055510001"])[0].accepted
         assert proxy.paths == ["http://at.invalid/version1/messaging"] * 2
         monkeypatch.setenv("no_proxy", "127.0.0.1")
-        app = make_app(sms_provider="africastalking", at_api_url=direct.url, at_username="outreach",
-                       at_api_key="key", provider_timeout_ms=PROVIDER_TIMEOUT_MS)
+        app = make_app(
+            sms_provider="africastalking",
+            at_api_url=direct.url,
+            at_username="outreach",
+            at_api_key="key",
+            provider_timeout_ms=PROVIDER_TIMEOUT_MS,
+        )
         assert runtime_of(app).services.provider.send("Direct", ["+8562055510001"])[0].accepted
         assert direct.paths == ["/version1/messaging"] and len(proxy.paths) == 2
     finally:
@@ -424,9 +483,14 @@ def test_twilio_sends_take_the_proxy_the_environment_names(make_app, fake_twilio
     for name in ("http_proxy", "HTTP_PROXY", "all_proxy", "ALL_PROXY", "no_proxy", "NO_PROXY"):
         monkeypatch.delenv(name, raising=False)
     monkeypatch.setenv("http_proxy", fake_twilio.url)  # the fake answers as the proxy would, forwarded
-    app = make_app(sms_provider="twilio", twilio_api_url="http://twilio.invalid",
-                   twilio_account_sid=FakeTwilio.SID, twilio_auth_token="tw-secret", twilio_from="+15005550006",
-                   provider_timeout_ms=PROVIDER_TIMEOUT_MS)
+    app = make_app(
+        sms_provider="twilio",
+        twilio_api_url="http://twilio.invalid",
+        twilio_account_sid=FakeTwilio.SID,
+        twilio_auth_token="tw-secret",
+        twilio_from="+15005550006",
+        provider_timeout_ms=PROVIDER_TIMEOUT_MS,
+    )
     assert runtime_of(app).services.provider.send("Hello", ["+8562055510001"])[0].accepted
     assert [form["To"] for form in fake_twilio.requests] == ["+8562055510001"]
 
@@ -440,8 +504,13 @@ def test_a_forked_sender_opens_its_own_connection_to_africastalking(make_app):
 
     fake = KeptAliveAfricasTalking()
     try:
-        app = make_app(sms_provider="africastalking", at_api_url=fake.url, at_username="outreach",
-                       at_api_key="key", provider_timeout_ms=PROVIDER_TIMEOUT_MS)
+        app = make_app(
+            sms_provider="africastalking",
+            at_api_url=fake.url,
+            at_username="outreach",
+            at_api_key="key",
+            provider_timeout_ms=PROVIDER_TIMEOUT_MS,
+        )
         provider = runtime_of(app).services.provider
         assert provider.send("Parent", ["+8562055510001"])[0].accepted
         pid = os.fork()

@@ -33,16 +33,25 @@ def test_every_row_state_is_a_word_the_database_knows(app):
     from gateway.store.states import BroadcastState, MessageState, ReminderState, VersionState
 
     engine = runtime_of(app).db.engine
-    found = {table: [c["sqltext"] for c in inspect(engine).get_check_constraints(table)]
-             for table in ("outbound_messages", "broadcasts", "reminders", "content_versions")}
-    for table, states in (("outbound_messages", MessageState), ("broadcasts", BroadcastState),
-                          ("reminders", ReminderState), ("content_versions", VersionState)):
+    found = {
+        table: [c["sqltext"] for c in inspect(engine).get_check_constraints(table)]
+        for table in ("outbound_messages", "broadcasts", "reminders", "content_versions")
+    }
+    for table, states in (
+        ("outbound_messages", MessageState),
+        ("broadcasts", BroadcastState),
+        ("reminders", ReminderState),
+        ("content_versions", VersionState),
+    ):
         (check,) = found[table]
         assert sorted(re.findall(r"'([a-z_]+)'", check)) == sorted(state.value for state in states), table
     assert MessageState.SENT == "sent" and f"{BroadcastState.DONE}" == "done"  # the words, as before
     with engine.begin() as connection, pytest.raises(IntegrityError):
-        connection.execute(insert(Base.metadata.tables["broadcasts"]).values(
-            name="x", texts={}, audience={}, status="sentt", by_preference=False, urgent=False))
+        connection.execute(
+            insert(Base.metadata.tables["broadcasts"]).values(
+                name="x", texts={}, audience={}, status="sentt", by_preference=False, urgent=False
+            )
+        )
 
 
 def test_times_come_back_aware_utc_and_naive_ones_are_refused(db):
@@ -68,18 +77,25 @@ def vocabulary(app):
 
 
 def test_member_import_reports_bad_rows_and_reimport_updates(db, tmp_path, vocabulary):
-    path = write(tmp_path, "\ufeffphone,name,organisation,province,language,topics\n"
-                 "020 5551 2345,Noy,LWU,Luang Prabang,lo,nutrition;wash\n"
-                 "+856 20 5551 2346,Kham,,ຈຳປາສັກ,English,Digital safety\n"
-                 "12345,Bad Number,,,lo,\n"
-                 "020 5551 2347,Somphone,,Atlantis,lo,\n"
-                 "020 5551 2348,Vong,,,lo,knitting\n"
-                 "020-5551-2345,Noy again,,,lo,\n"
-                 "\n")
+    path = write(
+        tmp_path,
+        "\ufeffphone,name,organisation,province,language,topics\n"
+        "020 5551 2345,Noy,LWU,Luang Prabang,lo,nutrition;wash\n"
+        "+856 20 5551 2346,Kham,,ຈຳປາສັກ,English,Digital safety\n"
+        "12345,Bad Number,,,lo,\n"
+        "020 5551 2347,Somphone,,Atlantis,lo,\n"
+        "020 5551 2348,Vong,,,lo,knitting\n"
+        "020-5551-2345,Noy again,,,lo,\n"
+        "\n",
+    )
     report = members.import_rows(db, read_rows(path, ("phone",)), vocabulary, "lo")
     assert (report.created, report.updated) == (2, 0)
     assert [(e.line, e.reason.split(" ")[0]) for e in report.rejected] == [
-        (4, "phone"), (5, "unknown"), (6, "unknown"), (7, "same")]
+        (4, "phone"),
+        (5, "unknown"),
+        (6, "unknown"),
+        (7, "same"),
+    ]
     noy = members.by_phone(db, "+8562055512345")
     assert (noy.province, noy.topics, noy.registered) == ("luang_prabang", ["nutrition", "wash"], False)
     kham = members.by_phone(db, "+8562055512346")
@@ -133,25 +149,38 @@ def test_enrolment_is_once_and_respects_capacity(db):
 
 
 def test_session_fields_explain_what_is_wrong(vocabulary):
-    base = {"title_en": "Hangout", "topic": "nutrition", "language": "lo",
-            "starts_at": "2030-01-11 14:00", "place": "Vientiane"}
+    base = {
+        "title_en": "Hangout",
+        "topic": "nutrition",
+        "language": "lo",
+        "starts_at": "2030-01-11 14:00",
+        "place": "Vientiane",
+    }
     fields = schedule.session_fields(base, vocabulary, "Asia/Vientiane")
     assert fields["starts_at"].utcoffset() == timedelta(hours=7)
     for both in ("all", "Both", "ທັງສອງ"):
         assert schedule.session_fields({**base, "language": both}, vocabulary, "Asia/Vientiane")["language"] == "all"
-    for change, reason in [({"topic": "cooking"}, "unknown topic"),
-                           ({"starts_at": "Friday"}, "not like 2026-11-27 14:00"),
-                           ({"place": ""}, "say where or how to join"),
-                           ({"capacity": "-2"}, "capacity must be more than 0"),
-                           ({"kind": "party"}, "kind 'party'"),
-                           ({"title_en": ""}, "needs a title"),
-                           ({"language": "fr"}, "use lo, en or all")]:
+    for change, reason in [
+        ({"topic": "cooking"}, "unknown topic"),
+        ({"starts_at": "Friday"}, "not like 2026-11-27 14:00"),
+        ({"place": ""}, "say where or how to join"),
+        ({"capacity": "-2"}, "capacity must be more than 0"),
+        ({"kind": "party"}, "kind 'party'"),
+        ({"title_en": ""}, "needs a title"),
+        ({"language": "fr"}, "use lo, en or all"),
+    ]:
         with pytest.raises(ValueError, match=reason):
             schedule.session_fields({**base, **change}, vocabulary, "Asia/Vientiane")
 
 
-ANSWERS = {"name": "Noy", "organisation": "Women's Union", "province": "savannakhet",
-           "language": "lo", "topics": ["nutrition", "digital_safety"], "consent": "yes"}
+ANSWERS = {
+    "name": "Noy",
+    "organisation": "Women's Union",
+    "province": "savannakhet",
+    "language": "lo",
+    "topics": ["nutrition", "digital_safety"],
+    "consent": "yes",
+}
 
 
 def test_a_new_members_registration_is_saved_whole(db):
@@ -159,16 +188,28 @@ def test_a_new_members_registration_is_saved_whole(db):
     db.commit()
     db.expunge_all()
     member = members.by_phone(db, "+8562055512345")
-    assert (member.id, member.name, member.organisation, member.province, member.language) == \
-        (saved.id, "Noy", "Women's Union", "savannakhet", "lo")
+    assert (member.id, member.name, member.organisation, member.province, member.language) == (
+        saved.id,
+        "Noy",
+        "Women's Union",
+        "savannakhet",
+        "lo",
+    )
     assert (member.source, member.reminder_channel, member.registered) == ("ussd", "voice", True)
     assert member.topics == ["digital_safety", "nutrition"]
     assert saved.topics == ["nutrition", "digital_safety"]  # the object she was saved as knows them too
 
 
 def test_a_known_number_registering_updates_her_row_and_replaces_her_topics(db):
-    known = add_member(db, "+8562055512346", name="Old", language="en", topics=("nutrition", "climate"),
-                       province="vientiane", registered=False)
+    known = add_member(
+        db,
+        "+8562055512346",
+        name="Old",
+        language="en",
+        topics=("nutrition", "climate"),
+        province="vientiane",
+        registered=False,
+    )
     known.source, known.erased_at = "sms", datetime(2026, 1, 1, tzinfo=timezone.utc)
     db.commit()
     members.save_registration(db, "+8562055512346", {**ANSWERS, "name": "", "province": ""})

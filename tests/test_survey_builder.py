@@ -16,11 +16,24 @@ from .test_quiz_builder import _client, _drafted
 
 
 def survey_form(page, name="safety", sensitive=True, **extra):
-    form = {"csrf": token(page.data), "new": "1", "base": "", "name": name,
-            "title_lo": "ຄວາມປອດໄພໃນຊຸມຊົນ", "title_en": "Safety where you live",
-            "q1_kind": "choice", "q1_ask_lo": "ທ່ານເຄີຍຖືກຂົ່ມຂູ່ອອນລາຍບໍ?", "q1_ask_en": "Threatened online?",
-            "q1_o1_lo": "ເຄີຍ", "q1_o1_en": "Yes", "q1_o2_lo": "ບໍ່ເຄີຍ", "q1_o2_en": "No",
-            "q2_kind": "scale", "q2_ask_lo": "ປອດໄພປານໃດ? 0 ບໍ່, 10 ຫຼາຍ", "q2_ask_en": "How safe? 0 not, 10 very"}
+    form = {
+        "csrf": token(page.data),
+        "new": "1",
+        "base": "",
+        "name": name,
+        "title_lo": "ຄວາມປອດໄພໃນຊຸມຊົນ",
+        "title_en": "Safety where you live",
+        "q1_kind": "choice",
+        "q1_ask_lo": "ທ່ານເຄີຍຖືກຂົ່ມຂູ່ອອນລາຍບໍ?",
+        "q1_ask_en": "Threatened online?",
+        "q1_o1_lo": "ເຄີຍ",
+        "q1_o1_en": "Yes",
+        "q1_o2_lo": "ບໍ່ເຄີຍ",
+        "q1_o2_en": "No",
+        "q2_kind": "scale",
+        "q2_ask_lo": "ປອດໄພປານໃດ? 0 ບໍ່, 10 ຫຼາຍ",
+        "q2_ask_en": "How safe? 0 not, 10 very",
+    }
     if sensitive:
         form["sensitive"] = "on"
     return {**form, **extra}
@@ -74,8 +87,7 @@ def test_an_organiser_writes_a_private_survey_members_answer_results_stay_hidden
     # The promise holds: unticking "sensitive" is refused.
     page = organiser.get("/content/surveys/safety")
     assert "disabled" in page.get_data(as_text=True)
-    refused = organiser.post("/content/surveys", data={**survey_form(page, sensitive=False), "new": "0",
-                                                       "base": "x"})
+    refused = organiser.post("/content/surveys", data={**survey_form(page, sensitive=False), "new": "0", "base": "x"})
     assert refused.status_code == 400
 
     # Closing now deletes the answers and keeps the totals.
@@ -91,10 +103,12 @@ def test_an_organiser_writes_a_private_survey_members_answer_results_stay_hidden
 def test_hostile_input_to_the_builder_is_refused_on_the_form(app, people):
     organiser = _client(app, "noy@ngo.la")
     page = organiser.get("/content/surveys/new")
-    for extra, status in [({"name": "../x"}, 400), ({"q1_kind": "essay", "q1_o1_lo": "", "q1_o2_lo": "",
-                                                      "q1_o1_en": "", "q1_o2_en": ""}, 302),
-                          ({"q2_kind": "text", "q2_o1_lo": "x", "q2_o1_en": "x"}, 400),
-                          ({"title_lo": "<script>alert(1)</script>"}, 302)]:
+    for extra, status in [
+        ({"name": "../x"}, 400),
+        ({"q1_kind": "essay", "q1_o1_lo": "", "q1_o2_lo": "", "q1_o1_en": "", "q1_o2_en": ""}, 302),
+        ({"q2_kind": "text", "q2_o1_lo": "x", "q2_o1_en": "x"}, 400),
+        ({"title_lo": "<script>alert(1)</script>"}, 302),
+    ]:
         response = organiser.post("/content/surveys", data={**survey_form(page, name="s" + str(status)), **extra})
         assert response.status_code in (status, 400), (extra, response.status_code)
         assert "<script>alert" not in response.get_data(as_text=True)

@@ -52,8 +52,7 @@ SAFETY = textwrap.dedent("""\
 
 def _members(app, count: int, province: str = "savannakhet", first: int = 10001, language: str = "lo"):
     with runtime_of(app).db.session() as db:
-        return [add_member(db, f"+85620555{first + n}", province=province, language=language).id
-                for n in range(count)]
+        return [add_member(db, f"+85620555{first + n}", province=province, language=language).id for n in range(count)]
 
 
 def test_a_survey_is_taken_by_ussd_and_sms_once_per_member_and_reported(app, phone_factory):
@@ -85,7 +84,9 @@ def test_a_survey_is_taken_by_ussd_and_sms_once_per_member_and_reported(app, pho
     with runtime_of(app).db.session() as db:
         rows = surveys.responses(db, "feedback")
         assert sorted((r.channel, r.answers[0], r.answers[1], r.answers[2]) for r in rows) == [
-            ("sms", 9, 1, "More practice please"), ("ussd", 5, 3, "ok")]
+            ("sms", 9, 1, "More practice please"),
+            ("ussd", 5, 3, "ok"),
+        ]
         assert {r.province for r in rows} == {"savannakhet", "attapeu"}
     entry = survey.listed(runtime_of(app).services.book)[0]
     report = survey_report.compute("feedback", entry, rows, sensitive=False)
@@ -104,10 +105,10 @@ def test_a_conversation_keeps_no_answer_once_saved(app, phone_factory):
     walk(phone, "3", "4", "1")
     redis = runtime_of(app).services.redis
     held = [redis.get(key) for key in redis.scan_iter("ussd:s:*")]
-    assert any(b"survey_feedback__q1\":4" in value for value in held)
+    assert any(b'survey_feedback__q1":4' in value for value in held)
     phone.press("secret words")
     held = b"".join(redis.get(key) or b"" for key in redis.scan_iter("ussd:s:*"))
-    assert b"survey_feedback__q1\":4" not in held and b"survey_feedback__q1\":null" in held
+    assert b'survey_feedback__q1":4' not in held and b'survey_feedback__q1":null' in held
 
 
 def test_a_sensitive_survey_says_so_first_hides_small_groups_and_forgets_at_close(app, phone_factory):
@@ -117,8 +118,12 @@ def test_a_sensitive_survey_says_so_first_hides_small_groups_and_forgets_at_clos
     # 6 in Savannakhet, 5 in Champasak, 3 in Attapeu, 1 in Sekong: the two small
     # groups are hidden, and as they hold 4 answers (the total less the others would
     # give them away), the next smallest, Champasak, is hidden too.
-    ids = (_members(app, 6) + _members(app, 5, "champasak", 10401) + _members(app, 3, "attapeu", 10101)
-           + _members(app, 1, "sekong", 10201))
+    ids = (
+        _members(app, 6)
+        + _members(app, 5, "champasak", 10401)
+        + _members(app, 3, "attapeu", 10101)
+        + _members(app, 1, "sekong", 10201)
+    )
     first = phone_factory("+8562055510001")
     notice = walk(first, "3")[-1]
     assert notice.startswith("CON ແບບສອບຖາມລັບ: ເຮົາເບິ່ງແຕ່ຍອດລວມ") and "1. ເລີ່ມຕອບ" in notice
@@ -161,8 +166,9 @@ def test_a_sensitive_survey_says_so_first_hides_small_groups_and_forgets_at_clos
         assert kept.results["questions"][1]["texts"] == [] and kept.results["questions"][1]["answered"] == 15
         assert db.scalar(select(AuditEvent).where(AuditEvent.action == "survey.close")) is not None
         assert db.get(Member, ids[0]) is not None  # members stay; only the link to their answers goes
-    leftovers = [k for k in redis.scan_iter("*") if redis.type(k) == b"string"
-                 and b'"survey_safety"' in (redis.get(k) or b"")]
+    leftovers = [
+        k for k in redis.scan_iter("*") if redis.type(k) == b"string" and b'"survey_safety"' in (redis.get(k) or b"")
+    ]
     assert leftovers == []
     # Closed: not listed, and an answer that arrives now is refused.
     assert survey_closing.close(services, "safety", "kham@ngo.la") is None
@@ -173,8 +179,9 @@ def test_a_sensitive_survey_says_so_first_hides_small_groups_and_forgets_at_clos
 
 def test_the_reconciler_closes_a_survey_after_its_last_day(app):
     yesterday = (utcnow() + timedelta(hours=7) - timedelta(days=1)).date().isoformat()
-    assert _publish(app, {"surveys/safety.yaml": SAFETY + f"closes: {yesterday}\n",
-                          "surveys/feedback.yaml": FEEDBACK}).published
+    assert _publish(
+        app, {"surveys/safety.yaml": SAFETY + f"closes: {yesterday}\n", "surveys/feedback.yaml": FEEDBACK}
+    ).published
     _live(app)
     ids = _members(app, 1)
     with runtime_of(app).db.session() as db:
@@ -197,8 +204,10 @@ def test_sensitive_answers_to_a_survey_taken_out_of_the_content_are_closed_too(a
     services = runtime_of(app).services
     with services.db.session() as db:
         from gateway.store import content as versions
+
         docs = versions.documents(db, versions.published_number(db))
     from gateway.content import publication
+
     docs.pop("surveys/safety.yaml")
     assert publication.publish_documents(publication.Desk.of(services, walk_hops=False), docs, "import", "t").published
     _live(app)
@@ -211,8 +220,12 @@ def test_sensitive_answers_to_a_survey_taken_out_of_the_content_are_closed_too(a
 def test_a_survey_document_with_problems_is_refused_naming_its_lines(app):
     for body, says in [
         (FEEDBACK.replace("kind: text", "kind: essay"), "surveys/feedback.yaml:11: error: question 3: kind is"),
-        (FEEDBACK.replace('      - {lo: "ຂ່າວປອມ", en: "Fake news"}\n', "").replace(
-            '      - {lo: "ຄວາມເປັນສ່ວນຕົວ", en: "Privacy"}\n', ""), "question 2 needs 2 to 6 options"),
+        (
+            FEEDBACK.replace('      - {lo: "ຂ່າວປອມ", en: "Fake news"}\n', "").replace(
+                '      - {lo: "ຄວາມເປັນສ່ວນຕົວ", en: "Privacy"}\n', ""
+            ),
+            "question 2 needs 2 to 6 options",
+        ),
         (SAFETY.replace("sensitive: true", "sensitive: maybe"), "sensitive is true or false"),
         ("title: {lo: x, en: x}\nquestions: []\n", "a survey has 1 to 5 questions"),
         (FEEDBACK.replace('en: "One short suggestion:"', 'xx: "?"'), "q3.ask has no words in en"),
@@ -226,8 +239,11 @@ def test_the_csv_of_a_sensitive_survey_is_totals_only():
         def __init__(self, n, province):
             self.answers, self.province, self.language = [1 + n % 2, "t"], province, "lo"
 
-    rows = ([Row(n, "savannakhet") for n in range(7)] + [Row(n, "attapeu") for n in range(6)]
-            + [Row(n, "sekong") for n in range(2)])
+    rows = (
+        [Row(n, "savannakhet") for n in range(7)]
+        + [Row(n, "attapeu") for n in range(6)]
+        + [Row(n, "sekong") for n in range(2)]
+    )
     entry = {"kinds": ["choice", "text"], "options": [2, 0]}
     report = survey_report.compute("s", entry, rows, sensitive=True)
     headings = {k: k for k in ("question", "breakdown", "group", "answer", "count", "all", "province", "language")}

@@ -38,22 +38,28 @@ def start_up(tmp_path, database_url, **settings) -> tuple[subprocess.Popen, int]
     """``outreach up`` on a free port, its output in ``up.log``; waits for /healthz."""
     port = free_port()
     env = {k: v for k, v in os.environ.items() if k not in ("REDIS_URL",)}
-    env.update(INSTANCE_PATH=str(tmp_path / "instance"), DATABASE_URL=database_url,
-               PYTHONUNBUFFERED="1", **settings)
+    env.update(INSTANCE_PATH=str(tmp_path / "instance"), DATABASE_URL=database_url, PYTHONUNBUFFERED="1", **settings)
     if os.environ.get("REDIS_URL"):  # a database of its own on the server, as a fresh install has
         env["REDIS_URL"] = os.environ["REDIS_URL"].rsplit("/", 1)[0] + "/14"
         import redis
 
         redis.Redis.from_url(env["REDIS_URL"]).flushdb()
     log = open(tmp_path / "up.log", "w")
-    process = subprocess.Popen([sys.executable, "-m", "gateway.cli.main", "up", "--port",
-                                str(port), "--workers", "2"], env=env, stdout=log,
-                               stderr=subprocess.STDOUT, cwd=tmp_path, start_new_session=True)
+    process = subprocess.Popen(
+        [sys.executable, "-m", "gateway.cli.main", "up", "--port", str(port), "--workers", "2"],
+        env=env,
+        stdout=log,
+        stderr=subprocess.STDOUT,
+        cwd=tmp_path,
+        start_new_session=True,
+    )
+
     def healthy() -> bool:
         try:
             return urllib.request.urlopen(f"http://127.0.0.1:{port}/healthz", timeout=2).status == 200
         except OSError:
             return False
+
     try:
         wait_until(healthy, 60, lambda: Path(tmp_path / "up.log").read_text(), every_s=0.3)
     except AssertionError:
@@ -89,8 +95,12 @@ def test_up_serves_healthz_and_ussd_then_stops_on_sigterm(tmp_path, database_url
         assert post(port, "/sms/twilio", "From=%2B8562055510001&Body=STOP")[0] == 404  # no Twilio: not served
         status, reply = post(port, f"/ussd/africastalking?token={token}", hop)
         assert status == 200 and reply.startswith("CON ")
-        output = wait_until(lambda: "Scheduler for" in (text := Path(tmp_path / "up.log").read_text()) and text,
-                            60, "the worker's scheduler started", every_s=0.3)
+        output = wait_until(
+            lambda: "Scheduler for" in (text := Path(tmp_path / "up.log").read_text()) and text,
+            60,
+            "the worker's scheduler started",
+            every_s=0.3,
+        )
         assert "Listening on replies, default, bulk" in output  # the RQ worker ...
         assert "Scheduler for" in output and "started with PID" in output  # ... with its scheduler
         assert f"http://127.0.0.1:{port}/ussd/africastalking?token={token}" in output  # ready to paste
@@ -103,10 +113,15 @@ def test_up_serves_healthz_and_ussd_then_stops_on_sigterm(tmp_path, database_url
         sms = urllib.request.Request(
             f"http://127.0.0.1:{port}/sms/africastalking?token={token}",
             data=b"from=%2B8562055510002&to=20880&text=HELP&id=up-sms-1&date=&linkId=",
-            method="POST")
+            method="POST",
+        )
         assert urllib.request.urlopen(sms, timeout=5).status == 200
-        wait_until(lambda: outbox_status(database_url) == "sent", 60,
-                   lambda: Path(tmp_path / "up.log").read_text()[-3000:], every_s=0.3)
+        wait_until(
+            lambda: outbox_status(database_url) == "sent",
+            60,
+            lambda: Path(tmp_path / "up.log").read_text()[-3000:],
+            every_s=0.3,
+        )
     finally:
         code = stop(process)
     assert code == 0, Path(tmp_path / "up.log").read_text()
@@ -126,25 +141,48 @@ def test_a_whole_run_logs_neither_the_webhook_token_nor_a_full_number(tmp_path, 
     try:
         for number in numbers:
             encoded = number.replace("+", "%2B")
-            assert post(port, f"/ussd/africastalking?token={token}",
-                        f"sessionId=g-{number}&serviceCode=*384%23&phoneNumber={encoded}&text=")[0] == 200
+            assert (
+                post(
+                    port,
+                    f"/ussd/africastalking?token={token}",
+                    f"sessionId=g-{number}&serviceCode=*384%23&phoneNumber={encoded}&text=",
+                )[0]
+                == 200
+            )
             for text in ("JOIN", "HELP", "STOP"):
-                assert post(port, f"/sms/africastalking?token={token}",
-                            f"from={encoded}&to=20880&text={text}&id=g{number}{text}&date=&linkId=")[0] == 200
-            assert post(port, f"/status/africastalking?token={token}",
-                        f"id=ATX-{number}&status=Failed&phoneNumber={encoded}&failureReason=x")[0] == 200
+                assert (
+                    post(
+                        port,
+                        f"/sms/africastalking?token={token}",
+                        f"from={encoded}&to=20880&text={text}&id=g{number}{text}&date=&linkId=",
+                    )[0]
+                    == 200
+                )
+            assert (
+                post(
+                    port,
+                    f"/status/africastalking?token={token}",
+                    f"id=ATX-{number}&status=Failed&phoneNumber={encoded}&failureReason=x",
+                )[0]
+                == 200
+            )
         assert post(port, "/sms/africastalking?token=wrong", "from=%2B8562055510031&text=hi&id=w")[0] == 403
         # The worker sends the replies and logs what it did.
-        wait_until(lambda: outbox_status(database_url) not in (None, "queued", "sending"), 30,
-                   "the worker to have sent the replies", every_s=0.3)
+        wait_until(
+            lambda: outbox_status(database_url) not in (None, "queued", "sending"),
+            30,
+            "the worker to have sent the replies",
+            every_s=0.3,
+        )
     finally:
         assert stop(process) == 0
     log = Path(tmp_path / "up.log").read_text()
     assert "POST /sms/africastalking" in log and "message" in log  # there is a log to search
     # Printed once at the start, in the URLs to paste into Africa's Talking; in no request's log line.
     with_token = [line for line in log.splitlines() if token in line]
-    assert len(with_token) == 4 and all(line.strip().startswith(("USSD:", "SMS:", "delivery:", "voice:"))
-                                        for line in with_token), with_token
+    assert len(with_token) == 4 and all(
+        line.strip().startswith(("USSD:", "SMS:", "delivery:", "voice:")) for line in with_token
+    ), with_token
     for number in numbers:
         digits = number.lstrip("+")
         for form in (digits, "0" + digits[3:], digits[3:]):
@@ -171,20 +209,27 @@ def test_a_killed_worker_is_restarted_while_the_webhooks_keep_answering(tmp_path
 
     process, port = start_up(tmp_path, database_url, RECONCILE_EVERY="3")
     try:
-        [worker] = wait_until(lambda: len(found := _workers_of(process)) == 1 and found, 60, "one worker",
-                              every_s=0.2)
+        [worker] = wait_until(lambda: len(found := _workers_of(process)) == 1 and found, 60, "one worker", every_s=0.2)
         wait_until(lambda: worker.children(recursive=True), 30, "its scheduler and drainer up", every_s=0.2)
         family = [worker] + worker.children(recursive=True)
         worker.kill()  # SIGKILL to the worker alone: its children must not outlive it
         killed_at = time.monotonic()
         # The web server does not notice: USSD and SMS are answered meanwhile.
-        status, reply = post(port, f"/ussd/africastalking?token={webhook_token(tmp_path)}",
-                             "sessionId=k1&serviceCode=*384%23&phoneNumber=%2B8562055510041&text=")
+        status, reply = post(
+            port,
+            f"/ussd/africastalking?token={webhook_token(tmp_path)}",
+            "sessionId=k1&serviceCode=*384%23&phoneNumber=%2B8562055510041&text=",
+        )
         assert status == 200 and reply.startswith("CON ")
-        assert post(port, f"/sms/africastalking?token={webhook_token(tmp_path)}",
-                    "from=%2B8562055510041&to=20880&text=HELP&id=k1")[0] == 200
-        wait_until(lambda: [w for w in _workers_of(process) if w.pid != worker.pid], 60, "a new worker",
-                   every_s=0.2)
+        assert (
+            post(
+                port,
+                f"/sms/africastalking?token={webhook_token(tmp_path)}",
+                "from=%2B8562055510041&to=20880&text=HELP&id=k1",
+            )[0]
+            == 200
+        )
+        wait_until(lambda: [w for w in _workers_of(process) if w.pid != worker.pid], 60, "a new worker", every_s=0.2)
 
         def alive(proc):
             try:
@@ -199,8 +244,12 @@ def test_a_killed_worker_is_restarted_while_the_webhooks_keep_answering(tmp_path
         # ... and the reply to the text sent while no worker ran goes out. (A worker
         # killed inside BLPOP can make Redis hand the next job to its dead socket:
         # the reconciler finds the reply row whose job is in no queue, and queues it.)
-        wait_until(lambda: outbox_status(database_url) == "sent", 90 - (time.monotonic() - killed_at),
-                   "the reply to the text sent while no worker ran", every_s=0.3)
+        wait_until(
+            lambda: outbox_status(database_url) == "sent",
+            90 - (time.monotonic() - killed_at),
+            "the reply to the text sent while no worker ran",
+            every_s=0.3,
+        )
     finally:
         code = stop(process)
     log = Path(tmp_path / "up.log").read_text()
@@ -214,8 +263,13 @@ def test_up_stops_with_a_clear_message_when_the_web_server_cannot_start(tmp_path
         busy.listen()
         port = busy.getsockname()[1]
         env = dict(os.environ, INSTANCE_PATH=str(tmp_path / "instance"), DATABASE_URL=database_url)
-        done = subprocess.run([sys.executable, "-m", "gateway.cli.main", "up", "--port", str(port),
-                               "--workers", "1"], env=env, capture_output=True, text=True, timeout=60,
-                              cwd=tmp_path)
+        done = subprocess.run(
+            [sys.executable, "-m", "gateway.cli.main", "up", "--port", str(port), "--workers", "1"],
+            env=env,
+            capture_output=True,
+            text=True,
+            timeout=60,
+            cwd=tmp_path,
+        )
     assert done.returncode == 1
     assert "the web server stopped as soon as it started" in done.stderr

@@ -27,8 +27,9 @@ def test_lao_pages_fit_80_and_carry_localised_footers():
     assert all(fits(p) and len(p) <= 80 for p in pages)
     assert pages[0].endswith("98 ໜ້າຕໍ່ໄປ") and "0 ກັບຄືນ" not in pages[0]
     assert pages[-1].endswith("0 ກັບຄືນ") and "98" not in pages[-1]
-    options = [line for page in pages for line in page.splitlines() if line[0].isdigit()
-               and not line.startswith(("98 ", "0 "))]
+    options = [
+        line for page in pages for line in page.splitlines() if line[0].isdigit() and not line.startswith(("98 ", "0 "))
+    ]
     assert options == lines[1:]  # every option once, in order, never split
 
 
@@ -52,13 +53,16 @@ def test_a_final_screen_does_not_offer_back_on_its_last_page():
 
 # Lines as Lao is written: syllables of a consonant with optional vowel and tone
 # marks, words of syllables, spaces between phrases (marks never follow a space).
-syllables = st.builds(lambda c, v, t: c + v + t,
-                      st.sampled_from("ກຂຄງຈສຊຍດຕຖທນບປຜຝພຟມຢຣລວຫອຮ"),
-                      st.sampled_from(["", "ະ", "າ", "ິ", "ີ", "ຶ", "ື", "ຸ", "ູ"]),
-                      st.sampled_from(["", "່", "້"]))
+syllables = st.builds(
+    lambda c, v, t: c + v + t,
+    st.sampled_from("ກຂຄງຈສຊຍດຕຖທນບປຜຝພຟມຢຣລວຫອຮ"),
+    st.sampled_from(["", "ະ", "າ", "ິ", "ີ", "ຶ", "ື", "ຸ", "ູ"]),
+    st.sampled_from(["", "່", "້"]),
+)
 lao_words = st.lists(syllables, min_size=1, max_size=8).map("".join)
-words = st.lists(st.one_of(lao_words, st.sampled_from(["SMS", "Noy", "2030", "meet.jit.si/x"])),
-                 min_size=1, max_size=20).map(" ".join)
+words = st.lists(
+    st.one_of(lao_words, st.sampled_from(["SMS", "Noy", "2030", "meet.jit.si/x"])), min_size=1, max_size=20
+).map(" ".join)
 
 
 @settings(max_examples=200, deadline=None)

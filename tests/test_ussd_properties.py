@@ -29,9 +29,16 @@ def test_any_sequence_of_presses_gets_valid_replies_that_fit(client, presses, re
     for number, typed in enumerate([None] + presses):
         if typed is not None:
             text = typed if number == 1 else f"{text}*{typed}"
-        response = client.post("/ussd/africastalking", data={
-            "sessionId": session, "serviceCode": "*384#", "phoneNumber": phone,
-            "networkCode": "45701", "text": text})
+        response = client.post(
+            "/ussd/africastalking",
+            data={
+                "sessionId": session,
+                "serviceCode": "*384#",
+                "phoneNumber": phone,
+                "networkCode": "45701",
+                "text": text,
+            },
+        )
         assert response.status_code == 200
         reply = response.get_data(as_text=True)
         assert reply[:4] in ("CON ", "END "), reply
@@ -41,8 +48,12 @@ def test_any_sequence_of_presses_gets_valid_replies_that_fit(client, presses, re
 
 
 @settings(max_examples=60, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
-@given(form=st.dictionaries(st.sampled_from(["sessionId", "phoneNumber", "text", "serviceCode",
-                                             "networkCode", "junk"]), st.text(max_size=200)))
+@given(
+    form=st.dictionaries(
+        st.sampled_from(["sessionId", "phoneNumber", "text", "serviceCode", "networkCode", "junk"]),
+        st.text(max_size=200),
+    )
+)
 def test_any_form_gets_a_valid_reply(client, form):
     response = client.post("/ussd/africastalking", data=form)
     assert response.status_code == 200

@@ -14,8 +14,13 @@ from gateway.store.models import Enrolment, Member
 
 from .helpers import add_member, add_session, body, walk
 
-AT_FORM = {"sessionId": "ATUid_5e1a6c0c0d4f", "serviceCode": "*384*1#",
-           "phoneNumber": "+8562055510001", "networkCode": "45701", "text": ""}
+AT_FORM = {
+    "sessionId": "ATUid_5e1a6c0c0d4f",
+    "serviceCode": "*384*1#",
+    "phoneNumber": "+8562055510001",
+    "networkCode": "45701",
+    "text": "",
+}
 
 
 def post(client, token=None, **fields):
@@ -32,9 +37,9 @@ def test_first_hop_is_plain_text_con(client):
 
 def test_new_input_comes_from_history_not_a_blind_split():
     assert new_input("", "1") == "1"
-    assert new_input("1", "1*No*y") == "No*y"       # a name with a star survives
+    assert new_input("1", "1*No*y") == "No*y"  # a name with a star survives
     assert new_input("1*No*y", "1*No*y*0") == "0"
-    assert new_input("9*9", "1*2") == "2"           # diverged history: best guess
+    assert new_input("9*9", "1*2") == "2"  # diverged history: best guess
 
 
 def test_an_input_containing_a_star_is_kept_whole(app, handset):
@@ -51,8 +56,7 @@ def test_retransmitted_hop_gets_same_reply_and_applies_nothing_twice(app, client
     enrol_reply = handset.press("1")
     assert "ລົງຊື່ແລ້ວ" in enrol_reply
     for _ in range(3):  # the telco resends the same hop
-        again = post(client, sessionId=handset.session_id, phoneNumber=handset.phone,
-                     text=handset.text)
+        again = post(client, sessionId=handset.session_id, phoneNumber=handset.phone, text=handset.text)
         assert again.get_data(as_text=True) == enrol_reply
     with runtime_of(app).db.session() as db:
         assert db.scalar(select(func.count()).select_from(Enrolment)) == 1
@@ -68,8 +72,9 @@ def test_concurrent_duplicate_hops_apply_once(app, handset):
 
     def send():
         with app.test_client() as c:
-            replies.append(post(c, sessionId=handset.session_id, phoneNumber=handset.phone,
-                                text=text).get_data(as_text=True))
+            replies.append(
+                post(c, sessionId=handset.session_id, phoneNumber=handset.phone, text=text).get_data(as_text=True)
+            )
 
     threads = [threading.Thread(target=send) for _ in range(6)]
     for t in threads:
@@ -113,8 +118,8 @@ def test_sessions_expire_in_redis(app, handset):
 
 def test_cut_off_member_can_resume_where_she_left_off(phone_factory):
     phone = phone_factory()
-    walk(phone, "ນ້ອຍ", "0")               # cut off at the region question
-    offer = phone.dial()                     # dials again: a new session id
+    walk(phone, "ນ້ອຍ", "0")  # cut off at the region question
+    offer = phone.dial()  # dials again: a new session id
     assert "ສືບຕໍ່ຈາກບ່ອນທີ່ຄ້າງໄວ້" in offer
     resumed = phone.press("1")
     assert "ທ່ານຢູ່ພາກໃດ?" in resumed
@@ -150,7 +155,7 @@ def test_a_redis_restart_forgetting_the_scripts_costs_no_hop(app, phone_factory)
     walk(phone, "0", "Noy")
     redis = runtime_of(app).redis
     redis.script_flush()
-    assert "1. North" in phone.press("0")       # organisation: none
+    assert "1. North" in phone.press("0")  # organisation: none
     redis.script_flush()
     assert phone.press("1").startswith("CON Which province?")
     assert not [k for k in redis.keys("ussd:s:*") if k.endswith(b":lock")]
@@ -177,20 +182,31 @@ def test_corrupt_stored_state_starts_over_rather_than_failing(app, client, hands
 def test_unreadable_stored_records_start_afresh_and_leave_no_lock(app, phone_factory):
     redis = runtime_of(app).redis
     phone = phone_factory()
-    walk(phone, "0", "Noy")                  # in a flow: a resume slot is kept
+    walk(phone, "0", "Noy")  # in a flow: a resume slot is kept
     [slot] = redis.keys("ussd:resume:*")
     redis.set(slot, b"{not json\xff")
-    assert phone.dial().startswith("CON ຍິນດີຕ້ອນຮັບ!")       # nothing to offer: afresh
+    assert phone.dial().startswith("CON ຍິນດີຕ້ອນຮັບ!")  # nothing to offer: afresh
     for key in redis.keys("ussd:s:*"):
         if not key.endswith(b":lock"):
             redis.set(key, b"[1, 2")
-    assert phone.press("0").startswith("CON ຍິນດີຕ້ອນຮັບ!")   # her record: start over
-    assert phone.press("0").startswith("CON Welcome!")        # and the session goes on
+    assert phone.press("0").startswith("CON ຍິນດີຕ້ອນຮັບ!")  # her record: start over
+    assert phone.press("0").startswith("CON Welcome!")  # and the session goes on
     assert not [k for k in redis.keys("ussd:s:*") if k.endswith(b":lock")]
 
 
-@pytest.mark.parametrize("text", ["x" * 5000, "😀🔥" * 50, "*#*#*", "#", "1' OR '1'='1; DROP TABLE members;--",
-                                  "\x00\x01\x1b[2J", "ສ" * 3000, "98*98*98*0*0*0"])
+@pytest.mark.parametrize(
+    "text",
+    [
+        "x" * 5000,
+        "😀🔥" * 50,
+        "*#*#*",
+        "#",
+        "1' OR '1'='1; DROP TABLE members;--",
+        "\x00\x01\x1b[2J",
+        "ສ" * 3000,
+        "98*98*98*0*0*0",
+    ],
+)
 def test_hostile_input_gets_a_valid_reply(app, client, text):
     first = post(client, sessionId="hostile")
     assert first.status_code == 200
@@ -201,8 +217,9 @@ def test_hostile_input_gets_a_valid_reply(app, client, text):
         assert db.scalar(select(func.count()).select_from(Member)) == 0
 
 
-@pytest.mark.parametrize("form", [{}, {"sessionId": ""}, {"phoneNumber": "not-a-number"},
-                                  {"phoneNumber": "+" + "9" * 40}])
+@pytest.mark.parametrize(
+    "form", [{}, {"sessionId": ""}, {"phoneNumber": "not-a-number"}, {"phoneNumber": "+" + "9" * 40}]
+)
 def test_missing_or_broken_fields_get_an_end_reply(client, form):
     response = client.post("/ussd/africastalking", data={**AT_FORM, **form} if form else {})
     assert response.status_code == 200
@@ -281,7 +298,6 @@ def test_signing_up_texts_where_and_how_to_join(app, phone_factory):
     with runtime_of(app).db.session() as db:
         [row] = db.scalars(select(OutboundMessage)).all()
         body, row_id = row.body, row.id
-    assert body == ("ພົບປະລົມກັນ: ໂພຊະນາການແມ່ ແລະ ເດັກ\nວັນສຸກ ທີ 11 ມັງກອນ ເວລາ 14:00 ໂມງ\n"
-                    "meet.jit.si/nutrition")
+    assert body == ("ພົບປະລົມກັນ: ໂພຊະນາການແມ່ ແລະ ເດັກ\nວັນສຸກ ທີ 11 ມັງກອນ ເວລາ 14:00 ໂມງ\nmeet.jit.si/nutrition")
     queued = runtime_of(app).queues["replies"].job_ids
     assert queued == [broker.message_job_id(row_id)]  # its id only: no number in the job

@@ -58,8 +58,14 @@ def recorded_prompts(tmp_path_factory) -> Path:
 
 @pytest.fixture
 def voice_app(make_app, recorded_prompts):
-    return make_app(prompts_dir=recorded_prompts, public_base_url=BASE, at_webhook_token="tok",
-                    twilio_auth_token="tw-secret", twilio_account_sid=FakeTwilio.SID, voice_max_repeats=2)
+    return make_app(
+        prompts_dir=recorded_prompts,
+        public_base_url=BASE,
+        at_webhook_token="tok",
+        twilio_auth_token="tw-secret",
+        twilio_account_sid=FakeTwilio.SID,
+        voice_max_repeats=2,
+    )
 
 
 def parse(xml: str, verbs: set[str]) -> ET.Element:
@@ -89,8 +95,14 @@ class AtCall:
         self.client, self.phone, self.session_id = client, phone, session_id
 
     def post(self, token="tok", **fields) -> tuple[int, str]:
-        form = {"sessionId": self.session_id, "callerNumber": self.phone, "destinationNumber": "+85621000000",
-                "direction": "Inbound", "isActive": "1", **fields}
+        form = {
+            "sessionId": self.session_id,
+            "callerNumber": self.phone,
+            "destinationNumber": "+85621000000",
+            "direction": "Inbound",
+            "isActive": "1",
+            **fields,
+        }
         response = self.client.post(f"/voice/africastalking?token={token}", data=form)
         return response.status_code, response.get_data(as_text=True)
 
@@ -100,8 +112,15 @@ class TwilioCall:
         self.client, self.phone, self.sid = client, phone, sid
 
     def post(self, query: str = "", sign: bool = True, **fields) -> tuple[int, str]:
-        form = {"CallSid": self.sid, "From": self.phone, "To": "+15005550006", "Direction": "inbound",
-                "CallStatus": "in-progress", "AccountSid": FakeTwilio.SID, **fields}
+        form = {
+            "CallSid": self.sid,
+            "From": self.phone,
+            "To": "+15005550006",
+            "Direction": "inbound",
+            "CallStatus": "in-progress",
+            "AccountSid": FakeTwilio.SID,
+            **fields,
+        }
         response = twilio_post(self.client, "/voice/twilio" + query, form, sign=sign)
         return response.status_code, response.get_data(as_text=True)
 
@@ -145,34 +164,47 @@ def test_golden_call(path, voice_app, request):
 
 
 def _silence(call: AtCall) -> tuple[int, str]:
-    response = call.client.post("/voice/africastalking?token=tok&silent=1", data={
-        "sessionId": call.session_id, "callerNumber": call.phone, "direction": "Inbound", "isActive": "1"})
+    response = call.client.post(
+        "/voice/africastalking?token=tok&silent=1",
+        data={"sessionId": call.session_id, "callerNumber": call.phone, "direction": "Inbound", "isActive": "1"},
+    )
     return response.status_code, response.get_data(as_text=True)
 
 
 # ------------------------------------------------------------------ whole calls, both providers
 
+
 def test_a_whole_twilio_call_registers_a_caller_with_recorded_name(make_app, recorded_prompts):
     # With reminder calls switched on, registration also asks "SMS or a phone call?".
-    voice_app = make_app(prompts_dir=recorded_prompts, public_base_url=BASE, at_webhook_token="tok",
-                         twilio_auth_token="tw-secret", twilio_account_sid=FakeTwilio.SID,
-                         reminder_calls="on")
+    voice_app = make_app(
+        prompts_dir=recorded_prompts,
+        public_base_url=BASE,
+        at_webhook_token="tok",
+        twilio_auth_token="tw-secret",
+        twilio_account_sid=FakeTwilio.SID,
+        reminder_calls="on",
+    )
     call = TwilioCall(voice_app.test_client(), "+8562055570001")
     status, xml = call.post()
     root = parse(xml, TWILIO_VERBS)
     gather = root.find("Gather")
     assert status == 200 and gather.get("input") == "dtmf" and gather.get("numDigits") == "1"
     assert gather.get("action") == f"{BASE}/voice/twilio"
-    assert heard(root)[:2] == ["register.welcome_voice", "lang.lo_voice"]  # the call's own words (no Lao script for English TTS)
+    assert heard(root)[:2] == [
+        "register.welcome_voice",
+        "lang.lo_voice",
+    ]  # the call's own words (no Lao script for English TTS)
     root = parse(call.post(Digits="2")[1], TWILIO_VERBS)  # English
     record = root.find("Record")
     assert record is not None and record.get("action") == f"{BASE}/voice/twilio"
     assert heard(root) == ["register.name_voice", "voice.record"]
-    root = parse(call.post(RecordingUrl="https://api.twilio.com/2010-04-01/Accounts/AC1/Recordings/RE1")[1],
-                 TWILIO_VERBS)
+    root = parse(
+        call.post(RecordingUrl="https://api.twilio.com/2010-04-01/Accounts/AC1/Recordings/RE1")[1], TWILIO_VERBS
+    )
     assert heard(root)[0] == "register.organisation_voice"
-    root = parse(call.post(RecordingUrl="https://api.twilio.com/2010-04-01/Accounts/AC1/Recordings/RE2")[1],
-                 TWILIO_VERBS)
+    root = parse(
+        call.post(RecordingUrl="https://api.twilio.com/2010-04-01/Accounts/AC1/Recordings/RE2")[1], TWILIO_VERBS
+    )
     assert root.find("Gather").get("numDigits") == "1" and heard(root)[0] == "register.region"
     call.post(Digits="3")  # the south
     root = parse(call.post(Digits="2")[1], TWILIO_VERBS)  # Sekong; then the topics, several keys
@@ -210,7 +242,7 @@ def test_an_invalid_key_says_so_and_repeats_the_menu(voice_app):
     call = AtCall(voice_app.test_client(), "+8562055570003")
     menu = heard(parse(call.post()[1], AT_VERBS))
     retry = heard(parse(call.post(dtmfDigits="9")[1], AT_VERBS))
-    assert retry[0] == "validate.menu_voice@1" and retry[-len(menu):] == menu
+    assert retry[0] == "validate.menu_voice@1" and retry[-len(menu) :] == menu
 
 
 def test_at_end_of_call_closes_the_session(voice_app):
@@ -252,17 +284,28 @@ def test_dates_are_spoken_from_pieces(voice_app):
     call.post()
     pieces = heard(parse(call.post(dtmfDigits="1")[1], AT_VERBS))
     # Friday 11 January, at 14 o'clock 30 minutes (Asia/Vientiane), as a Lao speaker says it
-    assert ["time.weekday.4", "number.11", "time.month.1", "voice.at", "number.14", "voice.hours",
-            "number.30", "voice.minutes"] == \
-        pieces[pieces.index("time.weekday.4"):pieces.index("time.weekday.4") + 8]
+    assert [
+        "time.weekday.4",
+        "number.11",
+        "time.month.1",
+        "voice.at",
+        "number.14",
+        "voice.hours",
+        "number.30",
+        "voice.minutes",
+    ] == pieces[pieces.index("time.weekday.4") : pieces.index("time.weekday.4") + 8]
 
 
 @pytest.mark.parametrize("provider", ["twilio", "africastalking"])
 def test_hostile_callbacks_get_valid_xml(voice_app, provider):
     client = voice_app.test_client()
-    forms = [{}, {"From": "not a phone", "CallSid": "x"}, {"callerNumber": "+856", "sessionId": ""},
-             {"From": "+8562055570008", "CallSid": "C" * 500, "Digits": "1" * 100},
-             {"callerNumber": "+8562055570008", "sessionId": "S", "dtmfDigits": "\x00<&>"}]
+    forms = [
+        {},
+        {"From": "not a phone", "CallSid": "x"},
+        {"callerNumber": "+856", "sessionId": ""},
+        {"From": "+8562055570008", "CallSid": "C" * 500, "Digits": "1" * 100},
+        {"callerNumber": "+8562055570008", "sessionId": "S", "dtmfDigits": "\x00<&>"},
+    ]
     for form in forms:
         if provider == "twilio":
             status, xml = TwilioCall(client, form.get("From", "")).post(**form)

@@ -20,6 +20,22 @@ from gateway.broker.jobs import (
 )
 from gateway.broker.server import connect, embedded_redis_url, stop_embedded
 
-__all__ = ["JOBS_MODULE", "QUEUES", "batch_job_id", "connect", "embedded_redis_url", "enqueue",
-           "enqueue_reply", "forget", "forget_member", "is_alive", "job", "jobs", "message_job_id", "queues",
-           "replies_job_id", "stop_embedded", "workers_alive"]
+__all__ = [
+    "JOBS_MODULE",
+    "QUEUES",
+    "batch_job_id",
+    "connect",
+    "embedded_redis_url",
+    "enqueue",
+    "enqueue_reply",
+    "forget",
+    "forget_member",
+    "is_alive",
+    "job",
+    "jobs",
+    "message_job_id",
+    "queues",
+    "replies_job_id",
+    "stop_embedded",
+    "workers_alive",
+]

@@ -28,17 +28,23 @@ def queues(redis: Redis) -> dict[str, Queue]:
     return {name: Queue(name, connection=redis) for name in QUEUES}
 
 
-def enqueue(queue: Queue, name: str, *args, config, at: datetime | None = None,
-            delay: timedelta | None = None, retry: Retry | None = None, job_id: str | None = None):
+def enqueue(
+    queue: Queue,
+    name: str,
+    *args,
+    config,
+    at: datetime | None = None,
+    delay: timedelta | None = None,
+    retry: Retry | None = None,
+    job_id: str | None = None,
+):
     """Queue ``gateway.messaging.jobs.<name>(*args)``, now, ``at`` a time or after
     ``delay``, with the configured (short) result and failure TTLs. With a
     ``job_id``, nothing is queued while a job of that id is still alive, so the
     reconciler can ask again every minute without multiplying jobs."""
-    if job_id is not None and is_alive(queue.connection, job_id,
-                                       timedelta(seconds=config.job_stale_after)):
+    if job_id is not None and is_alive(queue.connection, job_id, timedelta(seconds=config.job_stale_after)):
         return None
-    options = dict(retry=retry, result_ttl=config.job_result_ttl, failure_ttl=config.job_failure_ttl,
-                   job_id=job_id)
+    options = dict(retry=retry, result_ttl=config.job_result_ttl, failure_ttl=config.job_failure_ttl, job_id=job_id)
     if at is not None:
         return queue.enqueue_at(at, job(name), *args, **options)
     if delay is not None:
@@ -49,8 +55,14 @@ def enqueue(queue: Queue, name: str, *args, config, at: datetime | None = None,
 def enqueue_reply(queues: dict[str, Queue], message_id: int, config):
     """Queue one conversational text (an outbox row) for the worker, ahead of bulk.
     Its job id is the row's, so asking twice queues it once."""
-    return enqueue(queues["replies"], "send_message", message_id, config=config,
-                   retry=SEND_RETRY, job_id=message_job_id(message_id))
+    return enqueue(
+        queues["replies"],
+        "send_message",
+        message_id,
+        config=config,
+        retry=SEND_RETRY,
+        job_id=message_job_id(message_id),
+    )
 
 
 def batch_job_id(broadcast_id: int, first_row: int) -> str:

@@ -75,5 +75,4 @@ def _wait_gone(pid: int, timeout: float) -> None:
 
 
 def connect(url: str) -> Redis:
-    return Redis.from_url(url, socket_timeout=5, socket_connect_timeout=5,
-                          health_check_interval=30)
+    return Redis.from_url(url, socket_timeout=5, socket_connect_timeout=5, health_check_interval=30)

@@ -59,6 +59,7 @@ class ActionRegistry:
         def decorate(handler: Handler) -> Handler:
             self._handlers[name] = handler
             return handler
+
         return decorate
 
     def names(self) -> set[str]:
@@ -106,14 +107,17 @@ def find_next_session(context: ActionContext, call: ActionCall) -> ActionResult:
     found = schedule.next_for(context.db, member, context.now) if member else None
     if found is None:
         return ActionResult("none")
-    return ActionResult("found", vars={
-        "session_id": found.id,
-        "title": localized(found.titles, live_texts.session_title_key(found.id)),
-        "kind": prompt_ref(f"kind.{found.kind}"),
-        "when": moment(found.starts_at, "short"),  # the screen's; the SMS says it in full
-        "when_long": moment(found.starts_at),
-        "where": schedule.where_to_join(found),
-    })
+    return ActionResult(
+        "found",
+        vars={
+            "session_id": found.id,
+            "title": localized(found.titles, live_texts.session_title_key(found.id)),
+            "kind": prompt_ref(f"kind.{found.kind}"),
+            "when": moment(found.starts_at, "short"),  # the screen's; the SMS says it in full
+            "when_long": moment(found.starts_at),
+            "where": schedule.where_to_join(found),
+        },
+    )
 
 
 @ACTIONS.register("enrol")
@@ -136,13 +140,17 @@ def open_quizzes(context: ActionContext, call: ActionCall) -> ActionResult:
     sessions = {entry["session"] for entry in listed if entry.get("session")}
     member = context.member() if sessions else None  # a query: only when a quiz follows a session
     if member is not None:
-        mine = set(context.db.scalars(select(Enrolment.session_id).where(
-            Enrolment.member_id == member.id, Enrolment.session_id.in_(sessions))))
+        mine = set(
+            context.db.scalars(
+                select(Enrolment.session_id).where(Enrolment.member_id == member.id, Enrolment.session_id.in_(sessions))
+            )
+        )
         listed.sort(key=lambda entry: entry.get("session") not in mine)  # stable: hers first
     if len(listed) == 1:
         return ActionResult(listed[0]["flow"])
-    return ActionResult("some", vars={"quizzes": [{"value": entry["flow"], "label": prompt_ref(entry["title"])}
-                                                  for entry in listed]})
+    return ActionResult(
+        "some", vars={"quizzes": [{"value": entry["flow"], "label": prompt_ref(entry["title"])} for entry in listed]}
+    )
 
 
 @ACTIONS.register("chosen_quiz")
@@ -165,9 +173,14 @@ def open_surveys(context: ActionContext, call: ActionCall) -> ActionResult:
         listed = [entry for entry in listed if entry["survey"] not in closed]
     member = context.member()
     if listed and member is not None and any(entry.get("session") for entry in listed):
-        mine = set(context.db.scalars(select(Enrolment.session_id).where(
-            Enrolment.member_id == member.id,
-            Enrolment.session_id.in_({entry["session"] for entry in listed if entry.get("session")}))))
+        mine = set(
+            context.db.scalars(
+                select(Enrolment.session_id).where(
+                    Enrolment.member_id == member.id,
+                    Enrolment.session_id.in_({entry["session"] for entry in listed if entry.get("session")}),
+                )
+            )
+        )
         listed.sort(key=lambda entry: entry.get("session") not in mine)
     if not listed:
         return ActionResult(survey.POLLS)  # the polls flow lists hers, or says there are none
@@ -195,8 +208,15 @@ def save_survey(context: ActionContext, call: ActionCall) -> ActionResult:
     forget = {var: None for var in held}
     if surveys.closure(context.db, name) is not None:
         return ActionResult("closed", vars=forget)
-    surveys.save(context.db, name, context.member(), [call.vars.get(var) for var in held],
-                 bool(call.params.get("sensitive")), context.channel, context.now)
+    surveys.save(
+        context.db,
+        name,
+        context.member(),
+        [call.vars.get(var) for var in held],
+        bool(call.params.get("sensitive")),
+        context.channel,
+        context.now,
+    )
     return ActionResult("saved", vars=forget)
 
 
@@ -209,10 +229,18 @@ def open_polls(context: ActionContext, call: ActionCall) -> ActionResult:
         return ActionResult("none")
     if len(found) == 1:
         return ActionResult("one", vars={"poll_id": found[0].id})
-    return ActionResult("some", vars={"polls": [
-        {"value": poll.id, "label": localized({lang: f"{poll.code}: {text}"
-                                               for lang, text in poll.questions.items()})}
-        for poll in found]})
+    return ActionResult(
+        "some",
+        vars={
+            "polls": [
+                {
+                    "value": poll.id,
+                    "label": localized({lang: f"{poll.code}: {text}" for lang, text in poll.questions.items()}),
+                }
+                for poll in found
+            ]
+        },
+    )
 
 
 @ACTIONS.register("load_poll")
@@ -220,10 +248,17 @@ def load_poll(context: ActionContext, call: ActionCall) -> ActionResult:
     poll = context.db.get(Poll, call.vars.get("poll_id") or 0)
     if poll is None or not poll.is_open(context.now):
         return ActionResult("closed")
-    return ActionResult("open", vars={
-        "code": poll.code, "question": localized(poll.questions, live_texts.poll_question_key(poll.id)),
-        "poll_options": [{"value": n, "label": localized(option, live_texts.poll_option_key(poll.id, n))}
-                         for n, option in enumerate(poll.options, start=1)]})
+    return ActionResult(
+        "open",
+        vars={
+            "code": poll.code,
+            "question": localized(poll.questions, live_texts.poll_question_key(poll.id)),
+            "poll_options": [
+                {"value": n, "label": localized(option, live_texts.poll_option_key(poll.id, n))}
+                for n, option in enumerate(poll.options, start=1)
+            ],
+        },
+    )
 
 
 @ACTIONS.register("vote")
@@ -242,14 +277,20 @@ def load_reminder(context: ActionContext, call: ActionCall) -> ActionResult:
     found = reminders.session_for_message(context.db, call.vars.get("message_id"))
     if found is None or found.cancelled_at is not None:
         return ActionResult("missing")
-    return ActionResult("found", vars={
-        "session_id": found.id, "title": localized(found.titles, live_texts.session_title_key(found.id)),
-        "kind": prompt_ref(f"kind.{found.kind}"), "when": moment(found.starts_at)})
+    return ActionResult(
+        "found",
+        vars={
+            "session_id": found.id,
+            "title": localized(found.titles, live_texts.session_title_key(found.id)),
+            "kind": prompt_ref(f"kind.{found.kind}"),
+            "when": moment(found.starts_at),
+        },
+    )
 
 
 @ACTIONS.register("confirm_attendance")
 def confirm_attendance(context: ActionContext, call: ActionCall) -> ActionResult:
-    """"I will come": stored on her enrolment (made now if she had none)."""
+    """ "I will come": stored on her enrolment (made now if she had none)."""
     member, session_id = context.member(), call.vars.get("session_id")
     if member is None or not isinstance(session_id, int):
         return ActionResult("missing")

@@ -29,14 +29,19 @@ from gateway.store.database import Database
 from gateway.store.models import Member, utcnow
 from gateway.services import Services
 
+
 def conversations_for(services: Services) -> "Conversations":
     """The conversations every channel shares, wired to this install: its actions,
     its prompts, the replies queue for texts a flow sends, and its settings."""
     config = services.config
     return Conversations(
-        services.library, services.db, ACTIONS, config.default_language,
+        services.library,
+        services.db,
+        ACTIONS,
+        config.default_language,
         queue_texts=lambda ids: [broker.enqueue_reply(services.queues, i, config) for i in ids],
-        settings={"reminder_calls": config.asks_reminder_channel})
+        settings={"reminder_calls": config.asks_reminder_channel},
+    )
 
 
 # An action that leads to another action is fine; a chain this long is a bug.
@@ -45,9 +50,15 @@ _TEXTS = "conversation_texts"  # key in the SQLAlchemy session's ``info``
 
 
 class Conversations:
-    def __init__(self, library: Library, database: Database, actions: ActionRegistry,
-                 default_language: str, queue_texts: Callable[[Iterable[int]], Any] | None = None,
-                 settings: dict[str, Any] | None = None):
+    def __init__(
+        self,
+        library: Library,
+        database: Database,
+        actions: ActionRegistry,
+        default_language: str,
+        queue_texts: Callable[[Iterable[int]], Any] | None = None,
+        settings: dict[str, Any] | None = None,
+    ):
         self.library = library
         self.database = database
         self.actions = actions
@@ -61,8 +72,9 @@ class Conversations:
         """The content ``state``'s conversation runs on (the published one for a new one)."""
         return self.library.current() if state is None else self.library.edition(state.edition)
 
-    def start(self, phone: str, channel: str, flow: str = "main", db=None, vars=None,
-              member: Member | None = None) -> Step:
+    def start(
+        self, phone: str, channel: str, flow: str = "main", db=None, vars=None, member: Member | None = None
+    ) -> Step:
         """Begin ``flow`` (with ``vars`` known already) on the published content. With
         ``db`` given, run inside that open transaction; with ``member``, her row loaded
         in it already (SMS loads a batch's members in one query: a query per text was
@@ -74,12 +86,17 @@ class Conversations:
             context = ActionContext(session, phone, channel, utcnow(), member)
             member = context.member()
             language = member.language if member and member.language else self.default_language
-            event = Start(members.snapshot(member), language, uuid.uuid4().hex[:16], flow,
-                          {**self.settings, "channel": channel, **dict(vars or {})}, edition.number)
+            event = Start(
+                members.snapshot(member),
+                language,
+                uuid.uuid4().hex[:16],
+                flow,
+                {**self.settings, "channel": channel, **dict(vars or {})},
+                edition.number,
+            )
             return self._drive(context, step(edition.book, None, event), edition)
 
-    def answer(self, phone: str, channel: str, state: State, text: str, db=None,
-               member: Member | None = None) -> Step:
+    def answer(self, phone: str, channel: str, state: State, text: str, db=None, member: Member | None = None) -> Step:
         edition = self.edition(state)
         with self._transaction(db) as session:
             context = ActionContext(session, phone, channel, utcnow(), member)
@@ -120,8 +137,9 @@ class Conversations:
                 return result
             outcome: ActionResult = self.actions.run(context, result.call)
             result = step(edition.book, result.state, outcome)
-        raise FlowError(f"more than {MAX_CALLS_PER_HOP} actions in one hop near "
-                        f"{result.state.flow}:{result.state.node}")
+        raise FlowError(
+            f"more than {MAX_CALLS_PER_HOP} actions in one hop near {result.state.flow}:{result.state.node}"
+        )
 
     def _send_text(self, context: ActionContext, effect: SendSms, language: str, edition: Edition) -> None:
         member = context.member()

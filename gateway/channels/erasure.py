@@ -44,6 +44,7 @@ def erase_member(services: Services, inbox: Inbox, spool: Spool, member_id: int,
         with services.db.session() as db:
             erased = privacy.erase(db, db.get(Member, member_id), actor)
     services.db.checkpoint()
-    keys = broker.forget_member(services.redis, phone_key(phone, services.config.secret_key) if phone else "",
-                                member_id)
+    keys = broker.forget_member(
+        services.redis, phone_key(phone, services.config.secret_key) if phone else "", member_id
+    )
     return Erasure(member_id, erased.messages, erased.replies, waiting, keys)

@@ -21,7 +21,7 @@ def _texts(services, given) -> dict:
     try:
         return check_texts(in_languages(given, "--text"), services.catalog.languages)
     except ValueError as exc:
-        fail(f"broadcast not created: {exc} (--text LANGUAGE TEXT, e.g. --text lo \"…\" --text en \"…\")")
+        fail(f'broadcast not created: {exc} (--text LANGUAGE TEXT, e.g. --text lo "…" --text en "…")')
 
 
 def _create(services, audience_spec: str, given, name: str, session: int | None):
@@ -57,22 +57,28 @@ def _preview(services, broadcast_id: int):
         audience = broadcasts.Audience.from_dict(row.audience).describe()
     click.secho(f"Broadcast {broadcast_id}: {audience}", bold=True)
     for entry in result.languages:
-        click.echo(f"  {entry.language}: {entry.recipients} recipient(s), {entry.encoding}, "
-                   f"{entry.segments} segment(s) in all "
-                   f"({entry.segments / max(entry.recipients, 1):.1f} per message)")
+        click.echo(
+            f"  {entry.language}: {entry.recipients} recipient(s), {entry.encoding}, "
+            f"{entry.segments} segment(s) in all "
+            f"({entry.segments / max(entry.recipients, 1):.1f} per message)"
+        )
         for body, count in entry.examples:  # each different text, not only the first
             shown = f"({count}) " if len(entry.examples) > 1 else ""
             click.echo("      " + shown + body.replace("\n", "\n      "))
         others = entry.recipients - sum(count for _, count in entry.examples)
         if others > 0:
             click.echo(f"      ... and {others} more, each its own")
-    click.echo(f"  total: {result.recipients} recipient(s), {result.segments} segment(s), "
-               f"estimated cost {result.cost:,.2f} {result.currency}")
+    click.echo(
+        f"  total: {result.recipients} recipient(s), {result.segments} segment(s), "
+        f"estimated cost {result.cost:,.2f} {result.currency}"
+    )
     minutes = services.provider.minutes_for(result.recipients) if result.recipients else None
     if minutes is not None:  # phones send at their own rate: say how long
         phones = services.provider.senders()
-        click.echo(f"  time: {result.recipients:,} messages over {phones} phone{'s' if phones != 1 else ''}: "
-                   f"about {duration(minutes)} (quiet hours pause it; it resumes in the morning)")
+        click.echo(
+            f"  time: {result.recipients:,} messages over {phones} phone{'s' if phones != 1 else ''}: "
+            f"about {duration(minutes)} (quiet hours pause it; it resumes in the morning)"
+        )
     return result
 
 
@@ -84,11 +90,22 @@ def duration(minutes: float) -> str:
 
 
 @broadcast.command("create")
-@click.option("--audience", "audience_spec", default="all", show_default=True,
-              help="'all' or e.g. 'topic=nutrition;province=bokeo,saravane;language=lo;session=3'.")
-@click.option("--text", "texts", type=(str, str), multiple=True, metavar="LANGUAGE TEXT",
-              help="The text in one language (repeat per language): --text lo \"…\" --text en \"…\". "
-                   "Placeholders: {name}, {session.title}, {session.starts_at}.")
+@click.option(
+    "--audience",
+    "audience_spec",
+    default="all",
+    show_default=True,
+    help="'all' or e.g. 'topic=nutrition;province=bokeo,saravane;language=lo;session=3'.",
+)
+@click.option(
+    "--text",
+    "texts",
+    type=(str, str),
+    multiple=True,
+    metavar="LANGUAGE TEXT",
+    help='The text in one language (repeat per language): --text lo "…" --text en "…". '
+    "Placeholders: {name}, {session.title}, {session.starts_at}.",
+)
 @click.option("--name", default="", help="A name for your own records.")
 @click.option("--session", type=int, default=None, help="Session the placeholders refer to.")
 def create_command(audience_spec, texts, name, session):
@@ -139,24 +156,27 @@ def send(services, broadcast_id: int, yes: bool, not_before=None, watch_hint: st
     held = broadcasts.next_allowed(utcnow(), config.quiet_window(), config.timezone)
     urgent = urgent and held is not None
     if held is not None and not urgent:
-        click.echo(f"  quiet hours: it waits until {held.astimezone(_zone(services)):%H:%M %a %d %b} "
-                   "(--urgent sends now)")
+        click.echo(
+            f"  quiet hours: it waits until {held.astimezone(_zone(services)):%H:%M %a %d %b} (--urgent sends now)"
+        )
     if not yes:
         if not sys.stdin.isatty():
             fail("add --yes to send without a question")
-        click.confirm(f"Send to {result.recipients} people for about {result.cost:,.2f} "
-                      f"{result.currency}?", abort=True)
+        click.confirm(f"Send to {result.recipients} people for about {result.cost:,.2f} {result.currency}?", abort=True)
     try:
         added, batches, when = bulk.dispatch(services, broadcast_id, not_before, urgent=urgent)
     except (LookupError, ValueError) as exc:  # ValueError: a blank since the preview; nothing was written
         fail(f"not sent: {exc}")
     if urgent:
         with services.db.session() as db:
-            audit.record(db, actor(), "broadcast.urgent", f"broadcast {broadcast_id}",
-                         f"{added} message(s), sent in quiet hours")
+            audit.record(
+                db, actor(), "broadcast.urgent", f"broadcast {broadcast_id}", f"{added} message(s), sent in quiet hours"
+            )
     start = "now" if when is None else f"at {when.astimezone(_zone(services)):%d %b %H:%M}"
-    click.echo(f"{added} message(s) added to the outbox in {batches} batch(es); sending starts "
-               f"{start}. {watch_hint or f'Watch with `outreach broadcast status {broadcast_id} --watch`.'}")
+    click.echo(
+        f"{added} message(s) added to the outbox in {batches} batch(es); sending starts "
+        f"{start}. {watch_hint or f'Watch with `outreach broadcast status {broadcast_id} --watch`.'}"
+    )
 
 
 def _zone(services):
@@ -186,15 +206,24 @@ def status_command(broadcast_id, watch):
         from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn
 
         total = sum(now.values())
-        with Progress(TextColumn("[bold]broadcast {task.fields[id]}"), BarColumn(),
-                      MofNCompleteColumn(), TextColumn("{task.fields[detail]}")) as bar:
+        with Progress(
+            TextColumn("[bold]broadcast {task.fields[id]}"),
+            BarColumn(),
+            MofNCompleteColumn(),
+            TextColumn("{task.fields[detail]}"),
+        ) as bar:
             task = bar.add_task("send", total=total, id=broadcast_id, detail="")
             while True:
                 status, now = counts()
                 done = total - now["queued"] - now["sending"] - now["waiting"]
-                bar.update(task, completed=done, detail=(
-                    f"sent {now['sent'] + now['delivered']}  failed {now['failed']}  "
-                    f"unknown {now['unknown']}  remaining {now['queued'] + now['sending'] + now['waiting']}"))
+                bar.update(
+                    task,
+                    completed=done,
+                    detail=(
+                        f"sent {now['sent'] + now['delivered']}  failed {now['failed']}  "
+                        f"unknown {now['unknown']}  remaining {now['queued'] + now['sending'] + now['waiting']}"
+                    ),
+                )
                 if now["queued"] + now["sending"] + now["waiting"] == 0 or status == "cancelled":
                     break
                 time.sleep(1)
@@ -203,8 +232,11 @@ def status_command(broadcast_id, watch):
         click.echo(f"  {key:<10} {now[key]}")
     click.echo(f"  {'remaining':<10} {now['queued'] + now['sending'] + now['waiting']}")
     if now["unknown"]:
-        click.secho(f"  {now['unknown']} message(s) were being sent when a worker stopped; they were "
-                    "not resent, and may or may not have arrived.", fg="yellow")
+        click.secho(
+            f"  {now['unknown']} message(s) were being sent when a worker stopped; they were "
+            "not resent, and may or may not have arrived.",
+            fg="yellow",
+        )
 
 
 @broadcast.command("resend-unknown")
@@ -236,11 +268,12 @@ def resend_unknown_command(broadcast_id, yes):
         return
     with services.db.session() as db:
         requeued = broadcasts.requeue_unknown(db, broadcast_id, grace)
-        audit.record(db, actor(), "broadcast.resend_unknown", f"broadcast {broadcast_id}",
-                     f"{requeued} message(s)")
+        audit.record(db, actor(), "broadcast.resend_unknown", f"broadcast {broadcast_id}", f"{requeued} message(s)")
     added, batches, when = bulk.dispatch(services, broadcast_id)
-    click.echo(f"{requeued} message(s) queued again in {batches} batch(es)"
-               + ("" if when is None else f", from {when.astimezone(_zone(services)):%d %b %H:%M}"))
+    click.echo(
+        f"{requeued} message(s) queued again in {batches} batch(es)"
+        + ("" if when is None else f", from {when.astimezone(_zone(services)):%d %b %H:%M}")
+    )
 
 
 @broadcast.command("cancel")
@@ -272,6 +305,8 @@ def list_command():
             click.echo("no broadcasts yet; create one with `outreach broadcast create`")
         for row in rows:
             counts = broadcasts.progress(db, row.id)
-            click.echo(f"{row.id:>4}  {row.created_at:%Y-%m-%d %H:%M}  {row.status:<9} "
-                       f"sent {counts['sent'] + counts['delivered']:>6}  failed {counts['failed']:>5}  "
-                       f"left {counts['queued'] + counts['sending'] + counts['waiting']:>6}  {row.name or ''}")
+            click.echo(
+                f"{row.id:>4}  {row.created_at:%Y-%m-%d %H:%M}  {row.status:<9} "
+                f"sent {counts['sent'] + counts['delivered']:>6}  failed {counts['failed']:>5}  "
+                f"left {counts['queued'] + counts['sending'] + counts['waiting']:>6}  {row.name or ''}"
+            )

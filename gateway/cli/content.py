@@ -76,8 +76,7 @@ def import_command(folder: Path, go_live: bool, note: str | None, no_hops: bool)
         _say_problems(outcome.problems, str(folder))
         if not outcome.published:
             fail(f"{len(errors(outcome.problems))} problem(s); nothing was imported or published")
-        click.secho(f"version {outcome.number} published; every process uses it within a few seconds",
-                    fg="green")
+        click.secho(f"version {outcome.number} published; every process uses it within a few seconds", fg="green")
         return
     problems = desk.review(docs)
     _say_problems(problems, str(folder))
@@ -100,8 +99,10 @@ def languages_command() -> None:
     for lang in languages.described(edition.book, edition.catalog):
         menu = "on the language menu" if lang.code in on_menu else "not on the menu yet (texts missing)"
         falls = f"falls back to {lang.fallback}" if lang.fallback else "the last fallback"
-        click.echo(f"{lang.code:<4} {lang.name:<16} {lang.covered} of {lang.total} texts  {menu}; {falls}; "
-                   f"digits {lang.digits or '0123456789'}")
+        click.echo(
+            f"{lang.code:<4} {lang.name:<16} {lang.covered} of {lang.total} texts  {menu}; {falls}; "
+            f"digits {lang.digits or '0123456789'}"
+        )
 
 
 @content.command("history")
@@ -117,8 +118,10 @@ def history_command(limit: int) -> None:
     for row in rows:
         when = (row.published_at or row.created_at).strftime("%Y-%m-%d %H:%M UTC")
         mark = "*" if row.status == versions.PUBLISHED else " "
-        click.echo(f"{mark} {row.id:>4}  {row.status:<9}  {when}  {row.author}  "
-                   f"{row.source}{': ' + row.note if row.note else ''}")
+        click.echo(
+            f"{mark} {row.id:>4}  {row.status:<9}  {when}  {row.author}  "
+            f"{row.source}{': ' + row.note if row.note else ''}"
+        )
 
 
 @content.command("diff")

@@ -34,11 +34,17 @@ def check_command(flows_dir: Path | None, prompts_dir: Path | None) -> None:
     config = _settings()
     flows_dir, prompts_dir = flows_dir or config.flows_dir, prompts_dir or config.prompts_dir
     documents = read_folders(flows_dir, prompts_dir)
-    problems = review(documents, ACTIONS.names(), config.timezone,
-                      PageLimits(config.ussd_page_gsm7, config.ussd_page_ucs2), hops=False)
+    problems = review(
+        documents,
+        ACTIONS.names(),
+        config.timezone,
+        PageLimits(config.ussd_page_gsm7, config.ussd_page_ucs2),
+        hops=False,
+    )
     for problem in problems:
-        click.secho(_in_folders(str(problem), flows_dir, prompts_dir),
-                    fg="red" if problem.severity == "error" else "yellow")
+        click.secho(
+            _in_folders(str(problem), flows_dir, prompts_dir), fg="red" if problem.severity == "error" else "yellow"
+        )
     errors = [p for p in problems if p.severity == "error"]
     if errors:
         fail(f"{len(errors)} problem(s) in the flows")
@@ -51,7 +57,7 @@ def _in_folders(text: str, flows_dir: Path, prompts_dir: Path) -> str:
     """A problem's document name (``flows/main.yaml``) as the file's path."""
     for prefix, folder in (("flows/", flows_dir), ("prompts/", prompts_dir)):
         if text.startswith(prefix):
-            return f"{Path(folder) / text[len(prefix):]}"
+            return f"{Path(folder) / text[len(prefix) :]}"
     return text
 
 
@@ -65,10 +71,15 @@ def _voice_gaps(edition, prompts_dir: Path) -> None:
     for lang in catalog.languages:
         missing = [n for n in result.missing if n.language == lang]
         if missing:
-            spoken = (" (read by text-to-speech meanwhile)" if lang == "en"
-                      else " (calls play those screens in English meanwhile)")
-            click.secho(f"voice: warning: {len(missing)} recording(s) missing in {lang}{spoken}; "
-                        "see `outreach prompts audit`", fg="yellow")
+            spoken = (
+                " (read by text-to-speech meanwhile)"
+                if lang == "en"
+                else " (calls play those screens in English meanwhile)"
+            )
+            click.secho(
+                f"voice: warning: {len(missing)} recording(s) missing in {lang}{spoken}; see `outreach prompts audit`",
+                fg="yellow",
+            )
 
 
 @flows.command("graph")

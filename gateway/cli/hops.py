@@ -56,13 +56,21 @@ class Walk:
 
 def _register(province: str, topics: tuple[str, ...]):
     def intents(lang: str, book: FlowBook) -> list[Intent]:
-        region = next(name.removeprefix("provinces_") for name, items in book.lists.items()
-                      if name.startswith("provinces_") and province in items.items)
+        region = next(
+            name.removeprefix("provinces_")
+            for name, items in book.lists.items()
+            if name.startswith("provinces_") and province in items.items
+        )
         english = [("type", "0")] if lang == "en" else []  # the welcome is Lao first
-        return english + [("type", "ນ້ອຍ" if lang == "lo" else "Noy"), ("type", "ACT Laos"),
-                          ("pick", [f"region.{region}"]), ("pick", [f"province.{province}"]),
-                          ("pick", [f"topic.{t}" for t in topics]),
-                          ("pick", ["register.consent_yes"])]
+        return english + [
+            ("type", "ນ້ອຍ" if lang == "lo" else "Noy"),
+            ("type", "ACT Laos"),
+            ("pick", [f"region.{region}"]),
+            ("pick", [f"province.{province}"]),
+            ("pick", [f"topic.{t}" for t in topics]),
+            ("pick", ["register.consent_yes"]),
+        ]
+
     return intents
 
 
@@ -81,15 +89,16 @@ def _into_quiz(book: FlowBook, flow: str) -> list[Intent]:
 
 def _quiz(wrong: set[int], flow: str = "safety_quiz", quiz: str = "digital_safety"):
     """The quiz with the questions numbered in ``wrong`` answered wrongly."""
+
     def intents(lang: str, book: FlowBook) -> list[Intent]:
         steps: list[Intent] = _into_quiz(book, flow)
         for number, question in enumerate(book.quiz_questions(quiz), start=1):
             if number in wrong:
-                steps += [("press", str(question.answer % len(question.options) + 1)),
-                          ("pick", ["quiz.next"])]
+                steps += [("press", str(question.answer % len(question.options) + 1)), ("pick", ["quiz.next"])]
             else:
                 steps.append(("press", str(question.answer)))
         return steps
+
     return intents
 
 
@@ -108,33 +117,52 @@ def _past_the_surveys(book: FlowBook) -> list[Intent]:
 
 def _survey(entry: dict):
     """Survey ``entry`` answered through: the first option, 7, a short text."""
+
     def intents(lang: str, book: FlowBook) -> list[Intent]:
         steps: list[Intent] = [("pick", ["main.polls"]), ("pick if listed", [entry["title"]])]
         if entry["sensitive"]:
             steps.append(("pick", ["survey.begin"]))
         answers = {"choice": ("press", "1"), "scale": ("type", "7"), "text": ("type", "ok")}
         return steps + [answers[kind] for kind in entry["kinds"]]
+
     return intents
 
 
 WALKS = (
-    Walk("register", "register: a name, an organisation, one province, two topics, consent "
-         "(province and topics on their lists' last pages)",
-         _register("xayaboury", ("climate", "health")), registered=False),
-    Walk("register", "register: the same, province and topics on the first pages",
-         _register("bokeo", ("nutrition", "digital_safety")), registered=False, budgeted=False),
+    Walk(
+        "register",
+        "register: a name, an organisation, one province, two topics, consent "
+        "(province and topics on their lists' last pages)",
+        _register("xayaboury", ("climate", "health")),
+        registered=False,
+    ),
+    Walk(
+        "register",
+        "register: the same, province and topics on the first pages",
+        _register("bokeo", ("nutrition", "digital_safety")),
+        registered=False,
+        budgeted=False,
+    ),
     Walk("safety_quiz", "quiz: 7 questions, one answered wrongly", _quiz({3})),
     Walk("safety_quiz", "quiz: 7 questions, all right", _quiz(set()), budgeted=False),
     Walk("safety_quiz", "quiz: 7 questions, all wrong", _quiz(set(range(1, 8))), budgeted=False),
-    Walk("next_session", "next session, then sign up",
-         lambda lang, book: [("pick", ["main.next_session"]), ("pick", ["next_session.enrol"])]),
-    Walk("polls", "a poll with one open, answered",
-         lambda lang, book: [("pick", ["main.polls"])] + _past_the_surveys(book) + [("press", "2")],
-         screens_before=lambda book: len(_past_the_surveys(book))),
+    Walk(
+        "next_session",
+        "next session, then sign up",
+        lambda lang, book: [("pick", ["main.next_session"]), ("pick", ["next_session.enrol"])],
+    ),
+    Walk(
+        "polls",
+        "a poll with one open, answered",
+        lambda lang, book: [("pick", ["main.polls"])] + _past_the_surveys(book) + [("press", "2")],
+        screens_before=lambda book: len(_past_the_surveys(book)),
+    ),
     Walk("main", "help", lambda lang, book: [("pick", ["main.help"])]),
-    Walk("language", "change language (ends on the menu in the other language)",
-         lambda lang, book: [("pick", ["main.language"]),
-                             ("pick", ["lang.en" if lang == "lo" else "lang.lo"])]),
+    Walk(
+        "language",
+        "change language (ends on the menu in the other language)",
+        lambda lang, book: [("pick", ["main.language"]), ("pick", ["lang.en" if lang == "lo" else "lang.lo"])],
+    ),
 )
 
 
@@ -165,8 +193,10 @@ def walks_for(book: FlowBook) -> tuple[Walk, ...]:
         questions = [n for n in flow.nodes.values() if n.kind == "quiz_question"]
         if flow.name.startswith("quiz_") and questions:
             quiz = questions[0].quiz
-            written += [Walk(flow.name, f"quiz {quiz}: all right", _quiz(set(), flow.name, quiz)),
-                        Walk(flow.name, f"quiz {quiz}: the first wrong", _quiz({1}, flow.name, quiz), budgeted=False)]
+            written += [
+                Walk(flow.name, f"quiz {quiz}: all right", _quiz(set(), flow.name, quiz)),
+                Walk(flow.name, f"quiz {quiz}: the first wrong", _quiz({1}, flow.name, quiz), budgeted=False),
+            ]
     return WALKS + tuple(written)
 
 
@@ -195,21 +225,21 @@ def problems(counts: list[Count]) -> list[str]:
     found = []
     for count in counts:
         if count.walk.budgeted and count.budget is not None and count.hops > count.budget:
-            found.append(f"{count.walk.name} [{count.language}]: {count.hops} screens, "
-                         f"budget {count.budget}")
+            found.append(f"{count.walk.name} [{count.language}]: {count.hops} screens, budget {count.budget}")
     english = {c.walk.name: c.hops for c in counts if c.language == "en"}
     for count in counts:
         if count.language == "lo" and count.walk.budgeted and count.walk.name in english:
             if count.hops > LAO_OVER_ENGLISH * english[count.walk.name]:
-                found.append(f"{count.walk.name}: Lao {count.hops} screens is more than "
-                             f"{LAO_OVER_ENGLISH}× English ({english[count.walk.name]})")
+                found.append(
+                    f"{count.walk.name}: Lao {count.hops} screens is more than "
+                    f"{LAO_OVER_ENGLISH}× English ({english[count.walk.name]})"
+                )
     return found
 
 
 def table(counts: list[Count]) -> str:
     """The hop table as Markdown: one row per walk, Lao and English side by side."""
-    rows = ["| flow | walk | budget | Lao | English | Lao ÷ English |",
-            "| --- | --- | --- | --- | --- | --- |"]
+    rows = ["| flow | walk | budget | Lao | English | Lao ÷ English |", "| --- | --- | --- | --- | --- | --- |"]
     by_walk: dict[str, dict[str, Count]] = {}
     for count in counts:
         by_walk.setdefault(count.walk.name, {})[count.language] = count
@@ -218,8 +248,9 @@ def table(counts: list[Count]) -> str:
         walk = (lo or en).walk
         budget = str((lo or en).budget) if walk.budgeted else f"({(lo or en).budget})"
         ratio = f"{lo.hops / en.hops:.2f}" if lo and en else ""
-        rows.append(f"| {walk.flow} | {name} | {budget} | {lo.hops if lo else ''} | "
-                    f"{en.hops if en else ''} | {ratio} |")
+        rows.append(
+            f"| {walk.flow} | {name} | {budget} | {lo.hops if lo else ''} | {en.hops if en else ''} | {ratio} |"
+        )
     return "\n".join(rows)
 
 
@@ -244,17 +275,27 @@ def throwaway_app(folder: Path, content: Path | None = None):
     """A gateway on its own SQLite file and embedded Redis under ``folder``."""
     from gateway import create_app
 
-    settings = {"instance_path": folder, "database_url": "", "redis_url": "",
-                "sms_provider": "console", "quiet_hours": "off"}
+    settings = {
+        "instance_path": folder,
+        "database_url": "",
+        "redis_url": "",
+        "sms_provider": "console",
+        "quiet_hours": "off",
+    }
     if content is not None:  # its first published version is this content
-        settings.update(flows_dir=content / "flows", prompts_dir=content / "prompts", quizzes_dir=content / "quizzes",
-                        surveys_dir=content / "surveys")
+        settings.update(
+            flows_dir=content / "flows",
+            prompts_dir=content / "prompts",
+            quizzes_dir=content / "quizzes",
+            surveys_dir=content / "surveys",
+        )
     app = create_app(settings)
     runtime_of(app).db.upgrade()
     return app
 
 
 # ------------------------------------------------------------------ walking
+
 
 def _walk(app, number: str, intents: list[Intent], lang: str) -> list[str]:
     from gateway.cli.simulate import Phone
@@ -313,8 +354,9 @@ def _add_member(app, phone: str, lang: str) -> None:
     from gateway.store.models import Member, utcnow
 
     with runtime_of(app).db.session() as db:
-        member = Member(phone=phone, name="ນ້ອຍ" if lang == "lo" else "Noy", language=lang,
-                        province="bokeo", consent_at=utcnow())
+        member = Member(
+            phone=phone, name="ນ້ອຍ" if lang == "lo" else "Noy", language=lang, province="bokeo", consent_at=utcnow()
+        )
         db.add(member)
         members.set_topics(member, ["nutrition"])
     _send_open_poll(app)
@@ -327,10 +369,21 @@ def _seed(app) -> None:
 
     with runtime_of(app).db.session() as db:
         for lang, title in (("lo", "ໂພຊະນາການແມ່ ແລະ ເດັກ"), ("en", "Feeding mothers and babies")):
-            schedule.add(db, {"titles": {lang: title}, "kind": "hangout", "topic": "nutrition",
-                              "language": lang, "starts_at": utcnow() + timedelta(days=7),
-                              "duration_minutes": 60, "capacity": None, "place": None,
-                              "join_link": "meet.jit.si/nutrition", "dial_in": None})
+            schedule.add(
+                db,
+                {
+                    "titles": {lang: title},
+                    "kind": "hangout",
+                    "topic": "nutrition",
+                    "language": lang,
+                    "starts_at": utcnow() + timedelta(days=7),
+                    "duration_minutes": 60,
+                    "capacity": None,
+                    "place": None,
+                    "join_link": "meet.jit.si/nutrition",
+                    "dial_in": None,
+                },
+            )
 
 
 def _send_open_poll(app) -> None:
@@ -350,21 +403,31 @@ def _send_open_poll(app) -> None:
         code = f"P{(db.scalar(select(func.count()).select_from(Poll)) or 0) + 1}"
         for old in db.scalars(select(Poll).where(Poll.closed_at.is_(None))):
             old.closed_at = now  # only the newest stays open
-        poll = polls.create(db, code, {"lo": "ເດືອນໜ້າ ລົມເລື່ອງໃດ?", "en": "Next month's topic?"},
-                            [{"lo": "ໂພຊະນາການ", "en": "Nutrition"}, {"lo": "ນ້ຳສະອາດ", "en": "Clean water"}],
-                            Audience(), now - timedelta(minutes=1), now + timedelta(days=1))
+        poll = polls.create(
+            db,
+            code,
+            {"lo": "ເດືອນໜ້າ ລົມເລື່ອງໃດ?", "en": "Next month's topic?"},
+            [{"lo": "ໂພຊະນາການ", "en": "Nutrition"}, {"lo": "ນ້ຳສະອາດ", "en": "Clean water"}],
+            Audience(),
+            now - timedelta(minutes=1),
+            now + timedelta(days=1),
+        )
         broadcast_id = polls.start_broadcast(db, poll, runtime_of(app).services.catalog).id
     bulk.dispatch(runtime_of(app).services, broadcast_id)
     queues = [runtime_of(app).queues[name] for name in QUEUES]
-    SimpleWorker(queues, connection=runtime_of(app).redis).work(
-        burst=True, logging_level="WARNING")
+    SimpleWorker(queues, connection=runtime_of(app).redis).work(burst=True, logging_level="WARNING")
 
 
 # ------------------------------------------------------------------ command
 
+
 @flows.command("hops")
-@click.option("--content", type=click.Path(file_okay=False, exists=True, path_type=Path), default=None,
-              help="Walk this content (a folder with flows/ and prompts/) instead of the repository's.")
+@click.option(
+    "--content",
+    type=click.Path(file_okay=False, exists=True, path_type=Path),
+    default=None,
+    help="Walk this content (a folder with flows/ and prompts/) instead of the repository's.",
+)
 @click.option("--quiet", is_flag=True, help="Print only the problems, one per line (for publish checks).")
 def hops_command(content: Path | None, quiet: bool) -> None:
     """Walk every flow over USSD in Lao and English, as a member would (pressing 98

@@ -40,16 +40,23 @@ def import_command(file: Path) -> None:
 
     def do_import():
         with services.db.session() as db:
-            return store.import_rows(db, read_rows(file, ("phone",), store.CSV_COLUMNS),
-                                     vocabulary(services), config.default_language)
+            return store.import_rows(
+                db, read_rows(file, ("phone",), store.CSV_COLUMNS), vocabulary(services), config.default_language
+            )
 
-    run_import(file, do_import, lambda report: f"{report.created} created, "
-               f"{report.updated} updated, {len(report.rejected)} rejected")
+    run_import(
+        file,
+        do_import,
+        lambda report: f"{report.created} created, {report.updated} updated, {len(report.rejected)} rejected",
+    )
 
 
 @members.command("export")
-@click.option("--raw", is_flag=True, help="Cells exactly as stored, for scripts (a spreadsheet may run "
-                                          "a member-typed =FORMULA in them).")
+@click.option(
+    "--raw",
+    is_flag=True,
+    help="Cells exactly as stored, for scripts (a spreadsheet may run a member-typed =FORMULA in them).",
+)
 def export_command(raw: bool) -> None:
     """Write every member as CSV to standard output. Cells a spreadsheet would run as
     a formula (=, @, + or - before anything but a number) get a leading apostrophe."""
@@ -77,8 +84,10 @@ def _find(db, who: str):
     phone = to_e164(who)
     member = store.by_phone(db, phone) if phone else (db.get(Member, int(who)) if who.isdigit() else None)
     if member is None or member.erased_at is not None:
-        fail(f"no member {who!r}" + ("" if phone or who.isdigit() else
-                                     "; give a phone number (+8562055512345) or a member id"))
+        fail(
+            f"no member {who!r}"
+            + ("" if phone or who.isdigit() else "; give a phone number (+8562055512345) or a member id")
+        )
     return member
 
 
@@ -124,13 +133,18 @@ def erase_command(who: str, yes: bool) -> None:
     with services.db.session() as db:
         member = _find(db, who)
         member_id, phone = member.id, member.phone
-    click.echo(f"member {member_id} ({mask(phone)}): name, number, organisation, topics and every "
-               "message text will be removed; votes and quiz scores stay in the totals.")
+    click.echo(
+        f"member {member_id} ({mask(phone)}): name, number, organisation, topics and every "
+        "message text will be removed; votes and quiz scores stay in the totals."
+    )
     if not yes and not click.confirm("Erase her for good?", default=False):
         click.echo("nothing was erased")
         return
-    erased = erase_member(services, Inbox.of(services), Spool(services.config.instance_path / "spool"),
-                          member_id, actor())
-    click.echo(f"member {member_id} erased: {erased.messages} message text(s), {erased.replies} "
-               f"typed repl(ies), {erased.waiting_texts} unprocessed text(s) of hers, "
-               f"{erased.redis_keys} Redis key(s)")
+    erased = erase_member(
+        services, Inbox.of(services), Spool(services.config.instance_path / "spool"), member_id, actor()
+    )
+    click.echo(
+        f"member {member_id} erased: {erased.messages} message text(s), {erased.replies} "
+        f"typed repl(ies), {erased.waiting_texts} unprocessed text(s) of hers, "
+        f"{erased.redis_keys} Redis key(s)"
+    )

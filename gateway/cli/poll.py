@@ -33,13 +33,30 @@ def find(db, ident: str):
 
 
 @poll.command("create")
-@click.option("--question", "questions", type=(str, str), multiple=True, metavar="LANGUAGE TEXT",
-              help="The question in one language (repeat per language): --question lo \"…\" --question en \"…\".")
-@click.option("--option", "options", type=(str, str), multiple=True, metavar="LANGUAGE TEXT",
-              help="An option in one language; repeat in order, the same number in each language.")
+@click.option(
+    "--question",
+    "questions",
+    type=(str, str),
+    multiple=True,
+    metavar="LANGUAGE TEXT",
+    help='The question in one language (repeat per language): --question lo "…" --question en "…".',
+)
+@click.option(
+    "--option",
+    "options",
+    type=(str, str),
+    multiple=True,
+    metavar="LANGUAGE TEXT",
+    help="An option in one language; repeat in order, the same number in each language.",
+)
 @click.option("--code", default="", help="What members may type first, e.g. P4 (default: the next free P<n>).")
-@click.option("--audience", "audience_spec", default="all", show_default=True,
-              help="Same filters as broadcasts: 'topic=nutrition;province=bokeo;language=lo;session=3'.")
+@click.option(
+    "--audience",
+    "audience_spec",
+    default="all",
+    show_default=True,
+    help="Same filters as broadcasts: 'topic=nutrition;province=bokeo;language=lo;session=3'.",
+)
 @click.option("--opens", default="", help="Local time it opens, e.g. '2026-11-22 08:00' (default: now).")
 @click.option("--closes", default="", help="Local time it closes (default: --open-for after opening).")
 @click.option("--open-for", default="7d", show_default=True, help="How long it stays open: 2h, 3d ...")
@@ -61,15 +78,23 @@ def create_command(questions, options, code, audience_spec, opens, closes, open_
         by_language.setdefault(lang.strip().lower(), []).append(text.strip())
     counts = {lang: len(texts) for lang, texts in by_language.items()}
     if len(set(counts.values())) > 1:
-        fail("poll not created: " + ", ".join(f"{n} --option {lang}" for lang, n in counts.items())
-             + "; give each option in every language, in the same order")
-    options = [{lang: texts[n] for lang, texts in by_language.items() if texts[n]}
-               for n in range(max(counts.values(), default=0))]
+        fail(
+            "poll not created: "
+            + ", ".join(f"{n} --option {lang}" for lang, n in counts.items())
+            + "; give each option in every language, in the same order"
+        )
+    options = [
+        {lang: texts[n] for lang, texts in by_language.items() if texts[n]}
+        for n in range(max(counts.values(), default=0))
+    ]
     try:
         audience = Audience.parse(audience_spec, vocabulary(services))
         opens_at = parse_local_time(opens, config.timezone) if opens else utcnow()
-        closes_at = (parse_local_time(closes, config.timezone) if closes
-                     else opens_at + timedelta(minutes=duration_minutes(open_for)))
+        closes_at = (
+            parse_local_time(closes, config.timezone)
+            if closes
+            else opens_at + timedelta(minutes=duration_minutes(open_for))
+        )
         with services.db.session() as db:
             code = code.strip().upper() or polls.next_code(db)
             polls.check(code, questions, options, opens_at, closes_at, services.catalog.languages)
@@ -79,8 +104,10 @@ def create_command(questions, options, code, audience_spec, opens, closes, open_
     except ValueError as exc:
         fail(f"poll not created: {exc}")
     zone = ZoneInfo(config.timezone)
-    click.echo(f"poll {poll_id} ({code}) created: open {opens_at.astimezone(zone):%d %b %H:%M} "
-               f"to {closes_at.astimezone(zone):%d %b %H:%M}. Send it with `outreach poll send {code}`.")
+    click.echo(
+        f"poll {poll_id} ({code}) created: open {opens_at.astimezone(zone):%d %b %H:%M} "
+        f"to {closes_at.astimezone(zone):%d %b %H:%M}. Send it with `outreach poll send {code}`."
+    )
     _warn_if_long_for_ussd(services, code, questions, options)
     _preview(services, broadcast_id)
 
@@ -93,13 +120,20 @@ def _warn_if_long_for_ussd(services, code: str, questions: dict, options: list[d
     from gateway.engine.events import localized
 
     for lang in questions:
-        screen = Screen(Text("poll.question", {"code": code, "question": localized(questions)}),
-                        tuple(Option(str(n), Text("option.item", {"label": localized(option)}))
-                              for n, option in enumerate(options, start=1)))
+        screen = Screen(
+            Text("poll.question", {"code": code, "question": localized(questions)}),
+            tuple(
+                Option(str(n), Text("option.item", {"label": localized(option)}))
+                for n, option in enumerate(options, start=1)
+            ),
+        )
         if not options_on_first_page(screen, services.catalog, lang):
-            click.secho(f"warning: in {lang}, the question and its answers do not fit one USSD screen, "
-                        f"so members who answer from the Polls menu must press 98 to see the answers. "
-                        f"A shorter question reads better there (SMS is not affected).", fg="yellow")
+            click.secho(
+                f"warning: in {lang}, the question and its answers do not fit one USSD screen, "
+                f"so members who answer from the Polls menu must press 98 to see the answers. "
+                f"A shorter question reads better there (SMS is not affected).",
+                fg="yellow",
+            )
 
 
 @poll.command("send")
@@ -115,8 +149,13 @@ def send_command(poll_ref, yes):
         if row.closed_at is not None or row.closes_at <= utcnow():
             fail(f"poll {row.code} has closed; create a new one")
         broadcast_id, opens_at, code = row.broadcast_id, row.opens_at, row.code
-    send(services, broadcast_id, yes, not_before=opens_at,
-         watch_hint=f"Watch answers with `outreach poll results {code}`.")
+    send(
+        services,
+        broadcast_id,
+        yes,
+        not_before=opens_at,
+        watch_hint=f"Watch answers with `outreach poll results {code}`.",
+    )
 
 
 @poll.command("close")
@@ -151,18 +190,28 @@ def list_command():
             click.echo("no polls yet; create one with `outreach poll create`")
         for row in rows:
             state = "open" if row.is_open(now) else ("not open yet" if row.opens_at > now else "closed")
-            click.echo(f"{row.id:>4}  {row.code:<6} {state:<12} closes {row.closes_at.astimezone(zone):%d %b %H:%M}  "
-                       f"{votes.get(row.id, 0):>6} answer(s)  {label(row.questions, 'en')}")
+            click.echo(
+                f"{row.id:>4}  {row.code:<6} {state:<12} closes {row.closes_at.astimezone(zone):%d %b %H:%M}  "
+                f"{votes.get(row.id, 0):>6} answer(s)  {label(row.questions, 'en')}"
+            )
 
 
 @poll.command("results")
 @click.argument("poll_ref", metavar="ID_OR_CODE")
 @click.option("--csv", "csv_file", default=None, help="Write the table to FILE ('-' for the screen).")
-@click.option("--chart", "chart_file", default=None, type=click.Path(dir_okay=False, path_type=Path),
-              help="Draw a bar chart to FILE.png or FILE.svg.")
+@click.option(
+    "--chart",
+    "chart_file",
+    default=None,
+    type=click.Path(dir_okay=False, path_type=Path),
+    help="Draw a bar chart to FILE.png or FILE.svg.",
+)
 @click.option("--lang", default=None, help="Language of labels (default: DEFAULT_LANGUAGE).")
-@click.option("--raw", is_flag=True, help="With --csv: replies exactly as typed, for scripts (a spreadsheet "
-                                          "may run a member-typed =FORMULA in them).")
+@click.option(
+    "--raw",
+    is_flag=True,
+    help="With --csv: replies exactly as typed, for scripts (a spreadsheet may run a member-typed =FORMULA in them).",
+)
 def results_command(poll_ref, csv_file, chart_file, lang, raw):
     """Counts and percentages, response rate, breakdowns, replies that did not count."""
     from gateway.polls import charts

@@ -15,8 +15,13 @@ def prompts() -> None:
 
 
 @prompts.command("audit")
-@click.option("--script", "script", type=click.Path(dir_okay=False, path_type=Path), default=None,
-              help="Write the recording script (CSV: key, language, text, where used) to FILE.")
+@click.option(
+    "--script",
+    "script",
+    type=click.Path(dir_okay=False, path_type=Path),
+    default=None,
+    help="Write the recording script (CSV: key, language, text, where used) to FILE.",
+)
 @click.option("--all", "everything", is_flag=True, help="List every recording calls use, not only missing ones.")
 def audit_command(script: Path | None, everything: bool) -> None:
     """List every prompt a call can play that has no recording, per language."""
@@ -35,8 +40,7 @@ def audit_command(script: Path | None, everything: bool) -> None:
         rows = [n for n in shown if n.language == lang]
         total = sum(1 for n in result.needed if n.language == lang)
         missing = sum(1 for n in result.missing if n.language == lang)
-        click.secho(f"{lang}: {total - missing} of {total} recordings present, {missing} missing",
-                    bold=True)
+        click.secho(f"{lang}: {total - missing} of {total} recordings present, {missing} missing", bold=True)
         for row in rows[:400]:
             click.echo(f"  {row.key:<34} {row.text[:60]!r}  ({', '.join(sorted(row.where))[:50]})")
     if result.spoken_live:
@@ -108,14 +112,19 @@ def import_command(source: Path) -> None:
     known = _known_keys(services)
     library = Recordings(config.recordings_path(), config.prompts_dir / "audio")
     if source.is_dir():
-        files = [(str(p.relative_to(source)), p.read_bytes) for p in sorted(source.rglob("*"))
-                 if p.is_file() and not p.name.startswith(".") and p.suffix.lower() != ".json"]
+        files = [
+            (str(p.relative_to(source)), p.read_bytes)
+            for p in sorted(source.rglob("*"))
+            if p.is_file() and not p.name.startswith(".") and p.suffix.lower() != ".json"
+        ]
     elif zipfile.is_zipfile(source):
         archive = zipfile.ZipFile(source)
         entries = [info for info in archive.infolist() if not info.is_dir() and not info.filename.endswith(".json")]
         if len(entries) > ZIP_ENTRIES:
-            fail(f"{source}: {len(entries):,} files; a recordings archive holds at most {ZIP_ENTRIES:,}. "
-                 "Nothing was imported")
+            fail(
+                f"{source}: {len(entries):,} files; a recordings archive holds at most {ZIP_ENTRIES:,}. "
+                "Nothing was imported"
+            )
         if sum(info.file_size for info in entries) > ZIP_UNPACKED:
             fail(f"{source}: unpacks to more than {ZIP_UNPACKED // 2**20:,} MB. Nothing was imported")
         files = [(info.filename, (lambda info=info: _unpacked(archive, info))) for info in entries]
@@ -146,8 +155,14 @@ def import_command(source: Path) -> None:
 
 
 @prompts.command("export")
-@click.option("--output", "output", type=click.Path(dir_okay=False, path_type=Path), default=Path("recordings.zip"),
-              show_default=True, help="The .zip file to write.")
+@click.option(
+    "--output",
+    "output",
+    type=click.Path(dir_okay=False, path_type=Path),
+    default=Path("recordings.zip"),
+    show_default=True,
+    help="The .zip file to write.",
+)
 def export_command(output: Path) -> None:
     """Write every recording (the organisers' own, and the shipped ones they have not
     replaced) to a .zip of <lang>/<key>.<wav|mp3>, for another install's `prompts import`."""

@@ -17,11 +17,21 @@ def quiz() -> None:
 
 @quiz.command("report")
 @click.option("--csv", "csv_file", default=None, help="Write the table to FILE ('-' for the screen).")
-@click.option("--chart", "chart_file", default=None, type=click.Path(dir_okay=False, path_type=Path),
-              help="Draw FILE.png/.svg (percent correct per question) and FILE-scores.png/.svg.")
+@click.option(
+    "--chart",
+    "chart_file",
+    default=None,
+    type=click.Path(dir_okay=False, path_type=Path),
+    help="Draw FILE.png/.svg (percent correct per question) and FILE-scores.png/.svg.",
+)
 @click.option("--lang", default=None, help="Language of question texts (default: DEFAULT_LANGUAGE).")
-@click.option("--quiz", "name", default="digital_safety", show_default=True,
-              help="Which quiz (a quiz's name: quizzes/<name>.yaml).")
+@click.option(
+    "--quiz",
+    "name",
+    default="digital_safety",
+    show_default=True,
+    help="Which quiz (a quiz's name: quizzes/<name>.yaml).",
+)
 def report_command(csv_file, chart_file, lang, name):
     """Percent correct per question (overall, by province, by language), scores, attempts."""
     from gateway.polls import charts, quiz_report

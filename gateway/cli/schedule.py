@@ -16,27 +16,29 @@ def sessions() -> None:
     """Schedule hangouts, trainings and community-of-practice meetings."""
 
 
-TITLE_HELP = "The title in one language (repeat per language): --title lo \"…\" --title en \"…\"."
+TITLE_HELP = 'The title in one language (repeat per language): --title lo "…" --title en "…".'
 
 
 @sessions.command("add")
 @click.option("--title", "titles", type=(str, str), multiple=True, metavar="LANGUAGE TEXT", help=TITLE_HELP)
-@click.option("--kind", default="hangout", show_default=True,
-              help="hangout, training or community_of_practice.")
+@click.option("--kind", default="hangout", show_default=True, help="hangout, training or community_of_practice.")
 @click.option("--topic", required=True, help="Topic group key, e.g. nutrition.")
-@click.option("--language", required=True,
-              help="A members' language (lo, en, ...), or all for a session held in every one (its reminders go to all).")
-@click.option("--starts", "starts_at", required=True,
-              help="Local start time, e.g. '2026-11-27 14:00' (TIMEZONE).")
-@click.option("--duration", "duration_minutes", default="60", show_default=True,
-              help="Minutes.")
+@click.option(
+    "--language",
+    required=True,
+    help="A members' language (lo, en, ...), or all for a session held in every one (its reminders go to all).",
+)
+@click.option("--starts", "starts_at", required=True, help="Local start time, e.g. '2026-11-27 14:00' (TIMEZONE).")
+@click.option("--duration", "duration_minutes", default="60", show_default=True, help="Minutes.")
 @click.option("--place", default="")
 @click.option("--link", "join_link", default="")
 @click.option("--dial-in", "dial_in", default="")
 @click.option("--capacity", default="")
-@click.option("--feedback-after", default=None,
-              help="Ask enrolled members a feedback poll this long after the end: 2h, 1d, or 'off' "
-                   "(default: FEEDBACK_AFTER).")
+@click.option(
+    "--feedback-after",
+    default=None,
+    help="Ask enrolled members a feedback poll this long after the end: 2h, 1d, or 'off' (default: FEEDBACK_AFTER).",
+)
 def add_command(feedback_after, titles, **values) -> None:
     """Add one session."""
     from gateway.store import schedule
@@ -51,8 +53,7 @@ def add_command(feedback_after, titles, **values) -> None:
         fail(f"session not added: {exc}")
     with services.db.session() as db:
         row = schedule.add(db, fields)
-    click.echo(f"session {row.id} added for "
-               f"{row.starts_at.astimezone(ZoneInfo(config.timezone)):%a %d %b %Y %H:%M}")
+    click.echo(f"session {row.id} added for {row.starts_at.astimezone(ZoneInfo(config.timezone)):%a %d %b %Y %H:%M}")
     _warn_long_titles(services.catalog, fields["titles"])
     _reminders(services, row.id)
 
@@ -65,9 +66,12 @@ def _warn_long_titles(catalog, titles: dict[str, str]) -> None:
     for lang, title in titles.items():
         room = catalog.room(lang, "next_session.details", "title")
         if room is not None and len(title) > room:
-            click.secho(f"warning: the {lang} title is {len(title)} characters; the USSD screen has "
-                        f"room for {room} and shows {fit(title, room)!r}. A shorter --title {lang} "
-                        "reads better (the whole title still goes out by SMS).", fg="yellow")
+            click.secho(
+                f"warning: the {lang} title is {len(title)} characters; the USSD screen has "
+                f"room for {room} and shows {fit(title, room)!r}. A shorter --title {lang} "
+                "reads better (the whole title still goes out by SMS).",
+                fg="yellow",
+            )
 
 
 def _feedback_minutes(config, text: str | None) -> int | None:
@@ -88,8 +92,11 @@ def _reminders(services, session_id: int) -> None:
     zone = ZoneInfo(services.config.timezone)
     with services.db.session() as db:
         for r in schedule.reminders(db, session_id):
-            what = ("feedback poll" if r.kind == "feedback"
-                    else f"reminder {r.offset_minutes // 60}h{r.offset_minutes % 60:02d} before")
+            what = (
+                "feedback poll"
+                if r.kind == "feedback"
+                else f"reminder {r.offset_minutes // 60}h{r.offset_minutes % 60:02d} before"
+            )
             click.echo(f"  {what}: {r.due_at.astimezone(zone):%a %d %b %H:%M} ({r.status})")
 
 
@@ -110,11 +117,16 @@ def import_command(file: Path) -> None:
     def do_import():
         with services.db.session() as db:
             return schedule.import_rows(
-                db, read_rows(file, ("topic", "language", "starts_at"), schedule.CSV_COLUMNS),
-                vocabulary(services), config.timezone, config.feedback_minutes())
+                db,
+                read_rows(file, ("topic", "language", "starts_at"), schedule.CSV_COLUMNS),
+                vocabulary(services),
+                config.timezone,
+                config.feedback_minutes(),
+            )
 
-    report = run_import(file, do_import, lambda report: f"{len(report.created)} session(s) added, "
-                        f"{len(report.rejected)} rejected")
+    report = run_import(
+        file, do_import, lambda report: f"{len(report.created)} session(s) added, {len(report.rejected)} rejected"
+    )
     for session_id in report.created:
         _reminders(services, session_id)
 
@@ -132,15 +144,16 @@ def list_command(include_past: bool) -> None:
         if not rows:
             click.echo("no upcoming sessions; add one with `outreach sessions add`")
             return
-        click.echo(f"{'id':>4}  {'starts (local)':<17} {'kind':<10} {'topic':<15} lang  "
-                   f"enrolled  title")
+        click.echo(f"{'id':>4}  {'starts (local)':<17} {'kind':<10} {'topic':<15} lang  enrolled  title")
         for row in rows:
             seats = f"{schedule.enrolled_count(db, row.id)}/{row.capacity or '-'}"
             title = row.titles.get("en") or next(iter(row.titles.values()))
             status = " (cancelled)" if row.cancelled_at else ""
-            click.echo(f"{row.id:>4}  {row.starts_at.astimezone(zone):%Y-%m-%d %H:%M} "
-                       f"{row.kind[:10]:<10} {row.topic:<15} {row.language:<5} {seats:<9} "
-                       f"{title}{status}")
+            click.echo(
+                f"{row.id:>4}  {row.starts_at.astimezone(zone):%Y-%m-%d %H:%M} "
+                f"{row.kind[:10]:<10} {row.topic:<15} {row.language:<5} {seats:<9} "
+                f"{title}{status}"
+            )
 
 
 @sessions.command("edit")
@@ -163,11 +176,19 @@ def edit_command(session_id, feedback_after, titles, **changes):
     with services.db.session() as db:
         row = fetch(db, TrainingSession, session_id, "session", "see `outreach sessions list --all`")
         retitled = {f"title_{lang}": text for lang, text in in_languages(titles, "--title").items()}
-        current = {**{f"title_{lang}": text for lang, text in row.titles.items()}, **retitled,
-                   "kind": row.kind, "topic": row.topic, "language": row.language,
-                   "starts_at": row.starts_at.isoformat(), "duration_minutes": row.duration_minutes,
-                   "place": row.place, "join_link": row.join_link, "dial_in": row.dial_in,
-                   "capacity": row.capacity}
+        current = {
+            **{f"title_{lang}": text for lang, text in row.titles.items()},
+            **retitled,
+            "kind": row.kind,
+            "topic": row.topic,
+            "language": row.language,
+            "starts_at": row.starts_at.isoformat(),
+            "duration_minutes": row.duration_minutes,
+            "place": row.place,
+            "join_link": row.join_link,
+            "dial_in": row.dial_in,
+            "capacity": row.capacity,
+        }
         current.update({k: v for k, v in changes.items() if v is not None})
         try:
             fields = schedule.session_fields(current, vocabulary(services), config.timezone)
@@ -213,8 +234,7 @@ def show_command(session_id):
     with services.db.session() as db:
         row = fetch(db, TrainingSession, session_id, "session", "see `outreach sessions list --all`")
         click.secho(f"Session {row.id}: {' / '.join(row.titles.values())}", bold=True)
-        click.echo(f"  {row.kind}, topic {row.topic}, in {row.language}"
-                   + (" (cancelled)" if row.cancelled_at else ""))
+        click.echo(f"  {row.kind}, topic {row.topic}, in {row.language}" + (" (cancelled)" if row.cancelled_at else ""))
         click.echo(f"  {row.starts_at.astimezone(zone):%a %d %b %Y %H:%M}, {row.duration_minutes} min")
         click.echo(f"  where: {schedule.where_to_join(row) or '-'}")
         click.echo(f"  enrolled: {schedule.enrolled_count(db, row.id)}/{row.capacity or '-'}")
@@ -230,8 +250,10 @@ def show_command(session_id):
     votes = results.overall.votes
     average = sum(n * v for n, v in enumerate(votes, start=1)) / results.answered if results.answered else 0
     rate = "–" if results.response_rate is None else f"{results.response_rate:.0f}%"
-    click.echo(f"  feedback (poll {feedback.code}): {results.answered} answer(s) of {results.reached} "
-               f"asked ({rate}), average {average:.1f} of 5")
+    click.echo(
+        f"  feedback (poll {feedback.code}): {results.answered} answer(s) of {results.reached} "
+        f"asked ({rate}), average {average:.1f} of 5"
+    )
     for n, text in enumerate(results.labels, start=1):
         bar = "█" * min(votes[n - 1], 40) + ("…" if votes[n - 1] > 40 else "")
         click.echo(f"    {n} {text:<18} {votes[n - 1]:>5}  {bar}")

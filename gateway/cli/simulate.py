@@ -29,9 +29,16 @@ class Phone:
         return self._post()
 
     def _post(self) -> str:
-        response = self.client.post(self.url, data={
-            "sessionId": self.session_id, "serviceCode": self.service_code,
-            "phoneNumber": self.phone, "networkCode": "45701", "text": self.text})
+        response = self.client.post(
+            self.url,
+            data={
+                "sessionId": self.session_id,
+                "serviceCode": self.service_code,
+                "phoneNumber": self.phone,
+                "networkCode": "45701",
+                "text": self.text,
+            },
+        )
         return response.get_data(as_text=True)
 
 
@@ -57,21 +64,32 @@ class Texter:
 
         with runtime_of(self.app).db.session() as db:
             member = members.by_phone(db, self.phone)
-            last = db.scalar(select(OutboundMessage.id).order_by(OutboundMessage.id.desc())
-                             .limit(1)) or 0
-        self.client.post(self.url, data={"from": self.phone, "to": "20880", "text": text,
-                                         "id": f"SIM{uuid.uuid4().hex}", "date": "", "linkId": ""})
+            last = db.scalar(select(OutboundMessage.id).order_by(OutboundMessage.id.desc()).limit(1)) or 0
+        self.client.post(
+            self.url,
+            data={
+                "from": self.phone,
+                "to": "20880",
+                "text": text,
+                "id": f"SIM{uuid.uuid4().hex}",
+                "date": "",
+                "linkId": "",
+            },
+        )
         runtime_of(self.app).inbox.drain(wait=True)  # the webhook only stored it
         queues = [runtime_of(self.app).queues[name] for name in QUEUES]
-        SimpleWorker(queues, connection=runtime_of(self.app).redis).work(
-            burst=True, logging_level="WARNING")
+        SimpleWorker(queues, connection=runtime_of(self.app).redis).work(burst=True, logging_level="WARNING")
         with runtime_of(self.app).db.session() as db:
             member = members.by_phone(db, self.phone)
             if member is None:
                 return []
-            return list(db.scalars(select(OutboundMessage.body).where(
-                OutboundMessage.member_id == member.id, OutboundMessage.id > last)
-                .order_by(OutboundMessage.id)))
+            return list(
+                db.scalars(
+                    select(OutboundMessage.body)
+                    .where(OutboundMessage.member_id == member.id, OutboundMessage.id > last)
+                    .order_by(OutboundMessage.id)
+                )
+            )
 
 
 def show_sms(bodies: list[str]) -> None:
@@ -81,8 +99,10 @@ def show_sms(bodies: list[str]) -> None:
         click.secho("(no reply)", fg="yellow")
     for body in bodies:
         size = sms_size(body)
-        click.secho(f"── SMS to you ({size.encoding}, {size.segments} segment"
-                    f"{'s' if size.segments != 1 else ''}) " + "─" * 16, fg="cyan")
+        click.secho(
+            f"── SMS to you ({size.encoding}, {size.segments} segment{'s' if size.segments != 1 else ''}) " + "─" * 16,
+            fg="cyan",
+        )
         click.echo(body)
 
 
@@ -112,15 +132,18 @@ def show_call(app, step, number: int) -> None:
             source = f"plays audio/{lang}/{audio}"
         else:
             source = "no recording: text-to-speech" if lang == "en" else "no recording: ENGLISH meanwhile"
-        click.echo(f"  {piece.text:<44} " + click.style(f"[{piece.key or 'live text'}; {source}]",
-                                                        fg="bright_black" if audio else "yellow"))
+        click.echo(
+            f"  {piece.text:<44} "
+            + click.style(f"[{piece.key or 'live text'}; {source}]", fg="bright_black" if audio else "yellow")
+        )
     if lang != "en" and step.english is not None:
         _heard_instead(library, step)
     if speech.record:
         click.secho("  (records what she says; type anything to stand for it)", fg="yellow")
     elif speech.digits:
-        click.secho(f"  (waits for {'a key' if speech.digits == 1 else 'keys, then #'}; "
-                    "press Enter for silence)", fg="yellow")
+        click.secho(
+            f"  (waits for {'a key' if speech.digits == 1 else 'keys, then #'}; press Enter for silence)", fg="yellow"
+        )
     else:
         click.secho("  (the call ends)", fg="yellow")
 
@@ -138,10 +161,16 @@ def _heard_instead(library, step) -> None:
 
     # Not untrusted XML: our own, made by markup.at_xml on this line.
     played = ET.fromstring(markup.at_xml(step.speech, step.language, audio_url, "", step.english))  # nosec B314
-    heard = [f"[plays {e.get('url')}]" if e.tag == "Play" else (e.text or "")
-             for e in played.iter() if e.tag in ("Play", "Say")]
-    own = all(e.tag == "Play" and f"audio/{step.language}/" in (e.get("url") or "")
-              for e in played.iter() if e.tag in ("Play", "Say"))
+    heard = [
+        f"[plays {e.get('url')}]" if e.tag == "Play" else (e.text or "")
+        for e in played.iter()
+        if e.tag in ("Play", "Say")
+    ]
+    own = all(
+        e.tag == "Play" and f"audio/{step.language}/" in (e.get("url") or "")
+        for e in played.iter()
+        if e.tag in ("Play", "Say")
+    )
     if heard and not own:
         click.secho("  she hears instead: " + " ".join(heard), fg="yellow")
 
@@ -153,18 +182,30 @@ def show(reply: str, number: int) -> None:
 
 
 @cli.command()
-@click.option("--phone", default="+12025550100", show_default=True,
-              help="Caller's number (the default is kept for fiction: no real member can have it).")
-@click.option("--lang", default=None, metavar="LANGUAGE",
-              help="Language for a member not yet registered, one the content has (registered members keep theirs).")
-@click.option("--input", "inputs", multiple=True,
-              help="Scripted key presses, in order (repeat the option). Prints every screen.")
+@click.option(
+    "--phone",
+    default="+12025550100",
+    show_default=True,
+    help="Caller's number (the default is kept for fiction: no real member can have it).",
+)
+@click.option(
+    "--lang",
+    default=None,
+    metavar="LANGUAGE",
+    help="Language for a member not yet registered, one the content has (registered members keep theirs).",
+)
+@click.option(
+    "--input", "inputs", multiple=True, help="Scripted key presses, in order (repeat the option). Prints every screen."
+)
 @click.option("--service-code", default="*384*1#", show_default=True)
-@click.option("--channel", type=click.Choice(["ussd", "sms", "voice"]), default="ussd", show_default=True,
-              help="sms: each input is a text message (try JOIN, NEXT, ຕໍ່ໄປ, STOP); "
-                   "voice: what a caller hears, and key presses.")
-def simulate(phone: str, lang: str | None, inputs: tuple[str, ...], service_code: str,
-             channel: str) -> None:
+@click.option(
+    "--channel",
+    type=click.Choice(["ussd", "sms", "voice"]),
+    default="ussd",
+    show_default=True,
+    help="sms: each input is a text message (try JOIN, NEXT, ຕໍ່ໄປ, STOP); voice: what a caller hears, and key presses.",
+)
+def simulate(phone: str, lang: str | None, inputs: tuple[str, ...], service_code: str, channel: str) -> None:
     """Walk the menus as a member would, over USSD, SMS or a voice call."""
     from gateway.phone import to_e164
 
@@ -192,8 +233,7 @@ def simulate(phone: str, lang: str | None, inputs: tuple[str, ...], service_code
     if channel == "voice":
         _call(app, to_e164(phone), inputs)
         return
-    handset = Phone(app.test_client(), phone, service_code,
-                    app.config["GATEWAY"].at_webhook_token)
+    handset = Phone(app.test_client(), phone, service_code, app.config["GATEWAY"].at_webhook_token)
     reply, screen = handset.dial(), 1
     show(reply, screen)
     if inputs:

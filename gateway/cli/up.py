@@ -14,11 +14,16 @@ from gateway.cli import cli
 
 
 @cli.command()
-@click.option("--host", default="127.0.0.1", show_default=True,
-              help="Address to listen on (0.0.0.0 to accept outside connections).")
+@click.option(
+    "--host",
+    default="127.0.0.1",
+    show_default=True,
+    help="Address to listen on (0.0.0.0 to accept outside connections).",
+)
 @click.option("--port", type=int, default=None, help="Port (default: $PORT or 8000).")
-@click.option("--workers", type=click.IntRange(1, 64), default=None,
-              help="Web worker processes (default: $WEB_WORKERS or 4).")
+@click.option(
+    "--workers", type=click.IntRange(1, 64), default=None, help="Web worker processes (default: $WEB_WORKERS or 4)."
+)
 def up(host: str, port: int | None, workers: int | None) -> None:
     """Migrate the database, then run the web server, an RQ worker and (with no
     REDIS_URL) an embedded Redis, until Ctrl-C."""
@@ -34,17 +39,36 @@ def up(host: str, port: int | None, workers: int | None) -> None:
     if migrated.returncode != 0:
         raise click.ClickException("the database could not be migrated; see the message above")
     redis_url = config.redis_url or broker.embedded_redis_url(config.instance_path)
-    env = dict(os.environ, REDIS_URL=redis_url, DATABASE_URL=config.sqlalchemy_url,
-               SECRET_KEY=config.secret_key, AT_WEBHOOK_TOKEN=config.at_webhook_token,
-               INSTANCE_PATH=str(config.instance_path))
-    web = Child("web server", [
-        sys.executable, "-m", "gunicorn", "--bind", f"{host}:{port}",
-        "--workers", str(workers or config.web_workers), "--access-logfile", "-",
-        # No client address, no body, and the path without its query string: AT's
-        # callbacks carry ?token=, which would let anyone reading logs forge them.
-        "--access-logformat", '%(t)s "%(m)s %(U)s" %(s)s %(L)ss',
-        "--config", "python:gateway.webhooks.gunicorn_conf",  # the app loaded once, shared by the workers
-        "gateway.app:create_app()"], env)
+    env = dict(
+        os.environ,
+        REDIS_URL=redis_url,
+        DATABASE_URL=config.sqlalchemy_url,
+        SECRET_KEY=config.secret_key,
+        AT_WEBHOOK_TOKEN=config.at_webhook_token,
+        INSTANCE_PATH=str(config.instance_path),
+    )
+    web = Child(
+        "web server",
+        [
+            sys.executable,
+            "-m",
+            "gunicorn",
+            "--bind",
+            f"{host}:{port}",
+            "--workers",
+            str(workers or config.web_workers),
+            "--access-logfile",
+            "-",
+            # No client address, no body, and the path without its query string: AT's
+            # callbacks carry ?token=, which would let anyone reading logs forge them.
+            "--access-logformat",
+            '%(t)s "%(m)s %(U)s" %(s)s %(L)ss',
+            "--config",
+            "python:gateway.webhooks.gunicorn_conf",  # the app loaded once, shared by the workers
+            "gateway.app:create_app()",
+        ],
+        env,
+    )
     worker = Child("worker", [sys.executable, "-m", "gateway.cli.main", "worker"], env)
     children = [web, worker]
     for name, command in provider_commands(config.sms_provider).items():  # the SMPP link's bind
@@ -70,7 +94,8 @@ def up(host: str, port: int | None, workers: int | None) -> None:
     except FirstStartFailed as failed:
         raise click.ClickException(
             f"the {failed} stopped as soon as it started (a port in use, or a setting it "
-            "cannot use?); see its message above") from None
+            "cannot use?); see its message above"
+        ) from None
     finally:
         # All at once: each takes a second or two to finish what it holds, and none
         # needs another gone first (a text the web server takes meanwhile is in the
@@ -129,8 +154,7 @@ class Child:
             raise FirstStartFailed(self.name)  # it gave up by itself; a signal would be < 0
         if now - self.started > self.HEALTHY_AFTER_S:
             self.delay = 1.0
-        click.secho(f"  {self.name} stopped (exit {code}); restarting in {self.delay:.0f} s",
-                    fg="yellow", bold=True)
+        click.secho(f"  {self.name} stopped (exit {code}); restarting in {self.delay:.0f} s", fg="yellow", bold=True)
         self.restart_at = now + self.delay
         self.delay = min(self.delay * 2, self.RESTART_MAX_S)
 
@@ -159,8 +183,11 @@ def _webhook_urls(config, public: str) -> list[tuple[str, list[tuple[str, str]]]
     whose secret is configured are served at all (``providers/<name>/settings.py``)."""
     from gateway.providers import parts
 
-    return [found for module in parts("settings") if hasattr(module, "webhook_urls")
-            and (found := module.webhook_urls(config, public)) is not None]
+    return [
+        found
+        for module in parts("settings")
+        if hasattr(module, "webhook_urls") and (found := module.webhook_urls(config, public)) is not None
+    ]
 
 
 def provider_commands(name: str) -> dict[str, list[str]]:
@@ -194,8 +221,11 @@ def _voice_warning(config) -> None:
     from gateway.content.prompts import Catalog
     from gateway.content.recordings import Recordings
 
-    result = audit(load_book(config.flows_dir), Catalog.load(config.prompts_dir, config.timezone),
-                   Recordings(config.recordings_path(), config.prompts_dir / "audio"))
+    result = audit(
+        load_book(config.flows_dir),
+        Catalog.load(config.prompts_dir, config.timezone),
+        Recordings(config.recordings_path(), config.prompts_dir / "audio"),
+    )
     warning = coverage_warning(result, config.default_language)
     if warning:
         click.secho(f"  WARNING: {warning}\n", fg="yellow")
@@ -231,8 +261,10 @@ def _check_default_language(config) -> None:
     finally:
         services.redis.close()
     if config.default_language not in known:
-        raise click.ClickException(f"DEFAULT_LANGUAGE: the content has no {config.default_language!r} catalog; "
-                                   f"it has {', '.join(known)} (add a language: docs/content.md)")
+        raise click.ClickException(
+            f"DEFAULT_LANGUAGE: the content has no {config.default_language!r} catalog; "
+            f"it has {', '.join(known)} (add a language: docs/content.md)"
+        )
 
 
 @cli.command()

@@ -19,10 +19,19 @@ def users() -> None:
 
 @users.command("add")
 @click.argument("email")
-@click.option("--role", type=click.Choice(list(ROLES)), required=True,
-              help="viewer reads; organiser also sends, edits and erases; editor also publishes content; admin also manages accounts.")
-@click.option("--language", type=click.Choice(["lo", "en"]), default="lo", show_default=True,
-              help="The dashboard's language for this account (each user can switch).")
+@click.option(
+    "--role",
+    type=click.Choice(list(ROLES)),
+    required=True,
+    help="viewer reads; organiser also sends, edits and erases; editor also publishes content; admin also manages accounts.",
+)
+@click.option(
+    "--language",
+    type=click.Choice(["lo", "en"]),
+    default="lo",
+    show_default=True,
+    help="The dashboard's language for this account (each user can switch).",
+)
 @click.option("--password-stdin", is_flag=True, help="Read the password from standard input (for scripts).")
 def add_command(email: str, role: str, language: str, password_stdin: bool) -> None:
     """Create an account; asks for the password twice unless --password-stdin."""

@@ -45,11 +45,12 @@ def convert(data: bytes, max_seconds: int = MAX_SECONDS) -> Clip:
     first, last = _voice_bounds(samples)
     if first is None:
         raise InputProblem("only silence: nothing was recorded")
-    samples = samples[max(0, first - PAD):min(len(samples), last + PAD)]
+    samples = samples[max(0, first - PAD) : min(len(samples), last + PAD)]
     seconds = len(samples) / RATE
     if seconds > max_seconds:
-        raise InputProblem("too long: %(seconds)s s; keep it under %(most)s s",
-                           seconds=round(seconds), most=max_seconds)
+        raise InputProblem(
+            "too long: %(seconds)s s; keep it under %(most)s s", seconds=round(seconds), most=max_seconds
+        )
     return Clip(_wav(_even_out(samples)), round(seconds, 2))
 
 
@@ -71,12 +72,13 @@ def _decode(data: bytes) -> array:
         try:
             for frame in container.decode(container.streams.audio[0]):
                 for piece in resampler.resample(frame):
-                    out.frombytes(bytes(piece.planes[0])[:piece.samples * 2])
+                    out.frombytes(bytes(piece.planes[0])[: piece.samples * 2])
                 if len(out) > RAW_LIMIT_SECONDS * RATE:
-                    raise InputProblem("too long: %(seconds)s s; keep it under %(most)s s",
-                                       seconds=RAW_LIMIT_SECONDS, most=MAX_SECONDS)
+                    raise InputProblem(
+                        "too long: %(seconds)s s; keep it under %(most)s s", seconds=RAW_LIMIT_SECONDS, most=MAX_SECONDS
+                    )
             for piece in resampler.resample(None):
-                out.frombytes(bytes(piece.planes[0])[:piece.samples * 2])
+                out.frombytes(bytes(piece.planes[0])[: piece.samples * 2])
         except (av.error.FFmpegError, ValueError):
             raise unreadable from None
     return out

@@ -54,10 +54,16 @@ class Edition:
             catalog = Catalog.from_texts(in_folder(documents, "prompts"), timezone)
         except GatewayError as exc:
             problems.append(Problem("prompts", str(exc)))
-        quizzes = [found for name, body in sorted(in_folder(documents, "quizzes").items())
-                   if (found := quiz.read(name, body, problems)) is not None]
-        surveys = [found for name, body in sorted(in_folder(documents, "surveys").items())
-                   if (found := survey.read(name, body, problems)) is not None]
+        quizzes = [
+            found
+            for name, body in sorted(in_folder(documents, "quizzes").items())
+            if (found := quiz.read(name, body, problems)) is not None
+        ]
+        surveys = [
+            found
+            for name, body in sorted(in_folder(documents, "surveys").items())
+            if (found := survey.read(name, body, problems)) is not None
+        ]
         if not problems:
             languages.promise(book, catalog)
             problems += languages.problems(catalog)
@@ -89,13 +95,23 @@ def shape_problems(documents: Mapping[str, str]) -> list[Problem]:
         problems.append(Problem("content", f"{len(documents)} documents; at most {MAX_DOCUMENTS}"))
     for name, body in documents.items():
         if not _NAME.match(name):
-            problems.append(Problem(name, "not a content document name (flows/<name>.yaml, "
-                                          "prompts/<language>.yaml, quizzes/<name>.yaml or surveys/<name>.yaml: "
-                                          "lower-case "
-                                          "letters, digits, - and _)"))
+            problems.append(
+                Problem(
+                    name,
+                    "not a content document name (flows/<name>.yaml, "
+                    "prompts/<language>.yaml, quizzes/<name>.yaml or surveys/<name>.yaml: "
+                    "lower-case "
+                    "letters, digits, - and _)",
+                )
+            )
         elif len(body.encode("utf-8")) > MAX_DOCUMENT_BYTES:
-            problems.append(Problem(f"{name}:1", f"{len(body.encode('utf-8')) // 1024} KB; "
-                                                 f"a document may be at most {MAX_DOCUMENT_BYTES // 1024} KB"))
+            problems.append(
+                Problem(
+                    f"{name}:1",
+                    f"{len(body.encode('utf-8')) // 1024} KB; "
+                    f"a document may be at most {MAX_DOCUMENT_BYTES // 1024} KB",
+                )
+            )
     if not in_folder(documents, "flows"):
         problems.append(Problem("flows", "no flows"))
     return problems
@@ -103,12 +119,15 @@ def shape_problems(documents: Mapping[str, str]) -> list[Problem]:
 
 def read_folder(root: Path | str) -> dict[str, str]:
     """The documents under ``root``: ``root/flows/*.yaml`` and ``root/prompts/*.yaml``."""
-    return read_folders(Path(root) / "flows", Path(root) / "prompts", Path(root) / "quizzes",
-                        Path(root) / "surveys")
+    return read_folders(Path(root) / "flows", Path(root) / "prompts", Path(root) / "quizzes", Path(root) / "surveys")
 
 
-def read_folders(flows_dir: Path | str, prompts_dir: Path | str, quizzes_dir: Path | str | None = None,
-                 surveys_dir: Path | str | None = None) -> dict[str, str]:
+def read_folders(
+    flows_dir: Path | str,
+    prompts_dir: Path | str,
+    quizzes_dir: Path | str | None = None,
+    surveys_dir: Path | str | None = None,
+) -> dict[str, str]:
     """The documents of a flows folder and a prompts folder (the repository's own:
     what a new install publishes first), and of quizzes and surveys folders if given."""
     documents = {}
@@ -137,5 +156,4 @@ def write_folder(documents: Mapping[str, str], root: Path | str) -> list[Path]:
 
 def digest(documents: Mapping[str, str]) -> str:
     """One hash of every document's name and text: the same content, the same digest."""
-    return hashlib.sha256(json.dumps(dict(sorted(documents.items())), ensure_ascii=False)
-                          .encode("utf-8")).hexdigest()
+    return hashlib.sha256(json.dumps(dict(sorted(documents.items())), ensure_ascii=False).encode("utf-8")).hexdigest()

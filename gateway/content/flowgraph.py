@@ -54,8 +54,14 @@ def _edges(node):
 BOX_W, BOX_H, GAP_X, GAP_Y, MARGIN = 210, 58, 36, 64, 24
 
 
-def svg(book: FlowBook, name: str, catalog, lang: str, words: Mapping[str, str] | None = None,
-        mark: Callable[[str], str] = escape) -> str:
+def svg(
+    book: FlowBook,
+    name: str,
+    catalog,
+    lang: str,
+    words: Mapping[str, str] | None = None,
+    mark: Callable[[str], str] = escape,
+) -> str:
     """Flow ``name`` drawn as SVG, top to bottom: one row per step from the start
     (breadth first), an arrow per way on, labelled with the key that takes it. Each
     box shows the step's kind and the start of its words in ``lang``. Drawn here
@@ -98,10 +104,12 @@ def svg(book: FlowBook, name: str, catalog, lang: str, words: Mapping[str, str] 
         left = (width - row_width) / 2
         for n, key in enumerate(row):
             where[key] = (left + n * (BOX_W + GAP_X), MARGIN + level * (BOX_H + GAP_Y))
-    parts = [f'<svg xmlns="http://www.w3.org/2000/svg" class="flow" width="{width}" height="{height}" '
-             f'viewBox="0 0 {width} {height}" role="img" aria-label="{_attr(words.get("flow:" + name, name))}">',
-             '<defs><marker id="arrow" viewBox="0 0 10 10" refX="9" refY="5" markerWidth="7" markerHeight="7" '
-             'orient="auto-start-reverse"><path d="M0,0L10,5L0,10z" fill="#5f6b7a"/></marker></defs>']
+    parts = [
+        f'<svg xmlns="http://www.w3.org/2000/svg" class="flow" width="{width}" height="{height}" '
+        f'viewBox="0 0 {width} {height}" role="img" aria-label="{_attr(words.get("flow:" + name, name))}">',
+        '<defs><marker id="arrow" viewBox="0 0 10 10" refX="9" refY="5" markerWidth="7" markerHeight="7" '
+        'orient="auto-start-reverse"><path d="M0,0L10,5L0,10z" fill="#5f6b7a"/></marker></defs>',
+    ]
     for source, target, label in edges:
         (x1, y1), (x2, y2) = where[source], where[target]
         if where[target][1] > where[source][1]:  # down a row: a straight arrow
@@ -116,25 +124,35 @@ def svg(book: FlowBook, name: str, catalog, lang: str, words: Mapping[str, str] 
             mx, my = (sx + tx) / 2, (sy + ty) / 2
             said = words.get(label) or (label if label.isdigit() else "")
             marked = "" if said else ' lang="zxx"'
-            parts.append(f'<text x="{mx:.0f}" y="{my:.0f}" class="edge" text-anchor="middle"{marked}>'
-                         f'{escape(said or label)}</text>')
+            parts.append(
+                f'<text x="{mx:.0f}" y="{my:.0f}" class="edge" text-anchor="middle"{marked}>'
+                f"{escape(said or label)}</text>"
+            )
     for key, (x, y) in where.items():
         if key in flow.nodes:
             node = flow.nodes[key]
             kind, says = node.kind, _words(node, catalog, lang)
             fill = {"end": "#fde8e8", "condition": "#fef3c7", "action": "#e0f2fe"}.get(kind, "#ffffff")
-            second = (f'<text x="{x + 8:.0f}" y="{y + 43:.0f}" class="words">{mark(says)}</text>' if says else
-                      f'<text x="{x + 8:.0f}" y="{y + 43:.0f}" class="words" lang="zxx">{escape(key)}</text>')
+            second = (
+                f'<text x="{x + 8:.0f}" y="{y + 43:.0f}" class="words">{mark(says)}</text>'
+                if says
+                else f'<text x="{x + 8:.0f}" y="{y + 43:.0f}" class="words" lang="zxx">{escape(key)}</text>'
+            )
         else:  # a step of another flow: that flow's name
             kind, fill = "→", "#edf2f7"
             other = key.split(":")[0]
             said = words.get("flow:" + other)
-            second = (f'<text x="{x + 8:.0f}" y="{y + 43:.0f}" class="words">{escape(_short(said))}</text>' if said else
-                      f'<text x="{x + 8:.0f}" y="{y + 43:.0f}" class="words" lang="zxx">{escape(key)}</text>')
-        parts.append(f'<g class="node {escape(kind)}"><rect x="{x:.0f}" y="{y:.0f}" width="{BOX_W}" height="{BOX_H}" '
-                     f'rx="7" fill="{fill}" stroke="#2b6cb0"/>'
-                     f'<text x="{x + 8:.0f}" y="{y + 19:.0f}" class="kind">{escape(words.get(kind, kind))}</text>'
-                     f'{second}</g>')
+            second = (
+                f'<text x="{x + 8:.0f}" y="{y + 43:.0f}" class="words">{escape(_short(said))}</text>'
+                if said
+                else f'<text x="{x + 8:.0f}" y="{y + 43:.0f}" class="words" lang="zxx">{escape(key)}</text>'
+            )
+        parts.append(
+            f'<g class="node {escape(kind)}"><rect x="{x:.0f}" y="{y:.0f}" width="{BOX_W}" height="{BOX_H}" '
+            f'rx="7" fill="{fill}" stroke="#2b6cb0"/>'
+            f'<text x="{x + 8:.0f}" y="{y + 19:.0f}" class="kind">{escape(words.get(kind, kind))}</text>'
+            f"{second}</g>"
+        )
     parts.append("</svg>")
     return "\n".join(parts)
 

@@ -44,16 +44,16 @@ class _LineLoader(yaml.SafeLoader):
 
     def compose_node(self, parent, index):
         if self.check_event(yaml.AliasEvent):
-            raise yaml.composer.ComposerError(None, None, "aliases (*name) are not allowed here",
-                                              self.peek_event().start_mark)
+            raise yaml.composer.ComposerError(
+                None, None, "aliases (*name) are not allowed here", self.peek_event().start_mark
+            )
         return super().compose_node(parent, index)
 
 
 def _construct_mapping(loader, node):
     mapping = LineDict(loader.construct_mapping(node, deep=True))
     mapping.line = node.start_mark.line + 1
-    mapping.key_lines = {key.value: key.start_mark.line + 1 for key, _ in node.value
-                         if hasattr(key, "value")}
+    mapping.key_lines = {key.value: key.start_mark.line + 1 for key, _ in node.value if hasattr(key, "value")}
     return mapping
 
 
@@ -174,8 +174,7 @@ def _load_flow(path: str, text: str, problems: list[Problem]) -> Flow | None:
     return Flow(name, start, nodes, str(path), tuple(str(c) for c in channels), budget)
 
 
-def _build_node(flow: str, node_id: str, spec: Any, path: str, problems: list[Problem],
-                line: int):
+def _build_node(flow: str, node_id: str, spec: Any, path: str, problems: list[Problem], line: int):
     where = f"{path}:{line}"
     if not isinstance(spec, dict):
         problems.append(Problem(where, f"node {node_id!r} must be a mapping"))
@@ -183,8 +182,9 @@ def _build_node(flow: str, node_id: str, spec: Any, path: str, problems: list[Pr
     kind = spec.get("type")
     cls = NODE_TYPES.get(kind)
     if cls is None:
-        problems.append(Problem(where, f"node {node_id!r} has unknown type {kind!r}; "
-                                       f"known: {', '.join(sorted(NODE_TYPES))}"))
+        problems.append(
+            Problem(where, f"node {node_id!r} has unknown type {kind!r}; known: {', '.join(sorted(NODE_TYPES))}")
+        )
         return None
     fields = {f.name for f in dataclasses.fields(cls)} - {"id", "flow", "line"}
     kwargs: dict[str, Any] = {}
@@ -211,15 +211,13 @@ def _build_node(flow: str, node_id: str, spec: Any, path: str, problems: list[Pr
 def _convert(cls, node_id: str, kwargs: dict[str, Any]) -> None:
     """Turn YAML values into the node's field types, in place."""
     if cls is MenuNode and "options" in kwargs:
-        kwargs["options"] = tuple(
-            MenuOption(str(o["label"]), o.get("next"), o.get("value")) for o in kwargs["options"])
+        kwargs["options"] = tuple(MenuOption(str(o["label"]), o.get("next"), o.get("value")) for o in kwargs["options"])
     if cls is InputNode:
         kwargs["validator"] = build_validator(kwargs.get("validator") or {"type": "text"})
         if "skip" in kwargs:
             kwargs["skip"] = str(kwargs["skip"])
     if cls is ConditionNode:
-        kwargs["branches"] = tuple(
-            (Condition.parse(b["if"]), str(b["next"])) for b in kwargs.get("branches", ()))
+        kwargs["branches"] = tuple((Condition.parse(b["if"]), str(b["next"])) for b in kwargs.get("branches", ()))
     if "options" in kwargs and isinstance(kwargs["options"], list):
         kwargs["options"] = tuple(str(o) for o in kwargs["options"])
     if "question" in {f.name for f in dataclasses.fields(cls)}:
@@ -230,10 +228,15 @@ def _convert(cls, node_id: str, kwargs: dict[str, Any]) -> None:
 
 
 _REQUIRED = {
-    "menu": ("prompt",), "multiselect": ("prompt", "options_from", "save_as", "next"),
-    "input": ("prompt", "save_as", "next"), "condition": ("otherwise",),
-    "action": ("action",), "quiz_question": ("quiz", "prompt", "options", "explain", "next"),
-    "quiz_score": ("quiz",), "message": ("prompt", "next"), "end": ("prompt",),
+    "menu": ("prompt",),
+    "multiselect": ("prompt", "options_from", "save_as", "next"),
+    "input": ("prompt", "save_as", "next"),
+    "condition": ("otherwise",),
+    "action": ("action",),
+    "quiz_question": ("quiz", "prompt", "options", "explain", "next"),
+    "quiz_score": ("quiz",),
+    "message": ("prompt", "next"),
+    "end": ("prompt",),
 }
 
 

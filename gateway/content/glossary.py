@@ -48,8 +48,7 @@ def avoided_words(path: Path = GLOSSARY) -> dict[str, str]:
 
 def flags(text: str) -> list[Avoided]:
     """The ruled-out words ``text`` uses, with what to say instead."""
-    return [Avoided(word, instead) for word, instead in avoided_words().items()
-            if word not in ALLOWED and word in text]
+    return [Avoided(word, instead) for word, instead in avoided_words().items() if word not in ALLOWED and word in text]
 
 
 def catalog_flags(texts: Mapping[str, str]) -> dict[str, list[Avoided]]:

@@ -54,9 +54,17 @@ def needed(book: FlowBook) -> set[str]:
 def described(book: FlowBook, catalog: Catalog) -> list[Language]:
     """Each catalog's language: its name, digits, fallback and coverage, in menu order."""
     keys = needed(book)
-    found = [Language(code, catalog.name(code), catalog.texts[code].get("catalog.digits", ""),
-                      catalog.fallback(code), len(keys & set(catalog.texts[code])), len(keys))
-             for code in catalog.languages]
+    found = [
+        Language(
+            code,
+            catalog.name(code),
+            catalog.texts[code].get("catalog.digits", ""),
+            catalog.fallback(code),
+            len(keys & set(catalog.texts[code])),
+            len(keys),
+        )
+        for code in catalog.languages
+    ]
     order = list(book.lists[LIST].items) if LIST in book.lists else []
     return sorted(found, key=lambda lang: (order.index(lang.code) if lang.code in order else len(order), lang.code))
 
@@ -91,13 +99,26 @@ def problems(catalog: Catalog, where: str = "prompts") -> list[Problem]:
         # A catalog from before catalogs described themselves has no name: it is shown by
         # its code (and its ``lang.<code>`` labels) until one is given; an empty one is a mistake.
         if "catalog.name" in texts and not texts["catalog.name"].strip():
-            found.append(Problem.said(f"{document}:1", "catalog.name: the language's name in its own "
-                                      "script, as members will see it on the language menu"))
+            found.append(
+                Problem.said(
+                    f"{document}:1",
+                    "catalog.name: the language's name in its own script, as members will see it on the language menu",
+                )
+            )
         digits = texts.get("catalog.digits", "")
-        if digits and not (len(digits) == 10 and all(unicodedata.decimal(ch, -1) == n and ord(ch) in DIGIT_MAP
-                                                     or ch == str(n) for n, ch in enumerate(digits))):
-            found.append(Problem.said(f"{document}:1", "catalog.digits: the ten digits 0 to 9 in order, "
-                                      "in a script the gateway reads (Latin, Lao, Thai, Khmer, Myanmar)"))
+        if digits and not (
+            len(digits) == 10
+            and all(
+                unicodedata.decimal(ch, -1) == n and ord(ch) in DIGIT_MAP or ch == str(n) for n, ch in enumerate(digits)
+            )
+        ):
+            found.append(
+                Problem.said(
+                    f"{document}:1",
+                    "catalog.digits: the ten digits 0 to 9 in order, "
+                    "in a script the gateway reads (Latin, Lao, Thai, Khmer, Myanmar)",
+                )
+            )
         fallback = texts.get("catalog.fallback")
         if fallback and fallback not in catalog.texts:
             found.append(Problem.said(f"{document}:1", "catalog.fallback: %(code)s has no catalog", code=fallback))

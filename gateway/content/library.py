@@ -47,8 +47,14 @@ SHIPPED_BY = "outreach (shipped)"
 
 
 class Library:
-    def __init__(self, db: Database, redis: Redis, shipped: Callable[[], Mapping[str, str]],
-                 timezone: str, check_every: float = CHECK_EVERY_S):
+    def __init__(
+        self,
+        db: Database,
+        redis: Redis,
+        shipped: Callable[[], Mapping[str, str]],
+        timezone: str,
+        check_every: float = CHECK_EVERY_S,
+    ):
         self.db, self.redis, self.shipped, self.timezone = db, redis, shipped, timezone
         self.check_every = check_every
         self._editions: OrderedDict[int, Edition] = OrderedDict()
@@ -75,8 +81,11 @@ class Library:
                 # A version this release cannot build (published under an older one
                 # with looser checks): members keep what this process runs, or the
                 # shipped content, and the log says which version to fix or revert.
-                log.exception("content version %s cannot be built; still serving %s", number,
-                              self._current.number if self._current else "the shipped content")
+                log.exception(
+                    "content version %s cannot be built; still serving %s",
+                    number,
+                    self._current.number if self._current else "the shipped content",
+                )
                 edition = self._current or Edition.build(0, self.shipped(), self.timezone)
             self._current = edition
         return self._current
@@ -136,8 +145,7 @@ class Library:
         try:
             self.redis.set(KEY, number, ex=ANNOUNCE_TTL_S)
         except RedisError:
-            log.warning("could not announce content version %s; processes find it within %s s",
-                        number, ANNOUNCE_TTL_S)
+            log.warning("could not announce content version %s; processes find it within %s s", number, ANNOUNCE_TTL_S)
         self.forget()
 
     def ensure(self) -> int:
@@ -149,8 +157,9 @@ class Library:
             with self.db.session() as db:
                 published = content.published(db)
                 if published is None:
-                    row = content.add(db, docs, "shipped", SHIPPED_BY, "the content this release ships",
-                                      shipped_digest=shipped_digest)
+                    row = content.add(
+                        db, docs, "shipped", SHIPPED_BY, "the content this release ships", shipped_digest=shipped_digest
+                    )
                     return content.publish(db, row.id).id
                 self._offer(db, published.id, docs, shipped_digest)
                 return published.id
@@ -169,17 +178,33 @@ class Library:
             return  # this release's content is known here already
         untouched = previous and content.documents(db, published) == content.documents(db, previous[0].id)
         if untouched:
-            row = content.add(db, docs, "shipped", SHIPPED_BY, "the content of this release "
-                              "(published: this install had not edited its content)",
-                              based_on=published, shipped_digest=shipped_digest)
+            row = content.add(
+                db,
+                docs,
+                "shipped",
+                SHIPPED_BY,
+                "the content of this release (published: this install had not edited its content)",
+                based_on=published,
+                shipped_digest=shipped_digest,
+            )
             content.publish(db, row.id)
             log.info("content: this release's content is published as version %s", row.id)
         else:
-            row = content.add(db, docs, "shipped", SHIPPED_BY, "the content of this release, offered: "
-                              "your edits stay published until you publish this",
-                              based_on=published, shipped_digest=shipped_digest)
-            log.warning("content: this release changed the shipped content; it is offered as draft "
-                        "version %s (see `outreach content diff %s`)", row.id, row.id)
+            row = content.add(
+                db,
+                docs,
+                "shipped",
+                SHIPPED_BY,
+                "the content of this release, offered: your edits stay published until you publish this",
+                based_on=published,
+                shipped_digest=shipped_digest,
+            )
+            log.warning(
+                "content: this release changed the shipped content; it is offered as draft "
+                "version %s (see `outreach content diff %s`)",
+                row.id,
+                row.id,
+            )
 
     def _announced(self) -> int | None:
         try:

@@ -34,13 +34,42 @@ from gateway.content.prompts import Catalog
 from gateway.content.recordings import Recordings
 from gateway.engine.model import FlowBook, InputNode, MenuNode, MultiSelectNode, QuizQuestionNode
 
-CALL_KEYS = ("common.too_many_tries",
-             "validate.menu", "validate.number", "validate.choice", "validate.phone", "validate.date",
-             "validate.choose_many", "quiz.correct", "quiz.wrong", "quiz.progress", "quiz.next",
-             FOR, PRESS, AT, HOURS, MINUTES, HASH_AFTER, RECORD, "voice.goodbye", SORRY)
+CALL_KEYS = (
+    "common.too_many_tries",
+    "validate.menu",
+    "validate.number",
+    "validate.choice",
+    "validate.phone",
+    "validate.date",
+    "validate.choose_many",
+    "quiz.correct",
+    "quiz.wrong",
+    "quiz.progress",
+    "quiz.next",
+    FOR,
+    PRESS,
+    AT,
+    HOURS,
+    MINUTES,
+    HASH_AFTER,
+    RECORD,
+    "voice.goodbye",
+    SORRY,
+)
 # Variables that are numbers or dates, spoken from recorded pieces; anything else is free text.
-SPOKEN_FROM_PIECES = {"max", "min", "score", "total", "number", "answer", "when", "when_long",
-                      "kind", "province", "topics"}
+SPOKEN_FROM_PIECES = {
+    "max",
+    "min",
+    "score",
+    "total",
+    "number",
+    "answer",
+    "when",
+    "when_long",
+    "kind",
+    "province",
+    "topics",
+}
 # On a call these hold her own recording, played back.
 RECORDED_ON_CALLS = {"name", "organisation"}
 
@@ -117,8 +146,10 @@ def coverage_warning(result: Audit, lang: str = "lo") -> str | None:
     recorded, needed = coverage(result).get(lang, (0, 0))
     if not needed or recorded >= needed:
         return None
-    return (f"voice: {recorded} of {needed} {lang} prompts recorded; calls play the other "
-            f"{needed - recorded} screens in English. Record them in the dashboard (Voice prompts).")
+    return (
+        f"voice: {recorded} of {needed} {lang} prompts recorded; calls play the other "
+        f"{needed - recorded} screens in English. Record them in the dashboard (Voice prompts)."
+    )
 
 
 def _urgent(key: str) -> int:
@@ -152,6 +183,14 @@ def write_script(result: Audit, path: Path, only_missing: bool = True) -> int:
         writer = csv.writer(handle)
         writer.writerow(["number", "key", "language", "text", "used_in", "file"])
         for row in rows:
-            writer.writerow([row.number, row.key, row.language, row.text, "; ".join(sorted(row.where)),
-                             f"{row.language}/{row.key}.wav"])
+            writer.writerow(
+                [
+                    row.number,
+                    row.key,
+                    row.language,
+                    row.text,
+                    "; ".join(sorted(row.where)),
+                    f"{row.language}/{row.key}.wav",
+                ]
+            )
     return len(rows)

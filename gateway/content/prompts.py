@@ -111,12 +111,16 @@ class Catalog:
 
     @classmethod
     def load(cls, folder: Path | str, timezone: str = "Asia/Vientiane") -> "Catalog":
-        return cls.from_texts({str(path): path.read_text(encoding="utf-8")
-                               for path in sorted(Path(folder).glob("*.yaml"))}, timezone, str(folder))
+        return cls.from_texts(
+            {str(path): path.read_text(encoding="utf-8") for path in sorted(Path(folder).glob("*.yaml"))},
+            timezone,
+            str(folder),
+        )
 
     @classmethod
-    def from_texts(cls, documents: Mapping[str, str], timezone: str = "Asia/Vientiane",
-                   where: str = "prompts") -> "Catalog":
+    def from_texts(
+        cls, documents: Mapping[str, str], timezone: str = "Asia/Vientiane", where: str = "prompts"
+    ) -> "Catalog":
         """A catalog from YAML texts named ``<anything>/<lang>.yaml`` (files, or a
         version's documents)."""
         texts = {}
@@ -179,11 +183,9 @@ class Catalog:
                 return ", ".join(self.value(v, lang) for v in value["list"])
             if "i18n" in value:
                 texts = value["i18n"]
-                return str(texts.get(lang) or texts.get(FALLBACK_LANGUAGE)
-                           or next(iter(texts.values()), ""))
+                return str(texts.get(lang) or texts.get(FALLBACK_LANGUAGE) or next(iter(texts.values()), ""))
             if "datetime" in value:
-                return self.format_moment(datetime.fromisoformat(value["datetime"]), lang,
-                                          value.get("style"))
+                return self.format_moment(datetime.fromisoformat(value["datetime"]), lang, value.get("style"))
         return str(value)
 
     def format_moment(self, when: datetime, lang: str, style: str | None = None) -> str:

@@ -54,22 +54,26 @@ class Desk:
         from gateway.channels.actions import ACTIONS
 
         config = services.config
-        return cls(services.db, services.library, tuple(ACTIONS.names()), config.timezone,
-                   PageLimits(config.ussd_page_gsm7, config.ussd_page_ucs2), walk_hops)
+        return cls(
+            services.db,
+            services.library,
+            tuple(ACTIONS.names()),
+            config.timezone,
+            PageLimits(config.ussd_page_gsm7, config.ussd_page_ucs2),
+            walk_hops,
+        )
 
     def review(self, documents: Mapping[str, str]) -> list[Problem]:
         return review(documents, self.action_names, self.timezone, self.limits, self.walk_hops)
 
 
-def draft(desk: Desk, documents: Mapping[str, str], source: str, author: str,
-          note: str | None = None) -> int:
+def draft(desk: Desk, documents: Mapping[str, str], source: str, author: str, note: str | None = None) -> int:
     """Save ``documents`` as a draft (names and sizes checked; the rest at publish)."""
     problems = shape_problems(documents)
     if problems:
         raise ContentError(problems)
     with desk.db.session() as db:
-        row = versions.add(db, dict(documents), source, author, note,
-                           based_on=versions.published_number(db))
+        row = versions.add(db, dict(documents), source, author, note, based_on=versions.published_number(db))
         audit.record(db, author, "content.draft", f"content {row.id}", note or source)
         return row.id
 
@@ -79,8 +83,15 @@ def publish(desk: Desk, number: int, author: str) -> Outcome:
     with desk.db.session() as db:
         row = versions.get(db, number)
         if row is None or row.status != versions.DRAFT:
-            return Outcome(None, [Problem(f"version {number}", "not a draft: only a draft can be "
-                                          "published (to go back to a past version, revert to it)")])
+            return Outcome(
+                None,
+                [
+                    Problem(
+                        f"version {number}",
+                        "not a draft: only a draft can be published (to go back to a past version, revert to it)",
+                    )
+                ],
+            )
         documents = versions.documents(db, number)
         stale = _stale(db, row)
     if stale:
@@ -99,13 +110,19 @@ def _stale(db, row) -> Problem | None:
     published = versions.published_number(db)
     if row.source == "shipped" or row.based_on is None or row.based_on == published:
         return None
-    return Problem.said(f"version {row.id}", "version %(number)s was made from version %(base)s, but version "
-                        "%(published)s has been published since; make it again from the published version",
-                        number=row.id, base=row.based_on, published=published)
+    return Problem.said(
+        f"version {row.id}",
+        "version %(number)s was made from version %(base)s, but version "
+        "%(published)s has been published since; make it again from the published version",
+        number=row.id,
+        base=row.based_on,
+        published=published,
+    )
 
 
-def publish_documents(desk: Desk, documents: Mapping[str, str], source: str, author: str,
-                      note: str | None = None) -> Outcome:
+def publish_documents(
+    desk: Desk, documents: Mapping[str, str], source: str, author: str, note: str | None = None
+) -> Outcome:
     """Review ``documents``; when nothing is wrong, save and publish them as a new version."""
     problems = desk.review(documents)
     if errors(problems):
@@ -122,8 +139,13 @@ def _go_live(desk: Desk, number: int, author: str) -> Problem | None:
             return stale
         before = versions.published_number(db)
         versions.publish(db, number)
-        audit.record(db, author, "content.publish", f"content {number}",
-                     f"replaces version {before}" if before else "the first version")
+        audit.record(
+            db,
+            author,
+            "content.publish",
+            f"content {number}",
+            f"replaces version {before}" if before else "the first version",
+        )
     desk.library.announce(number)
     return None
 
@@ -148,9 +170,14 @@ def diff(old: Mapping[str, str], new: Mapping[str, str], old_name: str = "a", ne
     """A unified diff of two versions' documents, document by document."""
     chunks: list[str] = []
     for name in sorted(set(old) | set(new)):
-        chunks.extend(difflib.unified_diff(
-            old.get(name, "").splitlines(keepends=True), new.get(name, "").splitlines(keepends=True),
-            f"{old_name}/{name}", f"{new_name}/{name}"))
+        chunks.extend(
+            difflib.unified_diff(
+                old.get(name, "").splitlines(keepends=True),
+                new.get(name, "").splitlines(keepends=True),
+                f"{old_name}/{name}",
+                f"{new_name}/{name}",
+            )
+        )
     return "".join(chunks)
 
 

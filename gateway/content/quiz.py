@@ -74,8 +74,11 @@ def read(document: str, body: str, problems: list[Problem]) -> Quiz | None:
     doc.words(data.get("title"), f"{prefix}.title", doc.line("title"))
     questions = data.get("questions")
     if not isinstance(questions, list) or not 1 <= len(questions) <= MAX_QUESTIONS:
-        problems.append(Problem.said(f"{document}:{doc.line('questions')}",
-                                     "a quiz has 1 to %(most)s questions", most=MAX_QUESTIONS))
+        problems.append(
+            Problem.said(
+                f"{document}:{doc.line('questions')}", "a quiz has 1 to %(most)s questions", most=MAX_QUESTIONS
+            )
+        )
         return None
     nodes: dict[str, Any] = {}
     for number, question in enumerate(questions, start=1):
@@ -86,25 +89,50 @@ def read(document: str, body: str, problems: list[Problem]) -> Quiz | None:
             continue
         options = question.get("options")
         if not isinstance(options, list) or not MIN_OPTIONS <= len(options) <= MAX_OPTIONS:
-            problems.append(Problem.said(f"{document}:{where}", "question %(number)s needs %(least)s to "
-                                         "%(most)s options", number=number, least=MIN_OPTIONS, most=MAX_OPTIONS))
+            problems.append(
+                Problem.said(
+                    f"{document}:{where}",
+                    "question %(number)s needs %(least)s to %(most)s options",
+                    number=number,
+                    least=MIN_OPTIONS,
+                    most=MAX_OPTIONS,
+                )
+            )
             continue
         answer = question.get("answer")
         if not isinstance(answer, int) or not 1 <= answer <= len(options):
-            problems.append(Problem.said(f"{document}:{where}", "question %(number)s: the right answer is "
-                                         "the number of one of its options (1 to %(count)s)",
-                                         number=number, count=len(options)))
+            problems.append(
+                Problem.said(
+                    f"{document}:{where}",
+                    "question %(number)s: the right answer is the number of one of its options (1 to %(count)s)",
+                    number=number,
+                    count=len(options),
+                )
+            )
             continue
         option_lines = [getattr(o, "line", where) for o in options]
         nodes[node_id] = QuizQuestionNode(
-            id=node_id, flow=flow_name(name), line=where, quiz=name, question=node_id,
+            id=node_id,
+            flow=flow_name(name),
+            line=where,
+            quiz=name,
+            question=node_id,
             prompt=doc.words(question.get("ask"), f"{prefix}.{node_id}.ask", where),
-            options=tuple(doc.words(option, f"{prefix}.{node_id}.a{n}", option_lines[n - 1])
-                          for n, option in enumerate(options, start=1)),
-            answer=answer, explain=doc.words(question.get("why"), f"{prefix}.{node_id}.why", where), next=next_id)
+            options=tuple(
+                doc.words(option, f"{prefix}.{node_id}.a{n}", option_lines[n - 1])
+                for n, option in enumerate(options, start=1)
+            ),
+            answer=answer,
+            explain=doc.words(question.get("why"), f"{prefix}.{node_id}.why", where),
+            next=next_id,
+        )
     nodes["score"] = QuizScoreNode(id="score", flow=flow_name(name), line=data.line, quiz=name, prompt="quiz.score")
-    quiz = Quiz(name, Flow(flow_name(name), "q1", nodes, document, ("ussd", "sms", "voice"), len(questions) + 3),
-                doc.texts, lines=doc.lines)
+    quiz = Quiz(
+        name,
+        Flow(flow_name(name), "q1", nodes, document, ("ussd", "sms", "voice"), len(questions) + 3),
+        doc.texts,
+        lines=doc.lines,
+    )
     quiz.opens, quiz.closes = doc.dates()
     quiz.session = doc.session()
     quiz.written = doc
@@ -125,16 +153,29 @@ def open_on(entries: list[dict], day: str) -> list[dict]:
 def menu_flow(quizzes: list[Quiz], shipped: bool, timezone: str) -> Flow:
     """The ``quizzes`` flow: what the Quiz menu entry, QUIZ by SMS and a call lead to."""
     listed = ([{"flow": SHIPPED[0], "quiz": SHIPPED[1], "title": SHIPPED[2]}] if shipped else []) + [
-        {"flow": q.flow.name, "quiz": q.name, "title": q.title_key,
-         "opens": q.opens.isoformat() if q.opens else None, "closes": q.closes.isoformat() if q.closes else None,
-         "session": q.session} for q in quizzes]
+        {
+            "flow": q.flow.name,
+            "quiz": q.name,
+            "title": q.title_key,
+            "opens": q.opens.isoformat() if q.opens else None,
+            "closes": q.closes.isoformat() if q.closes else None,
+            "session": q.session,
+        }
+        for q in quizzes
+    ]
     into = {entry["flow"]: f"{entry['flow']}:" for entry in listed}
     nodes = {
-        "find": ActionNode(id="find", flow=MENU_FLOW, line=1, action="open_quizzes",
-                           params={"quizzes": listed, "timezone": timezone},
-                           outcomes={**into, "some": "pick", "none": "none"}),
-        "pick": MenuNode(id="pick", flow=MENU_FLOW, line=1, prompt="quiz.pick", options_var="quizzes",
-                         save_as="quiz", next="go"),
+        "find": ActionNode(
+            id="find",
+            flow=MENU_FLOW,
+            line=1,
+            action="open_quizzes",
+            params={"quizzes": listed, "timezone": timezone},
+            outcomes={**into, "some": "pick", "none": "none"},
+        ),
+        "pick": MenuNode(
+            id="pick", flow=MENU_FLOW, line=1, prompt="quiz.pick", options_var="quizzes", save_as="quiz", next="go"
+        ),
         "go": ActionNode(id="go", flow=MENU_FLOW, line=1, action="chosen_quiz", outcomes={**into, "none": "none"}),
         "none": EndNode(id="none", flow=MENU_FLOW, line=1, prompt="quiz.none"),
     }
@@ -150,16 +191,34 @@ def to_document(form: Mapping[str, Any]) -> str:
     for key in ("opens", "closes", "session"):
         if form.get(key):
             data[key] = form[key]
-    data["questions"] = [{"ask": dict(q["ask"]), "options": [dict(o) for o in q["options"]],
-                          "answer": q["answer"], "why": dict(q["why"])} for q in form["questions"]]
+    data["questions"] = [
+        {
+            "ask": dict(q["ask"]),
+            "options": [dict(o) for o in q["options"]],
+            "answer": q["answer"],
+            "why": dict(q["why"]),
+        }
+        for q in form["questions"]
+    ]
     return yaml.safe_dump(data, allow_unicode=True, sort_keys=False, width=10**6)
 
 
 def to_form(body: str) -> dict[str, Any]:
     """The builder's fields from a quiz document (the inverse of ``to_document``)."""
     data = yaml.safe_load(body) or {}
-    return {"title": dict(data.get("title") or {}), "opens": str(data.get("opens") or ""),
-            "closes": str(data.get("closes") or ""), "session": data.get("session") or "",
-            "questions": [{"ask": dict(q.get("ask") or {}), "options": [dict(o) for o in q.get("options") or []],
-                           "answer": q.get("answer"), "why": dict(q.get("why") or {})}
-                          for q in data.get("questions") or [] if isinstance(q, dict)]}
+    return {
+        "title": dict(data.get("title") or {}),
+        "opens": str(data.get("opens") or ""),
+        "closes": str(data.get("closes") or ""),
+        "session": data.get("session") or "",
+        "questions": [
+            {
+                "ask": dict(q.get("ask") or {}),
+                "options": [dict(o) for o in q.get("options") or []],
+                "answer": q.get("answer"),
+                "why": dict(q.get("why") or {}),
+            }
+            for q in data.get("questions") or []
+            if isinstance(q, dict)
+        ],
+    }

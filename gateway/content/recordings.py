@@ -28,8 +28,12 @@ RECORDED, OUTDATED, MISSING = "recorded", "outdated", "missing"
 
 def safe_part(text: str) -> bool:
     """A language code or prompt key that can name a file (no paths, no hidden files)."""
-    return bool(text) and len(text) <= 120 and not text.startswith(".") and \
-        all(ch.isalnum() or ch in "._-@" for ch in text)
+    return (
+        bool(text)
+        and len(text) <= 120
+        and not text.startswith(".")
+        and all(ch.isalnum() or ch in "._-@" for ch in text)
+    )
 
 
 @dataclass(frozen=True)
@@ -78,8 +82,7 @@ class Recordings:
             return OUTDATED
         return RECORDED
 
-    def save(self, lang: str, key: str, wav: bytes, *, text: str, by: str, source: str,
-             seconds: float) -> Path:
+    def save(self, lang: str, key: str, wav: bytes, *, text: str, by: str, source: str, seconds: float) -> Path:
         """Keep a converted recording (and its text), replacing any older one; the
         file appears whole or not at all (written aside, then renamed)."""
         if not (safe_part(lang) and safe_part(key)):
@@ -88,9 +91,19 @@ class Recordings:
         folder.mkdir(parents=True, exist_ok=True)
         target = folder / f"{key}.wav"
         _write_whole(target, wav)
-        _write_whole(folder / f"{key}.json", json.dumps(
-            {"text": text, "by": by, "source": source, "seconds": seconds,
-             "at": datetime.now(timezone.utc).isoformat(timespec="seconds")}, ensure_ascii=False).encode())
+        _write_whole(
+            folder / f"{key}.json",
+            json.dumps(
+                {
+                    "text": text,
+                    "by": by,
+                    "source": source,
+                    "seconds": seconds,
+                    "at": datetime.now(timezone.utc).isoformat(timespec="seconds"),
+                },
+                ensure_ascii=False,
+            ).encode(),
+        )
         for extension in EXTENSIONS:  # an older MP3 of the same key would shadow nothing, but confuse
             other = folder / f"{key}{extension}"
             if other != target and other.exists():

@@ -32,8 +32,13 @@ from gateway.errors import ContentError
 HOPS_TIMEOUT_S = 120
 
 
-def review(documents: Mapping[str, str], action_names: Iterable[str], timezone: str,
-           limits: PageLimits = PageLimits(), hops: bool = True) -> list[Problem]:
+def review(
+    documents: Mapping[str, str],
+    action_names: Iterable[str],
+    timezone: str,
+    limits: PageLimits = PageLimits(),
+    hops: bool = True,
+) -> list[Problem]:
     """Every problem in ``documents``; publishable when none is an error."""
     problems = shape_problems(documents)
     if problems:
@@ -61,9 +66,15 @@ def glossary_problems(documents: Mapping[str, str], edition: Edition) -> list[Pr
     problems = []
     for key, found in glossary.catalog_flags(edition.catalog.texts[glossary.LANGUAGE]).items():
         for avoided in found:
-            problems.append(Problem.said(_text_location(documents, glossary.LANGUAGE, key, avoided.word),
-                                         "prompt '%(key)s' uses '%(word)s'; the glossary says '%(instead)s'",
-                                         key=key, word=avoided.word, instead=avoided.instead))
+            problems.append(
+                Problem.said(
+                    _text_location(documents, glossary.LANGUAGE, key, avoided.word),
+                    "prompt '%(key)s' uses '%(word)s'; the glossary says '%(instead)s'",
+                    key=key,
+                    word=avoided.word,
+                    instead=avoided.instead,
+                )
+            )
     return problems
 
 
@@ -79,10 +90,13 @@ def broadcast_text_problems(documents: Mapping[str, str], edition: Edition) -> l
     for lang, texts in edition.catalog.texts.items():
         for key in BROADCAST_KEYS:
             if _NAME.search(texts.get(key) or ""):
-                problems.append(Problem.said(
-                    f"prompts/{lang}.yaml:{key_line(documents, lang, key)}",
-                    "prompt '%(key)s' uses {name}, but it goes to members who may have no name: take {name} out",
-                    key=key))
+                problems.append(
+                    Problem.said(
+                        f"prompts/{lang}.yaml:{key_line(documents, lang, key)}",
+                        "prompt '%(key)s' uses {name}, but it goes to members who may have no name: take {name} out",
+                        key=key,
+                    )
+                )
     return problems
 
 
@@ -125,8 +139,9 @@ def _with_prompt_line(problem: Problem, documents: Mapping[str, str], edition: E
     if not keys:
         return problem
     if edition.book.flows[flow].file.startswith("quizzes/"):  # its words are in the quiz's own document
-        return Problem(problem.location, problem.message, problem.severity, problem.template,
-                       {**problem.values, "key": keys[0]})
+        return Problem(
+            problem.location, problem.message, problem.severity, problem.template, {**problem.values, "key": keys[0]}
+        )
     where = f"prompts/{lang}.yaml:{key_line(documents, lang, keys[0])}"
     first, _, screen = problem.message.partition("\n")
     message = f"{first} (prompt {keys[0]}; the flow is at {problem.location})" + (f"\n{screen}" if screen else "")
@@ -140,7 +155,11 @@ def hop_problems(documents: Mapping[str, str]) -> list[Problem]:
         try:
             done = subprocess.run(  # nosec B603: our own interpreter and module, no shell
                 [sys.executable, "-m", "gateway.cli.main", "flows", "hops", "--content", folder, "--quiet"],
-                capture_output=True, text=True, timeout=HOPS_TIMEOUT_S, cwd=Path(folder))
+                capture_output=True,
+                text=True,
+                timeout=HOPS_TIMEOUT_S,
+                cwd=Path(folder),
+            )
         except subprocess.TimeoutExpired:
             return [Problem("hops", f"the hop walk took over {HOPS_TIMEOUT_S} s")]
     if done.returncode == 0:

@@ -105,8 +105,11 @@ def read(document: str, body: str, problems: list[Problem]) -> Survey | None:
         sensitive = True  # never read a mistake as "not sensitive"
     questions = data.get("questions")
     if not isinstance(questions, list) or not 1 <= len(questions) <= MAX_QUESTIONS:
-        problems.append(Problem.said(f"{document}:{doc.line('questions')}",
-                                     "a survey has 1 to %(most)s questions", most=MAX_QUESTIONS))
+        problems.append(
+            Problem.said(
+                f"{document}:{doc.line('questions')}", "a survey has 1 to %(most)s questions", most=MAX_QUESTIONS
+            )
+        )
         return None
     flow = flow_name(name)
     nodes: dict[str, Any] = {}
@@ -119,44 +122,74 @@ def read(document: str, body: str, problems: list[Problem]) -> Survey | None:
             continue
         kind = question.get("kind", "choice")
         if kind not in KINDS:
-            problems.append(Problem.said(f"{document}:{where}", "question %(number)s: kind is choice, scale "
-                                         "(a number from 0 to 10) or text", number=number))
+            problems.append(
+                Problem.said(
+                    f"{document}:{where}",
+                    "question %(number)s: kind is choice, scale (a number from 0 to 10) or text",
+                    number=number,
+                )
+            )
             continue
         ask = words(question.get("ask"), f"{prefix}.{node_id}.ask", where)
         common = {"id": node_id, "flow": flow, "line": where, "prompt": ask, "next": next_id}
         if kind == "choice":
             options = question.get("options")
             if not isinstance(options, list) or not MIN_OPTIONS <= len(options) <= MAX_OPTIONS:
-                problems.append(Problem.said(f"{document}:{where}", "question %(number)s needs %(least)s to "
-                                             "%(most)s options", number=number, least=MIN_OPTIONS, most=MAX_OPTIONS))
+                problems.append(
+                    Problem.said(
+                        f"{document}:{where}",
+                        "question %(number)s needs %(least)s to %(most)s options",
+                        number=number,
+                        least=MIN_OPTIONS,
+                        most=MAX_OPTIONS,
+                    )
+                )
                 continue
-            labels = tuple(MenuOption(label=words(option, f"{prefix}.{node_id}.o{m}", getattr(option, "line", where)),
-                                      value=m) for m, option in enumerate(options, start=1))
+            labels = tuple(
+                MenuOption(label=words(option, f"{prefix}.{node_id}.o{m}", getattr(option, "line", where)), value=m)
+                for m, option in enumerate(options, start=1)
+            )
             nodes[node_id] = MenuNode(**common, options=labels, save_as=answer_var(name, number))
             counts.append(len(options))
         else:
             validator = NumberValidator(*SCALE) if kind == "scale" else TextValidator(1, MAX_ANSWER)
-            nodes[node_id] = InputNode(**common, save_as=answer_var(name, number), validator=validator,
-                                       voice="digits")
+            nodes[node_id] = InputNode(**common, save_as=answer_var(name, number), validator=validator, voice="digits")
             counts.append(0)
         kinds.append(kind)
     saved = [answer_var(name, n) for n in range(1, len(questions) + 1)]
-    nodes["save"] = ActionNode(id="save", flow=flow, line=data.line, action="save_survey",
-                               params={"survey": name, "answers": saved, "kinds": kinds, "sensitive": sensitive},
-                               outcomes={"saved": "thanks", "closed": "closed"})
+    nodes["save"] = ActionNode(
+        id="save",
+        flow=flow,
+        line=data.line,
+        action="save_survey",
+        params={"survey": name, "answers": saved, "kinds": kinds, "sensitive": sensitive},
+        outcomes={"saved": "thanks", "closed": "closed"},
+    )
     nodes["thanks"] = EndNode(id="thanks", flow=flow, line=data.line, prompt="survey.thanks")
     nodes["closed"] = EndNode(id="closed", flow=flow, line=data.line, prompt="survey.closed")
     start = "q1"
     if sensitive:  # her first screen says what happens to her answers, before she gives any
-        nodes["private"] = MenuNode(id="private", flow=flow, line=data.line, prompt="survey.private",
-                                    options=(MenuOption(label="survey.begin", next="q1"),
-                                             MenuOption(label="survey.not_now", next="stopped")))
+        nodes["private"] = MenuNode(
+            id="private",
+            flow=flow,
+            line=data.line,
+            prompt="survey.private",
+            options=(MenuOption(label="survey.begin", next="q1"), MenuOption(label="survey.not_now", next="stopped")),
+        )
         nodes["stopped"] = EndNode(id="stopped", flow=flow, line=data.line, prompt="survey.stopped")
         start = "private"
     # The list and its answer screen, the notice, then one screen a question.
     budget = len(questions) + 3 + (1 if sensitive else 0)
-    survey = Survey(name, Flow(flow, start, nodes, document, CHANNELS, budget), tuple(kinds), tuple(counts),
-                    sensitive, doc.texts, lines=doc.lines, written=doc)
+    survey = Survey(
+        name,
+        Flow(flow, start, nodes, document, CHANNELS, budget),
+        tuple(kinds),
+        tuple(counts),
+        sensitive,
+        doc.texts,
+        lines=doc.lines,
+        written=doc,
+    )
     survey.opens, survey.closes = doc.dates()
     survey.session = doc.session()
     return survey
@@ -170,17 +203,33 @@ def listed(book) -> list[dict]:
 
 def menu_flow(surveys: list[Survey], timezone: str) -> Flow:
     """The ``surveys`` flow: what Polls on the menu and SURVEY by SMS lead to."""
-    listed = [{"flow": s.flow.name, "survey": s.name, "title": s.title_key, "kinds": list(s.kinds),
-               "options": list(s.options), "sensitive": s.sensitive,
-               "opens": s.opens.isoformat() if s.opens else None, "closes": s.closes.isoformat() if s.closes else None,
-               "session": s.session} for s in surveys]
+    listed = [
+        {
+            "flow": s.flow.name,
+            "survey": s.name,
+            "title": s.title_key,
+            "kinds": list(s.kinds),
+            "options": list(s.options),
+            "sensitive": s.sensitive,
+            "opens": s.opens.isoformat() if s.opens else None,
+            "closes": s.closes.isoformat() if s.closes else None,
+            "session": s.session,
+        }
+        for s in surveys
+    ]
     into = {entry["flow"]: f"{entry['flow']}:" for entry in listed}
     nodes = {
-        "find": ActionNode(id="find", flow=MENU_FLOW, line=1, action="open_surveys",
-                           params={"surveys": listed, "timezone": timezone, "channels": list(CHANNELS)},
-                           outcomes={**into, POLLS: "polls:", "some": "pick"}),
-        "pick": MenuNode(id="pick", flow=MENU_FLOW, line=1, prompt="survey.pick", options_var="surveys",
-                         save_as="survey", next="go"),
+        "find": ActionNode(
+            id="find",
+            flow=MENU_FLOW,
+            line=1,
+            action="open_surveys",
+            params={"surveys": listed, "timezone": timezone, "channels": list(CHANNELS)},
+            outcomes={**into, POLLS: "polls:", "some": "pick"},
+        ),
+        "pick": MenuNode(
+            id="pick", flow=MENU_FLOW, line=1, prompt="survey.pick", options_var="surveys", save_as="survey", next="go"
+        ),
         "go": ActionNode(id="go", flow=MENU_FLOW, line=1, action="chosen_survey", outcomes={**into, POLLS: "polls:"}),
     }
     return Flow(MENU_FLOW, "find", nodes, "(made from surveys/)", ("ussd", "sms", "voice"), 2)
@@ -194,18 +243,33 @@ def to_document(form: Mapping[str, Any]) -> str:
     for key in ("opens", "closes", "session"):
         if form.get(key):
             data[key] = form[key]
-    data["questions"] = [{"kind": q["kind"], "ask": dict(q["ask"]),
-                          **({"options": [dict(o) for o in q["options"]]} if q["kind"] == "choice" else {})}
-                         for q in form["questions"]]
+    data["questions"] = [
+        {
+            "kind": q["kind"],
+            "ask": dict(q["ask"]),
+            **({"options": [dict(o) for o in q["options"]]} if q["kind"] == "choice" else {}),
+        }
+        for q in form["questions"]
+    ]
     return yaml.safe_dump(data, allow_unicode=True, sort_keys=False, width=10**6)
 
 
 def to_form(body: str) -> dict[str, Any]:
     """The builder's fields from a survey document (the inverse of ``to_document``)."""
     data = yaml.safe_load(body) or {}
-    return {"title": dict(data.get("title") or {}), "sensitive": data.get("sensitive") is True,
-            "opens": str(data.get("opens") or ""), "closes": str(data.get("closes") or ""),
-            "session": data.get("session") or "",
-            "questions": [{"kind": q.get("kind", "choice"), "ask": dict(q.get("ask") or {}),
-                           "options": [dict(o) for o in q.get("options") or []]}
-                          for q in data.get("questions") or [] if isinstance(q, dict)]}
+    return {
+        "title": dict(data.get("title") or {}),
+        "sensitive": data.get("sensitive") is True,
+        "opens": str(data.get("opens") or ""),
+        "closes": str(data.get("closes") or ""),
+        "session": data.get("session") or "",
+        "questions": [
+            {
+                "kind": q.get("kind", "choice"),
+                "ask": dict(q.get("ask") or {}),
+                "options": [dict(o) for o in q.get("options") or []],
+            }
+            for q in data.get("questions") or []
+            if isinstance(q, dict)
+        ],
+    }

@@ -36,6 +36,7 @@ VOICE = "_voice"  # a key's variant for calls, where a call must say it differen
 
 # ------------------------------------------------------------------ measuring
 
+
 @dataclass
 class ScreenMeasure:
     """One screen showing the text, drawn with long sample values."""
@@ -82,13 +83,28 @@ def measure(edition: Edition, key: str, lang: str, text: str, limits: PageLimits
             if "ussd" in use.channels:
                 encoding = encoding_of("".join(pages))
                 limit = limits.gsm7 if encoding == "GSM-7" else limits.ucs2
-                screens.append(ScreenMeasure(str(use), pages, encoding, length_in(pages[0], encoding), limit,
-                                             first_page_problems(edition.book, node, lang, screen, pages)))
+                screens.append(
+                    ScreenMeasure(
+                        str(use),
+                        pages,
+                        encoding,
+                        length_in(pages[0], encoding),
+                        limit,
+                        first_page_problems(edition.book, node, lang, screen, pages),
+                    )
+                )
             if "sms" in use.channels:
                 size = sms_size(render_sms(screen, catalog, lang))
                 sms.append((str(use), size.segments, size.encoding))
-    return Measure(key, lang, text, screens, sms, glossary.flags(text) if lang == glossary.LANGUAGE else [],
-                   too_long=len(text) > MAX_TEXT)
+    return Measure(
+        key,
+        lang,
+        text,
+        screens,
+        sms,
+        glossary.flags(text) if lang == glossary.LANGUAGE else [],
+        too_long=len(text) > MAX_TEXT,
+    )
 
 
 def _shows(pages: list[str], text: str) -> bool:
@@ -106,6 +122,7 @@ def with_text(catalog: Catalog, lang: str, key: str, text: str) -> Catalog:
 
 
 # ------------------------------------------------------------------ changing
+
 
 def _yaml() -> YAML:
     yaml = YAML(typ="rt")  # round trip; only safe types are built
@@ -153,5 +170,6 @@ def flatten(documents: Mapping[str, str], lang: str) -> dict[str, str]:
     name = f"prompts/{lang}.yaml"
     if name not in documents:
         return {}
-    return Catalog.from_texts({name: documents[name], "prompts/en.yaml": documents.get("prompts/en.yaml", "")}
-                              ).texts.get(lang, {})
+    return Catalog.from_texts(
+        {name: documents[name], "prompts/en.yaml": documents.get("prompts/en.yaml", "")}
+    ).texts.get(lang, {})

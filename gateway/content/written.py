@@ -41,8 +41,13 @@ class Written:
     def words(self, value: Any, key: str, where: int) -> str:
         """Keep ``value``'s words (one per language) under ``key``; return ``key``."""
         if not isinstance(value, Mapping) or not value or not all(isinstance(v, (str, int)) for v in value.values()):
-            self.problems.append(Problem.said(f"{self.document}:{where}", "%(what)s needs its words in each "
-                                              "language, as {lo: \"…\", en: \"…\"}", what=self.short(key)))
+            self.problems.append(
+                Problem.said(
+                    f"{self.document}:{where}",
+                    '%(what)s needs its words in each language, as {lo: "…", en: "…"}',
+                    what=self.short(key),
+                )
+            )
             return key
         for lang, text in value.items():
             if not str(text).strip():  # an empty box: for a language being translated, its fallback
@@ -79,9 +84,16 @@ class Written:
     def missing_words(self, languages: list[str]) -> list[Problem]:
         """Every text, in every language given (those members are promised)."""
         keys = set().union(*self.texts.values()) if self.texts else set()
-        return [Problem.said(f"{self.document}:{self.lines.get(key, 1)}", "%(what)s has no words in %(lang)s",
-                             what=self.short(key), lang=lang)
-                for lang in languages for key in sorted(keys - set(self.texts.get(lang, {})))]
+        return [
+            Problem.said(
+                f"{self.document}:{self.lines.get(key, 1)}",
+                "%(what)s has no words in %(lang)s",
+                what=self.short(key),
+                lang=lang,
+            )
+            for lang in languages
+            for key in sorted(keys - set(self.texts.get(lang, {})))
+        ]
 
 
 def open_document(document: str, body: str, problems: list[Problem], folder: str, what: str) -> Written | None:

@@ -41,11 +41,14 @@ from gateway.dashboard.auth import LANGUAGES, bp
 def init_app(app: Flask) -> None:
     config = app.config["GATEWAY"]
     app.config.update(
-        SESSION_COOKIE_HTTPONLY=True, SESSION_COOKIE_SAMESITE="Lax",
+        SESSION_COOKIE_HTTPONLY=True,
+        SESSION_COOKIE_SAMESITE="Lax",
         SESSION_COOKIE_SECURE=config.public_base_url.startswith("https://"),
         PERMANENT_SESSION_LIFETIME=12 * 3600,
         BABEL_TRANSLATION_DIRECTORIES="dashboard/translations",
-        BABEL_DEFAULT_LOCALE=config.default_language, BABEL_DEFAULT_TIMEZONE=config.timezone)
+        BABEL_DEFAULT_LOCALE=config.default_language,
+        BABEL_DEFAULT_TIMEZONE=config.timezone,
+    )
     Babel(app, locale_selector=_language)
     app.session_interface = CookieSessions()
     app.register_blueprint(bp)

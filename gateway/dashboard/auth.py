@@ -47,8 +47,9 @@ from gateway.store import audit
 from gateway.store import users as accounts
 from gateway.store.models import User
 
-bp = Blueprint("dashboard", __name__, template_folder="templates", static_folder="static",
-               static_url_path="/static/dashboard")
+bp = Blueprint(
+    "dashboard", __name__, template_folder="templates", static_folder="static", static_url_path="/static/dashboard"
+)
 OPEN = {"dashboard.login", "dashboard.login_post", "dashboard.static", "dashboard.font", "dashboard.language"}
 TRIES_PER_MINUTE = 10
 LOCK_AFTER, LOCK_S = 5, 15 * 60
@@ -70,10 +71,19 @@ def csrf_token() -> str:
 
 @bp.app_context_processor
 def _template_helpers():
-    return {"csrf_token": csrf_token, "user": g.get("user"), "language": session.get("lang") or default_language(),
-            "format_number": format_number, "format_percent": format_percent, "format_datetime": format_datetime,
-            "format_date": format_date, "format_decimal": format_decimal, "lang_name": language_name,
-            "member_languages": _member_languages, "identifier": identifier}
+    return {
+        "csrf_token": csrf_token,
+        "user": g.get("user"),
+        "language": session.get("lang") or default_language(),
+        "format_number": format_number,
+        "format_percent": format_percent,
+        "format_datetime": format_datetime,
+        "format_date": format_date,
+        "format_decimal": format_decimal,
+        "lang_name": language_name,
+        "member_languages": _member_languages,
+        "identifier": identifier,
+    }
 
 
 _LATIN_RUN = re.compile(r"[A-Za-z][A-Za-z0-9'’.,!?:;() /-]*[A-Za-z0-9.!?:)]|[A-Za-z]")
@@ -95,7 +105,7 @@ def english_marked(text: str | None, lang: str = "lo", tag: str = "span") -> Mar
             continue
         at = 0
         for match in _LATIN_RUN.finditer(part):
-            out.append(Markup.escape(part[at:match.start()]))
+            out.append(Markup.escape(part[at : match.start()]))
             out.append(Markup('<%s lang="en">%s</%s>') % (tag, match.group(), tag))
             at = match.end()
         out.append(Markup.escape(part[at:]))
@@ -129,8 +139,11 @@ def _guard():
     if request.method == "POST":
         given = request.form.get("csrf", "")
         if not given or not hmac.compare_digest(given, session.get("csrf", "")):
-            return render_template("dashboard/message.html", title=_("This form has expired"),
-                                   text=_("Please go back, reload the page and try again. Nothing was saved.")), 400
+            return render_template(
+                "dashboard/message.html",
+                title=_("This form has expired"),
+                text=_("Please go back, reload the page and try again. Nothing was saved."),
+            ), 400
     g.user = current_user()
     if g.user is None and request.endpoint not in OPEN:
         return redirect(url_for("dashboard.login", next=request.full_path.rstrip("?")))
@@ -151,8 +164,13 @@ def current_user() -> User | None:
         user = db.get(User, user_id)
         if user is not None:
             db.expunge(user)
-    if (user is None or user.disabled_at is not None or session.get("ver") != user.session_version
-            or not isinstance(seen, int) or now - seen > idle_s):
+    if (
+        user is None
+        or user.disabled_at is not None
+        or session.get("ver") != user.session_version
+        or not isinstance(seen, int)
+        or now - seen > idle_s
+    ):
         session.clear()
         return None
     if now - seen >= 30:  # not on every request: the cookie is sent again each time it changes
@@ -162,13 +180,16 @@ def current_user() -> User | None:
 
 def needs(ability: str):
     """The page needs ``ability`` (read, send, manage): 403 for anyone without it."""
+
     def wrap(view):
         @functools.wraps(view)
         def checked(*args, **kwargs):
             if g.get("user") is None or not accounts.can(g.user, ability):
                 abort(403)
             return view(*args, **kwargs)
+
         return checked
+
     return wrap
 
 
@@ -182,8 +203,12 @@ def login_post():
     email, password = request.form.get("email", "")[:254], request.form.get("password", "")[:1000]
     next_page = _safe_next(request.form.get("next"))
     if not _may_try():
-        return render_template("dashboard/login.html", next=next_page, email=email,
-                               error=_("Too many tries from here. Please wait a minute.")), 429
+        return render_template(
+            "dashboard/login.html",
+            next=next_page,
+            email=email,
+            error=_("Too many tries from here. Please wait a minute."),
+        ), 429
     pair = _pair_key(email)
     redis = runtime().redis
     locked = int(redis.get(pair) or 0) >= LOCK_AFTER
@@ -196,12 +221,21 @@ def login_post():
         else:
             known = accounts.by_email(db, email)
             tries = _count_failure(pair) if not locked else LOCK_AFTER
-            audit.record(db, "sign-in form", "sign in refused", f"user {known.id}" if known else "no such account",
-                         f"from {_address_tag()}" + (", locked for 15 minutes" if tries >= LOCK_AFTER else ""))
+            audit.record(
+                db,
+                "sign-in form",
+                "sign in refused",
+                f"user {known.id}" if known else "no such account",
+                f"from {_address_tag()}" + (", locked for 15 minutes" if tries >= LOCK_AFTER else ""),
+            )
             user = None
     if user is None:
-        return render_template("dashboard/login.html", next=next_page, email=email, error=_(
-            "Wrong email or password, or too many tries. Check them, or wait 15 minutes and try again.")), 401
+        return render_template(
+            "dashboard/login.html",
+            next=next_page,
+            email=email,
+            error=_("Wrong email or password, or too many tries. Check them, or wait 15 minutes and try again."),
+        ), 401
     draft = session.get("draft")  # what she typed before her session expired
     session.clear()  # a new session at sign-in: nothing else carried over from before
     session.permanent = True

@@ -52,15 +52,22 @@ REMAINING = ("queued", "sending", "waiting")
 def alphabet() -> str:
     """The GSM-7 alphabet as the counter needs it: one JSON object from the same sets
     the server counts with, so the two cannot drift apart."""
-    return json.dumps({"basic": "".join(sorted(GSM7_BASIC)), "extended": "".join(sorted(GSM7_EXTENDED))},
-                      ensure_ascii=False)
+    return json.dumps(
+        {"basic": "".join(sorted(GSM7_BASIC)), "extended": "".join(sorted(GSM7_EXTENDED))}, ensure_ascii=False
+    )
 
 
 def session_choices() -> list[tuple[int, str]]:
     with runtime().db.session() as db:
-        return [(row.id, f"{row.titles.get(language()) or next(iter(row.titles.values()), '')} "
-                         f"({row.starts_at.astimezone(_zone()):%d/%m})")
-                for row in schedule.upcoming(db)[:50] if row.cancelled_at is None]
+        return [
+            (
+                row.id,
+                f"{row.titles.get(language()) or next(iter(row.titles.values()), '')} "
+                f"({row.starts_at.astimezone(_zone()):%d/%m})",
+            )
+            for row in schedule.upcoming(db)[:50]
+            if row.cancelled_at is None
+        ]
 
 
 def _zone():
@@ -76,9 +83,18 @@ def broadcasts_list():
         rows = []
         for row in db.scalars(select(Broadcast).order_by(Broadcast.id.desc()).limit(100)):
             counts = broadcasts.progress(db, row.id)
-            rows.append((row.id, row.name, row.status, row.created_at, sum(counts.values()),
-                         counts["sent"] + counts["delivered"], counts["failed"],
-                         sum(counts[s] for s in REMAINING)))
+            rows.append(
+                (
+                    row.id,
+                    row.name,
+                    row.status,
+                    row.created_at,
+                    sum(counts.values()),
+                    counts["sent"] + counts["delivered"],
+                    counts["failed"],
+                    sum(counts[s] for s in REMAINING),
+                )
+            )
     return render_template("dashboard/broadcasts.html", rows=rows, status_names=status_names())
 
 
@@ -86,12 +102,18 @@ def broadcasts_list():
 # shown; a name an organiser typed is shown as she typed it.
 _MADE_NAMES = [
     (re.compile(r"poll (?P<code>\w+)"), lambda m: _("Poll %(code)s", code=m["code"])),
-    (re.compile(r"reminder: (?P<title>.*) \((?P<n>\d+) min before\)"),
-     lambda m: _("Reminder %(hours)s h before: %(title)s", hours=format_decimal(int(m["n"]) / 60), title=m["title"])),
-    (re.compile(r"quiz (?P<name>\S+) after session (?P<id>\d+)"),
-     lambda m: _("Quiz invitation after session %(number)s", number=m["id"])),
-    (re.compile(r"survey (?P<name>\S+) after session (?P<id>\d+)"),
-     lambda m: _("Survey invitation after session %(number)s", number=m["id"])),
+    (
+        re.compile(r"reminder: (?P<title>.*) \((?P<n>\d+) min before\)"),
+        lambda m: _("Reminder %(hours)s h before: %(title)s", hours=format_decimal(int(m["n"]) / 60), title=m["title"]),
+    ),
+    (
+        re.compile(r"quiz (?P<name>\S+) after session (?P<id>\d+)"),
+        lambda m: _("Quiz invitation after session %(number)s", number=m["id"]),
+    ),
+    (
+        re.compile(r"survey (?P<name>\S+) after session (?P<id>\d+)"),
+        lambda m: _("Survey invitation after session %(number)s", number=m["id"]),
+    ),
 ]
 
 
@@ -106,10 +128,18 @@ def status_names() -> dict[str, str]:
 
 def _composer(values, error: str | None = None, status: int = 200):
     config = current_app.config["GATEWAY"]
-    return render_template("dashboard/broadcast_new.html", values=values, error=error, alphabet=alphabet(),
-                           price=float(config.price_per_segment), currency=config.price_currency,
-                           topics=choices("topics"), provinces=choices("provinces"),
-                           languages=choices("languages"), sessions=session_choices()), status
+    return render_template(
+        "dashboard/broadcast_new.html",
+        values=values,
+        error=error,
+        alphabet=alphabet(),
+        price=float(config.price_per_segment),
+        currency=config.price_currency,
+        topics=choices("topics"),
+        provinces=choices("provinces"),
+        languages=choices("languages"),
+        sessions=session_choices(),
+    ), status
 
 
 @bp.get("/broadcasts/new")
@@ -123,8 +153,9 @@ def broadcast_new():
 def broadcast_new_post():
     form = request.form
     try:
-        texts = broadcasts.check_texts({lang: form.get(f"text_{lang}", "") for lang, _name in member_languages()},
-                                       services().catalog.languages)
+        texts = broadcasts.check_texts(
+            {lang: form.get(f"text_{lang}", "") for lang, _name in member_languages()}, services().catalog.languages
+        )
     except InputProblem as problem:
         return _composer(form, say(problem), 400)
     audience = audience_from(form)
@@ -150,8 +181,7 @@ def audience_count():
     with runtime().db.session() as db:
         by_language = dict(db.execute(select(query.c.language, func.count()).group_by(query.c.language)).all())
     total = sum(by_language.values())
-    return jsonify(total=total, by_language=by_language,
-                   text=_("%(count)s recipients", count=f"{total:,}"))
+    return jsonify(total=total, by_language=by_language, text=_("%(count)s recipients", count=f"{total:,}"))
 
 
 @bp.get("/broadcasts/<int:broadcast_id>")
@@ -160,37 +190,61 @@ def broadcast(broadcast_id: int):
     app_services = services()
     with runtime().db.session() as db:
         row = found(db.get(Broadcast, broadcast_id))
-        preview = broadcasts.preview_of(db, row, services().catalog, services().config) if row.status == BroadcastState.DRAFT else None
-        detail = {"id": row.id, "name": row.name, "status": row.status, "texts": dict(row.texts),
-                  "audience": _describe(Audience.from_dict(row.audience)), "created_at": row.created_at}
+        preview = (
+            broadcasts.preview_of(db, row, services().catalog, services().config)
+            if row.status == BroadcastState.DRAFT
+            else None
+        )
+        detail = {
+            "id": row.id,
+            "name": row.name,
+            "status": row.status,
+            "texts": dict(row.texts),
+            "audience": _describe(Audience.from_dict(row.audience)),
+            "created_at": row.created_at,
+        }
     minutes = None
     if preview is not None and preview.recipients:
         minutes = app_services.provider.minutes_for(preview.recipients)
     problem = preview.problem() if preview is not None else None
-    return render_template("dashboard/broadcast.html", row=detail, preview=preview, minutes=minutes,
-                           problem=say(problem) if problem is not None else None, waits=waits(),
-                           may_urgent=can(g.user, "urgent"),
-                           progress=_progress(broadcast_id), language_names=dict(choices("languages")))
+    return render_template(
+        "dashboard/broadcast.html",
+        row=detail,
+        preview=preview,
+        minutes=minutes,
+        problem=say(problem) if problem is not None else None,
+        waits=waits(),
+        may_urgent=can(g.user, "urgent"),
+        progress=_progress(broadcast_id),
+        language_names=dict(choices("languages")),
+    )
 
 
 def waits() -> str | None:
-    """"Quiet hours: it waits until 07:00 tomorrow", when it would, in her language."""
+    """ "Quiet hours: it waits until 07:00 tomorrow", when it would, in her language."""
     config = services().config
     now = utcnow()
     when = broadcasts.next_allowed(now, config.quiet_window(), config.timezone)
     if when is None:
         return None
     today = now.astimezone(ZoneInfo(config.timezone)).date()
-    day = (_("today") if when.date() == today else _("tomorrow") if when.date() == today + timedelta(days=1)
-           else format_date(when, "medium"))
+    day = (
+        _("today")
+        if when.date() == today
+        else _("tomorrow")
+        if when.date() == today + timedelta(days=1)
+        else format_date(when, "medium")
+    )
     return _("Quiet hours: it waits until %(time)s %(day)s.", time=when.strftime("%H:%M"), day=day)
 
 
 def _describe(audience: Audience) -> str:
     parts = []
-    for title, list_name, keys in ((_("Topics"), "topics", audience.topics),
-                                   (_("Provinces"), "provinces", audience.provinces),
-                                   (_("Languages"), "languages", audience.languages)):
+    for title, list_name, keys in (
+        (_("Topics"), "topics", audience.topics),
+        (_("Provinces"), "provinces", audience.provinces),
+        (_("Languages"), "languages", audience.languages),
+    ):
         if keys:
             names = dict(choices(list_name))
             parts.append(f"{title}: " + ", ".join(names.get(k, k) for k in keys))
@@ -220,8 +274,13 @@ def broadcast_send(broadcast_id: int):
     except InputProblem:  # a blank since the preview (a member's name gone): the page says which
         return redirect(url_for("dashboard.broadcast", broadcast_id=broadcast_id))
     with runtime().db.session() as db:
-        audit.record(db, actor(), "broadcast.urgent" if urgent else "broadcast.send", f"broadcast {broadcast_id}",
-                     f"{added} message(s)" + (", sent in quiet hours" if urgent else ""))
+        audit.record(
+            db,
+            actor(),
+            "broadcast.urgent" if urgent else "broadcast.send",
+            f"broadcast {broadcast_id}",
+            f"{added} message(s)" + (", sent in quiet hours" if urgent else ""),
+        )
     return redirect(url_for("dashboard.broadcast", broadcast_id=broadcast_id))
 
 
@@ -232,16 +291,24 @@ def broadcast_cancel(broadcast_id: int):
         row = found(db.get(Broadcast, broadcast_id))
         if row.status != BroadcastState.CANCELLED:
             stopped = broadcasts.cancel(db, row)
-            audit.record(db, actor(), "broadcast.cancel", f"broadcast {broadcast_id}",
-                         f"{stopped} unsent message(s) stopped")
+            audit.record(
+                db, actor(), "broadcast.cancel", f"broadcast {broadcast_id}", f"{stopped} unsent message(s) stopped"
+            )
     return redirect(url_for("dashboard.broadcast", broadcast_id=broadcast_id))
 
 
 def message_states() -> dict[str, str]:
     """What became of one member's message, in her words."""
-    return {"queued": _("waiting to go"), "sending": _("being sent"), "waiting": _("a call to try again"),
-            "sent": _("sent"), "delivered": _("delivered"), "failed": _("failed"),
-            "unknown": _("may or may not have arrived"), "cancelled": _("cancelled")}
+    return {
+        "queued": _("waiting to go"),
+        "sending": _("being sent"),
+        "waiting": _("a call to try again"),
+        "sent": _("sent"),
+        "delivered": _("delivered"),
+        "failed": _("failed"),
+        "unknown": _("may or may not have arrived"),
+        "cancelled": _("cancelled"),
+    }
 
 
 def _recipient_rows(broadcast_id: int, status: str | None, paged: bool = False):
@@ -254,9 +321,19 @@ def _recipient_rows(broadcast_id: int, status: str | None, paged: bool = False):
         if paged:
             pages = Pages.of(db.scalar(select(func.count()).select_from(query.order_by(None).subquery())))
             query = query.limit(pages.size).offset(pages.offset)
-        rows = [{"id": r.id, "name": r.name or "—", "phone": (r.phone if by_number else mask(r.phone)) or "—",
-                 "language": r.language, "channel": r.channel, "status": r.status, "error": r.error,
-                 "at": r.updated_at} for r in db.execute(query)]
+        rows = [
+            {
+                "id": r.id,
+                "name": r.name or "—",
+                "phone": (r.phone if by_number else mask(r.phone)) or "—",
+                "language": r.language,
+                "channel": r.channel,
+                "status": r.status,
+                "error": r.error,
+                "at": r.updated_at,
+            }
+            for r in db.execute(query)
+        ]
     return pages, rows
 
 
@@ -266,10 +343,17 @@ def broadcast_recipients(broadcast_id: int):
     """Who it went to and what became of each (numbers masked for viewers)."""
     status = request.args.get("status") if request.args.get("status") in message_states() else None
     pages, rows = _recipient_rows(broadcast_id, status, paged=True)
-    return render_template("dashboard/broadcast_recipients.html", broadcast_id=broadcast_id, rows=rows,
-                           pages=pages, status=status, states=message_states(), progress=_progress(broadcast_id),
-                           language_names=dict(choices("languages")),
-                           query={"broadcast_id": broadcast_id, **({"status": status} if status else {})})
+    return render_template(
+        "dashboard/broadcast_recipients.html",
+        broadcast_id=broadcast_id,
+        rows=rows,
+        pages=pages,
+        status=status,
+        states=message_states(),
+        progress=_progress(broadcast_id),
+        language_names=dict(choices("languages")),
+        query={"broadcast_id": broadcast_id, **({"status": status} if status else {})},
+    )
 
 
 @bp.get("/broadcasts/<int:broadcast_id>/recipients.csv")
@@ -279,9 +363,18 @@ def broadcast_recipients_csv(broadcast_id: int):
     _pages, rows = _recipient_rows(broadcast_id, status)
     states, names, zone = message_states(), dict(choices("languages")), ZoneInfo(services().config.timezone)
     table = [[_("Name"), _("Phone"), _("Language"), _("Channel"), _("Status"), _("Reason"), _("Time")]]
-    table += [[r["name"], r["phone"], names.get(r["language"], r["language"]), "SMS" if r["channel"] == "sms" else _("call"),
-               states.get(r["status"], r["status"]), r["error"] or "", r["at"].astimezone(zone).strftime("%Y-%m-%d %H:%M")]
-              for r in rows]
+    table += [
+        [
+            r["name"],
+            r["phone"],
+            names.get(r["language"], r["language"]),
+            "SMS" if r["channel"] == "sms" else _("call"),
+            states.get(r["status"], r["status"]),
+            r["error"] or "",
+            r["at"].astimezone(zone).strftime("%Y-%m-%d %H:%M"),
+        ]
+        for r in rows
+    ]
     return csv_download(table, f"broadcast-{broadcast_id}-recipients.csv")
 
 
@@ -336,7 +429,17 @@ def _progress(broadcast_id: int) -> dict:
             eta = round(remaining * elapsed / done)
     finished = status == "cancelled" or (status != "draft" and total > 0 and remaining == 0)
     waiting_until = send_after.isoformat() if send_after and send_after > utcnow() else None
-    return {"status": status, "total": total, "sent": sent, "delivered": counts["delivered"],
-            "failed": counts["failed"], "unknown": counts["unknown"], "cancelled": counts["cancelled"],
-            "remaining": remaining, "percent": round(100 * done / total, 1) if total else 0,
-            "eta_seconds": eta, "finished": finished, "waiting_until": waiting_until}
+    return {
+        "status": status,
+        "total": total,
+        "sent": sent,
+        "delivered": counts["delivered"],
+        "failed": counts["failed"],
+        "unknown": counts["unknown"],
+        "cancelled": counts["cancelled"],
+        "remaining": remaining,
+        "percent": round(100 * done / total, 1) if total else 0,
+        "eta_seconds": eta,
+        "finished": finished,
+        "waiting_until": waiting_until,
+    }

@@ -85,20 +85,31 @@ def _rows(edition: Edition, edits) -> list[Row]:
     for row in edits:
         if row.language:  # (a whole quiz document is the quiz builder's)
             pending.setdefault(row.key, {})[row.language] = row.text
-    keys = sorted({key for texts in catalog.texts.values() for key in texts if not key.endswith(wording.VOICE)}
-                  | set(pending))
+    keys = sorted(
+        {key for texts in catalog.texts.values() for key in texts if not key.endswith(wording.VOICE)} | set(pending)
+    )
     rows = []
     for key in keys:
         if key.startswith(CATALOG):
             continue
         texts = {lang: catalog.texts[lang].get(key) for lang in catalog.languages}
-        voice = {lang: catalog.texts[lang][key + wording.VOICE] for lang in catalog.languages
-                 if key + wording.VOICE in catalog.texts[lang]}
+        voice = {
+            lang: catalog.texts[lang][key + wording.VOICE]
+            for lang in catalog.languages
+            if key + wording.VOICE in catalog.texts[lang]
+        }
         checked = pending.get(key, {}).get(glossary.LANGUAGE, texts.get(glossary.LANGUAGE) or "")
-        rows.append(Row(key, texts, pending.get(key, {}), flows.shown_in(edition.book, catalog, key,
-                                                                         used.get(key, []), lang),
-                        glossary.flags(checked), voice,
-                        {lang: example(edition, key, lang, texts.get(lang)) for lang in texts}))
+        rows.append(
+            Row(
+                key,
+                texts,
+                pending.get(key, {}),
+                flows.shown_in(edition.book, catalog, key, used.get(key, []), lang),
+                glossary.flags(checked),
+                voice,
+                {lang: example(edition, key, lang, texts.get(lang)) for lang in texts},
+            )
+        )
     return rows
 
 
@@ -117,16 +128,21 @@ def example(edition: Edition, key: str, lang: str, text: str | None) -> str | No
     except (ValueError, KeyError, TypeError, AttributeError):
         return None
 
+
 # What the gateway writes as a version's note, said in her language when shown. A
 # note someone typed (``outreach content import --note``) is shown as typed.
 _NOTES = [
     (re.compile(r"(?P<n>\d+) text\(s\) changed"), lambda m: _("%(count)s text(s) changed", count=m["n"])),
     (re.compile(r"what version (?P<n>\d+) held"), lambda m: _("what version %(number)s held", number=m["n"])),
     (re.compile(r"the content this release ships"), lambda m: _("the texts this release of the gateway ships")),
-    (re.compile(r"the content of this release \(published: this install had not edited its content\)"),
-     lambda m: _("the texts of this release, published because no text here had been changed")),
-    (re.compile(r"the content of this release, offered: your edits stay published until you publish this"),
-     lambda m: _("the texts of this release, offered: yours stay published until you publish these")),
+    (
+        re.compile(r"the content of this release \(published: this install had not edited its content\)"),
+        lambda m: _("the texts of this release, published because no text here had been changed"),
+    ),
+    (
+        re.compile(r"the content of this release, offered: your edits stay published until you publish this"),
+        lambda m: _("the texts of this release, offered: yours stay published until you publish these"),
+    ),
 ]
 
 
@@ -141,8 +157,14 @@ def text_title(edition: Edition, key: str, drafts: dict | None = None) -> str:
     """A text named by what it says, in her language (or the first that has it),
     shortened to a line."""
     lang, catalog, drafts = language(), edition.catalog, drafts or {}
-    said = next((text for other in [lang] + _languages(edition)
-                 if (text := drafts.get(other) or catalog.texts.get(other, {}).get(key))), "")
+    said = next(
+        (
+            text
+            for other in [lang] + _languages(edition)
+            if (text := drafts.get(other) or catalog.texts.get(other, {}).get(key))
+        ),
+        "",
+    )
     said = example(edition, key, lang, said) or said
     said = " ".join((said or "").split())
     return said if len(said) <= 70 else said[:69] + "…"
@@ -154,19 +176,29 @@ def draft_names(edition: Edition, edits) -> list[dict]:
     named, seen = [], set()
     for row in edits:
         if row.key.startswith(CATALOG):  # a language being added has its name only in the draft
-            named_as = next((edit.text for edit in edits if edit.key == CATALOG + "name"
-                             and edit.language == row.language), None) or edition.catalog.name(row.language)
-            entry = {"words": _("the language %(name)s", name=named_as), "code": "",
-                     "link": url_for("dashboard.content") + "#languages"}
+            named_as = next(
+                (edit.text for edit in edits if edit.key == CATALOG + "name" and edit.language == row.language), None
+            ) or edition.catalog.name(row.language)
+            entry = {
+                "words": _("the language %(name)s", name=named_as),
+                "code": "",
+                "link": url_for("dashboard.content") + "#languages",
+            }
         elif row.language:
-            entry = {"words": text_title(edition, row.key, {row.language: row.text}), "code": "",
-                     "link": url_for("dashboard.content_text", key=row.key)}
+            entry = {
+                "words": text_title(edition, row.key, {row.language: row.text}),
+                "code": "",
+                "link": url_for("dashboard.content_text", key=row.key),
+            }
         else:
             kind, _sep, name = row.key.partition("/")
             name = name.removesuffix(".yaml")
             endpoint = "dashboard.content_survey_edit" if kind == "surveys" else "dashboard.content_quiz_edit"
-            entry = {"words": _("survey") if kind == "surveys" else _("quiz"), "code": name,
-                     "link": url_for(endpoint, name=name)}
+            entry = {
+                "words": _("survey") if kind == "surveys" else _("quiz"),
+                "code": name,
+                "link": url_for(endpoint, name=name),
+            }
         entry["author"] = row.author
         if (entry["words"], entry["code"]) not in seen:
             seen.add((entry["words"], entry["code"]))
@@ -192,14 +224,27 @@ def content():
     rows = _rows(edition, edits)
     if query:
         folded = normalise_lao(query).casefold()
-        rows = [row for row in rows if folded in row.key.casefold() or any(
-            folded in (text or "").casefold() for text in list(row.texts.values()) + list(row.drafts.values()))]
-    return render_template("dashboard/content.html", rows=rows, languages=_languages(edition), query=query,
-                           described=languages.described(edition.book, edition.catalog),
-                           on_menu=set(edition.book.lists[languages.LIST].items),
-                           edits=edits, draft=draft_names(edition, edits), version=edition.number, offered=offered,
-                           may_publish=can(g.user, "publish"), notice=request.args.get("notice"),
-                           back_to=url_for("dashboard.content"))
+        rows = [
+            row
+            for row in rows
+            if folded in row.key.casefold()
+            or any(folded in (text or "").casefold() for text in list(row.texts.values()) + list(row.drafts.values()))
+        ]
+    return render_template(
+        "dashboard/content.html",
+        rows=rows,
+        languages=_languages(edition),
+        query=query,
+        described=languages.described(edition.book, edition.catalog),
+        on_menu=set(edition.book.lists[languages.LIST].items),
+        edits=edits,
+        draft=draft_names(edition, edits),
+        version=edition.number,
+        offered=offered,
+        may_publish=can(g.user, "publish"),
+        notice=request.args.get("notice"),
+        back_to=url_for("dashboard.content"),
+    )
 
 
 def _known(edition: Edition, key: str) -> bool:
@@ -219,22 +264,35 @@ def _text_page(key: str, form=None, errors=None, conflicts=None, status=200):
     if not known and not pending:
         return found(None)
     languages = _languages(edition)
-    current = {lang: pending[lang].text if lang in pending else edition.catalog.texts[lang].get(key, "")
-               for lang in languages}
-    measures = {lang: measure_lines(wording.measure(edition, key, lang, (form or current).get(lang, ""), _limits()),
-                                    edition)
-                for lang in languages}
+    current = {
+        lang: pending[lang].text if lang in pending else edition.catalog.texts[lang].get(key, "") for lang in languages
+    }
+    measures = {
+        lang: measure_lines(wording.measure(edition, key, lang, (form or current).get(lang, ""), _limits()), edition)
+        for lang in languages
+    }
     voice = {lang: edition.catalog.texts[lang].get(key + wording.VOICE) for lang in languages}
     examples = {lang: example(edition, key, lang, (form or current).get(lang)) for lang in languages}
-    return render_template("dashboard/content_text.html", key=key, languages=languages, examples=examples,
-                           pattern=key.startswith(PATTERN),
-                           title=text_title(edition, key), used=flows.shown_in(edition.book, edition.catalog, key,
-                                                                               used, language()),
-                           current=current, form=form or current, pending=pending, measures=measures,
-                           voice=voice, errors=errors or {}, conflicts=conflicts or {}, history=history,
-                           published={lang: edition.catalog.texts[lang].get(key, "") for lang in languages},
-                           may_publish=can(g.user, "publish"),
-                           back_to=url_for("dashboard.content_text", key=key)), status
+    return render_template(
+        "dashboard/content_text.html",
+        key=key,
+        languages=languages,
+        examples=examples,
+        pattern=key.startswith(PATTERN),
+        title=text_title(edition, key),
+        used=flows.shown_in(edition.book, edition.catalog, key, used, language()),
+        current=current,
+        form=form or current,
+        pending=pending,
+        measures=measures,
+        voice=voice,
+        errors=errors or {},
+        conflicts=conflicts or {},
+        history=history,
+        published={lang: edition.catalog.texts[lang].get(key, "") for lang in languages},
+        may_publish=can(g.user, "publish"),
+        back_to=url_for("dashboard.content_text", key=key),
+    ), status
 
 
 @bp.get("/content/text/<key>")
@@ -297,10 +355,11 @@ def _text_errors(edition: Edition, key: str, form: dict) -> dict:
             errors[lang] = _("A { or } does not match. Blanks are written {name}.")
             continue
         if english is not None and names - english:
-            errors[lang] = _("This text uses a blank the English does not have: %(names)s. "
-                             "Blanks it may use: %(known)s.",
-                             names=", ".join("{%s}" % n for n in sorted(names - english)),
-                             known=", ".join("{%s}" % n for n in sorted(english)) or _("none"))
+            errors[lang] = _(
+                "This text uses a blank the English does not have: %(names)s. Blanks it may use: %(known)s.",
+                names=", ".join("{%s}" % n for n in sorted(names - english)),
+                known=", ".join("{%s}" % n for n in sorted(english)) or _("none"),
+            )
     return errors
 
 
@@ -310,11 +369,13 @@ def content_measure():
     """How a text she is typing fits its screens, by the server's own measures."""
     edition = _edition()
     key, lang = request.form.get("key", "")[:120], request.form.get("lang", "")[:16]
-    text = request.form.get("text", "")[:wording.MAX_TEXT * 2]
+    text = request.form.get("text", "")[: wording.MAX_TEXT * 2]
     if lang not in edition.catalog.languages:
         return jsonify(error=_("Unknown language.")), 400
     measured = wording.measure(edition, key, lang, text, _limits())
-    return jsonify(fits=measured.fits, lines=[{"text": text, "bad": bad} for text, bad in measure_lines(measured, edition)])
+    return jsonify(
+        fits=measured.fits, lines=[{"text": text, "bad": bad} for text, bad in measure_lines(measured, edition)]
+    )
 
 
 def measure_lines(measured: wording.Measure, edition: Edition) -> list[tuple[str, bool]]:
@@ -328,10 +389,19 @@ def measure_lines(measured: wording.Measure, edition: Edition) -> list[tuple[str
     if measured.too_long:
         lines.append((_("At most %(count)s characters.", count=wording.MAX_TEXT), True))
     for screen in measured.screens[:4]:
-        lines.append((f"USSD · {where(screen.where)}: " + _(
-            "page 1: %(used)s of %(limit)s (%(encoding)s), %(pages)s page(s)", used=screen.first_page,
-            limit=screen.limit, encoding=alphabets.get(screen.encoding, screen.encoding), pages=len(screen.pages)),
-            False))
+        lines.append(
+            (
+                f"USSD · {where(screen.where)}: "
+                + _(
+                    "page 1: %(used)s of %(limit)s (%(encoding)s), %(pages)s page(s)",
+                    used=screen.first_page,
+                    limit=screen.limit,
+                    encoding=alphabets.get(screen.encoding, screen.encoding),
+                    pages=len(screen.pages),
+                ),
+                False,
+            )
+        )
         if screen.problems:
             lines.append((_("Options are not on the first page. Shorten the text."), True))
     for use, parts, _encoding in measured.sms[:2]:
@@ -355,8 +425,14 @@ def _draft_version(db, edition: Edition) -> tuple[int, list]:
                 docs[row.key] = row.text
             else:
                 docs.pop(row.key, None)
-    row = versions.add(db, docs, SOURCE, actor(), f"{len(edits)} text(s) changed",  # said in words by version_note
-                       based_on=edition.number)
+    row = versions.add(
+        db,
+        docs,
+        SOURCE,
+        actor(),
+        f"{len(edits)} text(s) changed",  # said in words by version_note
+        based_on=edition.number,
+    )
     return row.id, edits
 
 
@@ -396,8 +472,12 @@ def content_publish():
     with runtime().db.session() as db:
         versions.clear_edits(db, edits)
     services().library.show_preview(test_number(), None)
-    return redirect(url_for("dashboard.content", notice=_("Version %(number)s is published. Members see it "
-                                                          "from their next screen.", number=number)))
+    return redirect(
+        url_for(
+            "dashboard.content",
+            notice=_("Version %(number)s is published. Members see it from their next screen.", number=number),
+        )
+    )
 
 
 @bp.post("/content/discard")
@@ -441,9 +521,14 @@ def content_versions():
     with runtime().db.session() as db:
         rows = versions.history(db, 100)
         db.expunge_all()
-    return render_template("dashboard/content_versions.html", rows=rows, said=version_words,
-                           may_publish=can(g.user, "publish"),
-                           notice=request.args.get("notice"), back_to=url_for("dashboard.content_versions"))
+    return render_template(
+        "dashboard/content_versions.html",
+        rows=rows,
+        said=version_words,
+        may_publish=can(g.user, "publish"),
+        notice=request.args.get("notice"),
+        back_to=url_for("dashboard.content_versions"),
+    )
 
 
 @bp.get("/content/versions/<int:number>")
@@ -455,10 +540,16 @@ def content_version(number: int):
         docs = versions.documents(db, number)
         before = versions.documents(db, row.based_on) if row.based_on else {}
     lines = publication.diff(before, docs, f"v{row.based_on or 0}", f"v{number}").splitlines()
-    return render_template("dashboard/content_version.html", row=row, said=version_words(row), lines=lines,
-                           texts=_text_changes(before, docs) if before else [],
-                           documents=_document_changes(before, docs) if before else [],
-                           may_publish=can(g.user, "publish"), back_to=url_for("dashboard.content_versions"))
+    return render_template(
+        "dashboard/content_version.html",
+        row=row,
+        said=version_words(row),
+        lines=lines,
+        texts=_text_changes(before, docs) if before else [],
+        documents=_document_changes(before, docs) if before else [],
+        may_publish=can(g.user, "publish"),
+        back_to=url_for("dashboard.content_versions"),
+    )
 
 
 @bp.post("/content/versions/<int:number>/revert")
@@ -467,9 +558,12 @@ def content_revert(number: int):
     outcome = publication.revert(_desk(), number, actor())
     if not outcome.published:
         return _refused(outcome.problems, url_for("dashboard.content_versions"))
-    return redirect(url_for("dashboard.content_versions",
-                            notice=_("Version %(new)s is published: what version %(old)s held.",
-                                     new=outcome.number, old=number)))
+    return redirect(
+        url_for(
+            "dashboard.content_versions",
+            notice=_("Version %(new)s is published: what version %(old)s held.", new=outcome.number, old=number),
+        )
+    )
 
 
 @bp.post("/content/versions/<int:number>/publish")
@@ -479,9 +573,12 @@ def content_publish_offered(number: int):
     outcome = publication.publish(_desk(), number, actor())
     if not outcome.published:
         return _refused(outcome.problems, url_for("dashboard.content_versions"))
-    return redirect(url_for("dashboard.content_versions",
-                            notice=_("Version %(number)s is published. Members see it from their next screen.",
-                                     number=number)))
+    return redirect(
+        url_for(
+            "dashboard.content_versions",
+            notice=_("Version %(number)s is published. Members see it from their next screen.", number=number),
+        )
+    )
 
 
 def _key_history(db, key: str, edition: Edition) -> list[dict]:
@@ -492,11 +589,19 @@ def _key_history(db, key: str, edition: Edition) -> list[dict]:
         docs = versions.documents(db, row.id)
         texts = {lang: wording.flatten(docs, lang).get(key) for lang in edition.catalog.languages}
         if before is not None and texts != before:
-            changes = [(lang, before.get(lang) or "", texts.get(lang) or "",
-                        _inline_diff(before.get(lang) or "", texts.get(lang) or ""))
-                       for lang in _languages(edition) if before.get(lang) != texts.get(lang)]
-            out.append({"number": row.id, "author": row.author, "at": row.published_at,
-                        "note": row.note, "changes": changes})
+            changes = [
+                (
+                    lang,
+                    before.get(lang) or "",
+                    texts.get(lang) or "",
+                    _inline_diff(before.get(lang) or "", texts.get(lang) or ""),
+                )
+                for lang in _languages(edition)
+                if before.get(lang) != texts.get(lang)
+            ]
+            out.append(
+                {"number": row.id, "author": row.author, "at": row.published_at, "note": row.note, "changes": changes}
+            )
         before = texts
     return list(reversed(out))
 
@@ -505,15 +610,32 @@ def _text_changes(before: dict, after: dict) -> list[dict]:
     """The texts a version changes, each named by what it says, with how."""
     edition = _edition()
     order = _languages(edition)
-    langs = sorted({PurePosixPath(name).stem for name in list(before) + list(after) if name.startswith("prompts/")},
-                   key=lambda code: order.index(code) if code in order else len(order))
+    langs = sorted(
+        {PurePosixPath(name).stem for name in list(before) + list(after) if name.startswith("prompts/")},
+        key=lambda code: order.index(code) if code in order else len(order),
+    )
     old = {lang: wording.flatten(before, lang) for lang in langs}
     new = {lang: wording.flatten(after, lang) for lang in langs}
-    keys = sorted({key for lang in langs for key in set(old[lang]) | set(new[lang])
-                   if old[lang].get(key) != new[lang].get(key) and not key.startswith(CATALOG)})
-    return [{"key": key, "title": text_title(edition, key, {lang: new[lang].get(key) or "" for lang in langs}),
-             "changes": [(lang, _inline_diff(old[lang].get(key) or "", new[lang].get(key) or ""))
-                         for lang in langs if old[lang].get(key) != new[lang].get(key)]} for key in keys]
+    keys = sorted(
+        {
+            key
+            for lang in langs
+            for key in set(old[lang]) | set(new[lang])
+            if old[lang].get(key) != new[lang].get(key) and not key.startswith(CATALOG)
+        }
+    )
+    return [
+        {
+            "key": key,
+            "title": text_title(edition, key, {lang: new[lang].get(key) or "" for lang in langs}),
+            "changes": [
+                (lang, _inline_diff(old[lang].get(key) or "", new[lang].get(key) or ""))
+                for lang in langs
+                if old[lang].get(key) != new[lang].get(key)
+            ],
+        }
+        for key in keys
+    ]
 
 
 def _document_changes(before: dict, after: dict) -> list[dict]:
@@ -523,8 +645,13 @@ def _document_changes(before: dict, after: dict) -> list[dict]:
         kind, _sep, rest = name.partition("/")
         if kind in ("quizzes", "surveys") and before.get(name) != after.get(name):
             state = _("added") if name not in before else _("removed") if name not in after else _("changed")
-            found.append({"words": _("quiz") if kind == "quizzes" else _("survey"),
-                          "code": rest.removesuffix(".yaml"), "state": state})
+            found.append(
+                {
+                    "words": _("quiz") if kind == "quizzes" else _("survey"),
+                    "code": rest.removesuffix(".yaml"),
+                    "state": state,
+                }
+            )
     return found
 
 

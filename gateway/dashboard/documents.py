@@ -50,10 +50,15 @@ def listing(folder: str, to_form: Callable[[str], dict]) -> list[dict]:
     rows = []
     for document in names:
         body = pending[document] if document in pending else edition.documents.get(document)
-        rows.append({"name": document.removeprefix(folder + "/").removesuffix(".yaml"),
-                     "form": to_form(body) if body else {"title": {}, "questions": []},
-                     "draft": document in pending, "removed": body == "",
-                     "published": document in edition.documents})
+        rows.append(
+            {
+                "name": document.removeprefix(folder + "/").removesuffix(".yaml"),
+                "form": to_form(body) if body else {"title": {}, "questions": []},
+                "draft": document in pending,
+                "removed": body == "",
+                "published": document in edition.documents,
+            }
+        )
     return rows
 
 
@@ -93,17 +98,21 @@ def remove(document: str, what: str) -> None:
 
 def typed(field: str) -> str:
     """A text box of the builder's form, as kept: trimmed, normalised, size-limited."""
-    return normalise_lao(request.form.get(field, "").strip())[:wording.MAX_TEXT]
+    return normalise_lao(request.form.get(field, "").strip())[: wording.MAX_TEXT]
 
 
 def heading(languages: list[str]) -> tuple[dict, list[str]]:
     """The fields every builder has (short name, title, dates, session), and what is
     wrong with them."""
     errors: list[str] = []
-    form = {"name": request.form.get("name", "").strip().lower()[:31], "questions": [],
-            "title": {lang: typed(f"title_{lang}") for lang in languages},
-            "opens": request.form.get("opens", "").strip()[:10], "closes": request.form.get("closes", "").strip()[:10],
-            "session": request.form.get("session", "").strip()[:9]}
+    form = {
+        "name": request.form.get("name", "").strip().lower()[:31],
+        "questions": [],
+        "title": {lang: typed(f"title_{lang}") for lang in languages},
+        "opens": request.form.get("opens", "").strip()[:10],
+        "closes": request.form.get("closes", "").strip()[:10],
+        "session": request.form.get("session", "").strip()[:9],
+    }
     if not re.fullmatch(r"[a-z][a-z0-9_]{0,30}", form["name"]):
         errors.append(_("A short name is lower-case English letters, digits and _, such as laws_2027."))
     for key in ("opens", "closes"):

@@ -18,9 +18,16 @@ from gateway.runtime import runtime
 
 
 def _flow_names() -> dict[str, str]:
-    return {"main": _("Main menu"), "register": _("Registration"), "next_session": _("Next session"),
-            "language": _("Changing language"), "polls": _("Polls by SMS"), "reminder_call": _("Reminder call"),
-            "quizzes": _("List of quizzes"), "surveys": _("List of surveys")}
+    return {
+        "main": _("Main menu"),
+        "register": _("Registration"),
+        "next_session": _("Next session"),
+        "language": _("Changing language"),
+        "polls": _("Polls by SMS"),
+        "reminder_call": _("Reminder call"),
+        "quizzes": _("List of quizzes"),
+        "surveys": _("List of surveys"),
+    }
 
 
 def channel_names() -> dict[str, str]:
@@ -29,10 +36,20 @@ def channel_names() -> dict[str, str]:
 
 def _built_in_names() -> dict[str, str]:
     """The gateway's own texts, by their family (the key's first part)."""
-    return {"format": _("dates and times"), "common": _("every menu"), "validate": _("asking again after a wrong answer"),
-            "ussd": _("USSD screens"), "quiz": _("quizzes"), "sms": _("SMS replies"), "reminder": _("reminders"),
-            "option": _("lists"), "poll": _("polls by SMS"), "feedback": _("the question after a session"),
-            "report": _("printed reports"), "voice": _("calls")}
+    return {
+        "format": _("dates and times"),
+        "common": _("every menu"),
+        "validate": _("asking again after a wrong answer"),
+        "ussd": _("USSD screens"),
+        "quiz": _("quizzes"),
+        "sms": _("SMS replies"),
+        "reminder": _("reminders"),
+        "option": _("lists"),
+        "poll": _("polls by SMS"),
+        "feedback": _("the question after a session"),
+        "report": _("printed reports"),
+        "voice": _("calls"),
+    }
 
 
 def flow_name(book, catalog, name: str, lang: str) -> tuple[str, bool]:
@@ -69,9 +86,16 @@ def shown_in(book, catalog, key: str, uses: list[usage.Use], lang: str) -> list[
 def flows():
     found = runtime().services
     book, lang, channels = found.book, language(), channel_names()
-    rows = [(name, *flow_name(book, found.catalog, name, lang), flow.hop_budget,
-             ", ".join(channels.get(c, c) for c in flow.channels or ()), len(flow.nodes))
-            for name, flow in sorted(book.flows.items())]
+    rows = [
+        (
+            name,
+            *flow_name(book, found.catalog, name, lang),
+            flow.hop_budget,
+            ", ".join(channels.get(c, c) for c in flow.channels or ()),
+            len(flow.nodes),
+        )
+        for name, flow in sorted(book.flows.items())
+    ]
     return render_template("dashboard/flows.html", rows=rows)
 
 
@@ -85,20 +109,45 @@ def _drawing(name: str) -> str:
         title, code = flow_name(found.book, found.catalog, other, lang)
         if not code:
             words["flow:" + other] = title
-    return flowgraph.svg(found.book, name, found.catalog, lang, words,
-                         lambda text: str(english_marked(text, lang, "tspan")))
+    return flowgraph.svg(
+        found.book, name, found.catalog, lang, words, lambda text: str(english_marked(text, lang, "tspan"))
+    )
 
 
 def flowgraph_words() -> dict[str, str]:
     """The diagram's words: each kind of step, and the ways on from an action."""
-    return {"menu": _("menu"), "input": _("typed answer"), "end": _("end"), "condition": _("check"),
-            "action": _("the gateway acts"), "multiselect": _("several choices"), "quiz_question": _("quiz question"),
-            "quiz_score": _("quiz score"), "else": _("otherwise"), "found": _("found"), "none": _("none"),
-            "some": _("some"), "enrolled": _("signed up"), "already": _("already"), "full": _("full"),
-            "missing": _("not found"), "closed": _("closed"), "gone": _("gone"), "thanks": _("thanks"),
-            "voted": _("answered"), "vote": _("answer"), "show": _("show"), "pick": _("choose"),
-            "enrol": _("sign up"), "confirm": _("confirm"), "load": _("load"), "remind": _("remind"),
-            "question": _("question"), "message": _("message"), "→": "→"}
+    return {
+        "menu": _("menu"),
+        "input": _("typed answer"),
+        "end": _("end"),
+        "condition": _("check"),
+        "action": _("the gateway acts"),
+        "multiselect": _("several choices"),
+        "quiz_question": _("quiz question"),
+        "quiz_score": _("quiz score"),
+        "else": _("otherwise"),
+        "found": _("found"),
+        "none": _("none"),
+        "some": _("some"),
+        "enrolled": _("signed up"),
+        "already": _("already"),
+        "full": _("full"),
+        "missing": _("not found"),
+        "closed": _("closed"),
+        "gone": _("gone"),
+        "thanks": _("thanks"),
+        "voted": _("answered"),
+        "vote": _("answer"),
+        "show": _("show"),
+        "pick": _("choose"),
+        "enrol": _("sign up"),
+        "confirm": _("confirm"),
+        "load": _("load"),
+        "remind": _("remind"),
+        "question": _("question"),
+        "message": _("message"),
+        "→": "→",
+    }
 
 
 @bp.get("/flows/<name>")
@@ -109,8 +158,15 @@ def flow(name: str):
     # Our own SVG, every text in it escaped (flowgraph.py).
     drawing = Markup(_drawing(name))  # nosec B704
     title, code = flow_name(found.book, found.catalog, name, language()) if flow_row else (name, True)
-    return render_template("dashboard/flow.html", name=name, title=title, title_is_code=code, flow=flow_row,
-                           drawing=drawing, channels=channel_names())
+    return render_template(
+        "dashboard/flow.html",
+        name=name,
+        title=title,
+        title_is_code=code,
+        flow=flow_row,
+        drawing=drawing,
+        channels=channel_names(),
+    )
 
 
 @bp.get("/flows/<name>.svg")

@@ -61,8 +61,15 @@ def choices(list_name: str) -> list[tuple[str, str]]:
     if option_list is None:
         return []
     lang = language()
-    return [(item, catalog.template(lang, option_list.label_key(item))
-             if catalog.has(lang, option_list.label_key(item)) else item) for item in option_list.items]
+    return [
+        (
+            item,
+            catalog.template(lang, option_list.label_key(item))
+            if catalog.has(lang, option_list.label_key(item))
+            else item,
+        )
+        for item in option_list.items
+    ]
 
 
 def member_languages() -> list[tuple[str, str]]:
@@ -72,8 +79,9 @@ def member_languages() -> list[tuple[str, str]]:
 
     services_ = services()
     chosen = set(services_.catalog.chosen)
-    return [(lang.code, lang.name) for lang in languages.described(services_.book, services_.catalog)
-            if lang.code in chosen]
+    return [
+        (lang.code, lang.name) for lang in languages.described(services_.book, services_.catalog) if lang.code in chosen
+    ]
 
 
 def said_from(table, text: str | None) -> str | None:
@@ -107,10 +115,12 @@ def audience_from(values) -> Audience:
     provinces = {k for k, _ in choices("provinces")}
     languages = {k for k, _ in choices("languages")}
     session_id = values.get("session", "")
-    return Audience(tuple(t for t in values.getlist("topic") if t in topics),
-                    tuple(p for p in values.getlist("province") if p in provinces),
-                    tuple(lang for lang in values.getlist("language") if lang in languages),
-                    int(session_id) if session_id.isdigit() and len(session_id) < 10 else None)
+    return Audience(
+        tuple(t for t in values.getlist("topic") if t in topics),
+        tuple(p for p in values.getlist("province") if p in provinces),
+        tuple(lang for lang in values.getlist("language") if lang in languages),
+        int(session_id) if session_id.isdigit() and len(session_id) < 10 else None,
+    )
 
 
 @dataclass
@@ -142,8 +152,11 @@ def csv_download(rows, filename: str) -> Response:
     that a spreadsheet would run as a formula is made plain text first."""
     out = io.StringIO()
     csv.writer(out).writerows([plain_row(row) for row in rows])
-    return Response("\ufeff" + out.getvalue(), content_type="text/csv; charset=utf-8",
-                    headers={"Content-Disposition": f"attachment; filename={filename}"})
+    return Response(
+        "\ufeff" + out.getvalue(),
+        content_type="text/csv; charset=utf-8",
+        headers={"Content-Disposition": f"attachment; filename={filename}"},
+    )
 
 
 # ------------------------------------------------------------------ expired sessions

@@ -36,8 +36,17 @@ def _number(phone: str | None) -> str:
 def inbox_list():
     show = request.args.get("show") if request.args.get("show") in SHOW else "unread"
     with runtime().db.session() as db:
-        rows = [{"member_id": t.member_id, "name": t.name or "—", "phone": _number(t.phone), "at": t.last_at,
-                 "text": t.last_text, "unread": t.unread} for t in inbox.threads(db, show)]
+        rows = [
+            {
+                "member_id": t.member_id,
+                "name": t.name or "—",
+                "phone": _number(t.phone),
+                "at": t.last_at,
+                "text": t.last_text,
+                "unread": t.unread,
+            }
+            for t in inbox.threads(db, show)
+        ]
     return render_template("dashboard/inbox.html", rows=rows, show=show)
 
 
@@ -47,14 +56,27 @@ def _thread_page(member_id: int, error: str | None = None, typed: str = "", stat
         member = db.get(Member, member_id)
         if member is None or member.erased_at is not None:
             return found(None)
-        who = {"id": member.id, "name": member.name or "—", "phone": _number(member.phone),
-               "language": member.language, "opted_out": member.opted_out_at is not None}
+        who = {
+            "id": member.id,
+            "name": member.name or "—",
+            "phone": _number(member.phone),
+            "language": member.language,
+            "opted_out": member.opted_out_at is not None,
+        }
         items = inbox.thread(db, member_id)
     if not items:
         return found(None)
-    return render_template("dashboard/inbox_thread.html", who=who, items=items, error=error, typed=typed,
-                           states=message_states(), alphabet=alphabet(), price=float(config.price_per_segment),
-                           currency=config.price_currency), status
+    return render_template(
+        "dashboard/inbox_thread.html",
+        who=who,
+        items=items,
+        error=error,
+        typed=typed,
+        states=message_states(),
+        alphabet=alphabet(),
+        price=float(config.price_per_segment),
+        currency=config.price_currency,
+    ), status
 
 
 @bp.get("/inbox/<int:member_id>")
@@ -71,8 +93,12 @@ def inbox_reply(member_id: int):
     if not body:
         return _thread_page(member_id, _("Write the answer first."), body, 400)
     if len(body) > MAX_ANSWER:
-        return _thread_page(member_id, _("The answer is %(length)s characters; keep it under %(most)s.",
-                                         length=len(body), most=MAX_ANSWER), body[:MAX_ANSWER * 2], 400)
+        return _thread_page(
+            member_id,
+            _("The answer is %(length)s characters; keep it under %(most)s.", length=len(body), most=MAX_ANSWER),
+            body[: MAX_ANSWER * 2],
+            400,
+        )
     with runtime().db.session() as db:
         member = db.get(Member, member_id)
         if member is None or member.erased_at is not None or not inbox.thread(db, member_id):

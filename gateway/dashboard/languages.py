@@ -53,6 +53,13 @@ def content_language_add():
         for key, text in meta.items():
             versions.save_edit(db, code, key, text, None, actor())
         audit.record(db, actor(), "content.edit", f"prompts/{code}.yaml", "language added")
-    return redirect(url_for("dashboard.content", notice=_(
-        "%(name)s is in the draft. Publish it, then translate its texts here: it joins the members' "
-        "language menu when every text is written.", name=name)))
+    return redirect(
+        url_for(
+            "dashboard.content",
+            notice=_(
+                "%(name)s is in the draft. Publish it, then translate its texts here: it joins the members' "
+                "language menu when every text is written.",
+                name=name,
+            ),
+        )
+    )

@@ -50,8 +50,12 @@ def _filters(args, by_number: bool) -> list:
         where.append(Member.phone.like(f"%{digits[-9:]}"))
     elif words:
         pattern = "%" + words.lower().replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_") + "%"
-        where.append(or_(func.lower(Member.name).like(pattern, escape="\\"),
-                         func.lower(Member.organisation).like(pattern, escape="\\")))
+        where.append(
+            or_(
+                func.lower(Member.name).like(pattern, escape="\\"),
+                func.lower(Member.organisation).like(pattern, escape="\\"),
+            )
+        )
     if args.get("province"):
         where.append(Member.province == args["province"])
     if args.get("language"):
@@ -75,21 +79,52 @@ def members():
     with runtime().db.session() as db:
         total = db.scalar(select(func.count(Member.id)).where(*where)) or 0
         pages = Pages.of(total)
-        rows = db.execute(select(Member.id, Member.name, Member.phone, Member.organisation, Member.province,
-                                 Member.language, Member.consent_at, Member.opted_out_at)
-                          .where(*where).order_by(Member.id.desc())
-                          .limit(pages.size).offset(pages.offset)).all()
+        rows = db.execute(
+            select(
+                Member.id,
+                Member.name,
+                Member.phone,
+                Member.organisation,
+                Member.province,
+                Member.language,
+                Member.consent_at,
+                Member.opted_out_at,
+            )
+            .where(*where)
+            .order_by(Member.id.desc())
+            .limit(pages.size)
+            .offset(pages.offset)
+        ).all()
         topics: dict[int, list[str]] = {}
-        for member_id, topic in db.execute(select(MemberTopic.member_id, MemberTopic.topic)
-                                           .where(MemberTopic.member_id.in_([r.id for r in rows]))):
+        for member_id, topic in db.execute(
+            select(MemberTopic.member_id, MemberTopic.topic).where(MemberTopic.member_id.in_([r.id for r in rows]))
+        ):
             topics.setdefault(member_id, []).append(label("topics", topic))
-    shown = [{"id": r.id, "name": r.name or "—", "phone": mask(r.phone), "organisation": r.organisation or "",
-              "province": label("provinces", r.province), "language": label("languages", r.language),
-              "topics": ", ".join(topics.get(r.id, [])), "status": _status(r)} for r in rows]
+    shown = [
+        {
+            "id": r.id,
+            "name": r.name or "—",
+            "phone": mask(r.phone),
+            "organisation": r.organisation or "",
+            "province": label("provinces", r.province),
+            "language": label("languages", r.language),
+            "topics": ", ".join(topics.get(r.id, [])),
+            "status": _status(r),
+        }
+        for r in rows
+    ]
     query = {k: v for k, v in request.args.items() if k != "page" and v}
-    return render_template("dashboard/members.html", rows=shown, pages=pages, query=query, args=request.args,
-                           provinces=choices("provinces"), languages=choices("languages"),
-                           topics=choices("topics"), statuses=_status_names())
+    return render_template(
+        "dashboard/members.html",
+        rows=shown,
+        pages=pages,
+        query=query,
+        args=request.args,
+        provinces=choices("provinces"),
+        languages=choices("languages"),
+        topics=choices("topics"),
+        statuses=_status_names(),
+    )
 
 
 def _status(row) -> str:
@@ -101,8 +136,7 @@ def _status(row) -> str:
 
 
 def _status_names() -> list[tuple[str, str]]:
-    return [("registered", _("registered")), ("not_registered", _("not registered")),
-            ("opted_out", _("opted out"))]
+    return [("registered", _("registered")), ("not_registered", _("not registered")), ("opted_out", _("opted out"))]
 
 
 def _member(db, member_id: int) -> Member:
@@ -117,8 +151,9 @@ def member(member_id: int):
         row = _member(db, member_id)
         history = _history(db, row)
         data = _profile(db, row)
-    return render_template("dashboard/member.html", member=data, history=history,
-                           values=_values_of(data), errors={}, **_form_choices())
+    return render_template(
+        "dashboard/member.html", member=data, history=history, values=_values_of(data), errors={}, **_form_choices()
+    )
 
 
 def _history(db, row: Member) -> list[tuple]:
@@ -127,9 +162,11 @@ def _history(db, row: Member) -> list[tuple]:
     events = []
     if row.consent_at:
         events.append((row.consent_at, _("Gave consent (registered)"), ""))
-    for at, keyword in db.execute(select(InboundMessage.received_at, InboundMessage.keyword)
-                                  .where(InboundMessage.member_id == row.id,
-                                         InboundMessage.keyword.in_(("stop", "start")))):
+    for at, keyword in db.execute(
+        select(InboundMessage.received_at, InboundMessage.keyword).where(
+            InboundMessage.member_id == row.id, InboundMessage.keyword.in_(("stop", "start"))
+        )
+    ):
         events.append((at, _("Texted STOP: opted out") if keyword == "stop" else _("Texted START: opted back in"), ""))
     if row.opted_out_at and not any(e[0] == row.opted_out_at for e in events):
         events.append((row.opted_out_at, _("Opted out"), ""))
@@ -145,15 +182,23 @@ def _profile(db, row: Member) -> dict:
     """What her page shows: her fields and how much we hold about her. A viewer sees
     her number masked, as the list does."""
     data = privacy.report(db, row)
-    data.update(consent_at=row.consent_at, opted_out_at=row.opted_out_at,
-                phone=row.phone if accounts.can(g.user, "see_numbers") else mask(row.phone))
+    data.update(
+        consent_at=row.consent_at,
+        opted_out_at=row.opted_out_at,
+        phone=row.phone if accounts.can(g.user, "see_numbers") else mask(row.phone),
+    )
     return data
 
 
 def _values_of(data: dict) -> dict:
-    return {"name": data["name"] or "", "organisation": data["organisation"] or "",
-            "province": data["province"] or "", "language": data["language"],
-            "topics": list(data["topics"]), "reminders_by": data["reminders_by"]}
+    return {
+        "name": data["name"] or "",
+        "organisation": data["organisation"] or "",
+        "province": data["province"] or "",
+        "language": data["language"],
+        "topics": list(data["topics"]),
+        "reminders_by": data["reminders_by"],
+    }
 
 
 def _form_choices() -> dict:
@@ -164,9 +209,14 @@ def _form_choices() -> dict:
 @needs("send")
 def member_edit(member_id: int):
     form = request.form
-    values = {"name": form.get("name", "").strip(), "organisation": form.get("organisation", "").strip(),
-              "province": form.get("province", ""), "language": form.get("language", ""),
-              "topics": form.getlist("topic"), "reminders_by": form.get("reminders_by", "sms")}
+    values = {
+        "name": form.get("name", "").strip(),
+        "organisation": form.get("organisation", "").strip(),
+        "province": form.get("province", ""),
+        "language": form.get("language", ""),
+        "topics": form.getlist("topic"),
+        "reminders_by": form.get("reminders_by", "sms"),
+    }
     errors = _check(values)
     with runtime().db.session() as db:
         row = _member(db, member_id)
@@ -174,12 +224,18 @@ def member_edit(member_id: int):
             data = _profile(db, row)
             history = _history(db, row)
         else:
-            changed = [key for key, old, new in (
-                ("name", row.name or "", values["name"]), ("organisation", row.organisation or "",
-                                                           values["organisation"]),
-                ("province", row.province or "", values["province"]), ("language", row.language, values["language"]),
-                ("topics", sorted(row.topics), sorted(values["topics"])),
-                ("reminders", row.reminder_channel, values["reminders_by"])) if old != new]
+            changed = [
+                key
+                for key, old, new in (
+                    ("name", row.name or "", values["name"]),
+                    ("organisation", row.organisation or "", values["organisation"]),
+                    ("province", row.province or "", values["province"]),
+                    ("language", row.language, values["language"]),
+                    ("topics", sorted(row.topics), sorted(values["topics"])),
+                    ("reminders", row.reminder_channel, values["reminders_by"]),
+                )
+                if old != new
+            ]
             row.name, row.organisation = values["name"] or None, values["organisation"] or None
             row.province, row.language = values["province"] or None, values["language"]
             row.reminder_channel = values["reminders_by"]
@@ -187,8 +243,9 @@ def member_edit(member_id: int):
             if changed:
                 audit.record(db, actor(), "member.edit", f"member {row.id}", ", ".join(changed))
     if errors:
-        return render_template("dashboard/member.html", member=data, history=history, values=values,
-                               errors=errors, **_form_choices()), 400
+        return render_template(
+            "dashboard/member.html", member=data, history=history, values=values, errors=errors, **_form_choices()
+        ), 400
     return redirect(url_for("dashboard.member", member_id=member_id, saved=1))
 
 
@@ -226,12 +283,16 @@ def member_erase(member_id: int):
         return redirect(url_for("dashboard.member_erase_confirm", member_id=member_id))
     with runtime().db.session() as db:
         _member(db, member_id)  # a 404 for one that is not there, or already erased
-    erase_member(services(), runtime().inbox,
-                 runtime().spool, member_id, actor())
-    return render_template("dashboard/message.html", title=_("Erased"),
-                           text=_("Member %(id)s was erased: her name, number, organisation, topics and "
-                                  "message texts are gone. Votes and quiz scores stay in the totals.",
-                                  id=member_id))
+    erase_member(services(), runtime().inbox, runtime().spool, member_id, actor())
+    return render_template(
+        "dashboard/message.html",
+        title=_("Erased"),
+        text=_(
+            "Member %(id)s was erased: her name, number, organisation, topics and "
+            "message texts are gone. Votes and quiz scores stay in the totals.",
+            id=member_id,
+        ),
+    )
 
 
 @bp.get("/members/import")
@@ -256,11 +317,19 @@ def members_import_post():
         try:
             text, encoding = decode(data)
             with runtime().db.session() as db:
-                report = store.import_rows(db, rows_from_text(text, ("phone",), store.CSV_COLUMNS, column_aliases()),
-                                           vocabulary, app_services.config.default_language)
-                audit.record(db, actor(), "members.import", upload.filename or "upload.csv",
-                             f"{report.created} created, {report.updated} updated, "
-                             f"{len(report.rejected)} rejected")
+                report = store.import_rows(
+                    db,
+                    rows_from_text(text, ("phone",), store.CSV_COLUMNS, column_aliases()),
+                    vocabulary,
+                    app_services.config.default_language,
+                )
+                audit.record(
+                    db,
+                    actor(),
+                    "members.import",
+                    upload.filename or "upload.csv",
+                    f"{report.created} created, {report.updated} updated, {len(report.rejected)} rejected",
+                )
         except (ImportRowError, InputProblem) as problem:
             error = say(problem) + " " + _("Nothing was imported.")
         except csv.Error:
@@ -268,16 +337,31 @@ def members_import_post():
     if error:
         return render_template("dashboard/members_import.html", **_import_words(), report=None, error=error), 400
     rejected = [(p.line, say(p)) for p in report.rejected]
-    return render_template("dashboard/members_import.html", **_import_words(), report=report, rejected=rejected, error=None,
-                           windows=encoding == "windows-1252", name=upload.filename)
+    return render_template(
+        "dashboard/members_import.html",
+        **_import_words(),
+        report=report,
+        rejected=rejected,
+        error=None,
+        windows=encoding == "windows-1252",
+        name=upload.filename,
+    )
 
 
 def column_names() -> dict[str, str]:
     """The member file's columns, in her language: export writes them, import reads
     them (and every other language's, and the English codes)."""
-    return {"phone": _("phone"), "name": _("name"), "organisation": _("organisation"), "province": _("province"),
-            "language": _("language"), "topics": _("topics"), "consent": _("consent"),
-            "opted_out_at": _("stopped messages"), "opted_in_at": _("started messages again")}
+    return {
+        "phone": _("phone"),
+        "name": _("name"),
+        "organisation": _("organisation"),
+        "province": _("province"),
+        "language": _("language"),
+        "topics": _("topics"),
+        "consent": _("consent"),
+        "opted_out_at": _("stopped messages"),
+        "opted_in_at": _("started messages again"),
+    }
 
 
 def _import_words() -> dict[str, str]:
@@ -306,6 +390,7 @@ def members_export():
         rows = [[names[column] for column in store.CSV_COLUMNS + ("consent", "opted_out_at", "opted_in_at")]]
         rows += [list(row.values()) for row in store.export_rows(db, where, words, zone)]
         filters = ", ".join(f"{k}={v}" for k, v in request.args.items() if k != "page" and v)
-        audit.record(db, actor(), "members.export", "members", f"{len(rows) - 1} member(s)"
-                     + (f"; {filters}" if filters else ""))
+        audit.record(
+            db, actor(), "members.export", "members", f"{len(rows) - 1} member(s)" + (f"; {filters}" if filters else "")
+        )
     return csv_download(rows, "members.csv")

@@ -22,32 +22,57 @@ def overview():
     now = utcnow()
     with runtime().db.session() as db:
         total = db.scalar(select(func.count()).select_from(Member).where(*registered)) or 0
-        by_province = db.execute(select(Member.province, func.count()).where(*registered)
-                                 .group_by(Member.province).order_by(func.count().desc())).all()
-        by_language = db.execute(select(Member.language, func.count()).where(*registered)
-                                 .group_by(Member.language)).all()
-        by_topic = db.execute(select(MemberTopic.topic, func.count()).join(Member).where(*registered)
-                              .group_by(MemberTopic.topic).order_by(func.count().desc())).all()
-        upcoming = [(row.starts_at, catalog.template(lang, f"kind.{row.kind}"),
-                     row.titles.get(lang) or next(iter(row.titles.values()), ""), row.language)
-                    for row in schedule.upcoming(db, now)[:8] if row.cancelled_at is None]
+        by_province = db.execute(
+            select(Member.province, func.count())
+            .where(*registered)
+            .group_by(Member.province)
+            .order_by(func.count().desc())
+        ).all()
+        by_language = db.execute(
+            select(Member.language, func.count()).where(*registered).group_by(Member.language)
+        ).all()
+        by_topic = db.execute(
+            select(MemberTopic.topic, func.count())
+            .join(Member)
+            .where(*registered)
+            .group_by(MemberTopic.topic)
+            .order_by(func.count().desc())
+        ).all()
+        upcoming = [
+            (
+                row.starts_at,
+                catalog.template(lang, f"kind.{row.kind}"),
+                row.titles.get(lang) or next(iter(row.titles.values()), ""),
+                row.language,
+            )
+            for row in schedule.upcoming(db, now)[:8]
+            if row.cancelled_at is None
+        ]
         recent = []
         for row in db.scalars(select(Broadcast).order_by(Broadcast.id.desc()).limit(5)):
             counts = broadcasts.progress(db, row.id)
             total_rows = sum(counts.values())
             reached = counts["sent"] + counts["delivered"]
             recent.append((row, total_rows, reached, counts["delivered"], counts["failed"]))
-        polls = list(db.scalars(select(Poll).where(Poll.closed_at.is_(None), Poll.closes_at > now)
-                                .order_by(Poll.closes_at)))
-        open_polls = [(poll.code, poll.questions.get(lang) or next(iter(poll.questions.values()), ""),
-                       poll.closes_at) for poll in polls]
+        polls = list(
+            db.scalars(select(Poll).where(Poll.closed_at.is_(None), Poll.closes_at > now).order_by(Poll.closes_at))
+        )
+        open_polls = [
+            (poll.code, poll.questions.get(lang) or next(iter(poll.questions.values()), ""), poll.closes_at)
+            for poll in polls
+        ]
 
     def label(kind: str, key: str | None) -> str:
         return catalog.template(lang, f"{kind}.{key}") if key else "—"
 
     return render_template(
-        "dashboard/overview.html", total=total,
+        "dashboard/overview.html",
+        total=total,
         by_province=[(label("province", p), n) for p, n in by_province],
         by_language=[(label("lang", code), n) for code, n in by_language],
         by_topic=[(label("topic", t), n) for t, n in by_topic],
-        upcoming=upcoming, recent=recent, open_polls=open_polls, zone=current_app.config["GATEWAY"].timezone)
+        upcoming=upcoming,
+        recent=recent,
+        open_polls=open_polls,
+        zone=current_app.config["GATEWAY"].timezone,
+    )

@@ -62,15 +62,24 @@ def polls_list():
     now = utcnow()
     with runtime().db.session() as db:
         votes = dict(db.execute(select(PollVote.poll_id, func.count()).group_by(PollVote.poll_id)).all())
-        rows = [(row.code, polls.label(row.questions, language()), _state(row, now), row.closes_at,
-                 votes.get(row.id, 0)) for row in db.scalars(select(Poll).order_by(Poll.id.desc()).limit(100))]
+        rows = [
+            (row.code, polls.label(row.questions, language()), _state(row, now), row.closes_at, votes.get(row.id, 0))
+            for row in db.scalars(select(Poll).order_by(Poll.id.desc()).limit(100))
+        ]
     return render_template("dashboard/polls.html", rows=rows)
 
 
 def _form_page(values, error=None, status=200):
-    return render_template("dashboard/poll_new.html", values=values, error=error, open_for=list(OPEN_FOR),
-                           topics=choices("topics"), provinces=choices("provinces"),
-                           languages=choices("languages"), sessions=session_choices()), status
+    return render_template(
+        "dashboard/poll_new.html",
+        values=values,
+        error=error,
+        open_for=list(OPEN_FOR),
+        topics=choices("topics"),
+        provinces=choices("provinces"),
+        languages=choices("languages"),
+        sessions=session_choices(),
+    ), status
 
 
 @bp.get("/polls/new")
@@ -87,13 +96,21 @@ def poll_new_post():
     questions = {lang: form.get(f"question_{lang}", "").strip() for lang in codes}
     questions = {lang: text for lang, text in questions.items() if text}
     # One option per line, each language's list side by side, in the same order.
-    lines = {lang: [line.strip() for line in form.get(f"options_{lang}", "").splitlines() if line.strip()]
-             for lang in codes}
+    lines = {
+        lang: [line.strip() for line in form.get(f"options_{lang}", "").splitlines() if line.strip()] for lang in codes
+    }
     lines = {lang: found for lang, found in lines.items() if found}
     if len({len(found) for found in lines.values()}) > 1:
         counts = ", ".join(f"{codes[lang]}: {len(found)}" for lang, found in lines.items())
-        return _form_page(form, _("The languages have different numbers of options (%(counts)s): give each "
-                                  "option in every language, one per line, in the same order.", counts=counts), 400)
+        return _form_page(
+            form,
+            _(
+                "The languages have different numbers of options (%(counts)s): give each "
+                "option in every language, one per line, in the same order.",
+                counts=counts,
+            ),
+            400,
+        )
     count = max((len(found) for found in lines.values()), default=0)
     options = [{lang: found[n] for lang, found in lines.items()} for n in range(count)]
     opens_at = utcnow()
@@ -102,8 +119,16 @@ def poll_new_post():
         with runtime().db.session() as db:
             code = form.get("code", "").strip().upper() or polls.next_code(db)
             polls.check(code, questions, options, opens_at, closes_at, services().catalog.languages)
-            row = polls.create(db, code, questions, options, audience_from(form), opens_at, closes_at,
-                               confirm=form.get("confirm_votes") == "yes")
+            row = polls.create(
+                db,
+                code,
+                questions,
+                options,
+                audience_from(form),
+                opens_at,
+                closes_at,
+                confirm=form.get("confirm_votes") == "yes",
+            )
             polls.start_broadcast(db, row, services().catalog)
             audit.record(db, actor(), "poll.create", f"poll {row.code}", polls.label(row.questions, language()))
             code = row.code
@@ -126,11 +151,21 @@ def poll(code: str):
         results = poll_results.compute(db, row, lang)
         chart = drawn(poll_results.chart(results, lang, catalog, now))
         broadcast = db.get(Broadcast, row.broadcast_id) if row.broadcast_id else None
-        detail = {"id": row.id, "code": row.code, "question": polls.label(row.questions, lang), "state": _state(row, now),
-                  "open": row.is_open(now), "opens_at": row.opens_at, "closes_at": row.closed_at or row.closes_at,
-                  "broadcast_id": row.broadcast_id, "sent": broadcast is not None and broadcast.status != BroadcastState.DRAFT}
-    by_group = [(_("By province"), {choices_label("provinces", k): t for k, t in results.by_province.items()}),
-                (_("By language"), {choices_label("languages", k): t for k, t in results.by_language.items()})]
+        detail = {
+            "id": row.id,
+            "code": row.code,
+            "question": polls.label(row.questions, lang),
+            "state": _state(row, now),
+            "open": row.is_open(now),
+            "opens_at": row.opens_at,
+            "closes_at": row.closed_at or row.closes_at,
+            "broadcast_id": row.broadcast_id,
+            "sent": broadcast is not None and broadcast.status != BroadcastState.DRAFT,
+        }
+    by_group = [
+        (_("By province"), {choices_label("provinces", k): t for k, t in results.by_province.items()}),
+        (_("By language"), {choices_label("languages", k): t for k, t in results.by_language.items()}),
+    ]
     return render_template("dashboard/poll.html", poll=detail, results=results, chart=chart, by_group=by_group)
 
 

@@ -44,9 +44,15 @@ def quiz():
     questions, scores = quiz_report.charts(report, language(), catalog, utcnow(), title_key)
     provinces, languages = dict(choices("provinces")), dict(choices("languages"))
     titles = {key: catalog.template(language(), title) for key, title in quizzes().items()}
-    return render_template("dashboard/quiz.html", report=report, provinces=provinces, languages=languages,
-                           name=name, titles=titles,
-                           charts=[drawn(chart) for chart in (questions, scores)])
+    return render_template(
+        "dashboard/quiz.html",
+        report=report,
+        provinces=provinces,
+        languages=languages,
+        name=name,
+        titles=titles,
+        charts=[drawn(chart) for chart in (questions, scores)],
+    )
 
 
 @bp.get("/quiz.csv")

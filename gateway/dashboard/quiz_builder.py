@@ -32,33 +32,66 @@ def _document(name: str) -> str:
 def content_quizzes():
     edition = _edition()
     lang = language() if language() in edition.catalog.languages else _languages(edition)[0]
-    rows = [{"name": row["name"], "title": row["form"]["title"].get(lang) or row["name"],
-             "questions": len(row["form"]["questions"]), "opens": row["form"].get("opens"),
-             "closes": row["form"].get("closes"), "draft": row["draft"], "removed": row["removed"],
-             "published": row["published"]} for row in documents.listing("quizzes", quiz.to_form)]
+    rows = [
+        {
+            "name": row["name"],
+            "title": row["form"]["title"].get(lang) or row["name"],
+            "questions": len(row["form"]["questions"]),
+            "opens": row["form"].get("opens"),
+            "closes": row["form"].get("closes"),
+            "draft": row["draft"],
+            "removed": row["removed"],
+            "published": row["published"],
+        }
+        for row in documents.listing("quizzes", quiz.to_form)
+    ]
     return render_template("dashboard/quizzes.html", rows=rows, back_to=url_for("dashboard.content_quizzes"))
 
+
 def _blank() -> dict:
-    return {"name": "", "title": {}, "opens": "", "closes": "", "session": "",
-            "questions": [{"ask": {}, "options": [{} for _ in range(OPTIONS)], "answer": 1, "why": {}}
-                          for _ in range(quiz.MAX_QUESTIONS)]}
+    return {
+        "name": "",
+        "title": {},
+        "opens": "",
+        "closes": "",
+        "session": "",
+        "questions": [
+            {"ask": {}, "options": [{} for _ in range(OPTIONS)], "answer": 1, "why": {}}
+            for _ in range(quiz.MAX_QUESTIONS)
+        ],
+    }
 
 
 def _padded(form: dict) -> dict:
     """The form with room for ten questions of four options each."""
-    questions = [dict(q, options=list(q["options"]) + [{}] * (OPTIONS - len(q["options"])))
-                 for q in form["questions"]]
-    questions += [{"ask": {}, "options": [{} for _ in range(OPTIONS)], "answer": 1, "why": {}}
-                  for _ in range(quiz.MAX_QUESTIONS - len(questions))]
+    questions = [dict(q, options=list(q["options"]) + [{}] * (OPTIONS - len(q["options"]))) for q in form["questions"]]
+    questions += [
+        {"ask": {}, "options": [{} for _ in range(OPTIONS)], "answer": 1, "why": {}}
+        for _ in range(quiz.MAX_QUESTIONS - len(questions))
+    ]
     return {**form, "questions": questions}
 
 
-def _page(form: dict, errors: list[str] | None = None, new: bool = False, base: str = "", status: int = 200,
-          conflict: str | None = None):
+def _page(
+    form: dict,
+    errors: list[str] | None = None,
+    new: bool = False,
+    base: str = "",
+    status: int = 200,
+    conflict: str | None = None,
+):
     edition = _edition()
-    return render_template("dashboard/quiz_form.html", form=_padded(form), errors=errors or [], new=new,
-                           languages=_languages(edition), required_languages=edition.catalog.promised, base=base, conflict=conflict,
-                           back_to=url_for("dashboard.content_quizzes")), status
+    return render_template(
+        "dashboard/quiz_form.html",
+        form=_padded(form),
+        errors=errors or [],
+        new=new,
+        languages=_languages(edition),
+        required_languages=edition.catalog.promised,
+        base=base,
+        conflict=conflict,
+        back_to=url_for("dashboard.content_quizzes"),
+    ), status
 
 
 @bp.get("/content/quizzes/new")
@@ -92,8 +125,14 @@ def _read_form(languages: list[str]) -> tuple[dict, list[str]]:
         if any(not any(option.values()) for option in options):
             errors.append(_("Question %(number)s has an empty option between others.", number=n))
         answer = request.form.get(f"q{n}_answer", "")
-        form["questions"].append({"ask": ask, "options": options, "why": why,
-                                  "answer": int(answer) if answer.isdigit() and len(answer) < 3 else 0})
+        form["questions"].append(
+            {
+                "ask": ask,
+                "options": options,
+                "why": why,
+                "answer": int(answer) if answer.isdigit() and len(answer) < 3 else 0,
+            }
+        )
     return form, errors
 
 

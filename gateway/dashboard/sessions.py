@@ -29,8 +29,18 @@ from gateway.runtime import runtime
 from gateway.store import audit, schedule
 from gateway.store.models import Enrolment, Member, Poll, TrainingSession, utcnow
 
-FIELDS = ("kind", "topic", "language", "starts_at", "duration_minutes", "place",
-          "join_link", "dial_in", "capacity", "feedback_after")  # and title_<language> for each language
+FIELDS = (
+    "kind",
+    "topic",
+    "language",
+    "starts_at",
+    "duration_minutes",
+    "place",
+    "join_link",
+    "dial_in",
+    "capacity",
+    "feedback_after",
+)  # and title_<language> for each language
 FEEDBACK_CHOICES = ("", "off", "1h", "2h", "1d")
 
 
@@ -66,13 +76,26 @@ def sessions():
     end = datetime.combine(last + timedelta(days=1), datetime.min.time(), zone)
     with runtime().db.session() as db:
         kinds, languages = dict(_kinds()), dict(_languages())
-        upcoming = [(row.id, row.starts_at, _title(row), kinds.get(row.kind, row.kind),
-                     languages.get(row.language, row.language), schedule.enrolled_count(db, row.id),
-                     row.capacity, row.cancelled_at)
-                    for row in schedule.upcoming(db)[:100]]
-        in_month = list(db.scalars(select(TrainingSession).where(TrainingSession.starts_at >= start,
-                                                                 TrainingSession.starts_at < end)
-                                   .order_by(TrainingSession.starts_at)))
+        upcoming = [
+            (
+                row.id,
+                row.starts_at,
+                _title(row),
+                kinds.get(row.kind, row.kind),
+                languages.get(row.language, row.language),
+                schedule.enrolled_count(db, row.id),
+                row.capacity,
+                row.cancelled_at,
+            )
+            for row in schedule.upcoming(db)[:100]
+        ]
+        in_month = list(
+            db.scalars(
+                select(TrainingSession)
+                .where(TrainingSession.starts_at >= start, TrainingSession.starts_at < end)
+                .order_by(TrainingSession.starts_at)
+            )
+        )
         by_day: dict[date, list] = {}
         for row in in_month:
             local = row.starts_at.astimezone(zone)
@@ -80,15 +103,28 @@ def sessions():
     weeks = calendar.Calendar(firstweekday=0).monthdatescalendar(first.year, first.month)
     previous = (first - timedelta(days=1)).replace(day=1)
     following = last + timedelta(days=1)
-    return render_template("dashboard/sessions.html", upcoming=upcoming, weeks=weeks, by_day=by_day,
-                           month=first, today=today, previous=previous.strftime("%Y-%m"),
-                           following=following.strftime("%Y-%m"),
-                           weekdays=[date(2026, 11, 30) + timedelta(days=n) for n in range(7)])
+    return render_template(
+        "dashboard/sessions.html",
+        upcoming=upcoming,
+        weeks=weeks,
+        by_day=by_day,
+        month=first,
+        today=today,
+        previous=previous.strftime("%Y-%m"),
+        following=following.strftime("%Y-%m"),
+        weekdays=[date(2026, 11, 30) + timedelta(days=n) for n in range(7)],
+    )
 
 
 def _blank() -> MultiDict:
-    return MultiDict({"kind": "hangout", "language": current_app.config["GATEWAY"].default_language,
-                      "duration_minutes": "60", "feedback_after": ""})
+    return MultiDict(
+        {
+            "kind": "hangout",
+            "language": current_app.config["GATEWAY"].default_language,
+            "duration_minutes": "60",
+            "feedback_after": "",
+        }
+    )
 
 
 def _feedback_usual() -> str:
@@ -100,11 +136,18 @@ def _feedback_usual() -> str:
 
 
 def _form_page(values, errors: list[str], row=None, status: int = 200):
-    return render_template("dashboard/session_form.html", values=values, errors=errors, row=row,
-                           kinds=_kinds(), topics=choices("topics"), languages=_languages(),
-                           feedback_choices=FEEDBACK_CHOICES, feedback_usual=_feedback_usual(),
-                           shared=reminder_jobs.shared_texts(services().catalog,
-                                                             [lang for lang, _name in member_languages()])), status
+    return render_template(
+        "dashboard/session_form.html",
+        values=values,
+        errors=errors,
+        row=row,
+        kinds=_kinds(),
+        topics=choices("topics"),
+        languages=_languages(),
+        feedback_choices=FEEDBACK_CHOICES,
+        feedback_usual=_feedback_usual(),
+        shared=reminder_jobs.shared_texts(services().catalog, [lang for lang, _name in member_languages()]),
+    ), status
 
 
 @bp.get("/sessions/new")
@@ -134,10 +177,12 @@ def _fields(form) -> tuple[dict, list[str]]:
     values = {key: form.get(key, "") for key in FIELDS + tuple(f"title_{lang}" for lang, _name in member_languages())}
     errors = []
     try:
-        fields = schedule.session_fields(values, Vocabulary.build(app_services.book, app_services.catalog),
-                                         config.timezone)
+        fields = schedule.session_fields(
+            values, Vocabulary.build(app_services.book, app_services.catalog), config.timezone
+        )
         fields["reminder_texts"] = reminder_jobs.check_own_texts(
-            {lang: form.get(f"reminder_{lang}", "") for lang, _name in member_languages()}, app_services.catalog)
+            {lang: form.get(f"reminder_{lang}", "") for lang, _name in member_languages()}, app_services.catalog
+        )
     except InputProblem as problem:
         return {}, [say(problem)]
     feedback = values["feedback_after"].strip()
@@ -162,30 +207,57 @@ def session(session_id: int):
         row = found(db.get(TrainingSession, session_id))
         reminders = [(r.kind, r.offset_minutes, r.due_at, r.status) for r in schedule.reminders(db, row.id)]
         reaches = reminder_jobs.recipients(db, row, services().catalog, current_app.config["GATEWAY"].default_language)
-        enrolled = db.execute(select(Member.id, Member.name, Member.phone, Enrolment.channel,
-                                     Enrolment.created_at, Enrolment.confirmed_at)
-                              .join(Member, Member.id == Enrolment.member_id)
-                              .where(Enrolment.session_id == row.id).order_by(Enrolment.created_at)).all()
+        enrolled = db.execute(
+            select(
+                Member.id, Member.name, Member.phone, Enrolment.channel, Enrolment.created_at, Enrolment.confirmed_at
+            )
+            .join(Member, Member.id == Enrolment.member_id)
+            .where(Enrolment.session_id == row.id)
+            .order_by(Enrolment.created_at)
+        ).all()
         enrolled = [(e.id, e.name or "—", mask(e.phone), e.channel, e.created_at, e.confirmed_at) for e in enrolled]
         feedback = db.scalar(select(Poll).where(Poll.session_id == row.id, Poll.kind == "feedback"))
         results = poll_results.compute(db, feedback, language()) if feedback is not None else None
-        detail = {"id": row.id, "title": _title(row), "titles": dict(row.titles), "kind": dict(_kinds()).get(row.kind),
-                  "topic": dict(choices("topics")).get(row.topic, row.topic),
-                  "language": dict(_languages()).get(row.language, row.language), "starts_at": row.starts_at,
-                  "duration": row.duration_minutes, "where": schedule.where_to_join(row), "capacity": row.capacity,
-                  "cancelled_at": row.cancelled_at, "feedback_after": row.feedback_after_minutes}
+        detail = {
+            "id": row.id,
+            "title": _title(row),
+            "titles": dict(row.titles),
+            "kind": dict(_kinds()).get(row.kind),
+            "topic": dict(choices("topics")).get(row.topic, row.topic),
+            "language": dict(_languages()).get(row.language, row.language),
+            "starts_at": row.starts_at,
+            "duration": row.duration_minutes,
+            "where": schedule.where_to_join(row),
+            "capacity": row.capacity,
+            "cancelled_at": row.cancelled_at,
+            "feedback_after": row.feedback_after_minutes,
+        }
     average = None
     if results is not None and results.answered:
         average = sum(n * v for n, v in enumerate(results.overall.votes, start=1)) / results.answered
-    return render_template("dashboard/session.html", row=detail, reminders=reminders, enrolled=enrolled,
-                           results=results, average=average, reaches=reaches, states=reminder_states(),
-                           topic=row.topic, language_names=dict(member_languages()))
+    return render_template(
+        "dashboard/session.html",
+        row=detail,
+        reminders=reminders,
+        enrolled=enrolled,
+        results=results,
+        average=average,
+        reaches=reaches,
+        states=reminder_states(),
+        topic=row.topic,
+        language_names=dict(member_languages()),
+    )
 
 
 def reminder_states() -> dict[str, str]:
     """A reminder's state in her words."""
-    return {"scheduled": _("will be sent"), "firing": _("sending"), "sent": _("sent"),
-            "missed": _("not sent: its time had passed when the session was saved"), "cancelled": _("cancelled")}
+    return {
+        "scheduled": _("will be sent"),
+        "firing": _("sending"),
+        "sent": _("sent"),
+        "missed": _("not sent: its time had passed when the session was saved"),
+        "cancelled": _("cancelled"),
+    }
 
 
 @bp.get("/sessions/<int:session_id>/edit")
@@ -194,15 +266,22 @@ def session_edit(session_id: int):
     draft = take_draft()
     with runtime().db.session() as db:
         row = found(db.get(TrainingSession, session_id))
-        values = draft or MultiDict({
-            **{f"title_{lang}": text for lang, text in row.titles.items()}, "kind": row.kind,
-            "topic": row.topic, "language": row.language,
-            "starts_at": row.starts_at.astimezone(_zone()).strftime("%Y-%m-%dT%H:%M"),
-            "duration_minutes": str(row.duration_minutes), "place": row.place or "",
-            "join_link": row.join_link or "", "dial_in": row.dial_in or "",
-            "capacity": str(row.capacity or ""),
-            "feedback_after": "off" if row.feedback_after_minutes is None else f"{row.feedback_after_minutes}m",
-            **{f"reminder_{lang}": text for lang, text in (row.reminder_texts or {}).items()}})
+        values = draft or MultiDict(
+            {
+                **{f"title_{lang}": text for lang, text in row.titles.items()},
+                "kind": row.kind,
+                "topic": row.topic,
+                "language": row.language,
+                "starts_at": row.starts_at.astimezone(_zone()).strftime("%Y-%m-%dT%H:%M"),
+                "duration_minutes": str(row.duration_minutes),
+                "place": row.place or "",
+                "join_link": row.join_link or "",
+                "dial_in": row.dial_in or "",
+                "capacity": str(row.capacity or ""),
+                "feedback_after": "off" if row.feedback_after_minutes is None else f"{row.feedback_after_minutes}m",
+                **{f"reminder_{lang}": text for lang, text in (row.reminder_texts or {}).items()},
+            }
+        )
         return _form_page(values, [], row={"id": row.id, "title": _title(row)})
 
 

@@ -42,8 +42,13 @@ def _webhook(path: str, form: dict) -> str:
 @needs("send")
 def simulator():
     library = runtime().services.library
-    return render_template("dashboard/simulator.html", number=test_number(), service_code=SERVICE_CODE,
-                           preview=library.previewing(test_number()), published=library.current().number)
+    return render_template(
+        "dashboard/simulator.html",
+        number=test_number(),
+        service_code=SERVICE_CODE,
+        preview=library.previewing(test_number()),
+        published=library.current().number,
+    )
 
 
 @bp.post("/simulator/ussd")
@@ -53,8 +58,16 @@ def simulator_ussd():
     joined with ``*``, as the network sends it."""
     session_id = request.form.get("session", "")[:40] or f"SIM{uuid.uuid4().hex[:12]}"
     text = request.form.get("text", "")[:500]
-    reply = _webhook("/ussd/africastalking", {"sessionId": session_id, "serviceCode": SERVICE_CODE,
-                                              "phoneNumber": test_number(), "networkCode": "45701", "text": text})
+    reply = _webhook(
+        "/ussd/africastalking",
+        {
+            "sessionId": session_id,
+            "serviceCode": SERVICE_CODE,
+            "phoneNumber": test_number(),
+            "networkCode": "45701",
+            "text": text,
+        },
+    )
     kind, _, screen = reply.partition(" ")
     return jsonify(session=session_id, ended=kind != "CON", screen=screen)
 
@@ -68,8 +81,9 @@ def simulator_sms():
     with runtime().db.session() as db:
         last = db.scalar(select(OutboundMessage.id).order_by(OutboundMessage.id.desc()).limit(1)) or 0
     message_id = f"SIM{uuid.uuid4().hex}"
-    _webhook("/sms/africastalking", {"from": phone, "to": "20880", "text": body,
-                                     "id": message_id, "date": "", "linkId": ""})
+    _webhook(
+        "/sms/africastalking", {"from": phone, "to": "20880", "text": body, "id": message_id, "date": "", "linkId": ""}
+    )
     inbox = runtime().inbox
     try:  # the webhook only stored it
         if workers_alive(runtime().redis):
@@ -96,9 +110,14 @@ def _replies(phone: str, after: int) -> list[dict]:
         member = members.by_phone(db, phone)
         if member is None:
             return []
-        return [{"id": row_id, "text": text} for row_id, text in db.execute(
-            select(OutboundMessage.id, OutboundMessage.body).where(
-                OutboundMessage.member_id == member.id, OutboundMessage.id > after).order_by(OutboundMessage.id))]
+        return [
+            {"id": row_id, "text": text}
+            for row_id, text in db.execute(
+                select(OutboundMessage.id, OutboundMessage.body)
+                .where(OutboundMessage.member_id == member.id, OutboundMessage.id > after)
+                .order_by(OutboundMessage.id)
+            )
+        ]
 
 
 @bp.post("/simulator/call")
@@ -117,7 +136,14 @@ def simulator_call():
         step = calls.step("simulator", call_id, test_number(), recording=f"sim-recording:{keys}")
     else:
         step = calls.step("simulator", call_id, test_number(), digits=keys, silent=not keys)
-    lines = [{"text": piece.text, "recorded": bool(piece.key and library.file(step.language, piece.key))}
-             for piece in step.speech.pieces]
-    return jsonify(call=call_id, lines=lines, language=step.language, record=step.speech.record,
-                   ended=not (step.speech.digits or step.speech.record))
+    lines = [
+        {"text": piece.text, "recorded": bool(piece.key and library.file(step.language, piece.key))}
+        for piece in step.speech.pieces
+    ]
+    return jsonify(
+        call=call_id,
+        lines=lines,
+        language=step.language,
+        record=step.speech.record,
+        ended=not (step.speech.digits or step.speech.record),
+    )

@@ -64,10 +64,14 @@ def catalogue() -> list[Row]:
     return list(rows.values())
 
 
-_LIVE = [(re.compile(r"session (?P<n>\d+): title"), lambda m: _("the title of session %(number)s", number=m["n"])),
-         (re.compile(r"poll (?P<code>\w+): question"), lambda m: _("the question of poll %(code)s", code=m["code"])),
-         (re.compile(r"poll (?P<code>\w+): answer (?P<n>\d+)"),
-          lambda m: _("answer %(number)s of poll %(code)s", number=m["n"], code=m["code"]))]
+_LIVE = [
+    (re.compile(r"session (?P<n>\d+): title"), lambda m: _("the title of session %(number)s", number=m["n"])),
+    (re.compile(r"poll (?P<code>\w+): question"), lambda m: _("the question of poll %(code)s", code=m["code"])),
+    (
+        re.compile(r"poll (?P<code>\w+): answer (?P<n>\d+)"),
+        lambda m: _("answer %(number)s of poll %(code)s", number=m["n"], code=m["code"]),
+    ),
+]
 
 
 def _shown(row: Row, uses: dict, lang: str) -> list[tuple[str, bool]]:
@@ -89,7 +93,9 @@ def _text_of(lang: str, key: str) -> str | None:
         with runtime_of(app).db.session() as db:
             text = live_texts.by_key(db, key)
         return (text.texts.get(lang) or next(iter(text.texts.values()), "")) if text else None
-    entries = prompt_audit(runtime_of(app).services.book, runtime_of(app).services.catalog, runtime_of(app).audio).needed
+    entries = prompt_audit(
+        runtime_of(app).services.book, runtime_of(app).services.catalog, runtime_of(app).audio
+    ).needed
     return next((e.text for e in entries if e.key == key and e.language == lang), None)
 
 
@@ -99,24 +105,40 @@ def studio():
     rows = catalogue()
     default = current_app.config["GATEWAY"].default_language
     languages = sorted(runtime().services.catalog.languages, key=lambda code: code != default)  # Lao first
-    progress = {lang: {"recorded": sum(1 for r in rows if r.status.get(lang) == RECORDED),
-                       "outdated": sum(1 for r in rows if r.status.get(lang) == OUTDATED),
-                       "total": sum(1 for r in rows if lang in r.status)} for lang in languages}
+    progress = {
+        lang: {
+            "recorded": sum(1 for r in rows if r.status.get(lang) == RECORDED),
+            "outdated": sum(1 for r in rows if r.status.get(lang) == OUTDATED),
+            "total": sum(1 for r in rows if lang in r.status),
+        }
+        for lang in languages
+    }
     lang = request.args.get("lang") if request.args.get("lang") in languages else default
     wanted = request.args.get("status", "")
     words = request.args.get("q", "").strip().lower()[:80]
-    shown = [r for r in rows if (not wanted or r.status.get(lang) == wanted)
-             and (not words or words in r.key.lower() or any(words in t.lower() for t in r.texts.values()))]
+    shown = [
+        r
+        for r in rows
+        if (not wanted or r.status.get(lang) == wanted)
+        and (not words or words in r.key.lower() or any(words in t.lower() for t in r.texts.values()))
+    ]
     pages = Pages.of(len(shown), size=40)
     uses, reader = usage.uses(services().book), language()
-    for row in shown[pages.offset:pages.offset + pages.size]:
+    for row in shown[pages.offset : pages.offset + pages.size]:
         row.shown = _shown(row, uses, reader)
     query = {k: v for k, v in request.args.items() if k != "page" and v}
-    return render_template("dashboard/studio.html", rows=shown[pages.offset:pages.offset + pages.size],
-                           pages=pages, query=query, progress=progress, languages=languages, lang=lang,
-                           wanted=wanted, statuses={RECORDED: _("recorded"), OUTDATED: _("outdated"),
-                                                    MISSING: _("missing")},
-                           phone_ready=bool(current_app.config["GATEWAY"].studio_pin))
+    return render_template(
+        "dashboard/studio.html",
+        rows=shown[pages.offset : pages.offset + pages.size],
+        pages=pages,
+        query=query,
+        progress=progress,
+        languages=languages,
+        lang=lang,
+        wanted=wanted,
+        statuses={RECORDED: _("recorded"), OUTDATED: _("outdated"), MISSING: _("missing")},
+        phone_ready=bool(current_app.config["GATEWAY"].studio_pin),
+    )
 
 
 @bp.post("/prompts/<lang>/<key>")
@@ -136,14 +158,21 @@ def studio_record(lang: str, key: str):
         if wants_json:
             return jsonify(ok=False, error=message), 400
         return render_template("dashboard/message.html", title=_("Not saved"), text=message), 400
-    runtime().audio.save(lang, key, clip.wav, text=text, by=actor(),
-                                         source="upload" if upload.filename and upload.filename != "blob" else "browser",
-                                         seconds=clip.seconds)
+    runtime().audio.save(
+        lang,
+        key,
+        clip.wav,
+        text=text,
+        by=actor(),
+        source="upload" if upload.filename and upload.filename != "blob" else "browser",
+        seconds=clip.seconds,
+    )
     with runtime().db.session() as db:
         audit.record(db, actor(), "prompt.record", f"{lang}/{key}", f"{clip.seconds} s")
     if wants_json:
-        return jsonify(ok=True, seconds=clip.seconds, status=RECORDED,
-                       url=url_for("audio.audio", lang=lang, name=f"{key}.wav"))
+        return jsonify(
+            ok=True, seconds=clip.seconds, status=RECORDED, url=url_for("audio.audio", lang=lang, name=f"{key}.wav")
+        )
     return redirect(url_for("dashboard.studio", q=key, lang=lang))
 
 
@@ -159,8 +188,15 @@ def studio_script():
     statuses = {RECORDED: _("recorded"), OUTDATED: _("outdated"), MISSING: _("missing")}
     rows = sorted((row for row in catalogue() if lang in row.texts), key=lambda row: row.numbers[lang])
     lines = [[_("Number to type"), _("Text"), _("Used in"), _("Status")]]
-    lines += [[row.numbers[lang], row.texts[lang], "; ".join(words for words, _code in _shown(row, uses, reader)),
-               statuses.get(row.status[lang], "")] for row in rows]
+    lines += [
+        [
+            row.numbers[lang],
+            row.texts[lang],
+            "; ".join(words for words, _code in _shown(row, uses, reader)),
+            statuses.get(row.status[lang], ""),
+        ]
+        for row in rows
+    ]
     return csv_download(lines, f"recording-script-{lang}.csv")
 
 
@@ -170,16 +206,25 @@ def studio_call():
     """Call her, to record by phone: the call opens on the studio's PIN question."""
     phone = to_e164(request.form.get("phone", ""))
     if phone is None:
-        return render_template("dashboard/message.html", title=_("Not called"),
-                               text=_("That is not a phone number. Write it like 020 5551 2345.")), 400
+        return render_template(
+            "dashboard/message.html",
+            title=_("Not called"),
+            text=_("That is not a phone number. Write it like 020 5551 2345."),
+        ), 400
     app_services = services()
     base = app_services.config.public_base_url.rstrip("/")
     outcome = app_services.provider.call(phone, f"{base}/voice/twilio", f"{base}/status/twilio")
     if not outcome.accepted or not outcome.provider_message_id:
-        return render_template("dashboard/message.html", title=_("Not called"),
-                               text=_("The provider did not place the call: %(error)s", error=outcome.error or "?")), 502
+        return render_template(
+            "dashboard/message.html",
+            title=_("Not called"),
+            text=_("The provider did not place the call: %(error)s", error=outcome.error or "?"),
+        ), 502
     runtime().studio.begin(app_services.provider.name, outcome.provider_message_id)
     with runtime().db.session() as db:
         audit.record(db, actor(), "prompt.call_me", mask(phone))
-    return render_template("dashboard/message.html", title=_("Calling you"),
-                           text=_("Your phone will ring in a moment. Type the studio PIN when asked."))
+    return render_template(
+        "dashboard/message.html",
+        title=_("Calling you"),
+        text=_("Your phone will ring in a moment. Type the studio PIN when asked."),
+    )

@@ -46,8 +46,12 @@ def content_surveys():
     with runtime().db.session() as db:
         closed = surveys.closed(db, [row["name"] for row in rows])
     for row in rows:
-        row.update(title=row["form"]["title"].get(lang) or row["name"], questions=len(row["form"]["questions"]),
-                   sensitive=row["form"].get("sensitive"), closed=row["name"] in closed)
+        row.update(
+            title=row["form"]["title"].get(lang) or row["name"],
+            questions=len(row["form"]["questions"]),
+            sensitive=row["form"].get("sensitive"),
+            closed=row["name"] in closed,
+        )
     return render_template("dashboard/surveys.html", rows=rows, back_to=url_for("dashboard.content_surveys"))
 
 
@@ -56,17 +60,33 @@ def _blank_question() -> dict:
 
 
 def _padded(form: dict) -> dict:
-    questions = [dict(q, options=list(q["options"]) + [{}] * (OPTIONS - len(q["options"])))
-                 for q in form["questions"]]
+    questions = [dict(q, options=list(q["options"]) + [{}] * (OPTIONS - len(q["options"]))) for q in form["questions"]]
     questions += [_blank_question() for _ in range(survey.MAX_QUESTIONS - len(questions))]
     return {**form, "questions": questions}
 
 
-def _page(form: dict, errors: list[str] | None = None, new: bool = False, base: str = "", status: int = 200,
-          conflict: str | None = None, promised: bool = False):
-    return render_template("dashboard/survey_form.html", form=_padded(form), errors=errors or [], new=new,
-                           languages=_languages(_edition()), required_languages=_edition().catalog.promised, base=base, conflict=conflict, promised=promised,
-                           kinds=survey.KINDS, back_to=url_for("dashboard.content_surveys")), status
+def _page(
+    form: dict,
+    errors: list[str] | None = None,
+    new: bool = False,
+    base: str = "",
+    status: int = 200,
+    conflict: str | None = None,
+    promised: bool = False,
+):
+    return render_template(
+        "dashboard/survey_form.html",
+        form=_padded(form),
+        errors=errors or [],
+        new=new,
+        languages=_languages(_edition()),
+        required_languages=_edition().catalog.promised,
+        base=base,
+        conflict=conflict,
+        promised=promised,
+        kinds=survey.KINDS,
+        back_to=url_for("dashboard.content_surveys"),
+    ), status
 
 
 @bp.get("/content/surveys/new")

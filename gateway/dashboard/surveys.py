@@ -28,14 +28,23 @@ def _report(name: str) -> tuple[dict, dict, object, list]:
     with runtime().db.session() as db:
         closure = surveys.closure(db, name)
         rows = surveys.responses(db, name)
-        sensitive = bool(entry and entry.get("sensitive")) or surveys.is_sensitive(db, name) or \
-            bool(closure and closure.sensitive)
+        sensitive = (
+            bool(entry and entry.get("sensitive"))
+            or surveys.is_sensitive(db, name)
+            or bool(closure and closure.sensitive)
+        )
         db.expunge_all()
     if entry is None and closure is None and not rows:
         abort(404)
     if closure is not None and closure.sensitive:
-        report = closure.results or {"survey": name, "sensitive": True, "responses": closure.responses,
-                                     "hidden": {}, "withheld": True, "questions": []}
+        report = closure.results or {
+            "survey": name,
+            "sensitive": True,
+            "responses": closure.responses,
+            "hidden": {},
+            "withheld": True,
+            "questions": [],
+        }
     elif entry is None:
         abort(404)  # answers to a survey no version ever published: nothing to read them by
     else:
@@ -52,9 +61,12 @@ def _labels(name: str) -> dict:
         key = f"surveys.{name}.q{number}.o{value}"
         return catalog.template(lang, key) if catalog.has(lang, key) or catalog.has("en", key) else str(value)
 
-    return {"province": lambda key: unknown if key == UNKNOWN else provinces.get(key, key),
-            "language": lambda key: unknown if key == UNKNOWN else languages.get(key, key),
-            "value": value, "moment": lambda when: format_datetime(when, "yyyy-MM-dd HH:mm")}
+    return {
+        "province": lambda key: unknown if key == UNKNOWN else provinces.get(key, key),
+        "language": lambda key: unknown if key == UNKNOWN else languages.get(key, key),
+        "value": value,
+        "moment": lambda when: format_datetime(when, "yyyy-MM-dd HH:mm"),
+    }
 
 
 @bp.get("/surveys/<name>")
@@ -63,19 +75,36 @@ def survey_results(name: str):
     report, entry, closure, _rows = _report(name)
     catalog, lang = services().catalog, language()
     asks = [catalog.template(lang, f"surveys.{name}.q{q['number']}.ask") for q in report["questions"]]
-    return render_template("dashboard/survey.html", name=name, report=report, asks=asks, closure=closure,
-                           title=catalog.template(lang, survey.title_key(name)), labels=_labels(name),
-                           open=closure is None, back_to=url_for("dashboard.survey_results", name=name))
+    return render_template(
+        "dashboard/survey.html",
+        name=name,
+        report=report,
+        asks=asks,
+        closure=closure,
+        title=catalog.template(lang, survey.title_key(name)),
+        labels=_labels(name),
+        open=closure is None,
+        back_to=url_for("dashboard.survey_results", name=name),
+    )
 
 
 @bp.get("/surveys/<name>.csv")
 @needs("read")
 def survey_csv(name: str):
     report, _entry, _closure, rows = _report(name)
-    headings = {"question": _("Question"), "breakdown": _("Breakdown"), "group": _("Group"),
-                "answer": _("Answer"), "count": _("Count"), "all": _("All"), "province": _("Province"),
-                "language": _("Language"), "response": _("Response"), "answered": _("Answered"),
-                "channel": _("Channel")}
+    headings = {
+        "question": _("Question"),
+        "breakdown": _("Breakdown"),
+        "group": _("Group"),
+        "answer": _("Answer"),
+        "count": _("Count"),
+        "all": _("All"),
+        "province": _("Province"),
+        "language": _("Language"),
+        "response": _("Response"),
+        "answered": _("Answered"),
+        "channel": _("Channel"),
+    }
     return csv_download(survey_report.table(report, _labels(name), headings, rows), f"survey-{name}.csv")
 
 

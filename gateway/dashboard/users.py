@@ -22,6 +22,7 @@ from gateway.store import audit
 from gateway.store import users as accounts
 from gateway.store.models import User
 
+
 def role_names() -> dict[str, str]:
     return {"admin": _("Admin"), "editor": _("Editor"), "organiser": _("Organiser"), "viewer": _("Viewer")}
 
@@ -29,9 +30,16 @@ def role_names() -> dict[str, str]:
 def _page(errors=None, form=None, notice=None, new_password=None, status=200):
     with runtime().db.session() as db:
         rows = [(u.id, u.email, u.role, u.disabled_at, u.last_login_at) for u in accounts.everyone(db)]
-    return render_template("dashboard/users.html", rows=rows, roles=role_names(), errors=errors or {},
-                           form=form or {}, notice=notice, new_password=new_password,
-                           back_to=url_for("dashboard.users")), status
+    return render_template(
+        "dashboard/users.html",
+        rows=rows,
+        roles=role_names(),
+        errors=errors or {},
+        form=form or {},
+        notice=notice,
+        new_password=new_password,
+        back_to=url_for("dashboard.users"),
+    ), status
 
 
 @bp.get("/users", endpoint="users")
@@ -47,15 +55,19 @@ def add():
     password = request.form.get("password", "")[:1000]
     with runtime().db.session() as db:
         try:
-            user = accounts.add(db, form["email"], password, form["role"],
-                                form["language"] if form["language"] in ("lo", "en") else "lo")
+            user = accounts.add(
+                db,
+                form["email"],
+                password,
+                form["role"],
+                form["language"] if form["language"] in ("lo", "en") else "lo",
+            )
         except InputProblem as exc:
             db.rollback()
             return _page({exc.field: say(exc)}, form, status=400)
         audit.record(db, g.user.email, "user.add", f"user {user.id}", f"role {user.role}")
         email = user.email
-    return _page(notice=_("Account %(email)s added. Give her the password by a safe way, not by email.",
-                          email=email))
+    return _page(notice=_("Account %(email)s added. Give her the password by a safe way, not by email.", email=email))
 
 
 def _change(user_id: int, change):
@@ -85,8 +97,15 @@ def set_role(user_id: int):
 
     def change(db, user):
         accounts.set_role(db, user, role)
-        return "user.role", f"role {role}", lambda email: (
-            _("%(email)s is now: %(role)s. Her open sessions have ended.", email=email, role=role_names()[role]), None)
+        return (
+            "user.role",
+            f"role {role}",
+            lambda email: (
+                _("%(email)s is now: %(role)s. Her open sessions have ended.", email=email, role=role_names()[role]),
+                None,
+            ),
+        )
+
     return _change(user_id, change)
 
 
@@ -95,8 +114,12 @@ def set_role(user_id: int):
 def disable(user_id: int):
     def change(db, user):
         accounts.disable(db, user)
-        return "user.disable", None, lambda email: (
-            _("%(email)s can no longer sign in. Her open sessions have ended.", email=email), None)
+        return (
+            "user.disable",
+            None,
+            lambda email: (_("%(email)s can no longer sign in. Her open sessions have ended.", email=email), None),
+        )
+
     return _change(user_id, change)
 
 
@@ -106,6 +129,7 @@ def enable(user_id: int):
     def change(db, user):
         accounts.enable(user)
         return "user.enable", None, lambda email: (_("%(email)s can sign in again.", email=email), None)
+
     return _change(user_id, change)
 
 
@@ -116,8 +140,15 @@ def reset_password(user_id: int):
 
     def change(db, user):
         accounts.set_password(user, password)
-        return "user.password", "reset by an admin", lambda email: (
-            _("New password for %(email)s, shown only now. Her open sessions have ended.", email=email), password)
+        return (
+            "user.password",
+            "reset by an admin",
+            lambda email: (
+                _("New password for %(email)s, shown only now. Her open sessions have ended.", email=email),
+                password,
+            ),
+        )
+
     return _change(user_id, change)
 
 

@@ -19,6 +19,21 @@ from gateway.engine.events import (
 from gateway.engine.model import FlowBook
 from gateway.engine.step import current_screen, step
 
-__all__ = ["ActionCall", "ActionResult", "FinishQuiz", "FlowBook", "Input", "Option",
-           "RecordAnswer", "Recorded", "Screen", "SendSms", "Start", "State", "Step", "Text", "current_screen",
-           "step"]
+__all__ = [
+    "ActionCall",
+    "ActionResult",
+    "FinishQuiz",
+    "FlowBook",
+    "Input",
+    "Option",
+    "RecordAnswer",
+    "Recorded",
+    "Screen",
+    "SendSms",
+    "Start",
+    "State",
+    "Step",
+    "Text",
+    "current_screen",
+    "step",
+]

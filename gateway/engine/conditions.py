@@ -42,12 +42,10 @@ class Condition:
         match = _EXPR.match(str(source))
         if not match:
             raise ValueError(
-                f"cannot read condition {source!r}; write e.g. 'member.registered' "
-                "or \"vars.answer == 'yes'\""
+                f"cannot read condition {source!r}; write e.g. 'member.registered' or \"vars.answer == 'yes'\""
             )
         lit = match["lit"]
-        return cls(source, match["path"], bool(match["neg"]), match["op"],
-                   _literal(lit) if lit is not None else None)
+        return cls(source, match["path"], bool(match["neg"]), match["op"], _literal(lit) if lit is not None else None)
 
     def holds(self, state) -> bool:
         if self.path == "language":

@@ -15,9 +15,7 @@ _ZEROS = {
     0xFF10: "fullwidth",
 }
 
-DIGIT_MAP: dict[int, str] = {
-    zero + offset: str(offset) for zero in _ZEROS for offset in range(10)
-}
+DIGIT_MAP: dict[int, str] = {zero + offset: str(offset) for zero in _ZEROS for offset in range(10)}
 
 
 def fold_digits(text: str) -> str:

@@ -207,11 +207,20 @@ class State:
         was then the largest of the gateway's own costs per hop (see docs/benchmarks.md)."""
         same = (lambda value: value) if not copy else _copy
         return {
-            "flow": self.flow, "node": self.node, "language": self.language,
-            "conversation_id": self.conversation_id, "member": same(self.member),
-            "vars": same(self.vars), "choices": dict(self.choices), "waiting": self.waiting,
-            "phase": self.phase, "tries": self.tries, "quiz": same(self.quiz),
-            "quiz_runs": self.quiz_runs, "notice": same(self.notice), "edition": self.edition,
+            "flow": self.flow,
+            "node": self.node,
+            "language": self.language,
+            "conversation_id": self.conversation_id,
+            "member": same(self.member),
+            "vars": same(self.vars),
+            "choices": dict(self.choices),
+            "waiting": self.waiting,
+            "phase": self.phase,
+            "tries": self.tries,
+            "quiz": same(self.quiz),
+            "quiz_runs": self.quiz_runs,
+            "notice": same(self.notice),
+            "edition": self.edition,
         }
 
     @classmethod

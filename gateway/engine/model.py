@@ -156,8 +156,7 @@ class QuizQuestionNode(Node):
         return [self.next]
 
     def prompt_keys(self):
-        return [self.prompt, self.explain, *self.options, "quiz.correct", "quiz.wrong",
-                "quiz.progress", "quiz.next"]
+        return [self.prompt, self.explain, *self.options, "quiz.correct", "quiz.wrong", "quiz.progress", "quiz.next"]
 
 
 @dataclass(frozen=True)
@@ -214,8 +213,17 @@ class EndNode(Node):
 
 NODE_TYPES: dict[str, type[Node]] = {
     cls.kind: cls
-    for cls in (MenuNode, MultiSelectNode, InputNode, ConditionNode, ActionNode,
-                QuizQuestionNode, QuizScoreNode, MessageNode, EndNode)
+    for cls in (
+        MenuNode,
+        MultiSelectNode,
+        InputNode,
+        ConditionNode,
+        ActionNode,
+        QuizQuestionNode,
+        QuizScoreNode,
+        MessageNode,
+        EndNode,
+    )
 }
 
 
@@ -272,5 +280,9 @@ class FlowBook:
             raise FlowError(f"unknown node {flow}:{node_id}") from None
 
     def quiz_questions(self, quiz: str) -> list[QuizQuestionNode]:
-        return [n for f in self.flows.values() for n in f.nodes.values()
-                if isinstance(n, QuizQuestionNode) and n.quiz == quiz]
+        return [
+            n
+            for f in self.flows.values()
+            for n in f.nodes.values()
+            if isinstance(n, QuizQuestionNode) and n.quiz == quiz
+        ]

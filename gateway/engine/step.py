@@ -53,9 +53,15 @@ NEXT_QUESTION = Option("1", Text("quiz.next"))
 def step(book: FlowBook, state: State | None, event) -> Step:
     """Apply ``event`` to ``state`` and return what happens next."""
     if isinstance(event, Start):
-        fresh = State(flow=event.flow, node="", language=event.language,
-                      conversation_id=event.conversation_id, member=dict(event.member),
-                      vars=dict(event.vars), edition=event.edition)
+        fresh = State(
+            flow=event.flow,
+            node="",
+            language=event.language,
+            conversation_id=event.conversation_id,
+            member=dict(event.member),
+            vars=dict(event.vars),
+            edition=event.edition,
+        )
         return _advance(book, fresh, f"{event.flow}:", [])
     if state is None:
         raise StateError("no conversation state to continue")
@@ -69,8 +75,9 @@ def step(book: FlowBook, state: State | None, event) -> Step:
             state.member = dict(event.member)
         target = node.outcomes.get(event.outcome, node.next)
         if target is None:
-            raise FlowError(f"action {node.action!r} returned {event.outcome!r}, which "
-                            f"{state.flow}:{state.node} does not handle")
+            raise FlowError(
+                f"action {node.action!r} returned {event.outcome!r}, which {state.flow}:{state.node} does not handle"
+            )
         return _advance(book, state, target, [])
     if isinstance(event, Input):
         if state.waiting != "input":
@@ -89,24 +96,24 @@ def current_screen(book: FlowBook, state: State, notice: Text | None = None) -> 
     node = book.node(state.flow, state.node)
     shown = display_vars(book, state)
     if isinstance(node, MenuNode):
-        options = tuple(Option(str(n), label) for n, (_, label, _) in
-                        enumerate(_menu_choices(book, node, state), start=1))
+        options = tuple(
+            Option(str(n), label) for n, (_, label, _) in enumerate(_menu_choices(book, node, state), start=1)
+        )
         return Screen(Text(node.prompt, shown), options, notice)
     if isinstance(node, MultiSelectNode):
         items = book.lists[node.options_from]
-        options = tuple(Option(str(n), Text(items.label_key(item)))
-                        for n, item in enumerate(items.items, start=1))
+        options = tuple(Option(str(n), Text(items.label_key(item))) for n, item in enumerate(items.items, start=1))
         return Screen(Text(node.prompt, shown), options, notice, expects="choices")
     if isinstance(node, InputNode):
         kind = getattr(node.validator, "kind", "text")
-        return Screen(Text(node.prompt, shown), (), notice, expects="text", input_kind=kind,
-                      voice_input=node.voice)
+        return Screen(Text(node.prompt, shown), (), notice, expects="text", input_kind=kind, voice_input=node.voice)
     if isinstance(node, QuizQuestionNode):
         return _question_screen(book, state, node, notice)
     if isinstance(node, QuizScoreNode):
         score, total = _score(book, state, node)
-        return Screen(Text(node.prompt, {**shown, "score": score, "total": total}), (), notice,
-                      final=True, expects="none")
+        return Screen(
+            Text(node.prompt, {**shown, "score": score, "total": total}), (), notice, final=True, expects="none"
+        )
     if isinstance(node, EndNode):
         return Screen(Text(node.prompt, shown), (), notice, final=True, expects="none")
     raise FlowError(f"{state.flow}:{state.node} ({node.kind}) has no screen")
@@ -133,8 +140,7 @@ def display_vars(book: FlowBook, state: State) -> dict[str, Any]:
 # ---------------------------------------------------------------- moving on
 
 
-def _advance(book: FlowBook, state: State, target: str, effects: list,
-             notice: Text | None = None) -> Step:
+def _advance(book: FlowBook, state: State, target: str, effects: list, notice: Text | None = None) -> Step:
     """Move to ``target`` and on through nodes that show nothing of their own, until
     a screen or an action. A message (or a score with ``next``) becomes the
     ``notice`` line of the screen that follows it, so it costs the member no hop.
@@ -147,8 +153,7 @@ def _advance(book: FlowBook, state: State, target: str, effects: list,
         state.phase, state.tries = "", 0
         node = book.node(state.flow, state.node)
         if isinstance(node, ConditionNode):
-            target = next((to for cond, to in node.branches if cond.holds(state)),
-                          node.otherwise)
+            target = next((to for cond, to in node.branches if cond.holds(state)), node.otherwise)
             continue
         if isinstance(node, ActionNode):
             state.waiting = "action"
@@ -172,8 +177,10 @@ def _advance(book: FlowBook, state: State, target: str, effects: list,
                 continue
         state.waiting = "done" if isinstance(node, (EndNode, QuizScoreNode)) else "input"
         return Step(state, screen=current_screen(book, state, notice), effects=tuple(effects))
-    raise FlowError(f"more than {MAX_TRANSITIONS} moves without a screen near "
-                    f"{state.flow}:{state.node}; is there a loop of conditions?")
+    raise FlowError(
+        f"more than {MAX_TRANSITIONS} moves without a screen near "
+        f"{state.flow}:{state.node}; is there a loop of conditions?"
+    )
 
 
 def _answer(book: FlowBook, state: State, node: Node, text: str) -> Step:
@@ -280,8 +287,11 @@ def _menu_choices(book: FlowBook, node: MenuNode, state: State) -> list[tuple[An
         return [(item, Text(items.label_key(item)), None) for item in items.items]
     if node.options_var:
         # "option.item" is "{label}": the label is a prompt variable (often localized).
-        return [(entry.get("value"), Text("option.item", {"label": entry.get("label", "")}), None)
-                for entry in state.vars.get(node.options_var) or () if isinstance(entry, dict)]
+        return [
+            (entry.get("value"), Text("option.item", {"label": entry.get("label", "")}), None)
+            for entry in state.vars.get(node.options_var) or ()
+            if isinstance(entry, dict)
+        ]
     return [(o.value, Text(o.label), o.next) for o in node.options]
 
 
@@ -292,8 +302,12 @@ def _ensure_attempt(state: State, quiz: str) -> None:
     current = state.quiz
     if current is None or current["name"] != quiz or current.get("finished"):
         state.quiz_runs += 1
-        state.quiz = {"name": quiz, "attempt": f"{state.conversation_id}.{state.quiz_runs}",
-                      "answers": {}, "finished": False}
+        state.quiz = {
+            "name": quiz,
+            "attempt": f"{state.conversation_id}.{state.quiz_runs}",
+            "answers": {},
+            "finished": False,
+        }
 
 
 def _score(book: FlowBook, state: State, node: QuizScoreNode) -> tuple[int, int]:
@@ -312,8 +326,7 @@ def _finish_quiz(book: FlowBook, state: State, node: QuizScoreNode, effects: lis
     effects.append(FinishQuiz(node.quiz, quiz["attempt"], score, total))
 
 
-def _question_screen(book: FlowBook, state: State, node: QuizQuestionNode,
-                     notice: Text | None) -> Screen:
+def _question_screen(book: FlowBook, state: State, node: QuizQuestionNode, notice: Text | None) -> Screen:
     questions = book.quiz_questions(node.quiz)
     number = next(i for i, q in enumerate(questions, start=1) if q is node)
     if state.phase == "feedback":  # only after a wrong answer: the right one, in words, and why

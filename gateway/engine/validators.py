@@ -33,9 +33,7 @@ _SPACES = re.compile(r"\s+")
 
 def clean_text(text: str) -> str:
     """Collapse whitespace and drop control and format characters (keeps Lao marks)."""
-    kept = "".join(
-        ch for ch in text if unicodedata.category(ch)[0] != "C" or ch in "\t\n "
-    )
+    kept = "".join(ch for ch in text if unicodedata.category(ch)[0] != "C" or ch in "\t\n ")
     return _SPACES.sub(" ", kept).strip()
 
 

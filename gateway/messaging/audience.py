@@ -30,8 +30,11 @@ class Audience:
         if spec.lower() in ("all", "everyone", ""):
             return cls()
         found: dict = {}
-        lookups = {"topic": ("topics", vocabulary.topic), "province": ("provinces", vocabulary.province),
-                   "language": ("languages", vocabulary.language)}
+        lookups = {
+            "topic": ("topics", vocabulary.topic),
+            "province": ("provinces", vocabulary.province),
+            "language": ("languages", vocabulary.language),
+        }
         for part in spec.split(";"):
             key, _, values = part.partition("=")
             key = key.strip().lower().rstrip("s")
@@ -41,8 +44,10 @@ class Audience:
                 found["session_id"] = int(values)
                 continue
             if key not in lookups or not values.strip():
-                raise ValueError(f"cannot read {part!r}; write e.g. topic=nutrition;province=bokeo "
-                                 "(filters: topic, province, language, session) or 'all'")
+                raise ValueError(
+                    f"cannot read {part!r}; write e.g. topic=nutrition;province=bokeo "
+                    "(filters: topic, province, language, session) or 'all'"
+                )
             field, lookup = lookups[key]
             keys = []
             for word in values.split(","):
@@ -55,16 +60,22 @@ class Audience:
 
     @classmethod
     def from_dict(cls, data: dict) -> "Audience":
-        return cls(tuple(data.get("topics", ())), tuple(data.get("provinces", ())),
-                   tuple(data.get("languages", ())), data.get("session_id"))
+        return cls(
+            tuple(data.get("topics", ())),
+            tuple(data.get("provinces", ())),
+            tuple(data.get("languages", ())),
+            data.get("session_id"),
+        )
 
     def to_dict(self) -> dict:
         return {k: list(v) if isinstance(v, tuple) else v for k, v in asdict(self).items()}
 
     def describe(self) -> str:
-        parts = [f"{name}: {', '.join(values)}" for name, values in
-                 (("topics", self.topics), ("provinces", self.provinces), ("languages", self.languages))
-                 if values]
+        parts = [
+            f"{name}: {', '.join(values)}"
+            for name, values in (("topics", self.topics), ("provinces", self.provinces), ("languages", self.languages))
+            if values
+        ]
         if self.session_id:
             parts.append(f"enrolled in session {self.session_id}")
         return "; ".join(parts) or "all registered members"
@@ -76,18 +87,22 @@ class Audience:
     def select(self, *columns) -> Select:
         """The audience's members as ``columns`` (e.g. ``Member.id, Member.name``):
         big sends read only what they need instead of whole ORM objects."""
-        query = select(*columns).where(Member.consent_at.is_not(None), Member.erased_at.is_(None),
-                                     Member.opted_out_at.is_(None), Member.phone.is_not(None),
-                                     # the simulator's test members: never sent, never reminded
-                                     Member.phone.not_like(FICTIONAL_LIKE))
+        query = select(*columns).where(
+            Member.consent_at.is_not(None),
+            Member.erased_at.is_(None),
+            Member.opted_out_at.is_(None),
+            Member.phone.is_not(None),
+            # the simulator's test members: never sent, never reminded
+            Member.phone.not_like(FICTIONAL_LIKE),
+        )
         if self.topics:
-            query = query.where(Member.id.in_(select(MemberTopic.member_id)
-                                              .where(MemberTopic.topic.in_(self.topics))))
+            query = query.where(Member.id.in_(select(MemberTopic.member_id).where(MemberTopic.topic.in_(self.topics))))
         if self.provinces:
             query = query.where(Member.province.in_(self.provinces))
         if self.languages:
             query = query.where(Member.language.in_(self.languages))
         if self.session_id:
-            query = query.where(Member.id.in_(select(Enrolment.member_id)
-                                              .where(Enrolment.session_id == self.session_id)))
+            query = query.where(
+                Member.id.in_(select(Enrolment.member_id).where(Enrolment.session_id == self.session_id))
+            )
         return query.order_by(Member.id)

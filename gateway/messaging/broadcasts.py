@@ -34,26 +34,34 @@ EXAMPLES = 3  # distinct renderings a preview shows per language
 def check_texts(texts: dict[str, str], languages: Iterable[str]) -> dict[str, str]:
     """Clean per-language texts; raise InputProblem (a ValueError) naming what is wrong."""
     # A browser sends a textarea's line breaks as CRLF; one SMS line break is LF.
-    texts = {lang: normalise_lao((text or "").replace("\r\n", "\n").strip()) for lang, text in texts.items()
-             if (text or "").strip()}
+    texts = {
+        lang: normalise_lao((text or "").replace("\r\n", "\n").strip())
+        for lang, text in texts.items()
+        if (text or "").strip()
+    }
     if not texts:
         raise InputProblem("give the message text in at least one language")
     for lang, text in texts.items():
         if lang not in languages:
             raise InputProblem("no language %(lang)s; use %(choices)s", lang=repr(lang), choices=", ".join(languages))
         if len(text) > 1000:
-            raise InputProblem("the %(lang)s text is %(length)s characters; keep it under 1000",
-                               lang=lang, length=len(text))
+            raise InputProblem(
+                "the %(lang)s text is %(length)s characters; keep it under 1000", lang=lang, length=len(text)
+            )
         try:
             fields = {f for _, f, _, _ in string.Formatter().parse(text) if f is not None}
         except ValueError as exc:
-            raise InputProblem("the %(lang)s text has a broken placeholder: %(problem)s",
-                               lang=lang, problem=str(exc)) from None
+            raise InputProblem(
+                "the %(lang)s text has a broken placeholder: %(problem)s", lang=lang, problem=str(exc)
+            ) from None
         unknown = fields - PLACEHOLDERS
         if unknown:
-            raise InputProblem("the %(lang)s text uses %(unknown)s; available: %(available)s", lang=lang,
-                               unknown=", ".join(sorted("{" + u + "}" for u in unknown)),
-                               available=", ".join(sorted("{" + p + "}" for p in PLACEHOLDERS)))
+            raise InputProblem(
+                "the %(lang)s text uses %(unknown)s; available: %(available)s",
+                lang=lang,
+                unknown=", ".join(sorted("{" + u + "}" for u in unknown)),
+                available=", ".join(sorted("{" + p + "}" for p in PLACEHOLDERS)),
+            )
     return texts
 
 
@@ -82,8 +90,7 @@ class Renderer:
         if "{" not in text:
             return []
         if lang not in self._fields:  # parsed once per language, not once per member
-            self._fields[lang] = list(dict.fromkeys(
-                name for _, name, _, _ in string.Formatter().parse(text) if name))
+            self._fields[lang] = list(dict.fromkeys(name for _, name, _, _ in string.Formatter().parse(text) if name))
         session = self._session_values(lang)
         found = []
         for field_name in self._fields[lang]:
@@ -111,12 +118,14 @@ class Renderer:
             self._sessions[lang] = SimpleNamespace(
                 title=(row.titles.get(lang) or next(iter(row.titles.values()))) if row else "",
                 starts_at=self.catalog.format_moment(row.starts_at, lang) if row else "",
-                where=where_to_join(row) if row else "")
+                where=where_to_join(row) if row else "",
+            )
         return self._sessions[lang]
 
 
-def create(db: Session, texts: dict[str, str], audience: Audience, name: str = "",
-           session_id: int | None = None) -> Broadcast:
+def create(
+    db: Session, texts: dict[str, str], audience: Audience, name: str = "", session_id: int | None = None
+) -> Broadcast:
     row = Broadcast(name=name, texts=texts, audience=audience.to_dict(), session_id=session_id)
     db.add(row)
     db.flush()
@@ -156,14 +165,23 @@ def blank_problem(blanks: dict[str, int], has_session: bool) -> InputProblem | N
     """What to fix, naming the first empty placeholder and what to choose."""
     for placeholder, count in blanks.items():
         if placeholder == "name":
-            return InputProblem("{name} would be empty for %(count)s recipient(s) who have no name: take {name} "
-                                "out of the text, or leave them out of the audience", count=count)
+            return InputProblem(
+                "{name} would be empty for %(count)s recipient(s) who have no name: take {name} "
+                "out of the text, or leave them out of the audience",
+                count=count,
+            )
         if not has_session:
-            return InputProblem("the text uses {%(placeholder)s}, but no session is chosen: choose the session "
-                                "the text is about, or take {%(placeholder)s} out", placeholder=placeholder)
-        return InputProblem("the session has nothing for {%(placeholder)s} (%(count)s recipient(s)): add it to "
-                            "the session, or take {%(placeholder)s} out of the text",
-                            placeholder=placeholder, count=count)
+            return InputProblem(
+                "the text uses {%(placeholder)s}, but no session is chosen: choose the session "
+                "the text is about, or take {%(placeholder)s} out",
+                placeholder=placeholder,
+            )
+        return InputProblem(
+            "the session has nothing for {%(placeholder)s} (%(count)s recipient(s)): add it to "
+            "the session, or take {%(placeholder)s} out of the text",
+            placeholder=placeholder,
+            count=count,
+        )
     return None
 
 
@@ -191,8 +209,15 @@ def preview(db: Session, broadcast: Broadcast, renderer: Renderer, price: float,
         _count_example(entry, body)
     languages = sorted(by_lang.values(), key=lambda e: e.language != renderer.default_language)  # hers first
     segments = sum(e.segments for e in languages)
-    return Preview(sum(e.recipients for e in languages), languages, segments,
-                   round(segments * price, 4), currency, blanks, renderer.session is not None)
+    return Preview(
+        sum(e.recipients for e in languages),
+        languages,
+        segments,
+        round(segments * price, 4),
+        currency,
+        blanks,
+        renderer.session is not None,
+    )
 
 
 def _count_example(entry: LanguagePreview, body: str) -> None:
@@ -207,11 +232,11 @@ def _count_example(entry: LanguagePreview, body: str) -> None:
 
 def materialise(db: Session, broadcast: Broadcast, renderer: Renderer, chunk: int = 5000) -> int:
     """Write the outbox rows not written yet; return how many were added."""
-    have = set(db.scalars(select(OutboundMessage.member_id)
-                          .where(OutboundMessage.broadcast_id == broadcast.id)))
+    have = set(db.scalars(select(OutboundMessage.member_id).where(OutboundMessage.broadcast_id == broadcast.id)))
     audience = Audience.from_dict(broadcast.audience)
-    query = audience.select(Member.id, Member.name, Member.language, Member.reminder_channel
-                            ).execution_options(yield_per=chunk)
+    query = audience.select(Member.id, Member.name, Member.language, Member.reminder_channel).execution_options(
+        yield_per=chunk
+    )
     sizes: dict[str, object] = {}  # a shared text is measured once, not once per member
     added, pending = 0, []
     now = utcnow()
@@ -228,11 +253,21 @@ def materialise(db: Session, broadcast: Broadcast, renderer: Renderer, chunk: in
             if len(sizes) < 64:  # personalised texts are all different: do not hoard them
                 sizes[body] = size
         call = broadcast.by_preference and member.reminder_channel == "voice"
-        pending.append({"member_id": member.id, "broadcast_id": broadcast.id, "kind": "bulk",
-                        "channel": "voice" if call else "sms", "body": body,
-                        "encoding": "voice" if call else size.encoding,
-                        "segments": 0 if call else size.segments, "status": MessageState.QUEUED, "attempts": 0,
-                        "created_at": now, "updated_at": now})
+        pending.append(
+            {
+                "member_id": member.id,
+                "broadcast_id": broadcast.id,
+                "kind": "bulk",
+                "channel": "voice" if call else "sms",
+                "body": body,
+                "encoding": "voice" if call else size.encoding,
+                "segments": 0 if call else size.segments,
+                "status": MessageState.QUEUED,
+                "attempts": 0,
+                "created_at": now,
+                "updated_at": now,
+            }
+        )
         if len(pending) >= chunk:
             db.execute(insert(OutboundMessage), pending)
             added, pending = added + len(pending), []
@@ -246,9 +281,11 @@ def queued_batches(db: Session, broadcast_id: int, size: int, unowned: bool = Fa
     """Queued row ids in batches (only those no job owns yet, with ``unowned``);
     rows with the same text sit together, so one Africa's Talking request can
     carry a whole batch."""
-    query = (select(OutboundMessage.id, OutboundMessage.body)
-             .where(OutboundMessage.broadcast_id == broadcast_id, OutboundMessage.status == MessageState.QUEUED)
-             .order_by(OutboundMessage.body, OutboundMessage.id))
+    query = (
+        select(OutboundMessage.id, OutboundMessage.body)
+        .where(OutboundMessage.broadcast_id == broadcast_id, OutboundMessage.status == MessageState.QUEUED)
+        .order_by(OutboundMessage.body, OutboundMessage.id)
+    )
     rows = db.execute(query.where(OutboundMessage.job_id.is_(None)) if unowned else query).all()
     batches: list[list[int]] = []
     current: list[int] = []
@@ -270,9 +307,10 @@ def queued_by_job(db: Session, broadcast_id: int, size: int) -> list[tuple[str, 
     owned: dict[str, list[int]] = {}
     orphans = False
     for job_id, message_id in db.execute(
-            select(OutboundMessage.job_id, OutboundMessage.id)
-            .where(OutboundMessage.broadcast_id == broadcast_id, OutboundMessage.status == MessageState.QUEUED)
-            .order_by(OutboundMessage.id)):
+        select(OutboundMessage.job_id, OutboundMessage.id)
+        .where(OutboundMessage.broadcast_id == broadcast_id, OutboundMessage.status == MessageState.QUEUED)
+        .order_by(OutboundMessage.id)
+    ):
         if job_id is None:
             orphans = True
         else:
@@ -286,39 +324,55 @@ def queued_by_job(db: Session, broadcast_id: int, size: int) -> list[tuple[str, 
 
 
 def _unknown_before(broadcast_id: int, grace_s: int):
-    return (OutboundMessage.broadcast_id == broadcast_id, OutboundMessage.status == MessageState.UNKNOWN,
-            OutboundMessage.updated_at < utcnow() - timedelta(seconds=grace_s))
+    return (
+        OutboundMessage.broadcast_id == broadcast_id,
+        OutboundMessage.status == MessageState.UNKNOWN,
+        OutboundMessage.updated_at < utcnow() - timedelta(seconds=grace_s),
+    )
 
 
 def unknown_count(db: Session, broadcast_id: int, grace_s: int) -> int:
     """Rows whose fate is unknown and old enough that no report is coming."""
-    return db.scalar(select(func.count()).select_from(OutboundMessage)
-                     .where(*_unknown_before(broadcast_id, grace_s)))
+    return db.scalar(select(func.count()).select_from(OutboundMessage).where(*_unknown_before(broadcast_id, grace_s)))
 
 
 def requeue_unknown(db: Session, broadcast_id: int, grace_s: int) -> int:
     """An organiser chose to resend them: back in the queue with a fresh budget."""
-    return db.execute(update(OutboundMessage).where(*_unknown_before(broadcast_id, grace_s))
-                      .values(status=MessageState.QUEUED, attempts=0, error=None, job_id=None, claim=None,
-                              updated_at=utcnow())).rowcount
+    return db.execute(
+        update(OutboundMessage)
+        .where(*_unknown_before(broadcast_id, grace_s))
+        .values(status=MessageState.QUEUED, attempts=0, error=None, job_id=None, claim=None, updated_at=utcnow())
+    ).rowcount
 
 
 def requeue_failed(db: Session, broadcast_id: int) -> int:
     """An organiser chose to try the failed ones again (not ``unknown``: those may
     have arrived, and have their own careful path)."""
-    return db.execute(update(OutboundMessage).where(OutboundMessage.broadcast_id == broadcast_id,
-                                                    OutboundMessage.status == MessageState.FAILED)
-                      .values(status=MessageState.QUEUED, attempts=0, error=None, job_id=None, claim=None,
-                              updated_at=utcnow())).rowcount
+    return db.execute(
+        update(OutboundMessage)
+        .where(OutboundMessage.broadcast_id == broadcast_id, OutboundMessage.status == MessageState.FAILED)
+        .values(status=MessageState.QUEUED, attempts=0, error=None, job_id=None, claim=None, updated_at=utcnow())
+    ).rowcount
 
 
 def recipients(db: Session, broadcast_id: int, status: str | None = None):
     """Each recipient's message: who (id, name, number, language), how (channel), and
     what became of it (status, error, when), in the order written."""
-    query = (select(Member.id, Member.name, Member.phone, Member.language, OutboundMessage.channel,
-                    OutboundMessage.status, OutboundMessage.error, OutboundMessage.updated_at)
-             .join(Member, Member.id == OutboundMessage.member_id)
-             .where(OutboundMessage.broadcast_id == broadcast_id).order_by(OutboundMessage.id))
+    query = (
+        select(
+            Member.id,
+            Member.name,
+            Member.phone,
+            Member.language,
+            OutboundMessage.channel,
+            OutboundMessage.status,
+            OutboundMessage.error,
+            OutboundMessage.updated_at,
+        )
+        .join(Member, Member.id == OutboundMessage.member_id)
+        .where(OutboundMessage.broadcast_id == broadcast_id)
+        .order_by(OutboundMessage.id)
+    )
     return query.where(OutboundMessage.status == status) if status else query
 
 
@@ -326,18 +380,28 @@ def cancel(db: Session, broadcast: Broadcast) -> int:
     """Stop a broadcast: rows not yet claimed (or calls waiting to be tried again)
     are cancelled; returns how many."""
     broadcast.status, broadcast.cancelled_at = BroadcastState.CANCELLED, utcnow()
-    return db.execute(update(OutboundMessage)
-                      .where(OutboundMessage.broadcast_id == broadcast.id,
-                             OutboundMessage.status.in_((MessageState.QUEUED, MessageState.WAITING)))
-                      .values(status=MessageState.CANCELLED, updated_at=utcnow())).rowcount
+    return db.execute(
+        update(OutboundMessage)
+        .where(
+            OutboundMessage.broadcast_id == broadcast.id,
+            OutboundMessage.status.in_((MessageState.QUEUED, MessageState.WAITING)),
+        )
+        .values(status=MessageState.CANCELLED, updated_at=utcnow())
+    ).rowcount
 
 
 def progress(db: Session, broadcast_id: int) -> dict[str, int]:
-    counts = dict(db.execute(select(OutboundMessage.status, func.count())
-                             .where(OutboundMessage.broadcast_id == broadcast_id)
-                             .group_by(OutboundMessage.status)).all())
-    return {status: counts.get(status, 0) for status in
-            ("queued", "sending", "waiting", "sent", "delivered", "failed", "unknown", "cancelled")}
+    counts = dict(
+        db.execute(
+            select(OutboundMessage.status, func.count())
+            .where(OutboundMessage.broadcast_id == broadcast_id)
+            .group_by(OutboundMessage.status)
+        ).all()
+    )
+    return {
+        status: counts.get(status, 0)
+        for status in ("queued", "sending", "waiting", "sent", "delivered", "failed", "unknown", "cancelled")
+    }
 
 
 def next_allowed(now: datetime, window, timezone: str) -> datetime | None:

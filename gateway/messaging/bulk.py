@@ -29,8 +29,7 @@ from gateway.store.states import BroadcastState, MessageState
 def batch_size(services: Services) -> int:
     """Rows a bulk job takes: BULK_BATCH_SIZE, or less where the provider paces itself
     (Android phones: about 20 s of their rate, so replies get a worker in between)."""
-    return min(services.config.bulk_batch_size,
-               services.provider.batch_size or services.config.bulk_batch_size)
+    return min(services.config.bulk_batch_size, services.provider.batch_size or services.config.bulk_batch_size)
 
 
 def dispatch(services: Services, broadcast_id: int, not_before=None, urgent: bool = False):
@@ -45,8 +44,7 @@ def dispatch(services: Services, broadcast_id: int, not_before=None, urgent: boo
             raise LookupError(f"no broadcast {broadcast_id}")
         if broadcast.status == BroadcastState.CANCELLED:
             raise LookupError(f"broadcast {broadcast_id} was cancelled")
-        renderer = broadcasts.renderer_for(db, broadcast, services.catalog,
-                                           config.default_language)
+        renderer = broadcasts.renderer_for(db, broadcast, services.catalog, config.default_language)
         added = broadcasts.materialise(db, broadcast, renderer)
         now = utcnow()
         start = not_before if not_before is not None and not_before > now else now
@@ -59,11 +57,17 @@ def dispatch(services: Services, broadcast_id: int, not_before=None, urgent: boo
         batches = broadcasts.queued_batches(db, broadcast_id, batch_size(services))
         jobs = [(broker.batch_job_id(broadcast_id, ids[0]), ids) for ids in batches]
         for job_id, ids in jobs:  # the rows say which job owns them (see reconciler)
-            db.execute(update(OutboundMessage).where(OutboundMessage.id.in_(ids))
-                       .values(job_id=job_id))
+            db.execute(update(OutboundMessage).where(OutboundMessage.id.in_(ids)).values(job_id=job_id))
     for job_id, ids in jobs:
-        broker.enqueue(services.queues["bulk"], "send_batch", ids, config=config, at=when,
-                       retry=broker.jobs.SEND_RETRY, job_id=job_id)
+        broker.enqueue(
+            services.queues["bulk"],
+            "send_batch",
+            ids,
+            config=config,
+            at=when,
+            retry=broker.jobs.SEND_RETRY,
+            job_id=job_id,
+        )
     return added, len(batches), when
 
 
@@ -71,12 +75,20 @@ def _urgent(database, message_ids: list[int]) -> bool:
     """Whether these rows belong to a broadcast an admin sent as urgent (asked only
     in quiet hours)."""
     with database.session() as db:
-        return bool(db.scalar(select(Broadcast.urgent).join(OutboundMessage, OutboundMessage.broadcast_id == Broadcast.id)
-                              .where(OutboundMessage.id == message_ids[0]))) if message_ids else False
+        return (
+            bool(
+                db.scalar(
+                    select(Broadcast.urgent)
+                    .join(OutboundMessage, OutboundMessage.broadcast_id == Broadcast.id)
+                    .where(OutboundMessage.id == message_ids[0])
+                )
+            )
+            if message_ids
+            else False
+        )
 
 
-def send_batch(services: Services, message_ids: list[int], replies: bool = False,
-               retry_later: bool = False) -> dict:
+def send_batch(services: Services, message_ids: list[int], replies: bool = False, retry_later: bool = False) -> dict:
     """Send a batch of a broadcast's rows; returns how many rows ended in each status.
 
     With ``replies`` the rows are conversational replies (a batch of the inbox's):
@@ -101,8 +113,11 @@ def send_batch(services: Services, message_ids: list[int], replies: bool = False
     by text alone, a reply whose words an earlier member's reply shared went first.
     """
     database, provider, config = services.db, services.provider, services.config
-    if not replies and broadcasts.next_allowed(utcnow(), config.quiet_window(), config.timezone) is not None \
-            and not _urgent(database, message_ids):
+    if (
+        not replies
+        and broadcasts.next_allowed(utcnow(), config.quiet_window(), config.timezone) is not None
+        and not _urgent(database, message_ids)
+    ):
         # Quiet hours began while the broadcast was going out (a paced one takes hours):
         # its rows stay queued, and the reconciler sends them on in the morning.
         return {"held for quiet hours": len(message_ids)}
@@ -111,13 +126,21 @@ def send_batch(services: Services, message_ids: list[int], replies: bool = False
     last_job_try = not retry_later if job is None else not job.retries_left
     with database.session() as db:
         rows = db.execute(
-            select(OutboundMessage.id, OutboundMessage.body, Member.phone, Member.opted_out_at,
-                   Broadcast.cancelled_at, OutboundMessage.channel, OutboundMessage.attempts,
-                   OutboundMessage.kind)
+            select(
+                OutboundMessage.id,
+                OutboundMessage.body,
+                Member.phone,
+                Member.opted_out_at,
+                Broadcast.cancelled_at,
+                OutboundMessage.channel,
+                OutboundMessage.attempts,
+                OutboundMessage.kind,
+            )
             .join(Member, Member.id == OutboundMessage.member_id)
             .outerjoin(Broadcast, Broadcast.id == OutboundMessage.broadcast_id)
             .where(OutboundMessage.id.in_(message_ids), OutboundMessage.status == MessageState.QUEUED)
-            .order_by(OutboundMessage.id)).all()
+            .order_by(OutboundMessage.id)
+        ).all()
         ttl = _worth_sending_for(db, message_ids[0]) if message_ids else None
     attempts = {row.id: row.attempts + 1 for row in rows}  # once claimed
     settled_now: dict[int, SendOutcome | None] = {}  # no provider needed; None: cancelled
@@ -141,15 +164,15 @@ def send_batch(services: Services, message_ids: list[int], replies: bool = False
     throttle = Throttle(services.redis, provider.name, config.segments_per_second)
     per_request = provider.recipients_per_request or config.bulk_batch_size
     # Each round's requests are sent in waves; calls (a row each) go with the first.
-    requests_by_round: list[list[tuple[str | None, list[tuple[int, str]]]]] = [
-        [(None, [call]) for call in calls]]
+    requests_by_round: list[list[tuple[str | None, list[tuple[int, str]]]]] = [[(None, [call]) for call in calls]]
     for number, by_body in enumerate(rounds):
         if number > 0:
             requests_by_round.append([])
         for body, recipients in by_body.items():
             size = throttle.largest_batch(sms_size(body).segments, per_request)
-            requests_by_round[-1] += [(body, recipients[start:start + size])
-                                      for start in range(0, len(recipients), size)]
+            requests_by_round[-1] += [
+                (body, recipients[start : start + size]) for start in range(0, len(recipients), size)
+            ]
 
     def last_try(message_id: int) -> bool:
         return last_job_try or attempts[message_id] >= config.send_attempts
@@ -160,8 +183,9 @@ def send_batch(services: Services, message_ids: list[int], replies: bool = False
             return voice_calls.place(services, recipients)
         phones = [phone for _, phone in recipients]
         try:
-            sent = provider.send(body, phones, ids=[outbox.client_id(m) for m, _ in recipients],
-                                 urgent=replies, ttl=ttl)
+            sent = provider.send(
+                body, phones, ids=[outbox.client_id(m) for m, _ in recipients], urgent=replies, ttl=ttl
+            )
         except ProviderError as exc:
             sent = outbox.failure_outcomes(exc, phones)
         return {message_id: outcome for (message_id, _), outcome in zip(recipients, sent, strict=True)}
@@ -170,28 +194,30 @@ def send_batch(services: Services, message_ids: list[int], replies: bool = False
     if settled_now:
         with database.session() as db:
             won = set(outbox.claim_many(db, list(settled_now), uuid.uuid4().hex))
-        counts += _record(database, provider.name, {m: o for m, o in settled_now.items() if m in won},
-                          last_try, job_id)
+        counts += _record(database, provider.name, {m: o for m, o in settled_now.items() if m in won}, last_try, job_id)
     # In waves of as many requests as may be in flight at once (personalised texts are
     # a request each): a wave's rows are claimed together just before it goes and
     # recorded together when it returns, so a crash leaves at most one wave unknown,
     # for two short transactions a wave rather than two a message.
     wave_size = max(1, config.send_concurrency)
-    waves = [requests[start:start + wave_size]
-             for requests in requests_by_round for start in range(0, len(requests), wave_size)]
+    waves = [
+        requests[start : start + wave_size]
+        for requests in requests_by_round
+        for start in range(0, len(requests), wave_size)
+    ]
     # A member whose reply went back to the queue (refused for now) has her later
     # ones held back, still queued, so that the retry sends them after it, in order.
     held_back: set[str] = set()
     with ThreadPoolExecutor(max_workers=max(1, min(wave_size, max(map(len, waves), default=1)))) as pool:
         for wave in waves:
-            wave = [(body, [(m, phone) for m, phone in recipients if phone not in held_back])
-                    for body, recipients in wave]
+            wave = [
+                (body, [(m, phone) for m, phone in recipients if phone not in held_back]) for body, recipients in wave
+            ]
             for body, recipients in wave:  # wait for the throttle while the rows are queued
                 if body is not None and recipients:
                     throttle.take(sms_size(body).segments * len(recipients), wait=not replies)
             with database.session() as db:
-                won = set(outbox.claim_many(db, [m for _, recipients in wave for m, _ in recipients],
-                                            uuid.uuid4().hex))
+                won = set(outbox.claim_many(db, [m for _, recipients in wave for m, _ in recipients], uuid.uuid4().hex))
             wave = [(body, [(m, phone) for m, phone in recipients if m in won]) for body, recipients in wave]
             outcomes: dict[int, SendOutcome] = {}
             for result in pool.map(send, [request for request in wave if request[1]]):
@@ -199,8 +225,11 @@ def send_batch(services: Services, message_ids: list[int], replies: bool = False
             if outcomes:
                 counts += _record(database, provider.name, outcomes, last_try, job_id)
                 phone_of = {m: phone for _, recipients in wave for m, phone in recipients}
-                held_back |= {phone_of[message_id] for message_id, outcome in outcomes.items()
-                              if outbox.settle(outcome, last_try(message_id))[0] == MessageState.QUEUED}
+                held_back |= {
+                    phone_of[message_id]
+                    for message_id, outcome in outcomes.items()
+                    if outbox.settle(outcome, last_try(message_id))[0] == MessageState.QUEUED
+                }
     if counts.get("queued"):  # held-back rows only exist behind a queued one: the retry sends them
         raise TransientProviderError(f"{counts['queued']} of {len(message_ids)} will be retried")
     return dict(counts)
@@ -209,36 +238,54 @@ def send_batch(services: Services, message_ids: list[int], replies: bool = False
 def _worth_sending_for(db, message_id: int) -> int | None:
     """Seconds a broadcast's text is still worth sending: a reminder, until its
     session starts (a phone that was off must not send it afterwards)."""
-    starts_at = db.scalar(select(TrainingSession.starts_at)
-                          .join(Broadcast, Broadcast.session_id == TrainingSession.id)
-                          .join(OutboundMessage, OutboundMessage.broadcast_id == Broadcast.id)
-                          .where(OutboundMessage.id == message_id))
+    starts_at = db.scalar(
+        select(TrainingSession.starts_at)
+        .join(Broadcast, Broadcast.session_id == TrainingSession.id)
+        .join(OutboundMessage, OutboundMessage.broadcast_id == Broadcast.id)
+        .where(OutboundMessage.id == message_id)
+    )
     if starts_at is None:
         return None
     return max(60, int((starts_at - utcnow()).total_seconds()))
 
 
-def _record(database, provider_name: str, outcomes: dict[int, SendOutcome | None],
-            last_try, job_id: str | None) -> Counter[str]:
+def _record(
+    database, provider_name: str, outcomes: dict[int, SendOutcome | None], last_try, job_id: str | None
+) -> Counter[str]:
     """Write each claimed row's outcome (None: its broadcast was cancelled) in one
     bulk UPDATE. A row going back to the queue stays this job's, for its retry."""
     now = utcnow()
     rows, opted_out, counts = [], [], Counter()
     for message_id, outcome in outcomes.items():
-        status, error = (MessageState.CANCELLED, None) if outcome is None else outbox.settle(outcome, last_try(message_id))
+        status, error = (
+            (MessageState.CANCELLED, None) if outcome is None else outbox.settle(outcome, last_try(message_id))
+        )
         counts[status] += 1
         accepted = outcome is not None and outcome.accepted
-        rows.append({"id": message_id, "status": status, "provider": provider_name,
-                     "provider_message_id": outcome.provider_message_id if accepted else None,
-                     "error": error, "claim": None, "updated_at": now,
-                     "job_id": job_id if status == MessageState.QUEUED else None})
+        rows.append(
+            {
+                "id": message_id,
+                "status": status,
+                "provider": provider_name,
+                "provider_message_id": outcome.provider_message_id if accepted else None,
+                "error": error,
+                "claim": None,
+                "updated_at": now,
+                "job_id": job_id if status == MessageState.QUEUED else None,
+            }
+        )
         if outcome is not None and outcome.opted_out:
             opted_out.append(message_id)
     with database.session() as db:
         if rows:
             db.execute(update(OutboundMessage), rows)  # bulk UPDATE by primary key
         if opted_out:
-            db.execute(update(Member).where(
-                Member.id.in_(db.query(OutboundMessage.member_id).filter(OutboundMessage.id.in_(opted_out))),
-                Member.opted_out_at.is_(None)).values(opted_out_at=now))
+            db.execute(
+                update(Member)
+                .where(
+                    Member.id.in_(db.query(OutboundMessage.member_id).filter(OutboundMessage.id.in_(opted_out))),
+                    Member.opted_out_at.is_(None),
+                )
+                .values(opted_out_at=now)
+            )
     return counts

@@ -32,8 +32,15 @@ log = logging.getLogger(__name__)
 ANSWERED, RETRY, FAILED = "answered", "retry", "failed"
 # Final call statuses, as each provider names them.
 TWILIO_OUTCOME = {"completed": ANSWERED, "busy": RETRY, "no-answer": RETRY, "failed": FAILED, "canceled": FAILED}
-AT_RETRY_CAUSES = {"NO_ANSWER", "USER_BUSY", "NO_USER_RESPONSE", "CALL_REJECTED", "ORIGINATOR_CANCEL",
-                   "NORMAL_TEMPORARY_FAILURE", "RECOVERY_ON_TIMER_EXPIRE"}
+AT_RETRY_CAUSES = {
+    "NO_ANSWER",
+    "USER_BUSY",
+    "NO_USER_RESPONSE",
+    "CALL_REJECTED",
+    "ORIGINATOR_CANCEL",
+    "NORMAL_TEMPORARY_FAILURE",
+    "RECOVERY_ON_TIMER_EXPIRE",
+}
 CALLBACK_DEDUPE_S = 300  # ringing three times in a row earns one call-back
 
 
@@ -53,14 +60,20 @@ def answer_url(base: str, message_id: int) -> str:
 def place(services: Services, rows: list[tuple[int, str]]) -> dict[int, SendOutcome]:
     """Place one call per (row id, phone); returns each outcome."""
     base = services.config.public_base_url.rstrip("/")
-    return {message_id: services.provider.call(phone, answer_url(base, message_id), f"{base}/status/twilio")
-            for message_id, phone in rows}
+    return {
+        message_id: services.provider.call(phone, answer_url(base, message_id), f"{base}/status/twilio")
+        for message_id, phone in rows
+    }
 
 
 def find(db: Session, provider: str, call_id: str) -> OutboundMessage | None:
-    return db.scalar(select(OutboundMessage).where(
-        OutboundMessage.channel == "voice", OutboundMessage.provider == provider,
-        OutboundMessage.provider_message_id == call_id[:64]))
+    return db.scalar(
+        select(OutboundMessage).where(
+            OutboundMessage.channel == "voice",
+            OutboundMessage.provider == provider,
+            OutboundMessage.provider_message_id == call_id[:64],
+        )
+    )
 
 
 def settle(services: Services, provider: str, call_id: str, outcome: str) -> str | None:
@@ -89,24 +102,33 @@ def requeue(services: Services, message_id: int) -> bool:
     """A waiting call goes back to ``queued``, to be placed again; False if it was
     cancelled or another trigger already took it."""
     with services.db.session() as db:
-        return db.execute(update(OutboundMessage).where(
-            OutboundMessage.id == message_id, OutboundMessage.status == MessageState.WAITING)
-            .values(status=MessageState.QUEUED, updated_at=utcnow())).rowcount == 1
+        return (
+            db.execute(
+                update(OutboundMessage)
+                .where(OutboundMessage.id == message_id, OutboundMessage.status == MessageState.WAITING)
+                .values(status=MessageState.QUEUED, updated_at=utcnow())
+            ).rowcount
+            == 1
+        )
 
 
 def overdue(db: Session, retry_minutes: int) -> list[int]:
     """Waiting calls whose retry job is well past due: Redis lost it (for the reconciler)."""
-    return list(db.scalars(select(OutboundMessage.id).where(
-        OutboundMessage.status == MessageState.WAITING,
-        OutboundMessage.updated_at < utcnow() - timedelta(minutes=retry_minutes + 15))))
+    return list(
+        db.scalars(
+            select(OutboundMessage.id).where(
+                OutboundMessage.status == MessageState.WAITING,
+                OutboundMessage.updated_at < utcnow() - timedelta(minutes=retry_minutes + 15),
+            )
+        )
+    )
 
 
 def missed_call(services: Services, phone: str) -> bool:
     """She rang and we rejected it: call her back within a minute. True if queued."""
     with services.db.session() as db:
         # Keep only the number, as for a first SMS.
-        member = members.first_contact(db, phone, language=services.config.default_language,
-                                       source="voice")
+        member = members.first_contact(db, phone, language=services.config.default_language, source="voice")
         if member.opted_out_at is not None:
             return False
         member_id = member.id
@@ -114,16 +136,24 @@ def missed_call(services: Services, phone: str) -> bool:
         return False
     log.info("missed call from %s: calling back", mask(phone))
     # Soon, once her line is free again.
-    broker.enqueue(services.queues["replies"], "call_back", member_id, config=services.config,
-                   delay=timedelta(seconds=10))
+    broker.enqueue(
+        services.queues["replies"], "call_back", member_id, config=services.config, delay=timedelta(seconds=10)
+    )
     return True
 
 
 def callback_row(services: Services, member_id: int) -> int:
     """The outbox row for a call-back, to be claimed and placed like any call."""
     with services.db.session() as db:
-        row = OutboundMessage(member_id=member_id, kind="callback", channel="voice", body="call-back",
-                              encoding="voice", segments=0, status=MessageState.QUEUED)
+        row = OutboundMessage(
+            member_id=member_id,
+            kind="callback",
+            channel="voice",
+            body="call-back",
+            encoding="voice",
+            segments=0,
+            status=MessageState.QUEUED,
+        )
         db.add(row)
         db.flush()
         return row.id
@@ -135,4 +165,3 @@ def flow_for(db: Session, message_id: int) -> tuple[str, dict]:
     if row is not None and row.kind == "bulk" and row.broadcast_id is not None:
         return "reminder_call", {"message_id": row.id}
     return "main", {}
-

@@ -38,7 +38,8 @@ def due(services: Services) -> list[int]:
     now = utcnow()
     today = now.astimezone(catalog.zone).date().isoformat()
     listed = [("quiz", entry["quiz"], entry) for entry in quiz.listed(services.book)] + [
-        ("survey", entry["survey"], entry) for entry in survey.listed(services.book)]
+        ("survey", entry["survey"], entry) for entry in survey.listed(services.book)
+    ]
     sent = []
     for kind, thing, entry in listed:
         if not entry.get("session") or not quiz.open_on([entry], today):
@@ -58,10 +59,12 @@ def due(services: Services) -> list[int]:
             if not services.redis.set(f"{kind}:invite:{thing}:{session.id}", 1, nx=True, ex=CLAIM_S):
                 continue  # another host's reconciler is sending it
             langs = audience_languages(session) or tuple(catalog.languages)
-            title = {lang: catalog.template(lang, entry["title"]).replace("{", "{{").replace("}", "}}")
-                     for lang in langs}
-            texts = {lang: catalog.template(lang, f"{kind}.invite").replace("{" + kind + "}", title[lang])
-                     for lang in langs}
+            title = {
+                lang: catalog.template(lang, entry["title"]).replace("{", "{{").replace("}", "}}") for lang in langs
+            }
+            texts = {
+                lang: catalog.template(lang, f"{kind}.invite").replace("{" + kind + "}", title[lang]) for lang in langs
+            }
             row = broadcasts.create(db, texts, Audience(session_id=session.id), name, session_id=session.id)
             broadcast_id = row.id
         bulk.dispatch(services, broadcast_id)

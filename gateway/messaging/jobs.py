@@ -45,7 +45,8 @@ def send_message(message_id: int) -> str:
         phone, body, attempts = member.phone, row.body, row.attempts
     # Counted so bulk sends yield to it; a reply to a member never waits.
     Throttle(services.redis, provider.name, services.config.segments_per_second).take(
-        sms_size(body).segments, wait=False)
+        sms_size(body).segments, wait=False
+    )
     try:
         [outcome] = provider.send(body, [phone], ids=[outbox.client_id(message_id)], urgent=True)
     except ProviderError as exc:
@@ -109,6 +110,7 @@ def save_recording(provider_name: str, url: str, lang: str, key: str, text: str,
         log.warning("recording of %s/%s by phone not kept: %s", lang, key, exc)
         return f"not kept: {exc}"
     Recordings(config.recordings_path(), config.prompts_dir / "audio").save(
-        lang, key, clip.wav, text=text, by=by, source="phone", seconds=clip.seconds)
+        lang, key, clip.wav, text=text, by=by, source="phone", seconds=clip.seconds
+    )
     log.info("recording of %s/%s by phone kept (%.1f s)", lang, key, clip.seconds)
     return "kept"

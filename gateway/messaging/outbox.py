@@ -31,18 +31,25 @@ log = logging.getLogger(__name__)
 
 FINAL = {MessageState.DELIVERED, MessageState.FAILED, MessageState.UNKNOWN, MessageState.CANCELLED}
 # The order a report may move a row in; a final state never moves back.
-RANK = {"queued": 0, "waiting": 0, "sending": 1, "sent": 2, "delivered": 3, "failed": 3, "unknown": 3,
-        "cancelled": 3}
+RANK = {"queued": 0, "waiting": 0, "sending": 1, "sent": 2, "delivered": 3, "failed": 3, "unknown": 3, "cancelled": 3}
 
 
-def add(db: Session, member: Member, body: str, kind: str = "reply",
-        broadcast_id: int | None = None, flush: bool = True) -> OutboundMessage:
+def add(
+    db: Session, member: Member, body: str, kind: str = "reply", broadcast_id: int | None = None, flush: bool = True
+) -> OutboundMessage:
     """A queued row for ``body``. With ``flush`` False it has no id until the session
     flushes: a batch of texts inserts its replies together."""
     size = sms_size(body)
-    row = OutboundMessage(member_id=member.id, body=body[:1600], kind=kind, channel="sms",
-                          broadcast_id=broadcast_id, encoding=size.encoding,
-                          segments=size.segments, status=MessageState.QUEUED)
+    row = OutboundMessage(
+        member_id=member.id,
+        body=body[:1600],
+        kind=kind,
+        channel="sms",
+        broadcast_id=broadcast_id,
+        encoding=size.encoding,
+        segments=size.segments,
+        status=MessageState.QUEUED,
+    )
     db.add(row)
     if flush:
         db.flush()
@@ -57,27 +64,36 @@ def client_id(message_id: int) -> str:
 
 def claim(db: Session, message_id: int) -> OutboundMessage | None:
     """Take the row for sending; None if another worker has it or it is done."""
-    won = db.execute(update(OutboundMessage)
-                     .where(OutboundMessage.id == message_id, OutboundMessage.status == MessageState.QUEUED)
-                     .values(status=MessageState.SENDING, attempts=OutboundMessage.attempts + 1,
-                             updated_at=utcnow())).rowcount
+    won = db.execute(
+        update(OutboundMessage)
+        .where(OutboundMessage.id == message_id, OutboundMessage.status == MessageState.QUEUED)
+        .values(status=MessageState.SENDING, attempts=OutboundMessage.attempts + 1, updated_at=utcnow())
+    ).rowcount
     return db.get(OutboundMessage, message_id) if won == 1 else None
 
 
 def claim_many(db: Session, message_ids: list[int], token: str) -> list[int]:
     """Take these rows for one provider request; returns the ids this call won."""
-    db.execute(update(OutboundMessage)
-               .where(OutboundMessage.id.in_(message_ids), OutboundMessage.status == MessageState.QUEUED)
-               .values(status=MessageState.SENDING, claim=token, attempts=OutboundMessage.attempts + 1,
-                       updated_at=utcnow()))
+    db.execute(
+        update(OutboundMessage)
+        .where(OutboundMessage.id.in_(message_ids), OutboundMessage.status == MessageState.QUEUED)
+        .values(status=MessageState.SENDING, claim=token, attempts=OutboundMessage.attempts + 1, updated_at=utcnow())
+    )
     return list(db.scalars(select(OutboundMessage.id).where(OutboundMessage.claim == token)))
 
 
 def failure_outcomes(exc: ProviderError, phones: list[str]) -> list[SendOutcome]:
     """What a provider error raised for a whole request means for each recipient."""
-    return [SendOutcome(phone, False, error=str(exc)[:200],
-                        transient=isinstance(exc, TransientProviderError),
-                        ambiguous=isinstance(exc, AmbiguousProviderError)) for phone in phones]
+    return [
+        SendOutcome(
+            phone,
+            False,
+            error=str(exc)[:200],
+            transient=isinstance(exc, TransientProviderError),
+            ambiguous=isinstance(exc, AmbiguousProviderError),
+        )
+        for phone in phones
+    ]
 
 
 def settle(outcome: SendOutcome, last_try: bool) -> tuple[str, str | None]:
@@ -98,8 +114,7 @@ def settle(outcome: SendOutcome, last_try: bool) -> tuple[str, str | None]:
     return MessageState.FAILED, (error or "")[:200] or None
 
 
-def record(db: Session, message_id: int, provider: str, outcome: SendOutcome,
-           last_try: bool) -> str:
+def record(db: Session, message_id: int, provider: str, outcome: SendOutcome, last_try: bool) -> str:
     """Store the provider's answer; returns the new status."""
     row = db.get(OutboundMessage, message_id)
     row.provider = provider
@@ -123,9 +138,12 @@ def apply_report(db: Session, report: DeliveryReport) -> bool:
     """Move the row the report names forward. Unknown ids change nothing, except
     that a report for a number with an ``unknown`` row (its send timed out, so we
     never learnt the provider's id) settles that row: the provider did send it."""
-    row = db.scalar(select(OutboundMessage).where(
-        OutboundMessage.provider == report.provider,
-        OutboundMessage.provider_message_id == report.provider_message_id))
+    row = db.scalar(
+        select(OutboundMessage).where(
+            OutboundMessage.provider == report.provider,
+            OutboundMessage.provider_message_id == report.provider_message_id,
+        )
+    )
     if row is None:
         row = _unknown_row_for(db, report)
         if row is None:
@@ -145,11 +163,19 @@ def apply_report(db: Session, report: DeliveryReport) -> bool:
 def settle_stuck(db: Session, older_than: datetime) -> list[int]:
     """Rows left in ``sending`` by a crashed worker become ``unknown``: we cannot
     know whether the provider got them, and resending could send twice."""
-    stuck = list(db.scalars(select(OutboundMessage.id).where(
-        OutboundMessage.status == MessageState.SENDING, OutboundMessage.updated_at < older_than)))
+    stuck = list(
+        db.scalars(
+            select(OutboundMessage.id).where(
+                OutboundMessage.status == MessageState.SENDING, OutboundMessage.updated_at < older_than
+            )
+        )
+    )
     if stuck:
-        db.execute(update(OutboundMessage).where(OutboundMessage.id.in_(stuck))
-                   .values(status=MessageState.UNKNOWN, claim=None, error="worker stopped mid-send; not resent"))
+        db.execute(
+            update(OutboundMessage)
+            .where(OutboundMessage.id.in_(stuck))
+            .values(status=MessageState.UNKNOWN, claim=None, error="worker stopped mid-send; not resent")
+        )
     return stuck
 
 
@@ -158,17 +184,34 @@ def _unknown_row_for(db: Session, report: DeliveryReport) -> OutboundMessage | N
         return None
     # Providers echo the E.164 number we sent to; parse anything else.
     phone = report.phone if report.phone.startswith("+") else to_e164(report.phone)
-    return db.scalar(select(OutboundMessage).join(Member, Member.id == OutboundMessage.member_id).where(
-        Member.phone == phone, OutboundMessage.status == MessageState.UNKNOWN,
-        OutboundMessage.provider == report.provider, OutboundMessage.provider_message_id.is_(None),
-        OutboundMessage.updated_at > utcnow() - REPORT_MATCH_WINDOW)
-        .order_by(OutboundMessage.updated_at).limit(1))
+    return db.scalar(
+        select(OutboundMessage)
+        .join(Member, Member.id == OutboundMessage.member_id)
+        .where(
+            Member.phone == phone,
+            OutboundMessage.status == MessageState.UNKNOWN,
+            OutboundMessage.provider == report.provider,
+            OutboundMessage.provider_message_id.is_(None),
+            OutboundMessage.updated_at > utcnow() - REPORT_MATCH_WINDOW,
+        )
+        .order_by(OutboundMessage.updated_at)
+        .limit(1)
+    )
 
 
 def stranded_replies(db: Session, queued_before: datetime) -> list[int]:
     """Conversational replies still queued since before then (the reconciler
     checks whether Redis holds their job)."""
-    return list(db.scalars(select(OutboundMessage.id).where(
-        OutboundMessage.status == MessageState.QUEUED, OutboundMessage.kind == "reply",
-        OutboundMessage.broadcast_id.is_(None), OutboundMessage.updated_at < queued_before)
-        .order_by(OutboundMessage.id).limit(1000)))
+    return list(
+        db.scalars(
+            select(OutboundMessage.id)
+            .where(
+                OutboundMessage.status == MessageState.QUEUED,
+                OutboundMessage.kind == "reply",
+                OutboundMessage.broadcast_id.is_(None),
+                OutboundMessage.updated_at < queued_before,
+            )
+            .order_by(OutboundMessage.id)
+            .limit(1000)
+        )
+    )

@@ -41,10 +41,15 @@ def reconcile(services: Services) -> dict:
         unknown = outbox.settle_stuck(db, utcnow() - timedelta(seconds=config.sending_timeout))
         # A broadcast held for quiet hours or a later start waits for its own trigger.
         held_until = broadcasts.next_allowed(utcnow(), config.quiet_window(), config.timezone)
-        sending = list(db.scalars(
-            select(Broadcast.id).where(Broadcast.status == BroadcastState.SENDING,
-                                       (Broadcast.send_after.is_(None)) | (Broadcast.send_after <= utcnow()),
-                                       *([Broadcast.urgent.is_(True)] if held_until is not None else []))))
+        sending = list(
+            db.scalars(
+                select(Broadcast.id).where(
+                    Broadcast.status == BroadcastState.SENDING,
+                    (Broadcast.send_after.is_(None)) | (Broadcast.send_after <= utcnow()),
+                    *([Broadcast.urgent.is_(True)] if held_until is not None else []),
+                )
+            )
+        )
         overdue = reminders.due(db)
         polls.close_due(db)  # a closed poll's unsent questions are cancelled
         lost_calls = calls.overdue(db, config.voice_retry_minutes)
@@ -64,8 +69,12 @@ def reconcile(services: Services) -> dict:
         # Only a job Redis no longer holds is queued again, under the same id: a
         # job waiting for its retry keeps its rows, and no row gets a fresh budget.
         for job_id, ids in owners:
-            if broker.enqueue(queues["bulk"], "send_batch", ids, config=config,
-                              retry=broker.jobs.SEND_RETRY, job_id=job_id) is not None:
+            if (
+                broker.enqueue(
+                    queues["bulk"], "send_batch", ids, config=config, retry=broker.jobs.SEND_RETRY, job_id=job_id
+                )
+                is not None
+            ):
                 requeued += len(ids)
     for message_id in stranded_replies:  # answered 200, but Redis was down to queue the reply
         if broker.enqueue_reply(queues, message_id, config) is not None:
@@ -74,10 +83,19 @@ def reconcile(services: Services) -> dict:
     closed_surveys = survey_closing.due(services)
     retained = _retention_once_a_day(services)
     if unknown:
-        log.warning("reconciler: %d message(s) left mid-send by a stopped worker marked unknown "
-                    "(not resent): ids %s", len(unknown), unknown[:20])
-    return {"unknown": len(unknown), "requeued": requeued, "reminders": len(overdue),
-            "invitations": len(invited), "surveys_closed": len(closed_surveys), **retained}
+        log.warning(
+            "reconciler: %d message(s) left mid-send by a stopped worker marked unknown (not resent): ids %s",
+            len(unknown),
+            unknown[:20],
+        )
+    return {
+        "unknown": len(unknown),
+        "requeued": requeued,
+        "reminders": len(overdue),
+        "invitations": len(invited),
+        "surveys_closed": len(closed_surveys),
+        **retained,
+    }
 
 
 def _retention_once_a_day(services: Services) -> dict[str, int]:
@@ -89,6 +107,10 @@ def _retention_once_a_day(services: Services) -> dict[str, int]:
     with services.db.session() as db:
         blanked = privacy.apply_retention(db, services.config.retention_days)
     if any(blanked.values()):
-        log.info("retention: %d message text(s) and %d typed repl(ies) older than %d days blanked",
-                 blanked["messages"], blanked["replies"], services.config.retention_days)
+        log.info(
+            "retention: %d message text(s) and %d typed repl(ies) older than %d days blanked",
+            blanked["messages"],
+            blanked["replies"],
+            services.config.retention_days,
+        )
     return {"retention_" + name: count for name, count in blanked.items()}

@@ -41,8 +41,7 @@ EARLY_S = 60
 def sync(db: Session, session: TrainingSession, offsets: list[int], now: datetime | None = None) -> list[Reminder]:
     """Create, move or cancel ``session``'s reminders; return the scheduled ones."""
     now = now or utcnow()
-    existing = {r.offset_minutes: r for r in db.scalars(
-        select(Reminder).where(Reminder.session_id == session.id))}
+    existing = {r.offset_minutes: r for r in db.scalars(select(Reminder).where(Reminder.session_id == session.id))}
     scheduled = []
     wanted = [(offset, "reminder") for offset in offsets]
     if session.feedback_after_minutes is not None:
@@ -92,15 +91,26 @@ def _withdraw(db: Session, row: Reminder, session: TrainingSession, due: datetim
 def due(db: Session, now: datetime | None = None) -> list[int]:
     """Scheduled reminders whose time has come (for the reconciler)."""
     now = now or utcnow()
-    return list(db.scalars(select(Reminder.id).where(
-        Reminder.status == ReminderState.SCHEDULED, Reminder.due_at <= now + timedelta(seconds=EARLY_S))))
+    return list(
+        db.scalars(
+            select(Reminder.id).where(
+                Reminder.status == ReminderState.SCHEDULED, Reminder.due_at <= now + timedelta(seconds=EARLY_S)
+            )
+        )
+    )
 
 
 def claim(db: Session, reminder_id: int, now: datetime | None = None) -> Reminder | None:
     now = now or utcnow()
-    won = db.execute(update(Reminder).where(
-        Reminder.id == reminder_id, Reminder.status == ReminderState.SCHEDULED,
-        Reminder.due_at <= now + timedelta(seconds=EARLY_S)).values(status=ReminderState.FIRING)).rowcount
+    won = db.execute(
+        update(Reminder)
+        .where(
+            Reminder.id == reminder_id,
+            Reminder.status == ReminderState.SCHEDULED,
+            Reminder.due_at <= now + timedelta(seconds=EARLY_S),
+        )
+        .values(status=ReminderState.FIRING)
+    ).rowcount
     return db.get(Reminder, reminder_id) if won == 1 else None
 
 
@@ -114,8 +124,9 @@ def create_broadcast(db: Session, reminder: Reminder, catalog: Catalog, feedback
     texts, audience = _message(session, catalog)
     # The session's title in its own language: the name organisers see in the list.
     title = session.titles.get(session.language) or next(iter(session.titles.values()))
-    row = broadcasts.create(db, texts, audience, f"reminder: {title} ({reminder.offset_minutes} min before)",
-                            session_id=session.id)
+    row = broadcasts.create(
+        db, texts, audience, f"reminder: {title} ({reminder.offset_minutes} min before)", session_id=session.id
+    )
     row.by_preference = True  # a member who asked for calls gets a reminder call
     reminder.broadcast_id, reminder.status = row.id, ReminderState.SENT
     return row.id
@@ -167,11 +178,15 @@ def recipients(db: Session, session: TrainingSession, catalog: Catalog, default_
     renderer = broadcasts.Renderer(texts, default_language, catalog, session)
     query = audience.select(Member.language, Member.reminder_channel).order_by(None).subquery()
     found: dict[str, Recipients] = {}
-    for language, channel, count in db.execute(select(query.c.language, query.c.reminder_channel, func.count())
-                                               .group_by(query.c.language, query.c.reminder_channel)):
+    for language, channel, count in db.execute(
+        select(query.c.language, query.c.reminder_channel, func.count()).group_by(
+            query.c.language, query.c.reminder_channel
+        )
+    ):
         lang = renderer.language_for(language)
-        entry = found.setdefault(lang, Recipients(lang, 0, 0, 0, renderer.body(SimpleNamespace(
-            name="", language=lang))))
+        entry = found.setdefault(
+            lang, Recipients(lang, 0, 0, 0, renderer.body(SimpleNamespace(name="", language=lang)))
+        )
         entry.members += count
         if channel == "voice":
             entry.by_call += count
@@ -191,6 +206,7 @@ def session_for_message(db: Session, message_id) -> TrainingSession | None:
 
 # ------------------------------------------------------------------ triggers
 
+
 def schedule(services: Services, session_id: int) -> list[int]:
     """Bring the session's reminders in step with it and queue their triggers."""
     config = services.config
@@ -198,8 +214,7 @@ def schedule(services: Services, session_id: int) -> list[int]:
         session = db.get(TrainingSession, session_id)
         scheduled = [(r.id, r.due_at) for r in sync(db, session, config.reminder_minutes())]
     for reminder_id, due_at in scheduled:
-        broker.enqueue(services.queues["default"], "fire_reminder", reminder_id, config=config,
-                       at=due_at)
+        broker.enqueue(services.queues["default"], "fire_reminder", reminder_id, config=config, at=due_at)
     return [reminder_id for reminder_id, _ in scheduled]
 
 
@@ -209,7 +224,6 @@ def fire(services: Services, reminder_id: int) -> str:
         reminder = claim(db, reminder_id)
         if reminder is None:
             return "not due, already sent, or cancelled"
-        broadcast_id = create_broadcast(db, reminder, services.catalog,
-                                        services.config.feedback_open_minutes())
+        broadcast_id = create_broadcast(db, reminder, services.catalog, services.config.feedback_open_minutes())
     bulk.dispatch(services, broadcast_id)
     return f"broadcast {broadcast_id}"

@@ -47,8 +47,14 @@ def queue_job(services: Services, message_ids: list[int]) -> None:
     if not message_ids:
         return
     try:
-        broker.enqueue(services.queues["replies"], "send_replies", message_ids, config=services.config,
-                       retry=broker.jobs.SEND_RETRY, job_id=broker.replies_job_id(message_ids[0]))
+        broker.enqueue(
+            services.queues["replies"],
+            "send_replies",
+            message_ids,
+            config=services.config,
+            retry=broker.jobs.SEND_RETRY,
+            job_id=broker.replies_job_id(message_ids[0]),
+        )
     except Exception as exc:
         if is_outage(exc):
             log.warning("replies: %d message(s) left for the reconciler: Redis unreachable", len(message_ids))

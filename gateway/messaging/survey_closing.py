@@ -39,7 +39,9 @@ def due(services: Services) -> list[str]:
     no longer published; return their names."""
     today = utcnow().astimezone(services.catalog.zone).date()
     entries = {entry["survey"]: entry for entry in survey.listed(services.book)}
-    over = [name for name, entry in entries.items() if entry.get("closes") and date.fromisoformat(entry["closes"]) < today]
+    over = [
+        name for name, entry in entries.items() if entry.get("closes") and date.fromisoformat(entry["closes"]) < today
+    ]
     with services.db.session() as db:
         done = surveys.closed(db, over)
         orphans = _orphans(db, entries)  # (closed ones are not orphans)
@@ -48,8 +50,13 @@ def due(services: Services) -> list[str]:
         if close(services, name, SCHEDULE) is not None:
             closed.append(name)
     with services.db.session() as db:
-        recent = list(db.scalars(select(SurveyClosure.survey).where(
-            SurveyClosure.sensitive.is_(True), SurveyClosure.closed_at > utcnow() - SWEEP_AGAIN)))
+        recent = list(
+            db.scalars(
+                select(SurveyClosure.survey).where(
+                    SurveyClosure.sensitive.is_(True), SurveyClosure.closed_at > utcnow() - SWEEP_AGAIN
+                )
+            )
+        )
     for name in recent:
         forget(services, name)
     return closed
@@ -70,9 +77,13 @@ def entry_of(services: Services, name: str) -> dict | None:
             return entry
     document = f"surveys/{name}.yaml"
     with services.db.session() as db:
-        body = db.scalar(select(ContentDocument.body).join(ContentVersion, ContentVersion.id == ContentDocument.version_id)
-                         .where(ContentDocument.name == document, ContentVersion.status != versions.DRAFT)
-                         .order_by(ContentVersion.id.desc()).limit(1))
+        body = db.scalar(
+            select(ContentDocument.body)
+            .join(ContentVersion, ContentVersion.id == ContentDocument.version_id)
+            .where(ContentDocument.name == document, ContentVersion.status != versions.DRAFT)
+            .order_by(ContentVersion.id.desc())
+            .limit(1)
+        )
     problems: list[Problem] = []
     found = survey.read(document, body, problems) if body else None
     if found is None:

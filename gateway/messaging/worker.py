@@ -105,8 +105,13 @@ def _leave(*_) -> None:
     raise SystemExit(0)
 
 
-def _companion(gateway: services.Services, work: Callable[[services.Services, threading.Event], None],
-               name: str, stop: threading.Event, running: list[int]) -> None:
+def _companion(
+    gateway: services.Services,
+    work: Callable[[services.Services, threading.Event], None],
+    name: str,
+    stop: threading.Event,
+    running: list[int],
+) -> None:
     """Run ``work`` in a child process forked from this one, and again if it dies,
     until ``stop``. Forked, it shares the services' pages with this process
     instead of loading flows and catalogs again; a process of its own, it gets a
@@ -153,8 +158,7 @@ def _stop_companion(thread: threading.Thread, running: list[int]) -> None:
         thread.join(timeout=COMPANION_STOP_S)
 
 
-def run(burst: bool = False,
-        companion: Callable[[services.Services, threading.Event], None] | None = None) -> None:
+def run(burst: bool = False, companion: Callable[[services.Services, threading.Event], None] | None = None) -> None:
     """The RQ worker. ``companion`` (the inbox drainer, from ``outreach worker``)
     runs beside it in a forked process, unless ``burst``."""
     gateway = services.Services.build()
@@ -172,20 +176,18 @@ def run(burst: bool = False,
     companion_thread, running = None, []
     if companion is not None and not burst:
         # Forked before the reconciler's thread exists; a restart forks from this thread.
-        companion_thread = threading.Thread(target=_companion, daemon=True, name="companion",
-                                            args=(gateway, companion, "inbox drainer", stop, running))
+        companion_thread = threading.Thread(
+            target=_companion, daemon=True, name="companion", args=(gateway, companion, "inbox drainer", stop, running)
+        )
         companion_thread.start()
     if not burst:
-        threading.Thread(target=_reconcile_forever, args=(gateway, stop), daemon=True,
-                         name="reconciler").start()
-        threading.Thread(target=_keep_content_current, args=(gateway, stop), daemon=True,
-                         name="content").start()
+        threading.Thread(target=_reconcile_forever, args=(gateway, stop), daemon=True, name="reconciler").start()
+        threading.Thread(target=_keep_content_current, args=(gateway, stop), daemon=True, name="content").start()
     try:
         while True:
             _wait_for_redis(gateway)
             connection = broker.connect(gateway.redis_url)
-            worker = _Worker(list(broker.queues(connection).values()), connection=connection,
-                             worker_ttl=WORKER_TTL_S)
+            worker = _Worker(list(broker.queues(connection).values()), connection=connection, worker_ttl=WORKER_TTL_S)
             try:
                 worker.work(with_scheduler=True, burst=burst)
             except (RedisConnectionError, RedisTimeoutError) as exc:

@@ -175,19 +175,25 @@ def _svg(drawn: _Layout, embed_font: bool = True) -> str:
     # The font as a presentation attribute, not a <style>: the dashboard's
     # Content-Security-Policy allows no inline style. A file of its own carries the
     # font itself, in a <style> that only a standalone SVG needs.
-    parts = [f'<svg xmlns="http://www.w3.org/2000/svg" width="{drawn.width}" height="{drawn.height}" '
-             f'viewBox="0 0 {drawn.width} {drawn.height}" role="img" '
-             f'font-family="\'{FAMILY}\', \'Noto Sans Lao\', sans-serif">',
-             f"<style>{face}</style>" if embed_font else "",
-             f'<rect width="{drawn.width}" height="{drawn.height}" fill="white"/>']
+    parts = [
+        f'<svg xmlns="http://www.w3.org/2000/svg" width="{drawn.width}" height="{drawn.height}" '
+        f'viewBox="0 0 {drawn.width} {drawn.height}" role="img" '
+        f"font-family=\"'{FAMILY}', 'Noto Sans Lao', sans-serif\">",
+        f"<style>{face}</style>" if embed_font else "",
+        f'<rect width="{drawn.width}" height="{drawn.height}" fill="white"/>',
+    ]
     for piece in drawn.pieces:
         if piece.kind == "rect":
-            parts.append(f'<rect x="{piece.x:.1f}" y="{piece.y:.1f}" width="{piece.w:.1f}" '
-                         f'height="{piece.h:.1f}" fill="{piece.colour}"/>')
+            parts.append(
+                f'<rect x="{piece.x:.1f}" y="{piece.y:.1f}" width="{piece.w:.1f}" '
+                f'height="{piece.h:.1f}" fill="{piece.colour}"/>'
+            )
         else:
             # SVG places text by its baseline; Pillow by its top.
-            parts.append(f'<text x="{piece.x:.1f}" y="{piece.y + piece.size * 0.9:.1f}" '
-                         f'font-size="{piece.size}" fill="{piece.colour}" '
-                         f'text-anchor="{piece.anchor}">{escape(piece.text)}</text>')
+            parts.append(
+                f'<text x="{piece.x:.1f}" y="{piece.y + piece.size * 0.9:.1f}" '
+                f'font-size="{piece.size}" fill="{piece.colour}" '
+                f'text-anchor="{piece.anchor}">{escape(piece.text)}</text>'
+            )
     parts.append("</svg>")
     return "\n".join(parts)

@@ -44,7 +44,11 @@ MAX_OPTIONS = 9  # one key on a phone pad
 INVALID_HELP_LIMIT = 3
 # A reply to a poll closed longer ago than this is not taken as a late answer.
 CLOSED_GRACE = timedelta(days=7)
-SENT = (MessageState.SENT, MessageState.DELIVERED, MessageState.UNKNOWN)  # "unknown": the provider may well have sent it
+SENT = (
+    MessageState.SENT,
+    MessageState.DELIVERED,
+    MessageState.UNKNOWN,
+)  # "unknown": the provider may well have sent it
 # Bumped when this process creates or closes a poll, so its answer cache reloads at once.
 _generation = 0
 
@@ -54,8 +58,14 @@ def _touched() -> None:
     _generation += 1
 
 
-def check(code: str, questions: dict[str, str], options: Sequence[dict[str, str]],
-          opens_at: datetime, closes_at: datetime, languages: Sequence[str]) -> None:
+def check(
+    code: str,
+    questions: dict[str, str],
+    options: Sequence[dict[str, str]],
+    opens_at: datetime,
+    closes_at: datetime,
+    languages: Sequence[str],
+) -> None:
     """Raise ValueError naming what is wrong with a new poll."""
     if not poll_answer.valid_code(code):
         raise InputProblem("code %(code)s should be 1-3 letters then 1-4 digits, e.g. P4", code=repr(code))
@@ -71,8 +81,11 @@ def check(code: str, questions: dict[str, str], options: Sequence[dict[str, str]
     for lang in questions:
         missing = [str(n) for n, option in enumerate(options, start=1) if not option.get(lang)]
         if missing:
-            raise InputProblem("option(s) %(numbers)s have no %(lang)s text but the question has",
-                               numbers=", ".join(missing), lang=lang)
+            raise InputProblem(
+                "option(s) %(numbers)s have no %(lang)s text but the question has",
+                numbers=", ".join(missing),
+                lang=lang,
+            )
     if closes_at <= opens_at:
         raise InputProblem("the poll must close after it opens")
 
@@ -86,38 +99,69 @@ def next_code(db: Session, prefix: str = "P") -> str:
     return f"{prefix}{number}"
 
 
-def create(db: Session, code: str, questions: dict, options: list, audience: Audience,
-           opens_at: datetime, closes_at: datetime, kind: str = "poll",
-           session_id: int | None = None, confirm: bool = False) -> Poll:
+def create(
+    db: Session,
+    code: str,
+    questions: dict,
+    options: list,
+    audience: Audience,
+    opens_at: datetime,
+    closes_at: datetime,
+    kind: str = "poll",
+    session_id: int | None = None,
+    confirm: bool = False,
+) -> Poll:
     if db.scalar(select(Poll.id).where(Poll.code == code)) is not None:
         raise InputProblem("code %(code)s is taken; choose another or leave --code out", code=code)
     questions = {lang: normalise_lao(text) for lang, text in questions.items()}
     options = [{lang: normalise_lao(text) for lang, text in option.items()} for option in options]
-    poll = Poll(code=code, questions=questions, options=options, audience=audience.to_dict(),
-                opens_at=opens_at, closes_at=closes_at, kind=kind, session_id=session_id,
-                confirm=confirm)
+    poll = Poll(
+        code=code,
+        questions=questions,
+        options=options,
+        audience=audience.to_dict(),
+        opens_at=opens_at,
+        closes_at=closes_at,
+        kind=kind,
+        session_id=session_id,
+        confirm=confirm,
+    )
     db.add(poll)
     db.flush()
     _touched()
     return poll
 
 
-def feedback_poll(db: Session, session: TrainingSession, catalog: Catalog, open_for: timedelta,
-                  now: datetime | None = None) -> Poll:
+def feedback_poll(
+    db: Session, session: TrainingSession, catalog: Catalog, open_for: timedelta, now: datetime | None = None
+) -> Poll:
     """The one-question feedback poll for a session's enrolled members (created once)."""
     existing = db.scalar(select(Poll).where(Poll.session_id == session.id, Poll.kind == "feedback"))
     if existing is not None:
         return existing
     now = now or utcnow()
     languages = catalog.languages
-    questions = {lang: catalog.render(Text("feedback.question", {"title": label(session.titles, lang)}), lang)
-                 for lang in languages}
-    options = [{lang: catalog.template(lang, f"feedback.option{n}") for lang in languages}
-               for n in range(1, 6)]
-    code = f"F{session.id}" if db.scalar(select(Poll.id).where(Poll.code == f"F{session.id}")) is None \
+    questions = {
+        lang: catalog.render(Text("feedback.question", {"title": label(session.titles, lang)}), lang)
+        for lang in languages
+    }
+    options = [{lang: catalog.template(lang, f"feedback.option{n}") for lang in languages} for n in range(1, 6)]
+    code = (
+        f"F{session.id}"
+        if db.scalar(select(Poll.id).where(Poll.code == f"F{session.id}")) is None
         else next_code(db, "F")
-    return create(db, code, questions, options, Audience(session_id=session.id), now, now + open_for,
-                  kind="feedback", session_id=session.id)
+    )
+    return create(
+        db,
+        code,
+        questions,
+        options,
+        Audience(session_id=session.id),
+        now,
+        now + open_for,
+        kind="feedback",
+        session_id=session.id,
+    )
 
 
 # ------------------------------------------------------------------ wording
@@ -133,8 +177,13 @@ def option_lines(poll: Poll, lang: str) -> str:
 
 
 def question_text(poll: Poll, lang: str, catalog: Catalog) -> str:
-    return catalog.render(Text("poll.sms", {"code": poll.code, "question": label(poll.questions, lang),
-                                            "options": option_lines(poll, lang)}), lang)
+    return catalog.render(
+        Text(
+            "poll.sms",
+            {"code": poll.code, "question": label(poll.questions, lang), "options": option_lines(poll, lang)},
+        ),
+        lang,
+    )
 
 
 def start_broadcast(db: Session, poll: Poll, catalog: Catalog) -> Broadcast:
@@ -142,10 +191,10 @@ def start_broadcast(db: Session, poll: Poll, catalog: Catalog) -> Broadcast:
     if poll.broadcast_id is not None:
         return db.get(Broadcast, poll.broadcast_id)
     # Broadcast texts are templates; a brace in a question must stay a brace.
-    texts = {lang: question_text(poll, lang, catalog).replace("{", "{{").replace("}", "}}")
-             for lang in poll.questions}
-    row = broadcasts.create(db, texts, Audience.from_dict(poll.audience), f"poll {poll.code}",
-                            session_id=poll.session_id)
+    texts = {lang: question_text(poll, lang, catalog).replace("{", "{{").replace("}", "}}") for lang in poll.questions}
+    row = broadcasts.create(
+        db, texts, Audience.from_dict(poll.audience), f"poll {poll.code}", session_id=poll.session_id
+    )
     poll.broadcast_id = row.id
     return row
 
@@ -170,15 +219,14 @@ def close(db: Session, poll: Poll, now: datetime | None = None) -> int:
 REACHED = select(OutboundMessage.member_id, OutboundMessage.broadcast_id, OutboundMessage.updated_at).where(
     OutboundMessage.member_id.in_(bindparam("member_ids", expanding=True)),
     OutboundMessage.broadcast_id.in_(bindparam("broadcasts", expanding=True)),
-    OutboundMessage.status.in_(SENT))
+    OutboundMessage.status.in_(SENT),
+)
 
 
 def answerable(db: Session, now: datetime) -> dict[int, Poll]:
     """Polls open or closed within CLOSED_GRACE, by the broadcast that carried the question."""
-    rows = db.scalars(select(Poll).where(Poll.broadcast_id.is_not(None),
-                                         Poll.closes_at > now - CLOSED_GRACE)).all()
-    return {poll.broadcast_id: poll for poll in rows
-            if poll.closed_at is None or poll.closed_at > now - CLOSED_GRACE}
+    rows = db.scalars(select(Poll).where(Poll.broadcast_id.is_not(None), Poll.closes_at > now - CLOSED_GRACE)).all()
+    return {poll.broadcast_id: poll for poll in rows if poll.closed_at is None or poll.closed_at > now - CLOSED_GRACE}
 
 
 def reached(db: Session, member_ids: Iterable[int], polls: dict[int, Poll]) -> dict[int, list[tuple[Poll, datetime]]]:
@@ -189,10 +237,13 @@ def reached(db: Session, member_ids: Iterable[int], polls: dict[int, Poll]) -> d
         return {}
     found: dict[int, list[tuple[Poll, datetime]]] = {}
     for member_id, broadcast_id, at in db.connection().execute(
-            REACHED, {"member_ids": member_ids, "broadcasts": list(polls)}):
+        REACHED, {"member_ids": member_ids, "broadcasts": list(polls)}
+    ):
         found.setdefault(member_id, []).append((polls[broadcast_id], at))
-    return {member_id: sorted(pairs, key=lambda pair: (pair[1], pair[0].id), reverse=True)
-            for member_id, pairs in found.items()}
+    return {
+        member_id: sorted(pairs, key=lambda pair: (pair[1], pair[0].id), reverse=True)
+        for member_id, pairs in found.items()
+    }
 
 
 def sent_to(db: Session, member_id: int, now: datetime) -> list[tuple[Poll, datetime]]:
@@ -271,9 +322,15 @@ class BallotRound:
         earlier one and keeps its time as the first (as two batches would)."""
         earlier = self._votes.get((poll.id, member.id))
         self._votes[(poll.id, member.id)] = {
-            "poll_id": poll.id, "member_id": member.id, "option": option, "province": member.province,
-            "language": member.language, "channel": channel, "voted_at": now,
-            "first_voted_at": earlier["first_voted_at"] if earlier else now}
+            "poll_id": poll.id,
+            "member_id": member.id,
+            "option": option,
+            "province": member.province,
+            "language": member.language,
+            "channel": channel,
+            "voted_at": now,
+            "first_voted_at": earlier["first_voted_at"] if earlier else now,
+        }
 
     def cast(self) -> None:
         """Write the batch's votes: one upsert, executed for each (poll, member) once."""
@@ -293,8 +350,12 @@ def _vote_upsert(dialect_name: str):
     statement = upsert_dialect(dialect_name).insert(PollVote)
     return statement.on_conflict_do_update(
         index_elements=["poll_id", "member_id"],
-        set_={"option": statement.excluded.option, "voted_at": statement.excluded.voted_at,
-              "channel": statement.excluded.channel})
+        set_={
+            "option": statement.excluded.option,
+            "voted_at": statement.excluded.voted_at,
+            "channel": statement.excluded.channel,
+        },
+    )
 
 
 def vote(db: Session, poll: Poll, member, option: int, channel: str, now: datetime | None = None) -> None:
@@ -303,16 +364,29 @@ def vote(db: Session, poll: Poll, member, option: int, channel: str, now: dateti
     ``member`` is anything with ``id``, ``province`` and ``language``."""
     now = now or utcnow()
     # Through the Core connection: the ORM's bulk-insert path costs more than the SQL.
-    db.connection().execute(_vote_upsert(db.get_bind().dialect.name), {
-        "poll_id": poll.id, "member_id": member.id, "option": option, "province": member.province,
-        "language": member.language, "channel": channel, "first_voted_at": now, "voted_at": now})
+    db.connection().execute(
+        _vote_upsert(db.get_bind().dialect.name),
+        {
+            "poll_id": poll.id,
+            "member_id": member.id,
+            "option": option,
+            "province": member.province,
+            "language": member.language,
+            "channel": channel,
+            "first_voted_at": now,
+            "voted_at": now,
+        },
+    )
 
 
 def remember_reply(db: Session, poll: Poll, member_id: int, reason: str, text: str) -> int:
     """Keep a reply that did not count; return how many of this kind she has sent."""
     db.add(PollReply(poll_id=poll.id, member_id=member_id, reason=reason, text=text[:160]))
-    return db.scalar(select(func.count(PollReply.id)).where(
-        PollReply.poll_id == poll.id, PollReply.member_id == member_id, PollReply.reason == reason))
+    return db.scalar(
+        select(func.count(PollReply.id)).where(
+            PollReply.poll_id == poll.id, PollReply.member_id == member_id, PollReply.reason == reason
+        )
+    )
 
 
 @dataclass(frozen=True)
@@ -325,8 +399,7 @@ class Outcome:
     option: int | None = None
 
 
-def answer(round_: BallotRound, poll: Poll, member, body: str, text: str, channel: str,
-           now: datetime) -> Outcome:
+def answer(round_: BallotRound, poll: Poll, member, body: str, text: str, channel: str, now: datetime) -> Outcome:
     """Apply one answer to ``poll`` and say what to tell her. A vote is held by
     ``round_`` until it casts the batch's votes."""
     db, lang = round_.db, member.language
@@ -337,9 +410,15 @@ def answer(round_: BallotRound, poll: Poll, member, body: str, text: str, channe
     option = poll_answer.choose(body, poll.options)
     if option is None:
         tries = remember_reply(db, poll, member.id, "invalid", text)
-        reply = Text("poll.invalid", {"code": poll.code, "question": label(poll.questions, lang),
-                                      "options": option_lines(poll, lang),
-                                      "letters": poll_answer.letters(len(poll.options))})
+        reply = Text(
+            "poll.invalid",
+            {
+                "code": poll.code,
+                "question": label(poll.questions, lang),
+                "options": option_lines(poll, lang),
+                "letters": poll_answer.letters(len(poll.options)),
+            },
+        )
         return Outcome("invalid", poll, reply if tries <= INVALID_HELP_LIMIT else None)
     round_.vote(poll, member, option, channel, now)
     reply = Text("poll.thanks", {"code": poll.code, "choice": label(poll.options[option - 1], lang)})
@@ -353,4 +432,3 @@ def close_due(db: Session, now: datetime | None = None) -> list[int]:
     for poll in due:
         close(db, poll, poll.closes_at)
     return [poll.id for poll in due]
-

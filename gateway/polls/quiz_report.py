@@ -51,34 +51,49 @@ class QuizReport:
     last: datetime | None
 
 
-def compute(db: Session, book: FlowBook, catalog: Catalog, lang: str,
-            quiz: str = "digital_safety") -> QuizReport:
+def compute(db: Session, book: FlowBook, catalog: Catalog, lang: str, quiz: str = "digital_safety") -> QuizReport:
     nodes = book.quiz_questions(quiz)
-    questions = {node.question: Question(node.question, catalog.render(Text(node.prompt), lang))
-                 for node in nodes}
+    questions = {node.question: Question(node.question, catalog.render(Text(node.prompt), lang)) for node in nodes}
     rows = db.execute(
         select(QuizAnswer.question, QuizAnswer.correct, Member.province, Member.language, func.count())
         .join(QuizAttempt, QuizAttempt.id == QuizAnswer.attempt_id)
         .outerjoin(Member, Member.id == QuizAttempt.member_id)
         .where(QuizAttempt.quiz == quiz)
-        .group_by(QuizAnswer.question, QuizAnswer.correct, Member.province, Member.language))
+        .group_by(QuizAnswer.question, QuizAnswer.correct, Member.province, Member.language)
+    )
     for key, correct, province, language, count in rows:
         question = questions.get(key)
         if question is None:  # a question since removed from the flow
             continue
-        for share in (question.overall, question.by_province[province or UNKNOWN],
-                      question.by_language[language or UNKNOWN]):
+        for share in (
+            question.overall,
+            question.by_province[province or UNKNOWN],
+            question.by_language[language or UNKNOWN],
+        ):
             share.answered += count
             share.correct += count if correct else 0
     finished = QuizAttempt.finished_at.is_not(None)
-    scores = dict(db.execute(select(QuizAttempt.score, func.count())
-                             .where(QuizAttempt.quiz == quiz, finished)
-                             .group_by(QuizAttempt.score)).all())
-    first, last = db.execute(select(func.min(QuizAttempt.finished_at), func.max(QuizAttempt.finished_at))
-                             .where(QuizAttempt.quiz == quiz, finished)).one()
-    return QuizReport(quiz, list(questions.values()), sum(scores.values()),
-                      {score: scores.get(score, 0) for score in range(len(nodes) + 1)},
-                      len(nodes), first, last)
+    scores = dict(
+        db.execute(
+            select(QuizAttempt.score, func.count())
+            .where(QuizAttempt.quiz == quiz, finished)
+            .group_by(QuizAttempt.score)
+        ).all()
+    )
+    first, last = db.execute(
+        select(func.min(QuizAttempt.finished_at), func.max(QuizAttempt.finished_at)).where(
+            QuizAttempt.quiz == quiz, finished
+        )
+    ).one()
+    return QuizReport(
+        quiz,
+        list(questions.values()),
+        sum(scores.values()),
+        {score: scores.get(score, 0) for score in range(len(nodes) + 1)},
+        len(nodes),
+        first,
+        last,
+    )
 
 
 def table(report: QuizReport) -> list[list]:
@@ -88,29 +103,63 @@ def table(report: QuizReport) -> list[list]:
         groups += [("province", name, share) for name, share in sorted(question.by_province.items())]
         groups += [("language", name, share) for name, share in sorted(question.by_language.items())]
         for group, value, share in groups:
-            rows.append(["question", group, value, question.key, question.text, share.answered,
-                         share.correct, f"{share.percent:.1f}"])
+            rows.append(
+                [
+                    "question",
+                    group,
+                    value,
+                    question.key,
+                    question.text,
+                    share.answered,
+                    share.correct,
+                    f"{share.percent:.1f}",
+                ]
+            )
     for score, count in report.scores.items():
         percent = 100.0 * count / report.attempts if report.attempts else 0.0
         rows.append(["score", "all", f"{score}/{report.total}", "", "", count, "", f"{percent:.1f}"])
     return rows
 
 
-def charts(report: QuizReport, lang: str, catalog: Catalog, now: datetime,
-           title_key: str = "report.digital_safety") -> tuple[Chart, Chart]:
+def charts(
+    report: QuizReport, lang: str, catalog: Catalog, now: datetime, title_key: str = "report.digital_safety"
+) -> tuple[Chart, Chart]:
     """Percent correct per question, and how many attempts got each score, under the
     quiz's title (``title_key``: the shipped quiz's, or ``quizzes.<name>.title``)."""
     named = {"quiz": {"text": title_key}}
-    subtitle = catalog.render(Text("report.quiz_subtitle", {
-        "attempts": f"{report.attempts:,}",
-        "first": catalog.format_day(report.first, lang) if report.first else "–",
-        "last": catalog.format_day(report.last, lang) if report.last else "–"}), lang)
+    subtitle = catalog.render(
+        Text(
+            "report.quiz_subtitle",
+            {
+                "attempts": f"{report.attempts:,}",
+                "first": catalog.format_day(report.first, lang) if report.first else "–",
+                "last": catalog.format_day(report.last, lang) if report.last else "–",
+            },
+        ),
+        lang,
+    )
     footer = catalog.render(Text("report.footer", {"made": catalog.format_day(now, lang)}), lang)
-    questions = Chart(catalog.render(Text("report.quiz_title", named), lang), subtitle, [
-        Bar(f"{n}. {q.text}", q.overall.percent, f"{q.overall.percent:.0f}% ({q.overall.answered:,})")
-        for n, q in enumerate(report.questions, start=1)], scale_max=100, footer=footer)
-    scores = Chart(catalog.render(Text("report.scores_title", named), lang), subtitle, [
-        Bar(f"{score}/{report.total}", count,
-            f"{count:,} ({100.0 * count / report.attempts if report.attempts else 0:.0f}%)")
-        for score, count in report.scores.items()], footer=footer)
+    questions = Chart(
+        catalog.render(Text("report.quiz_title", named), lang),
+        subtitle,
+        [
+            Bar(f"{n}. {q.text}", q.overall.percent, f"{q.overall.percent:.0f}% ({q.overall.answered:,})")
+            for n, q in enumerate(report.questions, start=1)
+        ],
+        scale_max=100,
+        footer=footer,
+    )
+    scores = Chart(
+        catalog.render(Text("report.scores_title", named), lang),
+        subtitle,
+        [
+            Bar(
+                f"{score}/{report.total}",
+                count,
+                f"{count:,} ({100.0 * count / report.attempts if report.attempts else 0:.0f}%)",
+            )
+            for score, count in report.scores.items()
+        ],
+        footer=footer,
+    )
     return questions, scores

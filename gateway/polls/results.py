@@ -61,9 +61,11 @@ def compute(db: Session, poll: Poll, lang: str, invalid_limit: int = 20) -> Resu
     overall = Tally([0] * count)
     by_province: dict[str, Tally] = defaultdict(lambda: Tally([0] * count))
     by_language: dict[str, Tally] = defaultdict(lambda: Tally([0] * count))
-    rows = db.execute(select(PollVote.option, PollVote.province, PollVote.language, func.count())
-                      .where(PollVote.poll_id == poll.id)
-                      .group_by(PollVote.option, PollVote.province, PollVote.language))
+    rows = db.execute(
+        select(PollVote.option, PollVote.province, PollVote.language, func.count())
+        .where(PollVote.poll_id == poll.id)
+        .group_by(PollVote.option, PollVote.province, PollVote.language)
+    )
     for option, province, language, votes in rows:
         if not 1 <= option <= count:
             continue
@@ -71,16 +73,34 @@ def compute(db: Session, poll: Poll, lang: str, invalid_limit: int = 20) -> Resu
             tally.votes[option - 1] += votes
     reached = 0
     if poll.broadcast_id is not None:
-        reached = db.scalar(select(func.count()).select_from(OutboundMessage).where(
-            OutboundMessage.broadcast_id == poll.broadcast_id, OutboundMessage.status.in_(SENT))) or 0
+        reached = (
+            db.scalar(
+                select(func.count())
+                .select_from(OutboundMessage)
+                .where(OutboundMessage.broadcast_id == poll.broadcast_id, OutboundMessage.status.in_(SENT))
+            )
+            or 0
+        )
     invalid_count = db.scalar(select(func.count(PollReply.id)).where(PollReply.poll_id == poll.id)) or 0
-    invalid = [tuple(row) for row in db.execute(
-        select(PollReply.received_at, PollReply.reason, PollReply.text)
-        .where(PollReply.poll_id == poll.id)
-        .order_by(PollReply.received_at.desc(), PollReply.id.desc()).limit(invalid_limit))]
-    return Results(poll, [label(option, lang) for option in poll.options], overall, reached,
-                   dict(sorted(by_province.items())), dict(sorted(by_language.items())),
-                   invalid, invalid_count)
+    invalid = [
+        tuple(row)
+        for row in db.execute(
+            select(PollReply.received_at, PollReply.reason, PollReply.text)
+            .where(PollReply.poll_id == poll.id)
+            .order_by(PollReply.received_at.desc(), PollReply.id.desc())
+            .limit(invalid_limit)
+        )
+    ]
+    return Results(
+        poll,
+        [label(option, lang) for option in poll.options],
+        overall,
+        reached,
+        dict(sorted(by_province.items())),
+        dict(sorted(by_language.items())),
+        invalid,
+        invalid_count,
+    )
 
 
 def table(results: Results) -> list[list]:
@@ -93,8 +113,16 @@ def table(results: Results) -> list[list]:
         for index, text in enumerate(results.labels):
             rows.append([group, value, index + 1, text, tally.votes[index], f"{tally.percent(index):.1f}"])
     rows.append(["reach", "reached", "", "", results.reached, ""])
-    rows.append(["reach", "answered", "", "", results.answered, "" if results.response_rate is None
-                 else f"{results.response_rate:.1f}"])
+    rows.append(
+        [
+            "reach",
+            "answered",
+            "",
+            "",
+            results.answered,
+            "" if results.response_rate is None else f"{results.response_rate:.1f}",
+        ]
+    )
     rows.append(["reach", "not counted", "", "", results.invalid_count, ""])
     return rows
 
@@ -103,13 +131,28 @@ def chart(results: Results, lang: str, catalog: Catalog, now: datetime) -> Chart
     """A bar per option, titled with the question, its dates and n."""
     poll = results.poll
     rate = "–" if results.response_rate is None else f"{results.response_rate:.1f}%"
-    subtitle = catalog.render(Text("report.poll_subtitle", {
-        "code": poll.code, "opens": catalog.format_day(poll.opens_at, lang),
-        "closes": catalog.format_day(poll.closed_at or poll.closes_at, lang),
-        "answered": f"{results.answered:,}", "reached": f"{results.reached:,}", "rate": rate}), lang)
-    bars = [Bar(f"{n}. {text}", results.overall.votes[n - 1],
-                f"{results.overall.votes[n - 1]:,} ({results.overall.percent(n - 1):.1f}%)")
-            for n, text in enumerate(results.labels, start=1)]
+    subtitle = catalog.render(
+        Text(
+            "report.poll_subtitle",
+            {
+                "code": poll.code,
+                "opens": catalog.format_day(poll.opens_at, lang),
+                "closes": catalog.format_day(poll.closed_at or poll.closes_at, lang),
+                "answered": f"{results.answered:,}",
+                "reached": f"{results.reached:,}",
+                "rate": rate,
+            },
+        ),
+        lang,
+    )
+    bars = [
+        Bar(
+            f"{n}. {text}",
+            results.overall.votes[n - 1],
+            f"{results.overall.votes[n - 1]:,} ({results.overall.percent(n - 1):.1f}%)",
+        )
+        for n, text in enumerate(results.labels, start=1)
+    ]
     footer = catalog.render(Text("report.footer", {"made": catalog.format_day(now, lang)}), lang)
     # Bars measure the share of all answers, so three equal options are each a third long.
     return Chart(label(poll.questions, lang), subtitle, bars, scale_max=max(results.answered, 1), footer=footer)

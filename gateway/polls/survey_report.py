@@ -30,8 +30,14 @@ def compute(name: str, entry: dict, rows: Iterable[Any], sensitive: bool) -> dic
     ``content.survey.listed``) over its response rows."""
     rows = list(rows)
     kinds, options = list(entry["kinds"]), list(entry["options"])
-    report: dict[str, Any] = {"survey": name, "sensitive": sensitive, "responses": len(rows),
-                              "hidden": {}, "withheld": False, "questions": []}
+    report: dict[str, Any] = {
+        "survey": name,
+        "sensitive": sensitive,
+        "responses": len(rows),
+        "hidden": {},
+        "withheld": False,
+        "questions": [],
+    }
     if sensitive and len(rows) < MIN_GROUP:
         report["withheld"] = True  # too few to show anything without pointing at someone
         return report
@@ -41,7 +47,7 @@ def compute(name: str, entry: dict, rows: Iterable[Any], sensitive: bool) -> dic
         for row in rows:
             key = getattr(row, dimension) or UNKNOWN
             sizes[key] = sizes.get(key, 0) + 1
-        keep, hidden = (_suppressed(sizes) if sensitive else (set(sizes), 0))
+        keep, hidden = _suppressed(sizes) if sensitive else (set(sizes), 0)
         shown[dimension] = keep
         report["hidden"][dimension] = {"groups": len(sizes) - len(keep), "answers": hidden}
     for number, kind in enumerate(kinds, start=1):
@@ -53,11 +59,15 @@ def compute(name: str, entry: dict, rows: Iterable[Any], sensitive: bool) -> dic
                 counted: dict[str, int] = {}
                 for text in texts:
                     counted[text] = counted.get(text, 0) + 1
-                question["texts"] = [[text, n] for text, n in sorted(counted.items(),
-                                                                    key=lambda item: (-item[1], item[0].casefold()))]
+                question["texts"] = [
+                    [text, n] for text, n in sorted(counted.items(), key=lambda item: (-item[1], item[0].casefold()))
+                ]
             else:
-                question["texts"] = [{"text": str(value), "province": row.province or UNKNOWN,
-                                      "language": row.language or UNKNOWN} for row, value in values if value]
+                question["texts"] = [
+                    {"text": str(value), "province": row.province or UNKNOWN, "language": row.language or UNKNOWN}
+                    for row, value in values
+                    if value
+                ]
             question["answered"] = len(texts)
         else:
             scale = range(SCALE[0], SCALE[1] + 1) if kind == "scale" else range(1, options[number - 1] + 1)
@@ -102,8 +112,7 @@ def table(report: dict, labels: dict, headings: dict, rows: Iterable[Any] = ()) 
     question's value, a province and a language into words; ``headings`` names
     the columns in the reader's language."""
     if report["sensitive"]:
-        out = [[headings["question"], headings["breakdown"], headings["group"], headings["answer"],
-                headings["count"]]]
+        out = [[headings["question"], headings["breakdown"], headings["group"], headings["answer"], headings["count"]]]
         for question in report["questions"]:
             number = question["number"]
             if question["kind"] == "text":
@@ -111,18 +120,33 @@ def table(report: dict, labels: dict, headings: dict, rows: Iterable[Any] = ()) 
                 continue
             groups = [(headings["all"], "", question["overall"])]
             for dimension in DIMENSIONS:
-                groups += [(headings[dimension], labels[dimension](key), counts)
-                           for key, counts in question[f"by_{dimension}"].items()]
+                groups += [
+                    (headings[dimension], labels[dimension](key), counts)
+                    for key, counts in question[f"by_{dimension}"].items()
+                ]
             for breakdown, group, counts in groups:
-                out += [[number, breakdown, group, labels["value"](number, value), count]
-                        for value, count in zip(question["values"], counts)]
+                out += [
+                    [number, breakdown, group, labels["value"](number, value), count]
+                    for value, count in zip(question["values"], counts)
+                ]
         return out
     kinds = [q["kind"] for q in report["questions"]]
-    out = [[headings["response"], headings["answered"], headings["province"], headings["language"],
-            headings["channel"]] + [f"{headings['question']} {n}" for n in range(1, len(kinds) + 1)]]
+    out = [
+        [headings["response"], headings["answered"], headings["province"], headings["language"], headings["channel"]]
+        + [f"{headings['question']} {n}" for n in range(1, len(kinds) + 1)]
+    ]
     for index, row in enumerate(rows, start=1):
-        out.append([index, labels["moment"](row.answered_at), labels["province"](row.province or UNKNOWN),
-                    labels["language"](row.language or UNKNOWN), row.channel]
-                   + [labels["value"](n, value) if kind == "choice" else value
-                      for n, (kind, value) in enumerate(zip(kinds, row.answers), start=1)])
+        out.append(
+            [
+                index,
+                labels["moment"](row.answered_at),
+                labels["province"](row.province or UNKNOWN),
+                labels["language"](row.language or UNKNOWN),
+                row.channel,
+            ]
+            + [
+                labels["value"](n, value) if kind == "choice" else value
+                for n, (kind, value) in enumerate(zip(kinds, row.answers), start=1)
+            ]
+        )
     return out

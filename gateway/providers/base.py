@@ -20,7 +20,6 @@ from urllib3.exceptions import NewConnectionError
 from gateway.errors import PermanentProviderError
 
 
-
 @dataclass(frozen=True)
 class Inbound:
     """One text a member sent us."""
@@ -77,8 +76,10 @@ def environment_settings(url: str) -> dict:
     host, with ``trust_env`` off: through ``SettledSession``, or (Twilio, whose SDK
     owns its session) by handing this to the SDK. ``~/.netrc`` no longer applies;
     no provider authenticates with it."""
-    return {"proxies": requests.utils.get_environ_proxies(url),
-            "verify": os.environ.get("REQUESTS_CA_BUNDLE") or os.environ.get("CURL_CA_BUNDLE") or True}
+    return {
+        "proxies": requests.utils.get_environ_proxies(url),
+        "verify": os.environ.get("REQUESTS_CA_BUNDLE") or os.environ.get("CURL_CA_BUNDLE") or True,
+    }
 
 
 class SettledSession(requests.Session):
@@ -131,8 +132,7 @@ def transport_outcome(phone: str, provider: str, exc: requests.RequestException)
     """The outcome of a send whose HTTP call failed (see ``request_was_written``)."""
     kind = type(exc).__name__
     if request_was_written(exc):
-        return SendOutcome(phone, False, error=f"{provider}: no answer ({kind}); may have been sent",
-                           ambiguous=True)
+        return SendOutcome(phone, False, error=f"{provider}: no answer ({kind}); may have been sent", ambiguous=True)
     return SendOutcome(phone, False, error=f"{provider} unreachable: {kind}", transient=True)
 
 
@@ -155,8 +155,15 @@ class Provider:
     # Whether recordings made on its calls can be fetched (record-by-phone).
     makes_recordings: bool = False
 
-    def send(self, text: str, phones: Sequence[str], *, ids: Sequence[str] | None = None,
-             urgent: bool = True, ttl: int | None = None) -> list[SendOutcome]:
+    def send(
+        self,
+        text: str,
+        phones: Sequence[str],
+        *,
+        ids: Sequence[str] | None = None,
+        urgent: bool = True,
+        ttl: int | None = None,
+    ) -> list[SendOutcome]:
         """Send one text to one or more numbers. Raises TransientProviderError when
         nothing can be said about any recipient (timeout, 5xx) and
         PermanentProviderError when the request itself can never succeed.

@@ -82,8 +82,9 @@ def host_of(url: str) -> str:
     return f"{parts.hostname}:{parts.port}" if parts.port else (parts.hostname or "")
 
 
-def download(url: str, timeout: float, hosts: MediaHosts, auth: tuple[str, str] | None = None,
-             limit: int = LIMIT) -> bytes:
+def download(
+    url: str, timeout: float, hosts: MediaHosts, auth: tuple[str, str] | None = None, limit: int = LIMIT
+) -> bytes:
     """GET a provider's recording: 404 and 5xx (not ready yet) and network errors are
     transient, other 4xx and any refused URL permanent; no more than ``limit`` bytes."""
     first = None
@@ -91,8 +92,9 @@ def download(url: str, timeout: float, hosts: MediaHosts, auth: tuple[str, str] 
         host = hosts.check(url)
         first = first or host
         try:
-            reply = requests.get(url, auth=auth if host == first else None, timeout=timeout, stream=True,
-                                 allow_redirects=False)
+            reply = requests.get(
+                url, auth=auth if host == first else None, timeout=timeout, stream=True, allow_redirects=False
+            )
         except requests.RequestException as exc:
             raise TransientProviderError(f"recording: {type(exc).__name__}") from None
         with reply:

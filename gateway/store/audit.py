@@ -13,8 +13,7 @@ from gateway.store.models import AuditEvent
 
 
 def record(db: Session, actor: str, action: str, subject: str, detail: str | None = None) -> AuditEvent:
-    event = AuditEvent(actor=actor[:120], action=action[:40], subject=subject[:80],
-                       detail=(detail or "")[:500] or None)
+    event = AuditEvent(actor=actor[:120], action=action[:40], subject=subject[:80], detail=(detail or "")[:500] or None)
     db.add(event)
     return event
 

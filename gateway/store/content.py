@@ -34,15 +34,30 @@ def get(db: Session, number: int) -> ContentVersion | None:
 
 
 def documents(db: Session, number: int) -> dict[str, str]:
-    return dict(db.execute(select(ContentDocument.name, ContentDocument.body)
-                           .where(ContentDocument.version_id == number)).all())
+    return dict(
+        db.execute(select(ContentDocument.name, ContentDocument.body).where(ContentDocument.version_id == number)).all()
+    )
 
 
-def add(db: Session, docs: Mapping[str, str], source: str, author: str, note: str | None = None,
-        based_on: int | None = None, shipped_digest: str | None = None) -> ContentVersion:
+def add(
+    db: Session,
+    docs: Mapping[str, str],
+    source: str,
+    author: str,
+    note: str | None = None,
+    based_on: int | None = None,
+    shipped_digest: str | None = None,
+) -> ContentVersion:
     """A new draft holding ``docs``."""
-    row = ContentVersion(status=DRAFT, source=source, author=author, note=(note or None) and note[:500],
-                         based_on=based_on, shipped_digest=shipped_digest, created_at=utcnow())
+    row = ContentVersion(
+        status=DRAFT,
+        source=source,
+        author=author,
+        note=(note or None) and note[:500],
+        based_on=based_on,
+        shipped_digest=shipped_digest,
+        created_at=utcnow(),
+    )
     db.add(row)
     db.flush()
     db.add_all(ContentDocument(version_id=row.id, name=name, body=body) for name, body in docs.items())
@@ -66,8 +81,9 @@ def history(db: Session, limit: int = 50) -> list[ContentVersion]:
 
 
 def drafts(db: Session) -> list[ContentVersion]:
-    return list(db.scalars(select(ContentVersion).where(ContentVersion.status == DRAFT)
-                           .order_by(ContentVersion.id.desc())))
+    return list(
+        db.scalars(select(ContentVersion).where(ContentVersion.status == DRAFT).order_by(ContentVersion.id.desc()))
+    )
 
 
 def discard(db: Session, number: int) -> bool:
@@ -83,11 +99,13 @@ def discard(db: Session, number: int) -> bool:
 
 def shipped_versions(db: Session) -> list[ContentVersion]:
     """Versions made from the repository's content, newest first."""
-    return list(db.scalars(select(ContentVersion).where(ContentVersion.source == "shipped")
-                           .order_by(ContentVersion.id.desc())))
+    return list(
+        db.scalars(select(ContentVersion).where(ContentVersion.source == "shipped").order_by(ContentVersion.id.desc()))
+    )
 
 
 # ---------------------------------------------------------------- the editors' draft
+
 
 def edits(db: Session) -> list[ContentEdit]:
     return list(db.scalars(select(ContentEdit).order_by(ContentEdit.key, ContentEdit.language)))
@@ -110,8 +128,9 @@ def save_edit(db: Session, language: str, key: str, text: str, base: str | None,
 
 
 def drop_edit(db: Session, language: str, key: str) -> bool:
-    return bool(db.execute(delete(ContentEdit).where(ContentEdit.language == language,
-                                                     ContentEdit.key == key)).rowcount)
+    return bool(
+        db.execute(delete(ContentEdit).where(ContentEdit.language == language, ContentEdit.key == key)).rowcount
+    )
 
 
 def clear_edits(db: Session, rows: list[ContentEdit]) -> None:

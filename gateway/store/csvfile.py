@@ -14,8 +14,9 @@ from gateway.errors import ImportRowError, InputProblem
 T = TypeVar("T")
 
 
-def read_rows(path: Path | str, required: tuple[str, ...],
-              columns: tuple[str, ...] = ()) -> Iterator[tuple[int, dict[str, str]]]:
+def read_rows(
+    path: Path | str, required: tuple[str, ...], columns: tuple[str, ...] = ()
+) -> Iterator[tuple[int, dict[str, str]]]:
     """Yield (line number, row) from a CSV file; see ``rows_from_text``."""
     text, _ = decode(Path(path).read_bytes())
     yield from rows_from_text(text, required, columns)
@@ -43,12 +44,15 @@ def decode(data: bytes) -> tuple[str, str]:
         if "\0" not in text:  # a spreadsheet's binary format (.xlsx) or an image, not text
             return text, {"utf-8-sig": "utf-8", "cp1252": "windows-1252"}.get(encoding, encoding)
         break
-    raise InputProblem("the file is not a CSV file we can read; in Excel choose "
-                       "File > Save As > CSV UTF-8 (comma delimited) and try again")
+    raise InputProblem(
+        "the file is not a CSV file we can read; in Excel choose "
+        "File > Save As > CSV UTF-8 (comma delimited) and try again"
+    )
 
 
-def rows_from_text(text: str, required: tuple[str, ...], columns: tuple[str, ...] = (),
-                   aliases: dict[str, str] | None = None) -> Iterator[tuple[int, dict[str, str]]]:
+def rows_from_text(
+    text: str, required: tuple[str, ...], columns: tuple[str, ...] = (), aliases: dict[str, str] | None = None
+) -> Iterator[tuple[int, dict[str, str]]]:
     """Yield (line number, row) with headers lower-cased and values stripped. A header
     in ``aliases`` (another language's name for a column) is read as the column it names.
 
@@ -60,8 +64,11 @@ def rows_from_text(text: str, required: tuple[str, ...], columns: tuple[str, ...
     headers = [folded.get(h.strip().lower(), h.strip().lower()) for h in reader.fieldnames or []]
     missing = [name for name in required if name not in headers]
     if missing:
-        problem = InputProblem("missing column(s) %(missing)s; the header should be %(header)s",
-                               missing=", ".join(missing), header=",".join(columns or required))
+        problem = InputProblem(
+            "missing column(s) %(missing)s; the header should be %(header)s",
+            missing=", ".join(missing),
+            header=",".join(columns or required),
+        )
         raise ImportRowError(1, str(problem), problem)
     reader.fieldnames = headers
     for row in reader:
@@ -81,8 +88,9 @@ def split_list(text: str) -> list[str]:
     return [text.strip()] if text.strip() else []
 
 
-def checked_rows(rows: Iterable[tuple[int, dict[str, str]]], convert: Callable[[dict], T],
-                 rejected: list[ImportRowError]) -> Iterator[tuple[int, T]]:
+def checked_rows(
+    rows: Iterable[tuple[int, dict[str, str]]], convert: Callable[[dict], T], rejected: list[ImportRowError]
+) -> Iterator[tuple[int, T]]:
     """Yield (line, converted row); a row whose ``convert`` raises ValueError is
     recorded in ``rejected`` with its line and reason, and skipped."""
     for line, row in rows:

@@ -41,7 +41,7 @@ class Database:
         dropped fails that one insert as an outage, and the text is spooled)."""
         self.url = url
         if url.startswith("postgresql://"):  # use psycopg 3, the driver we depend on
-            url = "postgresql+psycopg://" + url[len("postgresql://"):]
+            url = "postgresql+psycopg://" + url[len("postgresql://") :]
         # hide_parameters: SQL errors would otherwise quote phone numbers into logs.
         # A server can drop idle connections, so they are pinged before use; a SQLite
         # file cannot, and the ping would be one more statement on every request.
@@ -103,4 +103,3 @@ class Database:
             return
         with self.engine.connect() as connection:
             connection.exec_driver_sql("PRAGMA wal_checkpoint(TRUNCATE)")
-

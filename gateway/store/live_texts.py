@@ -42,15 +42,19 @@ def poll_option_key(poll_id: int, option: int) -> str:
 
 
 def for_session(row: TrainingSession) -> list[LiveText]:
-    return [LiveText(SESSIONS + row.id * 10 + 1, session_title_key(row.id), dict(row.titles),
-                     f"session {row.id}: title")]
+    return [
+        LiveText(SESSIONS + row.id * 10 + 1, session_title_key(row.id), dict(row.titles), f"session {row.id}: title")
+    ]
 
 
 def for_poll(row: Poll) -> list[LiveText]:
-    texts = [LiveText(POLLS + row.id * 10, poll_question_key(row.id), dict(row.questions),
-                      f"poll {row.code}: question")]
-    texts += [LiveText(POLLS + row.id * 10 + n, poll_option_key(row.id, n), dict(option),
-                       f"poll {row.code}: answer {n}") for n, option in enumerate(row.options, start=1)]
+    texts = [
+        LiveText(POLLS + row.id * 10, poll_question_key(row.id), dict(row.questions), f"poll {row.code}: question")
+    ]
+    texts += [
+        LiveText(POLLS + row.id * 10 + n, poll_option_key(row.id, n), dict(option), f"poll {row.code}: answer {n}")
+        for n, option in enumerate(row.options, start=1)
+    ]
     return texts
 
 
@@ -58,9 +62,11 @@ def current(db: Session) -> list[LiveText]:
     """The live texts calls may speak now: upcoming sessions and polls still open."""
     now = utcnow()
     texts: list[LiveText] = []
-    for row in db.scalars(select(TrainingSession).where(TrainingSession.starts_at >= now,
-                                                        TrainingSession.cancelled_at.is_(None))
-                          .order_by(TrainingSession.id)):
+    for row in db.scalars(
+        select(TrainingSession)
+        .where(TrainingSession.starts_at >= now, TrainingSession.cancelled_at.is_(None))
+        .order_by(TrainingSession.id)
+    ):
         texts += for_session(row)
     for row in db.scalars(select(Poll).where(Poll.closed_at.is_(None), Poll.closes_at > now).order_by(Poll.id)):
         texts += for_poll(row)

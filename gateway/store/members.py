@@ -41,8 +41,12 @@ def by_phones(session: Session, phones: set[str]) -> dict[str, Member]:
     database."""
     if not phones:
         return {}
-    return {member.phone: member for member in session.scalars(
-        select(Member).where(Member.phone.in_(phones)).options(selectinload(Member.topic_rows)))}
+    return {
+        member.phone: member
+        for member in session.scalars(
+            select(Member).where(Member.phone.in_(phones)).options(selectinload(Member.topic_rows))
+        )
+    }
 
 
 def first_contact(session: Session, phone: str, *, language: str, source: str) -> Member:
@@ -56,9 +60,12 @@ def first_contact(session: Session, phone: str, *, language: str, source: str) -
     if member is not None:
         return member
     now = utcnow()
-    session.execute(upsert_dialect(session.get_bind().dialect.name).insert(Member)
-                    .values(phone=phone, language=language, source=source, created_at=now, updated_at=now)
-                    .on_conflict_do_nothing(index_elements=["phone"]))
+    session.execute(
+        upsert_dialect(session.get_bind().dialect.name)
+        .insert(Member)
+        .values(phone=phone, language=language, source=source, created_at=now, updated_at=now)
+        .on_conflict_do_nothing(index_elements=["phone"])
+    )
     return by_phone(session, phone)
 
 
@@ -71,10 +78,12 @@ def first_contacts(session: Session, phones: set[str], *, language: str, source:
         return {}
     now = utcnow()
     session.connection().execute(
-        upsert_dialect(session.get_bind().dialect.name).insert(Member)
-        .on_conflict_do_nothing(index_elements=["phone"]),
-        [{"phone": phone, "language": language, "source": source, "created_at": now, "updated_at": now}
-         for phone in sorted(phones)])
+        upsert_dialect(session.get_bind().dialect.name).insert(Member).on_conflict_do_nothing(index_elements=["phone"]),
+        [
+            {"phone": phone, "language": language, "source": source, "created_at": now, "updated_at": now}
+            for phone in sorted(phones)
+        ],
+    )
     return by_phones(session, phones)
 
 
@@ -100,8 +109,7 @@ def set_topics(member: Member, topics: Iterable[str]) -> None:
     member.topic_rows.extend(MemberTopic(topic=t) for t in wanted if t not in have)
 
 
-def save_registration(session: Session, phone: str, answers: dict[str, Any],
-                      now: datetime | None = None) -> Member:
+def save_registration(session: Session, phone: str, answers: dict[str, Any], now: datetime | None = None) -> Member:
     """Create or update the member from a completed registration flow.
 
     A new member (the usual case) takes one ``INSERT … RETURNING`` with every
@@ -110,10 +118,12 @@ def save_registration(session: Session, phone: str, answers: dict[str, Any],
     seven statements, the largest share of a registration's CPU.
     """
     now = now or utcnow()
-    fields: dict[str, Any] = {"name": answers.get("name") or None,
-                              "organisation": answers.get("organisation"),
-                              "province": answers.get("province") or None,
-                              "language": answers["language"]}  # the conversation's, if she chose none
+    fields: dict[str, Any] = {
+        "name": answers.get("name") or None,
+        "organisation": answers.get("organisation"),
+        "province": answers.get("province") or None,
+        "language": answers["language"],
+    }  # the conversation's, if she chose none
     if answers.get("remind_by") in ("sms", "voice"):
         fields["reminder_channel"] = answers["remind_by"]
     if answers.get("consent") == "yes":
@@ -145,10 +155,13 @@ def _insert_new(session: Session, phone: str, fields: dict[str, Any], now: datet
     if not dialect.insert_returning:  # an SQLite older than 3.35
         return None
     member = session.scalar(
-        upsert_dialect(dialect.name).insert(Member)
+        upsert_dialect(dialect.name)
+        .insert(Member)
         .values(phone=phone, source="ussd", created_at=now, updated_at=now, **fields)
-        .on_conflict_do_nothing(index_elements=["phone"]).returning(Member)
-        .options(lazyload(Member.topic_rows)))
+        .on_conflict_do_nothing(index_elements=["phone"])
+        .returning(Member)
+        .options(lazyload(Member.topic_rows))
+    )
     if member is not None:
         set_committed_value(member, "topic_rows", [])  # a row just made has none: no SELECT
     return member
@@ -169,8 +182,9 @@ class ImportReport:
     rejected: list[ImportRowError] = field(default_factory=list)
 
 
-def import_rows(session: Session, rows: Iterable[tuple[int, dict[str, str]]],
-                vocabulary: Vocabulary, default_language: str) -> ImportReport:
+def import_rows(
+    session: Session, rows: Iterable[tuple[int, dict[str, str]]], vocabulary: Vocabulary, default_language: str
+) -> ImportReport:
     """Upsert members by phone. Bad rows are reported and skipped; good rows are kept.
 
     The caller commits once at the end, so an interrupted import writes nothing.
@@ -209,8 +223,12 @@ def _member_fields(row: dict[str, str], vocabulary: Vocabulary, default_language
     problems: list[InputProblem] = []
     phone = to_e164(row.get("phone", ""))
     if phone is None or not is_valid(phone):
-        problems.append(InputProblem("phone %(value)s is not a valid number (use +856 20 xxxx xxxx or 020 xxxx xxxx)",
-                                     value=repr(row.get("phone", ""))))
+        problems.append(
+            InputProblem(
+                "phone %(value)s is not a valid number (use +856 20 xxxx xxxx or 020 xxxx xxxx)",
+                value=repr(row.get("phone", "")),
+            )
+        )
     name = row.get("name", "")
     if len(name) > 80:
         problems.append(InputProblem("name is longer than 80 characters"))
@@ -226,8 +244,13 @@ def _member_fields(row: dict[str, str], vocabulary: Vocabulary, default_language
     if row.get("language"):
         language = vocabulary.language(row["language"])
         if language is None:
-            problems.append(InputProblem("unknown language %(value)s (use %(choices)s)", value=repr(row["language"]),
-                                         choices=", ".join(dict.fromkeys(vocabulary.languages.values()))))
+            problems.append(
+                InputProblem(
+                    "unknown language %(value)s (use %(choices)s)",
+                    value=repr(row["language"]),
+                    choices=", ".join(dict.fromkeys(vocabulary.languages.values())),
+                )
+            )
     topics = []
     for word in split_list(row.get("topics", "")):
         topic = vocabulary.topic(word)
@@ -239,9 +262,14 @@ def _member_fields(row: dict[str, str], vocabulary: Vocabulary, default_language
         raise problems[0]
     if problems:
         raise RowProblems(problems)
-    fields: dict[str, Any] = {"phone": phone, "name": name or None,
-                              "organisation": organisation or None, "province": province,
-                              "language": language, "topics": topics}
+    fields: dict[str, Any] = {
+        "phone": phone,
+        "name": name or None,
+        "organisation": organisation or None,
+        "province": province,
+        "language": language,
+        "topics": topics,
+    }
     consent = row.get("consent", "")
     if consent:
         fields["consent_at"] = _consent_time(consent)
@@ -252,16 +280,17 @@ def _unknown(vocabulary: Vocabulary, list_name: str, typed: str) -> InputProblem
     """An unknown province or topic, with the names it could be."""
     could = vocabulary.suggest(list_name, typed)
     if len(could) > 1 and all(holds(name, typed) for name in could):
-        return InputProblem("%(value)s could be %(choices)s: write which", value=repr(typed),
-                            choices=" / ".join(could))
+        return InputProblem("%(value)s could be %(choices)s: write which", value=repr(typed), choices=" / ".join(could))
     if list_name == "provinces":
         if could:
-            return InputProblem("unknown province %(value)s; did you mean %(choices)s?", value=repr(typed),
-                                choices=" / ".join(could))
+            return InputProblem(
+                "unknown province %(value)s; did you mean %(choices)s?", value=repr(typed), choices=" / ".join(could)
+            )
         return InputProblem("unknown province %(value)s", value=repr(typed))
     if could:
-        return InputProblem("unknown topic %(value)s; did you mean %(choices)s?", value=repr(typed),
-                            choices=" / ".join(could))
+        return InputProblem(
+            "unknown topic %(value)s; did you mean %(choices)s?", value=repr(typed), choices=" / ".join(could)
+        )
     return InputProblem("unknown topic %(value)s", value=repr(typed))
 
 
@@ -279,19 +308,19 @@ def _consent_time(text: str) -> datetime:
     try:
         when = datetime.fromisoformat(text)
     except ValueError:
-        raise InputProblem("consent %(value)s is neither yes nor a date like 2026-05-01",
-                           value=repr(text)) from None
+        raise InputProblem("consent %(value)s is neither yes nor a date like 2026-05-01", value=repr(text)) from None
     return when if when.tzinfo else when.replace(tzinfo=utcnow().tzinfo)
 
 
-def export_rows(session: Session, where=(), words: dict | None = None,
-                zone: ZoneInfo | None = None) -> Iterator[dict[str, str]]:
+def export_rows(
+    session: Session, where=(), words: dict | None = None, zone: ZoneInfo | None = None
+) -> Iterator[dict[str, str]]:
     """The members not erased (and matching ``where``), as CSV-ready rows: the same
     columns as an import, plus status. With ``words`` (list name -> {key: its name}),
     provinces, languages and topics are written as names, which an import reads back;
     with ``zone``, times are local."""
     query = select(Member).where(Member.erased_at.is_(None), *where).order_by(Member.id)
-    name = (lambda list_name, key: (words or {}).get(list_name, {}).get(key, key))  # noqa: E731
+    name = lambda list_name, key: (words or {}).get(list_name, {}).get(key, key)  # noqa: E731
 
     def when(moment) -> str:
         if moment is None:

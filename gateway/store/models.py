@@ -67,7 +67,8 @@ class Member(Base):
     updated_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow, onupdate=utcnow)
 
     topic_rows: Mapped[list["MemberTopic"]] = relationship(
-        cascade="all, delete-orphan", lazy="selectin", order_by="MemberTopic.topic")
+        cascade="all, delete-orphan", lazy="selectin", order_by="MemberTopic.topic"
+    )
 
     @property
     def topics(self) -> list[str]:
@@ -83,8 +84,7 @@ class MemberTopic(Base):
 
     __tablename__ = "member_topics"
 
-    member_id: Mapped[int] = mapped_column(ForeignKey("members.id", ondelete="CASCADE"),
-                                           primary_key=True)
+    member_id: Mapped[int] = mapped_column(ForeignKey("members.id", ondelete="CASCADE"), primary_key=True)
     topic: Mapped[str] = mapped_column(String(40), primary_key=True, index=True)
 
 
@@ -118,8 +118,7 @@ class Enrolment(Base):
 
     id: Mapped[int] = mapped_column(Integer, primary_key=True)
     member_id: Mapped[int] = mapped_column(ForeignKey("members.id", ondelete="CASCADE"), index=True)
-    session_id: Mapped[int] = mapped_column(
-        ForeignKey("training_sessions.id", ondelete="CASCADE"), index=True)
+    session_id: Mapped[int] = mapped_column(ForeignKey("training_sessions.id", ondelete="CASCADE"), index=True)
     channel: Mapped[str] = mapped_column(String(16), default="ussd")
     created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
     confirmed_at: Mapped[datetime | None] = mapped_column(UTCDateTime)  # "I will come", on a reminder call
@@ -130,8 +129,7 @@ class QuizAttempt(Base):
 
     id: Mapped[int] = mapped_column(Integer, primary_key=True)
     ref: Mapped[str] = mapped_column(String(80), unique=True)  # engine's attempt id
-    member_id: Mapped[int | None] = mapped_column(
-        ForeignKey("members.id", ondelete="SET NULL"), index=True)
+    member_id: Mapped[int | None] = mapped_column(ForeignKey("members.id", ondelete="SET NULL"), index=True)
     quiz: Mapped[str] = mapped_column(String(40), index=True)
     channel: Mapped[str] = mapped_column(String(16), default="ussd")
     started_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
@@ -139,8 +137,7 @@ class QuizAttempt(Base):
     score: Mapped[int | None] = mapped_column(Integer)
     total: Mapped[int | None] = mapped_column(Integer)
 
-    answers: Mapped[list["QuizAnswer"]] = relationship(
-        cascade="all, delete-orphan", order_by="QuizAnswer.id")
+    answers: Mapped[list["QuizAnswer"]] = relationship(cascade="all, delete-orphan", order_by="QuizAnswer.id")
 
 
 class QuizAnswer(Base):
@@ -198,13 +195,14 @@ class OutboundMessage(Base):
     """
 
     __tablename__ = "outbound_messages"
-    __table_args__ = (UniqueConstraint("broadcast_id", "member_id", name="uq_outbound_broadcast_member"),
-                      states.check("outbound_messages", states.MessageState))
+    __table_args__ = (
+        UniqueConstraint("broadcast_id", "member_id", name="uq_outbound_broadcast_member"),
+        states.check("outbound_messages", states.MessageState),
+    )
 
     id: Mapped[int] = mapped_column(Integer, primary_key=True)
     member_id: Mapped[int] = mapped_column(ForeignKey("members.id", ondelete="CASCADE"), index=True)
-    broadcast_id: Mapped[int | None] = mapped_column(
-        ForeignKey("broadcasts.id", ondelete="CASCADE"), index=True)
+    broadcast_id: Mapped[int | None] = mapped_column(ForeignKey("broadcasts.id", ondelete="CASCADE"), index=True)
     kind: Mapped[str] = mapped_column(String(16), default="reply")  # reply | bulk | callback
     channel: Mapped[str] = mapped_column(String(8), default="sms")  # sms | voice (a call)
     body: Mapped[str] = mapped_column(String(1600))
@@ -315,8 +313,10 @@ class Reminder(Base):
     """
 
     __tablename__ = "reminders"
-    __table_args__ = (UniqueConstraint("session_id", "offset_minutes", name="uq_reminder_offset"),
-                      states.check("reminders", states.ReminderState))
+    __table_args__ = (
+        UniqueConstraint("session_id", "offset_minutes", name="uq_reminder_offset"),
+        states.check("reminders", states.ReminderState),
+    )
 
     id: Mapped[int] = mapped_column(Integer, primary_key=True)
     session_id: Mapped[int] = mapped_column(ForeignKey("training_sessions.id", ondelete="CASCADE"), index=True)
@@ -342,8 +342,7 @@ class Poll(Base):
     questions: Mapped[dict] = mapped_column(JSON)  # {"lo": "...", "en": "..."}
     options: Mapped[list] = mapped_column(JSON)  # [{"lo": "...", "en": "..."}, ...], numbered from 1
     audience: Mapped[dict] = mapped_column(JSON)  # see gateway.audience.Audience
-    session_id: Mapped[int | None] = mapped_column(ForeignKey("training_sessions.id", ondelete="SET NULL"),
-                                                   index=True)
+    session_id: Mapped[int | None] = mapped_column(ForeignKey("training_sessions.id", ondelete="SET NULL"), index=True)
     broadcast_id: Mapped[int | None] = mapped_column(ForeignKey("broadcasts.id", ondelete="SET NULL"))
     confirm: Mapped[bool] = mapped_column(Boolean, default=False)  # thank each voter by SMS (costs a message)
     opens_at: Mapped[datetime] = mapped_column(UTCDateTime)
@@ -363,8 +362,10 @@ class PollVote(Base):
     """
 
     __tablename__ = "poll_votes"
-    __table_args__ = (UniqueConstraint("poll_id", "member_id", name="uq_poll_vote"),
-                      Index("ix_poll_votes_tally", "poll_id", "option", "province", "language"))
+    __table_args__ = (
+        UniqueConstraint("poll_id", "member_id", name="uq_poll_vote"),
+        Index("ix_poll_votes_tally", "poll_id", "option", "province", "language"),
+    )
 
     id: Mapped[int] = mapped_column(Integer, primary_key=True)
     poll_id: Mapped[int] = mapped_column(ForeignKey("polls.id", ondelete="CASCADE"))
@@ -438,8 +439,13 @@ class ContentVersion(Base):
 
     __tablename__ = "content_versions"
     __table_args__ = (
-        Index("one_published_version", "status", unique=True,
-              sqlite_where=sql("status = 'published'"), postgresql_where=sql("status = 'published'")),
+        Index(
+            "one_published_version",
+            "status",
+            unique=True,
+            sqlite_where=sql("status = 'published'"),
+            postgresql_where=sql("status = 'published'"),
+        ),
         states.check("content_versions", states.VersionState),
     )
 
@@ -461,8 +467,7 @@ class ContentDocument(Base):
 
     __tablename__ = "content_documents"
 
-    version_id: Mapped[int] = mapped_column(ForeignKey("content_versions.id", ondelete="CASCADE"),
-                                            primary_key=True)
+    version_id: Mapped[int] = mapped_column(ForeignKey("content_versions.id", ondelete="CASCADE"), primary_key=True)
     name: Mapped[str] = mapped_column(String(120), primary_key=True)
     body: Mapped[str] = mapped_column(Text)
 

@@ -23,8 +23,19 @@ KINDS = ("hangout", "training", "community_of_practice")
 # (``for_member`` and ``audience_languages``).
 BOTH = "all"
 _BOTH_WORDS = {"all", "both", "lo+en", "en+lo", "ທັງສອງ", "ທັງສອງພາສາ", "ທຸກພາສາ"}
-CSV_COLUMNS = ("title_lo", "title_en", "kind", "topic", "language", "starts_at",
-               "duration_minutes", "place", "join_link", "dial_in", "capacity")
+CSV_COLUMNS = (
+    "title_lo",
+    "title_en",
+    "kind",
+    "topic",
+    "language",
+    "starts_at",
+    "duration_minutes",
+    "place",
+    "join_link",
+    "dial_in",
+    "capacity",
+)
 
 
 def parse_local_time(text: str, timezone: str) -> datetime:
@@ -42,8 +53,10 @@ def session_fields(values: dict[str, Any], vocabulary: Vocabulary, timezone: str
     titles = {lang: normalise_lao(str(values.get(f"title_{lang}") or "").strip()) for lang in codes}
     titles = {lang: title for lang, title in titles.items() if title}
     if not titles:
-        raise InputProblem("a session needs a title in at least one language (%(columns)s)",
-                           columns=", ".join(f"title_{lang}" for lang in codes))
+        raise InputProblem(
+            "a session needs a title in at least one language (%(columns)s)",
+            columns=", ".join(f"title_{lang}" for lang in codes),
+        )
     if any(len(title) > 120 for title in titles.values()):
         raise InputProblem("titles must be 120 characters or fewer")
     kind = (values.get("kind") or "hangout").strip()
@@ -59,13 +72,23 @@ def session_fields(values: dict[str, Any], vocabulary: Vocabulary, timezone: str
     starts_at = parse_local_time(str(values.get("starts_at") or ""), timezone)
     duration = _whole(values.get("duration_minutes"), "duration_minutes", default=60)
     capacity = _whole(values.get("capacity"), "capacity", default=None)
-    place, link, dial_in = (normalise_lao(str(values.get(k) or "").strip()) or None
-                            for k in ("place", "join_link", "dial_in"))
+    place, link, dial_in = (
+        normalise_lao(str(values.get(k) or "").strip()) or None for k in ("place", "join_link", "dial_in")
+    )
     if not (place or link or dial_in):
         raise InputProblem("say where or how to join: place, join_link or dial_in")
-    return {"titles": titles, "kind": kind, "topic": topic, "language": language,
-            "starts_at": starts_at, "duration_minutes": duration, "capacity": capacity,
-            "place": place, "join_link": link, "dial_in": dial_in}
+    return {
+        "titles": titles,
+        "kind": kind,
+        "topic": topic,
+        "language": language,
+        "starts_at": starts_at,
+        "duration_minutes": duration,
+        "capacity": capacity,
+        "place": place,
+        "join_link": link,
+        "dial_in": dial_in,
+    }
 
 
 def _whole(raw: Any, name: str, default: int | None) -> int | None:
@@ -93,9 +116,13 @@ class SessionImportReport:
     rejected: list[ImportRowError] = field(default_factory=list)
 
 
-def import_rows(session: Session, rows: Iterable[tuple[int, dict[str, str]]],
-                vocabulary: Vocabulary, timezone: str,
-                feedback_after_minutes: int | None = None) -> SessionImportReport:
+def import_rows(
+    session: Session,
+    rows: Iterable[tuple[int, dict[str, str]]],
+    vocabulary: Vocabulary,
+    timezone: str,
+    feedback_after_minutes: int | None = None,
+) -> SessionImportReport:
     report = SessionImportReport()
     convert = lambda row: session_fields(row, vocabulary, timezone)  # noqa: E731
     for _, fields in checked_rows(rows, convert, report.rejected):
@@ -116,12 +143,17 @@ def next_for(session: Session, member: Member, now: datetime | None = None):
     topics = member.topics
     if not topics:
         return None
-    query = (select(TrainingSession)
-             .where(TrainingSession.starts_at > (now or utcnow()),
-                    TrainingSession.cancelled_at.is_(None),
-                    TrainingSession.topic.in_(topics),
-                    TrainingSession.language.in_((member.language, BOTH)))
-             .order_by(TrainingSession.starts_at, TrainingSession.id).limit(1))
+    query = (
+        select(TrainingSession)
+        .where(
+            TrainingSession.starts_at > (now or utcnow()),
+            TrainingSession.cancelled_at.is_(None),
+            TrainingSession.topic.in_(topics),
+            TrainingSession.language.in_((member.language, BOTH)),
+        )
+        .order_by(TrainingSession.starts_at, TrainingSession.id)
+        .limit(1)
+    )
     return session.scalar(query)
 
 
@@ -133,8 +165,7 @@ def audience_languages(row: TrainingSession) -> tuple[str, ...]:
 
 
 def enrolled_count(session: Session, session_id: int) -> int:
-    return session.scalar(select(func.count()).select_from(Enrolment)
-                          .where(Enrolment.session_id == session_id)) or 0
+    return session.scalar(select(func.count()).select_from(Enrolment).where(Enrolment.session_id == session_id)) or 0
 
 
 def enrol(session: Session, member: Member, session_id: int, channel: str) -> str:
@@ -142,8 +173,9 @@ def enrol(session: Session, member: Member, session_id: int, channel: str) -> st
     target = session.get(TrainingSession, session_id)
     if target is None or target.cancelled_at is not None:
         return "missing"
-    exists = session.scalar(select(Enrolment.id).where(
-        Enrolment.member_id == member.id, Enrolment.session_id == session_id))
+    exists = session.scalar(
+        select(Enrolment.id).where(Enrolment.member_id == member.id, Enrolment.session_id == session_id)
+    )
     if exists:
         return "already"
     if target.capacity is not None and enrolled_count(session, session_id) >= target.capacity:
@@ -158,8 +190,7 @@ def enrol(session: Session, member: Member, session_id: int, channel: str) -> st
 
 def confirm(session: Session, member: Member, session_id: int, now: datetime) -> None:
     """She said she will come (on a reminder call)."""
-    row = session.scalar(select(Enrolment).where(Enrolment.member_id == member.id,
-                                                 Enrolment.session_id == session_id))
+    row = session.scalar(select(Enrolment).where(Enrolment.member_id == member.id, Enrolment.session_id == session_id))
     if row is not None and row.confirmed_at is None:
         row.confirmed_at = now
         session.flush()
@@ -169,8 +200,6 @@ def where_to_join(row: TrainingSession) -> str:
     return " / ".join(part for part in (row.place, row.join_link, row.dial_in) if part)
 
 
-
 def reminders(session: Session, session_id: int) -> list[Reminder]:
     """The reminders (and the feedback poll) a session has scheduled, soonest first."""
-    return list(session.scalars(select(Reminder).where(Reminder.session_id == session_id)
-                                .order_by(Reminder.due_at)))
+    return list(session.scalars(select(Reminder).where(Reminder.session_id == session_id).order_by(Reminder.due_at)))

@@ -19,13 +19,15 @@ from gateway.store import audit
 from gateway.store.models import Member, SurveyClosure, SurveyResponse
 
 
-def save(db: Session, survey: str, member: Member | None, answers: list[Any], sensitive: bool,
-         channel: str, now: datetime) -> None:
+def save(
+    db: Session, survey: str, member: Member | None, answers: list[Any], sensitive: bool, channel: str, now: datetime
+) -> None:
     """Her answers; answering again replaces them."""
     row = None
     if member is not None:
-        row = db.scalar(select(SurveyResponse).where(SurveyResponse.survey == survey,
-                                                     SurveyResponse.member_id == member.id))
+        row = db.scalar(
+            select(SurveyResponse).where(SurveyResponse.survey == survey, SurveyResponse.member_id == member.id)
+        )
     if row is None:
         row = SurveyResponse(survey=survey, member_id=member.id if member else None)
         db.add(row)
@@ -49,26 +51,38 @@ def closed(db: Session, names: Iterable[str]) -> set[str]:
 
 
 def responses(db: Session, survey: str) -> list[SurveyResponse]:
-    return list(db.scalars(select(SurveyResponse).where(SurveyResponse.survey == survey)
-                           .order_by(SurveyResponse.id)))
+    return list(db.scalars(select(SurveyResponse).where(SurveyResponse.survey == survey).order_by(SurveyResponse.id)))
 
 
 def is_sensitive(db: Session, survey: str) -> bool:
     """Whether any answer was given to it as a sensitive survey (a later edit that
     unmarks it does not make those answers ordinary)."""
-    return db.scalar(select(SurveyResponse.id).where(SurveyResponse.survey == survey,
-                                                     SurveyResponse.sensitive.is_(True)).limit(1)) is not None
+    return (
+        db.scalar(
+            select(SurveyResponse.id)
+            .where(SurveyResponse.survey == survey, SurveyResponse.sensitive.is_(True))
+            .limit(1)
+        )
+        is not None
+    )
 
 
-def close(db: Session, survey: str, sensitive: bool, results: dict | None, actor: str,
-          now: datetime) -> SurveyClosure | None:
+def close(
+    db: Session, survey: str, sensitive: bool, results: dict | None, actor: str, now: datetime
+) -> SurveyClosure | None:
     """Close ``survey`` once; None when it was closed already. A sensitive one keeps
     ``results`` and loses its answers."""
     if db.get(SurveyClosure, survey) is not None:
         return None
     count = len(responses(db, survey))
-    row = SurveyClosure(survey=survey, closed_at=now, actor=actor, sensitive=sensitive, responses=count,
-                        results=results if sensitive else None)
+    row = SurveyClosure(
+        survey=survey,
+        closed_at=now,
+        actor=actor,
+        sensitive=sensitive,
+        responses=count,
+        results=results if sensitive else None,
+    )
     try:
         with db.begin_nested():
             db.add(row)
@@ -78,7 +92,13 @@ def close(db: Session, survey: str, sensitive: bool, results: dict | None, actor
     deleted = 0
     if sensitive:
         deleted = db.execute(delete(SurveyResponse).where(SurveyResponse.survey == survey)).rowcount
-    audit.record(db, actor, "survey.close", survey,
-                 f"{count} answer(s); sensitive: totals kept, {deleted} answer(s) deleted" if sensitive
-                 else f"{count} answer(s) kept")
+    audit.record(
+        db,
+        actor,
+        "survey.close",
+        survey,
+        f"{count} answer(s); sensitive: totals kept, {deleted} answer(s) deleted"
+        if sensitive
+        else f"{count} answer(s) kept",
+    )
     return row

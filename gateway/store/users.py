@@ -26,10 +26,15 @@ ROLES = ("admin", "editor", "organiser", "viewer")
 # An editor is an organiser who may also publish content: what every member reads
 # and hears. A network can give that to the person who owns its Lao wording without
 # letting her manage accounts (an admin's work).
-CAN = {"read": {"admin", "editor", "organiser", "viewer"}, "send": {"admin", "editor", "organiser"},
-       "manage": {"admin"}, "see_numbers": {"admin", "editor", "organiser"}, "publish": {"admin", "editor"},
-       # Sending in quiet hours wakes members at night: an admin's decision, audited.
-       "urgent": {"admin"}}
+CAN = {
+    "read": {"admin", "editor", "organiser", "viewer"},
+    "send": {"admin", "editor", "organiser"},
+    "manage": {"admin"},
+    "see_numbers": {"admin", "editor", "organiser"},
+    "publish": {"admin", "editor"},
+    # Sending in quiet hours wakes members at night: an admin's decision, audited.
+    "urgent": {"admin"},
+}
 MIN_PASSWORD = 10
 # OWASP's scrypt parameters (N=2^17, r=8, p=1): about 0.3 s and 128 MB a check on this
 # machine, slow for guessing. A hash made with older, cheaper ones is redone at sign-in.
@@ -42,15 +47,23 @@ def hash_password(password: str) -> str:
     salt = os.urandom(16)
     digest = hashlib.scrypt(password.encode("utf-8"), salt=salt, maxmem=_MAXMEM, **_SCRYPT)
     return "scrypt${n}${r}${p}$".format(**_SCRYPT) + "$".join(
-        base64.b64encode(part).decode() for part in (salt, digest))
+        base64.b64encode(part).decode() for part in (salt, digest)
+    )
 
 
 def password_matches(password: str, stored: str) -> bool:
     try:
         scheme, n, r, p, salt, digest = stored.split("$")
         expected = base64.b64decode(digest)
-        found = hashlib.scrypt(password.encode("utf-8"), salt=base64.b64decode(salt),
-                               n=int(n), r=int(r), p=int(p), dklen=len(expected), maxmem=_MAXMEM)
+        found = hashlib.scrypt(
+            password.encode("utf-8"),
+            salt=base64.b64decode(salt),
+            n=int(n),
+            r=int(r),
+            p=int(p),
+            dklen=len(expected),
+            maxmem=_MAXMEM,
+        )
     except (ValueError, TypeError):
         return False
     return scheme == "scrypt" and hmac.compare_digest(found, expected)
@@ -69,8 +82,7 @@ def _checked_email(email: str) -> str:
 
 def _checked_password(password: str) -> str:
     if len(password) < MIN_PASSWORD:
-        raise _about("password", InputProblem("the password needs at least %(count)s characters",
-                                              count=MIN_PASSWORD))
+        raise _about("password", InputProblem("the password needs at least %(count)s characters", count=MIN_PASSWORD))
     if len(password) > 1000:
         raise _about("password", InputProblem("the password is longer than 1,000 characters"))
     return password
@@ -78,8 +90,9 @@ def _checked_password(password: str) -> str:
 
 def _checked_role(role: str) -> str:
     if role not in ROLES:
-        raise _about("role", InputProblem("role %(role)s is not one of %(roles)s", role=repr(role),
-                                          roles=", ".join(ROLES)))
+        raise _about(
+            "role", InputProblem("role %(role)s is not one of %(roles)s", role=repr(role), roles=", ".join(ROLES))
+        )
     return role
 
 
@@ -91,8 +104,14 @@ def add(db: Session, email: str, password: str, role: str, language: str = "lo")
     _checked_password(password)
     if by_email(db, email) is not None:
         raise _about("email", InputProblem("%(email)s has an account already", email=email))
-    user = User(email=email, password_hash=hash_password(password), role=role, language=language,
-                failed_logins=0, session_version=0)
+    user = User(
+        email=email,
+        password_hash=hash_password(password),
+        role=role,
+        language=language,
+        failed_logins=0,
+        session_version=0,
+    )
     db.add(user)
     db.flush()
     return user
@@ -106,8 +125,9 @@ def everyone(db: Session) -> list[User]:
     return list(db.scalars(select(User).order_by(User.email)))
 
 
-def check_login(db: Session, email: str, password: str, now: datetime | None = None,
-                allowed: bool = True) -> User | None:
+def check_login(
+    db: Session, email: str, password: str, now: datetime | None = None, allowed: bool = True
+) -> User | None:
     """The user when the password is right, the account is enabled and the caller
     ``allowed`` it (the dashboard's lock), else None. Every kind of "no" takes the
     same time and says the same thing, so a sign-in form never tells which emails
@@ -117,8 +137,7 @@ def check_login(db: Session, email: str, password: str, now: datetime | None = N
     if user is None:
         hash_password(password)  # the same time whether or not the account exists
         return None
-    if (not password_matches(password[:1000], user.password_hash) or user.disabled_at is not None
-            or not allowed):
+    if not password_matches(password[:1000], user.password_hash) or user.disabled_at is not None or not allowed:
         return None
     if needs_rehash(user.password_hash):
         user.password_hash = hash_password(password)
@@ -157,11 +176,15 @@ def set_password(user: User, password: str) -> None:
 
 def _keep_an_admin(db: Session, leaving: User) -> None:
     """Refuse to take away the last enabled admin: nobody could manage accounts."""
-    others = db.scalar(select(func.count()).select_from(User).where(
-        User.role == "admin", User.disabled_at.is_(None), User.id != leaving.id))
+    others = db.scalar(
+        select(func.count())
+        .select_from(User)
+        .where(User.role == "admin", User.disabled_at.is_(None), User.id != leaving.id)
+    )
     if not others:
-        raise _about("role", InputProblem("%(email)s is the only enabled admin; make another admin first",
-                                          email=leaving.email))
+        raise _about(
+            "role", InputProblem("%(email)s is the only enabled admin; make another admin first", email=leaving.email)
+        )
 
 
 def _about(field: str, problem: InputProblem) -> InputProblem:

@@ -17,5 +17,6 @@ def audio(lang: str, name: str):
     if found is None or found.name != name:
         abort(404)
     # A re-recorded prompt keeps its URL: providers and browsers must ask again soon.
-    return send_from_directory(found.parent, found.name, max_age=300,
-                               mimetype="audio/wav" if extension == "wav" else "audio/mpeg")
+    return send_from_directory(
+        found.parent, found.name, max_age=300, mimetype="audio/wav" if extension == "wav" else "audio/mpeg"
+    )

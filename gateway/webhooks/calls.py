@@ -59,8 +59,9 @@ def studio_step(provider: str, call_id: str, digits: str, recording: str, caller
     if not studio.enabled or not call_id:
         return None
     if studio.active(provider, call_id):
-        speech = studio.step(provider, call_id, digits[:8], recording[:500], _studio_target, audio_url,
-                             _keep_recording, "phone", phone)
+        speech = studio.step(
+            provider, call_id, digits[:8], recording[:500], _studio_target, audio_url, _keep_recording, "phone", phone
+        )
     elif digits == "*" and studio.allows(phone):
         runtime().calls.hang_up(provider, call_id)  # her member menu is left behind
         speech = studio.begin(provider, call_id)
@@ -72,8 +73,7 @@ def studio_step(provider: str, call_id: str, digits: str, recording: str, caller
 def _studio_target(number: int):
     """The prompt (or live text) an organiser typed the number of."""
     if number < live_texts.SESSIONS:
-        entries = prompt_audit(runtime().services.book, runtime().services.catalog,
-                               runtime().audio).needed
+        entries = prompt_audit(runtime().services.book, runtime().services.catalog, runtime().audio).needed
         entry = next((e for e in entries if e.number == number), None)
         return Target(entry.language, entry.key, entry.text) if entry else None
     with runtime().db.session() as db:
@@ -87,15 +87,25 @@ def _studio_target(number: int):
 def _keep_recording(provider: str, url: str, target, who: str) -> None:
     """Queue the job that fetches her recording from the provider and keeps it."""
     config = current_app.config["GATEWAY"]
-    broker.enqueue(runtime().queues["default"], "save_recording", provider, url,
-                   target.lang, target.key, target.text, who, config=config,
-                   retry=Retry(max=5, interval=[5, 15, 60, 300, 900]))
+    broker.enqueue(
+        runtime().queues["default"],
+        "save_recording",
+        provider,
+        url,
+        target.lang,
+        target.key,
+        target.text,
+        who,
+        config=config,
+        retry=Retry(max=5, interval=[5, 15, 60, 300, 900]),
+    )
     with runtime().db.session() as db:
         audit.record(db, f"{who} (studio PIN)", "prompt.record", f"{target.lang}/{target.key}", "by phone")
 
 
-def step(provider: str, call_id: str, caller: str, digits: str, recording: str, silent: bool,
-         placed: int | None = None):
+def step(
+    provider: str, call_id: str, caller: str, digits: str, recording: str, silent: bool, placed: int | None = None
+):
     """What to say for this callback (a ``CallStep``); a goodbye when it cannot go on.
     ``placed`` is the outbox row of a call we placed, if this is one."""
     calls = runtime().calls
@@ -108,8 +118,16 @@ def step(provider: str, call_id: str, caller: str, digits: str, recording: str, 
         if placed is not None and not calls.in_progress(provider, call_id):
             with runtime().db.session() as db:
                 flow, start_vars = outbound_calls.flow_for(db, placed)
-        return calls.step(provider, call_id[:80], phone, digits=digits[:8], recording=recording[:300],
-                          silent=silent, flow=flow, start_vars=start_vars)
+        return calls.step(
+            provider,
+            call_id[:80],
+            phone,
+            digits=digits[:8],
+            recording=recording[:300],
+            silent=silent,
+            flow=flow,
+            start_vars=start_vars,
+        )
     except Exception:  # a caller must hear a goodbye, not the provider's error voice
         log.exception("voice step via %s failed", provider)
         return calls.farewell(lang)
@@ -119,6 +137,7 @@ def always_xml(render: Callable[[CallStep], str]):
     """Whatever fails inside the route (the database, Redis), the provider gets valid
     XML, ``render``ed from a goodbye the caller can hear: never a 500 read out by the
     provider's own voice."""
+
     def wrap(handler):
         @functools.wraps(handler)
         def guarded():
@@ -128,7 +147,9 @@ def always_xml(render: Callable[[CallStep], str]):
                 log.exception("voice webhook %s failed", request.path)
                 lang = current_app.config["GATEWAY"].default_language
                 return xml(render(runtime().calls.farewell(lang)))
+
         return guarded
+
     return wrap
 
 

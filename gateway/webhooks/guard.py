@@ -46,8 +46,10 @@ def webhook(provider: str, configured: Callable[[], bool], authentic: Callable[[
     ``configured()`` says its secret is set (404 otherwise), enters it only when
     ``authentic()`` finds the secret in the request (403), and never with a body over
     ``WEBHOOK_MAX_BYTES`` (413). ``refuse(status)`` is the channel's own reply."""
+
     def guard(refuse: Callable[[int], Response]):
         return functools.partial(_guarded, provider, configured, authentic, refuse)
+
     return guard
 
 
@@ -67,4 +69,5 @@ def _guarded(provider, configured, authentic, refuse, view):
             log.warning("webhook %s refused: no valid %s credentials", request.path, provider)
             return refuse(403)
         return view(*args, **kwargs)
+
     return guarded

@@ -14,9 +14,11 @@ from __future__ import annotations
 
 from flask import Flask, Response, request
 
-CSP = ("default-src 'self'; script-src 'self'; style-src 'self'; img-src 'self' data:; "
-       "font-src 'self'; media-src 'self'; connect-src 'self'; object-src 'none'; base-uri 'none'; "
-       "form-action 'self'; frame-ancestors 'none'")
+CSP = (
+    "default-src 'self'; script-src 'self'; style-src 'self'; img-src 'self' data:; "
+    "font-src 'self'; media-src 'self'; connect-src 'self'; object-src 'none'; base-uri 'none'; "
+    "form-action 'self'; frame-ancestors 'none'"
+)
 # What a browser shows: the dashboard (with its static files) and /healthz.
 PAGES = ("dashboard", "health")
 # Long-lived and harmless to cache: the stylesheet, the script, the Lao font.

@@ -35,8 +35,7 @@ INBOX_LATE_S = 10  # a text waiting longer is answered late: worth a warning
 @bp.get("/healthz")
 def healthz():
     checks = {}
-    for name, probe in (("database", lambda: runtime().db.ping()),
-                        ("redis", lambda: runtime().redis.ping())):
+    for name, probe in (("database", lambda: runtime().db.ping()), ("redis", lambda: runtime().redis.ping())):
         try:
             checks[name] = "ok" if probe() else "down"
         except Exception as exc:  # a health check reports; it never raises
@@ -53,14 +52,24 @@ def healthz():
     degraded = not workers or (phones is not None and not any(p["in_rotation"] for p in phones))
     extra = {}
     if phones is not None:
-        extra["phones"] = phones if _signed_in() else {
-            "in_rotation": sum(1 for p in phones if p["in_rotation"]), "total": len(phones)}
+        extra["phones"] = (
+            phones
+            if _signed_in()
+            else {"in_rotation": sum(1 for p in phones if p["in_rotation"]), "total": len(phones)}
+        )
     voice, warnings = _voice()
     inbox = _inbox()
     if inbox.get("oldest_s") is not None and inbox["oldest_s"] > INBOX_LATE_S:
         warnings.append(f"inbox: {inbox['waiting']} text(s) waiting, the oldest for {inbox['oldest_s']:.0f} s")
-    return jsonify(status="degraded" if degraded else "ok", workers=workers, **checks, **extra,
-                   inbox=inbox, voice=voice, warnings=warnings), 200
+    return jsonify(
+        status="degraded" if degraded else "ok",
+        workers=workers,
+        **checks,
+        **extra,
+        inbox=inbox,
+        voice=voice,
+        warnings=warnings,
+    ), 200
 
 
 def _signed_in() -> bool:
@@ -88,8 +97,7 @@ def _voice() -> tuple[dict, list[str]]:
     """Recorded prompts per language. Less than all of the default language is a
     warning, not a degradation: calls still work, those screens are in English."""
     try:
-        result = audit(runtime().services.book, runtime().services.catalog,
-                       runtime().audio)
+        result = audit(runtime().services.book, runtime().services.catalog, runtime().audio)
     except Exception as exc:
         log.warning("health check voice failed: %s", type(exc).__name__)
         return {}, []

@@ -30,12 +30,12 @@ class DriverInsert:
         compiled = statement.values({name: bindparam(name) for name in columns}).inline().compile(dialect=dialect)
         self.engine, self.sql = engine, compiled.string
         self.order = list(compiled.positiontup) if compiled.positional else None
-        self.processors = [(name, statement.table.c[name].type.dialect_impl(dialect).bind_processor(dialect))
-                           for name in columns]
+        self.processors = [
+            (name, statement.table.c[name].type.dialect_impl(dialect).bind_processor(dialect)) for name in columns
+        ]
 
     def __call__(self, values: dict[str, Any]) -> None:
-        params: Any = {name: process(values[name]) if process else values[name]
-                       for name, process in self.processors}
+        params: Any = {name: process(values[name]) if process else values[name] for name, process in self.processors}
         if self.order is not None:
             params = tuple(params[name] for name in self.order)
         dbapi_error = self.engine.dialect.loaded_dbapi.Error
@@ -49,8 +49,9 @@ class DriverInsert:
         except dbapi_error as exc:
             if connection is not None:
                 connection.invalidate()
-            raise DBAPIError.instance(self.sql, None, exc, dbapi_error, hide_parameters=True,
-                                      dialect=self.engine.dialect) from None
+            raise DBAPIError.instance(
+                self.sql, None, exc, dbapi_error, hide_parameters=True, dialect=self.engine.dialect
+            ) from None
         finally:
             if connection is not None:
                 connection.close()

@@ -95,13 +95,17 @@ def _store(database: Database, folder: Path) -> Database:
 
 
 class Inbox:
-    def __init__(self, services: Services, sms: SmsService, folder: Path, batch: int = BATCH,
-                 sender: ReplySender | None = None):
+    def __init__(
+        self, services: Services, sms: SmsService, folder: Path, batch: int = BATCH, sender: ReplySender | None = None
+    ):
         self.services, self.sms, self.batch, self.sender = services, sms, batch, sender
         self.folder = Path(folder)
         self.store = _store(services.db, self.folder)
-        self._insert = DriverInsert(self.store.engine, _inbox_insert(self.store.engine.dialect.name),
-                                    ("provider", "provider_message_id", "phone", "text", "received_at"))
+        self._insert = DriverInsert(
+            self.store.engine,
+            _inbox_insert(self.store.engine.dialect.name),
+            ("provider", "provider_message_id", "phone", "text", "received_at"),
+        )
         self.failed = self.folder / "inbox.failed.jsonl"  # texts that hit a bug, for a person
         self.bell = Doorbell(self.folder)
 
@@ -111,8 +115,9 @@ class Inbox:
         worker's drainer, the SMPP link, a command)."""
         from gateway.channels.conversation import conversations_for
 
-        return cls(services, SmsService(services, conversations_for(services)), services.config.instance_path,
-                   sender=sender)
+        return cls(
+            services, SmsService(services, conversations_for(services)), services.config.instance_path, sender=sender
+        )
 
     # ------------------------------------------------------------------ webhook side
 
@@ -121,8 +126,15 @@ class Inbox:
         waiting is dropped by the unique key. Raises the database's error when it
         is down (the caller spools)."""
         # Straight on the driver (``DriverInsert``): the webhook's only statement, on every text.
-        self._insert({"provider": inbound.provider, "provider_message_id": inbound.provider_message_id[:64],
-                      "phone": inbound.phone[:32], "text": inbound.text, "received_at": utcnow()})
+        self._insert(
+            {
+                "provider": inbound.provider,
+                "provider_message_id": inbound.provider_message_id[:64],
+                "phone": inbound.phone[:32],
+                "text": inbound.text,
+                "received_at": utcnow(),
+            }
+        )
         self.bell.ring()  # committed first: a ring is a hint, the row is the record
 
     # ------------------------------------------------------------------ erasure
@@ -141,8 +153,9 @@ class Inbox:
         The inbox stores numbers as the provider sent them, so each is compared in
         E.164 (the table is short: texts wait in it for moments)."""
         with self.store.session() as db:
-            hers = [row.id for row in db.execute(select(InboxMessage.id, InboxMessage.phone))
-                    if to_e164(row.phone) == phone]
+            hers = [
+                row.id for row in db.execute(select(InboxMessage.id, InboxMessage.phone)) if to_e164(row.phone) == phone
+            ]
             if hers:
                 db.execute(delete(InboxMessage).where(InboxMessage.id.in_(hers)))
         return len(hers) + forget_lines(self.failed, phone)
@@ -161,8 +174,14 @@ class Inbox:
         deadline = time.monotonic() + timeout
         while True:
             with self.store.session() as db:
-                if db.scalar(select(InboxMessage.id).where(InboxMessage.provider == provider,
-                                                           InboxMessage.provider_message_id == message_id)) is None:
+                if (
+                    db.scalar(
+                        select(InboxMessage.id).where(
+                            InboxMessage.provider == provider, InboxMessage.provider_message_id == message_id
+                        )
+                    )
+                    is None
+                ):
                     return True
             if time.monotonic() >= deadline:
                 return False
@@ -187,14 +206,23 @@ class Inbox:
 
     def _drain_batch(self) -> int:
         with self.store.session() as db:
-            rows = db.execute(select(InboxMessage.id, InboxMessage.provider, InboxMessage.provider_message_id,
-                                     InboxMessage.phone, InboxMessage.text)
-                              .order_by(InboxMessage.id).limit(self.batch)).all()
+            rows = db.execute(
+                select(
+                    InboxMessage.id,
+                    InboxMessage.provider,
+                    InboxMessage.provider_message_id,
+                    InboxMessage.phone,
+                    InboxMessage.text,
+                )
+                .order_by(InboxMessage.id)
+                .limit(self.batch)
+            ).all()
         if not rows:
             return 0
         # An outage raises here with nothing committed: the rows stay for the next turn.
-        handled = self.sms.receive_batch([Inbound(row.provider, row.provider_message_id, row.phone, row.text)
-                                          for row in rows])
+        handled = self.sms.receive_batch(
+            [Inbound(row.provider, row.provider_message_id, row.phone, row.text) for row in rows]
+        )
         for row, outcome in zip(rows, handled, strict=True):
             if outcome.outcome == "failed":  # a bug must not hold up the texts behind it
                 self._set_aside(row)
@@ -215,8 +243,13 @@ class Inbox:
 
     def _set_aside(self, row) -> None:
         self.folder.mkdir(parents=True, exist_ok=True)
-        line = json.dumps({"provider": row.provider, "id": row.provider_message_id,
-                           "phone": row.phone, "text": row.text}, ensure_ascii=False) + "\n"
+        line = (
+            json.dumps(
+                {"provider": row.provider, "id": row.provider_message_id, "phone": row.phone, "text": row.text},
+                ensure_ascii=False,
+            )
+            + "\n"
+        )
         fd = os.open(self.failed, os.O_WRONLY | os.O_APPEND | os.O_CREAT, 0o600)  # her number: not for others
         try:
             os.write(fd, line.encode())

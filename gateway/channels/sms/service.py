@@ -44,8 +44,7 @@ from gateway.store.models import InboundMessage, Member, utcnow
 
 log = logging.getLogger(__name__)
 CHANNEL = "sms"
-FLOW_FOR = {"join": "register", "next": "next_session", "quiz": "quizzes", "survey": "surveys",
-            "lang": "language"}
+FLOW_FOR = {"join": "register", "next": "next_session", "quiz": "quizzes", "survey": "surveys", "lang": "language"}
 NEEDS_REGISTRATION = {"next", "quiz", "survey"}
 
 
@@ -61,17 +60,23 @@ class Handled:
 @lru_cache(maxsize=4)
 def _inbound_insert(dialect_name: str):
     # RETURNING says which rows went in (a row count is not reliable across drivers).
-    return (upsert_dialect(dialect_name).insert(InboundMessage).on_conflict_do_nothing()
-            .returning(InboundMessage.provider, InboundMessage.provider_message_id))
+    return (
+        upsert_dialect(dialect_name)
+        .insert(InboundMessage)
+        .on_conflict_do_nothing()
+        .returning(InboundMessage.provider, InboundMessage.provider_message_id)
+    )
 
 
 @lru_cache(maxsize=1)
 def _link_member():
     """Built once: set an inbound row's member, found by its provider's id."""
     table = InboundMessage.__table__
-    return (table.update()
-            .where(table.c.provider == bindparam("b_provider"), table.c.provider_message_id == bindparam("b_id"))
-            .values(member_id=bindparam("member_id")))
+    return (
+        table.update()
+        .where(table.c.provider == bindparam("b_provider"), table.c.provider_message_id == bindparam("b_id"))
+        .values(member_id=bindparam("member_id"))
+    )
 
 
 class SmsService:
@@ -110,8 +115,9 @@ class SmsService:
     def _receive_all(self, inbounds: list[Inbound]) -> list[Handled]:
         # Each text's number and keyword, worked out once: recording and handling use both.
         found = [(inbound, to_e164(inbound.phone), keywords.match(inbound.text)) for inbound in inbounds]
-        states = _States(self.redis, self.session_ttl,
-                         [phone_key(phone, self.secret) for _, phone, _ in found if phone is not None])
+        states = _States(
+            self.redis, self.session_ttl, [phone_key(phone, self.secret) for _, phone, _ in found if phone is not None]
+        )
         results = []
         with self.database.session() as db:
             # Her member row once per batch, not once per text (a member texting a
@@ -121,12 +127,12 @@ class SmsService:
             self._welcome_newcomers(db, found, firsts, known)
             # A text that is no keyword may answer a poll: which polls reached its
             # senders, in one query for the batch.
-            ballots = self.ballots.round(db, [known[phone] for _, phone, keyword in found
-                                              if keyword is None and phone in known], utcnow())
+            ballots = self.ballots.round(
+                db, [known[phone] for _, phone, keyword in found if keyword is None and phone in known], utcnow()
+            )
             for inbound, phone, keyword in found:
                 if phone is None:  # not a valid number anywhere: no member, and no reply
-                    log.info("sms via %s from an invalid number %s ignored", inbound.provider,
-                             mask(inbound.phone))
+                    log.info("sms via %s from an invalid number %s ignored", inbound.provider, mask(inbound.phone))
                     results.append(Handled("ignored"))
                     continue
                 first = (inbound.provider, inbound.provider_message_id) in firsts
@@ -134,8 +140,9 @@ class SmsService:
                 if keyword is None and ballots is not None:
                     handled = self._poll_answer(db, ballots, inbound, known.get(phone), first)
                 if handled is None:
-                    handled = self._receive(db, inbound, phone, phone_key(phone, self.secret), keyword,
-                                            states, known, first)
+                    handled = self._receive(
+                        db, inbound, phone, phone_key(phone, self.secret), keyword, states, known, first
+                    )
                 results.append(handled)
             if ballots is not None:
                 ballots.cast()
@@ -146,8 +153,17 @@ class SmsService:
         states.save()
         return results
 
-    def _receive(self, db, inbound: Inbound, phone: str, key: str, keyword: str | None,
-                 states: "_States", known: dict[str, Member], first: bool) -> Handled:
+    def _receive(
+        self,
+        db,
+        inbound: Inbound,
+        phone: str,
+        key: str,
+        keyword: str | None,
+        states: "_States",
+        known: dict[str, Member],
+        first: bool,
+    ) -> Handled:
         if not first:
             return Handled("duplicate", keyword)
         member = known[phone]  # a number new to us got its row in _welcome_newcomers
@@ -182,12 +198,20 @@ class SmsService:
         if keyword in FLOW_FOR:
             if keyword in NEEDS_REGISTRATION and not member.registered:
                 return self._reply(db, member, Text("sms.register_first"), lang, keyword), None
-            return self._show(db, member, self.conversations.start(
-                member.phone, CHANNEL, FLOW_FOR[keyword], db=db, member=member), keyword)
+            return self._show(
+                db,
+                member,
+                self.conversations.start(member.phone, CHANNEL, FLOW_FOR[keyword], db=db, member=member),
+                keyword,
+            )
         if state is not None:
             try:
-                return self._show(db, member, self.conversations.answer(
-                    member.phone, CHANNEL, state, text, db=db, member=member), None)
+                return self._show(
+                    db,
+                    member,
+                    self.conversations.answer(member.phone, CHANNEL, state, text, db=db, member=member),
+                    None,
+                )
             except (StateError, FlowError) as exc:
                 log.warning("sms conversation unusable for %s (%s)", mask(member.phone), exc)
         if member.registered:  # a question for the organisers: their inbox keeps it
@@ -196,8 +220,9 @@ class SmsService:
             return self._reply(db, member, Text("sms.help"), lang, None), False
         return Handled("kept" if member.registered else "ignored"), False
 
-    def _poll_answer(self, db, ballots: polls.BallotRound, inbound: Inbound, member: Member | None,
-                     first: bool) -> Handled | None:
+    def _poll_answer(
+        self, db, ballots: polls.BallotRound, inbound: Inbound, member: Member | None, first: bool
+    ) -> Handled | None:
         """Store ``inbound`` as an answer to a poll sent to her, or return None when
         it is not one (then it goes the usual way)."""
         recent = ballots.polls_for(member) if member is not None else []
@@ -237,41 +262,58 @@ class SmsService:
     # --------------------------------------------------------------- storage
 
     @staticmethod
-    def _record(db, texts: list[tuple[Inbound, str, str | None]],
-                known: dict[str, Member]) -> set[tuple[str, str]]:
+    def _record(db, texts: list[tuple[Inbound, str, str | None]], known: dict[str, Member]) -> set[tuple[str, str]]:
         """Record the batch's inbound messages in one INSERT; return the (provider, id)
         of those recorded now. One recorded before is a replay, and is not returned:
         the unique key decides, even between concurrent copies."""
         if not texts:
             return set()
         now = utcnow()
-        rows = [{"provider": inbound.provider, "provider_message_id": inbound.provider_message_id,
-                 "keyword": keyword,
-                 "member_id": known[phone].id if phone in known else None, "received_at": now}
-                for inbound, phone, keyword in texts]
+        rows = [
+            {
+                "provider": inbound.provider,
+                "provider_message_id": inbound.provider_message_id,
+                "keyword": keyword,
+                "member_id": known[phone].id if phone in known else None,
+                "received_at": now,
+            }
+            for inbound, phone, keyword in texts
+        ]
         # Parameters as a list (SQLAlchemy's "insertmanyvalues"): the statement is compiled
         # once and cached, where .values(rows) would compile anew for each batch size.
         inserted = db.connection().execute(_inbound_insert(db.get_bind().dialect.name), rows)
         return {(provider, message_id) for provider, message_id in inserted}
 
-    def _welcome_newcomers(self, db, found: list[tuple[Inbound, str | None, str | None]],
-                           firsts: set[tuple[str, str]], known: dict[str, Member]) -> None:
+    def _welcome_newcomers(
+        self,
+        db,
+        found: list[tuple[Inbound, str | None, str | None]],
+        firsts: set[tuple[str, str]],
+        known: dict[str, Member],
+    ) -> None:
         """Make rows, all at once, for the numbers new to us that sent a text in this
         batch (a redelivery makes nobody: the first copy did, or she was erased
         since), and link their texts, recorded a moment ago without a member. Only
         the number is kept, so we can reply and a STOP is remembered; she is not
         registered until she consents."""
-        texts = [(inbound, phone) for inbound, phone, _ in found
-                 if phone is not None and phone not in known
-                 and (inbound.provider, inbound.provider_message_id) in firsts]
+        texts = [
+            (inbound, phone)
+            for inbound, phone, _ in found
+            if phone is not None and phone not in known and (inbound.provider, inbound.provider_message_id) in firsts
+        ]
         if not texts:
             return
-        known.update(members.first_contacts(db, {phone for _, phone in texts},
-                                            language=self.default_language, source="sms"))
-        db.connection().execute(_link_member(), [
-            {"b_provider": inbound.provider, "b_id": inbound.provider_message_id, "member_id": known[phone].id}
-            for inbound, phone in texts if phone in known])
-
+        known.update(
+            members.first_contacts(db, {phone for _, phone in texts}, language=self.default_language, source="sms")
+        )
+        db.connection().execute(
+            _link_member(),
+            [
+                {"b_provider": inbound.provider, "b_id": inbound.provider_message_id, "member_id": known[phone].id}
+                for inbound, phone in texts
+                if phone in known
+            ],
+        )
 
 
 class _States:
@@ -284,10 +326,13 @@ class _States:
     def __init__(self, redis, ttl: int, keys: list[str]):
         self.redis, self.ttl = redis, ttl
         unique = list(dict.fromkeys(keys))
-        raw = redis.mget([f"sms:conv:{key}" for key in unique] + [f"sms:helped:{key}" for key in unique]) \
-            if unique else []
+        raw = (
+            redis.mget([f"sms:conv:{key}" for key in unique] + [f"sms:helped:{key}" for key in unique])
+            if unique
+            else []
+        )
         self.states: dict[str, State | None] = {key: _decode(value) for key, value in zip(unique, raw)}
-        self.helped = {key for key, value in zip(unique, raw[len(unique):]) if value}
+        self.helped = {key for key, value in zip(unique, raw[len(unique) :]) if value}
         self.changed: dict[str, State | bool] = {}
         self.newly_helped: list[str] = []
 

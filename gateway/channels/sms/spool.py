@@ -44,8 +44,18 @@ class Spool:
     def add(self, inbound: Inbound) -> None:
         """Append one text and fsync it; raises OSError if it cannot be made durable."""
         self.folder.mkdir(parents=True, exist_ok=True)
-        line = json.dumps({"provider": inbound.provider, "id": inbound.provider_message_id,
-                           "phone": inbound.phone, "text": inbound.text}, ensure_ascii=False) + "\n"
+        line = (
+            json.dumps(
+                {
+                    "provider": inbound.provider,
+                    "id": inbound.provider_message_id,
+                    "phone": inbound.phone,
+                    "text": inbound.text,
+                },
+                ensure_ascii=False,
+            )
+            + "\n"
+        )
         with self._locked("spool.lock"):
             fd = os.open(self.path, os.O_WRONLY | os.O_APPEND | os.O_CREAT, 0o600)
             try:
@@ -92,12 +102,12 @@ class Spool:
                 receive(Inbound(record["provider"], record["id"], record["phone"], record["text"]))
             except Exception as exc:
                 if is_outage(exc):
-                    log.warning("spool: %d text(s) still waiting; %s", len(lines) - done,
-                                type(exc).__name__)
+                    log.warning("spool: %d text(s) still waiting; %s", len(lines) - done, type(exc).__name__)
                     self._keep(lines[done:])
                     return done, False
-                log.exception("spool: a text could not be processed; set aside in %s",
-                              self.failed.name)  # it never blocks the ones after it
+                log.exception(
+                    "spool: a text could not be processed; set aside in %s", self.failed.name
+                )  # it never blocks the ones after it
                 fd = os.open(self.failed, os.O_WRONLY | os.O_APPEND | os.O_CREAT, 0o600)  # her number
                 with os.fdopen(fd, "a", encoding="utf-8") as file:
                     file.write(line + "\n")

@@ -30,8 +30,9 @@ class PageLimits:
     ucs2: int = 80
 
 
-def paginate(lines: list[str], limits: PageLimits, more_label: str, back_label: str,
-             last_has_back: bool = True) -> list[str]:
+def paginate(
+    lines: list[str], limits: PageLimits, more_label: str, back_label: str, last_has_back: bool = True
+) -> list[str]:
     """Split ``lines`` into pages that each fit one USSD screen, footers included.
 
     Prose flows on from page to page; an option line ("3. Bokeo") is never split.
@@ -61,8 +62,12 @@ def paginate(lines: list[str], limits: PageLimits, more_label: str, back_label: 
         footer = [more] + ([back] if pages else [])
         page: list[str] = []
         while pieces and size(page + [pieces[0]] + footer) <= limit:
-            if page and not any(map(_is_option, page)) and _is_option(pieces[0]) and _options_fit_fresh_page(
-                    page, list(pieces), size, limit, more, back, footer):
+            if (
+                page
+                and not any(map(_is_option, page))
+                and _is_option(pieces[0])
+                and _options_fit_fresh_page(page, list(pieces), size, limit, more, back, footer)
+            ):
                 break  # the options fit together on the next page: keep them together
             page.append(pieces.popleft())
         free = limit - size(page + [""] + footer)

@@ -86,8 +86,15 @@ class _Connection:
 
 
 class ScriptLine:
-    def __init__(self, address: str | tuple[str, int], db: int = 0, username: str | None = None,
-                 password: str | None = None, timeout_s: float = 5.0, connect_timeout_s: float = 5.0):
+    def __init__(
+        self,
+        address: str | tuple[str, int],
+        db: int = 0,
+        username: str | None = None,
+        password: str | None = None,
+        timeout_s: float = 5.0,
+        connect_timeout_s: float = 5.0,
+    ):
         self.address = address  # a unix socket path, or (host, port)
         self.db, self.username, self.password = db, username, password
         self.timeout_s, self.connect_timeout_s = timeout_s, connect_timeout_s
@@ -107,8 +114,9 @@ class ScriptLine:
             address = (options.get("host") or "localhost", int(options.get("port") or 6379))
         else:
             return None  # rediss:// and the like: redis-py's job
-        return cls(address, int(options.get("db") or 0), options.get("username"),
-                   options.get("password"), timeout_s, timeout_s)
+        return cls(
+            address, int(options.get("db") or 0), options.get("username"), options.get("password"), timeout_s, timeout_s
+        )
 
     def run(self, script: Script, keys: list[str], args: list) -> object:
         """Run ``script`` with ``keys`` and ``args``; return its reply."""

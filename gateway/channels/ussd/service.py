@@ -64,14 +64,21 @@ def new_input(previous: str, text: str) -> str:
     if previous == "":
         return text
     if text.startswith(previous + "*"):
-        return text[len(previous) + 1:]
+        return text[len(previous) + 1 :]
     # The telco's history diverged from ours (rare); the last segment is the best guess.
     return text.rsplit("*", 1)[-1]
 
 
 class UssdService:
-    def __init__(self, conversations: Conversations, sessions: UssdSessions, limits: PageLimits,
-                 secret: str, default_language: str, rate_limit: int):
+    def __init__(
+        self,
+        conversations: Conversations,
+        sessions: UssdSessions,
+        limits: PageLimits,
+        secret: str,
+        default_language: str,
+        rate_limit: int,
+    ):
         self.conversations = conversations
         self.sessions = sessions
         self.limits = limits
@@ -104,8 +111,7 @@ class UssdService:
             if opened.hops_this_minute > self.rate_limit:
                 log.warning("ussd rate limit hit for %s", mask(phone))
                 self.sessions.unlock(hop.session_id, opened.token)
-                return self.message("ussd.rate_limited",
-                                    record.language if record else self.default_language)
+                return self.message("ussd.rate_limited", record.language if record else self.default_language)
             updated, resume, forget = self._hop(opened, hop, phone, key)
         except BaseException:
             self.sessions.unlock(hop.session_id, opened.token)
@@ -176,7 +182,7 @@ class UssdService:
         not turned to yet; None when every number she typed was shown to her."""
         if record.expects not in ("choice", "choices") or len(record.pages) < 2:
             return None
-        shown = [int(n) for page in record.pages[:record.seen + 1] for n in _OPTION_LINE.findall(page)]
+        shown = [int(n) for page in record.pages[: record.seen + 1] for n in _OPTION_LINE.findall(page)]
         everything = [int(n) for page in record.pages for n in _OPTION_LINE.findall(page)]
         if not shown or not everything:
             return None
@@ -191,13 +197,15 @@ class UssdService:
     def _render(self, record: UssdRecord, screen: Screen, catalog: Catalog) -> None:
         lang = record.language
         more, back = catalog.render(Text("ussd.more"), lang), catalog.render(Text("ussd.back"), lang)
-        record.pages = paginate(screen_lines(screen, catalog, lang), self.limits, more, back,
-                                last_has_back=not screen.final)
+        record.pages = paginate(
+            screen_lines(screen, catalog, lang), self.limits, more, back, last_has_back=not screen.final
+        )
         if len(record.pages) > 1 and screen.notice is not None and screen.options:
             # "Type 1 to 3" on top of a full page would push the options to page 2,
             # so a retry shows the notice and the options without the question again.
-            brief = paginate(screen_lines(screen, catalog, lang, brief=True), self.limits,
-                             more, back, last_has_back=not screen.final)
+            brief = paginate(
+                screen_lines(screen, catalog, lang, brief=True), self.limits, more, back, last_has_back=not screen.final
+            )
             if len(brief) == 1:
                 record.pages = brief
         record.final, record.expects, record.seen = screen.final, screen.expects, 0
@@ -235,10 +243,12 @@ class UssdService:
         return state
 
     def _offer_resume(self, offered: State, notice: Text | None = None, tries: int = 0) -> UssdRecord:
-        screen = Screen(Text("ussd.resume"), (Option("1", Text("ussd.resume_continue")),
-                                              Option("2", Text("ussd.resume_restart"))), notice)
-        record = UssdRecord(mode="resume_offer", language=offered.language,
-                            offered=offered.to_dict(), tries=tries)
+        screen = Screen(
+            Text("ussd.resume"),
+            (Option("1", Text("ussd.resume_continue")), Option("2", Text("ussd.resume_restart"))),
+            notice,
+        )
+        record = UssdRecord(mode="resume_offer", language=offered.language, offered=offered.to_dict(), tries=tries)
         self._render(record, screen, self.conversations.edition(offered).catalog)
         return record
 

@@ -92,16 +92,18 @@ class Opened:
 
 
 class UssdSessions:
-    def __init__(self, redis: Redis, session_ttl: int, resume_ttl: int,
-                 line: ScriptLine | None = None):
+    def __init__(self, redis: Redis, session_ttl: int, resume_ttl: int, line: ScriptLine | None = None):
         self.redis = redis
         self.session_ttl = session_ttl
         self.resume_ttl = resume_ttl
         self.line = line
         # Without a line (TLS), redis-py's Script: it too calls EVALSHA and sends the
         # body only when Redis does not know it, so no extra round trip either way.
-        self._registered = {} if line is not None else {
-            script: redis.register_script(script.body) for script in (_OPEN, _SAVE, _RELEASE)}
+        self._registered = (
+            {}
+            if line is not None
+            else {script: redis.register_script(script.body) for script in (_OPEN, _SAVE, _RELEASE)}
+        )
 
     def _run(self, script: Script, keys: list[str], args: list):
         if self.line is not None:
@@ -122,13 +124,19 @@ class UssdSessions:
         key, token = self.session_key(session_id), uuid.uuid4().hex
         rate_key = f"ussd:rate:{phone_key}:{int(time.time() // 60)}"
         locked, raw, hops, resume = self._run(
-            _OPEN, [key, key + ":lock", rate_key, self._resume_key(phone_key)], [token, LOCK_MS])
-        return Opened(_decoded(raw, UssdRecord.loads), bool(locked), token, int(hops),
-                      _decoded(resume, json.loads))
+            _OPEN, [key, key + ":lock", rate_key, self._resume_key(phone_key)], [token, LOCK_MS]
+        )
+        return Opened(_decoded(raw, UssdRecord.loads), bool(locked), token, int(hops), _decoded(resume, json.loads))
 
-    def save(self, session_id: str, record: UssdRecord, token: str,
-             phone_key: str | None = None, resume: dict[str, Any] | None = None,
-             forget_resume: bool = False) -> None:
+    def save(
+        self,
+        session_id: str,
+        record: UssdRecord,
+        token: str,
+        phone_key: str | None = None,
+        resume: dict[str, Any] | None = None,
+        forget_resume: bool = False,
+    ) -> None:
         """Write the record (and the phone's resume slot), then unlock, in one trip."""
         key = self.session_key(session_id)
         slot = "leave"
@@ -136,9 +144,18 @@ class UssdSessions:
             slot = "keep"
         elif phone_key and forget_resume:
             slot = "forget"
-        self._run(_SAVE, [key, key + ":lock", self._resume_key(phone_key or "-")],
-                  [record.dumps(), self.session_ttl, token, slot,
-                   json.dumps(resume, ensure_ascii=False) if slot == "keep" else "", self.resume_ttl])
+        self._run(
+            _SAVE,
+            [key, key + ":lock", self._resume_key(phone_key or "-")],
+            [
+                record.dumps(),
+                self.session_ttl,
+                token,
+                slot,
+                json.dumps(resume, ensure_ascii=False) if slot == "keep" else "",
+                self.resume_ttl,
+            ],
+        )
 
     def unlock(self, session_id: str, token: str) -> None:
         self._run(_RELEASE, [self.session_key(session_id) + ":lock"], [token])

@@ -48,8 +48,14 @@ def _recorded(speech: Speech, lang: str, audio_url: AudioUrl) -> bool:
     """Every prompt of the screen has a recording in ``lang``. Live text (a session's
     title: ``live.*`` keys, or text with no key) does not count: it is filled in at
     run time, and ``_play`` finds it a voice of its own."""
-    return all(piece.url or not piece.text.strip() or piece.key is None or piece.key.startswith(LIVE)
-               or audio_url(lang, piece.key) for piece in speech.pieces)
+    return all(
+        piece.url
+        or not piece.text.strip()
+        or piece.key is None
+        or piece.key.startswith(LIVE)
+        or audio_url(lang, piece.key)
+        for piece in speech.pieces
+    )
 
 
 def _play(speech: Speech, lang: str, audio_url: AudioUrl, english: Speech | None = None) -> Sounds:
@@ -65,8 +71,11 @@ def _play(speech: Speech, lang: str, audio_url: AudioUrl, english: Speech | None
         words.clear()
 
     for piece in speech.pieces:
-        url = piece.url if piece.url and piece.url.startswith("http") else (
-            audio_url(lang, piece.key) if piece.key else None)
+        url = (
+            piece.url
+            if piece.url and piece.url.startswith("http")
+            else (audio_url(lang, piece.key) if piece.key else None)
+        )
         spoken_lang = lang
         if url is None and lang != "en" and piece.key and piece.key.startswith(LIVE) and piece.key in english_live:
             piece, spoken_lang = english_live[piece.key], "en"
@@ -89,14 +98,21 @@ def twiml(speech: Speech, lang: str, audio_url: AudioUrl, action: str, english: 
     if speech.record or speech.digits == 0:
         _voice(response, _sounds(speech, lang, audio_url, english))
         if speech.record:
-            response.record(action=action, method="POST", max_length=RECORD_MAX_S, play_beep=True,
-                            finish_on_key="#", timeout=5)
+            response.record(
+                action=action, method="POST", max_length=RECORD_MAX_S, play_beep=True, finish_on_key="#", timeout=5
+            )
             response.redirect(again, method="POST")
         else:
             response.hangup()
         return str(response)
-    gather = Gather(input="dtmf", num_digits=speech.digits, action=action, method="POST", timeout=GATHER_TIMEOUT_S,
-                    finish_on_key="#" if speech.digits > 1 else "")
+    gather = Gather(
+        input="dtmf",
+        num_digits=speech.digits,
+        action=action,
+        method="POST",
+        timeout=GATHER_TIMEOUT_S,
+        finish_on_key="#" if speech.digits > 1 else "",
+    )
     _voice(gather, _sounds(speech, lang, audio_url, english))
     response.append(gather)
     response.redirect(again, method="POST")
@@ -112,21 +128,26 @@ def _voice(verb, sounds: Sounds) -> None:
 
 
 def _at_sounds(sounds: Sounds) -> str:
-    return "".join(f"<Play url={quoteattr(value)}/>" if kind == "play" else f"<Say>{escape(value)}</Say>"
-                   for kind, value in sounds)
+    return "".join(
+        f"<Play url={quoteattr(value)}/>" if kind == "play" else f"<Say>{escape(value)}</Say>" for kind, value in sounds
+    )
 
 
 def at_xml(speech: Speech, lang: str, audio_url: AudioUrl, callback: str, english: Speech | None = None) -> str:
     sounds = _at_sounds(_sounds(speech, lang, audio_url, english))
     again = f"<Redirect>{escape(callback + _sep(callback) + 'silent=1')}</Redirect>"
     if speech.record:
-        body = (f'<Record finishOnKey="#" maxLength="{RECORD_MAX_S}" trimSilence="true" playBeep="true" '
-                f"callbackUrl={quoteattr(callback)}>{sounds}</Record>{again}")
+        body = (
+            f'<Record finishOnKey="#" maxLength="{RECORD_MAX_S}" trimSilence="true" playBeep="true" '
+            f"callbackUrl={quoteattr(callback)}>{sounds}</Record>{again}"
+        )
     elif speech.digits == 0:
         body = sounds
     else:
-        body = (f'<GetDigits timeout="{GATHER_TIMEOUT_S}" finishOnKey="#" numDigits="{speech.digits}" '
-                f"callbackUrl={quoteattr(callback)}>{sounds}</GetDigits>{again}")
+        body = (
+            f'<GetDigits timeout="{GATHER_TIMEOUT_S}" finishOnKey="#" numDigits="{speech.digits}" '
+            f"callbackUrl={quoteattr(callback)}>{sounds}</GetDigits>{again}"
+        )
     return f"{HEADER}<Response>{body}</Response>"
 
 

@@ -127,9 +127,11 @@ def moment(when: datetime, catalog: Catalog, lang: str) -> list[Piece]:
     Lao says the hour of a 24-hour clock with ໂມງ and minutes with ນາທີ ("ເວລາ 14
     ໂມງ 30 ນາທີ"); English leaves those words out ("at 14 30")."""
     local = when.astimezone(catalog.zone)
-    pieces = [Piece(f"time.weekday.{local.weekday()}", format_date(local, "EEEE", locale=lang)),
-              *number(local.day, lang),
-              Piece(f"time.month.{local.month}", format_date(local, "MMMM", locale=lang))]
+    pieces = [
+        Piece(f"time.weekday.{local.weekday()}", format_date(local, "EEEE", locale=lang)),
+        *number(local.day, lang),
+        Piece(f"time.month.{local.month}", format_date(local, "MMMM", locale=lang)),
+    ]
     pieces += _word(AT, catalog, lang)
     pieces += number(local.hour, lang) + _word(HOURS, catalog, lang)
     if local.minute:

@@ -33,14 +33,21 @@ class CallStep:
 
 
 class CallService:
-    def __init__(self, conversations: Conversations, redis, secret: str,
-                 max_repeats: int, ttl: int = 3600):
+    def __init__(self, conversations: Conversations, redis, secret: str, max_repeats: int, ttl: int = 3600):
         self.conversations, self.redis = conversations, redis
         self.secret, self.max_repeats, self.ttl = secret, max_repeats, ttl
 
-    def step(self, provider: str, call_id: str, phone: str, digits: str = "",
-             recording: str = "", silent: bool = False, flow: str = "main",
-             start_vars: dict | None = None) -> CallStep:
+    def step(
+        self,
+        provider: str,
+        call_id: str,
+        phone: str,
+        digits: str = "",
+        recording: str = "",
+        silent: bool = False,
+        flow: str = "main",
+        start_vars: dict | None = None,
+    ) -> CallStep:
         """One callback. ``flow`` and ``start_vars`` apply when the call begins (a
         call we placed plays ``reminder_call`` for the row it was placed for)."""
         key = f"voice:call:{phone_key(provider + ':' + call_id, self.secret)}"
@@ -87,9 +94,14 @@ class CallService:
             self.redis.delete(key)
         else:
             # "who", her phone key, is what an erasure finds the call by.
-            self.redis.set(key, json.dumps({"state": state.to_dict(copy=False), "silences": silences,
-                                            "who": phone_key(phone, self.secret)},
-                                           ensure_ascii=False), ex=self.ttl)
+            self.redis.set(
+                key,
+                json.dumps(
+                    {"state": state.to_dict(copy=False), "silences": silences, "who": phone_key(phone, self.secret)},
+                    ensure_ascii=False,
+                ),
+                ex=self.ttl,
+            )
         return CallStep(speech, state.language, english)
 
     def _load(self, key: str) -> tuple[State, int] | None:
@@ -110,4 +122,3 @@ class CallService:
         """The polite end of a call that cannot go on."""
         text = self.conversations.edition().catalog.template(lang, "voice.goodbye")
         return Speech((Piece("voice.goodbye", text),), 0)
-

@@ -62,8 +62,16 @@ Notify = Callable[[str, str], None]
 
 
 class PhoneStudio:
-    def __init__(self, redis, secret: str, pin: str, library: Library, lang: str,
-                 phones: tuple[str, ...] = (), notify: Notify | None = None):
+    def __init__(
+        self,
+        redis,
+        secret: str,
+        pin: str,
+        library: Library,
+        lang: str,
+        phones: tuple[str, ...] = (),
+        notify: Notify | None = None,
+    ):
         self.redis, self.secret, self.pin, self.library, self.lang = redis, secret, pin, library, lang
         self.phones = frozenset(phones)
         self.notify = notify or (lambda what, detail: None)
@@ -114,8 +122,18 @@ class PhoneStudio:
     def end(self, provider: str, call_id: str) -> None:
         self.redis.delete(self._key(provider, call_id))
 
-    def step(self, provider: str, call_id: str, digits: str, recording: str, lookup: Lookup,
-             audio_url: AudioUrl, keep: Keep, who: str, phone: str = "") -> Speech:
+    def step(
+        self,
+        provider: str,
+        call_id: str,
+        digits: str,
+        recording: str,
+        lookup: Lookup,
+        audio_url: AudioUrl,
+        keep: Keep,
+        who: str,
+        phone: str = "",
+    ) -> Speech:
         state = self._load(provider, call_id) or {"stage": "pin", "tries": 0, "silences": 0}
         stage = state["stage"]
         if not digits and not recording:
@@ -161,8 +179,15 @@ class PhoneStudio:
 
     # -------------------------------------------------------------- internals
 
-    def _next(self, provider: str, call_id: str, state: dict, before: list[Piece], audio_url: AudioUrl,
-              hear_current: bool = False) -> Speech:
+    def _next(
+        self,
+        provider: str,
+        call_id: str,
+        state: dict,
+        before: list[Piece],
+        audio_url: AudioUrl,
+        hear_current: bool = False,
+    ) -> Speech:
         self._save(provider, call_id, state)
         speech = self._prompt(state, audio_url, hear_current)
         return Speech(tuple(before) + speech.pieces, speech.digits, speech.record)

@@ -279,6 +279,7 @@
   table.querySelectorAll("[data-upload]").forEach((input) => {
     input.addEventListener("change", () => { if (input.files[0]) send(input.form, input.files[0], input.files[0].name); });
   });
+  table.dataset.ready = "upload";  // a file chosen before this line would go unseen: tests wait for it
   let recorder = null;
   if (!window.isSecureContext) {
     // Browsers give the microphone only to https pages and the server's own address:

@@ -43,8 +43,15 @@ ACCEPTED = {100, 101, 102}
 TRANSIENT = {500, 501, 502}
 OPTED_OUT = 406
 # Delivery report statuses -> ours. Sent/Submitted/Buffered are on the way.
-REPORT_STATUS = {"Success": "delivered", "Failed": "failed", "Rejected": "failed",
-                 "Expired": "failed", "Sent": None, "Submitted": None, "Buffered": None}
+REPORT_STATUS = {
+    "Success": "delivered",
+    "Failed": "failed",
+    "Rejected": "failed",
+    "Expired": "failed",
+    "Sent": None,
+    "Submitted": None,
+    "Buffered": None,
+}
 
 
 class _Api:
@@ -71,8 +78,9 @@ class _Api:
         except IndexError:
             session = SettledSession()
         try:
-            response = session.post(url, data={"username": self.username, **form}, headers=self.headers,
-                                    timeout=(timeout, timeout))
+            response = session.post(
+                url, data={"username": self.username, **form}, headers=self.headers, timeout=(timeout, timeout)
+            )
         except BaseException:
             session.close()  # its connection may be half-used: not for the next request
             raise
@@ -101,8 +109,9 @@ class AfricasTalkingProvider(Provider):
         self.call_url = config.at_voice_url.rstrip("/") + "/call"  # calls go to voice.africastalking.com
         self.voice_number = config.at_voice_number
         # Africa's Talking's own hosts, and the voice API host it is reached at here.
-        self.media = MediaHosts.of(config.recording_hosts, (".africastalking.com", host_of(config.at_voice_url)),
-                                   config.recording_private_ok())
+        self.media = MediaHosts.of(
+            config.recording_hosts, (".africastalking.com", host_of(config.at_voice_url)), config.recording_private_ok()
+        )
 
     def send(self, text: str, phones: Sequence[str], **options) -> list[SendOutcome]:
         form = {"to": ",".join(phones), "message": text, "bulkSMSMode": 1}
@@ -113,7 +122,8 @@ class AfricasTalkingProvider(Provider):
         except requests.RequestException as exc:
             if request_was_written(exc):
                 raise AmbiguousProviderError(
-                    f"africastalking: no answer ({type(exc).__name__}); may have been sent") from None
+                    f"africastalking: no answer ({type(exc).__name__}); may have been sent"
+                ) from None
             raise TransientProviderError(f"africastalking unreachable: {type(exc).__name__}") from None
         if not 200 <= response.status_code < 300:  # AT did not take it
             body = response.text[:120]
@@ -128,12 +138,15 @@ class AfricasTalkingProvider(Provider):
         for recipient in reply["SMSMessageData"].get("Recipients", []):
             code = int(recipient.get("statusCode", 0))
             outcomes[recipient.get("number")] = SendOutcome(
-                recipient.get("number"), code in ACCEPTED, recipient.get("messageId") or None,
+                recipient.get("number"),
+                code in ACCEPTED,
+                recipient.get("messageId") or None,
                 None if code in ACCEPTED else f"{code} {recipient.get('status', '')}".strip(),
-                transient=code in TRANSIENT, opted_out=code == OPTED_OUT)
+                transient=code in TRANSIENT,
+                opted_out=code == OPTED_OUT,
+            )
         # A recipient the reply does not mention was not sent; try it again later.
-        return [outcomes.get(p) or SendOutcome(p, False, error="not in reply", transient=True)
-                for p in phones]
+        return [outcomes.get(p) or SendOutcome(p, False, error="not in reply", transient=True) for p in phones]
 
     def call(self, phone: str, answer_url: str, status_url: str) -> SendOutcome:
         """AT voice ``/call``. When she answers, AT posts to the number's voice
@@ -144,8 +157,12 @@ class AfricasTalkingProvider(Provider):
         except requests.RequestException as exc:
             return transport_outcome(phone, "africastalking", exc)
         if not 200 <= response.status_code < 300:
-            return SendOutcome(phone, False, error=f"africastalking: {response.status_code} {response.text[:100]}",
-                               transient=response.status_code >= 500)
+            return SendOutcome(
+                phone,
+                False,
+                error=f"africastalking: {response.status_code} {response.text[:100]}",
+                transient=response.status_code >= 500,
+            )
         reply = _json(response)
         entries = reply.get("entries") if isinstance(reply, dict) else None
         if not entries:
@@ -168,10 +185,14 @@ class AfricasTalkingProvider(Provider):
     def parse_report(self, form: Mapping[str, str]) -> DeliveryReport | OptOutNotice | None:
         if form.get("id"):
             status = form.get("status", "")
-            return DeliveryReport(self.name, form["id"][:64], REPORT_STATUS.get(status),
-                                  form.get("failureReason") or None,
-                                  opted_out=form.get("failureReason") == "UserInBlacklist",
-                                  phone=form.get("phoneNumber") or None)
+            return DeliveryReport(
+                self.name,
+                form["id"][:64],
+                REPORT_STATUS.get(status),
+                form.get("failureReason") or None,
+                opted_out=form.get("failureReason") == "UserInBlacklist",
+                phone=form.get("phoneNumber") or None,
+            )
         if form.get("phoneNumber") and "senderId" in form:  # bulk SMS opt-out notification
             return OptOutNotice(self.name, form["phoneNumber"])
         return None

@@ -24,7 +24,15 @@ def check(config) -> None:
 
 def webhook_urls(config, public: str) -> tuple[str, list[tuple[str, str]]]:
     token = f"?token={config.at_webhook_token}"
-    return ("Africa's Talking callback URLs (the token is this install's; keep them private):",
-            [(label, f"{public}{path}{token}") for label, path in (
-                ("USSD", "/ussd/africastalking"), ("SMS", "/sms/africastalking"),
-                ("delivery", "/status/africastalking"), ("voice", "/voice/africastalking"))])
+    return (
+        "Africa's Talking callback URLs (the token is this install's; keep them private):",
+        [
+            (label, f"{public}{path}{token}")
+            for label, path in (
+                ("USSD", "/ussd/africastalking"),
+                ("SMS", "/sms/africastalking"),
+                ("delivery", "/status/africastalking"),
+                ("voice", "/voice/africastalking"),
+            )
+        ],
+    )

@@ -39,9 +39,18 @@ def _text(body: str, status: int = 200) -> Response:
 @guard(refusals.ussd)
 def ussd_hop():
     form = request.form
-    return _text(ussd.answer("africastalking", lambda: UssdHop(
-        session_id=form.get("sessionId", ""), phone=form.get("phoneNumber", ""), text=form.get("text", ""),
-        service_code=form.get("serviceCode", ""), network_code=form.get("networkCode", ""))))
+    return _text(
+        ussd.answer(
+            "africastalking",
+            lambda: UssdHop(
+                session_id=form.get("sessionId", ""),
+                phone=form.get("phoneNumber", ""),
+                text=form.get("text", ""),
+                service_code=form.get("serviceCode", ""),
+                network_code=form.get("networkCode", ""),
+            ),
+        )
+    )
 
 
 @bp.post("/sms/africastalking")
@@ -73,14 +82,14 @@ def voice():
     if form.get("isActive", "1") == "0":  # the end-of-call notification
         calls.ended("africastalking", call_id)
         if call_id and form.get("direction", "Inbound") == "Outbound":
-            outbound_calls.settle(runtime().services, "africastalking", call_id,
-                                  outbound_calls.at_outcome(form))
+            outbound_calls.settle(runtime().services, "africastalking", call_id, outbound_calls.at_outcome(form))
         return calls.xml(markup.empty())
     callback = f"{calls.base()}/voice/africastalking?token={current_app.config['GATEWAY'].at_webhook_token}"
     incoming = form.get("direction", "Inbound") == "Inbound"
     caller = form.get("callerNumber", "") if incoming else form.get("destinationNumber", "")
-    studio = calls.studio_step("africastalking", call_id, form.get("dtmfDigits", ""),
-                               form.get("recordingUrl", ""), caller)
+    studio = calls.studio_step(
+        "africastalking", call_id, form.get("dtmfDigits", ""), form.get("recordingUrl", ""), caller
+    )
     if studio is not None:
         return calls.xml(_render(studio, callback))
     if incoming and calls.call_back("africastalking", call_id, caller):
@@ -90,6 +99,13 @@ def voice():
         with runtime().db.session() as db:
             row = outbound_calls.find(db, "africastalking", call_id)
             placed = row.id if row is not None else None
-    step = calls.step("africastalking", call_id, caller, form.get("dtmfDigits", ""),
-                      form.get("recordingUrl", ""), request.args.get("silent") == "1", placed)
+    step = calls.step(
+        "africastalking",
+        call_id,
+        caller,
+        form.get("dtmfDigits", ""),
+        form.get("recordingUrl", ""),
+        request.args.get("silent") == "1",
+        placed,
+    )
     return calls.xml(_render(step, callback))

@@ -26,8 +26,9 @@ def status_command() -> None:
     provider = _android(open_services())
     for entry in provider.pool.status():
         state = "in rotation" if entry.in_rotation else f"RESTING: {entry.reason}"
-        click.echo(f"{entry.phone.name:<28} {state:<40} {entry.sent_last_minute:>3}/{provider.rate} "
-                   "texts in the last minute")
+        click.echo(
+            f"{entry.phone.name:<28} {state:<40} {entry.sent_last_minute:>3}/{provider.rate} texts in the last minute"
+        )
 
 
 @phones.command("webhooks")
@@ -47,10 +48,15 @@ def webhooks_command(url: str) -> None:
     try:
         done = provider.register_webhooks(url)
     except (requests.RequestException, APIError) as exc:
-        fail(f"a phone did not take the webhooks ({type(exc).__name__}: {exc}); is the app's server "
-             f"on and ANDROID_API_URL, ANDROID_USERNAME and ANDROID_PASSWORD right?")
+        fail(
+            f"a phone did not take the webhooks ({type(exc).__name__}: {exc}); is the app's server "
+            f"on and ANDROID_API_URL, ANDROID_USERNAME and ANDROID_PASSWORD right?"
+        )
     for phone, event, hook in done:
         click.echo(f"{phone}: {event} -> {url} (id {hook})")
     if not services.config.android_signing_key:
-        click.secho("warning: ANDROID_SIGNING_KEY is not set, so every webhook will be refused (403); "
-                    "copy the app's signing key into it", fg="yellow")
+        click.secho(
+            "warning: ANDROID_SIGNING_KEY is not set, so every webhook will be refused (403); "
+            "copy the app's signing key into it",
+            fg="yellow",
+        )

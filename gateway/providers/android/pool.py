@@ -100,8 +100,7 @@ class PhonePool:
         else:
             self.redis.zrem(key, slot.token)
 
-    def acquire(self, urgent: bool = False, wait_s: float = 0.0, clock=time.time,
-                sleep=time.sleep) -> Slot | None:
+    def acquire(self, urgent: bool = False, wait_s: float = 0.0, clock=time.time, sleep=time.sleep) -> Slot | None:
         """A phone that may send one text now, its slot taken; None if none frees
         within ``wait_s`` (or every phone is out of the rotation). An urgent text (a
         reply) may use a phone's room up to the hard limit; bulk keeps to the rate.
@@ -112,8 +111,7 @@ class PhonePool:
             soonest = None
             for phone in self._in_turn():
                 now, token = clock(), uuid.uuid4().hex
-                wait = float(self._take(keys=[self._sent_key(phone)],
-                                        args=[now, self.window_s, limit, token]))
+                wait = float(self._take(keys=[self._sent_key(phone)], args=[now, self.window_s, limit, token]))
                 if wait <= 0:
                     return Slot(phone, token)
                 soonest = wait if soonest is None else min(soonest, wait)
@@ -139,8 +137,7 @@ class PhonePool:
         for phone in self.phones:
             out = self.redis.get(f"android:out:{phone.name}")
             sent = self.redis.zcount(self._sent_key(phone), now - self.window_s, "+inf")
-            found.append(PhoneStatus(phone, out is None, int(sent),
-                                     out.decode("utf-8", "replace") if out else None))
+            found.append(PhoneStatus(phone, out is None, int(sent), out.decode("utf-8", "replace") if out else None))
         return found
 
     def _in_turn(self) -> list[Phone]:

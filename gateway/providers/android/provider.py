@@ -65,8 +65,10 @@ class AndroidProvider(Provider):
 
     def __init__(self, config):
         if config.sms_provider == "android" and not config.android_api_url:
-            raise ConfigError("ANDROID_API_URL", "set it to the phone's local server "
-                                                 "(http://<phone-ip>:8080) or a server's …/3rdparty/v1")
+            raise ConfigError(
+                "ANDROID_API_URL",
+                "set it to the phone's local server (http://<phone-ip>:8080) or a server's …/3rdparty/v1",
+            )
         self.username, self.password = config.android_username, config.android_password
         self.signing_key = config.android_signing_key
         self.phones = phones_from(config.android_api_url, config.android_phones)
@@ -96,8 +98,15 @@ class AndroidProvider(Provider):
         """Which phones are sending, and why others rest (for /healthz)."""
         if self.pool is None:
             return None
-        return [{"name": p.phone.name, "in_rotation": p.in_rotation, "sent_last_minute": p.sent_last_minute,
-                 "reason": p.reason} for p in self.pool.status()]
+        return [
+            {
+                "name": p.phone.name,
+                "in_rotation": p.in_rotation,
+                "sent_last_minute": p.sent_last_minute,
+                "reason": p.reason,
+            }
+            for p in self.pool.status()
+        ]
 
     def answered(self, device_id: str | None) -> None:
         """The phone ``device_id`` pinged us: it is alive, so back in the rotation."""
@@ -109,32 +118,46 @@ class AndroidProvider(Provider):
 
     # ------------------------------------------------------------------ sending
 
-    def send(self, text: str, phones: Sequence[str], *, ids: Sequence[str] | None = None,
-             urgent: bool = True, ttl: int | None = None) -> list[SendOutcome]:
+    def send(
+        self,
+        text: str,
+        phones: Sequence[str],
+        *,
+        ids: Sequence[str] | None = None,
+        urgent: bool = True,
+        ttl: int | None = None,
+    ) -> list[SendOutcome]:
         ids = list(ids) if ids is not None else [None] * len(phones)
-        return [self._send_one(text, number, message_id, urgent, ttl)
-                for number, message_id in zip(phones, ids, strict=True)]
+        return [
+            self._send_one(text, number, message_id, urgent, ttl)
+            for number, message_id in zip(phones, ids, strict=True)
+        ]
 
-    def _send_one(self, text: str, number: str, message_id: str | None, urgent: bool,
-                  ttl: int | None) -> SendOutcome:
+    def _send_one(self, text: str, number: str, message_id: str | None, urgent: bool, ttl: int | None) -> SendOutcome:
         if self.pool is None:
             raise TransientProviderError("android: the phone pool is not attached to Redis")
         slot = self.pool.acquire(urgent=urgent, wait_s=REPLY_WAIT_S if urgent else BULK_WAIT_S)
         if slot is None:
-            return SendOutcome(number, False, error="android: no phone free (all resting or at their rate)",
-                               transient=True)
+            return SendOutcome(
+                number, False, error="android: no phone free (all resting or at their rate)", transient=True
+            )
         outcome, reached = self._send_through(slot.phone, text, number, message_id, urgent, ttl)
         self.pool.done(slot, reached_phone=reached)  # a refused connection gives its slot back
         return outcome
 
-    def _send_through(self, phone: Phone, text: str, number: str, message_id: str | None, urgent: bool,
-                      ttl: int | None) -> tuple[SendOutcome, bool]:
+    def _send_through(
+        self, phone: Phone, text: str, number: str, message_id: str | None, urgent: bool, ttl: int | None
+    ) -> tuple[SendOutcome, bool]:
         """(what became of the text, whether the request reached the phone)."""
         message = domain.Message(
-            phone_numbers=[number], text_message=domain.TextMessage(text=text), id=message_id,
+            phone_numbers=[number],
+            text_message=domain.TextMessage(text=text),
+            id=message_id,
             priority=domain.MessagePriority(URGENT if urgent else BULK),
-            ttl=None if urgent else (ttl or self.bulk_ttl), with_delivery_report=True,
-            device_id=phone.device_id)
+            ttl=None if urgent else (ttl or self.bulk_ttl),
+            with_delivery_report=True,
+            device_id=phone.device_id,
+        )
         try:
             with self._client(phone) as api:
                 state = api.send(message)
@@ -145,8 +168,7 @@ class AndroidProvider(Provider):
             status = exc.status_code or 0
             if status == 429 or status >= 500:  # it answered, and did not take it
                 self.pool.rest(phone, f"refused: HTTP {status}")
-                return SendOutcome(number, False, error=f"android {phone.name}: HTTP {status}",
-                                   transient=True), True
+                return SendOutcome(number, False, error=f"android {phone.name}: HTTP {status}", transient=True), True
             self.pool.answered(phone)
             return SendOutcome(number, False, error=f"android {phone.name}: HTTP {status}"), True
         self.pool.answered(phone)
@@ -155,8 +177,12 @@ class AndroidProvider(Provider):
         return SendOutcome(number, True, state.id or message_id), True
 
     def _client(self, phone: Phone) -> client.APIClient:
-        return client.APIClient(self.username or None, self.password, base_url=phone.url,
-                                http=RequestsHttpClient(_TimedSession(self.timeout_s)))
+        return client.APIClient(
+            self.username or None,
+            self.password,
+            base_url=phone.url,
+            http=RequestsHttpClient(_TimedSession(self.timeout_s)),
+        )
 
     def call(self, phone: str, answer_url: str, status_url: str) -> SendOutcome:
         return SendOutcome(phone, False, error="android phones place no calls; use Twilio or Somleng")
@@ -164,8 +190,7 @@ class AndroidProvider(Provider):
     # ------------------------------------------------------------------ webhooks
 
     def verified(self, body: bytes, headers: Mapping[str, str]) -> bool:
-        return signature.verify(self.signing_key, body, headers.get("X-Timestamp", ""),
-                                headers.get("X-Signature", ""))
+        return signature.verify(self.signing_key, body, headers.get("X-Timestamp", ""), headers.get("X-Signature", ""))
 
     def parse_event(self, event: Mapping[str, Any]) -> Inbound | DeliveryReport | None:
         """One webhook's JSON as an inbound text, a report, or None (pings, others)."""
@@ -175,12 +200,17 @@ class AndroidProvider(Provider):
         if kind == "sms:received":
             # The payload's messageId comes from the text itself (two "1"s collide);
             # the event id is unique, and the same on every retry of the event.
-            return Inbound(self.name, f"evt-{event['id']}", str(payload["phoneNumber"]),
-                           str(payload.get("message") or ""))
+            return Inbound(
+                self.name, f"evt-{event['id']}", str(payload["phoneNumber"]), str(payload.get("message") or "")
+            )
         if kind in REPORT_STATUS:
-            return DeliveryReport(self.name, str(payload["messageId"]), REPORT_STATUS[kind],
-                                  error=str(payload["reason"])[:200] if payload.get("reason") else None,
-                                  phone=str(payload.get("phoneNumber") or "") or None)
+            return DeliveryReport(
+                self.name,
+                str(payload["messageId"]),
+                REPORT_STATUS[kind],
+                error=str(payload["reason"])[:200] if payload.get("reason") else None,
+                phone=str(payload.get("phoneNumber") or "") or None,
+            )
         return None
 
     def parse_inbound(self, form: Mapping[str, str]) -> Inbound | None:
@@ -198,8 +228,12 @@ class AndroidProvider(Provider):
         for phone in {p.url: p for p in self.phones}.values():
             with self._client(phone) as api:
                 for event in EVENTS:
-                    hook = domain.Webhook(id=f"outreach-{event.replace(':', '-')}", url=url,
-                                          event=domain.WebhookEvent(event), device_id=phone.device_id)
+                    hook = domain.Webhook(
+                        id=f"outreach-{event.replace(':', '-')}",
+                        url=url,
+                        event=domain.WebhookEvent(event),
+                        device_id=phone.device_id,
+                    )
                     created = api.create_webhook(hook)
                     done.append((phone.name, event, created.id or hook.id))
         return done

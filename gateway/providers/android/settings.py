@@ -22,16 +22,24 @@ class Settings:
 
 def check(config) -> None:
     if config.android_rate > 29:
-        raise ConfigError("ANDROID_RATE", f"Android refuses more than about 30 texts a minute "
-                                          f"from one app; use 29 or fewer (20 is safe), got {config.android_rate}")
+        raise ConfigError(
+            "ANDROID_RATE",
+            f"Android refuses more than about 30 texts a minute "
+            f"from one app; use 29 or fewer (20 is safe), got {config.android_rate}",
+        )
     if config.sms_provider == "android" and not config.android_signing_key:
-        raise ConfigError("ANDROID_SIGNING_KEY", "SMS_PROVIDER=android needs ANDROID_SIGNING_KEY (the app's "
-                                                 "Settings → Webhooks → Signing key): without it nobody "
-                                                 "can check that a webhook really comes from your phones")
+        raise ConfigError(
+            "ANDROID_SIGNING_KEY",
+            "SMS_PROVIDER=android needs ANDROID_SIGNING_KEY (the app's "
+            "Settings → Webhooks → Signing key): without it nobody "
+            "can check that a webhook really comes from your phones",
+        )
 
 
 def webhook_urls(config, public: str) -> tuple[str, list[tuple[str, str]]] | None:
     if not config.android_signing_key:
         return None
-    return ("Android phones (signed with ANDROID_SIGNING_KEY; register it on each phone with "
-            "`outreach phones webhooks`, docs/android.md):", [("SMS", f"{public}/sms/android")])
+    return (
+        "Android phones (signed with ANDROID_SIGNING_KEY; `outreach phones webhooks` registers it):",
+        [("SMS", f"{public}/sms/android")],
+    )

@@ -16,8 +16,7 @@ MAX_SKEW_S = 300
 
 
 def sign(key: str, body: bytes, timestamp: str) -> str:
-    return hmac.new(key.encode("utf-8"), body + timestamp.encode("ascii", "replace"),
-                    hashlib.sha256).hexdigest()
+    return hmac.new(key.encode("utf-8"), body + timestamp.encode("ascii", "replace"), hashlib.sha256).hexdigest()
 
 
 def verify(key: str, body: bytes, timestamp: str, signature: str, now: float | None = None) -> bool:

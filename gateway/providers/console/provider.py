@@ -24,4 +24,3 @@ class ConsoleProvider(Provider):
 
     def call(self, phone: str, answer_url: str, status_url: str) -> SendOutcome:
         return SendOutcome(phone, True, f"console-call-{uuid.uuid4().hex[:12]}")
-

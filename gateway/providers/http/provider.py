@@ -98,14 +98,18 @@ class AggregatorShape:
             raise ConfigError("HTTP_AGGREGATOR_CONFIG", f"{path}: ussd.reply.as is text, json or form")
         token = str(data.get("token") or "")
         if len(token) < 16:  # without it anyone could post as the aggregator
-            raise ConfigError("HTTP_AGGREGATOR_CONFIG", f"{path}: needs token: with 16 or more characters, "
-                                                        "which the aggregator sends as ?token=… or X-Token")
+            raise ConfigError(
+                "HTTP_AGGREGATOR_CONFIG",
+                f"{path}: needs token: with 16 or more characters, which the aggregator sends as ?token=… or X-Token",
+            )
         inbound = {"from": "from", "text": "text", "id": "id", **(sms.get("inbound") or {})}
         report = dict(sms.get("report") or {})
         for word in ("delivered", "failed"):
             if not isinstance(report.get(word, []), list):
-                raise ConfigError("HTTP_AGGREGATOR_CONFIG", f"{path}: sms.report.{word} is a list of the "
-                                                            "aggregator's words for it, like [DELIVRD, delivered]")
+                raise ConfigError(
+                    "HTTP_AGGREGATOR_CONFIG",
+                    f"{path}: sms.report.{word} is a list of the aggregator's words for it, like [DELIVRD, delivered]",
+                )
         return cls(token, inbound, send, ussd, report)
 
     def ussd_field(self, name: str, default: str) -> str:
@@ -114,8 +118,13 @@ class AggregatorShape:
     @property
     def ussd_reply(self) -> UssdReplyShape:
         spec = self.ussd.get("reply") or {}
-        return UssdReplyShape(spec.get("as", "text"), spec.get("text", "message"), spec.get("flag", "action"),
-                              spec.get("continue", "CON"), spec.get("end", "END"))
+        return UssdReplyShape(
+            spec.get("as", "text"),
+            spec.get("text", "message"),
+            spec.get("flag", "action"),
+            spec.get("continue", "CON"),
+            spec.get("end", "END"),
+        )
 
 
 def pick(data: Mapping[str, Any], path: str) -> Any:
@@ -153,21 +162,27 @@ class HttpProvider(Provider):
         self.timeout_s = config.provider_timeout_ms / 1000
         self.session = SettledSession()
 
-    def send(self, text: str, phones: Sequence[str], *, ids: Sequence[str] | None = None,
-             **options) -> list[SendOutcome]:
+    def send(
+        self, text: str, phones: Sequence[str], *, ids: Sequence[str] | None = None, **options
+    ) -> list[SendOutcome]:
         ids = list(ids) if ids is not None else [""] * len(phones)
         return [self._send_one(text, phone, message_id) for phone, message_id in zip(phones, ids, strict=True)]
 
     def _send_one(self, text: str, phone: str, message_id: str) -> SendOutcome:
         spec = self.shape.send
-        body = fill(spec.get("body") or {"to": "{to}", "text": "{text}"},
-                    {"to": phone, "text": text, "id": message_id or ""})
+        body = fill(
+            spec.get("body") or {"to": "{to}", "text": "{text}"}, {"to": phone, "text": text, "id": message_id or ""}
+        )
         headers = {str(k): str(v) for k, v in (spec.get("headers") or {}).items()}
         as_json = spec.get("content_type", "json") == "json"
         try:
             response = self.session.request(
-                str(spec.get("method", "POST")).upper(), spec["url"], headers=headers,
-                timeout=self.timeout_s, **({"json": body} if as_json else {"data": body}))
+                str(spec.get("method", "POST")).upper(),
+                spec["url"],
+                headers=headers,
+                timeout=self.timeout_s,
+                **({"json": body} if as_json else {"data": body}),
+            )
         except requests.RequestException as exc:
             return transport_outcome(phone, "http aggregator", exc)
         if response.status_code in (spec.get("ok_statuses") or range(200, 300)):
@@ -197,6 +212,11 @@ class HttpProvider(Provider):
         message_id, word = pick(data, spec.get("id", "id")), pick(data, spec.get("status", "status"))
         if message_id in (None, "") or word is None:
             return None
-        status = ("delivered" if str(word) in map(str, spec.get("delivered", ["delivered"]))
-                  else "failed" if str(word) in map(str, spec.get("failed", ["failed"])) else None)
+        status = (
+            "delivered"
+            if str(word) in map(str, spec.get("delivered", ["delivered"]))
+            else "failed"
+            if str(word) in map(str, spec.get("failed", ["failed"]))
+            else None
+        )
         return DeliveryReport(self.name, str(message_id)[:64], status)

@@ -14,8 +14,10 @@ class Settings:
 
 def check(config) -> None:
     if config.sms_provider == "http" and not config.http_aggregator_config:
-        raise ConfigError("HTTP_AGGREGATOR_CONFIG", "SMS_PROVIDER=http needs HTTP_AGGREGATOR_CONFIG, a YAML "
-                                                    "file describing the aggregator (with its token:)")
+        raise ConfigError(
+            "HTTP_AGGREGATOR_CONFIG",
+            "SMS_PROVIDER=http needs HTTP_AGGREGATOR_CONFIG, a YAML file describing the aggregator (with its token:)",
+        )
 
 
 def webhook_urls(config, public: str) -> tuple[str, list[tuple[str, str]]] | None:
@@ -25,6 +27,10 @@ def webhook_urls(config, public: str) -> tuple[str, list[tuple[str, str]]] | Non
     from gateway.providers.http.provider import AggregatorShape
 
     token = AggregatorShape.load(config.http_aggregator_config).token
-    return ("HTTP aggregator:", [(label, f"{public}{path}?token={token}")
-                                 for label, path in (("USSD", "/ussd/http"), ("SMS", "/sms/http"),
-                                                     ("delivery", "/status/http"))])
+    return (
+        "HTTP aggregator:",
+        [
+            (label, f"{public}{path}?token={token}")
+            for label, path in (("USSD", "/ussd/http"), ("SMS", "/sms/http"), ("delivery", "/status/http"))
+        ],
+    )

@@ -87,11 +87,12 @@ def ussd_hop():
 
     def read() -> UssdHop:
         fields = request_fields()
-        return UssdHop(session_id=str(pick(fields, shape.ussd_field("session", "sessionId")) or ""),
-                       phone=str(pick(fields, shape.ussd_field("phone", "phoneNumber")) or ""),
-                       text=str(pick(fields, shape.ussd_field("text", "text")) or ""),
-                       latest=shape.ussd_field("text_is", "cumulative") == "latest",
-                       hop_id=str(pick(fields, shape.ussd_field("hop_id", "")) or "")
-                       if shape.ussd.get("hop_id") else "")
+        return UssdHop(
+            session_id=str(pick(fields, shape.ussd_field("session", "sessionId")) or ""),
+            phone=str(pick(fields, shape.ussd_field("phone", "phoneNumber")) or ""),
+            text=str(pick(fields, shape.ussd_field("text", "text")) or ""),
+            latest=shape.ussd_field("text_is", "cumulative") == "latest",
+            hop_id=str(pick(fields, shape.ussd_field("hop_id", "")) or "") if shape.ussd.get("hop_id") else "",
+        )
 
     return _answer(ussd.answer("http", read))

@@ -79,8 +79,9 @@ class SmppLink:
                 backoff = 1
                 self._serve(stop)
             except (smpp_errors.ConnectionError, smpp_errors.PDUError, OSError) as exc:
-                log.warning("smpp link to %s:%s lost: %s", self.config.smpp_host, self.config.smpp_port,
-                            type(exc).__name__)
+                log.warning(
+                    "smpp link to %s:%s lost: %s", self.config.smpp_host, self.config.smpp_port, type(exc).__name__
+                )
             finally:
                 self._let_go()
             if not stop.is_set():
@@ -88,8 +89,9 @@ class SmppLink:
                 backoff = min(backoff * 2, LONGEST_BACKOFF_S)
 
     def _bind(self) -> None:
-        client = smpplib.client.Client(self.config.smpp_host, self.config.smpp_port, timeout=10,
-                                       allow_unknown_opt_params=True)
+        client = smpplib.client.Client(
+            self.config.smpp_host, self.config.smpp_port, timeout=10, allow_unknown_opt_params=True
+        )
         client.set_message_sent_handler(self._submitted)
         client.set_message_received_handler(self._delivered)
         client.set_error_pdu_handler(lambda pdu: None)  # a refused submit_sm is answered in _submitted
@@ -123,8 +125,14 @@ class SmppLink:
         self.bound.clear()
         self.redis.delete(smpp.ALIVE_KEY)
         for ref in list(self.pending):
-            self._answer(ref, {"accepted": False, "ambiguous": True,
-                               "error": "smpp: the connection dropped before the SMSC answered"})
+            self._answer(
+                ref,
+                {
+                    "accepted": False,
+                    "ambiguous": True,
+                    "error": "smpp: the connection dropped before the SMSC answered",
+                },
+            )
         self.inflight.clear()
         self.again.clear()
         if self.client is not None:
@@ -162,8 +170,14 @@ class SmppLink:
             self._answer(ref, {"accepted": False, "transient": True, "error": "smpp: waited too long; not sent"})
             return
         parts = smpp.split(request["text"])
-        self.pending[ref] = {"total": len(parts.bodies), "ids": {}, "refused": None, "to": request["to"],
-                             "parts": parts, "deadline": request.get("deadline", 0)}
+        self.pending[ref] = {
+            "total": len(parts.bodies),
+            "ids": {},
+            "refused": None,
+            "to": request["to"],
+            "parts": parts,
+            "deadline": request.get("deadline", 0),
+        }
         for number in range(len(parts.bodies)):
             self._submit_part(ref, number)
 
@@ -172,10 +186,15 @@ class SmppLink:
         parts = entry["parts"]
         pdu = self.client.send_message(
             source_addr_ton=consts.SMPP_TON_INTL if source.isdigit() else consts.SMPP_TON_ALNUM,
-            source_addr=source, dest_addr_ton=consts.SMPP_TON_INTL, dest_addr_npi=consts.SMPP_NPI_ISDN,
-            destination_addr=entry["to"].lstrip("+"), short_message=parts.bodies[number],
-            data_coding=parts.data_coding, esm_class=parts.esm_class,
-            registered_delivery=1 if number == 0 else 0)  # the receipt names the first part's id
+            source_addr=source,
+            dest_addr_ton=consts.SMPP_TON_INTL,
+            dest_addr_npi=consts.SMPP_NPI_ISDN,
+            destination_addr=entry["to"].lstrip("+"),
+            short_message=parts.bodies[number],
+            data_coding=parts.data_coding,
+            esm_class=parts.esm_class,
+            registered_delivery=1 if number == 0 else 0,
+        )  # the receipt names the first part's id
         self.inflight[pdu.sequence] = (ref, number)
         self.sent_at.append(time.monotonic())
 
@@ -186,8 +205,15 @@ class SmppLink:
             return
         if entry["deadline"] < time.time():
             taken = bool(entry["ids"])  # the member may have some of it
-            self._answer(ref, {"accepted": False, "transient": not taken, "ambiguous": taken,
-                               "error": "smpp: the SMSC stayed too busy; " + ("partly sent" if taken else "not sent")})
+            self._answer(
+                ref,
+                {
+                    "accepted": False,
+                    "transient": not taken,
+                    "ambiguous": taken,
+                    "error": "smpp: the SMSC stayed too busy; " + ("partly sent" if taken else "not sent"),
+                },
+            )
             return
         self._submit_part(ref, number)
 
@@ -211,8 +237,7 @@ class SmppLink:
             self._answer(ref, {"accepted": True, "message_id": entry["ids"].get(0)})
         else:
             status = entry["refused"]
-            self._answer(ref, {"accepted": False,
-                               "error": f"smpp: {consts.DESCRIPTIONS.get(status, hex(status))}"})
+            self._answer(ref, {"accepted": False, "error": f"smpp: {consts.DESCRIPTIONS.get(status, hex(status))}"})
 
     def _answer(self, ref: str, result: dict) -> None:
         self.pending.pop(ref, None)

@@ -36,8 +36,16 @@ URGENT_LIST, BULK_LIST = "smpp:out:urgent", "smpp:out:bulk"  # the link takes re
 ALIVE_KEY = "smpp:bound"  # set while the link is bound; a send with no link is not sent
 RECEIPT_FLAG = 0x04  # esm_class: this deliver_sm is a delivery receipt
 UDH_FLAG = 0x40  # esm_class: short_message starts with a user data header
-RECEIPT_STATUS = {"DELIVRD": "delivered", "UNDELIV": "failed", "REJECTD": "failed", "EXPIRED": "failed",
-                  "DELETED": "failed", "UNKNOWN": None, "ACCEPTD": None, "ENROUTE": None}
+RECEIPT_STATUS = {
+    "DELIVRD": "delivered",
+    "UNDELIV": "failed",
+    "REJECTD": "failed",
+    "EXPIRED": "failed",
+    "DELETED": "failed",
+    "UNKNOWN": None,
+    "ACCEPTD": None,
+    "ENROUTE": None,
+}
 _RECEIPT = re.compile(r"id:(?P<id>\S+).*?stat:(?P<stat>[A-Z]+)(?:.*?err:(?P<err>\w+))?", re.S)
 
 
@@ -64,7 +72,7 @@ def decode(short_message: bytes, data_coding: int, esm_class: int) -> tuple[str,
     concat = None
     if esm_class & UDH_FLAG and short_message:
         header_len = short_message[0]
-        header, short_message = short_message[1:1 + header_len], short_message[1 + header_len:]
+        header, short_message = short_message[1 : 1 + header_len], short_message[1 + header_len :]
         if len(header) >= 5 and header[0] == 0x00:  # IE 0: 8-bit reference concatenation
             concat = (header[2], header[3], header[4])
     if data_coding == consts.SMPP_ENCODING_ISO10646:
@@ -100,11 +108,19 @@ class SmppProvider(Provider):
     def attach(self, redis) -> None:
         self.redis = redis
 
-    def send(self, text: str, phones: Sequence[str], *, ids: Sequence[str] | None = None,
-             urgent: bool = True, ttl: int | None = None) -> list[SendOutcome]:
+    def send(
+        self,
+        text: str,
+        phones: Sequence[str],
+        *,
+        ids: Sequence[str] | None = None,
+        urgent: bool = True,
+        ttl: int | None = None,
+    ) -> list[SendOutcome]:
         ids = list(ids) if ids is not None else [None] * len(phones)
-        return [self._send_one(text, phone, ref or uuid.uuid4().hex, urgent)
-                for phone, ref in zip(phones, ids, strict=True)]
+        return [
+            self._send_one(text, phone, ref or uuid.uuid4().hex, urgent) for phone, ref in zip(phones, ids, strict=True)
+        ]
 
     def _bound(self) -> bool:
         """Whether the link holds a bind, waiting a few seconds for one being remade."""
@@ -117,8 +133,9 @@ class SmppProvider(Provider):
 
     def _send_one(self, text: str, phone: str, ref: str, urgent: bool) -> SendOutcome:
         if self.redis is None or not self._bound():
-            return SendOutcome(phone, False, error="smpp: the link is not bound (is `outreach smpp` running?)",
-                               transient=True)
+            return SendOutcome(
+                phone, False, error="smpp: the link is not bound (is `outreach smpp` running?)", transient=True
+            )
         request = json.dumps({"ref": ref, "to": phone, "text": text, "deadline": time.time() + self.wait_s})
         self.redis.delete(result_key(ref))
         self.redis.rpush(URGENT_LIST if urgent else BULK_LIST, request)
@@ -129,12 +146,16 @@ class SmppProvider(Provider):
         if answered is None:
             if self.redis.lrem(URGENT_LIST if urgent else BULK_LIST, 1, request):
                 return SendOutcome(phone, False, error="smpp: the link was too busy; not sent", transient=True)
-            return SendOutcome(phone, False, error="smpp: no answer from the SMSC; may have been sent",
-                               ambiguous=True)
+            return SendOutcome(phone, False, error="smpp: no answer from the SMSC; may have been sent", ambiguous=True)
         result = json.loads(answered[1])
-        return SendOutcome(phone, bool(result.get("accepted")), result.get("message_id"),
-                           result.get("error"), transient=bool(result.get("transient")),
-                           ambiguous=bool(result.get("ambiguous")))
+        return SendOutcome(
+            phone,
+            bool(result.get("accepted")),
+            result.get("message_id"),
+            result.get("error"),
+            transient=bool(result.get("transient")),
+            ambiguous=bool(result.get("ambiguous")),
+        )
 
     def call(self, phone: str, answer_url: str, status_url: str) -> SendOutcome:
         return SendOutcome(phone, False, error="SMPP places no calls; use Twilio or Somleng")

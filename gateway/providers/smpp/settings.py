@@ -24,5 +24,6 @@ class Settings:
 
 def check(config) -> None:
     if config.sms_provider == "smpp" and not (config.smpp_host and config.smpp_system_id):
-        raise ConfigError("SMPP_HOST", "SMS_PROVIDER=smpp needs SMPP_HOST, SMPP_SYSTEM_ID and "
-                                       "SMPP_PASSWORD from your aggregator")
+        raise ConfigError(
+            "SMPP_HOST", "SMS_PROVIDER=smpp needs SMPP_HOST, SMPP_SYSTEM_ID and SMPP_PASSWORD from your aggregator"
+        )

@@ -27,8 +27,15 @@ from gateway.providers.base import (
 from gateway.providers.media import MediaHosts, download, host_of
 
 OPTED_OUT_CODES = {21610}
-REPORT_STATUS = {"delivered": "delivered", "undelivered": "failed", "failed": "failed",
-                 "sent": "sent", "queued": None, "accepted": None, "sending": None}
+REPORT_STATUS = {
+    "delivered": "delivered",
+    "undelivered": "failed",
+    "failed": "failed",
+    "sent": "sent",
+    "queued": None,
+    "accepted": None,
+    "sending": None,
+}
 
 
 class TwilioProvider(Provider):
@@ -42,17 +49,22 @@ class TwilioProvider(Provider):
         settings = environment_settings(config.twilio_api_url)
         http = TwilioHttpClient(timeout=config.provider_timeout_ms / 1000, proxy=settings["proxies"] or None)
         http.session.trust_env, http.session.verify = False, settings["verify"]
-        self.client = Client(config.twilio_account_sid or "AC" + "0" * 32,
-                             config.twilio_auth_token or "unset", http_client=http)
+        self.client = Client(
+            config.twilio_account_sid or "AC" + "0" * 32, config.twilio_auth_token or "unset", http_client=http
+        )
         self.client.api.base_url = config.twilio_api_url.rstrip("/")
-        self.sender = ({"messaging_service_sid": config.twilio_messaging_service_sid}
-                       if config.twilio_messaging_service_sid else {"from_": config.twilio_from})
+        self.sender = (
+            {"messaging_service_sid": config.twilio_messaging_service_sid}
+            if config.twilio_messaging_service_sid
+            else {"from_": config.twilio_from}
+        )
         self.caller_id = config.twilio_from  # a voice-capable number (a messaging service cannot call)
         self.auth = (config.twilio_account_sid, config.twilio_auth_token)
         self.timeout = config.provider_timeout_ms / 1000
         # Twilio's own media hosts, and the API host it is reached at here.
-        self.media = MediaHosts.of(config.recording_hosts, (".twilio.com", host_of(config.twilio_api_url)),
-                                   config.recording_private_ok())
+        self.media = MediaHosts.of(
+            config.recording_hosts, (".twilio.com", host_of(config.twilio_api_url)), config.recording_private_ok()
+        )
         self.concurrency = max(1, config.send_concurrency)
         base = config.public_base_url.rstrip("/")
         self.status_callback = f"{base}/status/twilio" if base else None
@@ -79,21 +91,33 @@ class TwilioProvider(Provider):
             return transport_outcome(phone, "twilio", exc)
         except TwilioRestException as exc:
             transient = exc.status == 429 or exc.status >= 500  # it answered: not taken
-            return SendOutcome(phone, False, error=f"{exc.code or exc.status}",
-                               transient=transient, opted_out=exc.code in OPTED_OUT_CODES)
+            return SendOutcome(
+                phone,
+                False,
+                error=f"{exc.code or exc.status}",
+                transient=transient,
+                opted_out=exc.code in OPTED_OUT_CODES,
+            )
         return SendOutcome(phone, True, message.sid)
 
     def call(self, phone: str, answer_url: str, status_url: str) -> SendOutcome:
         """Twilio Calls API; its final status (completed, busy, no-answer, failed)
         comes to ``status_url``."""
         try:
-            placed = self.client.calls.create(to=phone, from_=self.caller_id, url=answer_url, method="POST",
-                                              status_callback=status_url, status_callback_method="POST")
+            placed = self.client.calls.create(
+                to=phone,
+                from_=self.caller_id,
+                url=answer_url,
+                method="POST",
+                status_callback=status_url,
+                status_callback_method="POST",
+            )
         except requests.RequestException as exc:
             return transport_outcome(phone, "twilio", exc)
         except TwilioRestException as exc:
-            return SendOutcome(phone, False, error=f"{exc.code or exc.status}",
-                               transient=exc.status == 429 or exc.status >= 500)
+            return SendOutcome(
+                phone, False, error=f"{exc.code or exc.status}", transient=exc.status == 429 or exc.status >= 500
+            )
         return SendOutcome(phone, True, placed.sid)
 
     def parse_inbound(self, form: Mapping[str, str]) -> Inbound | None:
@@ -107,5 +131,11 @@ class TwilioProvider(Provider):
             return None
         code = form.get("ErrorCode") or None
         opted_out = bool(code and code.isdigit() and int(code) in OPTED_OUT_CODES)
-        return DeliveryReport(self.name, sid[:64], REPORT_STATUS.get(form.get("MessageStatus", "")),
-                              code, opted_out=opted_out, phone=form.get("To") or None)
+        return DeliveryReport(
+            self.name,
+            sid[:64],
+            REPORT_STATUS.get(form.get("MessageStatus", "")),
+            code,
+            opted_out=opted_out,
+            phone=form.get("To") or None,
+        )

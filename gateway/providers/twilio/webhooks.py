@@ -38,7 +38,8 @@ def _authentic() -> bool:
     url = f"{base}{request.path}" + (f"?{query}" if query else "")
     signature = request.headers.get("X-Twilio-Signature", "")
     return bool(signature) and RequestValidator(config.twilio_auth_token).validate(
-        url, request.form.to_dict(), signature)
+        url, request.form.to_dict(), signature
+    )
 
 
 guard = webhook("twilio", _configured, _authentic)
@@ -93,6 +94,13 @@ def voice():
     if incoming and calls.call_back("twilio", call_id, caller):
         return calls.xml(markup.reject())
     placed = request.args.get("call", "")
-    step = calls.step("twilio", call_id, caller, form.get("Digits", ""), form.get("RecordingUrl", ""),
-                      request.args.get("silent") == "1", int(placed) if placed.isdigit() else None)
+    step = calls.step(
+        "twilio",
+        call_id,
+        caller,
+        form.get("Digits", ""),
+        form.get("RecordingUrl", ""),
+        request.args.get("silent") == "1",
+        int(placed) if placed.isdigit() else None,
+    )
     return calls.xml(_render(step, action))
