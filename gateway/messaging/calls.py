@@ -29,28 +29,8 @@ from gateway.store.models import OutboundMessage, utcnow
 from gateway.store.states import MessageState
 
 log = logging.getLogger(__name__)
-ANSWERED, RETRY, FAILED = "answered", "retry", "failed"
-# Final call statuses, as each provider names them.
-TWILIO_OUTCOME = {"completed": ANSWERED, "busy": RETRY, "no-answer": RETRY, "failed": FAILED, "canceled": FAILED}
-AT_RETRY_CAUSES = {
-    "NO_ANSWER",
-    "USER_BUSY",
-    "NO_USER_RESPONSE",
-    "CALL_REJECTED",
-    "ORIGINATOR_CANCEL",
-    "NORMAL_TEMPORARY_FAILURE",
-    "RECOVERY_ON_TIMER_EXPIRE",
-}
+ANSWERED, RETRY, FAILED = "answered", "retry", "failed"  # a placed call's end (providers map theirs)
 CALLBACK_DEDUPE_S = 300  # ringing three times in a row earns one call-back
-
-
-def at_outcome(form) -> str:
-    """Africa's Talking's end-of-call post: ``status`` and ``hangupCause``."""
-    cause = (form.get("hangupCause") or "").upper()
-    status = form.get("status") or form.get("callSessionState") or ""
-    if status in ("NotAnswered", "Failed", "Aborted") or cause in AT_RETRY_CAUSES:
-        return RETRY if cause in AT_RETRY_CAUSES or status == "NotAnswered" else FAILED
-    return ANSWERED
 
 
 def answer_url(base: str, message_id: int) -> str:

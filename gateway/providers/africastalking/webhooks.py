@@ -18,6 +18,25 @@ from gateway.webhooks import calls, inbound, refusals, reports, ussd
 from gateway.webhooks.guard import same, webhook
 
 bp = Blueprint("africastalking", __name__)
+# Hang-up causes of a placed call worth calling again.
+RETRY_CAUSES = {
+    "NO_ANSWER",
+    "USER_BUSY",
+    "NO_USER_RESPONSE",
+    "CALL_REJECTED",
+    "ORIGINATOR_CANCEL",
+    "NORMAL_TEMPORARY_FAILURE",
+    "RECOVERY_ON_TIMER_EXPIRE",
+}
+
+
+def call_outcome(form) -> str:
+    """A placed call's end, from AT's end-of-call post: ``status`` and ``hangupCause``."""
+    cause = (form.get("hangupCause") or "").upper()
+    status = form.get("status") or form.get("callSessionState") or ""
+    if status in ("NotAnswered", "Failed", "Aborted") or cause in RETRY_CAUSES:
+        return outbound_calls.RETRY if cause in RETRY_CAUSES or status == "NotAnswered" else outbound_calls.FAILED
+    return outbound_calls.ANSWERED
 
 
 def _configured() -> bool:
@@ -82,7 +101,7 @@ def voice():
     if form.get("isActive", "1") == "0":  # the end-of-call notification
         calls.ended("africastalking", call_id)
         if call_id and form.get("direction", "Inbound") == "Outbound":
-            outbound_calls.settle(runtime().services, "africastalking", call_id, outbound_calls.at_outcome(form))
+            outbound_calls.settle(runtime().services, "africastalking", call_id, call_outcome(form))
         return calls.xml(markup.empty())
     callback = f"{calls.base()}/voice/africastalking?token={current_app.config['GATEWAY'].at_webhook_token}"
     incoming = form.get("direction", "Inbound") == "Inbound"

@@ -25,6 +25,14 @@ bp = Blueprint("twilio", __name__)
 log = logging.getLogger(__name__)
 EMPTY_TWIML = str(MessagingResponse())  # nothing to send back now: replies go out through the outbox
 FINAL_CALL_STATUS = ("completed", "busy", "failed", "no-answer", "canceled")
+# A placed call's final status, as Twilio names it.
+CALL_OUTCOME = {
+    "completed": outbound_calls.ANSWERED,
+    "busy": outbound_calls.RETRY,
+    "no-answer": outbound_calls.RETRY,
+    "failed": outbound_calls.FAILED,
+    "canceled": outbound_calls.FAILED,
+}
 
 
 def _configured() -> bool:
@@ -61,7 +69,7 @@ def status():
     """A text's delivery report, or the end of a call we placed."""
     form = request.form
     if form.get("CallSid") and form.get("CallStatus") and not form.get("MessageSid"):
-        outcome = outbound_calls.TWILIO_OUTCOME.get(form["CallStatus"])
+        outcome = CALL_OUTCOME.get(form["CallStatus"])
         if outcome is not None:  # None: not final yet (ringing, in-progress)
             try:
                 outbound_calls.settle(runtime().services, "twilio", form["CallSid"], outcome)
