@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import itertools
 import re
+import threading
 import time
 from datetime import datetime, timezone
 from zoneinfo import ZoneInfo
@@ -174,3 +175,36 @@ def tw_text(client, text, phone=PHONE, sid=None):
         "AccountSid": FakeTwilio.SID,
     }
     return twilio_post(client, "/sms/twilio", form)
+
+
+def smpp_settings(port: int, **overrides) -> dict:
+    """An app's settings for SMPP to an SMSC (or Jasmin) on this machine's ``port``."""
+    return {
+        "sms_provider": "smpp",
+        "smpp_host": "127.0.0.1",
+        "smpp_port": port,
+        "smpp_system_id": "outreach",
+        "smpp_password": "secret",
+        "smpp_source": "OUTREACH",
+        "smpp_enquire_s": 1,
+        "smpp_tps": 50,
+        "smpp_window": 6,
+        **overrides,
+    }
+
+
+class LinkThread:
+    """``app``'s SMPP link, running in a thread as ``outreach smpp`` runs it."""
+
+    def __init__(self, app):
+        from gateway.providers.smpp.link import SmppLink
+
+        parts = runtime_of(app)
+        self.link = SmppLink(parts.services, parts.inbox, parts.spool)
+        self._stop = threading.Event()
+        self._thread = threading.Thread(target=self.link.run, args=(self._stop,), daemon=True)
+        self._thread.start()
+
+    def stop(self, timeout_s: float = 15) -> None:
+        self._stop.set()
+        self._thread.join(timeout=timeout_s)

@@ -68,8 +68,12 @@ class Jasmin:
         self.pids: list[int] = []  # each jasmind started, first to last
         self.stopped_at = 0.0  # when the last one was gone
         self.redis: subprocess.Popen | None = None
-        self._prepare()
-        self.start()
+        try:
+            self._prepare()
+            self.start()
+        except BaseException:
+            self.close()  # its Redis server and RabbitMQ vhost go with it
+            raise
 
     # ------------------------------------------------------------------ running
 
@@ -173,7 +177,7 @@ class Jasmin:
         self.jcli("smppccm -0 upstream", "smppccm -1 upstream")
 
     def close(self) -> None:
-        self.stop()
+        self.stop(hard=True)
         if self.redis is not None:
             self.redis.terminate()
             self.redis.wait(timeout=10)

@@ -20,13 +20,12 @@ from sqlalchemy import select, text
 
 from gateway.messaging import broadcasts, bulk
 from gateway.messaging.audience import Audience
-from gateway.providers.smpp.link import SmppLink
 from gateway.runtime import runtime_of
 from gateway.store.models import InboundMessage, Member, OutboundMessage
 
 from .fake_smsc import FakeSmsc
 from .fakes import drain
-from .helpers import add_member, wait_until
+from .helpers import LinkThread, add_member, smpp_settings, wait_until
 from .jasmin import PASSWORD, UPSTREAM_PASSWORD, UPSTREAM_USER, USER, Jasmin, available
 
 MEMBER = "+8562055590001"
@@ -50,29 +49,30 @@ def upstream():
 
 def _via_jasmin(make_app, upstream, tmp_path, throughput=None, **settings):
     jasmin = Jasmin(upstream.port, tmp_path / "jasmin", throughput=throughput)
-    upstream.wait_bound(20)  # Jasmin's client connector to the SMSC
+    try:
+        upstream.wait_bound(20)  # Jasmin's client connector to the SMSC
+    except TimeoutError:
+        jasmin.close()
+        raise
     app = make_app(
-        sms_provider="smpp",
-        smpp_host="127.0.0.1",
-        smpp_port=jasmin.port,
-        smpp_system_id=USER,
-        smpp_password=PASSWORD,
-        smpp_source="OUTREACH",
-        smpp_enquire_s=5,
-        **{"smpp_tps": 50, "smpp_window": 10, "provider_timeout_ms": 8000, **settings},
+        **smpp_settings(
+            jasmin.port,
+            smpp_system_id=USER,
+            smpp_password=PASSWORD,
+            smpp_enquire_s=5,
+            **{"smpp_window": 10, "provider_timeout_ms": 8000, **settings},
+        )
     )
-    link = SmppLink(runtime_of(app).services, runtime_of(app).inbox, runtime_of(app).spool)
-    stop = threading.Event()
-    thread = threading.Thread(target=link.run, args=(stop,), daemon=True)
-    thread.start()
-    assert link.bound.wait(20), "our link never bound to Jasmin"
-    app.jasmin, app.link = jasmin, link
+    running = LinkThread(app)
 
     def close():
-        stop.set()
-        thread.join(timeout=15)
+        running.stop()
         jasmin.close()
 
+    if not running.link.bound.wait(20):
+        close()
+        raise AssertionError("our link never bound to Jasmin")
+    app.jasmin, app.link = jasmin, running.link
     return app, close
 
 

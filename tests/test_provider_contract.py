@@ -19,7 +19,6 @@ The console sends nowhere and posts nothing: only the sending rows apply to it.
 from __future__ import annotations
 
 import json
-import threading
 import time
 import xml.etree.ElementTree as ElementTree
 from dataclasses import dataclass, field
@@ -37,7 +36,7 @@ from gateway.runtime import runtime_of
 from gateway.store.models import Member, OutboundMessage
 
 from .fakes import LATE_ANSWER_S, PROVIDER_TIMEOUT_MS, FakeAfricasTalking, FakeTwilio, drain
-from .helpers import wait_until
+from .helpers import LinkThread, smpp_settings, wait_until
 
 LAO = "ສະບາຍດີ! ກອງປະຊຸມຄັ້ງຕໍ່ໄປແມ່ນວັນພຸດ ເວລາ 14:00 ທີ່ຫ້ອງການ."
 LONG = ("ຝຶກອົບຮົມຄວາມປອດໄພດິຈິຕອນ: ຢ່າແບ່ງປັນລະຫັດຜ່ານ, ເປີດການຢືນຢັນສອງຂັ້ນຕອນ, ແລະ ກວດເບິ່ງລິ້ງກ່ອນກົດ. ") * 4
@@ -335,27 +334,11 @@ def _http(make_app, server, tmp_path):
 def _smpp(make_app, server, tmp_path):
     from smpplib import consts
 
-    from gateway.providers.smpp.link import SmppLink
-
     from .fake_smsc import FakeSmsc
 
     smsc = FakeSmsc()
-    app = make_app(
-        sms_provider="smpp",
-        smpp_host="127.0.0.1",
-        smpp_port=smsc.port,
-        smpp_system_id="outreach",
-        smpp_password="secret",
-        smpp_source="OUTREACH",
-        smpp_enquire_s=1,
-        smpp_tps=50,
-        smpp_window=6,
-        provider_timeout_ms=2000,
-    )
-    link = SmppLink(runtime_of(app).services, runtime_of(app).inbox, runtime_of(app).spool)
-    stop = threading.Event()
-    thread = threading.Thread(target=link.run, args=(stop,), daemon=True)
-    thread.start()
+    app = make_app(**smpp_settings(smsc.port, provider_timeout_ms=2000))
+    running = LinkThread(app)
     smsc.wait_bound()
 
     def delivered():
@@ -368,12 +351,10 @@ def _smpp(make_app, server, tmp_path):
         elif kind == "rejected":
             smsc.refuse = consts.SMPP_ESME_RINVDSTADR
         else:  # the link is down: a job finds no bind (a "too fast" is the link's to retry: test_jasmin)
-            stop.set()
-            thread.join(timeout=10)
+            running.stop()
 
     def close():
-        stop.set()
-        thread.join(timeout=10)
+        running.stop()
         smsc.stop()
 
     def hostile_in():

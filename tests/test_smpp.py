@@ -2,12 +2,9 @@
 small SMSC the tests start (binds, submit_sm in UCS-2 parts, inbound texts,
 receipts, keep-alives, and a connection dropped mid-broadcast)."""
 
-import threading
-
 import pytest
 from sqlalchemy import func, select
 
-from gateway.providers.smpp.link import SmppLink
 from gateway.messaging import broadcasts, bulk
 from gateway.messaging.audience import Audience
 from gateway.runtime import runtime_of
@@ -15,7 +12,7 @@ from gateway.store.models import InboundMessage, OutboundMessage
 
 from .fake_smsc import FakeSmsc
 from .fakes import drain
-from .helpers import add_member, wait_until
+from .helpers import LinkThread, add_member, smpp_settings, wait_until
 
 MEMBER = "+8562055580001"
 LONG_LAO = (
@@ -33,28 +30,12 @@ def smsc():
 
 @pytest.fixture
 def linked(make_app, smsc):
-    app = make_app(
-        sms_provider="smpp",
-        smpp_host="127.0.0.1",
-        smpp_port=smsc.port,
-        smpp_system_id="outreach",
-        smpp_password="secret",
-        smpp_source="OUTREACH",
-        smpp_enquire_s=1,
-        smpp_tps=50,
-        smpp_window=6,
-        quiet_hours="off",
-        provider_timeout_ms=4000,
-    )
-    link = SmppLink(runtime_of(app).services, runtime_of(app).inbox, runtime_of(app).spool)
-    stop = threading.Event()
-    thread = threading.Thread(target=link.run, args=(stop,), daemon=True)
-    thread.start()
+    app = make_app(**smpp_settings(smsc.port, quiet_hours="off", provider_timeout_ms=4000))
+    running = LinkThread(app)
     smsc.wait_bound()
-    app.link = link
+    app.link = running.link
     yield app
-    stop.set()
-    thread.join(timeout=10)
+    running.stop()
 
 
 def rows(app):
