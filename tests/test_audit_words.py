@@ -12,9 +12,10 @@ from gateway.dashboard import audit as audit_page
 
 SOURCE = Path(__file__).resolve().parent.parent / "gateway"
 # audit.record(db, who, "action", ...) and users' (action, detail) returns.
+# The arguments may each be on a line of their own (the formatter splits long calls).
 RECORDED = re.compile(
-    r"""record\([^,\n]+,\s*[^,\n]+,\s*"([a-z_. ]+)"|return "(user\.[a-z_]+)",|"(broadcast\.[a-z_]+)" if"""
-    r'|notify\("([a-z_.]+)"'
+    r"""record\(\s*[^,:)]+?,\s*[^,:]+?,\s*"([a-z_. ]+)"|return \(?\s*"(user\.[a-z_]+)",|"(broadcast\.[a-z_]+)" if"""
+    r'|notify\(\s*"([a-z_.]+)"'
 )
 
 

@@ -1,10 +1,15 @@
 """The store on the real database: schema, times, CSV import and export."""
 
+import os
 import re
+import subprocess
+import sys
+import time
 
 from datetime import datetime, timedelta, timezone
 
 import pytest
+from sqlalchemy import text
 from alembic.autogenerate import compare_metadata
 from alembic.migration import MigrationContext
 
@@ -13,6 +18,7 @@ from gateway.errors import ImportRowError
 from gateway.runtime import runtime_of
 from gateway.store import members, schedule
 from gateway.store.csvfile import read_rows
+from gateway.store.database import Database
 from gateway.store.models import Base, Member, TrainingSession
 
 from .helpers import add_member, add_session
@@ -220,3 +226,55 @@ def test_a_known_number_registering_updates_her_row_and_replaces_her_topics(db):
     assert (member.name, member.province, member.language, member.source) == ("Old", "vientiane", "lo", "sms")
     assert member.topics == ["digital_safety", "nutrition"]
     assert member.registered and member.erased_at is None
+
+
+MIGRATE = """
+import sys, time
+from gateway.store.database import Database
+start = float(sys.argv[2])
+time.sleep(max(0.0, start - time.time()))  # both processes begin at the same moment
+Database(sys.argv[1]).upgrade()
+"""
+
+
+def _empty_database(database_url: str, tmp_path, n: int) -> tuple[str, callable]:
+    """A new, empty database on the same server as the tests' (or a new SQLite file)."""
+    from sqlalchemy import create_engine
+    from sqlalchemy.engine import make_url
+
+    url = make_url(database_url)
+    if url.get_backend_name() == "sqlite":
+        return f"sqlite:///{tmp_path / f'empty-{n}.db'}", lambda: None
+    name = f"outreach_migrate_{os.getpid()}_{n}"
+    admin = create_engine(url.set(database="postgres"), isolation_level="AUTOCOMMIT")
+    with admin.connect() as connection:
+        connection.execute(text(f'DROP DATABASE IF EXISTS "{name}"'))
+        connection.execute(text(f'CREATE DATABASE "{name}"'))
+
+    def drop():
+        with admin.connect() as connection:
+            connection.execute(text(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
+        admin.dispose()
+
+    return url.set(database=name).render_as_string(hide_password=False), drop
+
+
+def test_two_hosts_migrating_an_empty_database_at_once_both_succeed(database_url, tmp_path):
+    """Each web host runs `outreach migrate` as it starts; two starting together once
+    failed 1 time in 4 (a duplicate key on alembic_version). Now they take turns."""
+    for n in range(4):
+        url, drop = _empty_database(database_url, tmp_path, n)
+        try:
+            start = time.time() + 1.5  # both have imported everything by then
+            hosts = [
+                subprocess.Popen([sys.executable, "-c", MIGRATE, url, str(start)], stderr=subprocess.PIPE, text=True)
+                for _ in range(2)
+            ]
+            results = [(host.wait(timeout=120), host.stderr.read()) for host in hosts]
+            assert [code for code, _ in results] == [0, 0], [error[-1500:] for _, error in results]
+            database = Database(url)
+            with database.engine.connect() as connection:
+                assert connection.execute(text("SELECT version_num FROM alembic_version")).scalars().all() == ["0013"]
+            database.dispose()
+        finally:
+            drop()

@@ -87,10 +87,25 @@ class Database:
         return config
 
     def upgrade(self) -> None:
-        """Apply every pending migration (``outreach up`` does this at start)."""
+        """Apply every pending migration (``outreach up`` does this at start). Two
+        processes migrating at once take turns: PostgreSQL's advisory lock (in the
+        migrations' ``env.py``), or on SQLite a lock on a file beside the database."""
         from alembic import command
 
-        command.upgrade(self.alembic_config(), "head")
+        with self._sqlite_migration_lock():
+            command.upgrade(self.alembic_config(), "head")
+
+    @contextmanager
+    def _sqlite_migration_lock(self) -> Iterator[None]:
+        database = self.engine.url.database if self.engine.dialect.name == "sqlite" else None
+        if not database or database == ":memory:":
+            yield
+            return
+        import fcntl
+
+        with open(f"{database}.migrating", "a") as lock:
+            fcntl.flock(lock, fcntl.LOCK_EX)  # released when the file closes, even if we die
+            yield
 
     def dispose(self) -> None:
         self.engine.dispose()
