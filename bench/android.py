@@ -79,8 +79,11 @@ def broadcast_over_phones(members: int, phones: int, rate: int, workers: int) ->
     from gateway.messaging import broadcasts, bulk
     from gateway.messaging.audience import Audience
 
+    from gateway.config import load_config
+    from gateway.store.database import Database
+
+    Database(load_config().sqlalchemy_url).upgrade()  # before the app, which reads the deployment's secrets
     app = create_app()
-    runtime_of(app).db.upgrade()
     add_members(runtime_of(app).db, members, 0, "nutrition")
     with runtime_of(app).db.session() as db:
         broadcast_id = broadcasts.create(

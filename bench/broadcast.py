@@ -138,8 +138,11 @@ def run(args, instance: Path, database_url: str) -> int:
     )
     from gateway import create_app
 
+    from gateway.config import load_config
+    from gateway.store.database import Database
+
+    Database(load_config().sqlalchemy_url).upgrade()  # before the app, which reads the deployment's secrets
     app = create_app()
-    runtime_of(app).db.upgrade()
     add_members(runtime_of(app).db, args.members, 0, "nutrition")
     add_members(runtime_of(app).db, args.personalised, 10**7, "wash")
     env = dict(os.environ)

@@ -33,11 +33,13 @@ def main() -> None:
 
     from gateway import create_app
     from gateway.broker import stop_embedded
+    from gateway.config import load_config
+    from gateway.store.database import Database
     from gateway.logs import setup_logging
     from gateway.store.models import Member, utcnow
 
     with tempfile.TemporaryDirectory(prefix="hop-bench-") as folder:
-        app = create_app(
+        config = load_config(
             {
                 "instance_path": Path(folder),
                 "database_url": "",
@@ -47,8 +49,9 @@ def main() -> None:
                 "ussd_rate_limit": 10**9,
             }
         )
+        Database(config.sqlalchemy_url).upgrade()  # before the app, which reads the deployment's secrets
+        app = create_app(config)
         setup_logging(level="WARNING")
-        runtime_of(app).db.upgrade()
         with runtime_of(app).db.session() as db:
             db.add(Member(phone="+8562055510001", name="Noy", language="lo", province="bokeo", consent_at=utcnow()))
         client = app.test_client()

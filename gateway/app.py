@@ -78,7 +78,7 @@ def create_app(config: Config | Mapping[str, Any] | None = None) -> Flask:
         ),
         spool=Spool(settings.instance_path / "spool"),
         inbox=Inbox(services, sms, settings.instance_path),
-        audio=Recordings(settings.recordings_path(), settings.prompts_dir / "audio"),
+        audio=Recordings(services.db, settings.prompts_dir / "audio"),
         calls=CallService(conversations, services.redis, settings.secret_key, settings.voice_max_repeats),
         studio=PhoneStudio(
             services.redis,

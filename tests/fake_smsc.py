@@ -34,9 +34,11 @@ class _Sequences:
 
 
 class FakeSmsc:
-    def __init__(self, system_id: str = "outreach", password: str = "secret"):
+    def __init__(self, system_id: str = "outreach", password: str = "secret", host: str = "127.0.0.1"):
         self.system_id, self.password = system_id, password
         self.binds = 0
+        self.bound_now: set[int] = set()  # connections bound at this moment (by id)
+        self.most_bound_at_once = 0
         self.submits: list[dict] = []  # every submit_sm part it accepted
         self.texts: dict[str, str] = {}  # the first part's message id -> the whole text
         self.enquire_links = 0
@@ -56,7 +58,7 @@ class FakeSmsc:
                 fake._serve(self.request)
 
         socketserver.ThreadingTCPServer.allow_reuse_address = True
-        self.server = socketserver.ThreadingTCPServer(("127.0.0.1", 0), Handler)
+        self.server = socketserver.ThreadingTCPServer((host, 0), Handler)
         self.server.daemon_threads = True
         threading.Thread(target=self.server.serve_forever, daemon=True).start()
 
@@ -86,6 +88,8 @@ class FakeSmsc:
         except OSError:
             return
         finally:
+            with self.lock:
+                self.bound_now.discard(id(connection))
             if self.connection is connection:
                 self.connection = None
 
@@ -103,6 +107,10 @@ class FakeSmsc:
         if pdu.command == "bind_transceiver":
             ok = (pdu.system_id.decode(), pdu.password.decode()) == (self.system_id, self.password)
             self.binds += ok
+            if ok:
+                with self.lock:
+                    self.bound_now.add(id(connection))
+                    self.most_bound_at_once = max(self.most_bound_at_once, len(self.bound_now))
             self._send(
                 connection,
                 "bind_transceiver_resp",

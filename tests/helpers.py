@@ -208,3 +208,18 @@ class LinkThread:
     def stop(self, timeout_s: float = 15) -> None:
         self._stop.set()
         self._thread.join(timeout=timeout_s)
+
+
+def shared_secret(database_url: str, name: str = "webhook_token") -> str:
+    """The deployment's secret as every host reads it (``store/secrets.py``)."""
+    from sqlalchemy import select
+
+    from gateway.store.database import Database
+    from gateway.store.models import DeploymentSecret
+
+    database = Database(database_url)
+    try:
+        with database.session() as db:
+            return db.scalar(select(DeploymentSecret.value).where(DeploymentSecret.name == name))
+    finally:
+        database.dispose()

@@ -17,7 +17,7 @@ from gateway.store import users as accounts
 from gateway.store.database import Database
 from gateway.store.models import Member, OutboundMessage, utcnow
 
-from .helpers import PASSWORD
+from .helpers import PASSWORD, shared_secret
 from .test_browser import CHROMIUM, browser, shot, wait_until  # noqa: F401 (browser: the fixture)
 from .test_up import start_up, stop
 
@@ -87,7 +87,7 @@ def test_an_organiser_writes_a_quiz_a_member_takes_it_and_a_revert_is_heard(
             db.add(Member(phone=number, name="Noy", language="lo", province="bokeo", consent_at=utcnow()))
     process, port = start_up(tmp_path, database_url, USSD_RATE_LIMIT="1000")
     url = f"http://127.0.0.1:{port}"
-    token = (tmp_path / "instance" / "webhook_token").read_text().strip()
+    token = shared_secret(database_url)
     phone = Handset(f"{url}/ussd/africastalking?token={token}")
     organiser_context = browser.new_context(viewport={"width": 1366, "height": 900})
     admin_context = browser.new_context(viewport={"width": 1366, "height": 900})

@@ -16,7 +16,7 @@ from gateway.runtime import runtime_of
 from gateway.store import content as versions
 from gateway.store.models import AuditEvent, ContentVersion
 
-from .helpers import add_member, walk
+from .helpers import add_member, shared_secret, walk
 
 QUESTION = "ລະຫັດຜ່ານແບບໃດປອດໄພທີ່ສຸດ?"
 CLEARER = "ລະຫັດແບບໃດປອດໄພກວ່າໝູ່?"
@@ -200,7 +200,7 @@ def test_a_publish_reaches_every_gunicorn_worker_without_a_restart(make_app, tmp
     make_app()  # a clean database with the shipped content published
     process, port = start_up(tmp_path, database_url, USSD_RATE_LIMIT="1000")
     try:
-        token = (tmp_path / "instance" / "webhook_token").read_text().strip()
+        token = shared_secret(database_url)
         url = f"http://127.0.0.1:{port}/ussd/africastalking?token={token}"
 
         def first_quiz_screen(n: int) -> str:
@@ -272,7 +272,8 @@ def test_a_draft_made_before_another_publish_is_not_published_over_it(app, run, 
     other = dict(read_folder(tmp_path / "a"))
     other["prompts/en.yaml"] = other["prompts/en.yaml"].replace("Which password is strongest?", "Strongest password?")
     write_folder(other, tmp_path / "c")
-    assert run("content", "import", str(tmp_path / "c"), "--publish").exit_code == 0
+    published = run("content", "import", str(tmp_path / "c"), "--publish")
+    assert published.exit_code == 0, published.output
     refused = run("content", "publish", str(draft))
     assert refused.exit_code == 1 and "has been published since" in refused.output
 

@@ -6,27 +6,25 @@ generated (``tests/audio.py``); providers' recording URLs are a local server."""
 from __future__ import annotations
 
 import io
-import json
 import re
-import stat
 import wave
 import zipfile
 import xml.etree.ElementTree as ET
 
 import pytest
-from sqlalchemy import select
+from sqlalchemy import delete, select
 
 from gateway.content.audio import convert
 from gateway.content.prompt_audit import audit
 from gateway.errors import InputProblem
 from gateway.runtime import runtime_of
 from gateway.store import live_texts
-from gateway.store.models import AuditEvent
+from gateway.store.models import AuditEvent, Recording
 
 from .audio import encoded, samples, tone, wav
 from .fakes import FakeTwilio, drain
 from .helpers import switch_language, add_member, add_session, form_token
-from .helpers import PASSWORD
+from .helpers import PASSWORD, wait_until
 from .test_voice import AT_VERBS, TWILIO_VERBS, AtCall, TwilioCall, parse, recorded_prompts  # noqa: F401
 
 BASE = "https://gw.example.org"
@@ -140,10 +138,9 @@ def test_the_studio_lists_every_prompt_with_progress_and_records_an_upload(studi
     with runtime_of(studio_app).db.session() as db:
         event = db.scalar(select(AuditEvent).where(AuditEvent.action == "prompt.record"))
         assert event.actor == "noy@ngo.la" and event.subject == "lo/voice.sorry_english"
-    sidecar = json.loads(
-        (studio_app.config["GATEWAY"].recordings_path() / "lo" / "voice.sorry_english.json").read_text(encoding="utf-8")
-    )
-    assert sidecar["source"] == "browser" and "ຂໍອະໄພ" in sidecar["text"]
+    kept = runtime_of(studio_app).audio.info("lo", "voice.sorry_english")
+    assert kept["source"] == "browser" and "ຂໍອະໄພ" in kept["text"] and kept["by"] == "noy@ngo.la"
+    assert not (studio_app.config["GATEWAY"].instance_path / "audio").exists()  # in the database, for every host
 
 
 def test_a_recording_whose_text_changed_is_outdated(studio_app):
@@ -318,10 +315,10 @@ def test_recording_a_prompt_by_phone(studio_app, recording_server, provider):
     assert not runtime_of(studio_app).audio.has("lo", "voice.goodbye")  # the job fetches it
     drain(studio_app)
     library = runtime_of(studio_app).audio
-    assert library.has("lo", "voice.goodbye") and library.info("lo", "voice.goodbye")["source"] == "phone"
-    folder = studio_app.config["GATEWAY"].recordings_path()
-    assert all(stat.S_IMODE(p.stat().st_mode) & 0o077 == 0 for p in folder.rglob("*"))  # for this account only
-    assert wav_facts(library.path("lo", "voice.goodbye").read_bytes())[:2] == (8000, 1)
+    wait_until(lambda: library.has("lo", "voice.goodbye"), 5, "heard within a second, as on every host")
+    assert library.info("lo", "voice.goodbye")["source"] == "phone"
+    data, mimetype = library.audio("lo", "voice.goodbye.wav")  # kept where every host reads it
+    assert mimetype == "audio/wav" and wav_facts(data)[:2] == (8000, 1)
 
 
 def test_the_phone_studio_hangs_up_after_three_wrong_pins_and_is_off_without_a_pin(studio_app, make_app):
@@ -350,14 +347,14 @@ def test_a_live_text_is_recorded_by_its_number(studio_app, recording_server):
     call.post(recordingUrl=recording_server.url_for("/at/recording-1.mp3"))
     call.post(dtmfDigits="1")
     drain(studio_app)
-    assert runtime_of(studio_app).audio.has("lo", live_texts.session_title_key(session_id))
+    library = runtime_of(studio_app).audio
+    wait_until(lambda: library.has("lo", live_texts.session_title_key(session_id)), 5, "heard within a second")
 
 
 # ------------------------------------------------------------------ between installs
 
 
-def test_import_takes_the_good_files_and_names_each_bad_one(run, app, tmp_path, monkeypatch):
-    monkeypatch.setenv("RECORDINGS_DIR", str(tmp_path / "own"))
+def test_import_takes_the_good_files_and_names_each_bad_one(run, app, tmp_path):
     folder = tmp_path / "recordings"
     (folder / "lo").mkdir(parents=True)
     (folder / "en").mkdir()
@@ -374,15 +371,15 @@ def test_import_takes_the_good_files_and_names_each_bad_one(run, app, tmp_path, 
     assert "lo/no.such.prompt.wav: no prompt 'no.such.prompt'" in result.output
     assert "en/main.polls.wav: the file is empty" in result.output
     assert "en/voice.goodbye.wav: too long" in result.output
-    own = tmp_path / "own"
-    assert (own / "lo" / "voice.goodbye.wav").exists() and (own / "lo" / "main.polls.wav").exists()
-    assert all(stat.S_IMODE(p.stat().st_mode) & 0o077 == 0 for p in own.rglob("*"))  # for this account only
+    library = runtime_of(app).audio
+    assert library.info("lo", "voice.goodbye")["source"] == "import" and library.has("lo", "main.polls")
     exported = tmp_path / "out.zip"
     made = run("prompts", "export", "--output", str(exported))
     assert made.exit_code == 0 and "2 recording(s) written" in made.output
     names = sorted(zipfile.ZipFile(exported).namelist())
     assert names == ["lo/main.polls.wav", "lo/voice.goodbye.wav"]
-    monkeypatch.setenv("RECORDINGS_DIR", str(tmp_path / "other-install"))
+    with runtime_of(app).db.session() as db:  # another install, with none of them
+        db.execute(delete(Recording))
     again = run("prompts", "import", str(exported))
     assert again.exit_code == 0 and "2 recording(s) imported, 0 refused" in again.output
 

@@ -274,7 +274,7 @@ def test_two_hosts_migrating_an_empty_database_at_once_both_succeed(database_url
             assert [code for code, _ in results] == [0, 0], [error[-1500:] for _, error in results]
             database = Database(url)
             with database.engine.connect() as connection:
-                assert connection.execute(text("SELECT version_num FROM alembic_version")).scalars().all() == ["0013"]
+                assert connection.execute(text("SELECT version_num FROM alembic_version")).scalars().all() == ["0015"]
             database.dispose()
         finally:
             drop()

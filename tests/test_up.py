@@ -11,7 +11,7 @@ import urllib.error
 import urllib.request
 from pathlib import Path
 
-from .helpers import wait_until
+from .helpers import shared_secret, wait_until
 
 
 def outbox_status(database_url: str):
@@ -82,13 +82,14 @@ def post(port: int, path: str, body: str) -> tuple[int, str]:
         return error.code, error.read().decode()
 
 
-def webhook_token(tmp_path) -> str:
-    return (tmp_path / "instance" / "webhook_token").read_text()
+def webhook_token(database_url: str) -> str:
+    """The token ``outreach up`` printed: the deployment's, from the database."""
+    return shared_secret(database_url)
 
 
 def test_up_serves_healthz_and_ussd_then_stops_on_sigterm(tmp_path, database_url):
     process, port = start_up(tmp_path, database_url)
-    token = webhook_token(tmp_path)
+    token = webhook_token(database_url)
     try:
         hop = "sessionId=up1&serviceCode=*384%23&phoneNumber=%2B8562055510001&text="
         assert post(port, "/ussd/africastalking", hop) == (403, "END Forbidden")  # no token: nothing happens
@@ -129,7 +130,8 @@ def test_up_serves_healthz_and_ussd_then_stops_on_sigterm(tmp_path, database_url
     instance = tmp_path / "instance"
     assert stat.S_IMODE(instance.stat().st_mode) == 0o700
     files = [p for p in instance.rglob("*") if p.is_file()]
-    assert any(p.name == "webhook_token" for p in files) and any(p.name == "secret_key" for p in files)
+    # The secrets are the deployment's, in the database: none is kept on this host's disk.
+    assert not any(p.name in ("webhook_token", "secret_key") for p in files)
     for path in files:
         assert stat.S_IMODE(path.stat().st_mode) & 0o077 == 0, f"{path} is {oct(path.stat().st_mode)}"
 
@@ -217,14 +219,14 @@ def test_a_killed_worker_is_restarted_while_the_webhooks_keep_answering(tmp_path
         # The web server does not notice: USSD and SMS are answered meanwhile.
         status, reply = post(
             port,
-            f"/ussd/africastalking?token={webhook_token(tmp_path)}",
+            f"/ussd/africastalking?token={webhook_token(database_url)}",
             "sessionId=k1&serviceCode=*384%23&phoneNumber=%2B8562055510041&text=",
         )
         assert status == 200 and reply.startswith("CON ")
         assert (
             post(
                 port,
-                f"/sms/africastalking?token={webhook_token(tmp_path)}",
+                f"/sms/africastalking?token={webhook_token(database_url)}",
                 "from=%2B8562055510041&to=20880&text=HELP&id=k1",
             )[0]
             == 200
@@ -273,3 +275,91 @@ def test_up_stops_with_a_clear_message_when_the_web_server_cannot_start(tmp_path
         )
     assert done.returncode == 1
     assert "the web server stopped as soon as it started" in done.stderr
+
+
+def test_texts_spooled_before_a_restart_are_answered_with_no_new_traffic(tmp_path, database_url):
+    """A host went down with texts in its outage spool: when it comes back they are
+    processed from its start, not when the next text happens to arrive."""
+    import json
+
+    spool = tmp_path / "instance" / "spool"
+    spool.mkdir(parents=True)
+    line = {"provider": "africastalking", "id": "kept-up-1", "phone": "+8562055534001", "text": "HELP"}
+    (spool / "inbound.jsonl").write_text(json.dumps(line) + "\n")
+    process, port = start_up(tmp_path, database_url)
+    try:
+        wait_until(
+            lambda: outbox_status(database_url) == "sent",
+            30,
+            lambda: Path(tmp_path / "up.log").read_text()[-3000:],
+            every_s=0.3,
+        )
+        assert not (spool / "inbound.jsonl").exists() and not (spool / "inbound.draining.jsonl").exists()
+        health = json.loads(urllib.request.urlopen(f"http://127.0.0.1:{port}/healthz", timeout=5).read())
+        assert health["spool"] == {"waiting": 0, "oldest_s": None}
+    finally:
+        stop(process)
+
+
+def test_one_role_a_host(tmp_path, database_url, redis_url):
+    """`--only web` serves and runs no worker; `--only worker` on another host (its
+    own folder) does the work; `--only` without the shared services says what to set."""
+    import json
+
+    refused = subprocess.run(
+        [sys.executable, "-m", "gateway.cli.main", "up", "--only", "web"],
+        env={k: v for k, v in os.environ.items() if k not in ("DATABASE_URL", "REDIS_URL")}
+        | {"INSTANCE_PATH": str(tmp_path / "alone")},
+        capture_output=True,
+        text=True,
+        timeout=60,
+    )
+    assert refused.returncode == 1 and "set DATABASE_URL and REDIS_URL" in refused.stderr, refused.stderr
+    port = free_port()
+    shared = dict(os.environ, DATABASE_URL=database_url, REDIS_URL=redis_url, PYTHONUNBUFFERED="1")
+    if not os.environ.get("REDIS_URL"):
+        import redis
+
+        redis.Redis.from_url(redis_url).flushdb()
+    hosts = []
+
+    def start(role: str, *args: str) -> subprocess.Popen:
+        log = open(tmp_path / f"{role}.log", "w")
+        process = subprocess.Popen(
+            [sys.executable, "-m", "gateway.cli.main", "up", "--only", role, *args],
+            env=dict(shared, INSTANCE_PATH=str(tmp_path / role)),
+            stdout=log,
+            stderr=subprocess.STDOUT,
+            cwd=tmp_path,
+            start_new_session=True,
+        )
+        hosts.append(process)
+        return process
+
+    def health() -> dict:
+        try:
+            return json.loads(urllib.request.urlopen(f"http://127.0.0.1:{port}/healthz", timeout=2).read())
+        except OSError:
+            return {}
+
+    logs = lambda: "\n".join(p.read_text()[-1500:] for p in tmp_path.glob("*.log"))  # noqa: E731
+    try:
+        web = start("web", "--port", str(port), "--workers", "1")
+        wait_until(lambda: health().get("status"), 60, logs, every_s=0.3)
+        assert health()["status"] == "degraded" and health()["workers"] == 0  # a web host runs no worker
+        assert "gateway.cli.main worker" not in " ".join(" ".join(c.cmdline()) for c in _children(web))
+        start("worker")
+        wait_until(lambda: health().get("status") == "ok", 60, logs, every_s=0.3)
+        token = webhook_token(database_url)
+        sms = "from=%2B8562055536001&to=20880&text=HELP&id=roles-1&date=&linkId="
+        assert post(port, f"/sms/africastalking?token={token}", sms)[0] == 200
+        wait_until(lambda: outbox_status(database_url) == "sent", 60, logs, every_s=0.3)
+    finally:
+        for process in hosts:
+            assert stop(process) == 0, logs()
+
+
+def _children(process: subprocess.Popen) -> list:
+    import psutil
+
+    return psutil.Process(process.pid).children(recursive=True)

@@ -50,7 +50,7 @@ def recorded_prompts(tmp_path_factory) -> Path:
     folder = tmp_path_factory.mktemp("prompts")
     for path in (ROOT / "prompts").glob("*.yaml"):
         shutil.copy(path, folder / path.name)
-    result = audit(load_book(ROOT / "flows"), Catalog.load(folder), Recordings(folder / "own-audio", folder / "audio"))
+    result = audit(load_book(ROOT / "flows"), Catalog.load(folder), Recordings(None, folder / "audio"))
     for needed in result.needed:
         silent_wav(folder / "audio" / needed.language / f"{needed.key}.wav")
     return folder

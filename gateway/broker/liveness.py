@@ -14,12 +14,28 @@ from rq.registry import ScheduledJobRegistry
 QUEUES = ("replies", "default", "bulk")
 
 
+# A worker beats at least every 15 s (``messaging/worker.py``); one silent this long
+# is dead, though RQ's registry may keep it for up to 90 s.
+BEAT_STALE_S = 25
+
+
 def workers_alive(redis: Redis) -> int:
-    """RQ workers on the gateway's queues, from RQ's own registry in Redis (so wherever
-    they run; a killed one lapses after its TTL)."""
+    """RQ workers on the gateway's queues that beat within ``BEAT_STALE_S``, from
+    RQ's own registry in Redis (so wherever they run)."""
     from rq import Worker
 
-    return sum(1 for worker in Worker.all(connection=redis) if set(worker.queue_names()) & set(QUEUES))
+    recent = datetime.now(timezone.utc) - timedelta(seconds=BEAT_STALE_S)
+    return sum(
+        1
+        for worker in Worker.all(connection=redis)
+        if set(worker.queue_names()) & set(QUEUES) and _aware(worker.last_heartbeat or worker.birth_date) > recent
+    )
+
+
+def _aware(moment: datetime | None) -> datetime:
+    if moment is None:
+        return datetime.min.replace(tzinfo=timezone.utc)
+    return moment if moment.tzinfo else moment.replace(tzinfo=timezone.utc)
 
 
 def is_alive(redis: Redis, job_id: str, stale_after: timedelta) -> bool:

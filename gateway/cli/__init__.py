@@ -37,6 +37,7 @@ def register_commands() -> None:
         prompts,
         quiz,
         schedule,
+        secrets,
         simulate,
         up,
         users,
@@ -68,9 +69,9 @@ def open_services():
     """The services with the database migrated: for commands that read or write data."""
     from gateway.services import Services
 
+    _migrate()
     services = Services.build()
     _let_go_at_exit(services.redis)
-    services.db.upgrade()
     return services
 
 
@@ -80,11 +81,23 @@ def open_app():
     from gateway.runtime import runtime_of
     from gateway.logs import setup_logging
 
+    _migrate()
     app = create_app()
     _let_go_at_exit(runtime_of(app).redis)
     setup_logging(level="WARNING")  # the app logs for servers; a person at a terminal reads screens
-    runtime_of(app).db.upgrade()
     return app
+
+
+def _migrate() -> None:
+    """First: the services read the deployment's secrets from the database."""
+    from gateway.config import load_config
+    from gateway.store.database import Database
+
+    database = Database(load_config().sqlalchemy_url)
+    try:
+        database.upgrade()
+    finally:
+        database.dispose()
 
 
 def actor() -> str:

@@ -64,10 +64,12 @@ def _in_folders(text: str, flows_dir: Path, prompts_dir: Path) -> str:
 def _voice_gaps(edition, prompts_dir: Path) -> None:
     """Warn (not fail) about recordings calls need: an unrecorded Lao screen is played in English."""
     from gateway.content.prompt_audit import audit
-    from gateway.content.recordings import Recordings
+    from dataclasses import replace
+
+    from gateway.cli.prompts import recordings_of
 
     catalog = edition.catalog
-    result = audit(edition.book, catalog, Recordings(_settings().recordings_path(), Path(prompts_dir) / "audio"))
+    result = audit(edition.book, catalog, recordings_of(replace(_settings(), prompts_dir=Path(prompts_dir))))
     for lang in catalog.languages:
         missing = [n for n in result.missing if n.language == lang]
         if missing:

@@ -274,6 +274,8 @@ def count_on_a_throwaway_instance(content: Path | None = None) -> list[Count]:
 def throwaway_app(folder: Path, content: Path | None = None):
     """A gateway on its own SQLite file and embedded Redis under ``folder``."""
     from gateway import create_app
+    from gateway.config import load_config
+    from gateway.store.database import Database
 
     settings = {
         "instance_path": folder,
@@ -289,9 +291,9 @@ def throwaway_app(folder: Path, content: Path | None = None):
             quizzes_dir=content / "quizzes",
             surveys_dir=content / "surveys",
         )
-    app = create_app(settings)
-    runtime_of(app).db.upgrade()
-    return app
+    config = load_config(settings)
+    Database(config.sqlalchemy_url).upgrade()  # before the app, which reads the deployment's secrets
+    return create_app(config)
 
 
 # ------------------------------------------------------------------ walking

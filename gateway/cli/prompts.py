@@ -25,7 +25,6 @@ def prompts() -> None:
 @click.option("--all", "everything", is_flag=True, help="List every recording calls use, not only missing ones.")
 def audit_command(script: Path | None, everything: bool) -> None:
     """List every prompt a call can play that has no recording, per language."""
-    from gateway.content.recordings import Recordings
     from gateway.content.flows import load_book
     from gateway.content.prompt_audit import audit, write_script
     from gateway.content.prompts import Catalog
@@ -33,8 +32,7 @@ def audit_command(script: Path | None, everything: bool) -> None:
 
     config = load_config()
     catalog = Catalog.load(config.prompts_dir, config.timezone)
-    library = Recordings(config.recordings_path(), Path(config.prompts_dir) / "audio")
-    result = audit(load_book(config.flows_dir), catalog, library)
+    result = audit(load_book(config.flows_dir), catalog, recordings_of(config))
     shown = result.needed if everything else result.missing
     for lang in sorted(catalog.languages, key=lambda code: code != config.default_language):
         rows = [n for n in shown if n.language == lang]
@@ -65,7 +63,7 @@ def _known_keys(services) -> dict[tuple[str, str], str]:
     from gateway.store.models import Poll, TrainingSession
 
     catalog = services.catalog
-    result = audit(services.book, catalog, Recordings(services.config.recordings_path()))
+    result = audit(services.book, catalog, Recordings(None))  # every prompt, recorded or not
     known = {(n.language, n.key): n.text for n in result.needed}
     with services.db.session() as db:
         texts = [t for row in db.scalars(select(TrainingSession)) for t in live_texts.for_session(row)]
@@ -110,7 +108,7 @@ def import_command(source: Path) -> None:
     services = open_services()
     config = services.config
     known = _known_keys(services)
-    library = Recordings(config.recordings_path(), config.prompts_dir / "audio")
+    library = Recordings(services.db, config.prompts_dir / "audio")
     if source.is_dir():
         files = [
             (str(p.relative_to(source)), p.read_bytes)
@@ -169,16 +167,32 @@ def export_command(output: Path) -> None:
     import zipfile
 
     from gateway.content.recordings import Recordings
-    from gateway.config import load_config
 
-    config = load_config()
     if not output.parent.is_dir():
         fail(f"--output: folder {output.parent} does not exist")
+    services = open_services()
     count = 0
     partial = output.with_name(output.name + ".part")
     with zipfile.ZipFile(partial, "w", zipfile.ZIP_DEFLATED) as archive:
-        for found in Recordings(config.recordings_path(), config.prompts_dir / "audio").all():
-            archive.write(found.path, f"{found.lang}/{found.path.name}")
+        for found in Recordings(services.db, services.config.prompts_dir / "audio").all():
+            archive.writestr(f"{found.lang}/{found.name}", found.read())
             count += 1
     partial.replace(output)  # whole or not at all
     click.echo(f"{count} recording(s) written to {output}")
+
+
+def recordings_of(config):
+    """The recordings an install has, for a command that reads them: the database's
+    and the shipped ones; the shipped ones alone where the database is not set up
+    (checking content files on a machine with no gateway installed)."""
+    from sqlalchemy import inspect
+
+    from gateway.content.recordings import Recordings
+    from gateway.store.database import Database
+
+    database = Database(config.sqlalchemy_url)
+    try:
+        installed = inspect(database.engine).has_table("recordings")
+    except Exception:  # no database server to ask: the files alone
+        installed = False
+    return Recordings(database if installed else None, Path(config.prompts_dir) / "audio")

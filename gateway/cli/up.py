@@ -12,6 +12,8 @@ import click
 
 from gateway.cli import cli
 
+ROLES = ("web", "worker", "smpp")
+
 
 @cli.command()
 @click.option(
@@ -24,20 +26,36 @@ from gateway.cli import cli
 @click.option(
     "--workers", type=click.IntRange(1, 64), default=None, help="Web worker processes (default: $WEB_WORKERS or 4)."
 )
-def up(host: str, port: int | None, workers: int | None) -> None:
+@click.option(
+    "--only",
+    type=click.Choice(ROLES),
+    default=None,
+    help="Run one role of a deployment over several hosts (docs/deploy.md): web (migrates, then serves), "
+    "worker (RQ and the inbox drainer) or smpp (the SMPP link). Default: all of them.",
+)
+def up(host: str, port: int | None, workers: int | None, only: str | None) -> None:
     """Migrate the database, then run the web server, an RQ worker and (with no
-    REDIS_URL) an embedded Redis, until Ctrl-C."""
+    REDIS_URL) an embedded Redis, until Ctrl-C; with --only, one of those roles."""
     from gateway import broker
     from gateway.config import load_config
 
     config = load_config()
     port = port or config.port
+    if only and not (config.database_url and config.redis_url):
+        raise click.ClickException(
+            f"--only {only} is one host of a deployment: set DATABASE_URL and REDIS_URL to the PostgreSQL "
+            "and Redis every host shares (without them, plain `outreach up` runs everything on this machine)"
+        )
+    if only == "smpp" and not provider_commands(config.sms_provider):
+        raise click.ClickException(f"--only smpp: SMS_PROVIDER is {config.sms_provider!r}, which has no link to hold")
+    if only in (None, "web"):
+        # Migrating (SQLAlchemy, Alembic) and checking the recordings happen in a child
+        # process: this supervisor only watches the others, and stays small while idle.
+        migrated = subprocess.run([sys.executable, "-m", "gateway.cli.main", "migrate", "--voice-warning"])
+        if migrated.returncode != 0:
+            raise click.ClickException("the database could not be migrated; see the message above")
+    config = _shared_secrets(config)
     urls = _webhook_urls(config, config.public_base_url.rstrip("/") or _local(host, port))  # read before starting
-    # Migrating (SQLAlchemy, Alembic) and checking the recordings happen in a child
-    # process: this supervisor only watches the others, and stays small while idle.
-    migrated = subprocess.run([sys.executable, "-m", "gateway.cli.main", "migrate", "--voice-warning"])
-    if migrated.returncode != 0:
-        raise click.ClickException("the database could not be migrated; see the message above")
     redis_url = config.redis_url or broker.embedded_redis_url(config.instance_path)
     env = dict(
         os.environ,
@@ -70,12 +88,14 @@ def up(host: str, port: int | None, workers: int | None) -> None:
         env,
     )
     worker = Child("worker", [sys.executable, "-m", "gateway.cli.main", "worker"], env)
-    children = [web, worker]
-    for name, command in provider_commands(config.sms_provider).items():  # the SMPP link's bind
-        children.append(Child(name, [sys.executable, "-m", "gateway.cli.main", *command], env))
+    links = [  # the SMPP link's bind
+        Child(name, [sys.executable, "-m", "gateway.cli.main", *command], env)
+        for name, command in provider_commands(config.sms_provider).items()
+    ]
+    children = {None: [web, worker, *links], "web": [web], "worker": [worker], "smpp": links}[only]
     for child in children:
         child.start()
-    _announce(config, host, port, redis_url, urls)
+    _announce(config, host, port, redis_url, urls, only)
     stopping = []
 
     def stop(*_):
@@ -173,6 +193,19 @@ class Child:
             self.process.wait()
 
 
+def _shared_secrets(config):
+    """The deployment's secrets from the database (the webhook URLs carry its token),
+    through a connection that is closed again before anything starts."""
+    from gateway.store.database import Database
+    from gateway.store.secrets import with_shared_secrets
+
+    database = Database(config.sqlalchemy_url)
+    try:
+        return with_shared_secrets(config, database)
+    finally:
+        database.dispose()
+
+
 def _local(host: str, port: int) -> str:
     # Compared, not bound: the address to print when listening on all interfaces.
     return f"http://{'127.0.0.1' if host in ('0.0.0.0', '::') else host}:{port}"  # nosec B104
@@ -198,20 +231,23 @@ def provider_commands(name: str) -> dict[str, list[str]]:
     return dict(getattr(settings, "COMMANDS", {}))
 
 
-def _announce(config, host: str, port: int, redis_url: str, urls) -> None:
+def _announce(config, host: str, port: int, redis_url: str, urls, only: str | None = None) -> None:
     """What is running, and the webhook URLs to give each provider."""
     base = _local(host, port)
-    click.secho("\nOutreach Gateway is starting", bold=True)
-    click.echo(f"  dashboard:     {base}/  (accounts: outreach users add EMAIL --role admin)")
-    click.echo(f"  health:        {base}/healthz")
-    for heading, lines in urls:
-        click.echo(f"  {heading}")
-        for label, url in lines:
-            click.echo(f"    {label + ':':<10} {url}")
+    click.secho(f"\nOutreach Gateway is starting{f' (this host: {only})' if only else ''}", bold=True)
+    if only in (None, "web"):
+        click.echo(f"  dashboard:     {base}/  (accounts: outreach users add EMAIL --role admin)")
+        click.echo(f"  health:        {base}/healthz")
+        for heading, lines in urls:
+            click.echo(f"  {heading}")
+            for label, url in lines:
+                click.echo(f"    {label + ':':<10} {url}")
     click.echo(f"  database:      {config.sqlalchemy_url.split('@')[-1]}")
     click.echo(f"  redis:         {'embedded ' if not config.redis_url else ''}{redis_url.split('@')[-1]}")
     click.echo(f"  SMS provider:  {config.sms_provider}")
-    click.echo("  try it:        outreach simulate\n")
+    if only is None:
+        click.echo("  try it:        outreach simulate")
+    click.echo("")
 
 
 def _voice_warning(config) -> None:
@@ -219,12 +255,12 @@ def _voice_warning(config) -> None:
     from gateway.content.flows import load_book
     from gateway.content.prompt_audit import audit, coverage_warning
     from gateway.content.prompts import Catalog
-    from gateway.content.recordings import Recordings
+    from gateway.cli.prompts import recordings_of
 
     result = audit(
         load_book(config.flows_dir),
         Catalog.load(config.prompts_dir, config.timezone),
-        Recordings(config.recordings_path(), config.prompts_dir / "audio"),
+        recordings_of(config),
     )
     warning = coverage_warning(result, config.default_language)
     if warning:
@@ -272,12 +308,21 @@ def _check_default_language(config) -> None:
 def migrate(voice_warning: bool) -> None:
     """Apply pending database migrations (``outreach up`` does this itself)."""
     from gateway.config import load_config, tighten
+    from gateway.content.recordings import Recordings
     from gateway.store.database import Database
 
     config = load_config()
     tighten(config.instance_path)
-    Database(config.sqlalchemy_url).upgrade()
+    database = Database(config.sqlalchemy_url)
+    database.upgrade()
     click.echo(f"database is up to date: {config.sqlalchemy_url.split('@')[-1]}")
+    adopted = Recordings(database).adopt(config.recordings_path())
+    if adopted:
+        click.echo(
+            f"{adopted} recording(s) moved into the database from {config.recordings_path()} "
+            "(every host plays them now; the files can be deleted)"
+        )
+    database.dispose()
     _check_default_language(config)
     if voice_warning:
         _voice_warning(config)

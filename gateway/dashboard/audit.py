@@ -61,6 +61,7 @@ def action_names() -> dict[str, str]:
         "prompt.record": _("recorded a voice prompt"),
         "prompt.call_me": _("asked the studio to call"),
         "studio.locked": _("locked the phone studio after wrong PINs"),
+        "secret.rotate": _("replaced a secret the servers share"),
     }
 
 

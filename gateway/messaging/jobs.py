@@ -109,7 +109,7 @@ def save_recording(provider_name: str, url: str, lang: str, key: str, text: str,
     except (InputProblem, PermanentProviderError) as exc:
         log.warning("recording of %s/%s by phone not kept: %s", lang, key, exc)
         return f"not kept: {exc}"
-    Recordings(config.recordings_path(), config.prompts_dir / "audio").save(
+    Recordings(services.db, config.prompts_dir / "audio").save(
         lang, key, clip.wav, text=text, by=by, source="phone", seconds=clip.seconds
     )
     log.info("recording of %s/%s by phone kept (%.1f s)", lang, key, clip.seconds)

@@ -55,9 +55,12 @@ class _Worker(Worker):
         super().handle_warm_shutdown_request()
 
 
-# A worker's registration in Redis lives this long without a heartbeat, so
-# /healthz sees a killed worker gone within about half a minute.
+# RQ beats every WORKER_TTL_S - 15 s while idle, and every JOB_BEAT_S while a job
+# runs (its default, 30 s, also stretched the registration to 90 s, so a worker
+# killed mid-job looked alive for a minute and a half); /healthz counts a worker
+# alive while its last beat is recent (``broker.liveness.BEAT_STALE_S``).
 WORKER_TTL_S = 30
+JOB_BEAT_S = 10
 REDIS_WAIT_MAX_S = 30
 PR_SET_PDEATHSIG = 1
 COMPANION_STOP_S = 10  # a drainer finishing its batch, before it is killed
@@ -187,7 +190,12 @@ def run(burst: bool = False, companion: Callable[[services.Services, threading.E
         while True:
             _wait_for_redis(gateway)
             connection = broker.connect(gateway.redis_url)
-            worker = _Worker(list(broker.queues(connection).values()), connection=connection, worker_ttl=WORKER_TTL_S)
+            worker = _Worker(
+                list(broker.queues(connection).values()),
+                connection=connection,
+                worker_ttl=WORKER_TTL_S,
+                job_monitoring_interval=JOB_BEAT_S,
+            )
             try:
                 worker.work(with_scheduler=True, burst=burst)
             except (RedisConnectionError, RedisTimeoutError) as exc:

@@ -8,7 +8,19 @@ from __future__ import annotations
 
 from datetime import datetime, timezone
 
-from sqlalchemy import JSON, Boolean, DateTime, ForeignKey, Index, Integer, String, Text, UniqueConstraint
+from sqlalchemy import (
+    JSON,
+    Boolean,
+    DateTime,
+    Float,
+    ForeignKey,
+    Index,
+    Integer,
+    LargeBinary,
+    String,
+    Text,
+    UniqueConstraint,
+)
 from sqlalchemy import text as sql
 from sqlalchemy import false as sa_false
 from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column, relationship
@@ -488,3 +500,43 @@ class ContentEdit(Base):
     base: Mapped[str | None] = mapped_column(Text)
     author: Mapped[str] = mapped_column(String(254))
     saved_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+
+
+class DeploymentSecret(Base):
+    """A secret the whole deployment shares (``secret_key``, ``webhook_token``): made
+    once, by whichever host asks first (the primary key settles two asking at once),
+    and read by every other, so no host keys sessions or webhooks with its own."""
+
+    __tablename__ = "deployment_secrets"
+
+    name: Mapped[str] = mapped_column(String(40), primary_key=True)
+    value: Mapped[str] = mapped_column(String(200))
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+
+
+class Recording(Base):
+    """An organiser's recording of one prompt (the studio, record-by-phone, an
+    import), as 8 kHz WAV, with the text it was read from: kept here so that every
+    web host plays and serves it, whichever host or worker received it."""
+
+    __tablename__ = "recordings"
+
+    language: Mapped[str] = mapped_column(String(16), primary_key=True)
+    key: Mapped[str] = mapped_column(String(120), primary_key=True)
+    audio: Mapped[bytes] = mapped_column(LargeBinary)
+    text: Mapped[str] = mapped_column(Text, default="")
+    recorded_by: Mapped[str] = mapped_column(String(254), default="")
+    source: Mapped[str] = mapped_column(String(40), default="")
+    seconds: Mapped[float] = mapped_column(Float, default=0.0)
+    recorded_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+
+
+class ErasureTombstone(Base):
+    """That a number was erased, and when: a keyed hash of it (``phone_key``), never
+    the number. A text from her accepted before the erasure and processed after it
+    (one that waited in a host's outage spool) is dropped, not made a new member."""
+
+    __tablename__ = "erasure_tombstones"
+
+    phone_hash: Mapped[str] = mapped_column(String(64), primary_key=True)
+    erased_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)

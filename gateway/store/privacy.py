@@ -21,6 +21,7 @@ from sqlalchemy.orm import Session
 from gateway.store import audit
 from gateway.store.models import (
     Enrolment,
+    ErasureTombstone,
     InboundMessage,
     Member,
     MemberText,
@@ -36,6 +37,7 @@ from gateway.store.models import (
 from gateway.store.states import MessageState
 
 ERASED_TEXT = ""  # a message row stays for the counts; its words go
+TOMBSTONE_KEPT = timedelta(days=30)
 
 
 @dataclass(frozen=True)
@@ -157,4 +159,10 @@ def apply_retention(db: Session, days: int, now: datetime | None = None) -> dict
         .where(MemberText.received_at < before, MemberText.text != ERASED_TEXT)
         .values(text=ERASED_TEXT)
     ).rowcount
-    return {"messages": messages, "replies": replies}
+    # A tombstone outlives any text a host could still be keeping from before the
+    # erasure (a spool drains within seconds of the database's return), and is then
+    # gone: even a keyed hash says a number was once the network's.
+    tombstones = db.execute(
+        delete(ErasureTombstone).where(ErasureTombstone.erased_at < (now or utcnow()) - TOMBSTONE_KEPT)
+    ).rowcount
+    return {"messages": messages, "replies": replies, "tombstones": tombstones}

@@ -23,3 +23,6 @@ def post_fork(server, worker):  # noqa: ARG001 (gunicorn's hook signature)
     runtime_of(app).db.engine.dispose(close=False)  # never reuse a parent's connection
     runtime_of(app).inbox.store.engine.dispose(close=False)  # the inbox's own (it created its table)
     runtime_of(app).redis.connection_pool.reset()
+    # Texts this host spooled through a database outage are drained from the start,
+    # not when the next text arrives (a thread: started after the fork, never before).
+    runtime_of(app).spool.watch(runtime_of(app).inbox.add)

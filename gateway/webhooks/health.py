@@ -9,7 +9,9 @@
 - ``down`` (503): the database or Redis does not answer.
 
 ``inbox`` counts the texts accepted and not yet processed, and how long the
-oldest has waited (a warning past 10 s).
+oldest has waited (a warning past 10 s). ``spool`` does the same for this host's
+outage spool: texts accepted while the database was down, drained every 10 s
+once it answers (a warning while any wait).
 
 Anyone may ask, so without a dashboard sign-in the answer holds counts only: the
 Android phones are counted, not named (their names are ``host:port`` on the network). ``voice`` counts the recorded prompts
@@ -42,7 +44,7 @@ def healthz():
             log.warning("health check %s failed: %s", name, type(exc).__name__)
             checks[name] = "down"
     if any(value != "ok" for value in checks.values()):
-        return jsonify(status="down", workers=None, **checks), 503
+        return jsonify(status="down", workers=None, **checks, spool=_spool()), 503
     try:
         workers = workers_alive(runtime().redis)
     except Exception as exc:
@@ -58,15 +60,20 @@ def healthz():
             else {"in_rotation": sum(1 for p in phones if p["in_rotation"]), "total": len(phones)}
         )
     voice, warnings = _voice()
-    inbox = _inbox()
+    inbox, spool = _inbox(), _spool()
     if inbox.get("oldest_s") is not None and inbox["oldest_s"] > INBOX_LATE_S:
         warnings.append(f"inbox: {inbox['waiting']} text(s) waiting, the oldest for {inbox['oldest_s']:.0f} s")
+    if spool.get("waiting"):
+        warnings.append(
+            f"spool: {spool['waiting']} text(s) kept through an outage, the oldest for {spool['oldest_s']:.0f} s"
+        )
     return jsonify(
         status="degraded" if degraded else "ok",
         workers=workers,
         **checks,
         **extra,
         inbox=inbox,
+        spool=spool,
         voice=voice,
         warnings=warnings,
     ), 200
@@ -89,6 +96,16 @@ def _inbox() -> dict:
         waiting, oldest = runtime().inbox.pending()
     except Exception as exc:
         log.warning("health check inbox failed: %s", type(exc).__name__)
+        return {}
+    return {"waiting": waiting, "oldest_s": round(oldest, 1) if oldest is not None else None}
+
+
+def _spool() -> dict:
+    """This host's outage spool (it needs neither the database nor Redis to read)."""
+    try:
+        waiting, oldest = runtime().spool.depth()
+    except OSError as exc:
+        log.warning("health check spool failed: %s", type(exc).__name__)
         return {}
     return {"waiting": waiting, "oldest_s": round(oldest, 1) if oldest is not None else None}
 

@@ -44,5 +44,5 @@ def keep(provider: str, inbound: Inbound | None = None) -> bool:
         except OSError:
             log.exception("inbound sms via %s could not be spooled either", provider)
             return False
-    spool.watch(inbox.add)  # started on the first text, in each web process
+    spool.watch(inbox.add)  # gunicorn's workers start it; a server of another kind, here
     return True

@@ -5,22 +5,28 @@ and that idle polling cost about 5% of a core on the small machines the
 gateway runs on. With it the drainer sleeps until a text comes, and looks on its
 own only once a second, in case a ring was missed.
 
-The bell is a named pipe (FIFO) in the instance folder: the drainer holds it
-open and waits on it; a webhook writes one byte. It is a hint, never the record:
-the text is already committed to the inbox before the ring, so a lost ring (no
-drainer running, a full pipe, a folder the web user cannot write) costs at most
-the fallback second. Drainer and webhooks share the instance folder already (one
-host: the drainers' file lock needs it too).
+On SQLite (one host, the inbox a file beside the database) the bell is a named
+pipe (FIFO) in the instance folder: the drainer holds it open and waits on it; a
+webhook writes one byte. On PostgreSQL, where webhooks and drainers may be on
+different hosts, it is the database's own: a trigger on the ``inbox`` table
+(migration 0015) sends ``NOTIFY inbox`` as each insert commits, so the webhook
+spends nothing more on it, and every drainer, wherever it runs, ``LISTEN``s
+(``Notices``). Either way it is a hint, never the record: the text is already
+committed to the inbox before the ring, so a lost ring costs at most the
+fallback second.
 """
 
 from __future__ import annotations
 
 import errno
+import logging
 import os
 import select
 import stat
 import threading
 from pathlib import Path
+
+log = logging.getLogger(__name__)
 
 
 class Doorbell:
@@ -104,3 +110,56 @@ class Doorbell:
         if self._reader is not None:
             os.close(self._reader)
             self._reader = None
+
+
+class Notices:
+    """The PostgreSQL bell: ``LISTEN inbox`` on a connection of the drainer's own,
+    held open between waits. The webhook side is the table's trigger, so ``ring``
+    has nothing to do. A connection the server dropped is opened afresh at the next
+    wait; meanwhile a wait is a plain sleep (the drainer looks on its own anyway)."""
+
+    CHANNEL = "inbox"
+
+    def __init__(self, engine):
+        self.engine = engine
+        self._connection = None  # SQLAlchemy's pooled wrapper around the driver's connection
+
+    def ring(self) -> None:
+        """Nothing: the insert's own trigger rang."""
+
+    def wait(self, timeout: float) -> bool:
+        listener = self._listening()
+        if listener is None:
+            select.select([], [], [], timeout)
+            return False
+        try:
+            rung = any(True for _ in listener.notifies(timeout=timeout, stop_after=1))
+            if rung:  # every ring queued meanwhile is taken: one drain answers them all
+                for _ in listener.notifies(timeout=0):
+                    pass
+            return rung
+        except Exception as exc:  # the server went away: listen afresh next time
+            log.warning("inbox: lost the database's notices (%s)", type(exc).__name__)
+            self.close()
+            return False
+
+    def _listening(self):
+        if self._connection is None:
+            try:
+                self._connection = self.engine.raw_connection()
+                driver = self._connection.driver_connection
+                driver.autocommit = True
+                driver.execute(f"LISTEN {self.CHANNEL}")
+            except Exception as exc:
+                log.warning("inbox: cannot listen for texts (%s); looking every second", type(exc).__name__)
+                self.close()
+                return None
+        return self._connection.driver_connection
+
+    def close(self) -> None:
+        if self._connection is not None:
+            try:
+                self._connection.invalidate()  # never back to the pool, still listening
+            except Exception:  # nosec B110 - closing a connection already gone
+                pass
+            self._connection = None

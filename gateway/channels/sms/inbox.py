@@ -33,10 +33,17 @@ Why this order is safe:
 - A reply whose job could not be queued stays ``queued`` in the outbox, and the
   reconciler queues it after half a minute.
 
-Drainers (each worker's, a test's, the phone simulator's) take turns through a
-file lock in the instance folder, so texts from one member are processed one at
-a time and in order, with no per-member lock; the processing is bound by the
-database's writer anyway. They must share the instance folder (one host).
+Several drainers at once. On PostgreSQL each worker host runs one, over the one
+``inbox`` table: a drainer claims the members of a batch before processing it
+(``claims.py``), so one member's texts are handled one at a time and in order
+while other members' go through another drainer. On SQLite (one host, one
+writer) drainers take turns through a file lock in the instance folder instead.
+
+A text from a number erased after the text was accepted (one that waited in a
+host's outage spool, or in the inbox) is dropped unprocessed: the erasure left a
+tombstone, a keyed hash of the number (``store/models.py``), and the text's
+``received_at`` is older than it. So an erasure on one host cannot be undone by
+a text another host kept.
 """
 
 from __future__ import annotations
@@ -51,26 +58,39 @@ from contextlib import contextmanager
 from functools import lru_cache
 from pathlib import Path
 
+from datetime import datetime
+
 from sqlalchemy import delete, func, select
 from sqlalchemy.schema import CreateTable
 
-from gateway.channels.sms.doorbell import Doorbell
+from gateway.channels.sms.claims import Claims
+from gateway.channels.sms.doorbell import Doorbell, Notices
 from gateway.channels.sms.service import SmsService
 from gateway.channels.sms.spool import forget_lines
 from gateway.messaging.replies import ReplySender, queue_job
-from gateway.phone import to_e164
+from gateway.phone import phone_key, to_e164
 from gateway.providers.base import Inbound
 from gateway.outage import is_outage
 from gateway.services import Services
 from gateway.channels.sms.driver_insert import DriverInsert
 from gateway.store.database import Database, upsert_dialect
-from gateway.store.models import InboxMessage, utcnow
+from gateway.store.models import ErasureTombstone, InboxMessage, utcnow
 
 log = logging.getLogger(__name__)
 BATCH = 200
 POLL_S = 0.05  # how often ``wait_for`` looks whether a text was processed
 LOOK_EVERY_S = 1.0  # an idle drainer looks this often on its own, if no ring woke it
 OUTAGE_BACKOFF_MAX_S = 30.0
+CLAIMED_RETRY_S = 0.05  # texts another drainer holds: look again this soon
+CLAIMED_PATIENCE_S = 1.0  # ... for this long, then wait for the bell like any idle turn
+COLUMNS = (
+    InboxMessage.id,
+    InboxMessage.provider,
+    InboxMessage.provider_message_id,
+    InboxMessage.phone,
+    InboxMessage.text,
+    InboxMessage.received_at,
+)
 
 
 @lru_cache(maxsize=4)
@@ -107,7 +127,11 @@ class Inbox:
             ("provider", "provider_message_id", "phone", "text", "received_at"),
         )
         self.failed = self.folder / "inbox.failed.jsonl"  # texts that hit a bug, for a person
-        self.bell = Doorbell(self.folder)
+        self.secret = services.config.secret_key
+        if self.store.engine.dialect.name == "sqlite":
+            self.claims, self.bell = None, Doorbell(self.folder)
+        else:
+            self.claims, self.bell = Claims(self.store.engine, self.secret), Notices(self.store.engine)
 
     @classmethod
     def of(cls, services: Services, sender: ReplySender | None = None) -> Inbox:
@@ -121,10 +145,11 @@ class Inbox:
 
     # ------------------------------------------------------------------ webhook side
 
-    def add(self, inbound: Inbound) -> None:
+    def add(self, inbound: Inbound, received_at: datetime | None = None) -> None:
         """Make one text durable: one INSERT, one commit. A redelivery of a text still
         waiting is dropped by the unique key. Raises the database's error when it
-        is down (the caller spools)."""
+        is down (the caller spools). ``received_at``: when a host accepted it, if
+        not now (a text from the outage spool)."""
         # Straight on the driver (``DriverInsert``): the webhook's only statement, on every text.
         self._insert(
             {
@@ -132,7 +157,7 @@ class Inbox:
                 "provider_message_id": inbound.provider_message_id[:64],
                 "phone": inbound.phone[:32],
                 "text": inbound.text,
-                "received_at": utcnow(),
+                "received_at": received_at or utcnow(),
             }
         )
         self.bell.ring()  # committed first: a ring is a hint, the row is the record
@@ -140,12 +165,17 @@ class Inbox:
     # ------------------------------------------------------------------ erasure
 
     @contextmanager
-    def held(self):
-        """No drainer processes a batch while this is held. An erasure holds it, so
-        that no text of hers is in a batch being processed while she is erased,
-        and none is processed afterwards to bring her number back as a new member."""
-        with self._turn(wait=True):
-            yield
+    def held(self, phone: str):
+        """No drainer processes a batch of texts from ``phone`` while this is held
+        (on SQLite, no batch at all). An erasure holds it, so that no text of hers
+        is in a batch being processed while she is erased; her tombstone keeps any
+        accepted before and processed after from bringing her number back."""
+        if self.claims is not None:
+            with self.claims.held(phone):
+                yield
+        else:
+            with self._turn(wait=True):
+                yield
 
     def forget(self, phone: str) -> int:
         """Delete the texts from ``phone`` (E.164) that still wait, and the ones set
@@ -195,43 +225,86 @@ class Inbox:
         done = 0
         try:
             with self._turn(wait):
+                waited = 0.0
                 while True:
-                    processed = self._drain_batch()
+                    processed, left = self._drain_batch()
                     done += processed
-                    if processed == 0:
+                    if processed:
+                        waited = 0.0
+                        continue
+                    if not left or waited >= CLAIMED_PATIENCE_S:
                         break
+                    time.sleep(CLAIMED_RETRY_S)  # another drainer has them, for a moment
+                    waited += CLAIMED_RETRY_S
         except BlockingIOError:
             return 0
         return done
 
-    def _drain_batch(self) -> int:
-        with self.store.session() as db:
-            rows = db.execute(
-                select(
-                    InboxMessage.id,
-                    InboxMessage.provider,
-                    InboxMessage.provider_message_id,
-                    InboxMessage.phone,
-                    InboxMessage.text,
-                )
-                .order_by(InboxMessage.id)
-                .limit(self.batch)
-            ).all()
+    def _drain_batch(self) -> tuple[int, int]:
+        """One batch: (texts gone from the inbox, texts left to another drainer)."""
+        if self.claims is None:
+            with self.store.session() as db:
+                rows = db.execute(select(*COLUMNS).order_by(InboxMessage.id).limit(self.batch)).all()
+            return self._process(rows), 0
+        with self.store.session() as db:  # a wider look: some members may be another drainer's
+            seen = db.execute(select(*COLUMNS).order_by(InboxMessage.id).limit(self.batch * 2)).all()
+        if not seen:
+            return 0, 0
+        keys = {row.id: self.claims.key(row.phone) for row in seen}
+        mine = self.claims.take(keys.values())
+        try:
+            ids = [row.id for row in seen if keys[row.id] in mine]
+            if ids:
+                with self.store.session() as db:  # those still waiting, now that their members are ours
+                    rows = db.execute(select(*COLUMNS).where(InboxMessage.id.in_(ids)).order_by(InboxMessage.id)).all()
+                self._process(rows)
+            return len(ids), len(seen) - len(ids)
+        finally:
+            self.claims.release()
+
+    def _process(self, rows) -> int:
         if not rows:
             return 0
+        erased = self._erased_since(rows)
+        kept = [row for row in rows if row.id not in erased]
         # An outage raises here with nothing committed: the rows stay for the next turn.
-        handled = self.sms.receive_batch(
-            [Inbound(row.provider, row.provider_message_id, row.phone, row.text) for row in rows]
+        handled = (
+            self.sms.receive_batch(
+                [Inbound(row.provider, row.provider_message_id, row.phone, row.text) for row in kept]
+            )
+            if kept
+            else []
         )
-        for row, outcome in zip(rows, handled, strict=True):
+        for row, outcome in zip(kept, handled, strict=True):
             if outcome.outcome == "failed":  # a bug must not hold up the texts behind it
                 self._set_aside(row)
+        if erased:
+            log.info("inbox: %d text(s) from erased numbers dropped unread", len(erased))
         # Processed and committed: they leave the inbox (a crash just before this
         # makes them processed again, which inbound_messages turns into no-ops).
         with self.store.session() as db:
             db.execute(delete(InboxMessage).where(InboxMessage.id.in_([row.id for row in rows])))
         self._queue([message_id for outcome in handled for message_id in outcome.replies])
         return len(rows)
+
+    def _erased_since(self, rows) -> set[int]:
+        """The rows from a number erased after the row was accepted."""
+        hashes = {row.id: phone_key(phone, self.secret) for row in rows if (phone := to_e164(row.phone))}
+        if not hashes:
+            return set()
+        with self.services.db.session() as db:
+            tombstones = dict(
+                db.execute(
+                    select(ErasureTombstone.phone_hash, ErasureTombstone.erased_at).where(
+                        ErasureTombstone.phone_hash.in_(set(hashes.values()))
+                    )
+                ).all()
+            )
+        return {
+            row.id
+            for row in rows
+            if row.id in hashes and hashes[row.id] in tombstones and row.received_at <= tombstones[hashes[row.id]]
+        }
 
     def _queue(self, replies: list[int]) -> None:
         """The batch's replies go to this process's sender (the worker's drainer has
@@ -283,10 +356,16 @@ class Inbox:
                     self.bell.wait(LOOK_EVERY_S)
         finally:
             self.bell.close()
+            if self.claims is not None:
+                self.claims.close()
 
     @contextmanager
     def _turn(self, wait: bool):
-        """One drainer at a time across this instance's processes."""
+        """On SQLite, one drainer at a time across this host's processes (on
+        PostgreSQL, drainers claim members instead: ``_drain_batch``)."""
+        if self.claims is not None:
+            yield
+            return
         self.folder.mkdir(parents=True, exist_ok=True)
         fd = os.open(self.folder / "inbox.lock", os.O_WRONLY | os.O_CREAT, 0o600)
         try:

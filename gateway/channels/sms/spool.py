@@ -11,6 +11,13 @@ unique per provider and message id).
 Several web processes share the spool: appends take a lock on ``spool.lock``, and
 one drainer at a time moves the file aside (``inbound.draining.jsonl``) and works
 through it, keeping whatever it could not process yet.
+
+The spool is the one thing a host keeps that matters, so it never waits for a new
+text to be drained: every web process (and the SMPP link) watches it from its
+start, and drains it every ``DRAIN_EVERY_S`` once the database answers. Each line
+says when the text was accepted (``at``), which goes with it into the inbox: a
+member erased meanwhile, on any host, is not brought back by it (``inbox.py``).
+``/healthz`` reports how many texts wait here, and for how long.
 """
 
 from __future__ import annotations
@@ -22,6 +29,7 @@ import os
 import threading
 import time
 from contextlib import contextmanager
+from datetime import datetime, timezone
 from pathlib import Path
 from typing import Callable
 
@@ -51,6 +59,7 @@ class Spool:
                     "id": inbound.provider_message_id,
                     "phone": inbound.phone,
                     "text": inbound.text,
+                    "at": datetime.now(timezone.utc).isoformat(timespec="milliseconds"),
                 },
                 ensure_ascii=False,
             )
@@ -67,11 +76,27 @@ class Spool:
     def pending(self) -> bool:
         return self.path.exists() or self.draining.exists()
 
-    def drain(self, receive: Callable[[Inbound], object], wait: bool = False) -> int:
+    def depth(self) -> tuple[int, float | None]:
+        """(texts waiting, seconds the oldest has waited) for /healthz; (0, None)
+        at once when nothing is spooled, as nearly always."""
+        count, oldest = 0, None
+        for path in (self.draining, self.path):  # the file being drained holds the older texts
+            try:
+                lines = path.read_text(encoding="utf-8").splitlines()
+            except FileNotFoundError:
+                continue
+            count += len(lines)
+            if oldest is None and lines:
+                oldest = _accepted_at(lines[0], path)
+        age = (datetime.now(timezone.utc) - oldest).total_seconds() if oldest is not None else None
+        return count, age
+
+    def drain(self, receive: Callable[..., object], wait: bool = False) -> int:
         """Process spooled texts oldest first, including any spooled meanwhile; stop
         at the first that still meets an outage and keep it and those after it.
         Returns how many were processed (0 if another process is draining and
-        ``wait`` is False)."""
+        ``wait`` is False). ``receive(inbound, received_at)`` takes each: the
+        inbox's ``add``."""
         done = 0
         try:
             with self._locked("drain.lock", wait=wait):
@@ -99,7 +124,10 @@ class Spool:
             except ValueError:  # a torn last line from a crash mid-append
                 continue
             try:
-                receive(Inbound(record["provider"], record["id"], record["phone"], record["text"]))
+                receive(
+                    Inbound(record["provider"], record["id"], record["phone"], record["text"]),
+                    _accepted_at(line, self.draining),
+                )
             except Exception as exc:
                 if is_outage(exc):
                     log.warning("spool: %d text(s) still waiting; %s", len(lines) - done, type(exc).__name__)
@@ -114,21 +142,22 @@ class Spool:
         self.draining.unlink()
         return len(lines), True
 
-    def watch(self, receive: Callable[[Inbound], object]) -> None:
-        """Start this process's watcher (once): every DRAIN_EVERY_S it drains the
-        spool if anything is in it, so texts spooled during an outage are
-        processed soon after it, whether or not more texts arrive."""
+    def watch(self, receive: Callable[..., object]) -> None:
+        """Start this process's watcher (once): at once, and then every
+        DRAIN_EVERY_S, it drains the spool if anything is in it, so texts spooled
+        during an outage (this run's, or a run's before a restart) are processed
+        soon after it, whether or not more texts arrive."""
         if self._watcher is not None and self._watcher.is_alive():
             return
 
         def work():
             while True:
-                time.sleep(DRAIN_EVERY_S)
                 if self.pending():
                     try:
                         self.drain(receive)
                     except Exception:  # a bad minute must not stop the next one
                         log.exception("spool: drain failed")
+                time.sleep(DRAIN_EVERY_S)
 
         self._watcher = threading.Thread(target=work, name="spool-watcher", daemon=True)
         self._watcher.start()
@@ -179,6 +208,19 @@ def _rewrite(path: Path, lines: list[str]) -> None:
         file.flush()
         os.fsync(file.fileno())
     os.replace(partial, path)
+
+
+def _accepted_at(line: str, path: Path) -> datetime:
+    """When the line's text was accepted. A line from before the spool said so is
+    given its file's last change, which is no earlier: an erasure after that
+    still keeps it from bringing her back."""
+    try:
+        return datetime.fromisoformat(json.loads(line)["at"])
+    except (ValueError, KeyError, TypeError):
+        try:
+            return datetime.fromtimestamp(path.stat().st_mtime, timezone.utc)
+        except OSError:
+            return datetime.now(timezone.utc)
 
 
 def _sender(line: str) -> str | None:

@@ -12,7 +12,7 @@ class Settings:
     at_username: str = ""
     at_api_key: str = ""
     at_sender_id: str = ""
-    at_webhook_token: str = ""  # empty: the install's webhook token, generated once (instance/webhook_token)
+    at_webhook_token: str = ""  # empty: the deployment's token, made once and kept in the database
     at_api_url: str = "https://api.africastalking.com"
     at_voice_url: str = "https://voice.africastalking.com"  # AT places calls from another host
     at_voice_number: str = ""  # the AT number calls come from (reminder calls, call-backs)

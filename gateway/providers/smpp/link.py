@@ -20,15 +20,28 @@ It binds as a transceiver and serves three things on the one connection:
 
 ``enquire_link`` keeps an idle bind alive; a lost bind is retried after 1, 2, 4 …
 60 seconds.
+
+**One bind per account, across hosts.** An SMSC account usually allows one bind,
+and two would each pop texts from the same lists. So the link binds only while it
+holds the account's lease in Redis (``SET NX`` with a ``LEASE_S`` expiry), renewed
+every ``RENEW_S`` while bound. A second ``outreach smpp`` (another host, for
+standby) waits, looking every ``STANDBY_LOOK_S``; if the holder dies its lease
+lapses and the standby binds, within ``LEASE_S + STANDBY_LOOK_S`` plus the bind
+itself. A link that finds its lease gone (it stalled past the expiry) lets go of
+the bind at once: texts it had submitted unanswered are ``unknown``, as for any
+lost bind, and nothing is submitted twice.
 """
 
 from __future__ import annotations
 
 import json
 import logging
+import os
 import select
+import socket
 import threading
 import time
+import uuid
 import warnings
 
 from gateway.channels.sms.inbox import Inbox
@@ -52,6 +65,17 @@ RETRY_LATER = {consts.SMPP_ESME_RTHROTTLED, consts.SMPP_ESME_RMSGQFUL}
 LONGEST_BACKOFF_S = 60
 THROTTLED_PAUSE_S = 1.0  # after "too fast": nothing is submitted for this long
 RECOVER_S = 10  # a second without being told "too fast" this long earns one more a second
+LEASE_S = 20  # a holder silent this long has lost the account's bind to a standby
+RENEW_S = 5
+STANDBY_LOOK_S = 2
+# Renew (or let go of) the lease only while it is still ours: a stalled link must
+# not extend or delete the lease a standby has taken since.
+_RENEW = "if redis.call('get', KEYS[1]) == ARGV[1] then return redis.call('expire', KEYS[1], ARGV[2]) end return 0"
+_RELEASE = "if redis.call('get', KEYS[1]) == ARGV[1] then return redis.call('del', KEYS[1]) end return 0"
+
+
+class LeaseLost(Exception):
+    """Another link holds the account's bind now."""
 
 
 class SmppLink:
@@ -68,25 +92,65 @@ class SmppLink:
         self.paused_until = 0.0
         self.last_throttled = 0.0
         self.bound = threading.Event()
+        self.lease_key = f"smpp:lease:{self.config.smpp_system_id}@{self.config.smpp_host}:{self.config.smpp_port}"
+        self.lease_token = f"{socket.gethostname()}:{os.getpid()}:{uuid.uuid4().hex[:8]}"
+        self.renewed_at = 0.0
 
     # ------------------------------------------------------------------ the loop
 
     def run(self, stop: threading.Event) -> None:
+        self.spool.watch(self.inbox.add)  # texts kept through an outage, before a restart too
         backoff = 1
+        try:
+            while not stop.is_set():
+                if not self._lease(stop):
+                    return
+                try:
+                    self._bind()
+                    backoff = 1
+                    self._serve(stop)
+                except LeaseLost:
+                    log.warning("smpp link: another host holds the bind now; letting go and standing by")
+                    backoff = 0
+                except (smpp_errors.ConnectionError, smpp_errors.PDUError, OSError) as exc:
+                    log.warning(
+                        "smpp link to %s:%s lost: %s", self.config.smpp_host, self.config.smpp_port, type(exc).__name__
+                    )
+                finally:
+                    self._let_go()
+                if not stop.is_set() and backoff:
+                    stop.wait(backoff)
+                    backoff = min(backoff * 2, LONGEST_BACKOFF_S)
+        finally:
+            self._release()
+
+    def _lease(self, stop: threading.Event) -> bool:
+        """Wait until the account's bind is this link's to hold; False if stopped first."""
+        said = False
         while not stop.is_set():
-            try:
-                self._bind()
-                backoff = 1
-                self._serve(stop)
-            except (smpp_errors.ConnectionError, smpp_errors.PDUError, OSError) as exc:
-                log.warning(
-                    "smpp link to %s:%s lost: %s", self.config.smpp_host, self.config.smpp_port, type(exc).__name__
-                )
-            finally:
-                self._let_go()
-            if not stop.is_set():
-                stop.wait(backoff)
-                backoff = min(backoff * 2, LONGEST_BACKOFF_S)
+            if self.redis.set(self.lease_key, self.lease_token, nx=True, ex=LEASE_S) or (
+                self.redis.get(self.lease_key) == self.lease_token.encode()
+            ):
+                self.renewed_at = time.monotonic()
+                return True
+            if not said:
+                log.info("smpp link: another host holds the bind; standing by")
+                said = True
+            stop.wait(STANDBY_LOOK_S)
+        return False
+
+    def _renew(self) -> None:
+        if time.monotonic() - self.renewed_at < RENEW_S:
+            return
+        if not self.redis.eval(_RENEW, 1, self.lease_key, self.lease_token, LEASE_S):
+            raise LeaseLost()
+        self.renewed_at = time.monotonic()
+
+    def _release(self) -> None:
+        try:
+            self.redis.eval(_RELEASE, 1, self.lease_key, self.lease_token)
+        except Exception as exc:  # Redis gone: the lease lapses by itself
+            log.warning("smpp link: could not hand back the bind's lease (%s)", type(exc).__name__)
 
     def _bind(self) -> None:
         client = smpplib.client.Client(
@@ -105,6 +169,7 @@ class SmppLink:
     def _serve(self, stop: threading.Event) -> None:
         last_heard = time.monotonic()
         while not stop.is_set():
+            self._renew()
             self.redis.set(smpp.ALIVE_KEY, 1, ex=15)
             self.client.poll()
             if time.monotonic() - last_heard > self.config.smpp_enquire_s:
