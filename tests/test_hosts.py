@@ -303,6 +303,7 @@ def test_a_text_taken_on_one_host_wakes_a_drainer_on_another_at_once(host, monke
         stop.set()
         at_webhook(web.test_client(), "HELP", phone="+8562055531999", token=token)  # a ring, to see ``stop``
         thread.join(timeout=10)
+        drainer.store.dispose()
     assert sorted(waits)[len(waits) // 2] < 0.5, waits  # not the 30 s of its own look
 
 
@@ -358,7 +359,8 @@ def test_a_member_claimed_by_one_drainer_is_left_by_the_other_until_it_lets_go(h
 
     web1, web2 = host(), host()
     _postgres_only(web1)
-    one, two = (Inbox.of(runtime_of(app).services).claims for app in (web1, web2))
+    inboxes = [Inbox.of(runtime_of(app).services) for app in (web1, web2)]
+    one, two = (inbox.claims for inbox in inboxes)
     her, other = one.key("+8562055533001"), one.key("+8562055533002")
     assert two.key("+8562055533001") == her  # the deployment's secret: the same key on every host
     try:
@@ -381,6 +383,8 @@ def test_a_member_claimed_by_one_drainer_is_left_by_the_other_until_it_lets_go(h
     finally:
         one.close()
         two.close()
+        for inbox in inboxes:
+            inbox.store.dispose()
 
 
 # ------------------------------------------------------------------ the SMPP link

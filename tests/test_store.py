@@ -24,9 +24,17 @@ from gateway.store.models import Base, Member, TrainingSession
 from .helpers import add_member, add_session
 
 
+# PostgreSQL's trigram indexes for member search (migration 0016) have no model:
+# SQLAlchemy's Index cannot say "on PostgreSQL only", and SQLite has no use for them.
+ONLY_IN_MIGRATIONS = {"ix_members_name_trigrams", "ix_members_organisation_trigrams"}
+
+
 def test_migrations_match_the_models(app):
+    def include(thing, name, kind, reflected, compare_to):
+        return not (kind == "index" and name in ONLY_IN_MIGRATIONS)
+
     with runtime_of(app).db.engine.connect() as connection:
-        diff = compare_metadata(MigrationContext.configure(connection), Base.metadata)
+        diff = compare_metadata(MigrationContext.configure(connection, opts={"include_object": include}), Base.metadata)
     assert diff == []
 
 
@@ -274,7 +282,7 @@ def test_two_hosts_migrating_an_empty_database_at_once_both_succeed(database_url
             assert [code for code, _ in results] == [0, 0], [error[-1500:] for _, error in results]
             database = Database(url)
             with database.engine.connect() as connection:
-                assert connection.execute(text("SELECT version_num FROM alembic_version")).scalars().all() == ["0015"]
+                assert connection.execute(text("SELECT version_num FROM alembic_version")).scalars().all() == ["0016"]
             database.dispose()
         finally:
             drop()

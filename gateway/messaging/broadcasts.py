@@ -13,7 +13,7 @@ import string
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from types import SimpleNamespace
-from typing import Iterable
+from typing import Iterable, Iterator
 from zoneinfo import ZoneInfo
 
 from sqlalchemy import func, insert, select, update
@@ -277,28 +277,27 @@ def materialise(db: Session, broadcast: Broadcast, renderer: Renderer, chunk: in
     return added
 
 
-def queued_batches(db: Session, broadcast_id: int, size: int, unowned: bool = False) -> list[list[int]]:
+def queued_batches(db: Session, broadcast_id: int, size: int, unowned: bool = False) -> Iterator[list[int]]:
     """Queued row ids in batches (only those no job owns yet, with ``unowned``);
     rows with the same text sit together, so one Africa's Talking request can
-    carry a whole batch."""
+    carry a whole batch. Read as they are wanted (``yield_per``): a broadcast to a
+    million members is never a million rows in memory at once."""
     query = (
         select(OutboundMessage.id, OutboundMessage.body)
         .where(OutboundMessage.broadcast_id == broadcast_id, OutboundMessage.status == MessageState.QUEUED)
         .order_by(OutboundMessage.body, OutboundMessage.id)
+        .execution_options(yield_per=5000)
     )
-    rows = db.execute(query.where(OutboundMessage.job_id.is_(None)) if unowned else query).all()
-    batches: list[list[int]] = []
     current: list[int] = []
     current_body = None
-    for message_id, body in rows:
+    for message_id, body in db.execute(query.where(OutboundMessage.job_id.is_(None)) if unowned else query):
         if current and (len(current) >= size or (body != current_body and len(current) >= size // 2)):
-            batches.append(current)
+            yield current
             current = []
         current.append(message_id)
         current_body = body
     if current:
-        batches.append(current)
-    return batches
+        yield current
 
 
 def queued_by_job(db: Session, broadcast_id: int, size: int) -> list[tuple[str, list[int]]]:
@@ -316,7 +315,7 @@ def queued_by_job(db: Session, broadcast_id: int, size: int) -> list[tuple[str, 
         else:
             owned.setdefault(job_id, []).append(message_id)
     if orphans:
-        for ids in queued_batches(db, broadcast_id, size, unowned=True):
+        for ids in list(queued_batches(db, broadcast_id, size, unowned=True)):  # read whole: it writes the rows
             job_id = f"batch-{broadcast_id}-{ids[0]}"
             db.execute(update(OutboundMessage).where(OutboundMessage.id.in_(ids)).values(job_id=job_id))
             owned[job_id] = ids

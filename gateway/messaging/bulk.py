@@ -53,22 +53,42 @@ def dispatch(services: Services, broadcast_id: int, not_before=None, urgent: boo
         broadcast.status, broadcast.send_after = BroadcastState.SENDING, when
         broadcast.urgent = broadcast.urgent or urgent
         broadcast.started_at = broadcast.started_at or now
-    with database.session() as db:
-        batches = broadcasts.queued_batches(db, broadcast_id, batch_size(services))
-        jobs = [(broker.batch_job_id(broadcast_id, ids[0]), ids) for ids in batches]
-        for job_id, ids in jobs:  # the rows say which job owns them (see reconciler)
+    queued = 0
+    with database.session() as reading:
+        # Read in batches as they go, and queued a few at a time, so the memory this
+        # takes does not grow with the audience. A crash part way leaves rows no job
+        # owns, which the reconciler gives one (``broadcasts.queued_by_job``).
+        jobs: list[tuple[str, list[int]]] = []
+        for ids in broadcasts.queued_batches(reading, broadcast_id, batch_size(services)):
+            jobs.append((broker.batch_job_id(broadcast_id, ids[0]), ids))
+            if len(jobs) >= JOBS_AT_ONCE:
+                queued += _queue_jobs(services, jobs, when)
+                jobs = []
+        queued += _queue_jobs(services, jobs, when)
+    return added, queued, when
+
+
+JOBS_AT_ONCE = 20
+
+
+def _queue_jobs(services: Services, jobs: list[tuple[str, list[int]]], when) -> int:
+    """Write which job owns each row (the reconciler reads it), then queue the jobs."""
+    if not jobs:
+        return 0
+    with services.db.session() as db:
+        for job_id, ids in jobs:
             db.execute(update(OutboundMessage).where(OutboundMessage.id.in_(ids)).values(job_id=job_id))
     for job_id, ids in jobs:
         broker.enqueue(
             services.queues["bulk"],
             "send_batch",
             ids,
-            config=config,
+            config=services.config,
             at=when,
             retry=broker.jobs.SEND_RETRY,
             job_id=job_id,
         )
-    return added, len(batches), when
+    return len(jobs)
 
 
 def _urgent(database, message_ids: list[int]) -> bool:

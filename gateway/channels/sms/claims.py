@@ -41,9 +41,11 @@ def member_key(phone: str, secret: str) -> int:
 
 
 class Claims:
-    """A drainer's claims. Each thread that drains has a connection of its own: the
-    locks are a session's, and a session would grant a lock it holds a second
-    time (two threads of one process, as the phone simulator and tests drain)."""
+    """A drainer's claims. For each batch, the thread that drains takes a connection
+    of its own from the pool (the locks are a session's, and a session would grant a
+    lock it holds a second time to another thread of the process, as the phone
+    simulator and tests drain), and gives it back, with no lock, when the batch is
+    done."""
 
     def __init__(self, engine, secret: str):
         self.engine, self.secret = engine, secret
@@ -64,12 +66,16 @@ class Claims:
             raise
 
     def release(self) -> None:
-        if getattr(self._local, "connection", None) is not None:
-            try:
-                self._local.connection.execute(text("SELECT pg_advisory_unlock_all()"))
-            except Exception:
-                self.close()  # its locks went with it
-                raise
+        connection = getattr(self._local, "connection", None)
+        if connection is None:
+            return
+        try:
+            connection.execute(text("SELECT pg_advisory_unlock_all()"))
+        except Exception:
+            self.close()  # its locks went with it
+            raise
+        connection.close()  # back to the pool, holding nothing
+        self._local.connection = None
 
     @contextmanager
     def held(self, phone: str) -> Iterator[None]:
