@@ -23,7 +23,6 @@ The database is emptied first: give it one of its own.
 from __future__ import annotations
 
 import argparse
-import io
 import random
 import re
 import statistics
