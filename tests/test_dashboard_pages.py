@@ -535,3 +535,41 @@ def test_csv_import_forgives_spellings_asks_when_unsure_and_lists_every_error_of
     with runtime_of(people).db.session() as db:
         added = {m.name: (m.province, m.topics) for m in db.scalars(select(Member))}
     assert added["A"] == ("vientiane_capital", ["health"]) and added["B"][0] == "luang_prabang"
+
+
+def test_a_large_broadcast_is_prepared_by_a_worker_and_the_page_says_so(people, monkeypatch):
+    """Past PREPARE_HERE_UP_TO recipients (a million takes most of a minute, more than
+    a web request may) the Send button hands the writing to a worker: the page
+    says so in her language, a second click and Delete wait, and the worker's job
+    writes and queues it as the button would have."""
+    from gateway.dashboard import broadcasts as page
+
+    monkeypatch.setattr(page, "PREPARE_HERE_UP_TO", 2)
+    client = signed_in(people)
+    with runtime_of(people).db.session() as db:
+        for n in range(3):
+            add_member(db, f"+85620555700{n:02d}", name=f"Noy {n}")
+    made = post(client, "/broadcasts/new", {"name": "big", "text_lo": "ສະບາຍດີ {name}", "text_en": "Hi {name}"})
+    broadcast_id = int(made.location.rsplit("/", 1)[1])
+    assert post(client, f"/broadcasts/{broadcast_id}/send", {"confirm": "yes"}).status_code == 302
+    assert post(client, f"/broadcasts/{broadcast_id}/send", {"confirm": "yes"}).status_code == 302  # a double click
+    waiting = client.get(f"/broadcasts/{broadcast_id}").get_data(as_text=True)
+    assert "data-preparing" in waiting and "A worker is writing the messages for 3 recipients" in waiting
+    assert "Send now" not in waiting and "Delete the draft" not in waiting
+    assert post(client, f"/broadcasts/{broadcast_id}/delete").status_code == 302  # refused while it is prepared
+    switch_language(client, "lo", f"/broadcasts/{broadcast_id}")
+    assert "ລະບົບກຳລັງກຽມຂໍ້ຄວາມສຳລັບຜູ້ຮັບ 3 ຄົນ" in client.get(f"/broadcasts/{broadcast_id}").get_data(as_text=True)
+    with runtime_of(people).db.session() as db:
+        assert db.get(Broadcast, broadcast_id).status == "draft"
+        assert db.scalar(select(func.count(OutboundMessage.id))) == 0
+    drain(people)  # the worker: prepare_broadcast, then the batches it queued
+    with runtime_of(people).db.session() as db:
+        assert db.get(Broadcast, broadcast_id).status in ("sending", "done")
+        bodies = sorted(db.scalars(select(OutboundMessage.body)))
+        assert bodies == ["ສະບາຍດີ Noy 0", "ສະບາຍດີ Noy 1", "ສະບາຍດີ Noy 2"]
+        assert [e for e in db.scalars(select(AuditEvent.action)) if e.startswith("broadcast.")] == [
+            "broadcast.create",
+            "broadcast.send",
+        ]
+    progress = client.get(f"/broadcasts/{broadcast_id}/progress").get_json()
+    assert progress["total"] == 3 and progress["sent"] == 3

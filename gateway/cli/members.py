@@ -145,6 +145,7 @@ def erase_command(who: str, yes: bool) -> None:
     )
     click.echo(
         f"member {member_id} erased: {erased.messages} message text(s), {erased.replies} "
-        f"typed repl(ies), {erased.waiting_texts} unprocessed text(s) of hers, "
-        f"{erased.redis_keys} Redis key(s)"
+        f"typed repl(ies), {erased.waiting_texts} unprocessed text(s) of hers on this host, "
+        f"{erased.redis_keys} Redis key(s). A text of hers another host kept through an outage "
+        "is dropped unread when it comes through."
     )

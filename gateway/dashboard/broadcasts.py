@@ -35,6 +35,7 @@ from gateway.dashboard.form import (
     services,
     take_draft,
 )
+from gateway import broker
 from gateway.encoding import GSM7_BASIC, GSM7_EXTENDED
 from gateway.errors import InputProblem
 from gateway.messaging import broadcasts, bulk
@@ -190,6 +191,7 @@ def broadcast(broadcast_id: int):
     app_services = services()
     with runtime().db.session() as db:
         row = found(db.get(Broadcast, broadcast_id))
+        preparing = row.status == BroadcastState.DRAFT and _preparing(broadcast_id)
         preview = (
             broadcasts.preview_of(db, row, services().catalog, services().config)
             if row.status == BroadcastState.DRAFT
@@ -213,6 +215,7 @@ def broadcast(broadcast_id: int):
         preview=preview,
         minutes=minutes,
         problem=say(problem) if problem is not None else None,
+        preparing=preparing,
         waits=waits(),
         may_urgent=can(g.user, "urgent"),
         progress=_progress(broadcast_id),
@@ -269,10 +272,28 @@ def broadcast_send(broadcast_id: int):
         if poll is not None and (poll.closed_at is not None or poll.closes_at <= utcnow()):
             return redirect(url_for("dashboard.broadcast", broadcast_id=broadcast_id))
     urgent = request.form.get("urgent") == "yes" and can(g.user, "urgent") and waits() is not None
-    try:
-        added, batches, when = bulk.dispatch(services(), broadcast_id, not_before=opens_at, urgent=urgent)
-    except InputProblem:  # a blank since the preview (a member's name gone): the page says which
+    if _preparing(broadcast_id):  # a second click while a worker writes it
         return redirect(url_for("dashboard.broadcast", broadcast_id=broadcast_id))
+    with runtime().db.session() as db:
+        audience = Audience.from_dict(db.get(Broadcast, broadcast_id).audience)
+        recipients = db.scalar(select(func.count()).select_from(audience.select(Member.id).order_by(None).subquery()))
+    if recipients > PREPARE_HERE_UP_TO:
+        app_services = services()
+        broker.enqueue(
+            app_services.queues["default"],
+            "prepare_broadcast",
+            broadcast_id,
+            opens_at.isoformat() if opens_at else None,
+            urgent,
+            config=app_services.config,
+            job_id=_prepare_job(broadcast_id),
+        )
+        added = recipients
+    else:
+        try:
+            added, _batches, _when = bulk.dispatch(services(), broadcast_id, not_before=opens_at, urgent=urgent)
+        except InputProblem:  # a blank since the preview (a member's name gone): the page says which
+            return redirect(url_for("dashboard.broadcast", broadcast_id=broadcast_id))
     with runtime().db.session() as db:
         audit.record(
             db,
@@ -295,6 +316,22 @@ def broadcast_cancel(broadcast_id: int):
                 db, actor(), "broadcast.cancel", f"broadcast {broadcast_id}", f"{stopped} unsent message(s) stopped"
             )
     return redirect(url_for("dashboard.broadcast", broadcast_id=broadcast_id))
+
+
+# A broadcast to more than this many is prepared by a worker (``jobs.prepare_broadcast``):
+# 900,000 members took ~50 s (docs/benchmarks.md), past a web request's 30.
+PREPARE_HERE_UP_TO = 20_000
+
+
+def _prepare_job(broadcast_id: int) -> str:
+    return f"prepare-{broadcast_id}"
+
+
+def _preparing(broadcast_id: int) -> bool:
+    """Whether a worker is writing this broadcast's messages now (or will, shortly)."""
+    app_services = services()
+    stale = timedelta(seconds=app_services.config.job_stale_after)
+    return broker.is_alive(app_services.redis, _prepare_job(broadcast_id), stale)
 
 
 def message_states() -> dict[str, str]:
@@ -396,7 +433,10 @@ def broadcast_resend_failed(broadcast_id: int):
 @bp.post("/broadcasts/<int:broadcast_id>/delete")
 @needs("send")
 def broadcast_delete(broadcast_id: int):
-    """A draft she will not send: gone, audited. A sent one stays (its rows are the record)."""
+    """A draft she will not send: gone, audited. A sent one stays (its rows are the
+    record), as does one a worker is preparing to send."""
+    if _preparing(broadcast_id):
+        return redirect(url_for("dashboard.broadcast", broadcast_id=broadcast_id))
     with runtime().db.session() as db:
         row = found(db.get(Broadcast, broadcast_id))
         if row.status != BroadcastState.DRAFT or db.scalar(select(Poll.id).where(Poll.broadcast_id == broadcast_id)):
