@@ -414,3 +414,20 @@ class Load:
         started = time.perf_counter()
         await asyncio.gather(*(self.member(deadline) for _ in range(self.concurrency)))
         return time.perf_counter() - started
+
+
+def signed_in(app, role: str = "organiser"):
+    """A test client of ``app`` with a new account of ``role`` signed in, as the
+    dashboard's benchmarks time pages."""
+    import re
+
+    from gateway.runtime import runtime_of
+    from gateway.store import users
+
+    with runtime_of(app).db.session() as db:
+        users.add(db, "bench@ngo.la", "bench password 1", role, language="en")
+    client = app.test_client()
+    form = client.get("/login").data
+    csrf = re.search(rb'name="csrf" value="([^"]+)"', form)[1].decode()
+    client.post("/login", data={"csrf": csrf, "email": "bench@ngo.la", "password": "bench password 1"})
+    return client

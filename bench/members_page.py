@@ -25,8 +25,7 @@ import time
 from datetime import datetime, timezone
 from pathlib import Path
 
-from harness import lao_mobile
-from gateway.runtime import runtime_of
+from harness import lao_mobile, signed_in
 
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
@@ -92,7 +91,6 @@ def main() -> None:
     from gateway import create_app
     from gateway.broker import embedded_redis_url, stop_embedded
     from gateway.config import Config
-    from gateway.store import users
     from gateway.store.database import Database
     from gateway.store.models import Base
 
@@ -118,12 +116,7 @@ def main() -> None:
                 secret_key="bench-secret",
             )
         )
-        with runtime_of(app).db.session() as db:
-            users.add(db, "bench@ngo.la", "bench password 1", "organiser", language="en")
-        client = app.test_client()
-        form = client.get("/login").data
-        csrf = re.search(rb'name="csrf" value="([^"]+)"', form)[1].decode()
-        client.post("/login", data={"csrf": csrf, "email": "bench@ngo.la", "password": "bench password 1"})
+        client = signed_in(app, "organiser")
         print(f"{'query':<18} {'found':>8} {'median ms':>10} {'p95 ms':>8} {'max ms':>8}")
         worst = 0.0
         for name, url in QUERIES.items():

@@ -36,7 +36,7 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
-from harness import lao_mobile  # noqa: E402
+from harness import lao_mobile, signed_in  # noqa: E402
 from members_page import FAMILY, GIVEN, PROVINCES  # noqa: E402
 
 TOPICS = ["nutrition", "wash", "digital_safety", "gender", "climate", "health"]
@@ -202,7 +202,6 @@ def main() -> None:
     from gateway.channels.erasure import erase_member
     from gateway.config import Config
     from gateway.runtime import runtime_of
-    from gateway.store import users
     from gateway.store.database import Database
     from gateway.store.models import Base
 
@@ -229,12 +228,7 @@ def main() -> None:
     print(f"{args.members:,} members, 200,000 quiz attempts and 200,000 votes written in "
           f"{time.perf_counter() - started:.0f} s")  # fmt: skip
     database.dispose()
-    with runtime_of(app).db.session() as db:
-        users.add(db, "bench@ngo.la", "bench password 1", "admin", language="en")
-    client = app.test_client()
-    form = client.get("/login").data
-    csrf = re.search(rb'name="csrf" value="([^"]+)"', form)[1].decode()
-    client.post("/login", data={"csrf": csrf, "email": "bench@ngo.la", "password": "bench password 1"})
+    client = signed_in(app, "admin")
     from gateway.messaging import broadcasts
     from gateway.messaging.audience import Audience
 

@@ -38,6 +38,7 @@ from gateway.dashboard.form import (
 from gateway import broker
 from gateway.encoding import GSM7_BASIC, GSM7_EXTENDED
 from gateway.errors import InputProblem
+from gateway.outage import is_outage
 from gateway.messaging import broadcasts, bulk
 from gateway.messaging.audience import Audience
 from gateway.phone import mask
@@ -328,10 +329,16 @@ def _prepare_job(broadcast_id: int) -> str:
 
 
 def _preparing(broadcast_id: int) -> bool:
-    """Whether a worker is writing this broadcast's messages now (or will, shortly)."""
+    """Whether a worker is writing this broadcast's messages now (or will, shortly).
+    Without Redis no job can be asked after: the page shows the draft as it is."""
     app_services = services()
     stale = timedelta(seconds=app_services.config.job_stale_after)
-    return broker.is_alive(app_services.redis, _prepare_job(broadcast_id), stale)
+    try:
+        return broker.is_alive(app_services.redis, _prepare_job(broadcast_id), stale)
+    except Exception as exc:
+        if not is_outage(exc):
+            raise
+        return False
 
 
 def message_states() -> dict[str, str]:
