@@ -17,15 +17,13 @@ never shows a number; two members sharing a key only take turns.
 
 from __future__ import annotations
 
-import hashlib
-import hmac
 import threading
 from contextlib import contextmanager
 from typing import Iterable, Iterator
 
 from sqlalchemy import text
 
-from gateway.phone import to_e164
+from gateway.phone import phone_key, to_e164
 
 # The first half of every key: the gateway's advisory locks on members' texts.
 NAMESPACE = 7301
@@ -35,9 +33,8 @@ _CLAIM = text(
 
 
 def member_key(phone: str, secret: str) -> int:
-    number = to_e164(phone) or phone
-    digest = hmac.new(secret.encode(), number.encode(), hashlib.sha256).digest()
-    return int.from_bytes(digest[:4], "big", signed=True)
+    """Her ``phone_key`` (the keyed hash Redis and the tombstones use), cut to a lock's 32 bits."""
+    return int.from_bytes(bytes.fromhex(phone_key(to_e164(phone) or phone, secret)[:8]), "big", signed=True)
 
 
 class Claims:
